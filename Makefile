@@ -1,0 +1,34 @@
+# The two commands that do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install lint e2e clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the embedded engine: Temporal dev server (UI on :8233), a worker, and the demo transition.
+run: $(STAMP)
+	$(BIN)/bpo up
+
+## Every test: rules, plan loading, activities, workflows on the time-skipping server, end to end.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy models workflows activities bpo starter.py worker.py
+
+e2e: $(STAMP)
+	$(BIN)/pytest -q -m e2e
+
+clean:
+	rm -rf $(VENV) .data test-output

@@ -1,0 +1,126 @@
+"""What the `bpo` command and the tests do to transitions, over a Temporal client."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from bpo.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE
+from models.messages import (
+    Approve,
+    Cancel,
+    ChangeRoster,
+    Pause,
+    RecordReadings,
+    Reject,
+    Resume,
+    StartTransition,
+    Tick,
+    TransitionStatus,
+    Waive,
+)
+from models.plan import Plan
+from workflows.transition import TransitionWorkflow
+
+UPDATES: dict[type, Any] = {
+    Approve: TransitionWorkflow.approve,
+    Tick: TransitionWorkflow.tick,
+    Reject: TransitionWorkflow.reject,
+    Waive: TransitionWorkflow.waive,
+    RecordReadings: TransitionWorkflow.record_readings,
+    Pause: TransitionWorkflow.pause,
+    Resume: TransitionWorkflow.resume,
+    Cancel: TransitionWorkflow.cancel,
+    ChangeRoster: TransitionWorkflow.change_roster,
+}
+
+
+class BpoError(Exception):
+    """Something a person asked for that cannot be done; ``refused`` when it is their input."""
+
+    def __init__(self, message: str, *, refused: bool = True, kind: str = "Refused") -> None:
+        super().__init__(message)
+        self.refused = refused
+        self.kind = kind
+
+
+def transition_id_for(plan: Plan) -> str:
+    """The id a plan runs under by default: its name as a slug."""
+    slug = re.sub(r"[^a-z0-9]+", "-", plan.name.lower()).strip("-")
+    return slug[:200] or "transition"
+
+
+def _check_id(transition_id: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}", transition_id):
+        raise BpoError(
+            f"'{transition_id[:80]}' is not a transition id: use letters, digits, '.', '_', ':' or '-', "
+            "at most 200 characters"
+        )
+    return transition_id
+
+
+async def start_transition(client: Client, plan: Plan, *, task_queue: str, transition_id: str | None = None) -> str:
+    """Start a transition for ``plan``; refuses an id already in use, running or not."""
+    transition_id = _check_id(transition_id or transition_id_for(plan))
+    try:
+        await client.start_workflow(
+            TransitionWorkflow.run,
+            StartTransition(id=transition_id, plan=plan),
+            id=transition_id,
+            task_queue=task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(SA_CLIENT, plan.client[:100]),
+                    SearchAttributePair(SA_PROVIDER, plan.provider[:100]),
+                    SearchAttributePair(SA_PHASE, plan.phases[0].key),
+                    SearchAttributePair(SA_HEALTH, "on_track"),
+                    SearchAttributePair(SA_STATE, "running"),
+                ]
+            ),
+            static_summary=f"{plan.client} → {plan.provider}: {plan.name}"[:200],
+            static_details=f"Transition plan **{plan.name}**: {len(plan.phases)} phases, "
+            f"{sum(len(p.gates) for p in plan.phases)} gates, {len(plan.people)} people on the roster.",
+        )
+    except WorkflowAlreadyStartedError:
+        raise BpoError(
+            f"a transition with id '{transition_id}' already exists; choose another with --id",
+            kind="AlreadyStarted",
+        ) from None
+    return transition_id
+
+
+def _handle(client: Client, transition_id: str) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(_check_id(transition_id))
+
+
+def _translate(error: Exception, transition_id: str) -> BpoError:
+    if isinstance(error, WorkflowUpdateFailedError) and isinstance(error.cause, ApplicationError):
+        return BpoError(error.cause.message, kind=error.cause.type or "Refused")
+    if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
+        return BpoError(f"no transition with id '{transition_id}'; 'bpo list' shows them", kind="UnknownTransition")
+    if isinstance(error, RPCError) and "already completed" in error.message:
+        return BpoError(f"transition '{transition_id}' has ended; it takes no more decisions", kind="Ended")
+    return BpoError(f"Temporal could not be reached or failed: {error}", refused=False, kind="Unavailable")
+
+
+async def send(client: Client, transition_id: str, command: Any) -> TransitionStatus:
+    """Send a decision or readings; returns the status after it, or raises `BpoError`."""
+    handle = _handle(client, transition_id)
+    update = UPDATES[type(command)]
+    try:
+        return await handle.execute_update(update, command, id=command.request_id, result_type=TransitionStatus)
+    except (WorkflowUpdateFailedError, RPCError) as error:
+        raise _translate(error, transition_id) from None
+
+
+async def get_status(client: Client, transition_id: str) -> TransitionStatus:
+    """Where the transition stands, or raises `BpoError` for an unknown id."""
+    try:
+        return await _handle(client, transition_id).query(TransitionWorkflow.status, result_type=TransitionStatus)
+    except RPCError as error:
+        raise _translate(error, transition_id) from None

@@ -1,0 +1,93 @@
+"""How `bpo` shows things to a person: status, lists and the audit trail as plain text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from models.messages import TransitionStatus
+from models.tables import AuditRecord
+
+
+def when(moment: datetime | None, now: datetime | None = None) -> str:
+    """``2027-01-18 09:00 UTC (in 3d 4h)``, or ``-``."""
+    if moment is None:
+        return "-"
+    text = f"{moment:%Y-%m-%d %H:%M} UTC"
+    if now is not None:
+        delta = moment - now
+        span = span_text(abs(delta))
+        text += f" (in {span})" if delta >= timedelta(0) else f" ({span} ago)"
+    return text
+
+
+def span_text(delta: timedelta) -> str:
+    """A duration as a person says it: ``3d 4h``, ``2h 5m``, ``40s``."""
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [headers, *rows]]
+    return "\n".join(lines)
+
+
+def status_text(st: TransitionStatus, now: datetime) -> str:
+    """``bpo status`` for a person."""
+    wave = f"   Wave {st.wave}/{st.waves} ({st.wave_size:g}%)" if st.wave else ""
+    out = [
+        f"{st.id}: {st.name}",
+        f"{st.client} -> {st.provider}",
+        "",
+        f"State:   {st.state}" + (f" since {when(st.paused_since)}: {st.pause_reason}" if st.paused_since else ""),
+        f"Phase:   {st.phase_number}/{st.phases_total} {st.phase_name} ({st.phase}){wave}",
+        f"Health:  {st.health}   Reworks: {st.reworks}   Paused in all: {span_text(timedelta(seconds=st.paused_seconds))}",
+        f"Began:   {when(st.phase_started_at, now)}",
+    ]
+    if st.phase_due_at:
+        out.append(f"Due:     {when(st.phase_due_at, now)}")
+    if st.earliest_pass_at and st.earliest_pass_at > now:
+        out.append(f"Passes no earlier than {when(st.earliest_pass_at, now)} (min_duration)")
+    if st.ended_at:
+        out.append(f"Ended:   {when(st.ended_at)}: {st.end_reason}")
+    if st.gates:
+        out += ["", "Gates:"]
+        rows = [
+            (
+                f"[{g.status}]",
+                g.key,
+                g.kind,
+                g.progress,
+                ("waiting for " + ", ".join(g.waiting_for)) if g.waiting_for else "",
+            )
+            for g in st.gates
+        ]
+        out += ["  " + line for line in table(("", "gate", "kind", "progress", ""), rows).splitlines()[1:]]
+    if st.escalations:
+        out += ["", "Escalations:"]
+        for e in st.escalations:
+            health = f", health {e.health}" if e.health else ""
+            out.append(f"  level {e.level} at {when(e.at)}{health}: notified {', '.join(e.notified) or 'no one'}")
+    return "\n".join(out)
+
+
+def trail_text(rows: Sequence[AuditRecord]) -> str:
+    """The audit trail as a table."""
+
+    def detail(row: AuditRecord) -> str:
+        shown = {k: v for k, v in row.detail.items() if v not in (None, [], {}, False)}
+        return ", ".join(f"{k}={v}" for k, v in shown.items())[:120]
+
+    return table(
+        ("at", "kind", "phase", "gate", "by", "detail"),
+        [(f"{r.at:%Y-%m-%d %H:%M:%S}", r.kind, r.phase, r.gate or "", r.actor or "", detail(r)) for r in rows],
+    )

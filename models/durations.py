@@ -1,0 +1,58 @@
+"""Durations as plans write them: ``45s``, ``30m``, ``36h``, ``14d``, ``2w`` or ISO 8601."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer
+
+_SHORT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_ISO = re.compile(
+    r"^P(?:(?P<w>\d+(?:\.\d+)?)W)?(?:(?P<d>\d+(?:\.\d+)?)D)?"
+    r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Turn a plan's duration into a ``timedelta``.
+
+    Raises:
+        ValueError: with the accepted forms, when ``value`` is none of them.
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _SHORT.match(value)):
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    elif isinstance(value, str) and value.strip() not in ("P", "PT") and (m := _ISO.match(value.strip())):
+        parts = {k: float(v) for k, v in m.groupdict().items() if v}
+        if not parts:
+            raise ValueError(f"'{value}' is not a duration")
+        seconds = sum(n * _UNIT_SECONDS[u] for u, n in parts.items())
+    else:
+        raise ValueError(f"'{value}' is not a duration; write 45s, 30m, 36h, 14d, 2w or ISO 8601 such as P14D, PT36H")
+    if seconds <= 0:
+        raise ValueError(f"'{value}' must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest plan form of ``value`` (``14d``, ``36h``, ``90s``)."""
+    seconds = int(value.total_seconds())
+    for unit in "wdhm":
+        size = _UNIT_SECONDS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+"""A positive duration read from a plan and written back in the plan's own form."""

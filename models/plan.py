@@ -1,0 +1,251 @@
+"""The transition plan a program office writes: pydantic models of every key it may hold.
+
+These models check each value on its own; `models.plan_checks` checks how the values fit
+together (a KPI named in a gate exists, an approval can be given by someone on the roster).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from models.durations import Duration
+
+Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+"""A key other keys refer to: lower case, digits and underscores, starting with a letter."""
+
+Role = Key
+Health = Literal["on_track", "at_risk", "escalated"]
+
+STANDARD_ROLES = (
+    "executive_sponsor",
+    "program_manager",
+    "point_of_contact",
+    "transition_lead",
+    "sme",
+    "qa_lead",
+    "training_lead",
+    "team_lead",
+    "account_manager",
+    "finance",
+    "it_lead",
+    "hr_lead",
+)
+"""Roles every plan may name, whether or not anyone holds them yet."""
+
+WAIVE_ROLES = ("executive_sponsor", "program_manager")
+"""Who may waive a gate, pass a gate kind with no approvers, or cancel (semantics: waive)."""
+
+CONTROL_ROLES = ("executive_sponsor", "program_manager", "transition_lead")
+"""Who may pause and resume a transition."""
+
+
+class _Strict(BaseModel):
+    # Unknown keys are refused: a misspelt key would otherwise be silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Objective(_Strict):
+    key: Key
+    statement: str = Field(min_length=1, max_length=2000)
+    kpi: Key | None = None
+    target: float | None = None
+    due: date | None = None
+
+
+class ScopeItem(_Strict):
+    key: Key
+    name: str = Field(min_length=1, max_length=200)
+    monthly_volume: int | None = Field(default=None, ge=0)
+    fte: float | None = Field(default=None, ge=0)
+
+
+class Person(_Strict):
+    id: str = Field(min_length=1, max_length=254, pattern=r"^[^\s\x00-\x1f]+$")
+    name: str = Field(min_length=1, max_length=200)
+    org: Literal["client", "provider", "third_party"] = "client"
+    roles: list[Role] = Field(min_length=1)
+    email: str | None = Field(default=None, max_length=254)
+
+    @property
+    def address(self) -> str | None:
+        """Where email for this person goes: ``email``, else an id that looks like an address."""
+        if self.email:
+            return self.email
+        return self.id if "@" in self.id else None
+
+
+class Kpi(_Strict):
+    key: Key
+    name: str = Field(min_length=1, max_length=200)
+    unit: str = Field(default="", max_length=40)
+    better: Literal["higher", "lower"]
+    sla: float
+    target: float | None = None
+
+    @field_validator("sla", "target")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    def meets_sla(self, value: float) -> bool:
+        """Whether ``value`` meets the SLA in this KPI's ``better`` direction."""
+        return value >= self.sla if self.better == "higher" else value <= self.sla
+
+
+class Credit(_Strict):
+    kpi: Key
+    percent: float = Field(gt=0, le=100)
+
+
+class Bonus(_Strict):
+    kpi: Key
+    at_least: float
+    percent: float = Field(gt=0, le=100)
+
+
+class ServiceCredits(_Strict):
+    period: Literal["monthly"] = "monthly"
+    monthly_fee: float = Field(gt=0)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    cap_percent: float = Field(default=100, gt=0, le=100)
+    credits: list[Credit] = []
+    bonuses: list[Bonus] = []
+
+
+class EscalationLevel(_Strict):
+    after: Duration
+    notify: list[Role] = Field(min_length=1)
+    health: Health | None = None
+
+
+class LogChannel(_Strict):
+    kind: Literal["log"]
+
+
+class WebhookChannel(_Strict):
+    kind: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://\S+$")
+
+
+class EmailChannel(_Strict):
+    kind: Literal["email"]
+    smtp: str = Field(pattern=r"^smtps?://\S+$")
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+Channel = Annotated[LogChannel | WebhookChannel | EmailChannel, Field(discriminator="kind")]
+
+
+class Cadence(_Strict):
+    check_in: Duration | None = None
+    business_review: Duration | None = None
+
+
+class Approvers(_Strict):
+    roles: list[Role] = Field(min_length=1)
+    rule: Literal["any", "all"] = "any"
+    quorum: int | None = Field(default=None, ge=1)
+
+
+class _Gate(_Strict):
+    key: Key
+    name: str | None = Field(default=None, max_length=200)
+
+
+class ApprovalGate(_Gate):
+    kind: Literal["approval"]
+    approvers: Approvers
+    evidence: Literal["required", "optional"] = "optional"
+
+
+class ChecklistGate(_Gate):
+    kind: Literal["checklist"]
+    items: Literal["scope"] | list[Key] = Field(min_length=1)
+    approvers: Approvers
+
+
+class KpiGate(_Gate):
+    kind: Literal["kpi"]
+    metrics: list[Key] = Field(min_length=1)
+    periods: int = Field(default=1, ge=1, le=52)
+
+
+class RosterGate(_Gate):
+    kind: Literal["roster"]
+    requires: list[Role] = Field(min_length=1)
+
+
+Gate = Annotated[ApprovalGate | ChecklistGate | KpiGate | RosterGate, Field(discriminator="kind")]
+GATE_KINDS = ("approval", "checklist", "kpi", "roster")
+
+
+class OnReject(_Strict):
+    back_to: Key
+    max_reworks: int = Field(default=1, ge=0, le=20)
+
+
+class Phase(_Strict):
+    key: Key
+    name: str = Field(min_length=1, max_length=200)
+    due: Duration | None = None
+    min_duration: Duration | None = None
+    on_reject: OnReject | None = None
+    waves: list[float] | None = Field(default=None, min_length=1, max_length=20)
+    escalation: list[EscalationLevel] | None = None
+    gates: list[Gate] = Field(min_length=1, max_length=50)
+
+    def gate(self, key: str) -> ApprovalGate | ChecklistGate | KpiGate | RosterGate | None:
+        """The gate called ``key`` in this phase, if any."""
+        return next((g for g in self.gates if g.key == key), None)
+
+
+class SteadyState(_Strict):
+    review_period: Duration
+    until: date | None = None
+    breach_alert: list[Role] = []
+
+
+class Plan(_Strict):
+    """A whole transition plan, as `examples/reference-plan.yaml` shows it."""
+
+    name: str = Field(min_length=1, max_length=200)
+    client: str = Field(min_length=1, max_length=200)
+    provider: str = Field(min_length=1, max_length=200)
+    starts_on: date | None = None
+    roles: list[Role] = []
+    objectives: list[Objective] = []
+    scope: list[ScopeItem] = []
+    people: list[Person] = Field(min_length=1, max_length=500)
+    kpis: list[Kpi] = []
+    service_credits: ServiceCredits | None = None
+    escalation: list[EscalationLevel] = []
+    notifications: list[Channel] = []
+    cadence: Cadence = Cadence()
+    phases: list[Phase] = Field(min_length=1, max_length=50)
+    steady_state: SteadyState | None = None
+
+    def kpi(self, key: str) -> Kpi | None:
+        """The KPI called ``key``, if the plan has one."""
+        return next((k for k in self.kpis if k.key == key), None)
+
+    def person(self, person_id: str) -> Person | None:
+        """The person with id ``person_id`` on the plan's roster, if any."""
+        return next((p for p in self.people if p.id == person_id), None)
+
+    def phase_index(self, key: str) -> int | None:
+        """The position of phase ``key`` in the plan, if it has one."""
+        return next((i for i, p in enumerate(self.phases) if p.key == key), None)
+
+    def checklist_items(self, gate: ChecklistGate) -> list[str]:
+        """The items of a checklist gate, ``items: scope`` read as the scope's keys."""
+        return [s.key for s in self.scope] if gate.items == "scope" else list(gate.items)
+
+    def ladder(self, phase: Phase) -> list[EscalationLevel]:
+        """The escalation ladder for ``phase``: its own, or the plan's."""
+        return phase.escalation if phase.escalation is not None else self.escalation

@@ -1,0 +1,126 @@
+"""How a plan's parts fit together: the checks a person wants before a transition starts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from models.plan import STANDARD_ROLES, ApprovalGate, Approvers, ChecklistGate, KpiGate, Plan, RosterGate
+
+Found = tuple[tuple[str | int, ...], str]
+
+
+def _known(kind: str, name: str, known: Iterable[str]) -> str:
+    names = sorted(set(known))
+    listed = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    return f"unknown {kind} '{name}'; known: {listed or 'none'}"
+
+
+def _duplicates(items: list[Any], attr: str, path: tuple[str | int, ...], what: str) -> Iterator[Found]:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        value = getattr(item, attr)
+        if value in seen:
+            yield (*path, i, attr), f"{what} '{value}' appears twice"
+        seen.add(value)
+
+
+def eligible(plan: Plan, approvers: Approvers) -> list[str]:
+    """Ids of the people on the roster who hold one of ``approvers.roles``."""
+    return [p.id for p in plan.people if set(p.roles) & set(approvers.roles)]
+
+
+def cross_check(plan: Plan) -> list[Found]:
+    """Every problem in how the plan's parts refer to one another, as (path, message)."""
+    return list(_cross_check(plan))
+
+
+def _cross_check(plan: Plan) -> Iterator[Found]:
+    kpis = [k.key for k in plan.kpis]
+    roles = set(STANDARD_ROLES) | set(plan.roles) | {r for p in plan.people for r in p.roles}
+    phases = [p.key for p in plan.phases]
+
+    yield from _duplicates(plan.people, "id", ("people",), "person")
+    yield from _duplicates(plan.kpis, "key", ("kpis",), "KPI")
+    yield from _duplicates(plan.scope, "key", ("scope",), "scope process")
+    yield from _duplicates(plan.objectives, "key", ("objectives",), "objective")
+    yield from _duplicates(plan.phases, "key", ("phases",), "phase")
+    gate_keys: set[str] = set()
+
+    def roles_in(names: list[str], path: tuple[str | int, ...]) -> Iterator[Found]:
+        for i, role in enumerate(names):
+            if role not in roles:
+                yield (*path, i), _known("role", role, roles)
+
+    def kpi_ref(name: str | None, path: tuple[str | int, ...]) -> Iterator[Found]:
+        if name is not None and name not in kpis:
+            yield path, _known("KPI", name, kpis)
+
+    for i, o in enumerate(plan.objectives):
+        yield from kpi_ref(o.kpi, ("objectives", i, "kpi"))
+    if plan.service_credits:
+        for i, c in enumerate(plan.service_credits.credits):
+            yield from kpi_ref(c.kpi, ("service_credits", "credits", i, "kpi"))
+        for i, b in enumerate(plan.service_credits.bonuses):
+            yield from kpi_ref(b.kpi, ("service_credits", "bonuses", i, "kpi"))
+    for i, level in enumerate(plan.escalation):
+        yield from roles_in(level.notify, ("escalation", i, "notify"))
+    if plan.steady_state:
+        yield from roles_in(plan.steady_state.breach_alert, ("steady_state", "breach_alert"))
+
+    for pi, phase in enumerate(plan.phases):
+        at: tuple[str | int, ...] = ("phases", pi)
+        if phase.due and phase.min_duration and phase.min_duration > phase.due:
+            yield (*at, "min_duration"), "min_duration is longer than due, so the phase is late by design"
+        if phase.on_reject:
+            target = plan.phase_index(phase.on_reject.back_to)
+            if target is None:
+                yield (*at, "on_reject", "back_to"), _known("phase", phase.on_reject.back_to, phases)
+            elif target > pi:
+                yield (
+                    (*at, "on_reject", "back_to"),
+                    (
+                        f"back_to '{phase.on_reject.back_to}' comes after '{phase.key}'; rework goes back, "
+                        f"to this phase or one before it: {', '.join(phases[: pi + 1])}"
+                    ),
+                )
+        if phase.waves and any(b <= a for a, b in zip(phase.waves, phase.waves[1:])):
+            yield (*at, "waves"), "waves must grow, for example [25, 50, 100]"
+        if phase.waves and any(w <= 0 or w > 100 for w in phase.waves):
+            yield (*at, "waves"), "each wave is a share of the volume, above 0 and at most 100"
+        for li, level in enumerate(phase.escalation or []):
+            yield from roles_in(level.notify, (*at, "escalation", li, "notify"))
+        for gi, gate in enumerate(phase.gates):
+            g = (*at, "gates", gi)
+            if gate.key in gate_keys:
+                yield (*g, "key"), f"gate '{gate.key}' appears twice; gate keys are unique across the plan"
+            gate_keys.add(gate.key)
+            if isinstance(gate, (ApprovalGate, ChecklistGate)):
+                yield from roles_in(gate.approvers.roles, (*g, "approvers", "roles"))
+                yield from _approvable(plan, gate, g)
+            if isinstance(gate, ChecklistGate):
+                items = plan.checklist_items(gate)
+                if not items:
+                    yield (*g, "items"), "items: scope, but the plan has no scope"
+                if len(set(items)) != len(items):
+                    yield (*g, "items"), "an item appears twice"
+            if isinstance(gate, KpiGate):
+                for mi, metric in enumerate(gate.metrics):
+                    yield from kpi_ref(metric, (*g, "metrics", mi))
+            if isinstance(gate, RosterGate):
+                yield from roles_in(gate.requires, (*g, "requires"))
+
+
+def _approvable(plan: Plan, gate: ApprovalGate | ChecklistGate, at: tuple[str | int, ...]) -> Iterator[Found]:
+    people = eligible(plan, gate.approvers)
+    roles = ", ".join(gate.approvers.roles)
+    if not people:
+        yield (*at, "approvers"), f"no one on the roster holds {roles}, so no one can sign this gate off"
+    elif gate.approvers.quorum and gate.approvers.quorum > len(people):
+        yield (
+            (*at, "approvers", "quorum"),
+            (
+                f"quorum {gate.approvers.quorum} needs that many people holding {roles}; "
+                f"the roster has {len(people)}: {', '.join(people)}"
+            ),
+        )

@@ -1,0 +1,207 @@
+"""Reading a plan file: YAML in, a checked `Plan` out, or every problem with its place in the file."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from models.plan import GATE_KINDS, Plan
+from models.plan_checks import cross_check
+
+MAX_PLAN_BYTES = 512 * 1024
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a plan, and where."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        return f"{where}: {self.path or '(top)'}: {self.message}"
+
+
+@dataclass
+class PlanError(Exception):
+    """A plan that cannot run, with every problem found in it."""
+
+    problems: list[Problem]
+    source: str = "plan"
+
+    def __str__(self) -> str:
+        return "\n".join(p.render(self.source) for p in self.problems)
+
+
+@dataclass
+class LoadedPlan:
+    """A plan that passed every check, with the warnings a person should still read."""
+
+    plan: Plan
+    warnings: list[str] = field(default_factory=list)
+
+
+def render_path(path: Path_) -> str:
+    """``('phases', 3, 'gates', 0)`` as ``phases[3].gates[0]``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class _Lines:
+    """Line numbers of every key and item in a YAML document, by path."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.lines: dict[Path_, int] = {}
+        self.duplicates: list[Problem] = []
+        if root is not None:
+            self._walk(root, ())
+
+    def _walk(self, node: yaml.Node, path: Path_) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                child = (*path, key)
+                if key in seen:
+                    self.duplicates.append(
+                        Problem(render_path(child), f"key '{key}' appears twice", key_node.start_mark.line + 1)
+                    )
+                seen.add(key)
+                self._walk(value_node, child)
+                self.lines[child] = key_node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, (*path, i))
+
+    def line(self, path: Path_) -> int | None:
+        """The line of ``path``, or of its nearest ancestor in the file."""
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path)
+
+
+def _substitute(data: Any, env: Mapping[str, str], path: Path_, unset: dict[Path_, list[str]]) -> Any:
+    """Replace ``${VAR}`` in every string with the environment's value, noting unset ones."""
+    if isinstance(data, str):
+        missing = [name for name in _VAR.findall(data) if name not in env or env[name] == ""]
+        if missing:
+            unset[path] = missing
+        return _VAR.sub(lambda m: env.get(m.group(1), ""), data)
+    if isinstance(data, dict):
+        return {k: _substitute(v, env, (*path, k), unset) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_substitute(v, env, (*path, i), unset) for i, v in enumerate(data)]
+    return data
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> Path_:
+    # Pydantic puts the union member it tried into the location ('approval', 'list[...]');
+    # a person wants the place in their file, so those parts go.
+    tags = set(GATE_KINDS) | {"log", "webhook", "email"}
+    return tuple(p for p in loc if isinstance(p, int) or (p not in tags and "[" not in p and "-" not in p))
+
+
+def _message(error: Any) -> str:
+    kind, loc, value = error["type"], error["loc"], error.get("input")
+    if kind == "extra_forbidden":
+        return f"unknown key '{loc[-1]}'"
+    if kind == "missing":
+        return f"'{loc[-1]}' is required"
+    if kind == "union_tag_invalid":
+        return f"unknown kind '{error['ctx']['tag']}'; known: {error['ctx']['expected_tags']}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not isinstance(value, (dict, list)) and repr(value) not in message:
+        shown = repr(value)
+        message += f" (got {shown[:60] + '...' if len(shown) > 60 else shown})"
+    return message
+
+
+def parse_plan(text: str, source: str = "plan", env: Mapping[str, str] | None = None) -> LoadedPlan:
+    """Parse and check a plan's YAML text.
+
+    Args:
+        text: the plan file's content.
+        source: how to name the file in messages.
+        env: where ``${VAR}`` is read from; the process environment by default.
+
+    Raises:
+        PlanError: with every problem found, each with its place in the file.
+    """
+    env = os.environ if env is None else env
+    if len(text.encode("utf-8", "replace")) > MAX_PLAN_BYTES:
+        raise PlanError([Problem("", f"the plan is larger than {MAX_PLAN_BYTES // 1024} KiB")], source)
+    try:
+        lines = _Lines(yaml.compose(text, Loader=yaml.SafeLoader))
+        data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader refuses tags
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PlanError([Problem("", f"not valid YAML: {problem}", mark.line + 1 if mark else None)], source) from None
+    if lines.duplicates:
+        raise PlanError(lines.duplicates, source)
+    if not isinstance(data, dict):
+        raise PlanError([Problem("", "a plan is a mapping of keys such as name, people and phases", 1)], source)
+
+    unset: dict[Path_, list[str]] = {}
+    data = _substitute(data, env, (), unset)
+    warnings: list[str] = []
+    problems: list[Problem] = []
+    dropped: set[int] = set()
+    for path, names in unset.items():
+        variables = ", ".join(names)
+        if path[:1] == ("notifications",) and len(path) > 1 and isinstance(path[1], int):
+            dropped.add(path[1])
+            kind = data["notifications"][path[1]].get("kind", "channel")
+            warnings.append(f"{render_path(path)}: {variables} is not set; the {kind} channel is off")
+        else:
+            problems.append(Problem(render_path(path), f"{variables} is not set in the environment", lines.line(path)))
+    kept = list(range(len(data.get("notifications") or [])))
+    if dropped:
+        kept = [i for i in kept if i not in dropped]
+        data["notifications"] = [data["notifications"][i] for i in kept]
+
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            path = _clean_loc(error["loc"])
+            if path[:1] == ("notifications",) and len(path) > 1 and isinstance(path[1], int):
+                path = ("notifications", kept[path[1]], *path[2:])
+            problems.append(Problem(render_path(path), _message(error), lines.line(path)))
+        raise PlanError(problems, source) from None
+
+    for path, message in cross_check(plan):
+        problems.append(Problem(render_path(path), message, lines.line(path)))
+    if problems:
+        raise PlanError(problems, source)
+    return LoadedPlan(plan, warnings)
+
+
+def load_plan(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedPlan:
+    """Read and check the plan file at ``path`` (see `parse_plan`)."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise PlanError([Problem("", f"cannot read the plan: {exc.strerror}")], source) from None
+    if len(raw) > MAX_PLAN_BYTES:
+        raise PlanError([Problem("", f"the plan is larger than {MAX_PLAN_BYTES // 1024} KiB")], source)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PlanError([Problem("", "the plan is not UTF-8 text")], source) from None
+    return parse_plan(text, source, env)

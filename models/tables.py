@@ -1,0 +1,37 @@
+"""What the audit database stores: one row per thing that happened to a transition."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime
+from sqlmodel import Field, SQLModel
+
+_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-4c57-9a43-2b7d1e0c9f10")
+
+
+def audit_uuid(event_id: str) -> uuid.UUID:
+    """The row key for a stable event id, so writing the same event twice finds the same row."""
+    return uuid.uuid5(_NAMESPACE, event_id)
+
+
+class AuditRecord(SQLModel, table=True):
+    """A decision, reading, phase change, escalation or notification, with who and when."""
+
+    __tablename__ = "audit_record"
+
+    id: uuid.UUID = Field(primary_key=True)
+    event_id: str = Field(index=True, unique=True, max_length=400)
+    transition_id: str = Field(index=True, max_length=200)
+    kind: str = Field(index=True, max_length=64)
+    phase: str = Field(max_length=64)
+    gate: str | None = Field(default=None, max_length=64)
+    actor: str | None = Field(default=None, max_length=254)
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    recorded_at: datetime = Field(
+        default_factory=lambda: datetime.now(UTC),
+        sa_column=Column(DateTime(timezone=True), nullable=False),
+    )
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,382 @@
+"""The `bpo` command: start transitions, decide on their gates, and see where they stand.
+
+Exit codes: 0 done; 2 refused (bad input, unknown transition, gate, item or metric, a person not
+allowed to decide, a gate that is not open), with a message that says what would be right; 1
+anything else, such as no server reachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bpo.api import BpoError, get_status, send, start_transition
+from bpo.settings import Settings, get_settings
+from models.messages import Approve, Cancel, Pause, RecordReadings, Reject, Resume, Tick, Waive
+from models.plan import Plan
+from models.plan_loader import PlanError, load_plan
+
+REFUSED, FAILED = 2, 1
+EXAMPLES = Path(__file__).resolve().parent / "examples"
+
+
+class Exit(Exception):
+    """Stop with ``code`` after printing ``message`` to stderr."""
+
+    def __init__(self, message: str, code: int = REFUSED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _model(cls: Any, **fields: Any) -> Any:
+    """Build an input model, turning a validation error into a message naming the option."""
+    try:
+        return cls(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "input"
+            problems.append(f"--{where.replace('_', '-')}: {error['msg'].removeprefix('Value error, ')}")
+        raise Exit("; ".join(problems)) from None
+
+
+def _plan(path: str) -> Plan:
+    try:
+        loaded = load_plan(path)
+    except PlanError as exc:
+        raise Exit(f"{len(exc.problems)} problem(s) in the plan:\n{exc}") from None
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return loaded.plan
+
+
+async def _client(settings: Settings) -> Any:
+    from bpo.client import connect
+
+    try:
+        return await connect(settings)
+    except Exception as exc:  # any failure to connect is the same to a person: no server
+        raise Exit(
+            f"cannot reach Temporal at {settings.temporal_address} ({exc}); start it with 'bpo server' or "
+            "'make run', or set TEMPORAL_ADDRESS",
+            FAILED,
+        ) from None
+
+
+def _print_status(status: Any, as_json: bool) -> None:
+    from bpo.render import status_text
+
+    if as_json:
+        print(json.dumps(status.model_dump(mode="json"), indent=2))
+    else:
+        print(status_text(status, datetime.now(UTC)))
+
+
+# --- commands that talk to a transition -------------------------------------------------------
+
+
+async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
+    plan = _plan(args.plan)
+    client = await _client(settings)
+    transition_id = await start_transition(client, plan, task_queue=settings.task_queue, transition_id=args.id)
+    print(transition_id)
+
+
+async def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
+    client = await _client(settings)
+    _print_status(await get_status(client, args.id), args.json)
+
+
+def _decision(args: argparse.Namespace) -> Any:
+    common = {"by": args.by, "request_id": args.request_id}
+    if args.command == "approve":
+        return _model(Approve, gate=args.gate, note=args.note, evidence=args.evidence, **common)
+    if args.command == "tick":
+        return _model(Tick, gate=args.gate, item=args.item, note=args.note, **common)
+    if args.command == "reject":
+        return _model(Reject, gate=args.gate, reason=args.reason, **common)
+    if args.command == "waive":
+        return _model(Waive, gate=args.gate, reason=args.reason, **common)
+    if args.command == "pause":
+        return _model(Pause, reason=args.reason, **common)
+    if args.command == "resume":
+        return _model(Resume, reason=args.reason, **common)
+    return _model(Cancel, reason=args.reason, **common)
+
+
+async def cmd_decide(args: argparse.Namespace, settings: Settings) -> None:
+    command = _decision(args)
+    client = await _client(settings)
+    status = await send(client, args.id, command)
+    if args.json:
+        _print_status(status, True)
+        return
+    gate = next((g for g in status.gates if g.key == getattr(command, "gate", None)), None)
+    summary = f"{args.command} accepted; {status.id} is {status.state} in {status.phase} ({status.health})"
+    if gate:
+        summary += f"; gate {gate.key}: {gate.status}, {gate.progress}"
+    print(summary)
+
+
+def _readings(pairs: list[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        metric, sep, value = pair.partition("=")
+        if not sep or not metric:
+            raise Exit(f"'{pair[:60]}' is not METRIC=VALUE, for example csat=91.5")
+        if metric in values:
+            raise Exit(f"metric '{metric}' is given twice")
+        values[metric] = value
+    return values
+
+
+async def cmd_kpi(args: argparse.Namespace, settings: Settings) -> None:
+    if not args.period:
+        raise Exit("--period LABEL is required with METRIC=VALUE readings, for example --period 2027-W09")
+    if not args.readings:
+        raise Exit("give at least one reading as METRIC=VALUE, for example csat=91.5")
+    command = _model(
+        RecordReadings, period=args.period, values=_readings(args.readings), by=args.by, request_id=args.request_id
+    )
+    client = await _client(settings)
+    status = await send(client, args.id, command)
+    kpi_gates = [f"{g.key}: {g.status}, {g.progress}" for g in status.gates if g.kind == "kpi"]
+    print(
+        f"recorded {len(command.values)} reading(s) for {command.period}"
+        + (f"; {'; '.join(kpi_gates)}" if kpi_gates else "")
+    )
+
+
+async def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
+    from bpo.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
+    from bpo.render import table
+
+    clauses = [f"WorkflowType = '{WORKFLOW_NAME}'"]
+    for key, value in ((SA_STATE, args.state), (SA_PHASE, args.phase), (SA_HEALTH, args.health)):
+        if value is not None:
+            if not value.replace("_", "").isalnum():
+                raise Exit(f"'{value[:40]}' is not a {key.name.removeprefix('Bpo').lower()} name")
+            clauses.append(f"{key.name} = '{value}'")
+    client = await _client(settings)
+    found = []
+    async for wf in client.list_workflows(" AND ".join(clauses)):
+        attrs = wf.typed_search_attributes
+        found.append(
+            {
+                "id": wf.id,
+                "state": attrs.get(SA_STATE),
+                "phase": attrs.get(SA_PHASE),
+                "health": attrs.get(SA_HEALTH),
+                "client": attrs.get(SA_CLIENT),
+                "provider": attrs.get(SA_PROVIDER),
+                "started_at": wf.start_time.isoformat() if wf.start_time else None,
+            }
+        )
+    if args.json:
+        print(json.dumps(found, indent=2))
+    elif not found:
+        print("no transitions match")
+    else:
+        keys = ("id", "state", "phase", "health", "client", "provider", "started_at")
+        print(table([k.upper() for k in keys], [[str(t[k] or "-") for k in keys] for t in found]))
+
+
+# --- commands that need no transition ----------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> None:
+    plan = _plan(args.plan)
+    gates = sum(len(p.gates) for p in plan.phases)
+    print(
+        f"{args.plan}: valid: {len(plan.phases)} phases, {gates} gates, {len(plan.people)} people, {len(plan.kpis)} KPIs"
+    )
+
+
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> None:
+    print(json.dumps(Plan.model_json_schema(), indent=2))
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
+    from sqlmodel import Session
+
+    from activities.audit import read_trail
+    from bpo.db import make_engine
+    from bpo.render import trail_text
+
+    with Session(make_engine(settings.audit_url)) as session:
+        rows = read_trail(args.id, session=session)
+    if not rows:
+        raise Exit(f"the audit trail has nothing for '{args.id}' in {settings.audit_url}")
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+    else:
+        print(trail_text(rows))
+
+
+def cmd_server(args: argparse.Namespace, settings: Settings) -> None:
+    from bpo.server import server_command
+
+    command = server_command(settings.data_dir, args.port, args.ui_port, settings.temporal_namespace)
+    print(
+        f"Temporal dev server on 127.0.0.1:{args.port}, Web UI on http://localhost:{args.ui_port}, "
+        f"data in {settings.data_dir / 'temporal.db'}",
+        file=sys.stderr,
+    )
+    os.execv(command[0], command)
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
+    from worker import run_worker
+
+    asyncio.run(run_worker(settings))
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
+    """Server, worker and the demo transition, until Ctrl-C."""
+    from bpo.server import wait_for_server
+
+    bpo = [sys.executable, "-m", "starter"]
+    env = {**os.environ, "TEMPORAL_ADDRESS": f"127.0.0.1:{args.port}", "BPO_DATA_DIR": str(settings.data_dir)}
+    children = [subprocess.Popen([*bpo, "server", "--port", str(args.port), "--ui-port", str(args.ui_port)], env=env)]
+    try:
+        asyncio.run(wait_for_server(env["TEMPORAL_ADDRESS"]))
+        children.append(subprocess.Popen([*bpo, "worker"], env=env))
+        plan = EXAMPLES / "reference-plan.yaml"
+        demo = subprocess.run([*bpo, "start", str(plan)], env=env, capture_output=True, text=True)
+        demo_id = demo.stdout.strip() or "acme-tier-1-support-to-northstar-bpo"
+        print(
+            f"\nThe engine is running. Web UI: http://localhost:{args.ui_port}\n"
+            f"Demo transition: {demo_id}" + (" (already there)" if demo.returncode else " (started)") + "\n\n"
+            "Try, in another terminal:\n"
+            f"  .venv/bin/bpo status {demo_id}\n"
+            f"  .venv/bin/bpo approve {demo_id} gap_analysis_approved --by li@acme.example\n\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        children[0].wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+# --- the parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bpo", description="Run BPO transitions on Temporal.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str, func: Callable[..., Any]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("server", "run the embedded Temporal dev server (SQLite under BPO_DATA_DIR)", cmd_server)
+    p.add_argument("--port", type=int, default=7233)
+    p.add_argument("--ui-port", type=int, default=8233)
+    add("worker", "run a worker that executes transitions", cmd_worker)
+    p = add("up", "server, worker and the demo transition together, until Ctrl-C", cmd_up)
+    p.add_argument("--port", type=int, default=7233)
+    p.add_argument("--ui-port", type=int, default=8233)
+
+    p = add("validate", "check a plan file and print every problem with its place", cmd_validate)
+    p.add_argument("plan")
+    add("schema", "print the plan's JSON Schema, for editors", cmd_schema)
+
+    p = add("start", "start a transition from a plan; prints its id", cmd_start)
+    p.add_argument("plan")
+    p.add_argument("--id", help="the transition id (default: derived from the plan's name)")
+
+    p = add("status", "where a transition stands", cmd_status)
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+
+    p = add("list", "transitions, from Temporal's visibility store", cmd_list)
+    p.add_argument("--state", choices=["running", "paused", "completed", "cancelled"])
+    p.add_argument("--phase")
+    p.add_argument("--health", choices=["on_track", "at_risk", "escalated"])
+    p.add_argument("--json", action="store_true")
+
+    p = add("audit", "the audit trail of a transition, from the audit database", cmd_audit)
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+
+    def decision(
+        name: str, help_text: str, *positional: str, reason: bool = False, optional_reason: bool = False
+    ) -> None:
+        p = add(name, help_text, cmd_decide)
+        p.add_argument("id")
+        for arg in positional:
+            p.add_argument(arg)
+        p.add_argument("--by", required=True, metavar="PERSON", help="your id on the roster")
+        if name in ("approve", "tick"):
+            p.add_argument("--note")
+        if name == "approve":
+            p.add_argument("--evidence", metavar="REF", help="a link or reference backing the approval")
+        if reason or optional_reason:
+            p.add_argument("--reason", required=reason)
+        p.add_argument("--request-id", help="makes a retried command count once")
+        p.add_argument("--json", action="store_true", help="print the status after the decision as JSON")
+
+    decision("approve", "approve a gate", "gate")
+    decision("tick", "tick one item of a checklist gate", "gate", "item")
+    decision("reject", "reject a gate (rework, or a halt past the rework limit)", "gate", reason=True)
+    decision("waive", "pass a gate without its condition", "gate", reason=True)
+    decision("pause", "stop every clock of a transition", reason=True)
+    decision("resume", "start the clocks again", optional_reason=True)
+    decision("cancel", "end a transition", reason=True)
+
+    p = add("kpi", "record KPI readings: --period LABEL METRIC=VALUE...", cmd_kpi)
+    p.add_argument("id")
+    p.add_argument("readings", nargs="*", metavar="METRIC=VALUE")
+    p.add_argument("--period", metavar="LABEL", help="the reporting period, for example 2027-W09")
+    p.add_argument("--by", metavar="PERSON")
+    p.add_argument("--request-id")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    from bpo.logs import configure
+
+    configure(settings.log_format, "warning" if args.command not in ("worker", "up") else settings.log_level)
+    try:
+        result = args.func(args, settings)
+        if isinstance(result, Coroutine):
+            asyncio.run(result)
+    except Exit as exc:
+        print(f"bpo {args.command}: {exc}", file=sys.stderr)
+        return exc.code
+    except BpoError as exc:
+        print(f"bpo {args.command}: {exc}", file=sys.stderr)
+        return REFUSED if exc.refused else FAILED
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a person gets a sentence, not a traceback
+        print(f"bpo {args.command}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Fixtures shared by the workflow tests: one time-skipping server, a worker per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from bpo.binaries import find_binary
+from bpo.constants import SEARCH_ATTRIBUTES
+from bpo.settings import Settings
+from models.plan import Plan
+from models.plan_loader import load_plan
+from worker import build_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_PLAN = ROOT / "examples" / "reference-plan.yaml"
+
+
+@pytest.fixture(scope="session")
+def reference_plan() -> Plan:
+    return load_plan(REFERENCE_PLAN, env={}).plan
+
+
+@pytest.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=find_binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    await environment.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace="default",
+            search_attributes={k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in SEARCH_ATTRIBUTES},
+        )
+    )
+    async with environment:
+        yield environment
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(BPO_DATA_DIR=tmp_path, BPO_TASK_QUEUE=f"tq-{uuid.uuid4()}")
+
+
+@pytest.fixture
+async def worker(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[Worker]:
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, executor) as running:
+            yield running
+
+
+@pytest.fixture
+def client(env: WorkflowEnvironment) -> Client:
+    return env.client

@@ -1,0 +1,145 @@
+"""Loading plans: the reference plan unchanged, and every refusal naming its place in the file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from models.durations import parse_duration
+from models.plan import KpiGate, WebhookChannel
+from models.plan_loader import PlanError, parse_plan
+from tests.conftest import REFERENCE_PLAN
+
+TEXT = REFERENCE_PLAN.read_text()
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> str:
+    with pytest.raises(PlanError) as caught:
+        parse_plan(text, "plan.yaml", env=env or {})
+    return str(caught.value)
+
+
+def test_reference_plan_loads_unchanged_with_its_durations():
+    loaded = parse_plan(TEXT, env={})
+    plan = loaded.plan
+    assert [p.key for p in plan.phases] == [
+        "planning",
+        "mobilization",
+        "knowledge_transfer",
+        "pilot",
+        "ramp",
+        "hypercare",
+    ]
+    assert plan.phases[3].min_duration == timedelta(days=28)
+    assert plan.phases[4].waves == [25, 50, 100]
+    assert plan.escalation[1].after == timedelta(days=5)
+    assert plan.cadence.business_review == timedelta(weeks=13)
+    pilot_kpis = plan.phases[3].gates[0]
+    assert isinstance(pilot_kpis, KpiGate) and pilot_kpis.periods == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("45s", 45),
+        ("30m", 1800),
+        ("36h", 129600),
+        ("14d", 1209600),
+        ("2w", 1209600),
+        ("P14D", 1209600),
+        ("PT36H", 129600),
+        ("P1DT2H", 93600),
+    ],
+)
+def test_durations_in_every_written_form(text, seconds):
+    assert parse_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("text", ["14x", "P", "PT", "-2d", "0d", "two weeks"])
+def test_a_bad_duration_is_refused(text):
+    with pytest.raises(ValueError, match="duration|longer than zero"):
+        parse_duration(text)
+
+
+def test_unset_channel_variable_switches_the_channel_off_with_a_warning():
+    loaded = parse_plan(TEXT, env={"BPO_WEBHOOK_URL": "http://127.0.0.1:9999/hook"})
+    assert [c.kind for c in loaded.plan.notifications] == ["log", "webhook"]
+    webhook = loaded.plan.notifications[1]
+    assert isinstance(webhook, WebhookChannel) and webhook.url == "http://127.0.0.1:9999/hook"
+    assert loaded.warnings == ["notifications[2].smtp: BPO_SMTP_URL is not set; the email channel is off"]
+
+
+def test_unset_variable_outside_a_channel_is_a_problem():
+    text = TEXT.replace("client: ACME Corp", "client: ${CLIENT_NAME}")
+    assert "plan.yaml:10: client: CLIENT_NAME is not set in the environment" in problems(text)
+
+
+def test_unknown_kpi_in_a_gate_names_its_place_and_the_known_ones():
+    text = TEXT.replace("metrics: [csat, error_rate, first_response_hours]\n", "metrics: [csat, csat_score]\n", 1)
+    assert (
+        "phases[3].gates[0].metrics[1]: unknown KPI 'csat_score'; known: assessment_score, cost_per_contact"
+        in problems(text)
+    )
+
+
+def test_every_problem_is_reported_at_once_with_its_line():
+    text = (
+        TEXT.replace(
+            "roles: [program_manager]}\n      - key: slas_signed", "roles: [progam_manager]}\n      - key: slas_signed"
+        )
+        .replace("back_to: knowledge_transfer", "back_to: ramp")
+        .replace("due: 14d", "due: 14 days")
+    )
+    report = problems(text)
+    lines = report.splitlines()
+    assert len(lines) == 1  # a bad value stops the cross-checks, which need every value sound
+    assert "plan.yaml:147: phases[0].due: '14 days' is not a duration" in report
+    report = problems(text.replace("due: 14 days", "due: 14d"))
+    assert "phases[0].gates[0].approvers.roles[0]: unknown role 'progam_manager'" in report
+    assert "phases[0].gates[0].approvers: no one on the roster holds progam_manager" in report
+    assert "phases[3].on_reject.back_to: back_to 'ramp' comes after 'pilot'" in report
+    assert all(line.startswith("plan.yaml:") for line in report.splitlines())
+
+
+def test_duplicate_yaml_key_is_refused():
+    text = TEXT.replace("    better: higher\n    sla: 85\n", "    better: higher\n    sla: 85\n    sla: 80\n", 1)
+    assert "kpis[0].sla: key 'sla' appears twice" in problems(text)
+
+
+def test_duplicate_keys_in_lists_are_refused():
+    text = TEXT.replace("  - key: chat_support", "  - key: email_support")
+    assert "scope[1].key: scope process 'email_support' appears twice" in problems(text)
+
+
+def test_approval_quorum_no_roster_can_reach_is_refused():
+    text = TEXT.replace("approvers: {roles: [executive_sponsor]}", "approvers: {roles: [executive_sponsor], quorum: 2}")
+    assert "quorum 2 needs that many people holding executive_sponsor; the roster has 1" in problems(text)
+
+
+def test_unknown_key_and_unknown_gate_kind_are_refused():
+    text = TEXT.replace("kind: roster", "kind: rooster").replace("    unit: percent\n", "    units: percent\n", 1)
+    report = problems(text)
+    assert "kpis[0].units: unknown key 'units'" in report
+    assert "phases[1].gates[0]: unknown kind 'rooster'" in report
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: !!python/object/apply:os.system [ls]\n",
+        "name: [unclosed\n",
+        "- a list\n",
+        "",
+        "a: !include /etc/passwd\n",
+    ],
+)
+def test_hostile_or_broken_yaml_is_a_problem_not_a_crash(text):
+    assert problems(text).startswith("plan.yaml")
+
+
+def test_json_schema_names_every_top_level_key():
+    from models.plan import Plan
+
+    schema = Plan.model_json_schema()
+    assert {"name", "people", "phases", "kpis", "steady_state"} <= set(schema["properties"])

@@ -1,0 +1,243 @@
+"""The durable workflow: one per transition, a thin shell around `workflows.rules.Machine`.
+
+It feeds the machine decisions (updates, checked by validators before anything is written),
+the passing of time (one timer to the next moment anything can fall due), and carries out what
+the machine asks for: audit entries and notifications, through activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.audit import AuditActivities
+    from activities.notify import NotifyActivities
+    from bpo.constants import SA_HEALTH, SA_PHASE, SA_STATE, WORKFLOW_NAME
+    from models.messages import (
+        Approve,
+        AuditBatch,
+        Cancel,
+        ChangeRoster,
+        Delivery,
+        Pause,
+        RecordReadings,
+        Reject,
+        Resume,
+        StartTransition,
+        Tick,
+        TransitionStatus,
+        Waive,
+    )
+    from workflows.rules import Machine, Refused
+
+AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# A notification that cannot be delivered in about half an hour is given up (and audited as
+# such) rather than holding the transition back.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=8,
+    non_retryable_error_types=["BadChannel"],
+)
+MIN_TIMER = timedelta(seconds=1)
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class TransitionWorkflow:
+    """Runs one transition plan from its first phase into steady state."""
+
+    @workflow.init
+    def __init__(self, start: StartTransition) -> None:
+        self.plan = start.plan
+        now = workflow.now()
+        if start.state is None:
+            self.machine = Machine.start(start.plan, start.id, now)
+        else:
+            self.machine = Machine(start.plan, start.state)
+        self._changes = 0
+        self._deliveries: set[asyncio.Task[None]] = set()
+        self._published: tuple[str, str, str] | None = None
+        self._stopping = False
+
+    @workflow.run
+    async def run(self, start: StartTransition) -> TransitionStatus:
+        pump = asyncio.create_task(self._pump())
+        while self.machine.state.state not in ("cancelled", "completed"):
+            self._publish()
+            now = workflow.now()
+            wake = self.machine.next_wakeup(now)
+            seen = self._changes
+            try:
+                await workflow.wait_condition(
+                    lambda seen=seen: self._changes != seen,
+                    timeout=max(wake - now, MIN_TIMER) if wake else None,
+                )
+            except TimeoutError:
+                self.machine.advance(workflow.now())
+        self._publish()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._stopping = True
+        await pump
+        return self.machine.status(workflow.now())
+
+    # --- decisions ------------------------------------------------------------------------
+
+    def _check(self, command: Any) -> None:
+        try:
+            self.machine.check(command, workflow.now())
+        except Refused as refusal:
+            raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
+
+    def _apply(self, command: Any) -> TransitionStatus:
+        now = workflow.now()
+        try:
+            self.machine.apply(command, now)
+        except Refused as refusal:  # the state changed since the validator ran
+            raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
+        self._changes += 1
+        workflow.logger.info("decision", extra={"command": type(command).__name__, "phase": self.machine.phase_key})
+        return self.machine.status(now)
+
+    @workflow.update
+    def approve(self, command: Approve) -> TransitionStatus:
+        """Approve an approval gate."""
+        return self._apply(command)
+
+    @approve.validator
+    def _approve_ok(self, command: Approve) -> None:
+        self._check(command)
+
+    @workflow.update
+    def tick(self, command: Tick) -> TransitionStatus:
+        """Tick one item of a checklist gate."""
+        return self._apply(command)
+
+    @tick.validator
+    def _tick_ok(self, command: Tick) -> None:
+        self._check(command)
+
+    @workflow.update
+    def reject(self, command: Reject) -> TransitionStatus:
+        """Reject a gate: rework, or a halt past the rework limit."""
+        return self._apply(command)
+
+    @reject.validator
+    def _reject_ok(self, command: Reject) -> None:
+        self._check(command)
+
+    @workflow.update
+    def waive(self, command: Waive) -> TransitionStatus:
+        """Pass a gate without its condition."""
+        return self._apply(command)
+
+    @waive.validator
+    def _waive_ok(self, command: Waive) -> None:
+        self._check(command)
+
+    @workflow.update
+    def record_readings(self, command: RecordReadings) -> TransitionStatus:
+        """Record KPI readings for one period."""
+        return self._apply(command)
+
+    @record_readings.validator
+    def _record_readings_ok(self, command: RecordReadings) -> None:
+        self._check(command)
+
+    @workflow.update
+    def pause(self, command: Pause) -> TransitionStatus:
+        """Stop every clock."""
+        return self._apply(command)
+
+    @pause.validator
+    def _pause_ok(self, command: Pause) -> None:
+        self._check(command)
+
+    @workflow.update
+    def resume(self, command: Resume) -> TransitionStatus:
+        """Start the clocks again, reopening a rejected gate."""
+        return self._apply(command)
+
+    @resume.validator
+    def _resume_ok(self, command: Resume) -> None:
+        self._check(command)
+
+    @workflow.update
+    def cancel(self, command: Cancel) -> TransitionStatus:
+        """End the transition."""
+        return self._apply(command)
+
+    @cancel.validator
+    def _cancel_ok(self, command: Cancel) -> None:
+        self._check(command)
+
+    @workflow.update
+    def change_roster(self, command: ChangeRoster) -> TransitionStatus:
+        """Add people to the roster or take them off it."""
+        return self._apply(command)
+
+    @change_roster.validator
+    def _change_roster_ok(self, command: ChangeRoster) -> None:
+        self._check(command)
+
+    @workflow.query
+    def status(self) -> TransitionStatus:
+        """Where the transition stands now."""
+        return self.machine.status(workflow.now())
+
+    # --- carrying out the outbox ---------------------------------------------------------
+
+    async def _pump(self) -> None:
+        """Write audit entries and send notifications as the machine produces them."""
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(self.machine.outbox.audit or self.machine.outbox.notices) or self._stopping
+            )
+            outbox = self.machine.take_outbox()
+            if not outbox.audit and not outbox.notices:
+                break
+            for notice in outbox.notices:
+                for channel in self.plan.notifications:
+                    task = asyncio.create_task(self._deliver(Delivery(notice=notice, channel=channel)))
+                    self._deliveries.add(task)
+                    task.add_done_callback(self._deliveries.discard)
+            if outbox.audit:
+                await workflow.execute_activity_method(
+                    AuditActivities.record,
+                    AuditBatch(entries=outbox.audit),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=AUDIT_RETRY,
+                )
+        if self._deliveries:
+            await asyncio.gather(*self._deliveries)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            await workflow.execute_activity_method(
+                NotifyActivities.deliver,
+                delivery,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError as failure:
+            workflow.logger.warning(
+                "notification_failed",
+                extra={"notice": delivery.notice.id, "channel": delivery.channel.kind, "error": str(failure.cause)},
+            )
+            self.machine.delivery_failed(delivery, str(failure.cause), workflow.now())
+
+    def _publish(self) -> None:
+        """Keep the search attributes and the Web UI's details in step with the state."""
+        s = self.machine.state
+        workflow.set_current_details(self.machine.details(workflow.now()))
+        current = (self.machine.phase_key, s.health, s.state)
+        if current != self._published:
+            self._published = current
+            workflow.upsert_search_attributes(
+                [SA_PHASE.value_set(current[0]), SA_HEALTH.value_set(current[1]), SA_STATE.value_set(current[2])]
+            )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -101,10 +102,10 @@ def _handle(client: Client, transition_id: str) -> WorkflowHandle[Any, Any]:
 def _translate(error: Exception, transition_id: str) -> BpoError:
     if isinstance(error, WorkflowUpdateFailedError) and isinstance(error.cause, ApplicationError):
         return BpoError(error.cause.message, kind=error.cause.type or "Refused")
+    if isinstance(error, RPCError) and "completed" in error.message:
+        return BpoError(f"transition '{transition_id}' has ended; it takes no more decisions", kind="Ended")
     if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
         return BpoError(f"no transition with id '{transition_id}'; 'bpo list' shows them", kind="UnknownTransition")
-    if isinstance(error, RPCError) and "already completed" in error.message:
-        return BpoError(f"transition '{transition_id}' has ended; it takes no more decisions", kind="Ended")
     return BpoError(f"Temporal could not be reached or failed: {error}", refused=False, kind="Unavailable")
 
 
@@ -115,6 +116,13 @@ async def send(client: Client, transition_id: str, command: Any) -> TransitionSt
     try:
         return await handle.execute_update(update, command, id=command.request_id, result_type=TransitionStatus)
     except (WorkflowUpdateFailedError, RPCError) as error:
+        if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
+            # Servers word an update to a closed workflow differently; ask whether it exists.
+            with contextlib.suppress(RPCError):
+                if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+                    raise BpoError(
+                        f"transition '{transition_id}' has ended; it takes no more decisions", kind="Ended"
+                    ) from None
         raise _translate(error, transition_id) from None
 
 

@@ -32,8 +32,10 @@ def reference_plan() -> Plan:
     return load_plan(REFERENCE_PLAN, env={}).plan
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
+    # One server per test: a clock shared between tests is held back by the timers and
+    # activities that earlier tests leave behind.
     environment = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=find_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
@@ -63,3 +65,24 @@ async def worker(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[
 @pytest.fixture
 def client(env: WorkflowEnvironment) -> Client:
     return env.client
+
+
+@pytest.fixture
+async def launch(env: WorkflowEnvironment, worker: Worker, settings: Settings):
+    """Start transitions of any plan on this test's own time-skipping server."""
+    from tests.driver import Driver
+
+    started: list[Driver] = []
+
+    async def start(plan: Plan) -> Driver:
+        driver = await Driver.start(env, plan, settings.task_queue)
+        started.append(driver)
+        return driver
+
+    return start
+
+
+@pytest.fixture
+async def t(launch, reference_plan: Plan):
+    """A transition of the reference plan, just started."""
+    return await launch(reference_plan)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import signal
 import subprocess
@@ -137,7 +138,13 @@ def _readings(pairs: list[str]) -> dict[str, Any]:
             raise Exit(f"'{pair[:60]}' is not METRIC=VALUE, for example csat=91.5")
         if metric in values:
             raise Exit(f"metric '{metric}' is given twice")
-        values[metric] = value
+        try:
+            number = float(value)
+        except ValueError:
+            raise Exit(f"{metric}: '{value[:40]}' is not a number; write it as {metric}=91.5") from None
+        if not math.isfinite(number):
+            raise Exit(f"{metric}: {value} is not a finite number")
+        values[metric] = number
     return values
 
 
@@ -355,7 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse will not take positionals after an option (`kpi ID --period P csat=90`), so
+    # readings that follow --period arrive here.
+    if args.command == "kpi" and all("=" in e and not e.startswith("-") for e in extra):
+        args.readings += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     settings = get_settings()
     from bpo.logs import configure
 
@@ -378,5 +392,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def entry() -> None:
+    """The console script: run `main`, then leave without tearing down Temporal's native threads,
+    which can abort the interpreter at exit (a known hazard of short-lived SDK clients)."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

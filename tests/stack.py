@@ -1,0 +1,102 @@
+"""The real thing for end-to-end tests: `bpo server`, `bpo worker` and `bpo` commands as processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BPO = [sys.executable, "-m", "starter"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Stack:
+    """A dev server and a worker on their own ports and data folder, and a way to run `bpo`."""
+
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port, self.ui_port = free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
+            "BPO_DATA_DIR": str(data_dir),
+            "BPO_TASK_QUEUE": "e2e",
+            "BPO_LOG_FORMAT": "json",
+            **(extra_env or {}),
+        }
+        self.server: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        return subprocess.Popen([*BPO, *args], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+    def start_server(self) -> None:
+        self.server = self._spawn("server", "server", "--port", str(self.port), "--ui-port", str(self.ui_port))
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    break
+            if time.monotonic() > deadline or self.server.poll() is not None:
+                raise RuntimeError((self.data_dir / "server.log").read_text()[-2000:])
+            time.sleep(0.2)
+        # The frontend port opens before the namespace is served; a query for nothing settles it.
+        for _ in range(100):
+            if self.bpo("list").returncode == 0:
+                return
+            time.sleep(0.3)
+        raise RuntimeError("the dev server never answered 'bpo list'")
+
+    def start_worker(self) -> None:
+        self.worker = self._spawn("worker", "worker")
+
+    def kill(self, which: str) -> None:
+        """SIGKILL the server or the worker: no chance to clean up."""
+        process = getattr(self, which)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+    def stop(self) -> None:
+        for process in (self.worker, self.server):
+            if process and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+    def bpo(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*BPO, *args], env=self.env, cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=120
+        )
+
+    def ok(self, *args: str) -> str:
+        done = self.bpo(*args)
+        assert done.returncode == 0, f"bpo {' '.join(args)} exited {done.returncode}: {done.stderr}"
+        return done.stdout
+
+    def status(self, transition_id: str) -> dict[str, Any]:
+        return json.loads(self.ok("status", transition_id, "--json"))
+
+    def wait_for(self, transition_id: str, predicate: Any, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status(transition_id)
+            if predicate(status):
+                return status
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; last status: {json.dumps(status)[:1500]}")
+            time.sleep(0.5)

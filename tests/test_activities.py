@@ -1,0 +1,116 @@
+"""The audit store against a real SQLite database, and notifications to real local receivers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email import message_from_bytes
+
+import httpx
+import pytest
+from sqlmodel import Session
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.audit import AuditActivities, read_trail, write_entries
+from activities.notify import NotifyActivities
+from bpo.db import make_engine
+from models.messages import AuditBatch, AuditEntry, Delivery, Notice, Recipient
+from models.plan import EmailChannel, LogChannel, WebhookChannel
+from tests.receivers import smtp_receiver, webhook_receiver
+
+AT = datetime(2027, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def entry(seq: int, kind: str = "approved") -> AuditEntry:
+    return AuditEntry(id=f"t1/{seq}", transition_id="t1", kind=kind, phase="planning", gate="g", actor="li", at=AT)
+
+
+def notice() -> Notice:
+    return Notice(
+        id="t1/7",
+        transition_id="t1",
+        kind="escalation",
+        subject="[ACME Corp] Strategic planning is overdue",
+        text="Phase 'Strategic planning' was due 2d ago.",
+        at=AT,
+        recipients=[Recipient(id="li@acme.example", name="Li Chen", email="li@acme.example")],
+        detail={"phase": "planning"},
+    )
+
+
+@pytest.fixture
+def engine(tmp_path):
+    return make_engine(f"sqlite:///{tmp_path}/audit.db")
+
+
+def test_a_retried_audit_batch_writes_each_entry_once(engine):
+    audit = AuditActivities(engine)
+    assert audit.record(AuditBatch(entries=[entry(1), entry(2)])) == 2
+    assert audit.record(AuditBatch(entries=[entry(1), entry(2), entry(3, "gate_passed")])) == 1
+    with Session(engine) as session:
+        trail = read_trail("t1", session=session)
+    assert [(r.event_id, r.kind, r.actor) for r in trail] == [
+        ("t1/1", "approved", "li"),
+        ("t1/2", "approved", "li"),
+        ("t1/3", "gate_passed", "li"),
+    ]
+    assert trail[0].at == AT
+
+
+def test_trail_keeps_order_within_the_same_moment(engine):
+    with Session(engine) as session:
+        write_entries([entry(n) for n in (10, 9, 2, 1)], session=session)
+        assert [r.event_id for r in read_trail("t1", session=session)] == ["t1/1", "t1/2", "t1/9", "t1/10"]
+
+
+async def test_webhook_posts_the_notice_as_json_with_its_stable_id(engine):
+    with webhook_receiver() as (url, received):
+        async with httpx.AsyncClient() as http:
+            notify = NotifyActivities(engine, http)
+            delivery = Delivery(notice=notice(), channel=WebhookChannel(kind="webhook", url=url))
+            await ActivityEnvironment().run(notify.deliver, delivery)
+            await ActivityEnvironment().run(notify.deliver, delivery)  # a retry
+    assert [r["body"]["id"] for r in received] == ["t1/7", "t1/7"]
+    assert received[0]["headers"]["Idempotency-Key"] == "t1/7"
+    assert received[0]["body"]["subject"] == "[ACME Corp] Strategic planning is overdue"
+    with Session(engine) as session:
+        sent = [r for r in read_trail("t1", session=session) if r.kind == "notification_sent"]
+    assert [(r.event_id, r.detail["channel"]) for r in sent] == [("t1/7/webhook", "webhook")]
+
+
+async def test_webhook_that_refuses_fails_for_good_and_one_that_is_down_is_retried(engine):
+    async with httpx.AsyncClient() as http:
+        notify = NotifyActivities(engine, http)
+        with webhook_receiver(fail_first=1, fail_status=404) as (url, _):
+            with pytest.raises(ApplicationError) as refused:
+                await ActivityEnvironment().run(
+                    notify.deliver, Delivery(notice=notice(), channel=WebhookChannel(kind="webhook", url=url))
+                )
+        assert refused.value.non_retryable and refused.value.type == "BadChannel"
+        with webhook_receiver(fail_first=1, fail_status=503) as (url, received):
+            delivery = Delivery(notice=notice(), channel=WebhookChannel(kind="webhook", url=url))
+            with pytest.raises(httpx.HTTPStatusError):
+                await ActivityEnvironment().run(notify.deliver, delivery)
+            await ActivityEnvironment().run(notify.deliver, delivery)
+        assert len(received) == 1
+
+
+async def test_email_goes_to_every_recipient_with_a_stable_message_id(engine):
+    with smtp_receiver() as (url, received):
+        async with httpx.AsyncClient() as http:
+            notify = NotifyActivities(engine, http)
+            channel = EmailChannel(kind="email", smtp=url, sender="transitions@acme.example")
+            await ActivityEnvironment().run(notify.deliver, Delivery(notice=notice(), channel=channel))
+    assert len(received) == 1
+    assert received[0].rcpt_tos == ["li@acme.example"]
+    message = message_from_bytes(received[0].content)
+    assert message["Subject"] == "[ACME Corp] Strategic planning is overdue"
+    assert message["X-Bpo-Notification-Id"] == "t1/7"
+
+
+async def test_log_channel_needs_no_receiver(engine):
+    async with httpx.AsyncClient() as http:
+        notify = NotifyActivities(engine, http)
+        await ActivityEnvironment().run(notify.deliver, Delivery(notice=notice(), channel=LogChannel(kind="log")))
+    with Session(engine) as session:
+        assert [r.kind for r in read_trail("t1", session=session)] == ["notification_sent"]

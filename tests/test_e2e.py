@@ -1,0 +1,151 @@
+"""End to end: the real dev server, a real worker and the real `bpo` command, nothing else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REFERENCE_PLAN
+from tests.receivers import webhook_receiver
+from tests.stack import Stack
+
+pytestmark = pytest.mark.e2e
+LI, DANA, EVE, RAJ, MO = (
+    "li@acme.example",
+    "dana@acme.example",
+    "eve@acme.example",
+    "raj@northstar.example",
+    "mo@northstar.example",
+)
+
+
+def short_plan(folder: Path) -> Path:
+    """The reference plan with its minimum durations cut to seconds, so a test can wait them out."""
+    text = REFERENCE_PLAN.read_text().replace("min_duration: 28d", "min_duration: 3s")
+    path = folder / "plan.yaml"
+    path.write_text(text.replace("min_duration: 30d", "min_duration: 3s"))
+    return path
+
+
+@pytest.fixture
+def hook() -> Iterator[tuple[str, list]]:
+    with webhook_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def stack(tmp_path: Path, hook) -> Iterator[Stack]:
+    running = Stack(tmp_path, {"BPO_WEBHOOK_URL": hook[0]})
+    running.start_server()
+    running.start_worker()
+    yield running
+    running.stop()
+
+
+def drive_to_pilot(s: Stack, tid: str) -> None:
+    s.ok("approve", tid, "gap_analysis_approved", "--by", LI, "--note", "gap analysis v3 accepted")
+    s.ok("approve", tid, "slas_signed", "--by", DANA)
+    s.ok("approve", tid, "slas_signed", "--by", RAJ)
+    for item in ("raci", "escalation_matrix", "communication_protocol", "knowledge_base"):
+        s.ok("tick", tid, "governance_defined", item, "--by", LI)
+    s.ok("approve", tid, "kickoff_held", "--by", LI, "--evidence", "https://wiki.example/kickoff-minutes")
+    s.ok("approve", tid, "kickoff_held", "--by", RAJ, "--evidence", "https://wiki.example/kickoff-minutes")
+    s.ok("tick", tid, "process_maps", "email_support", "--by", EVE)
+    s.ok("tick", tid, "process_maps", "chat_support", "--by", EVE)
+    s.ok("approve", tid, "training_signed_off", "--by", MO)
+    s.ok("approve", tid, "training_signed_off", "--by", EVE)
+    s.ok("kpi", tid, "--period", "cert-1", "assessment_score=88")
+
+
+def test_reference_plan_runs_to_steady_state_through_the_bpo_command(stack: Stack, hook, tmp_path: Path):
+    s, (_, received) = stack, hook
+    tid = s.ok("start", str(short_plan(tmp_path))).strip()
+    assert tid == "acme-tier-1-support-to-northstar-bpo"
+    again = s.bpo("start", str(short_plan(tmp_path)))
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+    refused = s.bpo("approve", tid, "slas_signed", "--by", EVE)
+    assert refused.returncode == 2 and "needs one of the roles executive_sponsor, transition_lead" in refused.stderr
+    drive_to_pilot(s, tid)
+    assert s.status(tid)["phase"] == "pilot"
+
+    s.ok("kpi", tid, "--period", "2027-W09", "csat=91", "error_rate=1.2", "first_response_hours=3.5")
+    s.ok("kpi", tid, "--period", "2027-W10", "csat=89", "error_rate=1.4", "first_response_hours=3")
+    status = s.status(tid)
+    assert next(g for g in status["gates"] if g["key"] == "pilot_kpis_met")["status"] == "passed"
+    s.ok("approve", tid, "pilot_go", "--by", DANA, "--note", "pilot signed off")
+    s.wait_for(tid, lambda st: st["phase"] == "ramp")  # after the shortened min_duration
+
+    for wave in (1, 2, 3):
+        assert s.status(tid)["wave"] == wave
+        s.ok("kpi", tid, "--period", f"ramp-{wave}", "csat=90", "error_rate=1.5", "first_response_hours=3", "fcr=75")
+        s.ok("approve", tid, "wave_approved", "--by", LI)
+        s.ok("approve", tid, "wave_approved", "--by", RAJ)
+    assert s.status(tid)["phase"] == "hypercare"
+
+    for item in ("shared_calendar", "collaboration_tools", "cultural_orientation", "feedback_channel"):
+        s.ok("tick", tid, "integration_done", item, "--by", RAJ)
+    for period in ("H1", "H2"):
+        s.ok("kpi", tid, "--period", period, "csat=90", "error_rate=1.5", "first_response_hours=3", "fcr=75")
+    s.ok("approve", tid, "hypercare_exit", "--by", DANA)
+    s.ok("approve", tid, "hypercare_exit", "--by", RAJ)
+    status = s.wait_for(tid, lambda st: st["phase"] == "steady_state")
+    assert (status["state"], status["health"], status["reworks"]) == ("running", "on_track", 0)
+
+    listed = json.loads(s.ok("list", "--phase", "steady_state", "--json"))
+    assert [t["id"] for t in listed] == [tid]
+
+    trail = json.loads(s.ok("audit", tid, "--json"))
+    kinds = [row["kind"] for row in trail]
+    assert kinds.count("phase_passed") == 6
+    assert kinds.count("approved") == 16 and kinds.count("ticked") == 10 and kinds.count("kpi_reading") == 8
+    approval = next(r for r in trail if r["kind"] == "approved" and r["gate"] == "gap_analysis_approved")
+    assert (approval["actor"], approval["detail"]["note"]) == (LI, "gap analysis v3 accepted")
+
+    def webhooks() -> list[str]:
+        return [r["body"]["subject"] for r in received]
+
+    s.wait_for(tid, lambda _: any("Steady-state governance begins" in subject for subject in webhooks()))
+    assert sum("begins" in subject for subject in webhooks()) >= 7
+    ids = [r["body"]["id"] for r in received]
+    assert len(ids) == len(set(ids))
+    assert all(r["headers"]["Idempotency-Key"] == r["body"]["id"] for r in received)
+
+
+def test_bad_input_at_the_command_line_exits_2_and_changes_nothing(stack: Stack, tmp_path: Path):
+    s = stack
+    tid = s.ok("start", str(short_plan(tmp_path)), "--id", "acme-bad-input").strip()
+    before = s.status(tid)
+    for args, message in [
+        (("kpi", tid, "--period", "W1", "csat=ninety"), "csat: 'ninety' is not a number"),
+        (("kpi", tid, "--period", "W1", "csat=nan"), "finite"),
+        (("kpi", tid, "--period", "W1", "satisfaction=90"), "unknown metric 'satisfaction'"),
+        (("approve", tid, "no_such_gate", "--by", LI), "unknown gate 'no_such_gate'"),
+        (("approve", tid, "gap_analysis_approved", "--by", "nobody@example"), "not on the roster"),
+        (("tick", tid, "governance_defined", "lunch", "--by", LI), "unknown item 'lunch'"),
+        (("approve", "no-such-transition", "gap_analysis_approved", "--by", LI), "no transition with id"),
+        (("approve", tid, "gap_analysis_approved", "--by", LI, "--note", "x" * 3000), "--note"),
+        (("status", "bad id with spaces"), "is not a transition id"),
+    ]:
+        done = s.bpo(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert s.status(tid)["gates"] == before["gates"]
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        REFERENCE_PLAN.read_text().replace("metrics: [csat, error_rate, first_response_hours]", "metrics: [csat_score]")
+    )
+    done = s.bpo("validate", str(broken))
+    assert done.returncode == 2
+    assert "phases[3].gates[0].metrics[0]: unknown KPI 'csat_score'" in done.stderr
+
+
+def test_no_server_is_exit_1_with_a_message(tmp_path: Path):
+    s = Stack(tmp_path)
+    done = s.bpo("status", "anything")
+    assert done.returncode == 1 and "cannot reach Temporal" in done.stderr

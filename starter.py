@@ -298,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("server", "run the embedded Temporal dev server (SQLite under BPO_DATA_DIR)", cmd_server)
+    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
     p.add_argument("--port", type=int, default=7233)
     p.add_argument("--ui-port", type=int, default=8233)
     add("worker", "run a worker that executes transitions", cmd_worker)

@@ -11,7 +11,9 @@ from bpo.binaries import find_binary
 from bpo.constants import SEARCH_ATTRIBUTES
 
 
-def server_command(data_dir: Path, port: int = 7233, ui_port: int = 8233, namespace: str = "default") -> list[str]:
+def server_command(
+    data_dir: Path, port: int = 7233, ui_port: int = 8233, namespace: str = "default", ip: str = "127.0.0.1"
+) -> list[str]:
     """The command line of a dev server keeping its state in ``data_dir/temporal.db``."""
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [
@@ -21,7 +23,7 @@ def server_command(data_dir: Path, port: int = 7233, ui_port: int = 8233, namesp
         "--db-filename",
         str(data_dir / "temporal.db"),
         "--ip",
-        "127.0.0.1",
+        ip,
         "--port",
         str(port),
         "--ui-port",

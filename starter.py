@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import json
 import math
 import os
@@ -24,7 +26,7 @@ from pydantic import ValidationError
 
 from bpo.api import BpoError, get_status, send, start_transition
 from bpo.settings import Settings, get_settings
-from models.messages import Approve, Cancel, Pause, RecordReadings, Reject, Resume, Tick, Waive
+from models.messages import Approve, Cancel, Pause, ReadingsBatch, RecordReadings, Reject, Resume, Tick, Waive
 from models.plan import Plan
 from models.plan_loader import PlanError, load_plan
 
@@ -148,21 +150,72 @@ def _readings(pairs: list[str]) -> dict[str, Any]:
     return values
 
 
+MAX_CSV_BYTES = 2 * 1024 * 1024
+
+
+def _csv_batches(path: str, by: str | None, known: list[str]) -> ReadingsBatch:
+    """Readings from a CSV file (``period,metric,value``), every bad row reported with its line."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise Exit(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > MAX_CSV_BYTES:
+        raise Exit(f"{path} is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB; split it")
+    try:
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise Exit(f"{path} is not a UTF-8 CSV file: {exc}") from None
+    if not rows or [c.strip().lower() for c in rows[0]] != ["period", "metric", "value"]:
+        raise Exit(f"{path}:1: the first line must be the header period,metric,value")
+    periods: dict[str, dict[str, float]] = {}
+    problems = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != 3:
+            problems.append(f"{path}:{line}: expected 3 columns (period,metric,value), found {len(row)}")
+            continue
+        period, metric, value = (cell.strip() for cell in row)
+        if metric not in known:
+            problems.append(f"{path}:{line}: unknown metric '{metric[:40]}'; the plan's KPIs: {', '.join(known)}")
+            continue
+        try:
+            batch = RecordReadings(period=period, values={metric: value})
+        except ValidationError as exc:
+            reason = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            problems.append(f"{path}:{line}: {period[:30]},{metric[:30]},{value[:30]}: {reason}")
+            continue
+        periods.setdefault(batch.period, {}).update(batch.values)
+    if problems:
+        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
+        raise Exit("nothing was recorded; fix these rows:\n" + "\n".join(shown))
+    if not periods:
+        raise Exit(f"{path} has no readings under its header")
+    return _model(ReadingsBatch, batches=[RecordReadings(period=p, values=v, by=by) for p, v in periods.items()])
+
+
 async def cmd_kpi(args: argparse.Namespace, settings: Settings) -> None:
-    if not args.period:
-        raise Exit("--period LABEL is required with METRIC=VALUE readings, for example --period 2027-W09")
-    if not args.readings:
-        raise Exit("give at least one reading as METRIC=VALUE, for example csat=91.5")
-    command = _model(
-        RecordReadings, period=args.period, values=_readings(args.readings), by=args.by, request_id=args.request_id
-    )
-    client = await _client(settings)
+    if args.file:
+        if args.readings or args.period:
+            raise Exit("give either --file READINGS.csv or --period LABEL METRIC=VALUE..., not both")
+        client = await _client(settings)
+        command = _csv_batches(args.file, args.by, (await get_status(client, args.id)).metrics)
+        command.request_id = args.request_id
+        count = sum(len(b.values) for b in command.batches)
+        label = f"{len(command.batches)} period(s) from {args.file}"
+    else:
+        if not args.period:
+            raise Exit("--period LABEL is required with METRIC=VALUE readings, for example --period 2027-W09")
+        if not args.readings:
+            raise Exit("give at least one reading as METRIC=VALUE, for example csat=91.5")
+        command = _model(
+            RecordReadings, period=args.period, values=_readings(args.readings), by=args.by, request_id=args.request_id
+        )
+        count, label = len(command.values), command.period
+        client = await _client(settings)
     status = await send(client, args.id, command)
     kpi_gates = [f"{g.key}: {g.status}, {g.progress}" for g in status.gates if g.kind == "kpi"]
-    print(
-        f"recorded {len(command.values)} reading(s) for {command.period}"
-        + (f"; {'; '.join(kpi_gates)}" if kpi_gates else "")
-    )
+    print(f"recorded {count} reading(s) for {label}" + (f"; {'; '.join(kpi_gates)}" if kpi_gates else ""))
 
 
 async def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
@@ -357,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("readings", nargs="*", metavar="METRIC=VALUE")
     p.add_argument("--period", metavar="LABEL", help="the reporting period, for example 2027-W09")
+    p.add_argument("--file", metavar="READINGS.csv", help="readings as CSV: period,metric,value; all or none")
     p.add_argument("--by", metavar="PERSON")
     p.add_argument("--request-id")
     return parser

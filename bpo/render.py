@@ -72,6 +72,18 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
             for g in st.gates
         ]
         out += ["  " + line for line in table(("", "gate", "kind", "progress", ""), rows).splitlines()[1:]]
+    if st.settlements:
+        last = st.settlements[-1]
+        ytd = st.year_to_date
+        kpis = ", ".join(f"{k} {v}" for k, v in last.kpis.items())
+        out += [
+            "",
+            f"Last settlement: period {last.period} ({last.from_:%Y-%m-%d} to {last.to:%Y-%m-%d}): {kpis}",
+            f"  credit {last.credit:,.2f} {last.currency}{' (capped)' if last.capped else ''}, "
+            f"bonus {last.bonus:,.2f} {last.currency}",
+            f"Contract year {ytd.get('contract_year', 1):g} so far: credits {ytd.get('credit', 0):,.2f} "
+            f"{last.currency}, bonuses {ytd.get('bonus', 0):,.2f} {last.currency}",
+        ]
     if st.escalations:
         out += ["", "Escalations:"]
         for e in st.escalations:

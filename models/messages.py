@@ -143,6 +143,40 @@ class PhaseRun(_Message):
     outcome: Literal["passed", "reworked", "cancelled"] | None = None
 
 
+class Settlement(_Message):
+    """One steady-state review period settled: SLA met or missed per KPI, credits and bonuses."""
+
+    period: int
+    from_: datetime = Field(alias="from")
+    to: datetime
+    contract_year: int
+    kpis: dict[str, Literal["met", "missed", "no data"]]
+    values: dict[str, float] = {}
+    credit_percent: float = 0.0
+    capped: bool = False
+    credit: float = 0.0
+    bonus: float = 0.0
+    currency: str = "USD"
+    breaches: list[str] = []
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+
+class Ledger(_Message):
+    """Steady state's running book: the period under way and what was settled before it."""
+
+    since: datetime
+    active_start: float
+    period: int = 1
+    period_started_at: datetime
+    readings: dict[str, dict[str, float]] = {}
+    """Period label -> metric -> value, for readings that arrived in this settlement period."""
+    alerted: list[str] = []
+    """KPIs whose breach was already alerted in this period."""
+    settlements: list[Settlement] = []
+    reviews_sent: int = 0
+
+
 class Decision(_Message):
     kind: str
     phase: str
@@ -178,6 +212,10 @@ class TransitionState(_Message):
     phases: list[PhaseRun] = []
     decisions: list[Decision] = []
     seen_requests: list[str] = []
+    check_ins_sent: int = 0
+    ledger: Ledger | None = None
+    runs: int = 1
+    """How many workflow runs (continue-as-new) this transition has taken."""
     seq: int = 0
     ended_at: datetime | None = None
     end_reason: str | None = None
@@ -277,6 +315,19 @@ class TransitionStatus(_Message):
     end_reason: str | None = None
     history: list[PhaseRun] = []
     decisions: list[Decision] = []
+    metrics: list[str] = []
+    """The plan's KPI keys: what readings may name."""
+    settlements: list[Settlement] = []
+    year_to_date: dict[str, float] = {}
+    """In steady state: credits and bonuses settled so far in the current contract year."""
+    runs: int = 1
+
+
+class ReadingsBatch(_Message):
+    """Several periods' readings recorded together: all of them, or none if any is refused."""
+
+    batches: list[RecordReadings] = Field(min_length=1, max_length=2000)
+    request_id: str | None = Field(default=None, max_length=100)
 
 
 StartTransition.model_rebuild()

@@ -18,12 +18,14 @@ from temporalio.worker import Worker
 
 from bpo.binaries import find_binary
 from bpo.constants import SEARCH_ATTRIBUTES
+from bpo.logs import configure
 from bpo.settings import Settings
 from models.plan import Plan
 from models.plan_loader import load_plan
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parent.parent
+configure("console", "warning")
 REFERENCE_PLAN = ROOT / "examples" / "reference-plan.yaml"
 
 

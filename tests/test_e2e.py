@@ -105,11 +105,34 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(stack: Stac
     approval = next(r for r in trail if r["kind"] == "approved" and r["gate"] == "gap_analysis_approved")
     assert (approval["actor"], approval["detail"]["note"]) == (LI, "gap analysis v3 accepted")
 
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("period,metric,value\n2027-09,csat,91\n2027-09,csat_score,80\n2027-09,error_rate,abc\n")
+    done = s.bpo("kpi", tid, "--file", str(bad_csv))
+    assert done.returncode == 2
+    assert "bad.csv:3:" in done.stderr and "bad.csv:4:" in done.stderr and "bad.csv:2:" not in done.stderr
+    unknown_csv = tmp_path / "unknown.csv"
+    unknown_csv.write_text("period,metric,value\n2027-09,csat,91\n2027-09,satisfaction,80\n")
+    done = s.bpo("kpi", tid, "--file", str(unknown_csv))
+    assert done.returncode == 2 and "unknown.csv:3: unknown metric 'satisfaction'" in done.stderr
+    month = tmp_path / "month.csv"
+    month.write_text("period,metric,value\n2027-W36,csat,91\n2027-W36,error_rate,2.6\n2027-W37,csat,90\n")
+    assert "recorded 3 reading(s) for 2 period(s)" in s.ok("kpi", tid, "--file", str(month))
+    trail = json.loads(s.ok("audit", tid, "--json"))
+    readings = [r["detail"] for r in trail if r["kind"] == "kpi_reading"]
+    assert readings[-2:] == [
+        {"period": "2027-W36", "values": {"csat": 91.0, "error_rate": 2.6}},
+        {"period": "2027-W37", "values": {"csat": 90.0}},
+    ]
+    breach = [r for r in trail if r["kind"] == "sla_breach"]
+    assert [(b["detail"]["kpi"], b["detail"]["value"]) for b in breach] == [("error_rate", 2.6)]
+    assert "Steady-state governance" in s.ok("status", tid)
+
     def webhooks() -> list[str]:
         return [r["body"]["subject"] for r in received]
 
     s.wait_for(tid, lambda _: any("Steady-state governance begins" in subject for subject in webhooks()))
     assert sum("begins" in subject for subject in webhooks()) >= 7
+    s.wait_for(tid, lambda _: any("SLA breach: Error rate" in subject for subject in webhooks()))
     ids = [r["body"]["id"] for r in received]
     assert len(ids) == len(set(ids))
     assert all(r["headers"]["Idempotency-Key"] == r["body"]["id"] for r in received)

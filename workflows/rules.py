@@ -10,7 +10,7 @@ those of `docs/semantics.md`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from models.messages import (
@@ -24,10 +24,12 @@ from models.messages import (
     Escalation,
     GateState,
     GateStatus,
+    Ledger,
     Notice,
     Outbox,
     Pause,
     PhaseRun,
+    ReadingsBatch,
     Recipient,
     RecordReadings,
     Reject,
@@ -48,9 +50,13 @@ from models.plan import (
     Plan,
     RosterGate,
 )
+from workflows.governance import quarter_summary, settle, settlement_text
 
 HEALTH_ORDER = ("on_track", "at_risk", "escalated")
 MAX_SEEN_REQUESTS = 500
+MAX_SETTLEMENTS = 120  # ten years of monthly periods; older ones stay in the audit trail
+MAX_DECISIONS = 300
+YEAR = timedelta(days=365)
 
 
 class Refused(Exception):
@@ -72,6 +78,8 @@ class Machine:
         self.plan = plan
         self.state = state
         self.outbox = Outbox()
+        self.period_closed = False
+        """Set when a steady-state period was settled: a good moment to continue as new."""
 
     # --- starting -------------------------------------------------------------------------
 
@@ -118,20 +126,48 @@ class Machine:
         """When the phase clock will read ``offset``, if nothing pauses it from ``now`` on."""
         return now + (offset - self.phase_elapsed(now))
 
+    def _at_active(self, seconds: float, now: datetime) -> datetime:
+        """When the transition's unpaused clock will read ``seconds``, if nothing pauses it."""
+        return now + timedelta(seconds=seconds - self.active_at(now))
+
     def next_wakeup(self, now: datetime) -> datetime | None:
         """The next moment the passing of time alone can change something, if any."""
-        phase = self.phase
-        if self.state.state != "running" or phase is None:
+        if self.state.state != "running":
             return None
-        moments: list[timedelta] = []
-        gates_done = all(_done(g) for g in self.state.gates)
-        if not gates_done and phase.due:
-            for level_no, level in enumerate(self.plan.ladder(phase), start=1):
-                if level_no not in self.state.fired:
-                    moments.append(phase.due + level.after)
-        if gates_done and phase.min_duration and (not phase.waves or self._last_wave()):
-            moments.append(phase.min_duration)
-        return self._wall(min(moments), now) if moments else None
+        phase, moments = self.phase, []
+        if phase is None:
+            moments += self._steady_moments(now)
+        else:
+            gates_done = all(_done(g) for g in self.state.gates)
+            if not gates_done and phase.due:
+                for level_no, level in enumerate(self.plan.ladder(phase), start=1):
+                    if level_no not in self.state.fired:
+                        moments.append(self._wall(phase.due + level.after, now))
+            if gates_done and phase.min_duration and self._last_wave():
+                moments.append(self._wall(phase.min_duration, now))
+            if self.plan.cadence.check_in:
+                every = self.plan.cadence.check_in.total_seconds()
+                moments.append(self._at_active((self.state.check_ins_sent + 1) * every, now))
+        return min(moments) if moments else None
+
+    def _steady_moments(self, now: datetime) -> list[datetime]:
+        ledger, terms = self.state.ledger, self.plan.steady_state
+        if ledger is None or terms is None:
+            return []
+        moments = [self._at_active(ledger.active_start + ledger.period * terms.review_period.total_seconds(), now)]
+        if self.plan.cadence.business_review:
+            every = self.plan.cadence.business_review.total_seconds()
+            moments.append(self._at_active(ledger.active_start + (ledger.reviews_sent + 1) * every, now))
+        if (end := self._until()) is not None:
+            moments.append(end)
+        return moments
+
+    def _until(self) -> datetime | None:
+        """The end of steady state: the end of the ``until`` day, UTC."""
+        terms = self.plan.steady_state
+        if terms is None or terms.until is None:
+            return None
+        return datetime.combine(terms.until + timedelta(days=1), time(0), tzinfo=UTC)
 
     def _last_wave(self) -> bool:
         phase = self.phase
@@ -140,8 +176,10 @@ class Machine:
     # --- the passing of time --------------------------------------------------------------
 
     def advance(self, now: datetime) -> None:
-        """Apply every rule whose time has come: escalations, gates passing, phases ending."""
+        """Apply every rule whose time has come: escalations, gates passing, phases ending,
+        check-ins, and in steady state settlements, business reviews and the contract's end."""
         while self.state.state == "running" and (phase := self.phase) is not None:
+            self._check_in(phase, now)
             self._escalate(phase, now)
             self._check_roster_gates(now)
             if not all(_done(g) for g in self.state.gates):
@@ -152,6 +190,111 @@ class Machine:
             if phase.min_duration and self.phase_elapsed(now) < phase.min_duration:
                 return
             self._pass_phase(phase, now)
+        if self.state.state == "running" and self.phase is None:
+            self._govern(now)
+
+    def _check_in(self, phase: Phase, now: datetime) -> None:
+        every = self.plan.cadence.check_in
+        if not every:
+            return
+        due = int(self.active_at(now) // every.total_seconds())
+        if due <= self.state.check_ins_sent:
+            return
+        self.state.check_ins_sent = due  # one reminder, however many were missed while paused
+        waiting = [f"{g.key} ({g.progress})" for g in map(self.gate_status, self.state.gates) if g.status == "open"]
+        self._notify(
+            "check_in",
+            f"[{self.plan.client}] check-in #{due}: {phase.name}",
+            f"Check-in for '{self.plan.name}': phase {phase.name}, health {self.state.health}. "
+            f"Open gates: {', '.join(waiting) or 'none'}.",
+            ["point_of_contact"],
+            now,
+        )
+
+    # --- steady state -----------------------------------------------------------------------
+
+    def _govern(self, now: datetime) -> None:
+        ledger, terms = self.state.ledger, self.plan.steady_state
+        if ledger is None or terms is None:
+            return
+        period = terms.review_period.total_seconds()
+        while self.active_at(now) >= ledger.active_start + ledger.period * period:
+            end = self._at_active(ledger.active_start + ledger.period * period, now)
+            self._settle(end, now)
+        review = self.plan.cadence.business_review
+        if review and self.active_at(now) >= ledger.active_start + (ledger.reviews_sent + 1) * review.total_seconds():
+            ledger.reviews_sent = int((self.active_at(now) - ledger.active_start) // review.total_seconds())
+            self._business_review(now)
+        until = self._until()
+        if until is not None and now >= until:
+            self._settle(until, now)
+            self._complete(now)
+
+    def _contract_year(self, period: int) -> int:
+        """The contract year a period falls in; periods run back to back on the unpaused clock."""
+        terms = self.plan.steady_state
+        assert terms is not None
+        return int((period - 1) * terms.review_period.total_seconds() // YEAR.total_seconds()) + 1
+
+    def _settle(self, end: datetime, now: datetime) -> None:
+        ledger = self.state.ledger
+        assert ledger is not None
+        settlement = settle(
+            self.plan,
+            ledger.readings,
+            period=ledger.period,
+            start=ledger.period_started_at,
+            end=end,
+            contract_year=self._contract_year(ledger.period),
+            breaches=ledger.alerted,
+        )
+        ledger.settlements = [*ledger.settlements, settlement][-MAX_SETTLEMENTS:]
+        ledger.period += 1
+        ledger.period_started_at = end
+        ledger.readings, ledger.alerted = {}, []
+        self.period_closed = True
+        detail = settlement.model_dump(mode="json")
+        self._audit("settlement", now, detail=detail)
+        self._notify(
+            "settlement",
+            f"[{self.plan.client}] settlement for period {settlement.period}: "
+            f"credit {settlement.credit:,.2f} {settlement.currency}",
+            settlement_text(settlement),
+            ["program_manager", "transition_lead", "executive_sponsor"],
+            now,
+            detail,
+        )
+
+    def _business_review(self, now: datetime) -> None:
+        ledger = self.state.ledger
+        assert ledger is not None and self.plan.cadence.business_review
+        quarter_start = now - self.plan.cadence.business_review
+        recent = [s for s in ledger.settlements if s.to > quarter_start]
+        open_escalations = len([e for e in self.state.escalations if e.phase == self.phase_key])
+        summary = quarter_summary(recent, open_escalations)
+        self._audit("business_review_due", now, detail={"review": ledger.reviews_sent, "summary": summary})
+        self._notify(
+            "business_review",
+            f"[{self.plan.client}] quarterly business review #{ledger.reviews_sent} is due",
+            f"Time for the business review of '{self.plan.name}'. {summary}",
+            ["executive_sponsor", "program_manager", "point_of_contact", "transition_lead"],
+            now,
+            {"review": ledger.reviews_sent},
+        )
+
+    def _complete(self, now: datetime) -> None:
+        s = self.state
+        s.active_seconds, s.clock_at = self.active_at(now), now
+        s.state, s.ended_at, s.end_reason = "completed", now, "steady state ended on its until date"
+        self._close_run("passed", now)
+        self._audit("transition_completed", now)
+        self._notify(
+            "completed",
+            f"[{self.plan.client}] transition complete",
+            f"'{self.plan.name}' reached the end of its contract's steady state.",
+            ["executive_sponsor", "program_manager"],
+            now,
+        )
 
     def _escalate(self, phase: Phase, now: datetime) -> None:
         if not phase.due or all(_done(g) for g in self.state.gates):
@@ -235,6 +378,8 @@ class Machine:
         s.phase_active_start = self.active_at(now)
         phase = self.phase
         s.gates = self._fresh_gates(phase) if phase else []
+        if phase is None and self.plan.steady_state:
+            s.ledger = Ledger(since=now, active_start=s.phase_active_start, period_started_at=now)
         s.phases.append(PhaseRun(phase=self.phase_key, attempt=s.attempt, started_at=now))
         name = phase.name if phase else "Steady-state governance"
         self._audit("phase_started", now, detail={"attempt": s.attempt, "name": name})
@@ -266,7 +411,10 @@ class Machine:
         """
         if self.is_repeat(command):
             return
-        if isinstance(command, RecordReadings):
+        if isinstance(command, ReadingsBatch):
+            for batch in command.batches:
+                self._check_readings(batch)
+        elif isinstance(command, RecordReadings):
             self._check_readings(command)
         elif isinstance(command, (Pause, Resume, Cancel, ChangeRoster)):
             self._check_control(command)
@@ -286,6 +434,7 @@ class Machine:
             Reject: self._reject,
             Waive: self._waive,
             RecordReadings: self._record,
+            ReadingsBatch: self._record_batch,
             Pause: self._pause,
             Resume: self._resume,
             Cancel: self._cancel,
@@ -481,6 +630,10 @@ class Machine:
         )
         self._pause_clock(now, f"gate '{gate.key}' rejected: {command.reason}")
 
+    def _record_batch(self, command: ReadingsBatch, now: datetime) -> None:
+        for batch in command.batches:
+            self._record(batch, now)
+
     def _record(self, command: RecordReadings, now: datetime) -> None:
         phase = self.phase
         self._audit(
@@ -490,6 +643,7 @@ class Machine:
             detail={"period": command.period, "values": command.values},
         )
         if phase is None:
+            self._record_steady(command, now)
             return
         for gate in self.state.gates:
             spec = phase.gate(gate.key)
@@ -503,6 +657,29 @@ class Machine:
             gate.readings.setdefault(command.period, {}).update(values)
             if self._kpi_streak(spec, gate)[0] >= spec.periods:
                 self._gate_passed(gate, now)
+
+    def _record_steady(self, command: RecordReadings, now: datetime) -> None:
+        ledger, terms = self.state.ledger, self.plan.steady_state
+        if ledger is None or terms is None:
+            return
+        ledger.readings.setdefault(command.period, {}).update(command.values)
+        for metric, value in command.values.items():
+            kpi = self.plan.kpi(metric)
+            if kpi is None or kpi.meets_sla(value) or metric in ledger.alerted:
+                continue
+            ledger.alerted.append(metric)
+            detail = {"kpi": metric, "value": value, "sla": kpi.sla, "label": command.period, "period": ledger.period}
+            self._audit("sla_breach", now, actor=command.by, detail=detail)
+            self._notify(
+                "sla_breach",
+                f"[{self.plan.client}] SLA breach: {kpi.name} {value:g} {kpi.unit} (SLA {kpi.sla:g})",
+                f"A reading of {kpi.name} for {command.period} is {value:g} {kpi.unit}, "
+                f"{'below' if kpi.better == 'higher' else 'above'} the SLA of {kpi.sla:g}. "
+                f"It counts toward settlement period {ledger.period}.",
+                terms.breach_alert,
+                now,
+                detail,
+            )
 
     def _kpi_streak(self, spec: KpiGate, gate: GateState) -> tuple[int, list[str]]:
         """Consecutive periods, up to the latest complete one, in which every metric met its SLA.
@@ -603,7 +780,8 @@ class Machine:
         note: str | None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        self.state.decisions.append(Decision(kind=kind, phase=self.phase_key, gate=gate, by=by, at=now, note=note))
+        decision = Decision(kind=kind, phase=self.phase_key, gate=gate, by=by, at=now, note=note)
+        self.state.decisions = [*self.state.decisions, decision][-MAX_DECISIONS:]
         self._audit(kind, now, gate=gate, actor=by, detail={"note": note, **(detail or {})})
 
     # --- the outbox ---------------------------------------------------------------------------
@@ -741,7 +919,23 @@ class Machine:
             end_reason=s.end_reason,
             history=s.phases,
             decisions=s.decisions[-50:],
+            metrics=[k.key for k in self.plan.kpis],
+            settlements=s.ledger.settlements if s.ledger else [],
+            year_to_date=self._year_to_date(),
+            runs=s.runs,
         )
+
+    def _year_to_date(self) -> dict[str, float]:
+        ledger = self.state.ledger
+        if ledger is None:
+            return {}
+        year = self._contract_year(ledger.period)
+        settled = [x for x in ledger.settlements if x.contract_year == year]
+        return {
+            "contract_year": year,
+            "credit": round(sum(x.credit for x in settled), 2),
+            "bonus": round(sum(x.bonus for x in settled), 2),
+        }
 
     def details(self, now: datetime) -> str:
         """A short Markdown summary for the Temporal Web UI: phase, health, what each gate waits on."""

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         ChangeRoster,
         Delivery,
         Pause,
+        ReadingsBatch,
         RecordReadings,
         Reject,
         Resume,
@@ -58,7 +59,7 @@ class TransitionWorkflow:
         now = workflow.now()
         if start.state is None:
             self.machine = Machine.start(start.plan, start.id, now)
-        else:
+        else:  # continued as new: the state carries everything, request ids included
             self.machine = Machine(start.plan, start.state)
         self._changes = 0
         self._deliveries: set[asyncio.Task[None]] = set()
@@ -80,11 +81,26 @@ class TransitionWorkflow:
                 )
             except TimeoutError:
                 self.machine.advance(workflow.now())
+            if self._should_continue_as_new():
+                await self._drain(pump)
+                state = self.machine.state.model_copy(update={"runs": self.machine.state.runs + 1})
+                workflow.continue_as_new(StartTransition(id=start.id, plan=self.plan, state=state))
         self._publish()
+        await self._drain(pump)
+        return self.machine.status(workflow.now())
+
+    def _should_continue_as_new(self) -> bool:
+        """At a settled period's boundary, or when Temporal says the history grows long."""
+        if self.machine.state.state in ("cancelled", "completed"):
+            return False
+        closed, self.machine.period_closed = self.machine.period_closed, False
+        return closed or workflow.info().is_continue_as_new_suggested()
+
+    async def _drain(self, pump: asyncio.Task[None]) -> None:
+        """Let every handler finish and every audit entry and notification go out."""
         await workflow.wait_condition(workflow.all_handlers_finished)
         self._stopping = True
         await pump
-        return self.machine.status(workflow.now())
 
     # --- decisions ------------------------------------------------------------------------
 
@@ -147,6 +163,15 @@ class TransitionWorkflow:
 
     @record_readings.validator
     def _record_readings_ok(self, command: RecordReadings) -> None:
+        self._check(command)
+
+    @workflow.update
+    def record_batch(self, command: ReadingsBatch) -> TransitionStatus:
+        """Record several periods' readings at once: all, or none if any is refused."""
+        return self._apply(command)
+
+    @record_batch.validator
+    def _record_batch_ok(self, command: ReadingsBatch) -> None:
         self._check(command)
 
     @workflow.update

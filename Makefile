@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BROWSER := /usr/bin/chromedriver
+
 .PHONY: run test install lint e2e clean
 
 $(STAMP): pyproject.toml
@@ -14,12 +17,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The browser tests drive Debian's Chromium through Debian's chromedriver.
+$(BROWSER):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null
+
 ## Run the embedded engine: Temporal dev server (UI on :8233), a worker, and the demo transition.
 run: $(STAMP)
 	$(BIN)/bpo up
 
 ## Every test: rules, plan loading, activities, workflows on the time-skipping server, end to end.
-test: $(STAMP)
+test: $(STAMP) $(BROWSER)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

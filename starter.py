@@ -223,10 +223,17 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
     from bpo.render import table
 
     clauses = [f"WorkflowType = '{WORKFLOW_NAME}'"]
-    for key, value in ((SA_STATE, args.state), (SA_PHASE, args.phase), (SA_HEALTH, args.health)):
+    filters = (
+        (SA_STATE, args.state),
+        (SA_PHASE, args.phase),
+        (SA_HEALTH, args.health),
+        (SA_CLIENT, args.client),
+        (SA_PROVIDER, args.provider),
+    )
+    for key, value in filters:
         if value is not None:
-            if not value.replace("_", "").isalnum():
-                raise Exit(f"'{value[:40]}' is not a {key.name.removeprefix('Bpo').lower()} name")
+            if not value or len(value) > 100 or any(c in value for c in "'\"\\") or not value.isprintable():
+                raise Exit(f"--{key.name.removeprefix('Bpo').lower()}: '{value[:40]}' is not a name to filter on")
             clauses.append(f"{key.name} = '{value}'")
     client = await _client(settings)
     found = []
@@ -255,6 +262,67 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
 # --- commands that need no transition ----------------------------------------------------------
 
 
+def _trail(settings: Settings, transition_id: str) -> list[Any]:
+    from sqlmodel import Session
+
+    from activities.audit import read_trail
+    from bpo.db import make_engine
+
+    with Session(make_engine(settings.audit_url)) as session:
+        return list(read_trail(transition_id, session=session))
+
+
+def _write(text: str, out: str | None, what: str) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise Exit(f"cannot write {out}: {exc.strerror}") from None
+    print(f"{what} written to {out}")
+
+
+async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
+    from bpo.api import get_plan
+    from bpo.report import render_report
+
+    client = await _client(settings)
+    status, plan = await get_status(client, args.id), await get_plan(client, args.id)
+    html = render_report(plan, status, _trail(settings, args.id), datetime.now(UTC))
+    _write(html, args.out, "report")
+
+
+async def cmd_calendar(args: argparse.Namespace, settings: Settings) -> None:
+    from bpo.api import get_plan
+    from bpo.calendar import render_calendar
+
+    client = await _client(settings)
+    status, plan = await get_status(client, args.id), await get_plan(client, args.id)
+    _write(render_calendar(plan, status, datetime.now(UTC)), args.out, "calendar")
+
+
+async def cmd_setup(args: argparse.Namespace, settings: Settings) -> None:
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+
+    from bpo.constants import SEARCH_ATTRIBUTES
+
+    client = await _client(settings)
+    namespace = settings.temporal_namespace
+    listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    missing = {k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in SEARCH_ATTRIBUTES}
+    missing = {k: v for k, v in missing.items() if k not in listed.custom_attributes}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    print(
+        f"search attributes in namespace '{namespace}': added {', '.join(missing) or 'none'}; "
+        f"{len(SEARCH_ATTRIBUTES) - len(missing)} were there already"
+    )
+
+
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> None:
     plan = _plan(args.plan)
     gates = sum(len(p.gates) for p in plan.phases)
@@ -268,14 +336,9 @@ def cmd_schema(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
-    from sqlmodel import Session
-
-    from activities.audit import read_trail
-    from bpo.db import make_engine
     from bpo.render import trail_text
 
-    with Session(make_engine(settings.audit_url)) as session:
-        rows = read_trail(args.id, session=session)
+    rows = _trail(settings, args.id)
     if not rows:
         raise Exit(f"the audit trail has nothing for '{args.id}' in {settings.audit_url}")
     if args.json:
@@ -375,7 +438,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", choices=["running", "paused", "completed", "cancelled"])
     p.add_argument("--phase")
     p.add_argument("--health", choices=["on_track", "at_risk", "escalated"])
+    p.add_argument("--client")
+    p.add_argument("--provider")
     p.add_argument("--json", action="store_true")
+
+    p = add("report", "a self-contained HTML report: timeline, decisions, escalations, KPI charts", cmd_report)
+    p.add_argument("id")
+    p.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")
+
+    p = add("calendar", "an iCalendar file of due dates, check-ins and business reviews", cmd_calendar)
+    p.add_argument("id")
+    p.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")
+
+    add("setup", "register the search attributes on a cluster (bpo server does it by itself)", cmd_setup)
 
     p = add("audit", "the audit trail of a transition, from the audit database", cmd_audit)
     p.add_argument("id")

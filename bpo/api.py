@@ -128,6 +128,14 @@ async def send(client: Client, transition_id: str, command: Any) -> TransitionSt
         raise _translate(error, transition_id) from None
 
 
+async def get_plan(client: Client, transition_id: str) -> Plan:
+    """The plan a transition runs."""
+    try:
+        return await _handle(client, transition_id).query(TransitionWorkflow.plan, result_type=Plan)
+    except RPCError as error:
+        raise _translate(error, transition_id) from None
+
+
 async def get_status(client: Client, transition_id: str) -> TransitionStatus:
     """Where the transition stands, or raises `BpoError` for an unknown id."""
     try:

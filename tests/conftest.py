@@ -88,3 +88,24 @@ async def launch(env: WorkflowEnvironment, worker: Worker, settings: Settings):
 async def t(launch, reference_plan: Plan):
     """A transition of the reference plan, just started."""
     return await launch(reference_plan)
+
+
+@pytest.fixture
+def hook():
+    """A real HTTP server on 127.0.0.1 that receives webhooks."""
+    from tests.receivers import webhook_receiver
+
+    with webhook_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def stack(tmp_path: Path, hook):
+    """A real dev server and worker in their own data folder, webhooks going to ``hook``."""
+    from tests.stack import Stack
+
+    running = Stack(tmp_path, {"BPO_WEBHOOK_URL": hook[0]})
+    running.start_server()
+    running.start_worker()
+    yield running
+    running.stop()

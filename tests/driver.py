@@ -14,14 +14,8 @@ from temporalio.testing import WorkflowEnvironment
 from bpo.api import BpoError, get_status, send, start_transition
 from models.messages import Approve, RecordReadings, Reject, Tick, TransitionStatus, Waive
 from models.plan import Plan
+from tests.stack import DANA, EVE, LI, MO, RAJ
 
-LI, DANA, EVE, RAJ, MO = (
-    "li@acme.example",
-    "dana@acme.example",
-    "eve@acme.example",
-    "raj@northstar.example",
-    "mo@northstar.example",
-)
 GOOD = {"csat": 90.0, "error_rate": 1.5, "first_response_hours": 3.0, "fcr": 75.0}
 
 

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 BPO = [sys.executable, "-m", "starter"]
+REFERENCE_PLAN = Path(__file__).resolve().parent.parent / "examples" / "reference-plan.yaml"
+LI, DANA, EVE = "li@acme.example", "dana@acme.example", "eve@acme.example"
+RAJ, MO = "raj@northstar.example", "mo@northstar.example"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -100,3 +103,26 @@ class Stack:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out; last status: {json.dumps(status)[:1500]}")
             time.sleep(0.5)
+
+
+def short_plan(folder: Path) -> Path:
+    """The reference plan with its minimum durations cut to seconds, so a test can wait them out."""
+    text = REFERENCE_PLAN.read_text().replace("min_duration: 28d", "min_duration: 3s")
+    path = folder / "plan.yaml"
+    path.write_text(text.replace("min_duration: 30d", "min_duration: 3s"))
+    return path
+
+
+def drive_to_pilot(s: Stack, tid: str) -> None:
+    s.ok("approve", tid, "gap_analysis_approved", "--by", LI, "--note", "gap analysis v3 accepted")
+    s.ok("approve", tid, "slas_signed", "--by", DANA)
+    s.ok("approve", tid, "slas_signed", "--by", RAJ)
+    for item in ("raci", "escalation_matrix", "communication_protocol", "knowledge_base"):
+        s.ok("tick", tid, "governance_defined", item, "--by", LI)
+    s.ok("approve", tid, "kickoff_held", "--by", LI, "--evidence", "https://wiki.example/kickoff-minutes")
+    s.ok("approve", tid, "kickoff_held", "--by", RAJ, "--evidence", "https://wiki.example/kickoff-minutes")
+    s.ok("tick", tid, "process_maps", "email_support", "--by", EVE)
+    s.ok("tick", tid, "process_maps", "chat_support", "--by", EVE)
+    s.ok("approve", tid, "training_signed_off", "--by", MO)
+    s.ok("approve", tid, "training_signed_off", "--by", EVE)
+    s.ok("kpi", tid, "--period", "cert-1", "assessment_score=88")

@@ -3,61 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REFERENCE_PLAN
-from tests.receivers import webhook_receiver
-from tests.stack import Stack
+from tests.stack import DANA, EVE, LI, RAJ, Stack, drive_to_pilot, short_plan
 
 pytestmark = pytest.mark.e2e
-LI, DANA, EVE, RAJ, MO = (
-    "li@acme.example",
-    "dana@acme.example",
-    "eve@acme.example",
-    "raj@northstar.example",
-    "mo@northstar.example",
-)
-
-
-def short_plan(folder: Path) -> Path:
-    """The reference plan with its minimum durations cut to seconds, so a test can wait them out."""
-    text = REFERENCE_PLAN.read_text().replace("min_duration: 28d", "min_duration: 3s")
-    path = folder / "plan.yaml"
-    path.write_text(text.replace("min_duration: 30d", "min_duration: 3s"))
-    return path
-
-
-@pytest.fixture
-def hook() -> Iterator[tuple[str, list]]:
-    with webhook_receiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture
-def stack(tmp_path: Path, hook) -> Iterator[Stack]:
-    running = Stack(tmp_path, {"BPO_WEBHOOK_URL": hook[0]})
-    running.start_server()
-    running.start_worker()
-    yield running
-    running.stop()
-
-
-def drive_to_pilot(s: Stack, tid: str) -> None:
-    s.ok("approve", tid, "gap_analysis_approved", "--by", LI, "--note", "gap analysis v3 accepted")
-    s.ok("approve", tid, "slas_signed", "--by", DANA)
-    s.ok("approve", tid, "slas_signed", "--by", RAJ)
-    for item in ("raci", "escalation_matrix", "communication_protocol", "knowledge_base"):
-        s.ok("tick", tid, "governance_defined", item, "--by", LI)
-    s.ok("approve", tid, "kickoff_held", "--by", LI, "--evidence", "https://wiki.example/kickoff-minutes")
-    s.ok("approve", tid, "kickoff_held", "--by", RAJ, "--evidence", "https://wiki.example/kickoff-minutes")
-    s.ok("tick", tid, "process_maps", "email_support", "--by", EVE)
-    s.ok("tick", tid, "process_maps", "chat_support", "--by", EVE)
-    s.ok("approve", tid, "training_signed_off", "--by", MO)
-    s.ok("approve", tid, "training_signed_off", "--by", EVE)
-    s.ok("kpi", tid, "--period", "cert-1", "assessment_score=88")
 
 
 def test_reference_plan_runs_to_steady_state_through_the_bpo_command(stack: Stack, hook, tmp_path: Path):

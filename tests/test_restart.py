@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import Stack
-from tests.test_e2e import DANA, LI, RAJ, short_plan
+from tests.stack import DANA, LI, RAJ, Stack, short_plan
 
 pytestmark = pytest.mark.e2e
 

@@ -628,6 +628,7 @@ class Machine:
             now,
             {"gate": gate.key},
         )
+        self._audit("halted", now, gate=gate.key, actor=command.by, detail={"reason": command.reason})
         self._pause_clock(now, f"gate '{gate.key}' rejected: {command.reason}")
 
     def _record_batch(self, command: ReadingsBatch, now: datetime) -> None:

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         TransitionStatus,
         Waive,
     )
+    from models.plan import Plan
     from workflows.rules import Machine, Refused
 
 AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -55,7 +56,7 @@ class TransitionWorkflow:
 
     @workflow.init
     def __init__(self, start: StartTransition) -> None:
-        self.plan = start.plan
+        self._plan = start.plan
         now = workflow.now()
         if start.state is None:
             self.machine = Machine.start(start.plan, start.id, now)
@@ -84,7 +85,7 @@ class TransitionWorkflow:
             if self._should_continue_as_new():
                 await self._drain(pump)
                 state = self.machine.state.model_copy(update={"runs": self.machine.state.runs + 1})
-                workflow.continue_as_new(StartTransition(id=start.id, plan=self.plan, state=state))
+                workflow.continue_as_new(StartTransition(id=start.id, plan=self._plan, state=state))
         self._publish()
         await self._drain(pump)
         return self.machine.status(workflow.now())
@@ -215,6 +216,11 @@ class TransitionWorkflow:
         """Where the transition stands now."""
         return self.machine.status(workflow.now())
 
+    @workflow.query
+    def plan(self) -> Plan:
+        """The plan the transition runs, for reports and calendars."""
+        return self._plan
+
     # --- carrying out the outbox ---------------------------------------------------------
 
     async def _pump(self) -> None:
@@ -227,7 +233,7 @@ class TransitionWorkflow:
             if not outbox.audit and not outbox.notices:
                 break
             for notice in outbox.notices:
-                for channel in self.plan.notifications:
+                for channel in self._plan.notifications:
                     task = asyncio.create_task(self._deliver(Delivery(notice=notice, channel=channel)))
                     self._deliveries.add(task)
                     task.add_done_callback(self._deliveries.discard)

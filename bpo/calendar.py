@@ -1,0 +1,116 @@
+"""`bpo calendar`: an iCalendar file of a transition's milestones, for the program's shared calendar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from bpo.report import planned_phases
+from models.messages import TransitionStatus
+from models.plan import Plan
+
+MAX_EVENTS = 500
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _fold(line: str) -> Iterator[str]:
+    """RFC 5545 lines of at most 75 octets, continued with a leading space."""
+    data = line.encode()
+    while len(data) > 75:
+        cut = 75
+        while (data[cut] & 0xC0) == 0x80:  # never split a UTF-8 character
+            cut -= 1
+        yield data[:cut].decode()
+        data = b" " + data[cut:]
+    yield data.decode()
+
+
+def milestones(plan: Plan, status: TransitionStatus, now: datetime) -> list[tuple[str, str, datetime, str]]:
+    """(uid suffix, summary, when, description) for every milestone worth a calendar entry."""
+    events: list[tuple[str, str, datetime, str]] = []
+    if status.phase_due_at and status.phase != "steady_state":
+        events.append(
+            (
+                f"due-{status.phase}",
+                f"{status.phase_name} due",
+                status.phase_due_at,
+                "Due date of the current phase, moved by any pause.",
+            )
+        )
+    current = next((i for i, p in enumerate(plan.phases) if p.key == status.phase), len(plan.phases))
+    planned = planned_phases(plan, status.started_at)
+    for index, span in enumerate(planned):
+        if index > current:
+            events.append(
+                (
+                    f"planned-{span.label}",
+                    f"{plan.phases[index].name} due (planned)",
+                    span.end,
+                    "Baseline due date from the plan's starts_on.",
+                )
+            )
+    horizon = now + timedelta(days=3 * 365)
+    if plan.cadence.check_in and status.phase != "steady_state":
+        for n in range(1, 27):  # the next six months of weekly check-ins
+            at = now + plan.cadence.check_in * n
+            events.append(
+                (
+                    f"check-in-{at:%Y%m%d}",
+                    f"Check-in: {plan.name}",
+                    at,
+                    "Transition check-in with the points of contact.",
+                )
+            )
+    if plan.cadence.business_review:
+        start = (
+            status.phase_started_at if status.phase == "steady_state" else max((s.end for s in planned), default=now)
+        )
+        end = min(
+            horizon,
+            datetime.combine(plan.steady_state.until, datetime.min.time(), tzinfo=UTC)
+            if plan.steady_state and plan.steady_state.until
+            else horizon,
+        )
+        at = start + plan.cadence.business_review
+        while at <= end and len(events) < MAX_EVENTS:
+            events.append(
+                (
+                    f"review-{at:%Y%m%d}",
+                    f"Quarterly business review: {plan.name}",
+                    at,
+                    "Review settlements, SLA breaches and open escalations.",
+                )
+            )
+            at += plan.cadence.business_review
+    return events[:MAX_EVENTS]
+
+
+def render_calendar(plan: Plan, status: TransitionStatus, now: datetime) -> str:
+    """The iCalendar text (RFC 5545), CRLF line endings."""
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//bpo-transition//calendar//EN",
+        "CALSCALE:GREGORIAN",
+        f"X-WR-CALNAME:{_escape(plan.name)}",
+    ]
+    for suffix, summary, at, description in milestones(plan, status, now):
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{status.id}-{suffix}@bpo-transition",
+            f"DTSTAMP:{_stamp(now)}",
+            f"DTSTART:{_stamp(at)}",
+            f"DTEND:{_stamp(at + timedelta(hours=1))}",
+            f"SUMMARY:{_escape(summary)}",
+            f"DESCRIPTION:{_escape(description)}",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(folded for line in lines for folded in _fold(line)) + "\r\n"

@@ -1,0 +1,248 @@
+"""`bpo report`: one self-contained HTML page a steering committee would rather look at than read.
+
+Everything is drawn inline (SVG, CSS); the page loads nothing from anywhere, so it opens from
+disk. Its sources are the plan, the workflow's status and the audit trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from html import escape
+
+from models.messages import TransitionStatus
+from models.plan import Plan
+from models.tables import AuditRecord
+
+DECISION_KINDS = ("approved", "ticked", "rejected", "waived", "paused", "resumed", "cancelled", "roster_changed")
+COLOURS = {"passed": "#2e7d32", "reworked": "#ef6c00", "cancelled": "#757575", None: "#1565c0"}
+
+
+@dataclass
+class Span:
+    label: str
+    start: datetime
+    end: datetime
+
+
+def _x(moment: datetime, lo: datetime, hi: datetime, width: float) -> float:
+    total = max((hi - lo).total_seconds(), 1.0)
+    return round((moment - lo).total_seconds() / total * width, 1)
+
+
+def planned_phases(plan: Plan, fallback_start: datetime) -> list[Span]:
+    """The baseline: phases back to back from ``starts_on``, each as long as its ``due``."""
+    start = datetime.combine(plan.starts_on, time(0), tzinfo=UTC) if plan.starts_on else fallback_start
+    spans = []
+    for phase in plan.phases:
+        length = phase.due or phase.min_duration or timedelta(days=14)
+        spans.append(Span(phase.key, start, start + length))
+        start += length
+    return spans
+
+
+def pauses(trail: Sequence[AuditRecord], now: datetime) -> list[Span]:
+    """Paused stretches, from the audit trail (a halt after a rejection counts too)."""
+    spans, since = [], None
+    for row in trail:
+        if row.kind in ("paused", "halted"):
+            since = since or row.at
+        elif row.kind in ("resumed", "cancelled") and since is not None:
+            spans.append(Span("paused", since, row.at))
+            since = None
+    if since is not None:
+        spans.append(Span("paused", since, now))
+    return spans
+
+
+def timeline_svg(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRecord], now: datetime) -> str:
+    """Phases planned (grey) against actual (coloured by outcome), pauses shaded, reworks marked."""
+    planned = planned_phases(plan, status.started_at)
+    actual = [Span(r.phase, r.started_at, r.ended_at or now) for r in status.history]
+    lo = min([s.start for s in planned + actual])
+    hi = max([s.end for s in planned + actual] + [now])
+    keys = [p.key for p in plan.phases] + ["steady_state"]
+    label_w, width, row_h = 150, 760, 34
+    height = row_h * len(keys) + 40
+    parts = [
+        f'<svg class="timeline" viewBox="0 0 {label_w + width + 10} {height}" role="img" '
+        f'aria-label="Timeline of phases, planned against actual">'
+    ]
+    for span in pauses(trail, now):
+        x0, x1 = _x(span.start, lo, hi, width), _x(span.end, lo, hi, width)
+        parts.append(
+            f'<rect class="pause" x="{label_w + x0}" y="0" width="{max(x1 - x0, 2)}" '
+            f'height="{height - 30}"><title>paused {span.start:%Y-%m-%d} to {span.end:%Y-%m-%d}</title></rect>'
+        )
+    for i, key in enumerate(keys):
+        y = i * row_h + 4
+        parts.append(f'<text x="0" y="{y + 20}" class="label">{escape(key)}</text>')
+        for span in planned:
+            if span.label == key:
+                x0, x1 = _x(span.start, lo, hi, width), _x(span.end, lo, hi, width)
+                parts.append(
+                    f'<rect class="planned" x="{label_w + x0}" y="{y}" width="{max(x1 - x0, 2)}" height="12">'
+                    f"<title>{key} planned {span.start:%Y-%m-%d} to {span.end:%Y-%m-%d}</title></rect>"
+                )
+        for run in status.history:
+            if run.phase != key:
+                continue
+            end = run.ended_at or now
+            x0, x1 = _x(run.started_at, lo, hi, width), _x(end, lo, hi, width)
+            colour = COLOURS.get(run.outcome, COLOURS[None])
+            parts.append(
+                f'<rect class="actual" x="{label_w + x0}" y="{y + 14}" width="{max(x1 - x0, 2)}" height="12" '
+                f'fill="{colour}"><title>{key} attempt {run.attempt}: {run.started_at:%Y-%m-%d} to '
+                f"{end:%Y-%m-%d} ({run.outcome or 'under way'})</title></rect>"
+            )
+            if run.outcome == "reworked":
+                parts.append(f'<text x="{label_w + x1 + 2}" y="{y + 25}" class="rework">&#8634; rework</text>')
+    axis_y = height - 14
+    for tick, anchor in enumerate(("start", "middle", "middle", "middle", "end")):
+        moment = lo + (hi - lo) * tick / 4
+        parts.append(
+            f'<text x="{label_w + _x(moment, lo, hi, width)}" y="{axis_y}" class="axis" '
+            f'text-anchor="{anchor}">{moment:%Y-%m-%d}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def kpi_chart_svg(plan: Plan, metric: str, points: Sequence[tuple[datetime, float, str]]) -> str:
+    """One KPI's readings over time, with its SLA (red) and target (green) drawn as lines."""
+    kpi = plan.kpi(metric)
+    assert kpi is not None
+    width, height, pad = 360, 180, 36
+    levels = [v for _, v, _ in points] + [kpi.sla] + ([kpi.target] if kpi.target is not None else [])
+    lo, hi = min(levels), max(levels)
+    span = (hi - lo) or 1.0
+    lo, hi = lo - span * 0.15, hi + span * 0.15
+
+    def y(value: float) -> float:
+        return round(pad / 2 + (hi - value) / (hi - lo) * (height - pad), 1)
+
+    def x(i: int) -> float:
+        return round(pad + i * (width - pad - 10) / max(len(points) - 1, 1), 1)
+
+    parts = [
+        f'<svg class="kpi-chart" data-metric="{escape(metric)}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(kpi.name)} against its SLA">',
+        f'<line class="sla" x1="{pad}" x2="{width - 5}" y1="{y(kpi.sla)}" y2="{y(kpi.sla)}"/>',
+        f'<text class="axis" x="{width - 60}" y="{y(kpi.sla) - 3}">SLA {kpi.sla:g}</text>',
+    ]
+    if kpi.target is not None:
+        parts += [
+            f'<line class="target" x1="{pad}" x2="{width - 5}" y1="{y(kpi.target)}" y2="{y(kpi.target)}"/>',
+            f'<text class="axis" x="{width - 60}" y="{y(kpi.target) - 3}">target {kpi.target:g}</text>',
+        ]
+    path = " ".join(f"{'M' if i == 0 else 'L'}{x(i)},{y(v)}" for i, (_, v, _) in enumerate(points))
+    parts.append(f'<path class="trend" d="{path}"/>')
+    for i, (at, value, label) in enumerate(points):
+        cls = "ok" if kpi.meets_sla(value) else "miss"
+        parts.append(
+            f'<circle class="{cls}" cx="{x(i)}" cy="{y(value)}" r="3.5"><title>{escape(label)} '
+            f"({at:%Y-%m-%d}): {value:g} {escape(kpi.unit)}</title></circle>"
+        )
+    parts += [
+        f'<text class="axis" x="2" y="{y(hi - span * 0.15) + 4}">{hi - span * 0.15:g}</text>',
+        f'<text class="axis" x="2" y="{y(lo + span * 0.15) + 4}">{lo + span * 0.15:g}</text>',
+        "</svg>",
+    ]
+    return "".join(parts)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str) -> str:
+    if not rows:
+        return '<p class="empty">None yet.</p>'
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#222}
+h1{margin-bottom:.2rem}.sub{color:#555;margin-top:0}
+.cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem}
+.card b{display:block;font-size:1.3rem}.on_track{color:#2e7d32}.at_risk{color:#ef6c00}.escalated{color:#c62828}
+svg{width:100%;height:auto;background:#fafafa;border:1px solid #eee;border-radius:4px}
+.label{font-size:12px}.axis{font-size:10px;fill:#666}.rework{font-size:10px;fill:#ef6c00}
+.planned{fill:#bdbdbd}.pause{fill:#ffe082;opacity:.45}
+.sla{stroke:#c62828;stroke-dasharray:5 3}.target{stroke:#2e7d32;stroke-dasharray:2 3}
+.trend{fill:none;stroke:#1565c0;stroke-width:2}.ok{fill:#1565c0}.miss{fill:#c62828}
+.charts{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.charts figure{margin:0}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}td,th{border-bottom:1px solid #eee;padding:3px 6px;text-align:left}
+.legend span{display:inline-block;margin-right:1rem}.sw{display:inline-block;width:12px;height:10px;margin-right:4px}
+"""
+
+
+def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRecord], now: datetime) -> str:
+    """The whole report as one HTML document."""
+    readings: dict[str, list[tuple[datetime, float, str]]] = {}
+    for row in trail:
+        if row.kind == "kpi_reading":
+            for metric, value in row.detail.get("values", {}).items():
+                readings.setdefault(metric, []).append((row.at, float(value), str(row.detail.get("period", ""))))
+    decisions = [
+        (f"{r.at:%Y-%m-%d %H:%M}", r.kind, r.phase, r.gate or "", r.actor or "", r.detail.get("note") or "")
+        for r in trail
+        if r.kind in DECISION_KINDS
+    ] or [(f"{d.at:%Y-%m-%d %H:%M}", d.kind, d.phase, d.gate or "", d.by or "", d.note or "") for d in status.decisions]
+    escalations = [
+        (
+            f"{r.at:%Y-%m-%d %H:%M}",
+            r.phase,
+            str(r.detail.get("level")),
+            r.detail.get("health", ""),
+            ", ".join(r.detail.get("open_gates", [])),
+        )
+        for r in trail
+        if r.kind == "escalation"
+    ]
+    settlements = [
+        (
+            str(s.period),
+            f"{s.from_:%Y-%m-%d}",
+            f"{s.to:%Y-%m-%d}",
+            ", ".join(f"{k} {v}" for k, v in s.kpis.items()),
+            f"{s.credit:,.2f} {s.currency}" + (" (capped)" if s.capped else ""),
+            f"{s.bonus:,.2f} {s.currency}",
+        )
+        for s in status.settlements
+    ]
+    charts = "".join(
+        f"<figure><figcaption>{escape(plan.kpi(m).name)} ({escape(m)})</figcaption>{kpi_chart_svg(plan, m, pts)}</figure>"
+        for m, pts in readings.items()
+        if plan.kpi(m) is not None
+    )
+    wave = f" · wave {status.wave}/{status.waves}" if status.wave else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(plan.name)}: transition report</title>
+<style>{STYLE}</style></head><body>
+<h1>{escape(plan.name)}</h1>
+<p class="sub">{escape(plan.client)} &rarr; {escape(plan.provider)} · transition <code>{escape(status.id)}</code>
+· report of {now:%Y-%m-%d %H:%M} UTC</p>
+<div class="cards">
+<div class="card">State<b>{escape(status.state)}</b></div>
+<div class="card">Phase<b>{escape(status.phase_name)}</b>{status.phase_number}/{status.phases_total}{wave}</div>
+<div class="card">Health<b class="{escape(status.health)}">{escape(status.health.replace("_", " "))}</b></div>
+<div class="card">Reworks<b>{status.reworks}</b></div>
+<div class="card">Paused in all<b>{status.paused_seconds / 86400:.1f} d</b></div>
+</div>
+<h2 id="timeline">Timeline: planned against actual</h2>
+<p class="legend"><span><i class="sw" style="background:#bdbdbd"></i>planned (from starts_on, each phase its due)</span>
+<span><i class="sw" style="background:#2e7d32"></i>passed</span><span><i class="sw" style="background:#1565c0"></i>under way</span>
+<span><i class="sw" style="background:#ef6c00"></i>reworked</span><span><i class="sw" style="background:#ffe082"></i>paused</span></p>
+{timeline_svg(plan, status, trail, now)}
+<h2 id="kpis">KPIs against SLA</h2>
+<p class="legend"><span style="color:#c62828">- - SLA</span><span style="color:#2e7d32">· · target</span>
+<span style="color:#c62828">&#9679; reading that misses the SLA</span></p>
+<div class="charts">{charts or '<p class="empty">No readings yet.</p>'}</div>
+<h2 id="decisions">Gate decisions</h2>
+{_table(("when (UTC)", "decision", "phase", "gate", "by", "why / note"), decisions, "decisions")}
+<h2 id="escalations">Escalations</h2>
+{_table(("when (UTC)", "phase", "level", "health", "open gates"), escalations, "escalations")}
+<h2 id="settlements">Steady-state settlements</h2>
+{_table(("period", "from", "to", "KPIs", "service credit", "bonus"), settlements, "settlements")}
+</body></html>
+"""

@@ -176,6 +176,11 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0}td,th{border-bottom:1px
 """
 
 
+def _why(detail: dict[str, object]) -> str:
+    note, item = detail.get("note"), detail.get("item")
+    return str(note) if note else (f"item {item}" if item else "")
+
+
 def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRecord], now: datetime) -> str:
     """The whole report as one HTML document."""
     readings: dict[str, list[tuple[datetime, float, str]]] = {}
@@ -184,7 +189,7 @@ def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRec
             for metric, value in row.detail.get("values", {}).items():
                 readings.setdefault(metric, []).append((row.at, float(value), str(row.detail.get("period", ""))))
     decisions = [
-        (f"{r.at:%Y-%m-%d %H:%M}", r.kind, r.phase, r.gate or "", r.actor or "", r.detail.get("note") or "")
+        (f"{r.at:%Y-%m-%d %H:%M}", r.kind, r.phase, r.gate or "", r.actor or "", _why(r.detail))
         for r in trail
         if r.kind in DECISION_KINDS
     ] or [(f"{d.at:%Y-%m-%d %H:%M}", d.kind, d.phase, d.gate or "", d.by or "", d.note or "") for d in status.decisions]
@@ -216,6 +221,11 @@ def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRec
         if plan.kpi(m) is not None
     )
     wave = f" · wave {status.wave}/{status.waves}" if status.wave else ""
+    position = (
+        f"after all {status.phases_total} phases"
+        if status.phase == "steady_state"
+        else f"{status.phase_number}/{status.phases_total}"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(plan.name)}: transition report</title>
 <style>{STYLE}</style></head><body>
@@ -224,7 +234,7 @@ def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRec
 · report of {now:%Y-%m-%d %H:%M} UTC</p>
 <div class="cards">
 <div class="card">State<b>{escape(status.state)}</b></div>
-<div class="card">Phase<b>{escape(status.phase_name)}</b>{status.phase_number}/{status.phases_total}{wave}</div>
+<div class="card">Phase<b>{escape(status.phase_name)}</b>{position}{wave}</div>
 <div class="card">Health<b class="{escape(status.health)}">{escape(status.health.replace("_", " "))}</b></div>
 <div class="card">Reworks<b>{status.reworks}</b></div>
 <div class="card">Paused in all<b>{status.paused_seconds / 86400:.1f} d</b></div>

@@ -1,0 +1,193 @@
+"""Run the reference plan through every feature on Temporal's time-skipping server.
+
+Rework, a pause, escalations, waves, hypercare, then steady state with settlements and breaches:
+what a transition lives through in months and years, in seconds. It writes what it was asked to:
+
+    python examples/simulate.py --years 3 --report docs/report-example.html --history tests/histories/
+
+``--report`` writes the HTML report of the run; ``--history`` saves every run's event history as
+JSON (the replay corpus of tests/test_replay.py); the timings print at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
+from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
+from temporalio.testing import WorkflowEnvironment  # noqa: E402
+
+from bpo.api import get_plan, get_status, send, start_transition  # noqa: E402
+from bpo.binaries import find_binary  # noqa: E402
+from bpo.constants import SEARCH_ATTRIBUTES  # noqa: E402
+from bpo.settings import Settings  # noqa: E402
+from models.messages import Approve, Pause, RecordReadings, Reject, Resume, Tick  # noqa: E402
+from models.plan_loader import load_plan  # noqa: E402
+from worker import build_worker  # noqa: E402
+
+PLAN = Path(__file__).resolve().parent / "reference-plan.yaml"
+LI, DANA, EVE, RAJ, MO = (
+    "li@acme.example",
+    "dana@acme.example",
+    "eve@acme.example",
+    "raj@northstar.example",
+    "mo@northstar.example",
+)
+GOOD = {"csat": 90.0, "error_rate": 1.5, "first_response_hours": 3.0, "fcr": 75.0}
+
+
+async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
+    """Every kind of event the reference plan can see, in the order a real transition might."""
+    c = env.client
+
+    async def do(*commands: object) -> None:
+        for command in commands:
+            await send(c, tid, command)
+
+    async def sleep(**kw: float) -> None:
+        await env.sleep(timedelta(**kw))
+
+    await sleep(days=3)
+    await do(Approve(gate="gap_analysis_approved", by=LI, note="gap analysis v3"))
+    await do(Approve(gate="slas_signed", by=DANA), Approve(gate="slas_signed", by=RAJ))
+    await sleep(days=15)  # planning runs late: escalation level 1 (2d past due)
+    await do(
+        *[
+            Tick(gate="governance_defined", item=i, by=LI)
+            for i in ("raci", "escalation_matrix", "communication_protocol", "knowledge_base")
+        ]
+    )
+    await sleep(days=4)
+    await do(*[Approve(gate="kickoff_held", by=p, evidence="https://wiki.example/kickoff") for p in (LI, RAJ)])
+    for attempt in (1, 2):
+        await sleep(days=10)
+        await do(
+            Tick(gate="process_maps", item="email_support", by=EVE),
+            Tick(gate="process_maps", item="chat_support", by=EVE),
+        )
+        await do(Approve(gate="training_signed_off", by=MO), Approve(gate="training_signed_off", by=EVE))
+        await do(RecordReadings(period=f"cert-{attempt}", values={"assessment_score": 84 + attempt}))
+        pilot = {k: v for k, v in GOOD.items() if k != "fcr"}
+        for week in (1, 2, 3):
+            await sleep(days=7)
+            values = {**pilot, "error_rate": 2.6} if (attempt, week) == (1, 1) else pilot
+            await do(RecordReadings(period=f"pilot{attempt}-W{week}", values=values))
+        if attempt == 1:
+            await do(Reject(gate="pilot_go", by=DANA, reason="chat agents not ready; retrain on refunds"))
+    await sleep(days=5)
+    await do(Pause(by=LI, reason="client peak season freeze"))
+    await sleep(days=14)
+    await do(Resume(by=LI, reason="freeze over"))
+    await do(Approve(gate="pilot_go", by=DANA, note="pilot signed off at steering committee"))
+    await sleep(days=8)
+    for wave in (1, 2, 3):
+        await sleep(days=12)
+        await do(RecordReadings(period=f"ramp-{wave}", values=GOOD))
+        await do(Approve(gate="wave_approved", by=LI), Approve(gate="wave_approved", by=RAJ))
+    for item in ("shared_calendar", "collaboration_tools", "cultural_orientation", "feedback_channel"):
+        await do(Tick(gate="integration_done", item=item, by=RAJ))
+    for week in (1, 2):
+        await sleep(days=7)
+        await do(RecordReadings(period=f"hc-W{week}", values=GOOD))
+    await do(Approve(gate="hypercare_exit", by=DANA), Approve(gate="hypercare_exit", by=RAJ))
+    await sleep(days=20)
+    for month in range(1, 12 * years + 1):
+        values = dict(GOOD)
+        if month % 5 == 2:
+            values["csat"] = 83.0
+        if month % 7 == 3:
+            values["error_rate"] = 2.4
+        if month % 4 == 0:
+            values["csat"] = 93.0
+        await do(RecordReadings(period=f"M{month}", values=values))
+        await sleep(days=30)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--years", type=int, default=3, help="years of steady state to run")
+    parser.add_argument("--report", type=Path, help="write the HTML report here")
+    parser.add_argument("--history", type=Path, help="save each run's history as JSON in this folder")
+    args = parser.parse_args()
+
+    began = time.perf_counter()
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=find_binary("temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    async with env:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace="default",
+                search_attributes={k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in SEARCH_ATTRIBUTES},
+            )
+        )
+        with tempfile.TemporaryDirectory() as data, ThreadPoolExecutor(4) as pool:
+            settings = Settings(BPO_DATA_DIR=Path(data), BPO_TASK_QUEUE="simulate")
+            async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, pool):
+                plan = load_plan(PLAN, env={}).plan
+                tid = await start_transition(
+                    env.client, plan, task_queue=settings.task_queue, transition_id="acme-simulated"
+                )
+                first_run = (await env.client.get_workflow_handle(tid).describe()).run_id
+                started = time.perf_counter()
+                await drive(env, tid, args.years)
+                status = await get_status(env.client, tid)
+                simulated = time.perf_counter() - started
+                if args.report:
+                    from sqlmodel import Session
+
+                    from activities.audit import read_trail
+                    from bpo.db import make_engine
+                    from bpo.report import render_report
+
+                    with Session(make_engine(settings.audit_url)) as session:
+                        trail = read_trail(tid, session=session)
+                    now = await env.get_current_time()
+                    args.report.write_text(
+                        render_report(await get_plan(env.client, tid), status, trail, now.astimezone(UTC))
+                    )
+                runs, run_id = [], first_run
+                while run_id:
+                    history = await env.client.get_workflow_handle(tid, run_id=run_id).fetch_history()
+                    runs.append((run_id, history))
+                    run_id = history.events[
+                        -1
+                    ].workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                if args.history:
+                    args.history.mkdir(parents=True, exist_ok=True)
+                    for n, (_, history) in enumerate(runs, 1):
+                        if n <= 2 or n == len(runs):  # the transition, a first steady-state run, and the last
+                            (args.history / f"reference-run-{n:02d}.json").write_text(history.to_json())
+    sizes = [len(h.events) for _, h in runs]
+    print(
+        json.dumps(
+            {
+                "phase": status.phase,
+                "settlements": len(status.settlements),
+                "runs": len(runs),
+                "events_to_steady_state": sizes[0],
+                "largest_run_events": max(sizes),
+                "simulated_seconds": round(simulated, 2),
+                "wall_seconds": round(time.perf_counter() - began, 2),
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

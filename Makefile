@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BROWSER := /usr/bin/chromedriver
 
-.PHONY: run test install lint e2e clean
+.PHONY: run test install lint e2e histories clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest -q -m e2e
+
+## Re-record the replay corpus (tests/histories) from a simulated run of the reference plan.
+histories: $(STAMP)
+	$(BIN)/python examples/simulate.py --years 1 --history tests/histories/
 
 clean:
 	rm -rf $(VENV) .data test-output

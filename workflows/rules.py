@@ -884,8 +884,9 @@ class Machine:
             waiting = []
         return GateStatus(key=gate.key, kind=gate.kind, status=gate.status, progress=progress, waiting_for=waiting)
 
-    def status(self, now: datetime) -> TransitionStatus:
-        """Where the transition stands at ``now``."""
+    def status(self, now: datetime, brief: bool = False) -> TransitionStatus:
+        """Where the transition stands at ``now``; ``brief`` leaves out the decision log and the
+        settlements, which an update's answer need not repeat into the history every time."""
         s, phase = self.state, self.phase
         waves = phase.waves if phase else None
         elapsed = self.phase_elapsed(now)
@@ -919,9 +920,9 @@ class Machine:
             ended_at=s.ended_at,
             end_reason=s.end_reason,
             history=s.phases,
-            decisions=s.decisions[-50:],
+            decisions=[] if brief else s.decisions[-50:],
             metrics=[k.key for k in self.plan.kpis],
-            settlements=s.ledger.settlements if s.ledger else [],
+            settlements=s.ledger.settlements[-1:] if brief and s.ledger else s.ledger.settlements if s.ledger else [],
             year_to_date=self._year_to_date(),
             runs=s.runs,
         )

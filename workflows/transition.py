@@ -119,7 +119,7 @@ class TransitionWorkflow:
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
         self._changes += 1
         workflow.logger.info("decision", extra={"command": type(command).__name__, "phase": self.machine.phase_key})
-        return self.machine.status(now)
+        return self.machine.status(now, brief=True)
 
     @workflow.update
     def approve(self, command: Approve) -> TransitionStatus:

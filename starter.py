@@ -146,6 +146,8 @@ def _readings(pairs: list[str]) -> dict[str, Any]:
             raise Exit(f"{metric}: '{value[:40]}' is not a number; write it as {metric}=91.5") from None
         if not math.isfinite(number):
             raise Exit(f"{metric}: {value} is not a finite number")
+        if number < 0:
+            raise Exit(f"{metric}: {value} is negative; KPI readings are counts, rates or amounts")
         values[metric] = number
     return values
 
@@ -153,12 +155,18 @@ def _readings(pairs: list[str]) -> dict[str, Any]:
 MAX_CSV_BYTES = 2 * 1024 * 1024
 
 
-def _csv_batches(path: str, by: str | None, known: list[str]) -> ReadingsBatch:
-    """Readings from a CSV file (``period,metric,value``), every bad row reported with its line."""
+def _read_limited(path: str, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of a file, so /dev/zero or a huge file cannot hang us."""
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read(limit + 1)
     except OSError as exc:
         raise Exit(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _csv_batches(path: str, by: str | None, known: list[str]) -> ReadingsBatch:
+    """Readings from a CSV file (``period,metric,value``), every bad row reported with its line."""
+    raw = _read_limited(path, MAX_CSV_BYTES)
     if len(raw) > MAX_CSV_BYTES:
         raise Exit(f"{path} is larger than {MAX_CSV_BYTES // 1024 // 1024} MiB; split it")
     try:
@@ -496,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     # argparse will not take positionals after an option (`kpi ID --period P csat=90`), so
     # readings that follow --period arrive here.
-    if args.command == "kpi" and all("=" in e and not e.startswith("-") for e in extra):
+    if args.command == "kpi" and not any(e.startswith("-") for e in extra):
         args.readings += extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

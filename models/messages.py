@@ -97,6 +97,8 @@ class RecordReadings(_Message):
         for metric, value in values.items():
             if not math.isfinite(value):
                 raise ValueError(f"{metric}: {value} is not a finite number")
+            if value < 0:
+                raise ValueError(f"{metric}: {value:g} is negative; KPI readings are counts, rates or amounts")
         return values
 
 

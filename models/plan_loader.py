@@ -149,8 +149,11 @@ def parse_plan(text: str, source: str = "plan", env: Mapping[str, str] | None = 
         data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader refuses tags
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PlanError([Problem("", f"not valid YAML: {problem}", mark.line + 1 if mark else None)], source) from None
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses: no mark, a position
+            line, problem = text[: exc.position].count("\n") + 1, f"character {exc.character!r} is not allowed"
+        else:
+            line, problem = (mark.line + 1 if mark else 1), getattr(exc, "problem", None) or str(exc)
+        raise PlanError([Problem("", f"not valid YAML: {problem}", line)], source) from None
     if lines.duplicates:
         raise PlanError(lines.duplicates, source)
     if not isinstance(data, dict):
@@ -195,7 +198,8 @@ def load_plan(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedP
     """Read and check the plan file at ``path`` (see `parse_plan`)."""
     source = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as handle:  # read no more than the limit: /dev/zero is a file too
+            raw = handle.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
         raise PlanError([Problem("", f"cannot read the plan: {exc.strerror}")], source) from None
     if len(raw) > MAX_PLAN_BYTES:

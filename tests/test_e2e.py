@@ -94,31 +94,64 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(stack: Stac
 def test_bad_input_at_the_command_line_exits_2_and_changes_nothing(stack: Stack, tmp_path: Path):
     s = stack
     tid = s.ok("start", str(short_plan(tmp_path)), "--id", "acme-bad-input").strip()
+    s.ok("approve", tid, "gap_analysis_approved", "--by", LI)
     before = s.status(tid)
+    injected = tmp_path / "injected.csv"
+    injected.write_text('period,metric,value\n=cmd|"/c calc"!A1,csat,90\n2027-09,csat,"=1+1"\n')
+    huge = tmp_path / "huge.csv"
+    huge.write_bytes(b"period,metric,value\n" + b"2027-09,csat,90\n" * 200_000)
     for args, message in [
         (("kpi", tid, "--period", "W1", "csat=ninety"), "csat: 'ninety' is not a number"),
         (("kpi", tid, "--period", "W1", "csat=nan"), "finite"),
+        (("kpi", tid, "--period", "W1", "csat=-3"), "negative"),
+        (("kpi", tid, "--period", "W1", "csat=1e999"), "finite"),
         (("kpi", tid, "--period", "W1", "satisfaction=90"), "unknown metric 'satisfaction'"),
+        (("kpi", tid, "--period", "=HYPERLINK()", "csat=90"), "--period"),
+        (("kpi", tid, "--period", "W1", "csat"), "is not METRIC=VALUE"),
+        (("kpi", tid, "--file", str(injected)), "injected.csv:2:"),
+        (("kpi", tid, "--file", str(huge)), "larger than 2 MiB"),
+        (("kpi", tid, "--file", "/dev/zero"), "larger than 2 MiB"),
         (("approve", tid, "no_such_gate", "--by", LI), "unknown gate 'no_such_gate'"),
-        (("approve", tid, "gap_analysis_approved", "--by", "nobody@example"), "not on the roster"),
+        (("approve", tid, "slas_signed", "--by", "nobody@example"), "not on the roster"),
+        (("approve", tid, "slas_signed", "--by", "dana\x07@acme.example"), "--by"),
+        (("approve", tid, "slas_signed", "--by", "Dänä@acme.example"), "not on the roster"),
+        (("approve", tid, "gap_analysis_approved", "--by", LI), "is passed, not open"),
         (("tick", tid, "governance_defined", "lunch", "--by", LI), "unknown item 'lunch'"),
         (("approve", "no-such-transition", "gap_analysis_approved", "--by", LI), "no transition with id"),
-        (("approve", tid, "gap_analysis_approved", "--by", LI, "--note", "x" * 3000), "--note"),
+        (("approve", tid, "slas_signed", "--by", DANA, "--note", "x" * 100_000), "--note"),
+        (("reject", tid, "slas_signed", "--by", DANA, "--reason", ""), "--reason"),
         (("status", "bad id with spaces"), "is not a transition id"),
+        (("status", "a" * 5000), "is not a transition id"),
+        (("list", "--phase", "pilot' OR WorkflowType != '"), "not a name to filter on"),
+        (("start", "/dev/zero"), "larger than 512 KiB"),
+        (("start", str(tmp_path)), "cannot read"),
+        (("approve", tid, "slas_signed"), "--by"),
     ]:
         done = s.bpo(*args)
-        assert done.returncode == 2, (args, done.stderr)
-        assert message in done.stderr, (args, done.stderr)
+        assert done.returncode == 2, (args[:4], done.stderr[-500:])
+        assert message in done.stderr, (args[:4], done.stderr[-500:])
         assert "Traceback" not in done.stderr
     assert s.status(tid)["gates"] == before["gates"]
+    trail = json.loads(s.ok("audit", tid, "--json"))
+    assert not [r for r in trail if r["kind"] == "kpi_reading"]
 
-    broken = tmp_path / "broken.yaml"
-    broken.write_text(
-        REFERENCE_PLAN.read_text().replace("metrics: [csat, error_rate, first_response_hours]", "metrics: [csat_score]")
-    )
-    done = s.bpo("validate", str(broken))
-    assert done.returncode == 2
-    assert "phases[3].gates[0].metrics[0]: unknown KPI 'csat_score'" in done.stderr
+    for name, text, message in [
+        ("tagged.yaml", "name: !!python/object/apply:os.system [id]\n", "not valid YAML"),
+        ("include.yaml", "name: x\nclient: !include /etc/passwd\n", "not valid YAML"),
+        (
+            "broken.yaml",
+            REFERENCE_PLAN.read_text().replace(
+                "metrics: [csat, error_rate, first_response_hours]", "metrics: [csat_score]"
+            ),
+            "phases[3].gates[0].metrics[0]: unknown KPI 'csat_score'",
+        ),
+        ("control.yaml", "name: \x1b[31mred\n", "not valid YAML"),
+    ]:
+        plan = tmp_path / name
+        plan.write_text(text)
+        for command in ("validate", "start"):
+            done = s.bpo(command, str(plan))
+            assert done.returncode == 2 and message in done.stderr, (name, done.stderr[-300:])
 
 
 def test_no_server_is_exit_1_with_a_message(tmp_path: Path):

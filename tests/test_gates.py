@@ -142,3 +142,8 @@ def test_a_reading_that_is_not_a_finite_number_is_refused_before_sending():
     for value in ("abc", float("nan"), float("inf")):
         with pytest.raises(ValidationError):
             RecordReadings(period="W1", values={"csat": value})
+
+
+def test_a_ten_megabyte_note_is_refused_before_it_reaches_temporal():
+    with pytest.raises(ValidationError, match="at most 2000 characters"):
+        Approve(gate="slas_signed", by=DANA, note="x" * 10_000_000)

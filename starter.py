@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -92,7 +93,9 @@ def _print_status(status: Any, as_json: bool) -> None:
 async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
     plan = _plan(args.plan)
     client = await _client(settings)
-    transition_id = await start_transition(client, plan, task_queue=settings.task_queue, transition_id=args.id)
+    transition_id = await start_transition(
+        client, plan, task_queue=settings.task_queue, transition_id=args.id, private=bool(settings.encryption_key)
+    )
     print(transition_id)
 
 
@@ -367,6 +370,20 @@ def cmd_server(args: argparse.Namespace, settings: Settings) -> None:
     os.execv(command[0], command)
 
 
+def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> None:
+    from bpo.codec import codec_from_env, serve_codec
+
+    env = {"BPO_ENCRYPTION_KEY": settings.encryption_key or "", "BPO_ENCRYPTION_OLD_KEYS": settings.encryption_old_keys}
+    codec = codec_from_env(env)
+    if codec is None:
+        raise Exit("set BPO_ENCRYPTION_KEY: the codec server decodes with the same key as the worker")
+    origins = args.ui_origin or ["http://localhost:8233", "http://127.0.0.1:8233"]
+    server = serve_codec(codec, args.ip, args.port, origins)
+    print(f"codec server on http://{args.ip}:{args.port} for {', '.join(origins)}", file=sys.stderr, flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     from worker import run_worker
 
@@ -423,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("server", "run the embedded Temporal dev server (SQLite under BPO_DATA_DIR)", cmd_server)
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    p.add_argument("--codec-endpoint", metavar="URL", help="the Web UI decodes payloads here (bpo codec-server)")
     p.add_argument("--port", type=int, default=7233)
     p.add_argument("--ui-port", type=int, default=8233)
     add("worker", "run a worker that executes transitions", cmd_worker)
@@ -457,6 +475,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("calendar", "an iCalendar file of due dates, check-ins and business reviews", cmd_calendar)
     p.add_argument("id")
     p.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")
+
+    p = add("codec-server", "decode encrypted payloads for the Web UI (needs BPO_ENCRYPTION_KEY)", cmd_codec_server)
+    p.add_argument("--ip", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8081)
+    p.add_argument(
+        "--ui-origin", action="append", help="Web UI origin allowed to call it (default http://localhost:8233)"
+    )
 
     add("setup", "register the search attributes on a cluster (bpo server does it by itself)", cmd_setup)
 

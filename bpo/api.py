@@ -67,9 +67,23 @@ def _check_id(transition_id: str) -> str:
     return transition_id
 
 
-async def start_transition(client: Client, plan: Plan, *, task_queue: str, transition_id: str | None = None) -> str:
-    """Start a transition for ``plan``; refuses an id already in use, running or not."""
+async def start_transition(
+    client: Client, plan: Plan, *, task_queue: str, transition_id: str | None = None, private: bool = False
+) -> str:
+    """Start a transition for ``plan``; refuses an id already in use, running or not.
+
+    ``private`` (payloads encrypted) leaves the client and provider out of the search
+    attributes, which Temporal stores in clear.
+    """
     transition_id = _check_id(transition_id or transition_id_for(plan))
+    named = (
+        []
+        if private
+        else [
+            SearchAttributePair(SA_CLIENT, plan.client[:100]),
+            SearchAttributePair(SA_PROVIDER, plan.provider[:100]),
+        ]
+    )
     try:
         await client.start_workflow(
             TransitionWorkflow.run,
@@ -78,8 +92,7 @@ async def start_transition(client: Client, plan: Plan, *, task_queue: str, trans
             task_queue=task_queue,
             search_attributes=TypedSearchAttributes(
                 [
-                    SearchAttributePair(SA_CLIENT, plan.client[:100]),
-                    SearchAttributePair(SA_PROVIDER, plan.provider[:100]),
+                    *named,
                     SearchAttributePair(SA_PHASE, plan.phases[0].key),
                     SearchAttributePair(SA_HEALTH, "on_track"),
                     SearchAttributePair(SA_STATE, "running"),

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
+from bpo.codec import codec_from_env, with_codec
 from bpo.settings import Settings
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The pydantic converter, with payload encryption when ``BPO_ENCRYPTION_KEY`` is set."""
+    codec = codec_from_env(
+        {"BPO_ENCRYPTION_KEY": settings.encryption_key or "", "BPO_ENCRYPTION_OLD_KEYS": settings.encryption_old_keys}
+    )
+    return with_codec(pydantic_data_converter, codec)
 
 
 async def connect(settings: Settings) -> Client:
@@ -21,7 +31,7 @@ async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         tls=tls,
         api_key=settings.temporal_api_key,
     )

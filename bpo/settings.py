@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     task_queue: str = Field(default=TASK_QUEUE, alias="BPO_TASK_QUEUE")
     data_dir: Path = Field(default=Path(".data"), alias="BPO_DATA_DIR")
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    encryption_key: str | None = Field(default=None, alias="BPO_ENCRYPTION_KEY", repr=False)
+    encryption_old_keys: str = Field(default="", alias="BPO_ENCRYPTION_OLD_KEYS", repr=False)
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="BPO_LOG_FORMAT")
     log_level: str = Field(default="info", alias="BPO_LOG_LEVEL")
 

@@ -1,0 +1,144 @@
+"""Encrypted payloads: plans, names and KPI values unreadable to whoever reads Temporal's database.
+
+AES-256-GCM with a base64 32-byte key in ``BPO_ENCRYPTION_KEY``. Each payload carries the id of
+the key that sealed it, so keys can rotate: put the new key in ``BPO_ENCRYPTION_KEY`` and the old
+ones in ``BPO_ENCRYPTION_OLD_KEYS`` (comma-separated) until no running transition needs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.converter import DataConverter, PayloadCodec
+
+ENCODING = b"binary/encrypted"
+
+
+def parse_key(text: str) -> bytes:
+    """A key from its base64 text; raises ValueError unless it is 32 bytes."""
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("BPO_ENCRYPTION_KEY is not base64; make one with: openssl rand -base64 32") from None
+    if len(key) != 32:
+        raise ValueError(f"BPO_ENCRYPTION_KEY must be 32 bytes once decoded, not {len(key)}")
+    return key
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key: it says which key sealed a payload, and nothing about it."""
+    return hashlib.sha256(b"bpo-key-id:" + key).hexdigest()[:16]
+
+
+class EncryptionCodec(PayloadCodec):
+    """Seals every payload with the current key; opens payloads sealed by any key it holds."""
+
+    def __init__(self, current: bytes, older: Iterable[bytes] = ()) -> None:
+        self.current_id = key_id(current)
+        self.keys = {key_id(k): AESGCM(k) for k in (current, *older)}
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        sealed = []
+        for payload in payloads:
+            nonce = os.urandom(12)
+            cipher = self.keys[self.current_id].encrypt(nonce, payload.SerializeToString(), None)
+            sealed.append(
+                Payload(
+                    metadata={"encoding": ENCODING, "encryption-key-id": self.current_id.encode()},
+                    data=nonce + cipher,
+                )
+            )
+        return sealed
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        opened = []
+        for payload in payloads:
+            if payload.metadata.get("encoding") != ENCODING:
+                opened.append(payload)
+                continue
+            kid = payload.metadata.get("encryption-key-id", b"").decode()
+            aes = self.keys.get(kid)
+            if aes is None:
+                raise ValueError(f"payload sealed with key {kid}, which this process does not hold")
+            plain = Payload()
+            plain.ParseFromString(aes.decrypt(payload.data[:12], payload.data[12:], None))
+            opened.append(plain)
+        return opened
+
+
+def codec_from_env(env: dict[str, str] | None = None) -> EncryptionCodec | None:
+    """The codec for ``BPO_ENCRYPTION_KEY`` (and ``BPO_ENCRYPTION_OLD_KEYS``), or None when unset."""
+    env = dict(os.environ) if env is None else env
+    current = env.get("BPO_ENCRYPTION_KEY", "").strip()
+    if not current:
+        return None
+    older = [parse_key(k) for k in env.get("BPO_ENCRYPTION_OLD_KEYS", "").split(",") if k.strip()]
+    return EncryptionCodec(parse_key(current), older)
+
+
+def with_codec(converter: DataConverter, codec: PayloadCodec | None) -> DataConverter:
+    """``converter`` with ``codec`` applied to every payload (unchanged when there is none)."""
+    return dataclasses.replace(converter, payload_codec=codec) if codec else converter
+
+
+def serve_codec(codec: EncryptionCodec, host: str, port: int, ui_origins: Sequence[str]) -> ThreadingHTTPServer:
+    """An HTTP codec server (``POST /encode``, ``POST /decode``) for the Web UI and the CLI.
+
+    Only the given Web UI origins may call it from a browser (CORS). Whoever can reach it can
+    read every payload, so bind it to loopback or put it behind the same login as the UI.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def _cors(self) -> None:
+            origin = self.headers.get("Origin")
+            if origin in ui_origins:
+                self.send_header("Access-Control-Allow-Origin", origin)
+                self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+                self.send_header("Access-Control-Allow-Headers", "content-type, x-namespace, authorization")
+                self.send_header("Access-Control-Allow-Credentials", "true")
+
+        def do_OPTIONS(self) -> None:  # noqa: N802 - http.server's interface
+            self.send_response(200)
+            self._cors()
+            self.end_headers()
+
+        def do_POST(self) -> None:  # noqa: N802
+            action = self.path.rstrip("/").rsplit("/", 1)[-1]
+            if action not in ("encode", "decode"):
+                self.send_error(404, "POST /encode or /decode")
+                return
+            try:
+                length = int(self.headers.get("Content-Length", "0"))
+                if length > 8 * 1024 * 1024:
+                    raise ValueError("body too large")
+                body = json_format.Parse(self.rfile.read(length), Payloads())
+                run = codec.encode if action == "encode" else codec.decode
+                result = Payloads(payloads=asyncio.run(run(list(body.payloads))))
+                answer = json_format.MessageToJson(result).encode()
+            except Exception as exc:  # a bad request must not take the server down
+                self.send_response(400)
+                self._cors()
+                self.end_headers()
+                self.wfile.write(json.dumps({"error": str(exc)[:200]}).encode())
+                return
+            self.send_response(200)
+            self._cors()
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return ThreadingHTTPServer((host, port), Handler)

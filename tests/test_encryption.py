@@ -1,0 +1,141 @@
+"""Encrypted payloads: Temporal's history holds no plan text, no name and no KPI value in clear."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from temporalio.api.common.v1 import Payload
+
+from bpo.binaries import find_binary
+from bpo.codec import EncryptionCodec, codec_from_env, parse_key
+from tests.receivers import webhook_receiver
+from tests.stack import BPO, DANA, LI, RAJ, ROOT, Stack, drive_to_pilot, free_port, short_plan
+
+KEY = base64.b64encode(bytes(range(32))).decode()
+OLD_KEY = base64.b64encode(bytes(range(1, 33))).decode()
+
+
+async def test_codec_round_trip_and_key_rotation():
+    old = EncryptionCodec(parse_key(OLD_KEY))
+    sealed_by_old = await old.encode([Payload(metadata={"encoding": b"json/plain"}, data=b'{"name":"Dana"}')])
+    assert b"Dana" not in sealed_by_old[0].SerializeToString()
+    rotated = codec_from_env({"BPO_ENCRYPTION_KEY": KEY, "BPO_ENCRYPTION_OLD_KEYS": OLD_KEY})
+    assert rotated is not None
+    assert (await rotated.decode(sealed_by_old))[0].data == b'{"name":"Dana"}'
+    sealed_by_new = await rotated.encode([Payload(data=b"x")])
+    assert sealed_by_new[0].metadata["encryption-key-id"].decode() == rotated.current_id != old.current_id
+    with pytest.raises(ValueError, match="does not hold"):
+        await old.decode(sealed_by_new)
+
+
+@pytest.mark.parametrize("bad", ["not base64!", base64.b64encode(b"short").decode()])
+def test_a_bad_key_is_refused_with_how_to_make_one(bad):
+    with pytest.raises(ValueError, match="BPO_ENCRYPTION_KEY"):
+        parse_key(bad)
+
+
+@pytest.mark.e2e
+def test_with_encryption_on_the_history_shows_nothing_in_clear_and_the_plan_still_runs(tmp_path: Path):
+    with webhook_receiver() as (url, received):
+        s = Stack(tmp_path, {"BPO_ENCRYPTION_KEY": KEY, "BPO_WEBHOOK_URL": url})
+        s.start_server()
+        s.start_worker()
+        try:
+            tid = s.ok("start", str(short_plan(tmp_path))).strip()
+            drive_to_pilot(s, tid)
+            s.ok("kpi", tid, "--period", "2027-W09", "csat=91.37", "error_rate=1.23", "first_response_hours=3.21")
+            s.ok("kpi", tid, "--period", "2027-W10", "csat=89.37", "error_rate=1.43", "first_response_hours=3.01")
+            s.ok("approve", tid, "pilot_go", "--by", DANA, "--note", "Dana's confidential sign-off")
+            s.wait_for(tid, lambda st: st["phase"] == "ramp")
+            for wave in (1, 2, 3):
+                s.ok(
+                    "kpi",
+                    tid,
+                    "--period",
+                    f"R{wave}",
+                    "csat=90.11",
+                    "error_rate=1.5",
+                    "first_response_hours=3",
+                    "fcr=75",
+                )
+                s.ok("approve", tid, "wave_approved", "--by", LI)
+                s.ok("approve", tid, "wave_approved", "--by", RAJ)
+            for item in ("shared_calendar", "collaboration_tools", "cultural_orientation", "feedback_channel"):
+                s.ok("tick", tid, "integration_done", item, "--by", RAJ)
+            for period in ("H1", "H2"):
+                s.ok("kpi", tid, "--period", period, "csat=90.11", "error_rate=1.5", "first_response_hours=3", "fcr=75")
+            s.ok("approve", tid, "hypercare_exit", "--by", DANA)
+            s.ok("approve", tid, "hypercare_exit", "--by", RAJ)
+            assert s.wait_for(tid, lambda st: st["phase"] == "steady_state")["state"] == "running"
+
+            shown = subprocess.run(
+                [
+                    find_binary("temporal"),
+                    "workflow",
+                    "show",
+                    "--workflow-id",
+                    tid,
+                    "--output",
+                    "json",
+                    "--address",
+                    f"127.0.0.1:{s.port}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+            assert '"eventType"' in shown or "EVENT_TYPE" in shown
+            for secret in (
+                "ACME",
+                "NorthStar",
+                "Dana",
+                "Whitfield",
+                "dana@acme.example",
+                "li@acme.example",
+                "Customer satisfaction",
+                "91.37",
+                "1.23",
+                "confidential",
+                "cost_per_contact",
+            ):
+                assert secret not in shown, secret
+                assert base64.b64encode(secret.encode()).decode()[:8] not in shown, secret
+
+            # The codec server gives someone who holds the key the payloads back.
+            port = free_port()
+            env = {**os.environ, "BPO_ENCRYPTION_KEY": KEY}
+            server = subprocess.Popen(
+                [*BPO, "codec-server", "--port", str(port)], env=env, cwd=ROOT, stderr=subprocess.DEVNULL
+            )
+            try:
+                started = json.loads(shown)["events"][0]
+                payloads = started["workflowExecutionStartedEventAttributes"]["input"]
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/decode",
+                    data=json.dumps(payloads).encode(),
+                    headers={"Content-Type": "application/json", "X-Namespace": "default"},
+                    method="POST",
+                )
+                for _ in range(50):
+                    try:
+                        with urllib.request.urlopen(request, timeout=5) as answer:
+                            decoded = json.loads(answer.read())
+                        break
+                    except OSError:
+                        time.sleep(0.2)
+                plain = base64.b64decode(decoded["payloads"][0]["data"]).decode()
+                assert "ACME Tier-1 support to NorthStar BPO" in plain and "Dana Whitfield" in plain
+            finally:
+                server.terminate()
+                server.wait()
+        finally:
+            s.stop()
+        assert any("Steady-state governance begins" in r["body"]["subject"] for r in received)

@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BROWSER := /usr/bin/chromedriver
 
-.PHONY: run test install lint e2e histories clean
+.PHONY: run test install lint e2e chaos histories clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest -q -m e2e
+
+## A longer chaos drill than CI's: 50 transitions, worker and server each SIGKILLed 15+ times.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos --transitions 50 --kills 15
 
 ## Re-record the replay corpus (tests/histories) from a simulated run of the reference plan.
 histories: $(STAMP)

@@ -8,7 +8,7 @@ the machine asks for: audit entries and notifications, through activities.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -70,17 +70,26 @@ class TransitionWorkflow:
     @workflow.run
     async def run(self, start: StartTransition) -> TransitionStatus:
         pump = asyncio.create_task(self._pump())
+        timer: asyncio.Task[None] | None = None
+        timer_at: datetime | None = None
         while self.machine.state.state not in ("cancelled", "completed"):
             self._publish()
             now = workflow.now()
             wake = self.machine.next_wakeup(now)
+            # Keep the timer while the next deadline stays put: most decisions do not move it, and
+            # a timer cancelled and started again for the same moment only lengthens the history.
+            if wake != timer_at:
+                if timer is not None:
+                    timer.cancel()
+                timer, timer_at = None, wake
+                if wake is not None:
+                    timer = asyncio.create_task(workflow.sleep(max(wake - now, MIN_TIMER)))
             seen = self._changes
-            try:
-                await workflow.wait_condition(
-                    lambda seen=seen: self._changes != seen,
-                    timeout=max(wake - now, MIN_TIMER) if wake else None,
-                )
-            except TimeoutError:
+            await workflow.wait_condition(
+                lambda seen=seen, timer=timer: self._changes != seen or (timer is not None and timer.done())
+            )
+            if timer is not None and timer.done():
+                timer, timer_at = None, None
                 self.machine.advance(workflow.now())
             if self._should_continue_as_new():
                 await self._drain(pump)
@@ -238,7 +247,9 @@ class TransitionWorkflow:
                     self._deliveries.add(task)
                     task.add_done_callback(self._deliveries.discard)
             if outbox.audit:
-                await workflow.execute_activity_method(
+                # Local activities: a short database write leaves one marker in the history, not
+                # three events and a workflow task of its own.
+                await workflow.execute_local_activity_method(
                     AuditActivities.record,
                     AuditBatch(entries=outbox.audit),
                     start_to_close_timeout=timedelta(seconds=30),
@@ -249,7 +260,7 @@ class TransitionWorkflow:
 
     async def _deliver(self, delivery: Delivery) -> None:
         try:
-            await workflow.execute_activity_method(
+            await workflow.execute_local_activity_method(
                 NotifyActivities.deliver,
                 delivery,
                 start_to_close_timeout=timedelta(seconds=30),

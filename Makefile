@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BROWSER := /usr/bin/chromedriver
 
-.PHONY: run test install lint e2e chaos histories clean
+.PHONY: run test install lint e2e chaos bench histories clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ e2e: $(STAMP)
 ## A longer chaos drill than CI's: 50 transitions, worker and server each SIGKILLed 15+ times.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --transitions 50 --kills 15
+
+## Benchmarks: throughput, overhead against a bare SDK workflow, latency, history, scale, replay.
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m bench.run --json bench/last-run.json
 
 ## Re-record the replay corpus (tests/histories) from a simulated run of the reference plan.
 histories: $(STAMP)

@@ -18,8 +18,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _wal(conn, _record):  # type: ignore[no-untyped-def]
-            # WAL lets `bpo` read the trail while the worker writes it.
+            # WAL lets `bpo` read the trail while the worker writes it; with WAL, synchronous=NORMAL
+            # survives a crash of the process (what the chaos drill does) and skips an fsync per commit.
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
 
     else:
         engine = create_engine(url, pool_pre_ping=True)

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -105,6 +105,8 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
     await do(Approve(gate="hypercare_exit", by=DANA), Approve(gate="hypercare_exit", by=RAJ))
     await sleep(days=20)
     for month in range(1, 12 * years + 1):
+        if (await get_status(c, tid)).state != "running":  # the contract's `until` came first
+            break
         values = dict(GOOD)
         if month % 5 == 2:
             values["csat"] = 83.0
@@ -119,6 +121,7 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--years", type=int, default=3, help="years of steady state to run")
+    parser.add_argument("--until", type=date.fromisoformat, help="replace the plan's steady_state.until")
     parser.add_argument("--report", type=Path, help="write the HTML report here")
     parser.add_argument("--history", type=Path, help="save each run's history as JSON in this folder")
     args = parser.parse_args()
@@ -138,6 +141,9 @@ async def main() -> None:
             settings = Settings(BPO_DATA_DIR=Path(data), BPO_TASK_QUEUE="simulate")
             async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, pool):
                 plan = load_plan(PLAN, env={}).plan
+                if args.until and plan.steady_state:
+                    terms = plan.steady_state.model_copy(update={"until": args.until})
+                    plan = plan.model_copy(update={"steady_state": terms})
                 tid = await start_transition(
                     env.client, plan, task_queue=settings.task_queue, transition_id="acme-simulated"
                 )
@@ -172,9 +178,12 @@ async def main() -> None:
                         if n <= 2 or n == len(runs):  # the transition, a first steady-state run, and the last
                             (args.history / f"reference-run-{n:02d}.json").write_text(history.to_json())
     sizes = [len(h.events) for _, h in runs]
+    steady = [h for _, h in runs[1:]]
     print(
         json.dumps(
             {
+                "steady_events_per_year": round(sum(len(h.events) for h in steady) / args.years),
+                "steady_kb_per_year": round(sum(e.ByteSize() for h in steady for e in h.events) / 1024 / args.years, 1),
                 "phase": status.phase,
                 "settlements": len(status.settlements),
                 "runs": len(runs),

@@ -1,0 +1,442 @@
+"""`make bench`: what the engine costs over Temporal itself, and where it stops scaling.
+
+Starts its own dev server (SQLite file, the settings `bpo server` uses) and worker processes,
+runs each measure, and prints one table (also as JSON with --json FILE). Sizes are flags, so a
+quick look (`--quick`) and the full run share the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from bench.bare import BareInput, BareStep, BareWorkflow
+from bpo.api import get_status, send, start_transition
+from bpo.settings import Settings
+from models.messages import Approve, RecordReadings, Reject, Tick
+from models.plan_loader import load_plan
+from tests.stack import BPO, ROOT, Stack, short_plan
+from workflows.transition import TransitionWorkflow
+
+COMPACT = Path(__file__).resolve().parent / "plans" / "compact.yaml"
+PAT, SAM = "pat@client.example", "sam@provider.example"
+SETUP = [
+    Approve(gate="plan_approved", by=PAT),
+    Tick(gate="runbook", item="access", by=SAM),
+    Tick(gate="runbook", item="scripts", by=SAM),
+]
+PILOT = [
+    RecordReadings(period="P1", values={"csat": 90, "error_rate": 1.0}),
+    RecordReadings(period="P2", values={"csat": 88, "error_rate": 1.5}),
+]
+# Setup, a pilot rejected once (rework back to setup), setup again, the pilot signed off.
+SCRIPT = [
+    *SETUP,
+    *PILOT,
+    Reject(gate="go_live", by=PAT, reason="rework"),
+    *SETUP,
+    *PILOT,
+    Approve(gate="go_live", by=PAT),
+    Approve(gate="go_live", by=SAM),
+]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def gather_limited(jobs: list[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(job: Callable[[], Awaitable[Any]]) -> Any:
+        async with gate:
+            return await job()
+
+    return await asyncio.gather(*(one(j) for j in jobs))
+
+
+class Bench:
+    def __init__(self, data: Path, args: argparse.Namespace) -> None:
+        self.args = args
+        self.stack = Stack(data)
+        self.settings = Settings(
+            TEMPORAL_ADDRESS=f"127.0.0.1:{self.stack.port}", BPO_DATA_DIR=data, BPO_TASK_QUEUE="e2e"
+        )
+        self.plan = load_plan(COMPACT, env={}).plan
+        self.results: dict[str, Any] = {}
+        self.bare_worker: subprocess.Popen[bytes] | None = None
+
+    async def client(self) -> Client:
+        from bpo.client import connect
+
+        return await connect(self.settings)
+
+    # --- 1 and 2: throughput, ours against bare ---------------------------------------------
+
+    async def drive_ours(self, c: Client, tid: str) -> None:
+        await start_transition(c, self.plan, task_queue=self.settings.task_queue, transition_id=tid)
+        for n, command in enumerate(SCRIPT):
+            status = await send(c, tid, command.model_copy(update={"request_id": f"{tid}-{n}"}))
+        assert status.phase == "steady_state", status.phase
+
+    async def drive_bare(self, c: Client, wid: str) -> None:
+        handle = await c.start_workflow(BareWorkflow.run, BareInput(updates=len(SCRIPT)), id=wid, task_queue="bare")
+        for n in range(len(SCRIPT)):
+            await handle.execute_update(BareWorkflow.step, BareStep(by=PAT, value=n))
+        await handle.result()
+
+    async def throughput(self, c: Client) -> None:
+        n, limit = self.args.transitions, self.args.concurrency
+        worker, server = self.stack.worker, self.stack.server
+        assert worker and server and self.bare_worker
+        cpu0 = (cpu_seconds(worker.pid), cpu_seconds(server.pid))
+        began = time.perf_counter()
+        await gather_limited([lambda i=i: self.drive_ours(c, f"bench-{i}") for i in range(n)], limit)
+        ours = time.perf_counter() - began
+        cpu1 = (cpu_seconds(worker.pid), cpu_seconds(server.pid))
+        bare_cpu0 = (cpu_seconds(self.bare_worker.pid), cpu_seconds(server.pid))
+        began = time.perf_counter()
+        await gather_limited([lambda i=i: self.drive_bare(c, f"bare-{i}") for i in range(n)], limit)
+        bare = time.perf_counter() - began
+        bare_cpu1 = (cpu_seconds(self.bare_worker.pid), cpu_seconds(server.pid))
+        decisions = n * len(SCRIPT)
+        self.results["throughput"] = {
+            "transitions": n,
+            "decisions_each": len(SCRIPT),
+            "ours_seconds": round(ours, 2),
+            "ours_transitions_per_s": round(n / ours, 2),
+            "ours_decisions_per_s": round(decisions / ours, 1),
+            "worker_cpu_s_per_transition": round((cpu1[0] - cpu0[0]) / n, 4),
+            "server_cpu_s_per_transition": round((cpu1[1] - cpu0[1]) / n, 4),
+            "bare_seconds": round(bare, 2),
+            "bare_workflows_per_s": round(n / bare, 2),
+            "bare_worker_cpu_s_per_workflow": round((bare_cpu1[0] - bare_cpu0[0]) / n, 4),
+            "bare_server_cpu_s_per_workflow": round((bare_cpu1[1] - bare_cpu0[1]) / n, 4),
+            "throughput_ratio_ours_to_bare": round(bare / ours, 2),
+            "time_ratio_ours_to_bare": round(ours / bare, 2),
+        }
+
+    # --- 3: decision latency --------------------------------------------------------------------
+
+    async def latency(self, c: Client, samples: int, parked: list[str] | None = None) -> dict[str, float]:
+        """Update round trip plus the status query that shows it, on transitions in steady state
+        (readings: always a valid decision), or on parked transitions' first gate."""
+        times = []
+        for i in range(samples):
+            began = time.perf_counter()
+            if parked:
+                tid = parked[i % len(parked)]
+                await send(c, tid, Approve(gate="plan_approved", by=PAT, request_id=f"lat-{tid}"))
+            else:
+                tid = f"bench-{i % self.args.transitions}"
+                await send(c, tid, RecordReadings(period=f"L{i}", values={"csat": 90}))
+            await get_status(c, tid)
+            times.append((time.perf_counter() - began) * 1000)
+        return {
+            "p50_ms": round(pct(times, 50), 2),
+            "p95_ms": round(pct(times, 95), 2),
+            "p99_ms": round(pct(times, 99), 2),
+            "samples": samples,
+        }
+
+    async def bare_latency(self, c: Client, samples: int) -> dict[str, float]:
+        handle = await c.start_workflow(
+            BareWorkflow.run, BareInput(updates=10**9), id="bare-latency", task_queue="bare"
+        )
+        times = []
+        for i in range(samples):
+            began = time.perf_counter()
+            await handle.execute_update(BareWorkflow.step, BareStep(by=PAT, value=i))
+            await handle.query(BareWorkflow.status)
+            times.append((time.perf_counter() - began) * 1000)
+        await handle.terminate("bench over")
+        return {
+            "p50_ms": round(pct(times, 50), 2),
+            "p95_ms": round(pct(times, 95), 2),
+            "p99_ms": round(pct(times, 99), 2),
+            "samples": samples,
+        }
+
+    def cli_cold(self) -> dict[str, float]:
+        times = []
+        for _ in range(self.args.cli_runs):
+            began = time.perf_counter()
+            subprocess.run(
+                [*BPO, "status", "bench-0", "--json"], env=self.stack.env, cwd=ROOT, capture_output=True, check=True
+            )
+            times.append(time.perf_counter() - began)
+        return {"bpo_status_median_s": round(statistics.median(times), 3), "runs": len(times)}
+
+    # --- 4: history size ----------------------------------------------------------------------
+
+    async def history(self, c: Client, tmp: Path) -> None:
+        """The reference plan to steady state through its happy path (minimum durations cut)."""
+        plan = load_plan(short_plan(tmp), env={}).plan
+        tid = await start_transition(c, plan, task_queue=self.settings.task_queue, transition_id="bench-reference")
+        li, dana, eve, raj, mo = (
+            "li@acme.example",
+            "dana@acme.example",
+            "eve@acme.example",
+            "raj@northstar.example",
+            "mo@northstar.example",
+        )
+        good = {"csat": 90.0, "error_rate": 1.5, "first_response_hours": 3.0}
+        steps: list[Any] = [
+            Approve(gate="gap_analysis_approved", by=li),
+            Approve(gate="slas_signed", by=dana),
+            Approve(gate="slas_signed", by=raj),
+            *[
+                Tick(gate="governance_defined", item=i, by=li)
+                for i in ("raci", "escalation_matrix", "communication_protocol", "knowledge_base")
+            ],
+            Approve(gate="kickoff_held", by=li, evidence="MIN-1"),
+            Approve(gate="kickoff_held", by=raj, evidence="MIN-1"),
+            Tick(gate="process_maps", item="email_support", by=eve),
+            Tick(gate="process_maps", item="chat_support", by=eve),
+            Approve(gate="training_signed_off", by=mo),
+            Approve(gate="training_signed_off", by=eve),
+            RecordReadings(period="C1", values={"assessment_score": 88}),
+            RecordReadings(period="W1", values=good),
+            RecordReadings(period="W2", values=good),
+            Approve(gate="pilot_go", by=dana),
+        ]
+        for command in steps:
+            await send(c, tid, command)
+        while (await get_status(c, tid)).phase != "ramp":
+            await asyncio.sleep(0.5)
+        for wave in range(3):
+            await send(c, tid, RecordReadings(period=f"R{wave}", values={**good, "fcr": 75}))
+            await send(c, tid, Approve(gate="wave_approved", by=li))
+            await send(c, tid, Approve(gate="wave_approved", by=raj))
+        for item in ("shared_calendar", "collaboration_tools", "cultural_orientation", "feedback_channel"):
+            await send(c, tid, Tick(gate="integration_done", item=item, by=raj))
+        for period in ("H1", "H2"):
+            await send(c, tid, RecordReadings(period=period, values={**good, "fcr": 75}))
+        await send(c, tid, Approve(gate="hypercare_exit", by=dana))
+        await send(c, tid, Approve(gate="hypercare_exit", by=raj))
+        while (await get_status(c, tid)).phase != "steady_state":
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1)
+        history = await c.get_workflow_handle(tid).fetch_history()
+        self.results["history"] = {
+            "reference_to_steady_state_events": len(history.events),
+            "reference_to_steady_state_kb": round(sum(e.ByteSize() for e in history.events) / 1024, 1),
+            "decisions": len(steps) + 13,
+        }
+
+    # --- 5: simulation; 7: replay ---------------------------------------------------------------
+
+    def simulation(self) -> None:
+        began = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "examples/simulate.py", "--years", "3", "--until", "2031-12-31"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        stats = json.loads(out[out.index("{") :])
+        stats["process_wall_seconds"] = round(time.perf_counter() - began, 2)
+        self.results["simulation"] = stats
+
+    async def replay(self) -> None:
+        paths = sorted((ROOT / "tests" / "histories").glob("*.json"))
+        histories = [WorkflowHistory.from_json("acme-simulated", p.read_text()) for p in paths]
+        replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter)
+        began = time.perf_counter()
+        for history in histories:
+            await replayer.replay_workflow(history)
+        took = time.perf_counter() - began
+        events = sum(len(h.events) for h in histories)
+        self.results["replay"] = {
+            "histories": len(histories),
+            "events": events,
+            "seconds": round(took, 3),
+            "events_per_s": round(events / took),
+        }
+
+    # --- 6: scale -------------------------------------------------------------------------------
+
+    async def scale(self, c: Client) -> None:
+        n = self.args.parked
+        began = time.perf_counter()
+        await gather_limited(
+            [
+                lambda i=i: start_transition(
+                    c, self.plan, task_queue=self.settings.task_queue, transition_id=f"parked-{i}"
+                )
+                for i in range(n)
+            ],
+            50,
+        )
+        started = time.perf_counter() - began
+        await asyncio.sleep(5)  # let every first workflow task and its audit write finish
+        assert self.stack.worker and self.stack.server
+        sample = random.Random(7).sample([f"parked-{i}" for i in range(n)], min(self.args.samples // 2, n))
+        self.results["scale"] = {
+            "open_transitions": n,
+            "start_seconds": round(started, 1),
+            "worker_rss_mb": round(rss_mb(self.stack.worker.pid), 1),
+            "server_rss_mb": round(rss_mb(self.stack.server.pid), 1),
+            "decision_latency": await self.latency(c, len(sample), parked=sample),
+        }
+
+    # --- the run ------------------------------------------------------------------------------
+
+    async def run(self, tmp: Path) -> dict[str, Any]:
+        c = await self.client()
+        await self.throughput(c)
+        self.results["latency"] = {
+            "ours": await self.latency(c, self.args.samples),
+            "bare": await self.bare_latency(c, self.args.samples),
+        }
+        lat = self.results["latency"]
+        lat["p50_ratio_ours_to_bare"] = round(lat["ours"]["p50_ms"] / lat["bare"]["p50_ms"], 2)
+        lat["cli_cold"] = self.cli_cold()
+        await self.history(c, tmp)
+        self.simulation()
+        await self.replay()
+        if self.args.parked:
+            await self.scale(c)
+        return self.results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transitions", type=int, default=60)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--parked", type=int, default=5000)
+    parser.add_argument("--cli-runs", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a look in a minute")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if args.quick:
+        args.transitions, args.samples, args.parked, args.cli_runs = 10, 60, 200, 3
+    with tempfile.TemporaryDirectory() as data:
+        bench = Bench(Path(data), args)
+        bench.stack.start_server()
+        bench.stack.start_worker()
+        bench.bare_worker = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_worker"],
+            cwd=ROOT,
+            env=bench.stack.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        began = time.perf_counter()
+        try:
+            results = asyncio.run(bench.run(Path(data)))
+        finally:
+            bench.bare_worker.terminate()
+            bench.stack.stop()
+    results["machine"] = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "bench_seconds": round(time.perf_counter() - began, 1),
+    }
+    print_table(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+def print_table(r: dict[str, Any]) -> None:
+    t, lat, h, sim = r["throughput"], r["latency"], r["history"], r["simulation"]
+    rows = [
+        (
+            "throughput",
+            f"{t['ours_transitions_per_s']} transitions/s, {t['ours_decisions_per_s']} decisions/s "
+            f"({t['transitions']} x {t['decisions_each']} decisions, one rework)",
+        ),
+        (
+            "  bare SDK workflow",
+            f"{t['bare_workflows_per_s']} workflows/s; ours/bare throughput "
+            f"{t['throughput_ratio_ours_to_bare']}x (target >= 0.7)",
+        ),
+        (
+            "  CPU per transition",
+            f"worker {t['worker_cpu_s_per_transition']}s, server {t['server_cpu_s_per_transition']}s "
+            f"(bare: {t['bare_worker_cpu_s_per_workflow']}s, {t['bare_server_cpu_s_per_workflow']}s)",
+        ),
+        (
+            "decision round trip",
+            f"p50 {lat['ours']['p50_ms']} / p95 {lat['ours']['p95_ms']} / p99 {lat['ours']['p99_ms']} ms "
+            f"over {lat['ours']['samples']}",
+        ),
+        (
+            "  bare SDK workflow",
+            f"p50 {lat['bare']['p50_ms']} / p95 {lat['bare']['p95_ms']} / p99 {lat['bare']['p99_ms']} ms; "
+            f"p50 ratio {lat['p50_ratio_ours_to_bare']}x (target <= 1.5)",
+        ),
+        ("bpo command, cold", f"{lat['cli_cold']['bpo_status_median_s']} s median (bpo status)"),
+        (
+            "history to steady state",
+            f"{h['reference_to_steady_state_events']} events, "
+            f"{h['reference_to_steady_state_kb']} KB (reference plan; target < 400)",
+        ),
+        (
+            "simulation",
+            f"3 years of steady state in {sim['simulated_seconds']} s driven, "
+            f"{sim['wall_seconds']} s with server start (target < 30 s); {sim['runs']} runs, "
+            f"{sim.get('steady_events_per_year', '?')} events and {sim.get('steady_kb_per_year', '?')} KB "
+            "per steady-state year",
+        ),
+        (
+            "replay",
+            f"{r['replay']['events']} events in {r['replay']['seconds']} s ({r['replay']['events_per_s']} events/s)",
+        ),
+    ]
+    if "scale" in r:
+        s = r["scale"]
+        rows.append(
+            (
+                "scale",
+                f"{s['open_transitions']} open transitions: worker RSS {s['worker_rss_mb']} MB, "
+                f"server RSS {s['server_rss_mb']} MB, decision p50 {s['decision_latency']['p50_ms']} / "
+                f"p99 {s['decision_latency']['p99_ms']} ms (started in {s['start_seconds']} s)",
+            )
+        )
+    width = max(len(a) for a, _ in rows)
+    print(
+        f"\nbpo-transition benchmarks, {r['machine']['cores']} cores, {r['machine']['at']} "
+        f"(took {r['machine']['bench_seconds']} s)"
+    )
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -334,6 +334,18 @@ async def cmd_setup(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
+def cmd_config(args: argparse.Namespace, settings: Settings) -> None:
+    from bpo.settings import effective
+
+    shown = effective(settings)
+    if args.json:
+        print(json.dumps(shown, indent=2))
+    else:
+        width = max(map(len, shown))
+        for name, value in shown.items():
+            print(f"{name.ljust(width)}  {value}")
+
+
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> None:
     plan = _plan(args.plan)
     gates = sum(len(p.gates) for p in plan.phases)
@@ -483,6 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--ui-origin", action="append", help="Web UI origin allowed to call it (default http://localhost:8233)"
     )
 
+    p = add("config", "the settings in force (environment and .env), secrets masked", cmd_config)
+    p.add_argument("--json", action="store_true")
+
     add("setup", "register the search attributes on a cluster (bpo server does it by itself)", cmd_setup)
 
     p = add("audit", "the audit trail of a transition, from the audit database", cmd_audit)
@@ -533,7 +548,12 @@ def main(argv: list[str] | None = None) -> int:
         args.readings += extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        wrong = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"bpo {args.command}: a setting in the environment or .env is wrong: {wrong}", file=sys.stderr)
+        return REFUSED
     from bpo.logs import configure
 
     configure(settings.log_format, "warning" if args.command not in ("worker", "up") else settings.log_level)

@@ -6,6 +6,7 @@ Run it as ``bpo worker`` (or ``python worker.py``); several may run at once on o
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -13,6 +14,7 @@ from datetime import timedelta
 import httpx
 import structlog
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
@@ -41,9 +43,39 @@ def build_worker(client: Client, settings: Settings, http: httpx.AsyncClient, ex
     )
 
 
+async def serve_health(port: int, worker: Worker, settings: Settings) -> asyncio.Server:
+    """``GET /healthz`` on ``port``: 200 while the worker polls, 503 once it is shutting down."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readline()
+        healthy = request.startswith(b"GET /healthz") and worker.is_running and not worker.is_shutdown
+        body = json.dumps({"status": "ok" if healthy else "unavailable", "task_queue": settings.task_queue}).encode()
+        status = b"200 OK" if healthy else b"503 Service Unavailable"
+        writer.write(
+            b"HTTP/1.1 "
+            + status
+            + b"\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\nConnection: close\r\n\r\n"
+            + body
+        )
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "0.0.0.0", port)  # noqa: S104 - probes come from outside
+
+
+def runtime_for(settings: Settings) -> Runtime | None:
+    """A Temporal runtime exporting the SDK's and the engine's metrics for Prometheus, if asked."""
+    if not settings.metrics_port:
+        return None
+    bind = f"0.0.0.0:{settings.metrics_port}"
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish in-flight activities and stop polling."""
-    client = await connect(settings)
+    client = await connect(settings, runtime_for(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -52,9 +84,18 @@ async def run_worker(settings: Settings) -> None:
         async with httpx.AsyncClient() as http:
             worker = build_worker(client, settings, http, executor)
             async with worker:
-                log.info("worker_started", task_queue=settings.task_queue, address=settings.temporal_address)
+                health = await serve_health(settings.health_port, worker, settings) if settings.health_port else None
+                log.info(
+                    "worker_started",
+                    task_queue=settings.task_queue,
+                    address=settings.temporal_address,
+                    metrics_port=settings.metrics_port,
+                    health_port=settings.health_port,
+                )
                 await stop.wait()
                 log.info("worker_stopping")
+                if health:
+                    health.close()
 
 
 def main() -> None:

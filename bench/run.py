@@ -301,12 +301,21 @@ class Bench:
             50,
         )
         started = time.perf_counter() - began
-        await asyncio.sleep(5)  # let every first workflow task and its audit write finish
         assert self.stack.worker and self.stack.server
+        # Let the worker work off every first workflow task and audit write before measuring.
+        idle_since, last = time.monotonic(), cpu_seconds(self.stack.worker.pid)
+        while time.monotonic() - idle_since < 3:
+            await asyncio.sleep(1)
+            now_cpu = cpu_seconds(self.stack.worker.pid)
+            if now_cpu - last > 0.1:
+                idle_since = time.monotonic()
+            last = now_cpu
+        settled = time.perf_counter() - began
         sample = random.Random(7).sample([f"parked-{i}" for i in range(n)], min(self.args.samples // 2, n))
         self.results["scale"] = {
             "open_transitions": n,
             "start_seconds": round(started, 1),
+            "settled_seconds": round(settled, 1),
             "worker_rss_mb": round(rss_mb(self.stack.worker.pid), 1),
             "server_rss_mb": round(rss_mb(self.stack.server.pid), 1),
             "decision_latency": await self.latency(c, len(sample), parked=sample),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 
 from bpo.codec import codec_from_env, with_codec
 from bpo.settings import Settings
@@ -18,7 +19,7 @@ def data_converter(settings: Settings) -> DataConverter:
     return with_codec(pydantic_data_converter, codec)
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     """A client for the configured cluster, carrying payloads with the pydantic converter."""
     tls: TLSConfig | bool = False
     if settings.temporal_tls_cert and settings.temporal_tls_key:
@@ -34,4 +35,5 @@ async def connect(settings: Settings) -> Client:
         data_converter=data_converter(settings),
         tls=tls,
         api_key=settings.temporal_api_key,
+        runtime=runtime,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,7 +16,7 @@ from bpo.constants import TASK_QUEUE
 class Settings(BaseSettings):
     """Where the engine connects and keeps its data; names match the environment variables."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True)
 
     temporal_address: str = Field(default="localhost:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     encryption_key: str | None = Field(default=None, alias="BPO_ENCRYPTION_KEY", repr=False)
     encryption_old_keys: str = Field(default="", alias="BPO_ENCRYPTION_OLD_KEYS", repr=False)
+    metrics_port: int | None = Field(default=None, alias="BPO_METRICS_PORT")
+    health_port: int | None = Field(default=None, alias="BPO_HEALTH_PORT")
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="BPO_LOG_FORMAT")
     log_level: str = Field(default="info", alias="BPO_LOG_LEVEL")
 
@@ -34,6 +37,29 @@ class Settings(BaseSettings):
     def audit_url(self) -> str:
         """The audit database: ``DATABASE_URL``, else SQLite in the data folder."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'audit.db').resolve()}"
+
+
+SECRETS = ("TEMPORAL_API_KEY", "BPO_ENCRYPTION_KEY", "BPO_ENCRYPTION_OLD_KEYS")
+
+
+def effective(settings: Settings) -> dict[str, str]:
+    """Every setting by its variable name, as in force, with secrets and passwords masked."""
+    shown: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        alias = field.alias or name.upper()
+        if alias in SECRETS and value:
+            shown[alias] = "****"
+        else:
+            shown[alias] = "" if value is None else str(value)
+    url = make_url_safe(settings.audit_url)
+    shown["DATABASE_URL"] = url + ("" if settings.database_url else "  (default)")
+    return shown
+
+
+def make_url_safe(url: str) -> str:
+    """``url`` with any password replaced by ****."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1****@", url)
 
 
 @lru_cache

@@ -127,6 +127,9 @@ class TransitionWorkflow:
         except Refused as refusal:  # the state changed since the validator ran
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
         self._changes += 1
+        workflow.metric_meter().create_counter("bpo_decisions", "Decisions accepted, by kind and phase").add(
+            1, {"kind": type(command).__name__.lower(), "phase": self.machine.phase_key}
+        )
         workflow.logger.info("decision", extra={"command": type(command).__name__, "phase": self.machine.phase_key})
         return self.machine.status(now, brief=True)
 
@@ -241,6 +244,12 @@ class TransitionWorkflow:
             outbox = self.machine.take_outbox()
             if not outbox.audit and not outbox.notices:
                 break
+            for entry in outbox.audit:
+                if entry.kind in ("escalation", "sla_breach"):
+                    name = "bpo_escalations" if entry.kind == "escalation" else "bpo_sla_breaches"
+                    workflow.metric_meter().create_counter(name, f"{entry.kind} events, by phase").add(
+                        1, {"phase": entry.phase}
+                    )
             for notice in outbox.notices:
                 for channel in self._plan.notifications:
                     task = asyncio.create_task(self._deliver(Delivery(notice=notice, channel=channel)))

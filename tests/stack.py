@@ -94,6 +94,29 @@ class Stack:
     def status(self, transition_id: str) -> dict[str, Any]:
         return json.loads(self.ok("status", transition_id, "--json"))
 
+    def history(self, transition_id: str) -> dict[str, Any]:
+        """The workflow's history as `temporal workflow show --output json` prints it."""
+        from bpo.binaries import find_binary
+
+        shown = subprocess.run(
+            [
+                find_binary("temporal"),
+                "workflow",
+                "show",
+                "--workflow-id",
+                transition_id,
+                "--output",
+                "json",
+                "--address",
+                f"127.0.0.1:{self.port}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        return json.loads(shown)
+
     def wait_for(self, transition_id: str, predicate: Any, timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
@@ -126,3 +149,13 @@ def drive_to_pilot(s: Stack, tid: str) -> None:
     s.ok("approve", tid, "training_signed_off", "--by", MO)
     s.ok("approve", tid, "training_signed_off", "--by", EVE)
     s.ok("kpi", tid, "--period", "cert-1", "assessment_score=88")
+
+
+def pass_hypercare(s: Stack, tid: str, csat: str = "90") -> None:
+    """Meet every gate of the reference plan's hypercare phase through the `bpo` command."""
+    for item in ("shared_calendar", "collaboration_tools", "cultural_orientation", "feedback_channel"):
+        s.ok("tick", tid, "integration_done", item, "--by", RAJ)
+    for period in ("H1", "H2"):
+        s.ok("kpi", tid, "--period", period, f"csat={csat}", "error_rate=1.5", "first_response_hours=3", "fcr=75")
+    s.ok("approve", tid, "hypercare_exit", "--by", DANA)
+    s.ok("approve", tid, "hypercare_exit", "--by", RAJ)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REFERENCE_PLAN
-from tests.stack import DANA, EVE, LI, RAJ, Stack, drive_to_pilot, short_plan
+from tests.stack import DANA, EVE, LI, RAJ, Stack, drive_to_pilot, pass_hypercare, short_plan
 
 pytestmark = pytest.mark.e2e
 
@@ -39,12 +39,7 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(stack: Stac
         s.ok("approve", tid, "wave_approved", "--by", RAJ)
     assert s.status(tid)["phase"] == "hypercare"
 
-    for item in ("shared_calendar", "collaboration_tools", "cultural_orientation", "feedback_channel"):
-        s.ok("tick", tid, "integration_done", item, "--by", RAJ)
-    for period in ("H1", "H2"):
-        s.ok("kpi", tid, "--period", period, "csat=90", "error_rate=1.5", "first_response_hours=3", "fcr=75")
-    s.ok("approve", tid, "hypercare_exit", "--by", DANA)
-    s.ok("approve", tid, "hypercare_exit", "--by", RAJ)
+    pass_hypercare(s, tid)
     status = s.wait_for(tid, lambda st: st["phase"] == "steady_state")
     assert (status["state"], status["health"], status["reworks"]) == ("running", "on_track", 0)
 

@@ -6,13 +6,11 @@ Also checks a worker's health endpoint and Prometheus metrics, engine counters i
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from bpo.binaries import find_binary
 from tests.stack import LI, RAJ, Stack, free_port, short_plan
 
 pytestmark = pytest.mark.e2e
@@ -43,23 +41,7 @@ def test_two_workers_share_the_work_and_one_finishes_when_the_other_is_killed(tm
             s.ok("approve", tid, "gap_analysis_approved", "--by", LI)
         identities = set()
         for tid in ids:
-            shown = subprocess.run(
-                [
-                    find_binary("temporal"),
-                    "workflow",
-                    "show",
-                    "--workflow-id",
-                    tid,
-                    "--output",
-                    "json",
-                    "--address",
-                    f"127.0.0.1:{s.port}",
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            for event in json.loads(shown)["events"]:
+            for event in s.history(tid)["events"]:
                 attributes = event.get("workflowTaskStartedEventAttributes")
                 if attributes:
                     identities.add(attributes["identity"].split("@")[0])

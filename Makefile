@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BROWSER := /usr/bin/chromedriver
+POSTGRES := $(VENV)/.postgresql
 
 .PHONY: run test install lint e2e chaos bench histories clean
 
@@ -22,12 +23,18 @@ $(BROWSER):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null
 
+# The audit-store and end-to-end tests also run against a real PostgreSQL server they start.
+$(POSTGRES): $(STAMP)
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+	touch $@
+
 ## Run the embedded engine: Temporal dev server (UI on :8233), a worker, and the demo transition.
 run: $(STAMP)
 	$(BIN)/bpo up
 
 ## Every test: rules, plan loading, activities, workflows on the time-skipping server, end to end.
-test: $(STAMP) $(BROWSER)
+test: $(STAMP) $(BROWSER) $(POSTGRES)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

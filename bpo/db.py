@@ -1,17 +1,36 @@
-"""The audit database: an engine from a URL, with its tables in place."""
+"""The audit database: an engine from a URL, its schema brought up to date by Alembic migrations."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, event
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
-from models.tables import AuditRecord  # noqa: F401 - registers the table
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to the newest migration; several processes may start at once."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    for attempt in range(10):
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            return
+        except Exception:  # another process is migrating the same database: wait, then look again
+            if attempt == 9:
+                raise
+            time.sleep(0.3 * (attempt + 1))
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``, creating the SQLite folder and the tables when they are missing."""
+    """An engine for ``url`` (SQLite or PostgreSQL), with the schema migrated to the newest."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -25,5 +44,5 @@ def make_engine(url: str) -> Engine:
 
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
+    migrate(engine)
     return engine

@@ -90,6 +90,15 @@ async def t(launch, reference_plan: Plan):
     return await launch(reference_plan)
 
 
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL database for the whole session."""
+    from tests.pg import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
 @pytest.fixture
 def hook():
     """A real HTTP server on 127.0.0.1 that receives webhooks."""
@@ -100,11 +109,15 @@ def hook():
 
 
 @pytest.fixture
-def stack(tmp_path: Path, hook):
-    """A real dev server and worker in their own data folder, webhooks going to ``hook``."""
+def stack(request, tmp_path: Path, hook):
+    """A real dev server and worker in their own data folder, webhooks going to ``hook``; the
+    audit trail on PostgreSQL when the test asks for ``audit_url`` and it names one."""
     from tests.stack import Stack
 
-    running = Stack(tmp_path, {"BPO_WEBHOOK_URL": hook[0]})
+    extra = {"BPO_WEBHOOK_URL": hook[0]}
+    if "audit_url" in request.fixturenames and request.getfixturevalue("audit_url"):
+        extra["DATABASE_URL"] = request.getfixturevalue("audit_url")
+    running = Stack(tmp_path, extra)
     running.start_server()
     running.start_worker()
     yield running

@@ -7,7 +7,7 @@ from email import message_from_bytes
 
 import httpx
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, create_engine
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
@@ -38,9 +38,29 @@ def notice() -> Notice:
     )
 
 
-@pytest.fixture
-def engine(tmp_path):
-    return make_engine(f"sqlite:///{tmp_path}/audit.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    """The audit store on SQLite and on a real PostgreSQL server, each migrated by Alembic."""
+    if request.param == "sqlite":
+        return make_engine(f"sqlite:///{tmp_path}/audit.db")
+    engine = make_engine(request.getfixturevalue("postgres_url"))
+    with engine.begin() as connection:  # one database for the session: start each test empty
+        connection.exec_driver_sql("DELETE FROM audit_record")
+    return engine
+
+
+def test_the_schema_comes_from_migrations_and_a_database_made_without_them_is_adopted(tmp_path):
+    from sqlalchemy import inspect
+    from sqlmodel import SQLModel
+
+    fresh = make_engine(f"sqlite:///{tmp_path}/fresh.db")
+    assert {"audit_record", "alembic_version"} <= set(inspect(fresh).get_table_names())
+    old_url = f"sqlite:///{tmp_path}/old.db"
+    SQLModel.metadata.create_all(create_engine(old_url))  # as the first releases made it
+    adopted = make_engine(old_url)
+    with Session(adopted) as session:
+        write_entries([entry(1)], session=session)
+        assert [r.event_id for r in read_trail("t1", session=session)] == ["t1/1"]
 
 
 def test_a_retried_audit_batch_writes_each_entry_once(engine):

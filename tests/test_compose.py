@@ -11,28 +11,46 @@ from starter import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+OURS = {name: s for name, s in SERVICES.items() if s.get("image", "").startswith("bpo-transition:")}
 PLAN_VARIABLES = {"BPO_WEBHOOK_URL", "BPO_SMTP_URL"}  # read by the plan's ${...}, not by Settings
 
 
-def test_every_variable_a_service_sets_is_one_the_code_reads():
+def test_every_variable_our_services_set_is_one_the_code_reads():
     known = {field.alias for field in Settings.model_fields.values()} | PLAN_VARIABLES
-    for name, service in COMPOSE["services"].items():
+    assert set(OURS) == {"setup", "worker"}
+    for name, service in OURS.items():
         unknown = set(service.get("environment", {})) - known
         assert not unknown, f"{name} sets variables no code reads: {unknown}"
 
 
-def test_every_service_command_is_a_real_bpo_subcommand():
+def test_every_image_tag_is_pinned():
+    for name, service in SERVICES.items():
+        image = service["image"]
+        assert ":" in image and not image.endswith(":latest"), f"{name}: {image}"
+
+
+def test_our_commands_are_real_bpo_subcommands_and_the_worker_runs_twice():
     parser = build_parser()
-    for service in COMPOSE["services"].values():
-        args = parser.parse_args(service["command"])
-        assert callable(args.func)
+    for service in OURS.values():
+        assert callable(parser.parse_args(service["command"]).func)
+    assert OURS["worker"]["command"] == ["worker"] and OURS["worker"]["deploy"]["replicas"] == 2
 
 
-def test_worker_talks_to_the_server_service_on_its_port():
-    server = COMPOSE["services"]["temporal"]
-    port = server["command"][server["command"].index("--port") + 1]
-    assert COMPOSE["services"]["worker"]["environment"]["TEMPORAL_ADDRESS"] == f"temporal:{port}"
-    assert "--ip" in server["command"] and "0.0.0.0" in server["command"]
+def test_workers_reach_the_server_and_the_audit_database_of_this_file():
+    env = OURS["worker"]["environment"]
+    assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
+    assert "@postgresql:5432/bpo_audit" in env["DATABASE_URL"] and env["DATABASE_URL"].startswith("postgresql+psycopg")
+    init = (ROOT / "deploy" / "postgres-init.sql").read_text()
+    assert "CREATE DATABASE bpo_audit OWNER bpo" in init
+    health = env["BPO_HEALTH_PORT"]
+    assert f"127.0.0.1:{health}/healthz" in " ".join(OURS["worker"]["healthcheck"]["test"])
+
+
+def test_long_running_services_have_health_checks_and_data_outlives_containers():
+    for name in ("postgresql", "temporal", "worker"):
+        assert "healthcheck" in SERVICES[name], name
+    assert any("postgres-data:" in v for v in SERVICES["postgresql"]["volumes"])
 
 
 def test_dockerfile_entry_point_is_the_bpo_command():

@@ -13,7 +13,13 @@ from tests.stack import DANA, EVE, LI, RAJ, Stack, drive_to_pilot, pass_hypercar
 pytestmark = pytest.mark.e2e
 
 
-def test_reference_plan_runs_to_steady_state_through_the_bpo_command(stack: Stack, hook, tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def audit_url(request):
+    """The audit trail on the default SQLite file, then on a real PostgreSQL server."""
+    return request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+
+
+def test_reference_plan_runs_to_steady_state_through_the_bpo_command(audit_url, stack: Stack, hook, tmp_path: Path):
     s, (_, received) = stack, hook
     tid = s.ok("start", str(short_plan(tmp_path))).strip()
     assert tid == "acme-tier-1-support-to-northstar-bpo"

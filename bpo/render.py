@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from models.durations import spoken
 from models.messages import TransitionStatus
 from models.tables import AuditRecord
 
@@ -16,22 +17,9 @@ def when(moment: datetime | None, now: datetime | None = None) -> str:
     text = f"{moment:%Y-%m-%d %H:%M} UTC"
     if now is not None:
         delta = moment - now
-        span = span_text(abs(delta))
+        span = spoken(abs(delta))
         text += f" (in {span})" if delta >= timedelta(0) else f" ({span} ago)"
     return text
-
-
-def span_text(delta: timedelta) -> str:
-    """A duration as a person says it: ``3d 4h``, ``2h 5m``, ``40s``."""
-    seconds = int(delta.total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    return f"{minutes}m" if minutes else f"{secs}s"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -50,7 +38,7 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
         "",
         f"State:   {st.state}" + (f" since {when(st.paused_since)}: {st.pause_reason}" if st.paused_since else ""),
         f"Phase:   {st.phase_number}/{st.phases_total} {st.phase_name} ({st.phase}){wave}",
-        f"Health:  {st.health}   Reworks: {st.reworks}   Paused in all: {span_text(timedelta(seconds=st.paused_seconds))}",
+        f"Health:  {st.health}   Reworks: {st.reworks}   Paused in all: {spoken(timedelta(seconds=st.paused_seconds))}",
         f"Began:   {when(st.phase_started_at, now)}",
     ]
     if st.phase_due_at:

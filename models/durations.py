@@ -50,6 +50,19 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
+def spoken(delta: timedelta) -> str:
+    """A duration as a person says it: ``3d 4h``, ``2h 5m``, ``40s`` (negative reads as zero)."""
+    seconds = max(int(delta.total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from models.durations import spoken
 from models.messages import (
     STEADY_STATE,
     Approve,
@@ -324,7 +325,7 @@ class Machine:
             self._notify(
                 "escalation",
                 f"[{self.plan.client}] {phase.name} is overdue: escalation level {level_no}",
-                f"Phase '{phase.name}' of '{self.plan.name}' was due {_ago(late)} ago and still waits on "
+                f"Phase '{phase.name}' of '{self.plan.name}' was due {spoken(late)} ago and still waits on "
                 f"{', '.join(open_gates)}. Health: {self.state.health}.",
                 level.notify,
                 now,
@@ -388,7 +389,7 @@ class Machine:
             f"[{self.plan.client}] {name} begins",
             f"'{self.plan.name}' entered {name}"
             + (f" (attempt {s.attempt})" if s.attempt > 1 else "")
-            + (f", due in {_ago(phase.due)}" if phase and phase.due else "")
+            + (f", due in {spoken(phase.due)}" if phase and phase.due else "")
             + ".",
             ["point_of_contact"],
             now,
@@ -736,7 +737,7 @@ class Machine:
         self._notify(
             "resumed",
             f"[{self.plan.client}] transition resumed",
-            f"{command.by} resumed '{self.plan.name}' after {_ago(timedelta(seconds=paused_for))}"
+            f"{command.by} resumed '{self.plan.name}' after {spoken(timedelta(seconds=paused_for))}"
             + (f"; gates reopened: {', '.join(reopened)}" if reopened else "")
             + ".",
             ["point_of_contact", "program_manager"],
@@ -954,12 +955,3 @@ class Machine:
         if st.phase_due_at:
             lines.append(f"\nDue {st.phase_due_at:%Y-%m-%d %H:%M} UTC")
         return "\n".join(lines)
-
-
-def _ago(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds >= 86400:
-        return f"{seconds // 86400}d{'' if seconds % 86400 < 3600 else f' {seconds % 86400 // 3600}h'}"
-    if seconds >= 3600:
-        return f"{seconds // 3600}h"
-    return f"{max(seconds, 0) // 60}m" if seconds >= 60 else f"{max(seconds, 0)}s"

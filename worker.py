@@ -15,7 +15,8 @@ import httpx
 import structlog
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.audit import AuditActivities
 from activities.notify import NotifyActivities
@@ -28,8 +29,15 @@ from workflows.transition import TransitionWorkflow
 log = structlog.get_logger(__name__)
 
 
-def build_worker(client: Client, settings: Settings, http: httpx.AsyncClient, executor: ThreadPoolExecutor) -> Worker:
-    """A worker for ``settings.task_queue`` with every workflow and activity registered."""
+def build_worker(
+    client: Client,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    executor: ThreadPoolExecutor,
+    runner: WorkflowRunner | None = None,
+) -> Worker:
+    """A worker for ``settings.task_queue`` with every workflow and activity registered; workflows
+    run in the SDK's sandbox unless a test brings its own ``runner``."""
     engine = make_engine(settings.audit_url)
     audit = AuditActivities(engine)
     notify = NotifyActivities(engine, http)
@@ -40,6 +48,7 @@ def build_worker(client: Client, settings: Settings, http: httpx.AsyncClient, ex
         activities=[audit.record, notify.deliver],
         activity_executor=executor,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        workflow_runner=runner or SandboxedWorkflowRunner(),
     )
 
 
@@ -99,6 +108,7 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
+    """The `bpo-worker` console script."""
     settings = get_settings()
     configure(settings.log_format, settings.log_level)
     asyncio.run(run_worker(settings))

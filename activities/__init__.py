@@ -1,0 +1,1 @@
+"""Activities, grouped by the outside system they touch: the audit database, notifications."""

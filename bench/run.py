@@ -30,7 +30,7 @@ from temporalio.worker import Replayer
 from bench.bare import BareInput, BareStep, BareWorkflow
 from bpo.api import get_status, send, start_transition
 from bpo.settings import Settings
-from models.messages import Approve, RecordReadings, Reject, Tick
+from models.commands import Approve, RecordReadings, Reject, Tick
 from models.plan_loader import load_plan
 from tests.stack import BPO, ROOT, Stack, short_plan
 from workflows.transition import TransitionWorkflow

@@ -11,37 +11,10 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from bpo.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
-from models.messages import (
-    Approve,
-    Cancel,
-    ChangeRoster,
-    Pause,
-    ReadingsBatch,
-    RecordReadings,
-    Reject,
-    Resume,
-    StartTransition,
-    Tick,
-    TransitionStatus,
-    Waive,
-)
+from models.commands import Command
+from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
+from models.messages import StartTransition, TransitionStatus
 from models.plan import Plan
-
-# Update names, not the workflow class: importing the workflow would import the activities and
-# the database with it, and `bpo` would start half a second slower for nothing.
-UPDATES: dict[type, str] = {
-    Approve: "approve",
-    Tick: "tick",
-    Reject: "reject",
-    Waive: "waive",
-    RecordReadings: "record_readings",
-    ReadingsBatch: "record_batch",
-    Pause: "pause",
-    Resume: "resume",
-    Cancel: "cancel",
-    ChangeRoster: "change_roster",
-}
 
 
 class BpoError(Exception):
@@ -125,12 +98,11 @@ def _translate(error: Exception, transition_id: str) -> BpoError:
     return BpoError(f"Temporal could not be reached or failed: {error}", refused=False, kind="Unavailable")
 
 
-async def send(client: Client, transition_id: str, command: Any) -> TransitionStatus:
-    """Send a decision or readings; returns the status after it, or raises `BpoError`."""
+async def send(client: Client, transition_id: str, command: Command) -> TransitionStatus:
+    """Send a command by the update its model names; returns the status after it, or raises `BpoError`."""
     handle = _handle(client, transition_id)
-    update = UPDATES[type(command)]
     try:
-        return await handle.execute_update(update, command, id=command.request_id, result_type=TransitionStatus)
+        return await handle.execute_update(command.update, command, id=command.request_id, result_type=TransitionStatus)
     except (WorkflowUpdateFailedError, RPCError) as error:
         if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
             # Servers word an update to a closed workflow differently; ask whether it exists.

@@ -49,6 +49,7 @@ class EncryptionCodec(PayloadCodec):
         self.keys = {key_id(k): AESGCM(k) for k in (current, *older)}
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Seal each payload with the current key and a fresh nonce."""
         sealed = []
         for payload in payloads:
             nonce = os.urandom(12)
@@ -62,6 +63,7 @@ class EncryptionCodec(PayloadCodec):
         return sealed
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        """Open payloads sealed with any known key; others pass through unchanged."""
         opened = []
         for payload in payloads:
             if payload.metadata.get("encoding") != ENCODING:
@@ -102,7 +104,7 @@ def serve_codec(codec: EncryptionCodec, host: str, port: int, ui_origins: Sequen
     class Handler(BaseHTTPRequestHandler):
         def _cors(self) -> None:
             origin = self.headers.get("Origin")
-            if origin in ui_origins:
+            if origin is not None and origin in ui_origins:
                 self.send_header("Access-Control-Allow-Origin", origin)
                 self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
                 self.send_header("Access-Control-Allow-Headers", "content-type, x-namespace, authorization")

@@ -21,6 +21,8 @@ COLOURS = {"passed": "#2e7d32", "reworked": "#ef6c00", "cancelled": "#757575", N
 
 @dataclass
 class Span:
+    """A labelled stretch of time on the report's timeline."""
+
     label: str
     start: datetime
     end: datetime
@@ -216,9 +218,9 @@ def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRec
         for s in status.settlements
     ]
     charts = "".join(
-        f"<figure><figcaption>{escape(plan.kpi(m).name)} ({escape(m)})</figcaption>{kpi_chart_svg(plan, m, pts)}</figure>"
+        f"<figure><figcaption>{escape(kpi.name)} ({escape(m)})</figcaption>{kpi_chart_svg(plan, m, pts)}</figure>"
         for m, pts in readings.items()
-        if plan.kpi(m) is not None
+        if (kpi := plan.kpi(m)) is not None
     )
     wave = f" · wave {status.wave}/{status.waves}" if status.wave else ""
     position = (

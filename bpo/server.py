@@ -8,13 +8,19 @@ from pathlib import Path
 from temporalio.client import Client
 
 from bpo.binaries import find_binary
-from bpo.constants import SEARCH_ATTRIBUTES
+from models.constants import SEARCH_ATTRIBUTES
 
 
 def server_command(
-    data_dir: Path, port: int = 7233, ui_port: int = 8233, namespace: str = "default", ip: str = "127.0.0.1"
+    data_dir: Path,
+    port: int = 7233,
+    ui_port: int = 8233,
+    namespace: str = "default",
+    ip: str = "127.0.0.1",
+    codec_endpoint: str | None = None,
 ) -> list[str]:
-    """The command line of a dev server keeping its state in ``data_dir/temporal.db``."""
+    """The command line of a dev server keeping its state in ``data_dir/temporal.db``, listening
+    on ``ip``; its Web UI decodes payloads at ``codec_endpoint`` when one is given."""
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [
         find_binary("temporal"),
@@ -33,9 +39,33 @@ def server_command(
         "--log-level",
         "warn",
     ]
+    if codec_endpoint:
+        command += ["--ui-codec-endpoint", codec_endpoint]
     for key in SEARCH_ATTRIBUTES:
         command += ["--search-attribute", f"{key.name}=Keyword"]
     return command
+
+
+async def register_search_attributes(client: Client, namespace: str = "default") -> list[str]:
+    """Register every search attribute the workflow sets (as Keyword) that the namespace lacks;
+    returns the names added. The dev server registers them at start; other clusters need this."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    try:
+        listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+        missing = [key.name for key in SEARCH_ATTRIBUTES if key.name not in listed.custom_attributes]
+    except RPCError as error:  # the time-skipping test server cannot list them, only add
+        if error.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        missing = [key.name for key in SEARCH_ATTRIBUTES]
+    if missing:
+        keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=dict.fromkeys(missing, keyword))
+        )
+    return missing
 
 
 async def wait_for_server(address: str, namespace: str = "default", timeout: float = 60.0) -> Client:

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bpo.constants import TASK_QUEUE
+from models.constants import TASK_QUEUE
 
 
 class Settings(BaseSettings):

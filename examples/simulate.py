@@ -25,16 +25,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from temporalio.api.enums.v1 import IndexedValueType  # noqa: E402
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from bpo.api import get_plan, get_status, send, start_transition  # noqa: E402
 from bpo.binaries import find_binary  # noqa: E402
-from bpo.constants import SEARCH_ATTRIBUTES  # noqa: E402
+from bpo.server import register_search_attributes  # noqa: E402
 from bpo.settings import Settings  # noqa: E402
-from models.messages import Approve, Pause, RecordReadings, Reject, Resume, Tick  # noqa: E402
+from models.commands import Approve, Pause, RecordReadings, Reject, Resume, Tick  # noqa: E402
 from models.plan_loader import load_plan  # noqa: E402
 from worker import build_worker  # noqa: E402
 
@@ -131,12 +129,7 @@ async def main() -> None:
         test_server_existing_path=find_binary("temporal-test-server"), data_converter=pydantic_data_converter
     )
     async with env:
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace="default",
-                search_attributes={k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in SEARCH_ATTRIBUTES},
-            )
-        )
+        await register_search_attributes(env.client)
         with tempfile.TemporaryDirectory() as data, ThreadPoolExecutor(4) as pool:
             settings = Settings(BPO_DATA_DIR=Path(data), BPO_TASK_QUEUE="simulate")
             async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, pool):

@@ -1,0 +1,1 @@
+"""What crosses processes: the plan, the commands and messages Temporal carries, tables, names."""

@@ -1,39 +1,26 @@
-"""What Temporal carries: the workflow's input, the decisions sent to it, and what it reports.
+"""What Temporal carries besides the commands: the workflow's input, its state, what it reports.
 
 One model in, one model out, for every update and query, so fields can be added later
-without breaking running transitions.
+without breaking running transitions. The commands themselves live in `models.commands`, the
+command table.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field
 
+from models.commands import Message
 from models.plan import Channel, Health, Person, Plan
 
-PersonId = Annotated[str, Field(min_length=1, max_length=254, pattern=r"^[^\s\x00-\x1f]+$")]
-GateKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
-PeriodLabel = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
 State = Literal["running", "paused", "completed", "cancelled"]
 GateStatusName = Literal["open", "passed", "waived", "rejected"]
 STEADY_STATE = "steady_state"
 
 
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Decision(_Message):
-    by: PersonId
-    request_id: str | None = Field(default=None, max_length=100)
-    """Makes a retried request count once; the same id again is a repeat."""
-
-
-class StartTransition(_Message):
+class StartTransition(Message):
     """The workflow's input: the plan and the id it runs under."""
 
     id: str
@@ -42,77 +29,21 @@ class StartTransition(_Message):
     """Carried over by continue-as-new; None for a new transition."""
 
 
-class Approve(_Decision):
-    gate: GateKey
-    note: Text | None = None
-    evidence: Annotated[str, Field(min_length=1, max_length=500)] | None = None
-
-
-class Tick(_Decision):
-    gate: GateKey
-    item: GateKey
-    note: Text | None = None
-
-
-class Reject(_Decision):
-    gate: GateKey
-    reason: Text
-
-
-class Waive(_Decision):
-    gate: GateKey
-    reason: Text
-
-
-class Pause(_Decision):
-    reason: Text
-
-
-class Resume(_Decision):
-    reason: Text | None = None
-
-
-class Cancel(_Decision):
-    reason: Text
-
-
-class ChangeRoster(_Decision):
-    """Add people to the roster (or replace their entry), or take them off it."""
-
-    add: list[Person] = Field(default=[], max_length=50)
-    remove: list[PersonId] = Field(default=[], max_length=50)
-
-
-class RecordReadings(_Message):
-    """KPI readings for one reporting period, ``{"csat": 91.0}``."""
-
-    period: PeriodLabel
-    values: dict[GateKey, float] = Field(min_length=1, max_length=50)
-    by: PersonId | None = None
-    request_id: str | None = Field(default=None, max_length=100)
-
-    @field_validator("values")
-    @classmethod
-    def _finite(cls, values: dict[str, float]) -> dict[str, float]:
-        for metric, value in values.items():
-            if not math.isfinite(value):
-                raise ValueError(f"{metric}: {value} is not a finite number")
-            if value < 0:
-                raise ValueError(f"{metric}: {value:g} is negative; KPI readings are counts, rates or amounts")
-        return values
-
-
 # --- what the workflow keeps --------------------------------------------------------------
 
 
-class Signoff(_Message):
+class Signoff(Message):
+    """Who signed, when, with what note and evidence."""
+
     by: str
     at: datetime
     note: str | None = None
     evidence: str | None = None
 
 
-class GateState(_Message):
+class GateState(Message):
+    """A gate of the phase under way: its status and every sign-off, tick and reading toward it."""
+
     key: str
     kind: str
     status: GateStatusName = "open"
@@ -126,7 +57,9 @@ class GateState(_Message):
     """Who waived or rejected it, when, and why (in ``note``)."""
 
 
-class Escalation(_Message):
+class Escalation(Message):
+    """One step of the ladder that fired: the phase, attempt, level, when and whom it told."""
+
     phase: str
     attempt: int
     level: int
@@ -135,7 +68,7 @@ class Escalation(_Message):
     health: Health | None = None
 
 
-class PhaseRun(_Message):
+class PhaseRun(Message):
     """One attempt at one phase (one wave, where it has waves), for timelines."""
 
     phase: str
@@ -145,7 +78,7 @@ class PhaseRun(_Message):
     outcome: Literal["passed", "reworked", "cancelled"] | None = None
 
 
-class Settlement(_Message):
+class Settlement(Message):
     """One steady-state review period settled: SLA met or missed per KPI, credits and bonuses."""
 
     period: int
@@ -164,7 +97,7 @@ class Settlement(_Message):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
 
-class Ledger(_Message):
+class Ledger(Message):
     """Steady state's running book: the period under way and what was settled before it."""
 
     since: datetime
@@ -179,7 +112,9 @@ class Ledger(_Message):
     reviews_sent: int = 0
 
 
-class Decision(_Message):
+class Decision(Message):
+    """One person's decision, as the decision log keeps it."""
+
     kind: str
     phase: str
     gate: str | None = None
@@ -188,7 +123,7 @@ class Decision(_Message):
     note: str | None = None
 
 
-class TransitionState(_Message):
+class TransitionState(Message):
     """Everything the state machine knows about one transition; plain data."""
 
     id: str
@@ -226,13 +161,15 @@ class TransitionState(_Message):
 # --- what it sends out ---------------------------------------------------------------------
 
 
-class Recipient(_Message):
+class Recipient(Message):
+    """Someone a notice goes to."""
+
     id: str
     name: str
     email: str | None = None
 
 
-class AuditEntry(_Message):
+class AuditEntry(Message):
     """One line of the audit trail; ``id`` is stable so a retried write counts once."""
 
     id: str
@@ -245,7 +182,7 @@ class AuditEntry(_Message):
     detail: dict[str, Any] = {}
 
 
-class Notice(_Message):
+class Notice(Message):
     """A notification to people; ``id`` is stable so a retried delivery is recognisable."""
 
     id: str
@@ -258,20 +195,22 @@ class Notice(_Message):
     detail: dict[str, Any] = {}
 
 
-class AuditBatch(_Message):
+class AuditBatch(Message):
     """The audit activity's input: entries written in one transaction."""
 
     entries: list[AuditEntry]
 
 
-class Delivery(_Message):
+class Delivery(Message):
     """The notification activity's input: one notice through one channel."""
 
     notice: Notice
     channel: Channel
 
 
-class Outbox(_Message):
+class Outbox(Message):
+    """What the rules asked for and the workflow has yet to carry out."""
+
     audit: list[AuditEntry] = []
     notices: list[Notice] = []
 
@@ -279,7 +218,9 @@ class Outbox(_Message):
 # --- what it reports ------------------------------------------------------------------------
 
 
-class GateStatus(_Message):
+class GateStatus(Message):
+    """A gate as a person reads it: status, progress, whom or what it waits for."""
+
     key: str
     kind: str
     status: GateStatusName
@@ -287,7 +228,7 @@ class GateStatus(_Message):
     waiting_for: list[str] = []
 
 
-class TransitionStatus(_Message):
+class TransitionStatus(Message):
     """The answer to ``bpo status``; ``status --json`` prints it as it is."""
 
     id: str
@@ -323,13 +264,6 @@ class TransitionStatus(_Message):
     year_to_date: dict[str, float] = {}
     """In steady state: credits and bonuses settled so far in the current contract year."""
     runs: int = 1
-
-
-class ReadingsBatch(_Message):
-    """Several periods' readings recorded together: all of them, or none if any is refused."""
-
-    batches: list[RecordReadings] = Field(min_length=1, max_length=2000)
-    request_id: str | None = Field(default=None, max_length=100)
 
 
 StartTransition.model_rebuild()

@@ -49,6 +49,8 @@ class _Strict(BaseModel):
 
 
 class Objective(_Strict):
+    """A business objective of the transition, measured by a KPI against a target."""
+
     key: Key
     statement: str = Field(min_length=1, max_length=2000)
     kpi: Key | None = None
@@ -57,6 +59,8 @@ class Objective(_Strict):
 
 
 class ScopeItem(_Strict):
+    """One line of work that moves to the provider (a queue, a process)."""
+
     key: Key
     name: str = Field(min_length=1, max_length=200)
     monthly_volume: int | None = Field(default=None, ge=0)
@@ -64,6 +68,8 @@ class ScopeItem(_Strict):
 
 
 class Person(_Strict):
+    """Someone on the roster: who they are, which side they are on, the roles they hold."""
+
     id: str = Field(min_length=1, max_length=254, pattern=r"^[^\s\x00-\x1f]+$")
     name: str = Field(min_length=1, max_length=200)
     org: Literal["client", "provider", "third_party"] = "client"
@@ -79,6 +85,8 @@ class Person(_Strict):
 
 
 class Kpi(_Strict):
+    """A measure the contract watches, its SLA and which direction is better."""
+
     key: Key
     name: str = Field(min_length=1, max_length=200)
     unit: str = Field(default="", max_length=40)
@@ -99,17 +107,23 @@ class Kpi(_Strict):
 
 
 class Credit(_Strict):
+    """A service credit owed when a KPI misses its SLA in a settlement period."""
+
     kpi: Key
     percent: float = Field(gt=0, le=100)
 
 
 class Bonus(_Strict):
+    """A bonus earned when a KPI reaches a level in a settlement period."""
+
     kpi: Key
     at_least: float
     percent: float = Field(gt=0, le=100)
 
 
 class ServiceCredits(_Strict):
+    """The contract's credit terms: per-KPI credits and bonuses, the cap, the fee."""
+
     period: Literal["monthly"] = "monthly"
     monthly_fee: float = Field(gt=0)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
@@ -119,21 +133,29 @@ class ServiceCredits(_Strict):
 
 
 class EscalationLevel(_Strict):
+    """One step of an escalation ladder: how long past due, whom to tell, what health."""
+
     after: Duration
     notify: list[Role] = Field(min_length=1)
     health: Health | None = None
 
 
 class LogChannel(_Strict):
+    """Notices written to the worker's log."""
+
     kind: Literal["log"]
 
 
 class WebhookChannel(_Strict):
+    """Notices posted as JSON to a URL."""
+
     kind: Literal["webhook"]
     url: str = Field(pattern=r"^https?://\S+$")
 
 
 class EmailChannel(_Strict):
+    """Notices sent as email through an SMTP server."""
+
     kind: Literal["email"]
     smtp: str = Field(pattern=r"^smtps?://\S+$")
     sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
@@ -143,11 +165,15 @@ Channel = Annotated[LogChannel | WebhookChannel | EmailChannel, Field(discrimina
 
 
 class Cadence(_Strict):
+    """How often check-ins and business reviews fall due."""
+
     check_in: Duration | None = None
     business_review: Duration | None = None
 
 
 class Approvers(_Strict):
+    """Who may sign off a gate (by role) and how many must: any one, all, or a quorum."""
+
     roles: list[Role] = Field(min_length=1)
     rule: Literal["any", "all"] = "any"
     quorum: int | None = Field(default=None, ge=1)
@@ -159,24 +185,32 @@ class _Gate(_Strict):
 
 
 class ApprovalGate(_Gate):
+    """Passes on its approvers' sign-offs."""
+
     kind: Literal["approval"]
     approvers: Approvers
     evidence: Literal["required", "optional"] = "optional"
 
 
 class ChecklistGate(_Gate):
+    """Passes when every item is ticked."""
+
     kind: Literal["checklist"]
     items: Literal["scope"] | list[Key] = Field(min_length=1)
     approvers: Approvers
 
 
 class KpiGate(_Gate):
+    """Passes when its metrics meet their SLAs for a number of periods in a row."""
+
     kind: Literal["kpi"]
     metrics: list[Key] = Field(min_length=1)
     periods: int = Field(default=1, ge=1, le=52)
 
 
 class RosterGate(_Gate):
+    """Passes when the roster holds every required role."""
+
     kind: Literal["roster"]
     requires: list[Role] = Field(min_length=1)
 
@@ -186,11 +220,15 @@ GATE_KINDS = ("approval", "checklist", "kpi", "roster")
 
 
 class OnReject(_Strict):
+    """Where a rejected phase goes back to, and how many times it may."""
+
     back_to: Key
     max_reworks: int = Field(default=1, ge=0, le=20)
 
 
 class Phase(_Strict):
+    """One phase of the transition: its gates, due date, minimum duration and waves."""
+
     key: Key
     name: str = Field(min_length=1, max_length=200)
     due: Duration | None = None
@@ -206,6 +244,8 @@ class Phase(_Strict):
 
 
 class SteadyState(_Strict):
+    """The contract's steady state: review period, breach alerts, end date."""
+
     review_period: Duration
     until: date | None = None
     breach_alert: list[Role] = []

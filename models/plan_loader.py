@@ -29,6 +29,7 @@ class Problem:
     line: int | None = None
 
     def render(self, source: str) -> str:
+        """The problem as ``file:line: path: message``."""
         where = f"{source}:{self.line}" if self.line else source
         return f"{where}: {self.path or '(top)'}: {self.message}"
 

@@ -26,7 +26,7 @@ from bpo.api import BpoError, get_status, send, start_transition
 from bpo.client import connect
 from bpo.db import make_engine
 from bpo.settings import Settings
-from models.messages import Approve, RecordReadings, Tick
+from models.commands import Approve, RecordReadings, Tick
 from models.plan_loader import load_plan
 from tests.stack import Stack
 

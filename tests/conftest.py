@@ -9,16 +9,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bpo.binaries import find_binary
-from bpo.constants import SEARCH_ATTRIBUTES
 from bpo.logs import configure
+from bpo.server import register_search_attributes
 from bpo.settings import Settings
 from models.plan import Plan
 from models.plan_loader import load_plan
@@ -42,12 +40,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=find_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
-    await environment.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace="default",
-            search_attributes={k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in SEARCH_ATTRIBUTES},
-        )
-    )
+    await register_search_attributes(environment.client)
     async with environment:
         yield environment
 

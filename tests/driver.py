@@ -12,7 +12,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from bpo.api import BpoError, get_status, send, start_transition
-from models.messages import Approve, RecordReadings, Reject, Tick, TransitionStatus, Waive
+from models.commands import Approve, RecordReadings, Reject, Tick, Waive
+from models.messages import TransitionStatus
 from models.plan import Plan
 from tests.stack import DANA, EVE, LI, MO, RAJ
 

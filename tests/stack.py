@@ -28,12 +28,13 @@ def free_port() -> int:
 class Stack:
     """A dev server and a worker on their own ports and data folder, and a way to run `bpo`."""
 
-    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None, ip: str = "127.0.0.1") -> None:
         self.data_dir = data_dir
+        self.ip = ip
         self.port, self.ui_port = free_port(), free_port()
         self.env = {
             **os.environ,
-            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.port}",
+            "TEMPORAL_ADDRESS": f"{ip}:{self.port}",
             "BPO_DATA_DIR": str(data_dir),
             "BPO_TASK_QUEUE": "e2e",
             "BPO_LOG_FORMAT": "json",
@@ -46,12 +47,13 @@ class Stack:
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
         return subprocess.Popen([*BPO, *args], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
-    def start_server(self) -> None:
-        self.server = self._spawn("server", "server", "--port", str(self.port), "--ui-port", str(self.ui_port))
+    def start_server(self, *options: str) -> None:
+        ports = ("--port", str(self.port), "--ui-port", str(self.ui_port), "--ip", self.ip)
+        self.server = self._spawn("server", "server", *ports, *options)
         deadline = time.monotonic() + 60
         while True:
             with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                if probe.connect_ex((self.ip, self.port)) == 0:
                     break
             if time.monotonic() > deadline or self.server.poll() is not None:
                 raise RuntimeError((self.data_dir / "server.log").read_text()[-2000:])
@@ -108,7 +110,7 @@ class Stack:
                 "--output",
                 "json",
                 "--address",
-                f"127.0.0.1:{self.port}",
+                f"{self.ip}:{self.port}",
             ],
             capture_output=True,
             text=True,

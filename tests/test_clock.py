@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.messages import Approve, Pause, Resume
+from models.commands import Approve, Pause, Resume
 from tests.driver import DANA, LI, MO, Driver
 
 

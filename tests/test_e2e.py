@@ -127,6 +127,7 @@ def test_bad_input_at_the_command_line_exits_2_and_changes_nothing(stack: Stack,
         (("start", "/dev/zero"), "larger than 512 KiB"),
         (("start", str(tmp_path)), "cannot read"),
         (("approve", tid, "slas_signed"), "--by"),
+        (("approve", tid, "governance_defined", "--by", LI), "hint: approve approval gates; tick a checklist"),
     ]:
         done = s.bpo(*args)
         assert done.returncode == 2, (args[:4], done.stderr[-500:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from models.messages import Approve, ChangeRoster, RecordReadings, Tick
+from models.commands import Approve, ChangeRoster, RecordReadings, Tick
 from models.plan import Person
 from models.plan_loader import parse_plan
 from tests.conftest import REFERENCE_PLAN
@@ -111,7 +111,7 @@ async def test_quorum_passes_on_that_many_distinct_people(launch):
 async def test_evidence_required_refuses_an_approval_without_it(t):
     await t.reach("mobilization")
     message = await t.refused(Approve(gate="kickoff_held", by=LI), "EvidenceRequired")
-    assert "--evidence" in message
+    assert "needs evidence with each approval" in message
     status = await t.approve("kickoff_held", LI, evidence="MINUTES-2027-01-05")
     assert t.gate(status, "kickoff_held").progress == "1/2 approvals"
 

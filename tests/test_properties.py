@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.messages import Approve, Pause, RecordReadings, Reject, Resume, Tick, Waive
+from models.commands import Approve, Pause, RecordReadings, Reject, Resume, Tick, Waive
 from models.plan_loader import PlanError, parse_plan
 from tests.conftest import REFERENCE_PLAN
 from workflows.rules import HEALTH_ORDER, Machine, Refused

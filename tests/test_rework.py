@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.messages import Cancel, Reject, Resume, Waive
+from models.commands import Cancel, Reject, Resume, Waive
 from tests.driver import DANA, EVE, GOOD, LI, MO, RAJ
 from workflows.transition import TransitionWorkflow
 

@@ -8,7 +8,8 @@ from sqlmodel import Session
 
 from activities.audit import read_trail
 from bpo.db import make_engine
-from models.messages import RecordReadings, TransitionStatus
+from models.commands import RecordReadings
+from models.messages import TransitionStatus
 from models.plan_loader import parse_plan
 from tests.conftest import REFERENCE_PLAN
 from workflows.transition import TransitionWorkflow

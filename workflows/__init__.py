@@ -1,0 +1,1 @@
+"""The transition workflow and the pure rules it runs."""

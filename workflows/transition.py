@@ -8,6 +8,7 @@ the machine asks for: audit entries and notifications, through activities.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,29 +19,27 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
     from activities.notify import NotifyActivities
-    from bpo.constants import SA_HEALTH, SA_PHASE, SA_STATE, WORKFLOW_NAME
-    from models.messages import (
+    from models.commands import (
         Approve,
-        AuditBatch,
         Cancel,
         ChangeRoster,
-        Delivery,
+        Command,
         Pause,
         ReadingsBatch,
         RecordReadings,
         Reject,
         Resume,
-        StartTransition,
         Tick,
-        TransitionStatus,
         Waive,
     )
+    from models.constants import SA_HEALTH, SA_PHASE, SA_STATE, WORKFLOW_NAME
+    from models.messages import AuditBatch, Delivery, StartTransition, TransitionStatus
     from models.plan import Plan
     from workflows.rules import Machine, Refused
 
 AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-# A notification that cannot be delivered in about half an hour is given up (and audited as
-# such) rather than holding the transition back.
+# A notification that cannot be delivered in eight attempts (about four minutes of backoff) is
+# given up, and audited as such, rather than holding the transition back.
 NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=5),
@@ -48,6 +47,28 @@ NOTIFY_RETRY = RetryPolicy(
     non_retryable_error_types=["BadChannel"],
 )
 MIN_TIMER = timedelta(seconds=1)
+
+
+def _handles(command_type: type[Command]) -> Any:
+    """The update handler of one command, with its validator, named by the command's model.
+
+    The validator runs the rules' checks before the update is accepted, so a refused command
+    leaves nothing in the history; the handler applies it and answers with the brief status.
+    """
+
+    def handler(self: TransitionWorkflow, command: Command) -> TransitionStatus:
+        return self._apply(command)
+
+    def validator(self: TransitionWorkflow, command: Command) -> None:
+        self._check(command)
+
+    # The SDK reads the argument's type from the annotations to decode the payload.
+    handler.__annotations__ = {"command": command_type, "return": TransitionStatus}
+    validator.__annotations__ = {"command": command_type, "return": None}
+    handler.__name__ = handler.__qualname__ = command_type.update
+    update = workflow.update(name=command_type.update, description=command_type.__doc__)(handler)
+    update.validator(validator)
+    return update
 
 
 @workflow.defn(name=WORKFLOW_NAME)
@@ -58,10 +79,18 @@ class TransitionWorkflow:
     def __init__(self, start: StartTransition) -> None:
         self._plan = start.plan
         now = workflow.now()
+        # The rules ask `workflow.patched` whether a change of behaviour applies to this run.
         if start.state is None:
-            self.machine = Machine.start(start.plan, start.id, now)
+            self.machine = Machine.start(start.plan, start.id, now, workflow.patched)
         else:  # continued as new: the state carries everything, request ids included
-            self.machine = Machine(start.plan, start.state)
+            self.machine = Machine(start.plan, start.state, workflow.patched)
+        self._decisions = workflow.metric_meter().create_counter(
+            "bpo_decisions", "Decisions accepted, by kind and phase"
+        )
+        self._alerts = {
+            kind: workflow.metric_meter().create_counter(name, f"{kind} events, by phase")
+            for kind, name in (("escalation", "bpo_escalations"), ("sla_breach", "bpo_sla_breaches"))
+        }
         self._changes = 0
         self._deliveries: set[asyncio.Task[None]] = set()
         self._published: tuple[str, str, str] | None = None
@@ -69,6 +98,7 @@ class TransitionWorkflow:
 
     @workflow.run
     async def run(self, start: StartTransition) -> TransitionStatus:
+        """Wait for decisions and deadlines until the transition ends or continues as new."""
         pump = asyncio.create_task(self._pump())
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
@@ -84,10 +114,7 @@ class TransitionWorkflow:
                 timer, timer_at = None, wake
                 if wake is not None:
                     timer = asyncio.create_task(workflow.sleep(max(wake - now, MIN_TIMER)))
-            seen = self._changes
-            await workflow.wait_condition(
-                lambda seen=seen, timer=timer: self._changes != seen or (timer is not None and timer.done())
-            )
+            await workflow.wait_condition(self._woken(self._changes, timer))
             if timer is not None and timer.done():
                 timer, timer_at = None, None
                 self.machine.advance(workflow.now())
@@ -98,6 +125,10 @@ class TransitionWorkflow:
         self._publish()
         await self._drain(pump)
         return self.machine.status(workflow.now())
+
+    def _woken(self, seen: int, timer: asyncio.Task[None] | None) -> Callable[[], bool]:
+        """Whether a decision arrived since ``seen`` or ``timer`` fired: the loop's wake-up."""
+        return lambda: self._changes != seen or (timer is not None and timer.done())
 
     def _should_continue_as_new(self) -> bool:
         """At a settled period's boundary, or when Temporal says the history grows long."""
@@ -114,114 +145,34 @@ class TransitionWorkflow:
 
     # --- decisions ------------------------------------------------------------------------
 
-    def _check(self, command: Any) -> None:
+    def _check(self, command: Command) -> None:
         try:
             self.machine.check(command, workflow.now())
         except Refused as refusal:
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
 
-    def _apply(self, command: Any) -> TransitionStatus:
+    def _apply(self, command: Command) -> TransitionStatus:
         now = workflow.now()
         try:
             self.machine.apply(command, now)
         except Refused as refusal:  # the state changed since the validator ran
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
         self._changes += 1
-        workflow.metric_meter().create_counter("bpo_decisions", "Decisions accepted, by kind and phase").add(
-            1, {"kind": type(command).__name__.lower(), "phase": self.machine.phase_key}
-        )
+        self._decisions.add(1, {"kind": type(command).__name__.lower(), "phase": self.machine.phase_key})
         workflow.logger.info("decision", extra={"command": type(command).__name__, "phase": self.machine.phase_key})
         return self.machine.status(now, brief=True)
 
-    @workflow.update
-    def approve(self, command: Approve) -> TransitionStatus:
-        """Approve an approval gate."""
-        return self._apply(command)
-
-    @approve.validator
-    def _approve_ok(self, command: Approve) -> None:
-        self._check(command)
-
-    @workflow.update
-    def tick(self, command: Tick) -> TransitionStatus:
-        """Tick one item of a checklist gate."""
-        return self._apply(command)
-
-    @tick.validator
-    def _tick_ok(self, command: Tick) -> None:
-        self._check(command)
-
-    @workflow.update
-    def reject(self, command: Reject) -> TransitionStatus:
-        """Reject a gate: rework, or a halt past the rework limit."""
-        return self._apply(command)
-
-    @reject.validator
-    def _reject_ok(self, command: Reject) -> None:
-        self._check(command)
-
-    @workflow.update
-    def waive(self, command: Waive) -> TransitionStatus:
-        """Pass a gate without its condition."""
-        return self._apply(command)
-
-    @waive.validator
-    def _waive_ok(self, command: Waive) -> None:
-        self._check(command)
-
-    @workflow.update
-    def record_readings(self, command: RecordReadings) -> TransitionStatus:
-        """Record KPI readings for one period."""
-        return self._apply(command)
-
-    @record_readings.validator
-    def _record_readings_ok(self, command: RecordReadings) -> None:
-        self._check(command)
-
-    @workflow.update
-    def record_batch(self, command: ReadingsBatch) -> TransitionStatus:
-        """Record several periods' readings at once: all, or none if any is refused."""
-        return self._apply(command)
-
-    @record_batch.validator
-    def _record_batch_ok(self, command: ReadingsBatch) -> None:
-        self._check(command)
-
-    @workflow.update
-    def pause(self, command: Pause) -> TransitionStatus:
-        """Stop every clock."""
-        return self._apply(command)
-
-    @pause.validator
-    def _pause_ok(self, command: Pause) -> None:
-        self._check(command)
-
-    @workflow.update
-    def resume(self, command: Resume) -> TransitionStatus:
-        """Start the clocks again, reopening a rejected gate."""
-        return self._apply(command)
-
-    @resume.validator
-    def _resume_ok(self, command: Resume) -> None:
-        self._check(command)
-
-    @workflow.update
-    def cancel(self, command: Cancel) -> TransitionStatus:
-        """End the transition."""
-        return self._apply(command)
-
-    @cancel.validator
-    def _cancel_ok(self, command: Cancel) -> None:
-        self._check(command)
-
-    @workflow.update
-    def change_roster(self, command: ChangeRoster) -> TransitionStatus:
-        """Add people to the roster or take them off it."""
-        return self._apply(command)
-
-    @change_roster.validator
-    def _change_roster_ok(self, command: ChangeRoster) -> None:
-        self._check(command)
+    # One handler line per command of `models.commands`: the update's name comes from the model.
+    approve = _handles(Approve)
+    tick = _handles(Tick)
+    reject = _handles(Reject)
+    waive = _handles(Waive)
+    record_readings = _handles(RecordReadings)
+    record_batch = _handles(ReadingsBatch)
+    pause = _handles(Pause)
+    resume = _handles(Resume)
+    cancel = _handles(Cancel)
+    change_roster = _handles(ChangeRoster)
 
     @workflow.query
     def status(self) -> TransitionStatus:
@@ -245,11 +196,8 @@ class TransitionWorkflow:
             if not outbox.audit and not outbox.notices:
                 break
             for entry in outbox.audit:
-                if entry.kind in ("escalation", "sla_breach"):
-                    name = "bpo_escalations" if entry.kind == "escalation" else "bpo_sla_breaches"
-                    workflow.metric_meter().create_counter(name, f"{entry.kind} events, by phase").add(
-                        1, {"phase": entry.phase}
-                    )
+                if entry.kind in self._alerts:
+                    self._alerts[entry.kind].add(1, {"phase": entry.phase})
             for notice in outbox.notices:
                 for channel in self._plan.notifications:
                     task = asyncio.create_task(self._deliver(Delivery(notice=notice, channel=channel)))

@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the audit table."""
     # Databases made before migrations existed already hold the table: adopt it as it is.
     if sa.inspect(op.get_bind()).has_table("audit_record"):
         return
@@ -39,4 +40,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the audit table."""
     op.drop_table("audit_record")

@@ -1,0 +1,103 @@
+"""What every command shares: exit codes, turning bad input into a sentence, the client."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client
+
+from bpo.settings import Settings
+from models.messages import TransitionStatus
+from models.plan import Plan
+from models.plan_loader import PlanError, load_plan
+
+REFUSED, FAILED = 2, 1
+Model = TypeVar("Model", bound=BaseModel)
+
+HINTS = {
+    "EvidenceRequired": "add --evidence REF, a link or a reference to what backs the approval",
+    "WrongGateKind": "approve approval gates; tick a checklist's items with 'bpo tick {id} GATE ITEM'; "
+    "a KPI gate passes on readings ('bpo kpi {id} --period LABEL METRIC=VALUE')",
+    "Paused": "resume it first: 'bpo resume {id} --by PERSON'",
+    "NotAllowed": "'bpo status {id}' shows whom each gate waits for",
+    "GateNotOpen": "'bpo status {id}' shows the gates of the phase under way",
+}
+"""What the command line adds to a refusal of the rules, by its kind; ``{id}`` is the transition."""
+
+
+class Exit(Exception):
+    """Stop with ``code`` after printing ``message`` to stderr."""
+
+    def __init__(self, message: str, code: int = REFUSED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def with_hint(message: str, kind: str, transition_id: str = "ID") -> str:
+    """A refusal's message, with the command line's hint for its kind where there is one."""
+    hint = HINTS.get(kind)
+    return f"{message}\nhint: {hint.format(id=transition_id)}" if hint else message
+
+
+def model_input(cls: type[Model], **fields: Any) -> Model:
+    """Build an input model, turning a validation error into a message naming the option."""
+    try:
+        return cls(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "input"
+            problems.append(f"--{where.replace('_', '-')}: {error['msg'].removeprefix('Value error, ')}")
+        raise Exit("; ".join(problems)) from None
+
+
+def plan_from(path: str) -> Plan:
+    """The plan in ``path``, its warnings printed, or every problem with its place."""
+    try:
+        loaded = load_plan(path)
+    except PlanError as exc:
+        raise Exit(f"{len(exc.problems)} problem(s) in the plan:\n{exc}") from None
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return loaded.plan
+
+
+async def client_for(settings: Settings) -> Client:
+    """A connected client, or exit 1 with what to do about it."""
+    from bpo.client import connect
+
+    try:
+        return await connect(settings)
+    except Exception as exc:  # any failure to connect is the same to a person: no server
+        raise Exit(
+            f"cannot reach Temporal at {settings.temporal_address} ({exc}); start it with 'bpo server' or "
+            "'make run', or set TEMPORAL_ADDRESS",
+            FAILED,
+        ) from None
+
+
+def print_status(status: TransitionStatus, as_json: bool) -> None:
+    """A transition's status as text a person reads, or as JSON."""
+    from bpo.render import status_text
+
+    if as_json:
+        print(json.dumps(status.model_dump(mode="json"), indent=2))
+    else:
+        print(status_text(status, datetime.now(UTC)))
+
+
+def write_out(text: str, out: str | None, what: str) -> None:
+    """Write ``text`` to the file ``out``, or to standard output when there is none."""
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise Exit(f"cannot write {out}: {exc.strerror}") from None
+    print(f"{what} written to {out}")

@@ -1,0 +1,88 @@
+"""Commands for the people who decide: gate decisions, control, KPI readings."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from bpo.api import get_status, send
+from bpo.commands.common import Exit, client_for, model_input, print_status
+from bpo.settings import Settings
+from models.commands import COMMANDS, Command, ReadingsBatch, RecordReadings
+from models.readings_file import MAX_CSV_BYTES, ReadingsFileError, parse_readings, read_limited
+
+BY_UPDATE = {cls.update: cls for cls in COMMANDS}
+"""Each command by its update's name, which is also its name on the command line."""
+
+
+def decision(args: argparse.Namespace) -> Command:
+    """The command named by ``args.command``, its fields taken from the options of the same name."""
+    cls = BY_UPDATE[args.command]
+    return model_input(cls, **{name: getattr(args, name, None) for name in cls.model_fields})
+
+
+async def cmd_decide(args: argparse.Namespace, settings: Settings) -> None:
+    """approve, tick, reject, waive, pause, resume, cancel."""
+    command = decision(args)
+    client = await client_for(settings)
+    status = await send(client, args.id, command)
+    if args.json:
+        print_status(status, True)
+        return
+    gate = next((g for g in status.gates if g.key == getattr(command, "gate", None)), None)
+    summary = f"{args.command} accepted; {status.id} is {status.state} in {status.phase} ({status.health})"
+    if gate:
+        summary += f"; gate {gate.key}: {gate.status}, {gate.progress}"
+    print(summary)
+
+
+def readings(pairs: list[str]) -> dict[str, float]:
+    """``METRIC=VALUE`` arguments as numbers, each mistake named."""
+    values: dict[str, float] = {}
+    for pair in pairs:
+        metric, sep, value = pair.partition("=")
+        if not sep or not metric:
+            raise Exit(f"'{pair[:60]}' is not METRIC=VALUE, for example csat=91.5")
+        if metric in values:
+            raise Exit(f"metric '{metric}' is given twice")
+        try:
+            number = float(value)
+        except ValueError:
+            raise Exit(f"{metric}: '{value[:40]}' is not a number; write it as {metric}=91.5") from None
+        if not math.isfinite(number):
+            raise Exit(f"{metric}: {value} is not a finite number")
+        if number < 0:
+            raise Exit(f"{metric}: {value} is negative; KPI readings are counts, rates or amounts")
+        values[metric] = number
+    return values
+
+
+async def cmd_kpi(args: argparse.Namespace, settings: Settings) -> None:
+    """Record readings for one period, or a whole CSV file of them (all or none)."""
+    command: RecordReadings | ReadingsBatch
+    if args.file:
+        if args.readings or args.period:
+            raise Exit("give either --file READINGS.csv or --period LABEL METRIC=VALUE..., not both")
+        client = await client_for(settings)
+        known = (await get_status(client, args.id)).metrics
+        try:
+            command = parse_readings(read_limited(args.file, MAX_CSV_BYTES), args.file, known, args.by)
+        except ReadingsFileError as exc:
+            raise Exit(str(exc)) from None
+        command.request_id = args.request_id
+        count = sum(len(b.values) for b in command.batches)
+        label = f"{len(command.batches)} period(s) from {args.file}"
+    else:
+        if not args.period:
+            raise Exit("--period LABEL is required with METRIC=VALUE readings, for example --period 2027-W09")
+        if not args.readings:
+            raise Exit("give at least one reading as METRIC=VALUE, for example csat=91.5")
+        command = model_input(
+            RecordReadings, period=args.period, values=readings(args.readings), by=args.by, request_id=args.request_id
+        )
+        count, label = len(command.values), command.period
+        client = await client_for(settings)
+    status = await send(client, args.id, command)
+    kpi_gates = [f"{g.key}: {g.status}, {g.progress}" for g in status.gates if g.kind == "kpi"]
+    print(f"recorded {count} reading(s) for {label}" + (f"; {'; '.join(kpi_gates)}" if kpi_gates else ""))
+

@@ -1,0 +1,121 @@
+"""Commands for whoever runs the engine: the server, workers, the whole stack, setup, codecs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from bpo.api import start_transition
+from bpo.commands.common import Exit, client_for, plan_from
+from bpo.settings import Settings
+
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
+
+
+async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
+    """Start a transition from a plan; prints its id."""
+    plan = plan_from(args.plan)
+    client = await client_for(settings)
+    transition_id = await start_transition(
+        client, plan, task_queue=settings.task_queue, transition_id=args.id, private=bool(settings.encryption_key)
+    )
+    print(transition_id)
+
+
+async def cmd_setup(args: argparse.Namespace, settings: Settings) -> None:
+    """Register the search attributes on a cluster."""
+    from bpo.server import register_search_attributes
+    from models.constants import SEARCH_ATTRIBUTES
+
+    client = await client_for(settings)
+    namespace = settings.temporal_namespace
+    added = await register_search_attributes(client, namespace)
+    print(
+        f"search attributes in namespace '{namespace}': added {', '.join(added) or 'none'}; "
+        f"{len(SEARCH_ATTRIBUTES) - len(added)} were there already"
+    )
+
+
+def cmd_server(args: argparse.Namespace, settings: Settings) -> None:
+    """Replace this process with the Temporal dev server."""
+    from bpo.server import server_command
+
+    command = server_command(
+        settings.data_dir,
+        args.port,
+        args.ui_port,
+        settings.temporal_namespace,
+        ip=args.ip,
+        codec_endpoint=args.codec_endpoint,
+    )
+    print(
+        f"Temporal dev server on {args.ip}:{args.port}, Web UI on http://localhost:{args.ui_port}, "
+        f"data in {settings.data_dir / 'temporal.db'}"
+        + (f", payloads decoded by {args.codec_endpoint}" if args.codec_endpoint else ""),
+        file=sys.stderr,
+    )
+    os.execv(command[0], command)
+
+
+def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> None:
+    """Decode encrypted payloads for the Web UI."""
+    from bpo.codec import codec_from_env, serve_codec
+
+    env = {"BPO_ENCRYPTION_KEY": settings.encryption_key or "", "BPO_ENCRYPTION_OLD_KEYS": settings.encryption_old_keys}
+    codec = codec_from_env(env)
+    if codec is None:
+        raise Exit("set BPO_ENCRYPTION_KEY: the codec server decodes with the same key as the worker")
+    origins = args.ui_origin or ["http://localhost:8233", "http://127.0.0.1:8233"]
+    server = serve_codec(codec, args.ip, args.port, origins)
+    print(f"codec server on http://{args.ip}:{args.port} for {', '.join(origins)}", file=sys.stderr, flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
+    """Run a worker until stopped."""
+    from worker import run_worker
+
+    asyncio.run(run_worker(settings))
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
+    """Server, worker and the demo transition, until Ctrl-C."""
+    from bpo.server import wait_for_server
+
+    bpo = [sys.executable, "-m", "starter"]
+    env = {**os.environ, "TEMPORAL_ADDRESS": f"127.0.0.1:{args.port}", "BPO_DATA_DIR": str(settings.data_dir)}
+    children = [subprocess.Popen([*bpo, "server", "--port", str(args.port), "--ui-port", str(args.ui_port)], env=env)]
+    try:
+        asyncio.run(wait_for_server(env["TEMPORAL_ADDRESS"]))
+        children.append(subprocess.Popen([*bpo, "worker"], env=env))
+        plan = EXAMPLES / "reference-plan.yaml"
+        demo = subprocess.run([*bpo, "start", str(plan)], env=env, capture_output=True, text=True)
+        demo_id = demo.stdout.strip() or "acme-tier-1-support-to-northstar-bpo"
+        print(
+            f"\nThe engine is running. Web UI: http://localhost:{args.ui_port}\n"
+            f"Demo transition: {demo_id}" + (" (already there)" if demo.returncode else " (started)") + "\n\n"
+            "Try, in another terminal:\n"
+            f"  .venv/bin/bpo status {demo_id}\n"
+            f"  .venv/bin/bpo approve {demo_id} gap_analysis_approved --by li@acme.example\n\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        children[0].wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()

@@ -1,0 +1,130 @@
+"""Commands for everyone who watches transitions: status, lists, reports, the audit trail."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bpo.api import get_plan, get_status
+from bpo.commands.common import Exit, client_for, plan_from, print_status, write_out
+from bpo.settings import Settings
+from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
+from models.plan import Plan
+
+
+async def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
+    """Where a transition stands."""
+    client = await client_for(settings)
+    print_status(await get_status(client, args.id), args.json)
+
+
+async def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
+    """Transitions from Temporal's visibility store, filtered by their search attributes."""
+    from bpo.render import table
+
+    clauses = [f"WorkflowType = '{WORKFLOW_NAME}'"]
+    filters = (
+        (SA_STATE, args.state),
+        (SA_PHASE, args.phase),
+        (SA_HEALTH, args.health),
+        (SA_CLIENT, args.client),
+        (SA_PROVIDER, args.provider),
+    )
+    for key, value in filters:
+        if value is not None:
+            if not value or len(value) > 100 or any(c in value for c in "'\"\\") or not value.isprintable():
+                raise Exit(f"--{key.name.removeprefix('Bpo').lower()}: '{value[:40]}' is not a name to filter on")
+            clauses.append(f"{key.name} = '{value}'")
+    client = await client_for(settings)
+    found = []
+    async for wf in client.list_workflows(" AND ".join(clauses)):
+        attrs = wf.typed_search_attributes
+        found.append(
+            {
+                "id": wf.id,
+                "state": attrs.get(SA_STATE),
+                "phase": attrs.get(SA_PHASE),
+                "health": attrs.get(SA_HEALTH),
+                "client": attrs.get(SA_CLIENT),
+                "provider": attrs.get(SA_PROVIDER),
+                "started_at": wf.start_time.isoformat() if wf.start_time else None,
+            }
+        )
+    if args.json:
+        print(json.dumps(found, indent=2))
+    elif not found:
+        print("no transitions match")
+    else:
+        keys = ("id", "state", "phase", "health", "client", "provider", "started_at")
+        print(table([k.upper() for k in keys], [[str(t[k] or "-") for k in keys] for t in found]))
+
+
+def _trail(settings: Settings, transition_id: str) -> list[Any]:
+    from sqlmodel import Session
+
+    from activities.audit import read_trail
+    from bpo.db import make_engine
+
+    with Session(make_engine(settings.audit_url)) as session:
+        return list(read_trail(transition_id, session=session))
+
+
+async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
+    """A self-contained HTML report of one transition."""
+    from bpo.report import render_report
+
+    client = await client_for(settings)
+    status, plan = await get_status(client, args.id), await get_plan(client, args.id)
+    html = render_report(plan, status, _trail(settings, args.id), datetime.now(UTC))
+    write_out(html, args.out, "report")
+
+
+async def cmd_calendar(args: argparse.Namespace, settings: Settings) -> None:
+    """An iCalendar file of a transition's due dates, check-ins and reviews."""
+    from bpo.calendar import render_calendar
+
+    client = await client_for(settings)
+    status, plan = await get_status(client, args.id), await get_plan(client, args.id)
+    write_out(render_calendar(plan, status, datetime.now(UTC)), args.out, "calendar")
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
+    """A transition's audit trail, from the audit database."""
+    from bpo.render import trail_text
+
+    rows = _trail(settings, args.id)
+    if not rows:
+        raise Exit(f"the audit trail has nothing for '{args.id}' in {settings.audit_url}")
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+    else:
+        print(trail_text(rows))
+
+
+def cmd_config(args: argparse.Namespace, settings: Settings) -> None:
+    """The settings in force, secrets masked."""
+    from bpo.settings import effective
+
+    shown = effective(settings)
+    if args.json:
+        print(json.dumps(shown, indent=2))
+    else:
+        width = max(map(len, shown))
+        for name, value in shown.items():
+            print(f"{name.ljust(width)}  {value}")
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> None:
+    """Check a plan file."""
+    plan = plan_from(args.plan)
+    gates = sum(len(p.gates) for p in plan.phases)
+    print(
+        f"{args.plan}: valid: {len(plan.phases)} phases, {gates} gates, {len(plan.people)} people, {len(plan.kpis)} KPIs"
+    )
+
+
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> None:
+    """The plan's JSON Schema."""
+    print(json.dumps(Plan.model_json_schema(), indent=2))

@@ -1,0 +1,148 @@
+"""The decisions a transition takes: one model per command, each naming its update once.
+
+This module is the command table. Every command declares the name of the workflow update that
+carries it (``update``); the `bpo` client sends by that name, the workflow registers one handler
+per command from it, and the rules dispatch on `Command` with ``match``. Adding a command means
+a model here, one rule function and one handler line in the workflow.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from models.plan import Person
+
+PersonId = Annotated[str, Field(min_length=1, max_length=254, pattern=r"^[^\s\x00-\x1f]+$")]
+GateKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+Text = Annotated[str, Field(min_length=1, max_length=2000)]
+PeriodLabel = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
+RequestId = Annotated[str, Field(max_length=100)]
+
+
+class Message(BaseModel):
+    """Base of everything Temporal carries: unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Decision(Message):
+    update: ClassVar[str]
+    """The workflow update that carries this command; names in running histories never change."""
+
+    by: PersonId
+    request_id: RequestId | None = None
+    """Makes a retried request count once; the same id again is a repeat."""
+
+
+class Approve(_Decision):
+    """Approve an approval gate."""
+
+    update: ClassVar[str] = "approve"
+    gate: GateKey
+    note: Text | None = None
+    evidence: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+
+
+class Tick(_Decision):
+    """Tick one item of a checklist gate."""
+
+    update: ClassVar[str] = "tick"
+    gate: GateKey
+    item: GateKey
+    note: Text | None = None
+
+
+class Reject(_Decision):
+    """Reject a gate: rework, or a halt past the rework limit."""
+
+    update: ClassVar[str] = "reject"
+    gate: GateKey
+    reason: Text
+
+
+class Waive(_Decision):
+    """Pass a gate without its condition."""
+
+    update: ClassVar[str] = "waive"
+    gate: GateKey
+    reason: Text
+
+
+class Pause(_Decision):
+    """Stop every clock."""
+
+    update: ClassVar[str] = "pause"
+    reason: Text
+
+
+class Resume(_Decision):
+    """Start the clocks again, reopening a rejected gate."""
+
+    update: ClassVar[str] = "resume"
+    reason: Text | None = None
+
+
+class Cancel(_Decision):
+    """End the transition."""
+
+    update: ClassVar[str] = "cancel"
+    reason: Text
+
+
+class ChangeRoster(_Decision):
+    """Add people to the roster (or replace their entry), or take them off it."""
+
+    update: ClassVar[str] = "change_roster"
+    add: list[Person] = Field(default=[], max_length=50)
+    remove: list[PersonId] = Field(default=[], max_length=50)
+
+
+class RecordReadings(Message):
+    """KPI readings for one reporting period, ``{"csat": 91.0}``."""
+
+    update: ClassVar[str] = "record_readings"
+    period: PeriodLabel
+    values: dict[GateKey, float] = Field(min_length=1, max_length=50)
+    by: PersonId | None = None
+    request_id: RequestId | None = None
+
+    @field_validator("values")
+    @classmethod
+    def _finite(cls, values: dict[str, float]) -> dict[str, float]:
+        for metric, value in values.items():
+            if not math.isfinite(value):
+                raise ValueError(f"{metric}: {value} is not a finite number")
+            if value < 0:
+                raise ValueError(f"{metric}: {value:g} is negative; KPI readings are counts, rates or amounts")
+        return values
+
+
+class ReadingsBatch(Message):
+    """Several periods' readings recorded together: all of them, or none if any is refused."""
+
+    update: ClassVar[str] = "record_batch"
+    batches: list[RecordReadings] = Field(min_length=1, max_length=2000)
+    request_id: RequestId | None = None
+
+
+GateDecision = Approve | Tick | Reject | Waive
+Control = Pause | Resume | Cancel | ChangeRoster
+Command = GateDecision | Control | RecordReadings | ReadingsBatch
+"""Every command a transition takes."""
+
+COMMANDS: tuple[type[Command], ...] = (
+    Approve,
+    Tick,
+    Reject,
+    Waive,
+    Pause,
+    Resume,
+    Cancel,
+    ChangeRoster,
+    RecordReadings,
+    ReadingsBatch,
+)
+"""The command table, in the order the workflow registers its update handlers."""

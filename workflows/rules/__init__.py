@@ -1,0 +1,26 @@
+"""The transition's state machine, in plain deterministic Python.
+
+`Machine` takes a command or the passing of time and changes a `TransitionState`, collecting
+what must be written to the audit trail and who must be told in an `Outbox`. Nothing here
+imports Temporal: the workflow in `workflows/transition.py` feeds it and carries out its outbox,
+and the tests in `tests/rules/` drive it with no server at all. The rules it follows are those
+of `docs/semantics.md`, in rooms named for what they are about:
+
+- `clock`: the read-only view of plan and state, the phase under way and its clocks;
+- `checks`: `Refused` and whether a command is allowed;
+- `decisions`: what each command changes;
+- `gates`: when a gate passes and how far along it is;
+- `phases`: check-ins, the escalation ladder, waves, moving from phase to phase;
+- `ledger` and `settlement`: steady state, its settlements and business reviews;
+- `texts`: what every notice says;
+- `status`: where a transition stands, and the Web UI's details;
+- `outbox`: the audit entries and notices the rules ask for;
+- `versions`: the seam through which a change of behaviour asks whether it applies.
+"""
+
+from workflows.rules.checks import Refused
+from workflows.rules.machine import Machine
+from workflows.rules.phases import HEALTH_ORDER
+from workflows.rules.versions import Patched, every_change
+
+__all__ = ["HEALTH_ORDER", "Machine", "Patched", "Refused", "every_change"]

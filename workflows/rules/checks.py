@@ -1,0 +1,175 @@
+"""Whether the rules allow a command: checks over a read-only plan and state.
+
+Every check raises `Refused` with a sentence about the business ("needs one of the roles
+executive_sponsor, transition_lead") and a ``kind`` the callers add their own hints by; none
+changes anything, so the workflow's validators can run them before a command is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import assert_never
+
+from models.commands import (
+    Approve,
+    Cancel,
+    ChangeRoster,
+    Command,
+    Control,
+    GateDecision,
+    Pause,
+    ReadingsBatch,
+    RecordReadings,
+    Reject,
+    Resume,
+    Tick,
+    Waive,
+)
+from models.messages import GateState
+from models.plan import CONTROL_ROLES, WAIVE_ROLES, ApprovalGate, ChecklistGate, KpiGate, Person, RosterGate
+from workflows.rules.clock import View
+
+GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate
+PASSES_ON = {
+    "checklist": "it passes when each of its items is ticked",
+    "kpi": "it passes on KPI readings",
+    "roster": "it passes when the roster holds every required role",
+}
+
+
+class Refused(Exception):
+    """A command the rules do not allow; the message says what is wrong and what would be right."""
+
+    def __init__(self, message: str, kind: str = "Refused") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def check(v: View, command: Command) -> None:
+    """Refuse ``command`` with a `Refused` if the rules do not allow it now."""
+    match command:
+        case ReadingsBatch():
+            for batch in command.batches:
+                _check_readings(v, batch)
+        case RecordReadings():
+            _check_readings(v, command)
+        case Pause() | Resume() | Cancel() | ChangeRoster():
+            _check_control(v, command)
+        case Approve() | Tick() | Reject() | Waive():
+            _check_gate_decision(v, command)
+        case _:
+            assert_never(command)
+
+
+def person(v: View, person_id: str) -> Person:
+    """The roster's entry for ``person_id``."""
+    found = next((p for p in v.state.people if p.id == person_id), None)
+    if found is None:
+        known = ", ".join(p.id for p in v.state.people)
+        raise Refused(f"'{person_id}' is not on the roster; people who may decide: {known}", "NotAllowed")
+    return found
+
+
+def require_role(v: View, person_id: str, roles: Iterable[str], what: str) -> None:
+    """Refuse unless ``person_id`` is on the roster and holds one of ``roles``."""
+    found = person(v, person_id)
+    roles = list(roles)
+    if not set(found.roles) & set(roles):
+        raise Refused(
+            f"{person_id} may not {what}: it needs one of the roles {', '.join(roles)}, "
+            f"and {person_id} holds {', '.join(found.roles)}",
+            "NotAllowed",
+        )
+
+
+def gate_of(v: View, key: str) -> tuple[GateSpec, GateState]:
+    """The plan's gate ``key`` and its state, if it is a gate of the phase under way."""
+    phase = v.phase
+    gate_state = next((g for g in v.state.gates if g.key == key), None)
+    if phase is not None and gate_state is not None:
+        spec = phase.gate(key)
+        assert spec is not None
+        return spec, gate_state
+    for i, other in enumerate(v.plan.phases):
+        if other.gate(key) is not None:
+            when = "has not begun" if i > v.state.phase_index else "has already passed"
+            raise Refused(
+                f"gate '{key}' belongs to phase '{other.key}', which {when}; the transition is in '{v.phase_key}'",
+                "GateNotOpen",
+            )
+    current = ", ".join(g.key for g in v.state.gates) or "none (steady state)"
+    raise Refused(f"unknown gate '{key}'; gates of the current phase '{v.phase_key}': {current}", "UnknownGate")
+
+
+def _check_gate_decision(v: View, command: GateDecision) -> None:
+    if v.state.state == "paused":
+        raise Refused(
+            f"the transition is paused ({v.state.pause_reason}); resume it before deciding on gates", "Paused"
+        )
+    _check_live(v)
+    spec, gate = gate_of(v, command.gate)
+    if gate.status != "open":
+        raise Refused(f"gate '{gate.key}' is {gate.status}, not open; no decision can change it now", "GateNotOpen")
+    if isinstance(command, Waive):
+        require_role(v, command.by, WAIVE_ROLES, f"waive gate '{gate.key}'")
+        return
+    approvers = spec.approvers.roles if isinstance(spec, (ApprovalGate, ChecklistGate)) else WAIVE_ROLES
+    if isinstance(command, Reject):
+        require_role(v, command.by, approvers, f"reject gate '{gate.key}'")
+        return
+    if isinstance(command, Approve) and not isinstance(spec, ApprovalGate):
+        raise Refused(
+            f"gate '{gate.key}' is a {spec.kind} gate and is not approved: {PASSES_ON[spec.kind]}", "WrongGateKind"
+        )
+    if isinstance(command, Tick):
+        if not isinstance(spec, ChecklistGate):
+            raise Refused(f"gate '{gate.key}' is a {spec.kind} gate, not a checklist; nothing to tick", "WrongGateKind")
+        items = v.plan.checklist_items(spec)
+        if command.item not in items:
+            raise Refused(
+                f"unknown item '{command.item}' of gate '{gate.key}'; its items: {', '.join(items)}", "UnknownItem"
+            )
+    require_role(v, command.by, approvers, f"sign off gate '{gate.key}'")
+    needs_evidence = isinstance(spec, ApprovalGate) and spec.evidence == "required"
+    if isinstance(command, Approve) and needs_evidence and not command.evidence:
+        raise Refused(f"gate '{gate.key}' needs evidence with each approval: a link or a reference", "EvidenceRequired")
+
+
+def _check_live(v: View) -> None:
+    if v.state.state in ("completed", "cancelled"):
+        raise Refused(f"the transition is {v.state.state}; it takes no more decisions", "Ended")
+
+
+def _check_control(v: View, command: Control) -> None:
+    _check_live(v)
+    match command:
+        case Pause():
+            require_role(v, command.by, CONTROL_ROLES, "pause the transition")
+            if v.state.state == "paused":
+                raise Refused(f"the transition is already paused ({v.state.pause_reason})", "AlreadyPaused")
+        case Resume():
+            require_role(v, command.by, CONTROL_ROLES, "resume the transition")
+            if v.state.state != "paused":
+                raise Refused("the transition is not paused", "NotPaused")
+        case Cancel():
+            require_role(v, command.by, WAIVE_ROLES, "cancel the transition")
+        case ChangeRoster():
+            require_role(v, command.by, CONTROL_ROLES, "change the roster")
+            ids = {p.id for p in v.state.people}
+            for person_id in command.remove:
+                if person_id not in ids:
+                    raise Refused(f"'{person_id}' is not on the roster, so cannot be removed", "UnknownPerson")
+            if not command.add and not command.remove:
+                raise Refused("nothing to change: name people to add or remove", "EmptyChange")
+        case _:
+            assert_never(command)
+
+
+def _check_readings(v: View, command: RecordReadings) -> None:
+    _check_live(v)
+    known = [k.key for k in v.plan.kpis]
+    for metric in command.values:
+        if metric not in known:
+            raise Refused(f"unknown metric '{metric}'; the plan's KPIs: {', '.join(known)}", "UnknownMetric")
+    if command.by is not None:
+        person(v, command.by)

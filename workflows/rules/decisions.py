@@ -1,0 +1,176 @@
+"""What each command changes, once `workflows.rules.checks` has allowed it.
+
+One function per command, named after it; `Machine.apply` dispatches to them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from models.commands import (
+    Approve,
+    Cancel,
+    ChangeRoster,
+    Pause,
+    ReadingsBatch,
+    RecordReadings,
+    Reject,
+    Resume,
+    Tick,
+    Waive,
+)
+from models.messages import GateState, Signoff
+from models.plan import ApprovalGate, ChecklistGate, KpiGate
+from workflows.rules import texts
+from workflows.rules.checks import gate_of
+from workflows.rules.gates import approvals_pass, gate_passed, kpi_streak
+from workflows.rules.ledger import record_steady
+from workflows.rules.outbox import Recorder
+from workflows.rules.phases import begin_phase, close_run
+
+NOTIFIED_OF_CONTROL = ["point_of_contact", "program_manager"]
+
+
+def approve(m: Recorder, command: Approve, now: datetime) -> None:
+    """Count an approval; the gate passes when its approvers' rule is met."""
+    spec, gate = gate_of(m, command.gate)
+    assert isinstance(spec, ApprovalGate)
+    first = command.by not in gate.approvals
+    if first:
+        gate.approvals[command.by] = Signoff(by=command.by, at=now, note=command.note, evidence=command.evidence)
+    m.decided("approved", gate.key, command.by, now, command.note, {"evidence": command.evidence, "repeat": not first})
+    if approvals_pass(m, spec, gate):
+        gate_passed(m, gate, now)
+
+
+def tick(m: Recorder, command: Tick, now: datetime) -> None:
+    """Tick an item; the gate passes when every item is ticked."""
+    spec, gate = gate_of(m, command.gate)
+    assert isinstance(spec, ChecklistGate)
+    first = command.item not in gate.ticks
+    if first:
+        gate.ticks[command.item] = Signoff(by=command.by, at=now, note=command.note)
+    m.decided("ticked", gate.key, command.by, now, command.note, {"item": command.item, "repeat": not first})
+    if all(item in gate.ticks for item in m.plan.checklist_items(spec)):
+        gate_passed(m, gate, now)
+
+
+def waive(m: Recorder, command: Waive, now: datetime) -> None:
+    """Pass a gate without its condition."""
+    _, gate = gate_of(m, command.gate)
+    gate.status = "waived"
+    gate.decision = Signoff(by=command.by, at=now, note=command.reason)
+    m.decided("waived", gate.key, command.by, now, command.reason)
+
+
+def reject(m: Recorder, command: Reject, now: datetime) -> None:
+    """Send the transition back for rework, or halt it when no rework is left."""
+    phase = m.phase
+    assert phase is not None
+    _, gate = gate_of(m, command.gate)
+    m.decided("rejected", gate.key, command.by, now, command.reason)
+    rework = phase.on_reject
+    done = m.state.reworks.get(phase.key, 0)
+    if rework and done < rework.max_reworks:
+        m.state.reworks[phase.key] = done + 1
+        target = m.plan.phase_index(rework.back_to)
+        assert target is not None
+        close_run(m, "reworked", now)
+        message = texts.rework(
+            m.plan, phase, m.plan.phases[target], command.by, gate.key, command.reason, done + 1, rework.max_reworks
+        )
+        detail = {"gate": gate.key, "back_to": rework.back_to, "rework": done + 1}
+        m.notify("rework", message, NOTIFIED_OF_CONTROL, now, detail)
+        begin_phase(m, target, now)
+        return
+    gate.status = "rejected"
+    gate.decision = Signoff(by=command.by, at=now, note=command.reason)
+    m.state.health = "escalated"
+    m.state.health_raised_by = phase.key
+    why = "no rework is allowed" if not rework else f"the {rework.max_reworks} reworks allowed are used up"
+    message = texts.halted(m.plan, phase, command.by, gate.key, command.reason, why)
+    m.notify("gate_rejected", message, ["executive_sponsor"], now, {"gate": gate.key})
+    m.audit("halted", now, gate=gate.key, actor=command.by, detail={"reason": command.reason})
+    pause_clock(m, now, f"gate '{gate.key}' rejected: {command.reason}")
+
+
+def record_batch(m: Recorder, command: ReadingsBatch, now: datetime) -> None:
+    """Record several periods' readings, in order."""
+    for batch in command.batches:
+        record_readings(m, batch, now)
+
+
+def record_readings(m: Recorder, command: RecordReadings, now: datetime) -> None:
+    """Record one period's readings: toward the open KPI gates, or into steady state's ledger."""
+    phase = m.phase
+    m.audit("kpi_reading", now, actor=command.by, detail={"period": command.period, "values": command.values})
+    if phase is None:
+        record_steady(m, command, now)
+        return
+    for gate in m.state.gates:
+        spec = phase.gate(gate.key)
+        if not isinstance(spec, KpiGate) or gate.status != "open":
+            continue
+        values = {metric: v for metric, v in command.values.items() if metric in spec.metrics}
+        if not values:
+            continue
+        if command.period not in gate.periods:
+            gate.periods.append(command.period)
+        gate.readings.setdefault(command.period, {}).update(values)
+        if kpi_streak(m, spec, gate)[0] >= spec.periods:
+            gate_passed(m, gate, now)
+
+
+def pause(m: Recorder, command: Pause, now: datetime) -> None:
+    """Stop every clock until someone resumes."""
+    m.decided("paused", None, command.by, now, command.reason)
+    m.notify("paused", texts.paused(m.plan, command.by, command.reason), NOTIFIED_OF_CONTROL, now)
+    pause_clock(m, now, command.reason)
+
+
+def pause_clock(m: Recorder, now: datetime, reason: str) -> None:
+    """Stop the clocks at ``now``, keeping the unpaused time run so far."""
+    s = m.state
+    s.active_seconds = m.active_at(now)
+    s.clock_at = now
+    s.state = "paused"
+    s.paused_since = now
+    s.pause_reason = reason
+
+
+def resume(m: Recorder, command: Resume, now: datetime) -> None:
+    """Start the clocks again and reopen a rejected gate."""
+    s = m.state
+    assert s.paused_since is not None
+    paused_for = (now - s.paused_since).total_seconds()
+    s.paused_seconds += paused_for
+    s.state, s.clock_at, s.paused_since, s.pause_reason = "running", now, None, None
+    reopened = [g.key for g in s.gates if g.status == "rejected"]
+    s.gates = [GateState(key=g.key, kind=g.kind) if g.status == "rejected" else g for g in s.gates]
+    detail = {"paused_seconds": paused_for, "reopened": reopened}
+    m.decided("resumed", None, command.by, now, command.reason, detail)
+    message = texts.resumed(m.plan, command.by, timedelta(seconds=paused_for), reopened)
+    m.notify("resumed", message, NOTIFIED_OF_CONTROL, now)
+
+
+def cancel(m: Recorder, command: Cancel, now: datetime) -> None:
+    """End the transition for good."""
+    s = m.state
+    if s.state == "paused" and s.paused_since:
+        s.paused_seconds += (now - s.paused_since).total_seconds()
+    s.active_seconds = m.active_at(now)
+    s.state, s.clock_at, s.paused_since = "cancelled", now, None
+    s.ended_at, s.end_reason = now, command.reason
+    close_run(m, "cancelled", now)
+    m.decided("cancelled", None, command.by, now, command.reason)
+    message = texts.cancelled(m.plan, command.by, command.reason)
+    m.notify("cancelled", message, ["executive_sponsor", "program_manager", "point_of_contact"], now)
+
+
+def change_roster(m: Recorder, command: ChangeRoster, now: datetime) -> None:
+    """Add people to the roster (replacing an entry with the same id) or take them off."""
+    added = {p.id for p in command.add}
+    removed = set(command.remove) - added
+    m.state.people = [p for p in m.state.people if p.id not in added | removed] + list(command.add)
+    detail = {"added": sorted(added), "removed": sorted(removed)}
+    m.decided("roster_changed", None, command.by, now, None, detail)

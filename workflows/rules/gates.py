@@ -1,0 +1,102 @@
+"""Gates: when each kind passes, and how far along it is as a person reads it.
+
+An approval gate passes on its approvers' rule (any one, all, or a quorum); a checklist gate
+when every item is ticked; a KPI gate when every metric met its SLA for ``periods`` periods in
+a row; a roster gate when the roster holds every required role.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from models.messages import GateState, GateStatus
+from models.plan import ApprovalGate, ChecklistGate, KpiGate, RosterGate
+from workflows.rules.clock import View
+from workflows.rules.outbox import Recorder
+
+
+def approvals_pass(v: View, spec: ApprovalGate, gate: GateState) -> bool:
+    """Whether the approvals given so far satisfy the gate's rule, over the roster as it is."""
+    rule, needed = spec.approvers.rule, spec.approvers.quorum
+    eligible = v.eligible(spec.approvers.roles)
+    approved = [p for p in eligible if p in gate.approvals]
+    if needed:
+        return len(approved) >= needed
+    if rule == "all":
+        return len(approved) == len(eligible)
+    return bool(approved)
+
+
+def kpi_streak(v: View, spec: KpiGate, gate: GateState) -> tuple[int, list[str]]:
+    """Consecutive periods, up to the latest complete one, in which every metric met its SLA.
+
+    Returns the streak and the metrics the latest period still lacks. A period with a miss,
+    or one left incomplete while a later period arrived, starts the count again.
+    """
+    streak, missing = 0, []
+    for n, period in enumerate(gate.periods):
+        read = gate.readings.get(period, {})
+        missed = any(not v.plan.kpi(m).meets_sla(val) for m, val in read.items())  # type: ignore[union-attr]
+        missing = [m for m in spec.metrics if m not in read]
+        if missed:
+            streak = 0
+        elif not missing:
+            streak += 1
+            if streak >= spec.periods:
+                return streak, []
+        elif n < len(gate.periods) - 1:
+            streak = 0
+    return streak, missing
+
+
+def missing_roles(v: View, gate: RosterGate) -> list[str]:
+    """The roles a roster gate requires that nobody on the roster holds."""
+    held = {r for p in v.state.people for r in p.roles}
+    return [r for r in gate.requires if r not in held]
+
+
+def gate_status(v: View, gate: GateState) -> GateStatus:
+    """A gate's progress as a person reads it (``1/2 periods``, ``3/4 items``)."""
+    phase = v.phase
+    assert phase is not None
+    spec = phase.gate(gate.key)
+    waiting: list[str] = []
+    if isinstance(spec, ApprovalGate):
+        eligible = v.eligible(spec.approvers.roles)
+        got = [p for p in eligible if p in gate.approvals]
+        need = spec.approvers.quorum or (len(eligible) if spec.approvers.rule == "all" else 1)
+        progress = f"{min(len(got), need)}/{need} approvals"
+        waiting = [p for p in eligible if p not in gate.approvals]
+    elif isinstance(spec, ChecklistGate):
+        items = v.plan.checklist_items(spec)
+        progress = f"{sum(i in gate.ticks for i in items)}/{len(items)} items"
+        waiting = [i for i in items if i not in gate.ticks]
+    elif isinstance(spec, KpiGate):
+        streak, missing = kpi_streak(v, spec, gate)
+        progress = f"{min(streak, spec.periods)}/{spec.periods} periods"
+        waiting = missing if gate.periods else list(spec.metrics)
+    else:
+        assert isinstance(spec, RosterGate)
+        lacking = missing_roles(v, spec)
+        progress = f"{len(spec.requires) - len(lacking)}/{len(spec.requires)} roles"
+        waiting = lacking
+    if gate.status != "open":
+        waiting = []
+    return GateStatus(key=gate.key, kind=gate.kind, status=gate.status, progress=progress, waiting_for=waiting)
+
+
+def gate_passed(m: Recorder, gate: GateState, now: datetime) -> None:
+    """Mark a gate passed and say so in the audit trail."""
+    gate.status = "passed"
+    m.audit("gate_passed", now, gate=gate.key, detail={"kind": gate.kind})
+
+
+def check_roster_gates(m: Recorder, now: datetime) -> None:
+    """Pass every open roster gate whose roles the roster now holds."""
+    phase = m.phase
+    assert phase is not None
+    for gate in m.state.gates:
+        spec = phase.gate(gate.key)
+        if isinstance(spec, RosterGate) and gate.status == "open" and not missing_roles(m, spec):
+            gate.status = "passed"
+            m.audit("gate_passed", now, gate=gate.key, detail={"kind": "roster"})

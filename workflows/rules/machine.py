@@ -1,0 +1,135 @@
+"""`Machine`: the one entry point to the rules of a transition.
+
+It takes a command or the passing of time and changes a `TransitionState`, collecting what must
+be written to the audit trail and who must be told in its outbox. The rules themselves live in
+the modules beside it; this one starts a transition, dispatches commands and lets time run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import assert_never
+
+from models.commands import (
+    Approve,
+    Cancel,
+    ChangeRoster,
+    Command,
+    Pause,
+    ReadingsBatch,
+    RecordReadings,
+    Reject,
+    Resume,
+    Tick,
+    Waive,
+)
+from models.messages import GateState, GateStatus, TransitionState, TransitionStatus
+from models.plan import Plan
+from workflows.rules import checks, decisions, gates, ledger, phases
+from workflows.rules import status as report
+from workflows.rules.clock import is_done
+from workflows.rules.outbox import Recorder
+from workflows.rules.versions import Patched, every_change
+
+MAX_SEEN_REQUESTS = 500
+
+
+class Machine(Recorder):
+    """The rules of one transition, over its plan and its state."""
+
+    @classmethod
+    def start(cls, plan: Plan, transition_id: str, now: datetime, patched: Patched = every_change) -> Machine:
+        """A new transition at the start of its first phase."""
+        state = TransitionState(
+            id=transition_id,
+            people=list(plan.people),
+            started_at=now,
+            phase_started_at=now,
+            clock_at=now,
+        )
+        machine = cls(plan, state, patched)
+        machine.audit("transition_started", now, detail={"plan": plan.name})
+        phases.begin_phase(machine, 0, now)
+        machine.advance(now)
+        return machine
+
+    # --- the passing of time --------------------------------------------------------------
+
+    def advance(self, now: datetime) -> None:
+        """Apply every rule whose time has come: escalations, gates passing, phases ending,
+        check-ins, and in steady state settlements, business reviews and the contract's end."""
+        while self.state.state == "running" and (phase := self.phase) is not None:
+            phases.check_in(self, phase, now)
+            phases.escalate(self, phase, now)
+            gates.check_roster_gates(self, now)
+            if not all(is_done(g) for g in self.state.gates):
+                return
+            if not self.last_wave():
+                phases.next_wave(self, now)
+                continue
+            if phase.min_duration and self.phase_elapsed(now) < phase.min_duration:
+                return
+            phases.pass_phase(self, phase, now)
+        if self.state.state == "running" and self.phase is None:
+            ledger.govern(self, now)
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def check(self, command: Command, now: datetime) -> None:
+        """Refuse ``command`` with a `Refused` if the rules do not allow it; change nothing.
+
+        A command whose ``request_id`` was already applied is a repeat and always allowed:
+        applying it again changes nothing.
+        """
+        if not self.is_repeat(command):
+            checks.check(self, command)
+
+    def apply(self, command: Command, now: datetime) -> None:
+        """Check ``command``, then carry it out and let the rules run on."""
+        if self.is_repeat(command):
+            return
+        self.check(command, now)
+        if command.request_id:
+            self.state.seen_requests = [*self.state.seen_requests, command.request_id][-MAX_SEEN_REQUESTS:]
+        match command:
+            case Approve():
+                decisions.approve(self, command, now)
+            case Tick():
+                decisions.tick(self, command, now)
+            case Reject():
+                decisions.reject(self, command, now)
+            case Waive():
+                decisions.waive(self, command, now)
+            case RecordReadings():
+                decisions.record_readings(self, command, now)
+            case ReadingsBatch():
+                decisions.record_batch(self, command, now)
+            case Pause():
+                decisions.pause(self, command, now)
+            case Resume():
+                decisions.resume(self, command, now)
+            case Cancel():
+                decisions.cancel(self, command, now)
+            case ChangeRoster():
+                decisions.change_roster(self, command, now)
+            case _:
+                assert_never(command)
+        self.advance(now)
+
+    def is_repeat(self, command: Command) -> bool:
+        """Whether ``command`` carries a request id already applied."""
+        return bool(command.request_id) and command.request_id in self.state.seen_requests
+
+    # --- status ---------------------------------------------------------------------------
+
+    def gate_status(self, gate: GateState) -> GateStatus:
+        """A gate's progress as a person reads it (``1/2 periods``, ``3/4 items``)."""
+        return gates.gate_status(self, gate)
+
+    def status(self, now: datetime, brief: bool = False) -> TransitionStatus:
+        """Where the transition stands at ``now``; see `workflows.rules.status.status`."""
+        return report.status(self, now, brief)
+
+    def details(self, now: datetime) -> str:
+        """A short Markdown summary for the Temporal Web UI."""
+        return report.details(self, now)

@@ -1,0 +1,101 @@
+"""What the rules ask for: audit entries and notices, collected in an `Outbox` the workflow empties.
+
+Every entry and notice gets an id of the transition and a sequence number kept in the state, so
+an activity retried after a crash writes or sends it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from models.messages import AuditEntry, Decision, Delivery, Notice, Outbox, Recipient
+from workflows.rules.clock import View
+
+MAX_DECISIONS = 300
+
+
+class Recorder(View):
+    """A view of the transition that may change it, and records what it changed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outbox = Outbox()
+        self.period_closed = False
+        """Set when a steady-state period was settled: a good moment to continue as new."""
+
+    def _next_id(self) -> str:
+        self.state.seq += 1
+        return f"{self.state.id}/{self.state.seq}"
+
+    def audit(
+        self,
+        kind: str,
+        now: datetime,
+        *,
+        gate: str | None = None,
+        actor: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Add a line to the audit trail."""
+        self.outbox.audit.append(
+            AuditEntry(
+                id=self._next_id(),
+                transition_id=self.state.id,
+                kind=kind,
+                phase=self.phase_key,
+                gate=gate,
+                actor=actor,
+                at=now,
+                detail=detail or {},
+            )
+        )
+
+    def notify(
+        self,
+        kind: str,
+        message: tuple[str, str],
+        roles: Iterable[str],
+        now: datetime,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Tell everyone who holds one of ``roles``; ``message`` is a subject and a text."""
+        subject, text = message
+        people = self.holding(roles)
+        self.outbox.notices.append(
+            Notice(
+                id=self._next_id(),
+                transition_id=self.state.id,
+                kind=kind,
+                subject=subject,
+                text=text,
+                at=now,
+                recipients=[Recipient(id=p.id, name=p.name, email=p.address) for p in people],
+                detail={"phase": self.phase_key, "health": self.state.health, **(detail or {})},
+            )
+        )
+
+    def decided(
+        self,
+        kind: str,
+        gate: str | None,
+        by: str,
+        now: datetime,
+        note: str | None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Keep a person's decision in the state's decision log and in the audit trail."""
+        decision = Decision(kind=kind, phase=self.phase_key, gate=gate, by=by, at=now, note=note)
+        self.state.decisions = [*self.state.decisions, decision][-MAX_DECISIONS:]
+        self.audit(kind, now, gate=gate, actor=by, detail={"note": note, **(detail or {})})
+
+    def delivery_failed(self, delivery: Delivery, error: str, now: datetime) -> None:
+        """Note in the audit trail that a notice could not be delivered through a channel."""
+        detail = {"notice": delivery.notice.id, "channel": delivery.channel.kind, "error": error[:500]}
+        self.audit("notification_failed", now, detail=detail)
+
+    def take_outbox(self) -> Outbox:
+        """What the rules asked for since the last call, emptied."""
+        out, self.outbox = self.outbox, Outbox()
+        return out

@@ -1,0 +1,111 @@
+"""Phases over time: check-ins, the escalation ladder, waves, and moving from phase to phase."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from models.messages import Escalation, GateState, Ledger, PhaseRun
+from models.plan import Phase
+from workflows.rules import texts
+from workflows.rules.clock import is_done
+from workflows.rules.gates import gate_status
+from workflows.rules.outbox import Recorder
+
+HEALTH_ORDER = ("on_track", "at_risk", "escalated")
+
+
+def check_in(m: Recorder, phase: Phase, now: datetime) -> None:
+    """Send the check-in that fell due; one, however many were missed while paused."""
+    every = m.plan.cadence.check_in
+    if not every:
+        return
+    due = int(m.active_at(now) // every.total_seconds())
+    if due <= m.state.check_ins_sent:
+        return
+    m.state.check_ins_sent = due
+    waiting = [f"{g.key} ({g.progress})" for g in (gate_status(m, g) for g in m.state.gates) if g.status == "open"]
+    m.notify("check_in", texts.check_in(m.plan, phase, due, m.state.health, waiting), ["point_of_contact"], now)
+
+
+def escalate(m: Recorder, phase: Phase, now: datetime) -> None:
+    """Fire every step of the ladder whose time past the phase's due date has come, once each."""
+    if not phase.due or all(is_done(g) for g in m.state.gates):
+        return
+    late = m.phase_elapsed(now) - phase.due
+    for level_no, level in enumerate(m.plan.ladder(phase), start=1):
+        if level_no in m.state.fired or late < level.after:
+            continue
+        m.state.fired.append(level_no)
+        people = m.holding(level.notify)
+        if level.health and HEALTH_ORDER.index(level.health) > HEALTH_ORDER.index(m.state.health):
+            m.state.health = level.health
+            m.state.health_raised_by = phase.key
+        open_gates = [g.key for g in m.state.gates if not is_done(g)]
+        m.state.escalations.append(
+            Escalation(
+                phase=phase.key,
+                attempt=m.state.attempt,
+                level=level_no,
+                at=now,
+                notified=[p.id for p in people],
+                health=level.health,
+            )
+        )
+        detail = {"level": level_no, "late_by": str(late), "open_gates": open_gates, "health": m.state.health}
+        m.audit("escalation", now, detail=detail)
+        message = texts.escalation(m.plan, phase, level_no, late, open_gates, m.state.health)
+        m.notify("escalation", message, level.notify, now, detail)
+
+
+def next_wave(m: Recorder, now: datetime) -> None:
+    """Start the next wave of the phase under way, with its gates fresh."""
+    phase = m.phase
+    assert phase is not None and phase.waves
+    m.state.wave_index += 1
+    size = phase.waves[m.state.wave_index]
+    m.state.gates = fresh_gates(phase)
+    m.audit("wave_started", now, detail={"wave": m.state.wave_index + 1, "size": size})
+    m.notify(
+        "wave_started", texts.wave_started(m.plan, phase, m.state.wave_index + 1, size), ["point_of_contact"], now
+    )
+
+
+def pass_phase(m: Recorder, phase: Phase, now: datetime) -> None:
+    """Close the phase under way as passed and begin the next one."""
+    close_run(m, "passed", now)
+    m.audit("phase_passed", now, detail={"attempt": m.state.attempt})
+    if m.state.health_raised_by == phase.key:
+        m.state.health = "on_track"
+        m.state.health_raised_by = None
+    begin_phase(m, m.state.phase_index + 1, now)
+
+
+def begin_phase(m: Recorder, index: int, now: datetime) -> None:
+    """Enter phase ``index`` (steady state past the last), counting attempts at it."""
+    s = m.state
+    s.phase_index = index
+    s.attempt = 1 + sum(1 for r in s.phases if r.phase == m.phase_key)
+    s.wave_index = 0
+    s.fired = []
+    s.phase_started_at = now
+    s.phase_active_start = m.active_at(now)
+    phase = m.phase
+    s.gates = fresh_gates(phase) if phase else []
+    if phase is None and m.plan.steady_state:
+        s.ledger = Ledger(since=now, active_start=s.phase_active_start, period_started_at=now)
+    s.phases.append(PhaseRun(phase=m.phase_key, attempt=s.attempt, started_at=now))
+    name = phase.name if phase else "Steady-state governance"
+    m.audit("phase_started", now, detail={"attempt": s.attempt, "name": name})
+    message = texts.phase_started(m.plan, name, s.attempt, phase.due if phase else None)
+    m.notify("phase_started", message, ["point_of_contact"], now)
+
+
+def fresh_gates(phase: Phase) -> list[GateState]:
+    """The gates of ``phase``, every one open and untouched."""
+    return [GateState(key=g.key, kind=g.kind) for g in phase.gates]
+
+
+def close_run(m: Recorder, outcome: str, now: datetime) -> None:
+    """End the latest phase run with ``outcome``."""
+    run = m.state.phases[-1]
+    run.ended_at, run.outcome = now, outcome  # type: ignore[assignment]

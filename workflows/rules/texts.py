@@ -1,0 +1,123 @@
+"""What people are told: the subject and text of every notice the rules send.
+
+Each function returns ``(subject, text)``. Subjects start with the client in brackets, so a
+mailbox shared across transitions sorts itself.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from models.durations import spoken
+from models.messages import Settlement
+from models.plan import Kpi, Phase, Plan
+from workflows.rules.settlement import settlement_text
+
+Message = tuple[str, str]
+
+
+def check_in(plan: Plan, phase: Phase, number: int, health: str, waiting: list[str]) -> Message:
+    """The regular check-in while a phase runs."""
+    return (
+        f"[{plan.client}] check-in #{number}: {phase.name}",
+        f"Check-in for '{plan.name}': phase {phase.name}, health {health}. Open gates: {', '.join(waiting) or 'none'}.",
+    )
+
+
+def phase_started(plan: Plan, name: str, attempt: int, due: timedelta | None) -> Message:
+    """A phase (or steady state) begins."""
+    return (
+        f"[{plan.client}] {name} begins",
+        f"'{plan.name}' entered {name}"
+        + (f" (attempt {attempt})" if attempt > 1 else "")
+        + (f", due in {spoken(due)}" if due else "")
+        + ".",
+    )
+
+
+def wave_started(plan: Plan, phase: Phase, wave: int, size: float) -> Message:
+    """The next wave of a phased ramp-up takes its share of the volume; ``wave`` counts from 1."""
+    return (
+        f"[{plan.client}] {phase.name}: wave {wave} ({size:g}%) begins",
+        f"Wave {wave - 1} passed its gates; wave {wave} takes {size:g}% of the volume.",
+    )
+
+
+def escalation(plan: Plan, phase: Phase, level: int, late: timedelta, open_gates: list[str], health: str) -> Message:
+    """A phase ran past its due date and reached a step of its escalation ladder."""
+    return (
+        f"[{plan.client}] {phase.name} is overdue: escalation level {level}",
+        f"Phase '{phase.name}' of '{plan.name}' was due {spoken(late)} ago and still waits on "
+        f"{', '.join(open_gates)}. Health: {health}.",
+    )
+
+
+def rework(plan: Plan, phase: Phase, back_to: Phase, by: str, gate: str, reason: str, n: int, most: int) -> Message:
+    """A rejected gate sends the transition back to an earlier phase."""
+    return (
+        f"[{plan.client}] {phase.name} rejected: back to {back_to.name}",
+        f"{by} rejected '{gate}': {reason}. The transition goes back to '{back_to.key}' (rework {n} of {most}).",
+    )
+
+
+def halted(plan: Plan, phase: Phase, by: str, gate: str, reason: str, why: str) -> Message:
+    """A rejected gate with no rework left pauses the transition."""
+    return (
+        f"[{plan.client}] {phase.name} halted: '{gate}' rejected",
+        f"{by} rejected '{gate}': {reason}. As {why}, the transition is paused "
+        "until someone resumes it (which reopens the gate) or cancels it.",
+    )
+
+
+def paused(plan: Plan, by: str, reason: str) -> Message:
+    """Someone stopped the clocks."""
+    return (
+        f"[{plan.client}] transition paused",
+        f"{by} paused '{plan.name}': {reason}. Clocks are stopped until it resumes.",
+    )
+
+
+def resumed(plan: Plan, by: str, paused_for: timedelta, reopened: list[str]) -> Message:
+    """Someone started the clocks again."""
+    return (
+        f"[{plan.client}] transition resumed",
+        f"{by} resumed '{plan.name}' after {spoken(paused_for)}"
+        + (f"; gates reopened: {', '.join(reopened)}" if reopened else "")
+        + ".",
+    )
+
+
+def cancelled(plan: Plan, by: str, reason: str) -> Message:
+    """Someone ended the transition."""
+    return f"[{plan.client}] transition cancelled", f"{by} cancelled '{plan.name}': {reason}."
+
+
+def sla_breach(plan: Plan, kpi: Kpi, value: float, label: str, period: int) -> Message:
+    """A steady-state reading missed its SLA."""
+    side = "below" if kpi.better == "higher" else "above"
+    return (
+        f"[{plan.client}] SLA breach: {kpi.name} {value:g} {kpi.unit} (SLA {kpi.sla:g})",
+        f"A reading of {kpi.name} for {label} is {value:g} {kpi.unit}, {side} the SLA of {kpi.sla:g}. "
+        f"It counts toward settlement period {period}.",
+    )
+
+
+def settlement(plan: Plan, settled: Settlement) -> Message:
+    """A steady-state period was settled."""
+    return (
+        f"[{plan.client}] settlement for period {settled.period}: credit {settled.credit:,.2f} {settled.currency}",
+        settlement_text(settled),
+    )
+
+
+def business_review(plan: Plan, number: int, summary: str) -> Message:
+    """A quarterly business review is due."""
+    return (
+        f"[{plan.client}] quarterly business review #{number} is due",
+        f"Time for the business review of '{plan.name}'. {summary}",
+    )
+
+
+def completed(plan: Plan) -> Message:
+    """Steady state reached the end of the contract."""
+    return f"[{plan.client}] transition complete", f"'{plan.name}' reached the end of its contract's steady state."

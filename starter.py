@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from bpo.api import BpoError
 from bpo.commands.common import FAILED, REFUSED, Exit, with_hint
-from bpo.commands.deciding import cmd_decide, cmd_kpi
+from bpo.commands.deciding import cmd_decide, cmd_kpi, cmd_roster
 from bpo.commands.operating import cmd_codec_server, cmd_server, cmd_setup, cmd_start, cmd_up, cmd_worker
 from bpo.commands.seeing import (
     cmd_audit,
@@ -134,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", metavar="PERSON")
     p.add_argument("--request-id")
 
+    p = add("roster", "add a person to the roster (or replace their entry), or take people off it", cmd_roster)
+    p.add_argument("id")
+    p.add_argument("--add", metavar="PERSON", help="the person's id, usually their email address")
+    p.add_argument("--name", help="with --add: the person's name")
+    p.add_argument("--org", choices=["client", "provider", "third_party"], help="with --add (default client)")
+    p.add_argument("--role", action="extend", nargs="+", metavar="ROLE", help="with --add: one or more roles")
+    p.add_argument("--email", help="with --add: where their mail goes, if their id is not an address")
+    p.add_argument("--remove", action="append", default=[], metavar="PERSON", help="take a person off; repeatable")
+    p.add_argument("--by", required=True, metavar="PERSON", help="your id on the roster")
+    p.add_argument("--request-id", help="makes a retried command count once")
     return parser
 
 

@@ -128,6 +128,8 @@ def test_bad_input_at_the_command_line_exits_2_and_changes_nothing(stack: Stack,
         (("start", str(tmp_path)), "cannot read"),
         (("approve", tid, "slas_signed"), "--by"),
         (("approve", tid, "governance_defined", "--by", LI), "hint: approve approval gates; tick a checklist"),
+        (("roster", tid, "--add", "sam@acme.example", "--role", "sme", "--by", LI), "needs --name"),
+        (("roster", tid, "--remove", "nobody@acme.example", "--by", LI), "not on the roster"),
     ]:
         done = s.bpo(*args)
         assert done.returncode == 2, (args[:4], done.stderr[-500:])
@@ -136,6 +138,12 @@ def test_bad_input_at_the_command_line_exits_2_and_changes_nothing(stack: Stack,
     assert s.status(tid)["gates"] == before["gates"]
     trail = json.loads(s.ok("audit", tid, "--json"))
     assert not [r for r in trail if r["kind"] == "kpi_reading"]
+
+    added = s.ok("roster", tid, "--add", "sam@acme.example", "--name", "Sam Ode", "--role", "sme", "--by", LI)
+    assert added.startswith(f"roster of {tid}: added sam@acme.example (sme)")
+    assert "removed sam@acme.example" in s.ok("roster", tid, "--remove", "sam@acme.example", "--by", LI)
+    changes = [r["detail"] for r in json.loads(s.ok("audit", tid, "--json")) if r["kind"] == "roster_changed"]
+    assert [(c["added"], c["removed"]) for c in changes] == [(["sam@acme.example"], []), ([], ["sam@acme.example"])]
 
     for name, text, message in [
         ("tagged.yaml", "name: !!python/object/apply:os.system [id]\n", "not valid YAML"),

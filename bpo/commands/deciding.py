@@ -1,4 +1,4 @@
-"""Commands for the people who decide: gate decisions, control, KPI readings."""
+"""Commands for the people who decide: gate decisions, control, KPI readings, the roster."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import math
 from bpo.api import get_status, send
 from bpo.commands.common import Exit, client_for, model_input, print_status
 from bpo.settings import Settings
-from models.commands import COMMANDS, Command, ReadingsBatch, RecordReadings
+from models.commands import COMMANDS, ChangeRoster, Command, ReadingsBatch, RecordReadings
+from models.plan import Person
 from models.readings_file import MAX_CSV_BYTES, ReadingsFileError, parse_readings, read_limited
 
 BY_UPDATE = {cls.update: cls for cls in COMMANDS}
@@ -86,3 +87,19 @@ async def cmd_kpi(args: argparse.Namespace, settings: Settings) -> None:
     kpi_gates = [f"{g.key}: {g.status}, {g.progress}" for g in status.gates if g.kind == "kpi"]
     print(f"recorded {count} reading(s) for {label}" + (f"; {'; '.join(kpi_gates)}" if kpi_gates else ""))
 
+
+async def cmd_roster(args: argparse.Namespace, settings: Settings) -> None:
+    """Add a person to the roster (or replace their entry), or take people off it."""
+    if not args.add and not args.remove:
+        raise Exit("name a person to add (--add PERSON --name N --role R) or to remove (--remove PERSON)")
+    add = []
+    if args.add:
+        if not args.name or not args.role:
+            raise Exit("--add PERSON needs --name and at least one --role, for example --role sme")
+        add.append(model_input(Person, id=args.add, name=args.name, org=args.org, roles=args.role, email=args.email))
+    command = model_input(ChangeRoster, add=add, remove=args.remove, by=args.by, request_id=args.request_id)
+    client = await client_for(settings)
+    status = await send(client, args.id, command)
+    done = [f"added {p.id} ({', '.join(p.roles)})" for p in command.add] + [f"removed {p}" for p in command.remove]
+    roster_gates = [f"{g.key}: {g.status}, {g.progress}" for g in status.gates if g.kind == "roster"]
+    print(f"roster of {status.id}: {'; '.join(done)}" + (f"; {'; '.join(roster_gates)}" if roster_gates else ""))

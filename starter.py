@@ -21,7 +21,15 @@ from pydantic import ValidationError
 from bpo.api import BpoError
 from bpo.commands.common import FAILED, REFUSED, Exit, with_hint
 from bpo.commands.deciding import cmd_decide, cmd_kpi, cmd_roster
-from bpo.commands.operating import cmd_codec_server, cmd_server, cmd_setup, cmd_start, cmd_up, cmd_worker
+from bpo.commands.operating import (
+    cmd_codec_server,
+    cmd_keys,
+    cmd_server,
+    cmd_setup,
+    cmd_start,
+    cmd_up,
+    cmd_worker,
+)
 from bpo.commands.seeing import (
     cmd_audit,
     cmd_calendar,
@@ -85,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")
 
+    p = add("keys", "a new Ed25519 key pair for signed commands: 'bpo keys new'", cmd_keys)
+    p.add_argument("action", choices=["new"])
+
     p = add("codec-server", "decode encrypted payloads for the Web UI (needs BPO_ENCRYPTION_KEY)", cmd_codec_server)
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8081)
@@ -100,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("audit", "the audit trail of a transition, from the audit database", cmd_audit)
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--verify", action="store_true", help="check the hash chain and every signature: exit 0 intact, 1 not")
 
     def decision(
         name: str, help_text: str, *positional: str, reason: bool = False, optional_reason: bool = False

@@ -16,7 +16,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import AuditActivities
 from activities.notify import NotifyActivities
@@ -27,6 +27,10 @@ from bpo.settings import Settings, get_settings
 from workflows.transition import TransitionWorkflow
 
 log = structlog.get_logger(__name__)
+
+# cryptography's Rust core imports its exception classes when it first raises one; inside the
+# sandbox that import panics the process. Passed through, the module is the worker's own.
+SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography"))
 
 
 def build_worker(
@@ -48,7 +52,7 @@ def build_worker(
         activities=[audit.record, notify.deliver],
         activity_executor=executor,
         graceful_shutdown_timeout=timedelta(seconds=10),
-        workflow_runner=runner or SandboxedWorkflowRunner(),
+        workflow_runner=runner or SANDBOX,
     )
 
 

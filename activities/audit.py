@@ -2,27 +2,57 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 from temporalio import activity
 
+from activities.chain import GENESIS, row_hash
 from models.messages import AuditBatch, AuditEntry
-from models.tables import AuditRecord, audit_uuid
+from models.tables import AuditHead, AuditRecord, audit_uuid
+
+MAX_ATTEMPTS = 20
 
 log = structlog.get_logger(__name__)
 
 
+class _ChainMoved(Exception):
+    """Another writer attached rows to the same chain since we read its head."""
+
+
 def write_entries(entries: list[AuditEntry], *, session: Session) -> int:
-    """Insert the entries not yet stored (by stable id); returns how many were new."""
+    """Insert the entries not yet stored (by stable id), each linked into its transition's hash
+    chain; returns how many were new. Writers race on a chain's head: the loser starts again."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            fresh = _append(entries, session)
+            session.commit()
+            return fresh
+        except (_ChainMoved, IntegrityError, OperationalError):
+            session.rollback()
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _append(entries: list[AuditEntry], session: Session) -> int:
     ids = [audit_uuid(e.id) for e in entries]
     stored = set(session.exec(select(AuditRecord.id).where(col(AuditRecord.id).in_(ids))).all())
     fresh = [e for e, key in zip(entries, ids) if key not in stored]
-    for entry in fresh:
-        session.add(
-            AuditRecord(
+    for transition_id in dict.fromkeys(e.transition_id for e in fresh):
+        head = session.exec(
+            select(AuditHead).where(AuditHead.transition_id == transition_id).execution_options(populate_existing=True)
+        ).first()
+        position, prev = (head.position, head.hash) if head else (0, GENESIS)
+        start = position
+        for entry in (e for e in fresh if e.transition_id == transition_id):
+            position += 1
+            record = AuditRecord(
                 id=audit_uuid(entry.id),
                 event_id=entry.id,
                 transition_id=entry.transition_id,
@@ -32,10 +62,33 @@ def write_entries(entries: list[AuditEntry], *, session: Session) -> int:
                 actor=entry.actor,
                 at=entry.at,
                 detail=entry.model_dump(mode="json")["detail"],
+                via=entry.via,
+                signature=entry.signature,
+                position=position,
+                prev_hash=prev,
             )
-        )
-    session.commit()
+            record.hash = prev = row_hash(record)
+            session.add(record)
+        if head is None:
+            session.add(AuditHead(transition_id=transition_id, position=position, hash=prev))
+        else:
+            moved = session.execute(
+                update(AuditHead)
+                .where(col(AuditHead.transition_id) == transition_id, col(AuditHead.position) == start)
+                .values(position=position, hash=prev)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise _ChainMoved(transition_id)
+        session.flush()
     return len(fresh)
+
+
+def read_chain(transition_id: str, *, session: Session) -> list[AuditRecord]:
+    """Every audit record of one transition in chain order, for verifying it."""
+    rows = session.exec(
+        select(AuditRecord).where(AuditRecord.transition_id == transition_id).order_by(col(AuditRecord.position))
+    ).all()
+    return list(rows)
 
 
 def read_trail(transition_id: str, *, session: Session) -> list[AuditRecord]:

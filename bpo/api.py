@@ -15,6 +15,7 @@ from models.commands import Command
 from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
 from models.messages import StartTransition, TransitionStatus
 from models.plan import Plan
+from models.signing import Signer
 
 
 class BpoError(Exception):
@@ -42,12 +43,19 @@ def _check_id(transition_id: str) -> str:
 
 
 async def start_transition(
-    client: Client, plan: Plan, *, task_queue: str, transition_id: str | None = None, private: bool = False
+    client: Client,
+    plan: Plan,
+    *,
+    task_queue: str,
+    transition_id: str | None = None,
+    private: bool = False,
+    trusted_keys: list[str] | None = None,
 ) -> str:
     """Start a transition for ``plan``; refuses an id already in use, running or not.
 
     ``private`` (payloads encrypted) leaves the client and provider out of the search
-    attributes, which Temporal stores in clear.
+    attributes, which Temporal stores in clear. With ``trusted_keys``, every command sent to the
+    transition must be signed by one of them.
     """
     transition_id = _check_id(transition_id or transition_id_for(plan))
     named = (
@@ -61,7 +69,7 @@ async def start_transition(
     try:
         await client.start_workflow(
             WORKFLOW_NAME,
-            StartTransition(id=transition_id, plan=plan),
+            StartTransition(id=transition_id, plan=plan, trusted_keys=trusted_keys or []),
             id=transition_id,
             task_queue=task_queue,
             search_attributes=TypedSearchAttributes(
@@ -98,9 +106,14 @@ def _translate(error: Exception, transition_id: str) -> BpoError:
     return BpoError(f"Temporal could not be reached or failed: {error}", refused=False, kind="Unavailable")
 
 
-async def send(client: Client, transition_id: str, command: Command) -> TransitionStatus:
-    """Send a command by the update its model names; returns the status after it, or raises `BpoError`."""
+async def send(
+    client: Client, transition_id: str, command: Command, signer: Signer | None = None
+) -> TransitionStatus:
+    """Send a command by the update its model names, signed by ``signer`` if given; returns the
+    status after it, or raises `BpoError`."""
     handle = _handle(client, transition_id)
+    if signer is not None:
+        command = signer.sign(transition_id, command)
     try:
         return await handle.execute_update(command.update, command, id=command.request_id, result_type=TransitionStatus)
     except (WorkflowUpdateFailedError, RPCError) as error:

@@ -80,14 +80,20 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
     return "\n".join(out)
 
 
+def who(actor: str | None, via: str | None) -> str:
+    """Who acted and how they were known: ``li@acme.example (cli)``."""
+    return f"{actor} ({via})" if actor and via else actor or ""
+
+
 def trail_text(rows: Sequence[AuditRecord]) -> str:
     """The audit trail as a table."""
 
     def detail(row: AuditRecord) -> str:
-        shown = {k: v for k, v in row.detail.items() if v not in (None, [], {}, False)}
+        hidden = ("signed", "trusted_keys")  # long and for machines; --json and --verify have them
+        shown = {k: v for k, v in row.detail.items() if v not in (None, [], {}, False) and k not in hidden}
         return ", ".join(f"{k}={v}" for k, v in shown.items())[:120]
 
     return table(
         ("at", "kind", "phase", "gate", "by", "detail"),
-        [(f"{r.at:%Y-%m-%d %H:%M:%S}", r.kind, r.phase, r.gate or "", r.actor or "", detail(r)) for r in rows],
+        [(f"{r.at:%Y-%m-%d %H:%M:%S}", r.kind, r.phase, r.gate or "", who(r.actor, r.via), detail(r)) for r in rows],
     )

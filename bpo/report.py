@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from html import escape
 
+from bpo.render import who
 from models.messages import TransitionStatus
 from models.plan import Plan
 from models.tables import AuditRecord
@@ -191,10 +192,13 @@ def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRec
             for metric, value in row.detail.get("values", {}).items():
                 readings.setdefault(metric, []).append((row.at, float(value), str(row.detail.get("period", ""))))
     decisions = [
-        (f"{r.at:%Y-%m-%d %H:%M}", r.kind, r.phase, r.gate or "", r.actor or "", _why(r.detail))
+        (f"{r.at:%Y-%m-%d %H:%M}", r.kind, r.phase, r.gate or "", who(r.actor, r.via), _why(r.detail))
         for r in trail
         if r.kind in DECISION_KINDS
-    ] or [(f"{d.at:%Y-%m-%d %H:%M}", d.kind, d.phase, d.gate or "", d.by or "", d.note or "") for d in status.decisions]
+    ] or [
+        (f"{d.at:%Y-%m-%d %H:%M}", d.kind, d.phase, d.gate or "", who(d.by, d.via), d.note or "")
+        for d in status.decisions
+    ]
     escalations = [
         (
             f"{r.at:%Y-%m-%d %H:%M}",

@@ -7,10 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.constants import TASK_QUEUE
+from models.signing import Signer, public_key
 
 
 class Settings(BaseSettings):
@@ -32,6 +33,40 @@ class Settings(BaseSettings):
     health_port: int | None = Field(default=None, alias="BPO_HEALTH_PORT")
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="BPO_LOG_FORMAT")
     log_level: str = Field(default="info", alias="BPO_LOG_LEVEL")
+    signing_key: str | None = Field(default=None, alias="BPO_SIGNING_KEY", repr=False)
+    """Private Ed25519 key (base64) that signs the commands this process sends."""
+    trusted_keys_text: str = Field(default="", alias="BPO_TRUSTED_KEYS")
+    """Comma-separated public keys a new transition trusts; default: the signing key's."""
+    operator: str | None = Field(default=None, alias="BPO_OPERATOR", max_length=254, pattern=r"^[^\x00-\x1f]+$")
+    """Who sends commands from this shell, for the audit; default: the OS user."""
+
+    @field_validator("signing_key")
+    @classmethod
+    def _signing_key(cls, key: str | None) -> str | None:
+        if key:
+            Signer(key)  # a ValueError that says what is wrong with it
+        return key
+
+    @field_validator("trusted_keys_text")
+    @classmethod
+    def _trusted(cls, text: str) -> str:
+        for key in filter(None, (k.strip() for k in text.split(","))):
+            public_key(key)
+        return text
+
+    @property
+    def trusted_keys(self) -> list[str]:
+        """The keys a transition started from here trusts: ``BPO_TRUSTED_KEYS``, else the public
+        half of ``BPO_SIGNING_KEY``, else none (commands go unsigned)."""
+        listed = [k.strip() for k in self.trusted_keys_text.split(",") if k.strip()]
+        if listed:
+            return listed
+        return [Signer(self.signing_key).public_key] if self.signing_key else []
+
+    @property
+    def signer(self) -> Signer | None:
+        """What signs this process's commands, if it holds a key."""
+        return Signer(self.signing_key) if self.signing_key else None
 
     @property
     def audit_url(self) -> str:
@@ -39,7 +74,7 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'audit.db').resolve()}"
 
 
-SECRETS = ("TEMPORAL_API_KEY", "BPO_ENCRYPTION_KEY", "BPO_ENCRYPTION_OLD_KEYS")
+SECRETS = ("TEMPORAL_API_KEY", "BPO_ENCRYPTION_KEY", "BPO_ENCRYPTION_OLD_KEYS", "BPO_SIGNING_KEY")
 
 
 def effective(settings: Settings) -> dict[str, str]:

@@ -9,7 +9,7 @@ a model here, one rule function and one handler line in the workflow.
 from __future__ import annotations
 
 import math
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,6 +20,11 @@ GateKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 PeriodLabel = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
 RequestId = Annotated[str, Field(max_length=100)]
+Via = Literal["web-oidc", "web-link", "cli", "api"]
+"""How the author of a command was known: signed in to the web app (single sign-on or an emailed
+link), an operator at the command line, or a caller of the web app's API."""
+Operator = Annotated[str, Field(min_length=1, max_length=254, pattern=r"^[^\x00-\x1f]+$")]
+Signature = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Message(BaseModel):
@@ -28,13 +33,23 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _Decision(Message):
+class _Sent(Message):
     update: ClassVar[str]
     """The workflow update that carries this command; names in running histories never change."""
 
-    by: PersonId
     request_id: RequestId | None = None
     """Makes a retried request count once; the same id again is a repeat."""
+    via: Via | None = None
+    operator: Operator | None = None
+    """Who sent it, as the sender knows them: the operator at the command line, the identity
+    provider's issuer and subject, the API token's owner."""
+    signature: Signature | None = None
+    """Ed25519 over the canonical form (`models.signing`), base64; required when the
+    transition trusts keys."""
+
+
+class _Decision(_Sent):
+    by: PersonId
 
 
 class Approve(_Decision):
@@ -100,14 +115,13 @@ class ChangeRoster(_Decision):
     remove: list[PersonId] = Field(default=[], max_length=50)
 
 
-class RecordReadings(Message):
+class RecordReadings(_Sent):
     """KPI readings for one reporting period, ``{"csat": 91.0}``."""
 
     update: ClassVar[str] = "record_readings"
     period: PeriodLabel
     values: dict[GateKey, float] = Field(min_length=1, max_length=50)
     by: PersonId | None = None
-    request_id: RequestId | None = None
 
     @field_validator("values")
     @classmethod
@@ -120,12 +134,11 @@ class RecordReadings(Message):
         return values
 
 
-class ReadingsBatch(Message):
+class ReadingsBatch(_Sent):
     """Several periods' readings recorded together: all of them, or none if any is refused."""
 
     update: ClassVar[str] = "record_batch"
     batches: list[RecordReadings] = Field(min_length=1, max_length=2000)
-    request_id: RequestId | None = None
 
 
 GateDecision = Approve | Tick | Reject | Waive

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from models.commands import Message
 from models.plan import Channel, Health, Person, Plan
+from models.signing import public_key
 
 State = Literal["running", "paused", "completed", "cancelled"]
 GateStatusName = Literal["open", "passed", "waived", "rejected"]
@@ -27,6 +28,15 @@ class StartTransition(Message):
     plan: Plan
     state: TransitionState | None = None
     """Carried over by continue-as-new; None for a new transition."""
+    trusted_keys: list[str] = Field(default=[], max_length=20)
+    """Public keys (base64 Ed25519) whose signature every command must carry; none: unsigned."""
+
+    @field_validator("trusted_keys")
+    @classmethod
+    def _keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            public_key(key)  # a ValueError that says what is wrong with it
+        return keys
 
 
 # --- what the workflow keeps --------------------------------------------------------------
@@ -121,6 +131,7 @@ class Decision(Message):
     by: str | None = None
     at: datetime
     note: str | None = None
+    via: str | None = None
 
 
 class TransitionState(Message):
@@ -154,6 +165,8 @@ class TransitionState(Message):
     runs: int = 1
     """How many workflow runs (continue-as-new) this transition has taken."""
     seq: int = 0
+    trusted_keys: list[str] = []
+    """Public keys whose signature every command must carry; empty: commands go unsigned."""
     ended_at: datetime | None = None
     end_reason: str | None = None
 
@@ -180,6 +193,10 @@ class AuditEntry(Message):
     actor: str | None = None
     at: datetime
     detail: dict[str, Any] = {}
+    via: str | None = None
+    """How the actor was known, for a command (`models.commands.Via`)."""
+    signature: str | None = None
+    """The command's signature, kept so anyone can check the sign-off later."""
 
 
 class Notice(Message):

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
 _NAMESPACE = uuid.UUID("6f1c3a52-8d0e-4c57-9a43-2b7d1e0c9f10")
@@ -21,6 +21,7 @@ class AuditRecord(SQLModel, table=True):
     """A decision, reading, phase change, escalation or notification, with who and when."""
 
     __tablename__ = "audit_record"
+    __table_args__ = (Index("ix_audit_record_chain", "transition_id", "position", unique=True),)
 
     id: uuid.UUID = Field(primary_key=True)
     event_id: str = Field(index=True, unique=True, max_length=400)
@@ -35,3 +36,22 @@ class AuditRecord(SQLModel, table=True):
         sa_column=Column(DateTime(timezone=True), nullable=False),
     )
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    via: str | None = Field(default=None, max_length=16)
+    """How the actor was known: web-oidc, web-link, cli or api."""
+    signature: str | None = Field(default=None, max_length=200)
+    """The signed command's signature; ``detail["signed"]`` holds what it covers."""
+    position: int | None = Field(default=None)
+    """Place in the transition's hash chain, from 1."""
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str | None = Field(default=None, max_length=64)
+    """SHA-256 over the canonical row, ``prev_hash`` and ``position`` included."""
+
+
+class AuditHead(SQLModel, table=True):
+    """The last link of each transition's hash chain: where the next row attaches."""
+
+    __tablename__ = "audit_head"
+
+    transition_id: str = Field(primary_key=True, max_length=200)
+    position: int
+    hash: str = Field(max_length=64)

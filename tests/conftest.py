@@ -92,6 +92,20 @@ def postgres_url():
         yield url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path):
+    """The audit store on SQLite and on a real PostgreSQL server, each migrated by Alembic."""
+    from bpo.db import make_engine
+
+    if request.param == "sqlite":
+        return make_engine(f"sqlite:///{tmp_path}/audit.db")
+    engine = make_engine(request.getfixturevalue("postgres_url"))
+    with engine.begin() as connection:  # one database for the session: start each test empty
+        connection.exec_driver_sql("DELETE FROM audit_record")
+        connection.exec_driver_sql("DELETE FROM audit_head")
+    return engine
+
+
 @pytest.fixture
 def hook():
     """A real HTTP server on 127.0.0.1 that receives webhooks."""

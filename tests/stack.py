@@ -38,6 +38,7 @@ class Stack:
             "BPO_DATA_DIR": str(data_dir),
             "BPO_TASK_QUEUE": "e2e",
             "BPO_LOG_FORMAT": "json",
+            "BPO_OPERATOR": "e2e-operator",
             **(extra_env or {}),
         }
         self.server: subprocess.Popen[bytes] | None = None

@@ -38,17 +38,6 @@ def notice() -> Notice:
     )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    """The audit store on SQLite and on a real PostgreSQL server, each migrated by Alembic."""
-    if request.param == "sqlite":
-        return make_engine(f"sqlite:///{tmp_path}/audit.db")
-    engine = make_engine(request.getfixturevalue("postgres_url"))
-    with engine.begin() as connection:  # one database for the session: start each test empty
-        connection.exec_driver_sql("DELETE FROM audit_record")
-    return engine
-
-
 def test_the_schema_comes_from_migrations_and_a_database_made_without_them_is_adopted(tmp_path):
     from sqlalchemy import inspect
     from sqlmodel import SQLModel

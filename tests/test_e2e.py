@@ -74,8 +74,8 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(audit_url, 
     trail = json.loads(s.ok("audit", tid, "--json"))
     readings = [r["detail"] for r in trail if r["kind"] == "kpi_reading"]
     assert readings[-2:] == [
-        {"period": "2027-W36", "values": {"csat": 91.0, "error_rate": 2.6}},
-        {"period": "2027-W37", "values": {"csat": 90.0}},
+        {"period": "2027-W36", "values": {"csat": 91.0, "error_rate": 2.6}, "operator": "e2e-operator"},
+        {"period": "2027-W37", "values": {"csat": 90.0}, "operator": "e2e-operator"},
     ]
     breach = [r for r in trail if r["kind"] == "sla_breach"]
     assert [(b["detail"]["kpi"], b["detail"]["value"]) for b in breach] == [("error_rate", 2.6)]

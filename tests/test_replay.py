@@ -16,6 +16,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from worker import SANDBOX
 from workflows.transition import TransitionWorkflow
 
 CORPUS = Path(__file__).parent / "histories"
@@ -33,5 +34,5 @@ def test_the_corpus_covers_every_decision_and_a_continue_as_new():
 @pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(CORPUS)) for p in HISTORIES])
 async def test_recorded_history_replays_against_the_current_workflow(path: Path):
     history = WorkflowHistory.from_json("acme-simulated", path.read_text())
-    replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
     await replayer.replay_workflow(history)  # raises on any non-determinism

@@ -81,7 +81,7 @@ class TransitionWorkflow:
         now = workflow.now()
         # The rules ask `workflow.patched` whether a change of behaviour applies to this run.
         if start.state is None:
-            self.machine = Machine.start(start.plan, start.id, now, workflow.patched)
+            self.machine = Machine.start(start.plan, start.id, now, workflow.patched, start.trusted_keys)
         else:  # continued as new: the state carries everything, request ids included
             self.machine = Machine(start.plan, start.state, workflow.patched)
         self._decisions = workflow.metric_meter().create_counter(

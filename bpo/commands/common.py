@@ -24,6 +24,7 @@ HINTS = {
     "WrongGateKind": "approve approval gates; tick a checklist's items with 'bpo tick {id} GATE ITEM'; "
     "a KPI gate passes on readings ('bpo kpi {id} --period LABEL METRIC=VALUE')",
     "Paused": "resume it first: 'bpo resume {id} --by PERSON'",
+    "NotSigned": "this transition trusts signed commands only: set BPO_SIGNING_KEY to a key it trusts",
     "NotAllowed": "'bpo status {id}' shows whom each gate waits for",
     "GateNotOpen": "'bpo status {id}' shows the gates of the phase under way",
 }

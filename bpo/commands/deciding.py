@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import math
+import sys
+import uuid
+
+from temporalio.client import Client
 
 from bpo.api import get_status, send
 from bpo.commands.common import Exit, client_for, model_input, print_status
 from bpo.settings import Settings
 from models.commands import COMMANDS, ChangeRoster, Command, ReadingsBatch, RecordReadings
+from models.messages import TransitionStatus
 from models.plan import Person
 from models.readings_file import MAX_CSV_BYTES, ReadingsFileError, parse_readings, read_limited
 
@@ -22,11 +28,28 @@ def decision(args: argparse.Namespace) -> Command:
     return model_input(cls, **{name: getattr(args, name, None) for name in cls.model_fields})
 
 
+def operator(settings: Settings) -> str:
+    """Who is at this shell: ``BPO_OPERATOR``, else the OS user."""
+    return settings.operator or getpass.getuser()
+
+
+async def send_from_cli(
+    settings: Settings, transition_id: str, command: Command, client: Client | None = None
+) -> TransitionStatus:
+    """Send ``command`` as the command line does: with ``via`` cli, the operator, a request id
+    (made when none was given, and printed, so a retry with it counts once), signed when this
+    shell holds ``BPO_SIGNING_KEY``."""
+    request_id = command.request_id or f"cli-{uuid.uuid4().hex}"
+    command = command.model_copy(update={"via": "cli", "operator": operator(settings), "request_id": request_id})
+    client = client or await client_for(settings)
+    print(f"request id: {request_id}", file=sys.stderr)
+    return await send(client, transition_id, command, settings.signer)
+
+
 async def cmd_decide(args: argparse.Namespace, settings: Settings) -> None:
     """approve, tick, reject, waive, pause, resume, cancel."""
     command = decision(args)
-    client = await client_for(settings)
-    status = await send(client, args.id, command)
+    status = await send_from_cli(settings, args.id, command)
     if args.json:
         print_status(status, True)
         return
@@ -61,6 +84,7 @@ def readings(pairs: list[str]) -> dict[str, float]:
 async def cmd_kpi(args: argparse.Namespace, settings: Settings) -> None:
     """Record readings for one period, or a whole CSV file of them (all or none)."""
     command: RecordReadings | ReadingsBatch
+    client = None
     if args.file:
         if args.readings or args.period:
             raise Exit("give either --file READINGS.csv or --period LABEL METRIC=VALUE..., not both")
@@ -82,8 +106,7 @@ async def cmd_kpi(args: argparse.Namespace, settings: Settings) -> None:
             RecordReadings, period=args.period, values=readings(args.readings), by=args.by, request_id=args.request_id
         )
         count, label = len(command.values), command.period
-        client = await client_for(settings)
-    status = await send(client, args.id, command)
+    status = await send_from_cli(settings, args.id, command, client)
     kpi_gates = [f"{g.key}: {g.status}, {g.progress}" for g in status.gates if g.kind == "kpi"]
     print(f"recorded {count} reading(s) for {label}" + (f"; {'; '.join(kpi_gates)}" if kpi_gates else ""))
 
@@ -98,8 +121,7 @@ async def cmd_roster(args: argparse.Namespace, settings: Settings) -> None:
             raise Exit("--add PERSON needs --name and at least one --role, for example --role sme")
         add.append(model_input(Person, id=args.add, name=args.name, org=args.org, roles=args.role, email=args.email))
     command = model_input(ChangeRoster, add=add, remove=args.remove, by=args.by, request_id=args.request_id)
-    client = await client_for(settings)
-    status = await send(client, args.id, command)
+    status = await send_from_cli(settings, args.id, command)
     done = [f"added {p.id} ({', '.join(p.roles)})" for p in command.add] + [f"removed {p}" for p in command.remove]
     roster_gates = [f"{g.key}: {g.status}, {g.progress}" for g in status.gates if g.kind == "roster"]
     print(f"roster of {status.id}: {'; '.join(done)}" + (f"; {'; '.join(roster_gates)}" if roster_gates else ""))

@@ -23,7 +23,12 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
     plan = plan_from(args.plan)
     client = await client_for(settings)
     transition_id = await start_transition(
-        client, plan, task_queue=settings.task_queue, transition_id=args.id, private=bool(settings.encryption_key)
+        client,
+        plan,
+        task_queue=settings.task_queue,
+        transition_id=args.id,
+        private=bool(settings.encryption_key),
+        trusted_keys=settings.trusted_keys,
     )
     print(transition_id)
 
@@ -61,6 +66,19 @@ def cmd_server(args: argparse.Namespace, settings: Settings) -> None:
         file=sys.stderr,
     )
     os.execv(command[0], command)
+
+
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
+    """A new key pair for signed commands, as two lines a shell or a .env file takes."""
+    from models.signing import new_key_pair
+
+    private, public = new_key_pair()
+    print(f"BPO_SIGNING_KEY={private}\nBPO_TRUSTED_KEYS={public}")
+    print(
+        "# BPO_SIGNING_KEY is secret: give it only to the processes that send commands (the web app,\n"
+        "# an operator's shell). Transitions started with BPO_TRUSTED_KEYS set refuse unsigned commands.",
+        file=sys.stderr,
+    )
 
 
 def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> None:

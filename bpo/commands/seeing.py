@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bpo.api import get_plan, get_status
-from bpo.commands.common import Exit, client_for, plan_from, print_status, write_out
+from bpo.commands.common import FAILED, Exit, client_for, plan_from, print_status, write_out
 from bpo.settings import Settings
 from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
 from models.plan import Plan
@@ -91,12 +91,20 @@ async def cmd_calendar(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
-    """A transition's audit trail, from the audit database."""
+    """A transition's audit trail, from the audit database; ``--verify`` checks its chain."""
     from bpo.render import trail_text
 
     rows = _trail(settings, args.id)
     if not rows:
         raise Exit(f"the audit trail has nothing for '{args.id}' in {settings.audit_url}")
+    if args.verify:
+        from activities.chain import verify_chain
+
+        verdict = verify_chain(rows)
+        if verdict.problem:
+            raise Exit(f"the audit trail of '{args.id}' does not verify: {verdict.problem}", FAILED)
+        print(f"verified {verdict.rows} rows of '{args.id}': the chain is unbroken, {verdict.signed} signatures hold")
+        return
     if args.json:
         print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
     else:

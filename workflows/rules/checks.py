@@ -27,6 +27,7 @@ from models.commands import (
 )
 from models.messages import GateState
 from models.plan import CONTROL_ROLES, WAIVE_ROLES, ApprovalGate, ChecklistGate, KpiGate, Person, RosterGate
+from models.signing import verify
 from workflows.rules.clock import View
 
 GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate
@@ -47,6 +48,8 @@ class Refused(Exception):
 
 def check(v: View, command: Command) -> None:
     """Refuse ``command`` with a `Refused` if the rules do not allow it now."""
+    if v.state.trusted_keys:
+        _check_signed(v, command)
     match command:
         case ReadingsBatch():
             for batch in command.batches:
@@ -59,6 +62,15 @@ def check(v: View, command: Command) -> None:
             _check_gate_decision(v, command)
         case _:
             assert_never(command)
+
+
+def _check_signed(v: View, command: Command) -> None:
+    # The signature covers the transition, the command and its request id, so a signed command
+    # cannot be replayed elsewhere; without a request id it could be replayed here.
+    if not verify(v.state.trusted_keys, v.state.id, command):
+        raise Refused(f"the {command.update} command is not signed by a trusted key", "NotSigned")
+    if not command.request_id:
+        raise Refused("a signed command needs a request id, so that it counts once", "NotSigned")
 
 
 def person(v: View, person_id: str) -> Person:

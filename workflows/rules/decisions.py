@@ -11,6 +11,7 @@ from models.commands import (
     Approve,
     Cancel,
     ChangeRoster,
+    Command,
     Pause,
     ReadingsBatch,
     RecordReadings,
@@ -38,7 +39,7 @@ def approve(m: Recorder, command: Approve, now: datetime) -> None:
     first = command.by not in gate.approvals
     if first:
         gate.approvals[command.by] = Signoff(by=command.by, at=now, note=command.note, evidence=command.evidence)
-    m.decided("approved", gate.key, command.by, now, command.note, {"evidence": command.evidence, "repeat": not first})
+    m.decided("approved", gate.key, command, now, command.note, {"evidence": command.evidence, "repeat": not first})
     if approvals_pass(m, spec, gate):
         gate_passed(m, gate, now)
 
@@ -50,7 +51,7 @@ def tick(m: Recorder, command: Tick, now: datetime) -> None:
     first = command.item not in gate.ticks
     if first:
         gate.ticks[command.item] = Signoff(by=command.by, at=now, note=command.note)
-    m.decided("ticked", gate.key, command.by, now, command.note, {"item": command.item, "repeat": not first})
+    m.decided("ticked", gate.key, command, now, command.note, {"item": command.item, "repeat": not first})
     if all(item in gate.ticks for item in m.plan.checklist_items(spec)):
         gate_passed(m, gate, now)
 
@@ -60,7 +61,7 @@ def waive(m: Recorder, command: Waive, now: datetime) -> None:
     _, gate = gate_of(m, command.gate)
     gate.status = "waived"
     gate.decision = Signoff(by=command.by, at=now, note=command.reason)
-    m.decided("waived", gate.key, command.by, now, command.reason)
+    m.decided("waived", gate.key, command, now, command.reason)
 
 
 def reject(m: Recorder, command: Reject, now: datetime) -> None:
@@ -68,7 +69,7 @@ def reject(m: Recorder, command: Reject, now: datetime) -> None:
     phase = m.phase
     assert phase is not None
     _, gate = gate_of(m, command.gate)
-    m.decided("rejected", gate.key, command.by, now, command.reason)
+    m.decided("rejected", gate.key, command, now, command.reason)
     rework = phase.on_reject
     done = m.state.reworks.get(phase.key, 0)
     if rework and done < rework.max_reworks:
@@ -95,15 +96,20 @@ def reject(m: Recorder, command: Reject, now: datetime) -> None:
 
 
 def record_batch(m: Recorder, command: ReadingsBatch, now: datetime) -> None:
-    """Record several periods' readings, in order."""
-    for batch in command.batches:
-        record_readings(m, batch, now)
+    """Record several periods' readings, in order; the first period's audit row keeps the batch's
+    provenance and signature, which covers them all."""
+    for n, batch in enumerate(command.batches):
+        record_readings(m, batch, now, sent=command, signed=n == 0)
 
 
-def record_readings(m: Recorder, command: RecordReadings, now: datetime) -> None:
-    """Record one period's readings: toward the open KPI gates, or into steady state's ledger."""
+def record_readings(
+    m: Recorder, command: RecordReadings, now: datetime, sent: Command | None = None, signed: bool = True
+) -> None:
+    """Record one period's readings: toward the open KPI gates, or into steady state's ledger.
+    ``sent`` is the command as it came (a batch, for a file); ``signed`` puts its signature on this row."""
     phase = m.phase
-    m.audit("kpi_reading", now, actor=command.by, detail={"period": command.period, "values": command.values})
+    detail = {"period": command.period, "values": command.values}
+    m.audit("kpi_reading", now, actor=command.by, detail=detail, command=sent or command, signed=signed)
     if phase is None:
         record_steady(m, command, now)
         return
@@ -123,7 +129,7 @@ def record_readings(m: Recorder, command: RecordReadings, now: datetime) -> None
 
 def pause(m: Recorder, command: Pause, now: datetime) -> None:
     """Stop every clock until someone resumes."""
-    m.decided("paused", None, command.by, now, command.reason)
+    m.decided("paused", None, command, now, command.reason)
     m.notify("paused", texts.paused(m.plan, command.by, command.reason), NOTIFIED_OF_CONTROL, now)
     pause_clock(m, now, command.reason)
 
@@ -148,7 +154,7 @@ def resume(m: Recorder, command: Resume, now: datetime) -> None:
     reopened = [g.key for g in s.gates if g.status == "rejected"]
     s.gates = [GateState(key=g.key, kind=g.kind) if g.status == "rejected" else g for g in s.gates]
     detail = {"paused_seconds": paused_for, "reopened": reopened}
-    m.decided("resumed", None, command.by, now, command.reason, detail)
+    m.decided("resumed", None, command, now, command.reason, detail)
     message = texts.resumed(m.plan, command.by, timedelta(seconds=paused_for), reopened)
     m.notify("resumed", message, NOTIFIED_OF_CONTROL, now)
 
@@ -162,7 +168,7 @@ def cancel(m: Recorder, command: Cancel, now: datetime) -> None:
     s.state, s.clock_at, s.paused_since = "cancelled", now, None
     s.ended_at, s.end_reason = now, command.reason
     close_run(m, "cancelled", now)
-    m.decided("cancelled", None, command.by, now, command.reason)
+    m.decided("cancelled", None, command, now, command.reason)
     message = texts.cancelled(m.plan, command.by, command.reason)
     m.notify("cancelled", message, ["executive_sponsor", "program_manager", "point_of_contact"], now)
 
@@ -173,4 +179,4 @@ def change_roster(m: Recorder, command: ChangeRoster, now: datetime) -> None:
     removed = set(command.remove) - added
     m.state.people = [p for p in m.state.people if p.id not in added | removed] + list(command.add)
     detail = {"added": sorted(added), "removed": sorted(removed)}
-    m.decided("roster_changed", None, command.by, now, None, detail)
+    m.decided("roster_changed", None, command, now, None, detail)

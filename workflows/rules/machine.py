@@ -38,17 +38,27 @@ class Machine(Recorder):
     """The rules of one transition, over its plan and its state."""
 
     @classmethod
-    def start(cls, plan: Plan, transition_id: str, now: datetime, patched: Patched = every_change) -> Machine:
-        """A new transition at the start of its first phase."""
+    def start(
+        cls,
+        plan: Plan,
+        transition_id: str,
+        now: datetime,
+        patched: Patched = every_change,
+        trusted_keys: list[str] | None = None,
+    ) -> Machine:
+        """A new transition at the start of its first phase; with ``trusted_keys``, every command
+        must carry a signature by one of them."""
         state = TransitionState(
             id=transition_id,
             people=list(plan.people),
             started_at=now,
             phase_started_at=now,
             clock_at=now,
+            trusted_keys=list(trusted_keys or []),
         )
         machine = cls(plan, state, patched)
-        machine.audit("transition_started", now, detail={"plan": plan.name})
+        detail = {"plan": plan.name, **({"trusted_keys": state.trusted_keys} if state.trusted_keys else {})}
+        machine.audit("transition_started", now, detail=detail)
         phases.begin_phase(machine, 0, now)
         machine.advance(now)
         return machine

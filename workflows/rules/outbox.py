@@ -10,10 +10,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from models.commands import Command, Control, GateDecision
 from models.messages import AuditEntry, Decision, Delivery, Notice, Outbox, Recipient
 from workflows.rules.clock import View
 
 MAX_DECISIONS = 300
+Decided = GateDecision | Control
 
 
 class Recorder(View):
@@ -37,8 +39,17 @@ class Recorder(View):
         gate: str | None = None,
         actor: str | None = None,
         detail: dict[str, Any] | None = None,
+        command: Command | None = None,
+        signed: bool = True,
     ) -> None:
-        """Add a line to the audit trail."""
+        """Add a line to the audit trail; for a ``command``, how its author was known, and (where
+        ``signed``) its signature and what it covers, so anyone can check the sign-off later."""
+        detail = dict(detail or {})
+        if command is not None and command.operator:
+            detail["operator"] = command.operator
+        signed = signed and command is not None and bool(command.signature)
+        if command is not None and signed:
+            detail["signed"] = {"command": command.update, "fields": command.model_dump(mode="json", exclude={"signature"})}
         self.outbox.audit.append(
             AuditEntry(
                 id=self._next_id(),
@@ -48,7 +59,9 @@ class Recorder(View):
                 gate=gate,
                 actor=actor,
                 at=now,
-                detail=detail or {},
+                detail=detail,
+                via=command.via if command else None,
+                signature=command.signature if command and signed else None,
             )
         )
 
@@ -80,15 +93,16 @@ class Recorder(View):
         self,
         kind: str,
         gate: str | None,
-        by: str,
+        command: Decided,
         now: datetime,
         note: str | None,
         detail: dict[str, Any] | None = None,
     ) -> None:
         """Keep a person's decision in the state's decision log and in the audit trail."""
-        decision = Decision(kind=kind, phase=self.phase_key, gate=gate, by=by, at=now, note=note)
+        by = command.by
+        decision = Decision(kind=kind, phase=self.phase_key, gate=gate, by=by, at=now, note=note, via=command.via)
         self.state.decisions = [*self.state.decisions, decision][-MAX_DECISIONS:]
-        self.audit(kind, now, gate=gate, actor=by, detail={"note": note, **(detail or {})})
+        self.audit(kind, now, gate=gate, actor=by, detail={"note": note, **(detail or {})}, command=command)
 
     def delivery_failed(self, delivery: Delivery, error: str, now: datetime) -> None:
         """Note in the audit trail that a notice could not be delivered through a channel."""

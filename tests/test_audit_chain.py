@@ -1,0 +1,122 @@
+"""The audit trail's hash chain on real SQLite and PostgreSQL: intact, then edited by hand."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, create_engine
+
+from activities.audit import read_chain, write_entries
+from activities.chain import verify_chain
+from bpo.db import make_engine
+from models.commands import Approve
+from models.messages import AuditEntry
+from models.signing import Signer, new_key_pair
+
+AT = datetime(2027, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def entry(seq: int, kind: str = "approved", tid: str = "t1", **fields) -> AuditEntry:
+    return AuditEntry(
+        id=f"{tid}/{seq}", transition_id=tid, kind=kind, phase="planning", gate="g", actor="li", at=AT, **fields
+    )
+
+
+def verdict(engine, tid: str = "t1"):
+    with Session(engine) as session:
+        return verify_chain(read_chain(tid, session=session))
+
+
+def test_an_untouched_trail_verifies_and_each_row_links_to_the_one_before(engine):
+    with Session(engine) as session:
+        write_entries([entry(1, "transition_started"), entry(2)], session=session)
+        write_entries([entry(3), entry(2)], session=session)  # a retry writes nothing twice
+        rows = read_chain("t1", session=session)
+    assert [r.position for r in rows] == [1, 2, 3]
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    assert (verdict(engine).rows, verdict(engine).problem) == (3, None)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "problem"),
+    [
+        ("UPDATE audit_record SET actor = 'mallory' WHERE position = 2", "row 2 (approved g) was altered"),
+        ("DELETE FROM audit_record WHERE position = 2", "row 2 was removed (the next row is row 3 (approved g))"),
+        ("UPDATE audit_record SET at = :later WHERE position = 3", "row 3 (approved g) was altered"),
+    ],
+)
+def test_a_row_edited_or_removed_by_hand_is_named(engine, tamper, problem):
+    with Session(engine) as session:
+        write_entries([entry(n) for n in (1, 2, 3, 4)], session=session)
+    with engine.begin() as connection:
+        connection.execute(text(tamper), {"later": AT + timedelta(minutes=1)} if ":later" in tamper else {})
+    assert verdict(engine).problem == problem
+
+
+def test_a_row_inserted_by_hand_is_found_outside_the_chain(engine):
+    with Session(engine) as session:
+        write_entries([entry(1), entry(2)], session=session)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO audit_record (id, event_id, transition_id, kind, phase, at, recorded_at, detail) "
+                "VALUES ('00000000000000000000000000000001', 't1/99', 't1', 'waived', 'planning', :at, :at, '{}')"
+            ),
+            {"at": AT},
+        )
+    assert "is outside the chain" in verdict(engine).problem
+
+
+def test_a_signature_is_checked_against_the_keys_the_first_row_trusts(engine):
+    private, public = new_key_pair()
+    command = Signer(private).sign("t1", Approve(gate="g", by="li", request_id="r-1", via="cli"))
+    signed = {"command": "approve", "fields": command.model_dump(mode="json", exclude={"signature"})}
+    started = entry(1, "transition_started", detail={"trusted_keys": [public]})
+    with Session(engine) as session:
+        write_entries([started, entry(2, detail={"signed": signed}, signature=command.signature)], session=session)
+    assert (verdict(engine).signed, verdict(engine).problem) == (1, None)
+    forged = Signer(new_key_pair()[0]).sign("t1", command).signature
+    with Session(engine) as session:
+        write_entries([entry(3, detail={"signed": signed}, signature=forged)], session=session)
+    assert verdict(engine).problem == "row 3 (approved g) carries a signature that no trusted key made"
+
+
+def test_writers_racing_on_one_transition_keep_one_unbroken_chain(engine):
+    def write(worker: int) -> None:
+        for n in range(25):
+            with Session(engine) as session:
+                write_entries([entry(worker * 100 + n)], session=session)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in (1, 2, 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (verdict(engine).rows, verdict(engine).problem) == (75, None)
+
+
+def test_rows_written_before_the_chain_existed_are_chained_on_upgrade(tmp_path):
+    url = f"sqlite:///{tmp_path}/old.db"
+    old = create_engine(url)
+    with old.begin() as connection:  # the first release's table, and two rows in it
+        connection.execute(
+            text(
+                "CREATE TABLE audit_record (id CHAR(32) PRIMARY KEY, event_id VARCHAR(400) UNIQUE, "
+                "transition_id VARCHAR(200), kind VARCHAR(64), phase VARCHAR(64), gate VARCHAR(64), "
+                "actor VARCHAR(254), at DATETIME NOT NULL, recorded_at DATETIME NOT NULL, detail JSON NOT NULL)"
+            )
+        )
+        for n in (1, 2):
+            connection.execute(
+                text(
+                    "INSERT INTO audit_record VALUES (:id, :event, 't1', 'approved', 'planning', 'g', 'li', :at, :at, '{}')"
+                ),
+                {"id": f"{n:032d}", "event": f"t1/{n}", "at": AT + timedelta(seconds=n)},
+            )
+    upgraded = make_engine(url)
+    with Session(upgraded) as session:
+        write_entries([entry(3)], session=session)
+    assert (verdict(upgraded).rows, verdict(upgraded).problem) == (3, None)

@@ -1,0 +1,29 @@
+"""Signed commands through the real workflow (in the SDK's sandbox) on the time-skipping server."""
+
+from __future__ import annotations
+
+import uuid
+
+from bpo.api import send, start_transition
+from models.commands import Approve
+from models.signing import Signer, new_key_pair
+from tests.driver import DANA, LI, Driver
+
+
+async def test_a_transition_with_trusted_keys_takes_only_commands_they_signed(env, worker, settings, reference_plan):
+    private, public = new_key_pair()
+    signer, stranger = Signer(private), Signer(new_key_pair()[0])
+    tid = await start_transition(
+        env.client, reference_plan, task_queue=settings.task_queue, transition_id=f"t-{uuid.uuid4().hex[:8]}",
+        trusted_keys=[public],
+    )
+    t = Driver(env, env.client, tid)
+    approve = Approve(gate="gap_analysis_approved", by=LI, request_id="r-1")
+    assert "not signed by a trusted key" in await t.refused(approve, "NotSigned")
+    assert "not signed by a trusted key" in await t.refused(stranger.sign(tid, approve), "NotSigned")
+    forged = signer.sign(tid, approve).model_copy(update={"by": DANA})
+    assert "not signed by a trusted key" in await t.refused(forged, "NotSigned")
+    unsigned_request = "a signed command needs a request id"
+    assert unsigned_request in await t.refused(signer.sign(tid, approve.model_copy(update={"request_id": None})), "NotSigned")
+    status = await send(env.client, tid, approve, signer)
+    assert t.gate(status, "gap_analysis_approved").status == "passed"

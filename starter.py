@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("start", "start a transition from a plan; prints its id", cmd_start)
     p.add_argument("plan")
     p.add_argument("--id", help="the transition id (default: derived from the plan's name)")
+    p.add_argument("--replace-ended", action="store_true", help="reuse the id of an ended transition, on purpose")
 
     p = add("status", "where a transition stands", cmd_status)
     p.add_argument("id")
@@ -143,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("readings", nargs="*", metavar="METRIC=VALUE")
     p.add_argument("--period", metavar="LABEL", help="the reporting period, for example 2027-W09")
     p.add_argument("--file", metavar="READINGS.csv", help="readings as CSV: period,metric,value; all or none")
-    p.add_argument("--by", metavar="PERSON")
+    p.add_argument("--by", required=True, metavar="PERSON", help="who reports them: a KPI reporter on the roster")
+    p.add_argument("--correct", action="store_true", help="replace readings already recorded for the period")
+    p.add_argument("--reason", help="with --correct: why the recorded value was wrong")
     p.add_argument("--request-id")
 
     p = add("roster", "add a person to the roster (or replace their entry), or take people off it", cmd_roster)

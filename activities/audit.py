@@ -103,8 +103,9 @@ def read_trail(transition_id: str, *, session: Session) -> list[AuditRecord]:
 
 
 def _seq(event_id: str, transition_id: str) -> int:
-    # Event ids are "<transition>/<seq>" or, for a delivery, "<transition>/<seq>/<channel>".
-    head = event_id[len(transition_id) + 1 :].split("/", 1)[0]
+    # Event ids are "<transition>/[<run>/]<seq>" or, for a delivery, the same and "/<channel>".
+    parts = event_id[len(transition_id) + 1 :].split("/")
+    head = parts[0] if parts[0].isdigit() or len(parts) == 1 else parts[1]
     return int(head) if head.isdigit() else 0
 
 

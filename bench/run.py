@@ -43,8 +43,8 @@ SETUP = [
     Tick(gate="runbook", item="scripts", by=SAM),
 ]
 PILOT = [
-    RecordReadings(period="P1", values={"csat": 90, "error_rate": 1.0}),
-    RecordReadings(period="P2", values={"csat": 88, "error_rate": 1.5}),
+    RecordReadings(period="P1", values={"csat": 90, "error_rate": 1.0}, by=PAT),
+    RecordReadings(period="P2", values={"csat": 88, "error_rate": 1.5}, by=PAT),
 ]
 # Setup, a pilot rejected once (rework back to setup), setup again, the pilot signed off.
 SCRIPT = [
@@ -160,7 +160,7 @@ class Bench:
                 await send(c, tid, Approve(gate="plan_approved", by=PAT, request_id=f"lat-{tid}"))
             else:
                 tid = f"bench-{i % self.args.transitions}"
-                await send(c, tid, RecordReadings(period=f"L{i}", values={"csat": 90}))
+                await send(c, tid, RecordReadings(period=f"L{i}", values={"csat": 90}, by=PAT))
             await get_status(c, tid)
             times.append((time.perf_counter() - began) * 1000)
         return {
@@ -226,9 +226,9 @@ class Bench:
             Tick(gate="process_maps", item="chat_support", by=eve),
             Approve(gate="training_signed_off", by=mo),
             Approve(gate="training_signed_off", by=eve),
-            RecordReadings(period="C1", values={"assessment_score": 88}),
-            RecordReadings(period="W1", values=good),
-            RecordReadings(period="W2", values=good),
+            RecordReadings(period="C1", values={"assessment_score": 88}, by=li),
+            RecordReadings(period="W1", values=good, by=li),
+            RecordReadings(period="W2", values=good, by=li),
             Approve(gate="pilot_go", by=dana),
         ]
         for command in steps:
@@ -236,13 +236,13 @@ class Bench:
         while (await get_status(c, tid)).phase != "ramp":
             await asyncio.sleep(0.5)
         for wave in range(3):
-            await send(c, tid, RecordReadings(period=f"R{wave}", values={**good, "fcr": 75}))
+            await send(c, tid, RecordReadings(period=f"R{wave}", values={**good, "fcr": 75}, by=li))
             await send(c, tid, Approve(gate="wave_approved", by=li))
             await send(c, tid, Approve(gate="wave_approved", by=raj))
         for item in ("shared_calendar", "collaboration_tools", "cultural_orientation", "feedback_channel"):
             await send(c, tid, Tick(gate="integration_done", item=item, by=raj))
         for period in ("H1", "H2"):
-            await send(c, tid, RecordReadings(period=period, values={**good, "fcr": 75}))
+            await send(c, tid, RecordReadings(period=period, values={**good, "fcr": 75}, by=li))
         await send(c, tid, Approve(gate="hypercare_exit", by=dana))
         await send(c, tid, Approve(gate="hypercare_exit", by=raj))
         while (await get_status(c, tid)).phase != "steady_state":

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -50,8 +50,10 @@ async def start_transition(
     transition_id: str | None = None,
     private: bool = False,
     trusted_keys: list[str] | None = None,
+    replace_ended: bool = False,
 ) -> str:
-    """Start a transition for ``plan``; refuses an id already in use, running or not.
+    """Start a transition for ``plan``; refuses an id already in use, running or ended, unless
+    ``replace_ended`` says to start again under the id of an ended one.
 
     ``private`` (payloads encrypted) leaves the client and provider out of the search
     attributes, which Temporal stores in clear. With ``trusted_keys``, every command sent to the
@@ -72,6 +74,7 @@ async def start_transition(
             StartTransition(id=transition_id, plan=plan, trusted_keys=trusted_keys or []),
             id=transition_id,
             task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE if replace_ended else WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(
                 [
                     *named,
@@ -85,11 +88,25 @@ async def start_transition(
             f"{sum(len(p.gates) for p in plan.phases)} gates, {len(plan.people)} people on the roster.",
         )
     except WorkflowAlreadyStartedError:
+        running = await _is_running(client, transition_id)
+        if replace_ended or running:
+            raise BpoError(
+                f"a transition with id '{transition_id}' already exists and is running; choose another id with "
+                "--id (only an ended one can be replaced)",
+                kind="AlreadyStarted",
+            ) from None
         raise BpoError(
-            f"a transition with id '{transition_id}' already exists; choose another with --id",
+            f"a transition with id '{transition_id}' already exists and has ended; choose another id with --id, "
+            "or start it again on purpose with --replace-ended",
             kind="AlreadyStarted",
         ) from None
     return transition_id
+
+
+async def _is_running(client: Client, transition_id: str) -> bool:
+    with contextlib.suppress(RPCError):
+        return (await client.get_workflow_handle(transition_id).describe()).status == WorkflowExecutionStatus.RUNNING
+    return False
 
 
 def _handle(client: Client, transition_id: str) -> WorkflowHandle[Any, Any]:

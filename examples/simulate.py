@@ -77,12 +77,12 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
             Tick(gate="process_maps", item="chat_support", by=EVE),
         )
         await do(Approve(gate="training_signed_off", by=MO), Approve(gate="training_signed_off", by=EVE))
-        await do(RecordReadings(period=f"cert-{attempt}", values={"assessment_score": 84 + attempt}))
+        await do(RecordReadings(period=f"cert-{attempt}", values={"assessment_score": 84 + attempt}, by=LI))
         pilot = {k: v for k, v in GOOD.items() if k != "fcr"}
         for week in (1, 2, 3):
             await sleep(days=7)
             values = {**pilot, "error_rate": 2.6} if (attempt, week) == (1, 1) else pilot
-            await do(RecordReadings(period=f"pilot{attempt}-W{week}", values=values))
+            await do(RecordReadings(period=f"pilot{attempt}-W{week}", values=values, by=LI))
         if attempt == 1:
             await do(Reject(gate="pilot_go", by=DANA, reason="chat agents not ready; retrain on refunds"))
     await sleep(days=5)
@@ -93,13 +93,13 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
     await sleep(days=8)
     for wave in (1, 2, 3):
         await sleep(days=12)
-        await do(RecordReadings(period=f"ramp-{wave}", values=GOOD))
+        await do(RecordReadings(period=f"ramp-{wave}", values=GOOD, by=LI))
         await do(Approve(gate="wave_approved", by=LI), Approve(gate="wave_approved", by=RAJ))
     for item in ("shared_calendar", "collaboration_tools", "cultural_orientation", "feedback_channel"):
         await do(Tick(gate="integration_done", item=item, by=RAJ))
     for week in (1, 2):
         await sleep(days=7)
-        await do(RecordReadings(period=f"hc-W{week}", values=GOOD))
+        await do(RecordReadings(period=f"hc-W{week}", values=GOOD, by=LI))
     await do(Approve(gate="hypercare_exit", by=DANA), Approve(gate="hypercare_exit", by=RAJ))
     await sleep(days=20)
     for month in range(1, 12 * years + 1):
@@ -112,7 +112,7 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
             values["error_rate"] = 2.4
         if month % 4 == 0:
             values["csat"] = 93.0
-        await do(RecordReadings(period=f"M{month}", values=values))
+        await do(RecordReadings(period=f"M{month}", values=values, by=LI))
         await sleep(days=30)
 
 

@@ -122,6 +122,9 @@ class RecordReadings(_Sent):
     period: PeriodLabel
     values: dict[GateKey, float] = Field(min_length=1, max_length=50)
     by: PersonId | None = None
+    correct: bool = False
+    """Replaces readings already recorded for this period; needs a ``reason``."""
+    reason: Text | None = None
 
     @field_validator("values")
     @classmethod

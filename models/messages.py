@@ -65,6 +65,8 @@ class GateState(Message):
     """KPI gate: period label -> metric -> value; a later reading replaces an earlier one."""
     decision: Signoff | None = None
     """Who waived or rejected it, when, and why (in ``note``)."""
+    eligible: list[str] | None = None
+    """Approval gate with ``rule: all``: the people who must approve, fixed when it opened."""
 
 
 class Escalation(Message):
@@ -165,6 +167,9 @@ class TransitionState(Message):
     runs: int = 1
     """How many workflow runs (continue-as-new) this transition has taken."""
     seq: int = 0
+    run_key: str | None = None
+    """Part of every audit and notice id: the first run's id, so a transition started again under
+    an ended one's id never collides with the old rows."""
     trusted_keys: list[str] = []
     """Public keys whose signature every command must carry; empty: commands go unsigned."""
     ended_at: datetime | None = None

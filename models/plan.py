@@ -67,12 +67,19 @@ class ScopeItem(_Strict):
     fte: float | None = Field(default=None, ge=0)
 
 
+Org = Literal["client", "provider", "third_party"]
+KPI_REPORTERS = ("point_of_contact", "program_manager", "transition_lead", "qa_lead")
+"""Who may record KPI readings when the plan does not say (trust: Authority)."""
+SENIOR_ROLES = ("executive_sponsor", "program_manager", "transition_lead")
+"""Roles only an executive sponsor of the same org may grant or take away."""
+
+
 class Person(_Strict):
     """Someone on the roster: who they are, which side they are on, the roles they hold."""
 
     id: str = Field(min_length=1, max_length=254, pattern=r"^[^\s\x00-\x1f]+$")
     name: str = Field(min_length=1, max_length=200)
-    org: Literal["client", "provider", "third_party"] = "client"
+    org: Org = "client"
     roles: list[Role] = Field(min_length=1)
     email: str | None = Field(default=None, max_length=254)
 
@@ -185,11 +192,12 @@ class _Gate(_Strict):
 
 
 class ApprovalGate(_Gate):
-    """Passes on its approvers' sign-offs."""
+    """Passes on its approvers' sign-offs; with ``orgs``, only once each listed side has signed."""
 
     kind: Literal["approval"]
     approvers: Approvers
     evidence: Literal["required", "optional"] = "optional"
+    orgs: list[Org] = Field(default=[], max_length=3)
 
 
 class ChecklistGate(_Gate):
@@ -269,6 +277,8 @@ class Plan(_Strict):
     cadence: Cadence = Cadence()
     phases: list[Phase] = Field(min_length=1, max_length=50)
     steady_state: SteadyState | None = None
+    kpi_reporters: list[Role] = Field(default=list(KPI_REPORTERS), min_length=1)
+    """Roles whose holders may record KPI readings."""
 
     def kpi(self, key: str) -> Kpi | None:
         """The KPI called ``key``, if the plan has one."""

@@ -67,6 +67,7 @@ def _cross_check(plan: Plan) -> Iterator[Found]:
         yield from roles_in(level.notify, ("escalation", i, "notify"))
     if plan.steady_state:
         yield from roles_in(plan.steady_state.breach_alert, ("steady_state", "breach_alert"))
+    yield from roles_in(plan.kpi_reporters, ("kpi_reporters",))
 
     for pi, phase in enumerate(plan.phases):
         at: tuple[str | int, ...] = ("phases", pi)
@@ -114,6 +115,10 @@ def _cross_check(plan: Plan) -> Iterator[Found]:
 def _approvable(plan: Plan, gate: ApprovalGate | ChecklistGate, at: tuple[str | int, ...]) -> Iterator[Found]:
     people = eligible(plan, gate.approvers)
     roles = ", ".join(gate.approvers.roles)
+    sides = {p.org for p in plan.people if p.id in people}
+    for i, org in enumerate(gate.orgs if isinstance(gate, ApprovalGate) and people else []):
+        if org not in sides:
+            yield (*at, "orgs", i), f"no one at {org} holds {roles}, so {org} can never sign this gate off"
     if not people:
         yield (*at, "approvers"), f"no one on the roster holds {roles}, so no one can sign this gate off"
     elif gate.approvers.quorum and gate.approvers.quorum > len(people):

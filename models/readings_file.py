@@ -56,6 +56,7 @@ def parse_readings(raw: bytes, path: str, known: list[str], by: str | None = Non
     if not rows or [c.strip().lower() for c in rows[0]] != HEADER:
         raise ReadingsFileError([f"{path}:1: the first line must be the header period,metric,value"])
     periods: dict[str, dict[str, float]] = {}
+    first_seen: dict[tuple[str, str], int] = {}
     problems = []
     for line, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
@@ -73,6 +74,13 @@ def parse_readings(raw: bytes, path: str, known: list[str], by: str | None = Non
             reason = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
             problems.append(f"{path}:{line}: {period[:30]},{metric[:30]},{value[:30]}: {reason}")
             continue
+        if (batch.period, metric) in first_seen:
+            problems.append(
+                f"{path}:{line}: {metric} for {batch.period} is already on line {first_seen[batch.period, metric]}; "
+                "a reading is recorded once"
+            )
+            continue
+        first_seen[batch.period, metric] = line
         periods.setdefault(batch.period, {}).update(batch.values)
     if problems:
         raise ReadingsFileError(problems, heading="nothing was recorded; fix these rows:")

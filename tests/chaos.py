@@ -36,11 +36,11 @@ SCRIPT: list[Any] = [
     Approve(gate="plan_approved", by=PAT),
     Tick(gate="runbook", item="access", by=SAM),
     Tick(gate="runbook", item="scripts", by=SAM),
-    RecordReadings(period="P1", values={"csat": 90, "error_rate": 1.0}),
-    RecordReadings(period="P2", values={"csat": 88, "error_rate": 1.5}),
+    RecordReadings(period="P1", values={"csat": 90, "error_rate": 1.0}, by=PAT),
+    RecordReadings(period="P2", values={"csat": 88, "error_rate": 1.5}, by=PAT),
     Approve(gate="go_live", by=PAT),
     Approve(gate="go_live", by=SAM),
-    RecordReadings(period="M1", values={"csat": 80}),  # steady state: a miss, 3% of 10,000
+    RecordReadings(period="M1", values={"csat": 80}, by=PAT),  # steady state: a miss, 3% of 10,000
 ]
 EXPECTED_DECISIONS = ["approved", "ticked", "ticked", "approved", "approved"]
 EXPECTED_SETTLEMENT = ({"csat": "missed", "error_rate": "no data"}, 300.0)

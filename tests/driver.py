@@ -63,7 +63,7 @@ class Driver:
         return status
 
     async def read(self, period: str, **values: float) -> TransitionStatus:
-        return await self.do(RecordReadings(period=period, values=values))
+        return await self.do(RecordReadings(period=period, values=values, by=LI))
 
     async def reject(self, gate: str, by: str, reason: str = "not good enough") -> TransitionStatus:
         return await self.do(Reject(gate=gate, by=by, reason=reason))

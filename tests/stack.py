@@ -151,7 +151,7 @@ def drive_to_pilot(s: Stack, tid: str) -> None:
     s.ok("tick", tid, "process_maps", "chat_support", "--by", EVE)
     s.ok("approve", tid, "training_signed_off", "--by", MO)
     s.ok("approve", tid, "training_signed_off", "--by", EVE)
-    s.ok("kpi", tid, "--period", "cert-1", "assessment_score=88")
+    s.ok("kpi", tid, "--by", LI, "--period", "cert-1", "assessment_score=88")
 
 
 def pass_hypercare(s: Stack, tid: str, csat: str = "90") -> None:
@@ -159,6 +159,6 @@ def pass_hypercare(s: Stack, tid: str, csat: str = "90") -> None:
     for item in ("shared_calendar", "collaboration_tools", "cultural_orientation", "feedback_channel"):
         s.ok("tick", tid, "integration_done", item, "--by", RAJ)
     for period in ("H1", "H2"):
-        s.ok("kpi", tid, "--period", period, f"csat={csat}", "error_rate=1.5", "first_response_hours=3", "fcr=75")
+        s.ok("kpi", tid, "--by", LI, "--period", period, f"csat={csat}", "error_rate=1.5", "first_response_hours=3", "fcr=75")
     s.ok("approve", tid, "hypercare_exit", "--by", DANA)
     s.ok("approve", tid, "hypercare_exit", "--by", RAJ)

@@ -31,8 +31,8 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(audit_url, 
     drive_to_pilot(s, tid)
     assert s.status(tid)["phase"] == "pilot"
 
-    s.ok("kpi", tid, "--period", "2027-W09", "csat=91", "error_rate=1.2", "first_response_hours=3.5")
-    s.ok("kpi", tid, "--period", "2027-W10", "csat=89", "error_rate=1.4", "first_response_hours=3")
+    s.ok("kpi", tid, "--by", LI, "--period", "2027-W09", "csat=91", "error_rate=1.2", "first_response_hours=3.5")
+    s.ok("kpi", tid, "--by", LI, "--period", "2027-W10", "csat=89", "error_rate=1.4", "first_response_hours=3")
     status = s.status(tid)
     assert next(g for g in status["gates"] if g["key"] == "pilot_kpis_met")["status"] == "passed"
     s.ok("approve", tid, "pilot_go", "--by", DANA, "--note", "pilot signed off")
@@ -40,7 +40,7 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(audit_url, 
 
     for wave in (1, 2, 3):
         assert s.status(tid)["wave"] == wave
-        s.ok("kpi", tid, "--period", f"ramp-{wave}", "csat=90", "error_rate=1.5", "first_response_hours=3", "fcr=75")
+        s.ok("kpi", tid, "--by", LI, "--period", f"ramp-{wave}", "csat=90", "error_rate=1.5", "first_response_hours=3", "fcr=75")
         s.ok("approve", tid, "wave_approved", "--by", LI)
         s.ok("approve", tid, "wave_approved", "--by", RAJ)
     assert s.status(tid)["phase"] == "hypercare"
@@ -61,16 +61,16 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(audit_url, 
 
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_text("period,metric,value\n2027-09,csat,91\n2027-09,csat_score,80\n2027-09,error_rate,abc\n")
-    done = s.bpo("kpi", tid, "--file", str(bad_csv))
+    done = s.bpo("kpi", tid, "--by", LI, "--file", str(bad_csv))
     assert done.returncode == 2
     assert "bad.csv:3:" in done.stderr and "bad.csv:4:" in done.stderr and "bad.csv:2:" not in done.stderr
     unknown_csv = tmp_path / "unknown.csv"
     unknown_csv.write_text("period,metric,value\n2027-09,csat,91\n2027-09,satisfaction,80\n")
-    done = s.bpo("kpi", tid, "--file", str(unknown_csv))
+    done = s.bpo("kpi", tid, "--by", LI, "--file", str(unknown_csv))
     assert done.returncode == 2 and "unknown.csv:3: unknown metric 'satisfaction'" in done.stderr
     month = tmp_path / "month.csv"
     month.write_text("period,metric,value\n2027-W36,csat,91\n2027-W36,error_rate,2.6\n2027-W37,csat,90\n")
-    assert "recorded 3 reading(s) for 2 period(s)" in s.ok("kpi", tid, "--file", str(month))
+    assert "recorded 3 reading(s) for 2 period(s)" in s.ok("kpi", tid, "--by", LI, "--file", str(month))
     trail = json.loads(s.ok("audit", tid, "--json"))
     readings = [r["detail"] for r in trail if r["kind"] == "kpi_reading"]
     assert readings[-2:] == [
@@ -102,16 +102,16 @@ def test_bad_input_at_the_command_line_exits_2_and_changes_nothing(stack: Stack,
     huge = tmp_path / "huge.csv"
     huge.write_bytes(b"period,metric,value\n" + b"2027-09,csat,90\n" * 200_000)
     for args, message in [
-        (("kpi", tid, "--period", "W1", "csat=ninety"), "csat: 'ninety' is not a number"),
-        (("kpi", tid, "--period", "W1", "csat=nan"), "finite"),
-        (("kpi", tid, "--period", "W1", "csat=-3"), "negative"),
-        (("kpi", tid, "--period", "W1", "csat=1e999"), "finite"),
-        (("kpi", tid, "--period", "W1", "satisfaction=90"), "unknown metric 'satisfaction'"),
-        (("kpi", tid, "--period", "=HYPERLINK()", "csat=90"), "--period"),
-        (("kpi", tid, "--period", "W1", "csat"), "is not METRIC=VALUE"),
-        (("kpi", tid, "--file", str(injected)), "injected.csv:2:"),
-        (("kpi", tid, "--file", str(huge)), "larger than 2 MiB"),
-        (("kpi", tid, "--file", "/dev/zero"), "larger than 2 MiB"),
+        (("kpi", tid, "--by", LI, "--period", "W1", "csat=ninety"), "csat: 'ninety' is not a number"),
+        (("kpi", tid, "--by", LI, "--period", "W1", "csat=nan"), "finite"),
+        (("kpi", tid, "--by", LI, "--period", "W1", "csat=-3"), "negative"),
+        (("kpi", tid, "--by", LI, "--period", "W1", "csat=1e999"), "finite"),
+        (("kpi", tid, "--by", LI, "--period", "W1", "satisfaction=90"), "unknown metric 'satisfaction'"),
+        (("kpi", tid, "--by", LI, "--period", "=HYPERLINK()", "csat=90"), "--period"),
+        (("kpi", tid, "--by", LI, "--period", "W1", "csat"), "is not METRIC=VALUE"),
+        (("kpi", tid, "--by", LI, "--file", str(injected)), "injected.csv:2:"),
+        (("kpi", tid, "--by", LI, "--file", str(huge)), "larger than 2 MiB"),
+        (("kpi", tid, "--by", LI, "--file", "/dev/zero"), "larger than 2 MiB"),
         (("approve", tid, "no_such_gate", "--by", LI), "unknown gate 'no_such_gate'"),
         (("approve", tid, "slas_signed", "--by", "nobody@example"), "not on the roster"),
         (("approve", tid, "slas_signed", "--by", "dana\x07@acme.example"), "--by"),

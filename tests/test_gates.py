@@ -55,12 +55,12 @@ async def test_roster_gate_passes_at_phase_start_when_roster_holds_every_role(t)
 
 
 async def test_roster_gate_waits_for_a_missing_role_and_passes_when_roster_changes(t):
-    await t.do(ChangeRoster(by=LI, remove=[MO]))
+    await t.do(ChangeRoster(by=RAJ, remove=[MO]))
     status = await t.pass_phase("planning")
     gate = t.gate(status, "team_assigned")
     assert (gate.status, gate.waiting_for) == ("open", ["training_lead", "team_lead"])
     mo = Person(id=MO, name="Mo Santos", org="provider", roles=["training_lead", "team_lead"])
-    status = await t.do(ChangeRoster(by=LI, add=[mo]))
+    status = await t.do(ChangeRoster(by=RAJ, add=[mo]))
     assert t.gate(status, "team_assigned").status == "passed"
 
 
@@ -80,12 +80,15 @@ async def test_kpi_gate_needs_consecutive_periods_and_a_miss_starts_the_count_ag
     assert t.gate(status, "pilot_kpis_met").status == "passed"
 
 
-async def test_a_second_reading_for_the_same_period_replaces_the_first(t):
+async def test_a_recorded_reading_stands_and_only_a_correction_with_a_reason_replaces_it(t):
     await t.reach("pilot")
     await t.read("W1", csat=80, error_rate=1.0, first_response_hours=2)  # csat below its SLA of 85
     status = await t.read("W2", csat=90, error_rate=1.0, first_response_hours=2)
     assert t.gate(status, "pilot_kpis_met").progress == "1/2 periods"
-    status = await t.read("W1", csat=86)  # the corrected figure for W1
+    again = RecordReadings(period="W1", values={"csat": 86}, by=LI)
+    assert "csat for W1 is already recorded (80)" in await t.refused(again, "AlreadyRecorded")
+    correction = again.model_copy(update={"correct": True, "reason": "the export double-counted W1"})
+    status = await t.do(correction)
     assert t.gate(status, "pilot_kpis_met").status == "passed"
 
 

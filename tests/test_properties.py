@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.commands import Approve, Pause, RecordReadings, Reject, Resume, Tick, Waive
+from models.commands import Approve, ChangeRoster, Pause, RecordReadings, Reject, Resume, Tick, Waive
+from models.plan import SENIOR_ROLES, STANDARD_ROLES, Person
 from models.plan_loader import PlanError, parse_plan
 from tests.conftest import REFERENCE_PLAN
 from workflows.rules import HEALTH_ORDER, Machine, Refused
@@ -44,6 +45,7 @@ commands = st.one_of(
         RecordReadings,
         period=st.sampled_from(["P1", "P2", "P3", "P4", "P5"]),
         values=st.dictionaries(st.sampled_from(METRICS), st.floats(0, 120, allow_nan=False), min_size=1, max_size=4),
+        by=people,
     ),
     st.builds(Pause, by=people, reason=st.just("hold")),
     st.builds(Resume, by=people),
@@ -169,3 +171,58 @@ def test_any_yaml_value_is_refused_with_a_place_not_a_crash(value):
     import yaml
 
     check_refusal(yaml.safe_dump(value))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps)
+def test_a_repeated_request_id_never_changes_state_or_the_trail(sequence):
+    numbered = [s if isinstance(s, int) else s.model_copy(update={"request_id": f"r-{n}"}) for n, s in enumerate(sequence)]
+    once, _ = run(numbered)
+    twice, _ = run(numbered, repeat=True)
+    assert once.state.model_dump() == twice.state.model_dump()
+    assert once.take_outbox().model_dump() == twice.take_outbox().model_dump()
+
+
+entries = st.builds(
+    Person,
+    id=st.sampled_from(PEOPLE[:-1] + ["new@acme.example", "new@northstar.example"]),
+    name=st.just("Someone"),
+    org=st.sampled_from(["client", "provider"]),
+    roles=st.lists(st.sampled_from(STANDARD_ROLES[:8]), min_size=1, max_size=3, unique=True),
+)
+roster_changes = st.lists(
+    st.builds(
+        ChangeRoster,
+        add=st.lists(entries, max_size=2, unique_by=lambda p: p.id),
+        remove=st.lists(st.sampled_from(PEOPLE[:-1]), max_size=1),
+        by=people,
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(roster_changes)
+def test_no_roster_change_lets_a_person_gain_a_role_no_one_allowed_granted(changes):
+    machine = Machine.start(PLAN, "prop", START)
+    for change in changes:
+        before = {p.id: p for p in machine.state.people}
+        try:
+            machine.apply(change, START)
+        except Refused:
+            continue
+        granter = before[change.by]
+        after = {p.id: p for p in machine.state.people}
+        for pid in before.keys() | after.keys():
+            old = set(before[pid].roles) if pid in before else set()
+            new = set(after[pid].roles) if pid in after else set()
+            if old == new:
+                continue
+            assert pid != change.by, f"{pid} changed their own roles"
+            org = (after.get(pid) or before[pid]).org
+            assert granter.org == org, f"{change.by} ({granter.org}) changed {pid} ({org})"
+            if (old ^ new) & set(SENIOR_ROLES):
+                assert "executive_sponsor" in granter.roles, f"{change.by} changed sponsor-level roles of {pid}"
+            else:
+                assert set(granter.roles) & {"executive_sponsor", "program_manager", "transition_lead"}

@@ -12,6 +12,7 @@ from models.commands import RecordReadings
 from models.messages import TransitionStatus
 from models.plan_loader import parse_plan
 from tests.conftest import REFERENCE_PLAN
+from tests.driver import LI
 from workflows.transition import TransitionWorkflow
 
 FEE = 180_000
@@ -33,8 +34,8 @@ SCENARIOS = {
         0.0,
         FEE * 0.015,
     ),
-    4: (  # a replaced reading: csat 80 for M4, then corrected to 90
-        [("M4", {"csat": 80, "error_rate": 1.0, "first_response_hours": 2}), ("M4", {"csat": 90})],
+    4: (  # a corrected reading: csat 80 for M4, then corrected to 90 with a reason
+        [("M4", {"csat": 80, "error_rate": 1.0, "first_response_hours": 2}), ("M4", {"csat": 90}, "typo")],
         {"csat": "met", "error_rate": "met", "first_response_hours": "met"},
         0.0,
         0.0,
@@ -86,13 +87,23 @@ async def test_three_contract_years_settle_alert_and_remind_as_computed_by_hand(
 
     for period in range(1, periods + 1):
         readings = SCENARIOS.get(period, ([(f"M{period}", MET)], None, 0.0, 0.0))[0]
-        for label, values in readings:
-            await t.do(RecordReadings(period=label, values=values, request_id=f"p{period}-{label}-{sorted(values)}"))
+        for label, values, *correction in readings:
+            await t.do(
+                RecordReadings(
+                    period=label,
+                    values=values,
+                    by=LI,
+                    correct=bool(correction),
+                    reason=correction[0] if correction else None,
+                    request_id=f"p{period}-{label}-{sorted(values)}",
+                )
+            )
         if period == 7:  # a reading sent again after a continue-as-new counts once
             await t.do(
                 RecordReadings(
                     period="M2",
                     values={"csat": 80, "error_rate": 2.5, "first_response_hours": 5},
+                    by=LI,
                     request_id="p2-M2-['csat', 'error_rate', 'first_response_hours']",
                 )
             )

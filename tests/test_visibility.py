@@ -61,8 +61,8 @@ def test_list_ui_report_and_calendar_show_where_transitions_stand(stack: Stack, 
     in_planning = s.ok("start", plan, "--id", "acme-planning").strip()
     in_pilot = s.ok("start", plan, "--id", "acme-pilot").strip()
     drive_to_pilot(s, in_pilot)
-    s.ok("kpi", in_pilot, "--period", "2027-W09", "csat=91", "error_rate=2.4", "first_response_hours=3.5")
-    s.ok("kpi", in_pilot, "--period", "2027-W10", "csat=86", "error_rate=1.4", "first_response_hours=3")
+    s.ok("kpi", in_pilot, "--by", LI, "--period", "2027-W09", "csat=91", "error_rate=2.4", "first_response_hours=3.5")
+    s.ok("kpi", in_pilot, "--by", LI, "--period", "2027-W10", "csat=86", "error_rate=1.4", "first_response_hours=3")
 
     # bpo list answers from the visibility store, which catches up a moment after each change.
     def pilot_ids():

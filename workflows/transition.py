@@ -8,18 +8,19 @@ the machine asks for: audit entries and notifications, through activities.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
     from activities.notify import NotifyActivities
     from models.commands import (
+        COMMANDS,
         Approve,
         Cancel,
         ChangeRoster,
@@ -36,6 +37,9 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import AuditBatch, Delivery, StartTransition, TransitionStatus
     from models.plan import Plan
     from workflows.rules import Machine, Refused
+    from workflows.rules.versions import UPDATE_ID_REQUESTS
+
+BY_UPDATE: dict[str, type[Command]] = {cls.update: cls for cls in COMMANDS}
 
 AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # A notification that cannot be delivered in eight attempts (about four minutes of backoff) is
@@ -79,11 +83,12 @@ class TransitionWorkflow:
     def __init__(self, start: StartTransition) -> None:
         self._plan = start.plan
         now = workflow.now()
-        # The rules ask `workflow.patched` whether a change of behaviour applies to this run.
+        self._validating = False
         if start.state is None:
-            self.machine = Machine.start(start.plan, start.id, now, workflow.patched, start.trusted_keys)
+            run_key = workflow.info().first_execution_run_id[:8]
+            self.machine = Machine.start(start.plan, start.id, now, self._changed, start.trusted_keys, run_key)
         else:  # continued as new: the state carries everything, request ids included
-            self.machine = Machine(start.plan, start.state, workflow.patched)
+            self.machine = Machine(start.plan, start.state, self._changed)
         self._decisions = workflow.metric_meter().create_counter(
             "bpo_decisions", "Decisions accepted, by kind and phase"
         )
@@ -145,14 +150,29 @@ class TransitionWorkflow:
 
     # --- decisions ------------------------------------------------------------------------
 
+    def _changed(self, change: str) -> bool:
+        """The rules' versioning seam. Validators never replay, so the newest rules hold there
+        (and `workflow.patched` may not be called in them); handlers and timers ask it, so a
+        history recorded before a change replays on the old path."""
+        return self._validating or workflow.patched(change)
+
     def _check(self, command: Command) -> None:
+        self._validating = True
         try:
             self.machine.check(command, workflow.now())
         except Refused as refusal:
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
+        finally:
+            self._validating = False
 
     def _apply(self, command: Command) -> TransitionStatus:
         now = workflow.now()
+        update = workflow.current_update_info()
+        if not command.request_id and update is not None and self._changed(UPDATE_ID_REQUESTS):
+            # Temporal's own update id makes a retried update count once, even across runs.
+            command = command.model_copy(update={"request_id": f"update:{update.id}"[:100]})
+        if self.machine.is_repeat(command):  # answered, and nothing written or counted again
+            return self.machine.status(now, brief=True)
         try:
             self.machine.apply(command, now)
         except Refused as refusal:  # the state changed since the validator ran
@@ -173,6 +193,31 @@ class TransitionWorkflow:
     resume = _handles(Resume)
     cancel = _handles(Cancel)
     change_roster = _handles(ChangeRoster)
+
+    @workflow.signal(dynamic=True)
+    def command_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        """Every command also as a signal of the same name, for callers that do not wait for an
+        answer (the Web UI's "Send Signal", integrations). The same rules, signature and request
+        id apply when it is processed; a refused one changes nothing but is audited, and its
+        sender told."""
+        now = workflow.now()
+        command_type = BY_UPDATE.get(name)
+        command: Command | None = None
+        try:
+            if command_type is None:
+                raise Refused(f"no command is called '{name}'; commands: {', '.join(BY_UPDATE)}", "UnknownCommand")
+            if len(args) != 1:
+                raise Refused(f"a {name} signal carries one {command_type.__name__}", "BadInput")
+            command = workflow.payload_converter().from_payload(args[0].payload, command_type)
+            if not self.machine.is_repeat(command):
+                self.machine.apply(command, now)
+        except Refused as refusal:
+            self.machine.refused_signal(name, command, str(refusal), refusal.kind, now)
+        except Exception as error:  # undecodable input: the sender's mistake, not a bug to retry
+            if command is not None:
+                raise
+            self.machine.refused_signal(name, None, f"not a {name} command: {str(error)[:300]}", "BadInput", now)
+        self._changes += 1
 
     @workflow.query
     def status(self) -> TransitionStatus:

@@ -27,6 +27,7 @@ HINTS = {
     "NotSigned": "this transition trusts signed commands only: set BPO_SIGNING_KEY to a key it trusts",
     "NotAllowed": "'bpo status {id}' shows whom each gate waits for",
     "GateNotOpen": "'bpo status {id}' shows the gates of the phase under way",
+    "AlreadyRecorded": "to replace it: 'bpo kpi {id} --period LABEL METRIC=VALUE --by PERSON --correct --reason TEXT'",
 }
 """What the command line adds to a refusal of the rules, by its kind; ``{id}`` is the transition."""
 

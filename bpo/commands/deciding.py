@@ -88,6 +88,8 @@ async def cmd_kpi(args: argparse.Namespace, settings: Settings) -> None:
     if args.file:
         if args.readings or args.period:
             raise Exit("give either --file READINGS.csv or --period LABEL METRIC=VALUE..., not both")
+        if args.correct:
+            raise Exit("--correct takes one period's readings (--period LABEL METRIC=VALUE...), not a file")
         client = await client_for(settings)
         known = (await get_status(client, args.id)).metrics
         try:
@@ -103,7 +105,13 @@ async def cmd_kpi(args: argparse.Namespace, settings: Settings) -> None:
         if not args.readings:
             raise Exit("give at least one reading as METRIC=VALUE, for example csat=91.5")
         command = model_input(
-            RecordReadings, period=args.period, values=readings(args.readings), by=args.by, request_id=args.request_id
+            RecordReadings,
+            period=args.period,
+            values=readings(args.readings),
+            by=args.by,
+            correct=args.correct or None,
+            reason=args.reason,
+            request_id=args.request_id,
         )
         count, label = len(command.values), command.period
     status = await send_from_cli(settings, args.id, command, client)

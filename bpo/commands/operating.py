@@ -29,6 +29,7 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
         transition_id=args.id,
         private=bool(settings.encryption_key),
         trusted_keys=settings.trusted_keys,
+        replace_ended=args.replace_ended,
     )
     print(transition_id)
 

@@ -25,7 +25,7 @@ def plan_with(old: str, new: str) -> Plan:
     """The reference plan with one piece of its YAML replaced."""
     text = REFERENCE_PLAN.read_text()
     assert old in text, old
-    return parse_plan(text.replace(old, new), env={}).plan
+    return parse_plan(text.replace(old, new, 1), env={}).plan
 
 
 class Run:
@@ -97,7 +97,7 @@ class Run:
 
     def read(self, period: str, **values: float) -> TransitionStatus:
         """Readings for one period."""
-        return self.do(RecordReadings(period=period, values=values))
+        return self.do(RecordReadings(period=period, values=values, by=LI))
 
     def reject(self, gate: str, by: str) -> TransitionStatus:
         """A rejection with a reason."""

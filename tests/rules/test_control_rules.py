@@ -75,7 +75,7 @@ def test_roster_changes_need_a_control_role_and_name_someone():
     run.refused(ChangeRoster(remove=[LI], by=MO), "NotAllowed")
     run.refused(ChangeRoster(by=LI), "EmptyChange")
     run.refused(ChangeRoster(remove=["nobody@acme.example"], by=LI), "UnknownPerson")
-    run.do(ChangeRoster(remove=[MO], by=LI))
+    run.do(ChangeRoster(remove=[MO], by=RAJ))
     assert MO not in [p.id for p in run.machine.state.people]
 
 

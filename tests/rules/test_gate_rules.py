@@ -60,7 +60,7 @@ def test_a_roster_gate_passes_when_a_roster_change_brings_the_missing_role():
     gate = run.gate("team_assigned")
     assert (gate.status, gate.waiting_for) == ("open", ["team_lead"])
     lead = Person(id="tl@northstar.example", name="Tia", org="provider", roles=["team_lead"])
-    run.do(ChangeRoster(add=[lead], by=LI))
+    run.do(ChangeRoster(add=[lead], by=RAJ))
     assert run.gate("team_assigned").status == "passed"
 
 

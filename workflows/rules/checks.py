@@ -26,11 +26,22 @@ from models.commands import (
     Waive,
 )
 from models.messages import GateState
-from models.plan import CONTROL_ROLES, WAIVE_ROLES, ApprovalGate, ChecklistGate, KpiGate, Person, RosterGate
+from models.plan import (
+    CONTROL_ROLES,
+    SENIOR_ROLES,
+    WAIVE_ROLES,
+    ApprovalGate,
+    ChecklistGate,
+    KpiGate,
+    Person,
+    RosterGate,
+)
 from models.signing import verify
 from workflows.rules.clock import View
+from workflows.rules.versions import KPI_PROVENANCE, ROSTER_AUTHORITY
 
 GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate
+LEAD_ROLES = ("program_manager", "transition_lead")
 PASSES_ON = {
     "checklist": "it passes when each of its items is ticked",
     "kpi": "it passes on KPI readings",
@@ -166,7 +177,10 @@ def _check_control(v: View, command: Control) -> None:
         case Cancel():
             require_role(v, command.by, WAIVE_ROLES, "cancel the transition")
         case ChangeRoster():
-            require_role(v, command.by, CONTROL_ROLES, "change the roster")
+            if v.changed(ROSTER_AUTHORITY):
+                _check_authority(v, command)
+            else:
+                require_role(v, command.by, CONTROL_ROLES, "change the roster")
             ids = {p.id for p in v.state.people}
             for person_id in command.remove:
                 if person_id not in ids:
@@ -177,11 +191,74 @@ def _check_control(v: View, command: Control) -> None:
             assert_never(command)
 
 
+def _check_authority(v: View, command: ChangeRoster) -> None:
+    """Who may change whose entry (trust: Authority): never one's own roles; sponsor-level roles
+    by an executive sponsor of the person's org; other roles by a lead of that org."""
+    me = person(v, command.by)
+    current = {p.id: p for p in v.state.people}
+    changes: list[tuple[str, Person | None, Person | None]] = [(p.id, current.get(p.id), p) for p in command.add]
+    changes += [(pid, current.get(pid), None) for pid in command.remove if pid not in {p.id for p in command.add}]
+    for pid, before, after in changes:
+        old, new = set(before.roles if before else ()), set(after.roles if after else ())
+        touched = (old ^ new) or old or new  # editing an entry touches every role it holds
+        moved = before is not None and after is not None and before.org != after.org
+        if pid == me.id and (old != new or moved or after is None):
+            raise Refused(f"{me.id} may not change their own roles; another person allowed to must", "NotAllowed")
+        for org in {p.org for p in (before, after) if p is not None}:
+            senior = sorted(touched & set(SENIOR_ROLES))
+            if senior and not (me.org == org and "executive_sponsor" in me.roles):
+                raise Refused(
+                    f"{me.id} may not grant or remove {', '.join(senior)} for {pid} ({org}): that needs an "
+                    f"executive_sponsor of {org}",
+                    "NotAllowed",
+                )
+            if not senior and not (me.org == org and set(me.roles) & {"executive_sponsor", *LEAD_ROLES}):
+                raise Refused(
+                    f"{me.id} may not change the roles of {pid} ({org}): that needs a program_manager or "
+                    f"transition_lead of {org}",
+                    "NotAllowed",
+                )
+
+
 def _check_readings(v: View, command: RecordReadings) -> None:
     _check_live(v)
     known = [k.key for k in v.plan.kpis]
     for metric in command.values:
         if metric not in known:
             raise Refused(f"unknown metric '{metric}'; the plan's KPIs: {', '.join(known)}", "UnknownMetric")
-    if command.by is not None:
-        person(v, command.by)
+    if not v.changed(KPI_PROVENANCE):
+        if command.by is not None:
+            person(v, command.by)
+        return
+    if command.by is None:
+        raise Refused(
+            f"a reading needs the person reporting it (--by), holding one of the roles {', '.join(v.plan.kpi_reporters)}",
+            "NotAllowed",
+        )
+    require_role(v, command.by, v.plan.kpi_reporters, "record KPI readings")
+    recorded = recorded_readings(v, command.period)
+    if command.correct:
+        if not command.reason:
+            raise Refused("a correction needs a reason (--reason)", "ReasonRequired")
+        for metric in command.values:
+            if metric not in recorded:
+                raise Refused(f"nothing recorded for {metric} in {command.period} to correct", "NothingToCorrect")
+        return
+    for metric in command.values:
+        if metric in recorded:
+            raise Refused(
+                f"{metric} for {command.period} is already recorded ({recorded[metric]:g}); a reading stands "
+                "unless corrected, with a reason",
+                "AlreadyRecorded",
+            )
+
+
+def recorded_readings(v: View, period: str) -> dict[str, float]:
+    """What stands recorded for ``period``: in the open KPI gates, or in steady state's period."""
+    if v.phase is None:
+        return dict(v.state.ledger.readings.get(period, {})) if v.state.ledger else {}
+    recorded: dict[str, float] = {}
+    for gate in v.state.gates:
+        if gate.status == "open":
+            recorded.update(gate.readings.get(period, {}))
+    return recorded

@@ -20,11 +20,11 @@ from models.commands import (
     Tick,
     Waive,
 )
-from models.messages import GateState, Signoff
+from models.messages import Signoff
 from models.plan import ApprovalGate, ChecklistGate, KpiGate
 from workflows.rules import texts
-from workflows.rules.checks import gate_of
-from workflows.rules.gates import approvals_pass, gate_passed, kpi_streak
+from workflows.rules.checks import gate_of, recorded_readings
+from workflows.rules.gates import approvals_pass, gate_passed, kpi_streak, open_gate
 from workflows.rules.ledger import record_steady
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import begin_phase, close_run
@@ -108,8 +108,12 @@ def record_readings(
     """Record one period's readings: toward the open KPI gates, or into steady state's ledger.
     ``sent`` is the command as it came (a batch, for a file); ``signed`` puts its signature on this row."""
     phase = m.phase
-    detail = {"period": command.period, "values": command.values}
-    m.audit("kpi_reading", now, actor=command.by, detail=detail, command=sent or command, signed=signed)
+    detail: dict[str, object] = {"period": command.period, "values": command.values}
+    kind = "kpi_reading"
+    if command.correct:  # both values stay in the trail: what was recorded, and what replaces it
+        was = recorded_readings(m, command.period)
+        kind, detail["was"], detail["reason"] = "kpi_corrected", {k: was[k] for k in command.values}, command.reason
+    m.audit(kind, now, actor=command.by, detail=detail, command=sent or command, signed=signed)
     if phase is None:
         record_steady(m, command, now)
         return
@@ -152,7 +156,9 @@ def resume(m: Recorder, command: Resume, now: datetime) -> None:
     s.paused_seconds += paused_for
     s.state, s.clock_at, s.paused_since, s.pause_reason = "running", now, None, None
     reopened = [g.key for g in s.gates if g.status == "rejected"]
-    s.gates = [GateState(key=g.key, kind=g.kind) if g.status == "rejected" else g for g in s.gates]
+    phase = m.phase
+    assert phase is not None or not reopened
+    s.gates = [open_gate(m, phase.gate(g.key)) if g.status == "rejected" else g for g in s.gates]  # type: ignore[arg-type,union-attr]
     detail = {"paused_seconds": paused_for, "reopened": reopened}
     m.decided("resumed", None, command, now, command.reason, detail)
     message = texts.resumed(m.plan, command.by, timedelta(seconds=paused_for), reopened)

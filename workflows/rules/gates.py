@@ -13,13 +13,38 @@ from models.messages import GateState, GateStatus
 from models.plan import ApprovalGate, ChecklistGate, KpiGate, RosterGate
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
+from workflows.rules.versions import FIXED_APPROVERS
+
+GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate
+
+
+def open_gate(m: Recorder, spec: GateSpec) -> GateState:
+    """A gate opening: untouched, and for ``rule: all`` its approvers fixed from the roster now."""
+    gate = GateState(key=spec.key, kind=spec.kind)
+    if isinstance(spec, ApprovalGate) and spec.approvers.rule == "all" and m.changed(FIXED_APPROVERS):
+        gate.eligible = m.eligible(spec.approvers.roles)
+    return gate
+
+
+def approvers(v: View, spec: ApprovalGate, gate: GateState) -> list[str]:
+    """Who may approve: fixed when a ``rule: all`` gate opened, else the roster as it is."""
+    return gate.eligible if gate.eligible is not None else v.eligible(spec.approvers.roles)
+
+
+def sides_missing(v: View, spec: ApprovalGate, gate: GateState) -> list[str]:
+    """The orgs a two-sided gate still needs an approval from."""
+    orgs = {p.id: p.org for p in v.state.people}
+    signed = {orgs.get(p) for p in approvers(v, spec, gate) if p in gate.approvals}
+    return [org for org in spec.orgs if org not in signed]
 
 
 def approvals_pass(v: View, spec: ApprovalGate, gate: GateState) -> bool:
-    """Whether the approvals given so far satisfy the gate's rule, over the roster as it is."""
+    """Whether the approvals given so far satisfy the gate's rule and, with ``orgs``, both sides."""
     rule, needed = spec.approvers.rule, spec.approvers.quorum
-    eligible = v.eligible(spec.approvers.roles)
+    eligible = approvers(v, spec, gate)
     approved = [p for p in eligible if p in gate.approvals]
+    if sides_missing(v, spec, gate):
+        return False
     if needed:
         return len(approved) >= needed
     if rule == "all":
@@ -62,11 +87,15 @@ def gate_status(v: View, gate: GateState) -> GateStatus:
     spec = phase.gate(gate.key)
     waiting: list[str] = []
     if isinstance(spec, ApprovalGate):
-        eligible = v.eligible(spec.approvers.roles)
+        eligible = approvers(v, spec, gate)
         got = [p for p in eligible if p in gate.approvals]
         need = spec.approvers.quorum or (len(eligible) if spec.approvers.rule == "all" else 1)
         progress = f"{min(len(got), need)}/{need} approvals"
         waiting = [p for p in eligible if p not in gate.approvals]
+        if missing_sides := sides_missing(v, spec, gate):
+            orgs = {p.id: p.org for p in v.state.people}
+            waiting = [p for p in waiting if orgs.get(p) in missing_sides] if got else waiting
+            progress += f", awaiting {' and '.join(missing_sides)}"
     elif isinstance(spec, ChecklistGate):
         items = v.plan.checklist_items(spec)
         progress = f"{sum(i in gate.ticks for i in items)}/{len(items)} items"

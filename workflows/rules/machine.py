@@ -25,11 +25,11 @@ from models.commands import (
 )
 from models.messages import GateState, GateStatus, TransitionState, TransitionStatus
 from models.plan import Plan
-from workflows.rules import checks, decisions, gates, ledger, phases
+from workflows.rules import checks, decisions, gates, ledger, phases, texts
 from workflows.rules import status as report
 from workflows.rules.clock import is_done
 from workflows.rules.outbox import Recorder
-from workflows.rules.versions import Patched, every_change
+from workflows.rules.versions import RUN_SCOPED_IDS, Patched, every_change
 
 MAX_SEEN_REQUESTS = 500
 
@@ -45,9 +45,10 @@ class Machine(Recorder):
         now: datetime,
         patched: Patched = every_change,
         trusted_keys: list[str] | None = None,
+        run_key: str | None = None,
     ) -> Machine:
         """A new transition at the start of its first phase; with ``trusted_keys``, every command
-        must carry a signature by one of them."""
+        must carry a signature by one of them; ``run_key`` goes into every audit and notice id."""
         state = TransitionState(
             id=transition_id,
             people=list(plan.people),
@@ -57,6 +58,8 @@ class Machine(Recorder):
             trusted_keys=list(trusted_keys or []),
         )
         machine = cls(plan, state, patched)
+        if run_key and machine.changed(RUN_SCOPED_IDS):
+            state.run_key = run_key
         detail = {"plan": plan.name, **({"trusted_keys": state.trusted_keys} if state.trusted_keys else {})}
         machine.audit("transition_started", now, detail=detail)
         phases.begin_phase(machine, 0, now)
@@ -125,6 +128,16 @@ class Machine(Recorder):
             case _:
                 assert_never(command)
         self.advance(now)
+
+    def refused_signal(self, name: str, command: Command | None, refusal: str, kind: str, now: datetime) -> None:
+        """A command that came as a signal and was refused: nothing changes but the audit trail
+        and a word to its sender, who had no answer to read."""
+        by = getattr(command, "by", None)
+        detail = {"command": name, "reason": refusal, "refusal": kind}
+        self.audit("signal_refused", now, actor=by, detail=detail, command=command)
+        sender = [p for p in self.state.people if p.id == by]
+        if sender:
+            self.tell("signal_refused", texts.signal_refused(self.plan, name, refusal), sender, now, detail)
 
     def is_repeat(self, command: Command) -> bool:
         """Whether ``command`` carries a request id already applied."""

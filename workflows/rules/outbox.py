@@ -12,6 +12,7 @@ from typing import Any
 
 from models.commands import Command, Control, GateDecision
 from models.messages import AuditEntry, Decision, Delivery, Notice, Outbox, Recipient
+from models.plan import Person
 from workflows.rules.clock import View
 
 MAX_DECISIONS = 300
@@ -29,7 +30,8 @@ class Recorder(View):
 
     def _next_id(self) -> str:
         self.state.seq += 1
-        return f"{self.state.id}/{self.state.seq}"
+        run = f"{self.state.run_key}/" if self.state.run_key else ""
+        return f"{self.state.id}/{run}{self.state.seq}"
 
     def audit(
         self,
@@ -74,8 +76,18 @@ class Recorder(View):
         detail: dict[str, Any] | None = None,
     ) -> None:
         """Tell everyone who holds one of ``roles``; ``message`` is a subject and a text."""
+        self.tell(kind, message, self.holding(roles), now, detail)
+
+    def tell(
+        self,
+        kind: str,
+        message: tuple[str, str],
+        people: list[Person],
+        now: datetime,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Tell ``people``; ``message`` is a subject and a text."""
         subject, text = message
-        people = self.holding(roles)
         self.outbox.notices.append(
             Notice(
                 id=self._next_id(),

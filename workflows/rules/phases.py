@@ -8,7 +8,7 @@ from models.messages import Escalation, GateState, Ledger, PhaseRun
 from models.plan import Phase
 from workflows.rules import texts
 from workflows.rules.clock import is_done
-from workflows.rules.gates import gate_status
+from workflows.rules.gates import gate_status, open_gate
 from workflows.rules.outbox import Recorder
 
 HEALTH_ORDER = ("on_track", "at_risk", "escalated")
@@ -63,7 +63,7 @@ def next_wave(m: Recorder, now: datetime) -> None:
     assert phase is not None and phase.waves
     m.state.wave_index += 1
     size = phase.waves[m.state.wave_index]
-    m.state.gates = fresh_gates(phase)
+    m.state.gates = fresh_gates(m, phase)
     m.audit("wave_started", now, detail={"wave": m.state.wave_index + 1, "size": size})
     m.notify(
         "wave_started", texts.wave_started(m.plan, phase, m.state.wave_index + 1, size), ["point_of_contact"], now
@@ -90,7 +90,7 @@ def begin_phase(m: Recorder, index: int, now: datetime) -> None:
     s.phase_started_at = now
     s.phase_active_start = m.active_at(now)
     phase = m.phase
-    s.gates = fresh_gates(phase) if phase else []
+    s.gates = fresh_gates(m, phase) if phase else []
     if phase is None and m.plan.steady_state:
         s.ledger = Ledger(since=now, active_start=s.phase_active_start, period_started_at=now)
     s.phases.append(PhaseRun(phase=m.phase_key, attempt=s.attempt, started_at=now))
@@ -100,9 +100,9 @@ def begin_phase(m: Recorder, index: int, now: datetime) -> None:
     m.notify("phase_started", message, ["point_of_contact"], now)
 
 
-def fresh_gates(phase: Phase) -> list[GateState]:
+def fresh_gates(m: Recorder, phase: Phase) -> list[GateState]:
     """The gates of ``phase``, every one open and untouched."""
-    return [GateState(key=g.key, kind=g.kind) for g in phase.gates]
+    return [open_gate(m, g) for g in phase.gates]
 
 
 def close_run(m: Recorder, outcome: str, now: datetime) -> None:

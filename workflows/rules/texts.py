@@ -118,6 +118,15 @@ def business_review(plan: Plan, number: int, summary: str) -> Message:
     )
 
 
+def signal_refused(plan: Plan, command: str, reason: str) -> Message:
+    """A command sent as a signal (no answer awaited) was refused."""
+    return (
+        f"[{plan.client}] your {command} was not taken",
+        f"Your {command} for '{plan.name}' arrived without waiting for an answer, and was refused: {reason}. "
+        "Nothing changed.",
+    )
+
+
 def completed(plan: Plan) -> Message:
     """Steady state reached the end of the contract."""
     return f"[{plan.client}] transition complete", f"'{plan.name}' reached the end of its contract's steady state."

@@ -1,10 +1,11 @@
 """The versioning seam: whether a change of behaviour applies to this transition.
 
 Running transitions must replay exactly as they ran. A rule that changes what it does asks
-``machine.changed("change-id")`` and keeps the old branch for ``False``. The rules stay free of
-Temporal: the workflow backs the question with ``workflow.patched``, which is ``True`` for a
-transition that reaches the rule for the first time under the new code and ``False`` while it
-replays a history recorded before the change; tests pass whatever they need.
+``machine.changed(CHANGE_ID)`` and keeps the old branch for ``False``. The rules stay free of
+Temporal: the workflow backs the question with ``workflow.patched`` in its handlers (``True`` for
+a transition that reaches the rule for the first time under the new code, ``False`` while it
+replays a history recorded before the change) and answers ``True`` in its validators, which
+never replay; tests pass whatever they need.
 """
 
 from __future__ import annotations
@@ -13,6 +14,18 @@ from collections.abc import Callable
 
 Patched = Callable[[str], bool]
 """Asked with a change id; answers whether the change applies to this transition."""
+
+ROSTER_AUTHORITY = "roster-authority-2026-11"
+"""No one changes their own roles; sponsor-level roles only by a sponsor of the same org."""
+FIXED_APPROVERS = "fixed-approvers-2026-11"
+"""The approvers of a ``rule: all`` gate are fixed when it opens."""
+KPI_PROVENANCE = "kpi-provenance-2026-11"
+"""Readings name a reporter; a recorded reading stands unless corrected."""
+RUN_SCOPED_IDS = "run-scoped-ids-2026-11"
+"""Audit and notice ids carry the run, so a transition started again under an ended one's id
+never collides with the old rows."""
+UPDATE_ID_REQUESTS = "update-id-requests-2026-11"
+"""A command without a request id counts once per Temporal update id."""
 
 
 def every_change(change: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import uuid
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
@@ -124,11 +125,21 @@ def _translate(error: Exception, transition_id: str) -> BpoError:
 
 
 async def send(
-    client: Client, transition_id: str, command: Command, signer: Signer | None = None
+    client: Client,
+    transition_id: str,
+    command: Command,
+    signer: Signer | None = None,
+    update_id: str | None = None,
 ) -> TransitionStatus:
     """Send a command by the update its model names, signed by ``signer`` if given; returns the
-    status after it, or raises `BpoError`."""
+    status after it, or raises `BpoError`.
+
+    A command without a request id gets ``update_id`` as one (a caller that retries with the
+    same update id counts once), else a new one: a signed command needs one to count once.
+    """
     handle = _handle(client, transition_id)
+    if not command.request_id:
+        command = command.model_copy(update={"request_id": update_id or f"api-{uuid.uuid4().hex}"})
     if signer is not None:
         command = signer.sign(transition_id, command)
     try:

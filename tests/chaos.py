@@ -1,8 +1,8 @@
 """The chaos drill: many transitions driven at once while the worker and the server are SIGKILLed.
 
 Used by tests/test_chaos.py at CI size and by ``make chaos`` (``python -m tests.chaos``) for a
-longer run. Every command carries a request id and is retried until it is answered, as a careful
-client would; at the end every transition must stand where an undisturbed run would.
+longer run. Every command is signed and retried under the same update id until it is answered,
+as a careful client would; at the end every transition must stand where an undisturbed run would.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ from typing import Any
 from sqlmodel import Session
 
 from activities.audit import read_trail
+from activities.chain import verify_chain
 from bpo.api import BpoError, get_status, send, start_transition
 from bpo.client import connect
 from bpo.db import make_engine
 from bpo.settings import Settings
 from models.commands import Approve, RecordReadings, Tick
 from models.plan_loader import load_plan
+from models.signing import Signer, new_key_pair
 from tests.stack import Stack
 
 PLAN = Path(__file__).resolve().parent / "plans" / "chaos.yaml"
@@ -83,18 +85,24 @@ async def _until_answered(call: Any, tally: Tally) -> Any:
         await asyncio.sleep(0.5)
 
 
-async def drive(settings: Settings, plan: Any, tid: str, tally: Tally, pace: tuple[float, float], rng: random.Random):
+async def drive(
+    settings: Settings, plan: Any, tid: str, tally: Tally, pace: tuple[float, float], rng: random.Random, signer: Signer
+):
     client = await _until_answered(lambda: connect(settings), tally)
     await _until_answered(
-        lambda: start_transition(client, plan, task_queue=settings.task_queue, transition_id=tid), tally
+        lambda: start_transition(
+            client, plan, task_queue=settings.task_queue, transition_id=tid, trusted_keys=[signer.public_key]
+        ),
+        tally,
     )
     for n, command in enumerate(SCRIPT):
         await asyncio.sleep(rng.uniform(*pace))
         if n == len(SCRIPT) - 1:  # the steady-state reading waits for steady state
             while (await _until_answered(lambda: get_status(client, tid), tally)).phase != "steady_state":
                 await asyncio.sleep(0.5)
-        request = command.model_copy(update={"request_id": f"{tid}-{n}"})
-        await _until_answered(lambda: send(client, tid, request), tally)
+        # No request id in the command: the update id, the same on every retry, stands in for one,
+        # and the signature covers it.
+        await _until_answered(lambda: send(client, tid, command, signer, update_id=f"{tid}-{n}"), tally)
 
 
 async def verify(settings: Settings, ids: list[str], tally: Tally, timeout: float) -> None:
@@ -118,10 +126,14 @@ async def verify(settings: Settings, ids: list[str], tally: Tally, timeout: floa
             tally.problems.append(f"{tid}: first settlement {settled}")
         for _ in range(60):  # the audit trail is written just after each change
             with Session(engine) as session:
-                rows = Counter(r.kind for r in read_trail(tid, session=session))
+                trail = read_trail(tid, session=session)
+            rows = Counter(r.kind for r in trail)
             if rows["settlement"] >= 1 and rows["phase_passed"] >= 2:
                 break
             await asyncio.sleep(0.5)
+        chain = verify_chain(trail)
+        if chain.problem or chain.signed != len(SCRIPT):
+            tally.problems.append(f"{tid}: audit chain {chain}")
         audit = (rows["approved"], rows["ticked"], rows["kpi_reading"], rows["phase_passed"])
         if audit != (3, 2, 3, 2) or rows["settlement"] != len(status.settlements):
             tally.problems.append(f"{tid}: audit trail {dict(rows)} against {len(status.settlements)} settlements")
@@ -141,8 +153,10 @@ def run(data: Path, transitions: int, min_kills: int, seed: int, pace: tuple[flo
     try:
         chaos.start()
 
+        signer = Signer(new_key_pair()[0])
+
         async def main() -> None:
-            drivers = [drive(settings, plan, tid, tally, pace, random.Random(rng.random())) for tid in ids]
+            drivers = [drive(settings, plan, tid, tally, pace, random.Random(rng.random()), signer) for tid in ids]
             await asyncio.gather(*drivers)
             while min(tally.kills["worker"], tally.kills["server"]) < min_kills:
                 await asyncio.sleep(0.5)

@@ -101,3 +101,13 @@ def test_only_commands_signed_for_this_transition_and_gate_are_taken(signed, tmp
     first = next(r for r in sorted(trail, key=lambda r: r["position"]) if r["kind"] == "approved")
     assert broken.returncode == 1
     assert f"row {first['position']} (approved gap_analysis_approved) was altered" in broken.stderr
+
+
+def test_a_key_of_the_wrong_length_or_not_base64_is_refused_before_anything_runs(tmp_path: Path):
+    for name, value, message in [
+        ("BPO_SIGNING_KEY", "c2hvcnQ=", "BPO_SIGNING_KEY has 5 bytes; an Ed25519 key has 32"),
+        ("BPO_TRUSTED_KEYS", "not base64!", "a trusted key is not base64"),
+    ]:
+        done = Stack(tmp_path, {name: value}).bpo("start", str(short_plan(tmp_path)))
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr

@@ -64,7 +64,9 @@ bench: $(STAMP)
 ## of its own (tests/histories/YYYY-MM-DD). The corpus only grows: old histories stay, since
 ## transitions recorded by them may still be running.
 histories: $(STAMP)
+	test ! -e tests/histories/$$(date +%Y-%m-%d) || { echo "tests/histories/$$(date +%Y-%m-%d) exists: the corpus only grows"; exit 1; }
 	$(BIN)/python examples/simulate.py --years 1 --history tests/histories/$$(date +%Y-%m-%d)/
+	cd tests/histories && sha256sum $$(date +%Y-%m-%d)/*.json >> SHA256SUMS
 
 clean:
 	rm -rf $(VENV) .data test-output

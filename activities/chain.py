@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from models.commands import COMMANDS
+from models.commands import BY_UPDATE
 from models.signing import canonical_json, verify
 from models.tables import AuditRecord
 
 GENESIS = "0" * 64
-BY_UPDATE = {cls.update: cls for cls in COMMANDS}
 
 
 def row_hash(row: AuditRecord) -> str:

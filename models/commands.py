@@ -162,3 +162,6 @@ COMMANDS: tuple[type[Command], ...] = (
     ReadingsBatch,
 )
 """The command table, in the order the workflow registers its update handlers."""
+
+BY_UPDATE: dict[str, type[Command]] = {cls.update: cls for cls in COMMANDS}
+"""Each command by its update's name, which is also its signal's and its `bpo` subcommand's."""

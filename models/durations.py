@@ -14,6 +14,8 @@ _ISO = re.compile(
     r"(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MIN_SECONDS, MAX_SECONDS = 1, 10 * 365 * 86400
+"""Shorter would serialise as nothing; longer overflows the clocks the rules compute."""
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -35,8 +37,12 @@ def parse_duration(value: Any) -> timedelta:
         seconds = sum(n * _UNIT_SECONDS[u] for u, n in parts.items())
     else:
         raise ValueError(f"'{value}' is not a duration; write 45s, 30m, 36h, 14d, 2w or ISO 8601 such as P14D, PT36H")
-    if seconds <= 0:
-        raise ValueError(f"'{value}' must be longer than zero")
+    if seconds < MIN_SECONDS:
+        raise ValueError(f"'{value}' is shorter than 1s; durations run from 1s to 10 years")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"'{value}' is longer than 10 years; durations run from 1s to 10 years")
+    if seconds != int(seconds):
+        raise ValueError(f"'{value}' is not a whole number of seconds")
     return timedelta(seconds=seconds)
 
 

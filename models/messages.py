@@ -10,11 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from models.commands import Message
 from models.plan import Channel, Health, Person, Plan
 from models.signing import public_key
+
+
+class Message(BaseModel):
+    """Base of what the workflow carries from run to run and reports: fields it does not know
+    are ignored, so a worker rolled back, or one not yet upgraded, still reads what a newer one
+    wrote. (Commands and plans, which people write, refuse unknown fields instead.)"""
+
+    model_config = ConfigDict(extra="ignore")
+
 
 State = Literal["running", "paused", "completed", "cancelled"]
 GateStatusName = Literal["open", "passed", "waived", "rejected"]
@@ -106,7 +114,7 @@ class Settlement(Message):
     currency: str = "USD"
     breaches: list[str] = []
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, serialize_by_alias=True)
 
 
 class Ledger(Message):

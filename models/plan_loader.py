@@ -145,6 +145,8 @@ def parse_plan(text: str, source: str = "plan", env: Mapping[str, str] | None = 
     env = os.environ if env is None else env
     if len(text.encode("utf-8", "replace")) > MAX_PLAN_BYTES:
         raise PlanError([Problem("", f"the plan is larger than {MAX_PLAN_BYTES // 1024} KiB")], source)
+    if alias := _first_alias(text):
+        raise PlanError([alias], source)
     try:
         lines = _Lines(yaml.compose(text, Loader=yaml.SafeLoader))
         data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader refuses tags
@@ -190,9 +192,34 @@ def parse_plan(text: str, source: str = "plan", env: Mapping[str, str] | None = 
 
     for path, message in cross_check(plan):
         problems.append(Problem(render_path(path), message, lines.line(path)))
+    if not problems and not _survives_the_converter(plan):
+        problems.append(Problem("", "the plan does not come back the same through Temporal's data converter"))
     if problems:
         raise PlanError(problems, source)
     return LoadedPlan(plan, warnings)
+
+
+def _first_alias(text: str) -> Problem | None:
+    """An anchor or alias, which a plan never needs and a billion-laughs plan abuses; scanning
+    the tokens finds one without expanding anything."""
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+                what = "anchor '&" if isinstance(token, yaml.AnchorToken) else "alias '*"
+                line = token.start_mark.line + 1
+                return Problem("", f"YAML {what}{token.value}' is not allowed in a plan: write it out", line)
+    except yaml.YAMLError:
+        return None  # the parser below reports it, with its place
+    return None
+
+
+def _survives_the_converter(plan: Plan) -> bool:
+    """Whether the plan decodes to itself after Temporal's data converter encoded it, as the
+    workflow will decode it on every task."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    converter = pydantic_data_converter.payload_converter
+    return converter.from_payload(converter.to_payload(plan), Plan) == plan
 
 
 def load_plan(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedPlan:

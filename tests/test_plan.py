@@ -143,3 +143,22 @@ def test_json_schema_names_every_top_level_key():
 
     schema = Plan.model_json_schema()
     assert {"name", "people", "phases", "kpis", "steady_state"} <= set(schema["properties"])
+
+
+def test_an_alias_bomb_is_refused_at_its_first_anchor_without_expanding_it():
+    bomb = "name: x\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    bomb += "".join(f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+    assert problems(bomb) == "plan.yaml:2: (top): YAML anchor '&a' is not allowed in a plan: write it out"
+
+
+@pytest.mark.parametrize(
+    ("due", "message"),
+    [
+        ("900000000d", "'900000000d' is longer than 10 years"),
+        ("0.5s", "'0.5s' is shorter than 1s"),
+        ("1.5s", "'1.5s' is not a whole number of seconds"),
+    ],
+)
+def test_durations_that_would_jam_a_workflow_are_refused_with_their_line(due, message):
+    text = REFERENCE_PLAN.read_text().replace("due: 14d", f"due: {due}", 1)
+    assert problems(text).startswith(f"plan.yaml:147: phases[0].due: {message}")

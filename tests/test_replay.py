@@ -9,6 +9,7 @@ transitions makes this test fail; see the README on `workflow.patched`.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,17 @@ def test_the_corpus_covers_every_decision_and_a_continue_as_new():
         assert f'"name": "{update}"' in transition, update
     assert "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW" in transition
     assert len(HISTORIES) >= 3  # and steady-state runs after it
+
+
+def test_the_corpus_only_grows_every_committed_history_is_there_unchanged():
+    # SHA256SUMS lists every history ever committed; `make histories` appends to it. A history
+    # changed or removed would stop proving that the transitions it recorded still replay.
+    listed = dict(line.split()[::-1] for line in (CORPUS / "SHA256SUMS").read_text().splitlines() if line.strip())
+    for name, digest in listed.items():
+        assert (CORPUS / name).exists(), f"{name} was removed from the replay corpus"
+        assert hashlib.sha256((CORPUS / name).read_bytes()).hexdigest() == digest, f"{name} was changed"
+    unlisted = {str(p.relative_to(CORPUS)) for p in HISTORIES} - listed.keys()
+    assert not unlisted, f"add {sorted(unlisted)} to tests/histories/SHA256SUMS (make histories does)"
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[str(p.relative_to(CORPUS)) for p in HISTORIES])

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
     from activities.notify import NotifyActivities
     from models.commands import (
-        COMMANDS,
+        BY_UPDATE,
         Approve,
         Cancel,
         ChangeRoster,
@@ -38,8 +38,6 @@ with workflow.unsafe.imports_passed_through():
     from models.plan import Plan
     from workflows.rules import Machine, Refused
     from workflows.rules.versions import UPDATE_ID_REQUESTS
-
-BY_UPDATE: dict[str, type[Command]] = {cls.update: cls for cls in COMMANDS}
 
 AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # A notification that cannot be delivered in eight attempts (about four minutes of backoff) is

@@ -13,13 +13,10 @@ from temporalio.client import Client
 from bpo.api import get_status, send
 from bpo.commands.common import Exit, client_for, model_input, print_status
 from bpo.settings import Settings
-from models.commands import COMMANDS, ChangeRoster, Command, ReadingsBatch, RecordReadings
+from models.commands import BY_UPDATE, ChangeRoster, Command, ReadingsBatch, RecordReadings
 from models.messages import TransitionStatus
 from models.plan import Person
 from models.readings_file import MAX_CSV_BYTES, ReadingsFileError, parse_readings, read_limited
-
-BY_UPDATE = {cls.update: cls for cls in COMMANDS}
-"""Each command by its update's name, which is also its name on the command line."""
 
 
 def decision(args: argparse.Namespace) -> Command:

@@ -20,6 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audit import AuditActivities
 from activities.notify import NotifyActivities
+from activities.transport import Transport
 from bpo.client import connect
 from bpo.db import make_engine
 from bpo.logs import configure
@@ -44,7 +45,12 @@ def build_worker(
     run in the SDK's sandbox unless a test brings its own ``runner``."""
     engine = make_engine(settings.audit_url)
     audit = AuditActivities(engine)
-    notify = NotifyActivities(engine, http)
+    transport = Transport(
+        settings={"BPO_WEBHOOK_URL": settings.webhook_url or "", "BPO_SMTP_URL": settings.smtp_url or ""},
+        webhook_secret=settings.webhook_secret,
+        allowed_hosts=settings.allowed_hosts,
+    )
+    notify = NotifyActivities(engine, http, transport)
     return Worker(
         client,
         task_queue=settings.task_queue,

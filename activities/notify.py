@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import smtplib
+import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from urllib.parse import unquote, urlsplit
 
 import httpx
 import structlog
@@ -17,14 +16,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import write_entries
+from activities.transport import Skipped, Transport, bad_channel, send_email
 from models.messages import AuditEntry, Delivery, Notice
 from models.plan import EmailChannel, WebhookChannel
 
 log = structlog.get_logger(__name__)
 
 
-def _send_email(channel: EmailChannel, notice: Notice, to: list[str]) -> None:
-    url = urlsplit(channel.smtp)
+def _email(channel: EmailChannel, notice: Notice, to: list[str]) -> EmailMessage:
     message = EmailMessage()
     message["From"] = channel.sender
     message["To"] = ", ".join(to)
@@ -33,21 +32,16 @@ def _send_email(channel: EmailChannel, notice: Notice, to: list[str]) -> None:
     message["Message-ID"] = f"<{hashlib.sha256(notice.id.encode()).hexdigest()[:32]}@bpo-transition>"
     message["X-Bpo-Notification-Id"] = notice.id
     message.set_content(f"{notice.text}\n\nTransition: {notice.transition_id}\nNotification: {notice.id}\n")
-    smtp_class = smtplib.SMTP_SSL if url.scheme == "smtps" else smtplib.SMTP
-    with smtp_class(
-        url.hostname or "localhost", url.port or (465 if url.scheme == "smtps" else 25), timeout=20
-    ) as smtp:
-        if url.username:
-            smtp.login(unquote(url.username), unquote(url.password or ""))
-        smtp.send_message(message)
+    return message
 
 
 class NotifyActivities:
     """Holds the HTTP client and the audit engine; its bound methods are the registered activities."""
 
-    def __init__(self, engine: Engine, http: httpx.AsyncClient) -> None:
+    def __init__(self, engine: Engine, http: httpx.AsyncClient, transport: Transport | None = None) -> None:
         self.engine = engine
         self.http = http
+        self.transport = transport or Transport()
 
     @activity.defn(name="deliver_notification")
     async def deliver(self, delivery: Delivery) -> None:
@@ -55,13 +49,19 @@ class NotifyActivities:
         notice, channel = delivery.notice, delivery.channel
         bound = log.bind(transition_id=notice.transition_id, notice=notice.id, channel=channel.kind)
         to = [r.email for r in notice.recipients if r.email]
-        if isinstance(channel, WebhookChannel):
-            await self._post(channel, notice)
-        elif isinstance(channel, EmailChannel):
-            if not to:
-                bound.warning("notification_skipped", reason="no recipient has an email address")
-                return
-            await asyncio.to_thread(_send_email, channel, notice, to)
+        refused: dict[str, str] = {}
+        try:
+            if isinstance(channel, WebhookChannel):
+                await self._post(channel, notice)
+            elif isinstance(channel, EmailChannel):
+                if not to:
+                    bound.warning("notification_skipped", reason="no recipient has an email address")
+                    return
+                message = _email(channel, notice, to)
+                refused = await asyncio.to_thread(send_email, self.transport, channel.smtp, message, to)
+        except Skipped as off:
+            bound.warning("notification_skipped", reason=str(off))
+            return
         bound.info(
             "notification_sent",
             kind=notice.kind,
@@ -81,6 +81,7 @@ class NotifyActivities:
                 "about": notice.kind,
                 "subject": notice.subject,
                 "recipients": [r.id for r in notice.recipients],
+                **({"refused": refused} if refused else {}),
             },
         )
         await asyncio.to_thread(self._audit, entry)
@@ -90,16 +91,14 @@ class NotifyActivities:
             write_entries([entry], session=session)
 
     async def _post(self, channel: WebhookChannel, notice: Notice) -> None:
-        response = await self.http.post(
-            channel.url,
-            json=notice.model_dump(mode="json"),
-            headers={"Idempotency-Key": notice.id, "X-Bpo-Notification-Id": notice.id},
-            timeout=15,
-        )
+        url = self.transport.webhook_url(channel.url)
+        body = notice.model_dump_json().encode()
+        headers = self.transport.webhook_headers(notice.id, body, int(time.time()))
+        try:
+            response = await self.http.post(url, content=body, headers=headers, timeout=15)
+        except httpx.HTTPError as error:
+            raise ApplicationError(f"the webhook could not be reached ({type(error).__name__})") from None
         if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-            raise ApplicationError(
-                f"webhook {channel.url} refused the notification: HTTP {response.status_code}",
-                type="BadChannel",
-                non_retryable=True,
-            )
-        response.raise_for_status()
+            raise bad_channel(f"the webhook refused the notification: HTTP {response.status_code}")
+        if response.status_code >= 300:
+            raise ApplicationError(f"the webhook answered HTTP {response.status_code}; it will be tried again")

@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     """Private Ed25519 key (base64) that signs the commands this process sends."""
     trusted_keys_text: str = Field(default="", alias="BPO_TRUSTED_KEYS")
     """Comma-separated public keys a new transition trusts; default: the signing key's."""
+    webhook_url: str | None = Field(default=None, alias="BPO_WEBHOOK_URL", repr=False)
+    """What a plan's ``${BPO_WEBHOOK_URL}`` means on this worker; may carry a token."""
+    smtp_url: str | None = Field(default=None, alias="BPO_SMTP_URL", repr=False)
+    """What a plan's ``${BPO_SMTP_URL}`` means on this worker: ``smtps://user:password@host``."""
+    webhook_secret: str | None = Field(default=None, alias="BPO_WEBHOOK_SECRET", repr=False)
+    """``whsec_…``: webhooks are signed with it (Standard Webhooks)."""
+    allowed_hosts_text: str = Field(default="", alias="BPO_ALLOWED_HOSTS")
+    """Comma-separated hosts notices may go to (``.example.com`` for a domain); empty: any."""
     operator: str | None = Field(default=None, alias="BPO_OPERATOR", max_length=254, pattern=r"^[^\x00-\x1f]+$")
     """Who sends commands from this shell, for the audit; default: the OS user."""
 
@@ -64,6 +72,11 @@ class Settings(BaseSettings):
         return [Signer(self.signing_key).public_key] if self.signing_key else []
 
     @property
+    def allowed_hosts(self) -> list[str]:
+        """``BPO_ALLOWED_HOSTS`` as a list."""
+        return [h.strip().lower() for h in self.allowed_hosts_text.split(",") if h.strip()]
+
+    @property
     def signer(self) -> Signer | None:
         """What signs this process's commands, if it holds a key."""
         return Signer(self.signing_key) if self.signing_key else None
@@ -74,7 +87,14 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'audit.db').resolve()}"
 
 
-SECRETS = ("TEMPORAL_API_KEY", "BPO_ENCRYPTION_KEY", "BPO_ENCRYPTION_OLD_KEYS", "BPO_SIGNING_KEY")
+SECRETS = (
+    "TEMPORAL_API_KEY",
+    "BPO_ENCRYPTION_KEY",
+    "BPO_ENCRYPTION_OLD_KEYS",
+    "BPO_SIGNING_KEY",
+    "BPO_WEBHOOK_URL",
+    "BPO_WEBHOOK_SECRET",
+)
 
 
 def effective(settings: Settings) -> dict[str, str]:
@@ -85,6 +105,8 @@ def effective(settings: Settings) -> dict[str, str]:
         alias = field.alias or name.upper()
         if alias in SECRETS and value:
             shown[alias] = "****"
+        elif alias == "BPO_SMTP_URL" and value:
+            shown[alias] = make_url_safe(value)
         else:
             shown[alias] = "" if value is None else str(value)
     url = make_url_safe(settings.audit_url)

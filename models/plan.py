@@ -68,6 +68,9 @@ class ScopeItem(_Strict):
 
 
 Org = Literal["client", "provider", "third_party"]
+CHANNEL_SETTINGS = ("BPO_WEBHOOK_URL", "BPO_SMTP_URL")
+"""The settings a plan may name as ``${...}`` in a channel: the worker resolves them at delivery,
+so the URL, its token and the SMTP password never enter Temporal's history."""
 KPI_REPORTERS = ("point_of_contact", "program_manager", "transition_lead", "qa_lead")
 """Who may record KPI readings when the plan does not say (trust: Authority)."""
 SENIOR_ROLES = ("executive_sponsor", "program_manager", "transition_lead")
@@ -153,18 +156,21 @@ class LogChannel(_Strict):
     kind: Literal["log"]
 
 
+SETTING_REFERENCE = r"\$\{(?:" + "|".join(CHANNEL_SETTINGS) + r")\}"
+
+
 class WebhookChannel(_Strict):
-    """Notices posted as JSON to a URL."""
+    """Notices posted as JSON to a URL, or to ``${BPO_WEBHOOK_URL}`` as the worker has it."""
 
     kind: Literal["webhook"]
-    url: str = Field(pattern=r"^https?://\S+$")
+    url: str = Field(pattern=rf"^(https?://\S+|{SETTING_REFERENCE})$")
 
 
 class EmailChannel(_Strict):
     """Notices sent as email through an SMTP server."""
 
     kind: Literal["email"]
-    smtp: str = Field(pattern=r"^smtps?://\S+$")
+    smtp: str = Field(pattern=rf"^(smtps?://\S+|{SETTING_REFERENCE})$")
     sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
 
 

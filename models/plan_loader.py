@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from models.plan import GATE_KINDS, Plan
+from models.plan import CHANNEL_SETTINGS, GATE_KINDS, Plan
 from models.plan_checks import cross_check
 
 MAX_PLAN_BYTES = 512 * 1024
@@ -95,18 +95,17 @@ class _Lines:
         return self.lines.get(path)
 
 
-def _substitute(data: Any, env: Mapping[str, str], path: Path_, unset: dict[Path_, list[str]]) -> Any:
-    """Replace ``${VAR}`` in every string with the environment's value, noting unset ones."""
+def _references(data: Any, path: Path_, found: dict[Path_, list[str]]) -> None:
+    """Every ``${NAME}`` in the plan's strings, by place."""
     if isinstance(data, str):
-        missing = [name for name in _VAR.findall(data) if name not in env or env[name] == ""]
-        if missing:
-            unset[path] = missing
-        return _VAR.sub(lambda m: env.get(m.group(1), ""), data)
-    if isinstance(data, dict):
-        return {k: _substitute(v, env, (*path, k), unset) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_substitute(v, env, (*path, i), unset) for i, v in enumerate(data)]
-    return data
+        if names := _VAR.findall(data):
+            found[path] = names
+    elif isinstance(data, dict):
+        for k, v in data.items():
+            _references(v, (*path, k), found)
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            _references(v, (*path, i), found)
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> Path_:
@@ -137,7 +136,8 @@ def parse_plan(text: str, source: str = "plan", env: Mapping[str, str] | None = 
     Args:
         text: the plan file's content.
         source: how to name the file in messages.
-        env: where ``${VAR}`` is read from; the process environment by default.
+        env: where to look whether a ``${SETTING}`` a channel names is set, for a warning (the
+            worker resolves it at delivery); the process environment by default.
 
     Raises:
         PlanError: with every problem found, each with its place in the file.
@@ -162,31 +162,28 @@ def parse_plan(text: str, source: str = "plan", env: Mapping[str, str] | None = 
     if not isinstance(data, dict):
         raise PlanError([Problem("", "a plan is a mapping of keys such as name, people and phases", 1)], source)
 
-    unset: dict[Path_, list[str]] = {}
-    data = _substitute(data, env, (), unset)
+    # ${NAME} stays in the plan as written: the worker resolves it when it delivers, so no secret
+    # a setting holds (a webhook's token, an SMTP password) enters Temporal's history.
+    references: dict[Path_, list[str]] = {}
+    _references(data, (), references)
     warnings: list[str] = []
     problems: list[Problem] = []
-    dropped: set[int] = set()
-    for path, names in unset.items():
-        variables = ", ".join(names)
-        if path[:1] == ("notifications",) and len(path) > 1 and isinstance(path[1], int):
-            dropped.add(path[1])
-            kind = data["notifications"][path[1]].get("kind", "channel")
-            warnings.append(f"{render_path(path)}: {variables} is not set; the {kind} channel is off")
-        else:
-            problems.append(Problem(render_path(path), f"{variables} is not set in the environment", lines.line(path)))
-    kept = list(range(len(data.get("notifications") or [])))
-    if dropped:
-        kept = [i for i in kept if i not in dropped]
-        data["notifications"] = [data["notifications"][i] for i in kept]
+    for path, names in references.items():
+        in_channel = path[:1] == ("notifications",) and len(path) == 3 and path[2] in ("url", "smtp")
+        for name in names:
+            if not in_channel or name not in CHANNEL_SETTINGS:
+                allowed = ", ".join(f"${{{n}}}" for n in CHANNEL_SETTINGS)
+                message = f"${{{name}}} is not a setting a plan may name; a channel's url or smtp may name {allowed}"
+                problems.append(Problem(render_path(path), message, lines.line(path)))
+            elif not env.get(name):
+                kind = data["notifications"][path[1]].get("kind", "channel")
+                warnings.append(f"{render_path(path)}: {name} is not set here; a worker without it skips the {kind} channel")
 
     try:
         plan = Plan.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
             path = _clean_loc(error["loc"])
-            if path[:1] == ("notifications",) and len(path) > 1 and isinstance(path[1], int):
-                path = ("notifications", kept[path[1]], *path[2:])
             problems.append(Problem(render_path(path), _message(error), lines.line(path)))
         raise PlanError(problems, source) from None
 

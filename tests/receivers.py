@@ -27,7 +27,7 @@ def webhook_receiver(fail_first: int = 0, fail_status: int = 503) -> Iterator[tu
                 self.send_response(fail_status)
                 self.end_headers()
                 return
-            received.append({"headers": dict(self.headers), "body": json.loads(body)})
+            received.append({"headers": dict(self.headers), "body": json.loads(body), "raw": body})
             self.send_response(204)
             self.end_headers()
 

@@ -98,8 +98,9 @@ async def test_webhook_that_refuses_fails_for_good_and_one_that_is_down_is_retri
         assert refused.value.non_retryable and refused.value.type == "BadChannel"
         with webhook_receiver(fail_first=1, fail_status=503) as (url, received):
             delivery = Delivery(notice=notice(), channel=WebhookChannel(kind="webhook", url=url))
-            with pytest.raises(httpx.HTTPStatusError):
+            with pytest.raises(ApplicationError) as down:
                 await ActivityEnvironment().run(notify.deliver, delivery)
+            assert not down.value.non_retryable and url not in str(down.value)
             await ActivityEnvironment().run(notify.deliver, delivery)
         assert len(received) == 1
 

@@ -62,17 +62,27 @@ def test_a_bad_duration_is_refused(text):
         parse_duration(text)
 
 
-def test_unset_channel_variable_switches_the_channel_off_with_a_warning():
-    loaded = parse_plan(TEXT, env={"BPO_WEBHOOK_URL": "http://127.0.0.1:9999/hook"})
-    assert [c.kind for c in loaded.plan.notifications] == ["log", "webhook"]
+def test_a_channel_names_its_setting_and_the_worker_resolves_it_so_no_secret_enters_the_plan():
+    loaded = parse_plan(TEXT, env={"BPO_WEBHOOK_URL": "https://hooks.example/T0KEN"})
+    assert [c.kind for c in loaded.plan.notifications] == ["log", "webhook", "email"]
     webhook = loaded.plan.notifications[1]
-    assert isinstance(webhook, WebhookChannel) and webhook.url == "http://127.0.0.1:9999/hook"
-    assert loaded.warnings == ["notifications[2].smtp: BPO_SMTP_URL is not set; the email channel is off"]
+    assert isinstance(webhook, WebhookChannel) and webhook.url == "${BPO_WEBHOOK_URL}"
+    assert "T0KEN" not in loaded.plan.model_dump_json()
+    assert loaded.warnings == [
+        "notifications[2].smtp: BPO_SMTP_URL is not set here; a worker without it skips the email channel"
+    ]
 
 
-def test_unset_variable_outside_a_channel_is_a_problem():
-    text = TEXT.replace("client: ACME Corp", "client: ${CLIENT_NAME}")
-    assert "plan.yaml:10: client: CLIENT_NAME is not set in the environment" in problems(text)
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ("client: ACME Corp", "client: ${CLIENT_NAME}", "plan.yaml:10: client: ${CLIENT_NAME}"),
+        ("url: ${BPO_WEBHOOK_URL}", "url: https://x.example/${TEMPORAL_API_KEY}", "notifications[1].url: ${TEMPORAL_API_KEY}"),
+    ],
+)
+def test_a_plan_may_name_no_other_setting_anywhere(old, new, where):
+    assert old in TEXT
+    assert f"{where} is not a setting a plan may name" in problems(TEXT.replace(old, new))
 
 
 def test_unknown_kpi_in_a_gate_names_its_place_and_the_known_ones():

@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import AuditBatch, Delivery, StartTransition, TransitionStatus
     from models.plan import Plan
     from workflows.rules import Machine, Refused
-    from workflows.rules.versions import UPDATE_ID_REQUESTS
+    from workflows.rules.versions import FAILED_DELIVERIES_AUDITED, UPDATE_ID_REQUESTS
 
 AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # A notification that cannot be delivered in eight attempts (about four minutes of backoff) is
@@ -266,12 +266,17 @@ class TransitionWorkflow:
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=NOTIFY_RETRY,
             )
-        except ActivityError as failure:
+        except (ActivityError, ApplicationError) as failure:
+            # A failure no retry can mend (a refused webhook, no TLS) arrives as the activity's
+            # own ApplicationError; before this change it went unheard, and old runs replay so.
+            if isinstance(failure, ApplicationError) and not self._changed(FAILED_DELIVERIES_AUDITED):
+                raise
+            error = str(failure.cause if isinstance(failure, ActivityError) else failure)
             workflow.logger.warning(
                 "notification_failed",
-                extra={"notice": delivery.notice.id, "channel": delivery.channel.kind, "error": str(failure.cause)},
+                extra={"notice": delivery.notice.id, "channel": delivery.channel.kind, "error": error},
             )
-            self.machine.delivery_failed(delivery, str(failure.cause), workflow.now())
+            self.machine.delivery_failed(delivery, error, workflow.now())
 
     def _publish(self) -> None:
         """Keep the search attributes and the Web UI's details in step with the state."""

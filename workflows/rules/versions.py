@@ -24,6 +24,9 @@ KPI_PROVENANCE = "kpi-provenance-2026-11"
 RUN_SCOPED_IDS = "run-scoped-ids-2026-11"
 """Audit and notice ids carry the run, so a transition started again under an ended one's id
 never collides with the old rows."""
+FAILED_DELIVERIES_AUDITED = "failed-deliveries-audited-2026-11"
+"""A delivery refused for good (a bad channel) is audited as notification_failed, as one that
+ran out of retries always was."""
 UPDATE_ID_REQUESTS = "update-id-requests-2026-11"
 """A command without a request id counts once per Temporal update id."""
 

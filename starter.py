@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ui-origin", action="append", help="Web UI origin allowed to call it (default http://localhost:8233)"
     )
+    p.add_argument("--host-name", action="append", help="a name it is called by besides its address; repeatable")
+    p.add_argument("--allow-encode", action="store_true", help="serve POST /encode too (off: it encrypts for anyone)")
 
     p = add("config", "the settings in force (environment and .env), secrets masked", cmd_config)
     p.add_argument("--json", action="store_true")

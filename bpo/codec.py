@@ -12,6 +12,7 @@ import base64
 import binascii
 import dataclasses
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -20,7 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
+
+from activities.transport import is_loopback
 
 ENCODING = b"binary/encrypted"
 
@@ -90,16 +93,40 @@ def codec_from_env(env: dict[str, str] | None = None) -> EncryptionCodec | None:
 
 
 def with_codec(converter: DataConverter, codec: PayloadCodec | None) -> DataConverter:
-    """``converter`` with ``codec`` applied to every payload (unchanged when there is none)."""
-    return dataclasses.replace(converter, payload_codec=codec) if codec else converter
+    """``converter`` with ``codec`` applied to every payload, failure messages and stack traces
+    included (unchanged when there is none)."""
+    if codec is None:
+        return converter
+    return dataclasses.replace(
+        converter, payload_codec=codec, failure_converter_class=DefaultFailureConverterWithEncodedAttributes
+    )
 
 
-def serve_codec(codec: EncryptionCodec, host: str, port: int, ui_origins: Sequence[str]) -> ThreadingHTTPServer:
-    """An HTTP codec server (``POST /encode``, ``POST /decode``) for the Web UI and the CLI.
+MAX_BODY = 8 * 1024 * 1024
 
-    Only the given Web UI origins may call it from a browser (CORS). Whoever can reach it can
-    read every payload, so bind it to loopback or put it behind the same login as the UI.
+
+def serve_codec(
+    codec: EncryptionCodec,
+    host: str,
+    port: int,
+    ui_origins: Sequence[str],
+    *,
+    token: str | None = None,
+    allow_encode: bool = False,
+    names: Sequence[str] = (),
+) -> ThreadingHTTPServer:
+    """An HTTP codec server (``POST /decode``, and ``POST /encode`` when ``allow_encode``) for the
+    Web UI and the CLI.
+
+    Whoever can call it reads every payload, so: with ``token``, every call needs
+    ``Authorization: Bearer <token>`` (a server on another address than loopback must have one);
+    the ``Host`` it is called by must be its own address or one of ``names`` (no DNS rebinding);
+    only the given Web UI origins may call it from a browser (CORS); bodies are bounded.
     """
+    if token is None and not is_loopback(host):
+        raise ValueError("a codec server on an address other than loopback needs a token (BPO_CODEC_TOKEN)")
+    hosts = {f"{name}:{port}" for name in (host, "localhost", "127.0.0.1", *names)}
+    actions = ("decode", "encode") if allow_encode else ("decode",)
 
     class Handler(BaseHTTPRequestHandler):
         def _cors(self) -> None:
@@ -115,24 +142,40 @@ def serve_codec(codec: EncryptionCodec, host: str, port: int, ui_origins: Sequen
             self._cors()
             self.end_headers()
 
+        def _refuse(self, status: int, error: str) -> None:
+            self.send_response(status)
+            self._cors()
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps({"error": error}).encode())
+
         def do_POST(self) -> None:  # noqa: N802
             action = self.path.rstrip("/").rsplit("/", 1)[-1]
-            if action not in ("encode", "decode"):
-                self.send_error(404, "POST /encode or /decode")
+            if self.headers.get("Host") not in hosts:
+                self._refuse(421, "this codec server does not answer to that host name")
+                return
+            if token is not None and not hmac.compare_digest(
+                self.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()
+            ):
+                self._refuse(401, "a bearer token is required")
+                return
+            if action not in actions:
+                self._refuse(404, f"POST /{' or /'.join(actions)}")
+                return
+            length_text = self.headers.get("Content-Length", "")
+            if not length_text.isdigit():
+                self._refuse(411, "a Content-Length is required")
+                return
+            if int(length_text) > MAX_BODY:
+                self._refuse(413, f"bodies are at most {MAX_BODY // 1024 // 1024} MiB")
                 return
             try:
-                length = int(self.headers.get("Content-Length", "0"))
-                if length > 8 * 1024 * 1024:
-                    raise ValueError("body too large")
-                body = json_format.Parse(self.rfile.read(length), Payloads())
+                body = json_format.Parse(self.rfile.read(int(length_text)), Payloads())
                 run = codec.encode if action == "encode" else codec.decode
                 result = Payloads(payloads=asyncio.run(run(list(body.payloads))))
                 answer = json_format.MessageToJson(result).encode()
-            except Exception as exc:  # a bad request must not take the server down
-                self.send_response(400)
-                self._cors()
-                self.end_headers()
-                self.wfile.write(json.dumps({"error": str(exc)[:200]}).encode())
+            except Exception:  # a bad request must not take the server down, nor learn our errors
+                self._refuse(400, "the body is not payloads this server can decode")
                 return
             self.send_response(200)
             self._cors()

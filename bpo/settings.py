@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     """Private Ed25519 key (base64) that signs the commands this process sends."""
     trusted_keys_text: str = Field(default="", alias="BPO_TRUSTED_KEYS")
     """Comma-separated public keys a new transition trusts; default: the signing key's."""
+    codec_token: str | None = Field(default=None, alias="BPO_CODEC_TOKEN", repr=False)
+    """Bearer token every call to `bpo codec-server` must carry."""
     webhook_url: str | None = Field(default=None, alias="BPO_WEBHOOK_URL", repr=False)
     """What a plan's ``${BPO_WEBHOOK_URL}`` means on this worker; may carry a token."""
     smtp_url: str | None = Field(default=None, alias="BPO_SMTP_URL", repr=False)
@@ -94,6 +96,7 @@ SECRETS = (
     "BPO_SIGNING_KEY",
     "BPO_WEBHOOK_URL",
     "BPO_WEBHOOK_SECRET",
+    "BPO_CODEC_TOKEN",
 )
 
 

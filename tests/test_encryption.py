@@ -119,3 +119,39 @@ def test_with_encryption_on_the_history_shows_nothing_in_clear_and_the_plan_stil
         finally:
             s.stop()
         assert any("Steady-state governance begins" in r["body"]["subject"] for r in received)
+
+
+def test_the_codec_server_answers_only_its_own_host_with_its_token_and_bounded_bodies():
+    import http.client
+    import threading
+
+    from bpo.codec import serve_codec
+
+    port = free_port()
+    server = serve_codec(codec_from_env({"BPO_ENCRYPTION_KEY": KEY}), "127.0.0.1", port, [], token="t0ken")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def post(path: str, body: bytes = b'{"payloads": []}', **headers: str) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        headers = {"Host": f"127.0.0.1:{port}", "Authorization": "Bearer t0ken", **headers}
+        connection.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        if "Content-Length" not in headers:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        return connection.getresponse().status
+
+    try:
+        assert post("/decode") == 200
+        assert post("/decode", Authorization="Bearer wrong") == 401
+        assert post("/decode", Host="evil.example") == 421  # a rebound DNS name
+        assert post("/encode") == 404  # off unless --allow-encode
+        assert post("/decode", b"", **{"Content-Length": "-1"}) == 411
+        assert post("/decode", b"", **{"Content-Length": str(9 * 1024 * 1024)}) == 413
+        assert post("/decode", b"not json") == 400
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(ValueError, match="needs a token"):
+        serve_codec(codec_from_env({"BPO_ENCRYPTION_KEY": KEY}), "0.0.0.0", free_port(), [])  # noqa: S104

@@ -73,7 +73,11 @@ async def test_a_command_sent_as_a_signal_is_applied_and_a_refused_one_is_audite
     assert t.gate(status, "gap_analysis_approved").status == "passed"
     assert status.state == "running"
     assert [d.kind for d in status.decisions] == ["approved"]
-    rows = await trail(settings, t.id, lambda rows: sum(r.kind == "signal_refused" for r in rows) == 2)
+    def settled(rows) -> bool:  # the refusals, and the word to Mo delivered after them
+        told = [r for r in rows if r.kind == "notification_sent" and r.detail["about"] == "signal_refused"]
+        return sum(r.kind == "signal_refused" for r in rows) == 2 and bool(told)
+
+    rows = await trail(settings, t.id, settled)
     refused = [(r.actor, r.detail["refusal"]) for r in rows if r.kind == "signal_refused"]
     assert refused == [(MO, "NotAllowed"), (None, "BadInput")]
     told = [r.detail for r in rows if r.kind == "notification_sent" and r.detail["about"] == "signal_refused"]

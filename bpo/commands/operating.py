@@ -91,7 +91,18 @@ def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> None:
     if codec is None:
         raise Exit("set BPO_ENCRYPTION_KEY: the codec server decodes with the same key as the worker")
     origins = args.ui_origin or ["http://localhost:8233", "http://127.0.0.1:8233"]
-    server = serve_codec(codec, args.ip, args.port, origins)
+    try:
+        server = serve_codec(
+            codec,
+            args.ip,
+            args.port,
+            origins,
+            token=settings.codec_token,
+            allow_encode=args.allow_encode,
+            names=args.host_name or [],
+        )
+    except ValueError as exc:
+        raise Exit(str(exc)) from None
     print(f"codec server on http://{args.ip}:{args.port} for {', '.join(origins)}", file=sys.stderr, flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

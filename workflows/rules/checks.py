@@ -204,7 +204,7 @@ def _check_authority(v: View, command: ChangeRoster) -> None:
         moved = before is not None and after is not None and before.org != after.org
         if pid == me.id and (old != new or moved or after is None):
             raise Refused(f"{me.id} may not change their own roles; another person allowed to must", "NotAllowed")
-        for org in {p.org for p in (before, after) if p is not None}:
+        for org in sorted({p.org for p in (before, after) if p is not None}):
             senior = sorted(touched & set(SENIOR_ROLES))
             if senior and not (me.org == org and "executive_sponsor" in me.roles):
                 raise Refused(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import math
+import os
 import sys
 import uuid
 
@@ -27,7 +28,12 @@ def decision(args: argparse.Namespace) -> Command:
 
 def operator(settings: Settings) -> str:
     """Who is at this shell: ``BPO_OPERATOR``, else the OS user."""
-    return settings.operator or getpass.getuser()
+    if settings.operator:
+        return settings.operator
+    try:
+        return getpass.getuser()[:254]
+    except (KeyError, OSError):  # a container user with no name
+        return f"uid-{os.getuid()}"
 
 
 async def send_from_cli(

@@ -32,8 +32,21 @@ from bpo.api import get_plan, get_status, send, start_transition  # noqa: E402
 from bpo.binaries import find_binary  # noqa: E402
 from bpo.server import register_search_attributes  # noqa: E402
 from bpo.settings import Settings  # noqa: E402
-from models.commands import Approve, Pause, RecordReadings, Reject, Resume, Tick  # noqa: E402
+from models.commands import (  # noqa: E402
+    Approve,
+    Cancel,
+    ChangeRoster,
+    Pause,
+    ReadingsBatch,
+    RecordReadings,
+    Reject,
+    Resume,
+    Tick,
+    Waive,
+)
+from models.plan import Person, WebhookChannel  # noqa: E402
 from models.plan_loader import load_plan  # noqa: E402
+from models.signing import Signer, new_key_pair  # noqa: E402
 from worker import build_worker  # noqa: E402
 
 PLAN = Path(__file__).resolve().parent / "reference-plan.yaml"
@@ -116,12 +129,52 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
         await sleep(days=30)
 
 
+async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str:
+    """A short transition through what the reference run does not see: signed commands, a roster
+    change, a waiver, a batch of readings and a correction, commands as signals (one refused), a
+    repeated request, a notification refused for good, and a cancellation."""
+    signer = Signer(new_key_pair()[0])
+    refused_hook = WebhookChannel(kind="webhook", url="http://hooks.example/bpo")  # plain HTTP off-machine
+    plan = plan.model_copy(update={"notifications": [*plan.notifications, refused_hook]})
+    tid = await start_transition(
+        env.client, plan, task_queue=task_queue, transition_id="acme-controls", trusted_keys=[signer.public_key]
+    )
+    handle = env.client.get_workflow_handle(tid)
+
+    async def do(*commands: object, request_id: str | None = None) -> None:
+        for command in commands:
+            await send(env.client, tid, command, signer, update_id=request_id)  # type: ignore[arg-type]
+
+    sme = Person(id="ana@northstar.example", name="Ana Ruiz", org="provider", roles=["sme"])
+    await do(ChangeRoster(add=[sme], by=RAJ))
+    await do(Approve(gate="gap_analysis_approved", by=LI), request_id="controls-1")
+    await do(Approve(gate="gap_analysis_approved", by=LI), request_id="controls-1")  # a retry: counts once
+    await do(Waive(gate="governance_defined", by=DANA, reason="governance pack signed on paper"))
+    await handle.signal("approve", signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="sig-1")))
+    await handle.signal("pause", Pause(by=MO, reason="not mine to pause", request_id="sig-2"))  # refused
+    await env.sleep(timedelta(hours=1))
+    await do(Approve(gate="slas_signed", by=RAJ))
+    await do(*[Approve(gate="kickoff_held", by=p, evidence="MIN-7") for p in (LI, RAJ)])
+    await do(
+        ReadingsBatch(
+            batches=[RecordReadings(period=f"cert-{n}", values={"assessment_score": 70.0 + n}, by=LI) for n in (1, 2)]
+        )
+    )
+    await do(RecordReadings(period="cert-2", values={"assessment_score": 88.0}, by=LI, correct=True, reason="regraded"))
+    await env.sleep(timedelta(days=2))
+    await do(Cancel(by=DANA, reason="simulation over"))
+    return tid
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--years", type=int, default=3, help="years of steady state to run")
     parser.add_argument("--until", type=date.fromisoformat, help="replace the plan's steady_state.until")
     parser.add_argument("--report", type=Path, help="write the HTML report here")
     parser.add_argument("--history", type=Path, help="save each run's history as JSON in this folder")
+    parser.add_argument(
+        "--scenario", choices=["all", "reference", "controls"], default="all", help="which transitions to run"
+    )
     args = parser.parse_args()
 
     began = time.perf_counter()
@@ -137,6 +190,15 @@ async def main() -> None:
                 if args.until and plan.steady_state:
                     terms = plan.steady_state.model_copy(update={"until": args.until})
                     plan = plan.model_copy(update={"steady_state": terms})
+                if args.scenario in ("all", "controls"):
+                    controls = await drive_controls(env, plan, settings.task_queue)
+                    history = await env.client.get_workflow_handle(controls).fetch_history()
+                    if args.history:
+                        args.history.mkdir(parents=True, exist_ok=True)
+                        (args.history / "controls-run-01.json").write_text(history.to_json())
+                    if args.scenario == "controls":
+                        print(json.dumps({"controls_events": len(history.events)}))
+                        return
                 tid = await start_transition(
                     env.client, plan, task_queue=settings.task_queue, transition_id="acme-simulated"
                 )

@@ -1,10 +1,12 @@
 """Replay guard: recorded histories of the reference plan must replay against today's code.
 
 The histories in tests/histories/ (and its dated folders, from `make histories`) come from
-`examples/simulate.py --history`:
-the whole transition (every gate kind, a rework, a pause, escalations, waves) up to its first
-continue-as-new, the first steady-state run, and the last. A change that would break running
-transitions makes this test fail; see the README on `workflow.patched`.
+`examples/simulate.py --history`: the whole reference transition (every gate kind, a rework, a
+pause, escalations, waves) up to its first continue-as-new, the first steady-state run, and the
+last; and, from 2026-11-24 on, a short "controls" transition (signed commands, a roster change, a
+waiver, batch readings and a correction, signals, a notification refused for good, a cancel). A
+change that would break running transitions makes this test fail; see the README on
+`workflow.patched`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ def test_the_corpus_covers_every_decision_and_a_continue_as_new():
         assert f'"name": "{update}"' in transition, update
     assert "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW" in transition
     assert len(HISTORIES) >= 3  # and steady-state runs after it
+
+
+
+def test_the_corpus_covers_the_controls_signals_and_a_refused_notification():
+    corpus = "".join(path.read_text() for path in CORPUS.rglob("controls-run-*.json"))
+    for update in ("waive", "change_roster", "record_batch", "cancel"):
+        assert f'"name": "{update}"' in corpus, update
+    assert "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED" in corpus and "core_patch" in corpus
 
 
 def test_the_corpus_only_grows_every_committed_history_is_there_unchanged():

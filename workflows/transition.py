@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from models.messages import AuditBatch, Delivery, StartTransition, TransitionStatus
     from models.plan import Plan
     from workflows.rules import Machine, Refused
-    from workflows.rules.versions import FAILED_DELIVERIES_AUDITED, UPDATE_ID_REQUESTS
+    from workflows.rules.versions import DRAIN_IN_FLIGHT, FAILED_DELIVERIES_AUDITED, UPDATE_ID_REQUESTS
 
 AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # A notification that cannot be delivered in eight attempts (about four minutes of backoff) is
@@ -98,6 +98,7 @@ class TransitionWorkflow:
         self._deliveries: set[asyncio.Task[None]] = set()
         self._published: tuple[str, str, str] | None = None
         self._stopping = False
+        self._drain_in_flight = False
 
     @workflow.run
     async def run(self, start: StartTransition) -> TransitionStatus:
@@ -143,6 +144,7 @@ class TransitionWorkflow:
     async def _drain(self, pump: asyncio.Task[None]) -> None:
         """Let every handler finish and every audit entry and notification go out."""
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._drain_in_flight = self._changed(DRAIN_IN_FLIGHT)
         self._stopping = True
         await pump
 
@@ -232,9 +234,7 @@ class TransitionWorkflow:
     async def _pump(self) -> None:
         """Write audit entries and send notifications as the machine produces them."""
         while True:
-            await workflow.wait_condition(
-                lambda: bool(self.machine.outbox.audit or self.machine.outbox.notices) or self._stopping
-            )
+            await workflow.wait_condition(self._pump_woken)
             outbox = self.machine.take_outbox()
             if not outbox.audit and not outbox.notices:
                 break
@@ -257,6 +257,13 @@ class TransitionWorkflow:
                 )
         if self._deliveries:
             await asyncio.gather(*self._deliveries)
+
+    def _pump_woken(self) -> bool:
+        """Something to write or send; or the run ends and nothing more can come: no delivery in
+        flight whose failure the trail would need (runs before that change stopped at once)."""
+        if self.machine.outbox.audit or self.machine.outbox.notices:
+            return True
+        return self._stopping and not (self._drain_in_flight and self._deliveries)
 
     async def _deliver(self, delivery: Delivery) -> None:
         try:

@@ -24,6 +24,9 @@ KPI_PROVENANCE = "kpi-provenance-2026-11"
 RUN_SCOPED_IDS = "run-scoped-ids-2026-11"
 """Audit and notice ids carry the run, so a transition started again under an ended one's id
 never collides with the old rows."""
+DRAIN_IN_FLIGHT = "drain-in-flight-2026-11"
+"""A run ends only once every delivery in flight has finished and what it left (a failure) is
+written: before, the pump stopped at the first empty outbox."""
 FAILED_DELIVERIES_AUDITED = "failed-deliveries-audited-2026-11"
 """A delivery refused for good (a bad channel) is audited as notification_failed, as one that
 ran out of retries always was."""

@@ -35,6 +35,7 @@ from bpo.commands.seeing import (
     cmd_calendar,
     cmd_config,
     cmd_list,
+    cmd_notices,
     cmd_report,
     cmd_schema,
     cmd_status,
@@ -110,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     add("setup", "register the search attributes on a cluster (bpo server does it by itself)", cmd_setup)
+
+    p = add("notices", "a transition's notifications and how each delivery went", cmd_notices)
+    p.add_argument("id")
+    p.add_argument("--failed", action="store_true", help="only deliveries that failed or had recipients refused")
+    p.add_argument("--json", action="store_true")
 
     p = add("audit", "the audit trail of a transition, from the audit database", cmd_audit)
     p.add_argument("id")

@@ -55,3 +55,11 @@ def test_no_secret_a_channel_uses_enters_temporal(tmp_path: Path):
         assert TOKEN not in text and PASSWORD not in text
     failed = [r["detail"]["error"] for r in json.loads(trail) if r["kind"] == "notification_failed"]
     assert failed and all("STARTTLS" in error for error in failed)
+
+    # `bpo notices` reads the same trail: every delivery, or only the failed ones.
+    every = json.loads(s.ok("notices", tid, "--json"))
+    assert {(d["channel"], d["state"]) for d in every} >= {("webhook", "sent"), ("email", "failed")}
+    only_failed = json.loads(s.ok("notices", tid, "--failed", "--json"))
+    assert only_failed and {d["channel"] for d in only_failed} == {"email"}
+    assert all(d["about"] and d["subject"] and "STARTTLS" in d["error"] for d in only_failed)
+    assert "failed" in s.ok("notices", tid, "--failed")

@@ -111,6 +111,39 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
         print(trail_text(rows))
 
 
+def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
+    """A transition's notifications, one line per notice and channel, with how delivery went."""
+    from bpo.render import table
+
+    rows = _trail(settings, args.id)
+    if not rows:
+        raise Exit(f"the audit trail has nothing for '{args.id}' in {settings.audit_url}")
+    deliveries = [
+        {
+            "notice": r.detail.get("notice"),
+            "about": r.detail.get("about"),
+            "channel": r.detail.get("channel"),
+            "state": "sent" if r.kind == "notification_sent" else "failed",
+            "at": r.at.isoformat(),
+            "subject": r.detail.get("subject"),
+            "recipients": r.detail.get("recipients", []),
+            "refused": r.detail.get("refused", {}),
+            "error": r.detail.get("error"),
+        }
+        for r in rows
+        if r.kind in ("notification_sent", "notification_failed")
+    ]
+    if args.failed:
+        deliveries = [d for d in deliveries if d["state"] == "failed" or d["refused"]]
+    if args.json:
+        print(json.dumps(deliveries, indent=2))
+    elif not deliveries:
+        print("no failed deliveries" if args.failed else "no notifications delivered yet")
+    else:
+        keys = ("at", "about", "channel", "state", "subject", "error")
+        print(table([k.upper() for k in keys], [[str(d[k] or "")[:70] for k in keys] for d in deliveries]))
+
+
 def cmd_config(args: argparse.Namespace, settings: Settings) -> None:
     """The settings in force, secrets masked."""
     from bpo.settings import effective

@@ -118,7 +118,15 @@ class Recorder(View):
 
     def delivery_failed(self, delivery: Delivery, error: str, now: datetime) -> None:
         """Note in the audit trail that a notice could not be delivered through a channel."""
-        detail = {"notice": delivery.notice.id, "channel": delivery.channel.kind, "error": error[:500]}
+        notice = delivery.notice
+        detail = {
+            "notice": notice.id,
+            "channel": delivery.channel.kind,
+            "about": notice.kind,
+            "subject": notice.subject,
+            "recipients": [r.id for r in notice.recipients],
+            "error": error[:500],
+        }
         self.audit("notification_failed", now, detail=detail)
 
     def take_outbox(self) -> Outbox:

@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--evidence", metavar="REF", help="a link or reference backing the approval")
         if reason or optional_reason:
             p.add_argument("--reason", required=reason)
+        if name == "escalate":
+            p.add_argument("--level", type=int, metavar="N", help="the ladder level (default: the next one)")
         p.add_argument("--request-id", help="makes a retried command count once")
         p.add_argument("--json", action="store_true", help="print the status after the decision as JSON")
 
@@ -146,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     decision("pause", "stop every clock of a transition", reason=True)
     decision("resume", "start the clocks again", optional_reason=True)
     decision("cancel", "end a transition", reason=True)
+    decision("escalate", "raise an escalation by hand now, notified like a timed one", reason=True)
 
     p = add("kpi", "record KPI readings: --period LABEL METRIC=VALUE...", cmd_kpi)
     p.add_argument("id")

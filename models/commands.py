@@ -107,6 +107,14 @@ class Cancel(_Decision):
     reason: Text
 
 
+class Escalate(_Decision):
+    """Raise an escalation by hand now: the next level of the phase's ladder, or ``level``."""
+
+    update: ClassVar[str] = "escalate"
+    reason: Text
+    level: int | None = Field(default=None, ge=1, le=20)
+
+
 class ChangeRoster(_Decision):
     """Add people to the roster (or replace their entry), or take them off it."""
 
@@ -145,7 +153,7 @@ class ReadingsBatch(_Sent):
 
 
 GateDecision = Approve | Tick | Reject | Waive
-Control = Pause | Resume | Cancel | ChangeRoster
+Control = Pause | Resume | Cancel | ChangeRoster | Escalate
 Command = GateDecision | Control | RecordReadings | ReadingsBatch
 """Every command a transition takes."""
 
@@ -158,6 +166,7 @@ COMMANDS: tuple[type[Command], ...] = (
     Resume,
     Cancel,
     ChangeRoster,
+    Escalate,
     RecordReadings,
     ReadingsBatch,
 )

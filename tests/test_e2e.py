@@ -142,6 +142,10 @@ def test_bad_input_at_the_command_line_exits_2_and_changes_nothing(stack: Stack,
     added = s.ok("roster", tid, "--add", "sam@acme.example", "--name", "Sam Ode", "--role", "sme", "--by", LI)
     assert added.startswith(f"roster of {tid}: added sam@acme.example (sme)")
     assert "removed sam@acme.example" in s.ok("roster", tid, "--remove", "sam@acme.example", "--by", LI)
+    refused = s.bpo("escalate", tid, "--by", LI, "--reason", "stuck", "--level", "9")
+    assert refused.returncode == 2 and "there is no level 9" in refused.stderr
+    assert "escalate accepted" in s.ok("escalate", tid, "--by", LI, "--reason", "legal has not answered")
+    assert [e["level"] for e in s.status(tid)["escalations"]] == [1]
     changes = [r["detail"] for r in json.loads(s.ok("audit", tid, "--json")) if r["kind"] == "roster_changed"]
     assert [(c["added"], c["removed"]) for c in changes] == [(["sam@acme.example"], []), ([], ["sam@acme.example"])]
 

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         Cancel,
         ChangeRoster,
         Command,
+        Escalate,
         Pause,
         ReadingsBatch,
         RecordReadings,
@@ -193,6 +194,7 @@ class TransitionWorkflow:
     resume = _handles(Resume)
     cancel = _handles(Cancel)
     change_roster = _handles(ChangeRoster)
+    escalate = _handles(Escalate)
 
     @workflow.signal(dynamic=True)
     def command_signal(self, name: str, args: Sequence[RawValue]) -> None:

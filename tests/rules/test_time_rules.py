@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from models.commands import Pause, Resume
-from tests.rules.sim import DANA, LI, RAJ, START, Run
+from models.commands import Escalate, Pause, Resume
+from tests.rules.sim import DANA, LI, MO, RAJ, START, Run
 
 
 def test_escalation_levels_fire_at_their_moments_past_due_and_once_each():
@@ -78,3 +78,24 @@ def test_one_check_in_however_many_fell_due_while_paused():
     run.later(days=7)
     assert len(run.sent("check_in")) == 2
     assert "Open gates: gap_analysis_approved (0/1 approvals)" in run.sent("check_in")[-1].text
+
+
+def test_an_escalation_by_hand_raises_the_next_level_now_and_the_timer_does_not_fire_it_again():
+    run = Run()
+    status = run.do(Escalate(by=LI, reason="vendor contract stuck in legal"))
+    assert [(e.level, e.at) for e in status.escalations] == [(1, START)]
+    assert run.sent("escalation")[0].subject == "[ACME Corp] Strategic planning escalated to level 1 by li@acme.example"
+    assert [d.kind for d in status.decisions] == ["escalated"]
+    status = run.do(Escalate(by=LI, reason="no answer from legal", level=3))
+    assert (status.health, [e.level for e in status.escalations]) == ("escalated", [1, 3])
+    run.later(days=30)  # the ladder's timer fires level 2 only
+    assert [e.level for e in run.status().escalations] == [1, 3, 2]
+
+
+def test_an_escalation_by_hand_needs_a_control_role_and_a_level_the_ladder_has():
+    run = Run()
+    run.refused(Escalate(by=MO, reason="x"), "NotAllowed")
+    assert "has 3 levels; there is no level 4" in run.refused(Escalate(by=LI, reason="x", level=4), "NoLadder")
+    for _ in range(3):
+        run.do(Escalate(by=LI, reason="again"))
+    assert "every level of the ladder" in run.refused(Escalate(by=LI, reason="x"), "NoLadder")

@@ -16,6 +16,7 @@ from models.commands import (
     ChangeRoster,
     Command,
     Control,
+    Escalate,
     GateDecision,
     Pause,
     ReadingsBatch,
@@ -67,7 +68,7 @@ def check(v: View, command: Command) -> None:
                 _check_readings(v, batch)
         case RecordReadings():
             _check_readings(v, command)
-        case Pause() | Resume() | Cancel() | ChangeRoster():
+        case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate():
             _check_control(v, command)
         case Approve() | Tick() | Reject() | Waive():
             _check_gate_decision(v, command)
@@ -187,8 +188,27 @@ def _check_control(v: View, command: Control) -> None:
                     raise Refused(f"'{person_id}' is not on the roster, so cannot be removed", "UnknownPerson")
             if not command.add and not command.remove:
                 raise Refused("nothing to change: name people to add or remove", "EmptyChange")
+        case Escalate():
+            require_role(v, command.by, CONTROL_ROLES, "escalate the transition")
+            escalation_level(v, command.level)
         case _:
             assert_never(command)
+
+
+def escalation_level(v: View, asked: int | None) -> int:
+    """The ladder level an escalation by hand raises: ``asked``, else the next one not yet fired."""
+    phase = v.phase
+    if phase is None:
+        raise Refused("steady state has no escalation ladder; escalate during the transition's phases", "NoLadder")
+    ladder = v.plan.ladder(phase)
+    if asked is not None:
+        if asked > len(ladder):
+            raise Refused(f"the ladder of '{phase.key}' has {len(ladder)} levels; there is no level {asked}", "NoLadder")
+        return asked
+    level = next((n for n in range(1, len(ladder) + 1) if n not in v.state.fired), None)
+    if level is None:
+        raise Refused(f"every level of the ladder of '{phase.key}' has fired; name one with --level", "NoLadder")
+    return level
 
 
 def _check_authority(v: View, command: ChangeRoster) -> None:

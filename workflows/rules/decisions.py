@@ -12,6 +12,7 @@ from models.commands import (
     Cancel,
     ChangeRoster,
     Command,
+    Escalate,
     Pause,
     ReadingsBatch,
     RecordReadings,
@@ -23,11 +24,11 @@ from models.commands import (
 from models.messages import Signoff
 from models.plan import ApprovalGate, ChecklistGate, KpiGate
 from workflows.rules import texts
-from workflows.rules.checks import gate_of, recorded_readings
+from workflows.rules.checks import escalation_level, gate_of, recorded_readings
 from workflows.rules.gates import approvals_pass, gate_passed, kpi_streak, open_gate
 from workflows.rules.ledger import record_steady
 from workflows.rules.outbox import Recorder
-from workflows.rules.phases import begin_phase, close_run
+from workflows.rules.phases import begin_phase, close_run, raise_level
 
 NOTIFIED_OF_CONTROL = ["point_of_contact", "program_manager"]
 
@@ -177,6 +178,18 @@ def cancel(m: Recorder, command: Cancel, now: datetime) -> None:
     m.decided("cancelled", None, command, now, command.reason)
     message = texts.cancelled(m.plan, command.by, command.reason)
     m.notify("cancelled", message, ["executive_sponsor", "program_manager", "point_of_contact"], now)
+
+
+def escalate(m: Recorder, command: Escalate, now: datetime) -> None:
+    """Raise a level of the ladder now, by hand; a timed one does not fire it again."""
+    phase = m.phase
+    assert phase is not None
+    level_no = escalation_level(m, command.level)
+    open_gates = raise_level(m, phase, level_no, now)
+    detail = {"level": level_no, "open_gates": open_gates, "health": m.state.health}
+    m.decided("escalated", None, command, now, command.reason, detail)
+    message = texts.escalated_by_hand(m.plan, phase, level_no, command.by, command.reason, open_gates, m.state.health)
+    m.notify("escalation", message, m.plan.ladder(phase)[level_no - 1].notify, now, detail)
 
 
 def change_roster(m: Recorder, command: ChangeRoster, now: datetime) -> None:

@@ -15,6 +15,7 @@ from models.commands import (
     Cancel,
     ChangeRoster,
     Command,
+    Escalate,
     Pause,
     ReadingsBatch,
     RecordReadings,
@@ -125,6 +126,8 @@ class Machine(Recorder):
                 decisions.cancel(self, command, now)
             case ChangeRoster():
                 decisions.change_roster(self, command, now)
+            case Escalate():
+                decisions.escalate(self, command, now)
             case _:
                 assert_never(command)
         self.advance(now)

@@ -35,26 +35,33 @@ def escalate(m: Recorder, phase: Phase, now: datetime) -> None:
     for level_no, level in enumerate(m.plan.ladder(phase), start=1):
         if level_no in m.state.fired or late < level.after:
             continue
-        m.state.fired.append(level_no)
-        people = m.holding(level.notify)
-        if level.health and HEALTH_ORDER.index(level.health) > HEALTH_ORDER.index(m.state.health):
-            m.state.health = level.health
-            m.state.health_raised_by = phase.key
-        open_gates = [g.key for g in m.state.gates if not is_done(g)]
-        m.state.escalations.append(
-            Escalation(
-                phase=phase.key,
-                attempt=m.state.attempt,
-                level=level_no,
-                at=now,
-                notified=[p.id for p in people],
-                health=level.health,
-            )
-        )
+        open_gates = raise_level(m, phase, level_no, now)
         detail = {"level": level_no, "late_by": str(late), "open_gates": open_gates, "health": m.state.health}
         m.audit("escalation", now, detail=detail)
         message = texts.escalation(m.plan, phase, level_no, late, open_gates, m.state.health)
         m.notify("escalation", message, level.notify, now, detail)
+
+
+def raise_level(m: Recorder, phase: Phase, level_no: int, now: datetime) -> list[str]:
+    """Fire level ``level_no`` of the phase's ladder: once per attempt, health raised, the
+    escalation kept; returns the gates still open."""
+    level = m.plan.ladder(phase)[level_no - 1]
+    if level_no not in m.state.fired:
+        m.state.fired.append(level_no)
+    if level.health and HEALTH_ORDER.index(level.health) > HEALTH_ORDER.index(m.state.health):
+        m.state.health = level.health
+        m.state.health_raised_by = phase.key
+    m.state.escalations.append(
+        Escalation(
+            phase=phase.key,
+            attempt=m.state.attempt,
+            level=level_no,
+            at=now,
+            notified=[p.id for p in m.holding(level.notify)],
+            health=level.health,
+        )
+    )
+    return [g.key for g in m.state.gates if not is_done(g)]
 
 
 def next_wave(m: Recorder, now: datetime) -> None:

@@ -52,6 +52,17 @@ def escalation(plan: Plan, phase: Phase, level: int, late: timedelta, open_gates
     )
 
 
+def escalated_by_hand(
+    plan: Plan, phase: Phase, level: int, by: str, reason: str, open_gates: list[str], health: str
+) -> Message:
+    """Someone escalated a phase by hand."""
+    return (
+        f"[{plan.client}] {phase.name} escalated to level {level} by {by}",
+        f"{by} escalated phase '{phase.name}' of '{plan.name}': {reason}. "
+        f"It waits on {', '.join(open_gates) or 'nothing'}. Health: {health}.",
+    )
+
+
 def rework(plan: Plan, phase: Phase, back_to: Phase, by: str, gate: str, reason: str, n: int, most: int) -> Message:
     """A rejected gate sends the transition back to an earlier phase."""
     return (

@@ -66,7 +66,7 @@ bench: $(STAMP)
 histories: $(STAMP)
 	test ! -e tests/histories/$$(date +%Y-%m-%d) || { echo "tests/histories/$$(date +%Y-%m-%d) exists: the corpus only grows"; exit 1; }
 	$(BIN)/python examples/simulate.py --years 1 --history tests/histories/$$(date +%Y-%m-%d)/
-	cd tests/histories && sha256sum $$(date +%Y-%m-%d)/*.json >> SHA256SUMS
+	cd tests/histories && sha256sum $$(date +%Y-%m-%d)/*.json >> ../replay-corpus.sha256
 
 clean:
 	rm -rf $(VENV) .data test-output

@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BROWSER := /usr/bin/chromedriver
 POSTGRES := $(VENV)/.postgresql
+NODE_PARTS := tests/browser/node_modules/.package-lock.json
 
 .PHONY: run test install lint rules e2e chaos bench histories clean
 
@@ -29,14 +30,22 @@ $(POSTGRES): $(STAMP)
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 	touch $@
 
-## Run the embedded engine: Temporal dev server (UI on :8233), a worker, and the demo transition.
+# The web app's browser tests run a real OpenID Connect provider (oidc-provider) on the machine's
+# Node.js, and axe-core in Chromium; both from the npm registry, pinned by the lock file.
+$(NODE_PARTS): tests/browser/package.json tests/browser/package-lock.json
+	command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Run the embedded engine: Temporal dev server (UI on :8233), a worker, the web app on :8000 and
+## the demo transition.
 run: $(STAMP)
 	$(BIN)/bpo up
 
 ## Every test, after the guard rails: ruff (lint, docstrings, no clocks or randomness in workflows/)
 ## and mypy; then the pure rules, plan loading, activities, workflows on the time-skipping server,
 ## end to end.
-test: lint $(BROWSER) $(POSTGRES)
+test: lint $(BROWSER) $(POSTGRES) $(NODE_PARTS)
 	$(BIN)/pytest -q
 
 ## The guard rails alone, in seconds.
@@ -48,17 +57,19 @@ lint: $(STAMP)
 rules: $(STAMP)
 	$(BIN)/pytest -q tests/rules
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(BROWSER) $(POSTGRES) $(NODE_PARTS)
 	$(BIN)/pytest -q -m e2e
 
 ## A longer chaos drill than CI's: 50 transitions, worker and server each SIGKILLed 15+ times.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --transitions 50 --kills 15
 
-## Benchmarks: throughput, overhead against a bare SDK workflow, latency, history, scale, replay.
+## Benchmarks: throughput, overhead against a bare SDK workflow, latency, history, scale, replay;
+## then the web app's inbox under 50 concurrent sessions over 5,000 open transitions.
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.run --json bench/last-run.json
+	$(BIN)/python -m bench.web --json bench/last-web-run.json
 
 ## Add to the replay corpus: a simulated run of the reference plan under today's code, in a folder
 ## of its own (tests/histories/YYYY-MM-DD). The corpus only grows: old histories stay, since
@@ -69,4 +80,4 @@ histories: $(STAMP)
 	cd tests/histories && sha256sum $$(date +%Y-%m-%d)/*.json >> ../replay-corpus.sha256
 
 clean:
-	rm -rf $(VENV) .data test-output
+	rm -rf $(VENV) .data test-output tests/browser/node_modules

@@ -28,6 +28,7 @@ from bpo.commands.operating import (
     cmd_setup,
     cmd_start,
     cmd_up,
+    cmd_web,
     cmd_worker,
 )
 from bpo.commands.seeing import (
@@ -62,9 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7233)
     p.add_argument("--ui-port", type=int, default=8233)
     add("worker", "run a worker that executes transitions", cmd_worker)
-    p = add("up", "server, worker and the demo transition together, until Ctrl-C", cmd_up)
+    p = add("up", "server, worker, web app and the demo transition together, until Ctrl-C", cmd_up)
     p.add_argument("--port", type=int, default=7233)
     p.add_argument("--ui-port", type=int, default=8233)
+    p.add_argument("--web-port", type=int, default=8000)
+    p = add("web", "serve the web app: approvers sign off, the program office runs its portfolio", cmd_web)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    p.add_argument("--port", type=int, default=8000)
 
     p = add("validate", "check a plan file and print every problem with its place", cmd_validate)
     p.add_argument("plan")

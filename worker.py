@@ -49,6 +49,8 @@ def build_worker(
         settings={"BPO_WEBHOOK_URL": settings.webhook_url or "", "BPO_SMTP_URL": settings.smtp_url or ""},
         webhook_secret=settings.webhook_secret,
         allowed_hosts=settings.allowed_hosts,
+        web_url=settings.web_url,
+        link_ttl=settings.link_ttl,
     )
     notify = NotifyActivities(engine, http, transport)
     return Worker(

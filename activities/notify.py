@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import write_entries
+from activities.links import mint_link
 from activities.transport import Skipped, Transport, bad_channel, send_email
 from models.messages import AuditEntry, Delivery, Notice
 from models.plan import EmailChannel, WebhookChannel
@@ -23,7 +24,7 @@ from models.plan import EmailChannel, WebhookChannel
 log = structlog.get_logger(__name__)
 
 
-def _email(channel: EmailChannel, notice: Notice, to: list[str]) -> EmailMessage:
+def _email(channel: EmailChannel, notice: Notice, to: list[str], link: str | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = channel.sender
     message["To"] = ", ".join(to)
@@ -31,7 +32,8 @@ def _email(channel: EmailChannel, notice: Notice, to: list[str]) -> EmailMessage
     # A stable Message-ID lets a mail system recognise a retried delivery as the same message.
     message["Message-ID"] = f"<{hashlib.sha256(notice.id.encode()).hexdigest()[:32]}@bpo-transition>"
     message["X-Bpo-Notification-Id"] = notice.id
-    message.set_content(f"{notice.text}\n\nTransition: {notice.transition_id}\nNotification: {notice.id}\n")
+    opening = f"{notice.text}\n\nDecide it here (the link signs you in once): {link}\n" if link else notice.text
+    message.set_content(f"{opening}\n\nTransition: {notice.transition_id}\nNotification: {notice.id}\n")
     return message
 
 
@@ -57,7 +59,7 @@ class NotifyActivities:
                 if not to:
                     bound.warning("notification_skipped", reason="no recipient has an email address")
                     return
-                message = _email(channel, notice, to)
+                message = _email(channel, notice, to, await self._link(notice, to))
                 refused = await asyncio.to_thread(send_email, self.transport, channel.smtp, message, to)
         except Skipped as off:
             bound.warning("notification_skipped", reason=str(off))
@@ -85,6 +87,15 @@ class NotifyActivities:
             },
         )
         await asyncio.to_thread(self._audit, entry)
+
+    async def _link(self, notice: Notice, to: list[str]) -> str | None:
+        """A single-use sign-in link to the gate an approval request is about, when the web app's
+        address is known; made here, so the token never enters the workflow's history."""
+        path, web = notice.detail.get("path"), self.transport.web_url
+        if notice.kind != "approval_requested" or not web or not isinstance(path, str) or len(to) != 1:
+            return None
+        token = await asyncio.to_thread(mint_link, self.engine, to[0], path, self.transport.link_ttl)
+        return f"{web.rstrip('/')}/login/link/{token}"
 
     def _audit(self, entry: AuditEntry) -> None:
         with Session(self.engine) as session:

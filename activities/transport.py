@@ -12,6 +12,7 @@ import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
@@ -47,6 +48,9 @@ class Transport:
     settings: dict[str, str] = field(default_factory=dict)
     webhook_secret: str | None = None
     allowed_hosts: list[str] = field(default_factory=list)
+    web_url: str | None = None
+    """The web app's address: an approval request by mail carries a sign-in link to the gate."""
+    link_ttl: timedelta = timedelta(hours=24)
 
     def resolve(self, value: str) -> str:
         """``value`` with each ``${SETTING}`` replaced by this worker's setting, or `Skipped`."""
@@ -73,7 +77,9 @@ class Transport:
         if self.webhook_secret:
             key = base64.b64decode(self.webhook_secret.removeprefix("whsec_"))
             signed = f"{notice_id}.{timestamp}.".encode() + body
-            headers["webhook-signature"] = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+            headers["webhook-signature"] = (
+                "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+            )
         return headers
 
     def webhook_url(self, url: str) -> str:

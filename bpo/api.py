@@ -15,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from models.commands import Command
 from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
 from models.messages import StartTransition, TransitionStatus
-from models.plan import Plan
+from models.plan import Person, Plan
 from models.signing import Signer
 
 
@@ -169,3 +169,20 @@ async def get_status(client: Client, transition_id: str) -> TransitionStatus:
         return await _handle(client, transition_id).query("status", result_type=TransitionStatus)
     except RPCError as error:
         raise _translate(error, transition_id) from None
+
+
+async def get_roster(client: Client, transition_id: str) -> list[Person]:
+    """The people on a transition's roster now."""
+    try:
+        return list(await _handle(client, transition_id).query("roster", result_type=list[Person]))
+    except RPCError as error:
+        raise _translate(error, transition_id) from None
+
+
+async def get_options(client: Client, transition_id: str, person_id: str) -> dict[str, list[str]]:
+    """The decisions ``person_id`` may take on each gate under way."""
+    try:
+        answer = await _handle(client, transition_id).query("options", person_id, result_type=dict[str, list[str]])
+    except RPCError as error:
+        raise _translate(error, transition_id) from None
+    return dict(answer)

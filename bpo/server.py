@@ -42,12 +42,12 @@ def server_command(
     if codec_endpoint:
         command += ["--ui-codec-endpoint", codec_endpoint]
     for key in SEARCH_ATTRIBUTES:
-        command += ["--search-attribute", f"{key.name}=Keyword"]
+        command += ["--search-attribute", f"{key.name}={key._metadata_type}"]
     return command
 
 
 async def register_search_attributes(client: Client, namespace: str = "default") -> list[str]:
-    """Register every search attribute the workflow sets (as Keyword) that the namespace lacks;
+    """Register every search attribute the workflow sets that the namespace lacks;
     returns the names added. The dev server registers them at start; other clusters need this."""
     from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
@@ -61,9 +61,9 @@ async def register_search_attributes(client: Client, namespace: str = "default")
             raise
         missing = [key.name for key in SEARCH_ATTRIBUTES]
     if missing:
-        keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        types = {key.name: IndexedValueType.ValueType(int(key.indexed_value_type)) for key in SEARCH_ATTRIBUTES}
         await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=dict.fromkeys(missing, keyword))
+            AddSearchAttributesRequest(namespace=namespace, search_attributes={name: types[name] for name in missing})
         )
     return missing
 

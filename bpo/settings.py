@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -11,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.constants import TASK_QUEUE
+from models.durations import Duration
 from models.signing import Signer, public_key
 
 
@@ -47,6 +49,18 @@ class Settings(BaseSettings):
     """``whsec_…``: webhooks are signed with it (Standard Webhooks)."""
     allowed_hosts_text: str = Field(default="", alias="BPO_ALLOWED_HOSTS")
     """Comma-separated hosts notices may go to (``.example.com`` for a domain); empty: any."""
+    web_url: str | None = Field(default=None, alias="BPO_WEB_URL", pattern=r"^https?://[^\s/]+(/\S*)?$")
+    """Where people reach the web app (``https://bpo.example.com``): links in mails point there."""
+    oidc_issuer: str | None = Field(default=None, alias="BPO_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(default=None, alias="BPO_OIDC_CLIENT_ID")
+    oidc_client_secret: str | None = Field(default=None, alias="BPO_OIDC_CLIENT_SECRET", repr=False)
+    link_ttl: Duration = Field(default=timedelta(hours=24), alias="BPO_LINK_TTL")
+    """How long an emailed sign-in link works (it works once)."""
+    session_ttl: Duration = Field(default=timedelta(hours=12), alias="BPO_SESSION_TTL")
+    web_dev: bool = Field(default=False, alias="BPO_WEB_DEV")
+    """The embedded default: links listed on ``/dev/outbox`` instead of mailed; anyone can sign in."""
+    mail_from: str = Field(default="bpo-transition@localhost", alias="BPO_MAIL_FROM", pattern=r"^[^@\s]+@[^@\s]+$")
+    """The sender of the web app's sign-in mails."""
     operator: str | None = Field(default=None, alias="BPO_OPERATOR", max_length=254, pattern=r"^[^\x00-\x1f]+$")
     """Who sends commands from this shell, for the audit; default: the OS user."""
 
@@ -97,6 +111,7 @@ SECRETS = (
     "BPO_WEBHOOK_URL",
     "BPO_WEBHOOK_SECRET",
     "BPO_CODEC_TOKEN",
+    "BPO_OIDC_CLIENT_SECRET",
 )
 
 

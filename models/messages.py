@@ -75,6 +75,8 @@ class GateState(Message):
     """Who waived or rejected it, when, and why (in ``note``)."""
     eligible: list[str] | None = None
     """Approval gate with ``rule: all``: the people who must approve, fixed when it opened."""
+    asked: list[str] = []
+    """The people asked to decide it since it opened (one request each)."""
 
 
 class Escalation(Message):

@@ -43,6 +43,9 @@ class Stack:
         }
         self.server: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
+        self.web: subprocess.Popen[bytes] | None = None
+        self.web_port = free_port()
+        self.web_url = f"http://127.0.0.1:{self.web_port}"
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
@@ -69,6 +72,18 @@ class Stack:
     def start_worker(self) -> None:
         self.worker = self._spawn("worker", "worker")
 
+    def start_web(self) -> None:
+        """`bpo web` on its own port, once it answers."""
+        self.web = self._spawn("web", "web", "--port", str(self.web_port))
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.web_port)) == 0:
+                    return
+            if time.monotonic() > deadline or self.web.poll() is not None:
+                raise RuntimeError((self.data_dir / "web.log").read_text()[-2000:])
+            time.sleep(0.2)
+
     def kill(self, which: str) -> None:
         """SIGKILL the server or the worker: no chance to clean up."""
         process = getattr(self, which)
@@ -76,7 +91,7 @@ class Stack:
         process.wait()
 
     def stop(self) -> None:
-        for process in (self.worker, self.server):
+        for process in (self.web, self.worker, self.server):
             if process and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
@@ -162,3 +177,13 @@ def pass_hypercare(s: Stack, tid: str, csat: str = "90") -> None:
         s.ok("kpi", tid, "--by", LI, "--period", period, f"csat={csat}", "error_rate=1.5", "first_response_hours=3", "fcr=75")
     s.ok("approve", tid, "hypercare_exit", "--by", DANA)
     s.ok("approve", tid, "hypercare_exit", "--by", RAJ)
+
+
+def wait_until(check: Any, timeout: float = 30.0) -> Any:
+    """The first truthy answer of ``check``, polled; the last answer once ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)

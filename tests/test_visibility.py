@@ -7,52 +7,17 @@ installs both. Screenshots land in test-output/.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import icalendar
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from tests.stack import LI, ROOT, Stack, drive_to_pilot, short_plan
+from tests.stack import LI, ROOT, Stack, drive_to_pilot, short_plan, wait_until
 
 pytestmark = pytest.mark.e2e
 SHOTS = ROOT / "test-output"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1000",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    SHOTS.mkdir(exist_ok=True)
-    yield driver
-    driver.quit()
-
-
-def wait_until(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.5)
 
 
 def test_list_ui_report_and_calendar_show_where_transitions_stand(stack: Stack, browser, tmp_path: Path):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy
+from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -34,11 +34,16 @@ with workflow.unsafe.imports_passed_through():
         Tick,
         Waive,
     )
-    from models.constants import SA_HEALTH, SA_PHASE, SA_STATE, WORKFLOW_NAME
+    from models.constants import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE, WORKFLOW_NAME
     from models.messages import AuditBatch, Delivery, StartTransition, TransitionStatus
-    from models.plan import Plan
-    from workflows.rules import Machine, Refused
-    from workflows.rules.versions import DRAIN_IN_FLIGHT, FAILED_DELIVERIES_AUDITED, UPDATE_ID_REQUESTS
+    from models.plan import Person, Plan
+    from workflows.rules import Machine, Refused, awaiting
+    from workflows.rules.versions import (
+        APPROVAL_REQUESTS,
+        DRAIN_IN_FLIGHT,
+        FAILED_DELIVERIES_AUDITED,
+        UPDATE_ID_REQUESTS,
+    )
 
 AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # A notification that cannot be delivered in eight attempts (about four minutes of backoff) is
@@ -97,7 +102,7 @@ class TransitionWorkflow:
         }
         self._changes = 0
         self._deliveries: set[asyncio.Task[None]] = set()
-        self._published: tuple[str, str, str] | None = None
+        self._published: tuple[Any, ...] | None = None
         self._stopping = False
         self._drain_in_flight = False
 
@@ -227,6 +232,16 @@ class TransitionWorkflow:
         return self.machine.status(workflow.now())
 
     @workflow.query
+    def options(self, person_id: str) -> dict[str, list[str]]:
+        """For each gate under way, the decisions ``person_id`` may take on it now."""
+        return self.machine.options(person_id)
+
+    @workflow.query
+    def roster(self) -> list[Person]:
+        """The people on the roster now, with any changes made since the start."""
+        return self.machine.state.people
+
+    @workflow.query
     def plan(self) -> Plan:
         """The plan the transition runs, for reports and calendars."""
         return self._plan
@@ -291,9 +306,23 @@ class TransitionWorkflow:
         """Keep the search attributes and the Web UI's details in step with the state."""
         s = self.machine.state
         workflow.set_current_details(self.machine.details(workflow.now()))
-        current = (self.machine.phase_key, s.health, s.state)
+        current: tuple[Any, ...] = (self.machine.phase_key, s.health, s.state)
+        if self._changed(APPROVAL_REQUESTS):
+            due = awaiting.next_due(self.machine, workflow.now())
+            current += (
+                awaiting.search_values(self.machine),
+                due.replace(second=0, microsecond=0) if due else None,
+                awaiting.people_values(self.machine),
+            )
         if current != self._published:
             self._published = current
-            workflow.upsert_search_attributes(
-                [SA_PHASE.value_set(current[0]), SA_HEALTH.value_set(current[1]), SA_STATE.value_set(current[2])]
-            )
+            updates: list[SearchAttributeUpdate[Any]] = [
+                SA_PHASE.value_set(current[0]),
+                SA_HEALTH.value_set(current[1]),
+                SA_STATE.value_set(current[2]),
+            ]
+            if len(current) > 3:
+                updates += [SA_AWAITING.value_set(current[3]), SA_PEOPLE.value_set(current[5])]
+                if current[4]:  # kept once set: the time-skipping server cannot read an unset Datetime
+                    updates.append(SA_DUE.value_set(current[4]))
+            workflow.upsert_search_attributes(updates)

@@ -115,21 +115,37 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     asyncio.run(run_worker(settings))
 
 
+def cmd_web(args: argparse.Namespace, settings: Settings) -> None:
+    """Serve the web app until stopped."""
+    from bpo.web.app import serve
+
+    serve(settings, args.host, args.port)
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
-    """Server, worker and the demo transition, until Ctrl-C."""
+    """Server, worker, web app and the demo transition, until Ctrl-C."""
     from bpo.server import wait_for_server
 
     bpo = [sys.executable, "-m", "starter"]
-    env = {**os.environ, "TEMPORAL_ADDRESS": f"127.0.0.1:{args.port}", "BPO_DATA_DIR": str(settings.data_dir)}
+    web = f"http://localhost:{args.web_port}"
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{args.port}",
+        "BPO_DATA_DIR": str(settings.data_dir),
+        "BPO_WEB_URL": settings.web_url or web,
+        "BPO_WEB_DEV": os.environ.get("BPO_WEB_DEV", "1"),
+    }
     children = [subprocess.Popen([*bpo, "server", "--port", str(args.port), "--ui-port", str(args.ui_port)], env=env)]
     try:
         asyncio.run(wait_for_server(env["TEMPORAL_ADDRESS"]))
         children.append(subprocess.Popen([*bpo, "worker"], env=env))
+        children.append(subprocess.Popen([*bpo, "web", "--port", str(args.web_port)], env=env))
         plan = EXAMPLES / "reference-plan.yaml"
         demo = subprocess.run([*bpo, "start", str(plan)], env=env, capture_output=True, text=True)
         demo_id = demo.stdout.strip() or "acme-tier-1-support-to-northstar-bpo"
         print(
-            f"\nThe engine is running. Web UI: http://localhost:{args.ui_port}\n"
+            f"\nThe engine is running.\n  Web app:   {web}  (sign in as li@acme.example: the link is on {web}/dev/outbox)\n"
+            f"  Temporal:  http://localhost:{args.ui_port}\n"
             f"Demo transition: {demo_id}" + (" (already there)" if demo.returncode else " (started)") + "\n\n"
             "Try, in another terminal:\n"
             f"  .venv/bin/bpo status {demo_id}\n"

@@ -71,7 +71,7 @@ def check(v: View, command: Command) -> None:
         case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate():
             _check_control(v, command)
         case Approve() | Tick() | Reject() | Waive():
-            _check_gate_decision(v, command)
+            check_gate_decision(v, command)
         case _:
             assert_never(command)
 
@@ -125,7 +125,8 @@ def gate_of(v: View, key: str) -> tuple[GateSpec, GateState]:
     raise Refused(f"unknown gate '{key}'; gates of the current phase '{v.phase_key}': {current}", "UnknownGate")
 
 
-def _check_gate_decision(v: View, command: GateDecision) -> None:
+def check_gate_decision(v: View, command: GateDecision) -> None:
+    """Refuse a decision on a gate that is not open, or by someone who may not take it."""
     if v.state.state == "paused":
         raise Refused(
             f"the transition is paused ({v.state.pause_reason}); resume it before deciding on gates", "Paused"
@@ -203,7 +204,9 @@ def escalation_level(v: View, asked: int | None) -> int:
     ladder = v.plan.ladder(phase)
     if asked is not None:
         if asked > len(ladder):
-            raise Refused(f"the ladder of '{phase.key}' has {len(ladder)} levels; there is no level {asked}", "NoLadder")
+            raise Refused(
+                f"the ladder of '{phase.key}' has {len(ladder)} levels; there is no level {asked}", "NoLadder"
+            )
         return asked
     level = next((n for n in range(1, len(ladder) + 1) if n not in v.state.fired), None)
     if level is None:

@@ -26,7 +26,7 @@ from models.commands import (
 )
 from models.messages import GateState, GateStatus, TransitionState, TransitionStatus
 from models.plan import Plan
-from workflows.rules import checks, decisions, gates, ledger, phases, texts
+from workflows.rules import awaiting, checks, decisions, gates, ledger, phases, texts
 from workflows.rules import status as report
 from workflows.rules.clock import is_done
 from workflows.rules.outbox import Recorder
@@ -71,7 +71,12 @@ class Machine(Recorder):
 
     def advance(self, now: datetime) -> None:
         """Apply every rule whose time has come: escalations, gates passing, phases ending,
-        check-ins, and in steady state settlements, business reviews and the contract's end."""
+        check-ins, and in steady state settlements, business reviews and the contract's end; then
+        ask the people the open gates wait on who have not been asked."""
+        self._run_rules(now)
+        awaiting.request_approvals(self, now)
+
+    def _run_rules(self, now: datetime) -> None:
         while self.state.state == "running" and (phase := self.phase) is not None:
             phases.check_in(self, phase, now)
             phases.escalate(self, phase, now)
@@ -147,6 +152,10 @@ class Machine(Recorder):
         return bool(command.request_id) and command.request_id in self.state.seen_requests
 
     # --- status ---------------------------------------------------------------------------
+
+    def options(self, person_id: str) -> dict[str, list[str]]:
+        """For each gate under way, the decisions ``person_id`` may take on it now."""
+        return awaiting.options(self, person_id)
 
     def gate_status(self, gate: GateState) -> GateStatus:
         """A gate's progress as a person reads it (``1/2 periods``, ``3/4 items``)."""

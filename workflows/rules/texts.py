@@ -6,14 +6,27 @@ mailbox shared across transitions sorts itself.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from models.durations import spoken
 from models.messages import Settlement
-from models.plan import Kpi, Phase, Plan
+from models.plan import ApprovalGate, ChecklistGate, Kpi, KpiGate, Phase, Plan, RosterGate
 from workflows.rules.settlement import settlement_text
 
 Message = tuple[str, str]
+
+
+def approval_requested(
+    plan: Plan, phase: Phase, gate: ApprovalGate | ChecklistGate | KpiGate | RosterGate, name: str, due: datetime | None
+) -> Message:
+    """A gate opened that waits on this person's decision."""
+    what = "sign off" if gate.kind == "approval" else "tick the items of"
+    return (
+        f"[{plan.client}] your decision: {gate.key} ({phase.name})",
+        f"{name}, '{plan.name}' waits on you to {what} the gate '{gate.key}' of {phase.name}"
+        + (f" ({gate.name})" if gate.name else "")
+        + (f". The phase is due {due:%a %d %b %Y %H:%M} UTC." if due else "."),
+    )
 
 
 def check_in(plan: Plan, phase: Phase, number: int, health: str, waiting: list[str]) -> Message:

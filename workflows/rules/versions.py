@@ -30,6 +30,9 @@ written: before, the pump stopped at the first empty outbox."""
 FAILED_DELIVERIES_AUDITED = "failed-deliveries-audited-2026-11"
 """A delivery refused for good (a bad channel) is audited as notification_failed, as one that
 ran out of retries always was."""
+APPROVAL_REQUESTS = "approval-requests-2026-11"
+"""Each person an open gate waits on is asked to decide it, once per opening, and the people
+awaited and the phase's due date are published as search attributes for the web app's inbox."""
 UPDATE_ID_REQUESTS = "update-id-requests-2026-11"
 """A command without a request id counts once per Temporal update id."""
 

@@ -1,0 +1,134 @@
+"""`make bench`, the web app's part: the inbox under load from a second process.
+
+Starts its own dev server, worker and `bpo web`, opens ``--transitions`` transitions of the
+compact plan whose approver is one of ``--people`` people (so each person's inbox holds
+transitions/people gates), signs each person in through a single-use link, and then has
+``--sessions`` sessions load their inbox at once, ``--rounds`` times each. The inbox answers
+from Temporal's visibility store: one list call, however many transitions run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from activities.links import mint_link
+from bench.run import COMPACT, gather_limited, pct, rss_mb
+from bpo.api import start_transition
+from bpo.db import make_engine
+from bpo.settings import Settings
+from models.plan_loader import parse_plan
+from tests.stack import Stack
+from tests.web_client import csrf_of
+
+PAT = "pat@client.example"
+
+
+def person(k: int) -> str:
+    return f"pat{k}@client.example"
+
+
+async def sign_in(base: str, engine: Any, address: str) -> httpx.AsyncClient:
+    """A session of ``address``, signed in by a link as a person would be."""
+    client = httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=4))
+    link = f"/login/link/{mint_link(engine, address, '/', timedelta(hours=1))}"
+    page = await client.get(link)
+    answer = await client.post(link, data={"csrf": csrf_of(page.text)})
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    from bpo.client import connect
+
+    settings = Settings(TEMPORAL_ADDRESS=f"127.0.0.1:{stack.port}", BPO_DATA_DIR=stack.data_dir, BPO_TASK_QUEUE="e2e")
+    c = await connect(settings)
+    text = COMPACT.read_text()
+    plans = [parse_plan(text.replace(PAT, person(k)), env={}).plan for k in range(args.people)]
+    began = time.perf_counter()
+    await gather_limited(
+        [
+            lambda i=i: start_transition(
+                c, plans[i % args.people], task_queue=settings.task_queue, transition_id=f"web-{i}"
+            )
+            for i in range(args.transitions)
+        ],
+        50,
+    )
+    started = time.perf_counter() - began
+    engine = make_engine(settings.audit_url)
+    sessions = [await sign_in(stack.web_url, engine, person(k % args.people)) for k in range(args.sessions)]
+    expected = args.transitions // args.people
+    # Wait until visibility shows every transition's awaited approver (the worker publishes it).
+    deadline = time.monotonic() + 600
+    while (await sessions[0].get("/")).text.count("/gates/") < expected and time.monotonic() < deadline:
+        await asyncio.sleep(2)
+    latencies: list[float] = []
+
+    async def load(session: httpx.AsyncClient) -> None:
+        for _ in range(args.rounds):
+            t0 = time.perf_counter()
+            answer = await session.get("/")
+            latencies.append((time.perf_counter() - t0) * 1000)
+            assert answer.status_code == 200
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(load(s) for s in sessions))
+    took = time.perf_counter() - t0
+    rows = (await sessions[0].get("/")).text.count("/gates/")
+    for s in sessions:
+        await s.aclose()
+    assert stack.web is not None
+    return {
+        "open_transitions": args.transitions,
+        "people": args.people,
+        "inbox_rows_each": rows,
+        "sessions": args.sessions,
+        "requests": len(latencies),
+        "start_seconds": round(started, 1),
+        "inbox_ms": {q: round(pct(latencies, v), 1) for q, v in (("p50", 50), ("p95", 95), ("p99", 99))},
+        "requests_per_s": round(len(latencies) / took, 1),
+        "web_rss_mb": round(rss_mb(stack.web.pid), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transitions", type=int, default=5000)
+    parser.add_argument("--people", type=int, default=50)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a look in a minute")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if args.quick:
+        args.transitions, args.people, args.sessions, args.rounds = 200, 10, 10, 5
+    with tempfile.TemporaryDirectory() as data:
+        stack = Stack(Path(data))
+        stack.start_server()
+        stack.start_worker()
+        stack.start_web()
+        try:
+            results = asyncio.run(measure(stack, args))
+        finally:
+            stack.stop()
+    ms = results["inbox_ms"]
+    print(
+        f"web inbox: {results['sessions']} sessions over {results['open_transitions']} open transitions "
+        f"({results['inbox_rows_each']} gates each): p50 {ms['p50']} / p95 {ms['p95']} / p99 {ms['p99']} ms, "
+        f"{results['requests_per_s']} pages/s, web RSS {results['web_rss_mb']} MB (target p95 < 300 ms)"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

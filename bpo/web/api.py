@@ -1,0 +1,137 @@
+"""The JSON API under /api/: the same decisions and readings as the pages, for ServiceNow, Jira
+or a contact-centre platform, authenticated by a bearer token (personal, or the identity
+provider's access token). Its OpenAPI document is /api/openapi.json."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from bpo.api import BpoError, get_status
+from bpo.web import views
+from bpo.web.acting import GATE_ACTIONS, NotOnRoster, build, decide, person_in
+from bpo.web.app import web
+from bpo.web.oidc import SignInFailed, verified_email
+from bpo.web.sessions import Visitor, api_visitor
+from models.messages import TransitionStatus
+
+router = APIRouter(prefix="/api", tags=["api"])
+bearer = HTTPBearer(auto_error=False, description="A personal token from /me/tokens, or an OIDC access token")
+
+
+async def caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Visitor:
+    """The owner of the bearer token, or 401."""
+    if credentials is None:
+        raise HTTPException(401, "send a bearer token: a personal token from /me/tokens, or an OIDC access token")
+    w, token = web(request), credentials.credentials
+    if token.startswith("bpo_"):
+        found = await asyncio.to_thread(api_visitor, w.engine, token)
+        if found is not None:
+            return found
+    elif w.provider is not None:
+        try:
+            info = await w.provider.userinfo(token)
+            return Visitor(email=verified_email(info), via="api", operator=f"{w.provider.issuer} {info.get('sub')}")
+        except SignInFailed:
+            pass
+    raise HTTPException(401, "the bearer token is not valid")
+
+
+Caller = Annotated[Visitor, Depends(caller)]
+
+
+class InboxItem(BaseModel):
+    """A gate waiting on the caller."""
+
+    transition: str
+    gate: str
+    client: str
+    phase: str
+    health: str
+    due: Any = None
+
+
+class GateInput(BaseModel):
+    """What a decision on a gate may carry; which fields count depends on the decision."""
+
+    note: str | None = Field(default=None, max_length=2000)
+    evidence: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=2000)
+    item: str | None = Field(default=None, max_length=64)
+
+
+class ReadingsInput(BaseModel):
+    """One period's KPI readings."""
+
+    period: str = Field(max_length=32)
+    values: dict[str, float]
+    correct: bool = False
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+def _refused(why: BpoError) -> HTTPException:
+    code = {"BadInput": 422, "UnknownTransition": 404, "Unavailable": 503}.get(why.kind, 409)
+    return HTTPException(code, f"{why} ({why.kind})")
+
+
+async def _person(request: Request, me: Visitor, transition_id: str) -> Any:
+    try:
+        person, _ = await person_in(web(request), me, transition_id)
+    except NotOnRoster as why:
+        raise HTTPException(403, str(why)) from None
+    except BpoError as why:
+        raise _refused(why) from None
+    return person
+
+
+@router.get("/inbox", response_model=list[InboxItem])
+async def inbox(request: Request, me: Caller) -> list[InboxItem]:
+    """The gates waiting on the caller, oldest due first."""
+    rows = await views.inbox(web(request).client, me.email)
+    return [
+        InboxItem(transition=r.id, gate=r.gate or "", client=r.client, phase=r.phase, health=r.health, due=r.due)
+        for r in rows
+    ]
+
+
+@router.get("/transitions/{transition_id}", response_model=TransitionStatus)
+async def status(request: Request, transition_id: str, me: Caller) -> TransitionStatus:
+    """Where a transition stands (as `bpo status --json`)."""
+    await _person(request, me, transition_id)
+    return await get_status(web(request).client, transition_id)
+
+
+@router.post("/transitions/{transition_id}/gates/{gate}/{action}", response_model=TransitionStatus)
+async def gate_decision(
+    request: Request, transition_id: str, gate: str, action: str, body: GateInput, me: Caller
+) -> TransitionStatus:
+    """Approve, tick, reject or waive a gate as the caller; 409 with the rules' words if refused."""
+    if action not in GATE_ACTIONS:
+        raise HTTPException(404, f"'{action}' is not a decision on a gate; one of {', '.join(GATE_ACTIONS)}")
+    person = await _person(request, me, transition_id)
+    fields = {
+        "gate": gate,
+        **body.model_dump(include={"approve": {"note", "evidence"}, "tick": {"item", "note"}}.get(action, {"reason"})),
+    }
+    try:
+        return await decide(web(request), transition_id, build(action, person, me, fields))
+    except BpoError as why:
+        raise _refused(why) from None
+
+
+@router.post("/transitions/{transition_id}/readings", response_model=TransitionStatus)
+async def readings(request: Request, transition_id: str, body: ReadingsInput, me: Caller) -> TransitionStatus:
+    """Record one period's KPI readings as the caller."""
+    person = await _person(request, me, transition_id)
+    fields = body.model_dump(exclude={"correct"} if not body.correct else set())
+    try:
+        return await decide(web(request), transition_id, build("record_readings", person, me, fields))
+    except BpoError as why:
+        raise _refused(why) from None

@@ -1,0 +1,253 @@
+"""The pages: the inbox and portfolio, a transition, a gate, KPI entry, the report, starting a
+plan, and personal API tokens. Every page needs a session; every form its CSRF token."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.exceptions import HTTPException
+
+from bpo.api import BpoError, get_options, get_plan, get_status, start_transition
+from bpo.web import views
+from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
+from bpo.web.app import current, page, web
+from bpo.web.sessions import Visitor, api_tokens, new_api_token, revoke_api_token
+from bpo.web.transition_view import gate_view, transition_view
+from models.commands import ReadingsBatch, RecordReadings
+from models.plan import KPI_REPORTERS
+from models.plan_loader import PlanError, parse_plan
+from models.readings_file import MAX_CSV_BYTES, ReadingsFileError, parse_readings
+
+router = APIRouter()
+MAX_PLAN_BYTES = 1024 * 1024
+Csrf = Annotated[str, Form(max_length=100)]
+Text = Annotated[str | None, Form(max_length=2000)]
+
+
+def signed_in(request: Request) -> Visitor:
+    """The person signed in, or off to /login."""
+    me = current(request)
+    if me is None:
+        raise HTTPException(303, headers={"Location": f"/login?next={quote(request.url.path)}"})
+    return me
+
+
+def checked(request: Request, csrf: str) -> Visitor:
+    """The person signed in, whose form carried their session's token."""
+    me = signed_in(request)
+    if not hmac.compare_digest(me.csrf, csrf):
+        raise HTTPException(403, "This form has expired or did not come from this site. Open the page again.")
+    return me
+
+
+async def _member(request: Request, me: Visitor, transition_id: str) -> Any:
+    try:
+        return await person_in(web(request), me, transition_id)
+    except NotOnRoster as why:
+        raise HTTPException(403, str(why)) from None
+    except BpoError as why:
+        raise HTTPException(404 if why.kind == "UnknownTransition" else 503, str(why)) from None
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, health: str | None = None, phase: str | None = None) -> Response:
+    """Waiting on me; and for sponsors and program managers, the portfolio."""
+    me = signed_in(request)
+    client = web(request).client
+    try:
+        rows, sees = await asyncio.gather(views.inbox(client, me.email), views.sees_portfolio(client, me.email))
+        portfolio = await views.portfolio(client, me.email, health or None, phase or None) if sees else None
+    except BpoError as why:
+        raise HTTPException(400, str(why)) from None
+    return page(request, "home.html", rows=rows, portfolio=portfolio, health=health, phase=phase, healths=views.HEALTHS)
+
+
+@router.get("/t/{transition_id}", response_class=HTMLResponse)
+async def transition(request: Request, transition_id: str, done: str | None = None) -> Response:
+    """One transition: timeline against plan, gates, KPIs, escalations, settlements."""
+    me = signed_in(request)
+    person, people = await _member(request, me, transition_id)
+    view = await transition_view(web(request), transition_id, people)
+    return page(request, "transition.html", t=view, person=person, done=done if done in GATE_ACTIONS else None)
+
+
+@router.get("/t/{transition_id}/gates/{gate}", response_class=HTMLResponse)
+async def gate(request: Request, transition_id: str, gate: str, done: str | None = None) -> Response:
+    """A gate: what it needs, what it has so far, and the buttons this person may use."""
+    me = signed_in(request)
+    person, people = await _member(request, me, transition_id)
+    return await _gate_page(request, transition_id, gate, person, people, done=done)
+
+
+async def _gate_page(request: Request, tid: str, key: str, person: Any, people: Any, **extra: Any) -> Response:
+    w = web(request)
+    view = await gate_view(w, tid, key, people)
+    if view is None and extra.get("done"):  # the decision passed the phase: the gate has gone
+        return RedirectResponse(f"/t/{quote(tid)}?done={quote(extra['done'])}", status_code=303)
+    if view is None:
+        raise HTTPException(404, f"Gate '{key}' is not a gate of the phase under way in '{tid}'; its page shows the gates open now.")
+    allowed = (await get_options(w.client, tid, person.id)).get(key, [])
+    status = 409 if extra.get("refusal") else 422 if extra.get("problem") else 200
+    return page(request, "gate.html", status, t=view["t"], g=view, allowed=allowed, person=person, **extra)
+
+
+@router.post("/t/{transition_id}/gates/{gate}", response_class=HTMLResponse)
+async def decide_gate(
+    request: Request,
+    transition_id: str,
+    gate: str,
+    action: Annotated[str, Form()],
+    csrf: Csrf,
+    note: Text = None,
+    evidence: Annotated[str | None, Form(max_length=500)] = None,
+    reason: Text = None,
+    item: Annotated[str | None, Form(max_length=64)] = None,
+) -> Response:
+    """Approve, tick, reject or waive, as the person signed in; a refusal changes nothing."""
+    me = checked(request, csrf)
+    person, people = await _member(request, me, transition_id)
+    if action not in GATE_ACTIONS:
+        raise HTTPException(400, f"'{action}' is not a decision on a gate")
+    given = {"note": note, "evidence": evidence, "reason": reason, "item": item}
+    fields = {k: given[k] for k in FIELDS[action]}
+    try:
+        await decide(web(request), transition_id, build(action, person, me, {"gate": gate, **fields}))
+    except BpoError as why:
+        key = "problem" if why.kind == "BadInput" else "refusal"
+        return await _gate_page(request, transition_id, gate, person, people, **{key: str(why)}, form=given)
+    return RedirectResponse(f"/t/{quote(transition_id)}/gates/{quote(gate)}?done={action}", status_code=303)
+
+
+@router.get("/t/{transition_id}/kpi", response_class=HTMLResponse)
+async def kpi_form(request: Request, transition_id: str) -> Response:
+    """Record a period's readings, by form or CSV."""
+    me = signed_in(request)
+    person, _ = await _member(request, me, transition_id)
+    return await _kpi_page(request, transition_id, person)
+
+
+async def _kpi_page(request: Request, tid: str, person: Any, status_code: int = 200, **extra: Any) -> Response:
+    w = web(request)
+    plan = await get_plan(w.client, tid)
+    may = bool(set(person.roles) & set(plan.kpi_reporters or KPI_REPORTERS))
+    return page(request, "kpi.html", status_code, tid=tid, plan=plan, may=may, person=person, **extra)
+
+
+@router.post("/t/{transition_id}/kpi", response_class=HTMLResponse)
+async def kpi_record(request: Request, transition_id: str) -> Response:
+    """Readings from the form, or a whole CSV (all or none); a refusal changes nothing."""
+    async with request.form(max_files=1, max_fields=80, max_part_size=MAX_CSV_BYTES + 1) as form:
+        me = checked(request, str(form.get("csrf", "")))
+        person, _ = await _member(request, me, transition_id)
+        upload = form.get("readings")
+        raw = await upload.read(MAX_CSV_BYTES + 1) if isinstance(upload, StarletteUpload) else b""
+        values = {str(k).removeprefix("m_"): str(v) for k, v in form.items() if str(k).startswith("m_") and v}
+        period = str(form.get("period", "")).strip()
+    w = web(request)
+    command: RecordReadings | ReadingsBatch
+    try:
+        if raw:
+            known = (await get_status(w.client, transition_id)).metrics
+            command = parse_readings(raw, getattr(upload, "filename", None) or "readings.csv", known, person.id)
+            command = command.model_copy(update={"via": me.via, "operator": me.operator})
+        else:
+            numbers = {}
+            for metric, text in values.items():
+                try:
+                    numbers[metric] = float(text)
+                except ValueError:
+                    raise BpoError(f"{metric}: '{text}' is not a number", kind="BadInput") from None
+            command = build("record_readings", person, me, {"period": period, "values": numbers})  # type: ignore[assignment]
+        await decide(w, transition_id, command)
+    except (BpoError, ReadingsFileError) as why:
+        return await _kpi_page(request, transition_id, person, 409, refusal=str(why))
+    return await _kpi_page(request, transition_id, person, done=True)
+
+
+@router.get("/t/{transition_id}/report", response_class=HTMLResponse)
+async def report(request: Request, transition_id: str) -> Response:
+    """The HTML report, as `bpo report` writes it."""
+    from bpo.report import render_report
+    from bpo.web.transition_view import trail
+
+    me = signed_in(request)
+    await _member(request, me, transition_id)
+    w = web(request)
+    status, plan = await get_status(w.client, transition_id), await get_plan(w.client, transition_id)
+    rows = await asyncio.to_thread(trail, w, transition_id)
+    return HTMLResponse(render_report(plan, status, rows, datetime.now(UTC)))
+
+
+@router.get("/start", response_class=HTMLResponse)
+async def start_form(request: Request) -> Response:
+    """Upload a plan to start a transition."""
+    signed_in(request)
+    return page(request, "start.html")
+
+
+@router.post("/start", response_class=HTMLResponse)
+async def start(request: Request, csrf: Csrf, plan: Annotated[UploadFile, File()]) -> Response:
+    """Start a transition from an uploaded plan; every problem shown with its line."""
+    me = checked(request, csrf)
+    raw = await plan.read(MAX_PLAN_BYTES + 1)
+    if len(raw) > MAX_PLAN_BYTES:
+        raise HTTPException(413, f"A plan is at most {MAX_PLAN_BYTES // 1024} KB; this one is larger.")
+    name = plan.filename or "plan.yaml"
+    try:
+        text = raw.decode("utf-8")
+        if "\x00" in text:
+            raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL byte")
+    except UnicodeDecodeError:
+        return page(request, "start.html", 422, problems=[f"{name}: not a text file; a plan is YAML in UTF-8"])
+    try:
+        loaded = parse_plan(text, source=name, env={})
+    except PlanError as error:
+        return page(request, "start.html", 422, problems=[p.render(name) for p in error.problems])
+    leads = [p for p in loaded.plan.people if (p.address or p.id).lower() == me.email]
+    if not any({"program_manager", "executive_sponsor"} & set(p.roles) for p in leads):
+        raise HTTPException(403, "Only a program manager or executive sponsor on the plan's own roster may start it.")
+    w = web(request)
+    try:
+        tid = await start_transition(
+            w.client,
+            loaded.plan,
+            task_queue=w.settings.task_queue,
+            private=bool(w.settings.encryption_key),
+            trusted_keys=w.settings.trusted_keys,
+        )
+    except BpoError as why:
+        return page(request, "start.html", 409, problems=[str(why)])
+    return RedirectResponse(f"/t/{quote(tid)}", status_code=303)
+
+
+@router.get("/me/tokens", response_class=HTMLResponse)
+async def tokens(request: Request) -> Response:
+    """Personal API tokens: create, list, revoke."""
+    me = signed_in(request)
+    held = await asyncio.to_thread(api_tokens, web(request).engine, me.email)
+    return page(request, "tokens.html", tokens=held)
+
+
+@router.post("/me/tokens", response_class=HTMLResponse)
+async def token_new(request: Request, csrf: Csrf, name: Annotated[str, Form(min_length=1, max_length=100)]) -> Response:
+    """Create a token: shown this once, kept by its hash."""
+    me = checked(request, csrf)
+    engine = web(request).engine
+    made = await asyncio.to_thread(new_api_token, engine, me.email, name)
+    held = await asyncio.to_thread(api_tokens, engine, me.email)
+    return page(request, "tokens.html", tokens=held, made=made)
+
+
+@router.post("/me/tokens/revoke")
+async def token_revoke(request: Request, csrf: Csrf, token: Annotated[str, Form(max_length=64)]) -> Response:
+    """Withdraw a token at once."""
+    me = checked(request, csrf)
+    await asyncio.to_thread(revoke_api_token, web(request).engine, me.email, token)
+    return RedirectResponse("/me/tokens", status_code=303)

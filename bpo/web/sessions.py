@@ -1,0 +1,151 @@
+"""Who is signed in: sessions kept in the audit database (so any replica serves any request),
+their cookie, the CSRF token every form carries, and personal API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, delete
+from sqlmodel import Session, select
+
+from activities.links import digest
+from models.web_tables import ApiToken, WebSession
+
+COOKIE = "bpo_session"
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """A signed-in person: their address, how they signed in, and their session's form token."""
+
+    email: str
+    via: str
+    operator: str
+    csrf: str = ""
+    session_id: str | None = None
+
+
+def start_session(
+    engine: Engine, email: str, via: str, ttl: timedelta, issuer: str | None = None, subject: str | None = None
+) -> str:
+    """Open a session for ``email``; returns the cookie's value (only its hash is stored)."""
+    token, now = secrets.token_urlsafe(32), datetime.now(UTC)
+    row = WebSession(
+        id=digest(token),
+        person=email.lower(),
+        via=via,
+        issuer=issuer,
+        subject=subject,
+        csrf=secrets.token_urlsafe(24),
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    with Session(engine) as session:
+        session.add(row)
+        session.exec(delete(WebSession).where(WebSession.expires_at < now))  # type: ignore[call-overload, arg-type]
+        session.commit()
+    return token
+
+
+def visitor(engine: Engine, cookie: str | None) -> Visitor | None:
+    """The person a session cookie belongs to, if it is live."""
+    if not cookie:
+        return None
+    with Session(engine) as session:
+        row = session.get(WebSession, digest(cookie))
+    if row is None or row.via == "pending" or _aware(row.expires_at) <= datetime.now(UTC):
+        return None
+    operator = f"{row.issuer} {row.subject}" if row.issuer else row.person
+    return Visitor(email=row.person, via=row.via, operator=operator, csrf=row.csrf, session_id=row.id)
+
+
+def end_session(engine: Engine, cookie: str | None) -> None:
+    """Sign out: the session no longer works, on any replica."""
+    if cookie:
+        with Session(engine) as session:
+            session.exec(delete(WebSession).where(WebSession.id == digest(cookie)))  # type: ignore[call-overload, arg-type]
+            session.commit()
+
+
+def csrf_ok(who: Visitor, sent: str | None) -> bool:
+    """Whether a form's token is this session's."""
+    return bool(sent) and hmac.compare_digest(who.csrf, sent or "")
+
+
+def hold_login(engine: Engine, state: str, verifier: str, nonce: str, next_path: str) -> None:
+    """Keep a single sign-on under way (its PKCE verifier and nonce) until the provider returns."""
+    now = datetime.now(UTC)
+    row = WebSession(
+        id=digest(state),
+        person="",
+        via="pending",
+        issuer=next_path,
+        subject=nonce,
+        csrf=verifier,
+        created_at=now,
+        expires_at=now + timedelta(minutes=10),
+    )
+    with Session(engine) as session:
+        session.add(row)
+        session.commit()
+
+
+def take_login(engine: Engine, state: str) -> tuple[str, str, str] | None:
+    """The verifier, nonce and next path of a single sign-on under way, once."""
+    with Session(engine) as session:
+        row = session.get(WebSession, digest(state))
+        if row is None or row.via != "pending":
+            return None
+        session.delete(row)
+        session.commit()
+    if _aware(row.expires_at) <= datetime.now(UTC):
+        return None
+    return row.csrf, row.subject or "", row.issuer or "/"
+
+
+def new_api_token(engine: Engine, owner: str, name: str) -> str:
+    """A personal API token for ``owner``: returned once, stored by its hash."""
+    token = "bpo_" + secrets.token_urlsafe(32)
+    with Session(engine) as session:
+        session.add(ApiToken(id=digest(token), owner=owner.lower(), name=name, created_at=datetime.now(UTC)))
+        session.commit()
+    return token
+
+
+def api_tokens(engine: Engine, owner: str) -> list[ApiToken]:
+    """The tokens ``owner`` holds, newest first (never their values)."""
+    with Session(engine) as session:
+        query = select(ApiToken).where(ApiToken.owner == owner).order_by(ApiToken.created_at.desc())  # type: ignore[attr-defined]
+        return list(session.exec(query))
+
+
+def revoke_api_token(engine: Engine, owner: str, token_id: str) -> None:
+    """Withdraw one of ``owner``'s tokens."""
+    with Session(engine) as session:
+        session.exec(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.owner == owner))  # type: ignore[call-overload, arg-type]
+        session.commit()
+
+
+def api_visitor(engine: Engine, token: str) -> Visitor | None:
+    """The owner of a personal API token."""
+    with Session(engine) as session:
+        row = session.get(ApiToken, digest(token))
+        if row is None:
+            return None
+        row.last_used_at = datetime.now(UTC)
+        session.add(row)
+        session.commit()
+        return Visitor(email=row.owner, via="api", operator=f"token {row.name} of {row.owner}")
+
+
+def fingerprint(value: str) -> str:
+    """A short, stable mark of a value for logs (never the value)."""
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,97 @@
+"""A transition and its gates gathered for a page: status, plan, roster and audit trail read once
+and put in the words a person reads (names, not ids; SLA met or missed)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from activities.audit import read_trail
+from bpo.api import get_plan, get_status
+from bpo.render import who
+from bpo.report import timeline_svg
+from bpo.web.app import Web
+from models.plan import ChecklistGate, Person
+from models.tables import AuditRecord
+
+SIGN_OFFS = ("approved", "ticked", "rejected", "waived")
+
+
+def trail(w: Web, transition_id: str) -> list[AuditRecord]:
+    """The transition's audit trail, oldest first."""
+    with Session(w.engine) as session:
+        return list(read_trail(transition_id, session=session))
+
+
+async def transition_view(w: Web, transition_id: str, people: list[Person]) -> dict[str, Any]:
+    """Everything the transition page shows."""
+    status, plan = await asyncio.gather(get_status(w.client, transition_id), get_plan(w.client, transition_id))
+    rows = await asyncio.to_thread(trail, w, transition_id)
+    names = {p.id: p.name for p in people}
+    latest: dict[str, tuple[str, float]] = {}
+    for row in rows:
+        if row.kind == "kpi_reading":
+            for metric, value in row.detail.get("values", {}).items():
+                latest[metric] = (str(row.detail.get("period", "")), float(value))
+    kpis = []
+    for kpi in plan.kpis:
+        period, value = latest.get(kpi.key, ("", None))  # type: ignore[arg-type]
+        met = None if value is None else kpi.meets_sla(value)
+        kpis.append({"kpi": kpi, "period": period, "value": value, "met": met})
+    phase = next((p for p in plan.phases if p.key == status.phase), None)
+    gates = []
+    for g in status.gates:
+        spec = phase.gate(g.key) if phase else None
+        awaited = [names.get(p, p) for p in g.waiting_for] if g.kind == "approval" else g.waiting_for
+        gates.append({"status": g, "name": (spec.name if spec else None) or g.key, "awaited": awaited})
+    return {
+        "status": status,
+        "plan": plan,
+        "timeline": timeline_svg(plan, status, rows, datetime.now(UTC)),
+        "gates": gates,
+        "kpis": kpis,
+        "names": names,
+        "trail": rows,
+    }
+
+
+async def gate_view(w: Web, transition_id: str, key: str, people: list[Person]) -> dict[str, Any] | None:
+    """Everything a gate's page shows, or None if it is not a gate of the phase under way."""
+    t = await transition_view(w, transition_id, people)
+    found = next((g for g in t["gates"] if g["status"].key == key), None)
+    phase = next((p for p in t["plan"].phases if p.key == t["status"].phase), None)
+    spec = phase.gate(key) if phase else None
+    if found is None or spec is None:
+        return None
+    signoffs = [
+        {
+            "at": r.at,
+            "kind": r.kind,
+            "who": who(t["names"].get(r.actor, r.actor), r.via),
+            "note": r.detail.get("note"),
+            "evidence": r.detail.get("evidence"),
+            "item": r.detail.get("item"),
+        }
+        for r in t["trail"]
+        if r.gate == key and r.kind in SIGN_OFFS and r.phase == t["status"].phase
+    ]
+    items = t["plan"].checklist_items(spec) if isinstance(spec, ChecklistGate) else []
+    ticked = {s["item"] for s in signoffs if s["kind"] == "ticked"}
+    needs = {
+        "approval": "approval",
+        "checklist": "every item ticked",
+        "kpi": "KPI readings",
+        "roster": "roles on the roster",
+    }[spec.kind]
+    return {
+        **found,
+        "t": t,
+        "spec": spec,
+        "needs": needs,
+        "signoffs": signoffs,
+        "items": [(i, i in ticked) for i in items],
+        "roles": getattr(getattr(spec, "approvers", None), "roles", []),
+    }

@@ -1,0 +1,55 @@
+"""What the web app keeps beside the audit trail: sign-in sessions, single-use links and API
+tokens. Every secret is stored as its SHA-256 only, so the database never holds one that works."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime
+from sqlmodel import Field, SQLModel
+
+
+def _when(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class WebSession(SQLModel, table=True):
+    """A person signed in to the web app: by which way, until when, with which form token."""
+
+    __tablename__ = "web_session"
+
+    id: str = Field(primary_key=True, max_length=64)
+    """SHA-256 of the cookie's value."""
+    person: str = Field(max_length=254, index=True)
+    via: str = Field(max_length=16)
+    issuer: str | None = Field(default=None, max_length=500)
+    subject: str | None = Field(default=None, max_length=254)
+    csrf: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_when())
+    expires_at: datetime = Field(sa_column=_when())
+
+
+class SignInLink(SQLModel, table=True):
+    """A single-use sign-in link sent to an address; ``used_at`` set once it was opened."""
+
+    __tablename__ = "signin_link"
+
+    id: str = Field(primary_key=True, max_length=64)
+    """SHA-256 of the link's token."""
+    address: str = Field(max_length=254, index=True)
+    next_path: str = Field(default="/", max_length=500)
+    created_at: datetime = Field(sa_column=_when())
+    expires_at: datetime = Field(sa_column=_when())
+    used_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token: shown once to its owner, kept here by its hash."""
+
+    __tablename__ = "api_token"
+
+    id: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(max_length=254, index=True)
+    name: str = Field(max_length=100)
+    created_at: datetime = Field(sa_column=_when())
+    last_used_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))

@@ -1,0 +1,175 @@
+"""The web app end to end: a real dev server, worker and `bpo web`, mail through a real SMTP
+server, and people played by HTTP clients that submit each page's forms with their tokens."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from activities.links import mint_link
+from bpo.db import make_engine
+from models.signing import new_key_pair
+from tests.receivers import smtp_receiver
+from tests.stack import DANA, EVE, LI, RAJ, REFERENCE_PLAN, Stack, wait_until
+from tests.web_client import Person, link_in, mails_to, text_of
+
+pytestmark = pytest.mark.e2e
+TID = "acme-tier-1-support-to-northstar-bpo"
+GATE = f"/t/{TID}/gates/slas_signed"
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    """The whole engine with the web app, mail going to a real SMTP server; one transition of
+    the reference plan, whose commands must be signed by the app's key."""
+    private, public = new_key_pair()
+    with smtp_receiver() as (smtp_url, received):
+        folder = tmp_path_factory.mktemp("web")
+        stack = Stack(folder, {"BPO_SMTP_URL": smtp_url, "BPO_SIGNING_KEY": private, "BPO_TRUSTED_KEYS": public})
+        stack.env["BPO_WEB_URL"] = stack.web_url
+        stack.start_server()
+        stack.start_worker()
+        stack.start_web()
+        stack.ok("start", str(REFERENCE_PLAN))
+        stack.received = received  # type: ignore[attr-defined]
+        yield stack
+        stack.stop()
+
+
+def signed_in(web: Stack, address: str) -> Person:
+    """``address`` signed in through a link made for them, as /login would mail it."""
+    person = Person(web.web_url)
+    token = mint_link(make_engine(f"sqlite:///{web.data_dir / 'audit.db'}"), address, "/", timedelta(hours=1))
+    assert person.sign_in(f"{web.web_url}/login/link/{token}").status_code == 303
+    return person
+
+
+def test_an_approval_request_mails_a_link_that_signs_in_once_and_the_approval_is_signed_and_audited(web):
+    mail = wait_until(lambda: [m for m in mails_to(web.received, DANA) if "slas_signed" in m["Subject"]], 60)
+    assert mail, "the sponsor is asked by mail when the gate opens"
+    link = link_in(mail[0])
+    dana = Person(web.web_url)
+    landed = dana.sign_in(link)
+    assert landed.status_code == 303 and landed.headers["location"] == GATE
+    page = dana.get(GATE).text
+    assert 'id="approve"' in page and "Waive" in page
+    done = dana.submit(GATE, {"action": "approve", "note": "<script>alert(1)</script> terms agreed"})
+    assert done.status_code == 303
+    after = dana.get(GATE).text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; terms agreed" in after and "<script>alert" not in after
+    assert "approved by Dana Whitfield (web-link)" in text_of(after)
+    assert "dana@acme.example (web-link)" in web.ok("audit", TID)
+    approval = next(r for r in json.loads(web.ok("audit", TID, "--json")) if r["kind"] == "approved")
+    assert approval["via"] == "web-link" and approval["signature"], "the app signs what it sends"
+    assert "signatures hold" in web.ok("audit", TID, "--verify")
+    again = Person(web.web_url).sign_in(link)
+    assert again.status_code == 410 and "already used" in again.text
+
+
+def test_the_inbox_lists_what_waits_on_me_from_visibility_and_drops_it_once_decided(web):
+    raj = signed_in(web, RAJ)
+    assert wait_until(lambda: "slas_signed" in raj.get("/").text, 30)
+    li = signed_in(web, LI)
+    home = text_of(li.get("/").text)
+    assert "gap_analysis_approved" in home and "governance_defined" in home and "Portfolio" in home
+    eve = signed_in(web, EVE)
+    eve_home = text_of(eve.get("/").text)
+    assert "Nothing waits on you" in eve_home and "Portfolio" not in eve_home
+    assert "on track" in text_of(li.get("/?health=on_track").text)
+    assert "0 transitions you sponsor or manage" in text_of(li.get("/?health=escalated").text)
+
+
+def test_someone_who_may_not_decide_sees_no_button_and_a_forged_post_is_refused_in_the_cli_words(web):
+    eve = signed_in(web, EVE)
+    page = eve.get(GATE).text
+    assert 'id="no-decision"' in page and 'id="approve"' not in page
+    refused = eve.submit(GATE, {"action": "approve"})
+    assert refused.status_code == 409
+    cli = web.bpo("approve", TID, "slas_signed", "--by", EVE)
+    assert cli.returncode == 2
+    words = next(line for line in cli.stderr.splitlines() if "may not" in line).removeprefix("bpo approve: ")
+    assert f"Refused: {words}" in text_of(refused.text)
+    before = web.status(TID)
+    forged = eve.http.post(GATE, data={"csrf": "forged", "action": "waive", "reason": "x"})
+    missing = eve.http.post(GATE, data={"action": "waive", "reason": "x"})
+    assert forged.status_code == 403 and missing.status_code == 422
+    assert web.status(TID)["gates"] == before["gates"]
+
+
+def test_login_answers_the_same_for_anyone_and_mails_only_people_on_a_roster(web):
+    answers = []
+    for address in (LI, "nobody@nowhere.example"):
+        person = Person(web.web_url)
+        answers.append(text_of(person.submit("/login", {"email": address, "next": "/"}).text).replace(address, "X"))
+    assert answers[0] == answers[1]
+    assert wait_until(lambda: [m for m in mails_to(web.received, LI) if "sign-in link" in m["Subject"]], 20)
+    assert not mails_to(web.received, "nobody@nowhere.example")
+    no_token = Person(web.web_url).http.post("/login", data={"email": LI, "next": "/"})
+    assert no_token.status_code in (403, 422)
+
+
+def test_an_expired_link_says_so_and_offers_another(web):
+    token = mint_link(make_engine(f"sqlite:///{web.data_dir / 'audit.db'}"), DANA, "/", timedelta(seconds=-1))
+    answer = Person(web.web_url).sign_in(f"{web.web_url}/login/link/{token}")
+    assert answer.status_code == 410 and "expired" in answer.text and "/login" in answer.text
+    unknown = Person(web.web_url).sign_in(f"{web.web_url}/login/link/not-a-token")
+    assert unknown.status_code == 410
+
+
+def test_bad_uploads_are_refused_with_reasons_and_start_nothing(web, tmp_path: Path):
+    li = signed_in(web, LI)
+    listed = web.ok("list")
+    huge = li.submit("/start", {}, files={"plan": ("big.yaml", b"a: b\n" * (2 * 1024 * 1024))})
+    assert huge.status_code == 413
+    junk = li.submit("/start", {}, files={"plan": ("junk.yaml", bytes(range(256)) * 10)})
+    assert junk.status_code == 422 and "not a text file" in junk.text
+    broken = REFERENCE_PLAN.read_text().replace("starts_on: 2027-01-04", "starts_on: someday")
+    bad = li.submit("/start", {}, files={"plan": ("plan.yaml", broken.encode())})
+    assert bad.status_code == 422 and "plan.yaml:" in bad.text and "starts_on" in bad.text
+    assert web.ok("list") == listed
+    csv = b"period,metric,value\n2027-W01,csat,91\n2027-W01,csat,not-a-number\n"
+    kpi = li.submit(f"/t/{TID}/kpi", {}, files={"readings": ("r.csv", csv)})
+    assert kpi.status_code == 409 and "r.csv:3: 2027-W01,csat,not-a-number" in text_of(kpi.text), text_of(kpi.text)
+    assert "2027-W01" not in web.ok("audit", TID)
+
+
+def test_a_personal_token_reads_and_records_through_the_api_and_is_audited_as_api(web):
+    li = signed_in(web, LI)
+    made = li.submit("/me/tokens", {"name": "servicenow"})
+    assert made.status_code == 200, text_of(made.text)
+    token = made.text.split('id="token">', 1)[1].split("<", 1)[0]
+    api = Person(web.web_url).http
+    assert api.get("/api/inbox").status_code == 401
+    assert api.get("/api/inbox", headers={"Authorization": "Bearer bpo_wrong"}).status_code == 401
+    bearer = {"Authorization": f"Bearer {token}"}
+    inbox = api.get("/api/inbox", headers=bearer).json()
+    assert {"gap_analysis_approved", "governance_defined"} <= {i["gate"] for i in inbox}
+    status = api.get(f"/api/transitions/{TID}", headers=bearer)
+    assert status.status_code == 200 and status.json()["id"] == TID
+    recorded = api.post(
+        f"/api/transitions/{TID}/readings", headers=bearer, json={"period": "2027-W02", "values": {"csat": 91}}
+    )
+    assert recorded.status_code == 200, recorded.text
+    refused = api.post(f"/api/transitions/{TID}/gates/slas_signed/approve", headers=bearer, json={})
+    assert refused.status_code == 409 and "may not sign off" in refused.json()["error"]
+    assert "li@acme.example (api)" in web.ok("audit", TID)
+    spec = api.get("/api/openapi.json").json()
+    assert "/api/transitions/{transition_id}/readings" in spec["paths"]
+    assert json.dumps(spec).count("bpo_") == 0
+
+
+def test_the_decision_that_passes_the_phase_lands_on_the_transition_page(web):
+    li, raj = signed_in(web, LI), signed_in(web, RAJ)
+    gates = f"/t/{TID}/gates"
+    assert li.submit(f"{gates}/gap_analysis_approved", {"action": "approve"}).status_code == 303
+    for item in ("raci", "escalation_matrix", "communication_protocol", "knowledge_base"):
+        assert li.submit(f"{gates}/governance_defined", {"action": "tick", "item": item}).status_code == 303
+    last = raj.submit(f"{gates}/slas_signed", {"action": "approve"})
+    landed = raj.http.get(last.headers["location"], follow_redirects=True)
+    assert landed.status_code == 200 and "the transition moved on" in text_of(landed.text)
+    assert web.status(TID)["phase"] == "mobilization"
+    asked = wait_until(lambda: [m for m in mails_to(web.received, RAJ) if "kickoff_held" in m["Subject"]], 30)
+    assert asked and "/login/link/" in link_in(asked[0]), "the next phase's approvers are asked by mail"

@@ -1,0 +1,148 @@
+"""The web app in Debian's Chromium: a sponsor signs in by an emailed link and approves, a
+provider lead signs in through a real OpenID Connect provider (`oidc-provider`, run on the
+machine's Node.js) and approves, an SME finds no button, and axe-core finds no serious
+accessibility problem on the pages they use. Screenshots land in test-output/."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import timedelta
+
+import pytest
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+
+from activities.links import mint_link
+from bpo.db import make_engine
+from models.signing import new_key_pair
+from tests.receivers import smtp_receiver
+from tests.stack import DANA, EVE, RAJ, REFERENCE_PLAN, ROOT, Stack, free_port, wait_until
+from tests.web_client import link_in, mails_to
+
+pytestmark = pytest.mark.e2e
+TID = "acme-tier-1-support-to-northstar-bpo"
+NODE = ROOT / "tests" / "browser"
+SHOTS = ROOT / "test-output"
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory):
+    """The engine with the web app, mail to a real SMTP server, single sign-on through a real
+    OpenID Connect provider on loopback."""
+    private, public = new_key_pair()
+    folder = tmp_path_factory.mktemp("browser")
+    with smtp_receiver() as (smtp_url, received):
+        stack = Stack(folder, {"BPO_SMTP_URL": smtp_url, "BPO_SIGNING_KEY": private, "BPO_TRUSTED_KEYS": public})
+        port = free_port()
+        log = folder / "oidc-provider.log"
+        with open(log, "w") as out:
+            provider = subprocess.Popen(
+                ["node", str(NODE / "provider.mjs"), str(port), f"{stack.web_url}/login/oidc/callback"],
+                cwd=NODE,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        assert wait_until(lambda: "READY" in log.read_text(), 20), log.read_text()
+        stack.env.update(
+            BPO_WEB_URL=stack.web_url,
+            BPO_OIDC_ISSUER=f"http://127.0.0.1:{port}",
+            BPO_OIDC_CLIENT_ID="bpo-web",
+            BPO_OIDC_CLIENT_SECRET="test-client-secret",  # noqa: S106
+        )
+        stack.start_server()
+        stack.start_worker()
+        stack.start_web()
+        stack.ok("start", str(REFERENCE_PLAN))
+        stack.received = received  # type: ignore[attr-defined]
+        yield stack
+        stack.stop()
+        provider.terminate()
+        provider.wait(timeout=10)
+
+
+def serious_violations(browser) -> list[str]:
+    """What axe-core finds serious or critical on the page the browser shows."""
+    browser.execute_script((NODE / "node_modules" / "axe-core" / "axe.min.js").read_text())
+    found = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice']}).then(r => done(JSON.stringify(r.violations)));"
+    )
+    return [f"{v['id']}: {v['help']}" for v in json.loads(found) if v["impact"] in ("serious", "critical")]
+
+
+def text(browser) -> str:
+    """What the page says; nothing while the browser is between pages."""
+    try:
+        return browser.find_element(By.TAG_NAME, "body").text
+    except WebDriverException:
+        return ""
+
+
+def test_a_sponsor_asks_for_a_link_opens_it_from_the_mail_and_approves_on_the_gate_page(web, browser):
+    browser.get(f"{web.web_url}/login")
+    browser.find_element(By.ID, "email").send_keys(DANA)
+    browser.find_element(By.CSS_SELECTOR, "form.card button").click()
+    assert "Check your mail" in text(browser)
+    mails = wait_until(lambda: [m for m in mails_to(web.received, DANA) if "sign-in link" in m["Subject"]], 30)
+    assert mails, "the link arrives by SMTP"
+    link = link_in(mails[-1])
+    browser.get(link)
+    browser.find_element(By.ID, "continue").click()
+    assert wait_until(lambda: "slas_signed" in text(browser), 20), text(browser)
+    assert "Portfolio" in text(browser)
+    browser.save_screenshot(str(SHOTS / "web-inbox.png"))
+    assert serious_violations(browser) == []
+
+    browser.find_element(By.LINK_TEXT, "slas_signed").click()
+    assert browser.find_elements(By.ID, "approve") and browser.find_elements(By.ID, "waive")
+    browser.save_screenshot(str(SHOTS / "web-gate.png"))
+    assert serious_violations(browser) == []
+    browser.find_element(By.ID, "note").send_keys("SLA schedule agreed at the steering committee")
+    browser.find_element(By.ID, "approve").click()
+    assert "Done: your approve is recorded" in text(browser)
+    assert "approved by Dana Whitfield (web-link)" in text(browser)
+    assert "dana@acme.example (web-link)" in web.ok("audit", TID)
+
+    browser.get(f"{web.web_url}/t/{TID}")
+    assert "Gates of Planning" in text(browser) or "Gates of" in text(browser)
+    browser.save_screenshot(str(SHOTS / "web-transition.png"))
+    assert serious_violations(browser) == []
+
+    browser.get(link)
+    assert "already used" in text(browser)
+
+
+def test_an_sme_sees_no_button_on_a_gate_he_may_not_decide(web, browser):
+    token = mint_link(make_engine(f"sqlite:///{web.data_dir / 'audit.db'}"), EVE, "/", timedelta(hours=1))
+    browser.delete_all_cookies()
+    browser.get(f"{web.web_url}/login/link/{token}")
+    browser.find_element(By.ID, "continue").click()
+    assert wait_until(lambda: EVE in text(browser) and "/login" not in browser.current_url, 20)
+    browser.get(f"{web.web_url}/t/{TID}/gates/slas_signed")
+    assert browser.find_elements(By.ID, "no-decision")
+    assert not browser.find_elements(By.CSS_SELECTOR, "form.card button")
+
+
+def test_a_provider_lead_signs_in_through_the_identity_provider_and_approves(web, browser):
+    browser.delete_all_cookies()
+    browser.get(f"{web.web_url}/login")
+    browser.find_element(By.LINK_TEXT, "Sign in with your organisation").click()
+    wait_until(lambda: browser.find_elements(By.NAME, "login"), 20)
+    browser.find_element(By.NAME, "login").send_keys(RAJ)
+    browser.find_element(By.NAME, "password").send_keys("anything")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    if wait_until(lambda: "slas_signed" in text(browser) or "Continue" in text(browser), 20) and "Continue" in text(
+        browser
+    ):
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # the provider's consent
+    assert wait_until(lambda: "slas_signed" in text(browser), 20), text(browser)
+    assert RAJ in text(browser)
+    browser.find_element(By.LINK_TEXT, "slas_signed").click()
+    browser.find_element(By.ID, "approve").click()
+    assert "approved by Raj Menon (web-oidc)" in text(browser)
+    trail = json.loads(web.ok("audit", TID, "--json"))
+    row = next(r for r in trail if r["kind"] == "approved" and r["actor"] == RAJ)
+    assert row["via"] == "web-oidc" and row["detail"]["operator"].startswith("http://127.0.0.1:")
+    slas = next(g for g in web.status(TID)["gates"] if g["key"] == "slas_signed")
+    assert RAJ not in slas["waiting_for"]

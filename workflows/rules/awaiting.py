@@ -1,0 +1,123 @@
+"""Who a transition waits on: the people each open gate awaits, what each may do there, and the
+request that tells them so when a gate opens.
+
+The web app's inbox answers from these, published as search attributes, and its gate page shows
+only the buttons `options` allows: the same checks a command meets, asked ahead of time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from models.commands import Approve, GateDecision, Reject, Tick, Waive
+from models.constants import login_key
+from models.plan import ApprovalGate, ChecklistGate
+from workflows.rules import texts
+from workflows.rules.checks import Refused, check_gate_decision
+from workflows.rules.clock import View
+from workflows.rules.gates import gate_status
+from workflows.rules.outbox import Recorder
+from workflows.rules.versions import APPROVAL_REQUESTS
+
+ACTIONS = ("approve", "tick", "reject", "waive")
+
+
+def awaited(v: View) -> dict[str, list[str]]:
+    """Each person the open gates of the phase under way wait on, with those gates' keys.
+
+    An approval gate waits on the approvers who have not signed (on the side still missing); a
+    checklist gate on everyone who may tick while an item is left. A paused transition still
+    waits on them; an ended one on nobody.
+    """
+    phase = v.phase
+    if v.state.state not in ("running", "paused") or phase is None:
+        return {}
+    people: dict[str, list[str]] = {}
+    for gate in v.state.gates:
+        spec = phase.gate(gate.key)
+        if gate.status != "open" or not isinstance(spec, ApprovalGate | ChecklistGate):
+            continue
+        waiting = gate_status(v, gate).waiting_for
+        who = waiting if isinstance(spec, ApprovalGate) else (v.eligible(spec.approvers.roles) if waiting else [])
+        for person_id in who:
+            people.setdefault(person_id, []).append(gate.key)
+    return people
+
+
+def login(v: View, person_id: str) -> str:
+    """How the web app finds a person in search attributes: the `login_key` of their address
+    (their roster id if they have none)."""
+    found = next((p for p in v.state.people if p.id == person_id), None)
+    return login_key((found.address if found else None) or person_id)
+
+
+def search_values(v: View) -> list[str]:
+    """The ``BpoAwaiting`` keyword list: each awaited person's key, and ``key#gate`` per gate."""
+    values: list[str] = []
+    for person_id, keys in sorted(awaited(v).items()):
+        who = login(v, person_id)
+        values += [who, *(f"{who}#{key}" for key in keys)]
+    return values
+
+
+def people_values(v: View) -> list[str]:
+    """The ``BpoPeople`` keyword list: each person's key, and ``key#role`` per role held."""
+    values: list[str] = []
+    for person in v.state.people:
+        who = login(v, person.id)
+        values += [who, *(f"{who}#{role}" for role in person.roles)]
+    return sorted(set(values))
+
+
+def next_due(v: View, now: datetime) -> datetime | None:
+    """When the phase under way falls due on its unpaused clock, if it has a due date."""
+    phase = v.phase
+    if phase is None or not phase.due or v.state.state not in ("running", "paused"):
+        return None
+    return v.wall(phase.due, now)
+
+
+def options(v: View, person_id: str) -> dict[str, list[str]]:
+    """For each gate of the phase under way, the decisions ``person_id`` may take on it now."""
+    phase = v.phase
+    if phase is None:
+        return {}
+    allowed: dict[str, list[str]] = {}
+    for gate in v.state.gates:
+        spec = phase.gate(gate.key)
+        item = next(iter(v.plan.checklist_items(spec)), "item") if isinstance(spec, ChecklistGate) else "item"
+        probes: list[GateDecision] = [
+            Approve(by=person_id, gate=gate.key, evidence="-"),
+            Tick(by=person_id, gate=gate.key, item=item),
+            Reject(by=person_id, gate=gate.key, reason="-"),
+            Waive(by=person_id, gate=gate.key, reason="-"),
+        ]
+        allowed[gate.key] = [p.update for p in probes if _allows(v, p)]
+    return allowed
+
+
+def _allows(v: View, probe: GateDecision) -> bool:
+    try:
+        check_gate_decision(v, probe)
+    except Refused:
+        return False
+    return True
+
+
+def request_approvals(m: Recorder, now: datetime) -> None:
+    """Ask each person an open gate waits on, once per opening of the gate, to decide it; the
+    notice carries the path to the gate's page in the web app. None go out while paused."""
+    phase = m.phase
+    if phase is None or m.state.state != "running" or not m.changed(APPROVAL_REQUESTS):
+        return
+    people = {p.id: p for p in m.state.people}
+    gates = {g.key: g for g in m.state.gates}
+    for person_id, keys in awaited(m).items():
+        for key in keys:
+            gate, spec = gates[key], phase.gate(key)
+            if person_id in gate.asked or spec is None:
+                continue
+            gate.asked = [*gate.asked, person_id]
+            detail = {"gate": key, "path": f"/t/{m.state.id}/gates/{key}"}
+            message = texts.approval_requested(m.plan, phase, spec, people[person_id].name, next_due(m, now))
+            m.tell("approval_requested", message, [people[person_id]], now, detail)

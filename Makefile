@@ -8,6 +8,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BROWSER := /usr/bin/chromedriver
 POSTGRES := $(VENV)/.postgresql
 NODE_PARTS := tests/browser/node_modules/.package-lock.json
+DAY ?= $(shell date +%Y-%m-%d)
 
 .PHONY: run test install lint rules e2e chaos bench histories clean
 
@@ -75,9 +76,9 @@ bench: $(STAMP)
 ## of its own (tests/histories/YYYY-MM-DD). The corpus only grows: old histories stay, since
 ## transitions recorded by them may still be running.
 histories: $(STAMP)
-	test ! -e tests/histories/$$(date +%Y-%m-%d) || { echo "tests/histories/$$(date +%Y-%m-%d) exists: the corpus only grows"; exit 1; }
-	$(BIN)/python examples/simulate.py --years 1 --history tests/histories/$$(date +%Y-%m-%d)/
-	cd tests/histories && sha256sum $$(date +%Y-%m-%d)/*.json >> ../replay-corpus.sha256
+	test ! -e tests/histories/$(DAY) || { echo "tests/histories/$(DAY) exists: the corpus only grows (DAY=$(DAY)-b adds another)"; exit 1; }
+	$(BIN)/python examples/simulate.py --years 1 --history tests/histories/$(DAY)/
+	cd tests/histories && sha256sum $(DAY)/*.json >> ../replay-corpus.sha256
 
 clean:
 	rm -rf $(VENV) .data test-output tests/browser/node_modules

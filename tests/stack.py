@@ -174,7 +174,18 @@ def pass_hypercare(s: Stack, tid: str, csat: str = "90") -> None:
     for item in ("shared_calendar", "collaboration_tools", "cultural_orientation", "feedback_channel"):
         s.ok("tick", tid, "integration_done", item, "--by", RAJ)
     for period in ("H1", "H2"):
-        s.ok("kpi", tid, "--by", LI, "--period", period, f"csat={csat}", "error_rate=1.5", "first_response_hours=3", "fcr=75")
+        s.ok(
+            "kpi",
+            tid,
+            "--by",
+            LI,
+            "--period",
+            period,
+            f"csat={csat}",
+            "error_rate=1.5",
+            "first_response_hours=3",
+            "fcr=75",
+        )
     s.ok("approve", tid, "hypercare_exit", "--by", DANA)
     s.ok("approve", tid, "hypercare_exit", "--by", RAJ)
 
@@ -187,3 +198,19 @@ def wait_until(check: Any, timeout: float = 30.0) -> Any:
         if result or time.monotonic() > deadline:
             return result
         time.sleep(0.5)
+
+
+def web_stack(folder: Path, smtp_url: str, web_port: int | None = None, **env: str) -> Stack:
+    """The whole engine with the web app (on ``web_port`` if given), mail going to ``smtp_url``,
+    and commands signed by the app's key, which the transitions it starts trust; started."""
+    from models.signing import new_key_pair
+
+    private, public = new_key_pair()
+    stack = Stack(folder, {"BPO_SMTP_URL": smtp_url, "BPO_SIGNING_KEY": private, "BPO_TRUSTED_KEYS": public, **env})
+    if web_port:
+        stack.web_port, stack.web_url = web_port, f"http://127.0.0.1:{web_port}"
+    stack.env["BPO_WEB_URL"] = stack.web_url
+    stack.start_server()
+    stack.start_worker()
+    stack.start_web()
+    return stack

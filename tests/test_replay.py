@@ -42,6 +42,11 @@ def test_the_corpus_covers_the_controls_signals_and_a_refused_notification():
     assert "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED" in corpus and "core_patch" in corpus
 
 
+def test_the_corpus_covers_who_is_awaited_in_the_visibility_store():
+    corpus = "".join(path.read_text() for path in CORPUS.rglob("*.json"))
+    assert "BpoAwaiting" in corpus and "BpoPeople" in corpus and "BpoDue" in corpus
+
+
 def test_the_corpus_only_grows_every_committed_history_is_there_unchanged():
     # tests/replay-corpus.sha256 lists every history ever committed (paths under tests/histories);
     # `make histories` appends to it. A history changed or removed would stop proving that the

@@ -11,9 +11,8 @@ import pytest
 
 from activities.links import mint_link
 from bpo.db import make_engine
-from models.signing import new_key_pair
 from tests.receivers import smtp_receiver
-from tests.stack import DANA, EVE, LI, RAJ, REFERENCE_PLAN, Stack, wait_until
+from tests.stack import DANA, EVE, LI, RAJ, REFERENCE_PLAN, Stack, wait_until, web_stack
 from tests.web_client import Person, link_in, mails_to, text_of
 
 pytestmark = pytest.mark.e2e
@@ -25,14 +24,8 @@ GATE = f"/t/{TID}/gates/slas_signed"
 def web(tmp_path_factory):
     """The whole engine with the web app, mail going to a real SMTP server; one transition of
     the reference plan, whose commands must be signed by the app's key."""
-    private, public = new_key_pair()
     with smtp_receiver() as (smtp_url, received):
-        folder = tmp_path_factory.mktemp("web")
-        stack = Stack(folder, {"BPO_SMTP_URL": smtp_url, "BPO_SIGNING_KEY": private, "BPO_TRUSTED_KEYS": public})
-        stack.env["BPO_WEB_URL"] = stack.web_url
-        stack.start_server()
-        stack.start_worker()
-        stack.start_web()
+        stack = web_stack(tmp_path_factory.mktemp("web"), smtp_url)
         stack.ok("start", str(REFERENCE_PLAN))
         stack.received = received  # type: ignore[attr-defined]
         yield stack

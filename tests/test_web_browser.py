@@ -15,9 +15,8 @@ from selenium.webdriver.common.by import By
 
 from activities.links import mint_link
 from bpo.db import make_engine
-from models.signing import new_key_pair
 from tests.receivers import smtp_receiver
-from tests.stack import DANA, EVE, RAJ, REFERENCE_PLAN, ROOT, Stack, free_port, wait_until
+from tests.stack import DANA, EVE, RAJ, REFERENCE_PLAN, ROOT, free_port, wait_until, web_stack
 from tests.web_client import link_in, mails_to
 
 pytestmark = pytest.mark.e2e
@@ -30,29 +29,23 @@ SHOTS = ROOT / "test-output"
 def web(tmp_path_factory):
     """The engine with the web app, mail to a real SMTP server, single sign-on through a real
     OpenID Connect provider on loopback."""
-    private, public = new_key_pair()
     folder = tmp_path_factory.mktemp("browser")
-    with smtp_receiver() as (smtp_url, received):
-        stack = Stack(folder, {"BPO_SMTP_URL": smtp_url, "BPO_SIGNING_KEY": private, "BPO_TRUSTED_KEYS": public})
-        port = free_port()
-        log = folder / "oidc-provider.log"
-        with open(log, "w") as out:
-            provider = subprocess.Popen(
-                ["node", str(NODE / "provider.mjs"), str(port), f"{stack.web_url}/login/oidc/callback"],
-                cwd=NODE,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+    port, web_port = free_port(), free_port()
+    log = folder / "oidc-provider.log"
+    with smtp_receiver() as (smtp_url, received), open(log, "w") as out:
+        redirect = f"http://127.0.0.1:{web_port}/login/oidc/callback"
+        provider = subprocess.Popen(
+            ["node", str(NODE / "provider.mjs"), str(port), redirect], cwd=NODE, stdout=out, stderr=subprocess.STDOUT
+        )
         assert wait_until(lambda: "READY" in log.read_text(), 20), log.read_text()
-        stack.env.update(
-            BPO_WEB_URL=stack.web_url,
+        stack = web_stack(
+            folder,
+            smtp_url,
+            web_port,
             BPO_OIDC_ISSUER=f"http://127.0.0.1:{port}",
             BPO_OIDC_CLIENT_ID="bpo-web",
             BPO_OIDC_CLIENT_SECRET="test-client-secret",  # noqa: S106
         )
-        stack.start_server()
-        stack.start_worker()
-        stack.start_web()
         stack.ok("start", str(REFERENCE_PLAN))
         stack.received = received  # type: ignore[attr-defined]
         yield stack

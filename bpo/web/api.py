@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from bpo.api import BpoError, get_status
-from bpo.web import views
 from bpo.web.acting import GATE_ACTIONS, NotOnRoster, build, decide, person_in
 from bpo.web.app import web
 from bpo.web.oidc import SignInFailed, verified_email
@@ -94,7 +93,8 @@ async def _person(request: Request, me: Visitor, transition_id: str) -> Any:
 @router.get("/inbox", response_model=list[InboxItem])
 async def inbox(request: Request, me: Caller) -> list[InboxItem]:
     """The gates waiting on the caller, oldest due first."""
-    rows = await views.inbox(web(request).client, me.email)
+    w = web(request)
+    rows = (await w.recent.overview(w.client, me.email)).inbox
     return [
         InboxItem(transition=r.id, gate=r.gate or "", client=r.client, phase=r.phase, health=r.health, due=r.due)
         for r in rows

@@ -28,6 +28,7 @@ from bpo.render import when
 from bpo.settings import Settings
 from bpo.web.oidc import Provider
 from bpo.web.sessions import COOKIE, Visitor, visitor
+from bpo.web.views import Recent
 
 HERE = Path(__file__).resolve().parent
 log = structlog.get_logger("bpo.web")
@@ -45,6 +46,7 @@ class Web:
     dev_outbox: deque[tuple[datetime, str, str]] = field(default_factory=lambda: deque(maxlen=200))
     """The embedded default's mail: (when, address, link), newest last."""
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    recent: Recent = field(default_factory=Recent)
     _hits: dict[str, deque[float]] = field(default_factory=dict)
 
     def too_many(self, key: str, limit: int, per_seconds: float) -> bool:
@@ -87,7 +89,8 @@ def current(request: Request) -> Visitor | None:
 
 def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A rendered page with what every page shows: who is signed in, the dev banner."""
-    context.setdefault("me", current(request))
+    if "me" not in context:
+        context["me"] = current(request)
     context["dev"] = web(request).settings.web_dev
     context["sso"] = web(request).provider is not None
     return templates.TemplateResponse(request, name, context, status_code=status_code)
@@ -179,6 +182,11 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
     from bpo.client import connect
     from bpo.db import make_engine
+
+    if not settings.web_url:  # links in mails need the address people reach the app at
+        settings = settings.model_copy(update={"web_url": f"http://localhost:{port}"})
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("web_url_unset", hint="set BPO_WEB_URL to the address people use; links say localhost")
 
     async def main() -> None:
         client = await connect(settings)

@@ -4,21 +4,21 @@ plan, and personal API tokens. Every page needs a session; every form its CSRF t
 from __future__ import annotations
 
 import asyncio
-import hmac
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException
 
 from bpo.api import BpoError, get_options, get_plan, get_status, start_transition
 from bpo.web import views
 from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
-from bpo.web.app import current, page, web
-from bpo.web.sessions import Visitor, api_tokens, new_api_token, revoke_api_token
+from bpo.web.app import current, page, templates, web
+from bpo.web.sessions import Visitor, api_tokens, new_api_token, revoke_api_token, same_token
 from bpo.web.transition_view import gate_view, transition_view
 from models.commands import ReadingsBatch, RecordReadings
 from models.plan import KPI_REPORTERS
@@ -42,7 +42,7 @@ def signed_in(request: Request) -> Visitor:
 def checked(request: Request, csrf: str) -> Visitor:
     """The person signed in, whose form carried their session's token."""
     me = signed_in(request)
-    if not hmac.compare_digest(me.csrf, csrf):
+    if not same_token(me.csrf, csrf):
         raise HTTPException(403, "This form has expired or did not come from this site. Open the page again.")
     return me
 
@@ -60,13 +60,25 @@ async def _member(request: Request, me: Visitor, transition_id: str) -> Any:
 async def home(request: Request, health: str | None = None, phase: str | None = None) -> Response:
     """Waiting on me; and for sponsors and program managers, the portfolio."""
     me = signed_in(request)
-    client = web(request).client
+    w = web(request)
     try:
-        rows, sees = await asyncio.gather(views.inbox(client, me.email), views.sees_portfolio(client, me.email))
-        portfolio = await views.portfolio(client, me.email, health or None, phase or None) if sees else None
+        seen = await w.recent.overview(w.client, me.email)
+        portfolio = seen.filtered(health or None, phase or None)
     except BpoError as why:
         raise HTTPException(400, str(why)) from None
-    return page(request, "home.html", rows=rows, portfolio=portfolio, health=health, phase=phase, healths=views.HEALTHS)
+    inbox = seen.rendered(("inbox",), lambda: _fragment("_inbox.html", rows=seen.inbox))
+    key = ("portfolio", health or "", phase or "")
+    shown = (
+        seen.rendered(key, lambda: _fragment("_portfolio.html", portfolio=portfolio)) if portfolio is not None else ""
+    )
+    context: dict[str, Any] = {"inbox_html": inbox, "portfolio_html": shown, "portfolio": portfolio}
+    context |= {"health": health, "phase": phase, "healths": views.HEALTHS}
+    return page(request, "home.html", me=me, **context)
+
+
+def _fragment(name: str, **context: Any) -> Markup:
+    """A part of a page, rendered (and escaped) by its template alone."""
+    return Markup(templates.get_template(name).render(**context))  # noqa: S704 - autoescaped by Jinja
 
 
 @router.get("/t/{transition_id}", response_class=HTMLResponse)
@@ -83,7 +95,7 @@ async def gate(request: Request, transition_id: str, gate: str, done: str | None
     """A gate: what it needs, what it has so far, and the buttons this person may use."""
     me = signed_in(request)
     person, people = await _member(request, me, transition_id)
-    return await _gate_page(request, transition_id, gate, person, people, done=done)
+    return await _gate_page(request, transition_id, gate, person, people, done=done if done in GATE_ACTIONS else None)
 
 
 async def _gate_page(request: Request, tid: str, key: str, person: Any, people: Any, **extra: Any) -> Response:
@@ -92,7 +104,9 @@ async def _gate_page(request: Request, tid: str, key: str, person: Any, people: 
     if view is None and extra.get("done"):  # the decision passed the phase: the gate has gone
         return RedirectResponse(f"/t/{quote(tid)}?done={quote(extra['done'])}", status_code=303)
     if view is None:
-        raise HTTPException(404, f"Gate '{key}' is not a gate of the phase under way in '{tid}'; its page shows the gates open now.")
+        raise HTTPException(
+            404, f"Gate '{key}' is not a gate of the phase under way in '{tid}'; its page shows the gates open now."
+        )
     allowed = (await get_options(w.client, tid, person.id)).get(key, [])
     status = 409 if extra.get("refusal") else 422 if extra.get("problem") else 200
     return page(request, "gate.html", status, t=view["t"], g=view, allowed=allowed, person=person, **extra)
@@ -119,6 +133,7 @@ async def decide_gate(
     fields = {k: given[k] for k in FIELDS[action]}
     try:
         await decide(web(request), transition_id, build(action, person, me, {"gate": gate, **fields}))
+        web(request).recent.forget(me.email)
     except BpoError as why:
         key = "problem" if why.kind == "BadInput" else "refusal"
         return await _gate_page(request, transition_id, gate, person, people, **{key: str(why)}, form=given)

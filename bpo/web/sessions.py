@@ -71,9 +71,9 @@ def end_session(engine: Engine, cookie: str | None) -> None:
             session.commit()
 
 
-def csrf_ok(who: Visitor, sent: str | None) -> bool:
-    """Whether a form's token is this session's."""
-    return bool(sent) and hmac.compare_digest(who.csrf, sent or "")
+def same_token(kept: str | None, sent: str | None) -> bool:
+    """Whether a form sent back the token it was given, compared in constant time."""
+    return bool(kept) and bool(sent) and hmac.compare_digest((kept or "").encode(), (sent or "").encode())
 
 
 def hold_login(engine: Engine, state: str, verifier: str, nonce: str, next_path: str) -> None:

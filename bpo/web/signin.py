@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException
@@ -18,7 +18,7 @@ from activities.links import LinkRefused, links_sent_since, mint_link, use_link
 from activities.transport import Transport, send_email
 from bpo.web.app import Web, current, log, message, page, web
 from bpo.web.oidc import SignInFailed
-from bpo.web.sessions import COOKIE, end_session, fingerprint, hold_login, start_session, take_login
+from bpo.web.sessions import COOKIE, end_session, fingerprint, hold_login, same_token, start_session, take_login
 
 router = APIRouter()
 FORM_COOKIE = "bpo_form"
@@ -48,7 +48,7 @@ def anonymous_form(request: Request, response: Response, token: str) -> Response
 def check_anonymous_form(request: Request, sent: str) -> None:
     """Refuse a sign-in form that did not come from our page."""
     kept = request.cookies.get(FORM_COOKIE)
-    if not kept or not hmac.compare_digest(kept, sent):
+    if not same_token(kept, sent):
         raise HTTPException(403, "This form has expired or did not come from this site. Open the page again.")
 
 
@@ -58,7 +58,8 @@ def _secure(request: Request) -> bool:
 
 
 def _base(request: Request) -> str:
-    return (web(request).settings.web_url or str(request.base_url)).rstrip("/")
+    # From the settings, never from the request's Host header, which whoever sends it chooses.
+    return (web(request).settings.web_url or "http://localhost:8000").rstrip("/")
 
 
 def signed_in(request: Request, email: str, via: str, next_path: str, **who: str | None) -> Response:
@@ -161,7 +162,17 @@ async def single_sign_on(request: Request, next: str = "/") -> Response:
     w = web(request)
     if w.provider is None:
         raise HTTPException(404, "Single sign-on is not set up here; ask for a link by email instead.")
-    url, state, verifier, nonce = await w.provider.begin(f"{_base(request)}/login/oidc/callback")
+    try:
+        url, state, verifier, nonce = await w.provider.begin(f"{_base(request)}/login/oidc/callback")
+    except (httpx.HTTPError, ValueError, KeyError, SignInFailed):
+        log.error("oidc_unreachable", issuer=w.provider.issuer)
+        return message(
+            request,
+            "Single sign-on is unavailable",
+            "The identity provider did not answer; ask for a link by email instead.",
+            503,
+            offer_link=True,
+        )
     await asyncio.to_thread(hold_login, w.engine, state, verifier, nonce, safe_next(next))
     return RedirectResponse(url, status_code=303)
 
@@ -173,7 +184,7 @@ async def single_sign_on_done(request: Request, code: str = "", state: str = "",
     held = await asyncio.to_thread(take_login, w.engine, state) if state else None
     if w.provider is None or held is None or error or not code:
         reason = (
-            f"The identity provider answered: {error}."
+            f"The identity provider answered: {error[:200]}."
             if error
             else "The sign-in was not started here or took too long."
         )
@@ -191,7 +202,7 @@ async def sign_out(request: Request, csrf: Annotated[str, Form()]) -> Response:
     """End the session, on every replica."""
     me = current(request)
     if me is not None:
-        if not hmac.compare_digest(me.csrf, csrf):
+        if not same_token(me.csrf, csrf):
             raise HTTPException(403, "This form has expired. Open the page again.")
         await asyncio.to_thread(end_session, web(request).engine, request.cookies.get(COOKIE))
     response = RedirectResponse("/login", status_code=303)

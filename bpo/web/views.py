@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
-from dataclasses import dataclass
-from datetime import datetime
-from typing import get_args
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, get_args
 
-from temporalio.client import Client, WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
+from temporalio.client import Client
 
 from bpo.api import BpoError
 from models.constants import (
@@ -16,6 +22,7 @@ from models.constants import (
     SA_CLIENT,
     SA_DUE,
     SA_HEALTH,
+    SA_PEOPLE,
     SA_PHASE,
     SA_PROVIDER,
     SA_STATE,
@@ -46,19 +53,33 @@ class Row:
     gate: str | None = None
 
 
-def _row(wf: WorkflowExecution, gate: str | None = None) -> Row:
-    sa = wf.typed_search_attributes
-    return Row(
-        id=wf.id,
-        client=sa.get(SA_CLIENT) or "",
-        provider=sa.get(SA_PROVIDER) or "",
-        phase=sa.get(SA_PHASE) or "",
-        health=sa.get(SA_HEALTH) or "",
-        state=sa.get(SA_STATE) or "",
-        due=sa.get(SA_DUE) if sa.get(SA_STATE) in ("running", "paused") and sa.get(SA_PHASE) != STEADY_STATE else None,
-        started=wf.start_time,
-        gate=gate,
-    )
+@dataclass(frozen=True)
+class Found:
+    """One execution as the visibility store lists it: its id, whether it runs, its start and
+    search attributes (read straight from their JSON payloads; the SDK's full conversion of
+    every listed execution cost more than the rest of a page)."""
+
+    id: str
+    running: bool
+    started: datetime | None
+    attributes: dict[str, Any]
+
+    def row(self, gate: str | None = None) -> Row:
+        """The execution as a row of the inbox or the portfolio."""
+        sa = self.attributes
+        live = sa.get(SA_STATE.name) in ("running", "paused") and sa.get(SA_PHASE.name) != STEADY_STATE
+        due = sa.get(SA_DUE.name)
+        return Row(
+            id=self.id,
+            client=sa.get(SA_CLIENT.name) or "",
+            provider=sa.get(SA_PROVIDER.name) or "",
+            phase=sa.get(SA_PHASE.name) or "",
+            health=sa.get(SA_HEALTH.name) or "",
+            state=sa.get(SA_STATE.name) or "",
+            due=datetime.fromisoformat(due) if live and isinstance(due, str) else None,
+            started=self.started,
+            gate=gate,
+        )
 
 
 def _literal(value: str) -> str:
@@ -67,42 +88,118 @@ def _literal(value: str) -> str:
     return f"'{value}'"
 
 
-async def _list(client: Client, query: str) -> list[WorkflowExecution]:
-    return [wf async for wf in client.list_workflows(query, limit=MAX_ROWS)]
+async def _list(client: Client, query: str) -> list[Found]:
+    found: list[Found] = []
+    token = b""
+    while len(found) < MAX_ROWS:
+        page = await client.workflow_service.list_workflow_executions(
+            ListWorkflowExecutionsRequest(
+                namespace=client.namespace, query=query, page_size=MAX_ROWS, next_page_token=token
+            )
+        )
+        for e in page.executions:
+            fields = {k: json.loads(v.data) for k, v in e.search_attributes.indexed_fields.items() if v.data}
+            started = e.start_time.ToDatetime(tzinfo=UTC) if e.HasField("start_time") else None
+            running = e.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+            found.append(Found(e.execution.workflow_id, running, started, fields))
+        token = page.next_page_token
+        if not token:
+            break
+    return found[:MAX_ROWS]
 
 
-async def inbox(client: Client, email: str) -> list[Row]:
-    """Every open gate, across running transitions, waiting on ``email``: oldest due first."""
-    me = login_key(email)
-    query = f"WorkflowType = '{WORKFLOW_NAME}' AND ExecutionStatus = 'Running' AND BpoAwaiting = {_literal(me)}"
-    rows = []
-    for wf in await _list(client, query):
-        for value in wf.typed_search_attributes.get(SA_AWAITING) or []:
-            if value.startswith(f"{me}#"):
-                rows.append(_row(wf, value.split("#", 1)[1]))
-    far = datetime.max.replace(tzinfo=None)
-    return sorted(rows, key=lambda r: (r.due.replace(tzinfo=None) if r.due else far, r.started or far, r.id))
+@dataclass(frozen=True)
+class Overview:
+    """What the home page shows a person: the gates waiting on them, oldest due first, and the
+    transitions they sponsor or manage (None if they sponsor or manage none)."""
 
+    inbox: list[Row]
+    portfolio: list[Row] | None
+    fragments: dict[tuple[str, ...], str] = field(default_factory=dict, compare=False)
+    """Parts of the page already rendered from this overview, by what they show."""
 
-async def portfolio(client: Client, email: str, health: str | None = None, phase: str | None = None) -> list[Row]:
-    """The transitions where ``email`` is an executive sponsor or program manager, filtered."""
-    roles = ", ".join(_literal(f"{login_key(email)}#{role}") for role in PORTFOLIO_ROLES)
-    query = f"WorkflowType = '{WORKFLOW_NAME}' AND BpoPeople IN ({roles})"
-    if health:
-        if health not in HEALTHS:
+    def rendered(self, key: tuple[str, ...], render: Callable[[], str]) -> str:
+        """The part of the page ``key``, rendered once for this overview."""
+        if key not in self.fragments:
+            self.fragments[key] = render()
+        return self.fragments[key]
+
+    def filtered(self, health: str | None, phase: str | None) -> list[Row] | None:
+        """The portfolio with only the transitions of ``health`` and ``phase``."""
+        if health and health not in HEALTHS:
             raise BpoError(f"unknown health '{health}'; one of {', '.join(HEALTHS)}", kind="BadInput")
-        query += f" AND BpoHealth = {_literal(health)}"
-    if phase:
-        query += f" AND BpoPhase = {_literal(phase)}"
-    rows = [_row(wf) for wf in await _list(client, query)]
-    return sorted(rows, key=lambda r: (r.state != "running", r.client, r.id))
+        if self.portfolio is None:
+            return None
+        return [r for r in self.portfolio if (not health or r.health == health) and (not phase or r.phase == phase)]
 
 
-async def sees_portfolio(client: Client, email: str) -> bool:
-    """Whether ``email`` is a sponsor or program manager of any transition."""
-    roles = ", ".join(_literal(f"{login_key(email)}#{role}") for role in PORTFOLIO_ROLES)
-    query = f"WorkflowType = '{WORKFLOW_NAME}' AND BpoPeople IN ({roles})"
-    return bool([wf async for wf in client.list_workflows(query, limit=1, page_size=1)])
+async def overview(client: Client, email: str) -> Overview:
+    """A person's inbox and portfolio from one visibility query."""
+    me = login_key(email)
+    leads = [f"{me}#{role}" for role in PORTFOLIO_ROLES]
+    query = (
+        f"WorkflowType = '{WORKFLOW_NAME}' AND "
+        f"(BpoAwaiting = {_literal(me)} OR BpoPeople IN ({', '.join(_literal(k) for k in leads)}))"
+    )
+    inbox, portfolio = [], []
+    for wf in await _list(client, query):
+        if wf.running:
+            for value in wf.attributes.get(SA_AWAITING.name) or []:
+                if value.startswith(f"{me}#"):
+                    inbox.append(wf.row(value.split("#", 1)[1]))
+        if set(leads) & set(wf.attributes.get(SA_PEOPLE.name) or []):
+            portfolio.append(wf.row())
+    far = datetime.max.replace(tzinfo=None)
+    inbox.sort(key=lambda r: (r.due.replace(tzinfo=None) if r.due else far, r.started or far, r.id))
+    portfolio.sort(key=lambda r: (r.state != "running", r.client, r.id))
+    return Overview(inbox, portfolio or None)
+
+
+class Recent:
+    """Each person's overview, kept and refreshed behind their back: a load answers at once with
+    what was fetched at most ``seconds`` (plus one query's time) ago, and starts a fresh query
+    if that is older; one query in flight per person however many loads arrive. A person's own
+    decision forgets their overview, so their next load waits for a fresh one."""
+
+    def __init__(self, seconds: float = 5.0) -> None:
+        self.seconds = seconds
+        self._kept: dict[str, tuple[float, asyncio.Future[Overview]]] = {}
+        self._fresh: dict[str, asyncio.Future[Overview]] = {}
+        self._forgotten: dict[str, int] = {}
+
+    async def overview(self, client: Client, email: str) -> Overview:
+        """``overview`` of ``email``, recent."""
+        now = time.monotonic()
+        kept = self._kept.get(email)
+        if kept is None or (kept[1].done() and kept[1].exception() is not None):
+            kept = (now, self._fetch(client, email))
+        elif now - kept[0] > self.seconds and email not in self._fresh:
+            self._fetch(client, email)
+        self._kept[email] = kept
+        return await asyncio.shield(kept[1])
+
+    def _fetch(self, client: Client, email: str) -> asyncio.Future[Overview]:
+        if len(self._kept) > 10_000:
+            self._kept.clear()
+            self._forgotten.clear()
+        asked, generation = time.monotonic(), self._forgotten.get(email, 0)
+        future = self._fresh[email] = asyncio.ensure_future(overview(client, email))
+
+        def done(f: asyncio.Future[Overview]) -> None:
+            if self._fresh.get(email) is f:
+                del self._fresh[email]
+            # An answer asked for before the person's own decision is not kept after it.
+            if not f.cancelled() and f.exception() is None and self._forgotten.get(email, 0) == generation:
+                self._kept[email] = (asked, f)
+
+        future.add_done_callback(done)
+        return future
+
+    def forget(self, email: str) -> None:
+        """Drop what is kept for ``email``."""
+        self._kept.pop(email, None)
+        self._fresh.pop(email, None)
+        self._forgotten[email] = self._forgotten.get(email, 0) + 1
 
 
 def member(people: list[Person], email: str) -> Person | None:

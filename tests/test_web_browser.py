@@ -76,7 +76,7 @@ def test_a_sponsor_asks_for_a_link_opens_it_from_the_mail_and_approves_on_the_ga
     browser.get(f"{web.web_url}/login")
     browser.find_element(By.ID, "email").send_keys(DANA)
     browser.find_element(By.CSS_SELECTOR, "form.card button").click()
-    assert "Check your mail" in text(browser)
+    assert wait_until(lambda: "Check your mail" in text(browser), 20)
     mails = wait_until(lambda: [m for m in mails_to(web.received, DANA) if "sign-in link" in m["Subject"]], 30)
     assert mails, "the link arrives by SMTP"
     link = link_in(mails[-1])
@@ -88,12 +88,12 @@ def test_a_sponsor_asks_for_a_link_opens_it_from_the_mail_and_approves_on_the_ga
     assert serious_violations(browser) == []
 
     browser.find_element(By.LINK_TEXT, "slas_signed").click()
-    assert browser.find_elements(By.ID, "approve") and browser.find_elements(By.ID, "waive")
+    assert wait_until(lambda: browser.find_elements(By.ID, "approve") and browser.find_elements(By.ID, "waive"), 20)
     browser.save_screenshot(str(SHOTS / "web-gate.png"))
     assert serious_violations(browser) == []
     browser.find_element(By.ID, "note").send_keys("SLA schedule agreed at the steering committee")
     browser.find_element(By.ID, "approve").click()
-    assert "Done: your approve is recorded" in text(browser)
+    assert wait_until(lambda: "Done: your approve is recorded" in text(browser), 20), text(browser)
     assert "approved by Dana Whitfield (web-link)" in text(browser)
     assert "dana@acme.example (web-link)" in web.ok("audit", TID)
 
@@ -103,7 +103,7 @@ def test_a_sponsor_asks_for_a_link_opens_it_from_the_mail_and_approves_on_the_ga
     assert serious_violations(browser) == []
 
     browser.get(link)
-    assert "already used" in text(browser)
+    assert wait_until(lambda: "already used" in text(browser), 20)
 
 
 def test_an_sme_sees_no_button_on_a_gate_he_may_not_decide(web, browser):
@@ -132,8 +132,9 @@ def test_a_provider_lead_signs_in_through_the_identity_provider_and_approves(web
     assert wait_until(lambda: "slas_signed" in text(browser), 20), text(browser)
     assert RAJ in text(browser)
     browser.find_element(By.LINK_TEXT, "slas_signed").click()
+    wait_until(lambda: browser.find_elements(By.ID, "approve"), 20)
     browser.find_element(By.ID, "approve").click()
-    assert "approved by Raj Menon (web-oidc)" in text(browser)
+    assert wait_until(lambda: "approved by Raj Menon (web-oidc)" in text(browser), 20), text(browser)
     trail = json.loads(web.ok("audit", TID, "--json"))
     row = next(r for r in trail if r["kind"] == "approved" and r["actor"] == RAJ)
     assert row["via"] == "web-oidc" and row["detail"]["operator"].startswith("http://127.0.0.1:")

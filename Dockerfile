@@ -1,4 +1,6 @@
-# One image for every process of the engine: `bpo server`, `bpo worker`, and the `bpo` command.
+# One image for the engine's processes: `bpo worker`, `bpo web`, `bpo setup`, `bpo codec-server`
+# and the `bpo` command. Temporal's own binaries stay out (the `server` extra brings them for
+# `bpo server`), so the image is the engine alone; it runs as an unprivileged user.
 FROM python:3.11.7-slim-bookworm
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -8,8 +10,10 @@ COPY models ./models
 COPY workflows ./workflows
 COPY activities ./activities
 COPY examples ./examples
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+    && useradd --system --uid 10001 --home-dir /data --create-home bpo
 ENV BPO_DATA_DIR=/data BPO_LOG_FORMAT=json
+USER bpo
 VOLUME /data
 ENTRYPOINT ["bpo"]
 CMD ["worker"]

@@ -17,7 +17,7 @@ OURS = {name: s for name, s in SERVICES.items() if s.get("image", "").startswith
 
 def test_every_variable_our_services_set_is_one_the_code_reads():
     known = {field.alias for field in Settings.model_fields.values()}
-    assert set(OURS) == {"setup", "worker", "web"}
+    assert set(OURS) == {"setup", "worker", "web", "codec"}
     for name, service in OURS.items():
         unknown = set(service.get("environment", {})) - known
         assert not unknown, f"{name} sets variables no code reads: {unknown}"
@@ -41,8 +41,9 @@ def test_workers_reach_the_server_and_the_audit_database_of_this_file():
     env = OURS["worker"]["environment"]
     assert env["TEMPORAL_ADDRESS"] == "temporal:7233"
     assert "@postgresql:5432/bpo_audit" in env["DATABASE_URL"] and env["DATABASE_URL"].startswith("postgresql+psycopg")
-    init = (ROOT / "deploy" / "postgres-init.sql").read_text()
-    assert "CREATE DATABASE bpo_audit OWNER bpo" in init
+    init = (ROOT / "deploy" / "postgres-init.sh").read_text()
+    assert "CREATE DATABASE bpo_audit OWNER bpo" in init and "$BPO_DB_PASSWORD" in init
+    assert "BPO_DB_PASSWORD" in SERVICES["postgresql"]["environment"]
     health = env["BPO_HEALTH_PORT"]
     assert f"127.0.0.1:{health}/healthz" in " ".join(OURS["worker"]["healthcheck"]["test"])
 
@@ -66,3 +67,37 @@ def test_the_web_replicas_share_one_database_and_the_proxy_reaches_them():
     port = web["command"][web["command"].index("--port") + 1]
     assert f"127.0.0.1:{port}/healthz" in " ".join(web["healthcheck"]["test"])
     assert f"http://web:{port}" in (ROOT / "deploy" / "nginx.conf").read_text()
+
+
+def test_temporal_is_the_release_the_tests_run_set_up_by_admin_tools_and_checked_by_its_cli():
+    import subprocess
+
+    from bpo.binaries import find_binary
+
+    shown = subprocess.run([find_binary("temporal"), "--version"], capture_output=True, text=True).stdout
+    server, ui = shown.split("Server ")[1].split(",")[0], shown.split("UI ")[1].rstrip(")\n")
+    assert SERVICES["temporal"]["image"] == f"temporalio/server:{server}"
+    assert (
+        SERVICES["temporal-schema"]["image"]
+        == SERVICES["temporal-namespace"]["image"]
+        == f"temporalio/admin-tools:{server}"
+    )
+    assert SERVICES["temporal-ui"]["image"] == f"temporalio/ui:{ui}"
+    assert "temporal operator cluster health" in (ROOT / "deploy" / "temporal-namespace.sh").read_text()
+    assert SERVICES["setup"]["depends_on"]["temporal-namespace"]["condition"] == "service_completed_successfully"
+
+
+def test_secrets_come_from_the_env_file_never_from_this_one_and_images_run_unprivileged():
+    text = (ROOT / "docker-compose.yml").read_text()
+    for secret in ("PASSWORD", "_PWD", "BPO_SIGNING_KEY", "BPO_CODEC_TOKEN", "BPO_OIDC_CLIENT_SECRET"):
+        for line in text.splitlines():
+            if secret in line and ":" in line and not line.strip().startswith("#"):
+                value = line.split(":", 1)[1].strip()
+                assert value.startswith("${") or "${" in value, f"{line.strip()}: a secret belongs in .env"
+    example = (ROOT / ".env.example").read_text()
+    for name in ("TEMPORAL_DB_PASSWORD", "BPO_DB_PASSWORD", "BPO_SIGNING_KEY", "BPO_CODEC_TOKEN"):
+        assert f"{name}=" in example
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "\nUSER bpo\n" in dockerfile
+    for port in (p for s in SERVICES.values() for p in s.get("ports", [])):
+        assert port.startswith("127.0.0.1:"), f"{port}: ports stay on loopback unless you mean otherwise"

@@ -22,6 +22,8 @@ from models.messages import AuditEntry, Delivery, Notice
 from models.plan import EmailChannel, WebhookChannel
 
 log = structlog.get_logger(__name__)
+LINKED = ("approval_requested", "reminder")
+"""Notices that carry a single-use sign-in link to their gate's page, by mail."""
 
 
 def _email(channel: EmailChannel, notice: Notice, to: list[str], link: str | None = None) -> EmailMessage:
@@ -89,10 +91,10 @@ class NotifyActivities:
         await asyncio.to_thread(self._audit, entry)
 
     async def _link(self, notice: Notice, to: list[str]) -> str | None:
-        """A single-use sign-in link to the gate an approval request is about, when the web app's
+        """A single-use sign-in link to the gate a request or reminder is about, when the web app's
         address is known; made here, so the token never enters the workflow's history."""
         path, web = notice.detail.get("path"), self.transport.web_url
-        if notice.kind != "approval_requested" or not web or not isinstance(path, str) or len(to) != 1:
+        if notice.kind not in LINKED or not web or not isinstance(path, str) or len(to) != 1:
             return None
         token = await asyncio.to_thread(mint_link, self.engine, to[0], path, self.transport.link_ttl)
         return f"{web.rstrip('/')}/login/link/{token}"

@@ -77,6 +77,10 @@ class GateState(Message):
     """Approval gate with ``rule: all``: the people who must approve, fixed when it opened."""
     asked: list[str] = []
     """The people asked to decide it since it opened (one request each)."""
+    opened_active: float | None = None
+    """The transition's unpaused seconds when the gate opened: reminders count from there."""
+    reminded: int = 0
+    """Reminders sent since it opened."""
 
 
 class Escalation(Message):
@@ -182,6 +186,8 @@ class TransitionState(Message):
     an ended one's id never collides with the old rows."""
     trusted_keys: list[str] = []
     """Public keys whose signature every command must carry; empty: commands go unsigned."""
+    breaches: list[str] = []
+    """``kpi#period`` of every SLA breach alerted during the phases (once each)."""
     ended_at: datetime | None = None
     end_reason: str | None = None
 

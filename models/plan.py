@@ -177,6 +177,12 @@ class EmailChannel(_Strict):
 Channel = Annotated[LogChannel | WebhookChannel | EmailChannel, Field(discriminator="kind")]
 
 
+class Reminders(_Strict):
+    """How often the people a gate still waits on are reminded while it stays open."""
+
+    every: Duration
+
+
 class Cadence(_Strict):
     """How often check-ins and business reviews fall due."""
 
@@ -195,6 +201,7 @@ class Approvers(_Strict):
 class _Gate(_Strict):
     key: Key
     name: str | None = Field(default=None, max_length=200)
+    reminders: Reminders | None = None
 
 
 class ApprovalGate(_Gate):
@@ -250,6 +257,7 @@ class Phase(_Strict):
     on_reject: OnReject | None = None
     waves: list[float] | None = Field(default=None, min_length=1, max_length=20)
     escalation: list[EscalationLevel] | None = None
+    reminders: Reminders | None = None
     gates: list[Gate] = Field(min_length=1, max_length=50)
 
     def gate(self, key: str) -> ApprovalGate | ChecklistGate | KpiGate | RosterGate | None:
@@ -285,6 +293,15 @@ class Plan(_Strict):
     steady_state: SteadyState | None = None
     kpi_reporters: list[Role] = Field(default=list(KPI_REPORTERS), min_length=1)
     """Roles whose holders may record KPI readings."""
+    breach_alert: list[Role] = []
+    """Roles told of a reading that misses its SLA in any phase; default: steady state's list."""
+    reminders: Reminders | None = None
+    """How often people still awaited are reminded; a phase or a gate may set its own."""
+
+    @property
+    def breach_alerted(self) -> list[str]:
+        """The roles a breach alert goes to: the plan's ``breach_alert``, else steady state's."""
+        return self.breach_alert or (self.steady_state.breach_alert if self.steady_state else [])
 
     def kpi(self, key: str) -> Kpi | None:
         """The KPI called ``key``, if the plan has one."""

@@ -68,6 +68,7 @@ def _cross_check(plan: Plan) -> Iterator[Found]:
     if plan.steady_state:
         yield from roles_in(plan.steady_state.breach_alert, ("steady_state", "breach_alert"))
     yield from roles_in(plan.kpi_reporters, ("kpi_reporters",))
+    yield from roles_in(plan.breach_alert, ("breach_alert",))
 
     for pi, phase in enumerate(plan.phases):
         at: tuple[str | int, ...] = ("phases", pi)

@@ -177,7 +177,9 @@ def parse_plan(text: str, source: str = "plan", env: Mapping[str, str] | None = 
                 problems.append(Problem(render_path(path), message, lines.line(path)))
             elif not env.get(name):
                 kind = data["notifications"][path[1]].get("kind", "channel")
-                warnings.append(f"{render_path(path)}: {name} is not set here; a worker without it skips the {kind} channel")
+                warnings.append(
+                    f"{render_path(path)}: {name} is not set here; a worker without it skips the {kind} channel"
+                )
 
     try:
         plan = Plan.model_validate(data)

@@ -111,7 +111,9 @@ class Run:
         """Meet every gate of planning."""
         self.approve("gap_analysis_approved", LI)
         self.approve("slas_signed", DANA, RAJ)
-        return self.tick("governance_defined", LI, "raci", "escalation_matrix", "communication_protocol", "knowledge_base")
+        return self.tick(
+            "governance_defined", LI, "raci", "escalation_matrix", "communication_protocol", "knowledge_base"
+        )
 
     def reach_pilot(self) -> TransitionStatus:
         """Pass planning, mobilization and knowledge transfer."""

@@ -22,7 +22,9 @@ def test_sponsor_level_roles_need_an_executive_sponsor_of_the_same_org():
     message = run.refused(ChangeRoster(remove=[DANA], by=RAJ), "NotAllowed")
     assert "needs an executive_sponsor of client" in message
     mo_as_lead = Person(id=MO, name="Mo", org="provider", roles=["training_lead", "transition_lead"])
-    assert "needs an executive_sponsor of provider" in run.refused(ChangeRoster(add=[mo_as_lead], by=DANA), "NotAllowed")
+    assert "needs an executive_sponsor of provider" in run.refused(
+        ChangeRoster(add=[mo_as_lead], by=DANA), "NotAllowed"
+    )
     run.do(ChangeRoster(add=[SPONSOR_2], by=DANA))
     assert SPONSOR_2.id in [p.id for p in run.machine.state.people]
 
@@ -60,7 +62,12 @@ def test_before_the_change_the_approvers_of_a_rule_all_gate_followed_the_roster(
 
 
 def test_a_two_sided_gate_needs_an_approval_from_each_org_besides_its_rule():
-    run = Run(plan_with("approvers: {roles: [program_manager]}\n", "approvers: {roles: [program_manager, transition_lead]}\n        orgs: [client, provider]\n"))
+    run = Run(
+        plan_with(
+            "approvers: {roles: [program_manager]}\n",
+            "approvers: {roles: [program_manager, transition_lead]}\n        orgs: [client, provider]\n",
+        )
+    )
     run.approve("gap_analysis_approved", LI)
     gate = run.gate("gap_analysis_approved")
     assert (gate.status, gate.waiting_for) == ("open", [RAJ])

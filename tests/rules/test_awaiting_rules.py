@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from models.commands import Pause, Resume
 from models.constants import login_key
-from tests.rules.sim import DANA, EVE, LI, MO, RAJ, Run
+from tests.rules.sim import DANA, EVE, LI, MO, RAJ, Run, plan_with
 from workflows.rules import awaiting
 
 
@@ -68,3 +68,41 @@ def test_options_name_only_the_decisions_a_person_may_take():
 def test_old_transitions_ask_nobody():
     run = Run(patched=lambda change: change != awaiting.APPROVAL_REQUESTS)
     assert run.sent("approval_requested") == []
+
+
+def test_people_still_awaited_are_reminded_on_the_cadence_and_not_while_paused():
+    run = Run(
+        plan_with(
+            "name: ACME Tier-1 support to NorthStar BPO\n",
+            "name: ACME Tier-1 support to NorthStar BPO\nreminders: {every: 2d}\n",
+        )
+    )
+    run.later(days=1)
+    assert run.sent("reminder") == []
+    run.later(days=1, hours=1)
+    first = {(n.recipients[0].id, n.detail["gate"]) for n in run.sent("reminder")}
+    assert first == {
+        (LI, "gap_analysis_approved"),
+        (DANA, "slas_signed"),
+        (RAJ, "slas_signed"),
+        (LI, "governance_defined"),
+    }
+    run.approve("slas_signed", DANA)
+    run.do(Pause(by=LI, reason="budget review"))
+    run.later(days=10)
+    assert len(run.sent("reminder")) == 4, "no reminders while paused"
+    run.do(Resume(by=LI))
+    run.later(days=2)
+    second = [(n.recipients[0].id, n.detail["gate"]) for n in run.sent("reminder")[4:]]
+    assert (DANA, "slas_signed") not in second and (RAJ, "slas_signed") in second, "only those still awaited"
+    assert all(n.detail["path"].startswith("/t/t-1/gates/") for n in run.sent("reminder"))
+
+
+def test_a_gate_may_set_its_own_reminders():
+    plan = plan_with(
+        "      - key: slas_signed\n        kind: approval\n",
+        "      - key: slas_signed\n        kind: approval\n        reminders: {every: 12h}\n",
+    )
+    run = Run(plan)
+    run.later(hours=13)
+    assert {n.detail["gate"] for n in run.sent("reminder")} == {"slas_signed"}

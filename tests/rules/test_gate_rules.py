@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.commands import Approve, ChangeRoster, Tick
+from models.commands import Approve, ChangeRoster, RecordReadings, Tick
 from models.plan import Person
 from tests.rules.sim import DANA, EVE, GOOD, LI, MO, RAJ, Run, plan_with
 
@@ -129,3 +129,29 @@ def test_refusals_name_what_would_be_right():
     assert "needs one of the roles executive_sponsor, transition_lead" in run.refused(
         Approve(gate="slas_signed", by=EVE), "NotAllowed"
     )
+
+
+def test_a_reading_that_misses_its_sla_in_the_pilot_alerts_the_breach_roles_once_per_kpi_and_period():
+    run = Run()
+    run.reach_pilot()
+    run.read("P1", **{**GOOD, "csat": 70.0})
+    run.do(RecordReadings(period="P1", values={"csat": 71.0}, by=LI, correct=True, reason="typo"))
+    run.read("P2", **{**GOOD, "csat": 72.0, "error_rate": 3.5})
+    alerts = run.sent("sla_breach")
+    assert [(n.detail["kpi"], n.detail["label"]) for n in alerts] == [
+        ("csat", "P1"),
+        ("csat", "P2"),
+        ("error_rate", "P2"),
+    ]
+    assert {r.id for r in alerts[0].recipients} == {LI, RAJ}, (
+        "the plan's breach roles: program manager, transition lead"
+    )
+    assert "during Pilot" in alerts[0].text and "70" in alerts[0].subject
+    assert run.gate("pilot_kpis_met").progress == "0/2 periods", "the streak resets as before"
+
+
+def test_transitions_that_ran_before_phase_breach_alerts_send_none():
+    run = Run(patched=lambda change: change != "phase-breach-alerts-2026-11")
+    run.reach_pilot()
+    run.read("P1", **{**GOOD, "csat": 70.0})
+    assert run.sent("sla_breach") == []

@@ -17,7 +17,7 @@ from workflows.rules.checks import Refused, check_gate_decision
 from workflows.rules.clock import View
 from workflows.rules.gates import gate_status
 from workflows.rules.outbox import Recorder
-from workflows.rules.versions import APPROVAL_REQUESTS
+from workflows.rules.versions import APPROVAL_REQUESTS, REMINDERS
 
 ACTIONS = ("approve", "tick", "reject", "waive")
 
@@ -121,3 +121,48 @@ def request_approvals(m: Recorder, now: datetime) -> None:
             detail = {"gate": key, "path": f"/t/{m.state.id}/gates/{key}"}
             message = texts.approval_requested(m.plan, phase, spec, people[person_id].name, next_due(m, now))
             m.tell("approval_requested", message, [people[person_id]], now, detail)
+
+
+def cadence(v: View, key: str) -> float | None:
+    """Seconds between reminders for gate ``key``: its own ``reminders``, else its phase's, else
+    the plan's; None for none."""
+    phase = v.phase
+    spec = phase.gate(key) if phase else None
+    chosen = (spec.reminders if spec else None) or (phase.reminders if phase else None) or v.plan.reminders
+    return chosen.every.total_seconds() if chosen else None
+
+
+def remind(m: Recorder, now: datetime) -> None:
+    """Remind the people each open gate still waits on, every ``reminders.every`` of unpaused time
+    since it opened; one reminder however many fell due while paused."""
+    phase = m.phase
+    if phase is None or m.state.state != "running" or not m.changed(REMINDERS):
+        return
+    waiting = awaited(m)
+    people = {p.id: p for p in m.state.people}
+    for gate in m.state.gates:
+        every = cadence(m, gate.key)
+        if gate.status != "open" or every is None:
+            continue
+        if gate.opened_active is None:
+            gate.opened_active = m.active_at(now)
+        due = int((m.active_at(now) - gate.opened_active) // every)
+        if due <= gate.reminded:
+            continue
+        gate.reminded = due
+        for person_id in (p for p, keys in waiting.items() if gate.key in keys and p in people):
+            message = texts.reminder(m.plan, phase, gate.key, people[person_id].name, due, next_due(m, now))
+            detail = {"gate": gate.key, "path": f"/t/{m.state.id}/gates/{gate.key}", "reminder": due}
+            m.tell("reminder", message, [people[person_id]], now, detail)
+
+
+def next_reminder(v: View, now: datetime) -> datetime | None:
+    """When the next reminder of an open gate falls due, if any is set to come (none while paused)."""
+    if v.state.state != "running" or v.phase is None:
+        return None
+    moments = []
+    for gate in v.state.gates:
+        every = cadence(v, gate.key)
+        if gate.status == "open" and every and gate.opened_active is not None:
+            moments.append(v.at_active(gate.opened_active + (gate.reminded + 1) * every, now))
+    return min(moments, default=None)

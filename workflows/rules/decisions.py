@@ -29,8 +29,10 @@ from workflows.rules.gates import approvals_pass, gate_passed, kpi_streak, open_
 from workflows.rules.ledger import record_steady
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import begin_phase, close_run, raise_level
+from workflows.rules.versions import PHASE_BREACH_ALERTS
 
 NOTIFIED_OF_CONTROL = ["point_of_contact", "program_manager"]
+MAX_BREACHES = 500
 
 
 def approve(m: Recorder, command: Approve, now: datetime) -> None:
@@ -118,6 +120,8 @@ def record_readings(
     if phase is None:
         record_steady(m, command, now)
         return
+    if m.changed(PHASE_BREACH_ALERTS):
+        alert_breaches(m, command, phase.name, now)
     for gate in m.state.gates:
         spec = phase.gate(gate.key)
         if not isinstance(spec, KpiGate) or gate.status != "open":
@@ -130,6 +134,24 @@ def record_readings(
         gate.readings.setdefault(command.period, {}).update(values)
         if kpi_streak(m, spec, gate)[0] >= spec.periods:
             gate_passed(m, gate, now)
+
+
+def alert_breaches(m: Recorder, command: RecordReadings, phase: str, now: datetime) -> None:
+    """Tell the breach roles of each reading that misses its SLA, once per KPI and period label."""
+    for metric, value in command.values.items():
+        kpi, key = m.plan.kpi(metric), f"{metric}#{command.period}"
+        if kpi is None or kpi.meets_sla(value) or key in m.state.breaches:
+            continue
+        m.state.breaches = [*m.state.breaches, key][-MAX_BREACHES:]
+        detail = {"kpi": metric, "value": value, "sla": kpi.sla, "label": command.period}
+        m.audit("sla_breach", now, actor=command.by, detail=detail)
+        m.notify(
+            "sla_breach",
+            texts.sla_breach(m.plan, kpi, value, command.period, None, phase),
+            m.plan.breach_alerted,
+            now,
+            detail,
+        )
 
 
 def pause(m: Recorder, command: Pause, now: datetime) -> None:

@@ -76,9 +76,15 @@ class Machine(Recorder):
         self._run_rules(now)
         awaiting.request_approvals(self, now)
 
+    def next_wakeup(self, now: datetime) -> datetime | None:
+        """The next moment the passing of time alone can change something, reminders included."""
+        moments = [t for t in (super().next_wakeup(now), awaiting.next_reminder(self, now)) if t is not None]
+        return min(moments, default=None)
+
     def _run_rules(self, now: datetime) -> None:
         while self.state.state == "running" and (phase := self.phase) is not None:
             phases.check_in(self, phase, now)
+            awaiting.remind(self, now)
             phases.escalate(self, phase, now)
             gates.check_roster_gates(self, now)
             if not all(is_done(g) for g in self.state.gates):

@@ -51,7 +51,10 @@ class Recorder(View):
             detail["operator"] = command.operator
         signed = signed and command is not None and bool(command.signature)
         if command is not None and signed:
-            detail["signed"] = {"command": command.update, "fields": command.model_dump(mode="json", exclude={"signature"})}
+            detail["signed"] = {
+                "command": command.update,
+                "fields": command.model_dump(mode="json", exclude={"signature"}),
+            }
         self.outbox.audit.append(
             AuditEntry(
                 id=self._next_id(),

@@ -72,9 +72,7 @@ def next_wave(m: Recorder, now: datetime) -> None:
     size = phase.waves[m.state.wave_index]
     m.state.gates = fresh_gates(m, phase)
     m.audit("wave_started", now, detail={"wave": m.state.wave_index + 1, "size": size})
-    m.notify(
-        "wave_started", texts.wave_started(m.plan, phase, m.state.wave_index + 1, size), ["point_of_contact"], now
-    )
+    m.notify("wave_started", texts.wave_started(m.plan, phase, m.state.wave_index + 1, size), ["point_of_contact"], now)
 
 
 def pass_phase(m: Recorder, phase: Phase, now: datetime) -> None:

@@ -29,6 +29,16 @@ def approval_requested(
     )
 
 
+def reminder(plan: Plan, phase: Phase, gate: str, name: str, number: int, due: datetime | None) -> Message:
+    """A gate still waits on this person; ``number`` counts the reminders."""
+    return (
+        f"[{plan.client}] reminder: {gate} ({phase.name}) waits on you",
+        f"{name}, the gate '{gate}' of {phase.name} in '{plan.name}' still waits on your decision"
+        + (f" (reminder {number})" if number > 1 else "")
+        + (f". The phase is due {due:%a %d %b %Y %H:%M} UTC." if due else "."),
+    )
+
+
 def check_in(plan: Plan, phase: Phase, number: int, health: str, waiting: list[str]) -> Message:
     """The regular check-in while a phase runs."""
     return (
@@ -116,13 +126,14 @@ def cancelled(plan: Plan, by: str, reason: str) -> Message:
     return f"[{plan.client}] transition cancelled", f"{by} cancelled '{plan.name}': {reason}."
 
 
-def sla_breach(plan: Plan, kpi: Kpi, value: float, label: str, period: int) -> Message:
-    """A steady-state reading missed its SLA."""
+def sla_breach(plan: Plan, kpi: Kpi, value: float, label: str, period: int | None, phase: str | None = None) -> Message:
+    """A reading missed its SLA: in steady state (counting toward settlement ``period``) or during
+    the phase named ``phase``."""
     side = "below" if kpi.better == "higher" else "above"
+    then = f"It counts toward settlement period {period}." if period else f"It came in during {phase}."
     return (
         f"[{plan.client}] SLA breach: {kpi.name} {value:g} {kpi.unit} (SLA {kpi.sla:g})",
-        f"A reading of {kpi.name} for {label} is {value:g} {kpi.unit}, {side} the SLA of {kpi.sla:g}. "
-        f"It counts toward settlement period {period}.",
+        f"A reading of {kpi.name} for {label} is {value:g} {kpi.unit}, {side} the SLA of {kpi.sla:g}. {then}",
     )
 
 

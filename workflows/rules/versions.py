@@ -33,6 +33,11 @@ ran out of retries always was."""
 APPROVAL_REQUESTS = "approval-requests-2026-11"
 """Each person an open gate waits on is asked to decide it, once per opening, and the people
 awaited and the phase's due date are published as search attributes for the web app's inbox."""
+PHASE_BREACH_ALERTS = "phase-breach-alerts-2026-11"
+"""A reading that misses its SLA during the phases alerts the breach roles, once per KPI and
+period label, as one in steady state always did."""
+REMINDERS = "reminders-2026-11"
+"""People a gate still waits on are reminded on the plan's, phase's or gate's ``reminders``."""
 UPDATE_ID_REQUESTS = "update-id-requests-2026-11"
 """A command without a request id counts once per Temporal update id."""
 

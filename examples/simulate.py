@@ -44,7 +44,7 @@ from models.commands import (  # noqa: E402
     Tick,
     Waive,
 )
-from models.plan import Person, WebhookChannel  # noqa: E402
+from models.plan import Person, Reminders, WebhookChannel  # noqa: E402
 from models.plan_loader import load_plan  # noqa: E402
 from models.signing import Signer, new_key_pair  # noqa: E402
 from worker import build_worker  # noqa: E402
@@ -132,10 +132,12 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
 async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str:
     """A short transition through what the reference run does not see: signed commands, a roster
     change, a waiver, a batch of readings and a correction, commands as signals (one refused), a
-    repeated request, a notification refused for good, and a cancellation."""
+    repeated request, a notification refused for good, reminders, a breach during a phase, and a
+    cancellation."""
     signer = Signer(new_key_pair()[0])
     refused_hook = WebhookChannel(kind="webhook", url="http://hooks.example/bpo")  # plain HTTP off-machine
-    plan = plan.model_copy(update={"notifications": [*plan.notifications, refused_hook]})
+    reminders = Reminders(every=timedelta(days=1))
+    plan = plan.model_copy(update={"notifications": [*plan.notifications, refused_hook], "reminders": reminders})
     tid = await start_transition(
         env.client, plan, task_queue=task_queue, transition_id="acme-controls", trusted_keys=[signer.public_key]
     )

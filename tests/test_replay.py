@@ -34,7 +34,6 @@ def test_the_corpus_covers_every_decision_and_a_continue_as_new():
     assert len(HISTORIES) >= 3  # and steady-state runs after it
 
 
-
 def test_the_corpus_covers_the_controls_signals_and_a_refused_notification():
     corpus = "".join(path.read_text() for path in CORPUS.rglob("controls-run-*.json"))
     for update in ("waive", "change_roster", "record_batch", "cancel"):
@@ -45,6 +44,26 @@ def test_the_corpus_covers_the_controls_signals_and_a_refused_notification():
 def test_the_corpus_covers_who_is_awaited_in_the_visibility_store():
     corpus = "".join(path.read_text() for path in CORPUS.rglob("*.json"))
     assert "BpoAwaiting" in corpus and "BpoPeople" in corpus and "BpoDue" in corpus
+
+
+def test_every_change_behind_the_seam_has_a_history_that_took_its_new_branch():
+    import base64
+    import json
+    import re
+
+    from workflows.rules import versions
+
+    # Asked only of an update without a request id, which every recorded client sends.
+    unrecorded = {versions.UPDATE_ID_REQUESTS}
+    corpus = "".join(path.read_text() for path in HISTORIES)
+    source = Path(versions.__file__).read_text()
+    changes = [getattr(versions, name) for name in re.findall(r"^([A-Z_]+) = \"", source, re.M)]
+    missing = [
+        change
+        for change in changes
+        if change not in unrecorded and base64.b64encode(json.dumps(change).encode()).decode()[:-4] not in corpus
+    ]
+    assert len(changes) >= 10 and not missing, f"record a history through {missing}: make histories"
 
 
 def test_the_corpus_only_grows_every_committed_history_is_there_unchanged():

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from bpo.api import BpoError
 from bpo.commands.common import FAILED, REFUSED, Exit, with_hint
-from bpo.commands.deciding import cmd_decide, cmd_kpi, cmd_roster
+from bpo.commands.deciding import cmd_decide, cmd_delegate, cmd_kpi, cmd_roster
 from bpo.commands.operating import (
     cmd_codec_server,
     cmd_keys,
@@ -125,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("audit", "the audit trail of a transition, from the audit database", cmd_audit)
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--verify", action="store_true", help="check the hash chain and every signature: exit 0 intact, 1 not")
+    p.add_argument(
+        "--verify", action="store_true", help="check the hash chain and every signature: exit 0 intact, 1 not"
+    )
 
     def decision(
         name: str, help_text: str, *positional: str, reason: bool = False, optional_reason: bool = False
@@ -164,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--correct", action="store_true", help="replace readings already recorded for the period")
     p.add_argument("--reason", help="with --correct: why the recorded value was wrong")
     p.add_argument("--request-id")
+
+    p = add("delegate", "let someone decide in another's stead until a date (or --end it)", cmd_delegate)
+    p.add_argument("id")
+    p.add_argument("--from", dest="person", required=True, metavar="PERSON", help="whose decisions are delegated")
+    p.add_argument("--to", metavar="PERSON", help="who decides in their stead (on the roster)")
+    p.add_argument("--until", metavar="DATE", help="the last day, for example 2027-02-01")
+    p.add_argument("--end", action="store_true", help="end the person's delegation now")
+    p.add_argument("--by", required=True, metavar="PERSON", help="the person, or an executive sponsor of their side")
+    p.add_argument("--request-id", help="makes a retried command count once")
 
     p = add("roster", "add a person to the roster (or replace their entry), or take people off it", cmd_roster)
     p.add_argument("id")

@@ -75,7 +75,9 @@ async def start_transition(
             StartTransition(id=transition_id, plan=plan, trusted_keys=trusted_keys or []),
             id=transition_id,
             task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE if replace_ended else WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            if replace_ended
+            else WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(
                 [
                     *named,

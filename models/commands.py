@@ -9,9 +9,10 @@ a model here, one rule function and one handler line in the workflow.
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.plan import Person
 
@@ -115,6 +116,25 @@ class Escalate(_Decision):
     level: int | None = Field(default=None, ge=1, le=20)
 
 
+class Delegate(_Decision):
+    """Let ``to`` decide whatever ``person`` may until the end of ``until``; or, with ``end``,
+    stop ``person``'s delegation now."""
+
+    update: ClassVar[str] = "delegate"
+    person: PersonId
+    to: PersonId | None = None
+    until: date | None = None
+    end: bool = False
+
+    @model_validator(mode="after")
+    def _either(self) -> Delegate:
+        if self.end and (self.to or self.until):
+            raise ValueError("--end stops a delegation; it takes no --to or --until")
+        if not self.end and not (self.to and self.until):
+            raise ValueError("a delegation needs --to PERSON and --until DATE (or --end to stop one)")
+        return self
+
+
 class ChangeRoster(_Decision):
     """Add people to the roster (or replace their entry), or take them off it."""
 
@@ -153,7 +173,7 @@ class ReadingsBatch(_Sent):
 
 
 GateDecision = Approve | Tick | Reject | Waive
-Control = Pause | Resume | Cancel | ChangeRoster | Escalate
+Control = Pause | Resume | Cancel | ChangeRoster | Escalate | Delegate
 Command = GateDecision | Control | RecordReadings | ReadingsBatch
 """Every command a transition takes."""
 
@@ -169,6 +189,7 @@ COMMANDS: tuple[type[Command], ...] = (
     Escalate,
     RecordReadings,
     ReadingsBatch,
+    Delegate,
 )
 """The command table, in the order the workflow registers its update handlers."""
 

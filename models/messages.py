@@ -7,7 +7,7 @@ command table.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -83,6 +83,17 @@ class GateState(Message):
     """Reminders sent since it opened."""
 
 
+class Delegation(Message):
+    """``to`` decides whatever ``person`` may, from ``at`` to the end of ``until`` (UTC)."""
+
+    person: str
+    to: str
+    until: date
+    by: str
+    at: datetime
+    ended_at: datetime | None = None
+
+
 class Escalation(Message):
     """One step of the ladder that fired: the phase, attempt, level, when and whom it told."""
 
@@ -118,6 +129,7 @@ class Settlement(Message):
     credit: float = 0.0
     bonus: float = 0.0
     currency: str = "USD"
+    delegations: list[Delegation] = []
     breaches: list[str] = []
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True, serialize_by_alias=True)
@@ -186,6 +198,7 @@ class TransitionState(Message):
     an ended one's id never collides with the old rows."""
     trusted_keys: list[str] = []
     """Public keys whose signature every command must carry; empty: commands go unsigned."""
+    delegations: list[Delegation] = []
     breaches: list[str] = []
     """``kpi#period`` of every SLA breach alerted during the phases (once each)."""
     ended_at: datetime | None = None

@@ -12,7 +12,7 @@ import pytest
 from activities.links import mint_link
 from bpo.db import make_engine
 from tests.receivers import smtp_receiver
-from tests.stack import DANA, EVE, LI, RAJ, REFERENCE_PLAN, Stack, wait_until, web_stack
+from tests.stack import DANA, EVE, LI, MO, RAJ, REFERENCE_PLAN, Stack, wait_until, web_stack
 from tests.web_client import Person, link_in, mails_to, text_of
 
 pytestmark = pytest.mark.e2e
@@ -90,6 +90,18 @@ def test_someone_who_may_not_decide_sees_no_button_and_a_forged_post_is_refused_
     missing = eve.http.post(GATE, data={"action": "waive", "reason": "x"})
     assert forged.status_code == 403 and missing.status_code == 422
     assert web.status(TID)["gates"] == before["gates"]
+
+
+def test_a_delegate_named_with_bpo_delegate_finds_the_gate_in_their_inbox_until_it_ends(web):
+    web.ok("delegate", TID, "--from", RAJ, "--to", MO, "--until", "2099-01-01", "--by", RAJ)
+    mo = signed_in(web, MO)
+    assert wait_until(lambda: "slas_signed" in mo.get("/").text, 30), "the delegate sees the gate"
+    assert 'id="approve"' in mo.get(GATE).text
+    refused = web.bpo("delegate", TID, "--from", RAJ, "--to", MO, "--until", "2099-01-01", "--by", EVE)
+    assert refused.returncode == 2 and "may not delegate" in refused.stderr
+    web.ok("delegate", TID, "--from", RAJ, "--end", "--by", RAJ)
+    assert 'id="approve"' not in mo.get(GATE).text
+    assert "delegated" in web.ok("audit", TID) and "delegation_ended" in web.ok("audit", TID)
 
 
 def test_login_answers_the_same_for_anyone_and_mails_only_people_on_a_roster(web):

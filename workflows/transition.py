@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         Cancel,
         ChangeRoster,
         Command,
+        Delegate,
         Escalate,
         Pause,
         ReadingsBatch,
@@ -200,6 +201,7 @@ class TransitionWorkflow:
     cancel = _handles(Cancel)
     change_roster = _handles(ChangeRoster)
     escalate = _handles(Escalate)
+    delegate = _handles(Delegate)
 
     @workflow.signal(dynamic=True)
     def command_signal(self, name: str, args: Sequence[RawValue]) -> None:
@@ -234,7 +236,7 @@ class TransitionWorkflow:
     @workflow.query
     def options(self, person_id: str) -> dict[str, list[str]]:
         """For each gate under way, the decisions ``person_id`` may take on it now."""
-        return self.machine.options(person_id)
+        return self.machine.options(person_id, workflow.now())
 
     @workflow.query
     def roster(self) -> list[Person]:
@@ -310,7 +312,7 @@ class TransitionWorkflow:
         if self._changed(APPROVAL_REQUESTS):
             due = awaiting.next_due(self.machine, workflow.now())
             current += (
-                awaiting.search_values(self.machine),
+                awaiting.search_values(self.machine, workflow.now()),
                 due.replace(second=0, microsecond=0) if due else None,
                 awaiting.people_values(self.machine),
             )

@@ -9,12 +9,13 @@ import os
 import sys
 import uuid
 
+from pydantic import ValidationError
 from temporalio.client import Client
 
 from bpo.api import get_status, send
 from bpo.commands.common import Exit, client_for, model_input, print_status
 from bpo.settings import Settings
-from models.commands import BY_UPDATE, ChangeRoster, Command, ReadingsBatch, RecordReadings
+from models.commands import BY_UPDATE, ChangeRoster, Command, Delegate, ReadingsBatch, RecordReadings
 from models.messages import TransitionStatus
 from models.plan import Person
 from models.readings_file import MAX_CSV_BYTES, ReadingsFileError, parse_readings, read_limited
@@ -136,3 +137,17 @@ async def cmd_roster(args: argparse.Namespace, settings: Settings) -> None:
     done = [f"added {p.id} ({', '.join(p.roles)})" for p in command.add] + [f"removed {p}" for p in command.remove]
     roster_gates = [f"{g.key}: {g.status}, {g.progress}" for g in status.gates if g.kind == "roster"]
     print(f"roster of {status.id}: {'; '.join(done)}" + (f"; {'; '.join(roster_gates)}" if roster_gates else ""))
+
+
+async def cmd_delegate(args: argparse.Namespace, settings: Settings) -> None:
+    """Let someone decide in another's stead until a date, or end that."""
+    fields = {"person": args.person, "to": args.to, "until": args.until, "end": args.end or None}
+    try:
+        command = Delegate(**{k: v for k, v in fields.items() if v is not None}, by=args.by, request_id=args.request_id)
+    except ValidationError as exc:
+        raise Exit("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+    await send_from_cli(settings, args.id, command)
+    if command.end:
+        print(f"{command.person} decides for themselves again")
+    else:
+        print(f"{command.to} decides for {command.person} until the end of {command.until}")

@@ -15,6 +15,7 @@ from models.plan import ApprovalGate, ChecklistGate
 from workflows.rules import texts
 from workflows.rules.checks import Refused, check_gate_decision
 from workflows.rules.clock import View
+from workflows.rules.delegation import delegates
 from workflows.rules.gates import gate_status
 from workflows.rules.outbox import Recorder
 from workflows.rules.versions import APPROVAL_REQUESTS, REMINDERS
@@ -22,12 +23,12 @@ from workflows.rules.versions import APPROVAL_REQUESTS, REMINDERS
 ACTIONS = ("approve", "tick", "reject", "waive")
 
 
-def awaited(v: View) -> dict[str, list[str]]:
+def awaited(v: View, now: datetime | None = None) -> dict[str, list[str]]:
     """Each person the open gates of the phase under way wait on, with those gates' keys.
 
     An approval gate waits on the approvers who have not signed (on the side still missing); a
     checklist gate on everyone who may tick while an item is left. A paused transition still
-    waits on them; an ended one on nobody.
+    waits on them; an ended one on nobody. Whoever stands in for them at ``now`` is awaited too.
     """
     phase = v.phase
     if v.state.state not in ("running", "paused") or phase is None:
@@ -40,7 +41,9 @@ def awaited(v: View) -> dict[str, list[str]]:
         waiting = gate_status(v, gate).waiting_for
         who = waiting if isinstance(spec, ApprovalGate) else (v.eligible(spec.approvers.roles) if waiting else [])
         for person_id in who:
-            people.setdefault(person_id, []).append(gate.key)
+            for standing in (person_id, *delegates(v, person_id, now)):
+                if gate.key not in people.setdefault(standing, []):
+                    people[standing].append(gate.key)
     return people
 
 
@@ -51,10 +54,10 @@ def login(v: View, person_id: str) -> str:
     return login_key((found.address if found else None) or person_id)
 
 
-def search_values(v: View) -> list[str]:
+def search_values(v: View, now: datetime | None = None) -> list[str]:
     """The ``BpoAwaiting`` keyword list: each awaited person's key, and ``key#gate`` per gate."""
     values: list[str] = []
-    for person_id, keys in sorted(awaited(v).items()):
+    for person_id, keys in sorted(awaited(v, now).items()):
         who = login(v, person_id)
         values += [who, *(f"{who}#{key}" for key in keys)]
     return values
@@ -77,8 +80,8 @@ def next_due(v: View, now: datetime) -> datetime | None:
     return v.wall(phase.due, now)
 
 
-def options(v: View, person_id: str) -> dict[str, list[str]]:
-    """For each gate of the phase under way, the decisions ``person_id`` may take on it now."""
+def options(v: View, person_id: str, now: datetime | None = None) -> dict[str, list[str]]:
+    """For each gate of the phase under way, the decisions ``person_id`` may take on it at ``now``."""
     phase = v.phase
     if phase is None:
         return {}
@@ -92,13 +95,13 @@ def options(v: View, person_id: str) -> dict[str, list[str]]:
             Reject(by=person_id, gate=gate.key, reason="-"),
             Waive(by=person_id, gate=gate.key, reason="-"),
         ]
-        allowed[gate.key] = [p.update for p in probes if _allows(v, p)]
+        allowed[gate.key] = [p.update for p in probes if _allows(v, p, now)]
     return allowed
 
 
-def _allows(v: View, probe: GateDecision) -> bool:
+def _allows(v: View, probe: GateDecision, now: datetime | None) -> bool:
     try:
-        check_gate_decision(v, probe)
+        check_gate_decision(v, probe, now)
     except Refused:
         return False
     return True
@@ -112,7 +115,7 @@ def request_approvals(m: Recorder, now: datetime) -> None:
         return
     people = {p.id: p for p in m.state.people}
     gates = {g.key: g for g in m.state.gates}
-    for person_id, keys in awaited(m).items():
+    for person_id, keys in awaited(m, now).items():
         for key in keys:
             gate, spec = gates[key], phase.gate(key)
             if person_id in gate.asked or spec is None:
@@ -138,7 +141,7 @@ def remind(m: Recorder, now: datetime) -> None:
     phase = m.phase
     if phase is None or m.state.state != "running" or not m.changed(REMINDERS):
         return
-    waiting = awaited(m)
+    waiting = awaited(m, now)
     people = {p.id: p for p in m.state.people}
     for gate in m.state.gates:
         every = cadence(m, gate.key)

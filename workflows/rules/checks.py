@@ -8,6 +8,7 @@ changes anything, so the workflow's validators can run them before a command is 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import assert_never
 
 from models.commands import (
@@ -16,6 +17,7 @@ from models.commands import (
     ChangeRoster,
     Command,
     Control,
+    Delegate,
     Escalate,
     GateDecision,
     Pause,
@@ -39,6 +41,7 @@ from models.plan import (
 )
 from models.signing import verify
 from workflows.rules.clock import View
+from workflows.rules.delegation import acting_for
 from workflows.rules.versions import KPI_PROVENANCE, ROSTER_AUTHORITY
 
 GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate
@@ -58,8 +61,9 @@ class Refused(Exception):
         self.kind = kind
 
 
-def check(v: View, command: Command) -> None:
-    """Refuse ``command`` with a `Refused` if the rules do not allow it now."""
+def check(v: View, command: Command, now: datetime | None = None) -> None:
+    """Refuse ``command`` with a `Refused` if the rules do not allow it at ``now`` (delegations
+    in force count only when a moment is given)."""
     if v.state.trusted_keys:
         _check_signed(v, command)
     match command:
@@ -68,10 +72,10 @@ def check(v: View, command: Command) -> None:
                 _check_readings(v, batch)
         case RecordReadings():
             _check_readings(v, command)
-        case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate():
+        case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate() | Delegate():
             _check_control(v, command)
         case Approve() | Tick() | Reject() | Waive():
-            check_gate_decision(v, command)
+            check_gate_decision(v, command, now)
         case _:
             assert_never(command)
 
@@ -125,8 +129,9 @@ def gate_of(v: View, key: str) -> tuple[GateSpec, GateState]:
     raise Refused(f"unknown gate '{key}'; gates of the current phase '{v.phase_key}': {current}", "UnknownGate")
 
 
-def check_gate_decision(v: View, command: GateDecision) -> None:
-    """Refuse a decision on a gate that is not open, or by someone who may not take it."""
+def check_gate_decision(v: View, command: GateDecision, now: datetime | None = None) -> None:
+    """Refuse a decision on a gate that is not open, or by someone who may not take it (nor
+    stands in, at ``now``, for someone who may)."""
     if v.state.state == "paused":
         raise Refused(
             f"the transition is paused ({v.state.pause_reason}); resume it before deciding on gates", "Paused"
@@ -136,11 +141,11 @@ def check_gate_decision(v: View, command: GateDecision) -> None:
     if gate.status != "open":
         raise Refused(f"gate '{gate.key}' is {gate.status}, not open; no decision can change it now", "GateNotOpen")
     if isinstance(command, Waive):
-        require_role(v, command.by, WAIVE_ROLES, f"waive gate '{gate.key}'")
+        _require_or_for(v, command.by, WAIVE_ROLES, f"waive gate '{gate.key}'", now)
         return
     approvers = spec.approvers.roles if isinstance(spec, (ApprovalGate, ChecklistGate)) else WAIVE_ROLES
     if isinstance(command, Reject):
-        require_role(v, command.by, approvers, f"reject gate '{gate.key}'")
+        _require_or_for(v, command.by, approvers, f"reject gate '{gate.key}'", now)
         return
     if isinstance(command, Approve) and not isinstance(spec, ApprovalGate):
         raise Refused(
@@ -154,10 +159,20 @@ def check_gate_decision(v: View, command: GateDecision) -> None:
             raise Refused(
                 f"unknown item '{command.item}' of gate '{gate.key}'; its items: {', '.join(items)}", "UnknownItem"
             )
-    require_role(v, command.by, approvers, f"sign off gate '{gate.key}'")
+    _require_or_for(v, command.by, approvers, f"sign off gate '{gate.key}'", now)
     needs_evidence = isinstance(spec, ApprovalGate) and spec.evidence == "required"
     if isinstance(command, Approve) and needs_evidence and not command.evidence:
         raise Refused(f"gate '{gate.key}' needs evidence with each approval: a link or a reference", "EvidenceRequired")
+
+
+def _require_or_for(v: View, by: str, roles: Iterable[str], what: str, now: datetime | None) -> None:
+    roles = list(roles)
+    try:
+        require_role(v, by, roles, what)
+    except Refused:
+        holds = {p.id for p in v.state.people if set(p.roles) & set(roles)}
+        if acting_for(v, by, holds.__contains__, now) is None:
+            raise
 
 
 def _check_live(v: View) -> None:
@@ -192,8 +207,28 @@ def _check_control(v: View, command: Control) -> None:
         case Escalate():
             require_role(v, command.by, CONTROL_ROLES, "escalate the transition")
             escalation_level(v, command.level)
+        case Delegate():
+            _check_delegation(v, command)
         case _:
             assert_never(command)
+
+
+def _check_delegation(v: View, command: Delegate) -> None:
+    """Only the person, or an executive sponsor of their side, delegates; both ends on the roster."""
+    me, them = person(v, command.by), person(v, command.person)
+    if me.id != them.id and not (me.org == them.org and "executive_sponsor" in me.roles):
+        raise Refused(
+            f"{me.id} may not delegate for {them.id}: only {them.id} or an executive sponsor of their side may",
+            "NotAllowed",
+        )
+    if command.end:
+        if not any(d.person == them.id and d.ended_at is None for d in v.state.delegations):
+            raise Refused(f"{them.id} has no delegation to end", "NoDelegation")
+        return
+    assert command.to is not None
+    person(v, command.to)
+    if command.to == them.id:
+        raise Refused(f"{them.id} cannot delegate to themselves", "NotAllowed")
 
 
 def escalation_level(v: View, asked: int | None) -> int:

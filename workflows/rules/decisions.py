@@ -12,6 +12,7 @@ from models.commands import (
     Cancel,
     ChangeRoster,
     Command,
+    Delegate,
     Escalate,
     Pause,
     ReadingsBatch,
@@ -21,11 +22,12 @@ from models.commands import (
     Tick,
     Waive,
 )
-from models.messages import Signoff
+from models.messages import Delegation, Signoff
 from models.plan import ApprovalGate, ChecklistGate, KpiGate
 from workflows.rules import texts
 from workflows.rules.checks import escalation_level, gate_of, recorded_readings
-from workflows.rules.gates import approvals_pass, gate_passed, kpi_streak, open_gate
+from workflows.rules.delegation import acting_for
+from workflows.rules.gates import approvals_pass, approvers, gate_passed, kpi_streak, open_gate
 from workflows.rules.ledger import record_steady
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import begin_phase, close_run, raise_level
@@ -33,16 +35,22 @@ from workflows.rules.versions import PHASE_BREACH_ALERTS
 
 NOTIFIED_OF_CONTROL = ["point_of_contact", "program_manager"]
 MAX_BREACHES = 500
+MAX_DELEGATIONS = 200
 
 
 def approve(m: Recorder, command: Approve, now: datetime) -> None:
     """Count an approval; the gate passes when its approvers' rule is met."""
     spec, gate = gate_of(m, command.gate)
     assert isinstance(spec, ApprovalGate)
-    first = command.by not in gate.approvals
+    eligible = approvers(m, spec, gate)
+    # Someone standing in counts as the person they stand in for, who has not approved yet.
+    principal = acting_for(m, command.by, lambda p: p in eligible and p not in gate.approvals, now)
+    who = principal or command.by
+    first = who not in gate.approvals
     if first:
-        gate.approvals[command.by] = Signoff(by=command.by, at=now, note=command.note, evidence=command.evidence)
-    m.decided("approved", gate.key, command, now, command.note, {"evidence": command.evidence, "repeat": not first})
+        gate.approvals[who] = Signoff(by=command.by, at=now, note=command.note, evidence=command.evidence)
+    detail = {"evidence": command.evidence, "repeat": not first, **({"for": principal} if principal else {})}
+    m.decided("approved", gate.key, command, now, command.note, detail)
     if approvals_pass(m, spec, gate):
         gate_passed(m, gate, now)
 
@@ -134,6 +142,27 @@ def record_readings(
         gate.readings.setdefault(command.period, {}).update(values)
         if kpi_streak(m, spec, gate)[0] >= spec.periods:
             gate_passed(m, gate, now)
+
+
+def delegate(m: Recorder, command: Delegate, now: datetime) -> None:
+    """Start a delegation, or end the person's delegations in force."""
+    s = m.state
+    if command.end:
+        s.delegations = [
+            d.model_copy(update={"ended_at": now}) if d.person == command.person and d.ended_at is None else d
+            for d in s.delegations
+        ]
+        m.decided("delegation_ended", None, command, now, None, {"person": command.person})
+        return
+    assert command.to is not None and command.until is not None
+    s.delegations = [
+        *s.delegations,
+        Delegation(person=command.person, to=command.to, until=command.until, by=command.by, at=now),
+    ][-MAX_DELEGATIONS:]
+    detail = {"person": command.person, "to": command.to, "until": command.until.isoformat()}
+    m.decided("delegated", None, command, now, None, detail)
+    people = [p for p in s.people if p.id in (command.person, command.to)]
+    m.tell("delegated", texts.delegated(m.plan, command.person, command.to, command.until), people, now, detail)
 
 
 def alert_breaches(m: Recorder, command: RecordReadings, phase: str, now: datetime) -> None:

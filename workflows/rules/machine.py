@@ -15,6 +15,7 @@ from models.commands import (
     Cancel,
     ChangeRoster,
     Command,
+    Delegate,
     Escalate,
     Pause,
     ReadingsBatch,
@@ -26,7 +27,7 @@ from models.commands import (
 )
 from models.messages import GateState, GateStatus, TransitionState, TransitionStatus
 from models.plan import Plan
-from workflows.rules import awaiting, checks, decisions, gates, ledger, phases, texts
+from workflows.rules import awaiting, checks, decisions, delegation, gates, ledger, phases, texts
 from workflows.rules import status as report
 from workflows.rules.clock import is_done
 from workflows.rules.outbox import Recorder
@@ -78,8 +79,10 @@ class Machine(Recorder):
 
     def next_wakeup(self, now: datetime) -> datetime | None:
         """The next moment the passing of time alone can change something, reminders included."""
-        moments = [t for t in (super().next_wakeup(now), awaiting.next_reminder(self, now)) if t is not None]
-        return min(moments, default=None)
+        moments = [super().next_wakeup(now), awaiting.next_reminder(self, now)]
+        if self.state.delegations:  # a delegation ending changes who is awaited
+            moments.append(delegation.next_end(self, now))
+        return min((t for t in moments if t is not None), default=None)
 
     def _run_rules(self, now: datetime) -> None:
         while self.state.state == "running" and (phase := self.phase) is not None:
@@ -107,7 +110,7 @@ class Machine(Recorder):
         applying it again changes nothing.
         """
         if not self.is_repeat(command):
-            checks.check(self, command)
+            checks.check(self, command, now)
 
     def apply(self, command: Command, now: datetime) -> None:
         """Check ``command``, then carry it out and let the rules run on."""
@@ -139,6 +142,8 @@ class Machine(Recorder):
                 decisions.change_roster(self, command, now)
             case Escalate():
                 decisions.escalate(self, command, now)
+            case Delegate():
+                decisions.delegate(self, command, now)
             case _:
                 assert_never(command)
         self.advance(now)
@@ -159,9 +164,9 @@ class Machine(Recorder):
 
     # --- status ---------------------------------------------------------------------------
 
-    def options(self, person_id: str) -> dict[str, list[str]]:
-        """For each gate under way, the decisions ``person_id`` may take on it now."""
-        return awaiting.options(self, person_id)
+    def options(self, person_id: str, now: datetime | None = None) -> dict[str, list[str]]:
+        """For each gate under way, the decisions ``person_id`` may take on it at ``now``."""
+        return awaiting.options(self, person_id, now)
 
     def gate_status(self, gate: GateState) -> GateStatus:
         """A gate's progress as a person reads it (``1/2 periods``, ``3/4 items``)."""

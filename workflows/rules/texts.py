@@ -6,7 +6,7 @@ mailbox shared across transitions sorts itself.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from models.durations import spoken
 from models.messages import Settlement
@@ -36,6 +36,15 @@ def reminder(plan: Plan, phase: Phase, gate: str, name: str, number: int, due: d
         f"{name}, the gate '{gate}' of {phase.name} in '{plan.name}' still waits on your decision"
         + (f" (reminder {number})" if number > 1 else "")
         + (f". The phase is due {due:%a %d %b %Y %H:%M} UTC." if due else "."),
+    )
+
+
+def delegated(plan: Plan, person: str, to: str, until: date) -> Message:
+    """A delegation began."""
+    return (
+        f"[{plan.client}] {to} decides for {person} until {until:%d %b %Y}",
+        f"Until the end of {until:%a %d %b %Y}, {to} may decide whatever {person} may in '{plan.name}', "
+        f"and is asked and reminded for them too.",
     )
 
 

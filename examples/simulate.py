@@ -36,6 +36,8 @@ from models.commands import (  # noqa: E402
     Approve,
     Cancel,
     ChangeRoster,
+    Delegate,
+    Escalate,
     Pause,
     ReadingsBatch,
     RecordReadings,
@@ -132,8 +134,8 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
 async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str:
     """A short transition through what the reference run does not see: signed commands, a roster
     change, a waiver, a batch of readings and a correction, commands as signals (one refused), a
-    repeated request, a notification refused for good, reminders, a breach during a phase, and a
-    cancellation."""
+    repeated request, a notification refused for good, reminders, a breach during a phase, a
+    delegation used and ended, an escalation by hand, and a cancellation."""
     signer = Signer(new_key_pair()[0])
     refused_hook = WebhookChannel(kind="webhook", url="http://hooks.example/bpo")  # plain HTTP off-machine
     reminders = Reminders(every=timedelta(days=1))
@@ -152,10 +154,12 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     await do(Approve(gate="gap_analysis_approved", by=LI), request_id="controls-1")
     await do(Approve(gate="gap_analysis_approved", by=LI), request_id="controls-1")  # a retry: counts once
     await do(Waive(gate="governance_defined", by=DANA, reason="governance pack signed on paper"))
+    await do(Delegate(person=RAJ, to=MO, until=date(2027, 1, 31), by=RAJ))
     await handle.signal("approve", signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="sig-1")))
     await handle.signal("pause", Pause(by=MO, reason="not mine to pause", request_id="sig-2"))  # refused
     await env.sleep(timedelta(hours=1))
-    await do(Approve(gate="slas_signed", by=RAJ))
+    await do(Approve(gate="slas_signed", by=MO))  # for Raj
+    await do(Delegate(person=RAJ, end=True, by=RAJ))
     await do(*[Approve(gate="kickoff_held", by=p, evidence="MIN-7") for p in (LI, RAJ)])
     await do(
         ReadingsBatch(
@@ -164,6 +168,7 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     )
     await do(RecordReadings(period="cert-2", values={"assessment_score": 88.0}, by=LI, correct=True, reason="regraded"))
     await env.sleep(timedelta(days=2))
+    await do(Escalate(by=LI, reason="the provider's trainers are late"))
     await do(Cancel(by=DANA, reason="simulation over"))
     return tid
 

@@ -36,7 +36,7 @@ def test_the_corpus_covers_every_decision_and_a_continue_as_new():
 
 def test_the_corpus_covers_the_controls_signals_and_a_refused_notification():
     corpus = "".join(path.read_text() for path in CORPUS.rglob("controls-run-*.json"))
-    for update in ("waive", "change_roster", "record_batch", "cancel"):
+    for update in ("waive", "change_roster", "record_batch", "cancel", "delegate", "escalate"):
         assert f'"name": "{update}"' in corpus, update
     assert "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED" in corpus and "core_patch" in corpus
 

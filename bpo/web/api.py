@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from bpo.api import BpoError, get_status
-from bpo.web.acting import GATE_ACTIONS, NotOnRoster, build, decide, person_in
+from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
 from bpo.web.app import web
 from bpo.web.oidc import SignInFailed, verified_email
 from bpo.web.sessions import Visitor, api_visitor
@@ -116,12 +116,11 @@ async def gate_decision(
     if action not in GATE_ACTIONS:
         raise HTTPException(404, f"'{action}' is not a decision on a gate; one of {', '.join(GATE_ACTIONS)}")
     person = await _person(request, me, transition_id)
-    fields = {
-        "gate": gate,
-        **body.model_dump(include={"approve": {"note", "evidence"}, "tick": {"item", "note"}}.get(action, {"reason"})),
-    }
+    fields = {"gate": gate, **body.model_dump(include=set(FIELDS[action]))}
     try:
-        return await decide(web(request), transition_id, build(action, person, me, fields))
+        status = await decide(web(request), transition_id, build(action, person, me, fields))
+        web(request).recent.forget(me.email)
+        return status
     except BpoError as why:
         raise _refused(why) from None
 

@@ -149,8 +149,8 @@ async def overview(client: Client, email: str) -> Overview:
                     inbox.append(wf.row(value.split("#", 1)[1]))
         if set(leads) & set(wf.attributes.get(SA_PEOPLE.name) or []):
             portfolio.append(wf.row())
-    far = datetime.max.replace(tzinfo=None)
-    inbox.sort(key=lambda r: (r.due.replace(tzinfo=None) if r.due else far, r.started or far, r.id))
+    far = datetime.max.replace(tzinfo=UTC)
+    inbox.sort(key=lambda r: (r.due or far, r.started or far, r.id))
     portfolio.sort(key=lambda r: (r.state != "running", r.client, r.id))
     return Overview(inbox, portfolio or None)
 

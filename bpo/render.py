@@ -72,6 +72,9 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
             f"Contract year {ytd.get('contract_year', 1):g} so far: credits {ytd.get('credit', 0):,.2f} "
             f"{last.currency}, bonuses {ytd.get('bonus', 0):,.2f} {last.currency}",
         ]
+    if st.delegations:
+        out += ["", "Delegations:"]
+        out += [f"  {d.to} decides for {d.person} until the end of {d.until}" for d in st.delegations]
     if st.escalations:
         out += ["", "Escalations:"]
         for e in st.escalations:

@@ -315,6 +315,8 @@ class TransitionStatus(Message):
     year_to_date: dict[str, float] = {}
     """In steady state: credits and bonuses settled so far in the current contract year."""
     runs: int = 1
+    delegations: list[Delegation] = []
+    """The delegations in force: who decides for whom, until when."""
 
 
 StartTransition.model_rebuild()

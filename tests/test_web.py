@@ -97,6 +97,7 @@ def test_a_delegate_named_with_bpo_delegate_finds_the_gate_in_their_inbox_until_
     mo = signed_in(web, MO)
     assert wait_until(lambda: "slas_signed" in mo.get("/").text, 30), "the delegate sees the gate"
     assert 'id="approve"' in mo.get(GATE).text
+    assert f"{MO} decides for {RAJ} until the end of 2099-01-01" in web.ok("status", TID)
     refused = web.bpo("delegate", TID, "--from", RAJ, "--to", MO, "--until", "2099-01-01", "--by", EVE)
     assert refused.returncode == 2 and "may not delegate" in refused.stderr
     web.ok("delegate", TID, "--from", RAJ, "--end", "--by", RAJ)

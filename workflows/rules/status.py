@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.messages import TransitionStatus
+from workflows.rules import delegation
 from workflows.rules.clock import View
 from workflows.rules.gates import gate_status
 
@@ -49,6 +50,7 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         settlements=settlements[-1:] if brief else settlements,
         year_to_date=year_to_date(v),
         runs=s.runs,
+        delegations=delegation.active(v, now),
     )
 
 

@@ -210,7 +210,11 @@ def web_stack(folder: Path, smtp_url: str, web_port: int | None = None, **env: s
     if web_port:
         stack.web_port, stack.web_url = web_port, f"http://127.0.0.1:{web_port}"
     stack.env["BPO_WEB_URL"] = stack.web_url
-    stack.start_server()
-    stack.start_worker()
-    stack.start_web()
+    try:
+        stack.start_server()
+        stack.start_worker()
+        stack.start_web()
+    except BaseException:
+        stack.stop()
+        raise
     return stack

@@ -26,10 +26,12 @@ def web(tmp_path_factory):
     the reference plan, whose commands must be signed by the app's key."""
     with smtp_receiver() as (smtp_url, received):
         stack = web_stack(tmp_path_factory.mktemp("web"), smtp_url)
-        stack.ok("start", str(REFERENCE_PLAN))
-        stack.received = received  # type: ignore[attr-defined]
-        yield stack
-        stack.stop()
+        try:
+            stack.ok("start", str(REFERENCE_PLAN))
+            stack.received = received  # type: ignore[attr-defined]
+            yield stack
+        finally:
+            stack.stop()
 
 
 def signed_in(web: Stack, address: str) -> Person:

@@ -37,21 +37,25 @@ def web(tmp_path_factory):
         provider = subprocess.Popen(
             ["node", str(NODE / "provider.mjs"), str(port), redirect], cwd=NODE, stdout=out, stderr=subprocess.STDOUT
         )
-        assert wait_until(lambda: "READY" in log.read_text(), 20), log.read_text()
-        stack = web_stack(
-            folder,
-            smtp_url,
-            web_port,
-            BPO_OIDC_ISSUER=f"http://127.0.0.1:{port}",
-            BPO_OIDC_CLIENT_ID="bpo-web",
-            BPO_OIDC_CLIENT_SECRET="test-client-secret",  # noqa: S106
-        )
-        stack.ok("start", str(REFERENCE_PLAN))
-        stack.received = received  # type: ignore[attr-defined]
-        yield stack
-        stack.stop()
-        provider.terminate()
-        provider.wait(timeout=10)
+        try:
+            assert wait_until(lambda: "READY" in log.read_text(), 20), log.read_text()
+            stack = web_stack(
+                folder,
+                smtp_url,
+                web_port,
+                BPO_OIDC_ISSUER=f"http://127.0.0.1:{port}",
+                BPO_OIDC_CLIENT_ID="bpo-web",
+                BPO_OIDC_CLIENT_SECRET="test-client-secret",  # noqa: S106
+            )
+            try:
+                stack.ok("start", str(REFERENCE_PLAN))
+                stack.received = received  # type: ignore[attr-defined]
+                yield stack
+            finally:
+                stack.stop()
+        finally:
+            provider.terminate()
+            provider.wait(timeout=10)
 
 
 def serious_violations(browser) -> list[str]:

@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -200,21 +202,27 @@ def wait_until(check: Any, timeout: float = 30.0) -> Any:
         time.sleep(0.5)
 
 
-def web_stack(folder: Path, smtp_url: str, web_port: int | None = None, **env: str) -> Stack:
-    """The whole engine with the web app (on ``web_port`` if given), mail going to ``smtp_url``,
-    and commands signed by the app's key, which the transitions it starts trust; started."""
+@contextmanager
+def web_stack(folder: Path, web_port: int | None = None, **env: str) -> Iterator[Stack]:
+    """The whole engine with the web app (on ``web_port`` if given), mail going to a real SMTP
+    server (its envelopes in ``stack.received``), commands signed by the app's key, and one
+    transition of the reference plan, which trusts that key; stopped on leaving."""
     from models.signing import new_key_pair
+    from tests.receivers import smtp_receiver
 
     private, public = new_key_pair()
-    stack = Stack(folder, {"BPO_SMTP_URL": smtp_url, "BPO_SIGNING_KEY": private, "BPO_TRUSTED_KEYS": public, **env})
-    if web_port:
-        stack.web_port, stack.web_url = web_port, f"http://127.0.0.1:{web_port}"
-    stack.env["BPO_WEB_URL"] = stack.web_url
-    try:
-        stack.start_server()
-        stack.start_worker()
-        stack.start_web()
-    except BaseException:
-        stack.stop()
-        raise
-    return stack
+    with smtp_receiver() as (smtp_url, received):
+        keys = {"BPO_SMTP_URL": smtp_url, "BPO_SIGNING_KEY": private, "BPO_TRUSTED_KEYS": public}
+        stack = Stack(folder, {**keys, **env})
+        if web_port:
+            stack.web_port, stack.web_url = web_port, f"http://127.0.0.1:{web_port}"
+        stack.env["BPO_WEB_URL"] = stack.web_url
+        stack.received = received  # type: ignore[attr-defined]
+        try:
+            stack.start_server()
+            stack.start_worker()
+            stack.start_web()
+            stack.ok("start", str(REFERENCE_PLAN))
+            yield stack
+        finally:
+            stack.stop()

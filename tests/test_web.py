@@ -11,7 +11,6 @@ import pytest
 
 from activities.links import mint_link
 from bpo.db import make_engine
-from tests.receivers import smtp_receiver
 from tests.stack import DANA, EVE, LI, MO, RAJ, REFERENCE_PLAN, Stack, wait_until, web_stack
 from tests.web_client import Person, link_in, mails_to, text_of
 
@@ -24,14 +23,8 @@ GATE = f"/t/{TID}/gates/slas_signed"
 def web(tmp_path_factory):
     """The whole engine with the web app, mail going to a real SMTP server; one transition of
     the reference plan, whose commands must be signed by the app's key."""
-    with smtp_receiver() as (smtp_url, received):
-        stack = web_stack(tmp_path_factory.mktemp("web"), smtp_url)
-        try:
-            stack.ok("start", str(REFERENCE_PLAN))
-            stack.received = received  # type: ignore[attr-defined]
-            yield stack
-        finally:
-            stack.stop()
+    with web_stack(tmp_path_factory.mktemp("web")) as stack:
+        yield stack
 
 
 def signed_in(web: Stack, address: str) -> Person:

@@ -15,8 +15,7 @@ from selenium.webdriver.common.by import By
 
 from activities.links import mint_link
 from bpo.db import make_engine
-from tests.receivers import smtp_receiver
-from tests.stack import DANA, EVE, RAJ, REFERENCE_PLAN, ROOT, free_port, wait_until, web_stack
+from tests.stack import DANA, EVE, RAJ, ROOT, free_port, wait_until, web_stack
 from tests.web_client import link_in, mails_to
 
 pytestmark = pytest.mark.e2e
@@ -32,30 +31,19 @@ def web(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser")
     port, web_port = free_port(), free_port()
     log = folder / "oidc-provider.log"
-    with smtp_receiver() as (smtp_url, received), open(log, "w") as out:
+    with open(log, "w") as out:
         redirect = f"http://127.0.0.1:{web_port}/login/oidc/callback"
         provider = subprocess.Popen(
             ["node", str(NODE / "provider.mjs"), str(port), redirect], cwd=NODE, stdout=out, stderr=subprocess.STDOUT
         )
-        try:
-            assert wait_until(lambda: "READY" in log.read_text(), 20), log.read_text()
-            stack = web_stack(
-                folder,
-                smtp_url,
-                web_port,
-                BPO_OIDC_ISSUER=f"http://127.0.0.1:{port}",
-                BPO_OIDC_CLIENT_ID="bpo-web",
-                BPO_OIDC_CLIENT_SECRET="test-client-secret",  # noqa: S106
-            )
-            try:
-                stack.ok("start", str(REFERENCE_PLAN))
-                stack.received = received  # type: ignore[attr-defined]
-                yield stack
-            finally:
-                stack.stop()
-        finally:
-            provider.terminate()
-            provider.wait(timeout=10)
+    try:
+        assert wait_until(lambda: "READY" in log.read_text(), 20), log.read_text()
+        oidc = {"BPO_OIDC_ISSUER": f"http://127.0.0.1:{port}", "BPO_OIDC_CLIENT_ID": "bpo-web"}
+        with web_stack(folder, web_port, **oidc, BPO_OIDC_CLIENT_SECRET="test-client-secret") as stack:  # noqa: S106
+            yield stack
+    finally:
+        provider.terminate()
+        provider.wait(timeout=10)
 
 
 def serious_violations(browser) -> list[str]:

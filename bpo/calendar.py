@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+from bpo.render import local_time
 from bpo.report import planned_phases
 from models.messages import TransitionStatus
 from models.plan import Plan
@@ -36,14 +37,22 @@ def milestones(plan: Plan, status: TransitionStatus, now: datetime) -> list[tupl
     """(uid suffix, summary, when, description) for every milestone worth a calendar entry."""
     events: list[tuple[str, str, datetime, str]] = []
     if status.phase_due_at and status.phase != "steady_state":
+        local = f" ({local_time(status.phase_due_at, status.timezone)})" if status.timezone else ""
+        left = f"; {status.business_left} of business time left" if status.business_left else ""
         events.append(
             (
                 f"due-{status.phase}",
                 f"{status.phase_name} due",
                 status.phase_due_at,
-                "Due date of the current phase, moved by any pause.",
+                f"Due date of the current phase{local}, moved by any pause{left}.",
             )
         )
+    for gate in status.gates:
+        if gate.due_at:
+            local = f" ({local_time(gate.due_at, status.timezone)})" if status.timezone else ""
+            events.append(
+                (f"due-{status.phase}-{gate.key}", f"{gate.key} due", gate.due_at, f"Due date of the gate{local}.")
+            )
     current = next((i for i, p in enumerate(plan.phases) if p.key == status.phase), len(plan.phases))
     planned = planned_phases(plan, status.started_at)
     for index, span in enumerate(planned):
@@ -100,6 +109,7 @@ def render_calendar(plan: Plan, status: TransitionStatus, now: datetime) -> str:
         "PRODID:-//bpo-transition//calendar//EN",
         "CALSCALE:GREGORIAN",
         f"X-WR-CALNAME:{_escape(plan.name)}",
+        *([f"X-WR-TIMEZONE:{plan.calendar.timezone}"] if plan.calendar else []),
     ]
     for suffix, summary, at, description in milestones(plan, status, now):
         lines += [

@@ -5,21 +5,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from models.calendar import zone as time_zone
 from models.durations import spoken
 from models.messages import TransitionStatus
 from models.tables import AuditRecord
 
 
-def when(moment: datetime | None, now: datetime | None = None) -> str:
-    """``2027-01-18 09:00 UTC (in 3d 4h)``, or ``-``."""
+def when(moment: datetime | None, now: datetime | None = None, zone: str | None = None) -> str:
+    """``2027-01-18 09:00 UTC (in 3d 4h)``, or in time zone ``zone`` ``2027-01-18 10:00 CET``;
+    ``-`` for none."""
     if moment is None:
         return "-"
-    text = f"{moment:%Y-%m-%d %H:%M} UTC"
+    text = local_time(moment, zone)
     if now is not None:
         delta = moment - now
         span = spoken(abs(delta))
         text += f" (in {span})" if delta >= timedelta(0) else f" ({span} ago)"
     return text
+
+
+def local_time(moment: datetime, zone: str | None) -> str:
+    """``moment`` in time zone ``zone`` (the plan calendar's), else in UTC."""
+    if zone is None:
+        return f"{moment:%Y-%m-%d %H:%M} UTC"
+    return moment.astimezone(time_zone(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -42,9 +51,10 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
         f"Began:   {when(st.phase_started_at, now)}",
     ]
     if st.phase_due_at:
-        out.append(f"Due:     {when(st.phase_due_at, now)}")
+        left = f", {st.business_left} of business time left" if st.business_left else ""
+        out.append(f"Due:     {when(st.phase_due_at, now, st.timezone)}{left}")
     if st.earliest_pass_at and st.earliest_pass_at > now:
-        out.append(f"Passes no earlier than {when(st.earliest_pass_at, now)} (min_duration)")
+        out.append(f"Passes no earlier than {when(st.earliest_pass_at, now, st.timezone)} (min_duration)")
     if st.ended_at:
         out.append(f"Ended:   {when(st.ended_at)}: {st.end_reason}")
     if st.gates:
@@ -56,10 +66,11 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
                 g.kind,
                 g.progress,
                 ("waiting for " + ", ".join(g.waiting_for)) if g.waiting_for else "",
+                f"due {when(g.due_at, now, st.timezone)}" if g.due_at else "",
             )
             for g in st.gates
         ]
-        out += ["  " + line for line in table(("", "gate", "kind", "progress", ""), rows).splitlines()[1:]]
+        out += ["  " + line for line in table(("", "gate", "kind", "progress", "", ""), rows).splitlines()[1:]]
     if st.settlements:
         last = st.settlements[-1]
         ytd = st.year_to_date
@@ -79,7 +90,9 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
         out += ["", "Escalations:"]
         for e in st.escalations:
             health = f", health {e.health}" if e.health else ""
-            out.append(f"  level {e.level} at {when(e.at)}{health}: notified {', '.join(e.notified) or 'no one'}")
+            gate = f" ({e.gate} past its own due)" if e.gate else ""
+            notified = ", ".join(e.notified) or "no one"
+            out.append(f"  level {e.level}{gate} at {when(e.at, zone=st.timezone)}{health}: notified {notified}")
     return "\n".join(out)
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from html import escape
 
-from bpo.render import who
+from bpo.render import local_time, who
+from models.durations import BusinessTime
 from models.messages import TransitionStatus
 from models.plan import Plan
 from models.tables import AuditRecord
@@ -40,8 +41,12 @@ def planned_phases(plan: Plan, fallback_start: datetime) -> list[Span]:
     spans = []
     for phase in plan.phases:
         length = phase.due or phase.min_duration or timedelta(days=14)
-        spans.append(Span(phase.key, start, start + length))
-        start += length
+        if isinstance(length, BusinessTime) and plan.calendar:
+            end = plan.calendar.add(start, length.seconds(plan.calendar.day_seconds))
+        else:
+            end = start + length  # type: ignore[operator]
+        spans.append(Span(phase.key, start, end))
+        start = end
     return spans
 
 
@@ -184,6 +189,14 @@ def _why(detail: dict[str, object]) -> str:
     return str(note) if note else (f"item {item}" if item else "")
 
 
+def _due_card(status: TransitionStatus) -> str:
+    """The phase's due date in the plan's time zone, and the business time left, if it has one."""
+    if not status.phase_due_at:
+        return ""
+    left = f"{escape(status.business_left)} of business time left" if status.business_left else ""
+    return f'<div class="card">Due<b>{escape(local_time(status.phase_due_at, status.timezone))}</b>{left}</div>'
+
+
 def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRecord], now: datetime) -> str:
     """The whole report as one HTML document."""
     readings: dict[str, list[tuple[datetime, float, str]]] = {}
@@ -244,6 +257,7 @@ def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRec
 <div class="card">Health<b class="{escape(status.health)}">{escape(status.health.replace("_", " "))}</b></div>
 <div class="card">Reworks<b>{status.reworks}</b></div>
 <div class="card">Paused in all<b>{status.paused_seconds / 86400:.1f} d</b></div>
+{_due_card(status)}
 </div>
 <h2 id="timeline">Timeline: planned against actual</h2>
 <p class="legend"><span><i class="sw" style="background:#bdbdbd"></i>planned (from starts_on, each phase its due)</span>

@@ -47,7 +47,7 @@ from models.commands import (  # noqa: E402
     Waive,
 )
 from models.plan import Person, Reminders, WebhookChannel  # noqa: E402
-from models.plan_loader import load_plan  # noqa: E402
+from models.plan_loader import load_plan, parse_plan  # noqa: E402
 from models.signing import Signer, new_key_pair  # noqa: E402
 from worker import build_worker  # noqa: E402
 
@@ -173,6 +173,39 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     return tid
 
 
+CALENDAR = """
+calendar: {timezone: Europe/Berlin, hours: "09:00-17:00", holidays: [2027-01-01, 2027-04-05, 2027-12-24]}
+reminders: {every: 4bh}
+
+phases:
+"""
+PLANNING = """due: 3bd
+    warn_at: 50%
+    escalation: [{after: 1bh, notify: [executive_sponsor], health: escalated}]
+    gates:"""
+SLAS = """approvers: {roles: [executive_sponsor, transition_lead], rule: all}
+        due: 1bd
+        escalation: [{after: 2bh, notify: [program_manager]}]"""
+
+
+async def drive_calendar(env: WorkflowEnvironment, task_queue: str) -> str:
+    """A transition on business time: a Berlin calendar with holidays, planning due in 3bd with a
+    warning at half of it and a ladder in business hours, a gate with its own due and ladder,
+    reminders every four business hours, and a pause that stops the business clock."""
+    text = PLAN.read_text().replace("\nphases:\n", CALENDAR, 1).replace("due: 14d\n    gates:", PLANNING, 1)
+    plan = parse_plan(text.replace("approvers: {roles: [executive_sponsor, transition_lead], rule: all}", SLAS, 1)).plan
+    tid = await start_transition(env.client, plan, task_queue=task_queue, transition_id="acme-calendar")
+    await send(env.client, tid, Approve(gate="gap_analysis_approved", by=LI))
+    await env.sleep(timedelta(days=2))
+    await send(env.client, tid, Pause(by=LI, reason="client works council"))
+    await env.sleep(timedelta(days=1))
+    await send(env.client, tid, Resume(by=LI))
+    await env.sleep(timedelta(days=6))
+    await send(env.client, tid, Approve(gate="slas_signed", by=DANA))
+    await send(env.client, tid, Cancel(by=DANA, reason="simulation over"))
+    return tid
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--years", type=int, default=3, help="years of steady state to run")
@@ -180,7 +213,10 @@ async def main() -> None:
     parser.add_argument("--report", type=Path, help="write the HTML report here")
     parser.add_argument("--history", type=Path, help="save each run's history as JSON in this folder")
     parser.add_argument(
-        "--scenario", choices=["all", "reference", "controls"], default="all", help="which transitions to run"
+        "--scenario",
+        choices=["all", "reference", "controls", "calendar"],
+        default="all",
+        help="which transitions to run",
     )
     args = parser.parse_args()
 
@@ -197,6 +233,15 @@ async def main() -> None:
                 if args.until and plan.steady_state:
                     terms = plan.steady_state.model_copy(update={"until": args.until})
                     plan = plan.model_copy(update={"steady_state": terms})
+                if args.scenario in ("all", "calendar"):
+                    on_calendar = await drive_calendar(env, settings.task_queue)
+                    history = await env.client.get_workflow_handle(on_calendar).fetch_history()
+                    if args.history:
+                        args.history.mkdir(parents=True, exist_ok=True)
+                        (args.history / "calendar-run-01.json").write_text(history.to_json())
+                    if args.scenario == "calendar":
+                        print(json.dumps({"calendar_events": len(history.events)}))
+                        return
                 if args.scenario in ("all", "controls"):
                     controls = await drive_controls(env, plan, settings.task_queue)
                     history = await env.client.get_workflow_handle(controls).fetch_history()

@@ -79,8 +79,14 @@ class GateState(Message):
     """The people asked to decide it since it opened (one request each)."""
     opened_active: float | None = None
     """The transition's unpaused seconds when the gate opened: reminders count from there."""
+    opened_business: float | None = None
+    """The working seconds of the plan's calendar when it opened: business durations count from there."""
     reminded: int = 0
     """Reminders sent since it opened."""
+    warned: bool = False
+    """Whether its ``warn_at`` warning went out in this attempt."""
+    fired: list[int] = []
+    """The levels of its own ladder (past its own ``due``) fired in this attempt."""
 
 
 class Delegation(Message):
@@ -103,6 +109,8 @@ class Escalation(Message):
     at: datetime
     notified: list[str]
     health: Health | None = None
+    gate: str | None = None
+    """The gate whose own due passed; None for the phase's."""
 
 
 class PhaseRun(Message):
@@ -178,12 +186,17 @@ class TransitionState(Message):
     started_at: datetime
     phase_started_at: datetime
     phase_active_start: float = 0.0
+    phase_business_start: float = 0.0
     active_seconds: float = 0.0
+    business_seconds: float = 0.0
+    """Unpaused working seconds of the plan's calendar up to ``clock_at``; zero without one."""
     clock_at: datetime
     paused_since: datetime | None = None
     paused_seconds: float = 0.0
     pause_reason: str | None = None
     fired: list[int] = []
+    warned: bool = False
+    """Whether the phase's ``warn_at`` warning went out in this attempt."""
     escalations: list[Escalation] = []
     phases: list[PhaseRun] = []
     decisions: list[Decision] = []
@@ -277,6 +290,8 @@ class GateStatus(Message):
     status: GateStatusName
     progress: str
     waiting_for: list[str] = []
+    due_at: datetime | None = None
+    """Its own due, where it has one and is open."""
 
 
 class TransitionStatus(Message):
@@ -302,6 +317,10 @@ class TransitionStatus(Message):
     phase_started_at: datetime
     phase_due_at: datetime | None = None
     earliest_pass_at: datetime | None = None
+    timezone: str | None = None
+    """The plan calendar's time zone, in which people read its due dates."""
+    business_left: str | None = None
+    """Business time left until the phase's business due (``2bd 3bh``); negative reads as zero."""
     paused_seconds: float = 0.0
     paused_since: datetime | None = None
     pause_reason: str | None = None

@@ -10,14 +10,33 @@ import math
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
-from models.durations import Duration
+from models.calendar import Calendar
+from models.durations import Duration, Span
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """A key other keys refer to: lower case, digits and underscores, starting with a letter."""
 
 Role = Key
+
+
+def _share(value: object) -> object:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"'{value}' is not a share; write it as 75%") from None
+    return value
+
+
+Share = Annotated[
+    float,
+    BeforeValidator(_share),
+    Field(gt=0, lt=1, description="a share of a due time, such as 75%"),
+    PlainSerializer(lambda v: f"{v * 100:g}%", return_type=str),
+]
+"""A share of a due time, written ``75%`` (or 0.75); between 0% and 100%, both excluded."""
 Health = Literal["on_track", "at_risk", "escalated"]
 
 STANDARD_ROLES = (
@@ -145,7 +164,7 @@ class ServiceCredits(_Strict):
 class EscalationLevel(_Strict):
     """One step of an escalation ladder: how long past due, whom to tell, what health."""
 
-    after: Duration
+    after: Span
     notify: list[Role] = Field(min_length=1)
     health: Health | None = None
 
@@ -180,7 +199,7 @@ Channel = Annotated[LogChannel | WebhookChannel | EmailChannel, Field(discrimina
 class Reminders(_Strict):
     """How often the people a gate still waits on are reminded while it stays open."""
 
-    every: Duration
+    every: Span
 
 
 class Cadence(_Strict):
@@ -202,6 +221,12 @@ class _Gate(_Strict):
     key: Key
     name: str | None = Field(default=None, max_length=200)
     reminders: Reminders | None = None
+    due: Span | None = None
+    """Counted from when the gate opens; without it, the phase's ``due`` holds the gate."""
+    escalation: list[EscalationLevel] | None = None
+    """The gate's own ladder past its ``due``; else the phase's (or the plan's)."""
+    warn_at: Share | None = None
+    """The share of ``due`` at which the awaited people and the points of contact are warned."""
 
 
 class ApprovalGate(_Gate):
@@ -252,8 +277,10 @@ class Phase(_Strict):
 
     key: Key
     name: str = Field(min_length=1, max_length=200)
-    due: Duration | None = None
-    min_duration: Duration | None = None
+    due: Span | None = None
+    min_duration: Span | None = None
+    warn_at: Share | None = None
+    """The share of ``due`` at which the phase's awaited people and points of contact are warned."""
     on_reject: OnReject | None = None
     waves: list[float] | None = Field(default=None, min_length=1, max_length=20)
     escalation: list[EscalationLevel] | None = None
@@ -297,6 +324,8 @@ class Plan(_Strict):
     """Roles told of a reading that misses its SLA in any phase; default: steady state's list."""
     reminders: Reminders | None = None
     """How often people still awaited are reminded; a phase or a gate may set its own."""
+    calendar: Calendar | None = None
+    """Working days, hours and holidays in a time zone: what business durations (``5bd``) count."""
 
     @property
     def breach_alerted(self) -> list[str]:

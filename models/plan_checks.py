@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 
-from models.plan import STANDARD_ROLES, ApprovalGate, Approvers, ChecklistGate, KpiGate, Plan, RosterGate
+from pydantic import BaseModel
+
+from models.durations import BusinessTime, format_span
+from models.plan import (
+    STANDARD_ROLES,
+    ApprovalGate,
+    Approvers,
+    ChecklistGate,
+    EscalationLevel,
+    KpiGate,
+    Plan,
+    RosterGate,
+)
 
 Found = tuple[tuple[str | int, ...], str]
 
@@ -65,6 +78,7 @@ def _cross_check(plan: Plan) -> Iterator[Found]:
             yield from kpi_ref(b.kpi, ("service_credits", "bonuses", i, "kpi"))
     for i, level in enumerate(plan.escalation):
         yield from roles_in(level.notify, ("escalation", i, "notify"))
+    yield from _clocks(plan)
     if plan.steady_state:
         yield from roles_in(plan.steady_state.breach_alert, ("steady_state", "breach_alert"))
     yield from roles_in(plan.kpi_reporters, ("kpi_reporters",))
@@ -72,7 +86,7 @@ def _cross_check(plan: Plan) -> Iterator[Found]:
 
     for pi, phase in enumerate(plan.phases):
         at: tuple[str | int, ...] = ("phases", pi)
-        if phase.due and phase.min_duration and phase.min_duration > phase.due:
+        if phase.due and phase.min_duration and _longer(plan, phase.min_duration, phase.due):
             yield (*at, "min_duration"), "min_duration is longer than due, so the phase is late by design"
         if phase.on_reject:
             target = plan.phase_index(phase.on_reject.back_to)
@@ -111,6 +125,8 @@ def _cross_check(plan: Plan) -> Iterator[Found]:
                     yield from kpi_ref(metric, (*g, "metrics", mi))
             if isinstance(gate, RosterGate):
                 yield from roles_in(gate.requires, (*g, "requires"))
+            for li, level in enumerate(gate.escalation or []):
+                yield from roles_in(level.notify, (*g, "escalation", li, "notify"))
 
 
 def _approvable(plan: Plan, gate: ApprovalGate | ChecklistGate, at: tuple[str | int, ...]) -> Iterator[Found]:
@@ -130,3 +146,64 @@ def _approvable(plan: Plan, gate: ApprovalGate | ChecklistGate, at: tuple[str | 
                 f"the roster has {len(people)}: {', '.join(people)}"
             ),
         )
+
+
+def _kind(span: object) -> str:
+    return "business" if isinstance(span, BusinessTime) else "wall-clock"
+
+
+def _longer(plan: Plan, a: timedelta | BusinessTime, b: timedelta | BusinessTime) -> bool:
+    """Whether ``a`` is longer than ``b``, when both count the same kind of time."""
+    if isinstance(a, timedelta) and isinstance(b, timedelta):
+        return a > b
+    if isinstance(a, BusinessTime) and isinstance(b, BusinessTime) and plan.calendar:
+        return a.seconds(plan.calendar.day_seconds) > b.seconds(plan.calendar.day_seconds)
+    return False
+
+
+def _clocks(plan: Plan) -> Iterator[Found]:
+    """Business time needs a calendar; a ladder counts past a due in the same kind of time as
+    the due itself; ``warn_at`` and a gate's own ladder need a ``due`` to count from."""
+
+    def spans(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+        if isinstance(node, BusinessTime):
+            yield path, node
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                yield from spans(item, (*path, i))
+        elif isinstance(node, BaseModel):
+            for name in type(node).model_fields:
+                yield from spans(getattr(node, name), (*path, name))
+
+    if plan.calendar is None:
+        for path, span in spans(plan, ()):
+            yield path, f"{span} counts business time; give the plan a calendar (timezone, workdays, hours, holidays)"
+
+    def ladder(due: Any, levels: list[EscalationLevel], at: tuple[str | int, ...], owner: str) -> Iterator[Found]:
+        for li, level in enumerate(levels):
+            if _kind(level.after) != _kind(due):
+                yield (
+                    (*at, li, "after"),
+                    f"after: {format_span(level.after)} counts {_kind(level.after)} time but {owner}'s due "
+                    f"({format_span(due)}) counts "
+                    f"{_kind(due)} time; write both in the same kind",
+                )
+
+    for pi, phase in enumerate(plan.phases):
+        at: tuple[str | int, ...] = ("phases", pi)
+        own = phase.escalation is not None
+        levels = plan.ladder(phase)
+        if phase.due:
+            yield from ladder(phase.due, levels, (*at, "escalation") if own else ("escalation",), phase.key)
+        elif phase.warn_at:
+            yield (*at, "warn_at"), "warn_at is a share of due; give the phase a due"
+        for gi, gate in enumerate(phase.gates):
+            g = (*at, "gates", gi)
+            if gate.due:
+                gate_own = gate.escalation is not None
+                where = (*g, "escalation") if gate_own else (*at, "escalation") if own else ("escalation",)
+                yield from ladder(gate.due, gate.escalation if gate_own else levels, where, gate.key)  # type: ignore[arg-type]
+            elif gate.escalation is not None:
+                yield (*g, "escalation"), "a gate's own escalation counts past its own due; give the gate a due"
+            elif gate.warn_at:
+                yield (*g, "warn_at"), "warn_at is a share of due; give the gate a due"

@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
-from bpo.render import when
+from bpo.render import local_time, when
 from bpo.settings import Settings
 from bpo.web.oidc import Provider
 from bpo.web.sessions import COOKIE, Visitor, visitor
@@ -70,6 +70,7 @@ class Web:
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["when"] = lambda moment: when(_utc(moment), datetime.now(UTC)) if moment else "—"
 templates.env.filters["day"] = lambda moment: f"{moment:%a %d %b %Y}" if moment else "—"
+templates.env.filters["local"] = lambda moment, zone=None: local_time(_utc(moment), zone) if moment else "—"
 
 
 def _utc(moment: datetime) -> datetime:

@@ -31,9 +31,9 @@ def plan_with(old: str, new: str) -> Plan:
 class Run:
     """One transition under the rules, with its own clock and everything it sent."""
 
-    def __init__(self, plan: Plan = PLAN, patched: Patched = every_change) -> None:
-        self.now = START
-        self.machine = Machine.start(plan, "t-1", START, patched)
+    def __init__(self, plan: Plan = PLAN, patched: Patched = every_change, start: datetime = START) -> None:
+        self.now = start
+        self.machine = Machine.start(plan, "t-1", start, patched)
         self.audit: list[AuditEntry] = []
         self.notices: list[Notice] = []
         self._collect()

@@ -11,12 +11,13 @@ from datetime import datetime
 
 from models.commands import Approve, GateDecision, Reject, Tick, Waive
 from models.constants import login_key
+from models.messages import GateState
 from models.plan import ApprovalGate, ChecklistGate
 from workflows.rules import texts
 from workflows.rules.checks import Refused, check_gate_decision
-from workflows.rules.clock import View
+from workflows.rules.clock import Deadline, View
 from workflows.rules.delegation import delegates
-from workflows.rules.gates import gate_status
+from workflows.rules.gates import gate_status, opened
 from workflows.rules.outbox import Recorder
 from workflows.rules.versions import APPROVAL_REQUESTS, REMINDERS
 
@@ -77,7 +78,7 @@ def next_due(v: View, now: datetime) -> datetime | None:
     phase = v.phase
     if phase is None or not phase.due or v.state.state not in ("running", "paused"):
         return None
-    return v.wall(phase.due, now)
+    return v.phase_due(now)
 
 
 def options(v: View, person_id: str, now: datetime | None = None) -> dict[str, list[str]]:
@@ -126,13 +127,20 @@ def request_approvals(m: Recorder, now: datetime) -> None:
             m.tell("approval_requested", message, [people[person_id]], now, detail)
 
 
-def cadence(v: View, key: str) -> float | None:
-    """Seconds between reminders for gate ``key``: its own ``reminders``, else its phase's, else
-    the plan's; None for none."""
+def cadence(v: View, key: str) -> Deadline | None:
+    """The time between reminders for gate ``key``, on the clock it counts on: its own
+    ``reminders``, else its phase's, else the plan's; None for none."""
     phase = v.phase
     spec = phase.gate(key) if phase else None
     chosen = (spec.reminders if spec else None) or (phase.reminders if phase else None) or v.plan.reminders
-    return chosen.every.total_seconds() if chosen else None
+    return v.deadline((0.0, 0.0), chosen.every) if chosen else None
+
+
+def reminders_due(v: View, gate: GateState, every: Deadline, now: datetime) -> int:
+    """How many reminders of ``gate`` fell due since it opened."""
+    start = gate.opened_business if every.clock == "business" else gate.opened_active
+    clock = v.business_at(now) if every.clock == "business" else v.active_at(now)
+    return int((clock - (start or 0.0)) // every.reading)
 
 
 def remind(m: Recorder, now: datetime) -> None:
@@ -147,9 +155,8 @@ def remind(m: Recorder, now: datetime) -> None:
         every = cadence(m, gate.key)
         if gate.status != "open" or every is None:
             continue
-        if gate.opened_active is None:
-            gate.opened_active = m.active_at(now)
-        due = int((m.active_at(now) - gate.opened_active) // every)
+        opened(m, gate, now)
+        due = reminders_due(m, gate, every, now)
         if due <= gate.reminded:
             continue
         gate.reminded = due
@@ -167,5 +174,6 @@ def next_reminder(v: View, now: datetime) -> datetime | None:
     for gate in v.state.gates:
         every = cadence(v, gate.key)
         if gate.status == "open" and every and gate.opened_active is not None:
-            moments.append(v.at_active(gate.opened_active + (gate.reminded + 1) * every, now))
-    return min(moments, default=None)
+            start = gate.opened_business if every.clock == "business" else gate.opened_active
+            moments.append(v.when(Deadline(every.clock, (start or 0.0) + (gate.reminded + 1) * every.reading), now))
+    return min((t for t in moments if t is not None), default=None)

@@ -193,8 +193,7 @@ def pause(m: Recorder, command: Pause, now: datetime) -> None:
 def pause_clock(m: Recorder, now: datetime, reason: str) -> None:
     """Stop the clocks at ``now``, keeping the unpaused time run so far."""
     s = m.state
-    s.active_seconds = m.active_at(now)
-    s.clock_at = now
+    m.stop_clocks(now)
     s.state = "paused"
     s.paused_since = now
     s.pause_reason = reason
@@ -222,8 +221,8 @@ def cancel(m: Recorder, command: Cancel, now: datetime) -> None:
     s = m.state
     if s.state == "paused" and s.paused_since:
         s.paused_seconds += (now - s.paused_since).total_seconds()
-    s.active_seconds = m.active_at(now)
-    s.state, s.clock_at, s.paused_since = "cancelled", now, None
+    m.stop_clocks(now)
+    s.state, s.paused_since = "cancelled", None
     s.ended_at, s.end_reason = now, command.reason
     close_run(m, "cancelled", now)
     m.decided("cancelled", None, command, now, command.reason)

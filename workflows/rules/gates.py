@@ -26,6 +26,16 @@ def open_gate(m: Recorder, spec: GateSpec) -> GateState:
     return gate
 
 
+def opened(m: Recorder, gate: GateState, now: datetime) -> tuple[float, float]:
+    """The clocks' readings when ``gate`` opened, noted the first time the rules look at it (in the
+    step that opens it)."""
+    if gate.opened_active is None:
+        gate.opened_active = m.active_at(now)
+    if gate.opened_business is None:
+        gate.opened_business = m.business_at(now)
+    return gate.opened_active, gate.opened_business
+
+
 def approvers(v: View, spec: ApprovalGate, gate: GateState) -> list[str]:
     """Who may approve: fixed when a ``rule: all`` gate opened, else the roster as it is."""
     return gate.eligible if gate.eligible is not None else v.eligible(spec.approvers.roles)

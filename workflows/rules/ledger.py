@@ -78,7 +78,7 @@ def business_review(m: Recorder, now: datetime) -> None:
 def complete(m: Recorder, now: datetime) -> None:
     """End the transition: its contract's steady state is over."""
     s = m.state
-    s.active_seconds, s.clock_at = m.active_at(now), now
+    m.stop_clocks(now)
     s.state, s.ended_at, s.end_reason = "completed", now, "steady state ended on its until date"
     close_run(m, "passed", now)
     m.audit("transition_completed", now)

@@ -27,7 +27,7 @@ from models.commands import (
 )
 from models.messages import GateState, GateStatus, TransitionState, TransitionStatus
 from models.plan import Plan
-from workflows.rules import awaiting, checks, decisions, delegation, gates, ledger, phases, texts
+from workflows.rules import awaiting, checks, deadlines, decisions, delegation, gates, ledger, phases, texts
 from workflows.rules import status as report
 from workflows.rules.clock import is_done
 from workflows.rules.outbox import Recorder
@@ -79,7 +79,7 @@ class Machine(Recorder):
 
     def next_wakeup(self, now: datetime) -> datetime | None:
         """The next moment the passing of time alone can change something, reminders included."""
-        moments = [super().next_wakeup(now), awaiting.next_reminder(self, now)]
+        moments = [super().next_wakeup(now), awaiting.next_reminder(self, now), *deadlines.next_moments(self, now)]
         if self.state.delegations:  # a delegation ending changes who is awaited
             moments.append(delegation.next_end(self, now))
         return min((t for t in moments if t is not None), default=None)
@@ -89,13 +89,14 @@ class Machine(Recorder):
             phases.check_in(self, phase, now)
             awaiting.remind(self, now)
             phases.escalate(self, phase, now)
+            deadlines.watch(self, phase, now)
             gates.check_roster_gates(self, now)
             if not all(is_done(g) for g in self.state.gates):
                 return
             if not self.last_wave():
                 phases.next_wave(self, now)
                 continue
-            if phase.min_duration and self.phase_elapsed(now) < phase.min_duration:
+            if phase.min_duration and not self.passed(self.deadline(self.phase_start(), phase.min_duration), now):
                 return
             phases.pass_phase(self, phase, now)
         if self.state.state == "running" and self.phase is None:

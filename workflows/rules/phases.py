@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from models.messages import Escalation, GateState, Ledger, PhaseRun
-from models.plan import Phase
+from models.plan import Health, Phase
 from workflows.rules import texts
 from workflows.rules.clock import is_done
 from workflows.rules.gates import gate_status, open_gate
@@ -31,9 +31,17 @@ def escalate(m: Recorder, phase: Phase, now: datetime) -> None:
     """Fire every step of the ladder whose time past the phase's due date has come, once each."""
     if not phase.due or all(is_done(g) for g in m.state.gates):
         return
-    late = m.phase_elapsed(now) - phase.due
+    due = m.deadline(m.phase_start(), phase.due)
     for level_no, level in enumerate(m.plan.ladder(phase), start=1):
-        if level_no in m.state.fired or late < level.after:
+        if level_no in m.state.fired:
+            continue
+        if isinstance(phase.due, timedelta) and isinstance(level.after, timedelta):
+            late = m.phase_elapsed(now) - phase.due
+            if late < level.after:
+                continue
+        elif m.passed(m.later(due, level.after), now):
+            late = timedelta(seconds=-m.left(due, now))
+        else:
             continue
         open_gates = raise_level(m, phase, level_no, now)
         detail = {"level": level_no, "late_by": str(late), "open_gates": open_gates, "health": m.state.health}
@@ -48,9 +56,7 @@ def raise_level(m: Recorder, phase: Phase, level_no: int, now: datetime) -> list
     level = m.plan.ladder(phase)[level_no - 1]
     if level_no not in m.state.fired:
         m.state.fired.append(level_no)
-    if level.health and HEALTH_ORDER.index(level.health) > HEALTH_ORDER.index(m.state.health):
-        m.state.health = level.health
-        m.state.health_raised_by = phase.key
+    raise_health(m, phase.key, level.health)
     m.state.escalations.append(
         Escalation(
             phase=phase.key,
@@ -62,6 +68,14 @@ def raise_level(m: Recorder, phase: Phase, level_no: int, now: datetime) -> list
         )
     )
     return [g.key for g in m.state.gates if not is_done(g)]
+
+
+def raise_health(m: Recorder, phase_key: str, health: Health | None) -> None:
+    """Raise the transition's health to ``health`` if that is worse; it falls back to on track
+    when phase ``phase_key`` passes."""
+    if health and HEALTH_ORDER.index(health) > HEALTH_ORDER.index(m.state.health):
+        m.state.health = health
+        m.state.health_raised_by = phase_key
 
 
 def next_wave(m: Recorder, now: datetime) -> None:
@@ -91,9 +105,9 @@ def begin_phase(m: Recorder, index: int, now: datetime) -> None:
     s.phase_index = index
     s.attempt = 1 + sum(1 for r in s.phases if r.phase == m.phase_key)
     s.wave_index = 0
-    s.fired = []
+    s.fired, s.warned = [], False
     s.phase_started_at = now
-    s.phase_active_start = m.active_at(now)
+    s.phase_active_start, s.phase_business_start = m.active_at(now), m.business_at(now)
     phase = m.phase
     s.gates = fresh_gates(m, phase) if phase else []
     if phase is None and m.plan.steady_state:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from models.durations import BusinessTime
 from models.messages import TransitionStatus
-from workflows.rules import delegation
+from workflows.rules import deadlines, delegation
 from workflows.rules.clock import View
 from workflows.rules.gates import gate_status
 
@@ -15,8 +16,9 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
     settlements, which an update's answer need not repeat into the history every time."""
     s, phase = v.state, v.phase
     waves = phase.waves if phase else None
-    elapsed = v.phase_elapsed(now)
     running = s.state == "running"
+    business_due = phase and isinstance(phase.due, BusinessTime) and v.deadline(v.phase_start(), phase.due)
+    min_duration = phase.min_duration if phase and running else None
     settlements = s.ledger.settlements if s.ledger else []
     return TransitionStatus(
         id=s.id,
@@ -33,12 +35,14 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         wave_size=waves[s.wave_index] if waves else None,
         waves=len(waves) if waves else None,
         reworks=sum(s.reworks.values()),
-        gates=[gate_status(v, g) for g in s.gates],
+        gates=[gate_status(v, g).model_copy(update={"due_at": deadlines.gate_due_at(v, g, now)}) for g in s.gates],
         escalations=[e for e in s.escalations if e.phase == v.phase_key and e.attempt == s.attempt],
         started_at=s.started_at,
         phase_started_at=s.phase_started_at,
-        phase_due_at=now + (phase.due - elapsed) if phase and phase.due and running else None,
-        earliest_pass_at=now + (phase.min_duration - elapsed) if phase and phase.min_duration and running else None,
+        phase_due_at=v.phase_due(now) if running else None,
+        earliest_pass_at=v.when(v.deadline(v.phase_start(), min_duration), now) if min_duration else None,
+        timezone=v.plan.calendar.timezone if v.plan.calendar else None,
+        business_left=deadlines.left_text(v, business_due, v.left(business_due, now)) if business_due else None,
         paused_seconds=s.paused_seconds + ((now - s.paused_since).total_seconds() if s.paused_since else 0.0),
         paused_since=s.paused_since,
         pause_reason=s.pause_reason,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from models.durations import spoken
+from models.durations import BusinessTime, spoken
 from models.messages import Settlement
 from models.plan import ApprovalGate, ChecklistGate, Kpi, KpiGate, Phase, Plan, RosterGate
 from workflows.rules.settlement import settlement_text
@@ -25,7 +25,7 @@ def approval_requested(
         f"[{plan.client}] your decision: {gate.key} ({phase.name})",
         f"{name}, '{plan.name}' waits on you to {what} the gate '{gate.key}' of {phase.name}"
         + (f" ({gate.name})" if gate.name else "")
-        + (f". The phase is due {due:%a %d %b %Y %H:%M} UTC." if due else "."),
+        + (f". The phase is due {local(plan, due)}." if due else "."),
     )
 
 
@@ -35,7 +35,7 @@ def reminder(plan: Plan, phase: Phase, gate: str, name: str, number: int, due: d
         f"[{plan.client}] reminder: {gate} ({phase.name}) waits on you",
         f"{name}, the gate '{gate}' of {phase.name} in '{plan.name}' still waits on your decision"
         + (f" (reminder {number})" if number > 1 else "")
-        + (f". The phase is due {due:%a %d %b %Y %H:%M} UTC." if due else "."),
+        + (f". The phase is due {local(plan, due)}." if due else "."),
     )
 
 
@@ -56,13 +56,13 @@ def check_in(plan: Plan, phase: Phase, number: int, health: str, waiting: list[s
     )
 
 
-def phase_started(plan: Plan, name: str, attempt: int, due: timedelta | None) -> Message:
+def phase_started(plan: Plan, name: str, attempt: int, due: timedelta | BusinessTime | None) -> Message:
     """A phase (or steady state) begins."""
     return (
         f"[{plan.client}] {name} begins",
         f"'{plan.name}' entered {name}"
         + (f" (attempt {attempt})" if attempt > 1 else "")
-        + (f", due in {spoken(due)}" if due else "")
+        + (f", due in {due if isinstance(due, BusinessTime) else spoken(due)}" if due else "")
         + ".",
     )
 
@@ -82,6 +82,34 @@ def escalation(plan: Plan, phase: Phase, level: int, late: timedelta, open_gates
         f"Phase '{phase.name}' of '{plan.name}' was due {spoken(late)} ago and still waits on "
         f"{', '.join(open_gates)}. Health: {health}.",
     )
+
+
+def gate_escalation(plan: Plan, phase: Phase, gate: str, level: int, late: timedelta, health: str) -> Message:
+    """A gate ran past its own due date and reached a step of its escalation ladder."""
+    return (
+        f"[{plan.client}] {gate} ({phase.name}) is overdue: escalation level {level}",
+        f"The gate '{gate}' of {phase.name} in '{plan.name}' was due {spoken(late)} ago and is still open. "
+        f"Health: {health}.",
+    )
+
+
+def deadline_warning(plan: Plan, phase: Phase, gates: list[str], due: datetime | None, left: str) -> Message:
+    """A phase or a gate reached its ``warn_at`` share of the time before its due date."""
+    what = f"the gate '{gates[0]}'" if len(gates) == 1 else f"the gates {', '.join(gates)}"
+    return (
+        f"[{plan.client}] at risk: {', '.join(gates)} ({phase.name}) due in {left}",
+        f"{what[0].upper() + what[1:]} of {phase.name} in '{plan.name}' "
+        f"{'is' if len(gates) == 1 else 'are'} still open with {left} left"
+        + (f", due {local(plan, due)}" if due else "")
+        + ". Health: at risk.",
+    )
+
+
+def local(plan: Plan, moment: datetime) -> str:
+    """``moment`` as the plan's people read it: in the calendar's zone, else UTC."""
+    if plan.calendar is not None:
+        return plan.calendar.local(moment)
+    return f"{moment:%a %d %b %Y %H:%M} UTC"
 
 
 def escalated_by_hand(

@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("notices", "a transition's notifications and how each delivery went", cmd_notices)
     p.add_argument("id")
     p.add_argument("--failed", action="store_true", help="only deliveries that failed or had recipients refused")
+    p.add_argument("--retry", action="store_true", help="send the failed ones again (with --by)")
+    p.add_argument("--by", help="who sends them again: someone who may pause the transition")
     p.add_argument("--json", action="store_true")
 
     p = add("audit", "the audit trail of a transition, from the audit database", cmd_audit)

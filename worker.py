@@ -20,6 +20,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audit import AuditActivities
 from activities.notify import NotifyActivities
+from activities.outbox import OutboxActivities
 from activities.transport import Transport
 from bpo.client import connect
 from bpo.db import make_engine
@@ -53,11 +54,12 @@ def build_worker(
         link_ttl=settings.link_ttl,
     )
     notify = NotifyActivities(engine, http, transport)
+    outbox = OutboxActivities(notify, settings.delivery_give_up)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[TransitionWorkflow],
-        activities=[audit.record, notify.deliver],
+        activities=[audit.record, notify.deliver, outbox.flush],
         activity_executor=executor,
         graceful_shutdown_timeout=timedelta(seconds=10),
         workflow_runner=runner or SANDBOX,

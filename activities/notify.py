@@ -39,6 +39,26 @@ def _email(channel: EmailChannel, notice: Notice, to: list[str], link: str | Non
     return message
 
 
+def sent_entry(delivery: Delivery, refused: dict[str, str]) -> AuditEntry:
+    """The audit row of a notice delivered through a channel; its id is the delivery's."""
+    notice, channel = delivery.notice, delivery.channel
+    return AuditEntry(
+        id=f"{notice.id}/{channel.kind}",
+        transition_id=notice.transition_id,
+        kind="notification_sent",
+        phase=str(notice.detail.get("phase", "")),
+        at=datetime.now(UTC),
+        detail={
+            "notice": notice.id,
+            "channel": channel.kind,
+            "about": notice.kind,
+            "subject": notice.subject,
+            "recipients": [r.id for r in notice.recipients],
+            **({"refused": refused} if refused else {}),
+        },
+    )
+
+
 class NotifyActivities:
     """Holds the HTTP client and the audit engine; its bound methods are the registered activities."""
 
@@ -49,7 +69,21 @@ class NotifyActivities:
 
     @activity.defn(name="deliver_notification")
     async def deliver(self, delivery: Delivery) -> None:
-        """Deliver one notice through one channel, then note the delivery in the audit trail."""
+        """Deliver one notice through one channel, then note the delivery in the audit trail
+        (transitions started before the outbox flush; see `activities.flush`)."""
+        try:
+            refused = await self.send(delivery, activity.info().attempt)
+        except Skipped:
+            return
+        await asyncio.to_thread(self._audit, sent_entry(delivery, refused))
+
+    async def send(self, delivery: Delivery, attempt: int = 1) -> dict[str, str]:
+        """Deliver one notice through one channel; returns the recipients an SMTP server refused.
+
+        Raises:
+            Skipped: the channel is off on this worker, or the notice has no one to mail.
+            ApplicationError: the delivery failed; ``non_retryable`` when no retry can mend it.
+        """
         notice, channel = delivery.notice, delivery.channel
         bound = log.bind(transition_id=notice.transition_id, notice=notice.id, channel=channel.kind)
         to = [r.email for r in notice.recipients if r.email]
@@ -59,36 +93,20 @@ class NotifyActivities:
                 await self._post(channel, notice)
             elif isinstance(channel, EmailChannel):
                 if not to:
-                    bound.warning("notification_skipped", reason="no recipient has an email address")
-                    return
+                    raise Skipped("no recipient has an email address")
                 message = _email(channel, notice, to, await self._link(notice, to))
                 refused = await asyncio.to_thread(send_email, self.transport, channel.smtp, message, to)
         except Skipped as off:
             bound.warning("notification_skipped", reason=str(off))
-            return
+            raise
         bound.info(
             "notification_sent",
             kind=notice.kind,
             subject=notice.subject,
             recipients=[r.id for r in notice.recipients],
-            attempt=activity.info().attempt,
+            attempt=attempt,
         )
-        entry = AuditEntry(
-            id=f"{notice.id}/{channel.kind}",
-            transition_id=notice.transition_id,
-            kind="notification_sent",
-            phase=str(notice.detail.get("phase", "")),
-            at=datetime.now(UTC),
-            detail={
-                "notice": notice.id,
-                "channel": channel.kind,
-                "about": notice.kind,
-                "subject": notice.subject,
-                "recipients": [r.id for r in notice.recipients],
-                **({"refused": refused} if refused else {}),
-            },
-        )
-        await asyncio.to_thread(self._audit, entry)
+        return refused
 
     async def _link(self, notice: Notice, to: list[str]) -> str | None:
         """A single-use sign-in link to the gate a request or reminder is about, when the web app's

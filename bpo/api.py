@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from models.commands import Command
 from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
-from models.messages import StartTransition, TransitionStatus
+from models.messages import Deliveries, StartTransition, TransitionStatus
 from models.plan import Person, Plan
 from models.signing import Signer
 
@@ -177,6 +177,14 @@ async def get_roster(client: Client, transition_id: str) -> list[Person]:
     """The people on a transition's roster now."""
     try:
         return list(await _handle(client, transition_id).query("roster", result_type=list[Person]))
+    except RPCError as error:
+        raise _translate(error, transition_id) from None
+
+
+async def get_deliveries(client: Client, transition_id: str) -> Deliveries:
+    """The notifications of a transition waiting for another try, and those given up."""
+    try:
+        return await _handle(client, transition_id).query("deliveries", result_type=Deliveries)
     except RPCError as error:
         raise _translate(error, transition_id) from None
 

@@ -83,6 +83,8 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
             f"Contract year {ytd.get('contract_year', 1):g} so far: credits {ytd.get('credit', 0):,.2f} "
             f"{last.currency}, bonuses {ytd.get('bonus', 0):,.2f} {last.currency}",
         ]
+    if st.notices_pending or st.notices_failed:
+        out += ["", f"Notices: {st.notices_pending} waiting for another try, {st.notices_failed} failed (bpo notices)"]
     if st.delegations:
         out += ["", "Delegations:"]
         out += [f"  {d.to} decides for {d.person} until the end of {d.until}" for d in st.delegations]

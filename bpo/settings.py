@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = Field(default=None, alias="BPO_OIDC_ISSUER")
     oidc_client_id: str | None = Field(default=None, alias="BPO_OIDC_CLIENT_ID")
     oidc_client_secret: str | None = Field(default=None, alias="BPO_OIDC_CLIENT_SECRET", repr=False)
+    delivery_give_up: Duration = Field(default=timedelta(hours=24), alias="BPO_DELIVERY_GIVE_UP")
+    """How long a notification is tried again (with growing pauses) before it is kept as failed."""
     link_ttl: Duration = Field(default=timedelta(hours=24), alias="BPO_LINK_TTL")
     """How long an emailed sign-in link works (it works once)."""
     session_ttl: Duration = Field(default=timedelta(hours=12), alias="BPO_SESSION_TTL")

@@ -25,6 +25,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from temporalio.client import WorkflowHistory  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
@@ -43,9 +44,11 @@ from models.commands import (  # noqa: E402
     RecordReadings,
     Reject,
     Resume,
+    RetryNotices,
     Tick,
     Waive,
 )
+from models.messages import StartTransition  # noqa: E402
 from models.plan import Person, Reminders, WebhookChannel  # noqa: E402
 from models.plan_loader import load_plan, parse_plan  # noqa: E402
 from models.signing import Signer, new_key_pair  # noqa: E402
@@ -134,7 +137,7 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
 async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str:
     """A short transition through what the reference run does not see: signed commands, a roster
     change, a waiver, a batch of readings and a correction, commands as signals (one refused), a
-    repeated request, a notification refused for good, reminders, a breach during a phase, a
+    repeated request, a notification refused for good and sent again on request, reminders, a breach during a phase, a
     delegation used and ended, an escalation by hand, and a cancellation."""
     signer = Signer(new_key_pair()[0])
     refused_hook = WebhookChannel(kind="webhook", url="http://hooks.example/bpo")  # plain HTTP off-machine
@@ -169,6 +172,7 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     await do(RecordReadings(period="cert-2", values={"assessment_score": 88.0}, by=LI, correct=True, reason="regraded"))
     await env.sleep(timedelta(days=2))
     await do(Escalate(by=LI, reason="the provider's trainers are late"))
+    await do(RetryNotices(by=LI))  # the refused hook's notices, sent again (and refused again)
     await do(Cancel(by=DANA, reason="simulation over"))
     return tid
 
@@ -204,6 +208,13 @@ async def drive_calendar(env: WorkflowEnvironment, task_queue: str) -> str:
     await send(env.client, tid, Approve(gate="slas_signed", by=DANA))
     await send(env.client, tid, Cancel(by=DANA, reason="simulation over"))
     return tid
+
+
+def in_steady_state(history: WorkflowHistory, phases: int) -> bool:
+    """Whether a run began in steady state, from the state its start carried."""
+    started = history.events[0].workflow_execution_started_event_attributes
+    start = pydantic_data_converter.payload_converter.from_payload(started.input.payloads[0], StartTransition)
+    return start.state is not None and start.state.phase_index >= phases
 
 
 async def main() -> None:
@@ -285,7 +296,8 @@ async def main() -> None:
                         if n <= 2 or n == len(runs):  # the transition, a first steady-state run, and the last
                             (args.history / f"reference-run-{n:02d}.json").write_text(history.to_json())
     sizes = [len(h.events) for _, h in runs]
-    steady = [h for _, h in runs[1:]]
+    steady = [h for _, h in runs if in_steady_state(h, len(plan.phases))]
+    transition = [h for _, h in runs if not in_steady_state(h, len(plan.phases))]
     print(
         json.dumps(
             {
@@ -294,7 +306,8 @@ async def main() -> None:
                 "phase": status.phase,
                 "settlements": len(status.settlements),
                 "runs": len(runs),
-                "events_to_steady_state": sizes[0],
+                "events_to_steady_state": sum(len(h.events) for h in transition),
+                "runs_to_steady_state": len(transition),
                 "largest_run_events": max(sizes),
                 "simulated_seconds": round(simulated, 2),
                 "wall_seconds": round(time.perf_counter() - began, 2),

@@ -135,6 +135,12 @@ class Delegate(_Decision):
         return self
 
 
+class RetryNotices(_Decision):
+    """Send again every notification that failed for good or ran out of tries."""
+
+    update: ClassVar[str] = "retry_notices"
+
+
 class ChangeRoster(_Decision):
     """Add people to the roster (or replace their entry), or take them off it."""
 
@@ -173,7 +179,7 @@ class ReadingsBatch(_Sent):
 
 
 GateDecision = Approve | Tick | Reject | Waive
-Control = Pause | Resume | Cancel | ChangeRoster | Escalate | Delegate
+Control = Pause | Resume | Cancel | ChangeRoster | Escalate | Delegate | RetryNotices
 Command = GateDecision | Control | RecordReadings | ReadingsBatch
 """Every command a transition takes."""
 
@@ -190,6 +196,7 @@ COMMANDS: tuple[type[Command], ...] = (
     RecordReadings,
     ReadingsBatch,
     Delegate,
+    RetryNotices,
 )
 """The command table, in the order the workflow registers its update handlers."""
 

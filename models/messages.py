@@ -211,6 +211,16 @@ class TransitionState(Message):
     an ended one's id never collides with the old rows."""
     trusted_keys: list[str] = []
     """Public keys whose signature every command must carry; empty: commands go unsigned."""
+    pending: list[Pending] = []
+    """Deliveries waiting for another try: carried across continue-as-new, so none is dropped."""
+    trying: list[Pending] = []
+    """Deliveries being tried now (taken from ``pending``), until their outcome is settled."""
+    failed: list[Pending] = []
+    """Deliveries given up, newest last, for ``bpo notices --failed`` and ``--retry``."""
+    unwritten: list[AuditEntry] = []
+    """Audit entries the database did not take yet; written with the next flush."""
+    audit_attempts: int = 0
+    audit_retry_at: datetime | None = None
     delegations: list[Delegation] = []
     breaches: list[str] = []
     """``kpi#period`` of every SLA breach alerted during the phases (once each)."""
@@ -270,6 +280,52 @@ class Delivery(Message):
 
     notice: Notice
     channel: Channel
+
+
+class Pending(Message):
+    """A delivery waiting for its next try (or, in ``failed``, one given up)."""
+
+    delivery: Delivery
+    attempts: int = 0
+    since: datetime
+    """Its first try."""
+    next_at: datetime
+    error: str | None = None
+    """What the last try met."""
+
+
+class DeliveryOutcome(Message):
+    """What one delivery of a flush came to."""
+
+    status: Literal["sent", "skipped", "retry", "failed"]
+    error: str | None = None
+    entry: AuditEntry | None = None
+    """For a notice sent that the activity could not audit (the database was down): the row the
+    workflow writes instead."""
+
+
+class Flush(Message):
+    """The outbox activity's input: audit entries to write, then deliveries to make."""
+
+    audit: list[AuditEntry] = []
+    deliveries: list[Delivery] = []
+
+
+class Flushed(Message):
+    """The outbox activity's answer: one outcome per delivery, in order, and how long this worker
+    keeps trying a delivery before it is given up (``BPO_DELIVERY_GIVE_UP``)."""
+
+    outcomes: list[DeliveryOutcome] = []
+    audit_error: str | None = None
+    """Why the audit entries could not be written; the workflow keeps them and tries again."""
+    give_up_seconds: float = 86400.0
+
+
+class Deliveries(Message):
+    """The ``deliveries`` query's answer: what waits for another try and what was given up."""
+
+    pending: list[Pending] = []
+    failed: list[Pending] = []
 
 
 class Outbox(Message):
@@ -336,6 +392,11 @@ class TransitionStatus(Message):
     runs: int = 1
     delegations: list[Delegation] = []
     """The delegations in force: who decides for whom, until when."""
+    notices_pending: int = 0
+    """Deliveries waiting for another try (``bpo notices``)."""
+    notices_failed: int = 0
+    """Deliveries given up; ``bpo notices --retry`` sends them again."""
 
 
+TransitionState.model_rebuild()
 StartTransition.model_rebuild()

@@ -2,7 +2,10 @@
 
 Used by tests/test_chaos.py at CI size and by ``make chaos`` (``python -m tests.chaos``) for a
 longer run. Every command is signed and retried under the same update id until it is answered,
-as a careful client would; at the end every transition must stand where an undisturbed run would.
+as a careful client would; at the end every transition must stand where an undisturbed run would,
+and every notice (each one is audited on the log channel) must have reached a real webhook
+receiver. A webhook delivery is at least once, recognisable by its id: a kill between the POST and
+its audit row can send it again, and the drill counts those as ``resent``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +59,8 @@ class Tally:
     kills: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     problems: list[str] = field(default_factory=list)
+    resent: int = 0
+    """Webhook deliveries received more than once (the same id), after a kill mid-delivery."""
 
 
 def killer(stack: Stack, tally: Tally, stop: threading.Event, every: tuple[float, float], rng: random.Random) -> None:
@@ -105,8 +113,11 @@ async def drive(
         await _until_answered(lambda: send(client, tid, command, signer, update_id=f"{tid}-{n}"), tally)
 
 
-async def verify(settings: Settings, ids: list[str], tally: Tally, timeout: float) -> None:
-    """Each transition settled its first period as an undisturbed run would, with nothing doubled."""
+async def verify(
+    settings: Settings, ids: list[str], tally: Tally, timeout: float, hooked: Counter[str] | None = None
+) -> None:
+    """Each transition settled its first period as an undisturbed run would, with nothing doubled;
+    every notice reached the webhook (``hooked``: how often each notice id arrived)."""
     client = await connect(settings)
     deadline = time.monotonic() + timeout
     engine = make_engine(settings.audit_url)
@@ -137,12 +148,45 @@ async def verify(settings: Settings, ids: list[str], tally: Tally, timeout: floa
         audit = (rows["approved"], rows["ticked"], rows["kpi_reading"], rows["phase_passed"])
         if audit != (3, 2, 3, 2) or rows["settlement"] != len(status.settlements):
             tally.problems.append(f"{tid}: audit trail {dict(rows)} against {len(status.settlements)} settlements")
+        if hooked is not None:
+            await _notices_arrived(settings, tid, tally, hooked, deadline)
+
+
+async def _notices_arrived(settings: Settings, tid: str, tally: Tally, hooked: Counter[str], deadline: float) -> None:
+    """Every notice the log channel audited also reached the webhook (retries may still be on
+    their way when the drill stops killing)."""
+    engine = make_engine(settings.audit_url)
+    while True:
+        with Session(engine) as session:
+            trail = read_trail(tid, session=session)
+        logged = {r.detail["notice"] for r in trail if r.kind == "notification_sent" and r.detail["channel"] == "log"}
+        lost = logged - set(hooked)
+        if not lost or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
+    if lost:
+        tally.problems.append(f"{tid}: {len(lost)} notices never reached the webhook, e.g. {sorted(lost)[0]}")
+    tally.resent += sum(n - 1 for key, n in hooked.items() if key.startswith(f"{tid}/") and n > 1)
 
 
 def run(data: Path, transitions: int, min_kills: int, seed: int, pace: tuple[float, float]) -> Tally:
     """The whole drill; returns the counts and whatever was found lost or doubled."""
     rng = random.Random(seed)
-    stack = Stack(data)
+    with webhook_counter() as (url, hooked):
+        return _run(data, transitions, min_kills, rng, seed, pace, url, hooked)
+
+
+def _run(
+    data: Path,
+    transitions: int,
+    min_kills: int,
+    rng: random.Random,
+    seed: int,
+    pace: tuple[float, float],
+    url: str,
+    hooked: Counter[str],
+) -> Tally:
+    stack = Stack(data, {"BPO_WEBHOOK_URL": url})
     stack.start_server()
     stack.start_worker()
     settings = Settings(TEMPORAL_ADDRESS=f"127.0.0.1:{stack.port}", BPO_DATA_DIR=data, BPO_TASK_QUEUE="e2e")
@@ -164,13 +208,39 @@ def run(data: Path, transitions: int, min_kills: int, seed: int, pace: tuple[flo
             await asyncio.to_thread(chaos.join)
             if stack.worker is None or stack.worker.poll() is not None:
                 stack.start_worker()
-            await verify(settings, ids, tally, timeout=120)
+            await verify(settings, ids, tally, timeout=120, hooked=hooked)
 
         asyncio.run(main())
     finally:
         stop.set()
         stack.stop()
     return tally
+
+
+@contextmanager
+def webhook_counter() -> Iterator[tuple[str, Counter[str]]]:
+    """A webhook receiver on loopback counting each notice id it takes."""
+    hooked: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+            self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                hooked[self.headers["webhook-id"]] += 1
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", hooked
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def main() -> None:
@@ -189,6 +259,7 @@ def main() -> None:
                 "seed": args.seed,
                 "kills": dict(tally.kills),
                 "client_retries": tally.retries,
+                "webhook_resent": tally.resent,
                 "verdict": verdict,
                 "problems": tally.problems[:20],
             },

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 
 import httpx
@@ -13,8 +13,9 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.audit import AuditActivities, read_trail, write_entries
 from activities.notify import NotifyActivities
+from activities.outbox import OutboxActivities
 from bpo.db import make_engine
-from models.messages import AuditBatch, AuditEntry, Delivery, Notice, Recipient
+from models.messages import AuditBatch, AuditEntry, Delivery, Flush, Notice, Recipient
 from models.plan import EmailChannel, LogChannel, WebhookChannel
 from tests.receivers import smtp_receiver, webhook_receiver
 
@@ -124,3 +125,45 @@ async def test_log_channel_needs_no_receiver(engine):
         await ActivityEnvironment().run(notify.deliver, Delivery(notice=notice(), channel=LogChannel(kind="log")))
     with Session(engine) as session:
         assert [r.kind for r in read_trail("t1", session=session)] == ["notification_sent"]
+
+
+async def test_a_flush_writes_the_audit_then_delivers_once_even_when_tried_again(engine):
+    with smtp_receiver() as (url, received):
+        async with httpx.AsyncClient() as http:
+            flush = OutboxActivities(NotifyActivities(engine, http), timedelta(hours=24))
+            channel = EmailChannel(kind="email", smtp=url, sender="transitions@acme.example")
+            batch = Flush(audit=[entry(1)], deliveries=[Delivery(notice=notice(), channel=channel)])
+            first = await ActivityEnvironment().run(flush.flush, batch)
+            again = await ActivityEnvironment().run(flush.flush, batch)  # a worker lost mid-flush
+    assert [o.status for o in first.outcomes] == [o.status for o in again.outcomes] == ["sent"]
+    assert len(received) == 1, "a delivery already audited as sent is not sent again"
+    assert first.give_up_seconds == 86400 and first.audit_error is None
+    with Session(engine) as session:
+        assert sorted(r.kind for r in read_trail("t1", session=session)) == ["approved", "notification_sent"]
+
+
+async def test_a_flush_says_which_deliveries_to_try_again_and_which_failed_for_good(engine):
+    async with httpx.AsyncClient() as http:
+        flush = OutboxActivities(NotifyActivities(engine, http), timedelta(hours=1))
+        with (
+            webhook_receiver(fail_first=1, fail_status=404) as (refusing, _),
+            webhook_receiver(fail_first=1, fail_status=503) as (down, _),
+        ):
+            hooks = [WebhookChannel(kind="webhook", url=u) for u in (refusing, down, "${BPO_WEBHOOK_URL}")]
+            batch = Flush(deliveries=[Delivery(notice=notice(), channel=c) for c in hooks])
+            flushed = await ActivityEnvironment().run(flush.flush, batch)
+    assert [o.status for o in flushed.outcomes] == ["failed", "retry", "skipped"]
+    assert "HTTP 404" in (flushed.outcomes[0].error or "") and flushed.give_up_seconds == 3600
+
+
+async def test_a_flush_with_the_audit_database_away_still_delivers_and_hands_the_rows_back():
+    away = create_engine("postgresql+psycopg://bpo@127.0.0.1:1/audit")  # nothing listens there
+    with webhook_receiver() as (url, received):
+        async with httpx.AsyncClient() as http:
+            flush = OutboxActivities(NotifyActivities(away, http), timedelta(hours=24))
+            delivery = Delivery(notice=notice(), channel=WebhookChannel(kind="webhook", url=url))
+            flushed = await ActivityEnvironment().run(flush.flush, Flush(audit=[entry(1)], deliveries=[delivery]))
+    assert flushed.audit_error and "audit database" in flushed.audit_error
+    (outcome,) = flushed.outcomes
+    assert outcome.status == "sent" and len(received) == 1
+    assert outcome.entry is not None and outcome.entry.id == "t1/7/webhook", "the workflow writes it later"

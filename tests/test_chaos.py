@@ -13,6 +13,6 @@ pytestmark = pytest.mark.e2e
 
 def test_killing_worker_and_server_at_random_loses_and_doubles_nothing(tmp_path: Path):
     tally = run(tmp_path, transitions=20, min_kills=5, seed=20261122, pace=(1.0, 6.0))
-    print(f"kills {dict(tally.kills)}, client retries {tally.retries}")
+    print(f"kills {dict(tally.kills)}, client retries {tally.retries}, webhook deliveries resent {tally.resent}")
     assert tally.kills["worker"] >= 5 and tally.kills["server"] >= 5
     assert tally.problems == []

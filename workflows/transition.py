@@ -13,12 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RawValue, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.audit import AuditActivities
-    from activities.notify import NotifyActivities
     from models.commands import (
         BY_UPDATE,
         Approve,
@@ -32,30 +30,22 @@ with workflow.unsafe.imports_passed_through():
         RecordReadings,
         Reject,
         Resume,
+        RetryNotices,
         Tick,
         Waive,
     )
     from models.constants import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE, WORKFLOW_NAME
-    from models.messages import AuditBatch, Delivery, StartTransition, TransitionStatus
+    from models.messages import Deliveries, StartTransition, TransitionStatus
     from models.plan import Person, Plan
+    from workflows.pump import Flusher, Sender
     from workflows.rules import Machine, Refused, awaiting
-    from workflows.rules.versions import (
-        APPROVAL_REQUESTS,
-        DRAIN_IN_FLIGHT,
-        FAILED_DELIVERIES_AUDITED,
-        UPDATE_ID_REQUESTS,
-    )
+    from workflows.rules.versions import APPROVAL_REQUESTS, HISTORY_BUDGETED, OUTBOX_FLUSH, UPDATE_ID_REQUESTS
 
-AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
-# A notification that cannot be delivered in eight attempts (about four minutes of backoff) is
-# given up, and audited as such, rather than holding the transition back.
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    maximum_interval=timedelta(minutes=5),
-    maximum_attempts=8,
-    non_retryable_error_types=["BadChannel"],
-)
 MIN_TIMER = timedelta(seconds=1)
+HISTORY_BUDGET = 340
+"""Events after which a run continues as new at its next quiet moment: a turn and the drain add
+a few dozen at most, so every run's history stays under 400 events, quick to replay however
+long the transition runs."""
 
 
 def _handles(command_type: type[Command]) -> Any:
@@ -97,20 +87,14 @@ class TransitionWorkflow:
         self._decisions = workflow.metric_meter().create_counter(
             "bpo_decisions", "Decisions accepted, by kind and phase"
         )
-        self._alerts = {
-            kind: workflow.metric_meter().create_counter(name, f"{kind} events, by phase")
-            for kind, name in (("escalation", "bpo_escalations"), ("sla_breach", "bpo_sla_breaches"))
-        }
         self._changes = 0
-        self._deliveries: set[asyncio.Task[None]] = set()
         self._published: tuple[Any, ...] | None = None
-        self._stopping = False
-        self._drain_in_flight = False
 
     @workflow.run
     async def run(self, start: StartTransition) -> TransitionStatus:
         """Wait for decisions and deadlines until the transition ends or continues as new."""
-        pump = asyncio.create_task(self._pump())
+        carrier = (Flusher if self._changed(OUTBOX_FLUSH) else Sender)(self.machine, self._plan, self._changed)
+        pump = asyncio.create_task(carrier.run())
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
         while self.machine.state.state not in ("cancelled", "completed"):
@@ -125,35 +109,42 @@ class TransitionWorkflow:
                 timer, timer_at = None, wake
                 if wake is not None:
                     timer = asyncio.create_task(workflow.sleep(max(wake - now, MIN_TIMER)))
-            await workflow.wait_condition(self._woken(self._changes, timer))
+            await workflow.wait_condition(self._woken(self._changes, carrier, timer))
             if timer is not None and timer.done():
                 timer, timer_at = None, None
                 self.machine.advance(workflow.now())
             if self._should_continue_as_new():
-                await self._drain(pump)
+                await self._drain(carrier, pump, ending=False)
                 state = self.machine.state.model_copy(update={"runs": self.machine.state.runs + 1})
                 workflow.continue_as_new(StartTransition(id=start.id, plan=self._plan, state=state))
         self._publish()
-        await self._drain(pump)
+        await self._drain(carrier, pump, ending=True)
         return self.machine.status(workflow.now())
 
-    def _woken(self, seen: int, timer: asyncio.Task[None] | None) -> Callable[[], bool]:
-        """Whether a decision arrived since ``seen`` or ``timer`` fired: the loop's wake-up."""
-        return lambda: self._changes != seen or (timer is not None and timer.done())
+    def _woken(self, seen: int, carrier: Flusher | Sender, timer: asyncio.Task[None] | None) -> Callable[[], bool]:
+        """Whether a decision arrived since ``seen``, the outbox settled a flush (which may move
+        the next retry) or ``timer`` fired: the loop's wake-up."""
+        turns = carrier.turns
+        return lambda: self._changes != seen or carrier.turns != turns or (timer is not None and timer.done())
 
     def _should_continue_as_new(self) -> bool:
-        """At a settled period's boundary, or when Temporal says the history grows long."""
+        """At a settled period's boundary, when a run's history reaches its budget, or when
+        Temporal says the history grows long."""
         if self.machine.state.state in ("cancelled", "completed"):
             return False
         closed, self.machine.period_closed = self.machine.period_closed, False
-        return closed or workflow.info().is_continue_as_new_suggested()
+        info = workflow.info()
+        if info.get_current_history_length() >= HISTORY_BUDGET and self._changed(HISTORY_BUDGETED):
+            return True
+        return closed or info.is_continue_as_new_suggested()
 
-    async def _drain(self, pump: asyncio.Task[None]) -> None:
-        """Let every handler finish and every audit entry and notification go out."""
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        self._drain_in_flight = self._changed(DRAIN_IN_FLIGHT)
-        self._stopping = True
-        await pump
+    async def _drain(self, carrier: Flusher | Sender, pump: asyncio.Task[None], ending: bool) -> None:
+        """Let every handler finish and every audit entry and notification go out (or, at a
+        continue-as-new, wait in the carried state for its next try)."""
+        if isinstance(carrier, Flusher):
+            await carrier.drain(ending)
+        else:
+            await carrier.drain(pump)
 
     # --- decisions ------------------------------------------------------------------------
 
@@ -202,6 +193,7 @@ class TransitionWorkflow:
     change_roster = _handles(ChangeRoster)
     escalate = _handles(Escalate)
     delegate = _handles(Delegate)
+    retry_notices = _handles(RetryNotices)
 
     @workflow.signal(dynamic=True)
     def command_signal(self, name: str, args: Sequence[RawValue]) -> None:
@@ -244,65 +236,15 @@ class TransitionWorkflow:
         return self.machine.state.people
 
     @workflow.query
+    def deliveries(self) -> Deliveries:
+        """The notifications waiting for another try, and those given up."""
+        s = self.machine.state
+        return Deliveries(pending=[*s.trying, *s.pending], failed=s.failed)
+
+    @workflow.query
     def plan(self) -> Plan:
         """The plan the transition runs, for reports and calendars."""
         return self._plan
-
-    # --- carrying out the outbox ---------------------------------------------------------
-
-    async def _pump(self) -> None:
-        """Write audit entries and send notifications as the machine produces them."""
-        while True:
-            await workflow.wait_condition(self._pump_woken)
-            outbox = self.machine.take_outbox()
-            if not outbox.audit and not outbox.notices:
-                break
-            for entry in outbox.audit:
-                if entry.kind in self._alerts:
-                    self._alerts[entry.kind].add(1, {"phase": entry.phase})
-            for notice in outbox.notices:
-                for channel in self._plan.notifications:
-                    task = asyncio.create_task(self._deliver(Delivery(notice=notice, channel=channel)))
-                    self._deliveries.add(task)
-                    task.add_done_callback(self._deliveries.discard)
-            if outbox.audit:
-                # Local activities: a short database write leaves one marker in the history, not
-                # three events and a workflow task of its own.
-                await workflow.execute_local_activity_method(
-                    AuditActivities.record,
-                    AuditBatch(entries=outbox.audit),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=AUDIT_RETRY,
-                )
-        if self._deliveries:
-            await asyncio.gather(*self._deliveries)
-
-    def _pump_woken(self) -> bool:
-        """Something to write or send; or the run ends and nothing more can come: no delivery in
-        flight whose failure the trail would need (runs before that change stopped at once)."""
-        if self.machine.outbox.audit or self.machine.outbox.notices:
-            return True
-        return self._stopping and not (self._drain_in_flight and self._deliveries)
-
-    async def _deliver(self, delivery: Delivery) -> None:
-        try:
-            await workflow.execute_local_activity_method(
-                NotifyActivities.deliver,
-                delivery,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=NOTIFY_RETRY,
-            )
-        except (ActivityError, ApplicationError) as failure:
-            # A failure no retry can mend (a refused webhook, no TLS) arrives as the activity's
-            # own ApplicationError; before this change it went unheard, and old runs replay so.
-            if isinstance(failure, ApplicationError) and not self._changed(FAILED_DELIVERIES_AUDITED):
-                raise
-            error = str(failure.cause if isinstance(failure, ActivityError) else failure)
-            workflow.logger.warning(
-                "notification_failed",
-                extra={"notice": delivery.notice.id, "channel": delivery.channel.kind, "error": error},
-            )
-            self.machine.delivery_failed(delivery, error, workflow.now())
 
     def _publish(self) -> None:
         """Keep the search attributes and the Web UI's details in step with the state."""

@@ -111,13 +111,23 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
         print(trail_text(rows))
 
 
-def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
-    """A transition's notifications, one line per notice and channel, with how delivery went."""
+async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
+    """A transition's notifications, one line per notice and channel, with how delivery went:
+    sent and failed from the audit trail, waiting for another try from the workflow; ``--retry``
+    sends the failed ones again."""
+    from bpo.api import get_deliveries
     from bpo.render import table
 
-    rows = _trail(settings, args.id)
-    if not rows:
-        raise Exit(f"the audit trail has nothing for '{args.id}' in {settings.audit_url}")
+    if args.retry:
+        from bpo.commands.deciding import send_from_cli
+        from models.commands import RetryNotices
+
+        if not args.by:
+            raise Exit("--retry needs --by PERSON: someone who may pause the transition may send them again")
+        status = await send_from_cli(settings, args.id, RetryNotices(by=args.by))
+        print(f"sending again; {status.notices_pending} deliveries waiting, {status.notices_failed} failed")
+        return
+    rows = [r for r in _trail(settings, args.id) if r.kind in ("notification_sent", "notification_failed")]
     deliveries = [
         {
             "notice": r.detail.get("notice"),
@@ -129,10 +139,35 @@ def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
             "recipients": r.detail.get("recipients", []),
             "refused": r.detail.get("refused", {}),
             "error": r.detail.get("error"),
+            "attempts": None,
         }
         for r in rows
-        if r.kind in ("notification_sent", "notification_failed")
     ]
+    try:
+        waiting = await get_deliveries(await client_for(settings), args.id)
+    except Exception:  # a server away, a transition from before the outbox: the trail alone
+        waiting = None
+    if waiting is not None:
+        sent = {(d["notice"], d["channel"]) for d in deliveries if d["state"] == "sent"}
+        for p in waiting.pending:
+            if (p.delivery.notice.id, p.delivery.channel.kind) in sent:
+                continue
+            deliveries.append(
+                {
+                    "notice": p.delivery.notice.id,
+                    "about": p.delivery.notice.kind,
+                    "channel": p.delivery.channel.kind,
+                    "state": "waiting",
+                    "at": p.next_at.isoformat(),
+                    "subject": p.delivery.notice.subject,
+                    "recipients": [r.id for r in p.delivery.notice.recipients],
+                    "refused": {},
+                    "error": p.error,
+                    "attempts": p.attempts,
+                }
+            )
+    if not deliveries and waiting is None:
+        raise Exit(f"the audit trail has nothing for '{args.id}' in {settings.audit_url}")
     if args.failed:
         deliveries = [d for d in deliveries if d["state"] == "failed" or d["refused"]]
     if args.json:
@@ -142,6 +177,8 @@ def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
     else:
         keys = ("at", "about", "channel", "state", "subject", "error")
         print(table([k.upper() for k in keys], [[str(d[k] or "")[:70] for k in keys] for d in deliveries]))
+        if waiting and waiting.failed:
+            print(f"\n{len(waiting.failed)} failed; send them again with: bpo notices {args.id} --retry --by PERSON")
 
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> None:

@@ -77,6 +77,10 @@ class Run:
         """One gate of the phase under way."""
         return next(g for g in self.status().gates if g.key == key)
 
+    def sent_failures(self) -> list[AuditEntry]:
+        """The audit rows of deliveries given up."""
+        return [a for a in self.audit if a.kind == "notification_failed"]
+
     def sent(self, kind: str) -> list[Notice]:
         """The notices of ``kind`` sent so far."""
         return [n for n in self.notices if n.kind == kind]

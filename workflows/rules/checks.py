@@ -25,6 +25,7 @@ from models.commands import (
     RecordReadings,
     Reject,
     Resume,
+    RetryNotices,
     Tick,
     Waive,
 )
@@ -72,7 +73,7 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
                 _check_readings(v, batch)
         case RecordReadings():
             _check_readings(v, command)
-        case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate() | Delegate():
+        case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate() | Delegate() | RetryNotices():
             _check_control(v, command)
         case Approve() | Tick() | Reject() | Waive():
             check_gate_decision(v, command, now)
@@ -209,6 +210,10 @@ def _check_control(v: View, command: Control) -> None:
             escalation_level(v, command.level)
         case Delegate():
             _check_delegation(v, command)
+        case RetryNotices():
+            require_role(v, command.by, CONTROL_ROLES, "send failed notifications again")
+            if not v.state.failed:
+                raise Refused("no notification of this transition has failed; nothing to send again", "NothingFailed")
         case _:
             assert_never(command)
 

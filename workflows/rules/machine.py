@@ -22,12 +22,13 @@ from models.commands import (
     RecordReadings,
     Reject,
     Resume,
+    RetryNotices,
     Tick,
     Waive,
 )
 from models.messages import GateState, GateStatus, TransitionState, TransitionStatus
 from models.plan import Plan
-from workflows.rules import awaiting, checks, deadlines, decisions, delegation, gates, ledger, phases, texts
+from workflows.rules import awaiting, checks, deadlines, decisions, delegation, deliveries, gates, ledger, phases, texts
 from workflows.rules import status as report
 from workflows.rules.clock import is_done
 from workflows.rules.outbox import Recorder
@@ -80,6 +81,7 @@ class Machine(Recorder):
     def next_wakeup(self, now: datetime) -> datetime | None:
         """The next moment the passing of time alone can change something, reminders included."""
         moments = [super().next_wakeup(now), awaiting.next_reminder(self, now), *deadlines.next_moments(self, now)]
+        moments.append(deliveries.next_retry(self))  # notices and audit entries waiting, paused or not
         if self.state.delegations:  # a delegation ending changes who is awaited
             moments.append(delegation.next_end(self, now))
         return min((t for t in moments if t is not None), default=None)
@@ -145,6 +147,8 @@ class Machine(Recorder):
                 decisions.escalate(self, command, now)
             case Delegate():
                 decisions.delegate(self, command, now)
+            case RetryNotices():
+                deliveries.retry_failed(self, command, now)
             case _:
                 assert_never(command)
         self.advance(now)

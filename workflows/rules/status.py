@@ -55,6 +55,8 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         year_to_date=year_to_date(v),
         runs=s.runs,
         delegations=delegation.active(v, now),
+        notices_pending=len(s.pending) + len(s.trying),
+        notices_failed=len(s.failed),
     )
 
 

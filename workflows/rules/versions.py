@@ -38,6 +38,12 @@ PHASE_BREACH_ALERTS = "phase-breach-alerts-2026-11"
 period label, as one in steady state always did."""
 REMINDERS = "reminders-2026-11"
 """People a gate still waits on are reminded on the plan's, phase's or gate's ``reminders``."""
+OUTBOX_FLUSH = "outbox-flush-2026-11"
+"""One local activity per turn writes the audit entries and makes every delivery; a delivery that
+fails is tried again from the carried state for ``BPO_DELIVERY_GIVE_UP`` (or kept as failed), so
+no continue-as-new or end drops it; a sent notice is never sent again by a retried flush."""
+HISTORY_BUDGETED = "history-budget-2026-11"
+"""A run continues as new once its history reaches the workflow's budget of events."""
 UPDATE_ID_REQUESTS = "update-id-requests-2026-11"
 """A command without a request id counts once per Temporal update id."""
 

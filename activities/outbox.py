@@ -1,0 +1,104 @@
+"""The outbox flush: one local activity per workflow turn writes the audit rows the rules
+produced, then makes every delivery of their notices, and answers with each delivery's outcome.
+
+One activity per turn keeps a transition's history short (one marker, however many notices and
+channels), and the workflow, not the delivery, decides what a failure means: another try later
+(the delivery waits in the workflow's carried state), or a failure kept for ``bpo notices``.
+A delivery already audited as sent (the same id, from an earlier try of this flush that a
+worker crash cut short) is not sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import structlog
+from sqlmodel import Session, col, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.audit import write_entries
+from activities.notify import NotifyActivities, sent_entry
+from activities.transport import Skipped
+from models.messages import Delivery, DeliveryOutcome, Flush, Flushed
+from models.tables import AuditRecord, audit_uuid
+
+log = structlog.get_logger(__name__)
+PARALLEL = 8
+"""Deliveries of one flush made at once."""
+
+
+class OutboxActivities:
+    """Holds the notifier and how long deliveries are tried; ``flush`` is the registered activity."""
+
+    def __init__(self, notify: NotifyActivities, give_up: timedelta) -> None:
+        self.notify = notify
+        self.give_up = give_up
+
+    @activity.defn(name="flush_outbox")
+    async def flush(self, batch: Flush) -> Flushed:
+        """Write the audit entries, then make each delivery and say how it went. Nothing here
+        fails the activity: a database that is away leaves the entries to the workflow, which
+        keeps them and writes them with a later flush."""
+        audit_error = None
+        if batch.audit:
+            try:
+                new = await asyncio.to_thread(self._write, batch)
+            except Exception as error:
+                audit_error = f"the audit database could not be written ({type(error).__name__})"
+                log.warning("audit_deferred", transition_id=batch.audit[0].transition_id, error=audit_error)
+            else:
+                log.info(
+                    "audit_recorded",
+                    transition_id=batch.audit[0].transition_id,
+                    entries=len(batch.audit),
+                    new=new,
+                    kinds=sorted({e.kind for e in batch.audit}),
+                )
+        sent = await asyncio.to_thread(self._already_sent, batch.deliveries) if batch.deliveries else set()
+        gate = asyncio.Semaphore(PARALLEL)
+
+        async def one(delivery: Delivery) -> DeliveryOutcome:
+            if _id(delivery) in sent:
+                return DeliveryOutcome(status="sent")
+            async with gate:
+                return await self._deliver(delivery)
+
+        outcomes = await asyncio.gather(*(one(d) for d in batch.deliveries))
+        return Flushed(outcomes=list(outcomes), audit_error=audit_error, give_up_seconds=self.give_up.total_seconds())
+
+    async def _deliver(self, delivery: Delivery) -> DeliveryOutcome:
+        try:
+            refused = await self.notify.send(delivery, activity.info().attempt)
+        except Skipped as off:
+            return DeliveryOutcome(status="skipped", error=str(off))
+        except ApplicationError as failure:
+            return DeliveryOutcome(status="failed" if failure.non_retryable else "retry", error=str(failure))
+        except Exception as error:  # a bug or the unexpected: tried again, never dropped
+            log.exception("delivery_crashed", notice=delivery.notice.id, channel=delivery.channel.kind)
+            return DeliveryOutcome(status="retry", error=f"the delivery failed unexpectedly ({type(error).__name__})")
+        entry = sent_entry(delivery, refused)
+        try:
+            await asyncio.to_thread(self.notify._audit, entry)
+        except Exception:  # sent, but not audited: the workflow writes the row with its next flush
+            log.warning("sent_not_audited", notice=delivery.notice.id, channel=delivery.channel.kind)
+            return DeliveryOutcome(status="sent", entry=entry)
+        return DeliveryOutcome(status="sent")
+
+    def _write(self, batch: Flush) -> int:
+        with Session(self.notify.engine) as session:
+            return write_entries(batch.audit, session=session)
+
+    def _already_sent(self, deliveries: list[Delivery]) -> set[str]:
+        try:
+            with Session(self.notify.engine) as session:
+                keys = [audit_uuid(_id(d)) for d in deliveries]
+                found = session.exec(select(AuditRecord.event_id).where(col(AuditRecord.id).in_(keys))).all()
+                return set(found)
+        except Exception:  # the database is away: send, as the first try would
+            return set()
+
+
+def _id(delivery: Delivery) -> str:
+    return f"{delivery.notice.id}/{delivery.channel.kind}"

@@ -1,0 +1,183 @@
+"""Carrying out the machine's outbox: audit entries and notices, inside the workflow.
+
+`Flusher` is today's way: each turn, one local activity writes the audit entries and makes every
+delivery; what fails waits in the carried state for another try, so a continue-as-new or the end
+of the transition drops nothing. `Sender` is the way transitions started before it ran (an audit
+activity per turn, a delivery activity per notice and channel), kept so that they replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.audit import AuditActivities
+    from activities.notify import NotifyActivities
+    from activities.outbox import OutboxActivities
+    from models.messages import AuditBatch, Delivery, Flush
+    from models.plan import Plan
+    from workflows.rules import Machine, deliveries
+    from workflows.rules.versions import DRAIN_IN_FLIGHT, FAILED_DELIVERIES_AUDITED
+
+AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# Before the flush: a notification that could not be delivered in eight attempts (about four
+# minutes of backoff) was given up, and audited as such.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=8,
+    non_retryable_error_types=["BadChannel"],
+)
+# The flush fails only on a bug (or a worker lost mid-flight); outcomes carry every other failure.
+FLUSH_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+FLUSH_TIMEOUT = timedelta(minutes=2)
+
+
+class _Carrier:
+    def __init__(self, machine: Machine, plan: Plan, changed: Callable[[str], bool]) -> None:
+        self.machine = machine
+        self.plan = plan
+        self.changed = changed
+        meter = workflow.metric_meter()
+        self.alerts = {
+            kind: meter.create_counter(name, f"{kind} events, by phase")
+            for kind, name in (("escalation", "bpo_escalations"), ("sla_breach", "bpo_sla_breaches"))
+        }
+        self.failures = meter.create_counter("bpo_notifications_failed", "Notifications given up, by channel")
+        self.turns = 0
+        """Flushes settled: each may move the next retry, which the workflow's timer must follow."""
+
+    def count(self, entries: list[Any]) -> None:
+        for entry in entries:
+            if entry.kind in self.alerts:
+                self.alerts[entry.kind].add(1, {"phase": entry.phase})
+            if entry.kind == "notification_failed":
+                self.failures.add(1, {"channel": str(entry.detail.get("channel", ""))})
+
+
+class Flusher(_Carrier):
+    """One flush per turn; retries and failures kept in the machine's state."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.flushing = False
+
+    async def run(self) -> None:
+        """Flush whenever there is something to write or send, or a retry falls due."""
+        while True:
+            await workflow.wait_condition(lambda: deliveries.waiting(self.machine, workflow.now()))
+            await self.flush()
+
+    async def flush(self) -> None:
+        """One turn: the audit entries, the new deliveries and the retries due, in one activity."""
+        m, now = self.machine, workflow.now()
+        self.flushing = True
+        try:
+            notices, m.outbox.notices = m.outbox.notices, []
+            fresh = [Delivery(notice=n, channel=c) for n in notices for c in self.plan.notifications]
+            again = deliveries.take_due(m, now)
+            rows = deliveries.take_rows(m)
+            self.count(rows)
+            out = [*fresh, *again]
+            flushed = await workflow.execute_local_activity_method(
+                OutboxActivities.flush,
+                Flush(audit=rows, deliveries=out),
+                start_to_close_timeout=FLUSH_TIMEOUT,
+                retry_policy=FLUSH_RETRY,
+            )
+            now = workflow.now()
+            deliveries.rows_kept(m, rows, flushed.audit_error, now)
+            give_up = timedelta(seconds=flushed.give_up_seconds)
+            deliveries.settle(m, out, flushed.outcomes, now, give_up)
+        finally:
+            self.flushing = False
+            self.turns += 1
+
+    def quiet(self) -> bool:
+        """Nothing written or sent is in flight or due now (retries may wait for later)."""
+        return not self.flushing and not deliveries.waiting(self.machine, workflow.now())
+
+    async def drain(self, ending: bool) -> None:
+        """Wait until every handler has finished and the outbox is flushed. A continue-as-new
+        carries what waits for a retry; the end of the transition waits for it to go out or be
+        given up."""
+        while True:
+            await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.quiet())
+            retry = deliveries.next_retry(self.machine)
+            if not ending or retry is None:
+                return
+            await workflow.sleep(max(retry - workflow.now(), timedelta(seconds=1)))
+
+
+class Sender(_Carrier):
+    """The pump of transitions started before the flush: it stops once the outbox is empty."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.deliveries: set[asyncio.Task[None]] = set()
+        self.stopping = False
+        self.drain_in_flight = False
+
+    async def run(self) -> None:
+        """Write audit entries and send notifications as the machine produces them."""
+        while True:
+            await workflow.wait_condition(self._woken)
+            outbox = self.machine.take_outbox()
+            if not outbox.audit and not outbox.notices:
+                break
+            self.count(outbox.audit)
+            for notice in outbox.notices:
+                for channel in self.plan.notifications:
+                    task = asyncio.create_task(self._deliver(Delivery(notice=notice, channel=channel)))
+                    self.deliveries.add(task)
+                    task.add_done_callback(self.deliveries.discard)
+            if outbox.audit:
+                await workflow.execute_local_activity_method(
+                    AuditActivities.record,
+                    AuditBatch(entries=outbox.audit),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=AUDIT_RETRY,
+                )
+        if self.deliveries:
+            await asyncio.gather(*self.deliveries)
+
+    def _woken(self) -> bool:
+        """Something to write or send; or the run ends and nothing more can come: no delivery in
+        flight whose failure the trail would need (runs before that change stopped at once)."""
+        if self.machine.outbox.audit or self.machine.outbox.notices:
+            return True
+        return self.stopping and not (self.drain_in_flight and self.deliveries)
+
+    async def drain(self, pump: asyncio.Task[None]) -> None:
+        """Let every handler finish and every audit entry and notification go out."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self.drain_in_flight = self.changed(DRAIN_IN_FLIGHT)
+        self.stopping = True
+        await pump
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            await workflow.execute_local_activity_method(
+                NotifyActivities.deliver,
+                delivery,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=NOTIFY_RETRY,
+            )
+        except (ActivityError, ApplicationError) as failure:
+            # A failure no retry can mend (a refused webhook, no TLS) arrives as the activity's
+            # own ApplicationError; before this change it went unheard, and old runs replay so.
+            if isinstance(failure, ApplicationError) and not self.changed(FAILED_DELIVERIES_AUDITED):
+                raise
+            error = str(failure.cause if isinstance(failure, ActivityError) else failure)
+            workflow.logger.warning(
+                "notification_failed",
+                extra={"notice": delivery.notice.id, "channel": delivery.channel.kind, "error": error},
+            )
+            self.machine.delivery_failed(delivery, error, workflow.now())

@@ -14,7 +14,11 @@ from bpo.settings import Settings
 def data_converter(settings: Settings) -> DataConverter:
     """The pydantic converter, with payload encryption when ``BPO_ENCRYPTION_KEY`` is set."""
     codec = codec_from_env(
-        {"BPO_ENCRYPTION_KEY": settings.encryption_key or "", "BPO_ENCRYPTION_OLD_KEYS": settings.encryption_old_keys}
+        {
+            "BPO_ENCRYPTION_KEY": settings.encryption_key or "",
+            "BPO_ENCRYPTION_OLD_KEYS": settings.encryption_old_keys,
+            "BPO_ENCRYPTION_REQUIRED": "true" if settings.encryption_required else "",
+        }
     )
     return with_codec(pydantic_data_converter, codec)
 

@@ -26,6 +26,11 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from activities.transport import is_loopback
 
 ENCODING = b"binary/encrypted"
+REFUSED = b"binary/bpo-plaintext-refused"
+PLAINTEXT_REFUSED = (
+    b"a payload arrived unencrypted and this process requires encryption (BPO_ENCRYPTION_REQUIRED): "
+    b"send it from a client that holds BPO_ENCRYPTION_KEY"
+)
 
 
 def parse_key(text: str) -> bytes:
@@ -47,9 +52,11 @@ def key_id(key: bytes) -> str:
 class EncryptionCodec(PayloadCodec):
     """Seals every payload with the current key; opens payloads sealed by any key it holds."""
 
-    def __init__(self, current: bytes, older: Iterable[bytes] = ()) -> None:
+    def __init__(self, current: bytes, older: Iterable[bytes] = (), required: bool = False) -> None:
         self.current_id = key_id(current)
         self.keys = {key_id(k): AESGCM(k) for k in (current, *older)}
+        self.required = required
+        """Refuse a payload that arrives unencrypted (``BPO_ENCRYPTION_REQUIRED``)."""
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         """Seal each payload with the current key and a fresh nonce."""
@@ -66,11 +73,18 @@ class EncryptionCodec(PayloadCodec):
         return sealed
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        """Open payloads sealed with any known key; others pass through unchanged."""
+        """Open payloads sealed with any known key; others pass through unchanged, unless
+        encryption is required: then a payload in clear is refused."""
         opened = []
         for payload in payloads:
             if payload.metadata.get("encoding") != ENCODING:
-                opened.append(payload)
+                # Refused as a payload no converter reads, not by failing here: a decoding error
+                # would fail the whole workflow task, and one stray command would jam the
+                # transition; a value that does not convert fails only its own update, query or
+                # signal, with this message.
+                opened.append(
+                    Payload(metadata={"encoding": REFUSED}, data=PLAINTEXT_REFUSED) if self.required else payload
+                )
                 continue
             kid = payload.metadata.get("encryption-key-id", b"").decode()
             aes = self.keys.get(kid)
@@ -83,13 +97,15 @@ class EncryptionCodec(PayloadCodec):
 
 
 def codec_from_env(env: dict[str, str] | None = None) -> EncryptionCodec | None:
-    """The codec for ``BPO_ENCRYPTION_KEY`` (and ``BPO_ENCRYPTION_OLD_KEYS``), or None when unset."""
+    """The codec for ``BPO_ENCRYPTION_KEY`` (and ``BPO_ENCRYPTION_OLD_KEYS``, and
+    ``BPO_ENCRYPTION_REQUIRED``), or None when unset."""
     env = dict(os.environ) if env is None else env
     current = env.get("BPO_ENCRYPTION_KEY", "").strip()
     if not current:
         return None
     older = [parse_key(k) for k in env.get("BPO_ENCRYPTION_OLD_KEYS", "").split(",") if k.strip()]
-    return EncryptionCodec(parse_key(current), older)
+    required = env.get("BPO_ENCRYPTION_REQUIRED", "").strip().lower() in ("1", "true", "yes", "on")
+    return EncryptionCodec(parse_key(current), older, required)
 
 
 def with_codec(converter: DataConverter, codec: PayloadCodec | None) -> DataConverter:

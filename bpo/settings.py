@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.constants import TASK_QUEUE
@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     encryption_key: str | None = Field(default=None, alias="BPO_ENCRYPTION_KEY", repr=False)
     encryption_old_keys: str = Field(default="", alias="BPO_ENCRYPTION_OLD_KEYS", repr=False)
+    encryption_required: bool = Field(default=False, alias="BPO_ENCRYPTION_REQUIRED")
+    """Refuse any payload that arrives unencrypted (a command, a query, a start) from a client
+    without the key; needs ``BPO_ENCRYPTION_KEY``."""
+
+    @model_validator(mode="after")
+    def _required_key(self) -> Settings:
+        if self.encryption_required and not self.encryption_key:
+            raise ValueError("BPO_ENCRYPTION_REQUIRED is set but BPO_ENCRYPTION_KEY is not: set the key, or unset it")
+        return self
+
     metrics_port: int | None = Field(default=None, alias="BPO_METRICS_PORT")
     health_port: int | None = Field(default=None, alias="BPO_HEALTH_PORT")
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="BPO_LOG_FORMAT")

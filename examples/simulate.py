@@ -210,6 +210,37 @@ async def drive_calendar(env: WorkflowEnvironment, task_queue: str) -> str:
     return tid
 
 
+async def drive_pending(env: WorkflowEnvironment, task_queue: str) -> str:
+    """A webhook that cannot be reached for days: notices wait in the carried state and are tried
+    again, the run continues as new with them pending, they are given up (after the 6h this
+    simulation's worker allows), sent again on request, and the transition's end waits for the
+    last tries."""
+    down = WebhookChannel(kind="webhook", url="http://127.0.0.1:9/unreachable")  # nothing listens
+    plan = load_plan(PLAN, env={}).plan
+    plan = plan.model_copy(update={"notifications": [*plan.notifications, down]})
+    tid = await start_transition(env.client, plan, task_queue=task_queue, transition_id="acme-pending")
+    await send(env.client, tid, Approve(gate="gap_analysis_approved", by=LI))
+    await env.sleep(timedelta(hours=8))
+    await send(env.client, tid, RetryNotices(by=LI))
+    await send(env.client, tid, Cancel(by=DANA, reason="simulation over"))
+    await env.sleep(timedelta(hours=8))
+    return tid
+
+
+async def save_runs(env: WorkflowEnvironment, tid: str, folder: Path | None, name: str) -> int:
+    """Write every run of ``tid`` as ``NAME-run-NN.json`` in ``folder``; returns the event count."""
+    described = await env.client.get_workflow_handle(tid).describe()
+    run_id, n, events = described.raw_description.workflow_execution_info.first_run_id or described.run_id, 0, 0
+    while run_id:
+        history = await env.client.get_workflow_handle(tid, run_id=run_id).fetch_history()
+        n, events = n + 1, events + len(history.events)
+        if folder:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{name}-run-{n:02d}.json").write_text(history.to_json())
+        run_id = history.events[-1].workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return events
+
+
 def in_steady_state(history: WorkflowHistory, phases: int) -> bool:
     """Whether a run began in steady state, from the state its start carried."""
     started = history.events[0].workflow_execution_started_event_attributes
@@ -225,7 +256,7 @@ async def main() -> None:
     parser.add_argument("--history", type=Path, help="save each run's history as JSON in this folder")
     parser.add_argument(
         "--scenario",
-        choices=["all", "reference", "controls", "calendar"],
+        choices=["all", "reference", "controls", "calendar", "pending"],
         default="all",
         help="which transitions to run",
     )
@@ -238,12 +269,19 @@ async def main() -> None:
     async with env:
         await register_search_attributes(env.client)
         with tempfile.TemporaryDirectory() as data, ThreadPoolExecutor(4) as pool:
-            settings = Settings(BPO_DATA_DIR=Path(data), BPO_TASK_QUEUE="simulate")
+            settings = Settings(BPO_DATA_DIR=Path(data), BPO_TASK_QUEUE="simulate", BPO_DELIVERY_GIVE_UP="6h")
             async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, pool):
                 plan = load_plan(PLAN, env={}).plan
                 if args.until and plan.steady_state:
                     terms = plan.steady_state.model_copy(update={"until": args.until})
                     plan = plan.model_copy(update={"steady_state": terms})
+                if args.scenario in ("all", "pending"):
+                    events = await save_runs(
+                        env, await drive_pending(env, settings.task_queue), args.history, "pending"
+                    )
+                    if args.scenario == "pending":
+                        print(json.dumps({"pending_events": events}))
+                        return
                 if args.scenario in ("all", "calendar"):
                     on_calendar = await drive_calendar(env, settings.task_queue)
                     history = await env.client.get_workflow_handle(on_calendar).fetch_history()

@@ -8,14 +8,28 @@ import os
 import subprocess
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
+from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
-from bpo.codec import EncryptionCodec, codec_from_env, parse_key
+from bpo.api import BpoError, get_status, send, start_transition
+from bpo.binaries import find_binary
+from bpo.codec import EncryptionCodec, codec_from_env, parse_key, with_codec
+from bpo.server import register_search_attributes
+from bpo.settings import Settings
+from models.commands import Approve
+from models.plan_loader import load_plan
+from tests.conftest import REFERENCE_PLAN
 from tests.receivers import webhook_receiver
 from tests.stack import BPO, DANA, LI, RAJ, ROOT, Stack, drive_to_pilot, free_port, pass_hypercare, short_plan
+from worker import build_worker
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 OLD_KEY = base64.b64encode(bytes(range(1, 33))).decode()
@@ -34,6 +48,35 @@ async def test_codec_round_trip_and_key_rotation():
         await old.decode(sealed_by_new)
 
 
+async def test_with_encryption_required_a_command_in_clear_is_refused_and_the_transition_runs_on(tmp_path: Path):
+    sealed = with_codec(pydantic_data_converter, EncryptionCodec(parse_key(KEY), required=True))
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=find_binary("temporal-test-server"), data_converter=sealed
+    )
+    async with env:
+        await register_search_attributes(env.client)
+        clear = Client(
+            env.client.service_client, namespace=env.client.namespace, data_converter=pydantic_data_converter
+        )
+        settings = Settings(BPO_DATA_DIR=tmp_path, BPO_TASK_QUEUE="sealed")
+        with ThreadPoolExecutor(4) as executor:
+            async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, executor):
+                plan = load_plan(REFERENCE_PLAN, env={}).plan
+                tid = await start_transition(env.client, plan, task_queue="sealed", transition_id="sealed-1")
+                with pytest.raises(BpoError):
+                    await send(clear, tid, Approve(gate="gap_analysis_approved", by=LI))
+                await clear.get_workflow_handle(tid).signal("pause", {"by": LI, "reason": "in clear"})
+                status = await send(env.client, tid, Approve(gate="gap_analysis_approved", by=LI))
+                assert status.state == "running", "the signal in clear was refused, not applied"
+                assert status.gates[0].status == "passed", "one command in clear jams nothing"
+                assert any(d.kind == "approved" for d in (await get_status(env.client, tid)).decisions)
+
+
+def test_requiring_encryption_without_a_key_is_refused_at_once(tmp_path: Path):
+    with pytest.raises(ValidationError, match="BPO_ENCRYPTION_REQUIRED is set but BPO_ENCRYPTION_KEY is not"):
+        Settings(BPO_DATA_DIR=tmp_path, BPO_ENCRYPTION_REQUIRED="true")
+
+
 @pytest.mark.parametrize("bad", ["not base64!", base64.b64encode(b"short").decode()])
 def test_a_bad_key_is_refused_with_how_to_make_one(bad):
     with pytest.raises(ValueError, match="BPO_ENCRYPTION_KEY"):
@@ -49,8 +92,28 @@ def test_with_encryption_on_the_history_shows_nothing_in_clear_and_the_plan_stil
         try:
             tid = s.ok("start", str(short_plan(tmp_path))).strip()
             drive_to_pilot(s, tid)
-            s.ok("kpi", tid, "--by", LI, "--period", "2027-W09", "csat=91.3719", "error_rate=1.2347", "first_response_hours=3.21")
-            s.ok("kpi", tid, "--by", LI, "--period", "2027-W10", "csat=89.37", "error_rate=1.43", "first_response_hours=3.01")
+            s.ok(
+                "kpi",
+                tid,
+                "--by",
+                LI,
+                "--period",
+                "2027-W09",
+                "csat=91.3719",
+                "error_rate=1.2347",
+                "first_response_hours=3.21",
+            )
+            s.ok(
+                "kpi",
+                tid,
+                "--by",
+                LI,
+                "--period",
+                "2027-W10",
+                "csat=89.37",
+                "error_rate=1.43",
+                "first_response_hours=3.01",
+            )
             s.ok("approve", tid, "pilot_go", "--by", DANA, "--note", "Dana's confidential sign-off")
             s.wait_for(tid, lambda st: st["phase"] == "ramp")
             for wave in (1, 2, 3):

@@ -4,7 +4,9 @@ The histories in tests/histories/ (and its dated folders, from `make histories`)
 `examples/simulate.py --history`: the whole reference transition (every gate kind, a rework, a
 pause, escalations, waves) up to its first continue-as-new, the first steady-state run, and the
 last; and, from 2026-11-24 on, a short "controls" transition (signed commands, a roster change, a
-waiver, batch readings and a correction, signals, a notification refused for good, a cancel). A
+waiver, batch readings and a correction, signals, a notification refused for good, a cancel), a
+transition on a business calendar, and one whose webhook is unreachable (notices carried across
+a continue-as-new, given up, sent again). A
 change that would break running transitions makes this test fail; see the README on
 `workflow.patched`.
 """
@@ -44,6 +46,20 @@ def test_the_corpus_covers_the_controls_signals_and_a_refused_notification():
 def test_the_corpus_covers_who_is_awaited_in_the_visibility_store():
     corpus = "".join(path.read_text() for path in CORPUS.rglob("*.json"))
     assert "BpoAwaiting" in corpus and "BpoPeople" in corpus and "BpoDue" in corpus
+
+
+def test_the_corpus_covers_a_continue_as_new_with_notices_waiting_for_a_retry():
+    from models.messages import StartTransition
+
+    carried = []
+    for path in CORPUS.rglob("pending-run-*.json"):
+        history = WorkflowHistory.from_json("acme-pending", path.read_text())
+        last = history.events[-1]
+        if last.HasField("workflow_execution_continued_as_new_event_attributes"):
+            payload = last.workflow_execution_continued_as_new_event_attributes.input.payloads[0]
+            start = pydantic_data_converter.payload_converter.from_payload(payload, StartTransition)
+            carried += start.state.pending if start.state else []
+    assert carried, "no history continues as new with a notice waiting for its next try"
 
 
 def test_every_change_behind_the_seam_has_a_history_that_took_its_new_branch():

@@ -104,15 +104,18 @@ class Flusher(_Carrier):
         """Nothing written or sent is in flight or due now (retries may wait for later)."""
         return not self.flushing and not deliveries.waiting(self.machine, workflow.now())
 
-    async def drain(self, ending: bool) -> None:
+    async def drain(self, ending: bool, over_budget: Callable[[], bool]) -> bool:
         """Wait until every handler has finished and the outbox is flushed. A continue-as-new
         carries what waits for a retry; the end of the transition waits for it to go out or be
-        given up."""
+        given up, unless the run's history reaches its budget first (then True: continue as new
+        and wait there)."""
         while True:
             await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.quiet())
             retry = deliveries.next_retry(self.machine)
             if not ending or retry is None:
-                return
+                return False
+            if over_budget():
+                return True
             await workflow.sleep(max(retry - workflow.now(), timedelta(seconds=1)))
 
 

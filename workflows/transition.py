@@ -115,11 +115,18 @@ class TransitionWorkflow:
                 self.machine.advance(workflow.now())
             if self._should_continue_as_new():
                 await self._drain(carrier, pump, ending=False)
-                state = self.machine.state.model_copy(update={"runs": self.machine.state.runs + 1})
-                workflow.continue_as_new(StartTransition(id=start.id, plan=self._plan, state=state))
+                self._continue_as_new(start)
         self._publish()
-        await self._drain(carrier, pump, ending=True)
+        if await self._drain(carrier, pump, ending=True):  # its last retries outlast the run's budget
+            self._continue_as_new(start)
         return self.machine.status(workflow.now())
+
+    def _continue_as_new(self, start: StartTransition) -> None:
+        state = self.machine.state.model_copy(update={"runs": self.machine.state.runs + 1})
+        workflow.continue_as_new(StartTransition(id=start.id, plan=self._plan, state=state))
+
+    def _over_budget(self) -> bool:
+        return workflow.info().get_current_history_length() >= HISTORY_BUDGET and self._changed(HISTORY_BUDGETED)
 
     def _woken(self, seen: int, carrier: Flusher | Sender, timer: asyncio.Task[None] | None) -> Callable[[], bool]:
         """Whether a decision arrived since ``seen``, the outbox settled a flush (which may move
@@ -133,18 +140,16 @@ class TransitionWorkflow:
         if self.machine.state.state in ("cancelled", "completed"):
             return False
         closed, self.machine.period_closed = self.machine.period_closed, False
-        info = workflow.info()
-        if info.get_current_history_length() >= HISTORY_BUDGET and self._changed(HISTORY_BUDGETED):
-            return True
-        return closed or info.is_continue_as_new_suggested()
+        return self._over_budget() or closed or workflow.info().is_continue_as_new_suggested()
 
-    async def _drain(self, carrier: Flusher | Sender, pump: asyncio.Task[None], ending: bool) -> None:
+    async def _drain(self, carrier: Flusher | Sender, pump: asyncio.Task[None], ending: bool) -> bool:
         """Let every handler finish and every audit entry and notification go out (or, at a
-        continue-as-new, wait in the carried state for its next try)."""
+        continue-as-new, wait in the carried state for its next try). True when an ended
+        transition's retries outlast the run's budget: it continues as new to finish them."""
         if isinstance(carrier, Flusher):
-            await carrier.drain(ending)
-        else:
-            await carrier.drain(pump)
+            return await carrier.drain(ending, self._over_budget)
+        await carrier.drain(pump)
+        return False
 
     # --- decisions ------------------------------------------------------------------------
 

@@ -1,0 +1,83 @@
+"""A worker SIGKILLed in the middle of sending an email: the new worker sends what the dead one
+left unsent, and nothing it had sent, by the receiving SMTP server's own count."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.conftest import REFERENCE_PLAN
+from tests.stack import LI, Stack
+
+pytestmark = pytest.mark.e2e
+
+
+class SlowOnce:
+    """An SMTP server that stalls the first recipient it is given, long enough to kill the sender
+    in the middle of that transaction; it keeps every message it takes."""
+
+    def __init__(self) -> None:
+        self.stalled = threading.Event()
+        self.messages: list[Any] = []
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+        if not self.stalled.is_set():
+            self.stalled.set()
+            await asyncio.sleep(8)  # the worker dies meanwhile; this transaction never reaches DATA
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def test_a_worker_killed_mid_email_leaves_no_email_lost_or_doubled(tmp_path: Path):
+    smtp = SlowOnce()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(smtp, hostname="127.0.0.1", port=port)
+    controller.start()
+    s = Stack(tmp_path, {"BPO_SMTP_URL": f"smtp://127.0.0.1:{port}"})
+    try:
+        s.start_server()
+        s.start_worker()
+        tid = s.ok("start", str(REFERENCE_PLAN), "--id", "killed-mid-mail").strip()
+        assert smtp.stalled.wait(60), "no email was attempted"
+        s.kill("worker")
+        s.start_worker()
+        s.ok("approve", tid, "gap_analysis_approved", "--by", LI)  # more mail, from the new worker
+        deadline, expected = time.monotonic() + 90, set()
+        while time.monotonic() < deadline:
+            trail = json.loads(s.ok("audit", tid, "--json"))
+            logged = {
+                r["detail"]["notice"]
+                for r in trail
+                if r["kind"] == "notification_sent" and r["detail"]["channel"] == "log"
+            }
+            mailed = {
+                r["detail"]["notice"]
+                for r in trail
+                if r["kind"] == "notification_sent" and r["detail"]["channel"] == "email"
+            }
+            expected = logged
+            if logged and mailed >= logged and len(smtp.messages) >= len(logged):
+                break
+            time.sleep(1)
+    finally:
+        s.stop()
+        controller.stop()
+    received = Counter(m["X-Bpo-Notification-Id"] for m in smtp.messages)
+    assert set(received) == expected, "every notice reached the SMTP server"
+    assert set(received.values()) == {1}, f"and each once: {[k for k, n in received.items() if n > 1]}"

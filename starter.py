@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from bpo.api import BpoError
 from bpo.commands.common import FAILED, REFUSED, Exit, with_hint
-from bpo.commands.deciding import cmd_decide, cmd_delegate, cmd_kpi, cmd_roster
+from bpo.commands.deciding import cmd_decide, cmd_delegate, cmd_kpi, cmd_raid, cmd_roster
 from bpo.commands.operating import (
     cmd_codec_server,
     cmd_keys,
@@ -177,6 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", action="store_true", help="end the person's delegation now")
     p.add_argument("--by", required=True, metavar="PERSON", help="the person, or an executive sponsor of their side")
     p.add_argument("--request-id", help="makes a retried command count once")
+
+    p = add("raid", "the RAID log: add an item, close one, list them", cmd_raid)
+    p.add_argument("id")
+    p.add_argument("action", choices=["add", "close", "list"])
+    p.add_argument("item", nargs="?", help="with close: the item, for example A-2")
+    p.add_argument("--kind", choices=["risk", "action", "issue", "decision"], help="with add")
+    p.add_argument("--title", help="with add: what it is")
+    p.add_argument("--owner", metavar="PERSON", help="with add: who owns it (on the roster)")
+    p.add_argument("--due", metavar="DATE", help="with add: when it is due, for example 2027-02-01")
+    p.add_argument("--severity", choices=["low", "medium", "high", "critical"], help="with add (default medium)")
+    p.add_argument("--blocks", metavar="GATE", help="with add: a gate it holds until it is closed")
+    p.add_argument("--note", help="with close: how it was settled")
+    p.add_argument("--by", metavar="PERSON", help="your id on the roster (add, close)")
+    p.add_argument("--request-id", help="makes a retried command count once")
+    p.add_argument("--json", action="store_true", help="with list")
 
     p = add("roster", "add a person to the roster (or replace their entry), or take people off it", cmd_roster)
     p.add_argument("id")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from models.calendar import zone as time_zone
 from models.durations import spoken
-from models.messages import TransitionStatus
+from models.messages import RaidItem, TransitionStatus
 from models.tables import AuditRecord
 
 
@@ -83,6 +83,15 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
             f"Contract year {ytd.get('contract_year', 1):g} so far: credits {ytd.get('credit', 0):,.2f} "
             f"{last.currency}, bonuses {ytd.get('bonus', 0):,.2f} {last.currency}",
         ]
+    if st.objectives:
+        out += ["", "Objectives:"]
+        for o in st.objectives:
+            value = "no reading" if o.value is None else f"{o.value:g}"
+            target = "" if o.target is None else f" against {o.target:g}"
+            due = f", due {o.due}" if o.due else ""
+            out.append(f"  [{o.state}] {o.key}: {value}{target}{due}")
+    if open_items := [i for i in st.raid if i.closed_at is None]:
+        out += ["", "RAID log (open):"] + ["  " + line for line in raid_text(open_items).splitlines()]
     if st.notices_pending or st.notices_failed:
         out += ["", f"Notices: {st.notices_pending} waiting for another try, {st.notices_failed} failed (bpo notices)"]
     if st.delegations:
@@ -96,6 +105,24 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
             notified = ", ".join(e.notified) or "no one"
             out.append(f"  level {e.level}{gate} at {when(e.at, zone=st.timezone)}{health}: notified {notified}")
     return "\n".join(out)
+
+
+def raid_text(items: Sequence[RaidItem]) -> str:
+    """The RAID log as a table, in the order given."""
+    rows = [
+        (
+            i.id,
+            i.kind,
+            i.severity,
+            "closed" if i.closed_at else "open",
+            i.owner,
+            str(i.due or ""),
+            i.blocks or "",
+            i.title[:60],
+        )
+        for i in items
+    ]
+    return table(("ITEM", "KIND", "SEVERITY", "STATE", "OWNER", "DUE", "BLOCKS", "TITLE"), rows) if rows else ""
 
 
 def who(actor: str | None, via: str | None) -> str:

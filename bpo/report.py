@@ -13,7 +13,7 @@ from html import escape
 
 from bpo.render import local_time, who
 from models.durations import BusinessTime
-from models.messages import TransitionStatus
+from models.messages import RaidItem, TransitionStatus
 from models.plan import Plan
 from models.tables import AuditRecord
 
@@ -189,6 +189,14 @@ def _why(detail: dict[str, object]) -> str:
     return str(note) if note else (f"item {item}" if item else "")
 
 
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _closed(item: RaidItem) -> str:
+    return f"closed {item.closed_at:%Y-%m-%d} by {item.closed_by}: {item.note}" if item.closed_at else "open"
+
+
 def _due_card(status: TransitionStatus) -> str:
     """The phase's due date in the plan's time zone, and the business time left, if it has one."""
     if not status.phase_due_at:
@@ -218,11 +226,15 @@ def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRec
             r.phase,
             str(r.detail.get("level")),
             r.detail.get("health", ""),
-            ", ".join(r.detail.get("open_gates", [])),
+            ", ".join(r.detail.get("open_gates", [])) or str(r.detail.get("gate") or r.detail.get("item") or ""),
         )
         for r in trail
-        if r.kind == "escalation"
+        if r.kind in ("escalation", "raid_escalated")
     ]
+    raid = [
+        (i.id, i.kind, i.severity, i.owner, str(i.due or ""), i.blocks or "", i.title, _closed(i)) for i in status.raid
+    ]
+    objectives = [(o.statement, _num(o.target), _num(o.value), str(o.due or ""), o.state) for o in status.objectives]
     settlements = [
         (
             str(s.period),
@@ -271,7 +283,11 @@ def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRec
 <h2 id="decisions">Gate decisions</h2>
 {_table(("when (UTC)", "decision", "phase", "gate", "by", "why / note"), decisions, "decisions")}
 <h2 id="escalations">Escalations</h2>
-{_table(("when (UTC)", "phase", "level", "health", "open gates"), escalations, "escalations")}
+{_table(("when (UTC)", "phase", "level", "health", "open gates or item"), escalations, "escalations")}
+<h2 id="objectives">Objectives</h2>
+{_table(("objective", "target", "latest", "due", "standing"), objectives, "objectives")}
+<h2 id="raid">RAID log</h2>
+{_table(("item", "kind", "severity", "owner", "due", "holds", "title", "state"), raid, "raid")}
 <h2 id="settlements">Steady-state settlements</h2>
 {_table(("period", "from", "to", "KPIs", "service credit", "bonus"), settlements, "settlements")}
 </body></html>

@@ -40,6 +40,8 @@ from models.commands import (  # noqa: E402
     Delegate,
     Escalate,
     Pause,
+    RaidAdd,
+    RaidClose,
     ReadingsBatch,
     RecordReadings,
     Reject,
@@ -137,7 +139,8 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
 async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str:
     """A short transition through what the reference run does not see: signed commands, a roster
     change, a waiver, a batch of readings and a correction, commands as signals (one refused), a
-    repeated request, a notification refused for good and sent again on request, reminders, a breach during a phase, a
+    repeated request, a notification refused for good and sent again on request, RAID items (one
+    holding a gate until it is closed), reminders, a breach during a phase, a
     delegation used and ended, an escalation by hand, and a cancellation."""
     signer = Signer(new_key_pair()[0])
     refused_hook = WebhookChannel(kind="webhook", url="http://hooks.example/bpo")  # plain HTTP off-machine
@@ -163,7 +166,10 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     await env.sleep(timedelta(hours=1))
     await do(Approve(gate="slas_signed", by=MO))  # for Raj
     await do(Delegate(person=RAJ, end=True, by=RAJ))
-    await do(*[Approve(gate="kickoff_held", by=p, evidence="MIN-7") for p in (LI, RAJ)])
+    await do(RaidAdd(kind="risk", title="Attrition in the provider's team", owner=RAJ, severity="high", by=LI))
+    await do(RaidAdd(kind="action", title="Book the kickoff venue", owner=LI, blocks="kickoff_held", by=RAJ))
+    await do(*[Approve(gate="kickoff_held", by=p, evidence="MIN-7") for p in (LI, RAJ)])  # held by A-2
+    await do(RaidClose(item="A-2", note="venue booked", by=LI))
     await do(
         ReadingsBatch(
             batches=[RecordReadings(period=f"cert-{n}", values={"assessment_score": 70.0 + n}, by=LI) for n in (1, 2)]

@@ -135,6 +135,31 @@ class Delegate(_Decision):
         return self
 
 
+RaidKind = Literal["risk", "action", "issue", "decision"]
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class RaidAdd(_Decision):
+    """Open an item in the RAID log: a risk, an action, an issue or a decision."""
+
+    update: ClassVar[str] = "raid_add"
+    kind: RaidKind
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    owner: PersonId
+    due: date | None = None
+    severity: Severity = "medium"
+    blocks: GateKey | None = None
+    """A gate the item holds until it is closed."""
+
+
+class RaidClose(_Decision):
+    """Close an item of the RAID log, saying how it was settled."""
+
+    update: ClassVar[str] = "raid_close"
+    item: Annotated[str, Field(pattern=r"^[RAID]-[1-9][0-9]{0,4}$")]
+    note: Text
+
+
 class RetryNotices(_Decision):
     """Send again every notification that failed for good or ran out of tries."""
 
@@ -180,7 +205,8 @@ class ReadingsBatch(_Sent):
 
 GateDecision = Approve | Tick | Reject | Waive
 Control = Pause | Resume | Cancel | ChangeRoster | Escalate | Delegate | RetryNotices
-Command = GateDecision | Control | RecordReadings | ReadingsBatch
+Raid = RaidAdd | RaidClose
+Command = GateDecision | Control | Raid | RecordReadings | ReadingsBatch
 """Every command a transition takes."""
 
 COMMANDS: tuple[type[Command], ...] = (
@@ -197,6 +223,8 @@ COMMANDS: tuple[type[Command], ...] = (
     ReadingsBatch,
     Delegate,
     RetryNotices,
+    RaidAdd,
+    RaidClose,
 )
 """The command table, in the order the workflow registers its update handlers."""
 

@@ -89,6 +89,37 @@ class GateState(Message):
     """The levels of its own ladder (past its own ``due``) fired in this attempt."""
 
 
+class ObjectiveStatus(Message):
+    """An objective against its KPI: the target, the latest value, and where it stands."""
+
+    key: str
+    statement: str
+    kpi: str | None = None
+    target: float | None = None
+    value: float | None = None
+    due: date | None = None
+    state: Literal["met", "on track", "missed", "no data"]
+
+
+class RaidItem(Message):
+    """One item of the RAID log: what it is, whose it is, what it holds, how it was closed."""
+
+    id: str
+    kind: Literal["risk", "action", "issue", "decision"]
+    title: str
+    owner: str
+    due: date | None = None
+    severity: Literal["low", "medium", "high", "critical"] = "medium"
+    blocks: str | None = None
+    opened_by: str
+    opened_at: datetime
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    note: str | None = None
+    reminded: bool = False
+    escalated: bool = False
+
+
 class Delegation(Message):
     """``to`` decides whatever ``person`` may, from ``at`` to the end of ``until`` (UTC)."""
 
@@ -217,6 +248,12 @@ class TransitionState(Message):
     """Deliveries being tried now (taken from ``pending``), until their outcome is settled."""
     failed: list[Pending] = []
     """Deliveries given up, newest last, for ``bpo notices --failed`` and ``--retry``."""
+    raid: list[RaidItem] = []
+    """The RAID log, oldest first."""
+    latest: dict[str, float] = {}
+    """The latest reading of each KPI, whatever the phase: what objectives are measured by."""
+    objectives_told: list[str] = []
+    """Objectives whose due date passed (and whose sponsors were told if unmet)."""
     unwritten: list[AuditEntry] = []
     """Audit entries the database did not take yet; written with the next flush."""
     audit_attempts: int = 0
@@ -348,6 +385,8 @@ class GateStatus(Message):
     waiting_for: list[str] = []
     due_at: datetime | None = None
     """Its own due, where it has one and is open."""
+    blocked_by: list[str] = []
+    """Open RAID items that hold it (``A-2``), whatever its sign-offs."""
 
 
 class TransitionStatus(Message):
@@ -396,6 +435,9 @@ class TransitionStatus(Message):
     """Deliveries waiting for another try (``bpo notices``)."""
     notices_failed: int = 0
     """Deliveries given up; ``bpo notices --retry`` sends them again."""
+    raid: list[RaidItem] = []
+    """The RAID log: open items first, then those closed."""
+    objectives: list[ObjectiveStatus] = []
 
 
 TransitionState.model_rebuild()

@@ -35,12 +35,34 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(audit_url, 
     s.ok("kpi", tid, "--by", LI, "--period", "2027-W10", "csat=89", "error_rate=1.4", "first_response_hours=3")
     status = s.status(tid)
     assert next(g for g in status["gates"] if g["key"] == "pilot_kpis_met")["status"] == "passed"
+    title = "Agree the go-live communications"
+    opened = s.ok(
+        "raid", tid, "add", "--kind", "action", "--title", title, "--owner", RAJ, "--blocks", "pilot_go", "--by", LI
+    )
+    assert opened.strip() == "A-1 opened"
     s.ok("approve", tid, "pilot_go", "--by", DANA, "--note", "pilot signed off")
+    gate = next(g for g in s.status(tid)["gates"] if g["key"] == "pilot_go")
+    assert gate["status"] == "open" and gate["blocked_by"] == ["A-1"], "the open action holds the signed gate"
+    unknown = s.bpo("raid", tid, "close", "A-9", "--by", RAJ, "--note", "done")
+    assert unknown.returncode == 2 and "no RAID item 'A-9'" in unknown.stderr
+    s.ok("raid", tid, "close", "A-1", "--by", RAJ, "--note", "comms agreed with the client")
+    assert "closed" in s.ok("raid", tid, "list") and "A-1" in s.ok("raid", tid, "list", "--json")
     s.wait_for(tid, lambda st: st["phase"] == "ramp")  # after the shortened min_duration
 
     for wave in (1, 2, 3):
         assert s.status(tid)["wave"] == wave
-        s.ok("kpi", tid, "--by", LI, "--period", f"ramp-{wave}", "csat=90", "error_rate=1.5", "first_response_hours=3", "fcr=75")
+        s.ok(
+            "kpi",
+            tid,
+            "--by",
+            LI,
+            "--period",
+            f"ramp-{wave}",
+            "csat=90",
+            "error_rate=1.5",
+            "first_response_hours=3",
+            "fcr=75",
+        )
         s.ok("approve", tid, "wave_approved", "--by", LI)
         s.ok("approve", tid, "wave_approved", "--by", RAJ)
     assert s.status(tid)["phase"] == "hypercare"

@@ -26,6 +26,8 @@ with workflow.unsafe.imports_passed_through():
         Delegate,
         Escalate,
         Pause,
+        RaidAdd,
+        RaidClose,
         ReadingsBatch,
         RecordReadings,
         Reject,
@@ -199,6 +201,8 @@ class TransitionWorkflow:
     escalate = _handles(Escalate)
     delegate = _handles(Delegate)
     retry_notices = _handles(RetryNotices)
+    raid_add = _handles(RaidAdd)
+    raid_close = _handles(RaidClose)
 
     @workflow.signal(dynamic=True)
     def command_signal(self, name: str, args: Sequence[RawValue]) -> None:

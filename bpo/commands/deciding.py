@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import math
 import os
 import sys
@@ -151,3 +152,38 @@ async def cmd_delegate(args: argparse.Namespace, settings: Settings) -> None:
         print(f"{command.person} decides for themselves again")
     else:
         print(f"{command.to} decides for {command.person} until the end of {command.until}")
+
+
+async def cmd_raid(args: argparse.Namespace, settings: Settings) -> None:
+    """The RAID log: ``add`` an item, ``close`` one, or ``list`` them."""
+    from bpo.render import raid_text
+    from models.commands import RaidAdd, RaidClose
+
+    if args.action == "list":
+        status = await get_status(await client_for(settings), args.id)
+        if args.json:
+            print(json.dumps([i.model_dump(mode="json") for i in status.raid], indent=2))
+        else:
+            print(raid_text(status.raid) or "the RAID log is empty")
+        return
+    if not args.by:
+        raise Exit(f"raid {args.action} needs --by PERSON: your id on the roster")
+    command: Command
+    if args.action == "add":
+        fields = {"kind": args.kind, "title": args.title, "owner": args.owner, "due": args.due}
+        command = model_input(
+            RaidAdd, **fields, severity=args.severity, blocks=args.blocks, by=args.by, request_id=args.request_id
+        )
+    else:
+        if not args.item:
+            raise Exit("raid close needs the item, for example: bpo raid ID close A-2 --by P --note T")
+        command = model_input(RaidClose, item=args.item, note=args.note, by=args.by, request_id=args.request_id)
+    status = await send_from_cli(settings, args.id, command)
+    if isinstance(command, RaidAdd):
+        print(f"{_newest(status)} opened")
+    else:
+        print(f"{command.item} closed")
+
+
+def _newest(status: TransitionStatus) -> str:
+    return max(status.raid, key=lambda i: i.opened_at).id

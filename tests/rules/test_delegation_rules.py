@@ -44,3 +44,12 @@ def test_only_the_person_or_a_sponsor_of_their_side_delegates_to_someone_on_the_
     run.refused(Delegate(person=DANA, to="nobody@x.example", until=date(2027, 2, 1), by=DANA), "NotAllowed")
     run.refused(Delegate(person=DANA, end=True, by=DANA), "NoDelegation")
     run.do(Delegate(person=EVE, to=LI, until=date(2027, 2, 1), by=DANA))  # Dana sponsors the client side
+
+
+def test_a_delegation_ending_in_the_past_is_refused_and_older_transitions_replay_as_they_ran():
+    run = Run()  # the clock reads 2027-01-04
+    message = run.refused(Delegate(person=DANA, to=LI, until=date(2027, 1, 3), by=DANA), "BadInput")
+    assert "--until 2027-01-03 has passed" in message
+    run.do(Delegate(person=DANA, to=LI, until=date(2027, 1, 4), by=DANA))  # today still counts
+    before = Run(patched=lambda change: change != "delegation-dates-2026-11")
+    before.do(Delegate(person=DANA, to=LI, until=date(2027, 1, 3), by=DANA))

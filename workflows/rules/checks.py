@@ -21,6 +21,8 @@ from models.commands import (
     Escalate,
     GateDecision,
     Pause,
+    RaidAdd,
+    RaidClose,
     ReadingsBatch,
     RecordReadings,
     Reject,
@@ -43,7 +45,7 @@ from models.plan import (
 from models.signing import verify
 from workflows.rules.clock import View
 from workflows.rules.delegation import acting_for
-from workflows.rules.versions import KPI_PROVENANCE, ROSTER_AUTHORITY
+from workflows.rules.versions import DELEGATION_DATES, KPI_PROVENANCE, ROSTER_AUTHORITY
 
 GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate
 LEAD_ROLES = ("program_manager", "transition_lead")
@@ -74,7 +76,12 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
         case RecordReadings():
             _check_readings(v, command)
         case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate() | Delegate() | RetryNotices():
-            _check_control(v, command)
+            _check_control(v, command, now)
+        case RaidAdd() | RaidClose():
+            from workflows.rules import raid  # its rules refuse with this module's Refused
+
+            _check_live(v)
+            raid.check_add(v, command, now) if isinstance(command, RaidAdd) else raid.check_close(v, command)
         case Approve() | Tick() | Reject() | Waive():
             check_gate_decision(v, command, now)
         case _:
@@ -181,7 +188,7 @@ def _check_live(v: View) -> None:
         raise Refused(f"the transition is {v.state.state}; it takes no more decisions", "Ended")
 
 
-def _check_control(v: View, command: Control) -> None:
+def _check_control(v: View, command: Control, now: datetime | None) -> None:
     _check_live(v)
     match command:
         case Pause():
@@ -209,7 +216,7 @@ def _check_control(v: View, command: Control) -> None:
             require_role(v, command.by, CONTROL_ROLES, "escalate the transition")
             escalation_level(v, command.level)
         case Delegate():
-            _check_delegation(v, command)
+            _check_delegation(v, command, now)
         case RetryNotices():
             require_role(v, command.by, CONTROL_ROLES, "send failed notifications again")
             if not v.state.failed:
@@ -218,7 +225,7 @@ def _check_control(v: View, command: Control) -> None:
             assert_never(command)
 
 
-def _check_delegation(v: View, command: Delegate) -> None:
+def _check_delegation(v: View, command: Delegate, now: datetime | None) -> None:
     """Only the person, or an executive sponsor of their side, delegates; both ends on the roster."""
     me, them = person(v, command.by), person(v, command.person)
     if me.id != them.id and not (me.org == them.org and "executive_sponsor" in me.roles):
@@ -234,6 +241,10 @@ def _check_delegation(v: View, command: Delegate) -> None:
     person(v, command.to)
     if command.to == them.id:
         raise Refused(f"{them.id} cannot delegate to themselves", "NotAllowed")
+    if now is not None and command.until is not None and v.changed(DELEGATION_DATES):
+        today = v.plan.calendar.local_day(now) if v.plan.calendar else now.date()
+        if command.until < today:
+            raise Refused(f"--until {command.until} has passed; a delegation runs to a day from {today} on", "BadInput")
 
 
 def escalation_level(v: View, asked: int | None) -> int:

@@ -125,6 +125,7 @@ def record_readings(
         was = recorded_readings(m, command.period)
         kind, detail["was"], detail["reason"] = "kpi_corrected", {k: was[k] for k in command.values}, command.reason
     m.audit(kind, now, actor=command.by, detail=detail, command=sent or command, signed=signed)
+    m.state.latest = {**m.state.latest, **command.values}
     if phase is None:
         record_steady(m, command, now)
         return

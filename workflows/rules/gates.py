@@ -119,15 +119,49 @@ def gate_status(v: View, gate: GateState) -> GateStatus:
         lacking = missing_roles(v, spec)
         progress = f"{len(spec.requires) - len(lacking)}/{len(spec.requires)} roles"
         waiting = lacking
+    held = blockers(v, gate.key) if gate.status == "open" else []
+    if held:
+        progress += f", blocked by {', '.join(held)}"
     if gate.status != "open":
         waiting = []
-    return GateStatus(key=gate.key, kind=gate.kind, status=gate.status, progress=progress, waiting_for=waiting)
+    return GateStatus(
+        key=gate.key, kind=gate.kind, status=gate.status, progress=progress, waiting_for=waiting, blocked_by=held
+    )
+
+
+def blockers(v: View, key: str) -> list[str]:
+    """The open RAID items that hold gate ``key``."""
+    return [i.id for i in v.state.raid if i.blocks == key and i.closed_at is None]
 
 
 def gate_passed(m: Recorder, gate: GateState, now: datetime) -> None:
-    """Mark a gate passed and say so in the audit trail."""
+    """Mark a gate passed and say so in the audit trail, unless a RAID item holds it: then it
+    stays open, and passes when the item closes."""
+    if m.state.raid and blockers(m, gate.key):
+        return
     gate.status = "passed"
     m.audit("gate_passed", now, gate=gate.key, detail={"kind": gate.kind})
+
+
+def met(v: View, spec: GateSpec, gate: GateState) -> bool:
+    """Whether an open gate's own condition holds (sign-offs, ticks, readings, roles)."""
+    if isinstance(spec, ApprovalGate):
+        return approvals_pass(v, spec, gate)
+    if isinstance(spec, ChecklistGate):
+        return all(item in gate.ticks for item in v.plan.checklist_items(spec))
+    if isinstance(spec, KpiGate):
+        return kpi_streak(v, spec, gate)[0] >= spec.periods
+    return not missing_roles(v, spec)
+
+
+def recheck(m: Recorder, now: datetime) -> None:
+    """Pass every open gate of the phase under way whose condition holds and nothing holds back."""
+    phase = m.phase
+    assert phase is not None
+    for gate in m.state.gates:
+        spec = phase.gate(gate.key)
+        if spec is not None and gate.status == "open" and met(m, spec, gate):
+            gate_passed(m, gate, now)
 
 
 def check_roster_gates(m: Recorder, now: datetime) -> None:
@@ -137,5 +171,4 @@ def check_roster_gates(m: Recorder, now: datetime) -> None:
     for gate in m.state.gates:
         spec = phase.gate(gate.key)
         if isinstance(spec, RosterGate) and gate.status == "open" and not missing_roles(m, spec):
-            gate.status = "passed"
-            m.audit("gate_passed", now, gate=gate.key, detail={"kind": "roster"})
+            gate_passed(m, gate, now)

@@ -18,6 +18,8 @@ from models.commands import (
     Delegate,
     Escalate,
     Pause,
+    RaidAdd,
+    RaidClose,
     ReadingsBatch,
     RecordReadings,
     Reject,
@@ -28,7 +30,20 @@ from models.commands import (
 )
 from models.messages import GateState, GateStatus, TransitionState, TransitionStatus
 from models.plan import Plan
-from workflows.rules import awaiting, checks, deadlines, decisions, delegation, deliveries, gates, ledger, phases, texts
+from workflows.rules import (
+    awaiting,
+    checks,
+    deadlines,
+    decisions,
+    delegation,
+    deliveries,
+    gates,
+    ledger,
+    objectives,
+    phases,
+    raid,
+    texts,
+)
 from workflows.rules import status as report
 from workflows.rules.clock import is_done
 from workflows.rules.outbox import Recorder
@@ -77,11 +92,15 @@ class Machine(Recorder):
         ask the people the open gates wait on who have not been asked."""
         self._run_rules(now)
         awaiting.request_approvals(self, now)
+        objectives.watch(self, now)
 
     def next_wakeup(self, now: datetime) -> datetime | None:
         """The next moment the passing of time alone can change something, reminders included."""
         moments = [super().next_wakeup(now), awaiting.next_reminder(self, now), *deadlines.next_moments(self, now)]
         moments.append(deliveries.next_retry(self))  # notices and audit entries waiting, paused or not
+        if self.state.raid and self.state.state == "running":
+            moments.append(raid.next_moment(self))
+        moments.append(objectives.next_moment(self))
         if self.state.delegations:  # a delegation ending changes who is awaited
             moments.append(delegation.next_end(self, now))
         return min((t for t in moments if t is not None), default=None)
@@ -92,6 +111,7 @@ class Machine(Recorder):
             awaiting.remind(self, now)
             phases.escalate(self, phase, now)
             deadlines.watch(self, phase, now)
+            raid.watch(self, now)
             gates.check_roster_gates(self, now)
             if not all(is_done(g) for g in self.state.gates):
                 return
@@ -149,6 +169,10 @@ class Machine(Recorder):
                 decisions.delegate(self, command, now)
             case RetryNotices():
                 deliveries.retry_failed(self, command, now)
+            case RaidAdd():
+                raid.add(self, command, now)
+            case RaidClose():
+                raid.close(self, command, now)
             case _:
                 assert_never(command)
         self.advance(now)

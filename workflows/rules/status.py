@@ -6,7 +6,7 @@ from datetime import datetime
 
 from models.durations import BusinessTime
 from models.messages import TransitionStatus
-from workflows.rules import deadlines, delegation
+from workflows.rules import deadlines, delegation, objectives
 from workflows.rules.clock import View
 from workflows.rules.gates import gate_status
 
@@ -57,6 +57,8 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         delegations=delegation.active(v, now),
         notices_pending=len(s.pending) + len(s.trying),
         notices_failed=len(s.failed),
+        raid=sorted(s.raid, key=lambda i: i.closed_at is not None),
+        objectives=[objectives.status(v, o, now) for o in v.plan.objectives],
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from models.durations import BusinessTime, spoken
-from models.messages import Settlement
+from models.messages import ObjectiveStatus, RaidItem, Settlement
 from models.plan import ApprovalGate, ChecklistGate, Kpi, KpiGate, Phase, Plan, RosterGate
 from workflows.rules.settlement import settlement_text
 
@@ -102,6 +102,45 @@ def deadline_warning(plan: Plan, phase: Phase, gates: list[str], due: datetime |
         f"{'is' if len(gates) == 1 else 'are'} still open with {left} left"
         + (f", due {local(plan, due)}" if due else "")
         + ". Health: at risk.",
+    )
+
+
+def raid_assigned(plan: Plan, item: RaidItem) -> Message:
+    """A RAID item was opened with this person as its owner."""
+    due = f", due {item.due:%a %d %b %Y}" if item.due else ""
+    holds = f" It holds the gate '{item.blocks}' until it is closed." if item.blocks else ""
+    return (
+        f"[{plan.client}] {item.id}: {item.title}",
+        f"{item.opened_by} opened {item.kind} {item.id} ({item.severity}) in '{plan.name}' and made you its owner"
+        f"{due}: {item.title}.{holds}",
+    )
+
+
+def raid_overdue(plan: Plan, item: RaidItem) -> Message:
+    """An action passed its due date while still open."""
+    return (
+        f"[{plan.client}] overdue: {item.id} {item.title}",
+        f"The action {item.id} of '{plan.name}' was due {item.due:%a %d %b %Y} and is still open: {item.title}. "
+        "Close it with a note once it is done.",
+    )
+
+
+def raid_escalated(plan: Plan, item: RaidItem, health: str) -> Message:
+    """A critical issue was raised, or an action ran late past its escalation point."""
+    why = "a critical issue was raised" if item.kind == "issue" else "an action is overdue"
+    return (
+        f"[{plan.client}] escalated: {item.id} {item.title}",
+        f"In '{plan.name}', {why}: {item.id} ({item.severity}), owned by {item.owner}: {item.title}. Health: {health}.",
+    )
+
+
+def objective_missed(plan: Plan, found: ObjectiveStatus) -> Message:
+    """An objective's due date passed and it was not met."""
+    value = "no reading" if found.value is None else f"{found.value:g}"
+    return (
+        f"[{plan.client}] objective missed: {found.key}",
+        f"'{plan.name}' did not meet its objective by {found.due:%d %b %Y}: {found.statement} "
+        f"(target {found.target if found.target is None else f'{found.target:g}'}, latest {value}).",
     )
 
 

@@ -44,6 +44,10 @@ fails is tried again from the carried state for ``BPO_DELIVERY_GIVE_UP`` (or kep
 no continue-as-new or end drops it; a sent notice is never sent again by a retried flush."""
 HISTORY_BUDGETED = "history-budget-2026-11"
 """A run continues as new once its history reaches the workflow's budget of events."""
+DELEGATION_DATES = "delegation-dates-2026-11"
+"""A delegation whose last day has passed is refused."""
+OBJECTIVES_TRACKED = "objectives-2026-11"
+"""An objective whose due date passes unmet is told to the executive sponsors, once."""
 UPDATE_ID_REQUESTS = "update-id-requests-2026-11"
 """A command without a request id counts once per Temporal update id."""
 

@@ -37,8 +37,10 @@ from bpo.commands.seeing import (
     cmd_config,
     cmd_list,
     cmd_notices,
+    cmd_qbr,
     cmd_report,
     cmd_schema,
+    cmd_simulate,
     cmd_status,
     cmd_validate,
 )
@@ -95,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("report", "a self-contained HTML report: timeline, decisions, escalations, KPI charts", cmd_report)
     p.add_argument("id")
     p.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")
+
+    p = add("qbr", "the quarter's business-review pack: one self-contained HTML page", cmd_qbr)
+    p.add_argument("id")
+    p.add_argument("--quarter", required=True, metavar="YYYY-QN", help="the quarter, for example 2027-Q2")
+    p.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")
+
+    p = add("simulate", "run a plan on Temporal's time-skipping server and print the forecast", cmd_simulate)
+    p.add_argument("plan")
+    p.add_argument("--decide-at", default="50%", metavar="SHARE", help="when gates are decided (default 50%%)")
+    p.add_argument("--years", type=int, default=1, help="years of steady state to run (default 1)")
+    p.add_argument("--json", action="store_true")
 
     p = add("calendar", "an iCalendar file of due dates, check-ins and business reviews", cmd_calendar)
     p.add_argument("id")

@@ -174,3 +174,14 @@ def test_the_decision_that_passes_the_phase_lands_on_the_transition_page(web):
     assert web.status(TID)["phase"] == "mobilization"
     asked = wait_until(lambda: [m for m in mails_to(web.received, RAJ) if "kickoff_held" in m["Subject"]], 30)
     assert asked and "/login/link/" in link_in(asked[0]), "the next phase's approvers are asked by mail"
+
+
+def test_the_transition_page_shows_the_raid_log_and_objectives_and_opens_the_quarter_pack(web):
+    li = signed_in(web, LI)
+    web.ok("raid", TID, "add", "--kind", "risk", "--title", "Peak season staffing", "--owner", RAJ, "--by", LI)
+    page = text_of(li.http.get(f"/t/{TID}").text)
+    assert "RAID log" in page and "Peak season staffing" in page and "Objectives" in page
+    assert "Hold customer satisfaction at or above 88%" in page
+    pack = li.http.get(f"/t/{TID}/qbr", params={"quarter": "2027-Q1"})
+    assert pack.status_code == 200 and "Business review 2027-Q1" in pack.text and "Peak season staffing" in pack.text
+    assert li.http.get(f"/t/{TID}/qbr", params={"quarter": "2027-Q9"}).status_code == 400

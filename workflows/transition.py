@@ -116,6 +116,9 @@ class TransitionWorkflow:
                 timer, timer_at = None, None
                 self.machine.advance(workflow.now())
             if self._should_continue_as_new():
+                if timer is not None and self._changed(HISTORY_BUDGETED):
+                    timer.cancel()  # a run that ends with a timer pending confuses the test server
+                    timer, timer_at = None, None
                 await self._drain(carrier, pump, ending=False)
                 self._continue_as_new(start)
         self._publish()

@@ -206,3 +206,34 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> None:
     """The plan's JSON Schema."""
     print(json.dumps(Plan.model_json_schema(), indent=2))
+
+
+async def cmd_qbr(args: argparse.Namespace, settings: Settings) -> None:
+    """The quarter's business-review pack as one self-contained HTML page."""
+    from bpo.qbr import Quarter, render_qbr
+
+    try:
+        quarter = Quarter.parse(args.quarter)
+    except ValueError as exc:
+        raise Exit(f"--quarter: {exc}") from None
+    client = await client_for(settings)
+    status, plan = await get_status(client, args.id), await get_plan(client, args.id)
+    write_out(render_qbr(plan, status, _trail(settings, args.id), quarter, datetime.now(UTC)), args.out, "qbr")
+
+
+async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
+    """Run a plan on the time-skipping test server and print the forecast."""
+    from bpo.simulate import forecast_text, simulate
+
+    plan = plan_from(args.plan)
+    text = args.decide_at.strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise Exit(f"--decide-at: '{text}' is not a share; write it as 50% (of each phase's due time)") from None
+    if not 0 <= share <= 5:
+        raise Exit(f"--decide-at: {text} is out of range; from 0% to 500% of each phase's due time")
+    if not 0 <= args.years <= 10:
+        raise Exit(f"--years: {args.years} is out of range; from 0 to 10 years of steady state")
+    forecast = await simulate(plan, share, args.years)
+    print(forecast.model_dump_json(indent=2) if args.json else forecast_text(forecast))

@@ -4,6 +4,7 @@ plan, and personal API tokens. Every page needs a session; every form its CSRF t
 from __future__ import annotations
 
 import asyncio
+import html
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -198,6 +199,24 @@ async def report(request: Request, transition_id: str) -> Response:
     status, plan = await get_status(w.client, transition_id), await get_plan(w.client, transition_id)
     rows = await asyncio.to_thread(trail, w, transition_id)
     return HTMLResponse(render_report(plan, status, rows, datetime.now(UTC)))
+
+
+@router.get("/t/{transition_id}/qbr", response_class=HTMLResponse)
+async def qbr(request: Request, transition_id: str, quarter: str = "") -> Response:
+    """The quarter's business-review pack, as `bpo qbr` writes it."""
+    from bpo.qbr import Quarter, render_qbr
+    from bpo.web.transition_view import trail
+
+    me = signed_in(request)
+    await _member(request, me, transition_id)
+    try:
+        chosen = Quarter.parse(quarter)
+    except ValueError as why:
+        return HTMLResponse(f"<p>{html.escape(str(why))}</p>", status_code=400)
+    w = web(request)
+    status, plan = await get_status(w.client, transition_id), await get_plan(w.client, transition_id)
+    rows = await asyncio.to_thread(trail, w, transition_id)
+    return HTMLResponse(render_qbr(plan, status, rows, chosen, datetime.now(UTC)))
 
 
 @router.get("/start", response_class=HTMLResponse)

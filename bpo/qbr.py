@@ -1,0 +1,149 @@
+"""`bpo qbr`: the quarter's business-review pack, one self-contained HTML page.
+
+Objectives, KPIs against SLA with the quarter's trend, settlements with credits and bonuses,
+SLA breaches, escalations, the RAID items still open, the decisions taken, and the next
+quarter's dates. Drawn as the report draws (inline SVG and CSS; nothing loaded from anywhere).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from html import escape
+
+from bpo.calendar import milestones
+from bpo.render import who
+from bpo.report import DECISION_KINDS, STYLE, _table, kpi_chart_svg
+from models.messages import TransitionStatus
+from models.plan import Plan
+from models.tables import AuditRecord
+
+QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+
+
+@dataclass(frozen=True)
+class Quarter:
+    """A calendar quarter, ``2027-Q2``: from its first day to the first day of the next (UTC)."""
+
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, text: str) -> Quarter:
+        """``YYYY-QN``.
+
+        Raises:
+            ValueError: with the form expected, for anything else.
+        """
+        m = QUARTER.match(text.strip())
+        if not m:
+            raise ValueError(f"'{text}' is not a quarter; write it as YYYY-QN, for example 2027-Q2")
+        return cls(int(m[1]), int(m[2]))
+
+    def __str__(self) -> str:
+        return f"{self.year}-Q{self.number}"
+
+    @property
+    def start(self) -> datetime:
+        """Midnight UTC of its first day."""
+        return datetime.combine(date(self.year, 3 * self.number - 2, 1), time(0), tzinfo=UTC)
+
+    @property
+    def next(self) -> Quarter:
+        """The quarter after it."""
+        return Quarter(self.year + self.number // 4, self.number % 4 + 1)
+
+    def holds(self, moment: datetime) -> bool:
+        """Whether ``moment`` falls in this quarter."""
+        return self.start <= moment < self.next.start
+
+
+def render_qbr(
+    plan: Plan, status: TransitionStatus, trail: Sequence[AuditRecord], quarter: Quarter, now: datetime
+) -> str:
+    """The pack's HTML."""
+    rows = [r for r in trail if quarter.holds(r.at)]
+    settled = [s for s in status.settlements if quarter.holds(s.to)]
+    currency = settled[0].currency if settled else (plan.service_credits.currency if plan.service_credits else "USD")
+    credit, bonus = sum(s.credit for s in settled), sum(s.bonus for s in settled)
+    readings: dict[str, list[tuple[datetime, float, str]]] = {}
+    for row in rows:
+        if row.kind in ("kpi_reading", "kpi_corrected"):
+            for metric, value in row.detail.get("values", {}).items():
+                readings.setdefault(metric, []).append((row.at, float(value), str(row.detail.get("period", ""))))
+    charts = "".join(
+        f"<figure><figcaption>{escape(kpi.name)}</figcaption>{kpi_chart_svg(plan, m, pts)}</figure>"
+        for m, pts in readings.items()
+        if (kpi := plan.kpi(m)) is not None
+    )
+    objectives = [
+        (o.statement, "" if o.target is None else f"{o.target:g}", "" if o.value is None else f"{o.value:g}", o.state)
+        for o in status.objectives
+    ]
+    settlements = [
+        (
+            str(s.period),
+            f"{s.from_:%Y-%m-%d} to {s.to:%Y-%m-%d}",
+            ", ".join(f"{k} {v}" for k, v in s.kpis.items()),
+            f"{s.credit:,.2f}",
+            f"{s.bonus:,.2f}",
+        )
+        for s in settled
+    ]
+    breaches = [
+        (f"{r.at:%Y-%m-%d}", str(r.detail.get("kpi")), f"{r.detail.get('value')}", f"{r.detail.get('sla')}")
+        for r in rows
+        if r.kind == "sla_breach"
+    ]
+    escalations = [
+        (
+            f"{r.at:%Y-%m-%d}",
+            r.phase,
+            str(r.detail.get("level") or r.detail.get("item") or ""),
+            r.detail.get("health", ""),
+        )
+        for r in rows
+        if r.kind in ("escalation", "escalated", "raid_escalated")
+    ]
+    decisions = [
+        (f"{r.at:%Y-%m-%d}", r.kind, r.gate or "", who(r.actor, r.via), str(r.detail.get("note") or ""))
+        for r in rows
+        if r.kind in DECISION_KINDS or r.kind in ("raid_added", "raid_closed", "delegated")
+    ]
+    raid = [(i.id, i.kind, i.severity, i.owner, str(i.due or ""), i.title) for i in status.raid if i.closed_at is None]
+    ahead = [
+        (f"{at:%Y-%m-%d}", summary) for _, summary, at, _ in milestones(plan, status, now) if quarter.next.holds(at)
+    ]
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(plan.name)}: business review {quarter}</title>
+<style>{STYLE}</style></head><body>
+<h1>Business review {quarter}: {escape(plan.name)}</h1>
+<p class="sub">{escape(plan.client)} &rarr; {escape(plan.provider)} · transition <code>{escape(status.id)}</code>
+· {escape(status.phase_name)} · prepared {now:%Y-%m-%d %H:%M} UTC</p>
+<div class="cards">
+<div class="card">Health<b class="{escape(status.health)}">{escape(status.health.replace("_", " "))}</b></div>
+<div class="card">Service credits<b>{credit:,.2f} {escape(currency)}</b></div>
+<div class="card">Bonuses<b>{bonus:,.2f} {escape(currency)}</b></div>
+<div class="card">SLA breaches<b>{len(breaches)}</b></div>
+<div class="card">Open RAID items<b>{len(raid)}</b></div>
+</div>
+<h2 id="objectives">Objectives</h2>
+{_table(("objective", "target", "latest", "standing"), objectives, "objectives")}
+<h2 id="kpis">KPIs against SLA this quarter</h2>
+<div class="charts">{charts or '<p class="empty">No readings this quarter.</p>'}</div>
+<h2 id="settlements">Settlements</h2>
+{_table(("period", "dates", "KPIs", f"credit ({currency})", f"bonus ({currency})"), settlements, "settlements")}
+<h2 id="breaches">SLA breaches</h2>
+{_table(("when", "KPI", "reading", "SLA"), breaches, "breaches")}
+<h2 id="escalations">Escalations</h2>
+{_table(("when", "phase", "level or item", "health"), escalations, "escalations")}
+<h2 id="raid">Open RAID items</h2>
+{_table(("item", "kind", "severity", "owner", "due", "title"), raid, "raid")}
+<h2 id="decisions">Decisions taken</h2>
+{_table(("when", "decision", "gate", "by", "note"), decisions, "decisions")}
+<h2 id="ahead">Next quarter ({quarter.next})</h2>
+{_table(("when", "what"), ahead, "ahead")}
+</body></html>
+"""

@@ -118,14 +118,19 @@ class AuditActivities:
     @activity.defn(name="record_audit")
     def record(self, batch: AuditBatch) -> int:
         """Write a batch of audit entries; a retried batch writes nothing twice."""
-        with Session(self.engine) as session:
-            new = write_entries(batch.entries, session=session)
-        if batch.entries:
-            log.info(
-                "audit_recorded",
-                transition_id=batch.entries[0].transition_id,
-                entries=len(batch.entries),
-                new=new,
-                kinds=sorted({e.kind for e in batch.entries}),
-            )
-        return new
+        return record_entries(self.engine, batch.entries)
+
+
+def record_entries(engine: Engine, entries: list[AuditEntry]) -> int:
+    """Write ``entries`` in one transaction and log it; returns how many were new."""
+    with Session(engine) as session:
+        new = write_entries(entries, session=session)
+    if entries:
+        log.info(
+            "audit_recorded",
+            transition_id=entries[0].transition_id,
+            entries=len(entries),
+            new=new,
+            kinds=sorted({e.kind for e in entries}),
+        )
+    return new

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.audit import write_entries
+from activities.audit import record_entries
 from activities.notify import NotifyActivities, sent_entry
 from activities.transport import Skipped
 from models.messages import Delivery, DeliveryOutcome, Flush, Flushed
@@ -44,18 +44,10 @@ class OutboxActivities:
         audit_error = None
         if batch.audit:
             try:
-                new = await asyncio.to_thread(self._write, batch)
+                await asyncio.to_thread(record_entries, self.notify.engine, batch.audit)
             except Exception as error:
                 audit_error = f"the audit database could not be written ({type(error).__name__})"
                 log.warning("audit_deferred", transition_id=batch.audit[0].transition_id, error=audit_error)
-            else:
-                log.info(
-                    "audit_recorded",
-                    transition_id=batch.audit[0].transition_id,
-                    entries=len(batch.audit),
-                    new=new,
-                    kinds=sorted({e.kind for e in batch.audit}),
-                )
         sent = await asyncio.to_thread(self._already_sent, batch.deliveries) if batch.deliveries else set()
         gate = asyncio.Semaphore(PARALLEL)
 
@@ -85,10 +77,6 @@ class OutboxActivities:
             log.warning("sent_not_audited", notice=delivery.notice.id, channel=delivery.channel.kind)
             return DeliveryOutcome(status="sent", entry=entry)
         return DeliveryOutcome(status="sent")
-
-    def _write(self, batch: Flush) -> int:
-        with Session(self.notify.engine) as session:
-            return write_entries(batch.audit, session=session)
 
     def _already_sent(self, deliveries: list[Delivery]) -> set[str]:
         try:

@@ -281,31 +281,17 @@ async def main() -> None:
                 if args.until and plan.steady_state:
                     terms = plan.steady_state.model_copy(update={"until": args.until})
                     plan = plan.model_copy(update={"steady_state": terms})
-                if args.scenario in ("all", "pending"):
-                    events = await save_runs(
-                        env, await drive_pending(env, settings.task_queue), args.history, "pending"
-                    )
-                    if args.scenario == "pending":
-                        print(json.dumps({"pending_events": events}))
-                        return
-                if args.scenario in ("all", "calendar"):
-                    on_calendar = await drive_calendar(env, settings.task_queue)
-                    history = await env.client.get_workflow_handle(on_calendar).fetch_history()
-                    if args.history:
-                        args.history.mkdir(parents=True, exist_ok=True)
-                        (args.history / "calendar-run-01.json").write_text(history.to_json())
-                    if args.scenario == "calendar":
-                        print(json.dumps({"calendar_events": len(history.events)}))
-                        return
-                if args.scenario in ("all", "controls"):
-                    controls = await drive_controls(env, plan, settings.task_queue)
-                    history = await env.client.get_workflow_handle(controls).fetch_history()
-                    if args.history:
-                        args.history.mkdir(parents=True, exist_ok=True)
-                        (args.history / "controls-run-01.json").write_text(history.to_json())
-                    if args.scenario == "controls":
-                        print(json.dumps({"controls_events": len(history.events)}))
-                        return
+                scenarios = {
+                    "pending": lambda: drive_pending(env, settings.task_queue),
+                    "calendar": lambda: drive_calendar(env, settings.task_queue),
+                    "controls": lambda: drive_controls(env, plan, settings.task_queue),
+                }
+                for name, scenario in scenarios.items():
+                    if args.scenario in ("all", name):
+                        events = await save_runs(env, await scenario(), args.history, name)
+                        if args.scenario == name:
+                            print(json.dumps({f"{name}_events": events}))
+                            return
                 tid = await start_transition(
                     env.client, plan, task_queue=settings.task_queue, transition_id="acme-simulated"
                 )

@@ -18,10 +18,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +33,7 @@ from bpo.settings import Settings
 from models.commands import Approve, RecordReadings, Tick
 from models.plan_loader import load_plan
 from models.signing import Signer, new_key_pair
+from tests.receivers import counting_hook
 from tests.stack import Stack
 
 PLAN = Path(__file__).resolve().parent / "plans" / "chaos.yaml"
@@ -172,8 +170,8 @@ async def _notices_arrived(settings: Settings, tid: str, tally: Tally, hooked: C
 def run(data: Path, transitions: int, min_kills: int, seed: int, pace: tuple[float, float]) -> Tally:
     """The whole drill; returns the counts and whatever was found lost or doubled."""
     rng = random.Random(seed)
-    with webhook_counter() as (url, hooked):
-        return _run(data, transitions, min_kills, rng, seed, pace, url, hooked)
+    with counting_hook() as (url, hook):
+        return _run(data, transitions, min_kills, rng, seed, pace, url, hook.taken)
 
 
 def _run(
@@ -215,32 +213,6 @@ def _run(
         stop.set()
         stack.stop()
     return tally
-
-
-@contextmanager
-def webhook_counter() -> Iterator[tuple[str, Counter[str]]]:
-    """A webhook receiver on loopback counting each notice id it takes."""
-    hooked: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server interface
-            self.rfile.read(int(self.headers["Content-Length"]))
-            with lock:
-                hooked[self.headers["webhook-id"]] += 1
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", hooked
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +40,45 @@ def webhook_receiver(fail_first: int = 0, fail_status: int = 503) -> Iterator[tu
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/hooks/bpo", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Hook:
+    """What a counting webhook receiver took, by notice id; ``down`` makes it answer 503."""
+
+    def __init__(self, down: bool = False) -> None:
+        self.down = down
+        self.taken: Counter[str] = Counter()
+        self.kinds: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+
+@contextmanager
+def counting_hook(down: bool = False) -> Iterator[tuple[str, Hook]]:
+    """Yields the URL to POST to and a `Hook` counting each notice id it took while up."""
+    state = Hook(down)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if state.down:
+                self.send_response(503)
+            else:
+                with state.lock:
+                    state.taken[self.headers["webhook-id"]] += 1
+                    state.kinds[self.headers["webhook-id"]] = body["kind"]
+                self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", state
     finally:
         server.shutdown()
         server.server_close()

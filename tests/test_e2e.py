@@ -51,18 +51,7 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(audit_url, 
 
     for wave in (1, 2, 3):
         assert s.status(tid)["wave"] == wave
-        s.ok(
-            "kpi",
-            tid,
-            "--by",
-            LI,
-            "--period",
-            f"ramp-{wave}",
-            "csat=90",
-            "error_rate=1.5",
-            "first_response_hours=3",
-            "fcr=75",
-        )
+        s.ok("kpi", tid, "--by", LI, "--period", f"ramp-{wave}", "csat=90", "error_rate=1.5", "first_response_hours=3", "fcr=75")
         s.ok("approve", tid, "wave_approved", "--by", LI)
         s.ok("approve", tid, "wave_approved", "--by", RAJ)
     assert s.status(tid)["phase"] == "hypercare"

@@ -4,15 +4,9 @@ request. On the time-skipping server, with a real receiver on loopback."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
 from sqlmodel import Session
@@ -21,48 +15,13 @@ from activities.audit import read_trail
 from bpo.db import make_engine
 from models.commands import RecordReadings, RetryNotices
 from tests.driver import LI, Driver
+from tests.receivers import counting_hook
 from worker import build_worker
-
-
-class Hook:
-    """A webhook receiver on loopback that can be down (503) and counts what it took, by id."""
-
-    def __init__(self) -> None:
-        self.down = True
-        self.taken: Counter[str] = Counter()
-        self.kinds: dict[str, str] = {}
-
-
-@contextmanager
-def hook() -> Iterator[tuple[str, Hook]]:
-    state = Hook()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server interface
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if state.down:
-                self.send_response(503)
-            else:
-                state.taken[self.headers["webhook-id"]] += 1
-                state.kinds[self.headers["webhook-id"]] = body["kind"]
-                self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @asynccontextmanager
 async def engine_with_hook(env, settings, give_up: timedelta = timedelta(hours=24)):
-    with hook() as (url, state), ThreadPoolExecutor(4) as executor:
+    with counting_hook(down=True) as (url, state), ThreadPoolExecutor(4) as executor:
         settings.webhook_url, settings.delivery_give_up = url, give_up
         async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, executor):
             yield state

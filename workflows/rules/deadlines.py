@@ -12,14 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.durations import spoken, spoken_business
-from models.messages import Escalation, GateState
+from models.messages import GateState
 from models.plan import Phase
 from workflows.rules import texts
 from workflows.rules.awaiting import awaited
 from workflows.rules.clock import Deadline, View, is_done
 from workflows.rules.gates import opened
 from workflows.rules.outbox import Recorder
-from workflows.rules.phases import raise_health
+from workflows.rules.phases import keep_escalation, raise_health
 
 
 def gate_due(v: View, phase: Phase, gate: GateState) -> Deadline | None:
@@ -57,19 +57,7 @@ def watch(m: Recorder, phase: Phase, now: datetime) -> None:
             if level_no in gate.fired or not m.passed(m.later(due, level.after), now):
                 continue
             gate.fired = [*gate.fired, level_no]
-            raise_health(m, phase.key, level.health)
-            notified = [p.id for p in m.holding(level.notify)]
-            m.state.escalations.append(
-                Escalation(
-                    phase=phase.key,
-                    attempt=m.state.attempt,
-                    level=level_no,
-                    at=now,
-                    notified=notified,
-                    health=level.health,
-                    gate=gate.key,
-                )
-            )
+            keep_escalation(m, phase, level_no, level, now, gate.key)
             late = timedelta(seconds=-m.left(due, now))
             detail = {"level": level_no, "gate": gate.key, "late_by": str(late), "health": m.state.health}
             m.audit("escalation", now, gate=gate.key, detail=detail)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.messages import Escalation, GateState, Ledger, PhaseRun
-from models.plan import Health, Phase
+from models.plan import EscalationLevel, Health, Phase
 from workflows.rules import texts
 from workflows.rules.clock import is_done
 from workflows.rules.gates import gate_status, open_gate
@@ -56,18 +56,27 @@ def raise_level(m: Recorder, phase: Phase, level_no: int, now: datetime) -> list
     level = m.plan.ladder(phase)[level_no - 1]
     if level_no not in m.state.fired:
         m.state.fired.append(level_no)
+    keep_escalation(m, phase, level_no, level, now)
+    return [g.key for g in m.state.gates if not is_done(g)]
+
+
+def keep_escalation(
+    m: Recorder, phase: Phase, level_no: int, level: EscalationLevel, now: datetime, gate: str | None = None
+) -> None:
+    """Raise health to the level's and keep the escalation (of ``gate``'s own ladder, if named)."""
     raise_health(m, phase.key, level.health)
+    notified = [p.id for p in m.holding(level.notify)]
     m.state.escalations.append(
         Escalation(
             phase=phase.key,
             attempt=m.state.attempt,
             level=level_no,
             at=now,
-            notified=[p.id for p in m.holding(level.notify)],
+            notified=notified,
             health=level.health,
+            gate=gate,
         )
     )
-    return [g.key for g in m.state.gates if not is_done(g)]
 
 
 def raise_health(m: Recorder, phase_key: str, health: Health | None) -> None:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from bpo.api import BpoError
 from bpo.commands.common import FAILED, REFUSED, Exit, with_hint
-from bpo.commands.deciding import cmd_decide, cmd_delegate, cmd_kpi, cmd_raid, cmd_roster
+from bpo.commands.deciding import cmd_amend, cmd_decide, cmd_delegate, cmd_kpi, cmd_raid, cmd_roster
 from bpo.commands.operating import (
     cmd_codec_server,
     cmd_keys,
@@ -189,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="DATE", help="the last day, for example 2027-02-01")
     p.add_argument("--end", action="store_true", help="end the person's delegation now")
     p.add_argument("--by", required=True, metavar="PERSON", help="the person, or an executive sponsor of their side")
+    p.add_argument("--request-id", help="makes a retried command count once")
+
+    p = add("amend", "propose a new version of a running transition's plan (a sponsor approves it)", cmd_amend)
+    p.add_argument("id")
+    p.add_argument("plan", help="the new version, a whole plan file")
+    p.add_argument("--reason", required=True, help="why the plan changes")
+    p.add_argument("--by", required=True, metavar="PERSON", help="who proposes it: a lead on the roster")
     p.add_argument("--request-id", help="makes a retried command count once")
 
     p = add("raid", "the RAID log: add an item, close one, list them", cmd_raid)

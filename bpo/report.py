@@ -13,7 +13,7 @@ from html import escape
 
 from bpo.render import local_time, who
 from models.durations import BusinessTime
-from models.messages import RaidItem, TransitionStatus
+from models.messages import Amendment, RaidItem, TransitionStatus
 from models.plan import Plan
 from models.tables import AuditRecord
 
@@ -189,6 +189,12 @@ def _why(detail: dict[str, object]) -> str:
     return str(note) if note else (f"item {item}" if item else "")
 
 
+def _decided(amendment: Amendment) -> str:
+    if amendment.decided_at is None:
+        return "awaiting an executive sponsor"
+    return f"{amendment.status} by {amendment.decided_by} on {amendment.decided_at:%Y-%m-%d}"
+
+
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
@@ -233,6 +239,10 @@ def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRec
     ]
     raid = [
         (i.id, i.kind, i.severity, i.owner, str(i.due or ""), i.blocks or "", i.title, _closed(i)) for i in status.raid
+    ]
+    versions = [
+        (f"amendment_{a.number}", f"{a.at:%Y-%m-%d}", a.by, a.reason, "; ".join(a.changes), _decided(a))
+        for a in status.amendments
     ]
     objectives = [(o.statement, _num(o.target), _num(o.value), str(o.due or ""), o.state) for o in status.objectives]
     settlements = [
@@ -284,6 +294,8 @@ def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRec
 {_table(("when (UTC)", "decision", "phase", "gate", "by", "why / note"), decisions, "decisions")}
 <h2 id="escalations">Escalations</h2>
 {_table(("when (UTC)", "phase", "level", "health", "open gates or item"), escalations, "escalations")}
+<h2 id="versions">Plan versions: the baseline, then each amendment</h2>
+{_table(("version", "proposed", "by", "why", "changes", "decision"), versions, "versions")}
 <h2 id="objectives">Objectives</h2>
 {_table(("objective", "target", "latest", "due", "standing"), objectives, "objectives")}
 <h2 id="raid">RAID log</h2>

@@ -34,6 +34,7 @@ from bpo.binaries import find_binary  # noqa: E402
 from bpo.server import register_search_attributes  # noqa: E402
 from bpo.settings import Settings  # noqa: E402
 from models.commands import (  # noqa: E402
+    Amend,
     Approve,
     Cancel,
     ChangeRoster,
@@ -139,7 +140,8 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
 async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str:
     """A short transition through what the reference run does not see: signed commands, a roster
     change, a waiver, a batch of readings and a correction, commands as signals (one refused), a
-    repeated request, a notification refused for good and sent again on request, RAID items (one
+    repeated request, a notification refused for good and sent again on request, an amendment
+    proposed and approved, RAID items (one
     holding a gate until it is closed), reminders, a breach during a phase, a
     delegation used and ended, an escalation by hand, and a cancellation."""
     signer = Signer(new_key_pair()[0])
@@ -157,6 +159,11 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
 
     sme = Person(id="ana@northstar.example", name="Ana Ruiz", org="provider", roles=["sme"])
     await do(ChangeRoster(add=[sme], by=RAJ))
+    running = await get_plan(env.client, tid)
+    longer = [
+        p.model_copy(update={"due": timedelta(days=45)}) if p.key == "knowledge_transfer" else p for p in running.phases
+    ]
+    await do(Amend(plan=running.model_copy(update={"phases": longer}), reason="more time for training", by=LI))
     await do(Approve(gate="gap_analysis_approved", by=LI), request_id="controls-1")
     await do(Approve(gate="gap_analysis_approved", by=LI), request_id="controls-1")  # a retry: counts once
     await do(Waive(gate="governance_defined", by=DANA, reason="governance pack signed on paper"))
@@ -166,6 +173,7 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     await env.sleep(timedelta(hours=1))
     await do(Approve(gate="slas_signed", by=MO))  # for Raj
     await do(Delegate(person=RAJ, end=True, by=RAJ))
+    await do(Approve(gate="amendment_1", by=DANA, note="agreed in steering"))
     await do(RaidAdd(kind="risk", title="Attrition in the provider's team", owner=RAJ, severity="high", by=LI))
     await do(RaidAdd(kind="action", title="Book the kickoff venue", owner=LI, blocks="kickoff_held", by=RAJ))
     await do(*[Approve(gate="kickoff_held", by=p, evidence="MIN-7") for p in (LI, RAJ)])  # held by A-2

@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from models.plan import Person
+from models.plan import Person, Plan
 
 PersonId = Annotated[str, Field(min_length=1, max_length=254, pattern=r"^[^\s\x00-\x1f]+$")]
 GateKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -160,6 +160,14 @@ class RaidClose(_Decision):
     note: Text
 
 
+class Amend(_Decision):
+    """Propose a new version of the plan; an executive sponsor approves it as ``amendment_N``."""
+
+    update: ClassVar[str] = "amend"
+    plan: Plan
+    reason: Text
+
+
 class RetryNotices(_Decision):
     """Send again every notification that failed for good or ran out of tries."""
 
@@ -206,7 +214,7 @@ class ReadingsBatch(_Sent):
 GateDecision = Approve | Tick | Reject | Waive
 Control = Pause | Resume | Cancel | ChangeRoster | Escalate | Delegate | RetryNotices
 Raid = RaidAdd | RaidClose
-Command = GateDecision | Control | Raid | RecordReadings | ReadingsBatch
+Command = GateDecision | Control | Raid | Amend | RecordReadings | ReadingsBatch
 """Every command a transition takes."""
 
 COMMANDS: tuple[type[Command], ...] = (
@@ -225,6 +233,7 @@ COMMANDS: tuple[type[Command], ...] = (
     RetryNotices,
     RaidAdd,
     RaidClose,
+    Amend,
 )
 """The command table, in the order the workflow registers its update handlers."""
 

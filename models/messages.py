@@ -101,6 +101,21 @@ class ObjectiveStatus(Message):
     state: Literal["met", "on track", "missed", "no data"]
 
 
+class Amendment(Message):
+    """A new version of the plan, proposed as ``amendment_N`` and decided by a sponsor."""
+
+    number: int
+    plan: Plan | None = None
+    """The proposed version, while it waits for its decision."""
+    by: str
+    reason: str
+    at: datetime
+    changes: list[str] = []
+    status: Literal["proposed", "approved", "rejected"] = "proposed"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+
 class RaidItem(Message):
     """One item of the RAID log: what it is, whose it is, what it holds, how it was closed."""
 
@@ -250,6 +265,8 @@ class TransitionState(Message):
     """Deliveries given up, newest last, for ``bpo notices --failed`` and ``--retry``."""
     raid: list[RaidItem] = []
     """The RAID log, oldest first."""
+    amendments: list[Amendment] = []
+    """Every version proposed since the start, and how each was decided."""
     latest: dict[str, float] = {}
     """The latest reading of each KPI, whatever the phase: what objectives are measured by."""
     objectives_told: list[str] = []
@@ -438,6 +455,8 @@ class TransitionStatus(Message):
     raid: list[RaidItem] = []
     """The RAID log: open items first, then those closed."""
     objectives: list[ObjectiveStatus] = []
+    amendments: list[Amendment] = []
+    """Plan versions proposed: who, why, what changes, how decided (the plans themselves left out)."""
 
 
 TransitionState.model_rebuild()

@@ -26,6 +26,16 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(audit_url, 
     again = s.bpo("start", str(short_plan(tmp_path)))
     assert again.returncode == 2 and "already exists" in again.stderr
 
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(short_plan(tmp_path).read_text().replace("due: 14d", "due: 14 days", 1))
+    wrong = s.bpo("amend", tid, str(bad), "--reason", "more time", "--by", LI)
+    assert wrong.returncode == 2 and "phases[0].due: '14 days' is not a duration" in wrong.stderr
+    longer = tmp_path / "longer.yaml"
+    longer.write_text(short_plan(tmp_path).read_text().replace("due: 30d", "due: 45d", 1))
+    proposed = s.ok("amend", tid, str(longer), "--reason", "more time for training", "--by", LI)
+    assert "phase knowledge_transfer: due 30d -> 45d" in proposed and "amendment_1 proposed" in proposed
+    s.ok("reject", tid, "amendment_1", "--by", DANA, "--reason", "keep the dates")
+
     refused = s.bpo("approve", tid, "slas_signed", "--by", EVE)
     assert refused.returncode == 2 and "needs one of the roles executive_sponsor, transition_lead" in refused.stderr
     drive_to_pilot(s, tid)

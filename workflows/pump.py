@@ -22,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.outbox import OutboxActivities
     from models.messages import AuditBatch, Delivery, Flush
-    from models.plan import Plan
     from workflows.rules import Machine, deliveries
     from workflows.rules.versions import DRAIN_IN_FLIGHT, FAILED_DELIVERIES_AUDITED
 
@@ -41,9 +40,8 @@ FLUSH_TIMEOUT = timedelta(minutes=2)
 
 
 class _Carrier:
-    def __init__(self, machine: Machine, plan: Plan, changed: Callable[[str], bool]) -> None:
+    def __init__(self, machine: Machine, changed: Callable[[str], bool]) -> None:
         self.machine = machine
-        self.plan = plan
         self.changed = changed
         meter = workflow.metric_meter()
         self.alerts = {
@@ -81,7 +79,7 @@ class Flusher(_Carrier):
         self.flushing = True
         try:
             notices, m.outbox.notices = m.outbox.notices, []
-            fresh = [Delivery(notice=n, channel=c) for n in notices for c in self.plan.notifications]
+            fresh = [Delivery(notice=n, channel=c) for n in notices for c in self.machine.plan.notifications]
             again = deliveries.take_due(m, now)
             rows = deliveries.take_rows(m)
             self.count(rows)
@@ -137,7 +135,7 @@ class Sender(_Carrier):
                 break
             self.count(outbox.audit)
             for notice in outbox.notices:
-                for channel in self.plan.notifications:
+                for channel in self.machine.plan.notifications:
                     task = asyncio.create_task(self._deliver(Delivery(notice=notice, channel=channel)))
                     self.deliveries.add(task)
                     task.add_done_callback(self.deliveries.discard)

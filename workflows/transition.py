@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from models.commands import (
         BY_UPDATE,
+        Amend,
         Approve,
         Cancel,
         ChangeRoster,
@@ -78,7 +79,6 @@ class TransitionWorkflow:
 
     @workflow.init
     def __init__(self, start: StartTransition) -> None:
-        self._plan = start.plan
         now = workflow.now()
         self._validating = False
         if start.state is None:
@@ -95,7 +95,7 @@ class TransitionWorkflow:
     @workflow.run
     async def run(self, start: StartTransition) -> TransitionStatus:
         """Wait for decisions and deadlines until the transition ends or continues as new."""
-        carrier = (Flusher if self._changed(OUTBOX_FLUSH) else Sender)(self.machine, self._plan, self._changed)
+        carrier = (Flusher if self._changed(OUTBOX_FLUSH) else Sender)(self.machine, self._changed)
         pump = asyncio.create_task(carrier.run())
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
@@ -128,7 +128,7 @@ class TransitionWorkflow:
 
     def _continue_as_new(self, start: StartTransition) -> None:
         state = self.machine.state.model_copy(update={"runs": self.machine.state.runs + 1})
-        workflow.continue_as_new(StartTransition(id=start.id, plan=self._plan, state=state))
+        workflow.continue_as_new(StartTransition(id=start.id, plan=self.machine.plan, state=state))
 
     def _over_budget(self) -> bool:
         return workflow.info().get_current_history_length() >= HISTORY_BUDGET and self._changed(HISTORY_BUDGETED)
@@ -206,6 +206,7 @@ class TransitionWorkflow:
     retry_notices = _handles(RetryNotices)
     raid_add = _handles(RaidAdd)
     raid_close = _handles(RaidClose)
+    amend = _handles(Amend)
 
     @workflow.signal(dynamic=True)
     def command_signal(self, name: str, args: Sequence[RawValue]) -> None:
@@ -256,7 +257,7 @@ class TransitionWorkflow:
     @workflow.query
     def plan(self) -> Plan:
         """The plan the transition runs, for reports and calendars."""
-        return self._plan
+        return self.machine.plan
 
     def _publish(self) -> None:
         """Keep the search attributes and the Web UI's details in step with the state."""

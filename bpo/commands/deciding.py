@@ -187,3 +187,22 @@ async def cmd_raid(args: argparse.Namespace, settings: Settings) -> None:
 
 def _newest(status: TransitionStatus) -> str:
     return max(status.raid, key=lambda i: i.opened_at).id
+
+
+async def cmd_amend(args: argparse.Namespace, settings: Settings) -> None:
+    """Propose a new version of a running transition's plan; a sponsor approves it."""
+    from bpo.api import get_plan
+    from bpo.commands.common import plan_from
+    from models.commands import Amend
+    from workflows.rules.amendments import changes
+
+    new = plan_from(args.plan)
+    client = await client_for(settings)
+    found = changes(await get_plan(client, args.id), new)
+    if not found:
+        raise Exit(f"{args.plan} changes nothing in the plan '{args.id}' runs")
+    print("Changes:\n" + "\n".join(f"  {change}" for change in found))
+    command = model_input(Amend, plan=new, reason=args.reason, by=args.by, request_id=args.request_id)
+    status = await send_from_cli(settings, args.id, command, client)
+    n = status.amendments[-1].number
+    print(f"amendment_{n} proposed; an executive sponsor decides it: bpo approve {args.id} amendment_{n} --by SPONSOR")

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import assert_never
 
 from models.commands import (
+    Amend,
     Approve,
     Cancel,
     ChangeRoster,
@@ -77,6 +78,16 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
             _check_readings(v, command)
         case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate() | Delegate() | RetryNotices():
             _check_control(v, command, now)
+        case Approve() | Reject() if command.gate.startswith("amendment_"):
+            from workflows.rules import amendments  # its rules refuse with this module's Refused
+
+            _check_live(v)
+            amendments.check_decision(v, command)
+        case Amend():
+            from workflows.rules import amendments
+
+            _check_live(v)
+            amendments.check_proposal(v, command)
         case RaidAdd() | RaidClose():
             from workflows.rules import raid  # its rules refuse with this module's Refused
 

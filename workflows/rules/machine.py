@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import assert_never
 
 from models.commands import (
+    Amend,
     Approve,
     Cancel,
     ChangeRoster,
@@ -31,6 +32,7 @@ from models.commands import (
 from models.messages import GateState, GateStatus, TransitionState, TransitionStatus
 from models.plan import Plan
 from workflows.rules import (
+    amendments,
     awaiting,
     checks,
     deadlines,
@@ -143,6 +145,10 @@ class Machine(Recorder):
         if command.request_id:
             self.state.seen_requests = [*self.state.seen_requests, command.request_id][-MAX_SEEN_REQUESTS:]
         match command:
+            case Approve() | Reject() if amendments.is_amendment(command.gate):
+                amendments.decide(self, command, now)
+            case Amend():
+                amendments.propose(self, command, now)
             case Approve():
                 decisions.approve(self, command, now)
             case Tick():

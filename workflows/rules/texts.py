@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from models.durations import BusinessTime, spoken
-from models.messages import ObjectiveStatus, RaidItem, Settlement
+from models.messages import Amendment, ObjectiveStatus, RaidItem, Settlement
 from models.plan import ApprovalGate, ChecklistGate, Kpi, KpiGate, Phase, Plan, RosterGate
 from workflows.rules.settlement import settlement_text
 
@@ -141,6 +141,25 @@ def objective_missed(plan: Plan, found: ObjectiveStatus) -> Message:
         f"[{plan.client}] objective missed: {found.key}",
         f"'{plan.name}' did not meet its objective by {found.due:%d %b %Y}: {found.statement} "
         f"(target {found.target if found.target is None else f'{found.target:g}'}, latest {value}).",
+    )
+
+
+def amendment_proposed(plan: Plan, amendment: Amendment) -> Message:
+    """A new version of the plan waits for an executive sponsor's decision."""
+    listed = "; ".join(amendment.changes[:12]) + (" ..." if len(amendment.changes) > 12 else "")
+    return (
+        f"[{plan.client}] amendment_{amendment.number} proposed: {amendment.reason[:80]}",
+        f"{amendment.by} proposes a new version of '{plan.name}' ({amendment.reason}): {listed}. "
+        f"An executive sponsor approves or rejects it as the gate amendment_{amendment.number}.",
+    )
+
+
+def amendment_decided(plan: Plan, amendment: Amendment) -> Message:
+    """An amendment was approved (the transition runs on it now) or rejected."""
+    what = "runs on the new version from now" if amendment.status == "approved" else "keeps the plan it has"
+    return (
+        f"[{plan.client}] amendment_{amendment.number} {amendment.status}",
+        f"{amendment.decided_by} {amendment.status} amendment_{amendment.number} of '{plan.name}': the transition {what}.",
     )
 
 

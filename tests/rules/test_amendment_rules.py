@@ -1,0 +1,69 @@
+"""Changing a running transition: a new version proposed, approved by a sponsor, and the
+transition running on it from its current point; what is behind stays as it was."""
+
+from __future__ import annotations
+
+from models.commands import Amend, Approve, Reject
+from models.plan_loader import parse_plan
+from tests.rules.sim import DANA, EVE, LI, REFERENCE_PLAN, Run
+
+TEXT = REFERENCE_PLAN.read_text()
+EXTRA_GATE = """      - key: kickoff_held
+        kind: approval
+        approvers: {roles: [point_of_contact], rule: all}
+        evidence: required
+      - key: site_visit
+        kind: approval
+        approvers: {roles: [executive_sponsor]}
+"""
+
+
+def version(*edits: tuple[str, str]):
+    text = TEXT
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return parse_plan(text, env={}).plan
+
+
+def test_an_amendment_takes_effect_only_when_a_sponsor_approves_it():
+    run = Run()
+    ahead = version(
+        ("    due: 10d\n", "    due: 20d\n"),
+        (
+            "      - key: kickoff_held\n        kind: approval\n        approvers: {roles: [point_of_contact], rule: all}\n        evidence: required\n",
+            EXTRA_GATE,
+        ),
+    )
+    run.do(Amend(plan=ahead, reason="client asked for a site visit", by=LI))
+    (proposed,) = run.status().amendments
+    assert proposed.status == "proposed" and "phase mobilization: due 10d -> 20d" in proposed.changes
+    assert "phase mobilization: gate site_visit added" in proposed.changes
+    run.refused(Approve(gate="amendment_1", by=LI), "NotAllowed")
+    run.refused(Approve(gate="amendment_2", by=DANA), "UnknownGate")
+    run.pass_planning()
+    assert [g.key for g in run.status().gates] == ["team_assigned", "kickoff_held"], "not before the approval"
+    run.do(Approve(gate="amendment_1", by=DANA))
+    status = run.status()
+    assert [g.key for g in status.gates] == ["team_assigned", "kickoff_held", "site_visit"]
+    assert status.phase_due_at == status.phase_started_at + (ahead.phases[1].due or 0)  # type: ignore[operator]
+    assert run.machine.plan == ahead and status.amendments[0].status == "approved"
+    run.refused(Approve(gate="amendment_1", by=DANA), "GateNotOpen")
+
+
+def test_an_amendment_may_not_change_what_is_behind_nor_drop_the_last_sponsor():
+    run = Run()
+    run.pass_planning()
+    run.refused(Amend(plan=version(("    due: 14d\n", "    due: 21d\n")), reason="x", by=LI), "Behind")
+    plan = run.machine.plan
+    no_sponsor = plan.model_copy(update={"people": [p for p in plan.people if "executive_sponsor" not in p.roles]})
+    run.refused(Amend(plan=no_sponsor, reason="x", by=LI), "NoSponsor")
+    run.refused(Amend(plan=run.machine.plan, reason="x", by=LI), "NoChange")
+    run.refused(Amend(plan=version(("    due: 10d\n", "    due: 20d\n")), reason="x", by=EVE), "NotAllowed")
+
+
+def test_a_rejected_amendment_changes_nothing():
+    run = Run()
+    run.do(Amend(plan=version(("    due: 10d\n", "    due: 20d\n")), reason="more time", by=LI))
+    run.do(Reject(gate="amendment_1", by=DANA, reason="keep the dates"))
+    assert run.status().amendments[0].status == "rejected" and run.machine.plan.phases[1].due.days == 10

@@ -1,0 +1,148 @@
+"""Changing a running transition: a new version of its plan, proposed, then approved by an
+executive sponsor as the gate ``amendment_N``.
+
+A proposal may change whatever lies ahead (people, KPIs, phases and gates ahead, due dates,
+channels, ladders) but not a phase already passed, nor a gate of the phase under way that was
+already decided or has sign-offs; it must keep an executive sponsor. Until the approval the
+transition runs on the plan it has; on it, on the new version, from its current point.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from models.commands import Amend, Approve, Reject
+from models.durations import format_span
+from models.messages import Amendment
+from models.plan import CONTROL_ROLES, Plan
+from models.plan_checks import cross_check
+from workflows.rules import texts
+from workflows.rules.checks import Refused, person, require_role
+from workflows.rules.clock import View
+from workflows.rules.gates import open_gate
+from workflows.rules.outbox import Recorder
+
+KEY = re.compile(r"^amendment_([1-9][0-9]*)$")
+NOTIFIED = ["executive_sponsor", "program_manager", "point_of_contact"]
+
+
+def is_amendment(gate: str) -> bool:
+    """Whether ``gate`` names an amendment (``amendment_2``) rather than a gate of the plan."""
+    return bool(KEY.match(gate))
+
+
+def changes(old: Plan, new: Plan) -> list[str]:
+    """What a new version changes, as a person reads it."""
+    found: list[str] = []
+
+    def keyed(what: str, a: list, b: list, attr: str) -> None:  # type: ignore[type-arg]
+        before, after = {getattr(x, attr): x for x in a}, {getattr(x, attr): x for x in b}
+        found.extend(f"{what} {k} added" for k in after if k not in before)
+        found.extend(f"{what} {k} removed" for k in before if k not in after)
+        found.extend(f"{what} {k} changed" for k in after if k in before and after[k] != before[k])
+
+    keyed("person", old.people, new.people, "id")
+    keyed("KPI", old.kpis, new.kpis, "key")
+    found.extend(f"phase {p.key} added" for p in new.phases if old.phase_index(p.key) is None)
+    found.extend(f"phase {p.key} removed" for p in old.phases if new.phase_index(p.key) is None)
+    for phase in new.phases:
+        was = next((p for p in old.phases if p.key == phase.key), None)
+        if was is not None and was != phase:
+            start = len(found)
+            if was.due != phase.due:
+                before, after = (format_span(d) if d else "none" for d in (was.due, phase.due))
+                found.append(f"phase {phase.key}: due {before} -> {after}")
+            keyed(f"phase {phase.key}: gate", was.gates, phase.gates, "key")
+            if len(found) == start:
+                found.append(f"phase {phase.key}: other settings changed")
+    for name in ("notifications", "escalation", "objectives", "service_credits", "steady_state", "calendar"):
+        if getattr(old, name) != getattr(new, name):
+            found.append(f"{name} changed")
+    return list(dict.fromkeys(found))
+
+
+def check_proposal(v: View, command: Amend) -> None:
+    """Refuse a proposal that changes what is behind, drops the last sponsor, or changes nothing."""
+    require_role(v, command.by, CONTROL_ROLES, "propose an amendment")
+    old, new, i = v.plan, command.plan, v.state.phase_index
+    if not any("executive_sponsor" in p.roles for p in new.people):
+        raise Refused("the new plan has no executive sponsor; someone must approve what comes", "NoSponsor")
+    problems = [f"{'.'.join(map(str, path))}: {message}" for path, message in cross_check(new)]
+    if problems:
+        raise Refused("the new plan does not hold together: " + "; ".join(problems[:5]), "BadPlan")
+    for passed in old.phases[: min(i, len(old.phases))]:
+        if next((p for p in new.phases if p.key == passed.key), None) != passed:
+            raise Refused(f"phase '{passed.key}' has passed; an amendment may not change or remove it", "Behind")
+    if i < len(old.phases):
+        keys = [p.key for p in new.phases]
+        if old.phases[i].key not in keys or keys.index(old.phases[i].key) != i:
+            raise Refused(f"phase '{old.phases[i].key}' is under way; it must stay where it is", "Behind")
+        phase = new.phases[i]
+        for gate in v.state.gates:
+            touched = gate.status != "open" or gate.approvals or gate.ticks or gate.readings
+            spec = phase.gate(gate.key)
+            if touched and (spec is None or spec.kind != gate.kind):
+                raise Refused(f"gate '{gate.key}' is already decided or signed; it must stay as it is", "Behind")
+    if not changes(old, new):
+        raise Refused("the new plan changes nothing", "NoChange")
+
+
+def check_decision(v: View, command: Approve | Reject) -> None:
+    """Only an executive sponsor approves or rejects an amendment still proposed."""
+    m = KEY.match(command.gate)
+    assert m is not None
+    found = next((a for a in v.state.amendments if a.number == int(m.group(1))), None)
+    if found is None:
+        known = ", ".join(f"amendment_{a.number}" for a in v.state.amendments) or "none"
+        raise Refused(f"no {command.gate} has been proposed; amendments: {known}", "UnknownGate")
+    if found.status != "proposed":
+        raise Refused(f"{command.gate} was {found.status} by {found.decided_by}", "GateNotOpen")
+    me = person(v, command.by)
+    if "executive_sponsor" not in me.roles:
+        raise Refused(f"{me.id} may not decide {command.gate}: an executive sponsor decides amendments", "NotAllowed")
+
+
+def propose(m: Recorder, command: Amend, now: datetime) -> None:
+    """Keep the proposal as ``amendment_N`` and tell the sponsors."""
+    number = len(m.state.amendments) + 1
+    found = changes(m.plan, command.plan)
+    amendment = Amendment(number=number, plan=command.plan, by=command.by, reason=command.reason, at=now, changes=found)
+    m.state.amendments = [*m.state.amendments, amendment]
+    detail = {"amendment": number, "changes": found}
+    m.decided("amendment_proposed", f"amendment_{number}", command, now, command.reason, detail)
+    m.notify("amendment_proposed", texts.amendment_proposed(m.plan, amendment), NOTIFIED, now, detail)
+
+
+def decide(m: Recorder, command: Approve | Reject, now: datetime) -> None:
+    """Approve (the transition runs on the new version from now) or reject an amendment."""
+    number = int(KEY.match(command.gate).group(1))  # type: ignore[union-attr]
+    amendment = next(a for a in m.state.amendments if a.number == number)
+    approved = isinstance(command, Approve)
+    kept = amendment.model_copy(
+        update={
+            "status": "approved" if approved else "rejected",
+            "decided_by": command.by,
+            "decided_at": now,
+            "plan": None,  # the approved version travels as the plan itself; a rejected one is gone
+        }
+    )
+    m.state.amendments = [kept if a.number == number else a for a in m.state.amendments]
+    note = command.note if isinstance(command, Approve) else command.reason
+    m.decided("amendment_approved" if approved else "amendment_rejected", command.gate, command, now, note)
+    if approved and amendment.plan is not None:
+        rebase(m, amendment.plan)
+    m.notify("amendment_decided", texts.amendment_decided(m.plan, kept), NOTIFIED, now, {"amendment": number})
+
+
+def rebase(m: Recorder, plan: Plan) -> None:
+    """Run on ``plan`` from the current point: its roster, and the phase under way's gates (those
+    already under way kept as they stand, new ones opened)."""
+    m.plan = plan
+    s = m.state
+    s.people = list(plan.people)
+    phase = m.phase
+    if phase is not None:
+        existing = {g.key: g for g in s.gates}
+        s.gates = [existing.get(spec.key) or open_gate(m, spec) for spec in phase.gates]
+        s.wave_index = min(s.wave_index, len(phase.waves) - 1) if phase.waves else 0

@@ -14,9 +14,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from models.commands import Command
 from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
-from models.messages import Deliveries, StartTransition, TransitionStatus
+from models.messages import Deliveries, StartTransition
 from models.plan import Person, Plan
 from models.signing import Signer
+from models.status import TransitionStatus
 
 
 class BpoError(Exception):

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from bpo.render import local_time
 from bpo.report import planned_phases
-from models.messages import TransitionStatus
 from models.plan import Plan
+from models.status import TransitionStatus
 
 MAX_EVENTS = 500
 

@@ -16,8 +16,8 @@ from html import escape
 from bpo.calendar import milestones
 from bpo.render import who
 from bpo.report import DECISION_KINDS, STYLE, _table, kpi_chart_svg
-from models.messages import TransitionStatus
 from models.plan import Plan
+from models.status import TransitionStatus
 from models.tables import AuditRecord
 
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from models.calendar import zone as time_zone
 from models.durations import spoken
-from models.messages import RaidItem, TransitionStatus
+from models.messages import RaidItem
+from models.status import TransitionStatus
 from models.tables import AuditRecord
 
 

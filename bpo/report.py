@@ -13,8 +13,9 @@ from html import escape
 
 from bpo.render import local_time, who
 from models.durations import BusinessTime
-from models.messages import Amendment, RaidItem, TransitionStatus
+from models.messages import Amendment, RaidItem
 from models.plan import Plan
+from models.status import TransitionStatus
 from models.tables import AuditRecord
 
 DECISION_KINDS = ("approved", "ticked", "rejected", "waived", "paused", "resumed", "cancelled", "roster_changed")

@@ -24,8 +24,8 @@ from sqlmodel import Session
 
 from models.commands import Approve, Command, RecordReadings, Tick
 from models.durations import BusinessTime
-from models.messages import TransitionStatus
 from models.plan import ApprovalGate, ChecklistGate, KpiGate, LogChannel, Phase, Plan
+from models.status import TransitionStatus
 
 ID = "simulated"
 

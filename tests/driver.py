@@ -13,8 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from bpo.api import BpoError, get_status, send, start_transition
 from models.commands import Approve, RecordReadings, Reject, Tick, Waive
-from models.messages import TransitionStatus
 from models.plan import Plan
+from models.status import TransitionStatus
 from tests.stack import DANA, EVE, LI, MO, RAJ
 
 GOOD = {"csat": 90.0, "error_rate": 1.5, "first_response_hours": 3.0, "fcr": 75.0}

@@ -9,8 +9,8 @@ from sqlmodel import Session
 from activities.audit import read_trail
 from bpo.db import make_engine
 from models.commands import RecordReadings
-from models.messages import TransitionStatus
 from models.plan_loader import parse_plan
+from models.status import TransitionStatus
 from tests.conftest import REFERENCE_PLAN
 from tests.driver import LI
 from workflows.transition import TransitionWorkflow

@@ -38,8 +38,9 @@ with workflow.unsafe.imports_passed_through():
         Waive,
     )
     from models.constants import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE, WORKFLOW_NAME
-    from models.messages import Deliveries, StartTransition, TransitionStatus
+    from models.messages import Deliveries, StartTransition
     from models.plan import Person, Plan
+    from models.status import TransitionStatus
     from workflows.pump import Flusher, Sender
     from workflows.rules import Machine, Refused, awaiting
     from workflows.rules.versions import APPROVAL_REQUESTS, HISTORY_BUDGETED, OUTBOX_FLUSH, UPDATE_ID_REQUESTS

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
 from bpo.settings import Settings
-from models.messages import TransitionStatus
 from models.plan import Plan
 from models.plan_loader import PlanError, load_plan
+from models.status import TransitionStatus
 
 REFUSED, FAILED = 2, 1
 Model = TypeVar("Model", bound=BaseModel)

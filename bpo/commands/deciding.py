@@ -17,9 +17,9 @@ from bpo.api import get_status, send
 from bpo.commands.common import Exit, client_for, model_input, print_status
 from bpo.settings import Settings
 from models.commands import BY_UPDATE, ChangeRoster, Command, Delegate, ReadingsBatch, RecordReadings
-from models.messages import TransitionStatus
 from models.plan import Person
 from models.readings_file import MAX_CSV_BYTES, ReadingsFileError, parse_readings, read_limited
+from models.status import TransitionStatus
 
 
 def decision(args: argparse.Namespace) -> Command:

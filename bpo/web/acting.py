@@ -12,8 +12,8 @@ from bpo.web.app import Web
 from bpo.web.sessions import Visitor
 from bpo.web.views import member
 from models.commands import BY_UPDATE, Command
-from models.messages import TransitionStatus
 from models.plan import Person
+from models.status import TransitionStatus
 
 GATE_ACTIONS = ("approve", "tick", "reject", "waive")
 FIELDS = {"approve": ("note", "evidence"), "tick": ("item", "note"), "reject": ("reason",), "waive": ("reason",)}

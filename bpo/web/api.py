@@ -17,7 +17,7 @@ from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, per
 from bpo.web.app import web
 from bpo.web.oidc import SignInFailed, verified_email
 from bpo.web.sessions import Visitor, api_visitor
-from models.messages import TransitionStatus
+from models.status import TransitionStatus
 
 router = APIRouter(prefix="/api", tags=["api"])
 bearer = HTTPBearer(auto_error=False, description="A personal token from /me/tokens, or an OIDC access token")

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from models.commands import Approve, Command, RecordReadings, Reject, Tick, Waive
-from models.messages import AuditEntry, GateStatus, Notice, TransitionStatus
+from models.messages import AuditEntry, Notice
 from models.plan import Plan
 from models.plan_loader import load_plan, parse_plan
+from models.status import GateStatus, TransitionStatus
 from workflows.rules import Machine, Patched, Refused, every_change
 
 REFERENCE_PLAN = Path(__file__).resolve().parents[2] / "examples" / "reference-plan.yaml"

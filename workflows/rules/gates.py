@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models.messages import GateState, GateStatus
+from models.messages import GateState
 from models.plan import ApprovalGate, ChecklistGate, KpiGate, RosterGate
+from models.status import GateStatus
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
 from workflows.rules.versions import FIXED_APPROVERS

@@ -29,8 +29,9 @@ from models.commands import (
     Tick,
     Waive,
 )
-from models.messages import GateState, GateStatus, TransitionState, TransitionStatus
+from models.messages import GateState, TransitionState
 from models.plan import Plan
+from models.status import GateStatus, TransitionStatus
 from workflows.rules import (
     amendments,
     awaiting,

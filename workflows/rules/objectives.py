@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from models.messages import ObjectiveStatus
 from models.plan import Objective
+from models.status import ObjectiveStatus
 from workflows.rules import texts
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder

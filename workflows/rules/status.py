@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.durations import BusinessTime
-from models.messages import TransitionStatus
+from models.status import TransitionStatus
 from workflows.rules import deadlines, delegation, objectives
 from workflows.rules.clock import View
 from workflows.rules.gates import gate_status

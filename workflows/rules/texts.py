@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from models.durations import BusinessTime, spoken
-from models.messages import Amendment, ObjectiveStatus, RaidItem, Settlement
+from models.messages import Amendment, RaidItem, Settlement
 from models.plan import ApprovalGate, ChecklistGate, Kpi, KpiGate, Phase, Plan, RosterGate
+from models.status import ObjectiveStatus
 from workflows.rules.settlement import settlement_text
 
 Message = tuple[str, str]

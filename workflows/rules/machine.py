@@ -96,6 +96,8 @@ class Machine(Recorder):
         self._run_rules(now)
         awaiting.request_approvals(self, now)
         objectives.watch(self, now)
+        if self.state.raid and self.state.state == "running":  # in steady state too
+            raid.watch(self, now)
 
     def next_wakeup(self, now: datetime) -> datetime | None:
         """The next moment the passing of time alone can change something, reminders included."""
@@ -114,7 +116,6 @@ class Machine(Recorder):
             awaiting.remind(self, now)
             phases.escalate(self, phase, now)
             deadlines.watch(self, phase, now)
-            raid.watch(self, now)
             gates.check_roster_gates(self, now)
             if not all(is_done(g) for g in self.state.gates):
                 return

@@ -92,28 +92,8 @@ def test_with_encryption_on_the_history_shows_nothing_in_clear_and_the_plan_stil
         try:
             tid = s.ok("start", str(short_plan(tmp_path))).strip()
             drive_to_pilot(s, tid)
-            s.ok(
-                "kpi",
-                tid,
-                "--by",
-                LI,
-                "--period",
-                "2027-W09",
-                "csat=91.3719",
-                "error_rate=1.2347",
-                "first_response_hours=3.21",
-            )
-            s.ok(
-                "kpi",
-                tid,
-                "--by",
-                LI,
-                "--period",
-                "2027-W10",
-                "csat=89.37",
-                "error_rate=1.43",
-                "first_response_hours=3.01",
-            )
+            s.ok("kpi", tid, "--by", LI, "--period", "2027-W09", "csat=91.3719", "error_rate=1.2347", "first_response_hours=3.21")
+            s.ok("kpi", tid, "--by", LI, "--period", "2027-W10", "csat=89.37", "error_rate=1.43", "first_response_hours=3.01")
             s.ok("approve", tid, "pilot_go", "--by", DANA, "--note", "Dana's confidential sign-off")
             s.wait_for(tid, lambda st: st["phase"] == "ramp")
             for wave in (1, 2, 3):

@@ -11,39 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Coroutine
 
 from pydantic import ValidationError
 
-from bpo.api import BpoError
 from bpo.commands.common import FAILED, REFUSED, Exit, with_hint
-from bpo.commands.deciding import cmd_amend, cmd_decide, cmd_delegate, cmd_kpi, cmd_raid, cmd_roster
-from bpo.commands.operating import (
-    cmd_codec_server,
-    cmd_keys,
-    cmd_server,
-    cmd_setup,
-    cmd_start,
-    cmd_up,
-    cmd_web,
-    cmd_worker,
-)
-from bpo.commands.seeing import (
-    cmd_audit,
-    cmd_calendar,
-    cmd_config,
-    cmd_list,
-    cmd_notices,
-    cmd_qbr,
-    cmd_report,
-    cmd_schema,
-    cmd_simulate,
-    cmd_status,
-    cmd_validate,
-)
+from bpo.errors import BpoError
 from bpo.settings import get_settings
 
 # --- the parser --------------------------------------------------------------------------------
@@ -54,39 +30,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpo", description="Run BPO transitions on Temporal.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, help_text: str, func: Callable[..., Any]) -> argparse.ArgumentParser:
+    def add(name: str, help_text: str, func: str) -> argparse.ArgumentParser:
+        """A command, run by ``func`` ("module:function" in `bpo.commands`), imported only when
+        it runs: `bpo status` loads what status needs, not the web app or the plan loader."""
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(func=func)
         return p
 
-    p = add("server", "run the embedded Temporal dev server (SQLite under BPO_DATA_DIR)", cmd_server)
+    p = add("server", "run the embedded Temporal dev server (SQLite under BPO_DATA_DIR)", "operating:cmd_server")
     p.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
     p.add_argument("--codec-endpoint", metavar="URL", help="the Web UI decodes payloads here (bpo codec-server)")
     p.add_argument("--port", type=int, default=7233)
     p.add_argument("--ui-port", type=int, default=8233)
-    add("worker", "run a worker that executes transitions", cmd_worker)
-    p = add("up", "server, worker, web app and the demo transition together, until Ctrl-C", cmd_up)
+    add("worker", "run a worker that executes transitions", "operating:cmd_worker")
+    p = add("up", "server, worker, web app and the demo transition together, until Ctrl-C", "operating:cmd_up")
     p.add_argument("--port", type=int, default=7233)
     p.add_argument("--ui-port", type=int, default=8233)
     p.add_argument("--web-port", type=int, default=8000)
-    p = add("web", "serve the web app: approvers sign off, the program office runs its portfolio", cmd_web)
+    p = add("web", "serve the web app: approvers sign off, the program office runs its portfolio", "operating:cmd_web")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
     p.add_argument("--port", type=int, default=8000)
 
-    p = add("validate", "check a plan file and print every problem with its place", cmd_validate)
+    p = add("validate", "check a plan file and print every problem with its place", "seeing:cmd_validate")
     p.add_argument("plan")
-    add("schema", "print the plan's JSON Schema, for editors", cmd_schema)
+    add("schema", "print the plan's JSON Schema, for editors", "seeing:cmd_schema")
 
-    p = add("start", "start a transition from a plan; prints its id", cmd_start)
+    p = add("start", "start a transition from a plan; prints its id", "operating:cmd_start")
     p.add_argument("plan")
     p.add_argument("--id", help="the transition id (default: derived from the plan's name)")
     p.add_argument("--replace-ended", action="store_true", help="reuse the id of an ended transition, on purpose")
 
-    p = add("status", "where a transition stands", cmd_status)
+    p = add("status", "where a transition stands", "seeing:cmd_status")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
 
-    p = add("list", "transitions, from Temporal's visibility store", cmd_list)
+    p = add("list", "transitions, from Temporal's visibility store", "seeing:cmd_list")
     p.add_argument("--state", choices=["running", "paused", "completed", "cancelled"])
     p.add_argument("--phase")
     p.add_argument("--health", choices=["on_track", "at_risk", "escalated"])
@@ -94,29 +72,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provider")
     p.add_argument("--json", action="store_true")
 
-    p = add("report", "a self-contained HTML report: timeline, decisions, escalations, KPI charts", cmd_report)
+    p = add("report", "a self-contained HTML report: timeline, decisions, escalations, KPI charts", "seeing:cmd_report")
     p.add_argument("id")
     p.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")
 
-    p = add("qbr", "the quarter's business-review pack: one self-contained HTML page", cmd_qbr)
+    p = add("qbr", "the quarter's business-review pack: one self-contained HTML page", "seeing:cmd_qbr")
     p.add_argument("id")
     p.add_argument("--quarter", required=True, metavar="YYYY-QN", help="the quarter, for example 2027-Q2")
     p.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")
 
-    p = add("simulate", "run a plan on Temporal's time-skipping server and print the forecast", cmd_simulate)
+    p = add("simulate", "run a plan on Temporal's time-skipping server and print the forecast", "seeing:cmd_simulate")
     p.add_argument("plan")
     p.add_argument("--decide-at", default="50%", metavar="SHARE", help="when gates are decided (default 50%%)")
     p.add_argument("--years", type=int, default=1, help="years of steady state to run (default 1)")
     p.add_argument("--json", action="store_true")
 
-    p = add("calendar", "an iCalendar file of due dates, check-ins and business reviews", cmd_calendar)
+    p = add("calendar", "an iCalendar file of due dates, check-ins and business reviews", "seeing:cmd_calendar")
     p.add_argument("id")
     p.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")
 
-    p = add("keys", "a new Ed25519 key pair for signed commands: 'bpo keys new'", cmd_keys)
+    p = add("keys", "a new Ed25519 key pair for signed commands: 'bpo keys new'", "operating:cmd_keys")
     p.add_argument("action", choices=["new"])
 
-    p = add("codec-server", "decode encrypted payloads for the Web UI (needs BPO_ENCRYPTION_KEY)", cmd_codec_server)
+    p = add("codec-server", "decode encrypted payloads for the Web UI (needs BPO_ENCRYPTION_KEY)", "operating:cmd_codec_server")
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8081)
     p.add_argument(
@@ -125,19 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host-name", action="append", help="a name it is called by besides its address; repeatable")
     p.add_argument("--allow-encode", action="store_true", help="serve POST /encode too (off: it encrypts for anyone)")
 
-    p = add("config", "the settings in force (environment and .env), secrets masked", cmd_config)
+    p = add("config", "the settings in force (environment and .env), secrets masked", "seeing:cmd_config")
     p.add_argument("--json", action="store_true")
 
-    add("setup", "register the search attributes on a cluster (bpo server does it by itself)", cmd_setup)
+    add("setup", "register the search attributes on a cluster (bpo server does it by itself)", "operating:cmd_setup")
 
-    p = add("notices", "a transition's notifications and how each delivery went", cmd_notices)
+    p = add("notices", "a transition's notifications and how each delivery went", "seeing:cmd_notices")
     p.add_argument("id")
     p.add_argument("--failed", action="store_true", help="only deliveries that failed or had recipients refused")
     p.add_argument("--retry", action="store_true", help="send the failed ones again (with --by)")
     p.add_argument("--by", help="who sends them again: someone who may pause the transition")
     p.add_argument("--json", action="store_true")
 
-    p = add("audit", "the audit trail of a transition, from the audit database", cmd_audit)
+    p = add("audit", "the audit trail of a transition, from the audit database", "seeing:cmd_audit")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p.add_argument(
@@ -147,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     def decision(
         name: str, help_text: str, *positional: str, reason: bool = False, optional_reason: bool = False
     ) -> None:
-        p = add(name, help_text, cmd_decide)
+        p = add(name, help_text, "deciding:cmd_decide")
         p.add_argument("id")
         for arg in positional:
             p.add_argument(arg)
@@ -172,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     decision("cancel", "end a transition", reason=True)
     decision("escalate", "raise an escalation by hand now, notified like a timed one", reason=True)
 
-    p = add("kpi", "record KPI readings: --period LABEL METRIC=VALUE...", cmd_kpi)
+    p = add("kpi", "record KPI readings: --period LABEL METRIC=VALUE...", "deciding:cmd_kpi")
     p.add_argument("id")
     p.add_argument("readings", nargs="*", metavar="METRIC=VALUE")
     p.add_argument("--period", metavar="LABEL", help="the reporting period, for example 2027-W09")
@@ -182,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", help="with --correct: why the recorded value was wrong")
     p.add_argument("--request-id")
 
-    p = add("delegate", "let someone decide in another's stead until a date (or --end it)", cmd_delegate)
+    p = add("delegate", "let someone decide in another's stead until a date (or --end it)", "deciding:cmd_delegate")
     p.add_argument("id")
     p.add_argument("--from", dest="person", required=True, metavar="PERSON", help="whose decisions are delegated")
     p.add_argument("--to", metavar="PERSON", help="who decides in their stead (on the roster)")
@@ -191,14 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", required=True, metavar="PERSON", help="the person, or an executive sponsor of their side")
     p.add_argument("--request-id", help="makes a retried command count once")
 
-    p = add("amend", "propose a new version of a running transition's plan (a sponsor approves it)", cmd_amend)
+    p = add("amend", "propose a new version of a running transition's plan (a sponsor approves it)", "deciding:cmd_amend")
     p.add_argument("id")
     p.add_argument("plan", help="the new version, a whole plan file")
     p.add_argument("--reason", required=True, help="why the plan changes")
     p.add_argument("--by", required=True, metavar="PERSON", help="who proposes it: a lead on the roster")
     p.add_argument("--request-id", help="makes a retried command count once")
 
-    p = add("raid", "the RAID log: add an item, close one, list them", cmd_raid)
+    p = add("raid", "the RAID log: add an item, close one, list them", "deciding:cmd_raid")
     p.add_argument("id")
     p.add_argument("action", choices=["add", "close", "list"])
     p.add_argument("item", nargs="?", help="with close: the item, for example A-2")
@@ -213,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--request-id", help="makes a retried command count once")
     p.add_argument("--json", action="store_true", help="with list")
 
-    p = add("roster", "add a person to the roster (or replace their entry), or take people off it", cmd_roster)
+    p = add("roster", "add a person to the roster (or replace their entry), or take people off it", "deciding:cmd_roster")
     p.add_argument("id")
     p.add_argument("--add", metavar="PERSON", help="the person's id, usually their email address")
     p.add_argument("--name", help="with --add: the person's name")
@@ -246,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
 
     configure(settings.log_format, "warning" if args.command not in ("worker", "up") else settings.log_level)
     try:
-        result = args.func(args, settings)
+        module, name = args.func.split(":")
+        result = getattr(importlib.import_module(f"bpo.commands.{module}"), name)(args, settings)
         if isinstance(result, Coroutine):
             asyncio.run(result)
     except Exit as exc:

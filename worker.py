@@ -31,8 +31,11 @@ from workflows.transition import TransitionWorkflow
 log = structlog.get_logger(__name__)
 
 # cryptography's Rust core imports its exception classes when it first raises one; inside the
-# sandbox that import panics the process. Passed through, the module is the worker's own.
-SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography"))
+# sandbox that import panics the process. Passed through, the module is the worker's own. So are
+# the models (pydantic definitions, no state), some of which import a module when first used.
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("cryptography", "models")
+)
 
 
 def build_worker(
@@ -63,6 +66,7 @@ def build_worker(
         activity_executor=executor,
         graceful_shutdown_timeout=timedelta(seconds=10),
         workflow_runner=runner or SANDBOX,
+        max_cached_workflows=settings.workflow_cache,
     )
 
 

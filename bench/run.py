@@ -28,6 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from bench.bare import BareInput, BareStep, BareWorkflow
+from bench.table import MEASURES, print_table, progress
 from bpo.api import get_status, send, start_transition
 from bpo.settings import Settings
 from models.commands import Approve, RecordReadings, Reject, Tick
@@ -94,6 +95,8 @@ class Bench:
             TEMPORAL_ADDRESS=f"127.0.0.1:{self.stack.port}", BPO_DATA_DIR=data, BPO_TASK_QUEUE="e2e"
         )
         self.plan = load_plan(COMPACT, env={}).plan
+        self.start: dict[str, Any] = {"task_queue": self.settings.task_queue, "flush_after": self.settings.flush_after}
+        """As `bpo start` starts a transition."""
         self.results: dict[str, Any] = {}
         self.bare_worker: subprocess.Popen[bytes] | None = None
 
@@ -105,7 +108,7 @@ class Bench:
     # --- 1 and 2: throughput, ours against bare ---------------------------------------------
 
     async def drive_ours(self, c: Client, tid: str) -> None:
-        await start_transition(c, self.plan, task_queue=self.settings.task_queue, transition_id=tid)
+        await start_transition(c, self.plan, **self.start, transition_id=tid)
         for n, command in enumerate(SCRIPT):
             status = await send(c, tid, command.model_copy(update={"request_id": f"{tid}-{n}"}))
         assert status.phase == "steady_state", status.phase
@@ -203,7 +206,7 @@ class Bench:
     async def history(self, c: Client, tmp: Path) -> None:
         """The reference plan to steady state through its happy path (minimum durations cut)."""
         plan = load_plan(short_plan(tmp), env={}).plan
-        tid = await start_transition(c, plan, task_queue=self.settings.task_queue, transition_id="bench-reference")
+        tid = await start_transition(c, plan, **self.start, transition_id="bench-reference")
         li, dana, eve, raj, mo = (
             "li@acme.example",
             "dana@acme.example",
@@ -293,9 +296,7 @@ class Bench:
         began = time.perf_counter()
         await gather_limited(
             [
-                lambda i=i: start_transition(
-                    c, self.plan, task_queue=self.settings.task_queue, transition_id=f"parked-{i}"
-                )
+                lambda i=i: start_transition(c, self.plan, **self.start, transition_id=f"parked-{i}")
                 for i in range(n)
             ],
             50,
@@ -325,20 +326,32 @@ class Bench:
 
     async def run(self, tmp: Path) -> dict[str, Any]:
         c = await self.client()
-        await self.throughput(c)
-        self.results["latency"] = {
+        steps: list[tuple[str, str, Callable[[], Awaitable[None]]]] = [
+            ("throughput", f"{self.args.transitions} transitions, ours then bare", lambda: self.throughput(c)),
+            ("latency", f"{self.args.samples} decisions, ours then bare", lambda: self.latencies(c)),
+            ("cli", f"bpo status as a process, {self.args.cli_runs} times", self.cli),
+            ("history", "the reference plan to steady state", lambda: self.history(c, tmp)),
+            ("simulation", "3 years on the time-skipping server", self.simulation),
+            ("replay", "the committed corpus", self.replay),
+            ("scale", f"{self.args.parked} open transitions", lambda: self.scale(c)),
+        ]
+        chosen = [s for s in steps if s[0] in self.args.only and (s[0] != "scale" or self.args.parked)]
+        for n, (name, what, step) in enumerate(chosen, 1):
+            began = time.perf_counter()
+            progress(f"[{n}/{len(chosen)}] {name}: {what} ...")
+            await step()
+            progress(f"[{n}/{len(chosen)}] {name}: done in {time.perf_counter() - began:.0f} s")
+        return self.results
+
+    async def latencies(self, c: Client) -> None:
+        lat = self.results["latency"] = {
             "ours": await self.latency(c, self.args.samples),
             "bare": await self.bare_latency(c, self.args.samples),
         }
-        lat = self.results["latency"]
         lat["p50_ratio_ours_to_bare"] = round(lat["ours"]["p50_ms"] / lat["bare"]["p50_ms"], 2)
-        lat["cli_cold"] = self.cli_cold()
-        await self.history(c, tmp)
-        self.simulation()
-        await self.replay()
-        if self.args.parked:
-            await self.scale(c)
-        return self.results
+
+    async def cli(self) -> None:
+        self.results["cli_cold"] = self.cli_cold()
 
 
 def main() -> None:
@@ -349,8 +362,16 @@ def main() -> None:
     parser.add_argument("--parked", type=int, default=5000)
     parser.add_argument("--cli-runs", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a look in a minute")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--json", type=Path, help="also write the results here (and compare with what it held)")
+    parser.add_argument(
+        "--only", type=lambda t: t.split(","), default=list(MEASURES), help=f"some of {','.join(MEASURES)}"
+    )
+    parser.add_argument(
+        "--server-sync", choices=["normal", "full", "sqlite-default"], help="BPO_SERVER_SYNC for the dev server"
+    )
     args = parser.parse_args()
+    if args.server_sync:
+        os.environ["BPO_SERVER_SYNC"] = args.server_sync
     if args.quick:
         args.transitions, args.samples, args.parked, args.cli_runs = 10, 60, 200, 3
     with tempfile.TemporaryDirectory() as data:
@@ -371,80 +392,17 @@ def main() -> None:
             bench.bare_worker.terminate()
             bench.stack.stop()
     results["machine"] = {
+        "server_sync": os.environ.get("BPO_SERVER_SYNC", "full"),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "bench_seconds": round(time.perf_counter() - began, 1),
     }
-    print_table(results)
+    before = json.loads(args.json.read_text()) if args.json and args.json.exists() else {}
+    print_table(results, before)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
-
-
-def print_table(r: dict[str, Any]) -> None:
-    t, lat, h, sim = r["throughput"], r["latency"], r["history"], r["simulation"]
-    rows = [
-        (
-            "throughput",
-            f"{t['ours_transitions_per_s']} transitions/s, {t['ours_decisions_per_s']} decisions/s "
-            f"({t['transitions']} x {t['decisions_each']} decisions, one rework)",
-        ),
-        (
-            "  bare SDK workflow",
-            f"{t['bare_workflows_per_s']} workflows/s; ours/bare throughput "
-            f"{t['throughput_ratio_ours_to_bare']}x (target >= 0.7)",
-        ),
-        (
-            "  CPU per transition",
-            f"worker {t['worker_cpu_s_per_transition']}s, server {t['server_cpu_s_per_transition']}s "
-            f"(bare: {t['bare_worker_cpu_s_per_workflow']}s, {t['bare_server_cpu_s_per_workflow']}s)",
-        ),
-        (
-            "decision round trip",
-            f"p50 {lat['ours']['p50_ms']} / p95 {lat['ours']['p95_ms']} / p99 {lat['ours']['p99_ms']} ms "
-            f"over {lat['ours']['samples']}",
-        ),
-        (
-            "  bare SDK workflow",
-            f"p50 {lat['bare']['p50_ms']} / p95 {lat['bare']['p95_ms']} / p99 {lat['bare']['p99_ms']} ms; "
-            f"p50 ratio {lat['p50_ratio_ours_to_bare']}x (target <= 1.5)",
-        ),
-        ("bpo command, cold", f"{lat['cli_cold']['bpo_status_median_s']} s median (bpo status)"),
-        (
-            "history to steady state",
-            f"{h['reference_to_steady_state_events']} events, "
-            f"{h['reference_to_steady_state_kb']} KB (reference plan; target < 400)",
-        ),
-        (
-            "simulation",
-            f"3 years of steady state in {sim['simulated_seconds']} s driven, "
-            f"{sim['wall_seconds']} s with server start (target < 30 s); {sim['runs']} runs, "
-            f"{sim.get('steady_events_per_year', '?')} events and {sim.get('steady_kb_per_year', '?')} KB "
-            "per steady-state year",
-        ),
-        (
-            "replay",
-            f"{r['replay']['events']} events in {r['replay']['seconds']} s ({r['replay']['events_per_s']} events/s)",
-        ),
-    ]
-    if "scale" in r:
-        s = r["scale"]
-        rows.append(
-            (
-                "scale",
-                f"{s['open_transitions']} open transitions: worker RSS {s['worker_rss_mb']} MB, "
-                f"server RSS {s['server_rss_mb']} MB, decision p50 {s['decision_latency']['p50_ms']} / "
-                f"p99 {s['decision_latency']['p99_ms']} ms (started in {s['start_seconds']} s)",
-            )
-        )
-    width = max(len(a) for a, _ in rows)
-    print(
-        f"\nbpo-transition benchmarks, {r['machine']['cores']} cores, {r['machine']['at']} "
-        f"(took {r['machine']['bench_seconds']} s)"
-    )
-    for name, value in rows:
-        print(f"{name.ljust(width)}  {value}")
 
 
 if __name__ == "__main__":

@@ -2,32 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import uuid
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.commands import Command
+from bpo.errors import BpoError as BpoError  # where callers have always found it
 from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
 from models.messages import Deliveries, StartTransition
 from models.plan import Person, Plan
-from models.signing import Signer
 from models.status import TransitionStatus
 
-
-class BpoError(Exception):
-    """Something a person asked for that cannot be done; ``refused`` when it is their input."""
-
-    def __init__(self, message: str, *, refused: bool = True, kind: str = "Refused") -> None:
-        super().__init__(message)
-        self.refused = refused
-        self.kind = kind
-
+if TYPE_CHECKING:  # `bpo status` needs neither: a cold command imports only what it uses
+    from models.commands import Command
+    from models.signing import Signer
 
 def transition_id_for(plan: Plan) -> str:
     """The id a plan runs under by default: its name as a slug."""
@@ -53,13 +48,14 @@ async def start_transition(
     private: bool = False,
     trusted_keys: list[str] | None = None,
     replace_ended: bool = False,
+    flush_after: timedelta | None = None,
 ) -> str:
     """Start a transition for ``plan``; refuses an id already in use, running or ended, unless
     ``replace_ended`` says to start again under the id of an ended one.
 
     ``private`` (payloads encrypted) leaves the client and provider out of the search
     attributes, which Temporal stores in clear. With ``trusted_keys``, every command sent to the
-    transition must be signed by one of them.
+    transition must be signed by one of them. ``flush_after`` is `Settings.flush_after`.
     """
     transition_id = _check_id(transition_id or transition_id_for(plan))
     named = (
@@ -73,7 +69,7 @@ async def start_transition(
     try:
         await client.start_workflow(
             WORKFLOW_NAME,
-            StartTransition(id=transition_id, plan=plan, trusted_keys=trusted_keys or []),
+            StartTransition(id=transition_id, plan=plan, trusted_keys=trusted_keys or [], flush_after=flush_after),
             id=transition_id,
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
@@ -188,6 +184,20 @@ async def get_deliveries(client: Client, transition_id: str) -> Deliveries:
         return await _handle(client, transition_id).query("deliveries", result_type=Deliveries)
     except RPCError as error:
         raise _translate(error, transition_id) from None
+
+
+async def audit_settled(client: Client, transition_id: str, wait: float) -> int:
+    """Wait, at most ``wait`` seconds, until the audit entries the transition has accepted are in
+    the audit table (the worker writes them within a second of a decision); returns how many
+    still wait. A transition the server does not know holds none."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    try:
+        while (left := (await get_deliveries(client, transition_id)).unwritten) and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+    except BpoError:
+        return 0
+    return left
 
 
 async def get_options(client: Client, transition_id: str, person_id: str) -> dict[str, list[str]]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from models.calendar import zone as time_zone
 from models.durations import spoken
-from models.messages import RaidItem
 from models.status import TransitionStatus
-from models.tables import AuditRecord
+
+if TYPE_CHECKING:
+    from models.messages import RaidItem
+    from models.tables import AuditRecord
 
 
 def when(moment: datetime | None, now: datetime | None = None, zone: str | None = None) -> str:

@@ -18,9 +18,11 @@ def server_command(
     namespace: str = "default",
     ip: str = "127.0.0.1",
     codec_endpoint: str | None = None,
+    sync: str = "full",
 ) -> list[str]:
     """The command line of a dev server keeping its state in ``data_dir/temporal.db``, listening
-    on ``ip``; its Web UI decodes payloads at ``codec_endpoint`` when one is given."""
+    on ``ip``, committing as ``sync`` says (`Settings.server_sync`); its Web UI decodes payloads
+    at ``codec_endpoint`` when one is given."""
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [
         find_binary("temporal"),
@@ -39,6 +41,8 @@ def server_command(
         "--log-level",
         "warn",
     ]
+    if sync != "sqlite-default":
+        command += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", f"synchronous={sync}"]
     if codec_endpoint:
         command += ["--ui-codec-endpoint", codec_endpoint]
     for key in SEARCH_ATTRIBUTES:

@@ -6,14 +6,16 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.constants import TASK_QUEUE
 from models.durations import Duration
-from models.signing import Signer, public_key
+
+if TYPE_CHECKING:
+    from models.signing import Signer
 
 
 class Settings(BaseSettings):
@@ -41,6 +43,20 @@ class Settings(BaseSettings):
             raise ValueError("BPO_ENCRYPTION_REQUIRED is set but BPO_ENCRYPTION_KEY is not: set the key, or unset it")
         return self
 
+    server_sync: Literal["full", "normal", "sqlite-default"] = Field(default="full", alias="BPO_SERVER_SYNC")
+    """How the embedded server (``bpo server``) commits to its SQLite file: ``normal`` (WAL, no
+    sync per commit: nothing is lost when a process is killed, the last moments may be on a power
+    cut), ``full`` (WAL, a sync per commit: nothing lost on a power cut either), or SQLite's own
+    defaults (a rollback journal and a sync per commit, about half as fast)."""
+    flush_after_ms: int = Field(default=500, ge=0, le=5000, alias="BPO_FLUSH_AFTER_MS")
+    """Given to each transition started from here: how long a decision's audit entries and
+    notices wait for others to join them, so that the decision is answered first (one workflow
+    task per decision) and is in the audit table within a second. 0: answered only once
+    written, a workflow task more per decision."""
+
+    workflow_cache: int = Field(default=2000, ge=1, le=100_000, alias="BPO_WORKFLOW_CACHE")
+    """Transitions a worker keeps in memory; one not kept is replayed from its (short) history when
+    it next has work. About 50 KB each: 2,000 is some 100 MB (see docs/benchmarks.md)."""
     metrics_port: int | None = Field(default=None, alias="BPO_METRICS_PORT")
     health_port: int | None = Field(default=None, alias="BPO_HEALTH_PORT")
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="BPO_LOG_FORMAT")
@@ -80,6 +96,8 @@ class Settings(BaseSettings):
     @classmethod
     def _signing_key(cls, key: str | None) -> str | None:
         if key:
+            from models.signing import Signer  # loaded only when a key is set
+
             Signer(key)  # a ValueError that says what is wrong with it
         return key
 
@@ -87,6 +105,8 @@ class Settings(BaseSettings):
     @classmethod
     def _trusted(cls, text: str) -> str:
         for key in filter(None, (k.strip() for k in text.split(","))):
+            from models.signing import public_key  # loaded only when a key is set
+
             public_key(key)
         return text
 
@@ -97,7 +117,12 @@ class Settings(BaseSettings):
         listed = [k.strip() for k in self.trusted_keys_text.split(",") if k.strip()]
         if listed:
             return listed
-        return [Signer(self.signing_key).public_key] if self.signing_key else []
+        return [self.signer.public_key] if self.signer else []
+
+    @property
+    def flush_after(self) -> timedelta:
+        """``BPO_FLUSH_AFTER_MS`` as a duration."""
+        return timedelta(milliseconds=self.flush_after_ms)
 
     @property
     def allowed_hosts(self) -> list[str]:
@@ -107,6 +132,8 @@ class Settings(BaseSettings):
     @property
     def signer(self) -> Signer | None:
         """What signs this process's commands, if it holds a key."""
+        from models.signing import Signer
+
         return Signer(self.signing_key) if self.signing_key else None
 
     @property

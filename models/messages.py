@@ -7,13 +7,12 @@ command table.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from models.plan import Channel, Health, Person, Plan
-from models.signing import public_key
 
 
 class Message(BaseModel):
@@ -38,10 +37,16 @@ class StartTransition(Message):
     """Carried over by continue-as-new; None for a new transition."""
     trusted_keys: list[str] = Field(default=[], max_length=20)
     """Public keys (base64 Ed25519) whose signature every command must carry; none: unsigned."""
+    flush_after: timedelta | None = Field(default=None, ge=timedelta(0), le=timedelta(seconds=5))
+    """How long a decision's audit entries and notices wait for others to join them, so that the
+    decision is answered before they are written (`BPO_FLUSH_AFTER_MS`). None or zero: they are
+    written in the decision's own workflow task, and its answer waits for them."""
 
     @field_validator("trusted_keys")
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
+        from models.signing import public_key  # only where keys are given: `bpo status` loads no crypto
+
         for key in keys:
             public_key(key)  # a ValueError that says what is wrong with it
         return keys
@@ -368,6 +373,8 @@ class Deliveries(Message):
 
     pending: list[Pending] = []
     failed: list[Pending] = []
+    unwritten: int = 0
+    """Audit entries the workflow holds that are not yet in the audit table."""
 
 
 class Outbox(Message):

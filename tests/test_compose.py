@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import yaml
@@ -32,7 +33,8 @@ def test_every_image_tag_is_pinned():
 def test_our_commands_are_real_bpo_subcommands_and_the_worker_runs_twice():
     parser = build_parser()
     for service in OURS.values():
-        assert callable(parser.parse_args(service["command"]).func)
+        module, name = parser.parse_args(service["command"]).func.split(":")
+        assert callable(getattr(importlib.import_module(f"bpo.commands.{module}"), name))
     assert OURS["worker"]["command"] == ["worker"] and OURS["worker"]["deploy"]["replicas"] == 2
     assert OURS["web"]["command"][0] == "web" and OURS["web"]["deploy"]["replicas"] == 2
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REFERENCE_PLAN
-from tests.stack import DANA, EVE, LI, RAJ, Stack, drive_to_pilot, pass_hypercare, short_plan
+from tests.stack import DANA, EVE, LI, RAJ, Stack, drive_to_pilot, pass_hypercare, short_plan, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +70,8 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(audit_url, 
     status = s.wait_for(tid, lambda st: st["phase"] == "steady_state")
     assert (status["state"], status["health"], status["reworks"]) == ("running", "on_track", 0)
 
-    listed = json.loads(s.ok("list", "--phase", "steady_state", "--json"))
+    # The search attributes follow the decision's flush, and visibility follows them.
+    listed = wait_until(lambda: json.loads(s.ok("list", "--phase", "steady_state", "--json")), 10)
     assert [t["id"] for t in listed] == [tid]
 
     trail = json.loads(s.ok("audit", tid, "--json"))

@@ -74,11 +74,13 @@ def test_every_change_behind_the_seam_has_a_history_that_took_its_new_branch():
     corpus = "".join(path.read_text() for path in HISTORIES)
     source = Path(versions.__file__).read_text()
     changes = [getattr(versions, name) for name in re.findall(r"^([A-Z_]+) = \"", source, re.M)]
-    missing = [
-        change
-        for change in changes
-        if change not in unrecorded and base64.b64encode(json.dumps(change).encode()).decode()[:-4] not in corpus
-    ]
+
+    def recorded(change: str) -> bool:
+        return base64.b64encode(json.dumps(change).encode()).decode()[:-4] in corpus
+
+    # A change an epoch covers was taken by every run that recorded the epoch's marker.
+    covered = {change for epoch, changes in versions.COVERED.items() if recorded(epoch) for change in changes}
+    missing = [change for change in changes if change not in unrecorded | covered and not recorded(change)]
     assert len(changes) >= 10 and not missing, f"record a history through {missing}: make histories"
 
 

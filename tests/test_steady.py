@@ -146,5 +146,6 @@ async def test_three_contract_years_settle_alert_and_remind_as_computed_by_hand(
         last = history.events[-1]
         run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id or None
     print(f"three contract years took {len(runs)} runs; the largest had {max(runs)} events")
-    assert len(runs) == result.runs >= periods
-    assert max(runs) < 2000
+    # A run continues as new when its history reaches the budget, not at every period.
+    assert len(runs) == result.runs >= 2
+    assert max(runs) < 400

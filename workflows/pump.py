@@ -2,7 +2,10 @@
 
 `Flusher` is today's way: each turn, one local activity writes the audit entries and makes every
 delivery; what fails waits in the carried state for another try, so a continue-as-new or the end
-of the transition drops nothing. `Sender` is the way transitions started before it ran (an audit
+of the transition drops nothing. After a decision it may hold the flush a moment (the start's
+``flush_after``): a local activity holds its workflow task open until it returns, so a flush at
+once would hold the decision's answer too; held, the answer goes at once, and decisions that
+arrive meanwhile go out in the same flush. `Sender` is the way transitions started before it ran (an audit
 activity per turn, a delivery activity per notice and channel), kept so that they replay.
 """
 
@@ -23,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.outbox import OutboxActivities
     from models.messages import AuditBatch, Delivery, Flush
     from workflows.rules import Machine, deliveries
-    from workflows.rules.versions import DRAIN_IN_FLIGHT, FAILED_DELIVERIES_AUDITED
+    from workflows.rules.versions import DRAIN_IN_FLIGHT, FAILED_DELIVERIES_AUDITED, FLUSH_BATCHED
 
 AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # Before the flush: a notification that could not be delivered in eight attempts (about four
@@ -63,15 +66,34 @@ class _Carrier:
 class Flusher(_Carrier):
     """One flush per turn; retries and failures kept in the machine's state."""
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(
+        self, machine: Machine, changed: Callable[[str], bool], answers: Callable[[], int], hold: timedelta | None
+    ) -> None:
+        super().__init__(machine, changed)
+        self.answers = answers
+        self.hold = hold
+        """How many updates the workflow has answered: one since the last flush holds the next."""
+        self.answered = 0
         self.flushing = False
+        self.holding = False
+        """A flush waits for decisions to join it; the search attributes wait with it."""
+        self.in_flight = 0
 
     async def run(self) -> None:
         """Flush whenever there is something to write or send, or a retry falls due."""
         while True:
             await workflow.wait_condition(lambda: deliveries.waiting(self.machine, workflow.now()))
+            if self.hold and self.answers() != self.answered and self.changed(FLUSH_BATCHED):
+                # Let the answered update's workflow task complete, and others join the flush.
+                self.holding = True
+                await workflow.sleep(self.hold)
+                self.holding = False
+            self.answered = self.answers()
             await self.flush()
+
+    def unwritten(self) -> int:
+        """Audit entries accepted but not yet in the audit table."""
+        return len(self.machine.outbox.audit) + len(self.machine.state.unwritten) + self.in_flight
 
     async def flush(self) -> None:
         """One turn: the audit entries, the new deliveries and the retries due, in one activity."""
@@ -84,6 +106,7 @@ class Flusher(_Carrier):
             rows = deliveries.take_rows(m)
             self.count(rows)
             out = [*fresh, *again]
+            self.in_flight = len(rows)
             flushed = await workflow.execute_local_activity_method(
                 OutboxActivities.flush,
                 Flush(audit=rows, deliveries=out),
@@ -95,7 +118,7 @@ class Flusher(_Carrier):
             give_up = timedelta(seconds=flushed.give_up_seconds)
             deliveries.settle(m, out, flushed.outcomes, now, give_up)
         finally:
-            self.flushing = False
+            self.flushing, self.in_flight = False, 0
             self.turns += 1
 
     def quiet(self) -> bool:

@@ -43,7 +43,15 @@ with workflow.unsafe.imports_passed_through():
     from models.status import TransitionStatus
     from workflows.pump import Flusher, Sender
     from workflows.rules import Machine, Refused, awaiting
-    from workflows.rules.versions import APPROVAL_REQUESTS, HISTORY_BUDGETED, OUTBOX_FLUSH, UPDATE_ID_REQUESTS
+    from workflows.rules.versions import (
+        APPROVAL_REQUESTS,
+        COVERED,
+        FLUSH_BATCHED,
+        HISTORY_BUDGETED,
+        OUTBOX_FLUSH,
+        RUNS_BY_BUDGET,
+        UPDATE_ID_REQUESTS,
+    )
 
 MIN_TIMER = timedelta(seconds=1)
 HISTORY_BUDGET = 340
@@ -91,12 +99,18 @@ class TransitionWorkflow:
             "bpo_decisions", "Decisions accepted, by kind and phase"
         )
         self._changes = 0
+        self._answers = 0
+        self._flusher: Flusher | None = None
         self._published: tuple[Any, ...] | None = None
 
     @workflow.run
     async def run(self, start: StartTransition) -> TransitionStatus:
         """Wait for decisions and deadlines until the transition ends or continues as new."""
-        carrier = (Flusher if self._changed(OUTBOX_FLUSH) else Sender)(self.machine, self._changed)
+        carrier: Flusher | Sender
+        if self._changed(OUTBOX_FLUSH):
+            carrier = self._flusher = Flusher(self.machine, self._changed, lambda: self._answers, start.flush_after)
+        else:
+            carrier = Sender(self.machine, self._changed)
         pump = asyncio.create_task(carrier.run())
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
@@ -125,11 +139,15 @@ class TransitionWorkflow:
         self._publish()
         if await self._drain(carrier, pump, ending=True):  # its last retries outlast the run's budget
             self._continue_as_new(start)
+        if self._flusher and self._changed(FLUSH_BATCHED):  # what waited with the last flush
+            self._publish()
         return self.machine.status(workflow.now())
 
     def _continue_as_new(self, start: StartTransition) -> None:
         state = self.machine.state.model_copy(update={"runs": self.machine.state.runs + 1})
-        workflow.continue_as_new(StartTransition(id=start.id, plan=self.machine.plan, state=state))
+        workflow.continue_as_new(
+            StartTransition(id=start.id, plan=self.machine.plan, state=state, flush_after=start.flush_after)
+        )
 
     def _over_budget(self) -> bool:
         return workflow.info().get_current_history_length() >= HISTORY_BUDGET and self._changed(HISTORY_BUDGETED)
@@ -141,11 +159,13 @@ class TransitionWorkflow:
         return lambda: self._changes != seen or carrier.turns != turns or (timer is not None and timer.done())
 
     def _should_continue_as_new(self) -> bool:
-        """At a settled period's boundary, when a run's history reaches its budget, or when
-        Temporal says the history grows long."""
+        """When a run's history reaches its budget (or, before that change, at a settled
+        period's boundary), or when Temporal says the history grows long."""
         if self.machine.state.state in ("cancelled", "completed"):
             return False
         closed, self.machine.period_closed = self.machine.period_closed, False
+        if closed and self._changed(RUNS_BY_BUDGET):
+            closed = False
         return self._over_budget() or closed or workflow.info().is_continue_as_new_suggested()
 
     async def _drain(self, carrier: Flusher | Sender, pump: asyncio.Task[None], ending: bool) -> bool:
@@ -163,7 +183,14 @@ class TransitionWorkflow:
         """The rules' versioning seam. Validators never replay, so the newest rules hold there
         (and `workflow.patched` may not be called in them); handlers and timers ask it, so a
         history recorded before a change replays on the old path."""
-        return self._validating or workflow.patched(change)
+        if self._validating:
+            return True
+        # An epoch's marker answers for the changes it covers; a history from before it has
+        # none, and asks each change on its own as it always did.
+        epoch = next((e for e, changes in COVERED.items() if change in changes), None)
+        if epoch is not None and workflow.patched(epoch):
+            return True
+        return workflow.patched(change)
 
     def _check(self, command: Command) -> None:
         self._validating = True
@@ -187,6 +214,7 @@ class TransitionWorkflow:
         except Refused as refusal:  # the state changed since the validator ran
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
         self._changes += 1
+        self._answers += 1
         self._decisions.add(1, {"kind": type(command).__name__.lower(), "phase": self.machine.phase_key})
         workflow.logger.info("decision", extra={"command": type(command).__name__, "phase": self.machine.phase_key})
         return self.machine.status(now, brief=True)
@@ -251,9 +279,11 @@ class TransitionWorkflow:
 
     @workflow.query
     def deliveries(self) -> Deliveries:
-        """The notifications waiting for another try, and those given up."""
+        """The notifications waiting for another try, those given up, and how many audit entries
+        are not yet in the audit table."""
         s = self.machine.state
-        return Deliveries(pending=[*s.trying, *s.pending], failed=s.failed)
+        unwritten = self._flusher.unwritten() if self._flusher else len(self.machine.outbox.audit)
+        return Deliveries(pending=[*s.trying, *s.pending], failed=s.failed, unwritten=unwritten)
 
     @workflow.query
     def plan(self) -> Plan:
@@ -264,6 +294,8 @@ class TransitionWorkflow:
         """Keep the search attributes and the Web UI's details in step with the state."""
         s = self.machine.state
         workflow.set_current_details(self.machine.details(workflow.now()))
+        if self._flusher and self._flusher.holding:  # upserted with the flush, once for them all
+            return
         current: tuple[Any, ...] = (self.machine.phase_key, s.health, s.state)
         if self._changed(APPROVAL_REQUESTS):
             due = awaiting.next_due(self.machine, workflow.now())

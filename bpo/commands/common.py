@@ -6,15 +6,17 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client
 
 from bpo.settings import Settings
-from models.plan import Plan
-from models.plan_loader import PlanError, load_plan
-from models.status import TransitionStatus
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
+
+    from models.plan import Plan
+    from models.status import TransitionStatus
 
 REFUSED, FAILED = 2, 1
 Model = TypeVar("Model", bound=BaseModel)
@@ -60,6 +62,8 @@ def model_input(cls: type[Model], **fields: Any) -> Model:
 
 def plan_from(path: str) -> Plan:
     """The plan in ``path``, its warnings printed, or every problem with its place."""
+    from models.plan_loader import PlanError, load_plan
+
     try:
         loaded = load_plan(path)
     except PlanError as exc:

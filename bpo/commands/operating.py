@@ -30,6 +30,7 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
         private=bool(settings.encryption_key),
         trusted_keys=settings.trusted_keys,
         replace_ended=args.replace_ended,
+        flush_after=settings.flush_after,
     )
     print(transition_id)
 
@@ -59,10 +60,11 @@ def cmd_server(args: argparse.Namespace, settings: Settings) -> None:
         settings.temporal_namespace,
         ip=args.ip,
         codec_endpoint=args.codec_endpoint,
+        sync=settings.server_sync,
     )
     print(
         f"Temporal dev server on {args.ip}:{args.port}, Web UI on http://localhost:{args.ui_port}, "
-        f"data in {settings.data_dir / 'temporal.db'}"
+        f"data in {settings.data_dir / 'temporal.db'} (sync: {settings.server_sync})"
         + (f", payloads decoded by {args.codec_endpoint}" if args.codec_endpoint else ""),
         file=sys.stderr,
     )

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bpo.api import get_plan, get_status
 from bpo.commands.common import FAILED, Exit, client_for, plan_from, print_status, write_out
 from bpo.settings import Settings
 from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
 from models.plan import Plan
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 
 async def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
@@ -61,6 +65,31 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
         print(table([k.upper() for k in keys], [[str(t[k] or "-") for k in keys] for t in found]))
 
 
+SETTLE_FOR = 5.0
+"""How long a reader of the trail waits for entries a transition has accepted but not written."""
+
+
+async def _written(settings: Settings, transition_id: str, client: Client | None = None) -> int:
+    """`audit_settled` for at most `SETTLE_FOR`. With no server to ask, the table is all there
+    is to read: 0."""
+    from bpo.api import audit_settled
+    from bpo.client import connect
+
+    try:
+        return await audit_settled(client or await connect(settings), transition_id, SETTLE_FOR)
+    except Exception:  # no server: the trail reads as the table holds it
+        return 0
+
+
+def _unwritten_note(left: int, transition_id: str) -> None:
+    if left:
+        print(
+            f"note: {left} more entries of '{transition_id}' are accepted and kept by the transition, but not "
+            "yet in the audit database (is it reachable from the worker?); they are written when it is",
+            file=sys.stderr,
+        )
+
+
 def _trail(settings: Settings, transition_id: str) -> list[Any]:
     from sqlmodel import Session
 
@@ -77,6 +106,7 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
 
     client = await client_for(settings)
     status, plan = await get_status(client, args.id), await get_plan(client, args.id)
+    _unwritten_note(await _written(settings, args.id, client), args.id)
     html = render_report(plan, status, _trail(settings, args.id), datetime.now(UTC))
     write_out(html, args.out, "report")
 
@@ -90,10 +120,12 @@ async def cmd_calendar(args: argparse.Namespace, settings: Settings) -> None:
     write_out(render_calendar(plan, status, datetime.now(UTC)), args.out, "calendar")
 
 
-def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
-    """A transition's audit trail, from the audit database; ``--verify`` checks its chain."""
+async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
+    """A transition's audit trail, from the audit database, once what the transition has accepted
+    is written there; ``--verify`` checks its chain."""
     from bpo.render import trail_text
 
+    _unwritten_note(await _written(settings, args.id), args.id)
     rows = _trail(settings, args.id)
     if not rows:
         raise Exit(f"the audit trail has nothing for '{args.id}' in {settings.audit_url}")

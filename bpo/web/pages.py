@@ -197,7 +197,7 @@ async def report(request: Request, transition_id: str) -> Response:
     await _member(request, me, transition_id)
     w = web(request)
     status, plan = await get_status(w.client, transition_id), await get_plan(w.client, transition_id)
-    rows = await asyncio.to_thread(trail, w, transition_id)
+    rows = await trail(w, transition_id)
     return HTMLResponse(render_report(plan, status, rows, datetime.now(UTC)))
 
 
@@ -215,7 +215,7 @@ async def qbr(request: Request, transition_id: str, quarter: str = "") -> Respon
         return HTMLResponse(f"<p>{html.escape(str(why))}</p>", status_code=400)
     w = web(request)
     status, plan = await get_status(w.client, transition_id), await get_plan(w.client, transition_id)
-    rows = await asyncio.to_thread(trail, w, transition_id)
+    rows = await trail(w, transition_id)
     return HTMLResponse(render_qbr(plan, status, rows, chosen, datetime.now(UTC)))
 
 
@@ -255,6 +255,7 @@ async def start(request: Request, csrf: Csrf, plan: Annotated[UploadFile, File()
             task_queue=w.settings.task_queue,
             private=bool(w.settings.encryption_key),
             trusted_keys=w.settings.trusted_keys,
+            flush_after=w.settings.flush_after,
         )
     except BpoError as why:
         return page(request, "start.html", 409, problems=[str(why)])

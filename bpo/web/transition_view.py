@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from activities.audit import read_trail
-from bpo.api import get_plan, get_status
+from bpo.api import audit_settled, get_plan, get_status
 from bpo.render import who
 from bpo.report import timeline_svg
 from bpo.web.app import Web
@@ -20,8 +20,18 @@ from models.tables import AuditRecord
 SIGN_OFFS = ("approved", "ticked", "rejected", "waived")
 
 
-def trail(w: Web, transition_id: str) -> list[AuditRecord]:
-    """The transition's audit trail, oldest first."""
+SETTLE_FOR = 2.0
+"""How long a page waits for audit entries the transition has accepted but not yet written: the
+page after a decision shows it."""
+
+
+async def trail(w: Web, transition_id: str) -> list[AuditRecord]:
+    """The transition's audit trail, oldest first, with what it has accepted written."""
+    await audit_settled(w.client, transition_id, SETTLE_FOR)
+    return await asyncio.to_thread(_read, w, transition_id)
+
+
+def _read(w: Web, transition_id: str) -> list[AuditRecord]:
     with Session(w.engine) as session:
         return list(read_trail(transition_id, session=session))
 
@@ -29,7 +39,7 @@ def trail(w: Web, transition_id: str) -> list[AuditRecord]:
 async def transition_view(w: Web, transition_id: str, people: list[Person]) -> dict[str, Any]:
     """Everything the transition page shows."""
     status, plan = await asyncio.gather(get_status(w.client, transition_id), get_plan(w.client, transition_id))
-    rows = await asyncio.to_thread(trail, w, transition_id)
+    rows = await trail(w, transition_id)
     names = {p.id: p.name for p in people}
     latest: dict[str, tuple[str, float]] = {}
     for row in rows:

@@ -48,8 +48,42 @@ DELEGATION_DATES = "delegation-dates-2026-11"
 """A delegation whose last day has passed is refused."""
 OBJECTIVES_TRACKED = "objectives-2026-11"
 """An objective whose due date passes unmet is told to the executive sponsors, once."""
+FLUSH_BATCHED = "flush-batched-2026-11"
+"""After an update the flush waits a moment, so the update is answered in its own workflow task
+and the decisions that follow join the same flush."""
+RUNS_BY_BUDGET = "runs-by-budget-2026-11"
+"""A run continues as new when its history reaches the budget, no longer at every settled period:
+a steady-state year takes one or two runs, not twelve, and carries its plan that many times."""
 UPDATE_ID_REQUESTS = "update-id-requests-2026-11"
 """A command without a request id counts once per Temporal update id."""
+
+RULES_2026_11 = "rules-2026-11"
+"""Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
+change-version search attribute, in every run; a run started on this code records this one
+instead, and its answer stands for all the changes it covers."""
+COVERED = {
+    RULES_2026_11: frozenset(
+        {
+            ROSTER_AUTHORITY,
+            FIXED_APPROVERS,
+            KPI_PROVENANCE,
+            RUN_SCOPED_IDS,
+            DRAIN_IN_FLIGHT,
+            FAILED_DELIVERIES_AUDITED,
+            APPROVAL_REQUESTS,
+            PHASE_BREACH_ALERTS,
+            REMINDERS,
+            OUTBOX_FLUSH,
+            HISTORY_BUDGETED,
+            DELEGATION_DATES,
+            OBJECTIVES_TRACKED,
+            FLUSH_BATCHED,
+            RUNS_BY_BUDGET,
+            UPDATE_ID_REQUESTS,
+        }
+    )
+}
+"""The changes each epoch stands for; a change made after it is asked on its own."""
 
 
 def every_change(change: str) -> bool:

@@ -34,6 +34,7 @@ from bpo.settings import Settings
 from models.commands import Approve, RecordReadings, Reject, Tick
 from models.plan_loader import load_plan
 from tests.stack import BPO, ROOT, Stack, short_plan
+from worker import SANDBOX
 from workflows.transition import TransitionWorkflow
 
 COMPACT = Path(__file__).resolve().parent / "plans" / "compact.yaml"
@@ -274,9 +275,11 @@ class Bench:
         self.results["simulation"] = stats
 
     async def replay(self) -> None:
-        paths = sorted((ROOT / "tests" / "histories").glob("*.json"))
+        paths = sorted((ROOT / "tests" / "histories").rglob("*.json"))
         histories = [WorkflowHistory.from_json("acme-simulated", p.read_text()) for p in paths]
-        replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter)
+        replayer = Replayer(
+            workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX
+        )
         began = time.perf_counter()
         for history in histories:
             await replayer.replay_workflow(history)
@@ -295,10 +298,7 @@ class Bench:
         n = self.args.parked
         began = time.perf_counter()
         await gather_limited(
-            [
-                lambda i=i: start_transition(c, self.plan, **self.start, transition_id=f"parked-{i}")
-                for i in range(n)
-            ],
+            [lambda i=i: start_transition(c, self.plan, **self.start, transition_id=f"parked-{i}") for i in range(n)],
             50,
         )
         started = time.perf_counter() - began
@@ -326,7 +326,7 @@ class Bench:
 
     async def run(self, tmp: Path) -> dict[str, Any]:
         c = await self.client()
-        steps: list[tuple[str, str, Callable[[], Awaitable[None]]]] = [
+        steps: list[tuple[str, str, Callable[[], Awaitable[None] | None]]] = [
             ("throughput", f"{self.args.transitions} transitions, ours then bare", lambda: self.throughput(c)),
             ("latency", f"{self.args.samples} decisions, ours then bare", lambda: self.latencies(c)),
             ("cli", f"bpo status as a process, {self.args.cli_runs} times", self.cli),
@@ -339,7 +339,8 @@ class Bench:
         for n, (name, what, step) in enumerate(chosen, 1):
             began = time.perf_counter()
             progress(f"[{n}/{len(chosen)}] {name}: {what} ...")
-            await step()
+            if (pending := step()) is not None:
+                await pending
             progress(f"[{n}/{len(chosen)}] {name}: done in {time.perf_counter() - began:.0f} s")
         return self.results
 
@@ -359,7 +360,7 @@ def main() -> None:
     parser.add_argument("--transitions", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--samples", type=int, default=500)
-    parser.add_argument("--parked", type=int, default=5000)
+    parser.add_argument("--parked", type=int, default=10000)
     parser.add_argument("--cli-runs", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a look in a minute")
     parser.add_argument("--json", type=Path, help="also write the results here (and compare with what it held)")

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
 
     workflow_cache: int = Field(default=2000, ge=1, le=100_000, alias="BPO_WORKFLOW_CACHE")
     """Transitions a worker keeps in memory; one not kept is replayed from its (short) history when
-    it next has work. About 50 KB each: 2,000 is some 100 MB (see docs/benchmarks.md)."""
+    it next has work. About 0.15 MB each: 2,000 is some 300 MB (see docs/benchmarks.md)."""
     metrics_port: int | None = Field(default=None, alias="BPO_METRICS_PORT")
     health_port: int | None = Field(default=None, alias="BPO_HEALTH_PORT")
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="BPO_LOG_FORMAT")

@@ -44,10 +44,10 @@ class Settings(BaseSettings):
         return self
 
     server_sync: Literal["full", "normal", "sqlite-default"] = Field(default="full", alias="BPO_SERVER_SYNC")
-    """How the embedded server (``bpo server``) commits to its SQLite file: ``normal`` (WAL, no
-    sync per commit: nothing is lost when a process is killed, the last moments may be on a power
-    cut), ``full`` (WAL, a sync per commit: nothing lost on a power cut either), or SQLite's own
-    defaults (a rollback journal and a sync per commit, about half as fast)."""
+    """How the embedded server (``bpo server``) commits to its SQLite file: ``full`` (WAL, a sync
+    per commit: nothing lost when a process is killed or the power cut), ``normal`` (WAL, no sync
+    per commit: nothing lost when a process is killed; the last commits may be on a power cut), or
+    SQLite's own defaults (a rollback journal and a sync per commit, about half as fast)."""
     flush_after_ms: int = Field(default=500, ge=0, le=5000, alias="BPO_FLUSH_AFTER_MS")
     """Given to each transition started from here: how long a decision's audit entries and
     notices wait for others to join them, so that the decision is answered first (one workflow

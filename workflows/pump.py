@@ -5,8 +5,10 @@ delivery; what fails waits in the carried state for another try, so a continue-a
 of the transition drops nothing. After a decision it may hold the flush a moment (the start's
 ``flush_after``): a local activity holds its workflow task open until it returns, so a flush at
 once would hold the decision's answer too; held, the answer goes at once, and decisions that
-arrive meanwhile go out in the same flush. `Sender` is the way transitions started before it ran (an audit
-activity per turn, a delivery activity per notice and channel), kept so that they replay.
+arrive meanwhile go out in the same flush.
+
+`Sender` is the way transitions started before it ran (an audit activity per turn, a delivery
+activity per notice and channel), kept so that they replay.
 """
 
 from __future__ import annotations
@@ -71,8 +73,9 @@ class Flusher(_Carrier):
     ) -> None:
         super().__init__(machine, changed)
         self.answers = answers
-        self.hold = hold
         """How many updates the workflow has answered: one since the last flush holds the next."""
+        self.hold = hold
+        """How long a held flush waits (the start's ``flush_after``); none: never held."""
         self.answered = 0
         self.flushing = False
         self.holding = False

@@ -38,8 +38,7 @@ def _latency(r: dict[str, Any]) -> str:
 
 
 def _cli(r: dict[str, Any]) -> str:
-    cold = r.get("cli_cold") or r["latency"]["cli_cold"]  # runs before 2026-11-25 kept it there
-    return f"{cold['bpo_status_median_s']} s median"
+    return f"{r['cli_cold']['bpo_status_median_s']} s median"
 
 
 def _history(r: dict[str, Any]) -> str:

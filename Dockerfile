@@ -11,7 +11,8 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY examples ./examples
 RUN pip install --no-cache-dir . \
-    && useradd --system --uid 10001 --home-dir /data --create-home bpo
+    && useradd --system --uid 10001 --home-dir /data --create-home bpo \
+    && install -d -o bpo /data/evidence
 ENV BPO_DATA_DIR=/data BPO_LOG_FORMAT=json
 USER bpo
 VOLUME /data

@@ -103,6 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host-name", action="append", help="a name it is called by besides its address; repeatable")
     p.add_argument("--allow-encode", action="store_true", help="serve POST /encode too (off: it encrypts for anyone)")
 
+    p = add("feed", "a transition's KPI feeds; --pull-now pulls at once", "sources:cmd_feed")
+    p.add_argument("id")
+    p.add_argument("--pull-now", action="store_true", help="pull the periods due and missing now (with --by)")
+    p.add_argument("--feed", metavar="NAME", help="only this feed (default: every feed)")
+    p.add_argument("--period", action="append", metavar="LABEL", help="also pull this ended period (2027-W05); repeatable")
+    p.add_argument("--by", metavar="PERSON", help="who asks: someone who may record KPI readings")
+    p.add_argument("--json", action="store_true")
+
+    p = add("evidence", "the evidence a gate's approvals pinned; --verify checks it is unchanged", "sources:cmd_evidence")
+    p.add_argument("id")
+    p.add_argument("gate")
+    p.add_argument("--verify", action="store_true", help="fetch it again: exit 0 all unchanged, 1 not")
+    p.add_argument("--json", action="store_true")
+
     p = add("config", "the settings in force (environment and .env), secrets masked", "seeing:cmd_config")
     p.add_argument("--json", action="store_true")
 

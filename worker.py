@@ -19,13 +19,16 @@ from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import AuditActivities
+from activities.evidence import EvidenceActivities
+from activities.feeds import FeedActivities
 from activities.notify import NotifyActivities
 from activities.outbox import OutboxActivities
 from activities.transport import Transport
 from bpo.client import connect
 from bpo.db import make_engine
+from bpo.evidence_store import open_store
 from bpo.logs import configure
-from bpo.settings import Settings, get_settings
+from bpo.settings import Settings, feed_settings, get_settings
 from workflows.transition import TransitionWorkflow
 
 log = structlog.get_logger(__name__)
@@ -58,11 +61,14 @@ def build_worker(
     )
     notify = NotifyActivities(engine, http, transport)
     outbox = OutboxActivities(notify, settings.delivery_give_up)
+    feeds = FeedActivities(http, feed_settings())
+    store = open_store(settings.evidence_location, settings.evidence_s3_endpoint)
+    evidence = EvidenceActivities(http, store, settings.evidence_max_mb * 1024 * 1024)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[TransitionWorkflow],
-        activities=[audit.record, notify.deliver, outbox.flush],
+        activities=[audit.record, notify.deliver, outbox.flush, feeds.pull, evidence.pin],
         activity_executor=executor,
         graceful_shutdown_timeout=timedelta(seconds=10),
         workflow_runner=runner or SANDBOX,

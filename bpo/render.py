@@ -98,6 +98,13 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
         out += ["", "RAID log (open):"] + ["  " + line for line in raid_text(open_items).splitlines()]
     if st.notices_pending or st.notices_failed:
         out += ["", f"Notices: {st.notices_pending} waiting for another try, {st.notices_failed} failed (bpo notices)"]
+    if st.feeds:
+        out += ["", "KPI feeds (bpo feed):"]
+        for name, fs in st.feeds.items():
+            pulling = f", pulling {', '.join(fs.asking)}" if fs.asking else ""
+            missing = f", no data yet for {', '.join(fs.missing)}" if fs.missing else ""
+            problem = f" (last problem: {fs.last_problem})" if fs.last_problem else ""
+            out.append(f"  {name}: next period {fs.next_period}{pulling}{missing}{problem}")
     if st.delegations:
         out += ["", "Delegations:"]
         out += [f"  {d.to} decides for {d.person} until the end of {d.until}" for d in st.delegations]

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from html import escape
+from typing import Any
 
+from bpo.evidence_check import Pinned, pinned
 from bpo.render import local_time, who
 from models.durations import BusinessTime
 from models.messages import Amendment, RaidItem
@@ -212,8 +214,37 @@ def _due_card(status: TransitionStatus) -> str:
     return f'<div class="card">Due<b>{escape(local_time(status.phase_due_at, status.timezone))}</b>{left}</div>'
 
 
-def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRecord], now: datetime) -> str:
-    """The whole report as one HTML document."""
+def _source(row: AuditRecord) -> str:
+    if row.kind == "feed_no_data":
+        return f"no data from feed {row.detail.get('feed')}: {row.detail.get('reason')}"
+    if row.via == "feed":
+        return f"from feed {row.detail.get('feed')} · sha256 {str(row.detail.get('sha256'))[:12]}…"
+    return f"by hand: {who(row.actor, row.via)}" + (" (correction)" if row.kind == "kpi_corrected" else "")
+
+
+def _values(detail: dict[str, Any]) -> str:
+    return " · ".join(f"{k} {float(v):g}" for k, v in detail.get("values", {}).items()) or "-"
+
+
+def render_report(
+    plan: Plan,
+    status: TransitionStatus,
+    trail: Sequence[AuditRecord],
+    now: datetime,
+    evidence: Sequence[Pinned] | None = None,
+) -> str:
+    """The whole report as one HTML document; ``evidence`` is the pinned evidence as checked
+    (`bpo.evidence_check.verify`), else read from the trail unchecked."""
+    pins = list(evidence) if evidence is not None else pinned(list(trail))
+    pinned_rows = [
+        (f"{p.at:%Y-%m-%d %H:%M}", p.gate or "", p.by or "", p.evidence, f"{p.sha256[:16]}…", f"{p.size:,}", p.mark)
+        for p in pins
+    ]
+    reading_rows = [
+        (str(r.detail.get("period", "")), f"{r.at:%Y-%m-%d %H:%M}", _values(r.detail), _source(r))
+        for r in trail
+        if r.kind in ("kpi_reading", "kpi_corrected", "feed_no_data")
+    ]
     readings: dict[str, list[tuple[datetime, float, str]]] = {}
     for row in trail:
         if row.kind == "kpi_reading":
@@ -291,8 +322,12 @@ def render_report(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRec
 <p class="legend"><span style="color:#c62828">- - SLA</span><span style="color:#2e7d32">· · target</span>
 <span style="color:#c62828">&#9679; reading that misses the SLA</span></p>
 <div class="charts">{charts or '<p class="empty">No readings yet.</p>'}</div>
+<h2 id="readings">KPI readings and where they came from</h2>
+{_table(("period", "recorded (UTC)", "readings", "source"), reading_rows, "readings")}
 <h2 id="decisions">Gate decisions</h2>
 {_table(("when (UTC)", "decision", "phase", "gate", "by", "why / note"), decisions, "decisions")}
+<h2 id="evidence">Evidence pinned by the approvals</h2>
+{_table(("approved (UTC)", "gate", "by", "evidence", "sha256", "bytes", "now"), pinned_rows, "evidence")}
 <h2 id="escalations">Escalations</h2>
 {_table(("when (UTC)", "phase", "level", "health", "open gates or item"), escalations, "escalations")}
 <h2 id="versions">Plan versions: the baseline, then each amendment</h2>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from functools import lru_cache
@@ -89,6 +90,13 @@ class Settings(BaseSettings):
     """The embedded default: links listed on ``/dev/outbox`` instead of mailed; anyone can sign in."""
     mail_from: str = Field(default="bpo-transition@localhost", alias="BPO_MAIL_FROM", pattern=r"^[^@\s]+@[^@\s]+$")
     """The sender of the web app's sign-in mails."""
+    evidence_store: str | None = Field(default=None, alias="BPO_EVIDENCE_STORE")
+    """Where pinned evidence is kept: a folder, or ``s3://bucket/prefix``; default
+    ``BPO_DATA_DIR/evidence``."""
+    evidence_s3_endpoint: str | None = Field(default=None, alias="BPO_EVIDENCE_S3_ENDPOINT")
+    """The S3-compatible service to use instead of AWS (MinIO, Ceph, ...)."""
+    evidence_max_mb: int = Field(default=25, ge=1, le=1024, alias="BPO_EVIDENCE_MAX_MB")
+    """The largest evidence file accepted, fetched or uploaded."""
     operator: str | None = Field(default=None, alias="BPO_OPERATOR", max_length=254, pattern=r"^[^\x00-\x1f]+$")
     """Who sends commands from this shell, for the audit; default: the OS user."""
 
@@ -137,6 +145,11 @@ class Settings(BaseSettings):
         return Signer(self.signing_key) if self.signing_key else None
 
     @property
+    def evidence_location(self) -> str:
+        """``BPO_EVIDENCE_STORE``, else the data folder's ``evidence``."""
+        return self.evidence_store or str((self.data_dir / "evidence").resolve())
+
+    @property
     def audit_url(self) -> str:
         """The audit database: ``DATABASE_URL``, else SQLite in the data folder."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'audit.db').resolve()}"
@@ -168,12 +181,23 @@ def effective(settings: Settings) -> dict[str, str]:
             shown[alias] = "" if value is None else str(value)
     url = make_url_safe(settings.audit_url)
     shown["DATABASE_URL"] = url + ("" if settings.database_url else "  (default)")
+    shown["BPO_EVIDENCE_STORE"] = settings.evidence_location + ("" if settings.evidence_store else "  (default)")
+    shown.update({name: "****" for name in sorted(feed_settings())})  # a feed's token or database
     return shown
 
 
 def make_url_safe(url: str) -> str:
     """``url`` with any password replaced by ****."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1****@", url)
+
+
+def feed_settings() -> dict[str, str]:
+    """The ``BPO_FEED_...`` settings (feed tokens, database URLs) from ``.env`` and the
+    environment, the environment winning: what a plan's feeds name, read only by the worker."""
+    from dotenv import dotenv_values
+
+    merged = {**dotenv_values(".env"), **os.environ}
+    return {k: v for k, v in merged.items() if k.startswith("BPO_FEED_") and v}
 
 
 @lru_cache

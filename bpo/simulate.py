@@ -128,7 +128,9 @@ async def simulate(plan: Plan, decide_at: float = 0.5, years: int = 1, runtime: 
     from worker import build_worker
 
     began = time.perf_counter()
-    quiet = plan.model_copy(update={"notifications": [LogChannel(kind="log")]})
+    # Nothing leaves the machine: notices go to the log, and feeds are not pulled (the KPI gates
+    # get simulated readings as if typed).
+    quiet = plan.model_copy(update={"notifications": [LogChannel(kind="log")], "feeds": []})
     quiet_core = runtime or Runtime(
         telemetry=TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter("ERROR", "ERROR")))
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -25,6 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from simulate_feeds import WAREHOUSE_SETTING, drive_feeds, platform, warehouse, weeks_from  # noqa: E402
 from temporalio.client import WorkflowHistory  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
@@ -51,6 +53,7 @@ from models.commands import (  # noqa: E402
     Tick,
     Waive,
 )
+from models.feeds import period_of  # noqa: E402
 from models.messages import StartTransition  # noqa: E402
 from models.plan import Person, Reminders, WebhookChannel  # noqa: E402
 from models.plan_loader import load_plan, parse_plan  # noqa: E402
@@ -90,7 +93,7 @@ async def drive(env: WorkflowEnvironment, tid: str, years: int) -> None:
         ]
     )
     await sleep(days=4)
-    await do(*[Approve(gate="kickoff_held", by=p, evidence="https://wiki.example/kickoff") for p in (LI, RAJ)])
+    await do(*[Approve(gate="kickoff_held", by=p, evidence="minutes KO-2027-01 in the DMS") for p in (LI, RAJ)])
     for attempt in (1, 2):
         await sleep(days=10)
         await do(
@@ -270,7 +273,7 @@ async def main() -> None:
     parser.add_argument("--history", type=Path, help="save each run's history as JSON in this folder")
     parser.add_argument(
         "--scenario",
-        choices=["all", "reference", "controls", "calendar", "pending"],
+        choices=["all", "reference", "controls", "calendar", "pending", "feeds"],
         default="all",
         help="which transitions to run",
     )
@@ -282,14 +285,17 @@ async def main() -> None:
     )
     async with env:
         await register_search_attributes(env.client)
-        with tempfile.TemporaryDirectory() as data, ThreadPoolExecutor(4) as pool:
+        weeks = weeks_from(period_of(await env.get_current_time(), "weekly"), 4)
+        with tempfile.TemporaryDirectory() as data, ThreadPoolExecutor(4) as pool, platform(weeks) as (base, up):
             settings = Settings(BPO_DATA_DIR=Path(data), BPO_TASK_QUEUE="simulate", BPO_DELIVERY_GIVE_UP="6h")
+            os.environ[WAREHOUSE_SETTING] = warehouse(Path(data) / "warehouse.db", weeks)
             async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, pool):
                 plan = load_plan(PLAN, env={}).plan
                 if args.until and plan.steady_state:
                     terms = plan.steady_state.model_copy(update={"until": args.until})
                     plan = plan.model_copy(update={"steady_state": terms})
                 scenarios = {
+                    "feeds": lambda: drive_feeds(env, settings.task_queue, base, up),
                     "pending": lambda: drive_pending(env, settings.task_queue),
                     "calendar": lambda: drive_calendar(env, settings.task_queue),
                     "controls": lambda: drive_controls(env, plan, settings.task_queue),

@@ -21,9 +21,10 @@ GateKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 PeriodLabel = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
 RequestId = Annotated[str, Field(max_length=100)]
-Via = Literal["web-oidc", "web-link", "cli", "api"]
+Via = Literal["web-oidc", "web-link", "cli", "api", "feed"]
 """How the author of a command was known: signed in to the web app (single sign-on or an emailed
-link), an operator at the command line, or a caller of the web app's API."""
+link), an operator at the command line, or a caller of the web app's API; ``feed`` marks readings
+the transition pulled from a KPI feed itself."""
 Operator = Annotated[str, Field(min_length=1, max_length=254, pattern=r"^[^\x00-\x1f]+$")]
 Signature = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -211,10 +212,19 @@ class ReadingsBatch(_Sent):
     batches: list[RecordReadings] = Field(min_length=1, max_length=2000)
 
 
+class PullFeed(_Decision):
+    """Pull a KPI feed now: the periods due and missing, and any completed ``periods`` named."""
+
+    update: ClassVar[str] = "pull_feed"
+    feed: GateKey | None = None
+    """The source to pull; every source when left out."""
+    periods: list[PeriodLabel] = Field(default=[], max_length=12)
+
+
 GateDecision = Approve | Tick | Reject | Waive
 Control = Pause | Resume | Cancel | ChangeRoster | Escalate | Delegate | RetryNotices
 Raid = RaidAdd | RaidClose
-Command = GateDecision | Control | Raid | Amend | RecordReadings | ReadingsBatch
+Command = GateDecision | Control | Raid | Amend | PullFeed | RecordReadings | ReadingsBatch
 """Every command a transition takes."""
 
 COMMANDS: tuple[type[Command], ...] = (
@@ -234,6 +244,7 @@ COMMANDS: tuple[type[Command], ...] = (
     RaidAdd,
     RaidClose,
     Amend,
+    PullFeed,
 )
 """The command table, in the order the workflow registers its update handlers."""
 

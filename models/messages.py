@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from models.evidence import EvidencePin
+from models.feeds import FeedState
 from models.plan import Channel, Health, Person, Plan
 
 
@@ -62,6 +64,8 @@ class Signoff(Message):
     at: datetime
     note: str | None = None
     evidence: str | None = None
+    pin: EvidencePin | None = None
+    """The evidence's hash and size when it was approved, if it was fetched and kept."""
 
 
 class GateState(Message):
@@ -273,6 +277,8 @@ class TransitionState(Message):
     """``kpi#period`` of every SLA breach alerted during the phases (once each)."""
     ended_at: datetime | None = None
     end_reason: str | None = None
+    feeds: dict[str, FeedState] = {}
+    """Each KPI feed's schedule: the next period to pull, the pull under way, periods missing."""
 
 
 # --- what it sends out ---------------------------------------------------------------------

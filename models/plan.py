@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from models.calendar import Calendar
 from models.durations import Duration, Span
+from models.feeds import FeedUse, ReportingPeriod, Source
 
 Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 """A key other keys refer to: lower case, digits and underscores, starting with a letter."""
@@ -67,6 +77,22 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class _Grown(_Strict):
+    """A model that gained keys after plans were first signed (an amendment carries its plan in a
+    signed command): a later key at its default is left out of a dump, so the dump, and with it
+    every signature made before the key existed, stays as it was."""
+
+    _later: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_later_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        for name in self._later:
+            if getattr(self, name) == type(self).model_fields[name].default:
+                data.pop(name, None)
+        return data
+
+
 class Objective(_Strict):
     """A business objective of the transition, measured by a KPI against a target."""
 
@@ -113,8 +139,10 @@ class Person(_Strict):
         return self.id if "@" in self.id else None
 
 
-class Kpi(_Strict):
+class Kpi(_Grown):
     """A measure the contract watches, its SLA and which direction is better."""
+
+    _later = ("feed",)
 
     key: Key
     name: str = Field(min_length=1, max_length=200)
@@ -122,6 +150,8 @@ class Kpi(_Strict):
     better: Literal["higher", "lower"]
     sla: float
     target: float | None = None
+    feed: FeedUse | None = None
+    """Where its readings are pulled from each reporting period; else the plan's ``feed``."""
 
     @field_validator("sla", "target")
     @classmethod
@@ -300,8 +330,10 @@ class SteadyState(_Strict):
     breach_alert: list[Role] = []
 
 
-class Plan(_Strict):
+class Plan(_Grown):
     """A whole transition plan, as `examples/reference-plan.yaml` shows it."""
+
+    _later = ("reporting_period", "feeds", "feed")
 
     name: str = Field(min_length=1, max_length=200)
     client: str = Field(min_length=1, max_length=200)
@@ -326,6 +358,12 @@ class Plan(_Strict):
     """How often people still awaited are reminded; a phase or a gate may set its own."""
     calendar: Calendar | None = None
     """Working days, hours and holidays in a time zone: what business durations (``5bd``) count."""
+    reporting_period: ReportingPeriod = "weekly"
+    """The period feeds are pulled for, each once it ends (UTC): a day, an ISO week, a month."""
+    feeds: list[Source] = Field(default=[], max_length=20)
+    """Where KPI readings can be pulled from: JSON or CSV at a URL, or a SQL query."""
+    feed: FeedUse | None = None
+    """The source every KPI without a ``feed`` of its own is pulled from."""
 
     @property
     def breach_alerted(self) -> list[str]:
@@ -335,6 +373,13 @@ class Plan(_Strict):
     def kpi(self, key: str) -> Kpi | None:
         """The KPI called ``key``, if the plan has one."""
         return next((k for k in self.kpis if k.key == key), None)
+
+    def feed_metrics(self, source: str) -> dict[str, str]:
+        """The KPIs pulled from ``source``, each with its selector (the default one filled in)."""
+        kind = next((f.kind for f in self.feeds if f.name == source), "json")
+        chosen = {k.key: k.feed or self.feed for k in self.kpis}
+        default = "$.{kpi}" if kind == "json" else "{kpi}"
+        return {key: use.select or default for key, use in chosen.items() if use and use.source == source}
 
     def person(self, person_id: str) -> Person | None:
         """The person with id ``person_id`` on the plan's roster, if any."""

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from models.durations import BusinessTime, format_span
+from models.jsonpath import parse_path
 from models.plan import (
     STANDARD_ROLES,
     ApprovalGate,
@@ -83,6 +84,7 @@ def _cross_check(plan: Plan) -> Iterator[Found]:
         yield from roles_in(plan.steady_state.breach_alert, ("steady_state", "breach_alert"))
     yield from roles_in(plan.kpi_reporters, ("kpi_reporters",))
     yield from roles_in(plan.breach_alert, ("breach_alert",))
+    yield from _feeds(plan)
 
     for pi, phase in enumerate(plan.phases):
         at: tuple[str | int, ...] = ("phases", pi)
@@ -207,3 +209,20 @@ def _clocks(plan: Plan) -> Iterator[Found]:
                 yield (*g, "escalation"), "a gate's own escalation counts past its own due; give the gate a due"
             elif gate.warn_at:
                 yield (*g, "warn_at"), "warn_at is a share of due; give the gate a due"
+
+
+def _feeds(plan: Plan) -> Iterator[Found]:
+    """Each KPI's feed names a source the plan lists, with a selector that source can read."""
+    yield from _duplicates(plan.feeds, "name", ("feeds",), "feed")
+    kinds = {f.name: f.kind for f in plan.feeds}
+    uses = [(("feed",), plan.feed)] + [(("kpis", i, "feed"), k.feed) for i, k in enumerate(plan.kpis)]
+    for path, use in uses:
+        if use is None:
+            continue
+        if use.source not in kinds:
+            yield (*path, "source"), _known("feed", use.source, kinds)
+        elif kinds[use.source] == "json" and use.select:
+            try:
+                parse_path(use.select.replace("{kpi}", "kpi").replace("{period}", "period"))
+            except ValueError as exc:
+                yield (*path, "select"), str(exc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
+from models.feeds import FeedState
 from models.messages import (
     Amendment,
     Decision,
@@ -98,6 +99,8 @@ class TransitionStatus(Message):
     """Deliveries given up; ``bpo notices --retry`` sends them again."""
     raid: list[RaidItem] = []
     """The RAID log: open items first, then those closed."""
+    feeds: dict[str, FeedState] = {}
+    """Each KPI feed: the next period it is pulled for, the pull under way, periods with no data."""
     objectives: list[ObjectiveStatus] = []
     amendments: list[Amendment] = []
     """Plan versions proposed: who, why, what changes, how decided (the plans themselves left out)."""

@@ -85,7 +85,7 @@ class Driver:
                 "governance_defined", LI, "raci", "escalation_matrix", "communication_protocol", "knowledge_base"
             )
         if key == "mobilization":
-            return await self.approve("kickoff_held", LI, RAJ, evidence="https://minutes.example/kickoff")
+            return await self.approve("kickoff_held", LI, RAJ, evidence="minutes KO-2027-01 in the DMS")
         if key == "knowledge_transfer":
             await self.tick("process_maps", EVE, "email_support", "chat_support")
             await self.approve("training_signed_off", MO, EVE)

@@ -7,7 +7,7 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -103,3 +103,56 @@ def smtp_receiver() -> Iterator[tuple[str, list[Any]]]:
         yield f"smtp://127.0.0.1:{port}", received
     finally:
         controller.stop()
+
+
+class Served:
+    """What a loopback document server answers, by path: ``(status, content type, body)``;
+    ``redirect`` maps a path to a Location; ``down`` makes every answer 503. Tests change it as
+    the world would between periods."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[int, str, bytes]] = {}
+        self.redirect: dict[str, str] = {}
+        self.down = False
+        self.hits: Counter[str] = Counter()
+
+    def json(self, path: str, data: Any) -> None:
+        self.files[path] = (200, "application/json", json.dumps(data).encode())
+
+    def put(self, path: str, body: bytes, content_type: str = "text/plain") -> None:
+        self.files[path] = (200, content_type, body)
+
+
+@contextmanager
+def document_server() -> Iterator[tuple[str, Served]]:
+    """A real HTTP server on 127.0.0.1 serving `Served`'s documents; yields its base URL."""
+    served = Served()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server interface
+            path = self.path.split("?")[0]
+            served.hits[path] += 1
+            if path in served.redirect:
+                self.send_response(302)
+                self.send_header("Location", served.redirect[path])
+                self.end_headers()
+                return
+            status, kind, body = (503, "text/plain", b"down") if served.down else served.files.get(path, (404, "text/plain", b"none"))
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            with suppress(BrokenPipeError, ConnectionResetError):  # a client that stopped reading at its limit
+                self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", served
+    finally:
+        server.shutdown()
+        server.server_close()

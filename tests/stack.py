@@ -162,8 +162,8 @@ def drive_to_pilot(s: Stack, tid: str) -> None:
     s.ok("approve", tid, "slas_signed", "--by", RAJ)
     for item in ("raci", "escalation_matrix", "communication_protocol", "knowledge_base"):
         s.ok("tick", tid, "governance_defined", item, "--by", LI)
-    s.ok("approve", tid, "kickoff_held", "--by", LI, "--evidence", "https://wiki.example/kickoff-minutes")
-    s.ok("approve", tid, "kickoff_held", "--by", RAJ, "--evidence", "https://wiki.example/kickoff-minutes")
+    s.ok("approve", tid, "kickoff_held", "--by", LI, "--evidence", "minutes KO-2027-01 in the DMS")
+    s.ok("approve", tid, "kickoff_held", "--by", RAJ, "--evidence", "minutes KO-2027-01 in the DMS")
     s.ok("tick", tid, "process_maps", "email_support", "--by", EVE)
     s.ok("tick", tid, "process_maps", "chat_support", "--by", EVE)
     s.ok("approve", tid, "training_signed_off", "--by", MO)

@@ -30,9 +30,9 @@ def answers(monkeypatch) -> list[bool]:
     told: list[bool] = []
     approve = decisions.approve
 
-    def asking(m, command, now):
+    def asking(m, command, now, pin=None):
         told.append(m.changed(CHANGE))
-        approve(m, command, now)
+        approve(m, command, now, pin)
 
     # The sandbox would re-import the rules and lose the wrapper, hence the unsandboxed runners.
     monkeypatch.setattr(decisions, "approve", asking)

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         Delegate,
         Escalate,
         Pause,
+        PullFeed,
         RaidAdd,
         RaidClose,
         ReadingsBatch,
@@ -38,14 +39,17 @@ with workflow.unsafe.imports_passed_through():
         Waive,
     )
     from models.constants import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE, WORKFLOW_NAME
+    from models.evidence import EvidencePin, pinnable
     from models.messages import Deliveries, StartTransition
     from models.plan import Person, Plan
     from models.status import TransitionStatus
+    from workflows import feeder
     from workflows.pump import Flusher, Sender
     from workflows.rules import Machine, Refused, awaiting
     from workflows.rules.versions import (
         APPROVAL_REQUESTS,
         COVERED,
+        EVIDENCE_PINNED,
         FLUSH_BATCHED,
         HISTORY_BUDGETED,
         OUTBOX_FLUSH,
@@ -112,6 +116,7 @@ class TransitionWorkflow:
         else:
             carrier = Sender(self.machine, self._changed)
         pump = asyncio.create_task(carrier.run())
+        asyncio.create_task(feeder.Feeder(self.machine, self._woke_by_feed).run())
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
         while self.machine.state.state not in ("cancelled", "completed"):
@@ -201,7 +206,10 @@ class TransitionWorkflow:
         finally:
             self._validating = False
 
-    def _apply(self, command: Command) -> TransitionStatus:
+    def _woke_by_feed(self) -> None:
+        self._changes += 1
+
+    def _apply(self, command: Command, pin: EvidencePin | None = None) -> TransitionStatus:
         now = workflow.now()
         update = workflow.current_update_info()
         if not command.request_id and update is not None and self._changed(UPDATE_ID_REQUESTS):
@@ -210,7 +218,7 @@ class TransitionWorkflow:
         if self.machine.is_repeat(command):  # answered, and nothing written or counted again
             return self.machine.status(now, brief=True)
         try:
-            self.machine.apply(command, now)
+            self.machine.apply(command, now, pin)
         except Refused as refusal:  # the state changed since the validator ran
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
         self._changes += 1
@@ -219,8 +227,34 @@ class TransitionWorkflow:
         workflow.logger.info("decision", extra={"command": type(command).__name__, "phase": self.machine.phase_key})
         return self.machine.status(now, brief=True)
 
+    @workflow.update(name=Approve.update, description=Approve.__doc__)
+    async def approve(self, command: Approve) -> TransitionStatus:
+        """Approve an approval gate; evidence at a URL (or uploaded) is first fetched and pinned."""
+        pin = None
+        if pinnable(command.evidence) and not self.machine.is_repeat(command) and self._changed(EVIDENCE_PINNED):
+            pin = await self._pin(command)
+        return self._apply(command, pin)
+
+    @approve.validator
+    def _approve_allowed(self, command: Approve) -> None:
+        self._check(command)
+
+    async def _pin(self, command: Approve) -> EvidencePin | None:
+        """The evidence's pin; an approval whose evidence is refused, or is required and cannot be
+        fetched, is refused with the reason (nothing is recorded)."""
+        assert command.evidence is not None
+        result = await feeder.pin(self.machine.state.id, command.gate, command.evidence)
+        if result.pin is not None:
+            return result.pin
+        phase = self.machine.phase
+        spec = phase.gate(command.gate) if phase else None
+        if result.refused or getattr(spec, "evidence", None) == "required":
+            raise ApplicationError(
+                f"{result.problem}; the approval is not recorded", type="EvidenceRefused", non_retryable=True
+            )
+        return None
+
     # One handler line per command of `models.commands`: the update's name comes from the model.
-    approve = _handles(Approve)
     tick = _handles(Tick)
     reject = _handles(Reject)
     waive = _handles(Waive)
@@ -236,6 +270,7 @@ class TransitionWorkflow:
     raid_add = _handles(RaidAdd)
     raid_close = _handles(RaidClose)
     amend = _handles(Amend)
+    pull_feed = _handles(PullFeed)
 
     @workflow.signal(dynamic=True)
     def command_signal(self, name: str, args: Sequence[RawValue]) -> None:

@@ -106,8 +106,12 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
 
     client = await client_for(settings)
     status, plan = await get_status(client, args.id), await get_plan(client, args.id)
+    from bpo.evidence_check import pinned, verify
+
     _unwritten_note(await _written(settings, args.id, client), args.id)
-    html = render_report(plan, status, _trail(settings, args.id), datetime.now(UTC))
+    trail = _trail(settings, args.id)
+    evidence = await verify(pinned(trail), settings, timeout=10)
+    html = render_report(plan, status, trail, datetime.now(UTC), evidence)
     write_out(html, args.out, "report")
 
 

@@ -21,6 +21,7 @@ from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, per
 from bpo.web.app import current, page, templates, web
 from bpo.web.sessions import Visitor, api_tokens, new_api_token, revoke_api_token, same_token
 from bpo.web.transition_view import gate_view, transition_view
+from bpo.web.uploads import ACCEPT, keep_upload
 from models.commands import ReadingsBatch, RecordReadings
 from models.plan import KPI_REPORTERS
 from models.plan_loader import PlanError, parse_plan
@@ -110,7 +111,8 @@ async def _gate_page(request: Request, tid: str, key: str, person: Any, people: 
         )
     allowed = (await get_options(w.client, tid, person.id)).get(key, [])
     status = 409 if extra.get("refusal") else 422 if extra.get("problem") else 200
-    return page(request, "gate.html", status, t=view["t"], g=view, allowed=allowed, person=person, **extra)
+    limits = {"accept": ACCEPT, "max_mb": w.settings.evidence_max_mb}
+    return page(request, "gate.html", status, t=view["t"], g=view, allowed=allowed, person=person, **limits, **extra)
 
 
 @router.post("/t/{transition_id}/gates/{gate}", response_class=HTMLResponse)
@@ -124,8 +126,10 @@ async def decide_gate(
     evidence: Annotated[str | None, Form(max_length=500)] = None,
     reason: Text = None,
     item: Annotated[str | None, Form(max_length=64)] = None,
+    evidence_file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    """Approve, tick, reject or waive, as the person signed in; a refusal changes nothing."""
+    """Approve, tick, reject or waive, as the person signed in; a refusal changes nothing. A file
+    given as evidence is checked and kept first; the worker pins it with the approval."""
     me = checked(request, csrf)
     person, people = await _member(request, me, transition_id)
     if action not in GATE_ACTIONS:
@@ -133,6 +137,8 @@ async def decide_gate(
     given = {"note": note, "evidence": evidence, "reason": reason, "item": item}
     fields = {k: given[k] for k in FIELDS[action]}
     try:
+        if action == "approve" and evidence_file is not None and evidence_file.filename:
+            fields["evidence"] = await keep_upload(web(request).settings, evidence_file)
         await decide(web(request), transition_id, build(action, person, me, {"gate": gate, **fields}))
         web(request).recent.forget(me.email)
     except BpoError as why:

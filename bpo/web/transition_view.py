@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from activities.audit import read_trail
 from bpo.api import audit_settled, get_plan, get_status
+from bpo.evidence_check import pinned, verify
 from bpo.render import who
 from bpo.report import timeline_svg
 from bpo.web.app import Web
@@ -41,16 +42,17 @@ async def transition_view(w: Web, transition_id: str, people: list[Person]) -> d
     status, plan = await asyncio.gather(get_status(w.client, transition_id), get_plan(w.client, transition_id))
     rows = await trail(w, transition_id)
     names = {p.id: p.name for p in people}
-    latest: dict[str, tuple[str, float]] = {}
+    latest: dict[str, tuple[str, float, str | None]] = {}
     for row in rows:
         if row.kind == "kpi_reading":
+            feed = str(row.detail.get("feed")) if row.via == "feed" else None
             for metric, value in row.detail.get("values", {}).items():
-                latest[metric] = (str(row.detail.get("period", "")), float(value))
+                latest[metric] = (str(row.detail.get("period", "")), float(value), feed)
     kpis = []
     for kpi in plan.kpis:
-        period, value = latest.get(kpi.key, ("", None))  # type: ignore[arg-type]
+        period, value, feed = latest.get(kpi.key, ("", None, None))  # type: ignore[arg-type]
         met = None if value is None else kpi.meets_sla(value)
-        kpis.append({"kpi": kpi, "period": period, "value": value, "met": met})
+        kpis.append({"kpi": kpi, "period": period, "value": value, "met": met, "feed": feed})
     phase = next((p for p in plan.phases if p.key == status.phase), None)
     gates = []
     for g in status.gates:
@@ -65,6 +67,7 @@ async def transition_view(w: Web, transition_id: str, people: list[Person]) -> d
         "kpis": kpis,
         "names": names,
         "trail": rows,
+        "evidence": await verify(pinned(rows), w.settings, timeout=3),
     }
 
 
@@ -76,6 +79,8 @@ async def gate_view(w: Web, transition_id: str, key: str, people: list[Person]) 
     spec = phase.gate(key) if phase else None
     if found is None or spec is None:
         return None
+    rows = [r for r in t["trail"] if r.gate == key and r.phase == t["status"].phase]
+    pins = {(p.at, p.by): p for p in t["evidence"] if p.gate == key}
     signoffs = [
         {
             "at": r.at,
@@ -84,9 +89,10 @@ async def gate_view(w: Web, transition_id: str, key: str, people: list[Person]) 
             "note": r.detail.get("note"),
             "evidence": r.detail.get("evidence"),
             "item": r.detail.get("item"),
+            "pin": pins.get((r.at, r.actor)) if r.kind == "approved" else None,
         }
-        for r in t["trail"]
-        if r.gate == key and r.kind in SIGN_OFFS and r.phase == t["status"].phase
+        for r in rows
+        if r.kind in SIGN_OFFS
     ]
     items = t["plan"].checklist_items(spec) if isinstance(spec, ChecklistGate) else []
     ticked = {s["item"] for s in signoffs if s["kind"] == "ticked"}

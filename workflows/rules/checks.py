@@ -22,6 +22,7 @@ from models.commands import (
     Escalate,
     GateDecision,
     Pause,
+    PullFeed,
     RaidAdd,
     RaidClose,
     ReadingsBatch,
@@ -88,6 +89,11 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
 
             _check_live(v)
             amendments.check_proposal(v, command)
+        case PullFeed():
+            from workflows.rules import feeds  # its rules refuse with this module's Refused
+
+            _check_live(v)
+            feeds.check_pull(v, command, now)
         case RaidAdd() | RaidClose():
             from workflows.rules import raid  # its rules refuse with this module's Refused
 

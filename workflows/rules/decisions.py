@@ -22,6 +22,7 @@ from models.commands import (
     Tick,
     Waive,
 )
+from models.evidence import EvidencePin
 from models.messages import Delegation, Signoff
 from models.plan import ApprovalGate, ChecklistGate, KpiGate
 from workflows.rules import texts
@@ -38,8 +39,9 @@ MAX_BREACHES = 500
 MAX_DELEGATIONS = 200
 
 
-def approve(m: Recorder, command: Approve, now: datetime) -> None:
-    """Count an approval; the gate passes when its approvers' rule is met."""
+def approve(m: Recorder, command: Approve, now: datetime, pin: EvidencePin | None = None) -> None:
+    """Count an approval; the gate passes when its approvers' rule is met. ``pin`` is its
+    evidence as fetched and kept when the approval came."""
     spec, gate = gate_of(m, command.gate)
     assert isinstance(spec, ApprovalGate)
     eligible = approvers(m, spec, gate)
@@ -48,8 +50,12 @@ def approve(m: Recorder, command: Approve, now: datetime) -> None:
     who = principal or command.by
     first = who not in gate.approvals
     if first:
-        gate.approvals[who] = Signoff(by=command.by, at=now, note=command.note, evidence=command.evidence)
-    detail = {"evidence": command.evidence, "repeat": not first, **({"for": principal} if principal else {})}
+        gate.approvals[who] = Signoff(by=command.by, at=now, note=command.note, evidence=command.evidence, pin=pin)
+    detail: dict[str, object] = {"evidence": command.evidence, "repeat": not first}
+    if principal:
+        detail["for"] = principal
+    if pin is not None:
+        detail["pinned"] = pin.model_dump(mode="json", exclude={"at"})
     m.decided("approved", gate.key, command, now, command.note, detail)
     if approvals_pass(m, spec, gate):
         gate_passed(m, gate, now)
@@ -114,12 +120,18 @@ def record_batch(m: Recorder, command: ReadingsBatch, now: datetime) -> None:
 
 
 def record_readings(
-    m: Recorder, command: RecordReadings, now: datetime, sent: Command | None = None, signed: bool = True
+    m: Recorder,
+    command: RecordReadings,
+    now: datetime,
+    sent: Command | None = None,
+    signed: bool = True,
+    provenance: dict[str, object] | None = None,
 ) -> None:
     """Record one period's readings: toward the open KPI gates, or into steady state's ledger.
-    ``sent`` is the command as it came (a batch, for a file); ``signed`` puts its signature on this row."""
+    ``sent`` is the command as it came (a batch, for a file); ``signed`` puts its signature on this
+    row; ``provenance`` says where a feed's readings came from (its name and the document's hash)."""
     phase = m.phase
-    detail: dict[str, object] = {"period": command.period, "values": command.values}
+    detail: dict[str, object] = {"period": command.period, "values": command.values, **(provenance or {})}
     kind = "kpi_reading"
     if command.correct:  # both values stay in the trail: what was recorded, and what replaces it
         was = recorded_readings(m, command.period)

@@ -19,6 +19,7 @@ from models.commands import (
     Delegate,
     Escalate,
     Pause,
+    PullFeed,
     RaidAdd,
     RaidClose,
     ReadingsBatch,
@@ -29,6 +30,8 @@ from models.commands import (
     Tick,
     Waive,
 )
+from models.evidence import EvidencePin
+from models.feeds import FeedPull, FeedResult
 from models.messages import GateState, TransitionState
 from models.plan import Plan
 from models.status import GateStatus, TransitionStatus
@@ -40,6 +43,7 @@ from workflows.rules import (
     decisions,
     delegation,
     deliveries,
+    feeds,
     gates,
     ledger,
     objectives,
@@ -94,6 +98,8 @@ class Machine(Recorder):
         check-ins, and in steady state settlements, business reviews and the contract's end; then
         ask the people the open gates wait on who have not been asked."""
         self._run_rules(now)
+        if self.plan.feeds:
+            feeds.schedule(self, now)
         awaiting.request_approvals(self, now)
         objectives.watch(self, now)
         if self.state.raid and self.state.state == "running":  # in steady state too
@@ -106,6 +112,8 @@ class Machine(Recorder):
         if self.state.raid and self.state.state == "running":
             moments.append(raid.next_moment(self))
         moments.append(objectives.next_moment(self))
+        if self.state.feeds:
+            moments.append(feeds.next_moment(self))
         if self.state.delegations:  # a delegation ending changes who is awaited
             moments.append(delegation.next_end(self, now))
         return min((t for t in moments if t is not None), default=None)
@@ -139,8 +147,9 @@ class Machine(Recorder):
         if not self.is_repeat(command):
             checks.check(self, command, now)
 
-    def apply(self, command: Command, now: datetime) -> None:
-        """Check ``command``, then carry it out and let the rules run on."""
+    def apply(self, command: Command, now: datetime, pin: EvidencePin | None = None) -> None:
+        """Check ``command``, then carry it out and let the rules run on; ``pin`` is an approval's
+        evidence as the workflow fetched and kept it."""
         if self.is_repeat(command):
             return
         self.check(command, now)
@@ -152,7 +161,7 @@ class Machine(Recorder):
             case Amend():
                 amendments.propose(self, command, now)
             case Approve():
-                decisions.approve(self, command, now)
+                decisions.approve(self, command, now, pin)
             case Tick():
                 decisions.tick(self, command, now)
             case Reject():
@@ -177,12 +186,29 @@ class Machine(Recorder):
                 decisions.delegate(self, command, now)
             case RetryNotices():
                 deliveries.retry_failed(self, command, now)
+            case PullFeed():
+                feeds.pull_now(self, command, now)
             case RaidAdd():
                 raid.add(self, command, now)
             case RaidClose():
                 raid.close(self, command, now)
             case _:
                 assert_never(command)
+        self.advance(now)
+
+    # --- feeds -----------------------------------------------------------------------------
+
+    def take_pulls(self, now: datetime, pulling: set[str]) -> list[FeedPull]:
+        """The KPI feed pulls to start now, none of the sources in ``pulling``."""
+        return feeds.take(self, now, pulling)
+
+    def pull_started(self, source: str) -> None:
+        """A pull of ``source`` began."""
+        feeds.started(self, source)
+
+    def feed_pulled(self, asked: FeedPull, result: FeedResult, now: datetime) -> None:
+        """Record what a pull brought (or schedule its next try) and let the rules run on."""
+        feeds.pulled(self, asked, result, now)
         self.advance(now)
 
     def refused_signal(self, name: str, command: Command | None, refusal: str, kind: str, now: datetime) -> None:

@@ -10,13 +10,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from models.commands import Amend, Command, Control, GateDecision, Raid
+from models.commands import Amend, Command, Control, GateDecision, PullFeed, Raid
 from models.messages import AuditEntry, Decision, Delivery, Notice, Outbox, Recipient
 from models.plan import Person
 from workflows.rules.clock import View
 
 MAX_DECISIONS = 300
-Decided = GateDecision | Control | Raid | Amend
+Decided = GateDecision | Control | Raid | Amend | PullFeed
 
 
 class Recorder(View):

@@ -60,6 +60,7 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         raid=sorted(s.raid, key=lambda i: i.closed_at is not None),
         objectives=[objectives.status(v, o, now) for o in v.plan.objectives],
         amendments=[a.model_copy(update={"plan": None}) for a in s.amendments],
+        feeds=s.feeds,
     )
 
 

@@ -261,3 +261,13 @@ def signal_refused(plan: Plan, command: str, reason: str) -> Message:
 def completed(plan: Plan) -> Message:
     """Steady state reached the end of the contract."""
     return f"[{plan.client}] transition complete", f"'{plan.name}' reached the end of its contract's steady state."
+
+
+def feed_no_data(plan: Plan, source: str, period: str, metrics: list[str], reason: str) -> Message:
+    """A KPI feed brought nothing usable for a period: its reporters may record it by hand."""
+    return (
+        f"[{plan.client}] no data from feed '{source}' for {period}",
+        f"The feed '{source}' gave no readings of {', '.join(metrics)} for {period} in '{plan.name}': {reason}. "
+        f"It is asked again at every later pull; until it answers you may record them by hand "
+        f"(bpo kpi, or the web app's KPI page).",
+    )

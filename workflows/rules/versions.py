@@ -57,6 +57,11 @@ a steady-state year takes one or two runs, not twelve, and carries its plan that
 UPDATE_ID_REQUESTS = "update-id-requests-2026-11"
 """A command without a request id counts once per Temporal update id."""
 
+EVIDENCE_PINNED = "evidence-pinned-2026-11"
+"""An approval whose evidence is a URL (or an uploaded file) waits while an activity fetches it;
+the sign-off records its SHA-256 and size, and evidence refused (or required and unreachable)
+refuses the approval. Not in the epoch below: asked on its own."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one

@@ -1,0 +1,50 @@
+"""The evidence activity: fetch what an approval names (a URL, or a file uploaded in the web app),
+hash it and keep it in the evidence store, so the sign-off can record what it relied on."""
+
+from __future__ import annotations
+
+import httpx
+import structlog
+from temporalio import activity
+
+from bpo.evidence_store import EvidenceStore, key_for
+from bpo.fetching import Refused, Unreachable, fetch, sha256_of
+from models.evidence import UPLOAD, EvidencePin, PinRequest, PinResult, allowed_type
+
+log = structlog.get_logger(__name__)
+
+
+class EvidenceActivities:
+    """Pins evidence for the worker, with its HTTP client, its store and its size limit."""
+
+    def __init__(self, http: httpx.AsyncClient, store: EvidenceStore, limit: int) -> None:
+        self.http = http
+        self.store = store
+        self.limit = limit
+
+    @activity.defn(name="pin_evidence")
+    async def pin(self, request: PinRequest) -> PinResult:
+        """Fetch, check, hash and keep ``request.evidence``."""
+        at = activity.info().started_time
+        upload = UPLOAD.match(request.evidence)
+        if upload:  # the web app kept it already; check it is still what its name says
+            body = await self.store.get(key_for(upload.group(1)))
+            if body is None or sha256_of(body) != upload.group(1):
+                return PinResult(problem="the uploaded file is not in the evidence store")
+            pin = EvidencePin(sha256=upload.group(1), size=len(body), stored=key_for(upload.group(1)), at=at)
+            return PinResult(pin=pin)
+        try:
+            doc = await fetch(self.http, request.evidence, self.limit)
+        except Refused as exc:
+            return PinResult(problem=f"the evidence is refused: {exc}", refused=True)
+        except Unreachable as exc:
+            return PinResult(problem=f"the evidence could not be fetched: {exc}")
+        if not allowed_type(doc.content_type):
+            kind = doc.content_type or "no type"
+            return PinResult(problem=f"the evidence is refused: files of type {kind} are not accepted", refused=True)
+        digest = sha256_of(doc.body)
+        stored = await self.store.put(digest, doc.body, doc.content_type)
+        log.info("evidence_pinned", transition_id=request.transition_id, gate=request.gate, sha256=digest)
+        return PinResult(
+            pin=EvidencePin(sha256=digest, size=len(doc.body), content_type=doc.content_type, stored=stored, at=at)
+        )

@@ -1,0 +1,71 @@
+"""Commands for what gates look at outside the engine: KPI feeds and pinned evidence."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from bpo.api import get_status
+from bpo.commands.common import FAILED, Exit, client_for
+from bpo.render import table
+from bpo.settings import Settings
+
+
+async def cmd_feed(args: argparse.Namespace, settings: Settings) -> None:
+    """A transition's KPI feeds, or (``--pull-now``) a pull at once."""
+    if args.pull_now:
+        from bpo.commands.deciding import send_from_cli
+        from models.commands import PullFeed
+        from models.status import TransitionStatus
+
+        if not args.by:
+            raise Exit("--pull-now needs --by PERSON: someone who may record KPI readings")
+        command = PullFeed(by=args.by, feed=args.feed, periods=args.period or [])
+        status: TransitionStatus = await send_from_cli(settings, args.id, command)
+        asking = {name: fs.asking for name, fs in status.feeds.items() if fs.asking}
+        print("pulling " + "; ".join(f"{name}: {', '.join(p)}" for name, p in asking.items()) if asking else "pulled")
+        return
+    status = await get_status(await client_for(settings), args.id)
+    if args.json:
+        print(json.dumps({k: v.model_dump(mode="json") for k, v in status.feeds.items()}, indent=2))
+        return
+    if not status.feeds:
+        raise Exit(f"'{args.id}' pulls no KPI from a feed")
+    rows = [
+        [
+            name,
+            fs.next_period,
+            ", ".join(fs.asking) or "-",
+            ", ".join(fs.missing) or "-",
+            f"{fs.last_at:%Y-%m-%d %H:%M}" if fs.last_at else "never",
+            fs.last_problem or "-",
+        ]
+        for name, fs in status.feeds.items()
+    ]
+    print(table(["feed", "next period", "pulling", "no data yet", "last pulled", "last problem"], rows))
+
+
+async def cmd_evidence(args: argparse.Namespace, settings: Settings) -> None:
+    """The evidence pinned by a gate's approvals; ``--verify`` fetches it again: exit 0 when all
+    of it is unchanged, 1 when any changed or cannot be fetched."""
+    from bpo.commands.seeing import _trail, _unwritten_note, _written
+    from bpo.evidence_check import pinned, verify
+
+    _unwritten_note(await _written(settings, args.id), args.id)
+    items = pinned(_trail(settings, args.id), args.gate)
+    if not items:
+        raise Exit(f"no approval of '{args.gate}' in '{args.id}' pinned its evidence")
+    if args.verify:
+        await verify(items, settings)
+    if args.json:
+        print(json.dumps([asdict(i) | {"at": i.at.isoformat(), "mark": i.mark} for i in items], indent=2))
+    else:
+        rows = [
+            [f"{i.at:%Y-%m-%d %H:%M}", i.by or "", i.evidence, f"{i.sha256[:16]}…", f"{i.size:,}", i.mark]
+            for i in items
+        ]
+        print(table(["approved", "by", "evidence", "sha256", "bytes", "now"], rows))
+    bad = [i for i in items if i.verdict in ("changed", "unreachable")]
+    if bad:
+        raise Exit(f"{len(bad)} of {len(items)} pinned evidence of '{args.gate}' no longer match", FAILED)

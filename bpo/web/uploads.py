@@ -1,0 +1,42 @@
+"""Evidence uploaded with an approval: checked at the door (size, type), kept in the evidence store
+by its SHA-256, and named ``upload:SHA256/NAME`` in the approval, which the worker then pins."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+
+from starlette.datastructures import UploadFile
+
+from bpo.errors import BpoError
+from bpo.evidence_store import open_store
+from bpo.fetching import sha256_of
+from bpo.settings import Settings
+from models.evidence import allowed_type
+
+ACCEPT = ".pdf,.txt,.csv,.md,.json,.png,.jpg,.jpeg,.gif,.webp,.docx,.xlsx,.pptx,.odt,.ods,.doc,.xls,.eml"
+"""What the file picker offers; the server checks the type again."""
+
+
+async def keep_upload(settings: Settings, upload: UploadFile) -> str:
+    """Keep ``upload`` in the evidence store; the evidence reference an approval carries. A file
+    too big, empty or of a type evidence may not have is refused with `BpoError`."""
+    limit = settings.evidence_max_mb * 1024 * 1024
+    body = await upload.read(limit + 1)
+    name = re.sub(r"[^\w.\- ]", "_", (upload.filename or "evidence").rsplit("/", 1)[-1])[:120] or "evidence"
+    if len(body) > limit:
+        raise BpoError(
+            f"{name} is larger than {settings.evidence_max_mb} MB; evidence is refused above that", kind="BadInput"
+        )
+    if not body:
+        raise BpoError(f"{name} is empty", kind="BadInput")
+    kind = mimetypes.guess_type(name)[0]
+    if not allowed_type(kind):
+        raise BpoError(
+            f"{name} is refused: files of type {kind or 'unknown'} are not accepted as evidence "
+            "(documents, sheets, images and mail are)",
+            kind="BadInput",
+        )
+    digest = sha256_of(body)
+    await open_store(settings.evidence_location, settings.evidence_s3_endpoint).put(digest, body, kind or "")
+    return f"upload:{digest}/{name}"

@@ -1,0 +1,146 @@
+"""KPI feeds on the time-skipping server: a pilot's KPI gate passes on readings pulled from a
+real loopback HTTP server alone, weekly for a quarter; an outage is reported as "no data from
+feed" to the KPI's reporters, and the recovery fills the period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from activities.audit import read_trail
+from bpo.db import make_engine
+from models.commands import PullFeed, RecordReadings
+from models.feeds import bounds, next_period, period_of
+from models.plan import Plan
+from models.plan_loader import parse_plan
+from tests.receivers import Served, document_server
+
+PLAN = Path(__file__).parent / "plans" / "feeds.yaml"
+PAT, QUINN = "pat@acme.example", "quinn@northwind.example"
+GOOD = {"csat": 91.5, "handle_time": {"average": 380}}
+
+
+def feed_plan(base: str, hook: str) -> Plan:
+    return parse_plan(PLAN.read_text().replace("{base}", base).replace("{hook}", hook), env={}).plan
+
+
+@pytest.fixture
+def feed():
+    with document_server() as (base, served):
+        yield base, served
+
+
+def serve_weeks(served: Served, first: str, count: int, data: dict = GOOD) -> list[str]:
+    labels, label = [], first
+    for _ in range(count):
+        served.json(f"/weeks/{label}.json", data)
+        labels.append(label)
+        label = next_period(label, "weekly")
+    return labels
+
+
+def trail(settings, transition_id: str):
+    with Session(make_engine(settings.audit_url)) as session:
+        return list(read_trail(transition_id, session=session))
+
+
+async def until_written(t, settings, kind: str, count: int = 1):
+    for _ in range(100):
+        rows = [r for r in trail(settings, t.id) if r.kind == kind]
+        if len(rows) >= count:
+            return rows
+        await t.sleep(seconds=1)
+    raise AssertionError(f"fewer than {count} {kind} rows written")
+
+
+async def test_the_pilot_gate_passes_on_feed_readings_alone_and_a_quarter_is_pulled_weekly(
+    launch, feed, hook, settings
+):
+    base, served = feed
+    t = await launch(feed_plan(base, hook[0]))
+    status = await t.status()
+    first = status.feeds["contact_centre"].next_period
+    serve_weeks(served, first, 14)
+    assert first == period_of(status.started_at, "weekly")
+    # The first week ends, then two hours for the source to settle; one week is not two in a row.
+    await t.sleep(days=8)
+    status = await t.status()
+    assert status.phase == "pilot" and t.gate(status, "pilot_kpis_met").progress == "1/2 periods"
+    await t.sleep(days=7)
+    status = await t.status()
+    assert status.phase == "go_live", "two weeks of readings from the feed pass the gate, nobody typed one"
+    readings = await until_written(t, settings, "kpi_reading", 2)
+    assert {r.via for r in readings} == {"feed"}
+    assert readings[0].detail["feed"] == "contact_centre"
+    assert readings[0].detail["values"] == {"csat": 91.5, "aht": 380.0}
+    assert len(readings[0].detail["sha256"]) == 64
+    # The rest of the quarter: one pull a week, each for the week just ended.
+    await t.sleep(days=7 * 11)
+    status = await t.status()
+    fs = status.feeds["contact_centre"]
+    assert not fs.missing and not fs.asking
+    pulled = sum(served.hits[f"/weeks/{label}.json"] for label in serve_weeks(served, first, 13))
+    assert pulled == 13, "each of the quarter's 13 weeks fetched once"
+    assert bounds(fs.next_period, "weekly")[0] > status.started_at + timedelta(days=7 * 12)
+
+
+async def test_an_outage_is_reported_as_no_data_and_the_recovery_fills_the_period(launch, feed, hook, settings):
+    base, served = feed
+    t = await launch(feed_plan(base, hook[0]))
+    first = (await t.status()).feeds["contact_centre"].next_period
+    weeks = serve_weeks(served, first, 4)
+    served.down = True
+    await t.sleep(days=8)  # the first week's pull fails, and is tried again for six hours
+    status = await t.status()
+    fs = status.feeds["contact_centre"]
+    assert fs.missing == [weeks[0]] and "HTTP 503" in (fs.last_problem or "")
+    assert served.hits[f"/weeks/{weeks[0]}.json"] > 3, "tried again with growing pauses"
+    told = [n for n in hook[1] if n["body"].get("kind") == "feed_no_data"]
+    assert told and "no data from feed" in told[0]["body"]["subject"]
+    assert {r["id"] for r in told[0]["body"]["recipients"]} == {PAT, QUINN}
+    served.down = False
+    await t.sleep(days=7)  # the next pull asks for the missing week too
+    status = await t.status()
+    assert status.phase == "go_live", "the recovered week and the next make two in a row"
+    assert not status.feeds["contact_centre"].missing
+    periods = [r.detail["period"] for r in await until_written(t, settings, "kpi_reading", 2)]
+    assert sorted(periods) == weeks[:2]
+    assert len([n for n in hook[1] if n["body"].get("kind") == "feed_no_data"]) == 1, "told once"
+
+
+async def test_a_reading_recorded_by_hand_in_an_outage_stands(launch, feed, hook, settings):
+    base, served = feed
+    t = await launch(feed_plan(base, hook[0]))
+    first = (await t.status()).feeds["contact_centre"].next_period
+    weeks = serve_weeks(served, first, 3, {"csat": 70.0, "handle_time": {"average": 380}})
+    served.down = True
+    await t.sleep(days=8)
+    await t.do(RecordReadings(period=weeks[0], values={"csat": 90, "aht": 400}, by=QUINN))
+    served.down = False
+    await t.sleep(days=7)
+    readings = await until_written(t, settings, "kpi_reading", 2)
+    by_period = {r.detail["period"]: r for r in readings}
+    assert by_period[weeks[0]].via is None and by_period[weeks[0]].detail["values"]["csat"] == 90
+    assert by_period[weeks[1]].via == "feed" and by_period[weeks[1]].detail["values"]["csat"] == 70
+
+
+async def test_pull_now_fetches_ended_periods_named_and_refuses_one_under_way(launch, feed, hook):
+    base, served = feed
+    t = await launch(feed_plan(base, hook[0]))
+    now = datetime.now(UTC)
+    before = [period_of(now - timedelta(days=14), "weekly"), period_of(now - timedelta(days=7), "weekly")]
+    for label in before:
+        served.json(f"/weeks/{label}.json", GOOD)
+    await t.refused(PullFeed(by=QUINN), "NothingToPull")
+    await t.refused(PullFeed(by=QUINN, periods=[period_of(now, "weekly")]), "NotEnded")
+    await t.refused(PullFeed(by=QUINN, feed="warehouse"), "NoFeed")
+    await t.do(PullFeed(by=QUINN, periods=before))
+    for _ in range(30):
+        status = await t.status()
+        if status.phase == "go_live":
+            break
+        await t.sleep(seconds=1)
+    assert status.phase == "go_live"

@@ -20,13 +20,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audit import AuditActivities
 from activities.evidence import EvidenceActivities
+from activities.evidence_store import open_store
 from activities.feeds import FeedActivities
 from activities.notify import NotifyActivities
 from activities.outbox import OutboxActivities
 from activities.transport import Transport
 from bpo.client import connect
 from bpo.db import make_engine
-from bpo.evidence_store import open_store
 from bpo.logs import configure
 from bpo.settings import Settings, feed_settings, get_settings
 from workflows.transition import TransitionWorkflow

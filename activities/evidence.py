@@ -7,8 +7,8 @@ import httpx
 import structlog
 from temporalio import activity
 
-from bpo.evidence_store import EvidenceStore, key_for
-from bpo.fetching import Refused, Unreachable, fetch, sha256_of
+from activities.evidence_store import EvidenceStore, key_for
+from activities.fetching import Refused, Unreachable, fetch, sha256_of
 from models.evidence import UPLOAD, EvidencePin, PinRequest, PinResult, allowed_type
 
 log = structlog.get_logger(__name__)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 import structlog
 from temporalio import activity
 
-from bpo.fetching import Fetched, Refused, Unreachable, fetch, sha256_of
+from activities.fetching import Fetched, Refused, Unreachable, fetch, sha256_of
 from models.feeds import FeedPull, FeedResult, HttpFeed, SqlFeed, bounds
 from models.jsonpath import pick
 

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import httpx
 
-from bpo.evidence_store import EvidenceStore, open_store
-from bpo.fetching import Refused, Unreachable, fetch, sha256_of
+from activities.evidence_store import EvidenceStore, open_store
+from activities.fetching import Refused, Unreachable, fetch, sha256_of
 from bpo.settings import Settings
 from models.evidence import UPLOAD
 

@@ -15,6 +15,18 @@ from aiosmtpd.controller import Controller
 
 
 @contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 answering with ``handler``; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def webhook_receiver(fail_first: int = 0, fail_status: int = 503) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Yields the URL to POST to and the list of (headers, body) it received."""
     received: list[dict[str, Any]] = []
@@ -35,14 +47,8 @@ def webhook_receiver(fail_first: int = 0, fail_status: int = 503) -> Iterator[tu
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hooks/bpo", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield f"{base}/hooks/bpo", received
 
 
 class Hook:
@@ -75,13 +81,8 @@ def counting_hook(down: bool = False) -> Iterator[tuple[str, Hook]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield f"{base}/hook", state
 
 
 @contextmanager
@@ -115,6 +116,8 @@ class Served:
         self.redirect: dict[str, str] = {}
         self.down = False
         self.hits: Counter[str] = Counter()
+        self.headers: dict[str, dict[str, str]] = {}
+        """The headers of the last request for each path."""
 
     def json(self, path: str, data: Any) -> None:
         self.files[path] = (200, "application/json", json.dumps(data).encode())
@@ -132,12 +135,15 @@ def document_server() -> Iterator[tuple[str, Served]]:
         def do_GET(self) -> None:  # noqa: N802 - the http.server interface
             path = self.path.split("?")[0]
             served.hits[path] += 1
+            served.headers[path] = dict(self.headers)
             if path in served.redirect:
                 self.send_response(302)
                 self.send_header("Location", served.redirect[path])
                 self.end_headers()
                 return
-            status, kind, body = (503, "text/plain", b"down") if served.down else served.files.get(path, (404, "text/plain", b"none"))
+            status, kind, body = (
+                (503, "text/plain", b"down") if served.down else served.files.get(path, (404, "text/plain", b"none"))
+            )
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
@@ -148,11 +154,5 @@ def document_server() -> Iterator[tuple[str, Served]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", served
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as base:
+        yield base, served

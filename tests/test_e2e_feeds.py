@@ -87,5 +87,8 @@ def test_a_pilot_passes_on_pulled_readings_and_a_go_live_pins_its_evidence(world
     s.ok("report", TID, "--out", str(tmp_path / "report.html"))
     report = (tmp_path / "report.html").read_text()
     assert report.count("from feed contact_centre") == 2 and "pinned, CHANGED since it was approved" in report
+    kpi_page = text_of(quinn.get(f"/t/{TID}/kpi").text)
+    assert "Customer satisfaction (%; SLA ≥ 85.0) from feed contact_centre" in kpi_page
+    assert "pulled by themselves once each week ends" in kpi_page
     page = text_of(quinn.get(f"/t/{TID}").text)
     assert "from feed contact_centre" in page and "pinned, CHANGED since it was approved" in page

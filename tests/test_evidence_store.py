@@ -16,7 +16,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.evidence import EvidenceActivities
-from bpo.evidence_store import FolderStore, S3Store, key_for
+from activities.evidence_store import FolderStore, S3Store, key_for
 from models.evidence import PinRequest
 from tests.receivers import document_server
 from tests.stack import free_port

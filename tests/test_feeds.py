@@ -4,6 +4,9 @@ feed" to the KPI's reporters, and the recovery fills the period."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,10 +36,11 @@ def feed():
         yield base, served
 
 
-def serve_weeks(served: Served, first: str, count: int, data: dict = GOOD) -> list[str]:
+def serve_weeks(served: Served, first: str, count: int, data: dict = GOOD, changing: bool = False) -> list[str]:
+    """Serve ``count`` weeks from ``first``; ``changing``: CSAT rises a point a week."""
     labels, label = [], first
-    for _ in range(count):
-        served.json(f"/weeks/{label}.json", data)
+    for n in range(count):
+        served.json(f"/weeks/{label}.json", {**data, "csat": data["csat"] + n} if changing else data)
         labels.append(label)
         label = next_period(label, "weekly")
     return labels
@@ -63,7 +67,7 @@ async def test_the_pilot_gate_passes_on_feed_readings_alone_and_a_quarter_is_pul
     t = await launch(feed_plan(base, hook[0]))
     status = await t.status()
     first = status.feeds["contact_centre"].next_period
-    serve_weeks(served, first, 14)
+    weeks = serve_weeks(served, first, 14, changing=True)
     assert first == period_of(status.started_at, "weekly")
     # The first week ends, then two hours for the source to settle; one week is not two in a row.
     await t.sleep(days=8)
@@ -75,15 +79,15 @@ async def test_the_pilot_gate_passes_on_feed_readings_alone_and_a_quarter_is_pul
     readings = await until_written(t, settings, "kpi_reading", 2)
     assert {r.via for r in readings} == {"feed"}
     assert readings[0].detail["feed"] == "contact_centre"
-    assert readings[0].detail["values"] == {"csat": 91.5, "aht": 380.0}
+    assert [r.detail["values"]["csat"] for r in readings] == [91.5, 92.5], "each week's own figures"
     assert len(readings[0].detail["sha256"]) == 64
     # The rest of the quarter: one pull a week, each for the week just ended.
     await t.sleep(days=7 * 11)
     status = await t.status()
     fs = status.feeds["contact_centre"]
     assert not fs.missing and not fs.asking
-    pulled = sum(served.hits[f"/weeks/{label}.json"] for label in serve_weeks(served, first, 13))
-    assert pulled == 13, "each of the quarter's 13 weeks fetched once"
+    assert [served.hits[f"/weeks/{label}.json"] for label in weeks] == [1] * 13 + [0], "each week fetched once"
+    assert fs.last_sha256 == hashlib.sha256(served.files[f"/weeks/{weeks[12]}.json"][2]).hexdigest()
     assert bounds(fs.next_period, "weekly")[0] > status.started_at + timedelta(days=7 * 12)
 
 
@@ -109,6 +113,26 @@ async def test_an_outage_is_reported_as_no_data_and_the_recovery_fills_the_perio
     periods = [r.detail["period"] for r in await until_written(t, settings, "kpi_reading", 2)]
     assert sorted(periods) == weeks[:2]
     assert len([n for n in hook[1] if n["body"].get("kind") == "feed_no_data"]) == 1, "told once"
+
+
+async def test_an_outage_of_weeks_crosses_continue_as_new_and_every_week_is_filled(launch, feed, hook, settings):
+    base, served = feed
+    t = await launch(feed_plan(base, hook[0]))
+    first = (await t.status()).feeds["contact_centre"].next_period
+    weeks = serve_weeks(served, first, 5, {"csat": 70.0, "handle_time": {"average": 380}})  # misses: the gate stays
+    served.down = True
+    await t.sleep(days=29)
+    status = await t.status()
+    assert status.runs > 1, "the retries' history ran past the budget: the run continued as new"
+    assert status.feeds["contact_centre"].missing == weeks[:4]
+    served.down = False
+    await t.sleep(days=7)
+    status = await t.status()
+    assert not status.feeds["contact_centre"].missing
+    periods = [r.detail["period"] for r in await until_written(t, settings, "kpi_reading", 5)]
+    assert sorted(periods) == weeks, "the four weeks of the outage and the next, each once"
+    told = [n["body"]["subject"] for n in hook[1] if n["body"].get("kind") == "feed_no_data"]
+    assert sorted(told) == sorted(f"[Acme Retail] no data from feed 'contact_centre' for {w}" for w in weeks[:4])
 
 
 async def test_a_reading_recorded_by_hand_in_an_outage_stands(launch, feed, hook, settings):
@@ -144,3 +168,32 @@ async def test_pull_now_fetches_ended_periods_named_and_refuses_one_under_way(la
             break
         await t.sleep(seconds=1)
     assert status.phase == "go_live"
+
+
+async def test_the_token_comes_from_the_workers_setting_and_never_enters_the_history(
+    env, settings, feed, hook, monkeypatch
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.driver import Driver
+    from worker import build_worker
+
+    base, served = feed
+    monkeypatch.setenv("BPO_FEED_CC_TOKEN", "s3cret-t0ken")
+    text = PLAN.read_text().replace("{base}", base).replace("{hook}", hook[0])
+    plan = parse_plan(text.replace("    after: 2h\n", "    after: 2h\n    token: BPO_FEED_CC_TOKEN\n"), env={}).plan
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, executor):
+            t = await Driver.start(env, plan, settings.task_queue)
+            first = (await t.status()).feeds["contact_centre"].next_period
+            serve_weeks(served, first, 2)
+            await t.sleep(days=8)
+            assert t.gate(await t.status(), "pilot_kpis_met").progress == "1/2 periods"
+            history = await env.client.get_workflow_handle(t.id).fetch_history()
+    assert served.headers[f"/weeks/{first}.json"]["Authorization"] == "Bearer s3cret-t0ken"
+    dumped = history.to_json()
+    payloads = b"".join(base64.b64decode(d) for d in re.findall(r'"data": "([A-Za-z0-9+/=]+)"', dumped))
+    assert b"BPO_FEED_CC_TOKEN" in payloads, "the history carries the setting's name"
+    assert b"s3cret-t0ken" not in payloads and "s3cret-t0ken" not in dumped

@@ -236,6 +236,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> None:
     gates = sum(len(p.gates) for p in plan.phases)
     print(
         f"{args.plan}: valid: {len(plan.phases)} phases, {gates} gates, {len(plan.people)} people, {len(plan.kpis)} KPIs"
+        + (f", {len(plan.feeds)} KPI feeds ({plan.reporting_period})" if plan.feeds else "")
     )
 
 

@@ -8,9 +8,9 @@ import re
 
 from starlette.datastructures import UploadFile
 
+from activities.evidence_store import open_store
+from activities.fetching import sha256_of
 from bpo.errors import BpoError
-from bpo.evidence_store import open_store
-from bpo.fetching import sha256_of
 from bpo.settings import Settings
 from models.evidence import allowed_type
 

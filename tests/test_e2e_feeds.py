@@ -92,3 +92,4 @@ def test_a_pilot_passes_on_pulled_readings_and_a_go_live_pins_its_evidence(world
     assert "pulled by themselves once each week ends" in kpi_page
     page = text_of(quinn.get(f"/t/{TID}").text)
     assert "from feed contact_centre" in page and "pinned, CHANGED since it was approved" in page
+    assert f"KPI feeds, pulled as each week ends: contact_centre next for {period_of(now, 'weekly')}" in page

@@ -82,3 +82,24 @@ async def test_an_uploaded_file_is_pinned_from_the_store_and_a_tampered_one_is_n
     (tmp_path / key_for(digest)).write_bytes(BODY + b"edited")
     result = await pin_with(store, f"upload:{digest}/signoff.pdf")
     assert result.pin is None and result.problem == "the uploaded file is not in the evidence store"
+
+
+async def test_a_web_upload_is_checked_at_the_door_and_kept_by_its_hash(tmp_path):
+    import io
+
+    from starlette.datastructures import UploadFile
+
+    from bpo.errors import BpoError
+    from bpo.settings import Settings
+    from bpo.web.uploads import keep_upload
+
+    settings = Settings(BPO_DATA_DIR=tmp_path, BPO_EVIDENCE_MAX_MB=1)
+    with pytest.raises(BpoError, match="big.pdf is larger than 1 MB"):
+        await keep_upload(settings, UploadFile(io.BytesIO(b"%PDF" + b"0" * 1024 * 1024), filename="big.pdf"))
+    with pytest.raises(BpoError, match="setup.exe is refused: files of type .* are not accepted"):
+        await keep_upload(settings, UploadFile(io.BytesIO(b"MZ"), filename="setup.exe"))
+    assert not (tmp_path / "evidence").exists(), "nothing refused is kept"
+    ref = await keep_upload(settings, UploadFile(io.BytesIO(BODY), filename="../../etc/sign off.pdf"))
+    digest = hashlib.sha256(BODY).hexdigest()
+    assert ref == f"upload:{digest}/sign off.pdf"
+    assert (tmp_path / "evidence" / key_for(digest)).read_bytes() == BODY

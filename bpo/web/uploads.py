@@ -16,6 +16,17 @@ from models.evidence import allowed_type
 
 ACCEPT = ".pdf,.txt,.csv,.md,.json,.png,.jpg,.jpeg,.gif,.webp,.docx,.xlsx,.pptx,.odt,.ods,.doc,.xls,.eml"
 """What the file picker offers; the server checks the type again."""
+TYPES = mimetypes.MimeTypes(filenames=())  # Python's own table: the same on every machine
+for _ext, _type in {
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".md": "text/markdown",
+    ".webp": "image/webp",
+}.items():
+    TYPES.add_type(_type, _ext)
 
 
 async def keep_upload(settings: Settings, upload: UploadFile) -> str:
@@ -30,7 +41,7 @@ async def keep_upload(settings: Settings, upload: UploadFile) -> str:
         )
     if not body:
         raise BpoError(f"{name} is empty", kind="BadInput")
-    kind = mimetypes.guess_type(name)[0]
+    kind = TYPES.guess_type(name)[0]
     if not allowed_type(kind):
         raise BpoError(
             f"{name} is refused: files of type {kind or 'unknown'} are not accepted as evidence "

@@ -16,6 +16,7 @@ import json
 import math
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -47,8 +48,8 @@ def _fill(template: str, period: str, every: str, kpi: str = "") -> str:
 
 
 def _number(metric: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise NoData(f"{metric} is not a number ({json.dumps(value)[:40]})")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise NoData(f"{metric} is not a number ({json.dumps(value, default=str)[:40]})")
     try:
         number = float(value)
     except ValueError:
@@ -113,13 +114,14 @@ class FeedActivities:
     async def pull(self, asked: FeedPull) -> FeedResult:
         """Fetch ``asked.source`` for each of ``asked.periods``."""
         result = FeedResult(source=asked.source.name)
+        fetched: dict[str, Fetched] = {}  # a URL without {period} is fetched once a pull
         try:
             for period in asked.periods:
                 try:
                     if isinstance(asked.source, SqlFeed):
                         values, digest, size = await self._sql(asked.source, asked, period)
                     else:
-                        values, digest, size = await self._http(asked.source, asked, period)
+                        values, digest, size = await self._http(asked.source, asked, period, fetched)
                 except (NoData, Refused) as exc:
                     result.no_data[period] = str(exc)
                     continue
@@ -137,11 +139,16 @@ class FeedActivities:
         )
         return result
 
-    async def _http(self, source: HttpFeed, asked: FeedPull, period: str) -> tuple[dict[str, float], str, int]:
-        headers = {"Accept": "application/json" if source.kind == "json" else "text/csv"}
-        if source.token:
-            headers["Authorization"] = f"Bearer {self._setting(source.token)}"
-        doc = await fetch(self.http, _fill(source.url, period, asked.every), MAX_FEED_BYTES, headers)
+    async def _http(
+        self, source: HttpFeed, asked: FeedPull, period: str, fetched: dict[str, Fetched]
+    ) -> tuple[dict[str, float], str, int]:
+        url = _fill(source.url, period, asked.every)
+        if url not in fetched:
+            headers = {"Accept": "application/json" if source.kind == "json" else "text/csv"}
+            if source.token:
+                headers["Authorization"] = f"Bearer {self._setting(source.token)}"
+            fetched[url] = await fetch(self.http, url, MAX_FEED_BYTES, headers)
+        doc = fetched[url]
         read = _read_json if source.kind == "json" else _read_csv
         return read(doc, asked, period), sha256_of(doc.body), len(doc.body)
 
@@ -151,7 +158,7 @@ class FeedActivities:
         start, end = bounds(period, asked.every)
         answers = await asyncio.to_thread(_query, engine, source.query, asked.metrics, period, start, end)
         values = {metric: _number(metric, answer) for metric, answer in answers.items()}
-        document = json.dumps({"period": period, "values": answers}, sort_keys=True).encode()
+        document = json.dumps({"period": period, "values": values}, sort_keys=True).encode()
         return values, sha256_of(document), len(document)
 
 
@@ -172,7 +179,8 @@ def _query(
                     params = {"period": period, "start": start, "end": end, "kpi": kpi.replace("{kpi}", metric)}
                     rows = connection.execute(sa.text(query), params).fetchmany(2)
                     if len(rows) != 1 or len(rows[0]) != 1:
-                        raise NoData(f"{metric}: the query answered {len(rows)} rows; it must answer one number")
+                        got = f"{len(rows[0])} columns" if len(rows) == 1 else f"{len(rows)} rows"
+                        raise NoData(f"{metric}: the query answered {got}; it must answer one number")
                     answers[metric] = rows[0][0]
                 tx.rollback()
         except sa.exc.DBAPIError as exc:

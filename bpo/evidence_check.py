@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import httpx
 
-from activities.evidence_store import EvidenceStore, open_store
+from activities.evidence_store import EvidenceStore, key_for, open_store
 from activities.fetching import Refused, Unreachable, fetch, sha256_of
 from bpo.settings import Settings
 from models.evidence import UPLOAD
@@ -68,7 +68,7 @@ async def _check(item: Pinned, http: httpx.AsyncClient, store: EvidenceStore, li
     upload = UPLOAD.match(item.evidence)
     try:
         if upload:
-            body = await store.get(f"sha256/{upload.group(1)[:2]}/{upload.group(1)}")
+            body = await store.get(key_for(upload.group(1)))
             if body is None:
                 raise Unreachable("it is no longer in the evidence store")
         else:

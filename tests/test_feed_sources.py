@@ -113,6 +113,7 @@ async def test_csv_rows_by_period_and_metric(served):
     result = await pull(HttpFeed(name="cc", kind="csv", url=f"{base}/kpis.csv"), {"csat": "{kpi}", "aht": "{kpi}"})
     assert result.readings == {"2027-W05": {"csat": 90.0, "aht": 310.0}}
     assert result.no_data["2027-W06"] == "aht: no row for 2027-W06,aht"
+    assert files.hits["/kpis.csv"] == 1, "one file for both weeks, fetched once"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -130,7 +131,8 @@ def warehouse(request, tmp_path):
     engine.dispose()
 
 
-QUERY = "SELECT value FROM kpi_weekly WHERE week = :period AND metric = :kpi"
+QUERY = "SELECT CAST(value AS NUMERIC(6, 2)) FROM kpi_weekly WHERE week = :period AND metric = :kpi"
+"""A NUMERIC answer: PostgreSQL gives it as a Decimal."""
 
 
 async def test_sql_feed_reads_one_number_per_kpi_from_the_database_the_setting_names(warehouse):
@@ -139,6 +141,9 @@ async def test_sql_feed_reads_one_number_per_kpi_from_the_database_the_setting_n
     result = await pull(source, {"csat": "{kpi}", "aht": "{kpi}"}, secrets={"BPO_FEED_DW_URL": url})
     assert result.readings == {"2027-W05": {"csat": 89.0, "aht": 300.0}}
     assert "aht: the query answered 0 rows" in result.no_data["2027-W06"]
+    wide = source.model_copy(update={"query": "SELECT value, week FROM kpi_weekly WHERE metric = :kpi"})
+    result = await pull(wide, {"csat": "{kpi}"}, periods=WEEKS[:1], secrets={"BPO_FEED_DW_URL": url})
+    assert result.no_data["2027-W05"] == "csat: the query answered 2 rows; it must answer one number"
     assert (
         json.loads(FeedPull(transition_id="t", source=source, metrics={}, periods=[]).model_dump_json())["source"][
             "database"

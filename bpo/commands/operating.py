@@ -124,6 +124,20 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> None:
     serve(settings, args.host, args.port)
 
 
+async def _until_on_a_roster(address: str, person: str, timeout: float = 60.0) -> None:
+    """Wait until the worker has run the demo's first turn and published its roster, so a sign-in
+    link asked for as soon as the engine says it runs is sent (it is sent only to people on the
+    roster of a running transition)."""
+    from bpo.server import wait_for_server
+    from bpo.web.views import on_a_roster
+
+    client = await wait_for_server(address)
+    for _ in range(int(timeout / 0.3)):
+        if await on_a_roster(client, person):
+            return
+        await asyncio.sleep(0.3)
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     """Server, worker, web app and the demo transition, until Ctrl-C."""
     from bpo.server import wait_for_server
@@ -145,6 +159,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
         plan = EXAMPLES / "reference-plan.yaml"
         demo = subprocess.run([*bpo, "start", str(plan)], env=env, capture_output=True, text=True)
         demo_id = demo.stdout.strip() or "acme-tier-1-support-to-northstar-bpo"
+        asyncio.run(_until_on_a_roster(env["TEMPORAL_ADDRESS"], "li@acme.example"))
         print(
             f"\nThe engine is running.\n  Web app:   {web}  (sign in as li@acme.example: the link is on {web}/dev/outbox)\n"
             f"  Temporal:  http://localhost:{args.ui_port}\n"

@@ -14,6 +14,8 @@ from bpo.settings import Settings
 
 async def cmd_feed(args: argparse.Namespace, settings: Settings) -> None:
     """A transition's KPI feeds, or (``--pull-now``) a pull at once."""
+    if (args.period or args.feed) and not args.pull_now:
+        raise Exit("--feed and --period choose what --pull-now pulls; add --pull-now --by PERSON")
     if args.pull_now:
         from bpo.commands.deciding import send_from_cli
         from models.commands import PullFeed

@@ -30,6 +30,9 @@ HINTS = {
     "NotAllowed": "'bpo status {id}' shows whom each gate waits for",
     "GateNotOpen": "'bpo status {id}' shows the gates of the phase under way",
     "AlreadyRecorded": "to replace it: 'bpo kpi {id} --period LABEL METRIC=VALUE --by PERSON --correct --reason TEXT'",
+    "EvidenceRefused": "give a link to a document, sheet, image or mail that this machine's worker can fetch, "
+    "or a reference such as a document number",
+    "NothingToPull": "'bpo feed {id}' shows each feed's next period and what has no data yet",
 }
 """What the command line adds to a refusal of the rules, by its kind; ``{id}`` is the transition."""
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 
 from bpo.api import get_status
-from bpo.commands.common import FAILED, Exit, client_for
+from bpo.commands.common import FAILED, Exit, client_for, model_input
 from bpo.render import table
 from bpo.settings import Settings
 
@@ -23,7 +23,7 @@ async def cmd_feed(args: argparse.Namespace, settings: Settings) -> None:
 
         if not args.by:
             raise Exit("--pull-now needs --by PERSON: someone who may record KPI readings")
-        command = PullFeed(by=args.by, feed=args.feed, periods=args.period or [])
+        command = model_input(PullFeed, by=args.by, feed=args.feed, periods=args.period)
         status: TransitionStatus = await send_from_cli(settings, args.id, command)
         asking = {name: fs.asking for name, fs in status.feeds.items() if fs.asking}
         print("pulling " + "; ".join(f"{name}: {', '.join(p)}" for name, p in asking.items()) if asking else "pulled")

@@ -70,6 +70,7 @@ class Web:
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["when"] = lambda moment: when(_utc(moment), datetime.now(UTC)) if moment else "—"
 templates.env.filters["day"] = lambda moment: f"{moment:%a %d %b %Y}" if moment else "—"
+templates.env.filters["period_word"] = {"daily": "day", "weekly": "week", "monthly": "month"}.get
 templates.env.filters["local"] = lambda moment, zone=None: local_time(_utc(moment), zone) if moment else "—"
 
 

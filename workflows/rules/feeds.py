@@ -23,9 +23,9 @@ LONGEST_RETRY = timedelta(hours=1)
 MAX_MISSING = 52
 
 
-def _sources(v: View) -> dict[str, list[str]]:
-    """Each source some KPI is pulled from, with those KPIs."""
-    return {f.name: list(v.plan.feed_metrics(f.name)) for f in v.plan.feeds if v.plan.feed_metrics(f.name)}
+def _sources(v: View) -> list[str]:
+    """The sources some KPI is pulled from."""
+    return [f.name for f in v.plan.feeds if v.plan.feed_metrics(f.name)]
 
 
 def _due(v: View, fs: FeedState, name: str, now: datetime) -> list[str]:
@@ -167,7 +167,7 @@ def _hold_place(m: Recorder, period: str, metrics: list[str]) -> None:
 
 def pull_now(m: Recorder, command: PullFeed, now: datetime) -> None:
     """Ask the sources for the periods due and missing, and the ``periods`` named, at once."""
-    for name in [command.feed] if command.feed else list(_sources(m)):
+    for name in [command.feed] if command.feed else _sources(m):
         fs = m.state.feeds[name]
         due = _due(m, fs, name, now)
         if due:
@@ -181,7 +181,8 @@ def check_pull(v: View, command: PullFeed, now: datetime | None) -> None:
     from, of a period not ended, or one that would ask for nothing."""
     assert command.by is not None
     require_role(v, command.by, v.plan.kpi_reporters, "pull a KPI feed")
-    sources = {name: fs for name, fs in v.state.feeds.items() if name in _sources(v)}
+    pulled_from = _sources(v)
+    sources = {name: fs for name, fs in v.state.feeds.items() if name in pulled_from}
     if not sources:
         raise Refused("the plan pulls no KPI from a feed", "NoFeed")
     if command.feed and command.feed not in sources:

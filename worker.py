@@ -28,7 +28,7 @@ from activities.transport import Transport
 from bpo.client import connect
 from bpo.db import make_engine
 from bpo.logs import configure
-from bpo.settings import Settings, feed_settings, get_settings
+from bpo.settings import Settings, connection_secrets, deployment_connections, get_settings
 from workflows.transition import TransitionWorkflow
 
 log = structlog.get_logger(__name__)
@@ -52,8 +52,11 @@ def build_worker(
     run in the SDK's sandbox unless a test brings its own ``runner``."""
     engine = make_engine(settings.audit_url)
     audit = AuditActivities(engine)
+    connections = deployment_connections(settings)
+    secrets = connection_secrets(connections)
     transport = Transport(
-        settings={"BPO_WEBHOOK_URL": settings.webhook_url or "", "BPO_SMTP_URL": settings.smtp_url or ""},
+        settings={**secrets, "BPO_WEBHOOK_URL": settings.webhook_url or "", "BPO_SMTP_URL": settings.smtp_url or ""},
+        connections=connections,
         webhook_secret=settings.webhook_secret,
         allowed_hosts=settings.allowed_hosts,
         web_url=settings.web_url,
@@ -61,7 +64,7 @@ def build_worker(
     )
     notify = NotifyActivities(engine, http, transport)
     outbox = OutboxActivities(notify, settings.delivery_give_up)
-    feeds = FeedActivities(http, feed_settings())
+    feeds = FeedActivities(http, secrets, connections)
     store = open_store(settings.evidence_location, settings.evidence_s3_endpoint)
     evidence = EvidenceActivities(http, store, settings.evidence_max_mb * 1024 * 1024)
     return Worker(

@@ -1,10 +1,13 @@
 """The KPI feed activity: fetch a source for some periods and read each KPI's value there.
 
 A period's readings come whole or not at all: if one KPI's value is missing, not a number or
-negative, the period is "no data" with that reason. A source that cannot be reached (refused
-connection, timeout, HTTP error, database down, a setting not set on this worker) is reported as
-unreachable, and the rules try it again later. Secrets (a token, a database URL) are read from the
-worker's ``BPO_FEED_...`` settings here and never leave this module.
+negative, the period is "no data" with that reason (never the value itself: a reason is kept in
+the trail, notices, report and logs). A source that cannot be reached (refused connection,
+timeout, HTTP error, database down, a setting not set on this worker) is reported as unreachable,
+and the rules try it again later. A source that crosses the boundary (a plan written before it,
+naming a token or a database itself; a connection not open to the plan's client) is switched off:
+every period is "no data" with a reason that names the fix. Secrets (a token, a database URL) are
+read from the settings the deployment's connections name, here, and never leave this module.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import io
 import json
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,6 +29,8 @@ import structlog
 from temporalio import activity
 
 from activities.fetching import Fetched, Refused, Unreachable, fetch, sha256_of
+from models.boundary import connection_kind, feed_problem
+from models.connections import ConnectionRefused, Connections
 from models.feeds import FeedPull, FeedResult, HttpFeed, SqlFeed, bounds
 from models.jsonpath import pick
 
@@ -48,17 +54,36 @@ def _fill(template: str, period: str, every: str, kpi: str = "") -> str:
 
 
 def _number(metric: str, value: Any) -> float:
+    # What the source holds in place of a number may be anything (a name, a secret): not told.
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise NoData(f"{metric} is not a number ({json.dumps(value, default=str)[:40]})")
+        raise NoData(f"{metric} is not a number (the source gave {_kind(value)})")
     try:
         number = float(value)
     except ValueError:
-        raise NoData(f"{metric} is not a number ('{str(value)[:40]}')") from None
+        raise NoData(f"{metric} is not a number (the source gave text)") from None
     if not math.isfinite(number):
         raise NoData(f"{metric} is not a finite number")
     if number < 0:
-        raise NoData(f"{metric} is negative ({number:g})")
+        raise NoData(f"{metric} is negative")
     return number
+
+
+def _kind(value: Any) -> str:
+    return {bool: "true or false", dict: "an object", list: "a list", type(None): "null"}.get(type(value), "a value")
+
+
+class Switched(Exception):
+    """A source the boundary refuses: every period is no data, with the fix."""
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a pull reads, as the deployment's connection (or the plan's plain URL) says."""
+
+    url: str | None = None
+    token: str | None = None
+    database: str | None = None
+    query: str | None = None
 
 
 def _read_json(doc: Fetched, asked: FeedPull, period: str) -> dict[str, float]:
@@ -97,11 +122,15 @@ def _read_csv(doc: Fetched, asked: FeedPull, period: str) -> dict[str, float]:
 
 
 class FeedActivities:
-    """Pulls KPI feeds for the worker, with its HTTP client and its ``BPO_FEED_...`` settings."""
+    """Pulls KPI feeds for the worker, with its HTTP client, the deployment's connections and the
+    settings they name."""
 
-    def __init__(self, http: httpx.AsyncClient, settings: Mapping[str, str]) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, settings: Mapping[str, str], connections: Connections | None = None
+    ) -> None:
         self.http = http
         self.settings = settings
+        self.connections = connections or Connections()
         self._engines: dict[str, sa.Engine] = {}
 
     def _setting(self, name: str) -> str:
@@ -110,53 +139,70 @@ class FeedActivities:
             raise Unreachable(f"{name} is not set on this worker")
         return value
 
+    def _target(self, asked: FeedPull) -> _Target:
+        """What ``asked.source`` reads, checked against the boundary at every pull."""
+        source = asked.source
+        if problem := feed_problem(source):
+            raise Switched(f"feed '{source.name}' is switched off: {problem}")
+        if not source.connection:
+            return _Target(url=source.url) if isinstance(source, HttpFeed) else _Target()
+        try:
+            connection = self.connections.allowed(source.connection, (connection_kind(source),), asked.client)
+        except ConnectionRefused as refused:
+            raise Switched(f"feed '{source.name}' is switched off: {refused}") from None
+        return _Target(
+            url=connection.url or (self._setting(connection.url_from) if connection.url_from else None),
+            token=self._setting(connection.token_from) if connection.token_from else None,
+            database=self._setting(connection.database_from) if connection.database_from else None,
+            query=connection.query,
+        )
+
     @activity.defn(name="pull_feed")
     async def pull(self, asked: FeedPull) -> FeedResult:
         """Fetch ``asked.source`` for each of ``asked.periods``."""
         result = FeedResult(source=asked.source.name)
         fetched: dict[str, Fetched] = {}  # a URL without {period} is fetched once a pull
+        bound = log.bind(transition_id=asked.transition_id, feed=asked.source.name)
         try:
+            target = self._target(asked)
             for period in asked.periods:
                 try:
                     if isinstance(asked.source, SqlFeed):
-                        values, digest, size = await self._sql(asked.source, asked, period)
+                        values, digest, size = await self._sql(target, asked, period)
                     else:
-                        values, digest, size = await self._http(asked.source, asked, period, fetched)
+                        values, digest, size = await self._http(target, asked, period, fetched)
                 except (NoData, Refused) as exc:
                     result.no_data[period] = str(exc)
                     continue
                 result.readings[period], result.hashes[period] = values, digest
                 result.size += size
+        except Switched as off:
+            bound.warning("feed_switched_off", reason=str(off))
+            return FeedResult(source=asked.source.name, no_data={period: str(off) for period in asked.periods})
         except Unreachable as exc:
-            log.warning("feed_unreachable", transition_id=asked.transition_id, feed=asked.source.name, error=str(exc))
+            bound.warning("feed_unreachable", error=str(exc))
             return FeedResult(source=asked.source.name, unreachable=str(exc))
-        log.info(
-            "feed_pulled",
-            transition_id=asked.transition_id,
-            feed=asked.source.name,
-            periods=list(result.readings),
-            no_data=result.no_data,
-        )
+        bound.info("feed_pulled", periods=list(result.readings), no_data=result.no_data)
         return result
 
     async def _http(
-        self, source: HttpFeed, asked: FeedPull, period: str, fetched: dict[str, Fetched]
+        self, target: _Target, asked: FeedPull, period: str, fetched: dict[str, Fetched]
     ) -> tuple[dict[str, float], str, int]:
-        url = _fill(source.url, period, asked.every)
+        url = _fill(target.url or "", period, asked.every)
         if url not in fetched:
-            headers = {"Accept": "application/json" if source.kind == "json" else "text/csv"}
-            if source.token:
-                headers["Authorization"] = f"Bearer {self._setting(source.token)}"
+            headers = {"Accept": "application/json" if asked.source.kind == "json" else "text/csv"}
+            if target.token:
+                headers["Authorization"] = f"Bearer {target.token}"
             fetched[url] = await fetch(self.http, url, MAX_FEED_BYTES, headers)
         doc = fetched[url]
-        read = _read_json if source.kind == "json" else _read_csv
+        read = _read_json if asked.source.kind == "json" else _read_csv
         return read(doc, asked, period), sha256_of(doc.body), len(doc.body)
 
-    async def _sql(self, source: SqlFeed, asked: FeedPull, period: str) -> tuple[dict[str, float], str, int]:
-        url = self._setting(source.database)
+    async def _sql(self, target: _Target, asked: FeedPull, period: str) -> tuple[dict[str, float], str, int]:
+        url, query = target.database or "", target.query or ""
         engine = self._engines.get(url) or self._engines.setdefault(url, sa.create_engine(url, pool_pre_ping=True))
         start, end = bounds(period, asked.every)
-        answers = await asyncio.to_thread(_query, engine, source.query, asked.metrics, period, start, end)
+        answers = await asyncio.to_thread(_query, engine, query, asked.metrics, period, start, end)
         values = {metric: _number(metric, answer) for metric, answer in answers.items()}
         document = json.dumps({"period": period, "values": values}, sort_keys=True).encode()
         return values, sha256_of(document), len(document)
@@ -186,7 +232,10 @@ def _query(
         except sa.exc.DBAPIError as exc:
             if exc.connection_invalidated:
                 raise Unreachable("the database connection was lost") from None
-            raise NoData(f"the database refused the query: {str(exc.orig).strip().splitlines()[0][:200]}") from None
+            # The database's own words may quote what it read: only the kind of error is told.
+            said = str(exc.orig).lower()
+            why = "it tried to write" if "read-only" in said or "readonly" in said else type(exc.orig).__name__
+            raise NoData(f"the database refused the query ({why})") from None
     return answers
 
 

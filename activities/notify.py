@@ -90,12 +90,14 @@ class NotifyActivities:
         refused: dict[str, str] = {}
         try:
             if isinstance(channel, WebhookChannel):
-                await self._post(channel, notice)
+                await self._post(channel, notice, delivery.client)
             elif isinstance(channel, EmailChannel):
+                smtp = self.transport.smtp_url(channel, delivery.client)
                 if not to:
                     raise Skipped("no recipient has an email address")
+                # Only now, with the mail bound for the deployment's own mailer, is a link minted.
                 message = _email(channel, notice, to, await self._link(notice, to))
-                refused = await asyncio.to_thread(send_email, self.transport, channel.smtp, message, to)
+                refused = await asyncio.to_thread(send_email, self.transport, smtp, message, to)
         except Skipped as off:
             bound.warning("notification_skipped", reason=str(off))
             raise
@@ -121,8 +123,8 @@ class NotifyActivities:
         with Session(self.engine) as session:
             write_entries([entry], session=session)
 
-    async def _post(self, channel: WebhookChannel, notice: Notice) -> None:
-        url = self.transport.webhook_url(channel.url)
+    async def _post(self, channel: WebhookChannel, notice: Notice, client: str | None) -> None:
+        url = self.transport.webhook_url(channel, client)
         body = notice.model_dump_json().encode()
         headers = self.transport.webhook_headers(notice.id, body, int(time.time()))
         try:

@@ -1,6 +1,7 @@
-"""How notices leave the worker: settings resolved here, destinations checked, webhooks signed,
-email over verified TLS. Failure texts say what went wrong in our words, never a remote
-server's, and never a URL (it may carry a token), since they are kept in Temporal's history."""
+"""How notices leave the worker: destinations checked against the boundary and the deployment's
+connections, settings read here, webhooks signed, email over verified TLS. Failure texts say what
+went wrong in our words, never a remote server's, and never a URL (it may carry a token), since
+they are kept in Temporal's history."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import base64
 import hashlib
 import hmac
 import ipaddress
-import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -18,11 +18,18 @@ from urllib.parse import unquote, urlsplit
 
 from temporalio.exceptions import ApplicationError
 
-_REFERENCE = re.compile(r"\$\{([A-Z_]+)\}")
+from models.boundary import channel_problem, connection_kind
+from models.connections import DEPLOYMENT_WEBHOOK, ConnectionRefused, Connections
+from models.plan import EmailChannel, WebhookChannel
 
 
 class Skipped(Exception):
     """A channel switched off on this worker: the setting it names is not set here."""
+
+
+def switched_off(reason: str) -> ApplicationError:
+    """A channel the boundary refuses: kept as failed, its reason audited, never sent."""
+    return bad_channel(f"the channel is switched off: {reason}")
 
 
 def bad_channel(message: str) -> ApplicationError:
@@ -42,22 +49,41 @@ def is_loopback(host: str | None) -> bool:
 
 @dataclass
 class Transport:
-    """What the worker holds for delivery: the settings plans may name, the webhook secret and the
-    hosts notices may go to (none listed: any)."""
+    """What the worker holds for delivery: the deployment's connections and the settings they (and
+    ``${BPO_WEBHOOK_URL}``, ``${BPO_SMTP_URL}``) name, the webhook secret and the hosts notices may
+    go to (none listed: any)."""
 
     settings: dict[str, str] = field(default_factory=dict)
+    connections: Connections = field(default_factory=Connections)
     webhook_secret: str | None = None
     allowed_hosts: list[str] = field(default_factory=list)
     web_url: str | None = None
     """The web app's address: an approval request by mail carries a sign-in link to the gate."""
     link_ttl: timedelta = timedelta(hours=24)
 
-    def resolve(self, value: str) -> str:
-        """``value`` with each ``${SETTING}`` replaced by this worker's setting, or `Skipped`."""
-        missing = [name for name in _REFERENCE.findall(value) if not self.settings.get(name)]
-        if missing:
-            raise Skipped(f"{', '.join(missing)} is not set on this worker")
-        return _REFERENCE.sub(lambda m: self.settings[m.group(1)], value)
+    def setting(self, name: str) -> str:
+        """This worker's value of the setting ``name``, or `Skipped` when it has none."""
+        value = self.settings.get(name)
+        if not value:
+            raise Skipped(f"{name} is not set on this worker")
+        return value
+
+    def _connected(self, channel: EmailChannel | WebhookChannel, client: str | None) -> str:
+        """The URL of the connection ``channel`` names, if it is open to ``client``."""
+        try:
+            connection = self.connections.allowed(channel.connection or "", (connection_kind(channel),), client)
+        except ConnectionRefused as refused:
+            raise switched_off(str(refused)) from None
+        return connection.url or self.setting(connection.url_from or "")
+
+    def smtp_url(self, channel: EmailChannel, client: str | None) -> str:
+        """The deployment's mailer for ``channel``: ``BPO_SMTP_URL`` or the connection it names.
+        A mail server the plan names itself is refused: mail carries sign-in links."""
+        if channel.connection:
+            return self._connected(channel, client)
+        if problem := channel_problem(channel):
+            raise switched_off(problem)
+        return self.setting("BPO_SMTP_URL")
 
     def check_host(self, host: str | None, what: str) -> None:
         """Refuse a destination outside ``BPO_ALLOWED_HOSTS``."""
@@ -82,9 +108,17 @@ class Transport:
             )
         return headers
 
-    def webhook_url(self, url: str) -> str:
-        """The resolved URL of a webhook, refused unless HTTPS (plain HTTP only to this machine)."""
-        resolved = self.resolve(url)
+    def webhook_url(self, channel: WebhookChannel, client: str | None) -> str:
+        """Where a webhook posts: ``BPO_WEBHOOK_URL``, the connection it names, or a plain URL the
+        plan gives; refused unless HTTPS (plain HTTP only to this machine)."""
+        if channel.connection:
+            resolved = self._connected(channel, client)
+        elif problem := channel_problem(channel):
+            raise switched_off(problem)
+        elif channel.url == DEPLOYMENT_WEBHOOK:
+            resolved = self.setting("BPO_WEBHOOK_URL")
+        else:
+            resolved = channel.url or ""
         parts = urlsplit(resolved)
         if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname)):
             raise bad_channel("webhooks go over HTTPS; plain HTTP only to this machine")
@@ -93,10 +127,10 @@ class Transport:
 
 
 def send_email(transport: Transport, smtp_url: str, message: EmailMessage, to: list[str]) -> dict[str, str]:
-    """Send ``message`` over verified TLS (``smtps://``, or STARTTLS on ``smtp://``); returns the
-    recipients the server refused, with its code. Plain SMTP only to this machine, and never with
-    a password."""
-    url = urlsplit(transport.resolve(smtp_url))
+    """Send ``message`` through the mailer at ``smtp_url`` (see `Transport.smtp_url`) over verified
+    TLS (``smtps://``, or STARTTLS on ``smtp://``); returns the recipients the server refused, with
+    its code. Plain SMTP only to this machine, and never with a password."""
+    url = urlsplit(smtp_url)
     host, implicit = url.hostname or "localhost", url.scheme == "smtps"
     transport.check_host(host, "SMTP")
     context = ssl.create_default_context()

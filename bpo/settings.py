@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.connections import ConnectionsError
 from models.constants import TASK_QUEUE
 from models.durations import Duration
 
 if TYPE_CHECKING:
+    from models.connections import Connections
     from models.signing import Signer
 
 
@@ -74,6 +76,9 @@ class Settings(BaseSettings):
     """What a plan's ``${BPO_SMTP_URL}`` means on this worker: ``smtps://user:password@host``."""
     webhook_secret: str | None = Field(default=None, alias="BPO_WEBHOOK_SECRET", repr=False)
     """``whsec_…``: webhooks are signed with it (Standard Webhooks)."""
+    connections_file: Path | None = Field(default=None, alias="BPO_CONNECTIONS")
+    """A YAML file of the deployment's connections that plans may name (mail servers, webhooks,
+    feed endpoints and databases, each open to the clients it lists); see docs/security.md."""
     allowed_hosts_text: str = Field(default="", alias="BPO_ALLOWED_HOSTS")
     """Comma-separated hosts notices may go to (``.example.com`` for a domain); empty: any."""
     web_url: str | None = Field(default=None, alias="BPO_WEB_URL", pattern=r"^https?://[^\s/]+(/\S*)?$")
@@ -182,7 +187,10 @@ def effective(settings: Settings) -> dict[str, str]:
     url = make_url_safe(settings.audit_url)
     shown["DATABASE_URL"] = url + ("" if settings.database_url else "  (default)")
     shown["BPO_EVIDENCE_STORE"] = settings.evidence_location + ("" if settings.evidence_store else "  (default)")
-    shown.update({name: "****" for name in sorted(feed_settings())})  # a feed's token or database
+    try:  # the settings a connection reads are secrets, whatever their names
+        shown.update({name: "****" for name in connection_secrets(deployment_connections(settings))})
+    except ConnectionsError as error:
+        shown["BPO_CONNECTIONS"] += f"  (unreadable: {str(error).splitlines()[0]})"
     return shown
 
 
@@ -191,13 +199,21 @@ def make_url_safe(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1****@", url)
 
 
-def feed_settings() -> dict[str, str]:
-    """The ``BPO_FEED_...`` settings (feed tokens, database URLs) from ``.env`` and the
-    environment, the environment winning: what a plan's feeds name, read only by the worker."""
+def deployment_connections(settings: Settings) -> Connections:
+    """The connections in ``BPO_CONNECTIONS`` (none when it is not set); `ConnectionsError`
+    saying what is wrong with the file."""
+    from models.connections import load_connections
+
+    return load_connections(settings.connections_file)
+
+
+def connection_secrets(connections: Connections) -> dict[str, str]:
+    """The values of the settings the connections name, from ``.env`` and the environment (the
+    environment winning): read only by the worker, which uses them to deliver and to pull."""
     from dotenv import dotenv_values
 
-    merged = {**dotenv_values(".env"), **os.environ}
-    return {k: v for k, v in merged.items() if k.startswith("BPO_FEED_") and v}
+    merged = {k: v for k, v in {**dotenv_values(".env"), **os.environ}.items() if v}
+    return connections.secrets(merged)
 
 
 @lru_cache

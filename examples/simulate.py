@@ -26,13 +26,22 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from simulate_feeds import WAREHOUSE_SETTING, drive_feeds, platform, warehouse, weeks_from  # noqa: E402
+from simulate_feeds import (  # noqa: E402
+    TOKEN_SETTING,
+    WAREHOUSE_SETTING,
+    drive_feeds,
+    local_connections,
+    platform,
+    warehouse,
+    weeks_from,
+)
 from temporalio.client import WorkflowHistory  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from bpo.api import get_plan, get_status, send, start_transition  # noqa: E402
 from bpo.binaries import find_binary  # noqa: E402
+from bpo.logs import configure  # noqa: E402
 from bpo.server import register_search_attributes  # noqa: E402
 from bpo.settings import Settings  # noqa: E402
 from models.commands import (  # noqa: E402
@@ -278,6 +287,7 @@ async def main() -> None:
         help="which transitions to run",
     )
     args = parser.parse_args()
+    configure("auto", "warning")  # logs go to stderr: stdout is the JSON a benchmark reads
 
     began = time.perf_counter()
     env = await WorkflowEnvironment.start_time_skipping(
@@ -287,15 +297,22 @@ async def main() -> None:
         await register_search_attributes(env.client)
         weeks = weeks_from(period_of(await env.get_current_time(), "weekly"), 4)
         with tempfile.TemporaryDirectory() as data, ThreadPoolExecutor(4) as pool, platform(weeks) as (base, up):
-            settings = Settings(BPO_DATA_DIR=Path(data), BPO_TASK_QUEUE="simulate", BPO_DELIVERY_GIVE_UP="6h")
+            connections = local_connections(base, Path(data))
+            settings = Settings(
+                BPO_DATA_DIR=Path(data),
+                BPO_TASK_QUEUE="simulate",
+                BPO_DELIVERY_GIVE_UP="6h",
+                BPO_CONNECTIONS=connections,
+            )
             os.environ[WAREHOUSE_SETTING] = warehouse(Path(data) / "warehouse.db", weeks)
+            os.environ[TOKEN_SETTING] = "simulated-token"
             async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, pool):
                 plan = load_plan(PLAN, env={}).plan
                 if args.until and plan.steady_state:
                     terms = plan.steady_state.model_copy(update={"until": args.until})
                     plan = plan.model_copy(update={"steady_state": terms})
                 scenarios = {
-                    "feeds": lambda: drive_feeds(env, settings.task_queue, base, up),
+                    "feeds": lambda: drive_feeds(env, settings.task_queue, base, up, connections),
                     "pending": lambda: drive_pending(env, settings.task_queue),
                     "calendar": lambda: drive_calendar(env, settings.task_queue),
                     "controls": lambda: drive_controls(env, plan, settings.task_queue),

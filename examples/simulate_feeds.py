@@ -18,12 +18,25 @@ from temporalio.testing import WorkflowEnvironment
 
 from bpo.api import get_status, send, start_transition
 from models.commands import Approve, Cancel, PullFeed
-from models.feeds import HttpFeed, next_period
+from models.connections import Connections, load_connections
+from models.feeds import next_period
 from models.plan_loader import load_plan
 
 PLAN = Path(__file__).resolve().parent / "feed-plan.yaml"
+CONNECTIONS = Path(__file__).resolve().parent / "connections.yaml"
 PAT, QUINN = "pat@acme.example", "quinn@northwind.example"
 WAREHOUSE_SETTING = "BPO_FEED_WAREHOUSE_URL"
+TOKEN_SETTING = "BPO_FEED_GENESYS_TOKEN"  # noqa: S105 - the name of a setting
+
+
+def local_connections(base: str, folder: Path) -> Path:
+    """The example's connections with the contact-centre platform on loopback at ``base``, as a
+    file the worker reads (``BPO_CONNECTIONS``)."""
+    example = load_connections(CONNECTIONS)
+    here = [c.model_copy(update={"url": f"{base}/weeks/{{period}}.json"}) if c.kind == "http" else c for c in example.connections]
+    path = folder / "connections.json"  # JSON is YAML: the file the worker reads
+    path.write_text(Connections(connections=here).model_dump_json(exclude_none=True))
+    return path
 
 
 @contextmanager
@@ -69,14 +82,12 @@ def warehouse(path: Path, weeks: list[str]) -> str:
     return f"sqlite:///{path}"
 
 
-async def drive_feeds(env: WorkflowEnvironment, task_queue: str, base: str, state: dict[str, Any]) -> str:
+async def drive_feeds(
+    env: WorkflowEnvironment, task_queue: str, base: str, state: dict[str, Any], connections: Path
+) -> str:
     """Week one pulled; week two's source down past its six hours ("no data from feed"); back,
     and pulled on request; the gate passes on two weeks; the go-live approval pins its evidence."""
-    plan = load_plan(PLAN, env={}).plan
-    genesys = plan.feeds[0]
-    assert isinstance(genesys, HttpFeed)
-    local = genesys.model_copy(update={"url": f"{base}/weeks/{{period}}.json", "token": None})
-    plan = plan.model_copy(update={"feeds": [local, plan.feeds[1]]})
+    plan = load_plan(PLAN, env={}, connections=load_connections(connections)).plan
     tid = await start_transition(env.client, plan, task_queue=task_queue, transition_id="acme-feeds")
     await env.sleep(timedelta(days=8))
     state["down"] = True

@@ -2,19 +2,22 @@
 and what a pull asks for and brings back.
 
 A plan names its sources under ``feeds`` and gives a KPI (or the whole plan, for every KPI) a
-``feed: {source, select}``. Secrets never sit in a plan: a source's token and a database's URL are
-named by the worker setting that holds them (``BPO_FEED_...``).
+``feed: {source, select}``. A source that needs a credential or a database is one of the
+deployment's connections (``connection: NAME``, see `models.connections`): the URL, the token, the
+database and its query are the operator's, never the plan's. Plans written before the boundary
+named a ``BPO_FEED_...`` setting here; they still decode, and the worker refuses to pull them.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.base import Grown, Strict
 from models.durations import Duration
 
 ReportingPeriod = Literal["daily", "weekly", "monthly"]
@@ -26,12 +29,12 @@ MAX_CATCH_UP = 12
 """Periods one pull asks for at most: a transition paused for a season catches up in steps."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Source(Grown):
+    _later: ClassVar[tuple[str, ...]] = ("connection",)
 
-
-class _Source(_Strict):
     name: FeedKey
+    connection: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)
+    """One of the deployment's connections (``BPO_CONNECTIONS``) open to the plan's client."""
     after: Duration = timedelta(hours=1)
     """How long after a period ends it is pulled, so the source has its figures in."""
     give_up_after: Duration = timedelta(hours=6)
@@ -42,15 +45,26 @@ class _Source(_Strict):
 class HttpFeed(_Source):
     """A JSON document (``kind: json``, values picked by ``select``) or a CSV file with the header
     ``period,metric,value`` (``kind: csv``) at a URL, which may hold ``{period}``, ``{start}`` and
-    ``{end}``; ``token`` names the setting sent as a bearer token."""
+    ``{end}``: a URL with no credential, or the deployment's ``connection`` (its URL and token)."""
+
+    _later = ("connection", "url")  # a url was always given before connections; a token may be null
 
     kind: Literal["json", "csv"]
-    url: str = Field(max_length=500)
+    url: str | None = Field(default=None, max_length=500)
     token: FeedSetting | None = None
+    """Before the boundary: a setting sent as a bearer token. Refused now; use a connection."""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HttpFeed:
+        if (self.url is None) == (self.connection is None):
+            raise ValueError("a json or csv feed has a url or a connection, one of them")
+        return self
 
     @field_validator("url")
     @classmethod
-    def _url(cls, url: str) -> str:
+    def _url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError("a feed's url is https://host/...")
@@ -62,17 +76,22 @@ class HttpFeed(_Source):
 
 
 class SqlFeed(_Source):
-    """A query against a database the worker reaches read-only, its SQLAlchemy URL in the setting
-    ``database``. The query gets ``:period``, ``:start``, ``:end`` and ``:kpi`` and answers one
-    row with one number."""
+    """A query against a database the worker reaches read-only: the deployment's ``connection``
+    holds the database and the query, which gets ``:period``, ``:start``, ``:end`` and ``:kpi``
+    and answers one row with one number. (Before the boundary a plan named the ``database``
+    setting and wrote the ``query``; such plans still decode, and are refused.)"""
+
+    _later = ("connection", "database", "query")  # both were always given before connections
 
     kind: Literal["sql"]
-    database: FeedSetting
-    query: str = Field(min_length=1, max_length=4000)
+    database: FeedSetting | None = None
+    query: str | None = Field(default=None, min_length=1, max_length=4000)
 
     @field_validator("query")
     @classmethod
-    def _read_only(cls, query: str) -> str:
+    def _read_only(cls, query: str | None) -> str | None:
+        if query is None:
+            return None
         text = query.strip().rstrip(";").strip()
         if not re.match(r"(?is)^(select|with)\b", text) or ";" in text:
             raise ValueError("a feed's query is one SELECT (or WITH ... SELECT); it never writes")
@@ -82,7 +101,7 @@ class SqlFeed(_Source):
 Source = Annotated[HttpFeed | SqlFeed, Field(discriminator="kind")]
 
 
-class FeedUse(_Strict):
+class FeedUse(Strict):
     """Which source a KPI's readings come from and what picks its value there: a JSON path
     (``$.weeks["{period}"].csat``; default ``$.{kpi}``), a CSV ``metric`` (default the KPI's key)
     or the query's ``:kpi`` (default the KPI's key)."""
@@ -143,6 +162,8 @@ class FeedPull(_Message):
 
     transition_id: str
     source: Source
+    client: str | None = None
+    """The plan's client: whether the source's connection is open to it (none: before the boundary)."""
     metrics: dict[str, str]
     """Each KPI's selector, placeholders unresolved."""
     periods: list[str]

@@ -333,6 +333,8 @@ class Delivery(Message):
 
     notice: Notice
     channel: Channel
+    client: str | None = None
+    """The plan's client: whether the connection a channel names is open to it."""
 
 
 class Pending(Message):

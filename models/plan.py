@@ -8,19 +8,11 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    SerializerFunctionWrapHandler,
-    field_validator,
-    model_serializer,
-)
+from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
 
+from models.base import Grown, Strict
 from models.calendar import Calendar
 from models.durations import Duration, Span
 from models.feeds import FeedUse, ReportingPeriod, Source
@@ -72,28 +64,7 @@ CONTROL_ROLES = ("executive_sponsor", "program_manager", "transition_lead")
 """Who may pause and resume a transition."""
 
 
-class _Strict(BaseModel):
-    # Unknown keys are refused: a misspelt key would otherwise be silently ignored.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Grown(_Strict):
-    """A model that gained keys after plans were first signed (an amendment carries its plan in a
-    signed command): a later key at its default is left out of a dump, so the dump, and with it
-    every signature made before the key existed, stays as it was."""
-
-    _later: ClassVar[tuple[str, ...]] = ()
-
-    @model_serializer(mode="wrap")
-    def _without_later_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
-        data = handler(self)
-        for name in self._later:
-            if getattr(self, name) == type(self).model_fields[name].default:
-                data.pop(name, None)
-        return data
-
-
-class Objective(_Strict):
+class Objective(Strict):
     """A business objective of the transition, measured by a KPI against a target."""
 
     key: Key
@@ -103,7 +74,7 @@ class Objective(_Strict):
     due: date | None = None
 
 
-class ScopeItem(_Strict):
+class ScopeItem(Strict):
     """One line of work that moves to the provider (a queue, a process)."""
 
     key: Key
@@ -122,7 +93,7 @@ SENIOR_ROLES = ("executive_sponsor", "program_manager", "transition_lead")
 """Roles only an executive sponsor of the same org may grant or take away."""
 
 
-class Person(_Strict):
+class Person(Strict):
     """Someone on the roster: who they are, which side they are on, the roles they hold."""
 
     id: str = Field(min_length=1, max_length=254, pattern=r"^[^\s\x00-\x1f]+$")
@@ -139,7 +110,7 @@ class Person(_Strict):
         return self.id if "@" in self.id else None
 
 
-class Kpi(_Grown):
+class Kpi(Grown):
     """A measure the contract watches, its SLA and which direction is better."""
 
     _later = ("feed",)
@@ -165,14 +136,14 @@ class Kpi(_Grown):
         return value >= self.sla if self.better == "higher" else value <= self.sla
 
 
-class Credit(_Strict):
+class Credit(Strict):
     """A service credit owed when a KPI misses its SLA in a settlement period."""
 
     kpi: Key
     percent: float = Field(gt=0, le=100)
 
 
-class Bonus(_Strict):
+class Bonus(Strict):
     """A bonus earned when a KPI reaches a level in a settlement period."""
 
     kpi: Key
@@ -180,7 +151,7 @@ class Bonus(_Strict):
     percent: float = Field(gt=0, le=100)
 
 
-class ServiceCredits(_Strict):
+class ServiceCredits(Strict):
     """The contract's credit terms: per-KPI credits and bonuses, the cap, the fee."""
 
     period: Literal["monthly"] = "monthly"
@@ -191,7 +162,7 @@ class ServiceCredits(_Strict):
     bonuses: list[Bonus] = []
 
 
-class EscalationLevel(_Strict):
+class EscalationLevel(Strict):
     """One step of an escalation ladder: how long past due, whom to tell, what health."""
 
     after: Span
@@ -199,7 +170,7 @@ class EscalationLevel(_Strict):
     health: Health | None = None
 
 
-class LogChannel(_Strict):
+class LogChannel(Strict):
     """Notices written to the worker's log."""
 
     kind: Literal["log"]
@@ -208,38 +179,62 @@ class LogChannel(_Strict):
 SETTING_REFERENCE = r"\$\{(?:" + "|".join(CHANNEL_SETTINGS) + r")\}"
 
 
-class WebhookChannel(_Strict):
-    """Notices posted as JSON to a URL, or to ``${BPO_WEBHOOK_URL}`` as the worker has it."""
+class _Connected(Grown):
+    """A channel that may name one of the deployment's connections instead of its own target."""
+
+    _later = ("connection",)
+
+    connection: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)
+    """One of the deployment's connections (``BPO_CONNECTIONS``) open to the plan's client."""
+
+
+class WebhookChannel(_Connected):
+    """Notices posted as JSON to the deployment's ``${BPO_WEBHOOK_URL}``, one of its webhook
+    connections, or a URL with no secret in it."""
 
     kind: Literal["webhook"]
-    url: str = Field(pattern=rf"^(https?://\S+|{SETTING_REFERENCE})$")
+    url: str | None = Field(default=None, pattern=rf"^(https?://\S+|{SETTING_REFERENCE})$")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> WebhookChannel:
+        if (self.url is None) == (self.connection is None):
+            raise ValueError("a webhook channel has a url or a connection, one of them")
+        return self
 
 
-class EmailChannel(_Strict):
-    """Notices sent as email through an SMTP server."""
+class EmailChannel(_Connected):
+    """Notices sent as email through the deployment's mailer: ``${BPO_SMTP_URL}``, or one of its
+    smtp connections. (Plans written before the boundary named a server of their own here; they
+    still decode, and the worker refuses to send through it.)"""
 
     kind: Literal["email"]
-    smtp: str = Field(pattern=rf"^(smtps?://\S+|{SETTING_REFERENCE})$")
+    smtp: str | None = Field(default=None, pattern=rf"^(smtps?://\S+|{SETTING_REFERENCE})$")
     sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> EmailChannel:
+        if (self.smtp is None) == (self.connection is None):
+            raise ValueError("an email channel has smtp: ${BPO_SMTP_URL} or a connection, one of them")
+        return self
 
 
 Channel = Annotated[LogChannel | WebhookChannel | EmailChannel, Field(discriminator="kind")]
 
 
-class Reminders(_Strict):
+class Reminders(Strict):
     """How often the people a gate still waits on are reminded while it stays open."""
 
     every: Span
 
 
-class Cadence(_Strict):
+class Cadence(Strict):
     """How often check-ins and business reviews fall due."""
 
     check_in: Duration | None = None
     business_review: Duration | None = None
 
 
-class Approvers(_Strict):
+class Approvers(Strict):
     """Who may sign off a gate (by role) and how many must: any one, all, or a quorum."""
 
     roles: list[Role] = Field(min_length=1)
@@ -247,7 +242,7 @@ class Approvers(_Strict):
     quorum: int | None = Field(default=None, ge=1)
 
 
-class _Gate(_Strict):
+class _Gate(Strict):
     key: Key
     name: str | None = Field(default=None, max_length=200)
     reminders: Reminders | None = None
@@ -295,14 +290,14 @@ Gate = Annotated[ApprovalGate | ChecklistGate | KpiGate | RosterGate, Field(disc
 GATE_KINDS = ("approval", "checklist", "kpi", "roster")
 
 
-class OnReject(_Strict):
+class OnReject(Strict):
     """Where a rejected phase goes back to, and how many times it may."""
 
     back_to: Key
     max_reworks: int = Field(default=1, ge=0, le=20)
 
 
-class Phase(_Strict):
+class Phase(Strict):
     """One phase of the transition: its gates, due date, minimum duration and waves."""
 
     key: Key
@@ -322,7 +317,7 @@ class Phase(_Strict):
         return next((g for g in self.gates if g.key == key), None)
 
 
-class SteadyState(_Strict):
+class SteadyState(Strict):
     """The contract's steady state: review period, breach alerts, end date."""
 
     review_period: Duration
@@ -330,7 +325,7 @@ class SteadyState(_Strict):
     breach_alert: list[Role] = []
 
 
-class Plan(_Grown):
+class Plan(Grown):
     """A whole transition plan, as `examples/reference-plan.yaml` shows it."""
 
     _later = ("reporting_period", "feeds", "feed")

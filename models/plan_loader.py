@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from models.boundary import boundary_check
+from models.connections import Connections
 from models.plan import CHANNEL_SETTINGS, GATE_KINDS, Plan
 from models.plan_checks import cross_check
 
@@ -130,7 +132,9 @@ def _message(error: Any) -> str:
     return message
 
 
-def parse_plan(text: str, source: str = "plan", env: Mapping[str, str] | None = None) -> LoadedPlan:
+def parse_plan(
+    text: str, source: str = "plan", env: Mapping[str, str] | None = None, connections: Connections | None = None
+) -> LoadedPlan:
     """Parse and check a plan's YAML text.
 
     Args:
@@ -138,6 +142,8 @@ def parse_plan(text: str, source: str = "plan", env: Mapping[str, str] | None = 
         source: how to name the file in messages.
         env: where to look whether a ``${SETTING}`` a channel names is set, for a warning (the
             worker resolves it at delivery); the process environment by default.
+        connections: the deployment's connections (``BPO_CONNECTIONS``) a plan may name; none
+            by default.
 
     Raises:
         PlanError: with every problem found, each with its place in the file.
@@ -189,7 +195,7 @@ def parse_plan(text: str, source: str = "plan", env: Mapping[str, str] | None = 
             problems.append(Problem(render_path(path), _message(error), lines.line(path)))
         raise PlanError(problems, source) from None
 
-    for path, message in cross_check(plan):
+    for path, message in [*cross_check(plan), *boundary_check(plan, connections or Connections())]:
         problems.append(Problem(render_path(path), message, lines.line(path)))
     if not problems and not _survives_the_converter(plan):
         problems.append(Problem("", "the plan does not come back the same through Temporal's data converter"))
@@ -221,7 +227,9 @@ def _survives_the_converter(plan: Plan) -> bool:
     return converter.from_payload(converter.to_payload(plan), Plan) == plan
 
 
-def load_plan(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedPlan:
+def load_plan(
+    path: str | Path, env: Mapping[str, str] | None = None, connections: Connections | None = None
+) -> LoadedPlan:
     """Read and check the plan file at ``path`` (see `parse_plan`)."""
     source = str(path)
     try:
@@ -235,4 +243,4 @@ def load_plan(path: str | Path, env: Mapping[str, str] | None = None) -> LoadedP
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PlanError([Problem("", "the plan is not UTF-8 text")], source) from None
-    return parse_plan(text, source, env)
+    return parse_plan(text, source, env, connections)

@@ -14,6 +14,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.audit import AuditActivities, read_trail, write_entries
 from activities.notify import NotifyActivities
 from activities.outbox import OutboxActivities
+from activities.transport import Transport
 from bpo.db import make_engine
 from models.messages import AuditBatch, AuditEntry, Delivery, Flush, Notice, Recipient
 from models.plan import EmailChannel, LogChannel, WebhookChannel
@@ -109,8 +110,8 @@ async def test_webhook_that_refuses_fails_for_good_and_one_that_is_down_is_retri
 async def test_email_goes_to_every_recipient_with_a_stable_message_id(engine):
     with smtp_receiver() as (url, received):
         async with httpx.AsyncClient() as http:
-            notify = NotifyActivities(engine, http)
-            channel = EmailChannel(kind="email", smtp=url, sender="transitions@acme.example")
+            notify = NotifyActivities(engine, http, Transport(settings={"BPO_SMTP_URL": url}))
+            channel = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
             await ActivityEnvironment().run(notify.deliver, Delivery(notice=notice(), channel=channel))
     assert len(received) == 1
     assert received[0].rcpt_tos == ["li@acme.example"]
@@ -130,8 +131,9 @@ async def test_log_channel_needs_no_receiver(engine):
 async def test_a_flush_writes_the_audit_then_delivers_once_even_when_tried_again(engine):
     with smtp_receiver() as (url, received):
         async with httpx.AsyncClient() as http:
-            flush = OutboxActivities(NotifyActivities(engine, http), timedelta(hours=24))
-            channel = EmailChannel(kind="email", smtp=url, sender="transitions@acme.example")
+            mailer = Transport(settings={"BPO_SMTP_URL": url})
+            flush = OutboxActivities(NotifyActivities(engine, http, mailer), timedelta(hours=24))
+            channel = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
             batch = Flush(audit=[entry(1)], deliveries=[Delivery(notice=notice(), channel=channel)])
             first = await ActivityEnvironment().run(flush.flush, batch)
             again = await ActivityEnvironment().run(flush.flush, batch)  # a worker lost mid-flush

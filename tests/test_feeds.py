@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from activities.audit import read_trail
 from bpo.db import make_engine
+from bpo.settings import deployment_connections
 from models.commands import PullFeed, RecordReadings
 from models.feeds import bounds, next_period, period_of
 from models.plan import Plan
@@ -170,8 +171,8 @@ async def test_pull_now_fetches_ended_periods_named_and_refuses_one_under_way(la
     assert status.phase == "go_live"
 
 
-async def test_the_token_comes_from_the_workers_setting_and_never_enters_the_history(
-    env, settings, feed, hook, monkeypatch
+async def test_the_token_comes_from_the_deployments_connection_and_never_enters_the_history(
+    env, settings, feed, hook, monkeypatch, tmp_path
 ):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -182,8 +183,14 @@ async def test_the_token_comes_from_the_workers_setting_and_never_enters_the_his
 
     base, served = feed
     monkeypatch.setenv("BPO_FEED_CC_TOKEN", "s3cret-t0ken")
-    text = PLAN.read_text().replace("{base}", base).replace("{hook}", hook[0])
-    plan = parse_plan(text.replace("    after: 2h\n", "    after: 2h\n    token: BPO_FEED_CC_TOKEN\n"), env={}).plan
+    (tmp_path / "connections.yaml").write_text(
+        "connections:\n"
+        f"  - {{name: acme-cc, kind: http, clients: [Acme Retail], url: '{base}/weeks/{{period}}.json',"
+        " token_from: BPO_FEED_CC_TOKEN}\n"
+    )
+    settings = settings.model_copy(update={"connections_file": tmp_path / "connections.yaml"})
+    text = PLAN.read_text().replace('url: "{base}/weeks/{period}.json"', "connection: acme-cc")
+    plan = parse_plan(text.replace("{hook}", hook[0]), env={}, connections=deployment_connections(settings)).plan
     with ThreadPoolExecutor(max_workers=2) as executor:
         async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, executor):
             t = await Driver.start(env, plan, settings.task_queue)
@@ -195,5 +202,6 @@ async def test_the_token_comes_from_the_workers_setting_and_never_enters_the_his
     assert served.headers[f"/weeks/{first}.json"]["Authorization"] == "Bearer s3cret-t0ken"
     dumped = history.to_json()
     payloads = b"".join(base64.b64decode(d) for d in re.findall(r'"data": "([A-Za-z0-9+/=]+)"', dumped))
-    assert b"BPO_FEED_CC_TOKEN" in payloads, "the history carries the setting's name"
+    assert b"acme-cc" in payloads, "the history carries the connection's name"
+    assert b"BPO_FEED_CC_TOKEN" not in payloads and base.encode() not in payloads, "not its setting or URL"
     assert b"s3cret-t0ken" not in payloads and "s3cret-t0ken" not in dumped

@@ -1,6 +1,6 @@
 """A plan's feeds as the program office writes them: checked with their place before anything
-runs, secrets named by the worker setting that holds them, and plans written before feeds
-existed (and the signatures over them) unchanged."""
+runs, credentials and databases only through the deployment's connections, and plans written
+before feeds existed (and the signatures over them) unchanged."""
 
 from __future__ import annotations
 
@@ -8,22 +8,27 @@ from pathlib import Path
 
 import pytest
 
+from models.connections import load_connections
 from models.feeds import bounds, next_period, period_of
 from models.plan_loader import PlanError, load_plan, parse_plan
 from tests.conftest import REFERENCE_PLAN
 
-FEED_PLAN = Path(__file__).resolve().parent.parent / "examples" / "feed-plan.yaml"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+FEED_PLAN = EXAMPLES / "feed-plan.yaml"
 TEXT = FEED_PLAN.read_text()
+CONNECTIONS = load_connections(EXAMPLES / "connections.yaml")
+OWN_URL = "connection: acme-genesys"
+"""The line to replace to give the genesys feed a URL of the plan's own."""
 
 
 def problems(text: str) -> str:
     with pytest.raises(PlanError) as caught:
-        parse_plan(text, "plan.yaml", env={})
+        parse_plan(text, "plan.yaml", env={}, connections=CONNECTIONS)
     return str(caught.value)
 
 
 def test_the_example_feed_plan_loads_with_each_kpis_selector():
-    plan = load_plan(FEED_PLAN, env={}).plan
+    plan = load_plan(FEED_PLAN, env={}, connections=CONNECTIONS).plan
     assert plan.feed_metrics("genesys") == {"csat": "$.{kpi}", "fcr": "$.resolution.first_contact"}
     assert plan.feed_metrics("warehouse") == {"aht": "handle_time"}
 
@@ -33,11 +38,17 @@ def test_the_example_feed_plan_loads_with_each_kpis_selector():
     [
         ("source: genesys}", "source: zendesk}", "unknown feed 'zendesk'; known: genesys, warehouse"),
         ('select: "$.resolution.first_contact"', 'select: "resolution.first_contact"', "starts with $"),
-        ("https://metrics.acme.example", "https://bot:pa55@metrics.acme.example", "may not carry a user or password"),
-        ("https://metrics.acme.example", "http://metrics.acme.example", "read over https"),
-        ("token: BPO_FEED_GENESYS_TOKEN", "token: sk_live_123", "should match pattern '^BPO_FEED_"),
-        ("query: SELECT avg_seconds", "query: DELETE FROM kpi_weekly; SELECT avg_seconds", "it never writes"),
+        (OWN_URL, "url: https://bot:pa55@metrics.acme.example/{period}", "may not carry a user or password"),
+        (OWN_URL, "url: http://metrics.acme.example/{period}", "read over https"),
+        (OWN_URL, f"{OWN_URL}\n    url: https://metrics.acme.example/x", "a url or a connection, one of them"),
         ("reporting_period: weekly", "reporting_period: fortnightly", "'daily', 'weekly' or 'monthly'"),
+        # the boundary: a credential, a database or a query is the deployment's, never the plan's
+        (OWN_URL, "url: https://m.acme.example/{period}\n    token: BPO_FEED_GENESYS_TOKEN", "write connection: NAME"),
+        ("connection: acme-warehouse", "database: BPO_FEED_WAREHOUSE_URL\n    query: SELECT 1", "a sql feed reads"),
+        ("connection: acme-warehouse", "connection: acme-warehouse\n    query: SELECT 1", "the connection holds the query"),
+        (OWN_URL, "connection: acme-payroll", "the deployment has no connection 'acme-payroll'"),
+        (OWN_URL, "connection: acme-warehouse", "connection 'acme-warehouse' is a sql connection"),
+        ("client: Acme Retail", "client: Globex", "connection 'acme-genesys' is not open to client 'Globex'"),
     ],
 )
 def test_a_bad_feed_is_refused_with_its_place(old, new, says):
@@ -50,7 +61,7 @@ def test_a_plan_without_feeds_dumps_as_it_did_before_feeds_existed():
     dumped = plan.model_dump(mode="json")
     assert not {"feeds", "feed", "reporting_period"} & set(dumped)
     assert all("feed" not in k for k in dumped["kpis"])
-    fed = load_plan(FEED_PLAN, env={}).plan.model_dump(mode="json")
+    fed = load_plan(FEED_PLAN, env={}, connections=CONNECTIONS).plan.model_dump(mode="json")
     assert fed["feeds"][0]["name"] == "genesys" and fed["kpis"][1]["feed"]["source"] == "genesys"
 
 
@@ -67,3 +78,9 @@ def test_reporting_periods_and_their_bounds(every, label, start, end):
     begins, ends = bounds(label, every)
     assert (begins.date().isoformat(), ends.date().isoformat()) == (start, end)
     assert period_of(begins, every) == label and next_period(label, every) == period_of(ends, every)
+
+
+def test_a_plan_naming_connections_is_refused_where_the_deployment_offers_none():
+    with pytest.raises(PlanError) as caught:
+        load_plan(FEED_PLAN, env={})
+    assert "the deployment has no connection 'acme-genesys' (BPO_CONNECTIONS lists: none)" in str(caught.value)

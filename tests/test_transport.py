@@ -91,8 +91,9 @@ async def test_recipients_the_server_refuses_are_recorded_one_by_one(engine):
             update={"recipients": [*notice().recipients, notice().recipients[0].model_copy(update={"id": "raj", "email": "raj@northstar.example"})]}
         )
         async with httpx.AsyncClient() as http:
-            channel = EmailChannel(kind="email", smtp=f"smtp://127.0.0.1:{port}", sender="transitions@acme.example")
-            await ActivityEnvironment().run(NotifyActivities(engine, http).deliver, Delivery(notice=message, channel=channel))
+            mailer = Transport(settings={"BPO_SMTP_URL": f"smtp://127.0.0.1:{port}"})
+            channel = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
+            await ActivityEnvironment().run(NotifyActivities(engine, http, mailer).deliver, Delivery(notice=message, channel=channel))
     finally:
         controller.stop()
     with Session(engine) as session:

@@ -104,7 +104,8 @@ class Flusher(_Carrier):
         self.flushing = True
         try:
             notices, m.outbox.notices = m.outbox.notices, []
-            fresh = [Delivery(notice=n, channel=c) for n in notices for c in self.machine.plan.notifications]
+            plan = self.machine.plan
+            fresh = [Delivery(notice=n, channel=c, client=plan.client) for n in notices for c in plan.notifications]
             again = deliveries.take_due(m, now)
             rows = deliveries.take_rows(m)
             self.count(rows)
@@ -162,7 +163,8 @@ class Sender(_Carrier):
             self.count(outbox.audit)
             for notice in outbox.notices:
                 for channel in self.machine.plan.notifications:
-                    task = asyncio.create_task(self._deliver(Delivery(notice=notice, channel=channel)))
+                    delivery = Delivery(notice=notice, channel=channel, client=self.machine.plan.client)
+                    task = asyncio.create_task(self._deliver(delivery))
                     self.deliveries.add(task)
                     task.add_done_callback(self.deliveries.discard)
             if outbox.audit:

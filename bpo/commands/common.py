@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from bpo.settings import Settings
+from models.connections import ConnectionsError
 
 if TYPE_CHECKING:
     from temporalio.client import Client
 
+    from models.connections import Connections
     from models.plan import Plan
     from models.status import TransitionStatus
 
@@ -63,12 +65,23 @@ def model_input(cls: type[Model], **fields: Any) -> Model:
         raise Exit("; ".join(problems)) from None
 
 
-def plan_from(path: str) -> Plan:
-    """The plan in ``path``, its warnings printed, or every problem with its place."""
+def connections_of(settings: Settings) -> Connections:
+    """The deployment's connections (``BPO_CONNECTIONS``), or exit 2 saying what is wrong with the file."""
+    from bpo.settings import deployment_connections
+
+    try:
+        return deployment_connections(settings)
+    except ConnectionsError as exc:
+        raise Exit(str(exc)) from None
+
+
+def plan_from(path: str, settings: Settings) -> Plan:
+    """The plan in ``path``, checked against the deployment's connections, its warnings printed,
+    or every problem with its place."""
     from models.plan_loader import PlanError, load_plan
 
     try:
-        loaded = load_plan(path)
+        loaded = load_plan(path, connections=connections_of(settings))
     except PlanError as exc:
         raise Exit(f"{len(exc.problems)} problem(s) in the plan:\n{exc}") from None
     for warning in loaded.warnings:

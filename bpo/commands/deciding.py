@@ -196,9 +196,12 @@ async def cmd_amend(args: argparse.Namespace, settings: Settings) -> None:
     from models.commands import Amend
     from workflows.rules.amendments import changes
 
-    new = plan_from(args.plan)
+    new = plan_from(args.plan, settings)
     client = await client_for(settings)
-    found = changes(await get_plan(client, args.id), new)
+    running = await get_plan(client, args.id)
+    if new.client != running.client:  # the connections a plan may use are open to its client
+        raise Exit(f"an amendment may not change client ('{running.client}' to '{new.client}'); start a new transition")
+    found = changes(running, new)
     if not found:
         raise Exit(f"{args.plan} changes nothing in the plan '{args.id}' runs")
     print("Changes:\n" + "\n".join(f"  {change}" for change in found))

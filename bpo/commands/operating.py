@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from bpo.api import start_transition
-from bpo.commands.common import Exit, client_for, plan_from
+from bpo.commands.common import Exit, client_for, connections_of, plan_from
 from bpo.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
@@ -20,7 +20,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
     """Start a transition from a plan; prints its id."""
-    plan = plan_from(args.plan)
+    plan = plan_from(args.plan, settings)
     client = await client_for(settings)
     transition_id = await start_transition(
         client,
@@ -114,6 +114,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     """Run a worker until stopped."""
     from worker import run_worker
 
+    connections_of(settings)  # a file that says something wrong stops the worker before it starts
     asyncio.run(run_worker(settings))
 
 
@@ -121,6 +122,7 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> None:
     """Serve the web app until stopped."""
     from bpo.web.app import serve
 
+    connections_of(settings)  # the web app checks uploaded plans against them
     serve(settings, args.host, args.port)
 
 

@@ -232,7 +232,7 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> None:
     """Check a plan file."""
-    plan = plan_from(args.plan)
+    plan = plan_from(args.plan, settings)
     gates = sum(len(p.gates) for p in plan.phases)
     print(
         f"{args.plan}: valid: {len(plan.phases)} phases, {gates} gates, {len(plan.people)} people, {len(plan.kpis)} KPIs"
@@ -262,7 +262,7 @@ async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
     """Run a plan on the time-skipping test server and print the forecast."""
     from bpo.simulate import forecast_text, simulate
 
-    plan = plan_from(args.plan)
+    plan = plan_from(args.plan, settings)
     text = args.decide_at.strip()
     try:
         share = float(text[:-1]) / 100 if text.endswith("%") else float(text)

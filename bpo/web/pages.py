@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException
 
 from bpo.api import BpoError, get_options, get_plan, get_status, start_transition
+from bpo.settings import deployment_connections
 from bpo.web import views
 from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
 from bpo.web.app import current, page, templates, web
@@ -247,7 +248,7 @@ async def start(request: Request, csrf: Csrf, plan: Annotated[UploadFile, File()
     except UnicodeDecodeError:
         return page(request, "start.html", 422, problems=[f"{name}: not a text file; a plan is YAML in UTF-8"])
     try:
-        loaded = parse_plan(text, source=name, env={})
+        loaded = parse_plan(text, source=name, env={}, connections=deployment_connections(web(request).settings))
     except PlanError as error:
         return page(request, "start.html", 422, problems=[p.render(name) for p in error.problems])
     leads = [p for p in loaded.plan.people if (p.address or p.id).lower() == me.email]

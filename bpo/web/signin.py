@@ -128,8 +128,8 @@ async def deliver_link(w: Web, address: str, link: str) -> None:
         f"Open this link to sign in to bpo-transition:\n\n{link}\n\n"
         f"It works once, for {hours:g} hours. If you did not ask for it, ignore this mail.\n"
     )
-    transport = Transport(settings={"BPO_SMTP_URL": w.settings.smtp_url}, allowed_hosts=w.settings.allowed_hosts)
-    await asyncio.to_thread(send_email, transport, "${BPO_SMTP_URL}", mail, [address])
+    transport = Transport(allowed_hosts=w.settings.allowed_hosts)
+    await asyncio.to_thread(send_email, transport, w.settings.smtp_url, mail, [address])
     log.info("link_sent", person=fingerprint(address))
 
 

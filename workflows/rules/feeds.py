@@ -87,6 +87,7 @@ def take(m: Recorder, now: datetime, pulling: set[str]) -> list[FeedPull]:
             FeedPull(
                 transition_id=m.state.id,
                 source=source,
+                client=m.plan.client,
                 metrics=m.plan.feed_metrics(name),
                 periods=list(fs.asking),
                 every=m.plan.reporting_period,

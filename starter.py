@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from bpo.commands.common import FAILED, REFUSED, Exit, with_hint
 from bpo.errors import BpoError
-from bpo.settings import get_settings
+from bpo.settings import get_settings, make_url_safe
 
 # --- the parser --------------------------------------------------------------------------------
 
@@ -252,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a person gets a sentence, not a traceback
-        print(f"bpo {args.command}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        # A library's message may quote a URL it was given (an HTTP error names its URL): masked.
+        print(f"bpo {args.command}: failed: {type(exc).__name__}: {make_url_safe(str(exc))}", file=sys.stderr)
         return FAILED
     return 0
 

@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = Field(default=None, alias="BPO_OIDC_ISSUER")
     oidc_client_id: str | None = Field(default=None, alias="BPO_OIDC_CLIENT_ID")
     oidc_client_secret: str | None = Field(default=None, alias="BPO_OIDC_CLIENT_SECRET", repr=False)
+    program_office_text: str = Field(default="", alias="BPO_PROGRAM_OFFICE", max_length=10_000)
+    """Comma-separated addresses and group values (of the OIDC claim ``BPO_OIDC_GROUPS_CLAIM``) of
+    the program office: the only people who may start a transition from the web app or its API."""
+    oidc_groups_claim: str = Field(
+        default="groups", alias="BPO_OIDC_GROUPS_CLAIM", min_length=1, max_length=100, pattern=r"^[\w.:/-]+$"
+    )
+    """The claim of the identity provider's tokens that lists a person's groups."""
     delivery_give_up: Duration = Field(default=timedelta(hours=24), alias="BPO_DELIVERY_GIVE_UP")
     """How long a notification is tried again (with growing pauses) before it is kept as failed."""
     link_ttl: Duration = Field(default=timedelta(hours=24), alias="BPO_LINK_TTL")
@@ -143,6 +150,11 @@ class Settings(BaseSettings):
         return [h.strip().lower() for h in self.allowed_hosts_text.split(",") if h.strip()]
 
     @property
+    def program_office(self) -> frozenset[str]:
+        """``BPO_PROGRAM_OFFICE`` as a set: addresses and group values, as written."""
+        return frozenset(v.strip() for v in self.program_office_text.split(",") if v.strip())
+
+    @property
     def signer(self) -> Signer | None:
         """What signs this process's commands, if it holds a key."""
         from models.signing import Signer
@@ -182,8 +194,8 @@ def effective(settings: Settings) -> dict[str, str]:
             shown[alias] = "****"
         elif alias == "BPO_SMTP_URL" and value:
             shown[alias] = make_url_safe(value)
-        else:
-            shown[alias] = "" if value is None else str(value)
+        else:  # any other URL may carry a password or a token too (an S3 endpoint, the web URL)
+            shown[alias] = "" if value is None else make_url_safe(str(value))
     url = make_url_safe(settings.audit_url)
     shown["DATABASE_URL"] = url + ("" if settings.database_url else "  (default)")
     shown["BPO_EVIDENCE_STORE"] = settings.evidence_location + ("" if settings.evidence_store else "  (default)")
@@ -194,9 +206,20 @@ def effective(settings: Settings) -> dict[str, str]:
     return shown
 
 
+_USERINFO = re.compile(r"(?P<start>[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)[^/?#\s]*@", re.IGNORECASE)
+_SECRET_PARAM = re.compile(
+    r"(?P<start>[?&;](?:[\w.-]*(?:password|passwd|pwd|secret|token|key|sig|signature|auth|credential)[\w.-]*)=)"
+    r"[^&;#\s]*",
+    re.IGNORECASE,
+)
+
+
 def make_url_safe(url: str) -> str:
-    """``url`` with any password replaced by ****."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1****@", url)
+    """``url`` with its password and the values of query parameters named like secrets
+    (``token``, ``key``, ``password``, ``sig``...) replaced by ****; any other text unchanged."""
+    # The password runs to the last "@" before the path: an unencoded "@" in it must not leave a tail.
+    shown = _USERINFO.sub(lambda m: m["start"] + "****@", url)
+    return _SECRET_PARAM.sub(lambda m: m["start"] + "****", shown)
 
 
 def deployment_connections(settings: Settings) -> Connections:

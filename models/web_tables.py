@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -27,6 +27,8 @@ class WebSession(SQLModel, table=True):
     csrf: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=_when())
     expires_at: datetime = Field(sa_column=_when())
+    groups: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """The identity provider's groups for the person at sign-in, a JSON list (OIDC sessions only)."""
 
 
 class SignInLink(SQLModel, table=True):

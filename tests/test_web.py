@@ -22,8 +22,8 @@ GATE = f"/t/{TID}/gates/slas_signed"
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
     """The whole engine with the web app, mail going to a real SMTP server; one transition of
-    the reference plan, whose commands must be signed by the app's key."""
-    with web_stack(tmp_path_factory.mktemp("web")) as stack:
+    the reference plan, whose commands must be signed by the app's key; Li is the program office."""
+    with web_stack(tmp_path_factory.mktemp("web"), BPO_PROGRAM_OFFICE=LI) as stack:
         yield stack
 
 

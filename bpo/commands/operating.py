@@ -140,6 +140,10 @@ async def _until_on_a_roster(address: str, person: str, timeout: float = 60.0) -
         await asyncio.sleep(0.3)
 
 
+DEMO_PROGRAM_OFFICE = "dana@acme.example,li@acme.example"
+"""Who may start transitions from the web app under `bpo up` unless BPO_PROGRAM_OFFICE says."""
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     """Server, worker, web app and the demo transition, until Ctrl-C."""
     from bpo.server import wait_for_server
@@ -152,6 +156,8 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
         "BPO_DATA_DIR": str(settings.data_dir),
         "BPO_WEB_URL": settings.web_url or web,
         "BPO_WEB_DEV": os.environ.get("BPO_WEB_DEV", "1"),
+        # The demo's sponsor and program manager are its program office: they may start plans.
+        "BPO_PROGRAM_OFFICE": settings.program_office_text or DEMO_PROGRAM_OFFICE,
     }
     children = [subprocess.Popen([*bpo, "server", "--port", str(args.port), "--ui-port", str(args.ui_port)], env=env)]
     try:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bpo.api import get_plan, get_status
 from bpo.commands.common import FAILED, Exit, client_for, plan_from, print_status, write_out
-from bpo.settings import Settings
+from bpo.settings import Settings, make_url_safe
 from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
 from models.plan import Plan
 
@@ -132,7 +132,7 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
     _unwritten_note(await _written(settings, args.id), args.id)
     rows = _trail(settings, args.id)
     if not rows:
-        raise Exit(f"the audit trail has nothing for '{args.id}' in {settings.audit_url}")
+        raise Exit(f"the audit trail has nothing for '{args.id}' in {make_url_safe(settings.audit_url)}")
     if args.verify:
         from activities.chain import verify_chain
 
@@ -202,8 +202,10 @@ async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
                     "attempts": p.attempts,
                 }
             )
+    for d in deliveries:  # an error kept before masking was the rule may name a URL with its token
+        d["error"] = make_url_safe(d["error"]) if d["error"] else d["error"]
     if not deliveries and waiting is None:
-        raise Exit(f"the audit trail has nothing for '{args.id}' in {settings.audit_url}")
+        raise Exit(f"the audit trail has nothing for '{args.id}' in {make_url_safe(settings.audit_url)}")
     if args.failed:
         deliveries = [d for d in deliveries if d["state"] == "failed" or d["refused"]]
     if args.json:

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from bpo.api import BpoError, get_status
 from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
 from bpo.web.app import web
-from bpo.web.oidc import SignInFailed, verified_email
+from bpo.web.oidc import SignInFailed, groups_of, verified_email
 from bpo.web.sessions import Visitor, api_visitor
 from models.status import TransitionStatus
 
@@ -37,7 +37,10 @@ async def caller(
     elif w.provider is not None:
         try:
             info = await w.provider.userinfo(token)
-            return Visitor(email=verified_email(info), via="api", operator=f"{w.provider.issuer} {info.get('sub')}")
+            # The provider's word now, not a session's: a person removed from a group loses it at once.
+            groups = groups_of(info, w.provider.groups_claim)
+            operator = f"{w.provider.issuer} {info.get('sub')}"
+            return Visitor(email=verified_email(info), via="api", operator=operator, groups=groups)
         except SignInFailed:
             pass
     raise HTTPException(401, "the bearer token is not valid")

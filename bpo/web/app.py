@@ -26,6 +26,7 @@ from temporalio.client import Client
 
 from bpo.render import local_time, when
 from bpo.settings import Settings
+from bpo.web.office import may_start
 from bpo.web.oidc import Provider
 from bpo.web.sessions import COOKIE, Visitor, visitor
 from bpo.web.views import Recent
@@ -94,6 +95,7 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
     if "me" not in context:
         context["me"] = current(request)
     context["dev"] = web(request).settings.web_dev
+    context["may_start"] = context["me"] is not None and may_start(web(request).settings, context["me"])
     context["sso"] = web(request).provider is not None
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
@@ -112,7 +114,13 @@ def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
         async with httpx.AsyncClient() as http:
             provider = None
             if settings.oidc_issuer and settings.oidc_client_id:
-                provider = Provider(settings.oidc_issuer, settings.oidc_client_id, settings.oidc_client_secret, http)
+                provider = Provider(
+                    settings.oidc_issuer,
+                    settings.oidc_client_id,
+                    settings.oidc_client_secret,
+                    http,
+                    groups_claim=settings.oidc_groups_claim,
+                )
             app.state.web = Web(settings, engine, client, http, provider)
             yield
 

@@ -19,6 +19,11 @@ with warnings.catch_warnings():  # Authlib announces its move to httpx2 on impor
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 
+SCOPES = "openid email profile"
+GROUPS_SCOPE = "groups"
+MAX_GROUPS = 500
+
+
 class SignInFailed(Exception):
     """The provider did not vouch for the person; the message says why, for the page."""
 
@@ -31,6 +36,8 @@ class Provider:
     client_id: str
     client_secret: str | None
     http: httpx.AsyncClient
+    groups_claim: str = "groups"
+    """The claim that lists a person's groups (``BPO_OIDC_GROUPS_CLAIM``)."""
     _config: dict[str, Any] = field(default_factory=dict)
     _keys: KeySet | None = None
     _seen_tokens: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
@@ -46,11 +53,11 @@ class Provider:
                 raise SignInFailed("the identity provider's discovery document names another issuer")
         return self._config
 
-    def _client(self, redirect_uri: str) -> AsyncOAuth2Client:
+    def _client(self, redirect_uri: str, scope: str = SCOPES) -> AsyncOAuth2Client:
         return AsyncOAuth2Client(
             client_id=self.client_id,
             client_secret=self.client_secret,
-            scope="openid email profile",
+            scope=scope,
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
             token_endpoint_auth_method="client_secret_basic" if self.client_secret else "none",  # noqa: S106
@@ -60,14 +67,18 @@ class Provider:
         """Where to send the browser, and the state, PKCE verifier and nonce to keep meanwhile."""
         conf = await self.config()
         verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
-        async with self._client(redirect_uri) as client:
+        # The groups scope only where the provider lists it: Okta and Entra ID refuse a sign-in that
+        # asks for a scope they do not know, and Entra ID sends groups by the app's registration.
+        offered = conf.get("scopes_supported") or []
+        scope = SCOPES + (f" {GROUPS_SCOPE}" if isinstance(offered, list) and GROUPS_SCOPE in offered else "")
+        async with self._client(redirect_uri, scope) as client:
             url, state = client.create_authorization_url(
                 conf["authorization_endpoint"], code_verifier=verifier, nonce=nonce
             )
         return url, state, verifier, nonce
 
-    async def finish(self, redirect_uri: str, code: str, verifier: str, nonce: str) -> tuple[str, str]:
-        """Trade the code for tokens; the verified address and the subject of the person."""
+    async def finish(self, redirect_uri: str, code: str, verifier: str, nonce: str) -> tuple[str, str, tuple[str, ...]]:
+        """Trade the code for tokens; the verified address, the subject and the groups of the person."""
         conf = await self.config()
         async with self._client(redirect_uri) as client:
             try:
@@ -80,7 +91,8 @@ class Provider:
         info = await self.userinfo(token["access_token"])
         if info.get("sub") != claims["sub"]:
             raise SignInFailed("the identity provider's answers disagree about who signed in")
-        return verified_email({**info, **claims}), claims["sub"]
+        merged = {**info, **claims}
+        return verified_email(merged), claims["sub"], groups_of(merged, self.groups_claim)
 
     async def _id_token_claims(self, id_token: str, nonce: str) -> dict[str, Any]:
         if not id_token:
@@ -122,6 +134,14 @@ class Provider:
             self._seen_tokens.clear()
         self._seen_tokens[access_token] = (now + 60, info)
         return info
+
+
+def groups_of(claims: dict[str, Any], claim: str) -> tuple[str, ...]:
+    """The values of the groups claim ``claim``: a list of strings (or one string); nothing else
+    counts, and a person's list is cut at `MAX_GROUPS` values of at most 256 characters."""
+    value = claims.get(claim)
+    values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return tuple(v for v in values if isinstance(v, str) and 0 < len(v) <= 256)[:MAX_GROUPS]
 
 
 def verified_email(claims: dict[str, Any]) -> str:

@@ -19,8 +19,9 @@ from bpo.api import BpoError, get_options, get_plan, get_status, start_transitio
 from bpo.settings import deployment_connections
 from bpo.web import views
 from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
-from bpo.web.app import current, page, templates, web
-from bpo.web.sessions import Visitor, api_tokens, new_api_token, revoke_api_token, same_token
+from bpo.web.app import current, log, page, templates, web
+from bpo.web.office import may_start, refusal
+from bpo.web.sessions import Visitor, api_tokens, fingerprint, new_api_token, revoke_api_token, same_token
 from bpo.web.transition_view import gate_view, transition_view
 from bpo.web.uploads import ACCEPT, keep_upload
 from models.commands import ReadingsBatch, RecordReadings
@@ -139,13 +140,26 @@ async def decide_gate(
     fields = {k: given[k] for k in FIELDS[action]}
     try:
         if action == "approve" and evidence_file is not None and evidence_file.filename:
-            fields["evidence"] = await keep_upload(web(request).settings, evidence_file)
+            fields["evidence"] = await _kept_if_may(request, transition_id, gate, person, evidence_file)
         await decide(web(request), transition_id, build(action, person, me, {"gate": gate, **fields}))
         web(request).recent.forget(me.email)
     except BpoError as why:
         key = "problem" if why.kind == "BadInput" else "refusal"
         return await _gate_page(request, transition_id, gate, person, people, **{key: str(why)}, form=given)
     return RedirectResponse(f"/t/{quote(transition_id)}/gates/{quote(gate)}?done={action}", status_code=303)
+
+
+async def _kept_if_may(request: Request, tid: str, gate: str, person: Any, upload: UploadFile) -> str:
+    """Keep an uploaded file only for someone the rules would let approve ``gate`` now (the same
+    answer that shows them the button); anyone else's file is never written to the store."""
+    w = web(request)
+    if "approve" not in (await get_options(w.client, tid, person.id)).get(gate, []):
+        log.warning("upload_refused", transition_id=tid, gate=gate, person=fingerprint(person.id))
+        raise BpoError(
+            f"{person.id} may not approve gate '{gate}' now, so the file {upload.filename!r} was not kept",
+            kind="Refused",
+        )
+    return await keep_upload(w.settings, upload)
 
 
 @router.get("/t/{transition_id}/kpi", response_class=HTMLResponse)
@@ -226,17 +240,26 @@ async def qbr(request: Request, transition_id: str, quarter: str = "") -> Respon
     return HTMLResponse(render_qbr(plan, status, rows, chosen, datetime.now(UTC)))
 
 
+def program_office(request: Request, me: Visitor) -> None:
+    """Refuse (403) anyone outside the program office, whatever roles a plan would give them."""
+    if not may_start(web(request).settings, me):
+        log.warning("start_refused", person=fingerprint(me.email), via=me.via)
+        raise HTTPException(403, refusal(me))
+
+
 @router.get("/start", response_class=HTMLResponse)
 async def start_form(request: Request) -> Response:
-    """Upload a plan to start a transition."""
-    signed_in(request)
+    """Upload a plan to start a transition (the program office only)."""
+    program_office(request, signed_in(request))
     return page(request, "start.html")
 
 
 @router.post("/start", response_class=HTMLResponse)
 async def start(request: Request, csrf: Csrf, plan: Annotated[UploadFile, File()]) -> Response:
-    """Start a transition from an uploaded plan; every problem shown with its line."""
+    """Start a transition from an uploaded plan (the program office only); every problem shown
+    with its line."""
     me = checked(request, csrf)
+    program_office(request, me)
     raw = await plan.read(MAX_PLAN_BYTES + 1)
     if len(raw) > MAX_PLAN_BYTES:
         raise HTTPException(413, f"A plan is at most {MAX_PLAN_BYTES // 1024} KB; this one is larger.")
@@ -251,9 +274,6 @@ async def start(request: Request, csrf: Csrf, plan: Annotated[UploadFile, File()
         loaded = parse_plan(text, source=name, env={}, connections=deployment_connections(web(request).settings))
     except PlanError as error:
         return page(request, "start.html", 422, problems=[p.render(name) for p in error.problems])
-    leads = [p for p in loaded.plan.people if (p.address or p.id).lower() == me.email]
-    if not any({"program_manager", "executive_sponsor"} & set(p.roles) for p in leads):
-        raise HTTPException(403, "Only a program manager or executive sponsor on the plan's own roster may start it.")
     w = web(request)
     try:
         tid = await start_transition(
@@ -266,6 +286,7 @@ async def start(request: Request, csrf: Csrf, plan: Annotated[UploadFile, File()
         )
     except BpoError as why:
         return page(request, "start.html", 409, problems=[str(why)])
+    log.info("transition_started", transition_id=tid, person=fingerprint(me.email), via=me.via)
     return RedirectResponse(f"/t/{quote(tid)}", status_code=303)
 
 

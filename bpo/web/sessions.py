@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,12 +28,21 @@ class Visitor:
     operator: str
     csrf: str = ""
     session_id: str | None = None
+    groups: tuple[str, ...] = ()
+    """The identity provider's groups for this person (OIDC only; empty for a link or a token)."""
 
 
 def start_session(
-    engine: Engine, email: str, via: str, ttl: timedelta, issuer: str | None = None, subject: str | None = None
+    engine: Engine,
+    email: str,
+    via: str,
+    ttl: timedelta,
+    issuer: str | None = None,
+    subject: str | None = None,
+    groups: tuple[str, ...] = (),
 ) -> str:
-    """Open a session for ``email``; returns the cookie's value (only its hash is stored)."""
+    """Open a session for ``email`` (with the provider's ``groups`` for them, if any); returns the
+    cookie's value (only its hash is stored)."""
     token, now = secrets.token_urlsafe(32), datetime.now(UTC)
     row = WebSession(
         id=digest(token),
@@ -40,6 +50,7 @@ def start_session(
         via=via,
         issuer=issuer,
         subject=subject,
+        groups=json.dumps(list(groups)) if groups else None,
         csrf=secrets.token_urlsafe(24),
         created_at=now,
         expires_at=now + ttl,
@@ -60,7 +71,8 @@ def visitor(engine: Engine, cookie: str | None) -> Visitor | None:
     if row is None or row.via == "pending" or _aware(row.expires_at) <= datetime.now(UTC):
         return None
     operator = f"{row.issuer} {row.subject}" if row.issuer else row.person
-    return Visitor(email=row.person, via=row.via, operator=operator, csrf=row.csrf, session_id=row.id)
+    groups = tuple(json.loads(row.groups)) if row.groups else ()
+    return Visitor(email=row.person, via=row.via, operator=operator, csrf=row.csrf, session_id=row.id, groups=groups)
 
 
 def end_session(engine: Engine, cookie: str | None) -> None:

@@ -62,10 +62,12 @@ def _base(request: Request) -> str:
     return (web(request).settings.web_url or "http://localhost:8000").rstrip("/")
 
 
-def signed_in(request: Request, email: str, via: str, next_path: str, **who: str | None) -> Response:
-    """Open a session and go on to ``next_path``."""
+def signed_in(
+    request: Request, email: str, via: str, next_path: str, groups: tuple[str, ...] = (), **who: str | None
+) -> Response:
+    """Open a session (keeping the provider's ``groups`` for the person) and go on to ``next_path``."""
     w = web(request)
-    token = start_session(w.engine, email, via, w.settings.session_ttl, **who)
+    token = start_session(w.engine, email, via, w.settings.session_ttl, groups=groups, **who)
     response = RedirectResponse(safe_next(next_path), status_code=303)
     max_age = int(w.settings.session_ttl.total_seconds())
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=_secure(request), max_age=max_age)
@@ -191,10 +193,10 @@ async def single_sign_on_done(request: Request, code: str = "", state: str = "",
         return message(request, "Sign-in did not complete", reason, 400, offer_link=True)
     verifier, nonce, next_path = held
     try:
-        email, subject = await w.provider.finish(f"{_base(request)}/login/oidc/callback", code, verifier, nonce)
+        email, subject, groups = await w.provider.finish(f"{_base(request)}/login/oidc/callback", code, verifier, nonce)
     except SignInFailed as why:
         return message(request, "Sign-in did not complete", f"{why}.", 400, offer_link=True)
-    return signed_in(request, email, "web-oidc", next_path, issuer=w.provider.issuer, subject=subject)
+    return signed_in(request, email, "web-oidc", next_path, groups, issuer=w.provider.issuer, subject=subject)
 
 
 @router.post("/logout")

@@ -140,6 +140,7 @@ async def _until_on_a_roster(address: str, person: str, timeout: float = 60.0) -
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     """Server, worker, web app and the demo transition, until Ctrl-C."""
+    from activities.guard import LOOPBACK
     from bpo.server import wait_for_server
 
     bpo = [sys.executable, "-m", "starter"]
@@ -150,6 +151,8 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
         "BPO_DATA_DIR": str(settings.data_dir),
         "BPO_WEB_URL": settings.web_url or web,
         "BPO_WEB_DEV": os.environ.get("BPO_WEB_DEV", "1"),
+        # The demo's receivers are on this machine; a deployment names what it allows itself.
+        "BPO_FETCH_ALLOW": settings.fetch_allow_text or LOOPBACK,
     }
     children = [subprocess.Popen([*bpo, "server", "--port", str(args.port), "--ui-port", str(args.ui_port)], env=env)]
     try:

@@ -50,7 +50,7 @@ def _embedded(ip: IP) -> IP:
 def kind_of(ip: IP) -> str | None:
     """What kind of inside address ``ip`` is (``"private"``, ``"loopback"``, ...), or None when it
     is a public address a plan may reach."""
-    for candidate in {ip, _embedded(ip)}:
+    for candidate in (_embedded(ip), ip):  # what the packet reaches speaks first
         for word, hit in (
             ("unspecified", candidate.is_unspecified),
             ("loopback", candidate.is_loopback),
@@ -121,12 +121,13 @@ class Policy:
         name = host.lower().strip("[]")
         return name in self.hosts or (name, port) in self.host_ports
 
-    def check_address(self, ip: IP, named: bool) -> None:
-        """Refuse an inside address the allow list does not cover."""
+    def check_address(self, address: str, named: bool) -> None:
+        """Refuse an inside address (as the resolver wrote it) the allow list does not cover."""
+        ip = ipaddress.ip_address(address.split("%")[0])
         kind = kind_of(ip)
         if kind is None or named or any(ip in n or _embedded(ip) in n for n in self.networks):
             return
-        raise Forbidden(f"the host resolves to a {kind} address ({ip}); set {self.setting} to allow it")
+        raise Forbidden(f"the host resolves to a {kind} address ({address}); set {self.setting} to allow it")
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -163,7 +164,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         named, refusal = self.policy.named(host, port), None
         for address in addresses:
             try:
-                self.policy.check_address(ipaddress.ip_address(address.split("%")[0]), named)
+                self.policy.check_address(address, named)
             except Forbidden as exc:
                 refusal = refusal or exc
                 continue

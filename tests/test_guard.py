@@ -235,3 +235,17 @@ async def test_the_worker_refuses_a_loopback_feed_unless_the_deployment_allows_i
         [told, *_] = await until_written(t, settings, "feed_no_data")
     assert told.detail["reason"] == "the host resolves to a loopback address (127.0.0.1); set BPO_FETCH_ALLOW to allow it"
     assert sum(served.hits.values()) == 0, "the feed was never asked"
+
+
+async def test_a_webhook_dripping_its_answer_is_cut_off_by_the_total_deadline(tmp_path, monkeypatch):
+    import activities.notify
+    from bpo.db import make_engine
+
+    monkeypatch.setattr(activities.notify, "DEADLINE", 2.0)
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    async with dripping() as url, guarded_client(Policy.parse("127.0.0.1")) as guarded:
+        notify = NotifyActivities(engine, guarded, Transport(), guarded)
+        delivery = Delivery(notice=notice(), channel=WebhookChannel(kind="webhook", url=url))
+        with pytest.raises(ApplicationError, match=r"^the webhook gave no complete answer within 2 s$") as cut:
+            await ActivityEnvironment().run(notify.deliver, delivery)
+    assert not cut.value.non_retryable, "tried again later"

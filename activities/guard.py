@@ -152,7 +152,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        """Resolve ``host``, refuse inside addresses not allowed, connect to the first allowed one."""
+        """Resolve ``host`` once, skip the inside addresses not allowed, and connect to the first
+        allowed one that answers; refused in our words when none is allowed."""
         self.policy.check_name(host)
         try:
             async with asyncio.timeout(timeout):
@@ -161,15 +162,17 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout("the host name did not resolve in time") from None
         except OSError:
             raise httpcore.ConnectError("the host name does not resolve") from None
-        named, refusal = self.policy.named(host, port), None
+        named = self.policy.named(host, port)
+        failure: Exception | None = None
         for address in addresses:
             try:
                 self.policy.check_address(address, named)
+                return await self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
             except Forbidden as exc:
-                refusal = refusal or exc
-                continue
-            return await self.inner.connect_tcp(address, port, timeout, local_address, socket_options)
-        raise refusal or httpcore.ConnectError("the host name does not resolve")
+                failure = failure or exc
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:  # the next allowed address may answer
+                failure = exc
+        raise failure or httpcore.ConnectError("the host name does not resolve")
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None

@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(default=None, alias="BPO_WEBHOOK_SECRET", repr=False)
     """``whsec_…``: webhooks are signed with it (Standard Webhooks)."""
     allowed_hosts_text: str = Field(default="", alias="BPO_ALLOWED_HOSTS")
-    """Comma-separated hosts notices may go to (``.example.com`` for a domain); empty: any."""
+    """Comma-separated hosts notices may go to and feeds and evidence be fetched from
+    (``.example.com`` for a domain); empty: any."""
     fetch_allow_text: str = Field(default="", alias="BPO_FETCH_ALLOW")
     """Comma-separated hosts, ``host:port`` or CIDRs (``10.1.0.0/16``) that requests made for a plan
     (feeds, evidence, webhooks) may reach although they are loopback, private or link-local;

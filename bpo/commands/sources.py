@@ -54,8 +54,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 async def cmd_evidence(args: argparse.Namespace, settings: Settings) -> None:
-    """The evidence pinned by a gate's approvals; ``--verify`` fetches it again: exit 0 when all
-    of it is unchanged, 1 when any changed or cannot be fetched."""
+    """The evidence pinned by a gate's approvals with its last check's verdict; ``--verify``
+    fetches it again (through the guard) and keeps the verdict for the pages: exit 0 when all of
+    it is unchanged, 1 when any changed or cannot be fetched."""
     from bpo.commands.seeing import _trail, _unwritten_note, _written
     from bpo.db import make_engine
     from bpo.evidence_check import last_verdicts, pinned, verify

@@ -22,6 +22,7 @@ from activities.audit import AuditActivities
 from activities.evidence import EvidenceActivities
 from activities.evidence_store import open_store
 from activities.feeds import FeedActivities
+from activities.guard import guarded_client
 from activities.notify import NotifyActivities
 from activities.outbox import OutboxActivities
 from activities.transport import Transport
@@ -41,6 +42,12 @@ log = structlog.get_logger(__name__)
 SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
 
 
+def plan_client(settings: Settings) -> httpx.AsyncClient:
+    """The guarded client for requests a plan asks for. It keeps no connection open between
+    requests (a feed or evidence is fetched now and then), so it holds nothing to close."""
+    return guarded_client(settings.fetch_policy, keep_alive=False)
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -49,8 +56,13 @@ def build_worker(
     runner: WorkflowRunner | None = None,
 ) -> Worker:
     """A worker for ``settings.task_queue`` with every workflow and activity registered; workflows
-    run in the SDK's sandbox unless a test brings its own ``runner``."""
+    run in the SDK's sandbox unless a test brings its own ``runner``.
+
+    ``http`` serves the deployment's own webhook (``BPO_WEBHOOK_URL``); every request a plan asks
+    for (feeds, evidence, a webhook URL in the plan) goes through a guarded client made here from
+    ``BPO_FETCH_ALLOW`` and ``BPO_ALLOWED_HOSTS``."""
     engine = make_engine(settings.audit_url)
+    guarded = plan_client(settings)
     audit = AuditActivities(engine)
     connections = deployment_connections(settings)
     secrets = connection_secrets(connections)
@@ -62,11 +74,11 @@ def build_worker(
         web_url=settings.web_url,
         link_ttl=settings.link_ttl,
     )
-    notify = NotifyActivities(engine, http, transport)
+    notify = NotifyActivities(engine, http, transport, guarded)
     outbox = OutboxActivities(notify, settings.delivery_give_up)
-    feeds = FeedActivities(http, secrets, connections)
+    feeds = FeedActivities(guarded, secrets, connections, trusted=http)
     store = open_store(settings.evidence_location, settings.evidence_s3_endpoint)
-    evidence = EvidenceActivities(http, store, settings.evidence_max_mb * 1024 * 1024)
+    evidence = EvidenceActivities(guarded, store, settings.evidence_max_mb * 1024 * 1024, engine)
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -126,9 +126,16 @@ class FeedActivities:
     settings they name."""
 
     def __init__(
-        self, http: httpx.AsyncClient, settings: Mapping[str, str], connections: Connections | None = None
+        self,
+        http: httpx.AsyncClient,
+        settings: Mapping[str, str],
+        connections: Connections | None = None,
+        trusted: httpx.AsyncClient | None = None,
     ) -> None:
         self.http = http
+        """The guarded client, for a URL a plan wrote."""
+        self.trusted = trusted or http
+        """The client for the deployment's own connections (the operator named them)."""
         self.settings = settings
         self.connections = connections or Connections()
         self._engines: dict[str, sa.Engine] = {}
@@ -193,7 +200,8 @@ class FeedActivities:
             headers = {"Accept": "application/json" if asked.source.kind == "json" else "text/csv"}
             if target.token:
                 headers["Authorization"] = f"Bearer {target.token}"
-            fetched[url] = await fetch(self.http, url, MAX_FEED_BYTES, headers)
+            http = self.trusted if asked.source.connection else self.http
+            fetched[url] = await fetch(http, url, MAX_FEED_BYTES, headers)
         doc = fetched[url]
         read = _read_json if asked.source.kind == "json" else _read_csv
         return read(doc, asked, period), sha256_of(doc.body), len(doc.body)

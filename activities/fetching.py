@@ -1,19 +1,26 @@
 """Fetching a document from a URL with the limits the world needs: a size cap read as it streams,
-redirects followed only within the same host, a timeout, and failures told in our own words
-(never the URL, which may carry a token, nor a remote server's text).
+redirects followed only within the same host, a timeout per read and a total deadline, and
+failures told in our own words (never the URL, which may carry a token, nor a remote server's
+text). Plan-driven fetches use a client from `activities.guard`, so every hop is guarded too.
 
 Used by the KPI feed and evidence activities, and by ``bpo evidence --verify``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from activities.guard import Forbidden
+
 MAX_REDIRECTS = 5
+DEADLINE = 30.0
+"""Seconds a whole fetch may take (connect, headers, body, redirects): a server that drips a byte
+at a time beats any per-read timeout, never this."""
 
 
 class Unreachable(Exception):
@@ -38,9 +45,27 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
 
 
 async def fetch(
-    http: httpx.AsyncClient, url: str, limit: int, headers: dict[str, str] | None = None, timeout: float = 15.0
+    http: httpx.AsyncClient,
+    url: str,
+    limit: int,
+    headers: dict[str, str] | None = None,
+    timeout: float = 15.0,
+    deadline: float = DEADLINE,
 ) -> Fetched:
-    """The document at ``url``, at most ``limit`` bytes; `Unreachable` or `Refused` otherwise."""
+    """The document at ``url``, at most ``limit`` bytes, within ``deadline`` seconds all told;
+    `Unreachable` or `Refused` otherwise."""
+    try:
+        async with asyncio.timeout(deadline):
+            return await _fetch(http, url, limit, headers, timeout)
+    except TimeoutError:
+        raise Unreachable(f"no complete answer within {deadline:g} s") from None
+    except Forbidden as exc:
+        raise Refused(str(exc)) from None
+
+
+async def _fetch(
+    http: httpx.AsyncClient, url: str, limit: int, headers: dict[str, str] | None, timeout: float
+) -> Fetched:
     origin = _origin(url)
     for _ in range(MAX_REDIRECTS + 1):
         try:

@@ -16,8 +16,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.audit import write_entries
+from activities.fetching import DEADLINE
+from activities.guard import Forbidden
 from activities.links import mint_link
 from activities.transport import Skipped, Transport, bad_channel, send_email
+from models.connections import DEPLOYMENT_WEBHOOK
 from models.messages import AuditEntry, Delivery, Notice
 from models.plan import EmailChannel, WebhookChannel
 
@@ -62,10 +65,19 @@ def sent_entry(delivery: Delivery, refused: dict[str, str]) -> AuditEntry:
 class NotifyActivities:
     """Holds the HTTP client and the audit engine; its bound methods are the registered activities."""
 
-    def __init__(self, engine: Engine, http: httpx.AsyncClient, transport: Transport | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        http: httpx.AsyncClient,
+        transport: Transport | None = None,
+        guarded: httpx.AsyncClient | None = None,
+    ) -> None:
         self.engine = engine
         self.http = http
         self.transport = transport or Transport()
+        # A webhook URL written in the plan goes through ``guarded`` (`activities.guard`); ``http``
+        # serves the deployment's own ``${BPO_WEBHOOK_URL}``.
+        self.guarded = guarded or http
 
     @activity.defn(name="deliver_notification")
     async def deliver(self, delivery: Delivery) -> None:
@@ -127,8 +139,16 @@ class NotifyActivities:
         url = self.transport.webhook_url(channel, client)
         body = notice.model_dump_json().encode()
         headers = self.transport.webhook_headers(notice.id, body, int(time.time()))
+        # The deployment's own webhooks are trusted (its operator set them, often an inside relay);
+        # a URL a plan wrote goes through the guard.
+        http = self.http if channel.connection or channel.url == DEPLOYMENT_WEBHOOK else self.guarded
         try:
-            response = await self.http.post(url, content=body, headers=headers, timeout=15)
+            async with asyncio.timeout(DEADLINE):  # in all, not per read: a dripping server is cut off
+                response = await http.post(url, content=body, headers=headers, timeout=15)
+        except TimeoutError:
+            raise ApplicationError(f"the webhook gave no complete answer within {DEADLINE:g} s") from None
+        except Forbidden as refused:
+            raise bad_channel(f"the webhook is refused: {refused}") from None
         except httpx.HTTPError as error:
             raise ApplicationError(f"the webhook could not be reached ({type(error).__name__})") from None
         if 400 <= response.status_code < 500 and response.status_code not in (408, 429):

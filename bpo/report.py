@@ -234,10 +234,10 @@ def render_report(
     evidence: Sequence[Pinned] | None = None,
 ) -> str:
     """The whole report as one HTML document; ``evidence`` is the pinned evidence as checked
-    (`bpo.evidence_check.verify`), else read from the trail unchecked."""
+    (`bpo.evidence_check.last_verdicts`), else read from the trail unchecked."""
     pins = list(evidence) if evidence is not None else pinned(list(trail))
     pinned_rows = [
-        (f"{p.at:%Y-%m-%d %H:%M}", p.gate or "", p.by or "", p.evidence, f"{p.sha256[:16]}…", f"{p.size:,}", p.mark)
+        (f"{p.at:%Y-%m-%d %H:%M}", p.gate or "", p.by or "", p.evidence, f"{p.sha256[:16]}…", f"{p.size:,}", p.mark_when)
         for p in pins
     ]
     reading_rows = [

@@ -17,6 +17,7 @@ from models.constants import TASK_QUEUE
 from models.durations import Duration
 
 if TYPE_CHECKING:
+    from activities.guard import Policy
     from models.connections import Connections
     from models.signing import Signer
 
@@ -80,7 +81,12 @@ class Settings(BaseSettings):
     """A YAML file of the deployment's connections that plans may name (mail servers, webhooks,
     feed endpoints and databases, each open to the clients it lists); see docs/security.md."""
     allowed_hosts_text: str = Field(default="", alias="BPO_ALLOWED_HOSTS")
-    """Comma-separated hosts notices may go to (``.example.com`` for a domain); empty: any."""
+    """Comma-separated hosts notices may go to and feeds and evidence be fetched from
+    (``.example.com`` for a domain); empty: any."""
+    fetch_allow_text: str = Field(default="", alias="BPO_FETCH_ALLOW")
+    """Comma-separated hosts, ``host:port`` or CIDRs (``10.1.0.0/16``) that requests made for a plan
+    (feeds, evidence, webhooks) may reach although they are loopback, private or link-local;
+    empty: only public addresses. ``bpo up`` allows loopback."""
     web_url: str | None = Field(default=None, alias="BPO_WEB_URL", pattern=r"^https?://[^\s/]+(/\S*)?$")
     """Where people reach the web app (``https://bpo.example.com``): links in mails point there."""
     oidc_issuer: str | None = Field(default=None, alias="BPO_OIDC_ISSUER")
@@ -148,6 +154,24 @@ class Settings(BaseSettings):
     def allowed_hosts(self) -> list[str]:
         """``BPO_ALLOWED_HOSTS`` as a list."""
         return [h.strip().lower() for h in self.allowed_hosts_text.split(",") if h.strip()]
+
+    @field_validator("fetch_allow_text")
+    @classmethod
+    def _fetch_allow(cls, text: str) -> str:
+        from activities.guard import Policy  # the rules of the list live beside the guard
+
+        try:
+            Policy.parse(text)
+        except ValueError as exc:
+            raise ValueError(f"BPO_FETCH_ALLOW: {exc}") from None
+        return text
+
+    @property
+    def fetch_policy(self) -> Policy:
+        """Where requests made for a plan may go: ``BPO_FETCH_ALLOW`` and ``BPO_ALLOWED_HOSTS``."""
+        from activities.guard import Policy
+
+        return Policy.parse(self.fetch_allow_text, self.allowed_hosts)
 
     @property
     def program_office(self) -> frozenset[str]:

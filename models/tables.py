@@ -55,3 +55,30 @@ class AuditHead(SQLModel, table=True):
     transition_id: str = Field(primary_key=True, max_length=200)
     position: int
     hash: str = Field(max_length=64)
+
+
+class EvidenceCheck(SQLModel, table=True):
+    """The last check of one pinned evidence: whether what its URL (or the evidence store) holds
+    now still hashes to what was approved, and when that was found. Written when the evidence is
+    pinned and by ``bpo evidence --verify``; the web app and the report read it and never fetch."""
+
+    __tablename__ = "evidence_check"
+
+    id: uuid.UUID = Field(primary_key=True)
+    """From the transition, the evidence as named and its pinned hash (`evidence_check_key`)."""
+    transition_id: str = Field(index=True, max_length=200)
+    sha256: str = Field(max_length=64)
+    """The hash that was approved."""
+    verdict: str = Field(max_length=16)
+    """``unchanged``, ``changed`` or ``unreachable``."""
+    now_sha256: str | None = Field(default=None, max_length=64)
+    now_size: int | None = Field(default=None)
+    problem: str | None = Field(default=None, max_length=500)
+    """Why it could not be fetched, in our words."""
+    checked_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+def evidence_check_key(transition_id: str, evidence: str, sha256: str) -> uuid.UUID:
+    """The key of the check of ``evidence`` pinned at ``sha256`` in a transition (the URL itself,
+    which may carry a token, is not stored twice)."""
+    return uuid.uuid5(_NAMESPACE, f"evidence\n{transition_id}\n{evidence}\n{sha256}")

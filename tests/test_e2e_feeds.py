@@ -26,7 +26,7 @@ MINUTES = b"Go-live readiness review, 2027-03-01: every criterion met.\n"
 def world(tmp_path: Path, hook):
     """The engine with the web app, and the platform the plan's feed reads, on loopback."""
     with document_server() as (base, served):
-        stack = Stack(tmp_path)
+        stack = Stack(tmp_path, {"BPO_FETCH_ALLOW": "127.0.0.0/8"})  # the platform is on loopback
         try:
             stack.start_server()
             stack.start_worker()
@@ -64,7 +64,10 @@ def test_a_pilot_passes_on_pulled_readings_and_a_go_live_pins_its_evidence(world
     token = mint_link(make_engine(f"sqlite:///{s.data_dir / 'audit.db'}"), QUINN, "/", timedelta(hours=1))
     assert quinn.sign_in(f"{s.web_url}/login/link/{token}").status_code == 303
     gate = f"/t/{TID}/gates/go_live_approved"
-    assert "pinned, unchanged" in text_of(quinn.get(gate).text), "PAT's link, fetched again for the page"
+    fetched = served.hits["/minutes.txt"]
+    assert "pinned, unchanged; checked " in text_of(quinn.get(gate).text), "PAT's link, as checked when it was pinned"
+    assert "pinned, unchanged; checked " in text_of(quinn.get(f"/t/{TID}").text)
+    assert served.hits["/minutes.txt"] == fetched, "a page shows the last check and fetches nothing"
     exe = quinn.submit(
         gate, {"action": "approve"}, files={"evidence_file": ("tool.exe", b"MZ\x90", "application/octet-stream")}
     )
@@ -84,6 +87,7 @@ def test_a_pilot_passes_on_pulled_readings_and_a_go_live_pins_its_evidence(world
     assert changed.returncode == 1 and "CHANGED since it was approved" in changed.stdout
     assert "1 of 2 pinned evidence of 'go_live_approved' no longer match" in changed.stderr
 
+    fetched = served.hits["/minutes.txt"]
     s.ok("report", TID, "--out", str(tmp_path / "report.html"))
     report = (tmp_path / "report.html").read_text()
     assert report.count("from feed contact_centre") == 2 and "pinned, CHANGED since it was approved" in report
@@ -92,4 +96,5 @@ def test_a_pilot_passes_on_pulled_readings_and_a_go_live_pins_its_evidence(world
     assert "pulled by themselves once each week ends" in kpi_page
     page = text_of(quinn.get(f"/t/{TID}").text)
     assert "from feed contact_centre" in page and "pinned, CHANGED since it was approved" in page
+    assert served.hits["/minutes.txt"] == fetched, "the report and the pages read the verdict `--verify` kept"
     assert f"KPI feeds, pulled as each week ends: contact_centre next for {period_of(now, 'weekly')}" in page

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bpo.evidence_check import pinned, verify
+from bpo.db import make_engine
+from bpo.evidence_check import last_verdicts, pinned, verify
 from bpo.settings import Settings
 from models.commands import Approve, Waive
 from tests.receivers import document_server
@@ -22,7 +23,10 @@ MINUTES = b"Kickoff held 2027-01-12. Attendees: Pat, Quinn. Decisions: go ahead 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(BPO_DATA_DIR=tmp_path, BPO_TASK_QUEUE=f"tq-{uuid.uuid4()}", BPO_EVIDENCE_MAX_MB=1)
+    # The evidence and the webhook are on loopback: allowed here, as a deployment would say.
+    return Settings(
+        BPO_DATA_DIR=tmp_path, BPO_TASK_QUEUE=f"tq-{uuid.uuid4()}", BPO_EVIDENCE_MAX_MB=1, BPO_FETCH_ALLOW="127.0.0.0/8"
+    )
 
 
 @pytest.fixture
@@ -56,11 +60,16 @@ async def test_an_approval_with_evidence_at_a_url_records_its_hash_and_the_check
         "stored": f"sha256/{digest[:2]}/{digest}",
     }
     assert (settings.data_dir / "evidence" / row.detail["pinned"]["stored"]).read_bytes() == MINUTES
-    [item] = await verify(pinned(trail(settings, t.id), "go_live_approved"), settings)
+    engine = make_engine(settings.audit_url)
+    [kept] = last_verdicts(pinned(trail(settings, t.id), "go_live_approved"), engine)
+    assert kept.verdict == "unchanged" and kept.checked_at, "the pin is its first check, kept for the pages"
+    [item] = await verify(pinned(trail(settings, t.id), "go_live_approved"), settings, engine)
     assert (item.verdict, item.mark) == ("unchanged", "pinned, unchanged")
     served.put("/minutes.txt", MINUTES.replace(b"go ahead", b"hold"), "text/plain")
-    [item] = await verify(pinned(trail(settings, t.id), "go_live_approved"), settings)
+    [item] = await verify(pinned(trail(settings, t.id), "go_live_approved"), settings, engine)
     assert item.verdict == "changed" and item.now_sha256 != digest
+    [kept] = last_verdicts(pinned(trail(settings, t.id), "go_live_approved"), engine)
+    assert kept.verdict == "changed" and kept.mark_when.startswith("pinned, CHANGED since it was approved; checked ")
 
 
 @pytest.mark.parametrize(

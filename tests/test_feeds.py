@@ -32,6 +32,13 @@ def feed_plan(base: str, hook: str) -> Plan:
 
 
 @pytest.fixture
+def settings(settings):
+    """The shared settings, letting the worker reach this file's loopback feed and webhook."""
+    settings.fetch_allow_text = "127.0.0.0/8"
+    return settings
+
+
+@pytest.fixture
 def feed():
     with document_server() as (base, served):
         yield base, served

@@ -146,6 +146,7 @@ DEMO_PROGRAM_OFFICE = "dana@acme.example,li@acme.example"
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     """Server, worker, web app and the demo transition, until Ctrl-C."""
+    from activities.guard import LOOPBACK
     from bpo.server import wait_for_server
 
     bpo = [sys.executable, "-m", "starter"]
@@ -158,6 +159,8 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
         "BPO_WEB_DEV": os.environ.get("BPO_WEB_DEV", "1"),
         # The demo's sponsor and program manager are its program office: they may start plans.
         "BPO_PROGRAM_OFFICE": settings.program_office_text or DEMO_PROGRAM_OFFICE,
+        # The demo's receivers are on this machine; a deployment names what it allows itself.
+        "BPO_FETCH_ALLOW": settings.fetch_allow_text or LOOPBACK,
     }
     children = [subprocess.Popen([*bpo, "server", "--port", str(args.port), "--ui-port", str(args.ui_port)], env=env)]
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict
+from datetime import datetime
 
 from bpo.api import get_status
 from bpo.commands.common import FAILED, Exit, client_for, model_input
@@ -48,26 +49,36 @@ async def cmd_feed(args: argparse.Namespace, settings: Settings) -> None:
     print(table(["feed", "next period", "pulling", "no data yet", "last pulled", "last problem"], rows))
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 async def cmd_evidence(args: argparse.Namespace, settings: Settings) -> None:
-    """The evidence pinned by a gate's approvals; ``--verify`` fetches it again: exit 0 when all
-    of it is unchanged, 1 when any changed or cannot be fetched."""
+    """The evidence pinned by a gate's approvals with its last check's verdict; ``--verify``
+    fetches it again (through the guard) and keeps the verdict for the pages: exit 0 when all of
+    it is unchanged, 1 when any changed or cannot be fetched."""
     from bpo.commands.seeing import _trail, _unwritten_note, _written
-    from bpo.evidence_check import pinned, verify
+    from bpo.db import make_engine
+    from bpo.evidence_check import last_verdicts, pinned, verify
 
     _unwritten_note(await _written(settings, args.id), args.id)
     items = pinned(_trail(settings, args.id), args.gate)
     if not items:
         raise Exit(f"no approval of '{args.gate}' in '{args.id}' pinned its evidence")
+    engine = make_engine(settings.audit_url)
     if args.verify:
-        await verify(items, settings)
+        await verify(items, settings, engine)
+    else:
+        last_verdicts(items, engine)
     if args.json:
-        print(json.dumps([asdict(i) | {"at": i.at.isoformat(), "mark": i.mark} for i in items], indent=2))
+        shown = [asdict(i) | {"at": i.at.isoformat(), "mark": i.mark, "checked_at": _iso(i.checked_at)} for i in items]
+        print(json.dumps(shown, indent=2))
     else:
         rows = [
-            [f"{i.at:%Y-%m-%d %H:%M}", i.by or "", i.evidence, f"{i.sha256[:16]}…", f"{i.size:,}", i.mark]
+            [f"{i.at:%Y-%m-%d %H:%M}", i.by or "", i.evidence, f"{i.sha256[:16]}…", f"{i.size:,}", i.mark_when]
             for i in items
         ]
         print(table(["approved", "by", "evidence", "sha256", "bytes", "now"], rows))
     bad = [i for i in items if i.verdict in ("changed", "unreachable")]
-    if bad:
+    if bad and args.verify:
         raise Exit(f"{len(bad)} of {len(items)} pinned evidence of '{args.gate}' no longer match", FAILED)

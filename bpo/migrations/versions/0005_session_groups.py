@@ -1,8 +1,8 @@
 """A web session keeps the groups the identity provider listed for the person at sign-in, so the
 web app can tell the program office (``BPO_PROGRAM_OFFICE``) by group.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-04
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

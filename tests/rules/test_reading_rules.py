@@ -182,3 +182,12 @@ def test_a_correction_inside_a_kpi_gate_also_replaces_the_reading_that_stands():
     status = run.do(RecordReadings(period="P2", values={"csat": 90.0}, by=RAJ, correct=True, reason="typo"))
     assert status.gates[0].status == "passed"  # the streak, recounted
     assert (run.machine.state.standing["P2"]["csat"].value, run.machine.state.standing["P2"]["csat"].by) == (90.0, RAJ)
+
+
+def test_a_correction_of_a_period_read_before_a_kpi_gate_opened_does_not_count_toward_it():
+    run = Run()
+    run.read("W1", **GOOD)  # in planning
+    run.reach_pilot()
+    fix = RecordReadings(period="W1", values={**GOOD, "csat": 91.0}, by=LI, correct=True, reason="recount")
+    status = run.do(fix)
+    assert run.gate("pilot_kpis_met").progress == "0/2 periods" and status.phase == "pilot"

@@ -164,8 +164,8 @@ def record_readings(
         if not isinstance(spec, KpiGate) or gate.status != "open":
             continue
         values = {metric: v for metric, v in command.values.items() if metric in spec.metrics}
-        if not values:
-            continue
+        if not values or (stands and command.correct and command.period not in gate.periods):
+            continue  # a correction counts where the reading it corrects counted, never anew
         if command.period not in gate.periods:
             gate.periods.append(command.period)
         gate.readings.setdefault(command.period, {}).update(values)

@@ -44,17 +44,23 @@ SETUP = [
     Tick(gate="runbook", item="access", by=SAM),
     Tick(gate="runbook", item="scripts", by=SAM),
 ]
-PILOT = [
-    RecordReadings(period="P1", values={"csat": 90, "error_rate": 1.0}, by=PAT),
-    RecordReadings(period="P2", values={"csat": 88, "error_rate": 1.5}, by=PAT),
-]
+
+
+def pilot(attempt: int) -> list[RecordReadings]:
+    """The pilot's two periods; each attempt reads periods of its own, since a reading stands."""
+    return [
+        RecordReadings(period=f"A{attempt}-P1", values={"csat": 90, "error_rate": 1.0}, by=PAT),
+        RecordReadings(period=f"A{attempt}-P2", values={"csat": 88, "error_rate": 1.5}, by=PAT),
+    ]
+
+
 # Setup, a pilot rejected once (rework back to setup), setup again, the pilot signed off.
 SCRIPT = [
     *SETUP,
-    *PILOT,
+    *pilot(1),
     Reject(gate="go_live", by=PAT, reason="rework"),
     *SETUP,
-    *PILOT,
+    *pilot(2),
     Approve(gate="go_live", by=PAT),
     Approve(gate="go_live", by=SAM),
 ]

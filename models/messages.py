@@ -201,6 +201,14 @@ class Ledger(Message):
     reviews_sent: int = 0
 
 
+class Standing(Message):
+    """A reading that stands for one metric and period label: its value and who recorded it."""
+
+    value: float
+    by: str | None = None
+    """The reporter's id; for a feed's reading, ``feed <name>``."""
+
+
 class Decision(Message):
     """One person's decision, as the decision log keeps it."""
 
@@ -266,6 +274,11 @@ class TransitionState(Message):
     """Every version proposed since the start, and how each was decided."""
     latest: dict[str, float] = {}
     """The latest reading of each KPI, whatever the phase: what objectives are measured by."""
+    standing: dict[str, dict[str, Standing]] = {}
+    """Period label -> metric -> the reading that stands, whatever the phase (steady state
+    included): what a second reading for the same period is checked against, and what a
+    correction replaces. The last ``MAX_STANDING_PERIODS`` labels (`workflows.rules.readings`),
+    oldest first; older ones stay in the audit trail."""
     objectives_told: list[str] = []
     """Objectives whose due date passed (and whose sponsors were told if unmet)."""
     unwritten: list[AuditEntry] = []

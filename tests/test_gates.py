@@ -92,6 +92,22 @@ async def test_a_recorded_reading_stands_and_only_a_correction_with_a_reason_rep
     assert t.gate(status, "pilot_kpis_met").status == "passed"
 
 
+async def test_a_reading_outside_a_kpi_gate_stands_across_phases_and_continue_as_new(t):
+    status = await t.read("W1", csat=90)
+    assert status.phase == "planning"  # no KPI gate is open
+    again = RecordReadings(period="W1", values={"csat": 80}, by=LI)
+    assert "csat for W1 is already recorded (90)" in await t.refused(again, "AlreadyRecorded")
+    await t.reach("steady_state")
+    for _ in range(12):  # steady-state quarters, until the run's history reaches its budget
+        await t.sleep(days=91)
+        if (status := await t.status()).runs > 1:
+            break
+    assert status.runs > 1
+    assert "csat for W1 is already recorded (90)" in await t.refused(again, "AlreadyRecorded")
+    await t.do(again.model_copy(update={"correct": True, "reason": "the survey was re-scored"}))
+    assert "csat for W1 is already recorded (80)" in await t.refused(again, "AlreadyRecorded")
+
+
 async def test_lower_is_better_kpis_meet_their_sla_at_or_below_it(t):
     await t.reach("pilot")
     await t.read("W1", csat=85, error_rate=2.0, first_response_hours=4)

@@ -45,6 +45,7 @@ from models.plan import (
     RosterGate,
 )
 from models.signing import verify
+from workflows.rules import readings
 from workflows.rules.clock import View
 from workflows.rules.delegation import acting_for
 from workflows.rules.versions import DELEGATION_DATES, KPI_PROVENANCE, ROSTER_AUTHORITY
@@ -75,6 +76,7 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
         case ReadingsBatch():
             for batch in command.batches:
                 _check_readings(v, batch)
+            readings.batch_repeats(v, command.batches)
         case RecordReadings():
             _check_readings(v, command)
         case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate() | Delegate() | RetryNotices():
@@ -345,11 +347,5 @@ def _check_readings(v: View, command: RecordReadings) -> None:
 
 
 def recorded_readings(v: View, period: str) -> dict[str, float]:
-    """What stands recorded for ``period``: in the open KPI gates, or in steady state's period."""
-    if v.phase is None:
-        return dict(v.state.ledger.readings.get(period, {})) if v.state.ledger else {}
-    recorded: dict[str, float] = {}
-    for gate in v.state.gates:
-        if gate.status == "open":
-            recorded.update(gate.readings.get(period, {}))
-    return recorded
+    """What stands recorded for ``period``, metric by metric (`workflows.rules.readings`)."""
+    return readings.recorded(v, period)

@@ -25,14 +25,14 @@ from models.commands import (
 from models.evidence import EvidencePin
 from models.messages import Delegation, Signoff
 from models.plan import ApprovalGate, ChecklistGate, KpiGate
-from workflows.rules import texts
+from workflows.rules import readings, texts
 from workflows.rules.checks import escalation_level, gate_of, recorded_readings
 from workflows.rules.delegation import acting_for
 from workflows.rules.gates import approvals_pass, approvers, gate_passed, kpi_streak, open_gate
-from workflows.rules.ledger import record_steady
+from workflows.rules.ledger import record_steady, unsettled
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import begin_phase, close_run, raise_level
-from workflows.rules.versions import PHASE_BREACH_ALERTS
+from workflows.rules.versions import PHASE_BREACH_ALERTS, READINGS_STAND
 
 NOTIFIED_OF_CONTROL = ["point_of_contact", "program_manager"]
 MAX_BREACHES = 500
@@ -133,13 +133,29 @@ def record_readings(
     phase = m.phase
     detail: dict[str, object] = {"period": command.period, "values": command.values, **(provenance or {})}
     kind = "kpi_reading"
+    stands = m.changed(READINGS_STAND)
+    latest = list(command.values)
     if command.correct:  # both values stay in the trail: what was recorded, and what replaces it
         was = recorded_readings(m, command.period)
         kind, detail["was"], detail["reason"] = "kpi_corrected", {k: was[k] for k in command.values}, command.reason
+        if stands:
+            by = readings.recorded_by(m, command.period)
+            detail["was_by"] = {k: by.get(k) for k in command.values}
+            latest = readings.newest(m, command.period, latest)
+    booked = command
+    if stands and phase is None and command.correct:
+        booked, settled = unsettled(m, command)
+        if settled:  # counted by a settlement already sent, which stands
+            detail["settled"] = settled
     m.audit(kind, now, actor=command.by, detail=detail, command=sent or command, signed=signed)
-    m.state.latest = {**m.state.latest, **command.values}
+    if stands:
+        readings.stand(m, command)
+        m.state.latest = {**m.state.latest, **{k: command.values[k] for k in latest}}
+    else:
+        m.state.latest = {**m.state.latest, **command.values}
     if phase is None:
-        record_steady(m, command, now)
+        if booked.values:
+            record_steady(m, booked, now)
         return
     if m.changed(PHASE_BREACH_ALERTS):
         alert_breaches(m, command, phase.name, now)
@@ -148,8 +164,8 @@ def record_readings(
         if not isinstance(spec, KpiGate) or gate.status != "open":
             continue
         values = {metric: v for metric, v in command.values.items() if metric in spec.metrics}
-        if not values:
-            continue
+        if not values or (stands and command.correct and command.period not in gate.periods):
+            continue  # a correction counts where the reading it corrects counted, never anew
         if command.period not in gate.periods:
             gate.periods.append(command.period)
         gate.readings.setdefault(command.period, {}).update(values)

@@ -17,6 +17,7 @@ from workflows.rules import texts
 from workflows.rules.checks import Refused, recorded_readings, require_role
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
+from workflows.rules.versions import READINGS_STAND
 
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
@@ -134,6 +135,11 @@ def _record(m: Recorder, fs: FeedState, asked: FeedPull, period: str, result: Fe
     fs.missing = [p for p in fs.missing if p != period]
     recorded = recorded_readings(m, period)  # a reading recorded by hand meanwhile stands
     values = {k: v for k, v in result.readings[period].items() if k not in recorded}
+    differs = {k: v for k, v in result.readings[period].items() if k in recorded and v != recorded[k]}
+    if differs and m.changed(READINGS_STAND):  # never overwritten; a reporter corrects it if the feed is right
+        standing = {k: recorded[k] for k in differs}
+        detail = {"feed": asked.source.name, "period": period, "values": differs, "standing": standing}
+        m.audit("feed_reading_differs", now, detail=detail)
     if not values:
         return
     _hold_place(m, period, list(values))

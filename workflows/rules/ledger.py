@@ -100,3 +100,14 @@ def record_steady(m: Recorder, command: RecordReadings, now: datetime) -> None:
         m.audit("sla_breach", now, actor=command.by, detail=detail)
         message = texts.sla_breach(m.plan, kpi, value, command.period, ledger.period)
         m.notify("sla_breach", message, terms.breach_alert, now, detail)
+
+
+def unsettled(m: Recorder, correction: RecordReadings) -> tuple[RecordReadings, list[str]]:
+    """The part of a steady-state ``correction`` that the period under way counts, and the metrics
+    it leaves out: those recorded for a label outside that period (settled before, or read during
+    the phases) are corrected in the record and the trail, and the settlement that counted them
+    stands as it was sent."""
+    under_way = m.state.ledger.readings.get(correction.period, {}) if m.state.ledger else {}
+    counted = {k: v for k, v in correction.values.items() if k in under_way}
+    left = sorted(k for k in correction.values if k not in under_way)
+    return correction.model_copy(update={"values": counted}), left

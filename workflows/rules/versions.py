@@ -62,6 +62,12 @@ EVIDENCE_PINNED = "evidence-pinned-2026-11"
 the sign-off records its SHA-256 and size, and evidence refused (or required and unreachable)
 refuses the approval. Not in the epoch below: asked on its own."""
 
+READINGS_STAND = "readings-stand-2026-12"
+"""A reading stands in every phase and in steady state, not only while a KPI gate is open: a
+transition-wide record of period and metric, carried across continue-as-new, refuses a second
+reading without ``--correct --reason``, and a feed never overwrites a reading that stands. Not in
+the epoch below: asked on its own."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one

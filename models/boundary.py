@@ -74,12 +74,14 @@ def connection_kind(target: EmailChannel | WebhookChannel | HttpFeed | SqlFeed) 
     return "sql" if isinstance(target, SqlFeed) else "http"
 
 
-def boundary_check(plan: Plan, connections: Connections) -> list[Found]:
-    """Every place ``plan`` crosses the boundary, as (path, message)."""
+def boundary_check(plan: Plan, connections: Connections | None) -> list[Found]:
+    """Every place ``plan`` crosses the boundary, as (path, message); each connection it names is
+    looked up in ``connections`` unless that is None (the workflow, which has no connections file:
+    the worker checks them at each delivery and pull)."""
     return list(_boundary(plan, connections))
 
 
-def _boundary(plan: Plan, connections: Connections) -> Iterator[Found]:
+def _boundary(plan: Plan, connections: Connections | None) -> Iterator[Found]:
     targets: list[tuple[tuple[str | int, ...], EmailChannel | WebhookChannel | HttpFeed | SqlFeed, str | None]] = []
     for i, channel in enumerate(plan.notifications):
         if isinstance(channel, (EmailChannel, WebhookChannel)):
@@ -90,7 +92,7 @@ def _boundary(plan: Plan, connections: Connections) -> Iterator[Found]:
     for path, target, problem in targets:
         if problem:
             yield path, problem
-        elif target.connection:
+        elif target.connection and connections is not None:
             try:
                 connections.allowed(target.connection, (connection_kind(target),), plan.client)
             except ConnectionRefused as refused:

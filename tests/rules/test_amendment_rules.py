@@ -67,3 +67,21 @@ def test_a_rejected_amendment_changes_nothing():
     run.do(Amend(plan=version(("    due: 10d\n", "    due: 20d\n")), reason="more time", by=LI))
     run.do(Reject(gate="amendment_1", by=DANA, reason="keep the dates"))
     assert run.status().amendments[0].status == "rejected" and run.machine.plan.phases[1].due.days == 10
+
+
+def test_an_amendment_may_not_change_the_client_nor_give_the_plan_a_mail_server_of_its_own():
+    # The connections a plan may use are open to its client, and its mail carries sign-in links:
+    # an amendment sent straight to the workflow, past `bpo amend`'s checks, is refused all the same.
+    run = Run()
+    other = version(("client: ACME Corp", "client: Globex"))
+    assert "may not change client ('ACME Corp' to 'Globex')" in run.refused(Amend(plan=other, reason="x", by=LI), "BadPlan")
+    plan = run.machine.plan
+    own = [c.model_copy(update={"smtp": "smtp://mail.attacker.example"}) if c.kind == "email" else c for c in plan.notifications]
+    says = run.refused(Amend(plan=plan.model_copy(update={"notifications": own}), reason="x", by=LI), "BadPlan")
+    assert "a plan never names a mail server of its own" in says and run.status().amendments == []
+
+
+def test_before_the_boundary_a_proposal_was_not_asked_about_its_client():
+    run = Run(patched=lambda change: False)  # a history recorded before the change replays as it ran
+    run.do(Amend(plan=version(("client: ACME Corp", "client: Globex"), ("    due: 10d\n", "    due: 20d\n")), reason="x", by=LI))
+    assert [a.status for a in run.status().amendments] == ["proposed"]

@@ -2,8 +2,8 @@
 executive sponsor as the gate ``amendment_N``.
 
 A proposal may change whatever lies ahead (people, KPIs, phases and gates ahead, due dates,
-channels, ladders) but not a phase already passed, nor a gate of the phase under way that was
-already decided or has sign-offs; it must keep an executive sponsor. Until the approval the
+channels, ladders) but not the client, nor a phase already passed, nor a gate of the phase under
+way that was already decided or has sign-offs; it must keep an executive sponsor. Until the approval the
 transition runs on the plan it has; on it, on the new version, from its current point.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from models.boundary import boundary_check
 from models.commands import Amend, Approve, Reject
 from models.durations import format_span
 from models.messages import Amendment
@@ -22,6 +23,7 @@ from workflows.rules.checks import Refused, person, require_role
 from workflows.rules.clock import View
 from workflows.rules.gates import open_gate
 from workflows.rules.outbox import Recorder
+from workflows.rules.versions import AMENDMENT_KEEPS_CLIENT
 
 KEY = re.compile(r"^amendment_([1-9][0-9]*)$")
 NOTIFIED = ["executive_sponsor", "program_manager", "point_of_contact"]
@@ -63,12 +65,21 @@ def changes(old: Plan, new: Plan) -> list[str]:
 
 
 def check_proposal(v: View, command: Amend) -> None:
-    """Refuse a proposal that changes what is behind, drops the last sponsor, or changes nothing."""
+    """Refuse a proposal that changes what is behind, the client, or nothing; drops the last
+    sponsor; or crosses the boundary (a mail server, a setting, a token or a database of its own)."""
     require_role(v, command.by, CONTROL_ROLES, "propose an amendment")
     old, new, i = v.plan, command.plan, v.state.phase_index
+    keeps_client = v.changed(AMENDMENT_KEEPS_CLIENT)  # asked of every proposal, so every history records it
+    if keeps_client and new.client != old.client:
+        raise Refused(
+            f"an amendment may not change client ('{old.client}' to '{new.client}'): the connections a plan "
+            "may use are open to its client; start a new transition for another client",
+            "BadPlan",
+        )
     if not any("executive_sponsor" in p.roles for p in new.people):
         raise Refused("the new plan has no executive sponsor; someone must approve what comes", "NoSponsor")
-    problems = [f"{'.'.join(map(str, path))}: {message}" for path, message in cross_check(new)]
+    found = cross_check(new) + (boundary_check(new, None) if keeps_client else [])
+    problems = [f"{'.'.join(map(str, path))}: {message}" for path, message in found]
     if problems:
         raise Refused("the new plan does not hold together: " + "; ".join(problems[:5]), "BadPlan")
     for passed in old.phases[: min(i, len(old.phases))]:

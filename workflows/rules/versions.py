@@ -56,6 +56,9 @@ RUNS_BY_BUDGET = "runs-by-budget-2026-11"
 a steady-state year takes one or two runs, not twelve, and carries its plan that many times."""
 UPDATE_ID_REQUESTS = "update-id-requests-2026-11"
 """A command without a request id counts once per Temporal update id."""
+AMENDMENT_KEEPS_CLIENT = "amendment-keeps-client-2026-12"
+"""An amendment may not change the plan's ``client``: the deployment's connections a plan may use
+are open to its client (trust: "The boundary"). Not in the epoch below: asked on its own."""
 
 EVIDENCE_PINNED = "evidence-pinned-2026-11"
 """An approval whose evidence is a URL (or an uploaded file) waits while an activity fetches it;

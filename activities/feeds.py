@@ -88,7 +88,7 @@ class _Target:
 
 def _read_json(doc: Fetched, asked: FeedPull, period: str) -> dict[str, float]:
     if "html" in doc.content_type or doc.body.lstrip()[:1] == b"<":
-        raise NoData(f"the source answered HTML ({doc.content_type or 'no type'}), not JSON")
+        raise NoData("the source answered HTML, not JSON")
     try:
         data = json.loads(doc.body)
     except ValueError:
@@ -104,7 +104,7 @@ def _read_json(doc: Fetched, asked: FeedPull, period: str) -> dict[str, float]:
 
 def _read_csv(doc: Fetched, asked: FeedPull, period: str) -> dict[str, float]:
     if "html" in doc.content_type or doc.body.lstrip()[:1] == b"<":
-        raise NoData(f"the source answered HTML ({doc.content_type or 'no type'}), not CSV")
+        raise NoData("the source answered HTML, not CSV")
     try:
         rows = list(csv.reader(io.StringIO(doc.body.decode("utf-8-sig"))))
     except (UnicodeDecodeError, csv.Error):

@@ -127,7 +127,8 @@ class Policy:
         kind = kind_of(ip)
         if kind is None or named or any(ip in n or _embedded(ip) in n for n in self.networks):
             return
-        raise Forbidden(f"the host resolves to a {kind} address ({address}); set {self.setting} to allow it")
+        # The address is not told: whoever wrote the URL would map the inside network with it.
+        raise Forbidden(f"the host resolves to a {kind} address; set {self.setting} to allow it")
 
 
 async def resolve(host: str, port: int) -> list[str]:

@@ -107,8 +107,10 @@ class NotifyActivities:
                 smtp = self.transport.smtp_url(channel, delivery.client)
                 if not to:
                     raise Skipped("no recipient has an email address")
-                # Only now, with the mail bound for the deployment's own mailer, is a link minted.
-                message = _email(channel, notice, to, await self._link(notice, to))
+                # A link is minted only for mail bound for the deployment's own mailer: a connection
+                # may be a client's relay, and a link signs its holder in on every transition.
+                own = channel.connection is None
+                message = _email(channel, notice, to, await self._link(notice, to) if own else None)
                 refused = await asyncio.to_thread(send_email, self.transport, smtp, message, to)
         except Skipped as off:
             bound.warning("notification_skipped", reason=str(off))
@@ -138,10 +140,12 @@ class NotifyActivities:
     async def _post(self, channel: WebhookChannel, notice: Notice, client: str | None) -> None:
         url = self.transport.webhook_url(channel, client)
         body = notice.model_dump_json().encode()
-        headers = self.transport.webhook_headers(notice.id, body, int(time.time()))
-        # The deployment's own webhooks are trusted (its operator set them, often an inside relay);
-        # a URL a plan wrote goes through the guard.
-        http = self.http if channel.connection or channel.url == DEPLOYMENT_WEBHOOK else self.guarded
+        # The deployment's own webhooks are trusted (its operator set them, often an inside relay)
+        # and signed; a URL a plan wrote goes through the guard, unsigned: signed bodies collected
+        # there could be replayed to the deployment's own receiver.
+        own = bool(channel.connection) or channel.url == DEPLOYMENT_WEBHOOK
+        headers = self.transport.webhook_headers(notice.id, body, int(time.time()), sign=own)
+        http = self.http if own else self.guarded
         try:
             async with asyncio.timeout(DEADLINE):  # in all, not per read: a dripping server is cut off
                 response = await http.post(url, content=body, headers=headers, timeout=15)

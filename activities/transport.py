@@ -91,8 +91,8 @@ class Transport:
         if allowed and not any(host == h or (h.startswith(".") and (host or "").endswith(h)) for h in allowed):
             raise bad_channel(f"the {what} host is not in BPO_ALLOWED_HOSTS")
 
-    def webhook_headers(self, notice_id: str, body: bytes, timestamp: int) -> dict[str, str]:
-        """Standard Webhooks headers; signed with ``BPO_WEBHOOK_SECRET`` when it is set."""
+    def webhook_headers(self, notice_id: str, body: bytes, timestamp: int, sign: bool = True) -> dict[str, str]:
+        """Standard Webhooks headers, signed with ``BPO_WEBHOOK_SECRET`` when it is set and ``sign``."""
         headers = {
             "Idempotency-Key": notice_id,
             "X-Bpo-Notification-Id": notice_id,
@@ -100,7 +100,7 @@ class Transport:
             "webhook-timestamp": str(timestamp),
             "content-type": "application/json",
         }
-        if self.webhook_secret:
+        if sign and self.webhook_secret:
             key = base64.b64decode(self.webhook_secret.removeprefix("whsec_"))
             signed = f"{notice_id}.{timestamp}.".encode() + body
             headers["webhook-signature"] = (

@@ -230,7 +230,7 @@ def effective(settings: Settings) -> dict[str, str]:
     return shown
 
 
-_USERINFO = re.compile(r"(?P<start>[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)[^/?#\s]*@", re.IGNORECASE)
+_USERINFO = re.compile(r"[a-z][a-z0-9+.-]*://[^:/?#@\s]*:", re.IGNORECASE)
 _SECRET_PARAM = re.compile(
     r"(?P<start>[?&;](?:[\w.-]*(?:password|passwd|pwd|secret|token|key|sig|signature|auth|credential)[\w.-]*)=)"
     r"[^&;#\s]*",
@@ -241,9 +241,16 @@ _SECRET_PARAM = re.compile(
 def make_url_safe(url: str) -> str:
     """``url`` with its password and the values of query parameters named like secrets
     (``token``, ``key``, ``password``, ``sig``...) replaced by ****; any other text unchanged."""
-    # The password runs to the last "@" before the path: an unencoded "@" in it must not leave a tail.
-    shown = _USERINFO.sub(lambda m: m["start"] + "****@", url)
+    shown = re.sub(r"\S+", lambda word: _without_password(word.group()), url)
     return _SECRET_PARAM.sub(lambda m: m["start"] + "****", shown)
+
+
+def _without_password(word: str) -> str:
+    # SQLAlchemy (and most URL readers) take the password to the last "@": "/", "?", "#" and "@"
+    # may all stand unencoded in it, so everything from the user's ":" to that "@" goes.
+    start = _USERINFO.match(word)
+    at = word.rfind("@")
+    return word if start is None or at < start.end() else word[: start.end()] + "****" + word[at:]
 
 
 def deployment_connections(settings: Settings) -> Connections:

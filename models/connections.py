@@ -126,9 +126,8 @@ class Connections(BaseModel):
         """The connection ``name``, if it is of one of ``kinds`` and open to ``client``; else
         `ConnectionRefused` saying why, in words a plan's author can act on."""
         found = next((c for c in self.connections if c.name == name), None)
-        if found is None:
-            known = ", ".join(c.name for c in self.connections if c.kind in kinds) or "none"
-            raise ConnectionRefused(f"the deployment has no connection '{name}' (BPO_CONNECTIONS lists: {known})")
+        if found is None:  # the other names are not listed: they are other clients' business
+            raise ConnectionRefused(f"the deployment has no connection '{name}' in BPO_CONNECTIONS; ask its operator")
         if found.kind not in kinds:
             raise ConnectionRefused(f"connection '{name}' is a {found.kind} connection; it cannot serve here")
         if client is None or not found.allows(client):

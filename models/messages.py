@@ -278,7 +278,10 @@ class TransitionState(Message):
     """Period label -> metric -> the reading that stands, whatever the phase (steady state
     included): what a second reading for the same period is checked against, and what a
     correction replaces. The last ``MAX_STANDING_PERIODS`` labels (`workflows.rules.readings`),
-    oldest first; older ones stay in the audit trail."""
+    oldest first; older ones stay in the audit trail, and in ``stood``."""
+    stood: list[str] = []
+    """A short digest of each (period, metric) whose label left ``standing``: such a reading still
+    stands, though its value is only in the audit trail."""
     objectives_told: list[str] = []
     """Objectives whose due date passed (and whose sponsors were told if unmet)."""
     unwritten: list[AuditEntry] = []

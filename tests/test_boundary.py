@@ -113,3 +113,36 @@ async def test_settings_spliced_into_a_running_transitions_webhook_url_are_never
         failed = await run_until_failed(env, ours, spliced)
     assert received == [], "nothing was posted, so no setting left the worker"
     assert "never spliced" in failed[0].detail["error"] and "S3CRET" not in str(failed[0].detail)
+
+
+async def test_mail_through_a_clients_own_relay_carries_no_sign_in_link(engine):
+    # An smtp connection may be a client's own relay: provider staff's approval requests through it
+    # must not hand that relay a link that signs them in everywhere.
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.notify import NotifyActivities
+    from activities.transport import Transport
+    from models.connections import Connection, Connections
+    from models.messages import Delivery
+    from tests.test_activities import notice
+
+    asked = notice().model_copy(update={"kind": "approval_requested", "detail": {"path": "/t/t1/gates/x"}})
+    with smtp_receiver() as (relay, received), smtp_receiver() as (mailer, ours):
+        acme = Connection(name="acme-mail", kind="smtp", clients=["ACME Corp"], url_from="BPO_SMTP_ACME_URL")
+        transport = Transport(
+            settings={"BPO_SMTP_ACME_URL": relay, "BPO_SMTP_URL": mailer},
+            connections=Connections(connections=[acme]),
+            web_url="https://bpo.example",
+        )
+        async with httpx.AsyncClient() as http:
+            notify = NotifyActivities(engine, http, transport)
+            for channel in (
+                EmailChannel(kind="email", connection="acme-mail", sender="t@acme.example"),
+                EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="t@acme.example"),
+            ):
+                await ActivityEnvironment().run(notify.deliver, Delivery(notice=asked, channel=channel, client="ACME Corp"))
+    assert len(received) == len(ours) == 1
+    assert b"/login/link/" not in received[0].content, "the client's relay got no link"
+    assert b"/login/link/" in ours[0].content, "the deployment's mailer carries it"
+    with Session(engine) as session:
+        assert len(session.exec(select(SignInLink)).all()) == 1

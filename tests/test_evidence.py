@@ -79,7 +79,7 @@ async def test_an_approval_with_evidence_at_a_url_records_its_hash_and_the_check
             "/setup.exe",
             "application/x-msdownload",
             b"MZ\x90\x00",
-            "files of type application/x-msdownload are not accepted",
+            "files of its type are not accepted",
         ),
         ("/huge.pdf", "application/pdf", b"%PDF" + b"0" * (2 * 1024 * 1024), "over the limit of 1,048,576 bytes"),
         ("/gone.pdf", None, b"", "could not be fetched: it answered HTTP 404"),

@@ -36,12 +36,12 @@ from tests.receivers import document_server, webhook_receiver
 from tests.test_activities import notice
 
 INSIDE = [
-    ("10.0.0.5", "private address (10.0.0.5)"),
-    ("169.254.169.254", "link-local address (169.254.169.254)"),
-    ("::1", "loopback address (::1)"),
-    ("::ffff:127.0.0.1", "loopback address (::ffff:127.0.0.1)"),
-    ("0.0.0.0", "unspecified address (0.0.0.0)"),  # noqa: S104 - an address refused, not bound
-    ("2002:a00:5::1", "private address (2002:a00:5::1)"),  # 6to4 carrying 10.0.0.5
+    ("10.0.0.5", "private address"),
+    ("169.254.169.254", "link-local address"),
+    ("::1", "loopback address"),
+    ("::ffff:127.0.0.1", "loopback address"),
+    ("0.0.0.0", "unspecified address"),  # noqa: S104 - an address refused, not bound
+    ("2002:a00:5::1", "private address"),  # 6to4 carrying 10.0.0.5
 ]
 URL = "https://feeds.example/kpis.json?token=s3cret"
 
@@ -79,6 +79,7 @@ async def test_a_name_resolving_to_an_inside_address_is_refused_before_any_conne
         with pytest.raises(Refused) as refused:
             await fetch(http, URL, 1024)
     assert str(refused.value) == f"the host resolves to a {said}; set BPO_FETCH_ALLOW to allow it"
+    assert address not in str(refused.value), "the inside address is not told to whoever wrote the URL"
     assert network.asked == [], "no connection was attempted"
     assert "feeds.example" not in str(refused.value) and "s3cret" not in str(refused.value)
 
@@ -127,7 +128,7 @@ async def test_a_loopback_receiver_is_refused_without_the_allow_list_and_reached
     with document_server() as (base, served):
         served.put("/minutes.txt", b"minutes", "text/plain")
         async with guarded_client(Policy.parse("")) as http:
-            with pytest.raises(Refused, match=r"loopback address \(127\.0\.0\.1\); set BPO_FETCH_ALLOW"):
+            with pytest.raises(Refused, match=r"loopback address; set BPO_FETCH_ALLOW"):
                 await fetch(http, f"{base}/minutes.txt", 1024)
         assert served.hits["/minutes.txt"] == 0, "the receiver was never asked"
         async with guarded_client(Settings(BPO_FETCH_ALLOW="127.0.0.0/8").fetch_policy) as http:
@@ -148,7 +149,7 @@ async def test_each_redirect_hop_goes_through_the_guard(monkeypatch):
         monkeypatch.setattr(activities.guard, "resolve", resolve)
         # keep_alive off: the hop needs a new connection, so the name is resolved again
         async with guarded_client(Policy.parse("127.0.0.1/32"), keep_alive=False) as http:
-            with pytest.raises(Refused, match=r"private address \(10\.0\.0\.5\)"):
+            with pytest.raises(Refused, match=r"private address;"):
                 await fetch(http, f"http://feeds.example:{port}/a", 1024)
         assert served.hits["/a"] == 1 and served.hits["/b"] == 0
 
@@ -165,9 +166,9 @@ async def test_the_feed_and_evidence_activities_report_the_refusal_in_our_words(
         result = await ActivityEnvironment().run(feeds.pull, asked)
         evidence = EvidenceActivities(http, open_store(str(tmp_path), None), 1024)
         pinned = await ActivityEnvironment().run(evidence.pin, PinRequest(transition_id="t", gate="g", evidence=URL))
-    assert "link-local address (169.254.169.254)" in result.no_data["2027-W06"]
+    assert "link-local address;" in result.no_data["2027-W06"]
     assert pinned.refused and pinned.problem == (
-        "the evidence is refused: the host resolves to a link-local address (169.254.169.254); "
+        "the evidence is refused: the host resolves to a link-local address; "
         "set BPO_FETCH_ALLOW to allow it"
     )
     assert network.asked == []
@@ -233,7 +234,7 @@ async def test_the_worker_refuses_a_loopback_feed_unless_the_deployment_allows_i
         serve_weeks(served, first, 2)
         await t.sleep(days=8)
         [told, *_] = await until_written(t, settings, "feed_no_data")
-    assert told.detail["reason"] == "the host resolves to a loopback address (127.0.0.1); set BPO_FETCH_ALLOW to allow it"
+    assert told.detail["reason"] == "the host resolves to a loopback address; set BPO_FETCH_ALLOW to allow it"
     assert sum(served.hits.values()) == 0, "the feed was never asked"
 
 

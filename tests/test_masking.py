@@ -9,7 +9,8 @@ import subprocess
 
 from tests.stack import BPO, ROOT, free_port
 
-PASSWORD, TOKEN = "Pa55-w0rd-4242", "t0ken-4242"
+PASSWORD, TOKEN = "Pa55/w0rd?4#242", "t0ken-4242"
+"""A password as SQLAlchemy takes it, with "/", "?" and "#" unencoded."""
 
 
 def bpo(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -83,4 +83,6 @@ def test_reporting_periods_and_their_bounds(every, label, start, end):
 def test_a_plan_naming_connections_is_refused_where_the_deployment_offers_none():
     with pytest.raises(PlanError) as caught:
         load_plan(FEED_PLAN, env={})
-    assert "the deployment has no connection 'acme-genesys' (BPO_CONNECTIONS lists: none)" in str(caught.value)
+    assert "the deployment has no connection 'acme-genesys' in BPO_CONNECTIONS; ask its operator" in str(caught.value)
+    said = problems(TEXT.replace(OWN_URL, "connection: acme-payroll"))
+    assert "no connection 'acme-payroll'" in said and "acme-warehouse" not in said, "others' names are not listed"

@@ -99,3 +99,15 @@ async def test_recipients_the_server_refuses_are_recorded_one_by_one(engine):
     with Session(engine) as session:
         sent = [r.detail for r in read_trail("t1", session=session) if r.kind == "notification_sent"]
     assert [d["refused"] for d in sent] == [{"li@acme.example": "550"}]
+
+
+async def test_only_the_deployments_own_webhooks_are_signed_never_a_url_a_plan_wrote(engine):
+    # Signed bodies posted to a plan author's URL could be replayed to the deployment's receiver.
+    with webhook_receiver() as (url, received):
+        transport = Transport(settings={"BPO_WEBHOOK_URL": url}, webhook_secret=SECRET)
+        async with httpx.AsyncClient() as http:
+            notify = NotifyActivities(engine, http, transport)
+            for channel in (WebhookChannel(kind="webhook", url="${BPO_WEBHOOK_URL}"), WebhookChannel(kind="webhook", url=url)):
+                await ActivityEnvironment().run(notify.deliver, Delivery(notice=notice(), channel=channel))
+    own, written = received
+    assert "webhook-signature" in own["headers"] and "webhook-signature" not in written["headers"]

@@ -160,3 +160,22 @@ def test_an_upload_by_someone_who_may_not_approve_the_gate_writes_nothing_to_the
     kept = dana.submit(gate, {"action": "approve"}, files={"evidence_file": ("sla.pdf", b"%PDF-1.4 signed", "x")})
     assert kept.status_code == 303, text_of(kept.text)
     assert wait_until(lambda: [p for p in store.rglob("*") if p.is_file()], 20)
+
+
+@pytest.mark.parametrize(
+    ("listed", "email", "groups", "may"),
+    [
+        ("Dana@Acme.example", "dana@acme.example", (), True),  # an address, whatever its case
+        ("pmo", "raj@northstar.example", ("pmo",), True),  # a group from the identity provider
+        ("dana@acme.example", "eve@evil.example", ("dana@acme.example",), False),  # a group named like an address
+        ("pmo", "pmo", (), False),  # an address named like a group
+        ("PMO", "raj@northstar.example", ("pmo",), False),  # groups match exactly
+    ],
+)
+def test_the_program_office_matches_addresses_with_addresses_and_groups_with_groups(listed, email, groups, may):
+    from bpo.settings import Settings
+    from bpo.web.office import may_start
+    from bpo.web.sessions import Visitor
+
+    me = Visitor(email=email, via="web-oidc", operator="x", groups=groups)
+    assert may_start(Settings(BPO_PROGRAM_OFFICE=listed), me) is may

@@ -13,7 +13,11 @@ def may_start(settings: Settings, me: Visitor) -> bool:
     """Whether ``me`` is in the program office: their address is listed, or (signed in through the
     identity provider) one of their groups is."""
     listed = settings.program_office
-    return me.email.lower() in {v.lower() for v in listed} or bool(listed & set(me.groups))
+    # An address is matched with addresses, a group with groups: a group named like an address,
+    # or an address named like a group, opens nothing.
+    addresses = {v.lower() for v in listed if "@" in v}
+    groups = {v for v in listed if "@" not in v}
+    return ("@" in me.email and me.email.lower() in addresses) or bool(groups & {g for g in me.groups if "@" not in g})
 
 
 def refusal(me: Visitor) -> str:

@@ -204,7 +204,7 @@ class Recent:
 
 def member(people: list[Person], email: str) -> Person | None:
     """The roster's entry for the person signed in as ``email``."""
-    return next((p for p in people if (p.address or p.id).lower() == email), None)
+    return next((p for p in people if (p.address or p.id).lower() == email.lower()), None)
 
 
 async def on_a_roster(client: Client, email: str) -> bool:

@@ -85,3 +85,14 @@ def test_before_the_boundary_a_proposal_was_not_asked_about_its_client():
     run = Run(patched=lambda change: False)  # a history recorded before the change replays as it ran
     run.do(Amend(plan=version(("client: ACME Corp", "client: Globex"), ("    due: 10d\n", "    due: 20d\n")), reason="x", by=LI))
     assert [a.status for a in run.status().amendments] == ["proposed"]
+
+
+def test_an_amendment_that_mends_a_switched_off_feed_is_a_change_the_sponsor_is_shown():
+    # docs/feeds.md's fix for a feed the boundary switched off: amend the plan to name a connection.
+    from models.feeds import HttpFeed
+
+    run = Run()
+    plan = run.machine.plan
+    mended = plan.model_copy(update={"feeds": [HttpFeed(name="cc", kind="json", connection="acme-cc")], "provider": "Other BPO"})
+    run.do(Amend(plan=mended, reason="the feed through the deployment's connection", by=LI))
+    assert run.status().amendments[0].changes == ["provider changed", "feeds changed"]

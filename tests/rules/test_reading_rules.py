@@ -107,6 +107,31 @@ def test_the_record_keeps_the_newest_labels_up_to_its_limit():
     run.refused(RecordReadings(period=f"W{MAX_STANDING_PERIODS + 4}", values={"csat": 1.0}, by=LI), "AlreadyRecorded")
 
 
+def test_junk_labels_never_push_a_reading_out_of_the_record():
+    # A reporter records many labels to push W0 out of the record, then gives W0 again: refused,
+    # as a correction too; another metric of W0 is still a first reading.
+    run = Run()
+    run.read("W0", csat=90.0)
+    run.do(ReadingsBatch(batches=[RecordReadings(period=f"junk-{n}", values={"csat": 1.0}, by=RAJ) for n in range(70)]))
+    assert "W0" not in run.machine.state.standing
+    says = run.refused(RecordReadings(period="W0", values={"csat": 10.0}, by=RAJ), "AlreadyRecorded")
+    assert says.startswith("csat for W0 was recorded long ago and stands")
+    run.refused(RecordReadings(period="W0", values={"csat": 10.0}, by=RAJ, correct=True, reason="x"), "AlreadyRecorded")
+    run.read("W0", fcr=75.0)
+    assert run.machine.state.latest["csat"] == 1.0, "the junk is in the trail for all to see; W0's 90 stands"
+
+
+def test_a_transition_records_a_bounded_number_of_readings_and_refuses_new_periods_past_it(monkeypatch):
+    from workflows.rules import readings
+
+    monkeypatch.setattr(readings, "MAX_READINGS", 3)
+    run = Run()
+    run.read("W1", csat=90.0, fcr=75.0)
+    run.read("W2", csat=90.0)
+    run.refused(RecordReadings(period="W3", values={"csat": 90.0}, by=RAJ), "TooManyReadings")
+    run.do(RecordReadings(period="W2", values={"csat": 91.0}, by=RAJ, correct=True, reason="typo"))
+
+
 def test_a_batch_giving_one_period_twice_is_refused():
     run = Run()
     twice = ReadingsBatch(batches=[RecordReadings(period="W1", values={"csat": v}, by=LI) for v in (90.0, 80.0)])

@@ -34,8 +34,9 @@ def is_amendment(gate: str) -> bool:
     return bool(KEY.match(gate))
 
 
-def changes(old: Plan, new: Plan) -> list[str]:
-    """What a new version changes, as a person reads it."""
+def changes(old: Plan, new: Plan, every_key: bool = True) -> list[str]:
+    """What a new version changes, as a person reads it; before `AMENDMENT_KEEPS_CLIENT`
+    (``every_key`` false) some of the plan's keys went unseen, such as its feeds."""
     found: list[str] = []
 
     def keyed(what: str, a: list, b: list, attr: str) -> None:  # type: ignore[type-arg]
@@ -58,7 +59,9 @@ def changes(old: Plan, new: Plan) -> list[str]:
             keyed(f"phase {phase.key}: gate", was.gates, phase.gates, "key")
             if len(found) == start:
                 found.append(f"phase {phase.key}: other settings changed")
-    for name in ("notifications", "escalation", "objectives", "service_credits", "steady_state", "calendar"):
+    named = ("notifications", "escalation", "objectives", "service_credits", "steady_state", "calendar")
+    rest = [k for k in Plan.model_fields if k not in {"people", "kpis", "phases", *named}] if every_key else []
+    for name in (*named, *rest):
         if getattr(old, name) != getattr(new, name):
             found.append(f"{name} changed")
     return list(dict.fromkeys(found))
@@ -95,7 +98,7 @@ def check_proposal(v: View, command: Amend) -> None:
             spec = phase.gate(gate.key)
             if touched and (spec is None or spec.kind != gate.kind):
                 raise Refused(f"gate '{gate.key}' is already decided or signed; it must stay as it is", "Behind")
-    if not changes(old, new):
+    if not changes(old, new, keeps_client):
         raise Refused("the new plan changes nothing", "NoChange")
 
 
@@ -117,7 +120,7 @@ def check_decision(v: View, command: Approve | Reject) -> None:
 def propose(m: Recorder, command: Amend, now: datetime) -> None:
     """Keep the proposal as ``amendment_N`` and tell the sponsors."""
     number = len(m.state.amendments) + 1
-    found = changes(m.plan, command.plan)
+    found = changes(m.plan, command.plan, m.changed(AMENDMENT_KEEPS_CLIENT))
     amendment = Amendment(number=number, plan=command.plan, by=command.by, reason=command.reason, at=now, changes=found)
     m.state.amendments = [*m.state.amendments, amendment]
     detail = {"amendment": number, "changes": found}

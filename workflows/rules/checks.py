@@ -48,7 +48,7 @@ from models.signing import verify
 from workflows.rules import readings
 from workflows.rules.clock import View
 from workflows.rules.delegation import acting_for
-from workflows.rules.versions import DELEGATION_DATES, KPI_PROVENANCE, ROSTER_AUTHORITY
+from workflows.rules.versions import DELEGATION_DATES, KPI_PROVENANCE, READINGS_STAND, ROSTER_AUTHORITY
 
 GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate
 LEAD_ROLES = ("program_manager", "transition_lead")
@@ -329,6 +329,19 @@ def _check_readings(v: View, command: RecordReadings) -> None:
             "NotAllowed",
         )
     require_role(v, command.by, v.plan.kpi_reporters, "record KPI readings")
+    if v.changed(READINGS_STAND):
+        if old := readings.stood_long_ago(v, command.period, list(command.values)):
+            raise Refused(
+                f"{', '.join(old)} for {command.period} was recorded long ago and stands (bpo audit shows it); "
+                "a reading that old is no longer corrected here",
+                "AlreadyRecorded",
+            )
+        if readings.full(v, command.period, list(command.values)):
+            raise Refused(
+                f"this transition has recorded {readings.MAX_READINGS} readings, as many as it keeps; "
+                "a new period is refused",
+                "TooManyReadings",
+            )
     recorded = recorded_readings(v, command.period)
     if command.correct:
         if not command.reason:

@@ -17,6 +17,7 @@ from workflows.rules import texts
 from workflows.rules.checks import Refused, recorded_readings, require_role
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
+from workflows.rules.readings import stood_long_ago
 from workflows.rules.versions import READINGS_STAND
 
 FIRST_RETRY = timedelta(minutes=1)
@@ -134,7 +135,8 @@ def _record(m: Recorder, fs: FeedState, asked: FeedPull, period: str, result: Fe
 
     fs.missing = [p for p in fs.missing if p != period]
     recorded = recorded_readings(m, period)  # a reading recorded by hand meanwhile stands
-    values = {k: v for k, v in result.readings[period].items() if k not in recorded}
+    old = set(stood_long_ago(m, period, list(result.readings[period]))) if m.changed(READINGS_STAND) else set()
+    values = {k: v for k, v in result.readings[period].items() if k not in recorded and k not in old}
     differs = {k: v for k, v in result.readings[period].items() if k in recorded and v != recorded[k]}
     if differs and m.changed(READINGS_STAND):  # never overwritten; a reporter corrects it if the feed is right
         standing = {k: recorded[k] for k in differs}

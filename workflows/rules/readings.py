@@ -6,13 +6,19 @@ was recorded, so a reading in a phase with no KPI gate could be given again with
 correction. Since, ``state.standing`` keeps the reading that stands for each period label and
 metric across the whole transition, carried from run to run with the rest of the state.
 
-It keeps the last `MAX_STANDING_PERIODS` labels: a label is a few hundred bytes (one entry per
-metric, with its reporter), so a steady-state year of weekly readings carries about 10 KB and the
-reference plan's monthly periods about 3 KB a year, inside the history budget; a label older than
-that stays in the audit trail, and a reading for it is taken as a first one again.
+It keeps the last `MAX_STANDING_PERIODS` labels whole: a label is a few hundred bytes (one entry
+per metric, with its reporter), so a steady-state year of weekly readings carries about 10 KB and
+the reference plan's monthly periods about 3 KB a year, inside the history budget. A label older
+than that leaves only a 12-character digest per metric in ``state.stood`` (15 bytes: ten years of
+weekly readings of four KPIs, about 30 KB), so its readings still stand: a reporter who records
+junk labels to push a period out of the record gains nothing. A transition records at most
+`MAX_READINGS` (period, metric) readings; past that, a new period is refused, never an old one
+forgotten.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from models.commands import RecordReadings
 from models.messages import Standing
@@ -22,6 +28,28 @@ from workflows.rules.versions import READINGS_STAND
 
 MAX_STANDING_PERIODS = 60
 """A year of weekly labels with room for the phases' own, or five years of monthly ones."""
+MAX_READINGS = 6000
+"""(period, metric) readings a transition records at most: twenty years of weekly readings of
+five KPIs; at most about 90 KB of digests in the carried state."""
+
+
+def _digest(period: str, metric: str) -> str:
+    return hashlib.sha256(f"{period}\x1f{metric}".encode()).hexdigest()[:12]
+
+
+def stood_long_ago(v: View, period: str, metrics: list[str]) -> list[str]:
+    """Those of ``metrics`` recorded for ``period`` so long ago that only their digest is kept."""
+    if not v.state.stood or period in v.state.standing:
+        return []
+    kept = set(v.state.stood)
+    return [metric for metric in metrics if _digest(period, metric) in kept]
+
+
+def full(v: View, period: str, metrics: list[str]) -> bool:
+    """Whether recording ``metrics`` for ``period`` would pass `MAX_READINGS`."""
+    new = [m for m in metrics if m not in v.state.standing.get(period, {})]
+    held = len(v.state.stood) + sum(len(entries) for entries in v.state.standing.values())
+    return bool(new) and held + len(new) > MAX_READINGS
 
 
 def recorded(v: View, period: str) -> dict[str, float]:
@@ -68,8 +96,9 @@ def stand(m: Recorder, command: RecordReadings) -> None:
     standing = m.state.standing
     entries = standing.setdefault(command.period, {})
     entries.update({metric: Standing(value=value, by=by) for metric, value in command.values.items()})
-    while len(standing) > MAX_STANDING_PERIODS:
-        del standing[next(iter(standing))]
+    while len(standing) > MAX_STANDING_PERIODS:  # the oldest label leaves its digests behind
+        oldest = next(iter(standing))
+        m.state.stood = [*m.state.stood, *(_digest(oldest, metric) for metric in standing.pop(oldest))]
 
 
 def batch_repeats(v: View, batches: list[RecordReadings]) -> None:

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from models.status import TransitionStatus
     from workflows import feeder
     from workflows.pump import Flusher, Sender
+    from workflows.rechecker import Rechecker
     from workflows.rules import Machine, Refused, awaiting
     from workflows.rules.versions import (
         APPROVAL_REQUESTS,
@@ -117,6 +118,7 @@ class TransitionWorkflow:
             carrier = Sender(self.machine, self._changed)
         pump = asyncio.create_task(carrier.run())
         asyncio.create_task(feeder.Feeder(self.machine, self._woke_by_feed).run())
+        asyncio.create_task(Rechecker(self.machine, self._woke_by_feed).run())
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
         while self.machine.state.state not in ("cancelled", "completed"):

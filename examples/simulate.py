@@ -303,6 +303,7 @@ async def main() -> None:
                 BPO_TASK_QUEUE="simulate",
                 BPO_DELIVERY_GIVE_UP="6h",
                 BPO_CONNECTIONS=connections,
+                BPO_FETCH_ALLOW="127.0.0.0/8",  # the platform and its evidence on loopback, as `bpo up` allows
             )
             os.environ[WAREHOUSE_SETTING] = warehouse(Path(data) / "warehouse.db", weeks)
             os.environ[TOKEN_SETTING] = "simulated-token"

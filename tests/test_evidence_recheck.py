@@ -20,9 +20,10 @@ from bpo.evidence_check import last_verdicts, pinned
 from bpo.settings import Settings
 from models.commands import Approve, Waive
 from models.evidence import PinRequest, RecheckItem, RecheckRequest
+from models.feeds import period_of
 from models.tables import evidence_check_key
 from tests.receivers import document_server
-from tests.test_feeds import PAT, feed_plan, trail, until_written
+from tests.test_feeds import PAT, feed_plan, serve_weeks, trail, until_written
 from tests.test_guard import NoConnection, resolving_to
 
 MINUTES = b"Go-live readiness review 2027-02-01: all criteria met. Decision: go live.\n"
@@ -97,3 +98,21 @@ async def test_approved_evidence_that_changes_is_audited_and_told_a_day_later_an
     assert len(told) == 1 and "go_live_approved" in told[0]["subject"]
     await t.sleep(days=2)
     assert len([r for r in trail(settings, t.id) if r.kind == "evidence_changed"]) == 1, "told once"
+
+
+async def test_the_daily_check_goes_on_across_continue_as_new_and_a_change_is_told_once(launch, docs, hook, env):
+    base, served = docs
+    serve_weeks(served, period_of(await env.get_current_time(), "weekly"), 12)
+    t = await launch(feed_plan(base, hook[0]))
+    await t.do(Waive(gate="pilot_kpis_met", by=PAT, reason="pilot measured by hand this once"))
+    await t.do(Approve(gate="go_live_approved", by=PAT, evidence=f"{base}/readiness.txt"))
+    for day in range(45):  # a day at a time: about 11 events a day, so a run continues as new
+        if day == 30:
+            served.put("/readiness.txt", CHANGED, "text/plain")
+        await t.sleep(days=1)
+    await t.sleep(hours=1)  # the 45th day's check is due a little after the 45th sleep
+    described = await env.client.get_workflow_handle(t.id).describe()
+    assert described.run_id != described.raw_description.workflow_execution_info.first_run_id
+    assert served.hits["/readiness.txt"] == 1 + 45, "pinned once, then checked every day"
+    told = [n["body"] for n in hook[1] if n["body"].get("kind") == "evidence_changed"]
+    assert len(told) == 1

@@ -26,6 +26,9 @@ class Rechecker:
     def __init__(self, machine: Machine, woke: Callable[[], None]) -> None:
         self.machine = machine
         self.woke = woke
+        self.checking = False
+        """Whether a check is under way: a run waits for it before it ends or continues as new,
+        so the check's verdicts are kept (and no activity outlives its run)."""
 
     def _due(self) -> RecheckRequest | None:
         return self.machine.take_recheck(workflow.now())
@@ -37,6 +40,7 @@ class Rechecker:
             asked = self._due()
             assert asked is not None
             self.machine.recheck_started(workflow.now())
+            self.checking = True
             try:
                 result = await workflow.execute_activity(
                     "recheck_evidence",
@@ -48,7 +52,13 @@ class Rechecker:
             except ActivityError as error:  # a worker that failed it: tomorrow's check tries again
                 cause = type(error.cause).__name__ if error.cause else "ActivityError"
                 workflow.logger.warning("evidence_recheck_failed", extra={"cause": cause})
+                self.checking = False
                 self.woke()
                 continue
             self.machine.evidence_rechecked(asked, result, workflow.now())
+            self.checking = False
             self.woke()
+
+    async def settled(self) -> None:
+        """Wait for the check under way, if any, to be kept."""
+        await workflow.wait_condition(lambda: not self.checking)

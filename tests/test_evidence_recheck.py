@@ -17,6 +17,7 @@ from activities.evidence_store import open_store
 from activities.guard import Policy, guarded_client
 from bpo.db import make_engine
 from bpo.evidence_check import last_verdicts, pinned
+from bpo.report import render_report
 from bpo.settings import Settings
 from models.commands import Approve, Waive
 from models.evidence import PinRequest, RecheckItem, RecheckRequest
@@ -80,10 +81,11 @@ async def test_the_recheck_activity_never_connects_to_an_inside_address(monkeypa
 
 
 async def test_approved_evidence_that_changes_is_audited_and_told_a_day_later_and_pages_read_changed(
-    launch, docs, hook, settings
+    launch, docs, hook, settings, env
 ):
     base, served = docs
-    t = await launch(feed_plan(base, hook[0]))
+    t_plan = feed_plan(base, hook[0])
+    t = await launch(t_plan)
     await t.do(Waive(gate="pilot_kpis_met", by=PAT, reason="pilot measured by hand this once"))
     status = await t.do(Approve(gate="go_live_approved", by=PAT, evidence=f"{base}/readiness.txt"))
     assert status.phase == "steady_state"
@@ -94,6 +96,8 @@ async def test_approved_evidence_that_changes_is_audited_and_told_a_day_later_an
     engine = make_engine(settings.audit_url)
     [item] = last_verdicts(pinned(trail(settings, t.id), "go_live_approved"), engine)
     assert item.mark_when.startswith("pinned, CHANGED since it was approved; checked ")
+    html = render_report(t_plan, await t.status(), trail(settings, t.id), await env.get_current_time(), [item])
+    assert "pinned, CHANGED since it was approved; checked " in html, "the report reads the kept verdict"
     told = [n["body"] for n in hook[1] if n["body"].get("kind") == "evidence_changed"]
     assert len(told) == 1 and "go_live_approved" in told[0]["subject"]
     await t.sleep(days=2)

@@ -83,7 +83,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=[TransitionWorkflow],
-        activities=[audit.record, notify.deliver, outbox.flush, feeds.pull, evidence.pin],
+        activities=[audit.record, notify.deliver, outbox.flush, feeds.pull, evidence.pin, evidence.recheck],
         activity_executor=executor,
         graceful_shutdown_timeout=timedelta(seconds=10),
         workflow_runner=runner or SANDBOX,

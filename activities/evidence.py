@@ -1,5 +1,6 @@
-"""The evidence activity: fetch what an approval names (a URL, or a file uploaded in the web app),
-hash it and keep it in the evidence store, so the sign-off can record what it relied on."""
+"""The evidence activities: fetch what an approval names (a URL, or a file uploaded in the web
+app), hash it and keep it in the evidence store, so the sign-off can record what it relied on; and
+once a day fetch it again and keep the verdict (`recheck_evidence`) for the pages to show."""
 
 from __future__ import annotations
 
@@ -13,9 +14,21 @@ from temporalio import activity
 from activities.evidence_checks import Found, record_checks
 from activities.evidence_store import EvidenceStore, key_for
 from activities.fetching import Refused, Unreachable, fetch, sha256_of
-from models.evidence import UPLOAD, EvidencePin, PinRequest, PinResult, allowed_type
+from models.evidence import (
+    UPLOAD,
+    EvidencePin,
+    PinRequest,
+    PinResult,
+    RecheckItem,
+    RecheckRequest,
+    RecheckResult,
+    Verdict,
+    allowed_type,
+)
 
 log = structlog.get_logger(__name__)
+RECHECK_READ = 15.0
+"""Seconds a read may wait; the whole fetch has the total deadline of `activities.fetching`."""
 
 
 class EvidenceActivities:
@@ -62,3 +75,42 @@ class EvidenceActivities:
         log.info("evidence_pinned", transition_id=request.transition_id, gate=request.gate, sha256=digest)
         pin = EvidencePin(sha256=digest, size=len(doc.body), content_type=doc.content_type, stored=stored, at=at)
         return await self._checked(request, pin)
+
+    async def _verdict(self, item: RecheckItem) -> tuple[Verdict, bytes | None, str | None]:
+        """Whether ``item`` is still what was approved, and what was read (never told outside)."""
+        upload = UPLOAD.match(item.evidence)
+        try:
+            if upload:
+                body = await self.store.get(key_for(upload.group(1)))
+                if body is None:
+                    raise Unreachable("it is no longer in the evidence store")
+            else:  # the guarded client, within the fetch's total deadline
+                body = (await fetch(self.http, item.evidence, self.limit, timeout=RECHECK_READ)).body
+        except (Unreachable, Refused) as exc:
+            return "unreachable", None, str(exc)
+        return ("unchanged" if sha256_of(body) == item.sha256 else "changed"), body, None
+
+    @activity.defn(name="recheck_evidence")
+    async def recheck(self, request: RecheckRequest) -> RecheckResult:
+        """Fetch each pinned evidence again, all at once, keep each verdict as its last check, and
+        answer the verdicts alone: nothing read from a source goes into the workflow's history."""
+        at = activity.info().started_time
+        verdicts = await asyncio.gather(*(self._verdict(item) for item in request.items))
+        found = [
+            Found(
+                request.transition_id,
+                item.evidence,
+                item.sha256,
+                verdict,
+                at,
+                sha256_of(body) if body is not None else None,
+                len(body) if body is not None else None,
+                problem,
+            )
+            for item, (verdict, body, problem) in zip(request.items, verdicts, strict=True)
+        ]
+        if self.engine is not None:
+            await asyncio.to_thread(record_checks, self.engine, found)
+        counts = {v: sum(1 for f in found if f.verdict == v) for v in ("unchanged", "changed", "unreachable")}
+        log.info("evidence_rechecked", transition_id=request.transition_id, **counts)
+        return RecheckResult(verdicts=[f.verdict for f in found])

@@ -1,6 +1,6 @@
 """The feed scenario of `examples/simulate.py`: `examples/feed-plan.yaml` with its sources on a
 loopback HTTP server and a SQLite warehouse, through an outage, a pull on request and a go-live
-approval whose evidence is pinned."""
+approval whose evidence is pinned, then changes and is found changed by the next day's check."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def platform(weeks: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
                 self.end_headers()
                 return
             body = (
-                b"Go-live readiness review: all criteria met."
+                state.get("readiness", b"Go-live readiness review: all criteria met.")
                 if self.path.endswith(".txt")
                 else json.dumps({"csat": 91.0, "resolution": {"first_contact": 78.0}}).encode()
             )
@@ -86,7 +86,8 @@ async def drive_feeds(
     env: WorkflowEnvironment, task_queue: str, base: str, state: dict[str, Any], connections: Path
 ) -> str:
     """Week one pulled; week two's source down past its six hours ("no data from feed"); back,
-    and pulled on request; the gate passes on two weeks; the go-live approval pins its evidence."""
+    and pulled on request; the gate passes on two weeks; the go-live approval pins its evidence,
+    which then changes: the next day's check audits and tells it."""
     plan = load_plan(PLAN, env={}, connections=load_connections(connections)).plan
     tid = await start_transition(env.client, plan, task_queue=task_queue, transition_id="acme-feeds")
     await env.sleep(timedelta(days=8))
@@ -99,6 +100,8 @@ async def drive_feeds(
             break
         await env.sleep(timedelta(seconds=1))
     await send(env.client, tid, Approve(gate="go_live_approved", by=PAT, evidence=f"{base}/readiness.txt"))
+    state["readiness"] = b"Go-live readiness review: criteria under review."
+    await env.sleep(timedelta(days=1, hours=1))
     await send(env.client, tid, Cancel(by=PAT, reason="simulation over"))
     return tid
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -79,3 +80,51 @@ class PinResult(_Message):
     pin: EvidencePin | None = None
     problem: str | None = None
     refused: bool = False
+
+
+Verdict = Literal["unchanged", "changed", "unreachable"]
+"""What a check of pinned evidence found: still what was approved, something else, or nothing."""
+
+
+class Watched(_Message):
+    """One approval's pinned evidence, re-checked daily: what it was approved as, its last
+    verdict, and whether its change was told (once)."""
+
+    gate: str
+    phase: str
+    """The phase whose gate it was approved on."""
+    by: str
+    """Who approved with it."""
+    evidence: str
+    sha256: str
+    verdict: Verdict = "unchanged"
+    told: bool = False
+    """Whether it was found changed, audited and told: it is told once."""
+
+
+class EvidenceWatch(_Message):
+    """The transition's pinned evidence under daily check, and when the next check is due."""
+
+    items: list[Watched] = []
+    """The newest ``MAX_WATCHED`` (`workflows.rules.rechecks`), oldest first."""
+    next_at: datetime | None = None
+
+
+class RecheckItem(_Message):
+    """One pinned evidence to fetch again and compare with the hash it was approved with."""
+
+    evidence: str
+    sha256: str
+
+
+class RecheckRequest(_Message):
+    """Fetch each item again, hash it and keep the verdict for the pages."""
+
+    transition_id: str
+    items: list[RecheckItem]
+
+
+class RecheckResult(_Message):
+    """One verdict per item asked, in order; nothing read from a source comes back."""
+
+    verdicts: list[Verdict] = []

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from models.evidence import EvidencePin
+from models.evidence import EvidencePin, EvidenceWatch
 from models.feeds import FeedState
 from models.plan import Channel, Health, Person, Plan
 
@@ -295,6 +295,8 @@ class TransitionState(Message):
     end_reason: str | None = None
     feeds: dict[str, FeedState] = {}
     """Each KPI feed's schedule: the next period to pull, the pull under way, periods missing."""
+    evidence_watch: EvidenceWatch | None = None
+    """The evidence approvals pinned, re-checked daily while the transition runs (None until one is)."""
 
 
 # --- what it sends out ---------------------------------------------------------------------

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from models.status import TransitionStatus
     from workflows import feeder
     from workflows.pump import Flusher, Sender
+    from workflows.rechecker import Rechecker
     from workflows.rules import Machine, Refused, awaiting
     from workflows.rules.versions import (
         APPROVAL_REQUESTS,
@@ -117,6 +118,8 @@ class TransitionWorkflow:
             carrier = Sender(self.machine, self._changed)
         pump = asyncio.create_task(carrier.run())
         asyncio.create_task(feeder.Feeder(self.machine, self._woke_by_feed).run())
+        rechecker = Rechecker(self.machine, self._woke_by_feed)
+        asyncio.create_task(rechecker.run())
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
         while self.machine.state.state not in ("cancelled", "completed"):
@@ -139,8 +142,10 @@ class TransitionWorkflow:
                 if timer is not None and self._changed(HISTORY_BUDGETED):
                     timer.cancel()  # a run that ends with a timer pending confuses the test server
                     timer, timer_at = None, None
+                await rechecker.settled()  # a check started in this turn is kept, not lost
                 await self._drain(carrier, pump, ending=False)
                 self._continue_as_new(start)
+        await rechecker.settled()
         self._publish()
         if await self._drain(carrier, pump, ending=True):  # its last retries outlast the run's budget
             self._continue_as_new(start)

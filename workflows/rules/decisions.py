@@ -25,14 +25,14 @@ from models.commands import (
 from models.evidence import EvidencePin
 from models.messages import Delegation, Signoff
 from models.plan import ApprovalGate, ChecklistGate, KpiGate
-from workflows.rules import readings, texts
+from workflows.rules import readings, rechecks, texts
 from workflows.rules.checks import escalation_level, gate_of, recorded_readings
 from workflows.rules.delegation import acting_for
 from workflows.rules.gates import approvals_pass, approvers, gate_passed, kpi_streak, open_gate
 from workflows.rules.ledger import record_steady, unsettled
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import begin_phase, close_run, raise_level
-from workflows.rules.versions import PHASE_BREACH_ALERTS, READINGS_STAND
+from workflows.rules.versions import EVIDENCE_RECHECKED, PHASE_BREACH_ALERTS, READINGS_STAND
 
 NOTIFIED_OF_CONTROL = ["point_of_contact", "program_manager"]
 MAX_BREACHES = 500
@@ -51,6 +51,8 @@ def approve(m: Recorder, command: Approve, now: datetime, pin: EvidencePin | Non
     first = who not in gate.approvals
     if first:
         gate.approvals[who] = Signoff(by=command.by, at=now, note=command.note, evidence=command.evidence, pin=pin)
+        if pin is not None and command.evidence and m.changed(EVIDENCE_RECHECKED):
+            rechecks.watch(m, gate.key, command.by, command.evidence, pin, now)
     detail: dict[str, object] = {"evidence": command.evidence, "repeat": not first}
     if principal:
         detail["for"] = principal

@@ -30,7 +30,7 @@ from models.commands import (
     Tick,
     Waive,
 )
-from models.evidence import EvidencePin
+from models.evidence import EvidencePin, RecheckRequest, RecheckResult
 from models.feeds import FeedPull, FeedResult
 from models.messages import GateState, TransitionState
 from models.plan import Plan
@@ -49,6 +49,7 @@ from workflows.rules import (
     objectives,
     phases,
     raid,
+    rechecks,
     texts,
 )
 from workflows.rules import status as report
@@ -114,6 +115,8 @@ class Machine(Recorder):
         moments.append(objectives.next_moment(self))
         if self.state.feeds:
             moments.append(feeds.next_moment(self))
+        if self.state.evidence_watch:
+            moments.append(rechecks.next_moment(self))
         if self.state.delegations:  # a delegation ending changes who is awaited
             moments.append(delegation.next_end(self, now))
         return min((t for t in moments if t is not None), default=None)
@@ -209,6 +212,21 @@ class Machine(Recorder):
     def feed_pulled(self, asked: FeedPull, result: FeedResult, now: datetime) -> None:
         """Record what a pull brought (or schedule its next try) and let the rules run on."""
         feeds.pulled(self, asked, result, now)
+        self.advance(now)
+
+    # --- pinned evidence, checked daily ----------------------------------------------------
+
+    def take_recheck(self, now: datetime) -> RecheckRequest | None:
+        """The check of pinned evidence to run now, if one is due."""
+        return rechecks.take(self, now)
+
+    def recheck_started(self, now: datetime) -> None:
+        """A check of pinned evidence began."""
+        rechecks.started(self, now)
+
+    def evidence_rechecked(self, asked: RecheckRequest, result: RecheckResult, now: datetime) -> None:
+        """Keep what a check found, telling a change, and let the rules run on."""
+        rechecks.rechecked(self, asked, result, now)
         self.advance(now)
 
     def refused_signal(self, name: str, command: Command | None, refusal: str, kind: str, now: datetime) -> None:

@@ -271,3 +271,14 @@ def feed_no_data(plan: Plan, source: str, period: str, metrics: list[str], reaso
         f"It is asked again at every later pull; until it answers you may record them by hand "
         f"(bpo kpi, or the web app's KPI page).",
     )
+
+
+def evidence_changed(plan: Plan, gate: str, by: str, evidence: str) -> Message:
+    """The evidence an approval pinned is no longer what was approved (what it says now is not
+    quoted: it came from a source, not from a person)."""
+    return (
+        f"[{plan.client}] evidence changed since it was approved: {gate}",
+        f"The evidence {by} approved '{gate}' with in '{plan.name}' ({evidence}) is no longer the document that "
+        f"was approved: its daily check found a different file. The pinned copy is kept; look at what changed "
+        f"(bpo evidence, or the transition's page) and decide whether the sign-off still holds.",
+    )

@@ -71,6 +71,12 @@ transition-wide record of period and metric, carried across continue-as-new, ref
 reading without ``--correct --reason``, and a feed never overwrites a reading that stands. Not in
 the epoch below: asked on its own."""
 
+EVIDENCE_RECHECKED = "evidence-rechecked-2026-12"
+"""Evidence pinned by an approval is fetched again once a day while the transition runs (phases
+and steady state, not while paused); a change is audited as ``evidence_changed`` and told to the
+points of contact and program managers once per approval, an unreachable source audited once
+until it answers again. Not in the epoch below: asked on its own."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one

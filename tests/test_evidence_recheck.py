@@ -104,10 +104,23 @@ async def test_approved_evidence_that_changes_is_audited_and_told_a_day_later_an
     assert len([r for r in trail(settings, t.id) if r.kind == "evidence_changed"]) == 1, "told once"
 
 
+HYPERCARE = """  - key: hypercare
+    name: Hypercare
+    due: 120d
+    gates:
+      - {key: hypercare_exit, kind: approval, approvers: {roles: [executive_sponsor]}}
+"""
+
+
 async def test_the_daily_check_goes_on_across_continue_as_new_and_a_change_is_told_once(launch, docs, hook, env):
+    # Daily while the transition is in its phases: a hypercare phase follows the go-live.
+    from models.plan_loader import parse_plan
+    from tests.test_feeds import PLAN
+
     base, served = docs
     serve_weeks(served, period_of(await env.get_current_time(), "weekly"), 12)
-    t = await launch(feed_plan(base, hook[0]))
+    text = PLAN.read_text().replace("{base}", base).replace("{hook}", hook[0]).rstrip("\n") + "\n" + HYPERCARE
+    t = await launch(parse_plan(text, env={}).plan)
     await t.do(Waive(gate="pilot_kpis_met", by=PAT, reason="pilot measured by hand this once"))
     await t.do(Approve(gate="go_live_approved", by=PAT, evidence=f"{base}/readiness.txt"))
     for day in range(45):  # a day at a time: about 11 events a day, so a run continues as new

@@ -12,6 +12,7 @@ from models.evidence import EvidencePin, RecheckResult
 from models.messages import TransitionState
 from models.plan_loader import parse_plan
 from workflows.rules import Machine
+from workflows.rules.rechecks import next_moment
 from workflows.rules.versions import EVIDENCE_RECHECKED, every_change
 
 PLAN = Path(__file__).resolve().parent.parent / "plans" / "feeds.yaml"
@@ -19,6 +20,7 @@ START = datetime(2027, 1, 6, 9, 30, tzinfo=UTC)
 PAT, QUINN = "pat@acme.example", "quinn@northwind.example"
 MINUTES = "https://docs.example/readiness.pdf"
 DAY = timedelta(days=1)
+WEEK = timedelta(days=7)
 
 
 def approved(patched=every_change) -> tuple[Machine, datetime]:
@@ -43,7 +45,7 @@ def check(m: Machine, now: datetime, verdict: str) -> list:
     return m.take_outbox().audit
 
 
-def test_pinned_evidence_is_checked_a_day_after_its_approval_then_daily_in_steady_state():
+def test_pinned_evidence_is_checked_a_day_after_its_approval_then_weekly_in_steady_state():
     m, at = approved()
     assert m.phase_key == "steady_state", "the approval passed the last gate"
     assert m.next_wakeup(at) == at + DAY
@@ -52,8 +54,8 @@ def test_pinned_evidence_is_checked_a_day_after_its_approval_then_daily_in_stead
     assert asked is not None and [(i.evidence, i.sha256) for i in asked.items] == [(MINUTES, "a" * 64)]
     m.recheck_started(at + DAY)
     assert m.take_recheck(at + DAY) is None, "one check at a time"
-    assert m.next_wakeup(at + DAY) == at + 2 * DAY
-    assert check(m, at + 2 * DAY, "unchanged") == []
+    assert next_moment(m) == at + DAY + WEEK, "weekly in steady state"
+    assert check(m, at + DAY + WEEK, "unchanged") == []
 
 
 def test_a_change_is_audited_with_gate_and_approver_and_told_once_to_the_points_of_contact():
@@ -70,15 +72,15 @@ def test_a_change_is_audited_with_gate_and_approver_and_told_once_to_the_points_
     [notice] = [n for n in m2.take_outbox().notices if n.kind == "evidence_changed"]
     assert [r.id for r in notice.recipients] == [PAT], "the plan's point of contact"
     assert "go_live_approved" in notice.subject and "changed since it was approved" in notice.subject
-    assert check(m, at + 2 * DAY, "changed") == [], "told once, not every day"
+    assert check(m, at + DAY + WEEK, "changed") == [], "told once, not at every check"
     assert m.state.evidence_watch and m.state.evidence_watch.items[0].verdict == "changed"
 
 
 def test_an_unreachable_source_is_audited_once_until_it_answers_again():
     m, at = approved()
     kinds = [
-        [e.kind for e in check(m, at + n * DAY, v)]
-        for n, v in enumerate(["unreachable", "unreachable", "unreachable", "unchanged", "unreachable"], start=1)
+        [e.kind for e in check(m, at + DAY + n * WEEK, v)]
+        for n, v in enumerate(["unreachable", "unreachable", "unreachable", "unchanged", "unreachable"])
     ]
     assert kinds == [["evidence_unreachable"], [], [], [], ["evidence_unreachable"]]
 
@@ -99,8 +101,8 @@ def test_what_was_told_and_when_the_next_check_is_due_cross_continue_as_new():
     check(m, at + DAY, "changed")
     carried = TransitionState.model_validate_json(m.state.model_dump_json())
     again = Machine(m.plan, carried)
-    assert again.next_wakeup(at + DAY) == at + 2 * DAY
-    assert check(again, at + 2 * DAY, "changed") == [], "the change was told in the earlier run"
+    assert next_moment(again) == at + DAY + WEEK
+    assert check(again, at + DAY + WEEK, "changed") == [], "the change was told in the earlier run"
 
 
 def test_a_transition_that_pinned_before_this_change_replays_without_a_check():

@@ -1,6 +1,7 @@
-"""Pinned evidence, checked again once a day: an approval's evidence underpins the contract for as
-long as the transition runs, so its source is fetched again daily in every phase and in steady
-state (never while paused, never once the transition ended).
+"""Pinned evidence, checked again: an approval's evidence underpins the contract for as long as the
+transition runs, so its source is fetched again daily while the transition is in its phases and
+weekly in steady state, where a check a day would be most of a year's history (never while
+paused, never once the transition ended).
 
 A change ("changed since it was approved") is audited as ``evidence_changed`` and told to the
 points of contact and program managers, as a rework is: once per approval. A source that cannot
@@ -19,6 +20,8 @@ from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
 
 CHECK_EVERY = timedelta(days=1)
+CHECK_EVERY_IN_STEADY_STATE = timedelta(days=7)
+"""About eleven events a check: daily for a year would be twenty times the rest of the year."""
 MAX_WATCHED = 50
 """Approvals whose evidence is watched at most; the oldest drop out (their pins stay in the trail
 and `bpo evidence --verify` still checks them)."""
@@ -57,11 +60,11 @@ def take(v: View, now: datetime) -> RecheckRequest | None:
 
 
 def started(m: Recorder, now: datetime) -> None:
-    """A check began: the next one is due a day from now (a check lost with its worker waits
-    for that one)."""
+    """A check began: the next one is due a day from now, a week in steady state (a check lost
+    with its worker waits for that one)."""
     w = m.state.evidence_watch
     if w is not None:
-        w.next_at = now + CHECK_EVERY
+        w.next_at = now + (CHECK_EVERY if m.phase is not None else CHECK_EVERY_IN_STEADY_STATE)
 
 
 def rechecked(m: Recorder, asked: RecheckRequest, result: RecheckResult, now: datetime) -> None:

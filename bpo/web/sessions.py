@@ -17,6 +17,8 @@ from activities.links import digest
 from models.web_tables import ApiToken, WebSession
 
 COOKIE = "bpo_session"
+LOGIN_COOKIE = "bpo_signin"
+"""Binds a single sign-on under way to the browser that started it (login CSRF)."""
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,14 @@ def same_token(kept: str | None, sent: str | None) -> bool:
     return bool(kept) and bool(sent) and hmac.compare_digest((kept or "").encode(), (sent or "").encode())
 
 
-def hold_login(engine: Engine, state: str, verifier: str, nonce: str, next_path: str) -> None:
-    """Keep a single sign-on under way (its PKCE verifier and nonce) until the provider returns."""
+def hold_login(engine: Engine, state: str, verifier: str, nonce: str, next_path: str, browser: str) -> None:
+    """Keep a single sign-on under way (its PKCE verifier and nonce) until the provider returns,
+    bound to the browser that started it: ``browser`` is the value of that browser's
+    `LOGIN_COOKIE`, of which only the hash is kept (in ``person``, empty on a pending row)."""
     now = datetime.now(UTC)
     row = WebSession(
         id=digest(state),
-        person="",
+        person=digest(browser),
         via="pending",
         issuer=next_path,
         subject=nonce,
@@ -106,16 +110,28 @@ def hold_login(engine: Engine, state: str, verifier: str, nonce: str, next_path:
         session.commit()
 
 
-def take_login(engine: Engine, state: str) -> tuple[str, str, str] | None:
-    """The verifier, nonce and next path of a single sign-on under way, once."""
+class LoginRefused(Exception):
+    """A return from the identity provider that does not complete a sign-in; the message says why."""
+
+
+def take_login(engine: Engine, state: str, browser: str | None) -> tuple[str, str, str]:
+    """The verifier, nonce and next path of a single sign-on under way, once, for the browser that
+    started it; `LoginRefused` otherwise. The state is spent by any attempt, matching or not, so
+    a callback URL works at most once whoever opens it."""
     with Session(engine) as session:
         row = session.get(WebSession, digest(state))
         if row is None or row.via != "pending":
-            return None
+            raise LoginRefused("The sign-in was not started here, was already used, or took too long.")
         session.delete(row)
         session.commit()
+    if not browser or not hmac.compare_digest(row.person.encode(), digest(browser).encode()):
+        # Login CSRF: someone else's callback URL opened in this browser would sign it in as them.
+        raise LoginRefused(
+            "This sign-in was started in another browser, or this browser did not keep its cookie. "
+            "Start again from this browser."
+        )
     if _aware(row.expires_at) <= datetime.now(UTC):
-        return None
+        raise LoginRefused("The sign-in took too long.")
     return row.csrf, row.subject or "", row.issuer or "/"
 
 

@@ -120,6 +120,7 @@ def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
                     settings.oidc_client_secret,
                     http,
                     groups_claim=settings.oidc_groups_claim,
+                    email_claim=settings.oidc_email_claim,
                 )
             app.state.web = Web(settings, engine, client, http, provider)
             yield

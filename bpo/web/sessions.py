@@ -32,6 +32,8 @@ class Visitor:
     session_id: str | None = None
     groups: tuple[str, ...] = ()
     """The identity provider's groups for this person (OIDC only; empty for a link or a token)."""
+    scope: str = "decide"
+    """What the caller may do: ``decide`` (a session, an access token, a decide token) or ``read``."""
 
 
 def start_session(
@@ -135,11 +137,19 @@ def take_login(engine: Engine, state: str, browser: str | None) -> tuple[str, st
     return row.csrf, row.subject or "", row.issuer or "/"
 
 
-def new_api_token(engine: Engine, owner: str, name: str) -> str:
-    """A personal API token for ``owner``: returned once, stored by its hash."""
-    token = "bpo_" + secrets.token_urlsafe(32)
+TOKEN_SCOPES = ("read", "decide")
+"""What a personal API token may do: ``read`` status and the inbox, or also ``decide``."""
+
+
+def new_api_token(engine: Engine, owner: str, name: str, scope: str, ttl: timedelta) -> str:
+    """A personal API token for ``owner`` with ``scope``, working for ``ttl``: returned once,
+    stored by its hash."""
+    if scope not in TOKEN_SCOPES:
+        raise ValueError(f"a token's scope is one of {', '.join(TOKEN_SCOPES)}, not '{scope}'")
+    token, now = "bpo_" + secrets.token_urlsafe(32), datetime.now(UTC)
+    row = ApiToken(id=digest(token), owner=owner.lower(), name=name, created_at=now, scope=scope, expires_at=now + ttl)
     with Session(engine) as session:
-        session.add(ApiToken(id=digest(token), owner=owner.lower(), name=name, created_at=datetime.now(UTC)))
+        session.add(row)
         session.commit()
     return token
 
@@ -158,16 +168,24 @@ def revoke_api_token(engine: Engine, owner: str, token_id: str) -> None:
         session.commit()
 
 
-def api_visitor(engine: Engine, token: str) -> Visitor | None:
-    """The owner of a personal API token."""
+class TokenRefused(Exception):
+    """A personal API token that does not work (any more); the message says why."""
+
+
+def api_visitor(engine: Engine, token: str) -> Visitor:
+    """The owner of a personal API token, with its scope; `TokenRefused` when it is unknown or
+    has expired."""
+    now = datetime.now(UTC)
     with Session(engine) as session:
         row = session.get(ApiToken, digest(token))
         if row is None:
-            return None
-        row.last_used_at = datetime.now(UTC)
+            raise TokenRefused("the bearer token is not valid")
+        if row.expires_at is None or _aware(row.expires_at) <= now:
+            raise TokenRefused(f"the personal token '{row.name}' has expired; make a new one at /me/tokens")
+        row.last_used_at = now
         session.add(row)
         session.commit()
-        return Visitor(email=row.owner, via="api", operator=f"token {row.name} of {row.owner}")
+        return Visitor(email=row.owner, via="api", operator=f"token {row.name} of {row.owner}", scope=row.scope)
 
 
 def fingerprint(value: str) -> str:

@@ -202,7 +202,17 @@ def serve(settings: Settings, host: str, port: int) -> None:
     async def main() -> None:
         client = await connect(settings)
         app = create_app(settings, client, make_engine(settings.audit_url))
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=True)
+        # X-Forwarded-For (and -Proto) believed only from BPO_TRUSTED_PROXIES: from anyone else it is
+        # whatever they chose to write, and the sign-in rate limit keys on the client it names.
+        proxies = [str(network) for network in settings.trusted_proxies]
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
+        )
         print(f"bpo web: http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}", flush=True)  # noqa: S104
         await uvicorn.Server(config).serve()
 

@@ -26,6 +26,7 @@ from temporalio.client import Client
 
 from bpo.render import local_time, when
 from bpo.settings import Settings
+from bpo.web.devmode import own_hosts_only
 from bpo.web.office import may_start
 from bpo.web.oidc import Provider
 from bpo.web.sessions import COOKIE, Visitor, visitor
@@ -154,6 +155,9 @@ def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    if settings.web_dev:  # DNS rebinding: a name of someone else's pointed at 127.0.0.1 gets nothing
+        app.middleware("http")(own_hosts_only(settings))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:

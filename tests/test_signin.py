@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import os
 import re
 import secrets
 import subprocess
 from datetime import UTC, datetime, timedelta
 from html import unescape
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
@@ -258,6 +255,3 @@ def _answers(base: str) -> bool:
         return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-_ = (json, os, Path)

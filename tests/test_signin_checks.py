@@ -151,7 +151,7 @@ def test_tokens_made_before_the_migration_get_an_expiry_and_the_scope_decide(tmp
             sa.text("INSERT INTO api_token (id, owner, name, created_at) VALUES ('h', 'li@acme.example', 'old', :t)"),
             {"t": datetime.now(UTC)},
         )
-        command.upgrade(config, "0006")
+        command.upgrade(config, "0006_api_tokens")
         scope, expires = connection.execute(sa.text("SELECT scope, expires_at FROM api_token")).one()
     assert scope == "decide"
     days = (datetime.fromisoformat(str(expires)).replace(tzinfo=UTC) - datetime.now(UTC)).days

@@ -22,6 +22,9 @@ with warnings.catch_warnings():  # Authlib announces its move to httpx2 on impor
 
 log = structlog.get_logger("bpo.web")
 SCOPES = "openid email profile"
+SIGNATURES = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+"""The provider's signatures accepted on its tokens: public-key ones only (never ``none``, never
+a shared secret the client also holds)."""
 DISCOVERY_TTL = 3600.0
 """Seconds the discovery document is kept before it is fetched (and its issuer checked) again."""
 GROUPS_SCOPE = "groups"
@@ -116,7 +119,7 @@ class Provider:
         if not id_token:
             raise SignInFailed("the identity provider sent no ID token")
         try:
-            decoded = jwt.decode(id_token, await self._keyset())
+            decoded = jwt.decode(id_token, await self._keyset(), algorithms=SIGNATURES)
             jwt.JWTClaimsRegistry(
                 iss={"essential": True, "value": self.issuer},
                 aud={"essential": True, "value": self.client_id},
@@ -181,7 +184,7 @@ class Provider:
 
     async def _jwt_access_claims(self, access_token: str) -> dict[str, Any]:
         try:
-            decoded = jwt.decode(access_token, await self._keyset())
+            decoded = jwt.decode(access_token, await self._keyset(), algorithms=SIGNATURES)
             jwt.JWTClaimsRegistry(
                 iss={"essential": True, "value": self.issuer}, exp={"essential": True}, sub={"essential": True}
             ).validate(decoded.claims)

@@ -2,7 +2,7 @@
 Tokens made before this revision get ``decide`` (what they could do) and expire 90 days from the
 migration, so none stays valid for ever.
 
-Revision ID: 0006
+Revision ID: 0006_api_tokens
 Revises: 0005
 Create Date: 2026-12-04
 """
@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0006_api_tokens"  # named, not numbered alone: another 0006 may be written beside it
 down_revision = "0005"
 branch_labels = None
 depends_on = None

@@ -114,7 +114,10 @@ def access_token(web: Stack, client_id: str, secret: str, address: str) -> str:
 
 def test_a_callback_url_opened_in_another_browser_signs_no_one_in(web):
     attacker = Person(web.web_url)
-    callback = through_provider(attacker.http, attacker.get("/login/oidc"), "mallory@acme.example", web.web_url)
+    started = attacker.get("/login/oidc")
+    binding = started.headers["set-cookie"].lower()
+    assert binding.startswith("bpo_signin=") and "httponly" in binding and "samesite=lax" in binding
+    callback = through_provider(attacker.http, started, "mallory@acme.example", web.web_url)
     assert "/login/oidc/callback" in callback
     # The attacker sends the URL to Li, whose browser never started a sign-in.
     victim = Person(web.web_url)

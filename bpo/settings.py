@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import timedelta
@@ -99,6 +100,36 @@ class Settings(BaseSettings):
         default="groups", alias="BPO_OIDC_GROUPS_CLAIM", min_length=1, max_length=100, pattern=r"^[\w.:/-]+$"
     )
     """The claim of the identity provider's tokens that lists a person's groups."""
+    oidc_email_claim: str | None = Field(
+        default=None, alias="BPO_OIDC_EMAIL_CLAIM", min_length=1, max_length=100, pattern=r"^[\w.:/-]+$"
+    )
+    """A claim the identity provider guarantees to hold the person's verified address, used as it
+    is; unset: ``email``, accepted only with ``email_verified`` true (a missing ``email_verified``
+    is not verified). For a provider that sends no ``email_verified`` (Entra ID), name the claim
+    your tenant fills from the directory's own record of the person, the user object found by
+    ``oid`` (see docs/deploy.md); never a claim the person can edit."""
+    api_token_ttl: Duration = Field(default=timedelta(days=90), alias="BPO_API_TOKEN_TTL")
+    """How long a personal API token made at /me/tokens works."""
+    trusted_proxies_text: str = Field(default="", alias="BPO_TRUSTED_PROXIES", max_length=10_000)
+    """Comma-separated addresses or CIDRs of the reverse proxies in front of the web app (the
+    compose nginx): only a request from one of them has its ``X-Forwarded-For`` believed, for the
+    sign-in rate limit and the logs. Empty: none, the connecting address is the client."""
+
+    @field_validator("trusted_proxies_text")
+    @classmethod
+    def _trusted_proxies(cls, text: str) -> str:
+        for entry in filter(None, (e.strip() for e in text.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"BPO_TRUSTED_PROXIES: '{entry}' is not an address or a CIDR") from None
+        return text
+
+    @property
+    def trusted_proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """``BPO_TRUSTED_PROXIES`` as networks."""
+        return [ipaddress.ip_network(e.strip(), strict=False) for e in self.trusted_proxies_text.split(",") if e.strip()]
+
     delivery_give_up: Duration = Field(default=timedelta(hours=24), alias="BPO_DELIVERY_GIVE_UP")
     """How long a notification is tried again (with growing pauses) before it is kept as failed."""
     link_ttl: Duration = Field(default=timedelta(hours=24), alias="BPO_LINK_TTL")

@@ -55,3 +55,7 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(max_length=100)
     created_at: datetime = Field(sa_column=_when())
     last_used_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    scope: str = Field(default="decide", max_length=16)
+    """``read`` (status, inbox) or ``decide`` (also decisions and readings)."""
+    expires_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    """When the token stops working (``BPO_API_TOKEN_TTL`` after it was made); none: expired."""

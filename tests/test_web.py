@@ -139,7 +139,7 @@ def test_bad_uploads_are_refused_with_reasons_and_start_nothing(web, tmp_path: P
 
 def test_a_personal_token_reads_and_records_through_the_api_and_is_audited_as_api(web):
     li = signed_in(web, LI)
-    made = li.submit("/me/tokens", {"name": "servicenow"})
+    made = li.submit("/me/tokens", {"name": "servicenow", "scope": "decide"})
     assert made.status_code == 200, text_of(made.text)
     token = made.text.split('id="token">', 1)[1].split("<", 1)[0]
     api = Person(web.web_url).http

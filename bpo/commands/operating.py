@@ -121,7 +121,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_web(args: argparse.Namespace, settings: Settings) -> None:
     """Serve the web app until stopped."""
     from bpo.web.app import serve
+    from bpo.web.devmode import refusal
 
+    if why := refusal(settings, args.host):
+        raise Exit(why)
     connections_of(settings)  # the web app checks uploaded plans against them
     serve(settings, args.host, args.port)
 
@@ -144,6 +147,14 @@ DEMO_PROGRAM_OFFICE = "dana@acme.example,li@acme.example"
 """Who may start transitions from the web app under `bpo up` unless BPO_PROGRAM_OFFICE says."""
 
 
+def _dev_mode(settings: Settings) -> bool:
+    """Whether `bpo up` runs the web app in development mode: as ``BPO_WEB_DEV`` says in the
+    environment or ``.env``; unset, yes unless ``BPO_WEB_URL`` is an https address."""
+    if "web_dev" in settings.model_fields_set:
+        return settings.web_dev
+    return not (settings.web_url or "").lower().startswith("https://")
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     """Server, worker, web app and the demo transition, until Ctrl-C."""
     from activities.guard import LOOPBACK
@@ -156,7 +167,8 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
         "TEMPORAL_ADDRESS": f"127.0.0.1:{args.port}",
         "BPO_DATA_DIR": str(settings.data_dir),
         "BPO_WEB_URL": settings.web_url or web,
-        "BPO_WEB_DEV": os.environ.get("BPO_WEB_DEV", "1"),
+        # The embedded default unless the environment or .env says otherwise (or serves https).
+        "BPO_WEB_DEV": "1" if _dev_mode(settings) else "0",
         # The demo's sponsor and program manager are its program office: they may start plans.
         "BPO_PROGRAM_OFFICE": settings.program_office_text or DEMO_PROGRAM_OFFICE,
         # The demo's receivers are on this machine; a deployment names what it allows itself.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -14,9 +15,9 @@ from starlette.exceptions import HTTPException
 
 from bpo.api import BpoError, get_status
 from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
-from bpo.web.app import web
+from bpo.web.app import log, web
 from bpo.web.oidc import SignInFailed, groups_of, verified_email
-from bpo.web.sessions import Visitor, api_visitor
+from bpo.web.sessions import TokenRefused, Visitor, api_visitor
 from models.status import TransitionStatus
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -31,22 +32,38 @@ async def caller(
         raise HTTPException(401, "send a bearer token: a personal token from /me/tokens, or an OIDC access token")
     w, token = web(request), credentials.credentials
     if token.startswith("bpo_"):
-        found = await asyncio.to_thread(api_visitor, w.engine, token)
-        if found is not None:
-            return found
-    elif w.provider is not None:
         try:
-            info = await w.provider.userinfo(token)
+            return await asyncio.to_thread(api_visitor, w.engine, token)
+        except TokenRefused as why:
+            raise HTTPException(401, str(why)) from None
+    if w.provider is not None:
+        try:
+            # Only a token issued to this app: the provider's userinfo answers for any client's.
+            claims = await w.provider.access_claims(token)
             # The provider's word now, not a session's: a person removed from a group loses it at once.
-            groups = groups_of(info, w.provider.groups_claim)
-            operator = f"{w.provider.issuer} {info.get('sub')}"
-            return Visitor(email=verified_email(info), via="api", operator=operator, groups=groups)
-        except SignInFailed:
-            pass
+            groups = groups_of(claims, w.provider.groups_claim)
+            operator = f"{w.provider.issuer} {claims.get('sub')}"
+            email = verified_email(claims, w.provider.email_claim)
+            return Visitor(email=email, via="api", operator=operator, groups=groups)
+        except SignInFailed as why:
+            log.info("api_token_refused", reason=str(why))
+        except httpx.HTTPError as error:
+            log.error("api_token_unchecked", issuer=w.provider.issuer, error=type(error).__name__)
+            raise HTTPException(503, "the identity provider did not answer; try again shortly") from None
     raise HTTPException(401, "the bearer token is not valid")
 
 
 Caller = Annotated[Visitor, Depends(caller)]
+
+
+async def decider(me: Caller) -> Visitor:
+    """The caller, if their token may decide; a ``read`` token gets 403."""
+    if me.scope != "decide":
+        raise HTTPException(403, "this token may only read; make a token with the scope 'decide' at /me/tokens")
+    return me
+
+
+Decider = Annotated[Visitor, Depends(decider)]
 
 
 class InboxItem(BaseModel):
@@ -113,7 +130,7 @@ async def status(request: Request, transition_id: str, me: Caller) -> Transition
 
 @router.post("/transitions/{transition_id}/gates/{gate}/{action}", response_model=TransitionStatus)
 async def gate_decision(
-    request: Request, transition_id: str, gate: str, action: str, body: GateInput, me: Caller
+    request: Request, transition_id: str, gate: str, action: str, body: GateInput, me: Decider
 ) -> TransitionStatus:
     """Approve, tick, reject or waive a gate as the caller; 409 with the rules' words if refused."""
     if action not in GATE_ACTIONS:
@@ -129,7 +146,7 @@ async def gate_decision(
 
 
 @router.post("/transitions/{transition_id}/readings", response_model=TransitionStatus)
-async def readings(request: Request, transition_id: str, body: ReadingsInput, me: Caller) -> TransitionStatus:
+async def readings(request: Request, transition_id: str, body: ReadingsInput, me: Decider) -> TransitionStatus:
     """Record one period's KPI readings as the caller."""
     person = await _person(request, me, transition_id)
     fields = body.model_dump(exclude={"correct"} if not body.correct else set())

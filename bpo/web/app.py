@@ -26,6 +26,7 @@ from temporalio.client import Client
 
 from bpo.render import local_time, when
 from bpo.settings import Settings
+from bpo.web.devmode import own_hosts_only
 from bpo.web.office import may_start
 from bpo.web.oidc import Provider
 from bpo.web.sessions import COOKIE, Visitor, visitor
@@ -120,6 +121,7 @@ def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
                     settings.oidc_client_secret,
                     http,
                     groups_claim=settings.oidc_groups_claim,
+                    email_claim=settings.oidc_email_claim,
                 )
             app.state.web = Web(settings, engine, client, http, provider)
             yield
@@ -153,6 +155,9 @@ def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    if settings.web_dev:  # DNS rebinding: a name of someone else's pointed at 127.0.0.1 gets nothing
+        app.middleware("http")(own_hosts_only(settings))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
@@ -201,7 +206,17 @@ def serve(settings: Settings, host: str, port: int) -> None:
     async def main() -> None:
         client = await connect(settings)
         app = create_app(settings, client, make_engine(settings.audit_url))
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=True)
+        # X-Forwarded-For (and -Proto) believed only from BPO_TRUSTED_PROXIES: from anyone else it is
+        # whatever they chose to write, and the sign-in rate limit keys on the client it names.
+        proxies = [str(network) for network in settings.trusted_proxies]
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
+        )
         print(f"bpo web: http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}", flush=True)  # noqa: S104
         await uvicorn.Server(config).serve()
 

@@ -295,17 +295,24 @@ async def tokens(request: Request) -> Response:
     """Personal API tokens: create, list, revoke."""
     me = signed_in(request)
     held = await asyncio.to_thread(api_tokens, web(request).engine, me.email)
-    return page(request, "tokens.html", tokens=held)
+    return page(request, "tokens.html", tokens=held, ttl_days=_ttl_days(request))
 
 
 @router.post("/me/tokens", response_class=HTMLResponse)
-async def token_new(request: Request, csrf: Csrf, name: Annotated[str, Form(min_length=1, max_length=100)]) -> Response:
-    """Create a token: shown this once, kept by its hash."""
+async def token_new(
+    request: Request,
+    csrf: Csrf,
+    name: Annotated[str, Form(min_length=1, max_length=100)],
+    scope: Annotated[str, Form(pattern=r"^(read|decide)$")],
+) -> Response:
+    """Create a token with the scope chosen (read, or decide), working for ``BPO_API_TOKEN_TTL``:
+    shown this once, kept by its hash."""
     me = checked(request, csrf)
-    engine = web(request).engine
-    made = await asyncio.to_thread(new_api_token, engine, me.email, name)
+    w = web(request)
+    engine = w.engine
+    made = await asyncio.to_thread(new_api_token, engine, me.email, name, scope, w.settings.api_token_ttl)
     held = await asyncio.to_thread(api_tokens, engine, me.email)
-    return page(request, "tokens.html", tokens=held, made=made)
+    return page(request, "tokens.html", tokens=held, made=made, ttl_days=_ttl_days(request))
 
 
 @router.post("/me/tokens/revoke")
@@ -314,3 +321,7 @@ async def token_revoke(request: Request, csrf: Csrf, token: Annotated[str, Form(
     me = checked(request, csrf)
     await asyncio.to_thread(revoke_api_token, web(request).engine, me.email, token)
     return RedirectResponse("/me/tokens", status_code=303)
+
+
+def _ttl_days(request: Request) -> str:
+    return f"{web(request).settings.api_token_ttl.total_seconds() / 86400:g}"

@@ -17,6 +17,8 @@ from activities.links import digest
 from models.web_tables import ApiToken, WebSession
 
 COOKIE = "bpo_session"
+LOGIN_COOKIE = "bpo_signin"
+"""Binds a single sign-on under way to the browser that started it (login CSRF)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Visitor:
     session_id: str | None = None
     groups: tuple[str, ...] = ()
     """The identity provider's groups for this person (OIDC only; empty for a link or a token)."""
+    scope: str = "decide"
+    """What the caller may do: ``decide`` (a session, an access token, a decide token) or ``read``."""
 
 
 def start_session(
@@ -88,12 +92,14 @@ def same_token(kept: str | None, sent: str | None) -> bool:
     return bool(kept) and bool(sent) and hmac.compare_digest((kept or "").encode(), (sent or "").encode())
 
 
-def hold_login(engine: Engine, state: str, verifier: str, nonce: str, next_path: str) -> None:
-    """Keep a single sign-on under way (its PKCE verifier and nonce) until the provider returns."""
+def hold_login(engine: Engine, state: str, verifier: str, nonce: str, next_path: str, browser: str) -> None:
+    """Keep a single sign-on under way (its PKCE verifier and nonce) until the provider returns,
+    bound to the browser that started it: ``browser`` is the value of that browser's
+    `LOGIN_COOKIE`, of which only the hash is kept (in ``person``, empty on a pending row)."""
     now = datetime.now(UTC)
     row = WebSession(
         id=digest(state),
-        person="",
+        person=digest(browser),
         via="pending",
         issuer=next_path,
         subject=nonce,
@@ -106,24 +112,44 @@ def hold_login(engine: Engine, state: str, verifier: str, nonce: str, next_path:
         session.commit()
 
 
-def take_login(engine: Engine, state: str) -> tuple[str, str, str] | None:
-    """The verifier, nonce and next path of a single sign-on under way, once."""
+class LoginRefused(Exception):
+    """A return from the identity provider that does not complete a sign-in; the message says why."""
+
+
+def take_login(engine: Engine, state: str, browser: str | None) -> tuple[str, str, str]:
+    """The verifier, nonce and next path of a single sign-on under way, once, for the browser that
+    started it; `LoginRefused` otherwise. The state is spent by any attempt, matching or not, so
+    a callback URL works at most once whoever opens it."""
     with Session(engine) as session:
         row = session.get(WebSession, digest(state))
         if row is None or row.via != "pending":
-            return None
+            raise LoginRefused("The sign-in was not started here, was already used, or took too long.")
         session.delete(row)
         session.commit()
+    if not browser or not hmac.compare_digest(row.person.encode(), digest(browser).encode()):
+        # Login CSRF: someone else's callback URL opened in this browser would sign it in as them.
+        raise LoginRefused(
+            "This sign-in was started in another browser, or this browser did not keep its cookie. "
+            "Start again from this browser."
+        )
     if _aware(row.expires_at) <= datetime.now(UTC):
-        return None
+        raise LoginRefused("The sign-in took too long.")
     return row.csrf, row.subject or "", row.issuer or "/"
 
 
-def new_api_token(engine: Engine, owner: str, name: str) -> str:
-    """A personal API token for ``owner``: returned once, stored by its hash."""
-    token = "bpo_" + secrets.token_urlsafe(32)
+TOKEN_SCOPES = ("read", "decide")
+"""What a personal API token may do: ``read`` status and the inbox, or also ``decide``."""
+
+
+def new_api_token(engine: Engine, owner: str, name: str, scope: str, ttl: timedelta) -> str:
+    """A personal API token for ``owner`` with ``scope``, working for ``ttl``: returned once,
+    stored by its hash."""
+    if scope not in TOKEN_SCOPES:
+        raise ValueError(f"a token's scope is one of {', '.join(TOKEN_SCOPES)}, not '{scope}'")
+    token, now = "bpo_" + secrets.token_urlsafe(32), datetime.now(UTC)
+    row = ApiToken(id=digest(token), owner=owner.lower(), name=name, created_at=now, scope=scope, expires_at=now + ttl)
     with Session(engine) as session:
-        session.add(ApiToken(id=digest(token), owner=owner.lower(), name=name, created_at=datetime.now(UTC)))
+        session.add(row)
         session.commit()
     return token
 
@@ -142,16 +168,24 @@ def revoke_api_token(engine: Engine, owner: str, token_id: str) -> None:
         session.commit()
 
 
-def api_visitor(engine: Engine, token: str) -> Visitor | None:
-    """The owner of a personal API token."""
+class TokenRefused(Exception):
+    """A personal API token that does not work (any more); the message says why."""
+
+
+def api_visitor(engine: Engine, token: str) -> Visitor:
+    """The owner of a personal API token, with its scope; `TokenRefused` when it is unknown or
+    has expired."""
+    now = datetime.now(UTC)
     with Session(engine) as session:
         row = session.get(ApiToken, digest(token))
         if row is None:
-            return None
-        row.last_used_at = datetime.now(UTC)
+            raise TokenRefused("the bearer token is not valid")
+        if row.expires_at is None or _aware(row.expires_at) <= now:
+            raise TokenRefused(f"the personal token '{row.name}' has expired; make a new one at /me/tokens")
+        row.last_used_at = now
         session.add(row)
         session.commit()
-        return Visitor(email=row.owner, via="api", operator=f"token {row.name} of {row.owner}")
+        return Visitor(email=row.owner, via="api", operator=f"token {row.name} of {row.owner}", scope=row.scope)
 
 
 def fingerprint(value: str) -> str:

@@ -18,13 +18,24 @@ from activities.links import LinkRefused, links_sent_since, mint_link, use_link
 from activities.transport import Transport, send_email
 from bpo.web.app import Web, current, log, message, page, web
 from bpo.web.oidc import SignInFailed
-from bpo.web.sessions import COOKIE, end_session, fingerprint, hold_login, same_token, start_session, take_login
+from bpo.web.sessions import (
+    COOKIE,
+    LOGIN_COOKIE,
+    LoginRefused,
+    end_session,
+    fingerprint,
+    hold_login,
+    same_token,
+    start_session,
+    take_login,
+)
 
 router = APIRouter()
 FORM_COOKIE = "bpo_form"
 Address = Annotated[str, Form(min_length=3, max_length=254, pattern=r"^[^@\s'\"\\]+@[^@\s'\"\\]+$")]
 LINKS_PER_ADDRESS_PER_HOUR = 5
 LINKS_PER_CLIENT_PER_10_MINUTES = 20
+CALLBACK = "/login/oidc/callback"
 
 
 def safe_next(path: str | None) -> str:
@@ -165,7 +176,7 @@ async def single_sign_on(request: Request, next: str = "/") -> Response:
     if w.provider is None:
         raise HTTPException(404, "Single sign-on is not set up here; ask for a link by email instead.")
     try:
-        url, state, verifier, nonce = await w.provider.begin(f"{_base(request)}/login/oidc/callback")
+        url, state, verifier, nonce = await w.provider.begin(f"{_base(request)}{CALLBACK}")
     except (httpx.HTTPError, ValueError, KeyError, SignInFailed):
         log.error("oidc_unreachable", issuer=w.provider.issuer)
         return message(
@@ -175,28 +186,43 @@ async def single_sign_on(request: Request, next: str = "/") -> Response:
             503,
             offer_link=True,
         )
-    await asyncio.to_thread(hold_login, w.engine, state, verifier, nonce, safe_next(next))
-    return RedirectResponse(url, status_code=303)
+    browser = secrets.token_urlsafe(32)
+    await asyncio.to_thread(hold_login, w.engine, state, verifier, nonce, safe_next(next), browser)
+    response = RedirectResponse(url, status_code=303)
+    # Lax: the provider's redirect back is a top-level GET, which carries it; no other site's form does.
+    response.set_cookie(
+        LOGIN_COOKIE, browser, httponly=True, samesite="lax", secure=_secure(request), max_age=600, path=CALLBACK
+    )
+    return response
 
 
-@router.get("/login/oidc/callback")
+@router.get(CALLBACK)
 async def single_sign_on_done(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
     """Back from the identity provider: who it says signed in."""
     w = web(request)
-    held = await asyncio.to_thread(take_login, w.engine, state) if state else None
-    if w.provider is None or held is None or error or not code:
-        reason = (
-            f"The identity provider answered: {error[:200]}."
-            if error
-            else "The sign-in was not started here or took too long."
-        )
-        return message(request, "Sign-in did not complete", reason, 400, offer_link=True)
+    if error:
+        return _not_completed(request, f"The identity provider answered: {error[:200]}.")
+    try:
+        if w.provider is None or not state or not code:
+            raise LoginRefused("The sign-in was not started here or took too long.")
+        held = await asyncio.to_thread(take_login, w.engine, state, request.cookies.get(LOGIN_COOKIE))
+    except LoginRefused as why:
+        log.warning("oidc_callback_refused", reason=str(why))
+        return _not_completed(request, str(why))
     verifier, nonce, next_path = held
     try:
-        email, subject, groups = await w.provider.finish(f"{_base(request)}/login/oidc/callback", code, verifier, nonce)
+        email, subject, groups = await w.provider.finish(f"{_base(request)}{CALLBACK}", code, verifier, nonce)
     except SignInFailed as why:
-        return message(request, "Sign-in did not complete", f"{why}.", 400, offer_link=True)
-    return signed_in(request, email, "web-oidc", next_path, groups, issuer=w.provider.issuer, subject=subject)
+        return _not_completed(request, f"{why}.")
+    response = signed_in(request, email, "web-oidc", next_path, groups, issuer=w.provider.issuer, subject=subject)
+    response.delete_cookie(LOGIN_COOKIE, path=CALLBACK)
+    return response
+
+
+def _not_completed(request: Request, reason: str) -> Response:
+    response = message(request, "Sign-in did not complete", reason, 400, offer_link=True)
+    response.delete_cookie(LOGIN_COOKIE, path=CALLBACK)
+    return response
 
 
 @router.post("/logout")

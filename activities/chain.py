@@ -79,7 +79,9 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
         if row.position != expected:
             return Verdict(expected - 1, signed, f"row {expected} was removed (the next row is {_name(row)})")
         if row.prev_hash != prev:
-            return Verdict(expected - 1, signed, f"{_name(row)} does not follow row {expected - 1}: rows were removed or inserted")
+            return Verdict(
+                expected - 1, signed, f"{_name(row)} does not follow row {expected - 1}: rows were removed or inserted"
+            )
         if row_hash(row) != row.hash:
             return Verdict(expected - 1, signed, f"{_name(row)} was altered")
         if row.kind == "transition_started":

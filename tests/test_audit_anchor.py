@@ -93,7 +93,9 @@ def test_a_chain_rebuilt_by_hand_fails_against_the_head_the_transition_recorded(
     at = rebuild(url, backdated, backdate)
     caught = s.bpo("audit", backdated, "--verify")
     assert caught.returncode == 1
-    named = re.search(r"row (\d+) \([a-z_ ]+\) does not match the chain head the transition recorded at position (\d+)", caught.stderr)
+    named = re.search(
+        r"row (\d+) \([a-z_ ]+\) does not match the chain head the transition recorded at position (\d+)", caught.stderr
+    )
     assert named, caught.stderr
     assert named.group(1) == named.group(2) and int(named.group(1)) >= at
 
@@ -103,11 +105,15 @@ def test_a_chain_rebuilt_by_hand_fails_against_the_head_the_transition_recorded(
     assert "the chain head the transition recorded could not be checked" in unchecked.stderr
 
 
-def test_the_chain_head_recorded_after_every_flush_is_in_status(keyed, tmp_path: Path):
+def test_the_chain_head_recorded_after_every_flush_is_in_status_and_a_signed_batch_verifies(keyed, tmp_path: Path):
     s = keyed
     tid = s.ok("start", str(REFERENCE_PLAN), "--id", "headed").strip()
     decide(s, tid)
-    s.ok("audit", tid, "--verify")  # waits for the trail to settle
+    readings = tmp_path / "readings.csv"  # one signed batch: its later periods' rows carry no signature
+    readings.write_text("period,metric,value\nW1,csat,90\nW2,csat,91\nW3,csat,92\n")
+    s.ok("kpi", tid, "--file", str(readings), "--by", LI)
+    verified = s.ok("audit", tid, "--verify")  # waits for the trail to settle
+    assert "4 signatures hold, and it matches the chain head" in verified
     with Session(make_engine(f"sqlite:///{tmp_path}/audit.db")) as session:
         head = session.get(AuditHead, tid)
         assert head is not None

@@ -4,6 +4,7 @@ and an insider with the audit database who edits a row and rebuilds the chain af
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -23,10 +24,14 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def keyed(tmp_path: Path):
-    """A stack whose `bpo` signs with a key the transitions it starts trust."""
+def keyed(request, tmp_path: Path):
+    """A stack whose `bpo` signs with a key the transitions it starts trust; its payloads
+    encrypted when the test asks for it (``indirect``)."""
     private, public = new_key_pair()
-    stack = Stack(tmp_path, {"BPO_SIGNING_KEY": private, "BPO_TRUSTED_KEYS": public})
+    extra = {"BPO_SIGNING_KEY": private, "BPO_TRUSTED_KEYS": public}
+    if getattr(request, "param", None) == "encrypted":
+        extra["BPO_ENCRYPTION_KEY"] = base64.b64encode(bytes(range(32))).decode()
+    stack = Stack(tmp_path, extra)
     stack.start_server()
     stack.start_worker()
     yield stack
@@ -105,6 +110,7 @@ def test_a_chain_rebuilt_by_hand_fails_against_the_head_the_transition_recorded(
     assert "the chain head the transition recorded could not be checked" in unchecked.stderr
 
 
+@pytest.mark.parametrize("keyed", ["plain", "encrypted"], indirect=True)
 def test_the_chain_head_recorded_after_every_flush_is_in_status_and_a_signed_batch_verifies(keyed, tmp_path: Path):
     s = keyed
     tid = s.ok("start", str(REFERENCE_PLAN), "--id", "headed").strip()

@@ -26,6 +26,15 @@ GENESIS = "0" * 64
 SENT_BY_PEOPLE = frozenset({"web-oidc", "web-link", "cli", "api"})
 """How a command sent by a person arrives; its row must be signed where the transition trusts
 keys. Feed readings (``feed``) and the transition's own rows (no ``via``) are not commands."""
+READINGS = frozenset({"kpi_reading", "kpi_corrected"})
+COMMANDS = READINGS | {
+    "approved", "ticked", "waived", "rejected", "paused", "resumed", "cancelled", "escalated",
+    "roster_changed", "delegated", "delegation_ended", "notices_retried", "feed_pull_requested",
+    "raid_added", "raid_closed", "amendment_proposed", "amendment_approved", "amendment_rejected",
+}  # fmt: skip
+"""The kinds of row only a person's command makes: signed where the transition trusts keys
+however the row says it came (a command sent straight to Temporal has no ``via``), except
+readings a KPI feed brought (``via`` ``feed``), which the transition pulled itself."""
 REFUSALS = frozenset({"signal_refused"})
 """Rows that record a command the rules refused (an unsigned one among them): nothing changed."""
 
@@ -95,8 +104,9 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
             return Verdict(
                 expected - 1,
                 signed,
-                f"{_name(row)} is not signed: it was sent through {row.via}, and this transition accepts "
-                "only commands signed by a key it trusts",
+                f"{_name(row)} is not signed: it records a command"
+                + (f" sent through {row.via}" if row.via else "")
+                + ", and this transition accepts only commands signed by a key it trusts",
             )
         prev = row.hash
     return Verdict(len(chained), signed)
@@ -104,9 +114,11 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
 
 def _needs_signature(row: AuditRecord, covered: set[tuple[str, bytes]]) -> bool:
     """Whether an unsigned row should have carried a signature: a person's command, unless it
-    records a refusal or is a later period of a signed readings batch (the batch's first row
-    carries the signature that covers every period)."""
-    if row.via not in SENT_BY_PEOPLE or row.kind in REFUSALS:
+    records a refusal, a feed's readings, or a later period of a signed readings batch (the
+    batch's first row carries the signature that covers every period)."""
+    if row.kind in REFUSALS or (row.kind in READINGS and row.via == "feed"):
+        return False
+    if row.kind not in COMMANDS and row.via not in SENT_BY_PEOPLE:
         return False
     period = row.detail.get("period")
     values = row.detail.get("values")

@@ -87,7 +87,7 @@ def test_a_chain_rebuilt_by_hand_fails_against_the_head_the_transition_recorded(
     at = rebuild(url, forged, forge_a_waiver)
     refused = s.bpo("audit", forged, "--verify")
     assert refused.returncode == 1
-    assert f"row {at} (waived slas_signed) is not signed: it was sent through cli" in refused.stderr
+    assert f"row {at} (waived slas_signed) is not signed: it records a command sent through cli" in refused.stderr
 
     def backdate(chain: list[Any]) -> int:
         # A row of the transition's own (no signature to break) moved a day earlier.

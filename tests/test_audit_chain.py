@@ -153,7 +153,9 @@ def keyed_trail(engine, *rows: AuditEntry) -> str | None:
 @pytest.mark.parametrize(
     ("row", "problem"),
     [
-        (entry(4, via="web-link"), "row 4 (approved g) is not signed: it was sent through web-link"),
+        (entry(4, via="web-link"), "row 4 (approved g) is not signed: it records a command sent through web-link"),
+        (entry(4, "waived"), "row 4 (waived g) is not signed: it records a command, and this transition accepts"),
+        (entry(4, "approved", via="feed"), "row 4 (approved g) is not signed"),
         (
             entry(4, "kpi_reading", via="api", detail={"period": "W3", "values": {"csat": 80.0}}),
             "row 4 (kpi_reading g) is not signed",

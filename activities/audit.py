@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.chain import GENESIS, row_hash
-from models.messages import AuditBatch, AuditEntry
+from models.messages import AuditBatch, AuditEntry, ChainHead
 from models.tables import AuditHead, AuditRecord, audit_uuid
 
 MAX_ATTEMPTS = 20
@@ -81,6 +81,13 @@ def _append(entries: list[AuditEntry], session: Session) -> int:
                 raise _ChainMoved(transition_id)
         session.flush()
     return len(fresh)
+
+
+def chain_head(engine: Engine, transition_id: str) -> ChainHead | None:
+    """The transition's chain head as the table holds it now; none before its first row."""
+    with Session(engine) as session:
+        head = session.exec(select(AuditHead).where(AuditHead.transition_id == transition_id)).first()
+    return ChainHead(position=head.position, hash=head.hash) if head else None
 
 
 def read_chain(transition_id: str, *, session: Session) -> list[AuditRecord]:

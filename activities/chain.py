@@ -3,7 +3,10 @@
 A row's hash is SHA-256 over its canonical JSON (every column that says what happened, its
 position and the previous hash). Editing, removing or inserting a row by hand breaks the chain
 at that row, and a signed command's signature can be checked against the transition's trusted
-keys without trusting the database.
+keys without trusting the database. In a transition that trusts keys, every row made from a
+command sent by a person (the web app, the command line, the API) must carry a signature. The
+workflow records the chain's head in its own history after each flush (`ChainHead`), so a chain
+rebuilt by hand after an edit no longer matches what the transition recorded.
 """
 
 from __future__ import annotations
@@ -15,10 +18,25 @@ from datetime import UTC
 from typing import Any
 
 from models.commands import BY_UPDATE
+from models.messages import ChainHead
 from models.signing import canonical_json, verify
 from models.tables import AuditRecord
 
 GENESIS = "0" * 64
+SENT_BY_PEOPLE = frozenset({"web-oidc", "web-link", "cli", "api"})
+"""How a command sent by a person arrives; its row must be signed where the transition trusts
+keys. Feed readings (``feed``) and the transition's own rows (no ``via``) are not commands."""
+READINGS = frozenset({"kpi_reading", "kpi_corrected"})
+COMMANDS = READINGS | {
+    "approved", "ticked", "waived", "rejected", "paused", "resumed", "cancelled", "escalated",
+    "roster_changed", "delegated", "delegation_ended", "notices_retried", "feed_pull_requested",
+    "raid_added", "raid_closed", "amendment_proposed", "amendment_approved", "amendment_rejected",
+}  # fmt: skip
+"""The kinds of row only a person's command makes: signed where the transition trusts keys
+however the row says it came (a command sent straight to Temporal has no ``via``), except
+readings a KPI feed brought (``via`` ``feed``), which the transition pulled itself."""
+REFUSALS = frozenset({"signal_refused"})
+"""Rows that record a command the rules refused (an unsigned one among them): nothing changed."""
 
 
 def row_hash(row: AuditRecord) -> str:
@@ -62,6 +80,7 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
     """
     chained = sorted(rows, key=lambda r: r.position or 0)
     trusted: list[str] = []
+    covered: set[tuple[str, bytes]] = set()
     prev, signed = GENESIS, 0
     for expected, row in enumerate(chained, start=1):
         if row.position is None or row.hash is None:
@@ -69,7 +88,9 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
         if row.position != expected:
             return Verdict(expected - 1, signed, f"row {expected} was removed (the next row is {_name(row)})")
         if row.prev_hash != prev:
-            return Verdict(expected - 1, signed, f"{_name(row)} does not follow row {expected - 1}: rows were removed or inserted")
+            return Verdict(
+                expected - 1, signed, f"{_name(row)} does not follow row {expected - 1}: rows were removed or inserted"
+            )
         if row_hash(row) != row.hash:
             return Verdict(expected - 1, signed, f"{_name(row)} was altered")
         if row.kind == "transition_started":
@@ -78,8 +99,59 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
             if not _signature_holds(row, trusted):
                 return Verdict(expected - 1, signed, f"{_name(row)} carries a signature that no trusted key made")
             signed += 1
+            covered = _batch_periods(row)
+        elif trusted and _needs_signature(row, covered):
+            return Verdict(
+                expected - 1,
+                signed,
+                f"{_name(row)} is not signed: it records a command"
+                + (f" sent through {row.via}" if row.via else "")
+                + ", and this transition accepts only commands signed by a key it trusts",
+            )
         prev = row.hash
     return Verdict(len(chained), signed)
+
+
+def _needs_signature(row: AuditRecord, covered: set[tuple[str, bytes]]) -> bool:
+    """Whether an unsigned row should have carried a signature: a person's command, unless it
+    records a refusal, a feed's readings, or a later period of a signed readings batch (the
+    batch's first row carries the signature that covers every period)."""
+    if row.kind in REFUSALS or (row.kind in READINGS and row.via == "feed"):
+        return False
+    if row.kind not in COMMANDS and row.via not in SENT_BY_PEOPLE:
+        return False
+    period = row.detail.get("period")
+    values = row.detail.get("values")
+    return not (isinstance(period, str) and (period, canonical_json(values)) in covered)
+
+
+def _batch_periods(row: AuditRecord) -> set[tuple[str, bytes]]:
+    """The periods and values a signed readings batch covers (nothing for any other command)."""
+    signed = row.detail.get("signed") or {}
+    if signed.get("command") != "record_batch":
+        return set()
+    batches = signed.get("fields", {}).get("batches", [])
+    return {(b["period"], canonical_json(b["values"])) for b in batches if isinstance(b, dict) and "period" in b}
+
+
+def hold_to_heads(rows: Sequence[AuditRecord], heads: Sequence[ChainHead]) -> str | None:
+    """Hold a chain that verifies against the heads the transition recorded in its history: the
+    row at each recorded position must carry the recorded hash, so a chain rewritten by hand
+    (every later hash recomputed) is caught. The first mismatch, in chain order, or none."""
+    by_position = {row.position: row for row in rows}
+    for head in sorted({(h.position, h.hash) for h in heads}):
+        position, recorded = head
+        if position == 0:
+            continue
+        row = by_position.get(position)
+        if row is None:
+            return (
+                f"the table holds {len(rows)} rows, but the transition recorded its chain head at "
+                f"position {position}: rows were removed"
+            )
+        if row.hash != recorded:
+            return f"{_name(row)} does not match the chain head the transition recorded at position {position}"
+    return None
 
 
 def _signature_holds(row: AuditRecord, trusted: list[str]) -> bool:

@@ -18,10 +18,10 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.audit import record_entries
+from activities.audit import chain_head, record_entries
 from activities.notify import NotifyActivities, sent_entry
 from activities.transport import Skipped
-from models.messages import Delivery, DeliveryOutcome, Flush, Flushed
+from models.messages import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
 from models.tables import AuditRecord, audit_uuid
 
 log = structlog.get_logger(__name__)
@@ -70,7 +70,24 @@ class OutboxActivities:
                     outcome.entry = None
             except Exception:  # logged, but not audited: the workflow writes the rows with its next flush
                 log.warning("sent_not_audited", transition_id=rows[0].transition_id, rows=len(rows))
-        return Flushed(outcomes=list(outcomes), audit_error=audit_error, give_up_seconds=self.give_up.total_seconds())
+        return Flushed(
+            outcomes=list(outcomes),
+            audit_error=audit_error,
+            give_up_seconds=self.give_up.total_seconds(),
+            audit_head=await self._head(batch),
+        )
+
+    async def _head(self, batch: Flush) -> ChainHead | None:
+        """The chain head after this flush's writes: the answer goes into the workflow's history
+        (the local activity's marker), an anchor outside the audit database."""
+        ids = [e.transition_id for e in batch.audit] + [d.notice.transition_id for d in batch.deliveries]
+        if not ids:
+            return None
+        try:
+            return await asyncio.to_thread(chain_head, self.notify.engine, ids[0])
+        except Exception:  # the database is away: no anchor this time, the next flush records one
+            log.warning("chain_head_unread", transition_id=ids[0])
+            return None
 
     async def _deliver(self, delivery: Delivery) -> DeliveryOutcome:
         """Make one delivery. Its sent row is written at once, before the next can be lost with

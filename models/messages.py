@@ -221,6 +221,15 @@ class Decision(Message):
     via: str | None = None
 
 
+class ChainHead(Message):
+    """The head of a transition's audit chain: its last row's position and hash. The outbox flush
+    answers with it, so Temporal's history holds it outside the audit database (the anchor
+    `bpo audit --verify` holds the table against)."""
+
+    position: int = Field(ge=0)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class TransitionState(Message):
     """Everything the state machine knows about one transition; plain data."""
 
@@ -296,7 +305,10 @@ class TransitionState(Message):
     feeds: dict[str, FeedState] = {}
     """Each KPI feed's schedule: the next period to pull, the pull under way, periods missing."""
     evidence_watch: EvidenceWatch | None = None
-    """The evidence approvals pinned, re-checked daily while the transition runs (None until one is)."""
+    """The evidence approvals pinned, checked again while the transition runs (None until one is)."""
+    audit_head: ChainHead | None = None
+    """The audit chain's head after the latest flush: carried across continue-as-new, so the
+    newest run's input holds it even when earlier runs' histories are gone."""
 
 
 # --- what it sends out ---------------------------------------------------------------------
@@ -392,6 +404,8 @@ class Flushed(Message):
     audit_error: str | None = None
     """Why the audit entries could not be written; the workflow keeps them and tries again."""
     give_up_seconds: float = 86400.0
+    audit_head: ChainHead | None = None
+    """The transition's audit chain head after this flush's writes; none when it could not be read."""
 
 
 class Deliveries(Message):

@@ -12,6 +12,7 @@ from typing import Literal
 from models.feeds import FeedState
 from models.messages import (
     Amendment,
+    ChainHead,
     Decision,
     Delegation,
     Escalation,
@@ -104,3 +105,5 @@ class TransitionStatus(Message):
     objectives: list[ObjectiveStatus] = []
     amendments: list[Amendment] = []
     """Plan versions proposed: who, why, what changes, how decided (the plans themselves left out)."""
+    audit_head: ChainHead | None = None
+    """The audit chain's head the transition recorded after its latest flush (position, hash)."""

@@ -12,7 +12,7 @@ from sqlmodel import Session, create_engine
 from activities.audit import read_chain, write_entries
 from activities.chain import verify_chain
 from bpo.db import make_engine
-from models.commands import Approve
+from models.commands import Approve, ReadingsBatch, RecordReadings
 from models.messages import AuditEntry
 from models.signing import Signer, new_key_pair
 
@@ -120,3 +120,92 @@ def test_rows_written_before_the_chain_existed_are_chained_on_upgrade(tmp_path):
     with Session(upgraded) as session:
         write_entries([entry(3)], session=session)
     assert (verdict(upgraded).rows, verdict(upgraded).problem) == (3, None)
+
+
+def keyed_trail(engine, *rows: AuditEntry) -> str | None:
+    """The verdict on a transition that trusts a key, its commands signed by it, then ``rows``."""
+    private, public = new_key_pair()
+    signer = Signer(private)
+    batch = signer.sign(
+        "t1",
+        ReadingsBatch(
+            batches=[RecordReadings(period=p, values={"csat": v}, by="li") for p, v in (("W1", 90), ("W2", 91))],
+            request_id="r-batch",
+            via="cli",
+        ),
+    )
+    signed = {"command": "record_batch", "fields": batch.model_dump(mode="json", exclude={"signature"})}
+    first = entry(
+        2,
+        "kpi_reading",
+        via="cli",
+        signature=batch.signature,
+        detail={"period": "W1", "values": {"csat": 90.0}, "signed": signed},
+    )
+    second = entry(3, "kpi_reading", via="cli", detail={"period": "W2", "values": {"csat": 91.0}})
+    with Session(engine) as session:
+        write_entries(
+            [entry(1, "transition_started", detail={"trusted_keys": [public]}), first, second, *rows], session=session
+        )
+    return verdict(engine).problem
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        (entry(4, via="web-link"), "row 4 (approved g) is not signed: it records a command sent through web-link"),
+        (entry(4, "waived"), "row 4 (waived g) is not signed: it records a command, and this transition accepts"),
+        (entry(4, "approved", via="feed"), "row 4 (approved g) is not signed"),
+        (
+            entry(4, "kpi_reading", via="api", detail={"period": "W3", "values": {"csat": 80.0}}),
+            "row 4 (kpi_reading g) is not signed",
+        ),
+        (
+            entry(4, "kpi_reading", via="cli", detail={"period": "W2", "values": {"csat": 60.0}}),
+            "row 4 (kpi_reading g) is not signed",
+        ),
+        (entry(4, "kpi_reading", via="feed", detail={"period": "W3", "values": {"csat": 80.0}}), None),
+        (entry(4, "gate_passed"), None),
+        (entry(4, "signal_refused", via="api", detail={"reason": "not signed by a trusted key"}), None),
+    ],
+)
+def test_where_keys_are_trusted_every_command_a_person_sent_is_signed(engine, row, problem):
+    # The batch's later period carries no signature of its own: the first row's covers it.
+    found = keyed_trail(engine, row)
+    assert (found or "").startswith(problem or "") and (found is None) == (problem is None), found
+
+
+def test_without_trusted_keys_unsigned_commands_verify(engine):
+    with Session(engine) as session:
+        write_entries([entry(1, "transition_started"), entry(2, via="cli")], session=session)
+    assert verdict(engine).problem is None
+
+
+def test_a_chain_rebuilt_after_an_edit_no_longer_matches_a_recorded_head(engine):
+    from activities.audit import chain_head
+    from activities.chain import hold_to_heads, row_hash
+    from models.tables import AuditHead
+
+    with Session(engine) as session:
+        write_entries([entry(n) for n in (1, 2, 3)], session=session)
+    recorded = chain_head(engine, "t1")
+    assert recorded is not None and recorded.position == 3
+    with Session(engine) as session:
+        rows = read_chain("t1", session=session)
+        assert hold_to_heads(rows, [recorded]) is None
+        rows[1].actor, prev = "mallory", rows[0].hash
+        for row in rows[1:]:  # as an insider would: every later hash, and the head, recomputed
+            row.prev_hash = prev
+            row.hash = prev = row_hash(row)
+            session.add(row)
+        head = session.get(AuditHead, "t1")
+        head.hash = prev
+        session.add(head)
+        session.commit()
+        rows = read_chain("t1", session=session)
+    assert verify_chain(rows).problem is None
+    assert (
+        hold_to_heads(rows, [recorded])
+        == "row 3 (approved g) does not match the chain head the transition recorded at position 3"
+    )
+    assert hold_to_heads(rows[:2], [recorded]).endswith("recorded its chain head at position 3: rows were removed")

@@ -119,6 +119,8 @@ class Flusher(_Carrier):
             )
             now = workflow.now()
             deliveries.rows_kept(m, rows, flushed.audit_error, now)
+            if flushed.audit_head is not None:  # the anchor, carried and shown in status
+                m.state.audit_head = flushed.audit_head
             give_up = timedelta(seconds=flushed.give_up_seconds)
             deliveries.settle(m, out, flushed.outcomes, now, give_up)
         finally:

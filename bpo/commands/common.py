@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from models.status import TransitionStatus
 
 REFUSED, FAILED = 2, 1
+UNCHECKED = 3
+"""`bpo audit --verify`: the chain holds, but the head the transition recorded in Temporal could
+not be read (a server away, a transition past retention), so a rewrite cannot be ruled out."""
 Model = TypeVar("Model", bound=BaseModel)
 
 HINTS = {

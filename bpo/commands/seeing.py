@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bpo.api import get_plan, get_status
-from bpo.commands.common import FAILED, Exit, client_for, plan_from, print_status, write_out
+from bpo.commands.common import FAILED, UNCHECKED, Exit, client_for, plan_from, print_status, write_out
 from bpo.settings import Settings, make_url_safe
 from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
 from models.plan import Plan
@@ -132,21 +132,52 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
     from bpo.render import trail_text
 
     _unwritten_note(await _written(settings, args.id), args.id)
+    # The heads first, then the table: a flush between the two only adds rows after the last head.
+    heads = await _recorded_heads(settings, args.id) if args.verify else None
     rows = _trail(settings, args.id)
     if not rows:
         raise Exit(f"the audit trail has nothing for '{args.id}' in {make_url_safe(settings.audit_url)}")
     if args.verify:
-        from activities.chain import verify_chain
-
-        verdict = verify_chain(rows)
-        if verdict.problem:
-            raise Exit(f"the audit trail of '{args.id}' does not verify: {verdict.problem}", FAILED)
-        print(f"verified {verdict.rows} rows of '{args.id}': the chain is unbroken, {verdict.signed} signatures hold")
+        await _verify(settings, args.id, rows, heads)
         return
     if args.json:
         print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
     else:
         print(trail_text(rows))
+
+
+async def _recorded_heads(settings: Settings, transition_id: str) -> list[Any] | str:
+    """The chain heads the transition recorded in Temporal's history, or why they could not be read."""
+    from bpo.anchors import NoTransition, recorded_heads
+    from bpo.client import connect
+
+    try:
+        return await recorded_heads(await connect(settings), transition_id)
+    except NoTransition:
+        return f"Temporal at {settings.temporal_address} knows no transition '{transition_id}'"
+    except Exception as error:  # a server away, a payload this machine cannot decrypt: unchecked
+        return f"Temporal at {settings.temporal_address} could not be read ({type(error).__name__}: {str(error)[:200]})"
+
+
+async def _verify(settings: Settings, transition_id: str, rows: list[Any], heads: list[Any] | str | None) -> None:
+    """Walk the chain and its signatures, then hold it against the heads the transition
+    recorded: exit 0 when both hold, 1 naming the first row that does not, `UNCHECKED` when the
+    chain holds but the recorded heads could not be read."""
+    from activities.chain import hold_to_heads, verify_chain
+
+    verdict = verify_chain(rows)
+    problem = verdict.problem or (hold_to_heads(rows, heads) if isinstance(heads, list) else None)
+    if problem:
+        raise Exit(f"the audit trail of '{transition_id}' does not verify: {problem}", FAILED)
+    said = f"verified {verdict.rows} rows of '{transition_id}': the chain is unbroken, {verdict.signed} signatures hold"
+    if isinstance(heads, list) and heads:
+        last = max(h.position for h in heads)
+        after = f"; rows {last + 1}-{verdict.rows} were written after it" if verdict.rows > last else ""
+        print(f"{said}, and it matches the chain head the transition recorded in Temporal (row {last}){after}")
+        return
+    print(said)
+    why = heads if isinstance(heads, str) else "the transition recorded no chain head (its trail predates them)"
+    raise Exit(f"the chain head the transition recorded could not be checked: {why}", UNCHECKED)
 
 
 async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:

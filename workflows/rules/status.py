@@ -61,6 +61,7 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         objectives=[objectives.status(v, o, now) for o in v.plan.objectives],
         amendments=[a.model_copy(update={"plan": None}) for a in s.amendments],
         feeds=s.feeds,
+        audit_head=s.audit_head,
     )
 
 

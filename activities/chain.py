@@ -91,4 +91,4 @@ def _signature_holds(row: AuditRecord, trusted: list[str]) -> bool:
         command = command_type.model_validate({**signed.get("fields", {}), "signature": row.signature})
     except ValueError:
         return False
-    return getattr(command, "by", row.actor) == row.actor and verify(trusted, row.transition_id, command)
+    return getattr(command, "by", row.actor) == row.actor and verify(trusted, row.transition_id, command, signed.get("run"))

@@ -139,9 +139,9 @@ async def send(
     handle = _handle(client, transition_id)
     if not command.request_id:
         command = command.model_copy(update={"request_id": update_id or f"api-{uuid.uuid4().hex}"})
-    if signer is not None:
-        command = signer.sign(transition_id, command)
     try:
+        if signer is not None:
+            command = signer.sign(transition_id, command, await _first_run(handle))
         return await handle.execute_update(command.update, command, id=command.request_id, result_type=TransitionStatus)
     except (WorkflowUpdateFailedError, RPCError) as error:
         if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
@@ -151,6 +151,20 @@ async def send(
                     raise BpoError(
                         f"transition '{transition_id}' has ended; it takes no more decisions", kind="Ended"
                     ) from None
+        raise _translate(error, transition_id) from None
+
+
+async def _first_run(handle: WorkflowHandle[Any, Any]) -> str:
+    """The first run's id of the transition's latest run family: what a signature covers."""
+    return (await handle.describe()).raw_description.workflow_execution_info.first_run_id
+
+
+async def first_run(client: Client, transition_id: str) -> str:
+    """The id of a transition's first run (the same across continue-as-new): what a signature
+    for it covers."""
+    try:
+        return await _first_run(_handle(client, transition_id))
+    except RPCError as error:
         raise _translate(error, transition_id) from None
 
 

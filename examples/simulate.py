@@ -39,7 +39,7 @@ from temporalio.client import WorkflowHistory  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from bpo.api import get_plan, get_status, send, start_transition  # noqa: E402
+from bpo.api import first_run, get_plan, get_status, send, start_transition  # noqa: E402
 from bpo.binaries import find_binary  # noqa: E402
 from bpo.logs import configure  # noqa: E402
 from bpo.server import register_search_attributes  # noqa: E402
@@ -180,7 +180,8 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     await do(Approve(gate="gap_analysis_approved", by=LI), request_id="controls-1")  # a retry: counts once
     await do(Waive(gate="governance_defined", by=DANA, reason="governance pack signed on paper"))
     await do(Delegate(person=RAJ, to=MO, until=date(2027, 1, 31), by=RAJ))
-    await handle.signal("approve", signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="sig-1")))
+    signed = signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="sig-1"), await first_run(env.client, tid))
+    await handle.signal("approve", signed)
     await handle.signal("pause", Pause(by=MO, reason="not mine to pause", request_id="sig-2"))  # refused
     await env.sleep(timedelta(hours=1))
     await do(Approve(gate="slas_signed", by=MO))  # for Raj

@@ -9,7 +9,7 @@ a model here, one rule function and one handler line in the workflow.
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -48,6 +48,9 @@ class _Sent(Message):
     signature: Signature | None = None
     """Ed25519 over the canonical form (`models.signing`), base64; required when the
     transition trusts keys."""
+    signed_at: datetime | None = None
+    """When the signer signed it (set by the signer, covered by the signature): an update signed
+    outside the window (`workflows.rules.replays.WINDOW`) is refused."""
 
 
 class _Decision(_Sent):

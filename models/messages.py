@@ -262,6 +262,17 @@ class TransitionState(Message):
     an ended one's id never collides with the old rows."""
     trusted_keys: list[str] = []
     """Public keys whose signature every command must carry; empty: commands go unsigned."""
+    started_by: str | None = None
+    """Who started the transition (the operator, or the web app's user), as the start said."""
+    first_run_id: str | None = None
+    """The run family: the first run's id, the same across continue-as-new and new when the id
+    is started again; every signature covers it."""
+    requests: dict[str, datetime] = {}
+    """Request id -> when it was applied (or signed, if later): kept for
+    `workflows.rules.replays.REMEMBER` whatever the number of commands between."""
+    forgotten_before: datetime | None = None
+    """The newest time of a request id dropped from ``requests``: a command signed at or before
+    it cannot be told from a repeat, and is refused."""
     pending: list[Pending] = []
     """Deliveries waiting for another try: carried across continue-as-new, so none is dropped."""
     trying: list[Pending] = []

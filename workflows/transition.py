@@ -94,11 +94,16 @@ class TransitionWorkflow:
     def __init__(self, start: StartTransition) -> None:
         now = workflow.now()
         self._validating = False
+        first_run = workflow.info().first_execution_run_id
         if start.state is None:
-            run_key = workflow.info().first_execution_run_id[:8]
-            self.machine = Machine.start(start.plan, start.id, now, self._changed, start.trusted_keys, run_key)
+            self.machine = Machine.start(
+                start.plan, start.id, now, self._changed, start.trusted_keys, first_run[:8], first_run
+            )
         else:  # continued as new: the state carries everything, request ids included
             self.machine = Machine(start.plan, start.state, self._changed)
+        # A transition started before signatures named the run family learns it here: the first
+        # run's id is the same in every run of it, and reading it records nothing in the history.
+        self.machine.state.first_run_id = self.machine.state.first_run_id or first_run
         self._decisions = workflow.metric_meter().create_counter(
             "bpo_decisions", "Decisions accepted, by kind and phase"
         )
@@ -201,6 +206,7 @@ class TransitionWorkflow:
         self._validating = True
         try:
             self.machine.check(command, workflow.now())
+            self.machine.check_arrival(command, workflow.now())  # the time the update arrives
         except Refused as refusal:
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
         finally:

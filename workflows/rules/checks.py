@@ -108,12 +108,20 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
 
 
 def _check_signed(v: View, command: Command) -> None:
-    # The signature covers the transition, the command and its request id, so a signed command
-    # cannot be replayed elsewhere; without a request id it could be replayed here.
-    if not verify(v.state.trusted_keys, v.state.id, command):
+    # The signature covers the transition, its run family, the time, the command and its request
+    # id, so a signed command cannot be replayed elsewhere; without a request id it could be
+    # replayed here.
+    from workflows.rules import replays  # its checks refuse with this module's Refused
+
+    if replays.bound(v):
+        if command.signed_at is None or not verify(v.state.trusted_keys, v.state.id, command, v.state.first_run_id):
+            raise Refused(f"the {command.update} command is not signed by a trusted key", "NotSigned")
+    elif not verify(v.state.trusted_keys, v.state.id, command):
         raise Refused(f"the {command.update} command is not signed by a trusted key", "NotSigned")
     if not command.request_id:
         raise Refused("a signed command needs a request id, so that it counts once", "NotSigned")
+    if replays.bound(v):
+        replays.check_not_forgotten(v, command)
 
 
 def person(v: View, person_id: str) -> Person:

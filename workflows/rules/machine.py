@@ -49,12 +49,13 @@ from workflows.rules import (
     objectives,
     phases,
     raid,
+    replays,
     texts,
 )
 from workflows.rules import status as report
 from workflows.rules.clock import is_done
 from workflows.rules.outbox import Recorder
-from workflows.rules.versions import RUN_SCOPED_IDS, Patched, every_change
+from workflows.rules.versions import RUN_SCOPED_IDS, SIGNATURES_BOUND, Patched, every_change
 
 MAX_SEEN_REQUESTS = 500
 
@@ -71,9 +72,11 @@ class Machine(Recorder):
         patched: Patched = every_change,
         trusted_keys: list[str] | None = None,
         run_key: str | None = None,
+        first_run_id: str | None = None,
     ) -> Machine:
         """A new transition at the start of its first phase; with ``trusted_keys``, every command
-        must carry a signature by one of them; ``run_key`` goes into every audit and notice id."""
+        must carry a signature by one of them; ``run_key`` goes into every audit and notice id;
+        ``first_run_id`` names the run family every signature covers."""
         state = TransitionState(
             id=transition_id,
             people=list(plan.people),
@@ -83,6 +86,7 @@ class Machine(Recorder):
             trusted_keys=list(trusted_keys or []),
         )
         machine = cls(plan, state, patched)
+        state.first_run_id = first_run_id
         if run_key and machine.changed(RUN_SCOPED_IDS):
             state.run_key = run_key
         detail = {"plan": plan.name, **({"trusted_keys": state.trusted_keys} if state.trusted_keys else {})}
@@ -147,13 +151,21 @@ class Machine(Recorder):
         if not self.is_repeat(command):
             checks.check(self, command, now)
 
+    def check_arrival(self, command: Command, now: datetime) -> None:
+        """Refuse an update whose signature was made outside the window of ``now``, the time it
+        arrives; only the workflow's update validators ask (signals and relays may be late)."""
+        if not self.is_repeat(command):
+            replays.check_fresh(self, command, now)
+
     def apply(self, command: Command, now: datetime, pin: EvidencePin | None = None) -> None:
         """Check ``command``, then carry it out and let the rules run on; ``pin`` is an approval's
         evidence as the workflow fetched and kept it."""
         if self.is_repeat(command):
             return
         self.check(command, now)
-        if command.request_id:
+        if self.changed(SIGNATURES_BOUND):  # remembered by time, not the last 500
+            replays.remember(self, command, now)
+        elif command.request_id:
             self.state.seen_requests = [*self.state.seen_requests, command.request_id][-MAX_SEEN_REQUESTS:]
         match command:
             case Approve() | Reject() if amendments.is_amendment(command.gate):
@@ -223,7 +235,7 @@ class Machine(Recorder):
 
     def is_repeat(self, command: Command) -> bool:
         """Whether ``command`` carries a request id already applied."""
-        return bool(command.request_id) and command.request_id in self.state.seen_requests
+        return replays.is_repeat(self, command)
 
     # --- status ---------------------------------------------------------------------------
 

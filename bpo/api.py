@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
@@ -129,8 +129,10 @@ async def send(
     command: Command,
     signer: Signer | None = None,
     update_id: str | None = None,
+    signed_at: datetime | None = None,
 ) -> TransitionStatus:
-    """Send a command by the update its model names, signed by ``signer`` if given; returns the
+    """Send a command by the update its model names, signed by ``signer`` if given (at
+    ``signed_at``, default now: a test server whose clock was moved passes its own); returns the
     status after it, or raises `BpoError`.
 
     A command without a request id gets ``update_id`` as one (a caller that retries with the
@@ -141,7 +143,7 @@ async def send(
         command = command.model_copy(update={"request_id": update_id or f"api-{uuid.uuid4().hex}"})
     try:
         if signer is not None:
-            command = signer.sign(transition_id, command, await _first_run(handle))
+            command = signer.sign(transition_id, command, await _first_run(handle), signed_at)
         return await handle.execute_update(command.update, command, id=command.request_id, result_type=TransitionStatus)
     except (WorkflowUpdateFailedError, RPCError) as error:
         if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:

@@ -167,7 +167,8 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
 
     async def do(*commands: object, request_id: str | None = None) -> None:
         for command in commands:
-            await send(env.client, tid, command, signer, update_id=request_id)  # type: ignore[arg-type]
+            at = await env.get_current_time()  # the test server's clock, moved by env.sleep
+            await send(env.client, tid, command, signer, update_id=request_id, signed_at=at)  # type: ignore[arg-type]
 
     sme = Person(id="ana@northstar.example", name="Ana Ruiz", org="provider", roles=["sme"])
     await do(ChangeRoster(add=[sme], by=RAJ))
@@ -180,7 +181,7 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     await do(Approve(gate="gap_analysis_approved", by=LI), request_id="controls-1")  # a retry: counts once
     await do(Waive(gate="governance_defined", by=DANA, reason="governance pack signed on paper"))
     await do(Delegate(person=RAJ, to=MO, until=date(2027, 1, 31), by=RAJ))
-    signed = signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="sig-1"), await first_run(env.client, tid))
+    signed = signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="sig-1"), await first_run(env.client, tid), await env.get_current_time())
     await handle.signal("approve", signed)
     await handle.signal("pause", Pause(by=MO, reason="not mine to pause", request_id="sig-2"))  # refused
     await env.sleep(timedelta(hours=1))

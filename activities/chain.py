@@ -78,6 +78,8 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
             if not _signature_holds(row, trusted):
                 return Verdict(expected - 1, signed, f"{_name(row)} carries a signature that no trusted key made")
             signed += 1
+        if row.kind == "keys_rotated" and row.signature:  # signed by a key trusted before it
+            trusted = list(row.detail.get("trusted_keys", []))
         prev = row.hash
     return Verdict(len(chained), signed)
 

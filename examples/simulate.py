@@ -69,6 +69,9 @@ from models.plan_loader import load_plan, parse_plan  # noqa: E402
 from models.signing import Signer, new_key_pair  # noqa: E402
 from worker import build_worker  # noqa: E402
 
+# A simulation on a throwaway server: its unsigned transitions are a trial (bpo.api.NO_KEY).
+os.environ.setdefault("BPO_ALLOW_UNSIGNED", "1")
+
 PLAN = Path(__file__).resolve().parent / "reference-plan.yaml"
 LI, DANA, EVE, RAJ, MO = (
     "li@acme.example",
@@ -161,7 +164,8 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     reminders = Reminders(every=timedelta(days=1))
     plan = plan.model_copy(update={"notifications": [*plan.notifications, refused_hook], "reminders": reminders})
     tid = await start_transition(
-        env.client, plan, task_queue=task_queue, transition_id="acme-controls", trusted_keys=[signer.public_key]
+        env.client, plan, task_queue=task_queue, transition_id="acme-controls", trusted_keys=[signer.public_key],
+        signer=signer,
     )
     handle = env.client.get_workflow_handle(tid)
 

@@ -39,6 +39,12 @@ class StartTransition(Message):
     """Carried over by continue-as-new; None for a new transition."""
     trusted_keys: list[str] = Field(default=[], max_length=20)
     """Public keys (base64 Ed25519) whose signature every command must carry; none: unsigned."""
+    started_by: str | None = Field(default=None, max_length=254, pattern=r"^[^\x00-\x1f]+$")
+    """Who starts it: the operator at the command line, the web app's user."""
+    signed_at: datetime | None = None
+    signature: str | None = Field(default=None, max_length=200)
+    """Ed25519 over the start's canonical form (`models.signing.start_canonical`) by one of the
+    ``trusted_keys``; required when there are any."""
     flush_after: timedelta | None = Field(default=None, ge=timedelta(0), le=timedelta(seconds=5))
     """How long a decision's audit entries and notices wait for others to join them, so that the
     decision is answered before they are written (`BPO_FLUSH_AFTER_MS`). None or zero: they are

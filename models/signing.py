@@ -17,13 +17,16 @@ import binascii
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from models.commands import Command
+
+if TYPE_CHECKING:
+    from models.messages import StartTransition
 
 KEY_BYTES = 32
 
@@ -42,6 +45,25 @@ def canonical(transition_id: str, command: Command, run: str | None = None) -> b
     if command.signed_at is not None:
         body["run"] = run or ""
     return canonical_json(body)
+
+
+def start_canonical(start: StartTransition) -> bytes:
+    """The bytes a start's signature covers: the id, the plan, the keys, who and when."""
+    fields = start.model_dump(mode="json", include={"id", "plan", "trusted_keys", "started_by", "signed_at"})
+    return canonical_json({"start": fields})
+
+
+def sign_start(signer: Signer, start: StartTransition, at: datetime | None = None) -> StartTransition:
+    """A copy of ``start`` signed by ``signer`` at ``at`` (default now)."""
+    unsigned = start.model_copy(update={"signature": None, "signed_at": at or datetime.now(UTC)})
+    return unsigned.model_copy(update={"signature": signer.sign_bytes(start_canonical(unsigned))})
+
+
+def start_holds(start: StartTransition) -> bool:
+    """Whether ``start`` is signed by one of the keys it trusts (or trusts none)."""
+    if not start.trusted_keys:
+        return True
+    return bool(start.signature) and verify_bytes(start.trusted_keys, start.signature or "", start_canonical(start))
 
 
 def canonical_json(value: Any) -> bytes:

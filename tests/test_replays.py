@@ -23,6 +23,7 @@ SIGNER = Signer(new_key_pair()[0])
 async def start(env, settings, plan, tid: str, replace_ended: bool = False) -> str:
     return await start_transition(
         env.client, plan, task_queue=settings.task_queue, transition_id=tid, trusted_keys=[SIGNER.public_key],
+        signer=SIGNER,
         replace_ended=replace_ended,
     )
 

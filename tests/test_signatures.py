@@ -18,7 +18,7 @@ async def test_a_transition_with_trusted_keys_takes_only_commands_they_signed(en
     signer, stranger = Signer(private), Signer(new_key_pair()[0])
     tid = await start_transition(
         env.client, reference_plan, task_queue=settings.task_queue, transition_id=f"t-{uuid.uuid4().hex[:8]}",
-        trusted_keys=[public],
+        trusted_keys=[public], signer=signer,
     )
     t = Driver(env, env.client, tid)
     run = await first_run(env.client, tid)

@@ -31,6 +31,7 @@ from models.commands import (
     Resume,
     RetryNotices,
     Tick,
+    TrustKeys,
     Waive,
 )
 from models.messages import GateState
@@ -103,6 +104,10 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
             raid.check_add(v, command, now) if isinstance(command, RaidAdd) else raid.check_close(v, command)
         case Approve() | Tick() | Reject() | Waive():
             check_gate_decision(v, command, now)
+        case TrustKeys():
+            from workflows.rules import keys  # its rules refuse with this module's Refused
+
+            keys.check(v, command)
         case _:
             assert_never(command)
 

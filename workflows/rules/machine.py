@@ -28,6 +28,7 @@ from models.commands import (
     Resume,
     RetryNotices,
     Tick,
+    TrustKeys,
     Waive,
 )
 from models.evidence import EvidencePin
@@ -45,6 +46,7 @@ from workflows.rules import (
     deliveries,
     feeds,
     gates,
+    keys,
     ledger,
     objectives,
     phases,
@@ -73,10 +75,12 @@ class Machine(Recorder):
         trusted_keys: list[str] | None = None,
         run_key: str | None = None,
         first_run_id: str | None = None,
+        started_by: str | None = None,
     ) -> Machine:
         """A new transition at the start of its first phase; with ``trusted_keys``, every command
         must carry a signature by one of them; ``run_key`` goes into every audit and notice id;
-        ``first_run_id`` names the run family every signature covers."""
+        ``first_run_id`` names the run family every signature covers; ``started_by`` who started
+        it, kept in the first audit row and the status."""
         state = TransitionState(
             id=transition_id,
             people=list(plan.people),
@@ -84,12 +88,15 @@ class Machine(Recorder):
             phase_started_at=now,
             clock_at=now,
             trusted_keys=list(trusted_keys or []),
+            started_by=started_by,
         )
         machine = cls(plan, state, patched)
         state.first_run_id = first_run_id
         if run_key and machine.changed(RUN_SCOPED_IDS):
             state.run_key = run_key
         detail = {"plan": plan.name, **({"trusted_keys": state.trusted_keys} if state.trusted_keys else {})}
+        if started_by:
+            detail["started_by"] = started_by
         machine.audit("transition_started", now, detail=detail)
         phases.begin_phase(machine, 0, now)
         machine.advance(now)
@@ -204,6 +211,8 @@ class Machine(Recorder):
                 raid.add(self, command, now)
             case RaidClose():
                 raid.close(self, command, now)
+            case TrustKeys():
+                keys.rotate(self, command, now)
             case _:
                 assert_never(command)
         self.advance(now)

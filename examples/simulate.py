@@ -60,6 +60,7 @@ from models.commands import (  # noqa: E402
     Resume,
     RetryNotices,
     Tick,
+    TrustKeys,
     Waive,
 )
 from models.feeds import period_of  # noqa: E402
@@ -187,6 +188,7 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     await do(Delegate(person=RAJ, to=MO, until=date(2027, 1, 31), by=RAJ))
     signed = signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="sig-1"), await first_run(env.client, tid), await env.get_current_time())
     await handle.signal("approve", signed)
+    await do(TrustKeys(add=[new_key_pair()[1]], by=LI))  # a second key trusted beside the first
     await handle.signal("pause", Pause(by=MO, reason="not mine to pause", request_id="sig-2"))  # refused
     await env.sleep(timedelta(hours=1))
     await do(Approve(gate="slas_signed", by=MO))  # for Raj

@@ -35,7 +35,11 @@ def signed_fields(command: Command) -> dict[str, Any]:
     """Every field a signature covers: all but the signature, and ``signed_at`` only when set (a
     command signed before it existed covers the fields it had)."""
     exclude = {"signature"} if command.signed_at is not None else {"signature", "signed_at"}
-    return command.model_dump(mode="json", exclude=exclude)
+    fields = command.model_dump(mode="json", exclude=exclude)
+    for batch in fields.get("batches") or []:  # a batch's readings are commands too, never signed alone
+        if isinstance(batch, dict) and batch.get("signed_at") is None:
+            batch.pop("signed_at", None)
+    return fields
 
 
 def canonical(transition_id: str, command: Command, run: str | None = None) -> bytes:

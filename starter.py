@@ -91,8 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")
 
-    p = add("keys", "a new Ed25519 key pair for signed commands: 'bpo keys new'", "operating:cmd_keys")
-    p.add_argument("action", choices=["new"])
+    p = add(
+        "keys",
+        "'bpo keys new': a new Ed25519 key pair for signed commands; 'bpo keys rotate ID --add KEY --remove KEY': "
+        "change the keys a running transition trusts (signed by one it trusts now)",
+        "operating:cmd_keys",
+    )
+    p.add_argument("action", choices=["new", "rotate"])
+    p.add_argument("id", nargs="?", help="the transition whose keys rotate")
+    p.add_argument("--add", action="append", default=[], metavar="KEY", help="a public key to trust (repeatable)")
+    p.add_argument("--remove", action="append", default=[], metavar="KEY", help="a public key to stop trusting")
+    p.add_argument("--by", help="the person on the roster who asks for it")
+    p.add_argument("--request-id")
+    p.add_argument("--json", action="store_true")
 
     p = add("codec-server", "decode encrypted payloads for the Web UI (needs BPO_ENCRYPTION_KEY)", "operating:cmd_codec_server")
     p.add_argument("--ip", default="127.0.0.1")

@@ -108,6 +108,8 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
                 + (f" sent through {row.via}" if row.via else "")
                 + ", and this transition accepts only commands signed by a key it trusts",
             )
+        if row.kind == "keys_rotated" and row.signature:  # signed by a key trusted before it
+            trusted = list(row.detail.get("trusted_keys", []))
         prev = row.hash
     return Verdict(len(chained), signed)
 
@@ -163,4 +165,4 @@ def _signature_holds(row: AuditRecord, trusted: list[str]) -> bool:
         command = command_type.model_validate({**signed.get("fields", {}), "signature": row.signature})
     except ValueError:
         return False
-    return getattr(command, "by", row.actor) == row.actor and verify(trusted, row.transition_id, command)
+    return getattr(command, "by", row.actor) == row.actor and verify(trusted, row.transition_id, command, signed.get("run"))

@@ -37,6 +37,9 @@ from tests.stack import BPO, ROOT, Stack, short_plan
 from worker import SANDBOX
 from workflows.transition import TransitionWorkflow
 
+# A benchmark on its own throwaway server: its unsigned transitions are a trial (bpo.api.NO_KEY).
+os.environ.setdefault("BPO_ALLOW_UNSIGNED", "1")
+
 COMPACT = Path(__file__).resolve().parent / "plans" / "compact.yaml"
 PAT, SAM = "pat@client.example", "sam@provider.example"
 SETUP = [

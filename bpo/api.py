@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
@@ -23,6 +24,14 @@ from models.status import TransitionStatus
 if TYPE_CHECKING:  # `bpo status` needs neither: a cold command imports only what it uses
     from models.commands import Command
     from models.signing import Signer
+
+NO_KEY = "this transition would trust no key: set BPO_SIGNING_KEY (bpo keys new), or BPO_ALLOW_UNSIGNED=1 for a trial"
+
+
+def unsigned_allowed() -> bool:
+    """Whether ``BPO_ALLOW_UNSIGNED`` in the environment allows a transition that trusts no key."""
+    return os.environ.get("BPO_ALLOW_UNSIGNED", "").strip().lower() in {"1", "true", "yes", "on"}
+
 
 def transition_id_for(plan: Plan) -> str:
     """The id a plan runs under by default: its name as a slug."""
@@ -49,15 +58,36 @@ async def start_transition(
     trusted_keys: list[str] | None = None,
     replace_ended: bool = False,
     flush_after: timedelta | None = None,
+    signer: Signer | None = None,
+    started_by: str | None = None,
+    allow_unsigned: bool | None = None,
 ) -> str:
     """Start a transition for ``plan``; refuses an id already in use, running or ended, unless
     ``replace_ended`` says to start again under the id of an ended one.
 
     ``private`` (payloads encrypted) leaves the client and provider out of the search
     attributes, which Temporal stores in clear. With ``trusted_keys``, every command sent to the
-    transition must be signed by one of them. ``flush_after`` is `Settings.flush_after`.
+    transition must be signed by one of them, and so must the start: by ``signer``, whose key
+    must be one of them. Without keys the start is refused unless ``allow_unsigned`` (default:
+    ``BPO_ALLOW_UNSIGNED`` in the environment). ``started_by`` is kept in the audit trail and
+    the status. ``flush_after`` is `Settings.flush_after`.
     """
     transition_id = _check_id(transition_id or transition_id_for(plan))
+    if not trusted_keys and not (unsigned_allowed() if allow_unsigned is None else allow_unsigned):
+        raise BpoError(NO_KEY, kind="NoKey")
+    start = StartTransition(
+        id=transition_id, plan=plan, trusted_keys=trusted_keys or [], flush_after=flush_after, started_by=started_by
+    )
+    if trusted_keys:
+        if signer is None or signer.public_key not in trusted_keys:
+            raise BpoError(
+                "the start must be signed by a key the transition trusts: set BPO_SIGNING_KEY to the private half "
+                "of one of BPO_TRUSTED_KEYS",
+                kind="NoKey",
+            )
+        from models.signing import sign_start
+
+        start = sign_start(signer, start)
     named = (
         []
         if private
@@ -69,7 +99,7 @@ async def start_transition(
     try:
         await client.start_workflow(
             WORKFLOW_NAME,
-            StartTransition(id=transition_id, plan=plan, trusted_keys=trusted_keys or [], flush_after=flush_after),
+            start,
             id=transition_id,
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
@@ -129,8 +159,10 @@ async def send(
     command: Command,
     signer: Signer | None = None,
     update_id: str | None = None,
+    signed_at: datetime | None = None,
 ) -> TransitionStatus:
-    """Send a command by the update its model names, signed by ``signer`` if given; returns the
+    """Send a command by the update its model names, signed by ``signer`` if given (at
+    ``signed_at``, default now: a test server whose clock was moved passes its own); returns the
     status after it, or raises `BpoError`.
 
     A command without a request id gets ``update_id`` as one (a caller that retries with the
@@ -139,9 +171,9 @@ async def send(
     handle = _handle(client, transition_id)
     if not command.request_id:
         command = command.model_copy(update={"request_id": update_id or f"api-{uuid.uuid4().hex}"})
-    if signer is not None:
-        command = signer.sign(transition_id, command)
     try:
+        if signer is not None:
+            command = signer.sign(transition_id, command, await _first_run(handle), signed_at)
         return await handle.execute_update(command.update, command, id=command.request_id, result_type=TransitionStatus)
     except (WorkflowUpdateFailedError, RPCError) as error:
         if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
@@ -151,6 +183,20 @@ async def send(
                     raise BpoError(
                         f"transition '{transition_id}' has ended; it takes no more decisions", kind="Ended"
                     ) from None
+        raise _translate(error, transition_id) from None
+
+
+async def _first_run(handle: WorkflowHandle[Any, Any]) -> str:
+    """The first run's id of the transition's latest run family: what a signature covers."""
+    return (await handle.describe()).raw_description.workflow_execution_info.first_run_id
+
+
+async def first_run(client: Client, transition_id: str) -> str:
+    """The id of a transition's first run (the same across continue-as-new): what a signature
+    for it covers."""
+    try:
+        return await _first_run(_handle(client, transition_id))
+    except RPCError as error:
         raise _translate(error, transition_id) from None
 
 

@@ -108,6 +108,9 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
     if st.delegations:
         out += ["", "Delegations:"]
         out += [f"  {d.to} decides for {d.person} until the end of {d.until}" for d in st.delegations]
+    if st.started_by or st.trusted_keys:
+        keys = f"signed by {', '.join(st.trusted_keys)}" if st.trusted_keys else "unsigned (trusts no key)"
+        out += ["", f"Started by {st.started_by or 'someone unnamed'}; commands {keys}"]
     if st.escalations:
         out += ["", "Escalations:"]
         for e in st.escalations:

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     """Private Ed25519 key (base64) that signs the commands this process sends."""
     trusted_keys_text: str = Field(default="", alias="BPO_TRUSTED_KEYS")
     """Comma-separated public keys a new transition trusts; default: the signing key's."""
+    allow_unsigned: bool = Field(default=False, alias="BPO_ALLOW_UNSIGNED")
+    """Start transitions that trust no key. **Only for a trial**: such a transition takes any
+    command, unsigned, from anyone who reaches Temporal. `bpo up` and the test stacks set it; a
+    deployment sets ``BPO_SIGNING_KEY`` (`bpo keys new`) instead."""
     codec_token: str | None = Field(default=None, alias="BPO_CODEC_TOKEN", repr=False)
     """Bearer token every call to `bpo codec-server` must carry."""
     webhook_url: str | None = Field(default=None, alias="BPO_WEBHOOK_URL", repr=False)

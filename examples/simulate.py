@@ -39,7 +39,7 @@ from temporalio.client import WorkflowHistory  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
-from bpo.api import get_plan, get_status, send, start_transition  # noqa: E402
+from bpo.api import first_run, get_plan, get_status, send, start_transition  # noqa: E402
 from bpo.binaries import find_binary  # noqa: E402
 from bpo.logs import configure  # noqa: E402
 from bpo.server import register_search_attributes  # noqa: E402
@@ -60,6 +60,7 @@ from models.commands import (  # noqa: E402
     Resume,
     RetryNotices,
     Tick,
+    TrustKeys,
     Waive,
 )
 from models.feeds import period_of  # noqa: E402
@@ -68,6 +69,9 @@ from models.plan import Person, Reminders, WebhookChannel  # noqa: E402
 from models.plan_loader import load_plan, parse_plan  # noqa: E402
 from models.signing import Signer, new_key_pair  # noqa: E402
 from worker import build_worker  # noqa: E402
+
+# A simulation on a throwaway server: its unsigned transitions are a trial (bpo.api.NO_KEY).
+os.environ.setdefault("BPO_ALLOW_UNSIGNED", "1")
 
 PLAN = Path(__file__).resolve().parent / "reference-plan.yaml"
 LI, DANA, EVE, RAJ, MO = (
@@ -161,13 +165,15 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     reminders = Reminders(every=timedelta(days=1))
     plan = plan.model_copy(update={"notifications": [*plan.notifications, refused_hook], "reminders": reminders})
     tid = await start_transition(
-        env.client, plan, task_queue=task_queue, transition_id="acme-controls", trusted_keys=[signer.public_key]
+        env.client, plan, task_queue=task_queue, transition_id="acme-controls", trusted_keys=[signer.public_key],
+        signer=signer,
     )
     handle = env.client.get_workflow_handle(tid)
 
     async def do(*commands: object, request_id: str | None = None) -> None:
         for command in commands:
-            await send(env.client, tid, command, signer, update_id=request_id)  # type: ignore[arg-type]
+            at = await env.get_current_time()  # the test server's clock, moved by env.sleep
+            await send(env.client, tid, command, signer, update_id=request_id, signed_at=at)  # type: ignore[arg-type]
 
     sme = Person(id="ana@northstar.example", name="Ana Ruiz", org="provider", roles=["sme"])
     await do(ChangeRoster(add=[sme], by=RAJ))
@@ -180,7 +186,9 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     await do(Approve(gate="gap_analysis_approved", by=LI), request_id="controls-1")  # a retry: counts once
     await do(Waive(gate="governance_defined", by=DANA, reason="governance pack signed on paper"))
     await do(Delegate(person=RAJ, to=MO, until=date(2027, 1, 31), by=RAJ))
-    await handle.signal("approve", signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="sig-1")))
+    signed = signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="sig-1"), await first_run(env.client, tid), await env.get_current_time())
+    await handle.signal("approve", signed)
+    await do(TrustKeys(add=[new_key_pair()[1]], by=LI))  # a second key trusted beside the first
     await handle.signal("pause", Pause(by=MO, reason="not mine to pause", request_id="sig-2"))  # refused
     await env.sleep(timedelta(hours=1))
     await do(Approve(gate="slas_signed", by=MO))  # for Raj

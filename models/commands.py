@@ -9,7 +9,7 @@ a model here, one rule function and one handler line in the workflow.
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -48,6 +48,9 @@ class _Sent(Message):
     signature: Signature | None = None
     """Ed25519 over the canonical form (`models.signing`), base64; required when the
     transition trusts keys."""
+    signed_at: datetime | None = None
+    """When the signer signed it (set by the signer, covered by the signature): an update signed
+    outside the window (`workflows.rules.replays.WINDOW`) is refused."""
 
 
 class _Decision(_Sent):
@@ -221,10 +224,37 @@ class PullFeed(_Decision):
     periods: list[PeriodLabel] = Field(default=[], max_length=12)
 
 
+PublicKey = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class TrustKeys(_Sent):
+    """Add or remove public keys the transition trusts; signed by a key it trusts already."""
+
+    update: ClassVar[str] = "trust_keys"
+    add: list[PublicKey] = Field(default=[], max_length=20)
+    remove: list[PublicKey] = Field(default=[], max_length=20)
+    by: PersonId | None = None
+
+    @field_validator("add", "remove")
+    @classmethod
+    def _keys(cls, keys: list[str]) -> list[str]:
+        from models.signing import public_key  # only where keys are given: `bpo status` loads no crypto
+
+        for key in keys:
+            public_key(key)  # a ValueError that says what is wrong with it
+        return [k.strip() for k in keys]
+
+    @model_validator(mode="after")
+    def _something(self) -> TrustKeys:
+        if not self.add and not self.remove:
+            raise ValueError("name a key to --add or to --remove")
+        return self
+
+
 GateDecision = Approve | Tick | Reject | Waive
 Control = Pause | Resume | Cancel | ChangeRoster | Escalate | Delegate | RetryNotices
 Raid = RaidAdd | RaidClose
-Command = GateDecision | Control | Raid | Amend | PullFeed | RecordReadings | ReadingsBatch
+Command = GateDecision | Control | Raid | Amend | PullFeed | RecordReadings | ReadingsBatch | TrustKeys
 """Every command a transition takes."""
 
 COMMANDS: tuple[type[Command], ...] = (
@@ -245,6 +275,7 @@ COMMANDS: tuple[type[Command], ...] = (
     RaidClose,
     Amend,
     PullFeed,
+    TrustKeys,
 )
 """The command table, in the order the workflow registers its update handlers."""
 

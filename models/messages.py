@@ -39,6 +39,12 @@ class StartTransition(Message):
     """Carried over by continue-as-new; None for a new transition."""
     trusted_keys: list[str] = Field(default=[], max_length=20)
     """Public keys (base64 Ed25519) whose signature every command must carry; none: unsigned."""
+    started_by: str | None = Field(default=None, max_length=254, pattern=r"^[^\x00-\x1f]+$")
+    """Who starts it: the operator at the command line, the web app's user."""
+    signed_at: datetime | None = None
+    signature: str | None = Field(default=None, max_length=200)
+    """Ed25519 over the start's canonical form (`models.signing.start_canonical`) by one of the
+    ``trusted_keys``; required when there are any."""
     flush_after: timedelta | None = Field(default=None, ge=timedelta(0), le=timedelta(seconds=5))
     """How long a decision's audit entries and notices wait for others to join them, so that the
     decision is answered before they are written (`BPO_FLUSH_AFTER_MS`). None or zero: they are
@@ -271,6 +277,17 @@ class TransitionState(Message):
     an ended one's id never collides with the old rows."""
     trusted_keys: list[str] = []
     """Public keys whose signature every command must carry; empty: commands go unsigned."""
+    started_by: str | None = None
+    """Who started the transition (the operator, or the web app's user), as the start said."""
+    first_run_id: str | None = None
+    """The run family: the first run's id, the same across continue-as-new and new when the id
+    is started again; every signature covers it."""
+    requests: dict[str, datetime] = {}
+    """Request id -> when it was applied (or signed, if later): kept for
+    `workflows.rules.replays.REMEMBER` whatever the number of commands between."""
+    forgotten_before: datetime | None = None
+    """The newest time of a request id dropped from ``requests``: a command signed at or before
+    it cannot be told from a repeat, and is refused."""
     pending: list[Pending] = []
     """Deliveries waiting for another try: carried across continue-as-new, so none is dropped."""
     trying: list[Pending] = []

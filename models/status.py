@@ -92,6 +92,12 @@ class TransitionStatus(Message):
     year_to_date: dict[str, float] = {}
     """In steady state: credits and bonuses settled so far in the current contract year."""
     runs: int = 1
+    first_run_id: str | None = None
+    """The run family every signature covers (`models.signing`)."""
+    trusted_keys: list[str] = []
+    """Fingerprints of the public keys every command must be signed by; empty: unsigned."""
+    started_by: str | None = None
+    """Who started the transition: the operator at the command line, or the web app's user."""
     delegations: list[Delegation] = []
     """The delegations in force: who decides for whom, until when."""
     notices_pending: int = 0

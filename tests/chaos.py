@@ -97,7 +97,8 @@ async def drive(
     client = await _until_answered(lambda: connect(settings), tally)
     await _until_answered(
         lambda: start_transition(
-            client, plan, task_queue=settings.task_queue, transition_id=tid, trusted_keys=[signer.public_key]
+            client, plan, task_queue=settings.task_queue, transition_id=tid, trusted_keys=[signer.public_key],
+            signer=signer,
         ),
         tally,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,9 @@ from bpo.settings import Settings
 from models.plan import Plan
 from models.plan_loader import load_plan
 from worker import build_worker
+
+# Tests start transitions that trust no key on purpose; a deployment would not (bpo.api.NO_KEY).
+os.environ.setdefault("BPO_ALLOW_UNSIGNED", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 configure("console", "warning")

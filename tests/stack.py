@@ -41,6 +41,7 @@ class Stack:
             "BPO_TASK_QUEUE": "e2e",
             "BPO_LOG_FORMAT": "json",
             "BPO_OPERATOR": "e2e-operator",
+            "BPO_ALLOW_UNSIGNED": "1",  # a test stack; tests of the refusal take it out
             **(extra_env or {}),
         }
         self.server: subprocess.Popen[bytes] | None = None

@@ -72,13 +72,13 @@ def test_a_row_inserted_by_hand_is_found_outside_the_chain(engine):
 
 def test_a_signature_is_checked_against_the_keys_the_first_row_trusts(engine):
     private, public = new_key_pair()
-    command = Signer(private).sign("t1", Approve(gate="g", by="li", request_id="r-1", via="cli"))
-    signed = {"command": "approve", "fields": command.model_dump(mode="json", exclude={"signature"})}
+    command = Signer(private).sign("t1", Approve(gate="g", by="li", request_id="r-1", via="cli"), "run-1")
+    signed = {"command": "approve", "fields": command.model_dump(mode="json", exclude={"signature"}), "run": "run-1"}
     started = entry(1, "transition_started", detail={"trusted_keys": [public]})
     with Session(engine) as session:
         write_entries([started, entry(2, detail={"signed": signed}, signature=command.signature)], session=session)
     assert (verdict(engine).signed, verdict(engine).problem) == (1, None)
-    forged = Signer(new_key_pair()[0]).sign("t1", command).signature
+    forged = Signer(new_key_pair()[0]).sign("t1", command, "run-1", command.signed_at).signature
     with Session(engine) as session:
         write_entries([entry(3, detail={"signed": signed}, signature=forged)], session=session)
     assert verdict(engine).problem == "row 3 (approved g) carries a signature that no trusted key made"

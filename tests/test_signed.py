@@ -55,10 +55,11 @@ def test_only_commands_signed_for_this_transition_and_gate_are_taken(signed, tmp
     unsigned = update(s, tid, "approve", {"gate": "gap_analysis_approved", "by": LI, "request_id": "u-1"})
     assert unsigned.returncode != 0 and "not signed by a trusted key" in unsigned.stderr + unsigned.stdout
 
-    for_other_gate = signer.sign(tid, Approve(gate="gap_analysis_approved", by=DANA, request_id="s-1"))
+    run, other_run = s.status(tid)["first_run_id"], s.status(other)["first_run_id"]
+    for_other_gate = signer.sign(tid, Approve(gate="gap_analysis_approved", by=DANA, request_id="s-1"), run)
     moved = for_other_gate.model_copy(update={"gate": "slas_signed"}).model_dump(mode="json", exclude_none=True)
     assert "not signed by a trusted key" in (lambda d: d.stderr + d.stdout)(update(s, tid, "approve", moved))
-    for_other_transition = signer.sign(other, Approve(gate="slas_signed", by=DANA, request_id="s-2"))
+    for_other_transition = signer.sign(other, Approve(gate="slas_signed", by=DANA, request_id="s-2"), other_run)
     copied = for_other_transition.model_dump(mode="json", exclude_none=True)
     assert "not signed by a trusted key" in (lambda d: d.stderr + d.stdout)(update(s, tid, "approve", copied))
     garbage = {"gate": "slas_signed", "by": DANA, "request_id": "s-3", "signature": "not base64!"}
@@ -74,7 +75,7 @@ def test_only_commands_signed_for_this_transition_and_gate_are_taken(signed, tmp
     done = s.bpo("approve", tid, "gap_analysis_approved", "--by", LI)
     assert done.returncode == 0 and "gate gap_analysis_approved: passed" in done.stdout
     assert "request id: cli-" in done.stderr
-    signed_by_hand = signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="s-4"))
+    signed_by_hand = signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="s-4"), run)
     assert update(s, tid, "approve", signed_by_hand.model_dump(mode="json", exclude_none=True)).returncode == 0
     s.ok("approve", tid, "slas_signed", "--by", RAJ)
 

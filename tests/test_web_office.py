@@ -131,6 +131,7 @@ def test_a_listed_address_starts_a_transition_in_which_it_holds_no_lead_role(web
     assert tid == "li-starts-this-one"
     assert tid in listed(web)
     assert web.status(tid)["phase"] == "planning"
+    assert web.status(tid)["started_by"] == LI  # the web user, in a start the app signed
 
 
 def test_single_sign_on_with_a_listed_group_starts_one_and_without_it_is_refused(web):

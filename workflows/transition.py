@@ -36,12 +36,14 @@ with workflow.unsafe.imports_passed_through():
         Resume,
         RetryNotices,
         Tick,
+        TrustKeys,
         Waive,
     )
     from models.constants import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE, WORKFLOW_NAME
     from models.evidence import EvidencePin, pinnable
     from models.messages import Deliveries, StartTransition
     from models.plan import Person, Plan
+    from models.signing import start_holds
     from models.status import TransitionStatus
     from workflows import feeder
     from workflows.pump import Flusher, Sender
@@ -55,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         HISTORY_BUDGETED,
         OUTBOX_FLUSH,
         RUNS_BY_BUDGET,
+        SIGNATURES_BOUND,
         UPDATE_ID_REQUESTS,
     )
 
@@ -95,11 +98,21 @@ class TransitionWorkflow:
     def __init__(self, start: StartTransition) -> None:
         now = workflow.now()
         self._validating = False
+        first_run = workflow.info().first_execution_run_id
+        self._start_refused = False
         if start.state is None:
-            run_key = workflow.info().first_execution_run_id[:8]
-            self.machine = Machine.start(start.plan, start.id, now, self._changed, start.trusted_keys, run_key)
+            self.machine = Machine.start(
+                start.plan, start.id, now, self._changed, start.trusted_keys, first_run[:8], first_run, start.started_by
+            )
+            # A start that names keys is signed by one of them: whoever reaches Temporal cannot
+            # start a transition in another's name.
+            if start.trusted_keys and self._changed(SIGNATURES_BOUND):
+                self._start_refused = not start_holds(start)
         else:  # continued as new: the state carries everything, request ids included
             self.machine = Machine(start.plan, start.state, self._changed)
+        # A transition started before signatures named the run family learns it here: the first
+        # run's id is the same in every run of it, and reading it records nothing in the history.
+        self.machine.state.first_run_id = self.machine.state.first_run_id or first_run
         self._decisions = workflow.metric_meter().create_counter(
             "bpo_decisions", "Decisions accepted, by kind and phase"
         )
@@ -111,6 +124,8 @@ class TransitionWorkflow:
     @workflow.run
     async def run(self, start: StartTransition) -> TransitionStatus:
         """Wait for decisions and deadlines until the transition ends or continues as new."""
+        if self._start_refused:  # nothing written: the run fails with the reason
+            raise ApplicationError("the start is not signed by a key the transition trusts", type="NotSigned")
         carrier: Flusher | Sender
         if self._changed(OUTBOX_FLUSH):
             carrier = self._flusher = Flusher(self.machine, self._changed, lambda: self._answers, start.flush_after)
@@ -206,6 +221,7 @@ class TransitionWorkflow:
         self._validating = True
         try:
             self.machine.check(command, workflow.now())
+            self.machine.check_arrival(command, workflow.now())  # the time the update arrives
         except Refused as refusal:
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
         finally:
@@ -276,6 +292,7 @@ class TransitionWorkflow:
     raid_close = _handles(RaidClose)
     amend = _handles(Amend)
     pull_feed = _handles(PullFeed)
+    trust_keys = _handles(TrustKeys)
 
     @workflow.signal(dynamic=True)
     def command_signal(self, name: str, args: Sequence[RawValue]) -> None:

@@ -20,6 +20,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
     """Start a transition from a plan; prints its id."""
+    from bpo.commands.deciding import operator
+
     plan = plan_from(args.plan, settings)
     client = await client_for(settings)
     transition_id = await start_transition(
@@ -31,6 +33,9 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
         trusted_keys=settings.trusted_keys,
         replace_ended=args.replace_ended,
         flush_after=settings.flush_after,
+        signer=settings.signer,
+        started_by=operator(settings),
+        allow_unsigned=settings.allow_unsigned,
     )
     print(transition_id)
 
@@ -47,6 +52,24 @@ async def cmd_setup(args: argparse.Namespace, settings: Settings) -> None:
         f"search attributes in namespace '{namespace}': added {', '.join(added) or 'none'}; "
         f"{len(SEARCH_ATTRIBUTES) - len(added)} were there already"
     )
+
+
+async def _rotate(args: argparse.Namespace, settings: Settings) -> None:
+    from bpo.commands.common import model_input, print_status
+    from bpo.commands.deciding import send_from_cli
+    from models.commands import TrustKeys
+
+    if not args.id:
+        raise Exit("name the transition: bpo keys rotate ID --add KEY --remove KEY")
+    if settings.signer is None:
+        raise Exit("rotating keys needs BPO_SIGNING_KEY: the private half of a key the transition trusts now")
+    fields = {"add": args.add, "remove": args.remove, "by": args.by, "request_id": args.request_id}
+    command = model_input(TrustKeys, **{k: v for k, v in fields.items() if v})
+    status = await send_from_cli(settings, args.id, command)
+    if args.json:
+        print_status(status, True)
+        return
+    print(f"transition {status.id} trusts {len(status.trusted_keys)} keys: {', '.join(status.trusted_keys)}")
 
 
 def cmd_server(args: argparse.Namespace, settings: Settings) -> None:
@@ -72,7 +95,11 @@ def cmd_server(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
-    """A new key pair for signed commands, as two lines a shell or a .env file takes."""
+    """A new key pair for signed commands, as two lines a shell or a .env file takes; or, with
+    ``rotate``, the keys a running transition trusts changed."""
+    if args.action == "rotate":
+        asyncio.run(_rotate(args, settings))
+        return
     from models.signing import new_key_pair
 
     private, public = new_key_pair()
@@ -173,6 +200,8 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
         "BPO_PROGRAM_OFFICE": settings.program_office_text or DEMO_PROGRAM_OFFICE,
         # The demo's receivers are on this machine; a deployment names what it allows itself.
         "BPO_FETCH_ALLOW": settings.fetch_allow_text or LOOPBACK,
+        # A trial on this machine: its transitions may trust no key (a deployment sets one).
+        "BPO_ALLOW_UNSIGNED": os.environ.get("BPO_ALLOW_UNSIGNED", "1"),
     }
     children = [subprocess.Popen([*bpo, "server", "--port", str(args.port), "--ui-port", str(args.ui_port)], env=env)]
     try:

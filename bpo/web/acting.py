@@ -11,7 +11,7 @@ from bpo.api import BpoError, get_roster, send
 from bpo.web.app import Web
 from bpo.web.sessions import Visitor
 from bpo.web.views import member
-from models.commands import BY_UPDATE, Command
+from models.commands import BY_UPDATE, Command, TrustKeys
 from models.plan import Person
 from models.status import TransitionStatus
 
@@ -43,7 +43,7 @@ def problems(error: ValidationError) -> str:
 def build(kind: str, who: Person, me: Visitor, fields: dict[str, Any]) -> Command:
     """The command ``kind`` by ``who``, from the fields a person filled in, or `BpoError`."""
     command_type = BY_UPDATE.get(kind)
-    if command_type is None:
+    if command_type is None or command_type is TrustKeys:  # keys rotate with an operator's key only
         raise BpoError(f"unknown decision '{kind}'", kind="BadInput")
     given = {k: v for k, v in fields.items() if v not in (None, "")}
     try:

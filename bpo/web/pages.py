@@ -283,6 +283,9 @@ async def start(request: Request, csrf: Csrf, plan: Annotated[UploadFile, File()
             private=bool(w.settings.encryption_key),
             trusted_keys=w.settings.trusted_keys,
             flush_after=w.settings.flush_after,
+            signer=w.settings.signer,
+            started_by=me.email,
+            allow_unsigned=w.settings.allow_unsigned,
         )
     except BpoError as why:
         return page(request, "start.html", 409, problems=[str(why)])

@@ -31,6 +31,7 @@ from models.commands import (
     Resume,
     RetryNotices,
     Tick,
+    TrustKeys,
     Waive,
 )
 from models.messages import GateState
@@ -103,17 +104,29 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
             raid.check_add(v, command, now) if isinstance(command, RaidAdd) else raid.check_close(v, command)
         case Approve() | Tick() | Reject() | Waive():
             check_gate_decision(v, command, now)
+        case TrustKeys():
+            from workflows.rules import keys  # its rules refuse with this module's Refused
+
+            keys.check(v, command)
         case _:
             assert_never(command)
 
 
 def _check_signed(v: View, command: Command) -> None:
-    # The signature covers the transition, the command and its request id, so a signed command
-    # cannot be replayed elsewhere; without a request id it could be replayed here.
-    if not verify(v.state.trusted_keys, v.state.id, command):
+    # The signature covers the transition, its run family, the time, the command and its request
+    # id, so a signed command cannot be replayed elsewhere; without a request id it could be
+    # replayed here.
+    from workflows.rules import replays  # its checks refuse with this module's Refused
+
+    if replays.bound(v):
+        if command.signed_at is None or not verify(v.state.trusted_keys, v.state.id, command, v.state.first_run_id):
+            raise Refused(f"the {command.update} command is not signed by a trusted key", "NotSigned")
+    elif not verify(v.state.trusted_keys, v.state.id, command):
         raise Refused(f"the {command.update} command is not signed by a trusted key", "NotSigned")
     if not command.request_id:
         raise Refused("a signed command needs a request id, so that it counts once", "NotSigned")
+    if replays.bound(v):
+        replays.check_not_forgotten(v, command)
 
 
 def person(v: View, person_id: str) -> Person:

@@ -28,6 +28,7 @@ from models.commands import (
     Resume,
     RetryNotices,
     Tick,
+    TrustKeys,
     Waive,
 )
 from models.evidence import EvidencePin, RecheckRequest, RecheckResult
@@ -45,17 +46,19 @@ from workflows.rules import (
     deliveries,
     feeds,
     gates,
+    keys,
     ledger,
     objectives,
     phases,
     raid,
     rechecks,
+    replays,
     texts,
 )
 from workflows.rules import status as report
 from workflows.rules.clock import is_done
 from workflows.rules.outbox import Recorder
-from workflows.rules.versions import RUN_SCOPED_IDS, Patched, every_change
+from workflows.rules.versions import RUN_SCOPED_IDS, SIGNATURES_BOUND, Patched, every_change
 
 MAX_SEEN_REQUESTS = 500
 
@@ -72,9 +75,13 @@ class Machine(Recorder):
         patched: Patched = every_change,
         trusted_keys: list[str] | None = None,
         run_key: str | None = None,
+        first_run_id: str | None = None,
+        started_by: str | None = None,
     ) -> Machine:
         """A new transition at the start of its first phase; with ``trusted_keys``, every command
-        must carry a signature by one of them; ``run_key`` goes into every audit and notice id."""
+        must carry a signature by one of them; ``run_key`` goes into every audit and notice id;
+        ``first_run_id`` names the run family every signature covers; ``started_by`` who started
+        it, kept in the first audit row and the status."""
         state = TransitionState(
             id=transition_id,
             people=list(plan.people),
@@ -82,11 +89,15 @@ class Machine(Recorder):
             phase_started_at=now,
             clock_at=now,
             trusted_keys=list(trusted_keys or []),
+            started_by=started_by,
         )
         machine = cls(plan, state, patched)
+        state.first_run_id = first_run_id
         if run_key and machine.changed(RUN_SCOPED_IDS):
             state.run_key = run_key
         detail = {"plan": plan.name, **({"trusted_keys": state.trusted_keys} if state.trusted_keys else {})}
+        if started_by:
+            detail["started_by"] = started_by
         machine.audit("transition_started", now, detail=detail)
         phases.begin_phase(machine, 0, now)
         machine.advance(now)
@@ -150,13 +161,21 @@ class Machine(Recorder):
         if not self.is_repeat(command):
             checks.check(self, command, now)
 
+    def check_arrival(self, command: Command, now: datetime) -> None:
+        """Refuse an update whose signature was made outside the window of ``now``, the time it
+        arrives; only the workflow's update validators ask (signals and relays may be late)."""
+        if not self.is_repeat(command):
+            replays.check_fresh(self, command, now)
+
     def apply(self, command: Command, now: datetime, pin: EvidencePin | None = None) -> None:
         """Check ``command``, then carry it out and let the rules run on; ``pin`` is an approval's
         evidence as the workflow fetched and kept it."""
         if self.is_repeat(command):
             return
         self.check(command, now)
-        if command.request_id:
+        if self.changed(SIGNATURES_BOUND):  # remembered by time, not the last 500
+            replays.remember(self, command, now)
+        elif command.request_id:
             self.state.seen_requests = [*self.state.seen_requests, command.request_id][-MAX_SEEN_REQUESTS:]
         match command:
             case Approve() | Reject() if amendments.is_amendment(command.gate):
@@ -195,6 +214,8 @@ class Machine(Recorder):
                 raid.add(self, command, now)
             case RaidClose():
                 raid.close(self, command, now)
+            case TrustKeys():
+                keys.rotate(self, command, now)
             case _:
                 assert_never(command)
         self.advance(now)
@@ -241,7 +262,7 @@ class Machine(Recorder):
 
     def is_repeat(self, command: Command) -> bool:
         """Whether ``command`` carries a request id already applied."""
-        return bool(command.request_id) and command.request_id in self.state.seen_requests
+        return replays.is_repeat(self, command)
 
     # --- status ---------------------------------------------------------------------------
 

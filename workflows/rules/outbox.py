@@ -13,6 +13,7 @@ from typing import Any
 from models.commands import Amend, Command, Control, GateDecision, PullFeed, Raid
 from models.messages import AuditEntry, Decision, Delivery, Notice, Outbox, Recipient
 from models.plan import Person
+from models.signing import signed_fields
 from workflows.rules.clock import View
 
 MAX_DECISIONS = 300
@@ -51,10 +52,9 @@ class Recorder(View):
             detail["operator"] = command.operator
         signed = signed and command is not None and bool(command.signature)
         if command is not None and signed:
-            detail["signed"] = {
-                "command": command.update,
-                "fields": command.model_dump(mode="json", exclude={"signature"}),
-            }
+            detail["signed"] = {"command": command.update, "fields": signed_fields(command)}
+            if command.signed_at is not None:  # the run family the signature covers
+                detail["signed"]["run"] = self.state.first_run_id or ""
         self.outbox.audit.append(
             AuditEntry(
                 id=self._next_id(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.durations import BusinessTime
+from models.signing import fingerprint
 from models.status import TransitionStatus
 from workflows.rules import deadlines, delegation, objectives
 from workflows.rules.clock import View
@@ -54,6 +55,9 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         settlements=settlements[-1:] if brief else settlements,
         year_to_date=year_to_date(v),
         runs=s.runs,
+        first_run_id=s.first_run_id,
+        trusted_keys=[fingerprint(k) for k in s.trusted_keys],
+        started_by=s.started_by,
         delegations=delegation.active(v, now),
         notices_pending=len(s.pending) + len(s.trying),
         notices_failed=len(s.failed),

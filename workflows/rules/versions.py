@@ -59,6 +59,11 @@ UPDATE_ID_REQUESTS = "update-id-requests-2026-11"
 AMENDMENT_KEEPS_CLIENT = "amendment-keeps-client-2026-12"
 """An amendment may not change the plan's ``client``: the deployment's connections a plan may use
 are open to its client (trust: "The boundary"). Not in the epoch below: asked on its own."""
+SIGNATURES_BOUND = "signatures-bound-2026-12"
+"""A signature covers the transition's run family (its first run's id) and the time it was signed;
+an update must arrive within the window of its signing; request ids are remembered by time, not
+the last 500, so a recorded command is refused however many came after it; a trusted key may
+rotate the keys (``trust_keys``). Not in the epoch below: asked on its own."""
 
 EVIDENCE_PINNED = "evidence-pinned-2026-11"
 """An approval whose evidence is a URL (or an uploaded file) waits while an activity fetches it;

@@ -1,0 +1,82 @@
+"""Repeats and replays: which request ids a transition remembers, and whether a signature is fresh.
+
+Every signed command carries the time it was signed (``signed_at``) and a request id. An update
+must arrive within `WINDOW` of its signing (checked in the validator against the time the update
+arrives); a signal, or a command a program relays later, is checked for a repeated request id
+only. Request ids are remembered by time, not by count: each for `REMEMBER` after it was applied
+(at most `MAX_REMEMBERED` at once), carried across continue-as-new; and a signed command signed
+at or before the newest id forgotten is refused, since it cannot be told from a repeat. So a
+recorded, signed command is refused however many commands came after it.
+
+Size: a steady-state year keeps only the last 30 days' ids; at a hundred commands a month that is
+about a hundred entries (some 10 KB of state); `MAX_REMEMBERED` bounds a burst at 2,000 (about
+200 KB), after which the oldest are forgotten early and their era refused as above.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from models.commands import Command
+from workflows.rules.checks import Refused
+from workflows.rules.clock import View
+from workflows.rules.versions import SIGNATURES_BOUND
+
+WINDOW = timedelta(minutes=10)
+"""How far an update's signing time may be from its arrival, either way (clocks drift)."""
+REMEMBER = timedelta(days=30)
+"""How long a request id is remembered: far longer than `WINDOW`, so a signal delayed by an
+outage of a worker (or relayed by a program) still counts once."""
+MAX_REMEMBERED = 2000
+
+
+def bound(v: View) -> bool:
+    """Whether signatures cover the run family and the time in this transition."""
+    return bool(v.state.trusted_keys) and v.changed(SIGNATURES_BOUND)
+
+
+def is_repeat(v: View, command: Command) -> bool:
+    """Whether ``command`` carries a request id already applied."""
+    rid = command.request_id
+    return bool(rid) and (rid in v.state.requests or rid in v.state.seen_requests)
+
+
+def check_not_forgotten(v: View, command: Command) -> None:
+    """Refuse a signed command signed when ids it might repeat were already forgotten."""
+    at, horizon = command.signed_at, v.state.forgotten_before
+    if at is not None and horizon is not None and at <= horizon:
+        raise Refused(
+            f"the {command.update} command was signed at {at:%Y-%m-%d %H:%M:%S} UTC, before the oldest request "
+            "this transition still remembers, so it cannot be told from a replay; sign it again",
+            "Replayed",
+        )
+
+
+def check_fresh(v: View, command: Command, now: datetime) -> None:
+    """Refuse an update signed more than `WINDOW` away from ``now``, the time it arrives."""
+    if not bound(v) or command.signed_at is None:
+        return
+    if abs(now - command.signed_at) > WINDOW:
+        minutes = int(WINDOW.total_seconds() // 60)
+        raise Refused(
+            f"the {command.update} command was signed at {command.signed_at:%Y-%m-%d %H:%M:%S} UTC and arrived at "
+            f"{now:%Y-%m-%d %H:%M:%S} UTC; an update must arrive within {minutes} minutes of its signature "
+            "(sign it again, or check this machine's clock)",
+            "Stale",
+        )
+
+
+def remember(v: View, command: Command, now: datetime) -> None:
+    """Remember ``command``'s request id, and forget those older than `REMEMBER`."""
+    s = v.state
+    if command.request_id:
+        s.requests = {**s.requests, command.request_id: max(now, command.signed_at or now)}
+    cutoff = now - REMEMBER
+    kept = sorted(s.requests.items(), key=lambda item: item[1])
+    drop = [item for item in kept if item[1] < cutoff]
+    if len(kept) - len(drop) > MAX_REMEMBERED:
+        drop = kept[: len(kept) - MAX_REMEMBERED]
+    if drop:
+        newest = drop[-1][1]
+        s.forgotten_before = max(newest, s.forgotten_before) if s.forgotten_before else newest
+        s.requests = dict(kept[len(drop) :])

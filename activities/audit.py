@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.chain import GENESIS, row_hash
-from models.messages import AuditBatch, AuditEntry, ChainHead
+from models.deliveries import AuditBatch, AuditEntry, ChainHead
 from models.tables import AuditHead, AuditRecord, audit_uuid
 
 MAX_ATTEMPTS = 20

@@ -18,7 +18,7 @@ from datetime import UTC
 from typing import Any
 
 from models.commands import BY_UPDATE
-from models.messages import ChainHead
+from models.deliveries import ChainHead
 from models.signing import canonical_json, verify
 from models.tables import AuditRecord
 

@@ -21,7 +21,7 @@ from activities.guard import Forbidden
 from activities.links import mint_link
 from activities.transport import Skipped, Transport, bad_channel, send_email
 from models.connections import DEPLOYMENT_WEBHOOK
-from models.messages import AuditEntry, Delivery, Notice
+from models.deliveries import AuditEntry, Delivery, Notice
 from models.plan import EmailChannel, WebhookChannel
 
 log = structlog.get_logger(__name__)

@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from activities.audit import chain_head, record_entries
 from activities.notify import NotifyActivities, sent_entry
 from activities.transport import Skipped
-from models.messages import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
+from models.deliveries import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
 from models.tables import AuditRecord, audit_uuid
 
 log = structlog.get_logger(__name__)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.messages import ChainHead, Flushed, StartTransition
+from models.deliveries import ChainHead, Flushed
+from models.messages import StartTransition
 
 if TYPE_CHECKING:
     from temporalio.api.history.v1 import HistoryEvent

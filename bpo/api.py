@@ -17,7 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from bpo.errors import BpoError as BpoError  # where callers have always found it
 from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
-from models.messages import Deliveries, StartTransition
+from models.deliveries import Deliveries
+from models.messages import StartTransition
 from models.plan import Person, Plan
 from models.status import TransitionStatus
 

@@ -1,5 +1,6 @@
-"""The two bases of what people write (plans, connections of a plan): unknown keys refused, and
-keys added later left out of a dump while at their default."""
+"""The bases of every model: what people write (plans, connections of a plan: unknown keys
+refused, keys added later left out of a dump while at their default), and what the workflow
+carries from run to run (`Message`: unknown keys ignored)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,11 @@ class Grown(Strict):
             if getattr(self, name) == type(self).model_fields[name].default:
                 data.pop(name, None)
         return data
+
+
+class Message(BaseModel):
+    """Base of what the workflow carries from run to run and reports: fields it does not know
+    are ignored, so a worker rolled back, or one not yet upgraded, still reads what a newer one
+    wrote. (Commands and plans, which people write, refuse unknown fields instead.)"""
+
+    model_config = ConfigDict(extra="ignore")

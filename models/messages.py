@@ -8,22 +8,15 @@ command table.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from models.base import Message
+from models.deliveries import AuditEntry, ChainHead, Pending
 from models.evidence import EvidencePin, EvidenceWatch
 from models.feeds import FeedState
-from models.plan import Channel, Health, Person, Plan
-
-
-class Message(BaseModel):
-    """Base of what the workflow carries from run to run and reports: fields it does not know
-    are ignored, so a worker rolled back, or one not yet upgraded, still reads what a newer one
-    wrote. (Commands and plans, which people write, refuse unknown fields instead.)"""
-
-    model_config = ConfigDict(extra="ignore")
-
+from models.plan import Health, Person, Plan
 
 State = Literal["running", "paused", "completed", "cancelled"]
 GateStatusName = Literal["open", "passed", "waived", "rejected"]
@@ -227,15 +220,6 @@ class Decision(Message):
     via: str | None = None
 
 
-class ChainHead(Message):
-    """The head of a transition's audit chain: its last row's position and hash. The outbox flush
-    answers with it, so Temporal's history holds it outside the audit database (the anchor
-    `bpo audit --verify` holds the table against)."""
-
-    position: int = Field(ge=0)
-    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
-
-
 class TransitionState(Message):
     """Everything the state machine knows about one transition; plain data."""
 
@@ -329,116 +313,6 @@ class TransitionState(Message):
 
 
 # --- what it sends out ---------------------------------------------------------------------
-
-
-class Recipient(Message):
-    """Someone a notice goes to."""
-
-    id: str
-    name: str
-    email: str | None = None
-
-
-class AuditEntry(Message):
-    """One line of the audit trail; ``id`` is stable so a retried write counts once."""
-
-    id: str
-    transition_id: str
-    kind: str
-    phase: str
-    gate: str | None = None
-    actor: str | None = None
-    at: datetime
-    detail: dict[str, Any] = {}
-    via: str | None = None
-    """How the actor was known, for a command (`models.commands.Via`)."""
-    signature: str | None = None
-    """The command's signature, kept so anyone can check the sign-off later."""
-
-
-class Notice(Message):
-    """A notification to people; ``id`` is stable so a retried delivery is recognisable."""
-
-    id: str
-    transition_id: str
-    kind: str
-    subject: str
-    text: str
-    at: datetime
-    recipients: list[Recipient] = []
-    detail: dict[str, Any] = {}
-
-
-class AuditBatch(Message):
-    """The audit activity's input: entries written in one transaction."""
-
-    entries: list[AuditEntry]
-
-
-class Delivery(Message):
-    """The notification activity's input: one notice through one channel."""
-
-    notice: Notice
-    channel: Channel
-    client: str | None = None
-    """The plan's client: whether the connection a channel names is open to it."""
-
-
-class Pending(Message):
-    """A delivery waiting for its next try (or, in ``failed``, one given up)."""
-
-    delivery: Delivery
-    attempts: int = 0
-    since: datetime
-    """Its first try."""
-    next_at: datetime
-    error: str | None = None
-    """What the last try met."""
-
-
-class DeliveryOutcome(Message):
-    """What one delivery of a flush came to."""
-
-    status: Literal["sent", "skipped", "retry", "failed"]
-    error: str | None = None
-    entry: AuditEntry | None = None
-    """For a notice sent that the activity could not audit (the database was down): the row the
-    workflow writes instead."""
-
-
-class Flush(Message):
-    """The outbox activity's input: audit entries to write, then deliveries to make."""
-
-    audit: list[AuditEntry] = []
-    deliveries: list[Delivery] = []
-
-
-class Flushed(Message):
-    """The outbox activity's answer: one outcome per delivery, in order, and how long this worker
-    keeps trying a delivery before it is given up (``BPO_DELIVERY_GIVE_UP``)."""
-
-    outcomes: list[DeliveryOutcome] = []
-    audit_error: str | None = None
-    """Why the audit entries could not be written; the workflow keeps them and tries again."""
-    give_up_seconds: float = 86400.0
-    audit_head: ChainHead | None = None
-    """The transition's audit chain head after this flush's writes; none when it could not be read."""
-
-
-class Deliveries(Message):
-    """The ``deliveries`` query's answer: what waits for another try and what was given up."""
-
-    pending: list[Pending] = []
-    failed: list[Pending] = []
-    unwritten: int = 0
-    """Audit entries the workflow holds that are not yet in the audit table."""
-
-
-class Outbox(Message):
-    """What the rules asked for and the workflow has yet to carry out."""
-
-    audit: list[AuditEntry] = []
-    notices: list[Notice] = []
 
 
 TransitionState.model_rebuild()

@@ -9,15 +9,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
+from models.base import Message
+from models.deliveries import ChainHead
 from models.feeds import FeedState
 from models.messages import (
     Amendment,
-    ChainHead,
     Decision,
     Delegation,
     Escalation,
     GateStatusName,
-    Message,
     PhaseRun,
     RaidItem,
     Settlement,

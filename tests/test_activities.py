@@ -16,7 +16,7 @@ from activities.notify import NotifyActivities
 from activities.outbox import OutboxActivities
 from activities.transport import Transport
 from bpo.db import make_engine
-from models.messages import AuditBatch, AuditEntry, Delivery, Flush, Notice, Recipient
+from models.deliveries import AuditBatch, AuditEntry, Delivery, Flush, Notice, Recipient
 from models.plan import EmailChannel, LogChannel, WebhookChannel
 from tests.receivers import smtp_receiver, webhook_receiver
 

@@ -13,8 +13,8 @@ from activities.audit import read_chain, write_entries
 from activities.chain import verify_chain
 from bpo.db import make_engine
 from models.commands import Approve, ReadingsBatch, RecordReadings
-from models.messages import AuditEntry
-from models.signing import Signer, new_key_pair
+from models.deliveries import AuditEntry
+from models.signing import Signer, new_key_pair, signed_fields
 
 AT = datetime(2027, 1, 5, 9, 30, tzinfo=UTC)
 
@@ -133,8 +133,9 @@ def keyed_trail(engine, *rows: AuditEntry) -> str | None:
             request_id="r-batch",
             via="cli",
         ),
+        "run-1",
     )
-    signed = {"command": "record_batch", "fields": batch.model_dump(mode="json", exclude={"signature"})}
+    signed = {"command": "record_batch", "fields": signed_fields(batch), "run": "run-1"}
     first = entry(
         2,
         "kpi_reading",

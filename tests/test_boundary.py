@@ -123,7 +123,7 @@ async def test_mail_through_a_clients_own_relay_carries_no_sign_in_link(engine):
     from activities.notify import NotifyActivities
     from activities.transport import Transport
     from models.connections import Connection, Connections
-    from models.messages import Delivery
+    from models.deliveries import Delivery
     from tests.test_activities import notice
 
     asked = notice().model_copy(update={"kind": "approval_requested", "detail": {"path": "/t/t1/gates/x"}})

@@ -28,9 +28,9 @@ from activities.guard import Policy, guarded_client
 from activities.notify import NotifyActivities
 from activities.transport import Transport
 from bpo.settings import Settings
+from models.deliveries import Delivery
 from models.evidence import PinRequest
 from models.feeds import FeedPull, HttpFeed
-from models.messages import Delivery
 from models.plan import WebhookChannel
 from tests.receivers import document_server, webhook_receiver
 from tests.test_activities import notice

@@ -18,7 +18,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.audit import read_trail
 from activities.notify import NotifyActivities
 from activities.transport import Transport
-from models.messages import Delivery
+from models.deliveries import Delivery
 from models.plan import EmailChannel, WebhookChannel
 from tests.receivers import smtp_receiver, webhook_receiver
 from tests.stack import free_port

@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.audit import AuditActivities
     from activities.notify import NotifyActivities
     from activities.outbox import OutboxActivities
-    from models.messages import AuditBatch, Delivery, Flush
+    from models.deliveries import AuditBatch, Delivery, Flush
     from workflows.rules import Machine, deliveries
     from workflows.rules.versions import DRAIN_IN_FLIGHT, FAILED_DELIVERIES_AUDITED, FLUSH_BATCHED
 

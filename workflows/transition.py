@@ -40,8 +40,9 @@ with workflow.unsafe.imports_passed_through():
         Waive,
     )
     from models.constants import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE, WORKFLOW_NAME
+    from models.deliveries import Deliveries
     from models.evidence import EvidencePin, pinnable
-    from models.messages import Deliveries, StartTransition
+    from models.messages import StartTransition
     from models.plan import Person, Plan
     from models.signing import start_holds
     from models.status import TransitionStatus

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from models.commands import Approve, Command, RecordReadings, Reject, Tick, Waive
-from models.messages import AuditEntry, Notice
+from models.deliveries import AuditEntry, Notice
 from models.plan import Plan
 from models.plan_loader import load_plan, parse_plan
 from models.status import GateStatus, TransitionStatus

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from models.commands import Pause, RetryNotices
-from models.messages import Delivery, DeliveryOutcome
+from models.deliveries import Delivery, DeliveryOutcome
 from models.plan import LogChannel
 from tests.rules.sim import DANA, EVE, LI, Run
 from workflows.rules import deliveries

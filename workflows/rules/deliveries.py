@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.commands import RetryNotices
-from models.messages import AuditEntry, Delivery, DeliveryOutcome, Pending
+from models.deliveries import AuditEntry, Delivery, DeliveryOutcome, Pending
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
 

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from models.commands import Amend, Command, Control, GateDecision, PullFeed, Raid
-from models.messages import AuditEntry, Decision, Delivery, Notice, Outbox, Recipient
+from models.deliveries import AuditEntry, Delivery, Notice, Outbox, Recipient
+from models.messages import Decision
 from models.plan import Person
 from models.signing import signed_fields
 from workflows.rules.clock import View

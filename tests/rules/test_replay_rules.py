@@ -41,7 +41,10 @@ def test_a_signed_command_replayed_after_600_newer_commands_changes_nothing():
     assert [e.kind for e in run.audit].count("paused") == 301
 
 
-def test_a_signed_command_replayed_once_its_request_id_is_forgotten_is_refused():
+def test_a_signed_command_replayed_once_its_request_id_is_forgotten_is_refused(monkeypatch):
+    from workflows.rules import replays
+
+    monkeypatch.setattr(replays, "KEEP_NEWEST", 2)  # the newest are kept however old: forget past them
     run = signed_run()
     recorded = sign(run, Pause(by=LI, reason="audit", request_id="first-pause"))
     run.do(recorded)
@@ -105,3 +108,13 @@ def test_a_signature_recorded_before_this_change_still_verifies_on_its_old_path(
     old_form = Pause(by=LI, reason="audit", request_id="p-1")
     old_form = old_form.model_copy(update={"signature": SIGNER.sign_bytes(_old_canonical(old_form))})
     assert run.do(old_form).state == "paused"
+
+
+def test_the_newest_request_ids_are_remembered_however_old_so_a_late_retry_counts_once():
+    from workflows.rules.replays import KEEP_NEWEST
+
+    run = signed_run()
+    run.do(sign(run, Pause(by=LI, reason="audit", request_id="first-pause")))
+    run.now += REMEMBER * 6
+    run.do(sign(run, Resume(by=LI, request_id="much-later")))
+    assert "first-pause" in run.machine.state.requests and KEEP_NEWEST >= 500

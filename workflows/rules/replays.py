@@ -3,14 +3,15 @@
 Every signed command carries the time it was signed (``signed_at``) and a request id. An update
 must arrive within `WINDOW` of its signing (checked in the validator against the time the update
 arrives); a signal, or a command a program relays later, is checked for a repeated request id
-only. Request ids are remembered by time, not by count: each for `REMEMBER` after it was applied
-(at most `MAX_REMEMBERED` at once), carried across continue-as-new; and a signed command signed
-at or before the newest id forgotten is refused, since it cannot be told from a repeat. So a
-recorded, signed command is refused however many commands came after it.
+only. Request ids are remembered by time and by count: each for `REMEMBER` after it was applied,
+and the newest `KEEP_NEWEST` however old (as before signatures were bound, so a retry months
+later still counts once), at most `MAX_REMEMBERED` at once, carried across continue-as-new; and
+a signed command signed at or before the newest id forgotten is refused, since it cannot be told
+from a repeat. So a recorded, signed command is refused however many commands came after it.
 
-Size: a steady-state year keeps only the last 30 days' ids; at a hundred commands a month that is
-about a hundred entries (some 10 KB of state); `MAX_REMEMBERED` bounds a burst at 2,000 (about
-200 KB), after which the oldest are forgotten early and their era refused as above.
+Size: a steady-state year keeps its last 500 ids (or its last 30 days', if more): some 40 KB of
+state, as the 500 ids kept before; `MAX_REMEMBERED` bounds a burst at 2,000 (about 200 KB), after
+which the oldest are forgotten early and their era refused as above.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ REMEMBER = timedelta(days=30)
 """How long a request id is remembered: far longer than `WINDOW`, so a signal delayed by an
 outage of a worker (or relayed by a program) still counts once."""
 MAX_REMEMBERED = 2000
+KEEP_NEWEST = 500
+"""Request ids kept however old: what was remembered before ids were kept by time."""
 
 
 def bound(v: View) -> bool:
@@ -67,13 +70,14 @@ def check_fresh(v: View, command: Command, now: datetime) -> None:
 
 
 def remember(v: View, command: Command, now: datetime) -> None:
-    """Remember ``command``'s request id, and forget those older than `REMEMBER`."""
+    """Remember ``command``'s request id, and forget those older than `REMEMBER` but for the
+    newest `KEEP_NEWEST`."""
     s = v.state
     if command.request_id:
         s.requests = {**s.requests, command.request_id: max(now, command.signed_at or now)}
     cutoff = now - REMEMBER
     kept = sorted(s.requests.items(), key=lambda item: item[1])
-    drop = [item for item in kept if item[1] < cutoff]
+    drop = [item for item in kept[:-KEEP_NEWEST] if item[1] < cutoff]
     if len(kept) - len(drop) > MAX_REMEMBERED:
         drop = kept[: len(kept) - MAX_REMEMBERED]
     if drop:

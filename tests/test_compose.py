@@ -103,3 +103,11 @@ def test_secrets_come_from_the_env_file_never_from_this_one_and_images_run_unpri
     assert "\nUSER bpo\n" in dockerfile
     for port in (p for s in SERVICES.values() for p in s.get("ports", [])):
         assert port.startswith("127.0.0.1:"), f"{port}: ports stay on loopback unless you mean otherwise"
+
+
+def test_the_proxy_takes_an_evidence_upload_whole_and_keeps_sign_in_links_out_of_its_log():
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    limit = int(conf.split("client_max_body_size ")[1].split("m;")[0])
+    assert limit > Settings().evidence_max_mb, "an upload the web app accepts must pass the proxy"
+    link = conf.split("location /login/link/ {")[1].split("}")[0]
+    assert "access_log off;" in link and "proxy_pass" in link

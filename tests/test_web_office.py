@@ -180,3 +180,31 @@ def test_the_program_office_matches_addresses_with_addresses_and_groups_with_gro
 
     me = Visitor(email=email, via="web-oidc", operator="x", groups=groups)
     assert may_start(Settings(BPO_PROGRAM_OFFICE=listed), me) is may
+
+
+def answered_before_the_body(web: Stack, path: str, cookie: str = "") -> str:
+    """The status line the web app answers a multipart POST that declares 200 MB and sends a few
+    bytes of it: a server that reads the body first never answers (the socket times out)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(web.web_url)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {where.hostname}:{where.port}\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {200 * 1024 * 1024}\r\n{cookie}\r\n--b\r\n"
+    )
+    with socket.create_connection((where.hostname, where.port), timeout=15) as s:
+        s.sendall(head.encode())
+        return s.recv(200).decode(errors="replace").split("\r\n")[0]
+
+
+def test_an_upload_is_never_read_before_its_sender_is_known_nor_past_the_limit(web):
+    # Nobody fills the web app's disk: an anonymous file is sent to sign in, a signed-in one past
+    # the limit is refused, both before any of the body is read.
+    assert answered_before_the_body(web, "/t/any/gates/any").endswith("303 See Other")
+    assert answered_before_the_body(web, "/start").endswith("303 See Other")
+    li = by_link(web, LI)
+    cookie = f"Cookie: bpo_session={li.http.cookies['bpo_session']}\r\n"
+    assert answered_before_the_body(web, "/t/any/gates/any", cookie).endswith("413 Request Entity Too Large")
+    assert answered_before_the_body(web, "/start", cookie).endswith("413 Request Entity Too Large")

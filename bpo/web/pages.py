@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException
 
@@ -23,7 +24,7 @@ from bpo.web.app import current, log, page, templates, web
 from bpo.web.office import may_start, refusal
 from bpo.web.sessions import Visitor, api_tokens, fingerprint, new_api_token, revoke_api_token, same_token
 from bpo.web.transition_view import gate_view, transition_view
-from bpo.web.uploads import ACCEPT, keep_upload
+from bpo.web.uploads import ACCEPT, bounded_form, keep_upload
 from models.commands import ReadingsBatch, RecordReadings
 from models.plan import KPI_REPORTERS
 from models.plan_loader import PlanError, parse_plan
@@ -117,39 +118,49 @@ async def _gate_page(request: Request, tid: str, key: str, person: Any, people: 
     return page(request, "gate.html", status, t=view["t"], g=view, allowed=allowed, person=person, **limits, **extra)
 
 
+class GateForm(BaseModel):
+    """A decision on a gate as its page's form sends it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    action: str = Field(max_length=20)
+    csrf: str = Field(max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+    evidence: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=2000)
+    item: str | None = Field(default=None, max_length=64)
+
+
 @router.post("/t/{transition_id}/gates/{gate}", response_class=HTMLResponse)
-async def decide_gate(
-    request: Request,
-    transition_id: str,
-    gate: str,
-    action: Annotated[str, Form()],
-    csrf: Csrf,
-    note: Text = None,
-    evidence: Annotated[str | None, Form(max_length=500)] = None,
-    reason: Text = None,
-    item: Annotated[str | None, Form(max_length=64)] = None,
-    evidence_file: Annotated[UploadFile | None, File()] = None,
-) -> Response:
+async def decide_gate(request: Request, transition_id: str, gate: str) -> Response:
     """Approve, tick, reject or waive, as the person signed in; a refusal changes nothing. A file
-    given as evidence is checked and kept first; the worker pins it with the approval."""
-    me = checked(request, csrf)
-    person, people = await _member(request, me, transition_id)
-    if action not in GATE_ACTIONS:
-        raise HTTPException(400, f"'{action}' is not a decision on a gate")
-    given = {"note": note, "evidence": evidence, "reason": reason, "item": item}
-    fields = {k: given[k] for k in FIELDS[action]}
-    try:
-        if action == "approve" and evidence_file is not None and evidence_file.filename:
-            fields["evidence"] = await _kept_if_may(request, transition_id, gate, person, evidence_file)
-        await decide(web(request), transition_id, build(action, person, me, {"gate": gate, **fields}))
-        web(request).recent.forget(me.email)
-    except BpoError as why:
-        key = "problem" if why.kind == "BadInput" else "refusal"
-        return await _gate_page(request, transition_id, gate, person, people, **{key: str(why)}, form=given)
-    return RedirectResponse(f"/t/{quote(transition_id)}/gates/{quote(gate)}?done={action}", status_code=303)
+    given as evidence is checked and kept first; the worker pins it with the approval. Nobody's
+    body is read before they are known to be signed in, and never past the evidence limit."""
+    me = signed_in(request)
+    async with bounded_form(request, web(request).settings.evidence_max_mb) as form:
+        try:
+            sent = GateForm.model_validate({k: v for k, v in form.items() if isinstance(v, str) and v != ""})
+        except ValidationError as bad:
+            raise HTTPException(422, "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in bad.errors())) from None
+        me = checked(request, sent.csrf)
+        person, people = await _member(request, me, transition_id)
+        if sent.action not in GATE_ACTIONS:
+            raise HTTPException(400, f"'{sent.action}' is not a decision on a gate")
+        given = {"note": sent.note, "evidence": sent.evidence, "reason": sent.reason, "item": sent.item}
+        fields = {k: given[k] for k in FIELDS[sent.action]}
+        upload = form.get("evidence_file")
+        try:
+            if sent.action == "approve" and isinstance(upload, StarletteUpload) and upload.filename:
+                fields["evidence"] = await _kept_if_may(request, transition_id, gate, person, upload)
+            await decide(web(request), transition_id, build(sent.action, person, me, {"gate": gate, **fields}))
+            web(request).recent.forget(me.email)
+        except BpoError as why:
+            key = "problem" if why.kind == "BadInput" else "refusal"
+            return await _gate_page(request, transition_id, gate, person, people, **{key: str(why)}, form=given)
+    return RedirectResponse(f"/t/{quote(transition_id)}/gates/{quote(gate)}?done={sent.action}", status_code=303)
 
 
-async def _kept_if_may(request: Request, tid: str, gate: str, person: Any, upload: UploadFile) -> str:
+async def _kept_if_may(request: Request, tid: str, gate: str, person: Any, upload: StarletteUpload) -> str:
     """Keep an uploaded file only for someone the rules would let approve ``gate`` now (the same
     answer that shows them the button); anyone else's file is never written to the store."""
     w = web(request)
@@ -255,12 +266,16 @@ async def start_form(request: Request) -> Response:
 
 
 @router.post("/start", response_class=HTMLResponse)
-async def start(request: Request, csrf: Csrf, plan: Annotated[UploadFile, File()]) -> Response:
+async def start(request: Request) -> Response:
     """Start a transition from an uploaded plan (the program office only); every problem shown
-    with its line."""
-    me = checked(request, csrf)
-    program_office(request, me)
-    raw = await plan.read(MAX_PLAN_BYTES + 1)
+    with its line. Nobody's upload is read before they are known to be of the program office."""
+    program_office(request, signed_in(request))
+    async with bounded_form(request, 1) as form:
+        me = checked(request, str(form.get("csrf", ""))[:100])
+        plan = form.get("plan")
+        if not isinstance(plan, StarletteUpload):
+            raise HTTPException(422, "plan: a plan file is required")
+        raw = await plan.read(MAX_PLAN_BYTES + 1)
     if len(raw) > MAX_PLAN_BYTES:
         raise HTTPException(413, f"A plan is at most {MAX_PLAN_BYTES // 1024} KB; this one is larger.")
     name = plan.filename or "plan.yaml"

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from starlette.datastructures import UploadFile
+from fastapi import HTTPException, Request
+from starlette.datastructures import FormData, UploadFile
 
 from activities.evidence_store import open_store
 from activities.fetching import sha256_of
@@ -16,6 +19,8 @@ from models.evidence import allowed_type
 
 ACCEPT = ".pdf,.txt,.csv,.md,.json,.png,.jpg,.jpeg,.gif,.webp,.docx,.xlsx,.pptx,.odt,.ods,.doc,.xls,.eml"
 """What the file picker offers; the server checks the type again."""
+FORM_ROOM = 64 * 1024
+"""What a form's other fields and its multipart framing may add to its file."""
 TYPES = mimetypes.MimeTypes(filenames=())  # Python's own table: the same on every machine
 for _ext, _type in {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -27,6 +32,20 @@ for _ext, _type in {
     ".webp": "image/webp",
 }.items():
     TYPES.add_type(_type, _ext)
+
+
+@asynccontextmanager
+async def bounded_form(request: Request, max_mb: int) -> AsyncIterator[FormData]:
+    """The request's form, read only when its declared size is within ``max_mb`` (and a little
+    for the other fields): a body too big, or of no declared size, is refused before any of it is
+    spooled to disk."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit():
+        raise HTTPException(411, "A form with a file must say its size (Content-Length).")
+    if int(declared) > max_mb * 1024 * 1024 + FORM_ROOM:
+        raise HTTPException(413, f"A file here is at most {max_mb} MB; this request is larger.")
+    async with request.form(max_files=1, max_fields=20) as form:
+        yield form
 
 
 async def keep_upload(settings: Settings, upload: UploadFile) -> str:

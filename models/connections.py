@@ -12,7 +12,6 @@ every client.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,6 +19,8 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from models.feeds import one_select
 
 ConnectionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
 SettingName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{1,80}$")]
@@ -72,12 +73,7 @@ class Connection(BaseModel):
     @field_validator("query")
     @classmethod
     def _read_only(cls, query: str | None) -> str | None:
-        if query is None:
-            return None
-        text = query.strip().rstrip(";").strip()
-        if not re.match(r"(?is)^(select|with)\b", text) or ";" in text:
-            raise ValueError("query is one SELECT (or WITH ... SELECT); it never writes")
-        return text
+        return one_select(query, "query")
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Connection:

@@ -69,7 +69,7 @@ class HttpFeed(_Source):
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError("a feed's url is https://host/...")
         if "@" in parts.netloc:
-            raise ValueError("a feed's url may not carry a user or password; name a setting in 'token'")
+            raise ValueError("a feed's url may not carry a user or password; ask the operator for a connection")
         if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
             raise ValueError("a feed is read over https (http only on this machine, for tests)")
         return url
@@ -90,12 +90,17 @@ class SqlFeed(_Source):
     @field_validator("query")
     @classmethod
     def _read_only(cls, query: str | None) -> str | None:
-        if query is None:
-            return None
-        text = query.strip().rstrip(";").strip()
-        if not re.match(r"(?is)^(select|with)\b", text) or ";" in text:
-            raise ValueError("a feed's query is one SELECT (or WITH ... SELECT); it never writes")
-        return text
+        return one_select(query, "a feed's query")
+
+
+def one_select(query: str | None, what: str) -> str | None:
+    """``query`` trimmed, if it is one SELECT (or WITH ... SELECT); a ValueError naming ``what``."""
+    if query is None:
+        return None
+    text = query.strip().rstrip(";").strip()
+    if not re.match(r"(?is)^(select|with)\b", text) or ";" in text:
+        raise ValueError(f"{what} is one SELECT (or WITH ... SELECT); it never writes")
+    return text
 
 
 Source = Annotated[HttpFeed | SqlFeed, Field(discriminator="kind")]

@@ -227,3 +227,26 @@ def web_stack(folder: Path, web_port: int | None = None, **env: str) -> Iterator
             yield stack
         finally:
             stack.stop()
+
+
+@contextmanager
+def sso_web_stack(folder: Path, groups: dict[str, list[str]] | None = None, **env: str) -> Iterator[Stack]:
+    """`web_stack` with single sign-on through a real OpenID Connect provider (`oidc-provider` on
+    the machine's Node.js, tests/browser/provider.mjs) on loopback; ``groups`` gives people a
+    groups claim. The provider's issuer is ``stack.issuer``."""
+    node = ROOT / "tests" / "browser"
+    port, web_port = free_port(), free_port()
+    log = folder / "oidc-provider.log"
+    command = ["node", str(node / "provider.mjs"), str(port), f"http://127.0.0.1:{web_port}/login/oidc/callback"]
+    with open(log, "w") as out:
+        provider = subprocess.Popen([*command, *([json.dumps(groups)] if groups else [])], cwd=node, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        assert wait_until(lambda: "READY" in log.read_text(), 20), log.read_text()
+        issuer = f"http://127.0.0.1:{port}"
+        oidc = {"BPO_OIDC_ISSUER": issuer, "BPO_OIDC_CLIENT_ID": "bpo-web", "BPO_OIDC_CLIENT_SECRET": "test-client-secret"}
+        with web_stack(folder, web_port, **oidc, **env) as stack:
+            stack.issuer = issuer  # type: ignore[attr-defined]
+            yield stack
+    finally:
+        provider.terminate()
+        provider.wait(timeout=10)

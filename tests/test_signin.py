@@ -22,13 +22,12 @@ from sqlmodel import Session
 
 from bpo.db import make_engine
 from models.web_tables import ApiToken
-from tests.stack import BPO, LI, ROOT, Stack, free_port, wait_until, web_stack
+from tests.stack import BPO, LI, ROOT, Stack, free_port, sso_web_stack, wait_until
 from tests.test_web_office import by_link, by_sso
 from tests.web_client import Person, csrf_of, text_of
 
 pytestmark = pytest.mark.e2e
 TID = "acme-tier-1-support-to-northstar-bpo"
-NODE = ROOT / "tests" / "browser"
 ELSEWHERE = "http://127.0.0.1:9/callback"  # registered for both clients; nothing listens there
 PROXY = "127.0.0.2"  # the trusted proxy's address: a test connects from it to play the compose nginx
 
@@ -36,28 +35,8 @@ PROXY = "127.0.0.2"  # the trusted proxy's address: a test connects from it to p
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
     """The engine with the web app, single sign-on through the provider, and `PROXY` trusted."""
-    folder = tmp_path_factory.mktemp("signin")
-    port, web_port = free_port(), free_port()
-    log = folder / "oidc-provider.log"
-    with open(log, "w") as out:
-        redirect = f"http://127.0.0.1:{web_port}/login/oidc/callback"
-        provider = subprocess.Popen(
-            ["node", str(NODE / "provider.mjs"), str(port), redirect], cwd=NODE, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        assert wait_until(lambda: "READY" in log.read_text(), 20), log.read_text()
-        env = {
-            "BPO_OIDC_ISSUER": f"http://127.0.0.1:{port}",
-            "BPO_OIDC_CLIENT_ID": "bpo-web",
-            "BPO_OIDC_CLIENT_SECRET": "test-client-secret",
-            "BPO_TRUSTED_PROXIES": f"{PROXY}/32",
-        }
-        with web_stack(folder, web_port, **env) as stack:
-            stack.issuer = env["BPO_OIDC_ISSUER"]  # type: ignore[attr-defined]
-            yield stack
-    finally:
-        provider.terminate()
-        provider.wait(timeout=10)
+    with sso_web_stack(tmp_path_factory.mktemp("signin"), BPO_TRUSTED_PROXIES=f"{PROXY}/32") as stack:
+        yield stack
 
 
 def through_provider(http: httpx.Client, answer: httpx.Response, address: str, until: str) -> str:

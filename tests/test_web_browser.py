@@ -6,7 +6,6 @@ accessibility problem on the pages they use. Screenshots land in test-output/.""
 from __future__ import annotations
 
 import json
-import subprocess
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from selenium.webdriver.common.by import By
 
 from activities.links import mint_link
 from bpo.db import make_engine
-from tests.stack import DANA, EVE, RAJ, ROOT, free_port, wait_until, web_stack
+from tests.stack import DANA, EVE, RAJ, ROOT, sso_web_stack, wait_until
 from tests.web_client import link_in, mails_to
 
 pytestmark = pytest.mark.e2e
@@ -28,22 +27,8 @@ SHOTS = ROOT / "test-output"
 def web(tmp_path_factory):
     """The engine with the web app, mail to a real SMTP server, single sign-on through a real
     OpenID Connect provider on loopback."""
-    folder = tmp_path_factory.mktemp("browser")
-    port, web_port = free_port(), free_port()
-    log = folder / "oidc-provider.log"
-    with open(log, "w") as out:
-        redirect = f"http://127.0.0.1:{web_port}/login/oidc/callback"
-        provider = subprocess.Popen(
-            ["node", str(NODE / "provider.mjs"), str(port), redirect], cwd=NODE, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        assert wait_until(lambda: "READY" in log.read_text(), 20), log.read_text()
-        oidc = {"BPO_OIDC_ISSUER": f"http://127.0.0.1:{port}", "BPO_OIDC_CLIENT_ID": "bpo-web"}
-        with web_stack(folder, web_port, **oidc, BPO_OIDC_CLIENT_SECRET="test-client-secret") as stack:  # noqa: S106
-            yield stack
-    finally:
-        provider.terminate()
-        provider.wait(timeout=10)
+    with sso_web_stack(tmp_path_factory.mktemp("browser")) as stack:
+        yield stack
 
 
 def serious_violations(browser) -> list[str]:

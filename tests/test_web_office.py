@@ -5,9 +5,7 @@ Node.js) whose tokens carry a `groups` claim."""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
@@ -17,12 +15,11 @@ import pytest
 
 from activities.links import mint_link
 from bpo.db import make_engine
-from tests.stack import DANA, EVE, LI, REFERENCE_PLAN, ROOT, Stack, free_port, wait_until, web_stack
+from tests.stack import DANA, EVE, LI, REFERENCE_PLAN, Stack, sso_web_stack, wait_until
 from tests.web_client import Person, text_of
 
 pytestmark = pytest.mark.e2e
 TID = "acme-tier-1-support-to-northstar-bpo"
-NODE = ROOT / "tests" / "browser"
 OFFICE_GROUP, PMO, SALES = "bpo-program-office", "pmo@acme.example", "sales@acme.example"
 REFUSED = "Starting a transition is for the program office (BPO_PROGRAM_OFFICE)"
 
@@ -31,31 +28,10 @@ REFUSED = "Starting a transition is for the program office (BPO_PROGRAM_OFFICE)"
 def web(tmp_path_factory):
     """The engine with the web app; the program office is Li by address and the group
     `bpo-program-office` of the identity provider, which gives it to pmo@ and not to sales@."""
-    folder = tmp_path_factory.mktemp("office")
-    port, web_port = free_port(), free_port()
-    log = folder / "oidc-provider.log"
-    groups = json.dumps({PMO: [OFFICE_GROUP, "staff"], SALES: ["staff"]})
-    with open(log, "w") as out:
-        redirect = f"http://127.0.0.1:{web_port}/login/oidc/callback"
-        provider = subprocess.Popen(
-            ["node", str(NODE / "provider.mjs"), str(port), redirect, groups],
-            cwd=NODE,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        assert wait_until(lambda: "READY" in log.read_text(), 20), log.read_text()
-        env = {
-            "BPO_OIDC_ISSUER": f"http://127.0.0.1:{port}",
-            "BPO_OIDC_CLIENT_ID": "bpo-web",
-            "BPO_OIDC_CLIENT_SECRET": "test-client-secret",
-            "BPO_PROGRAM_OFFICE": f"{LI.upper()}, {OFFICE_GROUP}",
-        }
-        with web_stack(folder, web_port, **env) as stack:
-            yield stack
-    finally:
-        provider.terminate()
-        provider.wait(timeout=10)
+    groups = {PMO: [OFFICE_GROUP, "staff"], SALES: ["staff"]}
+    office = {"BPO_PROGRAM_OFFICE": f"{LI.upper()}, {OFFICE_GROUP}"}
+    with sso_web_stack(tmp_path_factory.mktemp("office"), groups, **office) as stack:
+        yield stack
 
 
 def by_link(web: Stack, address: str) -> Person:

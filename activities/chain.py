@@ -81,6 +81,7 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
     chained = sorted(rows, key=lambda r: r.position or 0)
     trusted: list[str] = []
     covered: set[tuple[str, bytes]] = set()
+    applied: dict[str, str] = {}
     prev, signed = GENESIS, 0
     for expected, row in enumerate(chained, start=1):
         if row.position is None or row.hash is None:
@@ -93,11 +94,18 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
             )
         if row_hash(row) != row.hash:
             return Verdict(expected - 1, signed, f"{_name(row)} was altered")
-        if row.kind == "transition_started":
+        if row.kind == "transition_started":  # the keys come from the first row only
+            if expected != 1:
+                return Verdict(expected - 1, signed, f"{_name(row)} starts the transition again in the middle")
             trusted = list(row.detail.get("trusted_keys", []))
         if row.signature:
             if not _signature_holds(row, trusted):
                 return Verdict(expected - 1, signed, f"{_name(row)} carries a signature that no trusted key made")
+            request = (row.detail.get("signed") or {}).get("fields", {}).get("request_id")
+            if request and request in applied and row.kind in COMMANDS:  # one command, one decision
+                return Verdict(expected - 1, signed, f"{_name(row)} repeats the signed request {request!r} of {applied[request]}")
+            if request:
+                applied.setdefault(request, _name(row))
             signed += 1
             covered = _batch_periods(row)
         elif trusted and _needs_signature(row, covered):
@@ -108,8 +116,10 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
                 + (f" sent through {row.via}" if row.via else "")
                 + ", and this transition accepts only commands signed by a key it trusts",
             )
-        if row.kind == "keys_rotated" and row.signature:  # signed by a key trusted before it
-            trusted = list(row.detail.get("trusted_keys", []))
+        if row.kind == "keys_rotated" and row.signature:  # what the signed command says, not the row
+            fields = (row.detail.get("signed") or {}).get("fields", {})
+            trusted = [k for k in trusted if k not in fields.get("remove", [])]
+            trusted += [k for k in fields.get("add", []) if k not in trusted]
         prev = row.hash
     return Verdict(len(chained), signed)
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, create_engine
 from activities.audit import read_chain, write_entries
 from activities.chain import verify_chain
 from bpo.db import make_engine
-from models.commands import Approve, ReadingsBatch, RecordReadings
+from models.commands import Approve, ReadingsBatch, RecordReadings, TrustKeys
 from models.deliveries import AuditEntry
 from models.signing import Signer, new_key_pair, signed_fields
 
@@ -82,6 +82,33 @@ def test_a_signature_is_checked_against_the_keys_the_first_row_trusts(engine):
     with Session(engine) as session:
         write_entries([entry(3, detail={"signed": signed}, signature=forged)], session=session)
     assert verdict(engine).problem == "row 3 (approved g) carries a signature that no trusted key made"
+
+
+def test_an_insider_cannot_repeat_a_signed_row_restart_the_chain_or_rewrite_a_rotations_keys(engine):
+    # Rows a database administrator adds with material copied from the trail itself.
+    private, public = new_key_pair()
+    attacker = new_key_pair()[1]
+    command = Signer(private).sign("t1", Approve(gate="g", by="li", request_id="r-1", via="cli"), "run-1")
+    signed = {"command": "approve", "fields": signed_fields(command), "run": "run-1"}
+    approved = entry(2, detail={"signed": signed}, signature=command.signature)
+    with Session(engine) as session:
+        write_entries([entry(1, "transition_started", detail={"trusted_keys": [public]}), approved], session=session)
+        write_entries([entry(3, detail={"signed": signed}, signature=command.signature)], session=session)
+    assert verdict(engine).problem == "row 3 (approved g) repeats the signed request 'r-1' of row 2 (approved g)"
+    with Session(engine) as other:
+        write_entries([entry(2, tid="t2", detail={"trusted_keys": [public]}, kind="approved")], session=other)
+        write_entries([entry(3, "transition_started", tid="t2", detail={"trusted_keys": [attacker]})], session=other)
+    assert verdict(engine, "t2").problem == "row 2 (transition_started g) starts the transition again in the middle"
+
+    rotate = Signer(private).sign("t3", TrustKeys(add=[attacker], by="li", request_id="k-1"), "run-1")
+    told = {"command": "trust_keys", "fields": signed_fields(rotate), "run": "run-1"}
+    rotated = entry(2, "keys_rotated", tid="t3", signature=rotate.signature, detail={"signed": told, "trusted_keys": [attacker]})
+    later = Signer(private).sign("t3", Approve(gate="g", by="li", request_id="r-2", via="cli"), "run-1")
+    with Session(engine) as session:
+        write_entries([entry(1, "transition_started", tid="t3", detail={"trusted_keys": [public]}), rotated], session=session)
+        kept = {"command": "approve", "fields": signed_fields(later), "run": "run-1"}
+        write_entries([entry(3, tid="t3", detail={"signed": kept}, signature=later.signature)], session=session)
+    assert verdict(engine, "t3").problem is None, "the rotation added a key; the row's own list, dropping the first, counts for nothing"
 
 
 def test_writers_racing_on_one_transition_keep_one_unbroken_chain(engine):

@@ -77,3 +77,35 @@ async def test_an_update_signed_outside_the_window_is_refused_and_as_a_signal_co
     second = SIGNER.sign(tid, Pause(by=LI, reason="second", request_id="second-pause"), run, late_at)
     await handle.signal("pause", second)  # applies only if the repeat did not pause it again
     await until(env, tid, lambda s: s.pause_reason == "second")
+
+
+async def test_a_start_carrying_a_state_made_by_hand_fails_and_replays_nothing(env, worker, settings, reference_plan):
+    # Whoever reaches Temporal's port builds a state with the transition's own keys, run family and
+    # no request remembered, starts a new run with it, and replays what was recorded: refused.
+    from temporalio.client import WorkflowFailureError
+    from temporalio.common import WorkflowIDReusePolicy
+
+    from models.constants import WORKFLOW_NAME
+    from models.messages import StartTransition
+    from workflows.rules import Machine, every_change
+
+    tid = await start(env, settings, reference_plan, f"t-{uuid.uuid4().hex[:8]}")
+    family = await first_run(env.client, tid)
+    recorded = SIGNER.sign(tid, Pause(by=LI, reason="audit", request_id="recorded-pause"), family)
+    await env.client.get_workflow_handle(tid).execute_update("pause", recorded, result_type=TransitionStatus)
+    await send(env.client, tid, Cancel(by=LI, reason="over"), SIGNER)
+    await env.client.get_workflow_handle(tid).result()
+
+    forged = Machine.start(
+        reference_plan, tid, await env.get_current_time(), every_change, [SIGNER.public_key], family[:8], family
+    ).state
+    handle = await env.client.start_workflow(
+        WORKFLOW_NAME,
+        StartTransition(id=tid, plan=reference_plan, state=forged),
+        id=tid,
+        task_queue=settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert "only ever its own continue-as-new" in str(failed.value.cause)

@@ -100,17 +100,21 @@ class TransitionWorkflow:
         now = workflow.now()
         self._validating = False
         first_run = workflow.info().first_execution_run_id
-        self._start_refused = False
+        self._start_refused: str | None = None
         if start.state is None:
             self.machine = Machine.start(
                 start.plan, start.id, now, self._changed, start.trusted_keys, first_run[:8], first_run, start.started_by
             )
             # A start that names keys is signed by one of them: whoever reaches Temporal cannot
             # start a transition in another's name.
-            if start.trusted_keys and self._changed(SIGNATURES_BOUND):
-                self._start_refused = not start_holds(start)
+            if start.trusted_keys and self._changed(SIGNATURES_BOUND) and not start_holds(start):
+                self._start_refused = "the start is not signed by a key the transition trusts"
         else:  # continued as new: the state carries everything, request ids included
             self.machine = Machine(start.plan, start.state, self._changed)
+            # Only this workflow's own continue-as-new carries a state: one started by hand through
+            # Temporal's port would carry whatever keys, run family and audit head its maker chose.
+            if not workflow.info().continued_run_id:
+                self._start_refused = "a start carrying a transition's state is only ever its own continue-as-new"
         # A transition started before signatures named the run family learns it here: the first
         # run's id is the same in every run of it, and reading it records nothing in the history.
         self.machine.state.first_run_id = self.machine.state.first_run_id or first_run
@@ -126,7 +130,7 @@ class TransitionWorkflow:
     async def run(self, start: StartTransition) -> TransitionStatus:
         """Wait for decisions and deadlines until the transition ends or continues as new."""
         if self._start_refused:  # nothing written: the run fails with the reason
-            raise ApplicationError("the start is not signed by a key the transition trusts", type="NotSigned")
+            raise ApplicationError(self._start_refused, type="NotSigned")
         carrier: Flusher | Sender
         if self._changed(OUTBOX_FLUSH):
             carrier = self._flusher = Flusher(self.machine, self._changed, lambda: self._answers, start.flush_after)

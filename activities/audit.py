@@ -90,6 +90,21 @@ def chain_head(engine: Engine, transition_id: str) -> ChainHead | None:
     return ChainHead(position=head.position, hash=head.hash) if head else None
 
 
+def chain_before(engine: Engine, transition_id: str, event_ids: list[str]) -> int:
+    """Where the chain stood before the first of ``event_ids`` (rows an earlier try of the same
+    flush may have written), or, with none of them written, where it stands now."""
+    with Session(engine) as session:
+        first = session.exec(
+            select(AuditRecord.position)
+            .where(col(AuditRecord.id).in_([audit_uuid(e) for e in event_ids]), col(AuditRecord.position).is_not(None))
+            .order_by(col(AuditRecord.position))
+        ).first()
+        if first is not None:
+            return first - 1
+        head = session.exec(select(AuditHead).where(AuditHead.transition_id == transition_id)).first()
+    return head.position if head else 0
+
+
 def read_chain(transition_id: str, *, session: Session) -> list[AuditRecord]:
     """Every audit record of one transition in chain order, for verifying it."""
     rows = session.exec(

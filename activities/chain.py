@@ -151,6 +151,14 @@ def hold_to_heads(rows: Sequence[AuditRecord], heads: Sequence[ChainHead]) -> st
     row at each recorded position must carry the recorded hash, so a chain rewritten by hand
     (every later hash recomputed) is caught. The first mismatch, in chain order, or none."""
     by_position = {row.position: row for row in rows}
+    ordered = sorted(heads, key=lambda h: h.position)
+    for before, after in zip(ordered, ordered[1:]):  # between two flushes nothing else writes
+        if after.since is not None and after.since > before.position:
+            first, last = by_position.get(before.position + 1), after.since
+            return (
+                f"{_name(first) if first else f'row {before.position + 1}'} to row {last} were written between "
+                "two of the transition's own writes, by something other than the transition"
+            )
     for head in sorted({(h.position, h.hash) for h in heads}):
         position, recorded = head
         if position == 0:

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.audit import chain_head, record_entries
+from activities.audit import chain_before, chain_head, record_entries
 from activities.notify import NotifyActivities, sent_entry
 from activities.transport import Skipped
 from models.deliveries import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
@@ -42,6 +42,7 @@ class OutboxActivities:
         fails the activity: a database that is away leaves the entries to the workflow, which
         keeps them and writes them with a later flush."""
         audit_error = None
+        since = await self._since(batch)
         if batch.audit:
             try:
                 await asyncio.to_thread(record_entries, self.notify.engine, batch.audit)
@@ -74,17 +75,31 @@ class OutboxActivities:
             outcomes=list(outcomes),
             audit_error=audit_error,
             give_up_seconds=self.give_up.total_seconds(),
-            audit_head=await self._head(batch),
+            audit_head=await self._head(batch, since),
         )
 
-    async def _head(self, batch: Flush) -> ChainHead | None:
+    async def _since(self, batch: Flush) -> int | None:
+        """Where the chain stands before this flush writes (its earlier try's rows aside)."""
+        ids = [e.id for e in batch.audit] + [_id(d) for d in batch.deliveries]
+        tid = next((e.transition_id for e in batch.audit), None) or next(
+            (d.notice.transition_id for d in batch.deliveries), None
+        )
+        if tid is None:
+            return None
+        try:
+            return await asyncio.to_thread(chain_before, self.notify.engine, tid, ids)
+        except Exception:  # the database is away: this flush's head says nothing of before
+            return None
+
+    async def _head(self, batch: Flush, since: int | None = None) -> ChainHead | None:
         """The chain head after this flush's writes: the answer goes into the workflow's history
         (the local activity's marker), an anchor outside the audit database."""
         ids = [e.transition_id for e in batch.audit] + [d.notice.transition_id for d in batch.deliveries]
         if not ids:
             return None
         try:
-            return await asyncio.to_thread(chain_head, self.notify.engine, ids[0])
+            head = await asyncio.to_thread(chain_head, self.notify.engine, ids[0])
+            return head.model_copy(update={"since": since}) if head else None
         except Exception:  # the database is away: no anchor this time, the next flush records one
             log.warning("chain_head_unread", transition_id=ids[0])
             return None

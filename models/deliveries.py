@@ -19,6 +19,10 @@ class ChainHead(Message):
 
     position: int = Field(ge=0)
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    since: int | None = Field(default=None, ge=0)
+    """Where the chain stood when the flush that wrote up to here began (its own rows of an
+    earlier try aside): rows between one flush's head and the next one's ``since`` were written
+    by something other than the transition."""
 
 
 class Recipient(Message):

@@ -125,3 +125,28 @@ def test_the_chain_head_recorded_after_every_flush_is_in_status_and_a_signed_bat
         assert head is not None
         status = s.wait_for(tid, lambda st: (st["audit_head"] or {}).get("position") == head.position)
         assert status["audit_head"]["hash"] == head.hash
+
+
+def test_rows_an_insider_appends_between_two_flushes_fail_even_once_a_later_flush_covers_them(keyed, tmp_path: Path):
+    # A row needing no signature (a KPI reading a feed brought), appended to the chain as the
+    # writer itself would; the next decision's flush then records a head past it.
+    from datetime import UTC, datetime
+
+    from activities.audit import write_entries
+    from models.deliveries import AuditEntry
+
+    s = keyed
+    url = f"sqlite:///{tmp_path}/audit.db"
+    tid = s.ok("start", str(REFERENCE_PLAN), "--id", "appended").strip()
+    s.ok("approve", tid, "gap_analysis_approved", "--by", LI)
+    assert s.bpo("audit", tid, "--verify").returncode == 0
+    forged = AuditEntry(
+        id=f"{tid}/forged-1", transition_id=tid, kind="kpi_reading", phase="planning", at=datetime.now(UTC),
+        via="feed", detail={"period": "W1", "values": {"csat": 99.0}, "feed": "genesys"},
+    )
+    with Session(make_engine(url)) as session:
+        write_entries([forged], session=session)
+    s.ok("approve", tid, "slas_signed", "--by", DANA)
+    caught = s.bpo("audit", tid, "--verify")
+    assert caught.returncode == 1, caught.stdout
+    assert "(kpi_reading) to row" in caught.stderr and "by something other than the transition" in caught.stderr

@@ -146,3 +146,34 @@ async def test_mail_through_a_clients_own_relay_carries_no_sign_in_link(engine):
     assert b"/login/link/" in ours[0].content, "the deployment's mailer carries it"
     with Session(engine) as session:
         assert len(session.exec(select(SignInLink)).all()) == 1
+
+
+@pytest.mark.e2e
+async def test_on_the_dev_server_a_transition_started_before_the_boundary_runs_on_and_its_mail_server_gets_nothing(
+    tmp_path, reference_plan
+):
+    # The real dev server and `bpo worker`: a transition whose plan names its own mail server
+    # (started, as before the boundary, past today's plan checks) runs on; the deployment's
+    # mailer and the plan's server both receive nothing, no link is minted, the refusal is in
+    # `bpo audit` with its fix.
+    from bpo.api import start_transition
+    from bpo.client import connect
+    from bpo.settings import Settings
+    from tests.stack import Stack, wait_until
+
+    with smtp_receiver() as (attacker, stolen), smtp_receiver() as (mailer, ours):
+        stack = Stack(tmp_path, {"BPO_SMTP_URL": mailer, "BPO_WEB_URL": "http://127.0.0.1:8000"})
+        stack.start_server()
+        stack.start_worker()
+        try:
+            client = await connect(Settings(TEMPORAL_ADDRESS=stack.env["TEMPORAL_ADDRESS"]))
+            plan = started_before_the_boundary(reference_plan, smtp=attacker)
+            tid = await start_transition(client, plan, task_queue="e2e", transition_id="before", allow_unsigned=True)
+            assert wait_until(lambda: "notification_failed" in stack.ok("audit", tid), 60)
+            trail = stack.ok("audit", tid)
+            assert "switched off" in stack.ok("audit", tid, "--json") and "running" in stack.ok("status", tid)
+        finally:
+            stack.stop()
+    assert stolen == [] and ours == [], trail
+    with Session(make_engine(f"sqlite:///{tmp_path}/audit.db")) as session:
+        assert session.exec(select(SignInLink)).all() == []

@@ -12,8 +12,7 @@ import re
 import secrets
 import subprocess
 from datetime import UTC, datetime, timedelta
-from html import unescape
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -24,7 +23,7 @@ from bpo.db import make_engine
 from models.web_tables import ApiToken
 from tests.stack import BPO, LI, ROOT, Stack, free_port, sso_web_stack, wait_until
 from tests.test_web_office import by_link, by_sso
-from tests.web_client import Person, csrf_of, text_of
+from tests.web_client import Person, csrf_of, text_of, through_provider
 
 pytestmark = pytest.mark.e2e
 TID = "acme-tier-1-support-to-northstar-bpo"
@@ -37,26 +36,6 @@ def web(tmp_path_factory):
     """The engine with the web app, single sign-on through the provider, and `PROXY` trusted."""
     with sso_web_stack(tmp_path_factory.mktemp("signin"), BPO_TRUSTED_PROXIES=f"{PROXY}/32") as stack:
         yield stack
-
-
-def through_provider(http: httpx.Client, answer: httpx.Response, address: str, until: str) -> str:
-    """Fill in the provider's login and consent forms as a browser would, following redirects,
-    until one leads to a URL starting with ``until``: that URL, not opened."""
-    for _ in range(20):
-        if answer.is_redirect:
-            target = urljoin(str(answer.url), answer.headers["location"])
-            if target.startswith(until):
-                return target
-            answer = http.get(target)
-            continue
-        assert answer.status_code == 200, answer.text[:2000]
-        form = re.search(r'<form[^>]*action="([^"]+)"', answer.text)
-        assert form, answer.text[:2000]
-        fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', answer.text))
-        if 'name="login"' in answer.text:
-            fields |= {"login": address, "password": "anything"}
-        answer = http.post(urljoin(str(answer.url), unescape(form.group(1))), data=fields)
-    raise AssertionError(f"the provider never sent the browser to {until}")
 
 
 def access_token(web: Stack, client_id: str, secret: str, address: str) -> str:

@@ -5,18 +5,15 @@ Node.js) whose tokens carry a `groups` claim."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from html import unescape
 from pathlib import Path
-from urllib.parse import urljoin
 
 import pytest
 
 from activities.links import mint_link
 from bpo.db import make_engine
 from tests.stack import DANA, EVE, LI, REFERENCE_PLAN, Stack, sso_web_stack, wait_until
-from tests.web_client import Person, text_of
+from tests.web_client import Person, text_of, through_provider
 
 pytestmark = pytest.mark.e2e
 TID = "acme-tier-1-support-to-northstar-bpo"
@@ -46,23 +43,10 @@ def by_sso(web: Stack, address: str) -> Person:
     """``address`` signed in through the identity provider: its login and consent forms filled in
     as a browser would, redirects followed until the web app opens a session."""
     person = Person(web.web_url)
-    answer = person.http.get("/login/oidc")
-    for _ in range(20):
-        if answer.is_redirect:
-            target = urljoin(str(answer.url), answer.headers["location"])
-            if target.startswith(web.web_url) and "/login/oidc/callback" not in target:
-                assert "bpo_session" in person.http.cookies, target
-                return person
-            answer = person.http.get(target)
-            continue
-        assert answer.status_code == 200, answer.text[:2000]
-        form = re.search(r'<form[^>]*action="([^"]+)"', answer.text)
-        assert form, answer.text[:2000]
-        fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', answer.text))
-        if 'name="login"' in answer.text:
-            fields |= {"login": address, "password": "anything"}
-        answer = person.http.post(urljoin(str(answer.url), unescape(form.group(1))), data=fields)
-    raise AssertionError("the single sign-on never came back to the web app")
+    callback = through_provider(person.http, person.http.get("/login/oidc"), address, f"{web.web_url}/login/oidc/callback")
+    person.http.get(callback)
+    assert "bpo_session" in person.http.cookies, callback
+    return person
 
 
 def new_plan(name: str, eve_sponsors: bool = False, li_steps_back: bool = False) -> bytes:

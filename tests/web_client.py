@@ -8,6 +8,7 @@ from email import message_from_bytes
 from email.message import Message
 from html import unescape
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
@@ -60,3 +61,23 @@ class Person:
         """Post a form at ``path`` with the CSRF token of ``form_page`` (by default, ``path``)."""
         page = self.http.get(form_page or path).text
         return self.http.post(path, data={"csrf": csrf_of(page), **data}, **options)
+
+
+def through_provider(http: httpx.Client, answer: httpx.Response, address: str, until: str) -> str:
+    """Fill in the provider's login and consent forms as a browser would, following redirects,
+    until one leads to a URL starting with ``until``: that URL, not opened."""
+    for _ in range(20):
+        if answer.is_redirect:
+            target = urljoin(str(answer.url), answer.headers["location"])
+            if target.startswith(until):
+                return target
+            answer = http.get(target)
+            continue
+        assert answer.status_code == 200, answer.text[:2000]
+        form = re.search(r'<form[^>]*action="([^"]+)"', answer.text)
+        assert form, answer.text[:2000]
+        fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', answer.text))
+        if 'name="login"' in answer.text:
+            fields |= {"login": address, "password": "anything"}
+        answer = http.post(urljoin(str(answer.url), unescape(form.group(1))), data=fields)
+    raise AssertionError(f"the provider never sent the browser to {until}")

@@ -43,13 +43,20 @@ async def until(env, tid: str, holds, tries: int = 50) -> TransitionStatus:
     raise AssertionError(f"never came to pass; last status: {status.state} {status.pause_reason}")
 
 
-async def test_a_recorded_command_replayed_on_a_new_run_of_the_same_id_is_refused(env, worker, settings, reference_plan):
-    tid = await start(env, settings, reference_plan, f"t-{uuid.uuid4().hex[:8]}")
-    old_run = await first_run(env.client, tid)
-    recorded = SIGNER.sign(tid, Pause(by=LI, reason="audit", request_id="recorded-pause"), old_run)
+async def recorded_then_ended(env, settings, plan) -> tuple[str, str, Pause]:
+    """A transition that recorded a signed pause and was then cancelled: its id, its run family
+    and the recorded command, as Temporal's history and the audit row keep it."""
+    tid = await start(env, settings, plan, f"t-{uuid.uuid4().hex[:8]}")
+    family = await first_run(env.client, tid)
+    recorded = SIGNER.sign(tid, Pause(by=LI, reason="audit", request_id="recorded-pause"), family)
     await env.client.get_workflow_handle(tid).execute_update("pause", recorded, result_type=TransitionStatus)
-    await send(env.client, tid, Cancel(by=LI, reason="started again"), SIGNER)
+    await send(env.client, tid, Cancel(by=LI, reason="over"), SIGNER)
     await env.client.get_workflow_handle(tid).result()
+    return tid, family, recorded
+
+
+async def test_a_recorded_command_replayed_on_a_new_run_of_the_same_id_is_refused(env, worker, settings, reference_plan):
+    tid, old_run, recorded = await recorded_then_ended(env, settings, reference_plan)
 
     await start(env, settings, reference_plan, tid, replace_ended=True)
     assert await first_run(env.client, tid) != old_run
@@ -89,13 +96,7 @@ async def test_a_start_carrying_a_state_made_by_hand_fails_and_replays_nothing(e
     from models.messages import StartTransition
     from workflows.rules import Machine, every_change
 
-    tid = await start(env, settings, reference_plan, f"t-{uuid.uuid4().hex[:8]}")
-    family = await first_run(env.client, tid)
-    recorded = SIGNER.sign(tid, Pause(by=LI, reason="audit", request_id="recorded-pause"), family)
-    await env.client.get_workflow_handle(tid).execute_update("pause", recorded, result_type=TransitionStatus)
-    await send(env.client, tid, Cancel(by=LI, reason="over"), SIGNER)
-    await env.client.get_workflow_handle(tid).result()
-
+    tid, family, _ = await recorded_then_ended(env, settings, reference_plan)
     forged = Machine.start(
         reference_plan, tid, await env.get_current_time(), every_change, [SIGNER.public_key], family[:8], family
     ).state

@@ -11,11 +11,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from html import escape
 
 from bpo.calendar import milestones
+from bpo.documents import render
 from bpo.render import who
-from bpo.report import DECISION_KINDS, STYLE, _table, kpi_chart_svg
+from bpo.report import DECISION_KINDS, kpi_chart_svg
 from models.plan import Plan
 from models.status import TransitionStatus
 from models.tables import AuditRecord
@@ -73,11 +73,9 @@ def render_qbr(
         if row.kind in ("kpi_reading", "kpi_corrected"):
             for metric, value in row.detail.get("values", {}).items():
                 readings.setdefault(metric, []).append((row.at, float(value), str(row.detail.get("period", ""))))
-    charts = "".join(
-        f"<figure><figcaption>{escape(kpi.name)}</figcaption>{kpi_chart_svg(plan, m, pts)}</figure>"
-        for m, pts in readings.items()
-        if (kpi := plan.kpi(m)) is not None
-    )
+    charts = [
+        (kpi.name, kpi_chart_svg(plan, m, pts)) for m, pts in readings.items() if (kpi := plan.kpi(m)) is not None
+    ]
     objectives = [
         (o.statement, "" if o.target is None else f"{o.target:g}", "" if o.value is None else f"{o.value:g}", o.state)
         for o in status.objectives
@@ -116,34 +114,21 @@ def render_qbr(
     ahead = [
         (f"{at:%Y-%m-%d}", summary) for _, summary, at, _ in milestones(plan, status, now) if quarter.next.holds(at)
     ]
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{escape(plan.name)}: business review {quarter}</title>
-<style>{STYLE}</style></head><body>
-<h1>Business review {quarter}: {escape(plan.name)}</h1>
-<p class="sub">{escape(plan.client)} &rarr; {escape(plan.provider)} · transition <code>{escape(status.id)}</code>
-· {escape(status.phase_name)} · prepared {now:%Y-%m-%d %H:%M} UTC</p>
-<div class="cards">
-<div class="card">Health<b class="{escape(status.health)}">{escape(status.health.replace("_", " "))}</b></div>
-<div class="card">Service credits<b>{credit:,.2f} {escape(currency)}</b></div>
-<div class="card">Bonuses<b>{bonus:,.2f} {escape(currency)}</b></div>
-<div class="card">SLA breaches<b>{len(breaches)}</b></div>
-<div class="card">Open RAID items<b>{len(raid)}</b></div>
-</div>
-<h2 id="objectives">Objectives</h2>
-{_table(("objective", "target", "latest", "standing"), objectives, "objectives")}
-<h2 id="kpis">KPIs against SLA this quarter</h2>
-<div class="charts">{charts or '<p class="empty">No readings this quarter.</p>'}</div>
-<h2 id="settlements">Settlements</h2>
-{_table(("period", "dates", "KPIs", f"credit ({currency})", f"bonus ({currency})"), settlements, "settlements")}
-<h2 id="breaches">SLA breaches</h2>
-{_table(("when", "KPI", "reading", "SLA"), breaches, "breaches")}
-<h2 id="escalations">Escalations</h2>
-{_table(("when", "phase", "level or item", "health"), escalations, "escalations")}
-<h2 id="raid">Open RAID items</h2>
-{_table(("item", "kind", "severity", "owner", "due", "title"), raid, "raid")}
-<h2 id="decisions">Decisions taken</h2>
-{_table(("when", "decision", "gate", "by", "note"), decisions, "decisions")}
-<h2 id="ahead">Next quarter ({quarter.next})</h2>
-{_table(("when", "what"), ahead, "ahead")}
-</body></html>
-"""
+    return render(
+        "qbr.html.j2",
+        plan=plan,
+        status=status,
+        quarter=quarter,
+        now=now,
+        currency=currency,
+        credit=credit,
+        bonus=bonus,
+        charts=charts,
+        objectives=objectives,
+        settlements=settlements,
+        breaches=breaches,
+        escalations=escalations,
+        raid=raid,
+        decisions=decisions,
+        ahead=ahead,
+    )

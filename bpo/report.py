@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from html import escape
 from typing import Any
 
+from markupsafe import Markup, escape
+
+from bpo.documents import render
 from bpo.evidence_check import Pinned, pinned
-from bpo.render import local_time, who
+from bpo.render import who
 from models.durations import BusinessTime
 from models.messages import Amendment, RaidItem
 from models.plan import Plan
@@ -67,8 +69,9 @@ def pauses(trail: Sequence[AuditRecord], now: datetime) -> list[Span]:
     return spans
 
 
-def timeline_svg(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRecord], now: datetime) -> str:
-    """Phases planned (grey) against actual (coloured by outcome), pauses shaded, reworks marked."""
+def timeline_svg(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRecord], now: datetime) -> Markup:
+    """Phases planned (grey) against actual (coloured by outcome), pauses shaded, reworks marked;
+    self-contained SVG, its text escaped here so a template takes it as it is."""
     planned = planned_phases(plan, status.started_at)
     actual = [Span(r.phase, r.started_at, r.ended_at or now) for r in status.history]
     lo = min([s.start for s in planned + actual])
@@ -94,7 +97,7 @@ def timeline_svg(plan: Plan, status: TransitionStatus, trail: Sequence[AuditReco
                 x0, x1 = _x(span.start, lo, hi, width), _x(span.end, lo, hi, width)
                 parts.append(
                     f'<rect class="planned" x="{label_w + x0}" y="{y}" width="{max(x1 - x0, 2)}" height="12">'
-                    f"<title>{key} planned {span.start:%Y-%m-%d} to {span.end:%Y-%m-%d}</title></rect>"
+                    f"<title>{escape(key)} planned {span.start:%Y-%m-%d} to {span.end:%Y-%m-%d}</title></rect>"
                 )
         for run in status.history:
             if run.phase != key:
@@ -104,7 +107,7 @@ def timeline_svg(plan: Plan, status: TransitionStatus, trail: Sequence[AuditReco
             colour = COLOURS.get(run.outcome, COLOURS[None])
             parts.append(
                 f'<rect class="actual" x="{label_w + x0}" y="{y + 14}" width="{max(x1 - x0, 2)}" height="12" '
-                f'fill="{colour}"><title>{key} attempt {run.attempt}: {run.started_at:%Y-%m-%d} to '
+                f'fill="{colour}"><title>{escape(key)} attempt {run.attempt}: {run.started_at:%Y-%m-%d} to '
                 f"{end:%Y-%m-%d} ({run.outcome or 'under way'})</title></rect>"
             )
             if run.outcome == "reworked":
@@ -117,11 +120,12 @@ def timeline_svg(plan: Plan, status: TransitionStatus, trail: Sequence[AuditReco
             f'text-anchor="{anchor}">{moment:%Y-%m-%d}</text>'
         )
     parts.append("</svg>")
-    return "".join(parts)
+    return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
 
 
-def kpi_chart_svg(plan: Plan, metric: str, points: Sequence[tuple[datetime, float, str]]) -> str:
-    """One KPI's readings over time, with its SLA (red) and target (green) drawn as lines."""
+def kpi_chart_svg(plan: Plan, metric: str, points: Sequence[tuple[datetime, float, str]]) -> Markup:
+    """One KPI's readings over time, with its SLA (red) and target (green) drawn as lines;
+    self-contained SVG, its text escaped here so a template takes it as it is."""
     kpi = plan.kpi(metric)
     assert kpi is not None
     width, height, pad = 360, 180, 36
@@ -160,31 +164,7 @@ def kpi_chart_svg(plan: Plan, metric: str, points: Sequence[tuple[datetime, floa
         f'<text class="axis" x="2" y="{y(lo + span * 0.15) + 4}">{lo + span * 0.15:g}</text>',
         "</svg>",
     ]
-    return "".join(parts)
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str) -> str:
-    if not rows:
-        return '<p class="empty">None yet.</p>'
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#222}
-h1{margin-bottom:.2rem}.sub{color:#555;margin-top:0}
-.cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem}
-.card b{display:block;font-size:1.3rem}.on_track{color:#2e7d32}.at_risk{color:#ef6c00}.escalated{color:#c62828}
-svg{width:100%;height:auto;background:#fafafa;border:1px solid #eee;border-radius:4px}
-.label{font-size:12px}.axis{font-size:10px;fill:#666}.rework{font-size:10px;fill:#ef6c00}
-.planned{fill:#bdbdbd}.pause{fill:#ffe082;opacity:.45}
-.sla{stroke:#c62828;stroke-dasharray:5 3}.target{stroke:#2e7d32;stroke-dasharray:2 3}
-.trend{fill:none;stroke:#1565c0;stroke-width:2}.ok{fill:#1565c0}.miss{fill:#c62828}
-.charts{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.charts figure{margin:0}
-table{border-collapse:collapse;width:100%;margin:.5rem 0}td,th{border-bottom:1px solid #eee;padding:3px 6px;text-align:left}
-.legend span{display:inline-block;margin-right:1rem}.sw{display:inline-block;width:12px;height:10px;margin-right:4px}
-"""
+    return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
 
 
 def _why(detail: dict[str, object]) -> str:
@@ -204,14 +184,6 @@ def _num(value: float | None) -> str:
 
 def _closed(item: RaidItem) -> str:
     return f"closed {item.closed_at:%Y-%m-%d} by {item.closed_by}: {item.note}" if item.closed_at else "open"
-
-
-def _due_card(status: TransitionStatus) -> str:
-    """The phase's due date in the plan's time zone, and the business time left, if it has one."""
-    if not status.phase_due_at:
-        return ""
-    left = f"{escape(status.business_left)} of business time left" if status.business_left else ""
-    return f'<div class="card">Due<b>{escape(local_time(status.phase_due_at, status.timezone))}</b>{left}</div>'
 
 
 def _source(row: AuditRecord) -> str:
@@ -288,55 +260,32 @@ def render_report(
         )
         for s in status.settlements
     ]
-    charts = "".join(
-        f"<figure><figcaption>{escape(kpi.name)} ({escape(m)})</figcaption>{kpi_chart_svg(plan, m, pts)}</figure>"
+    charts = [
+        (f"{kpi.name} ({m})", kpi_chart_svg(plan, m, pts))
         for m, pts in readings.items()
         if (kpi := plan.kpi(m)) is not None
-    )
+    ]
     wave = f" · wave {status.wave}/{status.waves}" if status.wave else ""
     position = (
         f"after all {status.phases_total} phases"
         if status.phase == "steady_state"
         else f"{status.phase_number}/{status.phases_total}"
     )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{escape(plan.name)}: transition report</title>
-<style>{STYLE}</style></head><body>
-<h1>{escape(plan.name)}</h1>
-<p class="sub">{escape(plan.client)} &rarr; {escape(plan.provider)} · transition <code>{escape(status.id)}</code>
-· report of {now:%Y-%m-%d %H:%M} UTC</p>
-<div class="cards">
-<div class="card">State<b>{escape(status.state)}</b></div>
-<div class="card">Phase<b>{escape(status.phase_name)}</b>{position}{wave}</div>
-<div class="card">Health<b class="{escape(status.health)}">{escape(status.health.replace("_", " "))}</b></div>
-<div class="card">Reworks<b>{status.reworks}</b></div>
-<div class="card">Paused in all<b>{status.paused_seconds / 86400:.1f} d</b></div>
-{_due_card(status)}
-</div>
-<h2 id="timeline">Timeline: planned against actual</h2>
-<p class="legend"><span><i class="sw" style="background:#bdbdbd"></i>planned (from starts_on, each phase its due)</span>
-<span><i class="sw" style="background:#2e7d32"></i>passed</span><span><i class="sw" style="background:#1565c0"></i>under way</span>
-<span><i class="sw" style="background:#ef6c00"></i>reworked</span><span><i class="sw" style="background:#ffe082"></i>paused</span></p>
-{timeline_svg(plan, status, trail, now)}
-<h2 id="kpis">KPIs against SLA</h2>
-<p class="legend"><span style="color:#c62828">- - SLA</span><span style="color:#2e7d32">· · target</span>
-<span style="color:#c62828">&#9679; reading that misses the SLA</span></p>
-<div class="charts">{charts or '<p class="empty">No readings yet.</p>'}</div>
-<h2 id="readings">KPI readings and where they came from</h2>
-{_table(("period", "recorded (UTC)", "readings", "source"), reading_rows, "readings")}
-<h2 id="decisions">Gate decisions</h2>
-{_table(("when (UTC)", "decision", "phase", "gate", "by", "why / note"), decisions, "decisions")}
-<h2 id="evidence">Evidence pinned by the approvals</h2>
-{_table(("approved (UTC)", "gate", "by", "evidence", "sha256", "bytes", "now"), pinned_rows, "evidence")}
-<h2 id="escalations">Escalations</h2>
-{_table(("when (UTC)", "phase", "level", "health", "open gates or item"), escalations, "escalations")}
-<h2 id="versions">Plan versions: the baseline, then each amendment</h2>
-{_table(("version", "proposed", "by", "why", "changes", "decision"), versions, "versions")}
-<h2 id="objectives">Objectives</h2>
-{_table(("objective", "target", "latest", "due", "standing"), objectives, "objectives")}
-<h2 id="raid">RAID log</h2>
-{_table(("item", "kind", "severity", "owner", "due", "holds", "title", "state"), raid, "raid")}
-<h2 id="settlements">Steady-state settlements</h2>
-{_table(("period", "from", "to", "KPIs", "service credit", "bonus"), settlements, "settlements")}
-</body></html>
-"""
+    return render(
+        "report.html.j2",
+        plan=plan,
+        status=status,
+        now=now,
+        position=position,
+        wave=wave,
+        timeline=timeline_svg(plan, status, trail, now),
+        charts=charts,
+        readings=reading_rows,
+        decisions=decisions,
+        evidence=pinned_rows,
+        escalations=escalations,
+        versions=versions,
+        objectives=objectives,
+        raid=raid,
+        settlements=settlements,
+    )

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
-from bpo.render import local_time, when
+from bpo.filters import register as register_filters
 from bpo.settings import Settings
 from bpo.web.devmode import own_hosts_only
 from bpo.web.office import may_start
@@ -70,15 +70,7 @@ class Web:
 
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.filters["when"] = lambda moment: when(_utc(moment), datetime.now(UTC)) if moment else "—"
-templates.env.filters["day"] = lambda moment: f"{moment:%a %d %b %Y}" if moment else "—"
-templates.env.filters["period_word"] = {"daily": "day", "weekly": "week", "monthly": "month"}.get
-templates.env.filters["local"] = lambda moment, zone=None: local_time(_utc(moment), zone) if moment else "—"
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back times without their zone; every time we store is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+register_filters(templates.env)
 
 
 def web(request: Request) -> Web:

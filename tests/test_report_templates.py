@@ -1,13 +1,16 @@
 """The report and the QBR pack show what a plan or a person wrote exactly as written: a `<script>`
 in a name or a note is text on the page, never a tag, and an ampersand is escaped once (a reader
 sees ``R&D``, not ``R&amp;D``; a note that says ``&amp;`` reads ``&amp;``). Driven by the rules,
-no server."""
+no server. And the templates ship in the package."""
 
 from __future__ import annotations
 
+import tomllib
 import uuid
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from html.parser import HTMLParser
+from pathlib import Path
 
 from bpo.evidence_check import Pinned
 from bpo.qbr import Quarter, render_qbr
@@ -118,3 +121,11 @@ def test_the_qbr_pack_shows_names_notes_and_raid_titles_with_markup_as_text_esca
         html, f"Business review 2027-Q1: {NAME}", f"Provider {NAME}", f"Risk {NOTE}", f"CSAT {NAME}"
     )
     assert datetime(2027, 1, 1, tzinfo=UTC) <= run.now < datetime(2027, 4, 1, tzinfo=UTC), "the quarter holds the run"
+
+
+def test_every_report_template_ships_in_the_package_so_an_installed_bpo_report_finds_it():
+    root = Path(__file__).resolve().parents[1]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["bpo"]
+    templates = [p.relative_to(root / "bpo").as_posix() for p in (root / "bpo" / "templates").iterdir()]
+    assert templates, "the reports' templates are in bpo/templates"
+    assert [t for t in templates if not any(fnmatch(t, g) for g in globs)] == []

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 
-from bpo.commands.versions import BEFORE, RunSeen, group, patches_of_first_task, render
+from bpo.commands.versions import BEFORE, RunSeen, group, patches_of_first_task, render, run_from_history
 from tests.stack import DANA, Stack, short_plan, wait_until
 from workflows.rules import versions
 
@@ -57,6 +57,17 @@ def test_a_run_begun_before_the_first_epoch_needs_all_but_the_changes_its_first_
     may_need = group([oldest]).transitions[0].may_need
     assert versions.FIXED_APPROVERS not in may_need
     assert versions.OUTBOX_FLUSH in may_need and versions.RULES_2026_11 in may_need
+
+
+def test_a_run_recorded_since_the_epoch_memo_reads_as_begun_under_it():
+    path = HISTORIES / "2026-12-05-epoch" / "controls-run-01.json"
+    run = run_from_history("acme-controls", WorkflowHistory.from_json("acme-controls", path.read_text()))
+    assert run.epoch == versions.RULES_EPOCH
+    assert group([run]).transitions[0].may_need == []
+    before = run_from_history(
+        "acme-old", WorkflowHistory.from_json("acme-old", (HISTORIES / "reference-run-01.json").read_text())
+    )
+    assert before.epoch is None
 
 
 def test_an_epoch_this_code_does_not_know_counts_as_needing_every_old_branch():

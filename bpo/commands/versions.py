@@ -188,6 +188,31 @@ def patches_of_first_task(history: WorkflowHistory) -> frozenset[str]:
     return frozenset(found)
 
 
+def recorded_epoch(history: WorkflowHistory) -> str | None:
+    """The epoch a run's first task wrote to its memo, read from its history (an unencrypted
+    one, as the replay corpus is); None when it wrote none."""
+    completed = False
+    for event in history.events:
+        if event.HasField("workflow_task_completed_event_attributes"):
+            completed = True
+        elif completed and event.HasField("workflow_task_scheduled_event_attributes"):
+            return None
+        elif completed and event.HasField("workflow_properties_modified_event_attributes"):
+            memo = event.workflow_properties_modified_event_attributes.upserted_memo.fields
+            if EPOCH_MEMO in memo:
+                try:
+                    return _Memo(epoch=json.loads(memo[EPOCH_MEMO].data)).epoch
+                except ValueError:  # encrypted, or not the workflow's own: no epoch to go by
+                    return None
+    return None
+
+
+def run_from_history(transition_id: str, history: WorkflowHistory) -> RunSeen:
+    """A run as `bpo versions` sees it, from its history alone: the replay corpus's view."""
+    epoch = recorded_epoch(history)
+    return RunSeen(id=transition_id, epoch=epoch, from_start=frozenset() if epoch else patches_of_first_task(history))
+
+
 def _patch_ids(payloads: Iterable[Payload]) -> Iterator[str]:
     for payload in payloads:
         try:

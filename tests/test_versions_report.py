@@ -70,6 +70,16 @@ def test_a_run_recorded_since_the_epoch_memo_reads_as_begun_under_it():
     assert before.epoch is None
 
 
+def test_a_memo_the_history_cannot_show_leaves_the_epoch_marker_to_go_by():
+    path = HISTORIES / "2026-12-05-epoch" / "reference-run-01.json"
+    history = WorkflowHistory.from_json("acme-encrypted", path.read_text())
+    for event in history.events:  # as an encrypted memo reads: nothing this code can decode
+        if event.HasField("workflow_properties_modified_event_attributes"):
+            event.workflow_properties_modified_event_attributes.upserted_memo.fields["bpo_rules_epoch"].data = b"\x00"
+    run = run_from_history("acme-encrypted", history)
+    assert run.epoch == versions.RULES_EPOCH and group([run]).transitions[0].may_need == []
+
+
 def test_an_epoch_this_code_does_not_know_counts_as_needing_every_old_branch():
     strange = RunSeen(id="acme-strange", epoch="rules-epoch-2099-01")
     report = group([strange])

@@ -207,10 +207,13 @@ def recorded_epoch(history: WorkflowHistory) -> str | None:
     return None
 
 
-def run_from_history(transition_id: str, history: WorkflowHistory) -> RunSeen:
-    """A run as `bpo versions` sees it, from its history alone: the replay corpus's view."""
-    epoch = recorded_epoch(history)
-    return RunSeen(id=transition_id, epoch=epoch, from_start=frozenset() if epoch else patches_of_first_task(history))
+def run_from_history(transition_id: str, history: WorkflowHistory, run_id: str = "") -> RunSeen:
+    """A run as `bpo versions` sees it from its history alone (the replay corpus, or a run whose
+    memo the visibility store does not show yet). A memo the history cannot show (encrypted)
+    still leaves the marker of `RULES_EPOCH`: the run knew at least every change up to it."""
+    marked = patches_of_first_task(history)
+    epoch = recorded_epoch(history) or (versions.RULES_EPOCH if versions.RULES_EPOCH in marked else None)
+    return RunSeen(id=transition_id, run_id=run_id, epoch=epoch, from_start=frozenset() if epoch else marked)
 
 
 def _patch_ids(payloads: Iterable[Payload]) -> Iterator[str]:
@@ -233,11 +236,11 @@ async def open_runs(client: Client) -> list[RunSeen]:
             epoch: str | None = _Memo(epoch=await wf.memo_value(EPOCH_MEMO, None)).epoch
         except Exception:  # no memo, or one the workflow did not write: no epoch to go by
             epoch = None
-        from_start: frozenset[str] = frozenset()
         if epoch is None:
             history = await client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history()
-            from_start = patches_of_first_task(history)
-        runs.append(RunSeen(id=wf.id, run_id=wf.run_id, epoch=epoch, from_start=from_start))
+            runs.append(run_from_history(wf.id, history, wf.run_id))
+        else:
+            runs.append(RunSeen(id=wf.id, run_id=wf.run_id, epoch=epoch))
     return runs
 
 

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provider")
     p.add_argument("--json", action="store_true")
 
+    p = add("versions", "open transitions by rules epoch: which old workflow branches they still need", "versions:cmd_versions")
+    p.add_argument("--json", action="store_true")
+
     p = add("report", "a self-contained HTML report: timeline, decisions, escalations, KPI charts", "seeing:cmd_report")
     p.add_argument("id")
     p.add_argument("--out", metavar="FILE", help="where to write it (default: standard output)")

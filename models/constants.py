@@ -20,6 +20,8 @@ SA_DUE = SearchAttributeKey.for_datetime("BpoDue")
 """When the phase under way falls due."""
 SEARCH_ATTRIBUTES = (SA_PHASE, SA_HEALTH, SA_STATE, SA_CLIENT, SA_PROVIDER, SA_AWAITING, SA_PEOPLE, SA_DUE)
 """Every custom search attribute the workflow sets; `bpo server` registers them all."""
+EPOCH_MEMO = "bpo_rules_epoch"
+"""The memo in which each run records the rules epoch it was begun under (`bpo versions`)."""
 
 
 def login_key(login: str) -> str:

@@ -39,7 +39,16 @@ with workflow.unsafe.imports_passed_through():
         TrustKeys,
         Waive,
     )
-    from models.constants import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE, WORKFLOW_NAME
+    from models.constants import (
+        EPOCH_MEMO,
+        SA_AWAITING,
+        SA_DUE,
+        SA_HEALTH,
+        SA_PEOPLE,
+        SA_PHASE,
+        SA_STATE,
+        WORKFLOW_NAME,
+    )
     from models.deliveries import Deliveries
     from models.evidence import EvidencePin, pinnable
     from models.messages import StartTransition
@@ -56,7 +65,9 @@ with workflow.unsafe.imports_passed_through():
         EVIDENCE_PINNED,
         FLUSH_BATCHED,
         HISTORY_BUDGETED,
+        NEWEST,
         OUTBOX_FLUSH,
+        RULES_EPOCH,
         RUNS_BY_BUDGET,
         SIGNATURES_BOUND,
         UPDATE_ID_REQUESTS,
@@ -131,6 +142,10 @@ class TransitionWorkflow:
         """Wait for decisions and deadlines until the transition ends or continues as new."""
         if self._start_refused:  # nothing written: the run fails with the reason
             raise ApplicationError(self._start_refused, type="NotSigned")
+        if self._changed(RULES_EPOCH):
+            # A run begun by this code asks every change it knows while not replaying, so takes
+            # every new branch: the memo says which old branches it can never need (bpo versions).
+            workflow.upsert_memo({EPOCH_MEMO: NEWEST})
         carrier: Flusher | Sender
         if self._changed(OUTBOX_FLUSH):
             carrier = self._flusher = Flusher(self.machine, self._changed, lambda: self._answers, start.flush_after)

@@ -110,6 +110,44 @@ COVERED = {
 }
 """The changes each epoch stands for; a change made after it is asked on its own."""
 
+RULES_EPOCH = "rules-epoch-2026-12"
+"""Each run records, at its start, the rules epoch it was begun under (the newest change id its
+code knew, a memo read by ``bpo versions``), so an old branch can be retired once no open
+transition was begun before its change."""
+
+CHANGES = (
+    ROSTER_AUTHORITY,
+    FIXED_APPROVERS,
+    KPI_PROVENANCE,
+    RUN_SCOPED_IDS,
+    DRAIN_IN_FLIGHT,
+    FAILED_DELIVERIES_AUDITED,
+    APPROVAL_REQUESTS,
+    PHASE_BREACH_ALERTS,
+    REMINDERS,
+    OUTBOX_FLUSH,
+    HISTORY_BUDGETED,
+    DELEGATION_DATES,
+    OBJECTIVES_TRACKED,
+    FLUSH_BATCHED,
+    RUNS_BY_BUDGET,
+    UPDATE_ID_REQUESTS,
+    RULES_2026_11,
+    EVIDENCE_PINNED,
+    READINGS_STAND,
+    EVIDENCE_RECHECKED,
+    AMENDMENT_KEEPS_CLIENT,
+    SIGNATURES_BOUND,
+    RULES_EPOCH,
+)
+"""Every change id in the order it was released: code that knew one knew every one before it. A
+new change is appended here (docs/upgrading.md); the last is the epoch a run records."""
+NEWEST = CHANGES[-1]
+"""The rules epoch of this code: what a run begun by it records."""
+REMOVED: frozenset[str] = frozenset()
+"""Change ids whose old branch is gone from the code (docs/upgrading.md): a history of the replay
+corpus that may need one is kept, and skipped by tests/test_replay.py with the id it needs."""
+
 
 def every_change(change: str) -> bool:
     """The seam outside a workflow: every change applies, as to a transition started today."""

@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import feeder
     from workflows.pump import Flusher, Sender
     from workflows.rechecker import Rechecker
-    from workflows.rules import Machine, Refused, awaiting
+    from workflows.rules import Machine, RefusalKind, Refused, awaiting
     from workflows.rules.versions import (
         APPROVAL_REQUESTS,
         COVERED,
@@ -276,7 +276,7 @@ class TransitionWorkflow:
         spec = phase.gate(command.gate) if phase else None
         if result.refused or getattr(spec, "evidence", None) == "required":
             raise ApplicationError(
-                f"{result.problem}; the approval is not recorded", type="EvidenceRefused", non_retryable=True
+                f"{result.problem}; the approval is not recorded", type=RefusalKind.EVIDENCE_REFUSED, non_retryable=True
             )
         return None
 
@@ -310,9 +310,11 @@ class TransitionWorkflow:
         command: Command | None = None
         try:
             if command_type is None:
-                raise Refused(f"no command is called '{name}'; commands: {', '.join(BY_UPDATE)}", "UnknownCommand")
+                raise Refused(
+                    f"no command is called '{name}'; commands: {', '.join(BY_UPDATE)}", RefusalKind.UNKNOWN_COMMAND
+                )
             if len(args) != 1:
-                raise Refused(f"a {name} signal carries one {command_type.__name__}", "BadInput")
+                raise Refused(f"a {name} signal carries one {command_type.__name__}", RefusalKind.BAD_INPUT)
             command = workflow.payload_converter().from_payload(args[0].payload, command_type)
             if not self.machine.is_repeat(command):
                 self.machine.apply(command, now)

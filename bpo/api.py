@@ -16,11 +16,12 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bpo.errors import BpoError as BpoError  # where callers have always found it
-from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
+from models.constants import WORKFLOW_NAME
 from models.deliveries import Deliveries
 from models.messages import StartTransition
 from models.plan import Person, Plan
 from models.status import TransitionStatus
+from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE
 
 if TYPE_CHECKING:  # `bpo status` needs neither: a cold command imports only what it uses
     from models.commands import Command

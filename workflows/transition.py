@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         TrustKeys,
         Waive,
     )
-    from models.constants import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE, WORKFLOW_NAME
+    from models.constants import WORKFLOW_NAME
     from models.deliveries import Deliveries
     from models.evidence import EvidencePin, pinnable
     from models.messages import StartTransition
@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         SIGNATURES_BOUND,
         UPDATE_ID_REQUESTS,
     )
+    from workflows.search import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE
 
 MIN_TIMER = timedelta(seconds=1)
 HISTORY_BUDGET = 340

@@ -324,7 +324,9 @@ class TransitionWorkflow:
         except Exception as error:  # undecodable input: the sender's mistake, not a bug to retry
             if command is not None:
                 raise
-            self.machine.refused_signal(name, None, f"not a {name} command: {str(error)[:300]}", "BadInput", now)
+            self.machine.refused_signal(
+                name, None, f"not a {name} command: {str(error)[:300]}", RefusalKind.BAD_INPUT, now
+            )
         self._changes += 1
 
     @workflow.query

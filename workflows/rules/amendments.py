@@ -17,7 +17,7 @@ from models.commands import Amend, Approve, Reject
 from models.durations import format_span
 from models.messages import Amendment
 from models.plan import CONTROL_ROLES, Plan
-from models.plan_checks import cross_check
+from models.plan_checks import AMENDMENT_PREFIX, cross_check
 from workflows.rules import texts
 from workflows.rules.clock import View
 from workflows.rules.gates import open_gate
@@ -26,7 +26,7 @@ from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import RefusalKind, Refused
 from workflows.rules.versions import AMENDMENT_KEEPS_CLIENT
 
-KEY = re.compile(r"^amendment_([1-9][0-9]*)$")
+KEY = re.compile(rf"^{AMENDMENT_PREFIX}([1-9][0-9]*)$")
 NOTIFIED = ["executive_sponsor", "program_manager", "point_of_contact"]
 
 

@@ -72,7 +72,7 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
             _check_readings(v, command)
         case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate() | Delegate() | RetryNotices():
             _check_control(v, command, now)
-        case Approve() | Reject() if command.gate.startswith("amendment_"):
+        case Approve() | Reject() if amendments.is_amendment(command.gate):  # as `Machine.apply` dispatches it
             _check_live(v)
             amendments.check_decision(v, command)
         case Amend():

@@ -16,11 +16,13 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bpo.errors import BpoError as BpoError  # where callers have always found it
-from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
+from models.constants import WORKFLOW_NAME
 from models.deliveries import Deliveries
 from models.messages import StartTransition
 from models.plan import Person, Plan
 from models.status import TransitionStatus
+from workflows.rules.refusals import RefusalKind
+from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE
 
 if TYPE_CHECKING:  # `bpo status` needs neither: a cold command imports only what it uses
     from models.commands import Command
@@ -75,7 +77,7 @@ async def start_transition(
     """
     transition_id = _check_id(transition_id or transition_id_for(plan))
     if not trusted_keys and not (unsigned_allowed() if allow_unsigned is None else allow_unsigned):
-        raise BpoError(NO_KEY, kind="NoKey")
+        raise BpoError(NO_KEY, kind=RefusalKind.NO_KEY)
     start = StartTransition(
         id=transition_id, plan=plan, trusted_keys=trusted_keys or [], flush_after=flush_after, started_by=started_by
     )
@@ -84,7 +86,7 @@ async def start_transition(
             raise BpoError(
                 "the start must be signed by a key the transition trusts: set BPO_SIGNING_KEY to the private half "
                 "of one of BPO_TRUSTED_KEYS",
-                kind="NoKey",
+                kind=RefusalKind.NO_KEY,
             )
         from models.signing import sign_start
 
@@ -124,12 +126,12 @@ async def start_transition(
             raise BpoError(
                 f"a transition with id '{transition_id}' already exists and is running; choose another id with "
                 "--id (only an ended one can be replaced)",
-                kind="AlreadyStarted",
+                kind=RefusalKind.ALREADY_STARTED,
             ) from None
         raise BpoError(
             f"a transition with id '{transition_id}' already exists and has ended; choose another id with --id, "
             "or start it again on purpose with --replace-ended",
-            kind="AlreadyStarted",
+            kind=RefusalKind.ALREADY_STARTED,
         ) from None
     return transition_id
 
@@ -146,12 +148,14 @@ def _handle(client: Client, transition_id: str) -> WorkflowHandle[Any, Any]:
 
 def _translate(error: Exception, transition_id: str) -> BpoError:
     if isinstance(error, WorkflowUpdateFailedError) and isinstance(error.cause, ApplicationError):
-        return BpoError(error.cause.message, kind=error.cause.type or "Refused")
+        return BpoError(error.cause.message, kind=error.cause.type or RefusalKind.REFUSED)
     if isinstance(error, RPCError) and "completed" in error.message:
-        return BpoError(f"transition '{transition_id}' has ended; it takes no more decisions", kind="Ended")
+        return BpoError(f"transition '{transition_id}' has ended; it takes no more decisions", kind=RefusalKind.ENDED)
     if isinstance(error, RPCError) and error.status == RPCStatusCode.NOT_FOUND:
-        return BpoError(f"no transition with id '{transition_id}'; 'bpo list' shows them", kind="UnknownTransition")
-    return BpoError(f"Temporal could not be reached or failed: {error}", refused=False, kind="Unavailable")
+        return BpoError(
+            f"no transition with id '{transition_id}'; 'bpo list' shows them", kind=RefusalKind.UNKNOWN_TRANSITION
+        )
+    return BpoError(f"Temporal could not be reached or failed: {error}", refused=False, kind=RefusalKind.UNAVAILABLE)
 
 
 async def send(
@@ -182,7 +186,7 @@ async def send(
             with contextlib.suppress(RPCError):
                 if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
                     raise BpoError(
-                        f"transition '{transition_id}' has ended; it takes no more decisions", kind="Ended"
+                        f"transition '{transition_id}' has ended; it takes no more decisions", kind=RefusalKind.ENDED
                     ) from None
         raise _translate(error, transition_id) from None
 

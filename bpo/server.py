@@ -8,7 +8,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from bpo.binaries import find_binary
-from models.constants import SEARCH_ATTRIBUTES
+from workflows.search import SEARCH_ATTRIBUTES
 
 
 def server_command(

@@ -238,7 +238,7 @@ class TrustKeys(_Sent):
     @field_validator("add", "remove")
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
-        from models.signing import public_key  # only where keys are given: `bpo status` loads no crypto
+        from models.keys import public_key  # only where keys are given: `bpo status` loads no crypto
 
         for key in keys:
             public_key(key)  # a ValueError that says what is wrong with it

@@ -46,7 +46,7 @@ class StartTransition(Message):
     @field_validator("trusted_keys")
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
-        from models.signing import public_key  # only where keys are given: `bpo status` loads no crypto
+        from models.keys import public_key  # only where keys are given: `bpo status` loads no crypto
 
         for key in keys:
             public_key(key)  # a ValueError that says what is wrong with it

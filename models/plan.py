@@ -63,6 +63,9 @@ WAIVE_ROLES = ("executive_sponsor", "program_manager")
 CONTROL_ROLES = ("executive_sponsor", "program_manager", "transition_lead")
 """Who may pause and resume a transition."""
 
+NOTIFIED_OF_CONTROL = ["point_of_contact", "program_manager"]
+"""Who is told when a transition is paused, resumed or sent back for rework, or its evidence changes."""
+
 
 class Objective(Strict):
     """A business objective of the transition, measured by a KPI against a target."""

@@ -23,6 +23,9 @@ from models.plan import (
 
 Found = tuple[tuple[str | int, ...], str]
 
+AMENDMENT_PREFIX = "amendment_"
+"""What the gate of a proposed amendment is named by (``amendment_2``), so no gate of a plan may be."""
+
 
 def _known(kind: str, name: str, known: Iterable[str]) -> str:
     names = sorted(set(known))
@@ -42,6 +45,22 @@ def _duplicates(items: list[Any], attr: str, path: tuple[str | int, ...], what: 
 def eligible(plan: Plan, approvers: Approvers) -> list[str]:
     """Ids of the people on the roster who hold one of ``approvers.roles``."""
     return [p.id for p in plan.people if set(p.roles) & set(approvers.roles)]
+
+
+def reserved_names(plan: Plan) -> list[Found]:
+    """Every gate key the engine keeps for itself, as (path, message). Checked where a plan is
+    accepted (``bpo validate``, ``bpo start``, ``/start``, ``bpo amend``) but not by the workflow,
+    which runs plans accepted before the name was kept."""
+    return [
+        (
+            ("phases", pi, "gates", gi, "key"),
+            f"gate key '{gate.key}' starts with '{AMENDMENT_PREFIX}', "
+            "which names the gates of proposed amendments; choose another key",
+        )
+        for pi, phase in enumerate(plan.phases)
+        for gi, gate in enumerate(phase.gates)
+        if gate.key.startswith(AMENDMENT_PREFIX)
+    ]
 
 
 def cross_check(plan: Plan) -> list[Found]:

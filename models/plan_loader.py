@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from models.boundary import boundary_check
 from models.connections import Connections
 from models.plan import CHANNEL_SETTINGS, GATE_KINDS, Plan
-from models.plan_checks import cross_check
+from models.plan_checks import cross_check, reserved_names
 
 MAX_PLAN_BYTES = 512 * 1024
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -195,7 +195,11 @@ def parse_plan(
             problems.append(Problem(render_path(path), _message(error), lines.line(path)))
         raise PlanError(problems, source) from None
 
-    for path, message in [*cross_check(plan), *boundary_check(plan, connections or Connections())]:
+    for path, message in [
+        *cross_check(plan),
+        *reserved_names(plan),
+        *boundary_check(plan, connections or Connections()),
+    ]:
         problems.append(Problem(render_path(path), message, lines.line(path)))
     if not problems and not _survives_the_converter(plan):
         problems.append(Problem("", "the plan does not come back the same through Temporal's data converter"))

@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from models.commands import Command
+from models.keys import fingerprint as fingerprint  # the callers that sign take the key helpers from here too
+from models.keys import key_bytes, public_key, public_text
+from models.keys import new_key_pair as new_key_pair
 
 if TYPE_CHECKING:
     from models.messages import StartTransition
-
-KEY_BYTES = 32
 
 
 def signed_fields(command: Command) -> dict[str, Any]:
@@ -75,38 +74,12 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _key_bytes(text: str, what: str) -> bytes:
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(f"{what} is not base64") from None
-    if len(raw) != KEY_BYTES:
-        raise ValueError(f"{what} has {len(raw)} bytes; an Ed25519 key has {KEY_BYTES}")
-    return raw
-
-
-def public_key(text: str) -> Ed25519PublicKey:
-    """A public key from its base64 text, or ValueError saying what is wrong with it."""
-    return Ed25519PublicKey.from_public_bytes(_key_bytes(text, "a trusted key"))
-
-
-def new_key_pair() -> tuple[str, str]:
-    """A new private key and its public half, both as base64 text."""
-    private = Ed25519PrivateKey.generate()
-    raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    return base64.b64encode(raw).decode(), _public_text(private)
-
-
-def _public_text(private: Ed25519PrivateKey) -> str:
-    return base64.b64encode(private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
-
-
 class Signer:
     """Signs commands with one private key (``BPO_SIGNING_KEY``)."""
 
     def __init__(self, private_key: str) -> None:
-        self._key = Ed25519PrivateKey.from_private_bytes(_key_bytes(private_key, "BPO_SIGNING_KEY"))
-        self.public_key = _public_text(self._key)
+        self._key = Ed25519PrivateKey.from_private_bytes(key_bytes(private_key, "BPO_SIGNING_KEY"))
+        self.public_key = public_text(self._key)
         """The public half, as base64 text: what a transition trusts."""
 
     def sign(self, transition_id: str, command: Command, run: str, at: datetime | None = None) -> Command:
@@ -143,8 +116,3 @@ def verify_bytes(trusted: list[str], signature_text: str, message: bytes) -> boo
         except (InvalidSignature, ValueError):
             continue
     return False
-
-
-def fingerprint(key: str) -> str:
-    """A short name for a public key: the first 16 hex digits of its SHA-256."""
-    return hashlib.sha256(key.strip().encode()).hexdigest()[:16]

@@ -39,16 +39,7 @@ with workflow.unsafe.imports_passed_through():
         TrustKeys,
         Waive,
     )
-    from models.constants import (
-        EPOCH_MEMO,
-        SA_AWAITING,
-        SA_DUE,
-        SA_HEALTH,
-        SA_PEOPLE,
-        SA_PHASE,
-        SA_STATE,
-        WORKFLOW_NAME,
-    )
+    from models.constants import EPOCH_MEMO, WORKFLOW_NAME
     from models.deliveries import Deliveries
     from models.evidence import EvidencePin, pinnable
     from models.messages import StartTransition
@@ -58,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import feeder
     from workflows.pump import Flusher, Sender
     from workflows.rechecker import Rechecker
-    from workflows.rules import Machine, Refused, awaiting
+    from workflows.rules import Machine, RefusalKind, Refused, awaiting
     from workflows.rules.versions import (
         APPROVAL_REQUESTS,
         COVERED,
@@ -72,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         SIGNATURES_BOUND,
         UPDATE_ID_REQUESTS,
     )
+    from workflows.search import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE
 
 MIN_TIMER = timedelta(seconds=1)
 HISTORY_BUDGET = 340
@@ -291,7 +283,7 @@ class TransitionWorkflow:
         spec = phase.gate(command.gate) if phase else None
         if result.refused or getattr(spec, "evidence", None) == "required":
             raise ApplicationError(
-                f"{result.problem}; the approval is not recorded", type="EvidenceRefused", non_retryable=True
+                f"{result.problem}; the approval is not recorded", type=RefusalKind.EVIDENCE_REFUSED, non_retryable=True
             )
         return None
 
@@ -325,9 +317,11 @@ class TransitionWorkflow:
         command: Command | None = None
         try:
             if command_type is None:
-                raise Refused(f"no command is called '{name}'; commands: {', '.join(BY_UPDATE)}", "UnknownCommand")
+                raise Refused(
+                    f"no command is called '{name}'; commands: {', '.join(BY_UPDATE)}", RefusalKind.UNKNOWN_COMMAND
+                )
             if len(args) != 1:
-                raise Refused(f"a {name} signal carries one {command_type.__name__}", "BadInput")
+                raise Refused(f"a {name} signal carries one {command_type.__name__}", RefusalKind.BAD_INPUT)
             command = workflow.payload_converter().from_payload(args[0].payload, command_type)
             if not self.machine.is_repeat(command):
                 self.machine.apply(command, now)
@@ -336,7 +330,9 @@ class TransitionWorkflow:
         except Exception as error:  # undecodable input: the sender's mistake, not a bug to retry
             if command is not None:
                 raise
-            self.machine.refused_signal(name, None, f"not a {name} command: {str(error)[:300]}", "BadInput", now)
+            self.machine.refused_signal(
+                name, None, f"not a {name} command: {str(error)[:300]}", RefusalKind.BAD_INPUT, now
+            )
         self._changes += 1
 
     @workflow.query

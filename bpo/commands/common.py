@@ -26,21 +26,6 @@ UNCHECKED = 3
 not be read (a server away, a transition past retention), so a rewrite cannot be ruled out."""
 Model = TypeVar("Model", bound=BaseModel)
 
-HINTS = {
-    "EvidenceRequired": "add --evidence REF, a link or a reference to what backs the approval",
-    "WrongGateKind": "approve approval gates; tick a checklist's items with 'bpo tick {id} GATE ITEM'; "
-    "a KPI gate passes on readings ('bpo kpi {id} --period LABEL METRIC=VALUE')",
-    "Paused": "resume it first: 'bpo resume {id} --by PERSON'",
-    "NotSigned": "this transition trusts signed commands only: set BPO_SIGNING_KEY to a key it trusts",
-    "NotAllowed": "'bpo status {id}' shows whom each gate waits for",
-    "GateNotOpen": "'bpo status {id}' shows the gates of the phase under way",
-    "AlreadyRecorded": "to replace it: 'bpo kpi {id} --period LABEL METRIC=VALUE --by PERSON --correct --reason TEXT'",
-    "EvidenceRefused": "give a link to a document, sheet, image or mail that this machine's worker can fetch, "
-    "or a reference such as a document number",
-    "NothingToPull": "'bpo feed {id}' shows each feed's next period and what has no data yet",
-}
-"""What the command line adds to a refusal of the rules, by its kind; ``{id}`` is the transition."""
-
 
 class Exit(Exception):
     """Stop with ``code`` after printing ``message`` to stderr."""
@@ -51,8 +36,13 @@ class Exit(Exception):
 
 
 def with_hint(message: str, kind: str, transition_id: str = "ID") -> str:
-    """A refusal's message, with the command line's hint for its kind where there is one."""
-    hint = HINTS.get(kind)
+    """A refusal's message, with the command line's hint for its kind (`RefusalKind.hint`) where
+    there is one; ``{id}`` in a hint is the transition."""
+    # Loaded here, on the way out: the rules' package loads the whole state machine, and every
+    # `bpo` command imports this module.
+    from workflows.rules.refusals import RefusalKind
+
+    hint = RefusalKind.of(kind).hint
     return f"{message}\nhint: {hint.format(id=transition_id)}" if hint else message
 
 

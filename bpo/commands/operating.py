@@ -43,7 +43,7 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
 async def cmd_setup(args: argparse.Namespace, settings: Settings) -> None:
     """Register the search attributes on a cluster."""
     from bpo.server import register_search_attributes
-    from models.constants import SEARCH_ATTRIBUTES
+    from workflows.search import SEARCH_ATTRIBUTES
 
     client = await client_for(settings)
     namespace = settings.temporal_namespace

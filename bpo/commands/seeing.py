@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from bpo.api import get_plan, get_status
 from bpo.commands.common import FAILED, UNCHECKED, Exit, client_for, plan_from, print_status, write_out
 from bpo.settings import Settings, make_url_safe
-from models.constants import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE, WORKFLOW_NAME
+from models.constants import WORKFLOW_NAME
 from models.plan import Plan
+from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE
 
 if TYPE_CHECKING:
     from temporalio.client import Client

@@ -19,6 +19,7 @@ from bpo.web.app import log, web
 from bpo.web.oidc import SignInFailed, groups_of, verified_email
 from bpo.web.sessions import TokenRefused, Visitor, api_visitor
 from models.status import TransitionStatus
+from workflows.rules.refusals import RefusalKind
 
 router = APIRouter(prefix="/api", tags=["api"])
 bearer = HTTPBearer(auto_error=False, description="A personal token from /me/tokens, or an OIDC access token")
@@ -96,8 +97,7 @@ class ReadingsInput(BaseModel):
 
 
 def _refused(why: BpoError) -> HTTPException:
-    code = {"BadInput": 422, "UnknownTransition": 404, "Unavailable": 503}.get(why.kind, 409)
-    return HTTPException(code, f"{why} ({why.kind})")
+    return HTTPException(RefusalKind.of(why.kind).status, f"{why} ({why.kind})")
 
 
 async def _person(request: Request, me: Visitor, transition_id: str) -> Any:

@@ -17,20 +17,10 @@ from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
 from temporalio.client import Client
 
 from bpo.api import BpoError
-from models.constants import (
-    SA_AWAITING,
-    SA_CLIENT,
-    SA_DUE,
-    SA_HEALTH,
-    SA_PEOPLE,
-    SA_PHASE,
-    SA_PROVIDER,
-    SA_STATE,
-    WORKFLOW_NAME,
-    login_key,
-)
+from models.constants import WORKFLOW_NAME, login_key
 from models.messages import STEADY_STATE
 from models.plan import Health, Person
+from workflows.search import SA_AWAITING, SA_CLIENT, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_PROVIDER, SA_STATE
 
 PORTFOLIO_ROLES = ("executive_sponsor", "program_manager")
 HEALTHS: tuple[str, ...] = get_args(Health)

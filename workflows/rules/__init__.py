@@ -7,7 +7,8 @@ and the tests in `tests/rules/` drive it with no server at all. The rules it fol
 of `docs/semantics.md`, in rooms named for what they are about:
 
 - `clock`: the read-only view of plan and state, the phase under way and its clocks;
-- `checks`: `Refused` and whether a command is allowed;
+- `refusals`: `Refused` and its kinds; `lookups`: who a person is, which gate a key names;
+- `checks`: whether a command is allowed;
 - `decisions`: what each command changes;
 - `gates`: when a gate passes and how far along it is;
 - `phases`: check-ins, the escalation ladder, waves, moving from phase to phase;
@@ -18,9 +19,9 @@ of `docs/semantics.md`, in rooms named for what they are about:
 - `versions`: the seam through which a change of behaviour asks whether it applies.
 """
 
-from workflows.rules.checks import Refused
 from workflows.rules.machine import Machine
 from workflows.rules.phases import HEALTH_ORDER
+from workflows.rules.refusals import RefusalKind, Refused
 from workflows.rules.versions import Patched, every_change
 
-__all__ = ["HEALTH_ORDER", "Machine", "Patched", "Refused", "every_change"]
+__all__ = ["HEALTH_ORDER", "Machine", "Patched", "RefusalKind", "Refused", "every_change"]

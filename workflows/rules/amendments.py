@@ -17,15 +17,16 @@ from models.commands import Amend, Approve, Reject
 from models.durations import format_span
 from models.messages import Amendment
 from models.plan import CONTROL_ROLES, Plan
-from models.plan_checks import cross_check
+from models.plan_checks import AMENDMENT_PREFIX, cross_check
 from workflows.rules import texts
-from workflows.rules.checks import Refused, person, require_role
 from workflows.rules.clock import View
 from workflows.rules.gates import open_gate
+from workflows.rules.lookups import person, require_role
 from workflows.rules.outbox import Recorder
+from workflows.rules.refusals import RefusalKind, Refused
 from workflows.rules.versions import AMENDMENT_KEEPS_CLIENT
 
-KEY = re.compile(r"^amendment_([1-9][0-9]*)$")
+KEY = re.compile(rf"^{AMENDMENT_PREFIX}([1-9][0-9]*)$")
 NOTIFIED = ["executive_sponsor", "program_manager", "point_of_contact"]
 
 
@@ -77,29 +78,33 @@ def check_proposal(v: View, command: Amend) -> None:
         raise Refused(
             f"an amendment may not change client ('{old.client}' to '{new.client}'): the connections a plan "
             "may use are open to its client; start a new transition for another client",
-            "BadPlan",
+            RefusalKind.BAD_PLAN,
         )
     if not any("executive_sponsor" in p.roles for p in new.people):
-        raise Refused("the new plan has no executive sponsor; someone must approve what comes", "NoSponsor")
+        raise Refused("the new plan has no executive sponsor; someone must approve what comes", RefusalKind.NO_SPONSOR)
     found = cross_check(new) + (boundary_check(new, None) if keeps_client else [])
     problems = [f"{'.'.join(map(str, path))}: {message}" for path, message in found]
     if problems:
-        raise Refused("the new plan does not hold together: " + "; ".join(problems[:5]), "BadPlan")
+        raise Refused("the new plan does not hold together: " + "; ".join(problems[:5]), RefusalKind.BAD_PLAN)
     for passed in old.phases[: min(i, len(old.phases))]:
         if next((p for p in new.phases if p.key == passed.key), None) != passed:
-            raise Refused(f"phase '{passed.key}' has passed; an amendment may not change or remove it", "Behind")
+            raise Refused(
+                f"phase '{passed.key}' has passed; an amendment may not change or remove it", RefusalKind.BEHIND
+            )
     if i < len(old.phases):
         keys = [p.key for p in new.phases]
         if old.phases[i].key not in keys or keys.index(old.phases[i].key) != i:
-            raise Refused(f"phase '{old.phases[i].key}' is under way; it must stay where it is", "Behind")
+            raise Refused(f"phase '{old.phases[i].key}' is under way; it must stay where it is", RefusalKind.BEHIND)
         phase = new.phases[i]
         for gate in v.state.gates:
             touched = gate.status != "open" or gate.approvals or gate.ticks or gate.readings
             spec = phase.gate(gate.key)
             if touched and (spec is None or spec.kind != gate.kind):
-                raise Refused(f"gate '{gate.key}' is already decided or signed; it must stay as it is", "Behind")
+                raise Refused(
+                    f"gate '{gate.key}' is already decided or signed; it must stay as it is", RefusalKind.BEHIND
+                )
     if not changes(old, new, keeps_client):
-        raise Refused("the new plan changes nothing", "NoChange")
+        raise Refused("the new plan changes nothing", RefusalKind.NO_CHANGE)
 
 
 def check_decision(v: View, command: Approve | Reject) -> None:
@@ -109,12 +114,14 @@ def check_decision(v: View, command: Approve | Reject) -> None:
     found = next((a for a in v.state.amendments if a.number == int(m.group(1))), None)
     if found is None:
         known = ", ".join(f"amendment_{a.number}" for a in v.state.amendments) or "none"
-        raise Refused(f"no {command.gate} has been proposed; amendments: {known}", "UnknownGate")
+        raise Refused(f"no {command.gate} has been proposed; amendments: {known}", RefusalKind.UNKNOWN_GATE)
     if found.status != "proposed":
-        raise Refused(f"{command.gate} was {found.status} by {found.decided_by}", "GateNotOpen")
+        raise Refused(f"{command.gate} was {found.status} by {found.decided_by}", RefusalKind.GATE_NOT_OPEN)
     me = person(v, command.by)
     if "executive_sponsor" not in me.roles:
-        raise Refused(f"{me.id} may not decide {command.gate}: an executive sponsor decides amendments", "NotAllowed")
+        raise Refused(
+            f"{me.id} may not decide {command.gate}: an executive sponsor decides amendments", RefusalKind.NOT_ALLOWED
+        )
 
 
 def propose(m: Recorder, command: Amend, now: datetime) -> None:

@@ -14,11 +14,12 @@ from models.constants import login_key
 from models.messages import GateState
 from models.plan import ApprovalGate, ChecklistGate
 from workflows.rules import texts
-from workflows.rules.checks import Refused, check_gate_decision
+from workflows.rules.checks import check_gate_decision
 from workflows.rules.clock import Deadline, View
 from workflows.rules.delegation import delegates
 from workflows.rules.gates import gate_status, opened
 from workflows.rules.outbox import Recorder
+from workflows.rules.refusals import Refused
 from workflows.rules.versions import APPROVAL_REQUESTS, REMINDERS
 
 ACTIONS = ("approve", "tick", "reject", "waive")

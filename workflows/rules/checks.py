@@ -34,38 +34,28 @@ from models.commands import (
     TrustKeys,
     Waive,
 )
-from models.messages import GateState
 from models.plan import (
     CONTROL_ROLES,
     SENIOR_ROLES,
     WAIVE_ROLES,
     ApprovalGate,
     ChecklistGate,
-    KpiGate,
     Person,
-    RosterGate,
 )
 from models.signing import verify
-from workflows.rules import readings
+from workflows.rules import amendments, feeds, keys, raid, readings, replays
 from workflows.rules.clock import View
 from workflows.rules.delegation import acting_for
+from workflows.rules.lookups import escalation_level, gate_of, person, recorded_readings, require_role
+from workflows.rules.refusals import RefusalKind, Refused
 from workflows.rules.versions import DELEGATION_DATES, KPI_PROVENANCE, READINGS_STAND, ROSTER_AUTHORITY
 
-GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate
 LEAD_ROLES = ("program_manager", "transition_lead")
 PASSES_ON = {
     "checklist": "it passes when each of its items is ticked",
     "kpi": "it passes on KPI readings",
     "roster": "it passes when the roster holds every required role",
 }
-
-
-class Refused(Exception):
-    """A command the rules do not allow; the message says what is wrong and what would be right."""
-
-    def __init__(self, message: str, kind: str = "Refused") -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def check(v: View, command: Command, now: datetime | None = None) -> None:
@@ -82,31 +72,21 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
             _check_readings(v, command)
         case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate() | Delegate() | RetryNotices():
             _check_control(v, command, now)
-        case Approve() | Reject() if command.gate.startswith("amendment_"):
-            from workflows.rules import amendments  # its rules refuse with this module's Refused
-
+        case Approve() | Reject() if amendments.is_amendment(command.gate):  # as `Machine.apply` dispatches it
             _check_live(v)
             amendments.check_decision(v, command)
         case Amend():
-            from workflows.rules import amendments
-
             _check_live(v)
             amendments.check_proposal(v, command)
         case PullFeed():
-            from workflows.rules import feeds  # its rules refuse with this module's Refused
-
             _check_live(v)
             feeds.check_pull(v, command, now)
         case RaidAdd() | RaidClose():
-            from workflows.rules import raid  # its rules refuse with this module's Refused
-
             _check_live(v)
             raid.check_add(v, command, now) if isinstance(command, RaidAdd) else raid.check_close(v, command)
         case Approve() | Tick() | Reject() | Waive():
             check_gate_decision(v, command, now)
         case TrustKeys():
-            from workflows.rules import keys  # its rules refuse with this module's Refused
-
             keys.check(v, command)
         case _:
             assert_never(command)
@@ -116,57 +96,15 @@ def _check_signed(v: View, command: Command) -> None:
     # The signature covers the transition, its run family, the time, the command and its request
     # id, so a signed command cannot be replayed elsewhere; without a request id it could be
     # replayed here.
-    from workflows.rules import replays  # its checks refuse with this module's Refused
-
     if replays.bound(v):
         if command.signed_at is None or not verify(v.state.trusted_keys, v.state.id, command, v.state.first_run_id):
-            raise Refused(f"the {command.update} command is not signed by a trusted key", "NotSigned")
+            raise Refused(f"the {command.update} command is not signed by a trusted key", RefusalKind.NOT_SIGNED)
     elif not verify(v.state.trusted_keys, v.state.id, command):
-        raise Refused(f"the {command.update} command is not signed by a trusted key", "NotSigned")
+        raise Refused(f"the {command.update} command is not signed by a trusted key", RefusalKind.NOT_SIGNED)
     if not command.request_id:
-        raise Refused("a signed command needs a request id, so that it counts once", "NotSigned")
+        raise Refused("a signed command needs a request id, so that it counts once", RefusalKind.NOT_SIGNED)
     if replays.bound(v):
         replays.check_not_forgotten(v, command)
-
-
-def person(v: View, person_id: str) -> Person:
-    """The roster's entry for ``person_id``."""
-    found = next((p for p in v.state.people if p.id == person_id), None)
-    if found is None:
-        known = ", ".join(p.id for p in v.state.people)
-        raise Refused(f"'{person_id}' is not on the roster; people who may decide: {known}", "NotAllowed")
-    return found
-
-
-def require_role(v: View, person_id: str, roles: Iterable[str], what: str) -> None:
-    """Refuse unless ``person_id`` is on the roster and holds one of ``roles``."""
-    found = person(v, person_id)
-    roles = list(roles)
-    if not set(found.roles) & set(roles):
-        raise Refused(
-            f"{person_id} may not {what}: it needs one of the roles {', '.join(roles)}, "
-            f"and {person_id} holds {', '.join(found.roles)}",
-            "NotAllowed",
-        )
-
-
-def gate_of(v: View, key: str) -> tuple[GateSpec, GateState]:
-    """The plan's gate ``key`` and its state, if it is a gate of the phase under way."""
-    phase = v.phase
-    gate_state = next((g for g in v.state.gates if g.key == key), None)
-    if phase is not None and gate_state is not None:
-        spec = phase.gate(key)
-        assert spec is not None
-        return spec, gate_state
-    for i, other in enumerate(v.plan.phases):
-        if other.gate(key) is not None:
-            when = "has not begun" if i > v.state.phase_index else "has already passed"
-            raise Refused(
-                f"gate '{key}' belongs to phase '{other.key}', which {when}; the transition is in '{v.phase_key}'",
-                "GateNotOpen",
-            )
-    current = ", ".join(g.key for g in v.state.gates) or "none (steady state)"
-    raise Refused(f"unknown gate '{key}'; gates of the current phase '{v.phase_key}': {current}", "UnknownGate")
 
 
 def check_gate_decision(v: View, command: GateDecision, now: datetime | None = None) -> None:
@@ -174,12 +112,14 @@ def check_gate_decision(v: View, command: GateDecision, now: datetime | None = N
     stands in, at ``now``, for someone who may)."""
     if v.state.state == "paused":
         raise Refused(
-            f"the transition is paused ({v.state.pause_reason}); resume it before deciding on gates", "Paused"
+            f"the transition is paused ({v.state.pause_reason}); resume it before deciding on gates", RefusalKind.PAUSED
         )
     _check_live(v)
     spec, gate = gate_of(v, command.gate)
     if gate.status != "open":
-        raise Refused(f"gate '{gate.key}' is {gate.status}, not open; no decision can change it now", "GateNotOpen")
+        raise Refused(
+            f"gate '{gate.key}' is {gate.status}, not open; no decision can change it now", RefusalKind.GATE_NOT_OPEN
+        )
     if isinstance(command, Waive):
         _require_or_for(v, command.by, WAIVE_ROLES, f"waive gate '{gate.key}'", now)
         return
@@ -189,20 +129,27 @@ def check_gate_decision(v: View, command: GateDecision, now: datetime | None = N
         return
     if isinstance(command, Approve) and not isinstance(spec, ApprovalGate):
         raise Refused(
-            f"gate '{gate.key}' is a {spec.kind} gate and is not approved: {PASSES_ON[spec.kind]}", "WrongGateKind"
+            f"gate '{gate.key}' is a {spec.kind} gate and is not approved: {PASSES_ON[spec.kind]}",
+            RefusalKind.WRONG_GATE_KIND,
         )
     if isinstance(command, Tick):
         if not isinstance(spec, ChecklistGate):
-            raise Refused(f"gate '{gate.key}' is a {spec.kind} gate, not a checklist; nothing to tick", "WrongGateKind")
+            raise Refused(
+                f"gate '{gate.key}' is a {spec.kind} gate, not a checklist; nothing to tick",
+                RefusalKind.WRONG_GATE_KIND,
+            )
         items = v.plan.checklist_items(spec)
         if command.item not in items:
             raise Refused(
-                f"unknown item '{command.item}' of gate '{gate.key}'; its items: {', '.join(items)}", "UnknownItem"
+                f"unknown item '{command.item}' of gate '{gate.key}'; its items: {', '.join(items)}",
+                RefusalKind.UNKNOWN_ITEM,
             )
     _require_or_for(v, command.by, approvers, f"sign off gate '{gate.key}'", now)
     needs_evidence = isinstance(spec, ApprovalGate) and spec.evidence == "required"
     if isinstance(command, Approve) and needs_evidence and not command.evidence:
-        raise Refused(f"gate '{gate.key}' needs evidence with each approval: a link or a reference", "EvidenceRequired")
+        raise Refused(
+            f"gate '{gate.key}' needs evidence with each approval: a link or a reference", RefusalKind.EVIDENCE_REQUIRED
+        )
 
 
 def _require_or_for(v: View, by: str, roles: Iterable[str], what: str, now: datetime | None) -> None:
@@ -217,7 +164,7 @@ def _require_or_for(v: View, by: str, roles: Iterable[str], what: str, now: date
 
 def _check_live(v: View) -> None:
     if v.state.state in ("completed", "cancelled"):
-        raise Refused(f"the transition is {v.state.state}; it takes no more decisions", "Ended")
+        raise Refused(f"the transition is {v.state.state}; it takes no more decisions", RefusalKind.ENDED)
 
 
 def _check_control(v: View, command: Control, now: datetime | None) -> None:
@@ -226,11 +173,11 @@ def _check_control(v: View, command: Control, now: datetime | None) -> None:
         case Pause():
             require_role(v, command.by, CONTROL_ROLES, "pause the transition")
             if v.state.state == "paused":
-                raise Refused(f"the transition is already paused ({v.state.pause_reason})", "AlreadyPaused")
+                raise Refused(f"the transition is already paused ({v.state.pause_reason})", RefusalKind.ALREADY_PAUSED)
         case Resume():
             require_role(v, command.by, CONTROL_ROLES, "resume the transition")
             if v.state.state != "paused":
-                raise Refused("the transition is not paused", "NotPaused")
+                raise Refused("the transition is not paused", RefusalKind.NOT_PAUSED)
         case Cancel():
             require_role(v, command.by, WAIVE_ROLES, "cancel the transition")
         case ChangeRoster():
@@ -241,9 +188,11 @@ def _check_control(v: View, command: Control, now: datetime | None) -> None:
             ids = {p.id for p in v.state.people}
             for person_id in command.remove:
                 if person_id not in ids:
-                    raise Refused(f"'{person_id}' is not on the roster, so cannot be removed", "UnknownPerson")
+                    raise Refused(
+                        f"'{person_id}' is not on the roster, so cannot be removed", RefusalKind.UNKNOWN_PERSON
+                    )
             if not command.add and not command.remove:
-                raise Refused("nothing to change: name people to add or remove", "EmptyChange")
+                raise Refused("nothing to change: name people to add or remove", RefusalKind.EMPTY_CHANGE)
         case Escalate():
             require_role(v, command.by, CONTROL_ROLES, "escalate the transition")
             escalation_level(v, command.level)
@@ -252,7 +201,9 @@ def _check_control(v: View, command: Control, now: datetime | None) -> None:
         case RetryNotices():
             require_role(v, command.by, CONTROL_ROLES, "send failed notifications again")
             if not v.state.failed:
-                raise Refused("no notification of this transition has failed; nothing to send again", "NothingFailed")
+                raise Refused(
+                    "no notification of this transition has failed; nothing to send again", RefusalKind.NOTHING_FAILED
+                )
         case _:
             assert_never(command)
 
@@ -263,38 +214,22 @@ def _check_delegation(v: View, command: Delegate, now: datetime | None) -> None:
     if me.id != them.id and not (me.org == them.org and "executive_sponsor" in me.roles):
         raise Refused(
             f"{me.id} may not delegate for {them.id}: only {them.id} or an executive sponsor of their side may",
-            "NotAllowed",
+            RefusalKind.NOT_ALLOWED,
         )
     if command.end:
         if not any(d.person == them.id and d.ended_at is None for d in v.state.delegations):
-            raise Refused(f"{them.id} has no delegation to end", "NoDelegation")
+            raise Refused(f"{them.id} has no delegation to end", RefusalKind.NO_DELEGATION)
         return
     assert command.to is not None
     person(v, command.to)
     if command.to == them.id:
-        raise Refused(f"{them.id} cannot delegate to themselves", "NotAllowed")
+        raise Refused(f"{them.id} cannot delegate to themselves", RefusalKind.NOT_ALLOWED)
     if now is not None and command.until is not None and v.changed(DELEGATION_DATES):
         today = v.plan.calendar.local_day(now) if v.plan.calendar else now.date()
         if command.until < today:
-            raise Refused(f"--until {command.until} has passed; a delegation runs to a day from {today} on", "BadInput")
-
-
-def escalation_level(v: View, asked: int | None) -> int:
-    """The ladder level an escalation by hand raises: ``asked``, else the next one not yet fired."""
-    phase = v.phase
-    if phase is None:
-        raise Refused("steady state has no escalation ladder; escalate during the transition's phases", "NoLadder")
-    ladder = v.plan.ladder(phase)
-    if asked is not None:
-        if asked > len(ladder):
             raise Refused(
-                f"the ladder of '{phase.key}' has {len(ladder)} levels; there is no level {asked}", "NoLadder"
+                f"--until {command.until} has passed; a delegation runs to a day from {today} on", RefusalKind.BAD_INPUT
             )
-        return asked
-    level = next((n for n in range(1, len(ladder) + 1) if n not in v.state.fired), None)
-    if level is None:
-        raise Refused(f"every level of the ladder of '{phase.key}' has fired; name one with --level", "NoLadder")
-    return level
 
 
 def _check_authority(v: View, command: ChangeRoster) -> None:
@@ -309,20 +244,22 @@ def _check_authority(v: View, command: ChangeRoster) -> None:
         touched = (old ^ new) or old or new  # editing an entry touches every role it holds
         moved = before is not None and after is not None and before.org != after.org
         if pid == me.id and (old != new or moved or after is None):
-            raise Refused(f"{me.id} may not change their own roles; another person allowed to must", "NotAllowed")
+            raise Refused(
+                f"{me.id} may not change their own roles; another person allowed to must", RefusalKind.NOT_ALLOWED
+            )
         for org in sorted({p.org for p in (before, after) if p is not None}):
             senior = sorted(touched & set(SENIOR_ROLES))
             if senior and not (me.org == org and "executive_sponsor" in me.roles):
                 raise Refused(
                     f"{me.id} may not grant or remove {', '.join(senior)} for {pid} ({org}): that needs an "
                     f"executive_sponsor of {org}",
-                    "NotAllowed",
+                    RefusalKind.NOT_ALLOWED,
                 )
             if not senior and not (me.org == org and set(me.roles) & {"executive_sponsor", *LEAD_ROLES}):
                 raise Refused(
                     f"{me.id} may not change the roles of {pid} ({org}): that needs a program_manager or "
                     f"transition_lead of {org}",
-                    "NotAllowed",
+                    RefusalKind.NOT_ALLOWED,
                 )
 
 
@@ -331,7 +268,7 @@ def _check_readings(v: View, command: RecordReadings) -> None:
     known = [k.key for k in v.plan.kpis]
     for metric in command.values:
         if metric not in known:
-            raise Refused(f"unknown metric '{metric}'; the plan's KPIs: {', '.join(known)}", "UnknownMetric")
+            raise Refused(f"unknown metric '{metric}'; the plan's KPIs: {', '.join(known)}", RefusalKind.UNKNOWN_METRIC)
     if not v.changed(KPI_PROVENANCE):
         if command.by is not None:
             person(v, command.by)
@@ -339,7 +276,7 @@ def _check_readings(v: View, command: RecordReadings) -> None:
     if command.by is None:
         raise Refused(
             f"a reading needs the person reporting it (--by), holding one of the roles {', '.join(v.plan.kpi_reporters)}",
-            "NotAllowed",
+            RefusalKind.NOT_ALLOWED,
         )
     require_role(v, command.by, v.plan.kpi_reporters, "record KPI readings")
     if v.changed(READINGS_STAND):
@@ -347,31 +284,28 @@ def _check_readings(v: View, command: RecordReadings) -> None:
             raise Refused(
                 f"{', '.join(old)} for {command.period} was recorded long ago and stands (bpo audit shows it); "
                 "a reading that old is no longer corrected here",
-                "AlreadyRecorded",
+                RefusalKind.ALREADY_RECORDED,
             )
         if readings.full(v, command.period, list(command.values)):
             raise Refused(
                 f"this transition has recorded {readings.MAX_READINGS} readings, as many as it keeps; "
                 "a new period is refused",
-                "TooManyReadings",
+                RefusalKind.TOO_MANY_READINGS,
             )
     recorded = recorded_readings(v, command.period)
     if command.correct:
         if not command.reason:
-            raise Refused("a correction needs a reason (--reason)", "ReasonRequired")
+            raise Refused("a correction needs a reason (--reason)", RefusalKind.REASON_REQUIRED)
         for metric in command.values:
             if metric not in recorded:
-                raise Refused(f"nothing recorded for {metric} in {command.period} to correct", "NothingToCorrect")
+                raise Refused(
+                    f"nothing recorded for {metric} in {command.period} to correct", RefusalKind.NOTHING_TO_CORRECT
+                )
         return
     for metric in command.values:
         if metric in recorded:
             raise Refused(
                 f"{metric} for {command.period} is already recorded ({recorded[metric]:g}); a reading stands "
                 "unless corrected, with a reason",
-                "AlreadyRecorded",
+                RefusalKind.ALREADY_RECORDED,
             )
-
-
-def recorded_readings(v: View, period: str) -> dict[str, float]:
-    """What stands recorded for ``period``, metric by metric (`workflows.rules.readings`)."""
-    return readings.recorded(v, period)

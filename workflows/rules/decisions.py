@@ -24,17 +24,16 @@ from models.commands import (
 )
 from models.evidence import EvidencePin
 from models.messages import Delegation, Signoff
-from models.plan import ApprovalGate, ChecklistGate, KpiGate
+from models.plan import NOTIFIED_OF_CONTROL, ApprovalGate, ChecklistGate, KpiGate
 from workflows.rules import readings, rechecks, texts
-from workflows.rules.checks import escalation_level, gate_of, recorded_readings
 from workflows.rules.delegation import acting_for
 from workflows.rules.gates import approvals_pass, approvers, gate_passed, kpi_streak, open_gate
 from workflows.rules.ledger import record_steady, unsettled
+from workflows.rules.lookups import escalation_level, gate_of, recorded_readings
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import begin_phase, close_run, raise_level
 from workflows.rules.versions import EVIDENCE_RECHECKED, PHASE_BREACH_ALERTS, READINGS_STAND
 
-NOTIFIED_OF_CONTROL = ["point_of_contact", "program_manager"]
 MAX_BREACHES = 500
 MAX_DELEGATIONS = 200
 

@@ -14,10 +14,12 @@ from models.commands import PullFeed, RecordReadings
 from models.feeds import MAX_CATCH_UP, FeedPull, FeedResult, FeedState, bounds, next_period, period_of
 from models.plan import KpiGate
 from workflows.rules import texts
-from workflows.rules.checks import Refused, recorded_readings, require_role
 from workflows.rules.clock import View
+from workflows.rules.decisions import record_readings
+from workflows.rules.lookups import recorded_readings, require_role
 from workflows.rules.outbox import Recorder
 from workflows.rules.readings import stood_long_ago
+from workflows.rules.refusals import RefusalKind, Refused
 from workflows.rules.versions import READINGS_STAND
 
 FIRST_RETRY = timedelta(minutes=1)
@@ -131,8 +133,6 @@ def pulled(m: Recorder, asked: FeedPull, result: FeedResult, now: datetime) -> N
 
 
 def _record(m: Recorder, fs: FeedState, asked: FeedPull, period: str, result: FeedResult, now: datetime) -> None:
-    from workflows.rules.decisions import record_readings  # decisions reaches these rules through checks
-
     fs.missing = [p for p in fs.missing if p != period]
     recorded = recorded_readings(m, period)  # a reading recorded by hand meanwhile stands
     old = set(stood_long_ago(m, period, list(result.readings[period]))) if m.changed(READINGS_STAND) else set()
@@ -193,17 +193,17 @@ def check_pull(v: View, command: PullFeed, now: datetime | None) -> None:
     pulled_from = _sources(v)
     sources = {name: fs for name, fs in v.state.feeds.items() if name in pulled_from}
     if not sources:
-        raise Refused("the plan pulls no KPI from a feed", "NoFeed")
+        raise Refused("the plan pulls no KPI from a feed", RefusalKind.NO_FEED)
     if command.feed and command.feed not in sources:
-        raise Refused(f"unknown feed '{command.feed}'; the plan's feeds: {', '.join(sources)}", "NoFeed")
+        raise Refused(f"unknown feed '{command.feed}'; the plan's feeds: {', '.join(sources)}", RefusalKind.NO_FEED)
     every = v.plan.reporting_period
     for period in command.periods:
         try:
             ends = bounds(period, every)[1]
         except ValueError as exc:
-            raise Refused(f"{exc} (the plan reports {every})", "BadInput") from None
+            raise Refused(f"{exc} (the plan reports {every})", RefusalKind.BAD_INPUT) from None
         if now is not None and ends > now:
-            raise Refused(f"{period} is still under way; it ends {ends:%Y-%m-%d %H:%M} UTC", "NotEnded")
+            raise Refused(f"{period} is still under way; it ends {ends:%Y-%m-%d %H:%M} UTC", RefusalKind.NOT_ENDED)
     chosen = {command.feed: sources[command.feed]} if command.feed else sources
     waiting = any(fs.asking or fs.missing or (now and _due(v, fs, name, now)) for name, fs in chosen.items())
     if now is not None and not command.periods and not waiting:
@@ -211,5 +211,5 @@ def check_pull(v: View, command: PullFeed, now: datetime | None) -> None:
         raise Refused(
             f"nothing to pull: every ended period is in; the next ends {first:%Y-%m-%d %H:%M} UTC "
             "(name one with --period to pull it again)",
-            "NothingToPull",
+            RefusalKind.NOTHING_TO_PULL,
         )

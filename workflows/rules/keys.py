@@ -8,9 +8,10 @@ from datetime import datetime
 
 from models.commands import TrustKeys
 from models.signing import fingerprint
-from workflows.rules.checks import Refused, person
 from workflows.rules.clock import View
+from workflows.rules.lookups import person
 from workflows.rules.outbox import Recorder
+from workflows.rules.refusals import RefusalKind, Refused
 
 
 def rotated(v: View, command: TrustKeys) -> list[str]:
@@ -26,15 +27,19 @@ def check(v: View, command: TrustKeys) -> None:
         raise Refused(
             "this transition trusts no key, so anyone could rotate them; keys are given when a transition starts "
             "(BPO_SIGNING_KEY)",
-            "NoKey",
+            RefusalKind.NO_KEY,
         )
     if command.by:
         person(v, command.by)
     unknown = [fingerprint(k) for k in command.remove if k not in v.state.trusted_keys]
     if unknown:
-        raise Refused(f"the transition does not trust the key {', '.join(unknown)}: nothing to remove", "BadInput")
+        raise Refused(
+            f"the transition does not trust the key {', '.join(unknown)}: nothing to remove", RefusalKind.BAD_INPUT
+        )
     if not rotated(v, command):
-        raise Refused("a transition may not end up trusting no key; --add one to take the removed one's place", "NoKey")
+        raise Refused(
+            "a transition may not end up trusting no key; --add one to take the removed one's place", RefusalKind.NO_KEY
+        )
 
 
 def rotate(m: Recorder, command: TrustKeys, now: datetime) -> None:

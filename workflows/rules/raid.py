@@ -15,11 +15,12 @@ from models.commands import RaidAdd, RaidClose
 from models.messages import RaidItem
 from models.plan import CONTROL_ROLES, EscalationLevel
 from workflows.rules import texts
-from workflows.rules.checks import Refused, person
 from workflows.rules.clock import View
 from workflows.rules.gates import recheck
+from workflows.rules.lookups import person
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import raise_health
+from workflows.rules.refusals import RefusalKind, Refused
 
 PREFIX = {"risk": "R", "action": "A", "issue": "I", "decision": "D"}
 
@@ -29,17 +30,23 @@ def check_add(v: View, command: RaidAdd, now: datetime | None) -> None:
     due date has passed."""
     person(v, command.by)
     if not any(p.id == command.owner for p in v.state.people):
-        raise Refused(f"owner '{command.owner}' is not on the roster; an item needs an owner who is", "UnknownPerson")
+        raise Refused(
+            f"owner '{command.owner}' is not on the roster; an item needs an owner who is", RefusalKind.UNKNOWN_PERSON
+        )
     if command.blocks is not None:
         ahead = [g.key for p in v.plan.phases[v.state.phase_index :] for g in p.gates]
         if command.blocks not in ahead:
             known = ", ".join(ahead) or "none"
-            raise Refused(f"no gate '{command.blocks}' is open or ahead to block; gates: {known}", "UnknownGate")
+            raise Refused(
+                f"no gate '{command.blocks}' is open or ahead to block; gates: {known}", RefusalKind.UNKNOWN_GATE
+            )
         held = next((g for g in v.state.gates if g.key == command.blocks), None)
         if held is not None and held.status != "open":
-            raise Refused(f"gate '{command.blocks}' is already {held.status}; nothing left to block", "GateNotOpen")
+            raise Refused(
+                f"gate '{command.blocks}' is already {held.status}; nothing left to block", RefusalKind.GATE_NOT_OPEN
+            )
     if command.due is not None and now is not None and command.due < today(v, now):
-        raise Refused(f"due date {command.due} has passed; give one from {today(v, now)} on", "BadInput")
+        raise Refused(f"due date {command.due} has passed; give one from {today(v, now)} on", RefusalKind.BAD_INPUT)
 
 
 def check_close(v: View, command: RaidClose) -> None:
@@ -47,12 +54,16 @@ def check_close(v: View, command: RaidClose) -> None:
     item = next((i for i in v.state.raid if i.id == command.item), None)
     if item is None:
         known = ", ".join(i.id for i in v.state.raid) or "none yet"
-        raise Refused(f"no RAID item '{command.item}' in this transition; items: {known}", "UnknownItem")
+        raise Refused(f"no RAID item '{command.item}' in this transition; items: {known}", RefusalKind.UNKNOWN_ITEM)
     if item.closed_at is not None:
-        raise Refused(f"{item.id} was closed by {item.closed_by} on {item.closed_at:%Y-%m-%d}", "AlreadyClosed")
+        raise Refused(
+            f"{item.id} was closed by {item.closed_by} on {item.closed_at:%Y-%m-%d}", RefusalKind.ALREADY_CLOSED
+        )
     me = person(v, command.by)
     if me.id not in (item.owner, item.opened_by) and not set(me.roles) & set(CONTROL_ROLES):
-        raise Refused(f"{me.id} may not close {item.id}: its owner, whoever opened it, or a lead may", "NotAllowed")
+        raise Refused(
+            f"{me.id} may not close {item.id}: its owner, whoever opened it, or a lead may", RefusalKind.NOT_ALLOWED
+        )
 
 
 def add(m: Recorder, command: RaidAdd, now: datetime) -> None:

@@ -24,6 +24,7 @@ from models.commands import RecordReadings
 from models.messages import Standing
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
+from workflows.rules.refusals import RefusalKind, Refused
 from workflows.rules.versions import READINGS_STAND
 
 MAX_STANDING_PERIODS = 60
@@ -104,8 +105,6 @@ def stand(m: Recorder, command: RecordReadings) -> None:
 def batch_repeats(v: View, batches: list[RecordReadings]) -> None:
     """Refuse a batch that gives the same metric and period twice without correcting it: each
     batch is checked against what stood before the batch, so a repeat inside it is caught here."""
-    from workflows.rules.checks import Refused  # checks reaches these rules
-
     if not v.changed(READINGS_STAND):
         return
     seen: set[tuple[str, str]] = set()
@@ -115,6 +114,6 @@ def batch_repeats(v: View, batches: list[RecordReadings]) -> None:
                 raise Refused(
                     f"{metric} for {batch.period} is given twice in the batch; a reading stands unless "
                     "corrected, with a reason",
-                    "AlreadyRecorded",
+                    RefusalKind.ALREADY_RECORDED,
                 )
             seen.add((batch.period, metric))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.evidence import EvidencePin, EvidenceWatch, RecheckItem, RecheckRequest, RecheckResult, Watched
+from models.plan import NOTIFIED_OF_CONTROL
 from workflows.rules import texts
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
@@ -83,13 +84,7 @@ def rechecked(m: Recorder, asked: RecheckRequest, result: RecheckResult, now: da
             item.told = True
             m.audit("evidence_changed", now, gate=item.gate, detail=detail)
             message = texts.evidence_changed(m.plan, item.gate, item.by, item.evidence)
-            m.notify("evidence_changed", message, _told(), now, {**detail, "gate": item.gate})
+            m.notify("evidence_changed", message, NOTIFIED_OF_CONTROL, now, {**detail, "gate": item.gate})
         if verdict == "unreachable" and item.verdict != "unreachable":
             m.audit("evidence_unreachable", now, gate=item.gate, detail=detail)
         item.verdict = verdict
-
-
-def _told() -> list[str]:
-    from workflows.rules.decisions import NOTIFIED_OF_CONTROL  # decisions starts the watch: imported late
-
-    return NOTIFIED_OF_CONTROL

@@ -19,8 +19,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.commands import Command
-from workflows.rules.checks import Refused
 from workflows.rules.clock import View
+from workflows.rules.refusals import RefusalKind, Refused
 from workflows.rules.versions import SIGNATURES_BOUND
 
 WINDOW = timedelta(minutes=10)
@@ -51,7 +51,7 @@ def check_not_forgotten(v: View, command: Command) -> None:
         raise Refused(
             f"the {command.update} command was signed at {at:%Y-%m-%d %H:%M:%S} UTC, before the oldest request "
             "this transition still remembers, so it cannot be told from a replay; sign it again",
-            "Replayed",
+            RefusalKind.REPLAYED,
         )
 
 
@@ -65,7 +65,7 @@ def check_fresh(v: View, command: Command, now: datetime) -> None:
             f"the {command.update} command was signed at {command.signed_at:%Y-%m-%d %H:%M:%S} UTC and arrived at "
             f"{now:%Y-%m-%d %H:%M:%S} UTC; an update must arrive within {minutes} minutes of its signature "
             "(sign it again, or check this machine's clock)",
-            "Stale",
+            RefusalKind.STALE,
         )
 
 

@@ -246,6 +246,7 @@ class TransitionWorkflow:
         try:
             self.machine.apply(command, now, pin)
         except Refused as refusal:  # the state changed since the validator ran
+            self.machine.remember_refused(command, now)  # the history keeps the signed command
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
         self._changes += 1
         self._answers += 1

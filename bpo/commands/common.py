@@ -37,6 +37,7 @@ HINTS = {
     "AlreadyRecorded": "to replace it: 'bpo kpi {id} --period LABEL METRIC=VALUE --by PERSON --correct --reason TEXT'",
     "EvidenceRefused": "give a link to a document, sheet, image or mail that this machine's worker can fetch, "
     "or a reference such as a document number",
+    "RefusedBefore": "run the command again without --request-id: each attempt gets a new request id",
     "NothingToPull": "'bpo feed {id}' shows each feed's next period and what has no data yet",
 }
 """What the command line adds to a refusal of the rules, by its kind; ``{id}`` is the transition."""

@@ -127,6 +127,7 @@ def _check_signed(v: View, command: Command) -> None:
         raise Refused("a signed command needs a request id, so that it counts once", "NotSigned")
     if replays.bound(v):
         replays.check_not_forgotten(v, command)
+        replays.check_not_refused(v, command)
 
 
 def person(v: View, person_id: str) -> Person:

@@ -64,6 +64,10 @@ SIGNATURES_BOUND = "signatures-bound-2026-12"
 an update must arrive within the window of its signing; request ids are remembered by time, not
 the last 500, so a recorded command is refused however many came after it; a trusted key may
 rotate the keys (``trust_keys``). Not in the epoch below: asked on its own."""
+REFUSALS_REMEMBERED = "refusals-remembered-2026-12"
+"""The request id of a validly signed command that was refused is remembered (as applied ones
+are), and a command carrying it is refused: the refused command's record (a ``signal_refused``
+row, the update's history) cannot be sent again once it would pass. Not in the epoch below."""
 
 EVIDENCE_PINNED = "evidence-pinned-2026-11"
 """An approval whose evidence is a URL (or an uploaded file) waits while an activity fetches it;

@@ -166,7 +166,7 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     plan = plan.model_copy(update={"notifications": [*plan.notifications, refused_hook], "reminders": reminders})
     tid = await start_transition(
         env.client, plan, task_queue=task_queue, transition_id="acme-controls", trusted_keys=[signer.public_key],
-        signer=signer,
+        signer=signer, signed_at=await env.get_current_time(),  # the server's clock runs ahead of this machine's
     )
     handle = env.client.get_workflow_handle(tid)
 

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.pump import Flusher, Sender
     from workflows.rechecker import Rechecker
     from workflows.rules import Machine, Refused, awaiting
+    from workflows.rules.replays import stale_start
     from workflows.rules.versions import (
         APPROVAL_REQUESTS,
         COVERED,
@@ -59,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
         OUTBOX_FLUSH,
         RUNS_BY_BUDGET,
         SIGNATURES_BOUND,
+        START_FRESH,
         UPDATE_ID_REQUESTS,
     )
 
@@ -109,6 +111,10 @@ class TransitionWorkflow:
             # start a transition in another's name.
             if start.trusted_keys and self._changed(SIGNATURES_BOUND) and not start_holds(start):
                 self._start_refused = "the start is not signed by a key the transition trusts"
+            elif start.trusted_keys and self._changed(START_FRESH):
+                # Against the moment Temporal wrote the start (in the history, so it replays), not
+                # the first task's: a start waiting out a worker's outage is still fresh.
+                self._start_refused = stale_start(start.signed_at, workflow.info().workflow_start_time)
         else:  # continued as new: the state carries everything, request ids included
             self.machine = Machine(start.plan, start.state, self._changed)
             # Only this workflow's own continue-as-new carries a state: one started by hand through

@@ -104,6 +104,20 @@ def check_fresh(v: View, command: Command, now: datetime) -> None:
         )
 
 
+def stale_start(signed_at: datetime | None, started: datetime) -> str | None:
+    """Why a signed start made at ``signed_at`` may not begin a run Temporal started at
+    ``started``, or None: a start, like an update, is signed within `WINDOW` of its arrival, so
+    one recorded in an ended transition's history cannot be sent again later."""
+    if signed_at is not None and abs(started - signed_at) <= WINDOW:
+        return None
+    minutes = int(WINDOW.total_seconds() // 60)
+    when = f"at {signed_at:%Y-%m-%d %H:%M:%S} UTC" if signed_at else "at no stated time"
+    return (
+        f"the start was signed {when} and Temporal started the run at {started:%Y-%m-%d %H:%M:%S} UTC; a start must "
+        f"be signed within {minutes} minutes of it, so one recorded earlier cannot be started again (sign a new start)"
+    )
+
+
 def remember(v: View, command: Command, now: datetime) -> None:
     """Remember ``command``'s request id, and forget those older than `REMEMBER` but for the
     newest `KEEP_NEWEST`."""

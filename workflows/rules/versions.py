@@ -68,6 +68,10 @@ REFUSALS_REMEMBERED = "refusals-remembered-2026-12"
 """The request id of a validly signed command that was refused is remembered (as applied ones
 are), and a command carrying it is refused: the refused command's record (a ``signal_refused``
 row, the update's history) cannot be sent again once it would pass. Not in the epoch below."""
+START_FRESH = "start-fresh-2026-12"
+"""A fresh signed start (not a continue-as-new) must be signed within the window of the moment
+Temporal started the run: a start recorded in an ended transition's history cannot be started
+again under its id later. Not in the epoch below: asked on its own."""
 
 EVIDENCE_PINNED = "evidence-pinned-2026-11"
 """An approval whose evidence is a URL (or an uploaded file) waits while an activity fetches it;

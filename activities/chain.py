@@ -66,6 +66,8 @@ class Verdict:
     rows: int
     signed: int
     problem: str | None = None
+    keyless: bool = False
+    """The chain holds, and its transition trusts no key: its commands went unsigned."""
 
 
 def _name(row: AuditRecord) -> str:
@@ -121,7 +123,7 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
             trusted = [k for k in trusted if k not in fields.get("remove", [])]
             trusted += [k for k in fields.get("add", []) if k not in trusted]
         prev = row.hash
-    return Verdict(len(chained), signed)
+    return Verdict(len(chained), signed, keyless=not trusted)
 
 
 def _needs_signature(row: AuditRecord, covered: set[tuple[str, bytes]]) -> bool:

@@ -64,6 +64,7 @@ async def start_transition(
     signer: Signer | None = None,
     started_by: str | None = None,
     allow_unsigned: bool | None = None,
+    signed_at: datetime | None = None,
 ) -> str:
     """Start a transition for ``plan``; refuses an id already in use, running or ended, unless
     ``replace_ended`` says to start again under the id of an ended one.
@@ -73,7 +74,9 @@ async def start_transition(
     transition must be signed by one of them, and so must the start: by ``signer``, whose key
     must be one of them. Without keys the start is refused unless ``allow_unsigned`` (default:
     ``BPO_ALLOW_UNSIGNED`` in the environment). ``started_by`` is kept in the audit trail and
-    the status. ``flush_after`` is `Settings.flush_after`.
+    the status. ``flush_after`` is `Settings.flush_after`. The start is signed at ``signed_at``
+    (default now): it must reach Temporal within minutes of it, so a test server whose clock was
+    moved passes its own.
     """
     transition_id = _check_id(transition_id or transition_id_for(plan))
     if not trusted_keys and not (unsigned_allowed() if allow_unsigned is None else allow_unsigned):
@@ -90,7 +93,7 @@ async def start_transition(
             )
         from models.signing import sign_start
 
-        start = sign_start(signer, start)
+        start = sign_start(signer, start, signed_at)
     named = (
         []
         if private

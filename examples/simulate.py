@@ -166,7 +166,7 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     plan = plan.model_copy(update={"notifications": [*plan.notifications, refused_hook], "reminders": reminders})
     tid = await start_transition(
         env.client, plan, task_queue=task_queue, transition_id="acme-controls", trusted_keys=[signer.public_key],
-        signer=signer,
+        signer=signer, signed_at=await env.get_current_time(),  # the server's clock runs ahead of this machine's
     )
     handle = env.client.get_workflow_handle(tid)
 
@@ -189,7 +189,10 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     signed = signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="sig-1"), await first_run(env.client, tid), await env.get_current_time())
     await handle.signal("approve", signed)
     await do(TrustKeys(add=[new_key_pair()[1]], by=LI))  # a second key trusted beside the first
-    await handle.signal("pause", Pause(by=MO, reason="not mine to pause", request_id="sig-2"))  # refused
+    mine = Pause(by=MO, reason="not mine to pause", request_id="sig-2")
+    refused = signer.sign(tid, mine, await first_run(env.client, tid), await env.get_current_time())
+    await handle.signal("pause", refused)  # refused, and its request id remembered
+    await handle.signal("pause", refused)  # sent again from its record: refused as refused before
     await env.sleep(timedelta(hours=1))
     await do(Approve(gate="slas_signed", by=MO))  # for Raj
     await do(Delegate(person=RAJ, end=True, by=RAJ))

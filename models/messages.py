@@ -269,6 +269,9 @@ class TransitionState(Message):
     requests: dict[str, datetime] = {}
     """Request id -> when it was applied (or signed, if later): kept for
     `workflows.rules.replays.REMEMBER` whatever the number of commands between."""
+    refused_requests: dict[str, datetime] = {}
+    """Request id -> when a validly signed command carrying it was refused: a command carrying
+    it again is refused, so a refused command's record is never sent again to pass later."""
     forgotten_before: datetime | None = None
     """The newest time of a request id dropped from ``requests``: a command signed at or before
     it cannot be told from a repeat, and is refused."""

@@ -23,7 +23,7 @@ SIGNER = Signer(new_key_pair()[0])
 async def start(env, settings, plan, tid: str, replace_ended: bool = False) -> str:
     return await start_transition(
         env.client, plan, task_queue=settings.task_queue, transition_id=tid, trusted_keys=[SIGNER.public_key],
-        signer=SIGNER,
+        signer=SIGNER, signed_at=await env.get_current_time(),
         replace_ended=replace_ended,
     )
 
@@ -110,3 +110,29 @@ async def test_a_start_carrying_a_state_made_by_hand_fails_and_replays_nothing(e
     with pytest.raises(WorkflowFailureError) as failed:
         await handle.result()
     assert "only ever its own continue-as-new" in str(failed.value.cause)
+
+
+async def test_a_recorded_signed_start_sent_again_later_on_the_ended_id_fails_and_writes_nothing(
+    env, worker, settings, reference_plan
+):
+    from temporalio.client import WorkflowFailureError
+    from temporalio.common import WorkflowIDReusePolicy
+
+    from models.constants import WORKFLOW_NAME
+    from models.messages import StartTransition
+
+    tid, _, _ = await recorded_then_ended(env, settings, reference_plan)
+    history = await env.client.get_workflow_handle(tid).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    [recorded] = await env.client.data_converter.decode(started.input.payloads, [StartTransition])
+    assert recorded.signature and recorded.state is None  # the signed start, as Temporal keeps it
+    await env.sleep(timedelta(hours=1))
+    handle = await env.client.start_workflow(
+        WORKFLOW_NAME, recorded, id=tid, task_queue=settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    with pytest.raises(WorkflowFailureError) as failed:
+        await asyncio.wait_for(handle.result(), 60)  # before: the old start ran again, and on
+    assert "a start must be signed within 10 minutes of it" in str(failed.value.cause)
+    await start(env, settings, reference_plan, tid, replace_ended=True)  # a start signed now runs
+    assert (await get_status(env.client, tid)).state == "running"

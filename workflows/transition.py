@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.pump import Flusher, Sender
     from workflows.rechecker import Rechecker
     from workflows.rules import Machine, RefusalKind, Refused, awaiting
+    from workflows.rules.replays import stale_start
     from workflows.rules.versions import (
         APPROVAL_REQUESTS,
         COVERED,
@@ -61,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         RULES_EPOCH,
         RUNS_BY_BUDGET,
         SIGNATURES_BOUND,
+        START_FRESH,
         UPDATE_ID_REQUESTS,
     )
     from workflows.search import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE
@@ -112,6 +114,10 @@ class TransitionWorkflow:
             # start a transition in another's name.
             if start.trusted_keys and self._changed(SIGNATURES_BOUND) and not start_holds(start):
                 self._start_refused = "the start is not signed by a key the transition trusts"
+            elif start.trusted_keys and self._changed(START_FRESH):
+                # Against the moment Temporal wrote the start (in the history, so it replays), not
+                # the first task's: a start waiting out a worker's outage is still fresh.
+                self._start_refused = stale_start(start.signed_at, workflow.info().workflow_start_time)
         else:  # continued as new: the state carries everything, request ids included
             self.machine = Machine(start.plan, start.state, self._changed)
             # Only this workflow's own continue-as-new carries a state: one started by hand through
@@ -253,6 +259,7 @@ class TransitionWorkflow:
         try:
             self.machine.apply(command, now, pin)
         except Refused as refusal:  # the state changed since the validator ran
+            self.machine.remember_refused(command, now)  # the history keeps the signed command
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
         self._changes += 1
         self._answers += 1

@@ -29,6 +29,7 @@ HINTS_BEFORE = {
     "EvidenceRefused": "give a link to a document, sheet, image or mail that this machine's worker can fetch, "
     "or a reference such as a document number",
     "NothingToPull": "'bpo feed {id}' shows each feed's next period and what has no data yet",
+    "RefusedBefore": "run the command again without --request-id: each attempt gets a new request id",
 }
 
 

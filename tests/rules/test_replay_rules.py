@@ -118,3 +118,63 @@ def test_the_newest_request_ids_are_remembered_however_old_so_a_late_retry_count
     run.now += REMEMBER * 6
     run.do(sign(run, Resume(by=LI, request_id="much-later")))
     assert "first-pause" in run.machine.state.requests and KEEP_NEWEST >= 500
+
+
+def signal(run: Run, command: Command) -> None:
+    """Process ``command`` as the workflow's signal handler does: applied, or refused and audited."""
+    try:
+        run.machine.apply(command, run.now)
+    except Refused as refusal:
+        run.machine.refused_signal(command.update, command, str(refusal), refusal.kind, run.now)
+    run._collect()
+
+
+def test_a_refused_signed_command_is_refused_again_once_it_would_pass_and_a_new_attempt_is_answered():
+    run = signed_run()
+    refused = sign(run, Resume(by=LI, request_id="early-resume"))
+    signal(run, refused)  # the transition runs: not paused, refused and audited with its signature
+    assert run.audit[-1].kind == "signal_refused" and run.audit[-1].signature
+    run.do(sign(run, Pause(by=LI, reason="audit", request_id="p-1")))
+    run.now += REMEMBER - timedelta(days=1)  # within the window, however long after
+    assert "a refused command is never taken later from its record" in run.refused(refused, "RefusedBefore")
+    signal(run, refused)
+    assert run.status().state == "paused"
+    assert run.do(sign(run, Resume(by=LI, request_id="second-attempt"))).state == "running"
+
+
+def test_an_unsigned_or_forged_refusal_spoils_no_request_id():
+    run = signed_run()
+    forged = Resume(by=LI, request_id="someones-id")  # no signature: refused as not signed
+    signal(run, forged)
+    other = Signer(new_key_pair()[0]).sign("t-1", Resume(by=LI, request_id="someones-id"), "run-a", at=run.now)
+    signal(run, other)
+    assert run.machine.state.refused_requests == {}
+    run.do(sign(run, Pause(by=LI, reason="audit", request_id="p-1")))
+    assert run.do(sign(run, Resume(by=LI, request_id="someones-id"))).state == "running"
+
+
+def test_a_refused_request_id_is_forgotten_with_the_window_and_its_era_stays_refused(monkeypatch):
+    from workflows.rules import replays
+
+    monkeypatch.setattr(replays, "KEEP_NEWEST", 1)  # the newest are kept however old
+    run = signed_run()
+    refused = sign(run, Resume(by=LI, request_id="early-resume"))
+    signal(run, refused)
+    run.now += REMEMBER + timedelta(days=1)
+    run.do(sign(run, Pause(by=LI, reason="later", request_id="later")))
+    signal(run, sign(run, Resume(by=LI, request_id="late-resume", reason="x")))  # applied: running again
+    run.do(sign(run, Pause(by=LI, reason="again", request_id="again")))
+    signal(run, sign(run, Pause(by=LI, reason="twice", request_id="refused-pause")))  # refused: forgets the old
+    assert "early-resume" not in run.machine.state.refused_requests
+    assert "cannot be told from a replay" in run.refused(refused, "Replayed")
+
+
+def test_a_transition_that_replays_from_before_the_change_remembers_no_refusal():
+    run = Run()
+    run.machine = Machine.start(
+        PLAN, "t-1", START, lambda change: change != "refusals-remembered-2026-12",
+        trusted_keys=[SIGNER.public_key], first_run_id="run-a",
+    )
+    refused = sign(run, Resume(by=LI, request_id="early-resume"))
+    signal(run, refused)
+    assert run.machine.state.refused_requests == {}

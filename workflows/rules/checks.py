@@ -105,6 +105,7 @@ def _check_signed(v: View, command: Command) -> None:
         raise Refused("a signed command needs a request id, so that it counts once", RefusalKind.NOT_SIGNED)
     if replays.bound(v):
         replays.check_not_forgotten(v, command)
+        replays.check_not_refused(v, command)
 
 
 def check_gate_decision(v: View, command: GateDecision, now: datetime | None = None) -> None:

@@ -255,10 +255,17 @@ class Machine(Recorder):
         and a word to its sender, who had no answer to read."""
         by = getattr(command, "by", None)
         detail = {"command": name, "reason": refusal, "refusal": kind}
+        if command is not None:  # its row keeps the signed command: never to be taken later
+            self.remember_refused(command, now)
         self.audit("signal_refused", now, actor=by, detail=detail, command=command)
         sender = [p for p in self.state.people if p.id == by]
         if sender:
             self.tell("signal_refused", texts.signal_refused(self.plan, name, refusal), sender, now, detail)
+
+    def remember_refused(self, command: Command, now: datetime) -> None:
+        """Remember the request id of ``command``, just refused, if a trusted key signed it: a
+        command carrying it again is refused (see `workflows.rules.replays`)."""
+        replays.remember_refused(self, command, now)
 
     def is_repeat(self, command: Command) -> bool:
         """Whether ``command`` carries a request id already applied."""

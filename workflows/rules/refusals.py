@@ -108,6 +108,11 @@ class RefusalKind(StrEnum):
 
     # Signed commands counted once.
     REPLAYED = "Replayed"
+    REFUSED_BEFORE = (
+        "RefusedBefore",
+        409,
+        "run the command again without --request-id: each attempt gets a new request id",
+    )
     STALE = "Stale"
 
 

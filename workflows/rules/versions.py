@@ -64,6 +64,14 @@ SIGNATURES_BOUND = "signatures-bound-2026-12"
 an update must arrive within the window of its signing; request ids are remembered by time, not
 the last 500, so a recorded command is refused however many came after it; a trusted key may
 rotate the keys (``trust_keys``). Not in the epoch below: asked on its own."""
+REFUSALS_REMEMBERED = "refusals-remembered-2026-12"
+"""The request id of a validly signed command that was refused is remembered (as applied ones
+are), and a command carrying it is refused: the refused command's record (a ``signal_refused``
+row, the update's history) cannot be sent again once it would pass. Not in the epoch below."""
+START_FRESH = "start-fresh-2026-12"
+"""A fresh signed start (not a continue-as-new) must be signed within the window of the moment
+Temporal started the run: a start recorded in an ended transition's history cannot be started
+again under its id later. Not in the epoch below: asked on its own."""
 
 EVIDENCE_PINNED = "evidence-pinned-2026-11"
 """An approval whose evidence is a URL (or an uploaded file) waits while an activity fetches it;
@@ -139,6 +147,8 @@ CHANGES = (
     AMENDMENT_KEEPS_CLIENT,
     SIGNATURES_BOUND,
     RULES_EPOCH,
+    REFUSALS_REMEMBERED,
+    START_FRESH,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""

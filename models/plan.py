@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
 
@@ -286,8 +286,11 @@ class RosterGate(_Gate):
     requires: list[Role] = Field(min_length=1)
 
 
-Gate = Annotated[ApprovalGate | ChecklistGate | KpiGate | RosterGate, Field(discriminator="kind")]
-GATE_KINDS = ("approval", "checklist", "kpi", "roster")
+GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate
+"""Any gate of a plan; each kind's rules live in its module of `workflows.rules.kinds`."""
+Gate = Annotated[GateSpec, Field(discriminator="kind")]
+GATE_KINDS: tuple[str, ...] = tuple(get_args(g.model_fields["kind"].annotation)[0] for g in get_args(GateSpec))
+"""The plan's gate kinds (``approval``, ...), in the order of `GateSpec`."""
 
 
 class OnReject(Strict):
@@ -312,7 +315,7 @@ class Phase(Strict):
     reminders: Reminders | None = None
     gates: list[Gate] = Field(min_length=1, max_length=50)
 
-    def gate(self, key: str) -> ApprovalGate | ChecklistGate | KpiGate | RosterGate | None:
+    def gate(self, key: str) -> GateSpec | None:
         """The gate called ``key`` in this phase, if any."""
         return next((g for g in self.gates if g.key == key), None)
 

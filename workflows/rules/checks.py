@@ -39,25 +39,17 @@ from models.plan import (
     CONTROL_ROLES,
     SENIOR_ROLES,
     WAIVE_ROLES,
-    ApprovalGate,
-    ChecklistGate,
-    KpiGate,
+    GateSpec,
     Person,
-    RosterGate,
 )
 from models.signing import verify
 from workflows.rules import readings
 from workflows.rules.clock import View
 from workflows.rules.delegation import acting_for
+from workflows.rules.kinds import kind_of, taking
 from workflows.rules.versions import DELEGATION_DATES, KPI_PROVENANCE, READINGS_STAND, ROSTER_AUTHORITY
 
-GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate
 LEAD_ROLES = ("program_manager", "transition_lead")
-PASSES_ON = {
-    "checklist": "it passes when each of its items is ticked",
-    "kpi": "it passes on KPI readings",
-    "roster": "it passes when the roster holds every required role",
-}
 
 
 class Refused(Exception):
@@ -183,26 +175,16 @@ def check_gate_decision(v: View, command: GateDecision, now: datetime | None = N
     if isinstance(command, Waive):
         _require_or_for(v, command.by, WAIVE_ROLES, f"waive gate '{gate.key}'", now)
         return
-    approvers = spec.approvers.roles if isinstance(spec, (ApprovalGate, ChecklistGate)) else WAIVE_ROLES
+    kind = kind_of(spec)
     if isinstance(command, Reject):
-        _require_or_for(v, command.by, approvers, f"reject gate '{gate.key}'", now)
+        _require_or_for(v, command.by, kind.deciders(spec), f"reject gate '{gate.key}'", now)
         return
-    if isinstance(command, Approve) and not isinstance(spec, ApprovalGate):
-        raise Refused(
-            f"gate '{gate.key}' is a {spec.kind} gate and is not approved: {PASSES_ON[spec.kind]}", "WrongGateKind"
-        )
-    if isinstance(command, Tick):
-        if not isinstance(spec, ChecklistGate):
-            raise Refused(f"gate '{gate.key}' is a {spec.kind} gate, not a checklist; nothing to tick", "WrongGateKind")
-        items = v.plan.checklist_items(spec)
-        if command.item not in items:
-            raise Refused(
-                f"unknown item '{command.item}' of gate '{gate.key}'; its items: {', '.join(items)}", "UnknownItem"
-            )
-    _require_or_for(v, command.by, approvers, f"sign off gate '{gate.key}'", now)
-    needs_evidence = isinstance(spec, ApprovalGate) and spec.evidence == "required"
-    if isinstance(command, Approve) and needs_evidence and not command.evidence:
-        raise Refused(f"gate '{gate.key}' needs evidence with each approval: a link or a reference", "EvidenceRequired")
+    if command.update not in kind.takes:
+        taker = taking(command.update)
+        assert taker is not None, f"no gate kind takes {command.update}"
+        raise Refused(taker.elsewhere(gate.key, kind, command.update), "WrongGateKind")
+    roles, what = kind.deciders(spec), f"sign off gate '{gate.key}'"
+    kind.check(v, spec, gate, command, lambda: _require_or_for(v, command.by, roles, what, now))
 
 
 def _require_or_for(v: View, by: str, roles: Iterable[str], what: str, now: datetime | None) -> None:

@@ -7,6 +7,7 @@ together (a KPI named in a gate exists, an approval can be given by someone on t
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Literal, get_args
 
@@ -252,6 +253,11 @@ class _Gate(Strict):
     """The gate's own ladder past its ``due``; else the phase's (or the plan's)."""
     warn_at: Share | None = None
     """The share of ``due`` at which the awaited people and the points of contact are warned."""
+
+    def problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """What its kind finds wrong within the gate itself, as (path under the gate, message);
+        `models.plan_checks` reports them with their lines."""
+        return iter(())
 
 
 class ApprovalGate(_Gate):

@@ -30,6 +30,7 @@ from models.commands import (
     Reject,
     Resume,
     RetryNotices,
+    Score,
     Tick,
     TrustKeys,
     Waive,
@@ -94,7 +95,7 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
 
             _check_live(v)
             raid.check_add(v, command, now) if isinstance(command, RaidAdd) else raid.check_close(v, command)
-        case Approve() | Tick() | Reject() | Waive():
+        case Approve() | Tick() | Score() | Reject() | Waive():
             check_gate_decision(v, command, now)
         case TrustKeys():
             from workflows.rules import keys  # its rules refuse with this module's Refused

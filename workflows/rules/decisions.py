@@ -19,6 +19,7 @@ from models.commands import (
     RecordReadings,
     Reject,
     Resume,
+    Score,
     Tick,
     Waive,
 )
@@ -49,7 +50,12 @@ def tick(m: Recorder, command: Tick, now: datetime) -> None:
     _decide(m, command, now)
 
 
-def _decide(m: Recorder, command: Approve | Tick, now: datetime, **extra: object) -> None:
+def score(m: Recorder, command: Score, now: datetime) -> None:
+    """Keep an approver's scores; the gate passes when its quorum's scores reach the threshold and floors."""
+    _decide(m, command, now)
+
+
+def _decide(m: Recorder, command: Approve | Tick | Score, now: datetime, **extra: object) -> None:
     """Let the gate's kind record a decision it takes; pass the gate once its condition holds."""
     spec, gate = gate_of(m, command.gate)
     kind = kind_of(spec)

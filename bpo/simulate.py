@@ -22,10 +22,11 @@ import httpx
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from models.commands import Approve, Command, RecordReadings, Tick
+from models.commands import Command
 from models.durations import BusinessTime
-from models.plan import ApprovalGate, ChecklistGate, KpiGate, LogChannel, Phase, Plan
+from models.plan import LogChannel, Phase, Plan
 from models.status import TransitionStatus
+from workflows.rules.kinds import kind_of
 
 ID = "simulated"
 
@@ -69,21 +70,7 @@ def decisions(plan: Plan, status: TransitionStatus, wave: int = 0) -> list[Comma
         spec = phase.gate(gate.key) if phase else None
         if gate.status != "open" or spec is None:
             continue
-        if isinstance(spec, ApprovalGate):
-            eligible = [p for p in people if set(p.roles) & set(spec.approvers.roles)]
-            need = spec.approvers.quorum or (len(eligible) if spec.approvers.rule == "all" else 1)
-            chosen = [p.id for p in eligible[:need]] + [next(p.id for p in eligible if p.org == o) for o in spec.orgs]
-            evidence = "simulated" if spec.evidence == "required" else None
-            commands += [Approve(gate=gate.key, by=who, evidence=evidence) for who in dict.fromkeys(chosen)]
-        elif isinstance(spec, ChecklistGate):
-            by = next(p.id for p in people if set(p.roles) & set(spec.approvers.roles))
-            commands += [Tick(gate=gate.key, item=item, by=by) for item in plan.checklist_items(spec)]
-        elif isinstance(spec, KpiGate):
-            values = {m: _good(plan, m) for m in spec.metrics}
-            commands += [
-                RecordReadings(period=f"sim-{gate.key}-{wave + 1}-{n + 1}", values=values, by=reporter)
-                for n in range(spec.periods)
-            ]
+        commands += kind_of(spec).simulate(plan, spec, gate.key, wave, reporter)
     return commands
 
 
@@ -104,14 +91,6 @@ def after(plan: Plan, phase: Phase, started: datetime, part: float = 1.0) -> dat
         assert plan.calendar is not None
         return plan.calendar.add(started, part * phase.due.seconds(plan.calendar.day_seconds))
     return started + phase.due * part
-
-
-def _good(plan: Plan, metric: str) -> float:
-    kpi = plan.kpi(metric)
-    assert kpi is not None
-    if kpi.target is not None and kpi.meets_sla(kpi.target):
-        return kpi.target
-    return kpi.sla
 
 
 async def simulate(plan: Plan, decide_at: float = 0.5, years: int = 1, runtime: Any = None) -> Forecast:

@@ -75,6 +75,17 @@ class Tick(_Decision):
     note: Text | None = None
 
 
+class Score(_Decision):
+    """Score every criterion of a scorecard gate (a second scoring replaces the first)."""
+
+    update: ClassVar[str] = "score"
+    gate: GateKey
+    scores: dict[GateKey, float] = Field(min_length=1, max_length=30)
+    evidence: dict[GateKey, Annotated[str, Field(min_length=1, max_length=500)]] = Field(default={}, max_length=30)
+    """A link or a reference per criterion; required for those the plan says need it."""
+    note: Text | None = None
+
+
 class Reject(_Decision):
     """Reject a gate: rework, or a halt past the rework limit."""
 
@@ -251,7 +262,7 @@ class TrustKeys(_Sent):
         return self
 
 
-GateDecision = Approve | Tick | Reject | Waive
+GateDecision = Approve | Tick | Score | Reject | Waive
 Control = Pause | Resume | Cancel | ChangeRoster | Escalate | Delegate | RetryNotices
 Raid = RaidAdd | RaidClose
 Command = GateDecision | Control | Raid | Amend | PullFeed | RecordReadings | ReadingsBatch | TrustKeys
@@ -276,6 +287,7 @@ COMMANDS: tuple[type[Command], ...] = (
     Amend,
     PullFeed,
     TrustKeys,
+    Score,
 )
 """The command table, in the order the workflow registers its update handlers."""
 

@@ -7,8 +7,9 @@ together (a KPI named in a gate exists, an approval can be given by someone on t
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
 
@@ -256,6 +257,11 @@ class _Gate(Strict):
     warn_at: Share | None = None
     """The share of ``due`` at which the awaited people and the points of contact are warned."""
 
+    def problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """What its kind finds wrong within the gate itself, as (path under the gate, message);
+        `models.plan_checks` reports them with their lines."""
+        return iter(())
+
 
 class ApprovalGate(_Gate):
     """Passes on its approvers' sign-offs; with ``orgs``, only once each listed side has signed."""
@@ -289,8 +295,50 @@ class RosterGate(_Gate):
     requires: list[Role] = Field(min_length=1)
 
 
-Gate = Annotated[ApprovalGate | ChecklistGate | KpiGate | RosterGate, Field(discriminator="kind")]
-GATE_KINDS = ("approval", "checklist", "kpi", "roster")
+class Criterion(Strict):
+    """One criterion of a scorecard gate: its weight in the mean, the least its mean may score."""
+
+    key: Key
+    name: str | None = Field(default=None, max_length=200)
+    weight: float = Field(gt=0, le=1000)
+    floor: float | None = None
+    evidence: Literal["required", "optional"] = "optional"
+
+
+class ScorecardGate(_Gate):
+    """A go/no-go: each approver scores every criterion on ``scale``; passes once its quorum has
+    scored, when the weighted mean of the criteria's means reaches ``threshold`` and each reaches
+    its floor (`workflows.rules.kinds.scorecard`)."""
+
+    kind: Literal["scorecard"]
+    approvers: Approvers
+    criteria: list[Criterion] = Field(min_length=1, max_length=30)
+    threshold: float
+    scale: tuple[float, float] = (1, 5)
+
+    def problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """A scale that runs backwards; a threshold or a floor outside it; a criterion twice."""
+        low, high = self.scale
+        if low >= high:
+            yield ("scale",), f"scale [{low:g}, {high:g}] runs from a lower score to a higher one, e.g. [1, 5]"
+            return
+        if not low <= self.threshold <= high:
+            yield ("threshold",), f"threshold {self.threshold:g} is outside the scale {low:g} to {high:g}"
+        seen: set[str] = set()
+        for i, c in enumerate(self.criteria):
+            if c.key in seen:
+                yield ("criteria", i, "key"), f"criterion '{c.key}' appears twice"
+            seen.add(c.key)
+            if c.floor is not None and not low <= c.floor <= high:
+                where = ("criteria", i, "floor")
+                yield where, f"floor {c.floor:g} of '{c.key}' is outside the scale {low:g} to {high:g}"
+
+
+GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate | ScorecardGate
+"""Any gate of a plan; each kind's rules live in its module of `workflows.rules.kinds`."""
+Gate = Annotated[GateSpec, Field(discriminator="kind")]
+GATE_KINDS: tuple[str, ...] = tuple(get_args(g.model_fields["kind"].annotation)[0] for g in get_args(GateSpec))
+"""The plan's gate kinds (``approval``, ...), in the order of `GateSpec`."""
 
 
 class OnReject(Strict):
@@ -315,7 +363,7 @@ class Phase(Strict):
     reminders: Reminders | None = None
     gates: list[Gate] = Field(min_length=1, max_length=50)
 
-    def gate(self, key: str) -> ApprovalGate | ChecklistGate | KpiGate | RosterGate | None:
+    def gate(self, key: str) -> GateSpec | None:
         """The gate called ``key`` in this phase, if any."""
         return next((g for g in self.gates if g.key == key), None)
 

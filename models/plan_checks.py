@@ -12,7 +12,6 @@ from models.durations import BusinessTime, format_span
 from models.jsonpath import parse_path
 from models.plan import (
     STANDARD_ROLES,
-    ApprovalGate,
     Approvers,
     ChecklistGate,
     EscalationLevel,
@@ -132,9 +131,9 @@ def _cross_check(plan: Plan) -> Iterator[Found]:
             if gate.key in gate_keys:
                 yield (*g, "key"), f"gate '{gate.key}' appears twice; gate keys are unique across the plan"
             gate_keys.add(gate.key)
-            if isinstance(gate, (ApprovalGate, ChecklistGate)):
-                yield from roles_in(gate.approvers.roles, (*g, "approvers", "roles"))
-                yield from _approvable(plan, gate, g)
+            if isinstance(approvers := getattr(gate, "approvers", None), Approvers):  # any kind signed off
+                yield from roles_in(approvers.roles, (*g, "approvers", "roles"))
+                yield from _approvable(plan, approvers, getattr(gate, "orgs", []), g)
             if isinstance(gate, ChecklistGate):
                 items = plan.checklist_items(gate)
                 if not items:
@@ -146,24 +145,25 @@ def _cross_check(plan: Plan) -> Iterator[Found]:
                     yield from kpi_ref(metric, (*g, "metrics", mi))
             if isinstance(gate, RosterGate):
                 yield from roles_in(gate.requires, (*g, "requires"))
+            yield from (((*g, *path), message) for path, message in gate.problems())
             for li, level in enumerate(gate.escalation or []):
                 yield from roles_in(level.notify, (*g, "escalation", li, "notify"))
 
 
-def _approvable(plan: Plan, gate: ApprovalGate | ChecklistGate, at: tuple[str | int, ...]) -> Iterator[Found]:
-    people = eligible(plan, gate.approvers)
-    roles = ", ".join(gate.approvers.roles)
+def _approvable(plan: Plan, approvers: Approvers, orgs: list[str], at: tuple[str | int, ...]) -> Iterator[Found]:
+    people = eligible(plan, approvers)
+    roles = ", ".join(approvers.roles)
     sides = {p.org for p in plan.people if p.id in people}
-    for i, org in enumerate(gate.orgs if isinstance(gate, ApprovalGate) and people else []):
+    for i, org in enumerate(orgs if people else []):
         if org not in sides:
             yield (*at, "orgs", i), f"no one at {org} holds {roles}, so {org} can never sign this gate off"
     if not people:
         yield (*at, "approvers"), f"no one on the roster holds {roles}, so no one can sign this gate off"
-    elif gate.approvers.quorum and gate.approvers.quorum > len(people):
+    elif approvers.quorum and approvers.quorum > len(people):
         yield (
             (*at, "approvers", "quorum"),
             (
-                f"quorum {gate.approvers.quorum} needs that many people holding {roles}; "
+                f"quorum {approvers.quorum} needs that many people holding {roles}; "
                 f"the roster has {len(people)}: {', '.join(people)}"
             ),
         )

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         Reject,
         Resume,
         RetryNotices,
+        Score,
         Tick,
         TrustKeys,
         Waive,
@@ -312,6 +313,7 @@ class TransitionWorkflow:
     amend = _handles(Amend)
     pull_feed = _handles(PullFeed)
     trust_keys = _handles(TrustKeys)
+    score = _handles(Score)
 
     @workflow.signal(dynamic=True)
     def command_signal(self, name: str, args: Sequence[RawValue]) -> None:

@@ -15,8 +15,9 @@ from bpo.evidence_check import last_verdicts, pinned
 from bpo.render import who
 from bpo.report import timeline_svg
 from bpo.web.app import Web
-from models.plan import ChecklistGate, Person
+from models.plan import Person
 from models.tables import AuditRecord
+from workflows.rules.kinds import KINDS, kind_of
 
 SIGN_OFFS = ("approved", "ticked", "rejected", "waived")
 
@@ -57,7 +58,8 @@ async def transition_view(w: Web, transition_id: str, people: list[Person]) -> d
     gates = []
     for g in status.gates:
         spec = phase.gate(g.key) if phase else None
-        awaited = [names.get(p, p) for p in g.waiting_for] if g.kind == "approval" else g.waiting_for
+        people_awaited = KINDS[g.kind].waits_on_people
+        awaited = [names.get(p, p) for p in g.waiting_for] if people_awaited else g.waiting_for
         gates.append({"status": g, "name": (spec.name if spec else None) or g.key, "awaited": awaited})
     return {
         "status": status,
@@ -95,19 +97,14 @@ async def gate_view(w: Web, transition_id: str, key: str, people: list[Person]) 
         for r in rows
         if r.kind in SIGN_OFFS
     ]
-    items = t["plan"].checklist_items(spec) if isinstance(spec, ChecklistGate) else []
+    kind = kind_of(spec)
+    items = kind.parts(t["plan"], spec)
     ticked = {s["item"] for s in signoffs if s["kind"] == "ticked"}
-    needs = {
-        "approval": "approval",
-        "checklist": "every item ticked",
-        "kpi": "KPI readings",
-        "roster": "roles on the roster",
-    }[spec.kind]
     return {
         **found,
         "t": t,
         "spec": spec,
-        "needs": needs,
+        "needs": kind.needs,
         "signoffs": signoffs,
         "items": [(i, i in ticked) for i in items],
         "roles": getattr(getattr(spec, "approvers", None), "roles", []),

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models.commands import Approve, GateDecision, Reject, Tick, Waive
+from models.commands import GateDecision, Reject, Waive
 from models.constants import login_key
 from models.messages import GateState
-from models.plan import ApprovalGate, ChecklistGate
 from workflows.rules import texts
 from workflows.rules.checks import check_gate_decision
 from workflows.rules.clock import Deadline, View
 from workflows.rules.delegation import delegates
 from workflows.rules.gates import gate_status, opened
+from workflows.rules.kinds import kind_of
 from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import Refused
 from workflows.rules.versions import APPROVAL_REQUESTS, REMINDERS
@@ -28,8 +28,8 @@ ACTIONS = ("approve", "tick", "reject", "waive")
 def awaited(v: View, now: datetime | None = None) -> dict[str, list[str]]:
     """Each person the open gates of the phase under way wait on, with those gates' keys.
 
-    An approval gate waits on the approvers who have not signed (on the side still missing); a
-    checklist gate on everyone who may tick while an item is left. A paused transition still
+    Each gate's kind says whom it waits on (an approval gate: the approvers who have not signed; a
+    checklist gate: everyone who may tick while an item is left). A paused transition still
     waits on them; an ended one on nobody. Whoever stands in for them at ``now`` is awaited too.
     """
     phase = v.phase
@@ -38,11 +38,10 @@ def awaited(v: View, now: datetime | None = None) -> dict[str, list[str]]:
     people: dict[str, list[str]] = {}
     for gate in v.state.gates:
         spec = phase.gate(gate.key)
-        if gate.status != "open" or not isinstance(spec, ApprovalGate | ChecklistGate):
+        if gate.status != "open" or spec is None:
             continue
         waiting = gate_status(v, gate).waiting_for
-        who = waiting if isinstance(spec, ApprovalGate) else (v.eligible(spec.approvers.roles) if waiting else [])
-        for person_id in who:
+        for person_id in kind_of(spec).awaited(v, spec, gate, waiting):
             for standing in (person_id, *delegates(v, person_id, now)):
                 if gate.key not in people.setdefault(standing, []):
                     people[standing].append(gate.key)
@@ -90,10 +89,9 @@ def options(v: View, person_id: str, now: datetime | None = None) -> dict[str, l
     allowed: dict[str, list[str]] = {}
     for gate in v.state.gates:
         spec = phase.gate(gate.key)
-        item = next(iter(v.plan.checklist_items(spec)), "item") if isinstance(spec, ChecklistGate) else "item"
+        assert spec is not None
         probes: list[GateDecision] = [
-            Approve(by=person_id, gate=gate.key, evidence="-"),
-            Tick(by=person_id, gate=gate.key, item=item),
+            *kind_of(spec).probes(v, spec, gate.key, person_id),
             Reject(by=person_id, gate=gate.key, reason="-"),
             Waive(by=person_id, gate=gate.key, reason="-"),
         ]
@@ -124,7 +122,8 @@ def request_approvals(m: Recorder, now: datetime) -> None:
                 continue
             gate.asked = [*gate.asked, person_id]
             detail = {"gate": key, "path": f"/t/{m.state.id}/gates/{key}"}
-            message = texts.approval_requested(m.plan, phase, spec, people[person_id].name, next_due(m, now))
+            what = kind_of(spec).asks
+            message = texts.approval_requested(m.plan, phase, spec, what, people[person_id].name, next_due(m, now))
             m.tell("approval_requested", message, [people[person_id]], now, detail)
 
 

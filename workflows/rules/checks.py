@@ -30,6 +30,7 @@ from models.commands import (
     Reject,
     Resume,
     RetryNotices,
+    Score,
     Tick,
     TrustKeys,
     Waive,
@@ -38,24 +39,18 @@ from models.plan import (
     CONTROL_ROLES,
     SENIOR_ROLES,
     WAIVE_ROLES,
-    ApprovalGate,
-    ChecklistGate,
     Person,
 )
 from models.signing import verify
 from workflows.rules import amendments, feeds, keys, raid, readings, replays
 from workflows.rules.clock import View
 from workflows.rules.delegation import acting_for
+from workflows.rules.kinds import kind_of, taking
 from workflows.rules.lookups import escalation_level, gate_of, person, recorded_readings, require_role
 from workflows.rules.refusals import RefusalKind, Refused
 from workflows.rules.versions import DELEGATION_DATES, KPI_PROVENANCE, READINGS_STAND, ROSTER_AUTHORITY
 
 LEAD_ROLES = ("program_manager", "transition_lead")
-PASSES_ON = {
-    "checklist": "it passes when each of its items is ticked",
-    "kpi": "it passes on KPI readings",
-    "roster": "it passes when the roster holds every required role",
-}
 
 
 def check(v: View, command: Command, now: datetime | None = None) -> None:
@@ -84,7 +79,7 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
         case RaidAdd() | RaidClose():
             _check_live(v)
             raid.check_add(v, command, now) if isinstance(command, RaidAdd) else raid.check_close(v, command)
-        case Approve() | Tick() | Reject() | Waive():
+        case Approve() | Tick() | Score() | Reject() | Waive():
             check_gate_decision(v, command, now)
         case TrustKeys():
             keys.check(v, command)
@@ -124,33 +119,16 @@ def check_gate_decision(v: View, command: GateDecision, now: datetime | None = N
     if isinstance(command, Waive):
         _require_or_for(v, command.by, WAIVE_ROLES, f"waive gate '{gate.key}'", now)
         return
-    approvers = spec.approvers.roles if isinstance(spec, (ApprovalGate, ChecklistGate)) else WAIVE_ROLES
+    kind = kind_of(spec)
     if isinstance(command, Reject):
-        _require_or_for(v, command.by, approvers, f"reject gate '{gate.key}'", now)
+        _require_or_for(v, command.by, kind.deciders(spec), f"reject gate '{gate.key}'", now)
         return
-    if isinstance(command, Approve) and not isinstance(spec, ApprovalGate):
-        raise Refused(
-            f"gate '{gate.key}' is a {spec.kind} gate and is not approved: {PASSES_ON[spec.kind]}",
-            RefusalKind.WRONG_GATE_KIND,
-        )
-    if isinstance(command, Tick):
-        if not isinstance(spec, ChecklistGate):
-            raise Refused(
-                f"gate '{gate.key}' is a {spec.kind} gate, not a checklist; nothing to tick",
-                RefusalKind.WRONG_GATE_KIND,
-            )
-        items = v.plan.checklist_items(spec)
-        if command.item not in items:
-            raise Refused(
-                f"unknown item '{command.item}' of gate '{gate.key}'; its items: {', '.join(items)}",
-                RefusalKind.UNKNOWN_ITEM,
-            )
-    _require_or_for(v, command.by, approvers, f"sign off gate '{gate.key}'", now)
-    needs_evidence = isinstance(spec, ApprovalGate) and spec.evidence == "required"
-    if isinstance(command, Approve) and needs_evidence and not command.evidence:
-        raise Refused(
-            f"gate '{gate.key}' needs evidence with each approval: a link or a reference", RefusalKind.EVIDENCE_REQUIRED
-        )
+    if command.update not in kind.takes:
+        taker = taking(command.update)
+        assert taker is not None, f"no gate kind takes {command.update}"
+        raise Refused(taker.elsewhere(gate.key, kind, command.update), RefusalKind.WRONG_GATE_KIND)
+    roles, what = kind.deciders(spec), f"sign off gate '{gate.key}'"
+    kind.check(v, spec, gate, command, lambda: _require_or_for(v, command.by, roles, what, now))
 
 
 def _require_or_for(v: View, by: str, roles: Iterable[str], what: str, now: datetime | None) -> None:

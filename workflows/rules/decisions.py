@@ -19,20 +19,21 @@ from models.commands import (
     RecordReadings,
     Reject,
     Resume,
+    Score,
     Tick,
     Waive,
 )
 from models.evidence import EvidencePin
 from models.messages import Delegation, Signoff
-from models.plan import NOTIFIED_OF_CONTROL, ApprovalGate, ChecklistGate, KpiGate
-from workflows.rules import readings, rechecks, texts
-from workflows.rules.delegation import acting_for
-from workflows.rules.gates import approvals_pass, approvers, gate_passed, kpi_streak, open_gate
+from models.plan import NOTIFIED_OF_CONTROL
+from workflows.rules import readings, texts
+from workflows.rules.gates import gate_passed, open_gate
+from workflows.rules.kinds import kind_of
 from workflows.rules.ledger import record_steady, unsettled
 from workflows.rules.lookups import escalation_level, gate_of, recorded_readings
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import begin_phase, close_run, raise_level
-from workflows.rules.versions import EVIDENCE_RECHECKED, PHASE_BREACH_ALERTS, READINGS_STAND
+from workflows.rules.versions import PHASE_BREACH_ALERTS, READINGS_STAND
 
 MAX_BREACHES = 500
 MAX_DELEGATIONS = 200
@@ -41,36 +42,26 @@ MAX_DELEGATIONS = 200
 def approve(m: Recorder, command: Approve, now: datetime, pin: EvidencePin | None = None) -> None:
     """Count an approval; the gate passes when its approvers' rule is met. ``pin`` is its
     evidence as fetched and kept when the approval came."""
-    spec, gate = gate_of(m, command.gate)
-    assert isinstance(spec, ApprovalGate)
-    eligible = approvers(m, spec, gate)
-    # Someone standing in counts as the person they stand in for, who has not approved yet.
-    principal = acting_for(m, command.by, lambda p: p in eligible and p not in gate.approvals, now)
-    who = principal or command.by
-    first = who not in gate.approvals
-    if first:
-        gate.approvals[who] = Signoff(by=command.by, at=now, note=command.note, evidence=command.evidence, pin=pin)
-        if pin is not None and command.evidence and m.changed(EVIDENCE_RECHECKED):
-            rechecks.watch(m, gate.key, command.by, command.evidence, pin, now)
-    detail: dict[str, object] = {"evidence": command.evidence, "repeat": not first}
-    if principal:
-        detail["for"] = principal
-    if pin is not None:
-        detail["pinned"] = pin.model_dump(mode="json", exclude={"at"})
-    m.decided("approved", gate.key, command, now, command.note, detail)
-    if approvals_pass(m, spec, gate):
-        gate_passed(m, gate, now)
+    _decide(m, command, now, pin=pin)
 
 
 def tick(m: Recorder, command: Tick, now: datetime) -> None:
     """Tick an item; the gate passes when every item is ticked."""
+    _decide(m, command, now)
+
+
+def score(m: Recorder, command: Score, now: datetime) -> None:
+    """Keep an approver's scores; the gate passes when its quorum's scores reach the threshold and floors."""
+    _decide(m, command, now)
+
+
+def _decide(m: Recorder, command: Approve | Tick | Score, now: datetime, **extra: object) -> None:
+    """Let the gate's kind record a decision it takes; pass the gate once its condition holds."""
     spec, gate = gate_of(m, command.gate)
-    assert isinstance(spec, ChecklistGate)
-    first = command.item not in gate.ticks
-    if first:
-        gate.ticks[command.item] = Signoff(by=command.by, at=now, note=command.note)
-    m.decided("ticked", gate.key, command, now, command.note, {"item": command.item, "repeat": not first})
-    if all(item in gate.ticks for item in m.plan.checklist_items(spec)):
+    kind = kind_of(spec)
+    assert command.update in kind.takes
+    kind.apply(m, spec, gate, command, now, **extra)
+    if kind.met(m, spec, gate):
         gate_passed(m, gate, now)
 
 
@@ -162,15 +153,10 @@ def record_readings(
         alert_breaches(m, command, phase.name, now)
     for gate in m.state.gates:
         spec = phase.gate(gate.key)
-        if not isinstance(spec, KpiGate) or gate.status != "open":
+        if spec is None or "readings" not in kind_of(spec).takes or gate.status != "open":
             continue
-        values = {metric: v for metric, v in command.values.items() if metric in spec.metrics}
-        if not values or (stands and command.correct and command.period not in gate.periods):
-            continue  # a correction counts where the reading it corrects counted, never anew
-        if command.period not in gate.periods:
-            gate.periods.append(command.period)
-        gate.readings.setdefault(command.period, {}).update(values)
-        if kpi_streak(m, spec, gate)[0] >= spec.periods:
+        counted = kind_of(spec).apply(m, spec, gate, command, now, stands=stands)
+        if counted and kind_of(spec).met(m, spec, gate):
             gate_passed(m, gate, now)
 
 

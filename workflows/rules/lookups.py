@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from models.messages import GateState
-from models.plan import ApprovalGate, ChecklistGate, KpiGate, Person, RosterGate
+from models.plan import GateSpec, Person
 from workflows.rules import readings
 from workflows.rules.clock import View
 from workflows.rules.refusals import RefusalKind, Refused
-
-GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate
 
 
 def person(v: View, person_id: str) -> Person:

@@ -27,6 +27,7 @@ from models.commands import (
     Reject,
     Resume,
     RetryNotices,
+    Score,
     Tick,
     TrustKeys,
     Waive,
@@ -186,6 +187,8 @@ class Machine(Recorder):
                 decisions.approve(self, command, now, pin)
             case Tick():
                 decisions.tick(self, command, now)
+            case Score():
+                decisions.score(self, command, now)
             case Reject():
                 decisions.reject(self, command, now)
             case Waive():

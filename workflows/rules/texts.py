@@ -10,18 +10,16 @@ from datetime import date, datetime, timedelta
 
 from models.durations import BusinessTime, spoken
 from models.messages import Amendment, RaidItem, Settlement
-from models.plan import ApprovalGate, ChecklistGate, Kpi, KpiGate, Phase, Plan, RosterGate
+from models.plan import GateSpec, Kpi, Phase, Plan
 from models.status import ObjectiveStatus
 from workflows.rules.settlement import settlement_text
 
 Message = tuple[str, str]
 
 
-def approval_requested(
-    plan: Plan, phase: Phase, gate: ApprovalGate | ChecklistGate | KpiGate | RosterGate, name: str, due: datetime | None
-) -> Message:
-    """A gate opened that waits on this person's decision."""
-    what = "sign off" if gate.kind == "approval" else "tick the items of"
+def approval_requested(plan: Plan, phase: Phase, gate: GateSpec, what: str, name: str, due: datetime | None) -> Message:
+    """A gate opened that waits on this person's decision; ``what`` they do with it is its kind's
+    to say (``sign off``)."""
     return (
         f"[{plan.client}] your decision: {gate.key} ({phase.name})",
         f"{name}, '{plan.name}' waits on you to {what} the gate '{gate.key}' of {phase.name}"

@@ -49,6 +49,10 @@ class Sent(Message):
     """The fields a person fills in on the web app's gate form (and its API's body), besides the gate."""
     web: ClassVar[bool] = True
     """Whether a person signed in to the web app (or its API) may send it; if not, only an operator."""
+    signal: ClassVar[bool] = True
+    """Whether the workflow takes it as a signal of its update's name too. A command added later
+    says False until a change id lets it: before, a signal of that name was refused, and a history
+    that recorded one must replay as it ran."""
 
     request_id: RequestId | None = None
     """Makes a retried request count once; the same id again is a repeat."""

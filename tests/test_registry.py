@@ -69,6 +69,16 @@ def test_the_workflow_takes_each_command_as_an_update_of_its_name_and_approve_pi
     assert not any(inspect.iscoroutinefunction(definition.updates[n].fn) for n in BY_UPDATE if n != "approve")
 
 
+def test_every_command_but_those_added_since_is_also_a_signal_and_the_refusal_names_the_same_list():
+    # A signal's refusal text is audited, so the list it names must stay what histories recorded.
+    takes_signals = [c.update for c in COMMANDS if c.signal]
+    assert takes_signals == [
+        "approve", "tick", "reject", "waive", "pause", "resume", "cancel", "change_roster", "escalate",
+        "record_readings", "record_batch", "delegate", "retry_notices", "raid_add", "raid_close", "amend",
+        "pull_feed", "trust_keys",
+    ]  # fmt: skip
+
+
 def test_a_decision_typed_at_the_command_line_becomes_its_command():
     parse = build_parser().parse_args
     approve = decision(parse(["approve", "t-1", "go_live", "--by", "li", "--evidence", "https://x.example/e"]))

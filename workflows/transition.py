@@ -283,12 +283,13 @@ class TransitionWorkflow:
         id apply when it is processed; a refused one changes nothing but is audited, and its
         sender told."""
         now = workflow.now()
-        command_type = BY_UPDATE.get(name)
+        signals = {update: command_type for update, command_type in BY_UPDATE.items() if command_type.signal}
+        command_type = signals.get(name)
         command: Command | None = None
         try:
             if command_type is None:
                 raise Refused(
-                    f"no command is called '{name}'; commands: {', '.join(BY_UPDATE)}", RefusalKind.UNKNOWN_COMMAND
+                    f"no command is called '{name}'; commands: {', '.join(signals)}", RefusalKind.UNKNOWN_COMMAND
                 )
             if len(args) != 1:
                 raise Refused(f"a {name} signal carries one {command_type.__name__}", RefusalKind.BAD_INPUT)

@@ -245,6 +245,14 @@ class PullFeed(Decided):
     periods: list[PeriodLabel] = Field(default=[], max_length=12)
 
 
+class Note(Decided):
+    """A free-text note on the transition's audit trail, by anyone on the roster."""
+
+    update: ClassVar[str] = "note"
+    signal: ClassVar[bool] = False  # added after running transitions recorded signals of this name
+    text: Text
+
+
 PublicKey = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -276,7 +284,7 @@ class TrustKeys(Sent):
 GateDecision = Approve | Tick | Reject | Waive
 Control = Pause | Resume | Cancel | ChangeRoster | Escalate | Delegate | RetryNotices
 Raid = RaidAdd | RaidClose
-Command = GateDecision | Control | Raid | Amend | PullFeed | RecordReadings | ReadingsBatch | TrustKeys
+Command = GateDecision | Control | Raid | Amend | PullFeed | RecordReadings | ReadingsBatch | TrustKeys | Note
 """Every command a transition takes."""
 
 COMMANDS: tuple[type[Command], ...] = (
@@ -298,6 +306,7 @@ COMMANDS: tuple[type[Command], ...] = (
     Amend,
     PullFeed,
     TrustKeys,
+    Note,
 )
 """The command table, in the order the workflow registers its update handlers: each member of
 `Command` once (`tests/test_registry.py` holds it)."""

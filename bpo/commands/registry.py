@@ -23,6 +23,7 @@ from models.commands import (
     Decided,
     Delegate,
     Escalate,
+    Note,
     Pause,
     PullFeed,
     RaidAdd,
@@ -65,6 +66,7 @@ CLI: dict[type[Command], Cli] = {
         "raise an escalation by hand now, notified like a timed one",
         options={"level": {"metavar": "N", "help": "the ladder level (default: the next one)"}},
     ),
+    Note: Cli("add a note to a transition's audit trail", ("text",)),
 }
 """The commands built from their models, in the order `bpo --help` lists them."""
 

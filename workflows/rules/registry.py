@@ -21,6 +21,7 @@ from models.commands import (
     Command,
     Delegate,
     Escalate,
+    Note,
     Pause,
     PullFeed,
     RaidAdd,
@@ -35,7 +36,7 @@ from models.commands import (
     Waive,
 )
 from models.evidence import EvidencePin
-from workflows.rules import amendments, checks, decisions, deliveries, feeds, keys, raid
+from workflows.rules import amendments, checks, decisions, deliveries, feeds, keys, notes, raid
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
 
@@ -104,6 +105,7 @@ RULES: tuple[Rule[Any], ...] = (
     Rule(Amend, checks.check_amend, _unpinned(amendments.propose)),
     Rule(PullFeed, checks.check_pull_feed, _unpinned(feeds.pull_now)),
     Rule(TrustKeys, checks.check_trust_keys, _unpinned(keys.rotate)),
+    Rule(Note, notes.check, _unpinned(notes.add)),
 )
 """Every command's rules, in the order of `models.commands.COMMANDS`."""
 

@@ -150,33 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--verify", action="store_true", help="check the hash chain and every signature: exit 0 intact, 1 not"
     )
 
-    def decision(
-        name: str, help_text: str, *positional: str, reason: bool = False, optional_reason: bool = False
-    ) -> None:
-        p = add(name, help_text, "deciding:cmd_decide")
-        p.add_argument("id")
-        for arg in positional:
-            p.add_argument(arg)
-        p.add_argument("--by", required=True, metavar="PERSON", help="your id on the roster")
-        if name in ("approve", "tick"):
-            p.add_argument("--note")
-        if name == "approve":
-            p.add_argument("--evidence", metavar="REF", help="a link or reference backing the approval")
-        if reason or optional_reason:
-            p.add_argument("--reason", required=reason)
-        if name == "escalate":
-            p.add_argument("--level", type=int, metavar="N", help="the ladder level (default: the next one)")
-        p.add_argument("--request-id", help="makes a retried command count once")
-        p.add_argument("--json", action="store_true", help="print the status after the decision as JSON")
+    from bpo.commands.registry import add_commands  # approve, tick, reject, waive, pause, ...
 
-    decision("approve", "approve a gate", "gate")
-    decision("tick", "tick one item of a checklist gate", "gate", "item")
-    decision("reject", "reject a gate (rework, or a halt past the rework limit)", "gate", reason=True)
-    decision("waive", "pass a gate without its condition", "gate", reason=True)
-    decision("pause", "stop every clock of a transition", reason=True)
-    decision("resume", "start the clocks again", optional_reason=True)
-    decision("cancel", "end a transition", reason=True)
-    decision("escalate", "raise an escalation by hand now, notified like a timed one", reason=True)
+    add_commands(add)
 
     p = add("kpi", "record KPI readings: --period LABEL METRIC=VALUE...", "deciding:cmd_kpi")
     p.add_argument("id")

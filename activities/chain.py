@@ -30,7 +30,7 @@ READINGS = frozenset({"kpi_reading", "kpi_corrected"})
 COMMANDS = READINGS | {
     "approved", "ticked", "waived", "rejected", "paused", "resumed", "cancelled", "escalated",
     "roster_changed", "delegated", "delegation_ended", "notices_retried", "feed_pull_requested",
-    "raid_added", "raid_closed", "amendment_proposed", "amendment_approved", "amendment_rejected", "scored",
+    "raid_added", "raid_closed", "amendment_proposed", "amendment_approved", "amendment_rejected", "scored", "noted",
 }  # fmt: skip
 """The kinds of row only a person's command makes: signed where the transition trusts keys
 however the row says it came (a command sent straight to Temporal has no ``via``), except

@@ -22,7 +22,9 @@ from models.plan import Plan
 from models.status import TransitionStatus
 from models.tables import AuditRecord
 
-DECISION_KINDS = ("approved", "ticked", "rejected", "waived", "paused", "resumed", "cancelled", "roster_changed")
+DECISION_KINDS = (
+    "approved", "ticked", "rejected", "waived", "paused", "resumed", "cancelled", "roster_changed", "noted",
+)  # fmt: skip
 COLOURS = {"passed": "#2e7d32", "reworked": "#ef6c00", "cancelled": "#757575", None: "#1565c0"}
 
 

@@ -1,9 +1,13 @@
 """The decisions a transition takes: one model per command, each naming its update once.
 
-This module is the command table. Every command declares the name of the workflow update that
-carries it (``update``); the `bpo` client sends by that name, the workflow registers one handler
-per command from it, and the rules dispatch on `Command` with ``match``. Adding a command means
-a model here, one rule function and one handler line in the workflow.
+This module is the data half of the command registry. Every command declares the name of the
+workflow update (and signal) that carries it (``update``), the fields a person fills in on the web
+app's form (``form``) and whether the web app may send it at all (``web``); `COMMANDS` lists them
+once. The `bpo` client sends by that name; the workflow registers one handler per entry of
+`COMMANDS`; the rules take each command's check and apply from `workflows.rules.registry`; the
+command line builds its subcommands from `bpo.commands.registry`. Adding a command means a model
+here (in `COMMANDS` and `Command`), an entry of each of those two registries, and its rules in a
+module of their own; `tests/test_registry.py` names whichever is missing.
 """
 
 from __future__ import annotations
@@ -35,9 +39,20 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _Sent(Message):
+class Sent(Message):
+    """What every command carries besides its own fields: who sent it, how, and its signature."""
+
     update: ClassVar[str]
-    """The workflow update that carries this command; names in running histories never change."""
+    """The workflow update that carries this command, and the signal of the same name; names in
+    running histories never change."""
+    form: ClassVar[tuple[str, ...]] = ()
+    """The fields a person fills in on the web app's gate form (and its API's body), besides the gate."""
+    web: ClassVar[bool] = True
+    """Whether a person signed in to the web app (or its API) may send it; if not, only an operator."""
+    signal: ClassVar[bool] = True
+    """Whether the workflow takes it as a signal of its update's name too. A command added later
+    says False until a change id lets it: before, a signal of that name was refused, and a history
+    that recorded one must replay as it ran."""
 
     request_id: RequestId | None = None
     """Makes a retried request count once; the same id again is a repeat."""
@@ -53,32 +68,38 @@ class _Sent(Message):
     outside the window (`workflows.rules.replays.WINDOW`) is refused."""
 
 
-class _Decision(_Sent):
+class Decided(Sent):
+    """A command a person on the roster takes, naming them in ``by``; kept in the decision log."""
+
     by: PersonId
 
 
-class Approve(_Decision):
+class Approve(Decided):
     """Approve an approval gate."""
 
     update: ClassVar[str] = "approve"
+    form: ClassVar[tuple[str, ...]] = ("note", "evidence")
     gate: GateKey
     note: Text | None = None
     evidence: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
 
-class Tick(_Decision):
+class Tick(Decided):
     """Tick one item of a checklist gate."""
 
     update: ClassVar[str] = "tick"
+    form: ClassVar[tuple[str, ...]] = ("item", "note")
     gate: GateKey
     item: GateKey
     note: Text | None = None
 
 
-class Score(_Decision):
+class Score(Decided):
     """Score every criterion of a scorecard gate (a second scoring replaces the first)."""
 
     update: ClassVar[str] = "score"
+    signal: ClassVar[bool] = False  # added after running transitions recorded signals of this name
+    web: ClassVar[bool] = False  # `bpo score` only, until the gate page has a scoring form
     gate: GateKey
     scores: dict[GateKey, float] = Field(min_length=1, max_length=30)
     evidence: dict[GateKey, Annotated[str, Field(min_length=1, max_length=500)]] = Field(default={}, max_length=30)
@@ -86,44 +107,46 @@ class Score(_Decision):
     note: Text | None = None
 
 
-class Reject(_Decision):
+class Reject(Decided):
     """Reject a gate: rework, or a halt past the rework limit."""
 
     update: ClassVar[str] = "reject"
+    form: ClassVar[tuple[str, ...]] = ("reason",)
     gate: GateKey
     reason: Text
 
 
-class Waive(_Decision):
+class Waive(Decided):
     """Pass a gate without its condition."""
 
     update: ClassVar[str] = "waive"
+    form: ClassVar[tuple[str, ...]] = ("reason",)
     gate: GateKey
     reason: Text
 
 
-class Pause(_Decision):
+class Pause(Decided):
     """Stop every clock."""
 
     update: ClassVar[str] = "pause"
     reason: Text
 
 
-class Resume(_Decision):
+class Resume(Decided):
     """Start the clocks again, reopening a rejected gate."""
 
     update: ClassVar[str] = "resume"
     reason: Text | None = None
 
 
-class Cancel(_Decision):
+class Cancel(Decided):
     """End the transition."""
 
     update: ClassVar[str] = "cancel"
     reason: Text
 
 
-class Escalate(_Decision):
+class Escalate(Decided):
     """Raise an escalation by hand now: the next level of the phase's ladder, or ``level``."""
 
     update: ClassVar[str] = "escalate"
@@ -131,7 +154,7 @@ class Escalate(_Decision):
     level: int | None = Field(default=None, ge=1, le=20)
 
 
-class Delegate(_Decision):
+class Delegate(Decided):
     """Let ``to`` decide whatever ``person`` may until the end of ``until``; or, with ``end``,
     stop ``person``'s delegation now."""
 
@@ -154,7 +177,7 @@ RaidKind = Literal["risk", "action", "issue", "decision"]
 Severity = Literal["low", "medium", "high", "critical"]
 
 
-class RaidAdd(_Decision):
+class RaidAdd(Decided):
     """Open an item in the RAID log: a risk, an action, an issue or a decision."""
 
     update: ClassVar[str] = "raid_add"
@@ -167,7 +190,7 @@ class RaidAdd(_Decision):
     """A gate the item holds until it is closed."""
 
 
-class RaidClose(_Decision):
+class RaidClose(Decided):
     """Close an item of the RAID log, saying how it was settled."""
 
     update: ClassVar[str] = "raid_close"
@@ -175,7 +198,7 @@ class RaidClose(_Decision):
     note: Text
 
 
-class Amend(_Decision):
+class Amend(Decided):
     """Propose a new version of the plan; an executive sponsor approves it as ``amendment_N``."""
 
     update: ClassVar[str] = "amend"
@@ -183,13 +206,13 @@ class Amend(_Decision):
     reason: Text
 
 
-class RetryNotices(_Decision):
+class RetryNotices(Decided):
     """Send again every notification that failed for good or ran out of tries."""
 
     update: ClassVar[str] = "retry_notices"
 
 
-class ChangeRoster(_Decision):
+class ChangeRoster(Decided):
     """Add people to the roster (or replace their entry), or take them off it."""
 
     update: ClassVar[str] = "change_roster"
@@ -197,7 +220,7 @@ class ChangeRoster(_Decision):
     remove: list[PersonId] = Field(default=[], max_length=50)
 
 
-class RecordReadings(_Sent):
+class RecordReadings(Sent):
     """KPI readings for one reporting period, ``{"csat": 91.0}``."""
 
     update: ClassVar[str] = "record_readings"
@@ -219,14 +242,14 @@ class RecordReadings(_Sent):
         return values
 
 
-class ReadingsBatch(_Sent):
+class ReadingsBatch(Sent):
     """Several periods' readings recorded together: all of them, or none if any is refused."""
 
     update: ClassVar[str] = "record_batch"
     batches: list[RecordReadings] = Field(min_length=1, max_length=2000)
 
 
-class PullFeed(_Decision):
+class PullFeed(Decided):
     """Pull a KPI feed now: the periods due and missing, and any completed ``periods`` named."""
 
     update: ClassVar[str] = "pull_feed"
@@ -235,13 +258,22 @@ class PullFeed(_Decision):
     periods: list[PeriodLabel] = Field(default=[], max_length=12)
 
 
+class Note(Decided):
+    """A free-text note on the transition's audit trail, by anyone on the roster."""
+
+    update: ClassVar[str] = "note"
+    signal: ClassVar[bool] = False  # added after running transitions recorded signals of this name
+    text: Text
+
+
 PublicKey = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class TrustKeys(_Sent):
+class TrustKeys(Sent):
     """Add or remove public keys the transition trusts; signed by a key it trusts already."""
 
     update: ClassVar[str] = "trust_keys"
+    web: ClassVar[bool] = False  # keys rotate with an operator's key only
     add: list[PublicKey] = Field(default=[], max_length=20)
     remove: list[PublicKey] = Field(default=[], max_length=20)
     by: PersonId | None = None
@@ -265,7 +297,7 @@ class TrustKeys(_Sent):
 GateDecision = Approve | Tick | Score | Reject | Waive
 Control = Pause | Resume | Cancel | ChangeRoster | Escalate | Delegate | RetryNotices
 Raid = RaidAdd | RaidClose
-Command = GateDecision | Control | Raid | Amend | PullFeed | RecordReadings | ReadingsBatch | TrustKeys
+Command = GateDecision | Control | Raid | Amend | PullFeed | RecordReadings | ReadingsBatch | TrustKeys | Note
 """Every command a transition takes."""
 
 COMMANDS: tuple[type[Command], ...] = (
@@ -288,8 +320,10 @@ COMMANDS: tuple[type[Command], ...] = (
     PullFeed,
     TrustKeys,
     Score,
+    Note,
 )
-"""The command table, in the order the workflow registers its update handlers."""
+"""The command table, in the order the workflow registers its update handlers: each member of
+`Command` once (`tests/test_registry.py` holds it)."""
 
 BY_UPDATE: dict[str, type[Command]] = {cls.update: cls for cls in COMMANDS}
 """Each command by its update's name, which is also its signal's and its `bpo` subcommand's."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from models.commands import Command
+from models.commands import Command, Sent
 from models.keys import fingerprint as fingerprint  # the callers that sign take the key helpers from here too
 from models.keys import key_bytes, public_key, public_text
 from models.keys import new_key_pair as new_key_pair
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from models.messages import StartTransition
 
 
-def signed_fields(command: Command) -> dict[str, Any]:
+def signed_fields(command: Sent) -> dict[str, Any]:
     """Every field a signature covers: all but the signature, and ``signed_at`` only when set (a
     command signed before it existed covers the fields it had)."""
     exclude = {"signature"} if command.signed_at is not None else {"signature", "signed_at"}

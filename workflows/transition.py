@@ -17,29 +17,7 @@ from temporalio.common import RawValue, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.commands import (
-        BY_UPDATE,
-        Amend,
-        Approve,
-        Cancel,
-        ChangeRoster,
-        Command,
-        Delegate,
-        Escalate,
-        Pause,
-        PullFeed,
-        RaidAdd,
-        RaidClose,
-        ReadingsBatch,
-        RecordReadings,
-        Reject,
-        Resume,
-        RetryNotices,
-        Score,
-        Tick,
-        TrustKeys,
-        Waive,
-    )
+    from models.commands import BY_UPDATE, COMMANDS, Approve, Command
     from models.constants import EPOCH_MEMO, WORKFLOW_NAME
     from models.deliveries import Deliveries
     from models.evidence import EvidencePin, pinnable
@@ -97,7 +75,17 @@ def _handles(command_type: type[Command]) -> Any:
     return update
 
 
+def _with_handlers(cls: type[Any]) -> type[Any]:
+    """One update handler per command of `models.commands.COMMANDS`, named by its update, except
+    those the class writes out itself (approve, which first pins its evidence)."""
+    for command_type in COMMANDS:
+        if command_type.update not in vars(cls):
+            setattr(cls, command_type.update, _handles(command_type))
+    return cls
+
+
 @workflow.defn(name=WORKFLOW_NAME)
+@_with_handlers
 class TransitionWorkflow:
     """Runs one transition plan from its first phase into steady state."""
 
@@ -295,26 +283,6 @@ class TransitionWorkflow:
             )
         return None
 
-    # One handler line per command of `models.commands`: the update's name comes from the model.
-    tick = _handles(Tick)
-    reject = _handles(Reject)
-    waive = _handles(Waive)
-    record_readings = _handles(RecordReadings)
-    record_batch = _handles(ReadingsBatch)
-    pause = _handles(Pause)
-    resume = _handles(Resume)
-    cancel = _handles(Cancel)
-    change_roster = _handles(ChangeRoster)
-    escalate = _handles(Escalate)
-    delegate = _handles(Delegate)
-    retry_notices = _handles(RetryNotices)
-    raid_add = _handles(RaidAdd)
-    raid_close = _handles(RaidClose)
-    amend = _handles(Amend)
-    pull_feed = _handles(PullFeed)
-    trust_keys = _handles(TrustKeys)
-    score = _handles(Score)
-
     @workflow.signal(dynamic=True)
     def command_signal(self, name: str, args: Sequence[RawValue]) -> None:
         """Every command also as a signal of the same name, for callers that do not wait for an
@@ -322,12 +290,13 @@ class TransitionWorkflow:
         id apply when it is processed; a refused one changes nothing but is audited, and its
         sender told."""
         now = workflow.now()
-        command_type = BY_UPDATE.get(name)
+        signals = {update: command_type for update, command_type in BY_UPDATE.items() if command_type.signal}
+        command_type = signals.get(name)
         command: Command | None = None
         try:
             if command_type is None:
                 raise Refused(
-                    f"no command is called '{name}'; commands: {', '.join(BY_UPDATE)}", RefusalKind.UNKNOWN_COMMAND
+                    f"no command is called '{name}'; commands: {', '.join(signals)}", RefusalKind.UNKNOWN_COMMAND
                 )
             if len(args) != 1:
                 raise Refused(f"a {name} signal carries one {command_type.__name__}", RefusalKind.BAD_INPUT)

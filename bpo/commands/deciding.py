@@ -23,9 +23,28 @@ from models.status import TransitionStatus
 
 
 def decision(args: argparse.Namespace) -> Command:
-    """The command named by ``args.command``, its fields taken from the options of the same name."""
+    """The command named by ``args.command``, its fields taken from the options of the same name
+    (``KEY=VALUE`` pairs for a field that maps keys to values)."""
     cls = BY_UPDATE[args.command]
-    return model_input(cls, **{name: getattr(args, name, None) for name in cls.model_fields})
+    fields = {name: getattr(args, name, None) for name in cls.model_fields}
+    for name, info in cls.model_fields.items():
+        given = fields[name]
+        if getattr(info.annotation, "__origin__", None) is dict and given is not None:
+            fields[name] = pairs(name, given)
+    return model_input(cls, **{k: v for k, v in fields.items() if v is not None})  # None: not given, the default
+
+
+def pairs(option: str, given: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` arguments of ``--option`` as a mapping, each mistake named."""
+    found: dict[str, str] = {}
+    for pair in given:
+        key, sep, value = pair.partition("=")
+        if not sep or not key or not value:
+            raise Exit(f"--{option}: '{pair[:60]}' is not KEY=VALUE, for example quality=4")
+        if key in found:
+            raise Exit(f"--{option}: '{key}' is given twice")
+        found[key] = value
+    return found
 
 
 def operator(settings: Settings) -> str:

@@ -3,7 +3,7 @@ person signed in (never by a name typed in), signed by the app, refused with the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -11,12 +11,14 @@ from bpo.api import BpoError, get_roster, send
 from bpo.web.app import Web
 from bpo.web.sessions import Visitor
 from bpo.web.views import member
-from models.commands import BY_UPDATE, Command, TrustKeys
+from models.commands import BY_UPDATE, Command, GateDecision
 from models.plan import Person
 from models.status import TransitionStatus
 
-GATE_ACTIONS = ("approve", "tick", "reject", "waive")
-FIELDS = {"approve": ("note", "evidence"), "tick": ("item", "note"), "reject": ("reason",), "waive": ("reason",)}
+GATE_ACTIONS = tuple(command_type.update for command_type in get_args(GateDecision) if command_type.web)
+"""The decisions on a gate a signed-in person may take, as the gate's page and the API name them."""
+FIELDS = {command_type.update: command_type.form for command_type in get_args(GateDecision) if command_type.web}
+"""What a person fills in with each decision on a gate, as each command's model declares it."""
 
 
 class NotOnRoster(Exception):
@@ -43,7 +45,7 @@ def problems(error: ValidationError) -> str:
 def build(kind: str, who: Person, me: Visitor, fields: dict[str, Any]) -> Command:
     """The command ``kind`` by ``who``, from the fields a person filled in, or `BpoError`."""
     command_type = BY_UPDATE.get(kind)
-    if command_type is None or command_type is TrustKeys:  # keys rotate with an operator's key only
+    if command_type is None or not command_type.web:  # keys rotate with an operator's key only
         raise BpoError(f"unknown decision '{kind}'", kind="BadInput")
     given = {k: v for k, v in fields.items() if v not in (None, "")}
     try:

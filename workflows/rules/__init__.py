@@ -8,8 +8,9 @@ of `docs/semantics.md`, in rooms named for what they are about:
 
 - `clock`: the read-only view of plan and state, the phase under way and its clocks;
 - `refusals`: `Refused` and its kinds; `lookups`: who a person is, which gate a key names;
+- `registry`: each command's check and apply, through which `Machine` dispatches;
 - `checks`: whether a command is allowed;
-- `decisions`: what each command changes;
+- `decisions`: what each command changes; `notes`: a note on the audit trail;
 - `gates`: when a gate passes and how far along it is;
 - `phases`: check-ins, the escalation ladder, waves, moving from phase to phase;
 - `ledger` and `settlement`: steady state, its settlements and business reviews;

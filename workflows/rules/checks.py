@@ -2,14 +2,14 @@
 
 Every check raises `Refused` with a sentence about the business ("needs one of the roles
 executive_sponsor, transition_lead") and a ``kind`` the callers add their own hints by; none
-changes anything, so the workflow's validators can run them before a command is accepted.
+changes anything, so the workflow's validators can run them before a command is accepted. Each
+command's check is named in `workflows.rules.registry`, which dispatches to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import assert_never
 
 from models.commands import (
     Amend,
@@ -17,7 +17,6 @@ from models.commands import (
     Cancel,
     ChangeRoster,
     Command,
-    Control,
     Delegate,
     Escalate,
     GateDecision,
@@ -30,8 +29,6 @@ from models.commands import (
     Reject,
     Resume,
     RetryNotices,
-    Score,
-    Tick,
     TrustKeys,
     Waive,
 )
@@ -53,41 +50,8 @@ from workflows.rules.versions import DELEGATION_DATES, KPI_PROVENANCE, READINGS_
 LEAD_ROLES = ("program_manager", "transition_lead")
 
 
-def check(v: View, command: Command, now: datetime | None = None) -> None:
-    """Refuse ``command`` with a `Refused` if the rules do not allow it at ``now`` (delegations
-    in force count only when a moment is given)."""
-    if v.state.trusted_keys:
-        _check_signed(v, command)
-    match command:
-        case ReadingsBatch():
-            for batch in command.batches:
-                _check_readings(v, batch)
-            readings.batch_repeats(v, command.batches)
-        case RecordReadings():
-            _check_readings(v, command)
-        case Pause() | Resume() | Cancel() | ChangeRoster() | Escalate() | Delegate() | RetryNotices():
-            _check_control(v, command, now)
-        case Approve() | Reject() if amendments.is_amendment(command.gate):  # as `Machine.apply` dispatches it
-            _check_live(v)
-            amendments.check_decision(v, command)
-        case Amend():
-            _check_live(v)
-            amendments.check_proposal(v, command)
-        case PullFeed():
-            _check_live(v)
-            feeds.check_pull(v, command, now)
-        case RaidAdd() | RaidClose():
-            _check_live(v)
-            raid.check_add(v, command, now) if isinstance(command, RaidAdd) else raid.check_close(v, command)
-        case Approve() | Tick() | Score() | Reject() | Waive():
-            check_gate_decision(v, command, now)
-        case TrustKeys():
-            keys.check(v, command)
-        case _:
-            assert_never(command)
-
-
-def _check_signed(v: View, command: Command) -> None:
+def check_signed(v: View, command: Command) -> None:
+    """Refuse a command not signed by a key the transition trusts, or signed without a request id."""
     # The signature covers the transition, its run family, the time, the command and its request
     # id, so a signed command cannot be replayed elsewhere; without a request id it could be
     # replayed here.
@@ -146,45 +110,106 @@ def _check_live(v: View) -> None:
         raise Refused(f"the transition is {v.state.state}; it takes no more decisions", RefusalKind.ENDED)
 
 
-def _check_control(v: View, command: Control, now: datetime | None) -> None:
+def check_pause(v: View, command: Pause, now: datetime | None = None) -> None:
+    """Only a lead pauses, and only a running transition."""
     _check_live(v)
-    match command:
-        case Pause():
-            require_role(v, command.by, CONTROL_ROLES, "pause the transition")
-            if v.state.state == "paused":
-                raise Refused(f"the transition is already paused ({v.state.pause_reason})", RefusalKind.ALREADY_PAUSED)
-        case Resume():
-            require_role(v, command.by, CONTROL_ROLES, "resume the transition")
-            if v.state.state != "paused":
-                raise Refused("the transition is not paused", RefusalKind.NOT_PAUSED)
-        case Cancel():
-            require_role(v, command.by, WAIVE_ROLES, "cancel the transition")
-        case ChangeRoster():
-            if v.changed(ROSTER_AUTHORITY):
-                _check_authority(v, command)
-            else:
-                require_role(v, command.by, CONTROL_ROLES, "change the roster")
-            ids = {p.id for p in v.state.people}
-            for person_id in command.remove:
-                if person_id not in ids:
-                    raise Refused(
-                        f"'{person_id}' is not on the roster, so cannot be removed", RefusalKind.UNKNOWN_PERSON
-                    )
-            if not command.add and not command.remove:
-                raise Refused("nothing to change: name people to add or remove", RefusalKind.EMPTY_CHANGE)
-        case Escalate():
-            require_role(v, command.by, CONTROL_ROLES, "escalate the transition")
-            escalation_level(v, command.level)
-        case Delegate():
-            _check_delegation(v, command, now)
-        case RetryNotices():
-            require_role(v, command.by, CONTROL_ROLES, "send failed notifications again")
-            if not v.state.failed:
-                raise Refused(
-                    "no notification of this transition has failed; nothing to send again", RefusalKind.NOTHING_FAILED
-                )
-        case _:
-            assert_never(command)
+    require_role(v, command.by, CONTROL_ROLES, "pause the transition")
+    if v.state.state == "paused":
+        raise Refused(f"the transition is already paused ({v.state.pause_reason})", RefusalKind.ALREADY_PAUSED)
+
+
+def check_resume(v: View, command: Resume, now: datetime | None = None) -> None:
+    """Only a lead resumes, and only a paused transition."""
+    _check_live(v)
+    require_role(v, command.by, CONTROL_ROLES, "resume the transition")
+    if v.state.state != "paused":
+        raise Refused("the transition is not paused", RefusalKind.NOT_PAUSED)
+
+
+def check_cancel(v: View, command: Cancel, now: datetime | None = None) -> None:
+    """Only those who may waive a gate end the transition."""
+    _check_live(v)
+    require_role(v, command.by, WAIVE_ROLES, "cancel the transition")
+
+
+def check_change_roster(v: View, command: ChangeRoster, now: datetime | None = None) -> None:
+    """Who may change whose entry, and only people on the roster taken off it."""
+    _check_live(v)
+    if v.changed(ROSTER_AUTHORITY):
+        _check_authority(v, command)
+    else:
+        require_role(v, command.by, CONTROL_ROLES, "change the roster")
+    ids = {p.id for p in v.state.people}
+    for person_id in command.remove:
+        if person_id not in ids:
+            raise Refused(f"'{person_id}' is not on the roster, so cannot be removed", RefusalKind.UNKNOWN_PERSON)
+    if not command.add and not command.remove:
+        raise Refused("nothing to change: name people to add or remove", RefusalKind.EMPTY_CHANGE)
+
+
+def check_escalate(v: View, command: Escalate, now: datetime | None = None) -> None:
+    """Only a lead escalates by hand, to a level the ladder has."""
+    _check_live(v)
+    require_role(v, command.by, CONTROL_ROLES, "escalate the transition")
+    escalation_level(v, command.level)
+
+
+def check_delegate(v: View, command: Delegate, now: datetime | None = None) -> None:
+    """See `_check_delegation`."""
+    _check_live(v)
+    _check_delegation(v, command, now)
+
+
+def check_retry_notices(v: View, command: RetryNotices, now: datetime | None = None) -> None:
+    """Only a lead sends failed notifications again, and only when one failed."""
+    _check_live(v)
+    require_role(v, command.by, CONTROL_ROLES, "send failed notifications again")
+    if not v.state.failed:
+        raise Refused(
+            "no notification of this transition has failed; nothing to send again", RefusalKind.NOTHING_FAILED
+        )
+
+
+def check_amendment_decision(v: View, command: Approve | Reject, now: datetime | None = None) -> None:
+    """An approval or rejection of an ``amendment_N`` gate: the plan's, not a phase's."""
+    _check_live(v)
+    amendments.check_decision(v, command)
+
+
+def check_amend(v: View, command: Amend, now: datetime | None = None) -> None:
+    """See `amendments.check_proposal`."""
+    _check_live(v)
+    amendments.check_proposal(v, command)
+
+
+def check_pull_feed(v: View, command: PullFeed, now: datetime | None = None) -> None:
+    """See `feeds.check_pull`."""
+    _check_live(v)
+    feeds.check_pull(v, command, now)
+
+
+def check_raid_add(v: View, command: RaidAdd, now: datetime | None = None) -> None:
+    """See `raid.check_add`."""
+    _check_live(v)
+    raid.check_add(v, command, now)
+
+
+def check_raid_close(v: View, command: RaidClose, now: datetime | None = None) -> None:
+    """See `raid.check_close`."""
+    _check_live(v)
+    raid.check_close(v, command)
+
+
+def check_trust_keys(v: View, command: TrustKeys, now: datetime | None = None) -> None:
+    """See `keys.check`."""
+    keys.check(v, command)
+
+
+def check_batch(v: View, command: ReadingsBatch, now: datetime | None = None) -> None:
+    """Each period's readings as `check_readings`, and no period twice."""
+    for batch in command.batches:
+        check_readings(v, batch)
+    readings.batch_repeats(v, command.batches)
 
 
 def _check_delegation(v: View, command: Delegate, now: datetime | None) -> None:
@@ -242,7 +267,8 @@ def _check_authority(v: View, command: ChangeRoster) -> None:
                 )
 
 
-def _check_readings(v: View, command: RecordReadings) -> None:
+def check_readings(v: View, command: RecordReadings, now: datetime | None = None) -> None:
+    """Readings of the plan's KPIs, by a KPI reporter, not recorded already unless corrected."""
     _check_live(v)
     known = [k.key for k in v.plan.kpis]
     for metric in command.values:

@@ -8,51 +8,26 @@ the modules beside it; this one starts a transition, dispatches commands and let
 from __future__ import annotations
 
 from datetime import datetime
-from typing import assert_never
 
-from models.commands import (
-    Amend,
-    Approve,
-    Cancel,
-    ChangeRoster,
-    Command,
-    Delegate,
-    Escalate,
-    Pause,
-    PullFeed,
-    RaidAdd,
-    RaidClose,
-    ReadingsBatch,
-    RecordReadings,
-    Reject,
-    Resume,
-    RetryNotices,
-    Score,
-    Tick,
-    TrustKeys,
-    Waive,
-)
+from models.commands import Command
 from models.evidence import EvidencePin, RecheckRequest, RecheckResult
 from models.feeds import FeedPull, FeedResult
 from models.messages import GateState, TransitionState
 from models.plan import Plan
 from models.status import GateStatus, TransitionStatus
 from workflows.rules import (
-    amendments,
     awaiting,
-    checks,
     deadlines,
-    decisions,
     delegation,
     deliveries,
     feeds,
     gates,
-    keys,
     ledger,
     objectives,
     phases,
     raid,
     rechecks,
+    registry,
     replays,
     texts,
 )
@@ -160,7 +135,7 @@ class Machine(Recorder):
         applying it again changes nothing.
         """
         if not self.is_repeat(command):
-            checks.check(self, command, now)
+            registry.check(self, command, now)
 
     def check_arrival(self, command: Command, now: datetime) -> None:
         """Refuse an update whose signature was made outside the window of ``now``, the time it
@@ -178,49 +153,7 @@ class Machine(Recorder):
             replays.remember(self, command, now)
         elif command.request_id:
             self.state.seen_requests = [*self.state.seen_requests, command.request_id][-MAX_SEEN_REQUESTS:]
-        match command:
-            case Approve() | Reject() if amendments.is_amendment(command.gate):
-                amendments.decide(self, command, now)
-            case Amend():
-                amendments.propose(self, command, now)
-            case Approve():
-                decisions.approve(self, command, now, pin)
-            case Tick():
-                decisions.tick(self, command, now)
-            case Score():
-                decisions.score(self, command, now)
-            case Reject():
-                decisions.reject(self, command, now)
-            case Waive():
-                decisions.waive(self, command, now)
-            case RecordReadings():
-                decisions.record_readings(self, command, now)
-            case ReadingsBatch():
-                decisions.record_batch(self, command, now)
-            case Pause():
-                decisions.pause(self, command, now)
-            case Resume():
-                decisions.resume(self, command, now)
-            case Cancel():
-                decisions.cancel(self, command, now)
-            case ChangeRoster():
-                decisions.change_roster(self, command, now)
-            case Escalate():
-                decisions.escalate(self, command, now)
-            case Delegate():
-                decisions.delegate(self, command, now)
-            case RetryNotices():
-                deliveries.retry_failed(self, command, now)
-            case PullFeed():
-                feeds.pull_now(self, command, now)
-            case RaidAdd():
-                raid.add(self, command, now)
-            case RaidClose():
-                raid.close(self, command, now)
-            case TrustKeys():
-                keys.rotate(self, command, now)
-            case _:
-                assert_never(command)
+        registry.apply(self, command, now, pin)
         self.advance(now)
 
     # --- feeds -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from models.commands import Amend, Command, Control, GateDecision, PullFeed, Raid
+from models.commands import Decided, Sent
 from models.deliveries import AuditEntry, Delivery, Notice, Outbox, Recipient
 from models.messages import Decision
 from models.plan import Person
@@ -18,7 +18,6 @@ from models.signing import signed_fields
 from workflows.rules.clock import View
 
 MAX_DECISIONS = 300
-Decided = GateDecision | Control | Raid | Amend | PullFeed
 
 
 class Recorder(View):
@@ -43,7 +42,7 @@ class Recorder(View):
         gate: str | None = None,
         actor: str | None = None,
         detail: dict[str, Any] | None = None,
-        command: Command | None = None,
+        command: Sent | None = None,
         signed: bool = True,
     ) -> None:
         """Add a line to the audit trail; for a ``command``, how its author was known, and (where

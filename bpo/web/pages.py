@@ -20,7 +20,7 @@ from bpo.api import BpoError, get_options, get_plan, get_status, start_transitio
 from bpo.settings import deployment_connections
 from bpo.web import views
 from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
-from bpo.web.app import current, log, page, templates, web
+from bpo.web.deps import current, log, page, templates, web
 from bpo.web.office import may_start, refusal
 from bpo.web.sessions import Visitor, api_tokens, fingerprint, new_api_token, revoke_api_token, same_token
 from bpo.web.transition_view import gate_view, transition_view

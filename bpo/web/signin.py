@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from activities.links import LinkRefused, links_sent_since, mint_link, use_link
 from activities.transport import Transport, send_email
-from bpo.web.app import Web, current, log, message, page, web
+from bpo.web.deps import Web, current, log, message, page, web
 from bpo.web.oidc import SignInFailed
 from bpo.web.sessions import (
     COOKIE,

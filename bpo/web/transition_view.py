@@ -14,7 +14,7 @@ from bpo.api import audit_settled, get_plan, get_status
 from bpo.evidence_check import last_verdicts, pinned
 from bpo.render import who
 from bpo.report import timeline_svg
-from bpo.web.app import Web
+from bpo.web.deps import Web
 from models.plan import ChecklistGate, Person
 from models.tables import AuditRecord
 

@@ -123,9 +123,9 @@ async def simulate(plan: Plan, decide_at: float = 0.5, years: int = 1, runtime: 
 
     from bpo.api import get_status, send, start_transition
     from bpo.binaries import find_binary
+    from bpo.running import build_worker
     from bpo.server import register_search_attributes
     from bpo.settings import Settings
-    from worker import build_worker
 
     began = time.perf_counter()
     # Nothing leaves the machine: notices go to the log, and feeds are not pulled (the KPI gates

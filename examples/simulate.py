@@ -42,6 +42,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from bpo.api import first_run, get_plan, get_status, send, start_transition  # noqa: E402
 from bpo.binaries import find_binary  # noqa: E402
 from bpo.logs import configure  # noqa: E402
+from bpo.running import build_worker  # noqa: E402
 from bpo.server import register_search_attributes  # noqa: E402
 from bpo.settings import Settings  # noqa: E402
 from models.commands import (  # noqa: E402
@@ -68,7 +69,6 @@ from models.messages import StartTransition  # noqa: E402
 from models.plan import Person, Reminders, WebhookChannel  # noqa: E402
 from models.plan_loader import load_plan, parse_plan  # noqa: E402
 from models.signing import Signer, new_key_pair  # noqa: E402
-from worker import build_worker  # noqa: E402
 
 # A simulation on a throwaway server: its unsigned transitions are a trial (bpo.api.NO_KEY).
 os.environ.setdefault("BPO_ALLOW_UNSIGNED", "1")

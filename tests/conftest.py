@@ -17,11 +17,11 @@ from temporalio.worker import Worker
 
 from bpo.binaries import find_binary
 from bpo.logs import configure
+from bpo.running import build_worker
 from bpo.server import register_search_attributes
 from bpo.settings import Settings
 from models.plan import Plan
 from models.plan_loader import load_plan
-from worker import build_worker
 
 # Tests start transitions that trust no key on purpose; a deployment would not (bpo.api.NO_KEY).
 os.environ.setdefault("BPO_ALLOW_UNSIGNED", "1")

@@ -76,7 +76,7 @@ def started_before_the_boundary(plan: Plan, **channel: str) -> Plan:
 async def run_until_failed(env, settings, plan: Plan) -> list:
     """Start ``plan`` on a real worker and wait until its first delivery is audited as failed."""
     with ThreadPoolExecutor(max_workers=2) as executor:
-        from worker import build_worker
+        from bpo.running import build_worker
 
         async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, executor):
             t = await Driver.start(env, plan, settings.task_queue)

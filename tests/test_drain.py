@@ -15,9 +15,9 @@ from sqlmodel import Session
 
 from activities.audit import read_trail
 from bpo.db import make_engine
+from bpo.running import build_worker
 from models.commands import RecordReadings
 from tests.driver import LI, Driver
-from worker import build_worker
 
 
 class SlowRefusal(BaseHTTPRequestHandler):

@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from bpo.api import BpoError, get_status, send, start_transition
 from bpo.binaries import find_binary
 from bpo.codec import EncryptionCodec, codec_from_env, parse_key, with_codec
+from bpo.running import build_worker
 from bpo.server import register_search_attributes
 from bpo.settings import Settings
 from models.commands import Approve
@@ -29,7 +30,6 @@ from models.plan_loader import load_plan
 from tests.conftest import REFERENCE_PLAN
 from tests.receivers import webhook_receiver
 from tests.stack import BPO, DANA, LI, RAJ, ROOT, Stack, drive_to_pilot, free_port, pass_hypercare, short_plan
-from worker import build_worker
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 OLD_KEY = base64.b64encode(bytes(range(1, 33))).decode()

@@ -185,8 +185,8 @@ async def test_the_token_comes_from_the_deployments_connection_and_never_enters_
 
     import httpx
 
+    from bpo.running import build_worker
     from tests.driver import Driver
-    from worker import build_worker
 
     base, served = feed
     monkeypatch.setenv("BPO_FEED_CC_TOKEN", "s3cret-t0ken")

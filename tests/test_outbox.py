@@ -13,10 +13,10 @@ from sqlmodel import Session
 
 from activities.audit import read_trail
 from bpo.db import make_engine
+from bpo.running import build_worker
 from models.commands import RecordReadings, RetryNotices
 from tests.driver import LI, Driver
 from tests.receivers import counting_hook
-from worker import build_worker
 
 
 @asynccontextmanager

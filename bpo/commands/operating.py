@@ -139,7 +139,7 @@ def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     """Run a worker until stopped."""
-    from worker import run_worker
+    from bpo.running import run_worker
 
     connections_of(settings)  # a file that says something wrong stops the worker before it starts
     asyncio.run(run_worker(settings))

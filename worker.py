@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bpo.logs import configure
 from bpo.running import run_worker
-from bpo.settings import get_settings
+from infra.logs import configure
+from infra.settings import get_settings
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ from bench.bare import BareInput, BareStep, BareWorkflow
 from bench.table import MEASURES, print_table, progress
 from bpo.api import get_status, send, start_transition
 from bpo.running import SANDBOX
-from bpo.settings import Settings
+from infra.settings import Settings
 from models.commands import Approve, RecordReadings, Reject, Tick
 from models.plan_loader import load_plan
 from tests.stack import BPO, ROOT, Stack, short_plan
@@ -111,7 +111,7 @@ class Bench:
         self.bare_worker: subprocess.Popen[bytes] | None = None
 
     async def client(self) -> Client:
-        from bpo.client import connect
+        from infra.client import connect
 
         return await connect(self.settings)
 

@@ -19,15 +19,15 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.audit import AuditActivities
 from activities.evidence import EvidenceActivities
-from activities.evidence_store import open_store
 from activities.feeds import FeedActivities
-from activities.guard import guarded_client
 from activities.notify import NotifyActivities
 from activities.outbox import OutboxActivities
-from activities.transport import Transport
-from bpo.client import connect
-from bpo.db import make_engine
-from bpo.settings import Settings, connection_secrets, deployment_connections
+from infra.client import connect
+from infra.db import make_engine
+from infra.evidence_store import open_store
+from infra.guard import guarded_client
+from infra.settings import Settings, connection_secrets, deployment_connections
+from infra.transport import Transport
 from workflows.transition import TransitionWorkflow
 
 log = structlog.get_logger(__name__)

@@ -117,7 +117,7 @@ class Stack:
 
     def history(self, transition_id: str) -> dict[str, Any]:
         """The workflow's history as `temporal workflow show --output json` prints it."""
-        from bpo.binaries import find_binary
+        from infra.binaries import find_binary
 
         shown = subprocess.run(
             [

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from activities.audit import read_trail
-from bpo.db import make_engine
-from bpo.settings import deployment_connections
+from infra.audit import read_trail
+from infra.db import make_engine
+from infra.settings import deployment_connections
 from models.commands import PullFeed, RecordReadings
 from models.feeds import bounds, next_period, period_of
 from models.plan import Plan

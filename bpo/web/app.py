@@ -17,11 +17,11 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
-from bpo.settings import Settings
 from bpo.web import api, pages, signin
 from bpo.web.deps import HERE, Web, log, message
 from bpo.web.devmode import own_hosts_only
 from bpo.web.oidc import Provider
+from infra.settings import Settings
 
 
 def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
@@ -112,8 +112,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
     """Run the app with uvicorn until interrupted."""
     import uvicorn
 
-    from bpo.client import connect
-    from bpo.db import make_engine
+    from infra.client import connect
+    from infra.db import make_engine
 
     if not settings.web_url:  # links in mails need the address people reach the app at
         settings = settings.model_copy(update={"web_url": f"http://localhost:{port}"})

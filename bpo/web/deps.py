@@ -21,11 +21,11 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from bpo.render import local_time, when
-from bpo.settings import Settings
 from bpo.web.office import may_start
 from bpo.web.oidc import Provider
 from bpo.web.sessions import COOKIE, Visitor, visitor
 from bpo.web.views import Recent
+from infra.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 log = structlog.get_logger("bpo.web")

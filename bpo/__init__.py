@@ -1,2 +1,2 @@
 """The `bpo` command line and the web app, over the ground floor (`infra/`): the commands, the web
-app, the API they share with Temporal, rendering, and building the worker (`running`)."""
+app, what both do to transitions (`api`), rendering, and building the worker (`running`)."""

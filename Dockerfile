@@ -5,6 +5,7 @@ FROM python:3.11.7-slim-bookworm
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY starter.py worker.py ./
+COPY infra ./infra
 COPY bpo ./bpo
 COPY models ./models
 COPY workflows ./workflows

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from bpo.commands.common import FAILED, REFUSED, Exit, with_hint
 from bpo.errors import BpoError
-from bpo.settings import get_settings, make_url_safe
+from infra.settings import get_settings, make_url_safe
 
 # --- the parser --------------------------------------------------------------------------------
 
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         wrong = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         print(f"bpo {args.command}: a setting in the environment or .env is wrong: {wrong}", file=sys.stderr)
         return REFUSED
-    from bpo.logs import configure
+    from infra.logs import configure
 
     configure(settings.log_format, "warning" if args.command not in ("worker", "up") else settings.log_level)
     try:

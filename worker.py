@@ -1,149 +1,16 @@
 """The worker: runs transitions (workflows) and their audit and notification activities.
 
 Run it as ``bpo worker`` (or ``python worker.py``); several may run at once on one task queue.
+What it runs is built in `bpo.running`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import signal
-from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
-import httpx
-import structlog
-from temporalio.client import Client
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-
-from activities.audit import AuditActivities
-from activities.evidence import EvidenceActivities
-from activities.evidence_store import open_store
-from activities.feeds import FeedActivities
-from activities.guard import guarded_client
-from activities.notify import NotifyActivities
-from activities.outbox import OutboxActivities
-from activities.transport import Transport
-from bpo.client import connect
-from bpo.db import make_engine
-from bpo.logs import configure
-from bpo.settings import Settings, connection_secrets, deployment_connections, get_settings
-from workflows.transition import TransitionWorkflow
-
-log = structlog.get_logger(__name__)
-
-# The sandbox still refuses the clock, randomness and I/O reached while a workflow runs (see
-# tests/test_sandbox.py), but imports every module once for all transitions instead of afresh
-# for each: our modules keep no state between calls, and a fresh import per transition was a
-# third of the worker's CPU (docs/benchmarks.md). It also spares cryptography's Rust core, which
-# panics when imported inside a sandbox.
-SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
-
-
-def plan_client(settings: Settings) -> httpx.AsyncClient:
-    """The guarded client for requests a plan asks for. It keeps no connection open between
-    requests (a feed or evidence is fetched now and then), so it holds nothing to close."""
-    return guarded_client(settings.fetch_policy, keep_alive=False)
-
-
-def build_worker(
-    client: Client,
-    settings: Settings,
-    http: httpx.AsyncClient,
-    executor: ThreadPoolExecutor,
-    runner: WorkflowRunner | None = None,
-) -> Worker:
-    """A worker for ``settings.task_queue`` with every workflow and activity registered; workflows
-    run in the SDK's sandbox unless a test brings its own ``runner``.
-
-    ``http`` serves the deployment's own webhook (``BPO_WEBHOOK_URL``); every request a plan asks
-    for (feeds, evidence, a webhook URL in the plan) goes through a guarded client made here from
-    ``BPO_FETCH_ALLOW`` and ``BPO_ALLOWED_HOSTS``."""
-    engine = make_engine(settings.audit_url)
-    guarded = plan_client(settings)
-    audit = AuditActivities(engine)
-    connections = deployment_connections(settings)
-    secrets = connection_secrets(connections)
-    transport = Transport(
-        settings={**secrets, "BPO_WEBHOOK_URL": settings.webhook_url or "", "BPO_SMTP_URL": settings.smtp_url or ""},
-        connections=connections,
-        webhook_secret=settings.webhook_secret,
-        allowed_hosts=settings.allowed_hosts,
-        web_url=settings.web_url,
-        link_ttl=settings.link_ttl,
-    )
-    notify = NotifyActivities(engine, http, transport, guarded)
-    outbox = OutboxActivities(notify, settings.delivery_give_up)
-    feeds = FeedActivities(guarded, secrets, connections, trusted=http)
-    store = open_store(settings.evidence_location, settings.evidence_s3_endpoint)
-    evidence = EvidenceActivities(guarded, store, settings.evidence_max_mb * 1024 * 1024, engine)
-    return Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=[TransitionWorkflow],
-        activities=[audit.record, notify.deliver, outbox.flush, feeds.pull, evidence.pin, evidence.recheck],
-        activity_executor=executor,
-        graceful_shutdown_timeout=timedelta(seconds=10),
-        workflow_runner=runner or SANDBOX,
-        max_cached_workflows=settings.workflow_cache,
-    )
-
-
-async def serve_health(port: int, worker: Worker, settings: Settings) -> asyncio.Server:
-    """``GET /healthz`` on ``port``: 200 while the worker polls, 503 once it is shutting down."""
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request = await reader.readline()
-        healthy = request.startswith(b"GET /healthz") and worker.is_running and not worker.is_shutdown
-        body = json.dumps({"status": "ok" if healthy else "unavailable", "task_queue": settings.task_queue}).encode()
-        status = b"200 OK" if healthy else b"503 Service Unavailable"
-        writer.write(
-            b"HTTP/1.1 "
-            + status
-            + b"\r\nContent-Type: application/json\r\nContent-Length: "
-            + str(len(body)).encode()
-            + b"\r\nConnection: close\r\n\r\n"
-            + body
-        )
-        await writer.drain()
-        writer.close()
-
-    return await asyncio.start_server(answer, "0.0.0.0", port)  # noqa: S104 - probes come from outside
-
-
-def runtime_for(settings: Settings) -> Runtime | None:
-    """A Temporal runtime exporting the SDK's and the engine's metrics for Prometheus, if asked."""
-    if not settings.metrics_port:
-        return None
-    bind = f"0.0.0.0:{settings.metrics_port}"
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
-
-
-async def run_worker(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM, then finish in-flight activities and stop polling."""
-    client = await connect(settings, runtime_for(settings))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    with ThreadPoolExecutor(max_workers=8) as executor:
-        async with httpx.AsyncClient() as http:
-            worker = build_worker(client, settings, http, executor)
-            async with worker:
-                health = await serve_health(settings.health_port, worker, settings) if settings.health_port else None
-                log.info(
-                    "worker_started",
-                    task_queue=settings.task_queue,
-                    address=settings.temporal_address,
-                    metrics_port=settings.metrics_port,
-                    health_port=settings.health_port,
-                )
-                await stop.wait()
-                log.info("worker_stopping")
-                if health:
-                    health.close()
+from bpo.running import run_worker
+from infra.logs import configure
+from infra.settings import get_settings
 
 
 def main() -> None:

@@ -11,9 +11,9 @@ import structlog
 from sqlalchemy import Engine
 from temporalio import activity
 
-from activities.evidence_checks import Found, record_checks
-from activities.evidence_store import EvidenceStore, key_for
-from activities.fetching import Refused, Unreachable, fetch, sha256_of
+from infra.evidence_checks import Found, record_checks
+from infra.evidence_store import EvidenceStore, key_for
+from infra.fetching import Refused, Unreachable, fetch, sha256_of
 from models.evidence import (
     UPLOAD,
     EvidencePin,
@@ -28,7 +28,7 @@ from models.evidence import (
 
 log = structlog.get_logger(__name__)
 RECHECK_READ = 15.0
-"""Seconds a read may wait; the whole fetch has the total deadline of `activities.fetching`."""
+"""Seconds a read may wait; the whole fetch has the total deadline of `infra.fetching`."""
 
 
 class EvidenceActivities:

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 import structlog
 from temporalio import activity
 
-from activities.fetching import Fetched, Refused, Unreachable, fetch, sha256_of
+from infra.fetching import Fetched, Refused, Unreachable, fetch, sha256_of
 from models.boundary import connection_kind, feed_problem
 from models.connections import ConnectionRefused, Connections
 from models.feeds import FeedPull, FeedResult, HttpFeed, SqlFeed, bounds

@@ -15,11 +15,11 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.audit import write_entries
-from activities.fetching import DEADLINE
-from activities.guard import Forbidden
-from activities.links import mint_link
-from activities.transport import Skipped, Transport, bad_channel, send_email
+from infra.audit import write_entries
+from infra.fetching import DEADLINE
+from infra.guard import Forbidden
+from infra.links import mint_link
+from infra.transport import Skipped, Transport, bad_channel, send_email
 from models.connections import DEPLOYMENT_WEBHOOK
 from models.deliveries import AuditEntry, Delivery, Notice
 from models.plan import EmailChannel, WebhookChannel
@@ -75,7 +75,7 @@ class NotifyActivities:
         self.engine = engine
         self.http = http
         self.transport = transport or Transport()
-        # A webhook URL written in the plan goes through ``guarded`` (`activities.guard`); ``http``
+        # A webhook URL written in the plan goes through ``guarded`` (`infra.guard`); ``http``
         # serves the deployment's own ``${BPO_WEBHOOK_URL}``.
         self.guarded = guarded or http
 

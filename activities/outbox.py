@@ -18,9 +18,10 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.audit import chain_before, chain_head, record_entries
+from activities.audit import record_entries
 from activities.notify import NotifyActivities, sent_entry
-from activities.transport import Skipped
+from infra.audit import chain_before, chain_head
+from infra.transport import Skipped
 from models.deliveries import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
 from models.tables import AuditRecord, audit_uuid
 

@@ -30,11 +30,11 @@ from temporalio.worker import Replayer
 from bench.bare import BareInput, BareStep, BareWorkflow
 from bench.table import MEASURES, print_table, progress
 from bpo.api import get_status, send, start_transition
-from bpo.settings import Settings
+from bpo.running import SANDBOX
+from infra.settings import Settings
 from models.commands import Approve, RecordReadings, Reject, Tick
 from models.plan_loader import load_plan
 from tests.stack import BPO, ROOT, Stack, short_plan
-from worker import SANDBOX
 from workflows.transition import TransitionWorkflow
 
 # A benchmark on its own throwaway server: its unsigned transitions are a trial (bpo.api.NO_KEY).
@@ -111,7 +111,7 @@ class Bench:
         self.bare_worker: subprocess.Popen[bytes] | None = None
 
     async def client(self) -> Client:
-        from bpo.client import connect
+        from infra.client import connect
 
         return await connect(self.settings)
 

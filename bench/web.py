@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 
-from activities.links import mint_link
 from bench.run import COMPACT, gather_limited, pct, rss_mb
 from bpo.api import start_transition
-from bpo.db import make_engine
-from bpo.settings import Settings
+from infra.db import make_engine
+from infra.links import mint_link
+from infra.settings import Settings
 from models.plan_loader import parse_plan
 from tests.stack import Stack
 from tests.web_client import csrf_of
@@ -47,7 +47,7 @@ async def sign_in(base: str, engine: Any, address: str) -> httpx.AsyncClient:
 
 
 async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
-    from bpo.client import connect
+    from infra.client import connect
 
     settings = Settings(TEMPORAL_ADDRESS=f"127.0.0.1:{stack.port}", BPO_DATA_DIR=stack.data_dir, BPO_TASK_QUEUE="e2e")
     c = await connect(settings)

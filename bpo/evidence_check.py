@@ -1,6 +1,6 @@
 """Whether pinned evidence is still what was approved: each approval that pinned its evidence,
 fetched again (or read back from the evidence store, for an uploaded file) and hashed, and the
-verdict kept in the audit database (`activities.evidence_checks`).
+verdict kept in the audit database (`infra.evidence_checks`).
 
 ``bpo evidence --verify`` checks (through the guard, like the worker); the report and the web
 app's pages only read the last verdict (`last_verdicts`): nothing is fetched while a page renders.
@@ -16,11 +16,11 @@ from typing import Any, Literal, cast
 import httpx
 from sqlalchemy import Engine
 
-from activities.evidence_checks import Found, last_checks, record_checks
-from activities.evidence_store import EvidenceStore, key_for, open_store
-from activities.fetching import Refused, Unreachable, fetch, sha256_of
-from activities.guard import guarded_client
-from bpo.settings import Settings
+from infra.evidence_checks import Found, last_checks, record_checks
+from infra.evidence_store import EvidenceStore, key_for, open_store
+from infra.fetching import Refused, Unreachable, fetch, sha256_of
+from infra.guard import guarded_client
+from infra.settings import Settings
 from models.evidence import UPLOAD
 from models.tables import evidence_check_key
 

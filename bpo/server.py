@@ -7,7 +7,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from bpo.binaries import find_binary
+from infra.binaries import find_binary
 from workflows.search import SEARCH_ATTRIBUTES
 
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 from pydantic import BaseModel
-from sqlmodel import Session
 
 from models.commands import Command
 from models.durations import BusinessTime
@@ -101,10 +100,10 @@ async def simulate(plan: Plan, decide_at: float = 0.5, years: int = 1, runtime: 
     from temporalio.testing import WorkflowEnvironment
 
     from bpo.api import get_status, send, start_transition
-    from bpo.binaries import find_binary
+    from bpo.running import build_worker
     from bpo.server import register_search_attributes
-    from bpo.settings import Settings
-    from worker import build_worker
+    from infra.binaries import find_binary
+    from infra.settings import Settings
 
     began = time.perf_counter()
     # Nothing leaves the machine: notices go to the log, and feeds are not pulled (the KPI gates
@@ -182,11 +181,10 @@ def _close(forecast: Forecast, status: TransitionStatus) -> None:
 
 
 async def _tally(env: Any, settings: Any, forecast: Forecast) -> None:
-    from activities.audit import read_trail
-    from bpo.db import make_engine
+    from infra.audit import trail_of
+    from infra.db import make_engine
 
-    with Session(make_engine(settings.audit_url)) as session:
-        trail = read_trail(ID, session=session)
+    trail = trail_of(make_engine(settings.audit_url), ID)
     forecast.escalations = [
         f"{r.at:%Y-%m-%d} {r.phase} level {r.detail.get('level')}"
         + (f" ({r.detail['gate']})" if r.detail.get("gate") else "")

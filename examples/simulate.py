@@ -40,10 +40,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from bpo.api import first_run, get_plan, get_status, send, start_transition  # noqa: E402
-from bpo.binaries import find_binary  # noqa: E402
-from bpo.logs import configure  # noqa: E402
+from bpo.running import build_worker  # noqa: E402
 from bpo.server import register_search_attributes  # noqa: E402
-from bpo.settings import Settings  # noqa: E402
+from infra.binaries import find_binary  # noqa: E402
+from infra.logs import configure  # noqa: E402
+from infra.settings import Settings  # noqa: E402
 from models.commands import (  # noqa: E402
     Amend,
     Approve,
@@ -68,7 +69,6 @@ from models.messages import StartTransition  # noqa: E402
 from models.plan import Person, Reminders, WebhookChannel  # noqa: E402
 from models.plan_loader import load_plan, parse_plan  # noqa: E402
 from models.signing import Signer, new_key_pair  # noqa: E402
-from worker import build_worker  # noqa: E402
 
 # A simulation on a throwaway server: its unsigned transitions are a trial (bpo.api.NO_KEY).
 os.environ.setdefault("BPO_ALLOW_UNSIGNED", "1")
@@ -351,14 +351,11 @@ async def main() -> None:
                 status = await get_status(env.client, tid)
                 simulated = time.perf_counter() - started
                 if args.report:
-                    from sqlmodel import Session
-
-                    from activities.audit import read_trail
-                    from bpo.db import make_engine
                     from bpo.report import render_report
+                    from infra.audit import trail_of
+                    from infra.db import make_engine
 
-                    with Session(make_engine(settings.audit_url)) as session:
-                        trail = read_trail(tid, session=session)
+                    trail = trail_of(make_engine(settings.audit_url), tid)
                     now = await env.get_current_time()
                     args.report.write_text(
                         render_report(await get_plan(env.client, tid), status, trail, now.astimezone(UTC))

@@ -4,7 +4,7 @@ A plan names the deployment's connections; it never carries a mail server, a cre
 database of its own. These checks run wherever a plan is accepted (``bpo validate``, ``bpo
 start``, the web app's ``/start``, ``bpo amend``), never in the models: a transition started
 before the boundary still decodes its plan, and the worker switches its unsafe channels and feeds
-off (``activities.transport``, ``activities.feeds``) with a reason that names the fix.
+off (``infra.transport``, ``activities.feeds``) with a reason that names the fix.
 """
 
 from __future__ import annotations

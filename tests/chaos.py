@@ -24,12 +24,12 @@ from typing import Any
 
 from sqlmodel import Session
 
-from activities.audit import read_trail
-from activities.chain import verify_chain
 from bpo.api import BpoError, get_status, send, start_transition
-from bpo.client import connect
-from bpo.db import make_engine
-from bpo.settings import Settings
+from infra.audit import read_trail
+from infra.chain import verify_chain
+from infra.client import connect
+from infra.db import make_engine
+from infra.settings import Settings
 from models.commands import Approve, RecordReadings, Tick
 from models.plan_loader import load_plan
 from models.signing import Signer, new_key_pair

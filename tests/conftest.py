@@ -15,13 +15,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bpo.binaries import find_binary
-from bpo.logs import configure
+from bpo.running import build_worker
 from bpo.server import register_search_attributes
-from bpo.settings import Settings
+from infra.binaries import find_binary
+from infra.logs import configure
+from infra.settings import Settings
 from models.plan import Plan
 from models.plan_loader import load_plan
-from worker import build_worker
 
 # Tests start transitions that trust no key on purpose; a deployment would not (bpo.api.NO_KEY).
 os.environ.setdefault("BPO_ALLOW_UNSIGNED", "1")
@@ -99,7 +99,7 @@ def postgres_url():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request, tmp_path):
     """The audit store on SQLite and on a real PostgreSQL server, each migrated by Alembic."""
-    from bpo.db import make_engine
+    from infra.db import make_engine
 
     if request.param == "sqlite":
         return make_engine(f"sqlite:///{tmp_path}/audit.db")

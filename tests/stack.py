@@ -115,9 +115,10 @@ class Stack:
     def status(self, transition_id: str) -> dict[str, Any]:
         return json.loads(self.ok("status", transition_id, "--json"))
 
-    def history(self, transition_id: str) -> dict[str, Any]:
-        """The workflow's history as `temporal workflow show --output json` prints it."""
-        from bpo.binaries import find_binary
+    def history(self, transition_id: str, run_id: str | None = None) -> dict[str, Any]:
+        """The workflow's history (its newest run's, or ``run_id``'s) as `temporal workflow show
+        --output json` prints it."""
+        from infra.binaries import find_binary
 
         shown = subprocess.run(
             [
@@ -126,6 +127,7 @@ class Stack:
                 "show",
                 "--workflow-id",
                 transition_id,
+                *(["--run-id", run_id] if run_id else []),
                 "--output",
                 "json",
                 "--address",

@@ -11,11 +11,12 @@ from sqlmodel import Session, create_engine
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.audit import AuditActivities, read_trail, write_entries
+from activities.audit import AuditActivities
 from activities.notify import NotifyActivities
 from activities.outbox import OutboxActivities
-from activities.transport import Transport
-from bpo.db import make_engine
+from infra.audit import read_trail, write_entries
+from infra.db import make_engine
+from infra.transport import Transport
 from models.deliveries import AuditBatch, AuditEntry, Delivery, Flush, Notice, Recipient
 from models.plan import EmailChannel, LogChannel, WebhookChannel
 from tests.receivers import smtp_receiver, webhook_receiver

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from activities.audit import read_chain
-from activities.chain import hold_to_heads, verify_chain
 from bpo.anchors import recorded_heads
-from bpo.db import make_engine
+from infra.audit import read_chain
+from infra.chain import hold_to_heads, verify_chain
+from infra.db import make_engine
 from models.messages import StartTransition
 from tests.test_audit_anchor import rebuild
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from activities.audit import read_chain
-from activities.chain import row_hash
-from bpo.db import make_engine
+from infra.audit import read_chain
+from infra.chain import row_hash
+from infra.db import make_engine
 from models.signing import new_key_pair
 from models.tables import AuditHead
 from tests.stack import DANA, LI, RAJ, REFERENCE_PLAN, Stack
@@ -132,7 +132,7 @@ def test_rows_an_insider_appends_between_two_flushes_fail_even_once_a_later_flus
     # writer itself would; the next decision's flush then records a head past it.
     from datetime import UTC, datetime
 
-    from activities.audit import write_entries
+    from infra.audit import write_entries
     from models.deliveries import AuditEntry
 
     s = keyed

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, create_engine
 
-from activities.audit import read_chain, write_entries
-from activities.chain import verify_chain
-from bpo.db import make_engine
+from infra.audit import read_chain, write_entries
+from infra.chain import verify_chain
+from infra.db import make_engine
 from models.commands import Approve, ReadingsBatch, RecordReadings, TrustKeys
 from models.deliveries import AuditEntry
 from models.signing import Signer, new_key_pair, signed_fields
@@ -210,8 +210,8 @@ def test_without_trusted_keys_unsigned_commands_verify(engine):
 
 
 def test_a_chain_rebuilt_after_an_edit_no_longer_matches_a_recorded_head(engine):
-    from activities.audit import chain_head
-    from activities.chain import hold_to_heads, row_hash
+    from infra.audit import chain_head
+    from infra.chain import hold_to_heads, row_hash
     from models.tables import AuditHead
 
     with Session(engine) as session:

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from activities.audit import read_trail
-from bpo.db import make_engine
+from infra.audit import read_trail
+from infra.db import make_engine
 from models.connections import load_connections
 from models.plan import EmailChannel, Plan, WebhookChannel
 from models.plan_loader import PlanError, parse_plan
@@ -76,7 +76,7 @@ def started_before_the_boundary(plan: Plan, **channel: str) -> Plan:
 async def run_until_failed(env, settings, plan: Plan) -> list:
     """Start ``plan`` on a real worker and wait until its first delivery is audited as failed."""
     with ThreadPoolExecutor(max_workers=2) as executor:
-        from worker import build_worker
+        from bpo.running import build_worker
 
         async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, executor):
             t = await Driver.start(env, plan, settings.task_queue)
@@ -121,7 +121,7 @@ async def test_mail_through_a_clients_own_relay_carries_no_sign_in_link(engine):
     from temporalio.testing import ActivityEnvironment
 
     from activities.notify import NotifyActivities
-    from activities.transport import Transport
+    from infra.transport import Transport
     from models.connections import Connection, Connections
     from models.deliveries import Delivery
     from tests.test_activities import notice
@@ -157,8 +157,8 @@ async def test_on_the_dev_server_a_transition_started_before_the_boundary_runs_o
     # mailer and the plan's server both receive nothing, no link is minted, the refusal is in
     # `bpo audit` with its fix.
     from bpo.api import start_transition
-    from bpo.client import connect
-    from bpo.settings import Settings
+    from infra.client import connect
+    from infra.settings import Settings
     from tests.stack import Stack, wait_until
 
     with smtp_receiver() as (attacker, stolen), smtp_receiver() as (mailer, ours):

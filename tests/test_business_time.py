@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
-from activities.audit import read_trail
-from bpo.db import make_engine
+from infra.audit import read_trail
+from infra.db import make_engine
 from models.calendar import zone
 from models.commands import Approve, Delegate
 from models.plan_loader import parse_plan

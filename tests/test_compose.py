@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from bpo.settings import Settings
+from infra.settings import Settings
 from starter import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +74,7 @@ def test_the_web_replicas_share_one_database_and_the_proxy_reaches_them():
 def test_temporal_is_the_release_the_tests_run_set_up_by_admin_tools_and_checked_by_its_cli():
     import subprocess
 
-    from bpo.binaries import find_binary
+    from infra.binaries import find_binary
 
     shown = subprocess.run([find_binary("temporal"), "--version"], capture_output=True, text=True).stdout
     server, ui = shown.split("Server ")[1].split(",")[0], shown.split("UI ")[1].rstrip(")\n")

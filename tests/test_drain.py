@@ -13,11 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 from sqlmodel import Session
 
-from activities.audit import read_trail
-from bpo.db import make_engine
+from bpo.running import build_worker
+from infra.audit import read_trail
+from infra.db import make_engine
 from models.commands import RecordReadings
 from tests.driver import LI, Driver
-from worker import build_worker
 
 
 class SlowRefusal(BaseHTTPRequestHandler):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.links import mint_link
-from bpo.db import make_engine
+from infra.db import make_engine
+from infra.links import mint_link
 from models.feeds import period_of
 from tests.receivers import document_server
 from tests.stack import Stack

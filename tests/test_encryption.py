@@ -20,16 +20,16 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from bpo.api import BpoError, get_status, send, start_transition
-from bpo.binaries import find_binary
-from bpo.codec import EncryptionCodec, codec_from_env, parse_key, with_codec
+from bpo.running import build_worker
 from bpo.server import register_search_attributes
-from bpo.settings import Settings
+from infra.binaries import find_binary
+from infra.codec import EncryptionCodec, codec_from_env, parse_key, with_codec
+from infra.settings import Settings
 from models.commands import Approve
 from models.plan_loader import load_plan
 from tests.conftest import REFERENCE_PLAN
 from tests.receivers import webhook_receiver
 from tests.stack import BPO, DANA, LI, RAJ, ROOT, Stack, drive_to_pilot, free_port, pass_hypercare, short_plan
-from worker import build_worker
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 OLD_KEY = base64.b64encode(bytes(range(1, 33))).decode()
@@ -168,7 +168,7 @@ def test_the_codec_server_answers_only_its_own_host_with_its_token_and_bounded_b
     import http.client
     import threading
 
-    from bpo.codec import serve_codec
+    from infra.codec import serve_codec
 
     port = free_port()
     server = serve_codec(codec_from_env({"BPO_ENCRYPTION_KEY": KEY}), "127.0.0.1", port, [], token="t0ken")

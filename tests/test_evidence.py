@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bpo.db import make_engine
 from bpo.evidence_check import last_verdicts, pinned, verify
-from bpo.settings import Settings
+from infra.db import make_engine
+from infra.settings import Settings
 from models.commands import Approve, Waive
 from tests.receivers import document_server
 from tests.test_feeds import PAT, feed_plan, trail, until_written

@@ -12,13 +12,13 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.evidence import EvidenceActivities
-from activities.evidence_checks import last_checks
-from activities.evidence_store import open_store
-from activities.guard import Policy, guarded_client
-from bpo.db import make_engine
 from bpo.evidence_check import last_verdicts, pinned
 from bpo.report import render_report
-from bpo.settings import Settings
+from infra.db import make_engine
+from infra.evidence_checks import last_checks
+from infra.evidence_store import open_store
+from infra.guard import Policy, guarded_client
+from infra.settings import Settings
 from models.commands import Approve, Waive
 from models.evidence import PinRequest, RecheckItem, RecheckRequest
 from models.feeds import period_of

@@ -16,7 +16,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from activities.evidence import EvidenceActivities
-from activities.evidence_store import FolderStore, S3Store, key_for
+from infra.evidence_store import FolderStore, S3Store, key_for
 from models.evidence import PinRequest
 from tests.receivers import document_server
 from tests.stack import free_port
@@ -90,8 +90,8 @@ async def test_a_web_upload_is_checked_at_the_door_and_kept_by_its_hash(tmp_path
     from starlette.datastructures import UploadFile
 
     from bpo.errors import BpoError
-    from bpo.settings import Settings
     from bpo.web.uploads import keep_upload
+    from infra.settings import Settings
 
     settings = Settings(BPO_DATA_DIR=tmp_path, BPO_EVIDENCE_MAX_MB=1)
     with pytest.raises(BpoError, match="big.pdf is larger than 1 MB"):

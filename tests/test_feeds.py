@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from activities.audit import read_trail
-from bpo.db import make_engine
-from bpo.settings import deployment_connections
+from infra.audit import read_trail
+from infra.db import make_engine
+from infra.settings import deployment_connections
 from models.commands import PullFeed, RecordReadings
 from models.feeds import bounds, next_period, period_of
 from models.plan import Plan
@@ -185,8 +185,8 @@ async def test_the_token_comes_from_the_deployments_connection_and_never_enters_
 
     import httpx
 
+    from bpo.running import build_worker
     from tests.driver import Driver
-    from worker import build_worker
 
     base, served = feed
     monkeypatch.setenv("BPO_FEED_CC_TOKEN", "s3cret-t0ken")

@@ -19,15 +19,15 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-import activities.guard
+import infra.guard
 from activities.evidence import EvidenceActivities
-from activities.evidence_store import open_store
 from activities.feeds import FeedActivities
-from activities.fetching import Refused, Unreachable, fetch
-from activities.guard import Policy, guarded_client
 from activities.notify import NotifyActivities
-from activities.transport import Transport
-from bpo.settings import Settings
+from infra.evidence_store import open_store
+from infra.fetching import Refused, Unreachable, fetch
+from infra.guard import Policy, guarded_client
+from infra.settings import Settings
+from infra.transport import Transport
 from models.deliveries import Delivery
 from models.evidence import PinRequest
 from models.feeds import FeedPull, HttpFeed
@@ -68,7 +68,7 @@ def resolving_to(monkeypatch: pytest.MonkeyPatch, *addresses: str) -> None:
     async def resolve(host: str, port: int) -> list[str]:
         return list(addresses)
 
-    monkeypatch.setattr(activities.guard, "resolve", resolve)
+    monkeypatch.setattr(infra.guard, "resolve", resolve)
 
 
 @pytest.mark.parametrize(("address", "said"), INSIDE)
@@ -146,7 +146,7 @@ async def test_each_redirect_hop_goes_through_the_guard(monkeypatch):
         async def resolve(host: str, p: int) -> list[str]:
             return next(answers)
 
-        monkeypatch.setattr(activities.guard, "resolve", resolve)
+        monkeypatch.setattr(infra.guard, "resolve", resolve)
         # keep_alive off: the hop needs a new connection, so the name is resolved again
         async with guarded_client(Policy.parse("127.0.0.1/32"), keep_alive=False) as http:
             with pytest.raises(Refused, match=r"private address;"):
@@ -206,7 +206,7 @@ async def test_a_server_dripping_its_answer_is_cut_off_by_the_total_deadline():
 async def test_a_webhook_a_plan_wrote_is_guarded_and_the_deployments_own_is_not(tmp_path):
     """A plain URL in a plan goes through the guard; ``${BPO_WEBHOOK_URL}`` is the operator's own
     destination (often an inside relay) and goes through the worker's ordinary client."""
-    from bpo.db import make_engine
+    from infra.db import make_engine
 
     engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
     with webhook_receiver() as (url, received):
@@ -240,7 +240,7 @@ async def test_the_worker_refuses_a_loopback_feed_unless_the_deployment_allows_i
 
 async def test_a_webhook_dripping_its_answer_is_cut_off_by_the_total_deadline(tmp_path, monkeypatch):
     import activities.notify
-    from bpo.db import make_engine
+    from infra.db import make_engine
 
     monkeypatch.setattr(activities.notify, "DEADLINE", 2.0)
     engine = make_engine(f"sqlite:///{tmp_path}/audit.db")

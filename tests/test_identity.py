@@ -8,9 +8,9 @@ import uuid
 
 from sqlmodel import Session
 
-from activities.audit import read_trail
 from bpo.api import BpoError, start_transition
-from bpo.db import make_engine
+from infra.audit import read_trail
+from infra.db import make_engine
 from models.commands import Approve, Cancel, Pause
 from tests.driver import DANA, LI, MO, Driver
 

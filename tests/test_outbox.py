@@ -11,12 +11,12 @@ from datetime import timedelta
 import httpx
 from sqlmodel import Session
 
-from activities.audit import read_trail
-from bpo.db import make_engine
+from bpo.running import build_worker
+from infra.audit import read_trail
+from infra.db import make_engine
 from models.commands import RecordReadings, RetryNotices
 from tests.driver import LI, Driver
 from tests.receivers import counting_hook
-from worker import build_worker
 
 
 @asynccontextmanager

@@ -7,9 +7,9 @@ import re
 
 from sqlmodel import Session
 
-from activities.audit import read_trail
-from bpo.db import make_engine
 from bpo.qbr import Quarter, render_qbr
+from infra.audit import read_trail
+from infra.db import make_engine
 from models.commands import RaidAdd, RecordReadings
 from starter import main
 from tests.driver import LI, RAJ

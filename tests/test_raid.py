@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from activities.audit import read_trail
-from bpo.db import make_engine
+from infra.audit import read_trail
+from infra.db import make_engine
 from models.commands import RaidAdd, RaidClose
 from tests.driver import DANA, LI, RAJ
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bpo.binaries import find_binary
+from infra.binaries import find_binary
 from models.signing import Signer, new_key_pair
 from tests.stack import LI, Stack, short_plan, wait_until
 

@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Worker
 
-from worker import SANDBOX
+from bpo.running import SANDBOX
 
 
 @workflow.defn(name="ReadsTheClock")

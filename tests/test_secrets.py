@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bpo.binaries import find_binary
+from infra.binaries import find_binary
 from tests.receivers import smtp_receiver, webhook_receiver
 from tests.stack import LI, Stack, short_plan
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bpo.binaries import find_binary
+from infra.binaries import find_binary
 from models.commands import Approve
 from models.signing import Signer, new_key_pair
 from tests.stack import DANA, LI, RAJ, Stack, short_plan

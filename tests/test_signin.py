@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session
 
-from bpo.db import make_engine
+from infra.db import make_engine
 from models.web_tables import ApiToken
 from tests.stack import BPO, LI, ROOT, Stack, free_port, sso_web_stack, wait_until
 from tests.test_web_office import by_link, by_sso

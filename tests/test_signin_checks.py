@@ -19,9 +19,9 @@ from joserfc.jwk import KeySet, RSAKey
 from pydantic import ValidationError
 
 from bpo.commands.operating import _dev_mode
-from bpo.db import MIGRATIONS
-from bpo.settings import Settings
 from bpo.web.oidc import Provider, SignInFailed, verified_email
+from infra.db import MIGRATIONS
+from infra.settings import Settings
 
 ISSUER = "https://id.example.com"
 

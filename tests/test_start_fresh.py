@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bpo.binaries import find_binary
+from infra.binaries import find_binary
 from models.constants import WORKFLOW_NAME
 from models.messages import StartTransition
 from models.signing import Signer, new_key_pair, sign_start
@@ -26,9 +26,9 @@ def recorded_start(s: Stack, tid: str) -> StartTransition:
     return StartTransition.model_validate(json.loads(base64.b64decode(data)) if isinstance(data, str) else data)
 
 
-def failure(s: Stack, tid: str) -> str | None:
-    """The message the newest run of ``tid`` failed with, if it failed."""
-    for event in s.history(tid)["events"]:
+def failure(s: Stack, tid: str, run_id: str) -> str | None:
+    """The message run ``run_id`` of ``tid`` failed with, if it failed."""
+    for event in s.history(tid, run_id)["events"]:
         failed: Any = event.get("workflowExecutionFailedEventAttributes")
         if failed:
             return str(failed["failure"]["message"])
@@ -48,13 +48,16 @@ def test_a_start_signed_earlier_cannot_start_an_ended_id_again_and_a_new_bpo_sta
         # The recorded start, as it would read had it been signed an hour before (no test waits an
         # hour): sent straight to Temporal's port under the ended id.
         earlier = sign_start(Signer(private), recorded_start(s, tid), datetime.now(UTC) - timedelta(hours=1))
-        subprocess.run(
+        started = subprocess.run(
             [find_binary("temporal"), "workflow", "start", "--type", WORKFLOW_NAME, "--task-queue", "e2e",
              "--workflow-id", tid, "--id-reuse-policy", "AllowDuplicate", "--input", earlier.model_dump_json(),
-             "--address", f"{s.ip}:{s.port}"],
+             "--address", f"{s.ip}:{s.port}", "--output", "json"],
             capture_output=True, text=True, timeout=60, check=True,
         )
-        said = wait_until(lambda: failure(s, tid), timeout=90)
+        # That run's own history: right after a start, the newest run as `show` finds it may
+        # still be the ended one.
+        run_id = json.loads(started.stdout)["runId"]
+        said = wait_until(lambda: failure(s, tid, run_id))
         assert said and "a start must be signed within 10 minutes of it" in said, said
         again = s.bpo("start", str(short_plan(tmp_path)), "--id", tid, "--replace-ended")
         assert again.returncode == 0, again.stderr

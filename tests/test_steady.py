@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from activities.audit import read_trail
-from bpo.db import make_engine
+from infra.audit import read_trail
+from infra.db import make_engine
 from models.commands import RecordReadings
 from models.plan_loader import parse_plan
 from models.status import TransitionStatus

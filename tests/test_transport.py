@@ -15,9 +15,9 @@ from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.audit import read_trail
 from activities.notify import NotifyActivities
-from activities.transport import Transport
+from infra.audit import read_trail
+from infra.transport import Transport
 from models.deliveries import Delivery
 from models.plan import EmailChannel, WebhookChannel
 from tests.receivers import smtp_receiver, webhook_receiver

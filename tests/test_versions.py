@@ -51,8 +51,8 @@ async def test_a_recorded_history_replays_on_the_old_path_of_a_changed_rule(answ
 
 
 async def test_a_new_transition_takes_the_new_path_and_records_it(answers, env, settings, reference_plan):
+    from bpo.running import build_worker
     from tests.driver import LI, Driver
-    from worker import build_worker
 
     with ThreadPoolExecutor(max_workers=2) as executor:
         async with httpx.AsyncClient() as http:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.links import mint_link
-from bpo.db import make_engine
+from infra.db import make_engine
+from infra.links import mint_link
 from tests.stack import DANA, EVE, LI, MO, RAJ, REFERENCE_PLAN, Stack, wait_until, web_stack
 from tests.web_client import Person, link_in, mails_to, text_of
 

@@ -12,8 +12,8 @@ import pytest
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 
-from activities.links import mint_link
-from bpo.db import make_engine
+from infra.db import make_engine
+from infra.links import mint_link
 from tests.stack import DANA, EVE, RAJ, ROOT, sso_web_stack, wait_until
 from tests.web_client import link_in, mails_to
 

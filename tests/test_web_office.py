@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.links import mint_link
-from bpo.db import make_engine
+from infra.db import make_engine
+from infra.links import mint_link
 from tests.stack import DANA, EVE, LI, REFERENCE_PLAN, Stack, sso_web_stack, wait_until
 from tests.web_client import Person, text_of, through_provider
 
@@ -134,9 +134,9 @@ def test_an_upload_by_someone_who_may_not_approve_the_gate_writes_nothing_to_the
     ],
 )
 def test_the_program_office_matches_addresses_with_addresses_and_groups_with_groups(listed, email, groups, may):
-    from bpo.settings import Settings
     from bpo.web.office import may_start
     from bpo.web.sessions import Visitor
+    from infra.settings import Settings
 
     me = Visitor(email=email, via="web-oidc", operator="x", groups=groups)
     assert may_start(Settings(BPO_PROGRAM_OFFICE=listed), me) is may

@@ -22,11 +22,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
+# Activities are called by their registered names (as the feeder does), so the workflow imports no
+# activity code and no infrastructure: the floors tests/test_layers.py holds.
 with workflow.unsafe.imports_passed_through():
-    from activities.audit import AuditActivities
-    from activities.notify import NotifyActivities
-    from activities.outbox import OutboxActivities
-    from models.deliveries import AuditBatch, Delivery, Flush
+    from models.deliveries import AuditBatch, Delivery, Flush, Flushed
     from workflows.rules import Machine, deliveries
     from workflows.rules.versions import DRAIN_IN_FLIGHT, FAILED_DELIVERIES_AUDITED, FLUSH_BATCHED
 
@@ -111,9 +110,10 @@ class Flusher(_Carrier):
             self.count(rows)
             out = [*fresh, *again]
             self.in_flight = len(rows)
-            flushed = await workflow.execute_local_activity_method(
-                OutboxActivities.flush,
+            flushed = await workflow.execute_local_activity(
+                "flush_outbox",
                 Flush(audit=rows, deliveries=out),
+                result_type=Flushed,
                 start_to_close_timeout=FLUSH_TIMEOUT,
                 retry_policy=FLUSH_RETRY,
             )
@@ -170,9 +170,10 @@ class Sender(_Carrier):
                     self.deliveries.add(task)
                     task.add_done_callback(self.deliveries.discard)
             if outbox.audit:
-                await workflow.execute_local_activity_method(
-                    AuditActivities.record,
+                await workflow.execute_local_activity(
+                    "record_audit",
                     AuditBatch(entries=outbox.audit),
+                    result_type=int,
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=AUDIT_RETRY,
                 )
@@ -195,8 +196,8 @@ class Sender(_Carrier):
 
     async def _deliver(self, delivery: Delivery) -> None:
         try:
-            await workflow.execute_local_activity_method(
-                NotifyActivities.deliver,
+            await workflow.execute_local_activity(
+                "deliver_notification",
                 delivery,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=NOTIFY_RETRY,

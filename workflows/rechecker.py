@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rules import Machine
 
 RECHECK_TIMEOUT = timedelta(minutes=5)
-"""Every source is fetched at once within its own total deadline (`activities.fetching`), so
+"""Every source is fetched at once within its own total deadline (`infra.fetching`), so
 five minutes covers a day's check with room for a slow evidence store."""
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from bpo.settings import Settings
+from infra.settings import Settings
 from models.connections import ConnectionsError
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def model_input(cls: type[Model], **fields: Any) -> Model:
 
 def connections_of(settings: Settings) -> Connections:
     """The deployment's connections (``BPO_CONNECTIONS``), or exit 2 saying what is wrong with the file."""
-    from bpo.settings import deployment_connections
+    from infra.settings import deployment_connections
 
     try:
         return deployment_connections(settings)
@@ -84,7 +84,7 @@ def plan_from(path: str, settings: Settings) -> Plan:
 
 async def client_for(settings: Settings) -> Client:
     """A connected client, or exit 1 with what to do about it."""
-    from bpo.client import connect
+    from infra.client import connect
 
     try:
         return await connect(settings)

@@ -15,7 +15,7 @@ from temporalio.client import Client
 
 from bpo.api import get_status, send
 from bpo.commands.common import Exit, client_for, model_input, print_status
-from bpo.settings import Settings
+from infra.settings import Settings
 from models.commands import BY_UPDATE, ChangeRoster, Command, Delegate, ReadingsBatch, RecordReadings
 from models.plan import Person
 from models.readings_file import MAX_CSV_BYTES, ReadingsFileError, parse_readings, read_limited

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bpo.api import start_transition
 from bpo.commands.common import Exit, client_for, connections_of, plan_from
-from bpo.settings import Settings
+from infra.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
@@ -113,7 +113,7 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> None:
     """Decode encrypted payloads for the Web UI."""
-    from bpo.codec import codec_from_env, serve_codec
+    from infra.codec import codec_from_env, serve_codec
 
     env = {"BPO_ENCRYPTION_KEY": settings.encryption_key or "", "BPO_ENCRYPTION_OLD_KEYS": settings.encryption_old_keys}
     codec = codec_from_env(env)
@@ -139,7 +139,7 @@ def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     """Run a worker until stopped."""
-    from worker import run_worker
+    from bpo.running import run_worker
 
     connections_of(settings)  # a file that says something wrong stops the worker before it starts
     asyncio.run(run_worker(settings))
@@ -184,8 +184,8 @@ def _dev_mode(settings: Settings) -> bool:
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     """Server, worker, web app and the demo transition, until Ctrl-C."""
-    from activities.guard import LOOPBACK
     from bpo.server import wait_for_server
+    from infra.guard import LOOPBACK
 
     bpo = [sys.executable, "-m", "starter"]
     web = f"http://localhost:{args.web_port}"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from bpo.api import get_plan, get_status
 from bpo.commands.common import FAILED, UNCHECKED, Exit, client_for, plan_from, print_status, write_out
-from bpo.settings import Settings, make_url_safe
+from infra.settings import Settings, make_url_safe
 from models.constants import WORKFLOW_NAME
 from models.plan import Plan
 from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE
@@ -74,7 +74,7 @@ async def _written(settings: Settings, transition_id: str, client: Client | None
     """`audit_settled` for at most `SETTLE_FOR`. With no server to ask, the table is all there
     is to read: 0."""
     from bpo.api import audit_settled
-    from bpo.client import connect
+    from infra.client import connect
 
     try:
         return await audit_settled(client or await connect(settings), transition_id, SETTLE_FOR)
@@ -92,13 +92,10 @@ def _unwritten_note(left: int, transition_id: str) -> None:
 
 
 def _trail(settings: Settings, transition_id: str) -> list[Any]:
-    from sqlmodel import Session
+    from infra.audit import trail_of
+    from infra.db import make_engine
 
-    from activities.audit import read_trail
-    from bpo.db import make_engine
-
-    with Session(make_engine(settings.audit_url)) as session:
-        return list(read_trail(transition_id, session=session))
+    return trail_of(make_engine(settings.audit_url), transition_id)
 
 
 async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
@@ -107,8 +104,8 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
 
     client = await client_for(settings)
     status, plan = await get_status(client, args.id), await get_plan(client, args.id)
-    from bpo.db import make_engine
     from bpo.evidence_check import last_verdicts, pinned
+    from infra.db import make_engine
 
     _unwritten_note(await _written(settings, args.id, client), args.id)
     trail = _trail(settings, args.id)
@@ -150,7 +147,7 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
 async def _recorded_heads(settings: Settings, transition_id: str) -> list[Any] | str:
     """The chain heads the transition recorded in Temporal's history, or why they could not be read."""
     from bpo.anchors import NoTransition, recorded_heads
-    from bpo.client import connect
+    from infra.client import connect
 
     try:
         return await recorded_heads(await connect(settings), transition_id)
@@ -173,7 +170,7 @@ async def _verify(
     recorded: exit 0 when both hold, 1 naming the first row that does not, `UNCHECKED` when the
     chain holds but the recorded heads could not be read. A transition that trusts no key is
     said so plainly (and, with ``as_json``, as ``trusts_keys``: false), exit 0."""
-    from activities.chain import hold_to_heads, verify_chain
+    from infra.chain import hold_to_heads, verify_chain
 
     verdict = verify_chain(rows)
     problem = verdict.problem or (hold_to_heads(rows, heads) if isinstance(heads, list) else None)
@@ -286,7 +283,7 @@ async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> None:
     """The settings in force, secrets masked."""
-    from bpo.settings import effective
+    from infra.settings import effective
 
     shown = effective(settings)
     if args.json:

@@ -10,7 +10,7 @@ from datetime import datetime
 from bpo.api import get_status
 from bpo.commands.common import FAILED, Exit, client_for, model_input
 from bpo.render import table
-from bpo.settings import Settings
+from infra.settings import Settings
 
 
 async def cmd_feed(args: argparse.Namespace, settings: Settings) -> None:
@@ -58,8 +58,8 @@ async def cmd_evidence(args: argparse.Namespace, settings: Settings) -> None:
     fetches it again (through the guard) and keeps the verdict for the pages: exit 0 when all of
     it is unchanged, 1 when any changed or cannot be fetched."""
     from bpo.commands.seeing import _trail, _unwritten_note, _written
-    from bpo.db import make_engine
     from bpo.evidence_check import last_verdicts, pinned, verify
+    from infra.db import make_engine
 
     _unwritten_note(await _written(settings, args.id), args.id)
     items = pinned(_trail(settings, args.id), args.gate)

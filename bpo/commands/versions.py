@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from bpo.commands.common import client_for
-from bpo.settings import Settings
+from infra.settings import Settings
 from models.constants import EPOCH_MEMO, WORKFLOW_NAME
 from workflows.rules import versions
 

@@ -8,7 +8,7 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from bpo.api import BpoError, get_roster, send
-from bpo.web.app import Web
+from bpo.web.deps import Web
 from bpo.web.sessions import Visitor
 from bpo.web.views import member
 from models.commands import BY_UPDATE, Command, GateDecision

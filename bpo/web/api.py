@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 
 from bpo.api import BpoError, get_status
 from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
-from bpo.web.app import log, web
+from bpo.web.deps import log, web
 from bpo.web.oidc import SignInFailed, groups_of, verified_email
 from bpo.web.sessions import TokenRefused, Visitor, api_visitor
 from models.status import TransitionStatus

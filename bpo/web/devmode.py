@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
 
-from bpo.settings import Settings
+from infra.settings import Settings
 
 OWN_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 

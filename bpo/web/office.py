@@ -3,8 +3,8 @@ deployment (``BPO_PROGRAM_OFFICE``), never whoever an uploaded plan's own roster
 
 from __future__ import annotations
 
-from bpo.settings import Settings
 from bpo.web.sessions import Visitor
+from infra.settings import Settings
 
 ONLY_THE_OFFICE = "Starting a transition is for the program office (BPO_PROGRAM_OFFICE)"
 

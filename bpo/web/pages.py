@@ -17,14 +17,14 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException
 
 from bpo.api import BpoError, get_options, get_plan, get_status, start_transition
-from bpo.settings import deployment_connections
 from bpo.web import views
 from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
-from bpo.web.app import current, log, page, templates, web
+from bpo.web.deps import current, log, page, templates, web
 from bpo.web.office import may_start, refusal
 from bpo.web.sessions import Visitor, api_tokens, fingerprint, new_api_token, revoke_api_token, same_token
 from bpo.web.transition_view import gate_view, transition_view
 from bpo.web.uploads import ACCEPT, bounded_form, keep_upload
+from infra.settings import deployment_connections
 from models.commands import ReadingsBatch, RecordReadings
 from models.plan import KPI_REPORTERS
 from models.plan_loader import PlanError, parse_plan

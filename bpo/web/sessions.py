@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, select
 
-from activities.links import digest
+from infra.links import digest
 from models.web_tables import ApiToken, WebSession
 
 COOKIE = "bpo_session"

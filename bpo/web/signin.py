@@ -14,9 +14,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
-from activities.links import LinkRefused, links_sent_since, mint_link, use_link
-from activities.transport import Transport, send_email
-from bpo.web.app import Web, current, log, message, page, web
+from bpo.web.deps import Web, current, log, message, page, web
 from bpo.web.oidc import SignInFailed
 from bpo.web.sessions import (
     COOKIE,
@@ -29,6 +27,8 @@ from bpo.web.sessions import (
     start_session,
     take_login,
 )
+from infra.links import LinkRefused, links_sent_since, mint_link, use_link
+from infra.transport import Transport, send_email
 
 router = APIRouter()
 FORM_COOKIE = "bpo_form"

@@ -7,14 +7,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session
-
-from activities.audit import read_trail
 from bpo.api import audit_settled, get_plan, get_status
 from bpo.evidence_check import last_verdicts, pinned
 from bpo.render import who
 from bpo.report import timeline_svg
-from bpo.web.app import Web
+from bpo.web.deps import Web
+from infra.audit import trail_of
 from models.plan import Person
 from models.tables import AuditRecord
 from workflows.rules.kinds import KINDS, kind_of
@@ -30,12 +28,7 @@ page after a decision shows it."""
 async def trail(w: Web, transition_id: str) -> list[AuditRecord]:
     """The transition's audit trail, oldest first, with what it has accepted written."""
     await audit_settled(w.client, transition_id, SETTLE_FOR)
-    return await asyncio.to_thread(_read, w, transition_id)
-
-
-def _read(w: Web, transition_id: str) -> list[AuditRecord]:
-    with Session(w.engine) as session:
-        return list(read_trail(transition_id, session=session))
+    return await asyncio.to_thread(trail_of, w.engine, transition_id)
 
 
 async def transition_view(w: Web, transition_id: str, people: list[Person]) -> dict[str, Any]:

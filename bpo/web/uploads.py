@@ -11,10 +11,10 @@ from contextlib import asynccontextmanager
 from fastapi import HTTPException, Request
 from starlette.datastructures import FormData, UploadFile
 
-from activities.evidence_store import open_store
-from activities.fetching import sha256_of
 from bpo.errors import BpoError
-from bpo.settings import Settings
+from infra.evidence_store import open_store
+from infra.fetching import sha256_of
+from infra.settings import Settings
 from models.evidence import allowed_type
 
 ACCEPT = ".pdf,.txt,.csv,.md,.json,.png,.jpg,.jpeg,.gif,.webp,.docx,.xlsx,.pptx,.odt,.ods,.doc,.xls,.eml"

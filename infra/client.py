@@ -7,14 +7,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 
-from bpo.settings import Settings
+from infra.settings import Settings
 
 
 def data_converter(settings: Settings) -> DataConverter:
     """The pydantic converter, with payload encryption when ``BPO_ENCRYPTION_KEY`` is set."""
     if not settings.encryption_key:  # no codec to load: a cold command starts faster
         return pydantic_data_converter
-    from bpo.codec import codec_from_env, with_codec
+    from infra.codec import codec_from_env, with_codec
 
     codec = codec_from_env(
         {

@@ -23,7 +23,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
-from activities.transport import is_loopback
+from infra.transport import is_loopback
 
 ENCODING = b"binary/encrypted"
 REFUSED = b"binary/bpo-plaintext-refused"

@@ -1,4 +1,4 @@
-"""Alembic's environment: migrations run on the connection `bpo.db.migrate` hands over."""
+"""Alembic's environment: migrations run on the connection `infra.db.migrate` hands over."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from models.constants import TASK_QUEUE
 from models.durations import Duration
 
 if TYPE_CHECKING:
-    from activities.guard import Policy
+    from infra.guard import Policy
     from models.connections import Connections
     from models.signing import Signer
 
@@ -193,7 +193,7 @@ class Settings(BaseSettings):
     @field_validator("fetch_allow_text")
     @classmethod
     def _fetch_allow(cls, text: str) -> str:
-        from activities.guard import Policy  # the rules of the list live beside the guard
+        from infra.guard import Policy  # the rules of the list live beside the guard
 
         try:
             Policy.parse(text)
@@ -204,7 +204,7 @@ class Settings(BaseSettings):
     @property
     def fetch_policy(self) -> Policy:
         """Where requests made for a plan may go: ``BPO_FETCH_ALLOW`` and ``BPO_ALLOWED_HOSTS``."""
-        from activities.guard import Policy
+        from infra.guard import Policy
 
         return Policy.parse(self.fetch_allow_text, self.allowed_hosts)
 

@@ -53,8 +53,8 @@ def upgrade() -> None:
 def _chain_existing_rows() -> None:
     from sqlmodel import Session, select
 
-    from activities.audit import read_trail
-    from activities.chain import GENESIS, row_hash
+    from infra.audit import read_trail
+    from infra.chain import GENESIS, row_hash
     from models.tables import AuditHead, AuditRecord
 
     bind = op.get_bind()

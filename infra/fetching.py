@@ -1,7 +1,7 @@
 """Fetching a document from a URL with the limits the world needs: a size cap read as it streams,
 redirects followed only within the same host, a timeout per read and a total deadline, and
 failures told in our own words (never the URL, which may carry a token, nor a remote server's
-text). Plan-driven fetches use a client from `activities.guard`, so every hop is guarded too.
+text). Plan-driven fetches use a client from `infra.guard`, so every hop is guarded too.
 
 Used by the KPI feed and evidence activities, and by ``bpo evidence --verify``.
 """
@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from activities.guard import Forbidden
+from infra.guard import Forbidden
 
 MAX_REDIRECTS = 5
 DEADLINE = 30.0

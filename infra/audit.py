@@ -1,0 +1,134 @@
+"""The audit repository: writing entries into each transition's hash chain, reading the chain
+and the trail back. The audit activity, the web app and the command line all read and write here."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC
+
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, col, select
+
+from infra.chain import GENESIS, row_hash
+from models.deliveries import AuditEntry, ChainHead
+from models.tables import AuditHead, AuditRecord, audit_uuid
+
+MAX_ATTEMPTS = 20
+
+
+class _ChainMoved(Exception):
+    """Another writer attached rows to the same chain since we read its head."""
+
+
+def write_entries(entries: list[AuditEntry], *, session: Session) -> int:
+    """Insert the entries not yet stored (by stable id), each linked into its transition's hash
+    chain; returns how many were new. Writers race on a chain's head: the loser starts again."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            fresh = _append(entries, session)
+            session.commit()
+            return fresh
+        except (_ChainMoved, IntegrityError, OperationalError):
+            session.rollback()
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _append(entries: list[AuditEntry], session: Session) -> int:
+    ids = [audit_uuid(e.id) for e in entries]
+    stored = set(session.exec(select(AuditRecord.id).where(col(AuditRecord.id).in_(ids))).all())
+    fresh = [e for e, key in zip(entries, ids) if key not in stored]
+    for transition_id in dict.fromkeys(e.transition_id for e in fresh):
+        head = session.exec(
+            select(AuditHead).where(AuditHead.transition_id == transition_id).execution_options(populate_existing=True)
+        ).first()
+        position, prev = (head.position, head.hash) if head else (0, GENESIS)
+        start = position
+        for entry in (e for e in fresh if e.transition_id == transition_id):
+            position += 1
+            record = AuditRecord(
+                id=audit_uuid(entry.id),
+                event_id=entry.id,
+                transition_id=entry.transition_id,
+                kind=entry.kind,
+                phase=entry.phase,
+                gate=entry.gate,
+                actor=entry.actor,
+                at=entry.at,
+                detail=entry.model_dump(mode="json")["detail"],
+                via=entry.via,
+                signature=entry.signature,
+                position=position,
+                prev_hash=prev,
+            )
+            record.hash = prev = row_hash(record)
+            session.add(record)
+        if head is None:
+            session.add(AuditHead(transition_id=transition_id, position=position, hash=prev))
+        else:
+            moved = session.execute(
+                update(AuditHead)
+                .where(col(AuditHead.transition_id) == transition_id, col(AuditHead.position) == start)
+                .values(position=position, hash=prev)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise _ChainMoved(transition_id)
+        session.flush()
+    return len(fresh)
+
+
+def chain_head(engine: Engine, transition_id: str) -> ChainHead | None:
+    """The transition's chain head as the table holds it now; none before its first row."""
+    with Session(engine) as session:
+        head = session.exec(select(AuditHead).where(AuditHead.transition_id == transition_id)).first()
+    return ChainHead(position=head.position, hash=head.hash) if head else None
+
+
+def chain_before(engine: Engine, transition_id: str, event_ids: list[str]) -> int:
+    """Where the chain stood before the first of ``event_ids`` (rows an earlier try of the same
+    flush may have written), or, with none of them written, where it stands now."""
+    with Session(engine) as session:
+        first = session.exec(
+            select(AuditRecord.position)
+            .where(col(AuditRecord.id).in_([audit_uuid(e) for e in event_ids]), col(AuditRecord.position).is_not(None))
+            .order_by(col(AuditRecord.position))
+        ).first()
+        if first is not None:
+            return first - 1
+        head = session.exec(select(AuditHead).where(AuditHead.transition_id == transition_id)).first()
+    return head.position if head else 0
+
+
+def read_chain(transition_id: str, *, session: Session) -> list[AuditRecord]:
+    """Every audit record of one transition in chain order, for verifying it."""
+    rows = session.exec(
+        select(AuditRecord).where(AuditRecord.transition_id == transition_id).order_by(col(AuditRecord.position))
+    ).all()
+    return list(rows)
+
+
+def read_trail(transition_id: str, *, session: Session) -> list[AuditRecord]:
+    """Every audit record of one transition, oldest first."""
+    rows = session.exec(
+        select(AuditRecord).where(AuditRecord.transition_id == transition_id).order_by(col(AuditRecord.at))
+    ).all()
+    for row in rows:
+        if row.at.tzinfo is None:  # SQLite keeps no zone; every time stored is UTC
+            row.at = row.at.replace(tzinfo=UTC)
+    return sorted(rows, key=lambda r: (r.at, _seq(r.event_id, transition_id)))
+
+
+def _seq(event_id: str, transition_id: str) -> int:
+    # Event ids are "<transition>/[<run>/]<seq>" or, for a delivery, the same and "/<channel>".
+    parts = event_id[len(transition_id) + 1 :].split("/")
+    head = parts[0] if parts[0].isdigit() or len(parts) == 1 else parts[1]
+    return int(head) if head.isdigit() else 0
+
+
+def trail_of(engine: Engine, transition_id: str) -> list[AuditRecord]:
+    """The transition's audit trail, oldest first, read in a session of its own."""
+    with Session(engine) as session:
+        return read_trail(transition_id, session=session)

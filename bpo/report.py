@@ -16,15 +16,15 @@ from markupsafe import Markup, escape
 from bpo.documents import render
 from bpo.evidence_check import Pinned, pinned
 from bpo.render import who
+from models.commands import COMMANDS
 from models.durations import BusinessTime
 from models.messages import Amendment, RaidItem
 from models.plan import Plan
 from models.status import TransitionStatus
 from models.tables import AuditRecord
 
-DECISION_KINDS = (
-    "approved", "ticked", "rejected", "waived", "paused", "resumed", "cancelled", "roster_changed", "noted",
-)  # fmt: skip
+DECISION_KINDS = tuple(kind for command in COMMANDS for kind in command.reported)
+"""The rows the decision tables show, as each command declares them."""
 COLOURS = {"passed": "#2e7d32", "reworked": "#ef6c00", "cancelled": "#757575", None: "#1565c0"}
 
 
@@ -211,7 +211,15 @@ def render_report(
     (`bpo.evidence_check.last_verdicts`), else read from the trail unchecked."""
     pins = list(evidence) if evidence is not None else pinned(list(trail))
     pinned_rows = [
-        (f"{p.at:%Y-%m-%d %H:%M}", p.gate or "", p.by or "", p.evidence, f"{p.sha256[:16]}…", f"{p.size:,}", p.mark_when)
+        (
+            f"{p.at:%Y-%m-%d %H:%M}",
+            p.gate or "",
+            p.by or "",
+            p.evidence,
+            f"{p.sha256[:16]}…",
+            f"{p.size:,}",
+            p.mark_when,
+        )
         for p in pins
     ]
     reading_rows = [

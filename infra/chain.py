@@ -18,6 +18,7 @@ from datetime import UTC
 from typing import Any
 
 from models.commands import BY_UPDATE
+from models.commands import COMMANDS as COMMAND_MODELS
 from models.deliveries import ChainHead
 from models.signing import canonical_json, verify
 from models.tables import AuditRecord
@@ -27,11 +28,7 @@ SENT_BY_PEOPLE = frozenset({"web-oidc", "web-link", "cli", "api"})
 """How a command sent by a person arrives; its row must be signed where the transition trusts
 keys. Feed readings (``feed``) and the transition's own rows (no ``via``) are not commands."""
 READINGS = frozenset({"kpi_reading", "kpi_corrected"})
-COMMANDS = READINGS | {
-    "approved", "ticked", "waived", "rejected", "paused", "resumed", "cancelled", "escalated",
-    "roster_changed", "delegated", "delegation_ended", "notices_retried", "feed_pull_requested",
-    "raid_added", "raid_closed", "amendment_proposed", "amendment_approved", "amendment_rejected", "scored", "noted",
-}  # fmt: skip
+COMMANDS = READINGS | {kind for command in COMMAND_MODELS for kind in command.audited}
 """The kinds of row only a person's command makes: signed where the transition trusts keys
 however the row says it came (a command sent straight to Temporal has no ``via``), except
 readings a KPI feed brought (``via`` ``feed``), which the transition pulled itself."""
@@ -105,7 +102,9 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
                 return Verdict(expected - 1, signed, f"{_name(row)} carries a signature that no trusted key made")
             request = (row.detail.get("signed") or {}).get("fields", {}).get("request_id")
             if request and request in applied and row.kind in COMMANDS:  # one command, one decision
-                return Verdict(expected - 1, signed, f"{_name(row)} repeats the signed request {request!r} of {applied[request]}")
+                return Verdict(
+                    expected - 1, signed, f"{_name(row)} repeats the signed request {request!r} of {applied[request]}"
+                )
             if request:
                 applied.setdefault(request, _name(row))
             signed += 1
@@ -185,4 +184,6 @@ def _signature_holds(row: AuditRecord, trusted: list[str]) -> bool:
         command = command_type.model_validate({**signed.get("fields", {}), "signature": row.signature})
     except ValueError:
         return False
-    return getattr(command, "by", row.actor) == row.actor and verify(trusted, row.transition_id, command, signed.get("run"))
+    return getattr(command, "by", row.actor) == row.actor and verify(
+        trusted, row.transition_id, command, signed.get("run")
+    )

@@ -47,6 +47,11 @@ class Sent(Message):
     running histories never change."""
     form: ClassVar[tuple[str, ...]] = ()
     """The fields a person fills in on the web app's gate form (and its API's body), besides the gate."""
+    audited: ClassVar[tuple[str, ...]] = ()
+    """The kinds of audit row carrying it out writes: a row of such a kind is only ever a person's
+    command, so it must be signed where the transition trusts keys (`infra.chain`)."""
+    reported: ClassVar[tuple[str, ...]] = ()
+    """Those of ``audited`` the report's and the QBR pack's decision tables show."""
     web: ClassVar[bool] = True
     """Whether a person signed in to the web app (or its API) may send it; if not, only an operator."""
     signal: ClassVar[bool] = True
@@ -78,6 +83,8 @@ class Approve(Decided):
     """Approve an approval gate."""
 
     update: ClassVar[str] = "approve"
+    audited: ClassVar[tuple[str, ...]] = ("approved", "amendment_approved")
+    reported: ClassVar[tuple[str, ...]] = ("approved",)
     form: ClassVar[tuple[str, ...]] = ("note", "evidence")
     gate: GateKey
     note: Text | None = None
@@ -88,6 +95,8 @@ class Tick(Decided):
     """Tick one item of a checklist gate."""
 
     update: ClassVar[str] = "tick"
+    audited: ClassVar[tuple[str, ...]] = ("ticked",)
+    reported: ClassVar[tuple[str, ...]] = ("ticked",)
     form: ClassVar[tuple[str, ...]] = ("item", "note")
     gate: GateKey
     item: GateKey
@@ -98,6 +107,8 @@ class Score(Decided):
     """Score every criterion of a scorecard gate (a second scoring replaces the first)."""
 
     update: ClassVar[str] = "score"
+    audited: ClassVar[tuple[str, ...]] = ("scored",)
+    reported: ClassVar[tuple[str, ...]] = ("scored",)
     signal: ClassVar[bool] = False  # added after running transitions recorded signals of this name
     web: ClassVar[bool] = False  # `bpo score` only, until the gate page has a scoring form
     gate: GateKey
@@ -111,6 +122,8 @@ class Reject(Decided):
     """Reject a gate: rework, or a halt past the rework limit."""
 
     update: ClassVar[str] = "reject"
+    audited: ClassVar[tuple[str, ...]] = ("rejected", "amendment_rejected")
+    reported: ClassVar[tuple[str, ...]] = ("rejected",)
     form: ClassVar[tuple[str, ...]] = ("reason",)
     gate: GateKey
     reason: Text
@@ -120,6 +133,8 @@ class Waive(Decided):
     """Pass a gate without its condition."""
 
     update: ClassVar[str] = "waive"
+    audited: ClassVar[tuple[str, ...]] = ("waived",)
+    reported: ClassVar[tuple[str, ...]] = ("waived",)
     form: ClassVar[tuple[str, ...]] = ("reason",)
     gate: GateKey
     reason: Text
@@ -129,6 +144,8 @@ class Pause(Decided):
     """Stop every clock."""
 
     update: ClassVar[str] = "pause"
+    audited: ClassVar[tuple[str, ...]] = ("paused",)
+    reported: ClassVar[tuple[str, ...]] = ("paused",)
     reason: Text
 
 
@@ -136,6 +153,8 @@ class Resume(Decided):
     """Start the clocks again, reopening a rejected gate."""
 
     update: ClassVar[str] = "resume"
+    audited: ClassVar[tuple[str, ...]] = ("resumed",)
+    reported: ClassVar[tuple[str, ...]] = ("resumed",)
     reason: Text | None = None
 
 
@@ -143,6 +162,8 @@ class Cancel(Decided):
     """End the transition."""
 
     update: ClassVar[str] = "cancel"
+    audited: ClassVar[tuple[str, ...]] = ("cancelled",)
+    reported: ClassVar[tuple[str, ...]] = ("cancelled",)
     reason: Text
 
 
@@ -150,6 +171,7 @@ class Escalate(Decided):
     """Raise an escalation by hand now: the next level of the phase's ladder, or ``level``."""
 
     update: ClassVar[str] = "escalate"
+    audited: ClassVar[tuple[str, ...]] = ("escalated",)
     reason: Text
     level: int | None = Field(default=None, ge=1, le=20)
 
@@ -159,6 +181,7 @@ class Delegate(Decided):
     stop ``person``'s delegation now."""
 
     update: ClassVar[str] = "delegate"
+    audited: ClassVar[tuple[str, ...]] = ("delegated", "delegation_ended")
     person: PersonId
     to: PersonId | None = None
     until: date | None = None
@@ -181,6 +204,7 @@ class RaidAdd(Decided):
     """Open an item in the RAID log: a risk, an action, an issue or a decision."""
 
     update: ClassVar[str] = "raid_add"
+    audited: ClassVar[tuple[str, ...]] = ("raid_added",)
     kind: RaidKind
     title: Annotated[str, Field(min_length=1, max_length=300)]
     owner: PersonId
@@ -194,6 +218,7 @@ class RaidClose(Decided):
     """Close an item of the RAID log, saying how it was settled."""
 
     update: ClassVar[str] = "raid_close"
+    audited: ClassVar[tuple[str, ...]] = ("raid_closed",)
     item: Annotated[str, Field(pattern=r"^[RAID]-[1-9][0-9]{0,4}$")]
     note: Text
 
@@ -202,6 +227,7 @@ class Amend(Decided):
     """Propose a new version of the plan; an executive sponsor approves it as ``amendment_N``."""
 
     update: ClassVar[str] = "amend"
+    audited: ClassVar[tuple[str, ...]] = ("amendment_proposed",)
     plan: Plan
     reason: Text
 
@@ -210,12 +236,15 @@ class RetryNotices(Decided):
     """Send again every notification that failed for good or ran out of tries."""
 
     update: ClassVar[str] = "retry_notices"
+    audited: ClassVar[tuple[str, ...]] = ("notices_retried",)
 
 
 class ChangeRoster(Decided):
     """Add people to the roster (or replace their entry), or take them off it."""
 
     update: ClassVar[str] = "change_roster"
+    audited: ClassVar[tuple[str, ...]] = ("roster_changed",)
+    reported: ClassVar[tuple[str, ...]] = ("roster_changed",)
     add: list[Person] = Field(default=[], max_length=50)
     remove: list[PersonId] = Field(default=[], max_length=50)
 
@@ -224,6 +253,7 @@ class RecordReadings(Sent):
     """KPI readings for one reporting period, ``{"csat": 91.0}``."""
 
     update: ClassVar[str] = "record_readings"
+    audited: ClassVar[tuple[str, ...]] = ("kpi_reading", "kpi_corrected")
     period: PeriodLabel
     values: dict[GateKey, float] = Field(min_length=1, max_length=50)
     by: PersonId | None = None
@@ -246,6 +276,7 @@ class ReadingsBatch(Sent):
     """Several periods' readings recorded together: all of them, or none if any is refused."""
 
     update: ClassVar[str] = "record_batch"
+    audited: ClassVar[tuple[str, ...]] = ("kpi_reading", "kpi_corrected")
     batches: list[RecordReadings] = Field(min_length=1, max_length=2000)
 
 
@@ -253,6 +284,7 @@ class PullFeed(Decided):
     """Pull a KPI feed now: the periods due and missing, and any completed ``periods`` named."""
 
     update: ClassVar[str] = "pull_feed"
+    audited: ClassVar[tuple[str, ...]] = ("feed_pull_requested",)
     feed: GateKey | None = None
     """The source to pull; every source when left out."""
     periods: list[PeriodLabel] = Field(default=[], max_length=12)
@@ -262,6 +294,8 @@ class Note(Decided):
     """A free-text note on the transition's audit trail, by anyone on the roster."""
 
     update: ClassVar[str] = "note"
+    audited: ClassVar[tuple[str, ...]] = ("noted",)
+    reported: ClassVar[tuple[str, ...]] = ("noted",)
     signal: ClassVar[bool] = False  # added after running transitions recorded signals of this name
     text: Text
 
@@ -273,6 +307,7 @@ class TrustKeys(Sent):
     """Add or remove public keys the transition trusts; signed by a key it trusts already."""
 
     update: ClassVar[str] = "trust_keys"
+    audited: ClassVar[tuple[str, ...]] = ("keys_rotated",)
     web: ClassVar[bool] = False  # keys rotate with an operator's key only
     add: list[PublicKey] = Field(default=[], max_length=20)
     remove: list[PublicKey] = Field(default=[], max_length=20)

@@ -65,8 +65,9 @@ from models.commands import (  # noqa: E402
     Waive,
 )
 from models.feeds import period_of  # noqa: E402
+from models.gates import Reminders
 from models.messages import StartTransition  # noqa: E402
-from models.plan import Person, Reminders, WebhookChannel  # noqa: E402
+from models.plan import Person, WebhookChannel  # noqa: E402
 from models.plan_loader import load_plan, parse_plan  # noqa: E402
 from models.signing import Signer, new_key_pair  # noqa: E402
 
@@ -165,8 +166,13 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     reminders = Reminders(every=timedelta(days=1))
     plan = plan.model_copy(update={"notifications": [*plan.notifications, refused_hook], "reminders": reminders})
     tid = await start_transition(
-        env.client, plan, task_queue=task_queue, transition_id="acme-controls", trusted_keys=[signer.public_key],
-        signer=signer, signed_at=await env.get_current_time(),  # the server's clock runs ahead of this machine's
+        env.client,
+        plan,
+        task_queue=task_queue,
+        transition_id="acme-controls",
+        trusted_keys=[signer.public_key],
+        signer=signer,
+        signed_at=await env.get_current_time(),  # the server's clock runs ahead of this machine's
     )
     handle = env.client.get_workflow_handle(tid)
 
@@ -186,7 +192,12 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     await do(Approve(gate="gap_analysis_approved", by=LI), request_id="controls-1")  # a retry: counts once
     await do(Waive(gate="governance_defined", by=DANA, reason="governance pack signed on paper"))
     await do(Delegate(person=RAJ, to=MO, until=date(2027, 1, 31), by=RAJ))
-    signed = signer.sign(tid, Approve(gate="slas_signed", by=DANA, request_id="sig-1"), await first_run(env.client, tid), await env.get_current_time())
+    signed = signer.sign(
+        tid,
+        Approve(gate="slas_signed", by=DANA, request_id="sig-1"),
+        await first_run(env.client, tid),
+        await env.get_current_time(),
+    )
     await handle.signal("approve", signed)
     await do(TrustKeys(add=[new_key_pair()[1]], by=LI))  # a second key trusted beside the first
     mine = Pause(by=MO, reason="not mine to pause", request_id="sig-2")

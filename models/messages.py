@@ -16,7 +16,8 @@ from models.base import Message
 from models.deliveries import AuditEntry, ChainHead, Pending
 from models.evidence import EvidencePin, EvidenceWatch
 from models.feeds import FeedState
-from models.plan import Health, Person, Plan
+from models.plan import Person, Plan
+from models.plan_words import Health
 
 State = Literal["running", "paused", "completed", "cancelled"]
 GateStatusName = Literal["open", "passed", "waived", "rejected"]

@@ -7,40 +7,17 @@ together (a KPI named in a gate exists, an approval can be given by someone on t
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import date
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from models.base import Grown, Strict
 from models.calendar import Calendar
 from models.durations import Duration, Span
 from models.feeds import FeedUse, ReportingPeriod, Source
-
-Key = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-"""A key other keys refer to: lower case, digits and underscores, starting with a letter."""
-
-Role = Key
-
-
-def _share(value: object) -> object:
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            return float(value.strip()[:-1]) / 100
-        except ValueError:
-            raise ValueError(f"'{value}' is not a share; write it as 75%") from None
-    return value
-
-
-Share = Annotated[
-    float,
-    BeforeValidator(_share),
-    Field(gt=0, lt=1, description="a share of a due time, such as 75%"),
-    PlainSerializer(lambda v: f"{v * 100:g}%", return_type=str),
-]
-"""A share of a due time, written ``75%`` (or 0.75); between 0% and 100%, both excluded."""
-Health = Literal["on_track", "at_risk", "escalated"]
+from models.gates import ChecklistGate, Gate, GateSpec, Reminders
+from models.plan_words import EscalationLevel, Key, Org, Role, Share
 
 STANDARD_ROLES = (
     "executive_sponsor",
@@ -87,7 +64,6 @@ class ScopeItem(Strict):
     fte: float | None = Field(default=None, ge=0)
 
 
-Org = Literal["client", "provider", "third_party"]
 CHANNEL_SETTINGS = ("BPO_WEBHOOK_URL", "BPO_SMTP_URL")
 """The settings a plan may name as ``${...}`` in a channel: the worker resolves them at delivery,
 so the URL, its token and the SMTP password never enter Temporal's history."""
@@ -166,14 +142,6 @@ class ServiceCredits(Strict):
     bonuses: list[Bonus] = []
 
 
-class EscalationLevel(Strict):
-    """One step of an escalation ladder: how long past due, whom to tell, what health."""
-
-    after: Span
-    notify: list[Role] = Field(min_length=1)
-    health: Health | None = None
-
-
 class LogChannel(Strict):
     """Notices written to the worker's log."""
 
@@ -225,120 +193,11 @@ class EmailChannel(_Connected):
 Channel = Annotated[LogChannel | WebhookChannel | EmailChannel, Field(discriminator="kind")]
 
 
-class Reminders(Strict):
-    """How often the people a gate still waits on are reminded while it stays open."""
-
-    every: Span
-
-
 class Cadence(Strict):
     """How often check-ins and business reviews fall due."""
 
     check_in: Duration | None = None
     business_review: Duration | None = None
-
-
-class Approvers(Strict):
-    """Who may sign off a gate (by role) and how many must: any one, all, or a quorum."""
-
-    roles: list[Role] = Field(min_length=1)
-    rule: Literal["any", "all"] = "any"
-    quorum: int | None = Field(default=None, ge=1)
-
-
-class _Gate(Strict):
-    key: Key
-    name: str | None = Field(default=None, max_length=200)
-    reminders: Reminders | None = None
-    due: Span | None = None
-    """Counted from when the gate opens; without it, the phase's ``due`` holds the gate."""
-    escalation: list[EscalationLevel] | None = None
-    """The gate's own ladder past its ``due``; else the phase's (or the plan's)."""
-    warn_at: Share | None = None
-    """The share of ``due`` at which the awaited people and the points of contact are warned."""
-
-    def problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
-        """What its kind finds wrong within the gate itself, as (path under the gate, message);
-        `models.plan_checks` reports them with their lines."""
-        return iter(())
-
-
-class ApprovalGate(_Gate):
-    """Passes on its approvers' sign-offs; with ``orgs``, only once each listed side has signed."""
-
-    kind: Literal["approval"]
-    approvers: Approvers
-    evidence: Literal["required", "optional"] = "optional"
-    orgs: list[Org] = Field(default=[], max_length=3)
-
-
-class ChecklistGate(_Gate):
-    """Passes when every item is ticked."""
-
-    kind: Literal["checklist"]
-    items: Literal["scope"] | list[Key] = Field(min_length=1)
-    approvers: Approvers
-
-
-class KpiGate(_Gate):
-    """Passes when its metrics meet their SLAs for a number of periods in a row."""
-
-    kind: Literal["kpi"]
-    metrics: list[Key] = Field(min_length=1)
-    periods: int = Field(default=1, ge=1, le=52)
-
-
-class RosterGate(_Gate):
-    """Passes when the roster holds every required role."""
-
-    kind: Literal["roster"]
-    requires: list[Role] = Field(min_length=1)
-
-
-class Criterion(Strict):
-    """One criterion of a scorecard gate: its weight in the mean, the least its mean may score."""
-
-    key: Key
-    name: str | None = Field(default=None, max_length=200)
-    weight: float = Field(gt=0, le=1000)
-    floor: float | None = None
-    evidence: Literal["required", "optional"] = "optional"
-
-
-class ScorecardGate(_Gate):
-    """A go/no-go: each approver scores every criterion on ``scale``; passes once its quorum has
-    scored, when the weighted mean of the criteria's means reaches ``threshold`` and each reaches
-    its floor (`workflows.rules.kinds.scorecard`)."""
-
-    kind: Literal["scorecard"]
-    approvers: Approvers
-    criteria: list[Criterion] = Field(min_length=1, max_length=30)
-    threshold: float
-    scale: tuple[float, float] = (1, 5)
-
-    def problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
-        """A scale that runs backwards; a threshold or a floor outside it; a criterion twice."""
-        low, high = self.scale
-        if low >= high:
-            yield ("scale",), f"scale [{low:g}, {high:g}] runs from a lower score to a higher one, e.g. [1, 5]"
-            return
-        if not low <= self.threshold <= high:
-            yield ("threshold",), f"threshold {self.threshold:g} is outside the scale {low:g} to {high:g}"
-        seen: set[str] = set()
-        for i, c in enumerate(self.criteria):
-            if c.key in seen:
-                yield ("criteria", i, "key"), f"criterion '{c.key}' appears twice"
-            seen.add(c.key)
-            if c.floor is not None and not low <= c.floor <= high:
-                where = ("criteria", i, "floor")
-                yield where, f"floor {c.floor:g} of '{c.key}' is outside the scale {low:g} to {high:g}"
-
-
-GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate | ScorecardGate
-"""Any gate of a plan; each kind's rules live in its module of `workflows.rules.kinds`."""
-Gate = Annotated[GateSpec, Field(discriminator="kind")]
-GATE_KINDS: tuple[str, ...] = tuple(get_args(g.model_fields["kind"].annotation)[0] for g in get_args(GateSpec))
-"""The plan's gate kinds (``approval``, ...), in the order of `GateSpec`."""
 
 
 class OnReject(Strict):

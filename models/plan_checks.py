@@ -9,16 +9,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from models.durations import BusinessTime, format_span
+from models.gates import Approvers, ChecklistGate, KpiGate, RosterGate
 from models.jsonpath import parse_path
-from models.plan import (
-    STANDARD_ROLES,
-    Approvers,
-    ChecklistGate,
-    EscalationLevel,
-    KpiGate,
-    Plan,
-    RosterGate,
-)
+from models.plan import STANDARD_ROLES, Plan
+from models.plan_words import EscalationLevel
 
 Found = tuple[tuple[str | int, ...], str]
 

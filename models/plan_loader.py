@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from models.boundary import boundary_check
 from models.connections import Connections
-from models.plan import CHANNEL_SETTINGS, GATE_KINDS, Plan
+from models.gates import GATE_KINDS
+from models.plan import CHANNEL_SETTINGS, Plan
 from models.plan_checks import cross_check, reserved_names
 
 MAX_PLAN_BYTES = 512 * 1024

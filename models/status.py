@@ -23,7 +23,7 @@ from models.messages import (
     Settlement,
     State,
 )
-from models.plan import Health
+from models.plan_words import Health
 
 
 class ObjectiveStatus(Message):

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from models.durations import parse_duration
-from models.plan import KpiGate, WebhookChannel
+from models.gates import KpiGate
+from models.plan import WebhookChannel
 from models.plan_loader import PlanError, parse_plan
 from tests.conftest import REFERENCE_PLAN
 
@@ -77,7 +78,11 @@ def test_a_channel_names_its_setting_and_the_worker_resolves_it_so_no_secret_ent
     ("old", "new", "where"),
     [
         ("client: ACME Corp", "client: ${CLIENT_NAME}", "plan.yaml:10: client: ${CLIENT_NAME}"),
-        ("url: ${BPO_WEBHOOK_URL}", "url: https://x.example/${TEMPORAL_API_KEY}", "notifications[1].url: ${TEMPORAL_API_KEY}"),
+        (
+            "url: ${BPO_WEBHOOK_URL}",
+            "url: https://x.example/${TEMPORAL_API_KEY}",
+            "notifications[1].url: ${TEMPORAL_API_KEY}",
+        ),
     ],
 )
 def test_a_plan_may_name_no_other_setting_anywhere(old, new, where):

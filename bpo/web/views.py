@@ -19,7 +19,8 @@ from temporalio.client import Client
 from bpo.api import BpoError
 from models.constants import WORKFLOW_NAME, login_key
 from models.messages import STEADY_STATE
-from models.plan import Health, Person
+from models.plan import Person
+from models.plan_words import Health
 from workflows.search import SA_AWAITING, SA_CLIENT, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_PROVIDER, SA_STATE
 
 PORTFOLIO_ROLES = ("executive_sponsor", "program_manager")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from models.commands import PullFeed, RecordReadings
 from models.feeds import MAX_CATCH_UP, FeedPull, FeedResult, FeedState, bounds, next_period, period_of
-from models.plan import KpiGate
+from models.gates import KpiGate
 from workflows.rules import texts
 from workflows.rules.clock import View
 from workflows.rules.decisions import record_readings

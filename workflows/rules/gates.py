@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from models.gates import GateSpec
 from models.messages import GateState
-from models.plan import GateSpec
 from models.status import GateStatus
 from workflows.rules.clock import View
 from workflows.rules.kinds import kind_of

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from models.gates import GateSpec
 from models.messages import GateState
-from models.plan import GateSpec, Person
+from models.plan import Person
 from workflows.rules import readings
 from workflows.rules.clock import View
 from workflows.rules.refusals import RefusalKind, Refused

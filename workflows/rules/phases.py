@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.messages import Escalation, GateState, Ledger, PhaseRun
-from models.plan import EscalationLevel, Health, Phase
+from models.plan import Phase
+from models.plan_words import EscalationLevel, Health
 from workflows.rules import texts
 from workflows.rules.clock import is_done
 from workflows.rules.gates import gate_status, open_gate

@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from models.commands import RaidAdd, RaidClose
 from models.messages import RaidItem
-from models.plan import CONTROL_ROLES, EscalationLevel
+from models.plan import CONTROL_ROLES
+from models.plan_words import EscalationLevel
 from workflows.rules import texts
 from workflows.rules.clock import View
 from workflows.rules.gates import recheck

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from models.durations import BusinessTime, spoken
+from models.gates import GateSpec
 from models.messages import Amendment, RaidItem, Settlement
-from models.plan import GateSpec, Kpi, Phase, Plan
+from models.plan import Kpi, Phase, Plan
 from models.status import ObjectiveStatus
 from workflows.rules.settlement import settlement_text
 

@@ -9,8 +9,9 @@ from typing import Any
 
 from models.commands import Approve, Command, GateDecision
 from models.evidence import EvidencePin
+from models.gates import ApprovalGate
 from models.messages import GateState, Signoff
-from models.plan import ApprovalGate, Plan
+from models.plan import Plan
 from workflows.rules import rechecks
 from workflows.rules.clock import View
 from workflows.rules.delegation import acting_for
@@ -98,7 +99,8 @@ class Approval(Kind[ApprovalGate]):
         signs()
         if isinstance(command, Approve) and spec.evidence == "required" and not command.evidence:
             raise Refused(
-                f"gate '{gate.key}' needs evidence with each approval: a link or a reference", RefusalKind.EVIDENCE_REQUIRED
+                f"gate '{gate.key}' needs evidence with each approval: a link or a reference",
+                RefusalKind.EVIDENCE_REQUIRED,
             )
 
     def apply(

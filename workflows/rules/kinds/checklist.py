@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from models.commands import Command, GateDecision, Tick
+from models.gates import ChecklistGate
 from models.messages import GateState, Signoff
-from models.plan import ChecklistGate, Plan
+from models.plan import Plan
 from workflows.rules.clock import View
 from workflows.rules.kinds.base import Kind
 from workflows.rules.outbox import Recorder
@@ -54,7 +55,8 @@ class Checklist(Kind[ChecklistGate]):
             items = v.plan.checklist_items(spec)
             if command.item not in items:
                 raise Refused(
-                    f"unknown item '{command.item}' of gate '{gate.key}'; its items: {', '.join(items)}", RefusalKind.UNKNOWN_ITEM
+                    f"unknown item '{command.item}' of gate '{gate.key}'; its items: {', '.join(items)}",
+                    RefusalKind.UNKNOWN_ITEM,
                 )
         signs()
 

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from models.commands import Command, RecordReadings
+from models.gates import KpiGate
 from models.messages import GateState
-from models.plan import KpiGate, Plan
+from models.plan import Plan
 from workflows.rules.clock import View
 from workflows.rules.kinds.base import Kind
 from workflows.rules.outbox import Recorder

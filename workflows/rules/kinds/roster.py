@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from models.gates import RosterGate
 from models.messages import GateState
-from models.plan import RosterGate
 from workflows.rules.clock import View
 from workflows.rules.kinds.base import Kind
 

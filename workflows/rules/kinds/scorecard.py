@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from models.commands import Command, GateDecision, Score
+from models.gates import ScorecardGate
 from models.messages import GateState
-from models.plan import Plan, ScorecardGate
+from models.plan import Plan
 from workflows.rules.clock import View
 from workflows.rules.delegation import acting_for
 from workflows.rules.kinds.base import Kind
@@ -119,12 +120,15 @@ class Scorecard(Kind[ScorecardGate]):
                 )
         if missing := [k for k in keys if k not in command.scores]:
             raise Refused(
-                f"gate '{gate.key}' is scored on every criterion at once; missing: {', '.join(missing)}", RefusalKind.BAD_INPUT
+                f"gate '{gate.key}' is scored on every criterion at once; missing: {', '.join(missing)}",
+                RefusalKind.BAD_INPUT,
             )
         low, high = spec.scale
         for key, value in command.scores.items():
             if not low <= value <= high:
-                raise Refused(f"{key} scored {value:g}; gate '{gate.key}' scores from {low:g} to {high:g}", RefusalKind.BAD_INPUT)
+                raise Refused(
+                    f"{key} scored {value:g}; gate '{gate.key}' scores from {low:g} to {high:g}", RefusalKind.BAD_INPUT
+                )
         signs()
         if missing := [c.key for c in spec.criteria if c.evidence == "required" and c.key not in command.evidence]:
             raise Refused(

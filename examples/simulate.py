@@ -35,6 +35,7 @@ from simulate_feeds import (  # noqa: E402
     warehouse,
     weeks_from,
 )
+from simulate_time import drive_calendar, drive_pending  # noqa: E402
 from temporalio.client import WorkflowHistory  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
@@ -65,10 +66,10 @@ from models.commands import (  # noqa: E402
     Waive,
 )
 from models.feeds import period_of  # noqa: E402
-from models.gates import Reminders
+from models.gates import Reminders  # noqa: E402
 from models.messages import StartTransition  # noqa: E402
 from models.plan import Person, WebhookChannel  # noqa: E402
-from models.plan_loader import load_plan, parse_plan  # noqa: E402
+from models.plan_loader import load_plan  # noqa: E402
 from models.signing import Signer, new_key_pair  # noqa: E402
 
 # A simulation on a throwaway server: its unsigned transitions are a trial (bpo.api.NO_KEY).
@@ -222,56 +223,6 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     await do(Escalate(by=LI, reason="the provider's trainers are late"))
     await do(RetryNotices(by=LI))  # the refused hook's notices, sent again (and refused again)
     await do(Cancel(by=DANA, reason="simulation over"))
-    return tid
-
-
-CALENDAR = """
-calendar: {timezone: Europe/Berlin, hours: "09:00-17:00", holidays: [2027-01-01, 2027-04-05, 2027-12-24]}
-reminders: {every: 4bh}
-
-phases:
-"""
-PLANNING = """due: 3bd
-    warn_at: 50%
-    escalation: [{after: 1bh, notify: [executive_sponsor], health: escalated}]
-    gates:"""
-SLAS = """approvers: {roles: [executive_sponsor, transition_lead], rule: all}
-        due: 1bd
-        escalation: [{after: 2bh, notify: [program_manager]}]"""
-
-
-async def drive_calendar(env: WorkflowEnvironment, task_queue: str) -> str:
-    """A transition on business time: a Berlin calendar with holidays, planning due in 3bd with a
-    warning at half of it and a ladder in business hours, a gate with its own due and ladder,
-    reminders every four business hours, and a pause that stops the business clock."""
-    text = PLAN.read_text().replace("\nphases:\n", CALENDAR, 1).replace("due: 14d\n    gates:", PLANNING, 1)
-    plan = parse_plan(text.replace("approvers: {roles: [executive_sponsor, transition_lead], rule: all}", SLAS, 1)).plan
-    tid = await start_transition(env.client, plan, task_queue=task_queue, transition_id="acme-calendar")
-    await send(env.client, tid, Approve(gate="gap_analysis_approved", by=LI))
-    await env.sleep(timedelta(days=2))
-    await send(env.client, tid, Pause(by=LI, reason="client works council"))
-    await env.sleep(timedelta(days=1))
-    await send(env.client, tid, Resume(by=LI))
-    await env.sleep(timedelta(days=6))
-    await send(env.client, tid, Approve(gate="slas_signed", by=DANA))
-    await send(env.client, tid, Cancel(by=DANA, reason="simulation over"))
-    return tid
-
-
-async def drive_pending(env: WorkflowEnvironment, task_queue: str) -> str:
-    """A webhook that cannot be reached for days: notices wait in the carried state and are tried
-    again, the run continues as new with them pending, they are given up (after the 6h this
-    simulation's worker allows), sent again on request, and the transition's end waits for the
-    last tries."""
-    down = WebhookChannel(kind="webhook", url="http://127.0.0.1:9/unreachable")  # nothing listens
-    plan = load_plan(PLAN, env={}).plan
-    plan = plan.model_copy(update={"notifications": [*plan.notifications, down]})
-    tid = await start_transition(env.client, plan, task_queue=task_queue, transition_id="acme-pending")
-    await send(env.client, tid, Approve(gate="gap_analysis_approved", by=LI))
-    await env.sleep(timedelta(hours=8))
-    await send(env.client, tid, RetryNotices(by=LI))
-    await send(env.client, tid, Cancel(by=DANA, reason="simulation over"))
-    await env.sleep(timedelta(hours=8))
     return tid
 
 

@@ -33,7 +33,10 @@ def local_connections(base: str, folder: Path) -> Path:
     """The example's connections with the contact-centre platform on loopback at ``base``, as a
     file the worker reads (``BPO_CONNECTIONS``)."""
     example = load_connections(CONNECTIONS)
-    here = [c.model_copy(update={"url": f"{base}/weeks/{{period}}.json"}) if c.kind == "http" else c for c in example.connections]
+    here = [
+        c.model_copy(update={"url": f"{base}/weeks/{{period}}.json"}) if c.kind == "http" else c
+        for c in example.connections
+    ]
     path = folder / "connections.json"  # JSON is YAML: the file the worker reads
     path.write_text(Connections(connections=here).model_dump_json(exclude_none=True))
     return path

@@ -28,73 +28,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from bench.bare import BareInput, BareStep, BareWorkflow
+from bench.script import COMPACT, PAT, SCRIPT, cpu_seconds, gather_limited, pct, rss_mb
 from bench.table import MEASURES, print_table, progress
 from bpo.api import get_status, send, start_transition
 from bpo.running import SANDBOX
 from infra.settings import Settings
-from models.commands import Approve, RecordReadings, Reject, Tick
+from models.commands import Approve, RecordReadings, Tick
 from models.plan_loader import load_plan
 from tests.stack import BPO, ROOT, Stack, short_plan
 from workflows.transition import TransitionWorkflow
 
 # A benchmark on its own throwaway server: its unsigned transitions are a trial (bpo.api.NO_KEY).
 os.environ.setdefault("BPO_ALLOW_UNSIGNED", "1")
-
-COMPACT = Path(__file__).resolve().parent / "plans" / "compact.yaml"
-PAT, SAM = "pat@client.example", "sam@provider.example"
-SETUP = [
-    Approve(gate="plan_approved", by=PAT),
-    Tick(gate="runbook", item="access", by=SAM),
-    Tick(gate="runbook", item="scripts", by=SAM),
-]
-
-
-def pilot(attempt: int) -> list[RecordReadings]:
-    """The pilot's two periods; each attempt reads periods of its own, since a reading stands."""
-    return [
-        RecordReadings(period=f"A{attempt}-P1", values={"csat": 90, "error_rate": 1.0}, by=PAT),
-        RecordReadings(period=f"A{attempt}-P2", values={"csat": 88, "error_rate": 1.5}, by=PAT),
-    ]
-
-
-# Setup, a pilot rejected once (rework back to setup), setup again, the pilot signed off.
-SCRIPT = [
-    *SETUP,
-    *pilot(1),
-    Reject(gate="go_live", by=PAT, reason="rework"),
-    *SETUP,
-    *pilot(2),
-    Approve(gate="go_live", by=PAT),
-    Approve(gate="go_live", by=SAM),
-]
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-async def gather_limited(jobs: list[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
-    gate = asyncio.Semaphore(limit)
-
-    async def one(job: Callable[[], Awaitable[Any]]) -> Any:
-        async with gate:
-            return await job()
-
-    return await asyncio.gather(*(one(j) for j in jobs))
 
 
 class Bench:

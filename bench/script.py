@@ -1,0 +1,68 @@
+"""What `bench.run` drives and how it measures: the compact plan's script (a rework, then a
+pass), and the small meters (a process's CPU seconds and memory, percentiles, a bounded gather)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from models.commands import Approve, RecordReadings, Reject, Tick
+
+COMPACT = Path(__file__).resolve().parent / "plans" / "compact.yaml"
+PAT, SAM = "pat@client.example", "sam@provider.example"
+SETUP = [
+    Approve(gate="plan_approved", by=PAT),
+    Tick(gate="runbook", item="access", by=SAM),
+    Tick(gate="runbook", item="scripts", by=SAM),
+]
+
+
+def pilot(attempt: int) -> list[RecordReadings]:
+    """The pilot's two periods; each attempt reads periods of its own, since a reading stands."""
+    return [
+        RecordReadings(period=f"A{attempt}-P1", values={"csat": 90, "error_rate": 1.0}, by=PAT),
+        RecordReadings(period=f"A{attempt}-P2", values={"csat": 88, "error_rate": 1.5}, by=PAT),
+    ]
+
+
+# Setup, a pilot rejected once (rework back to setup), setup again, the pilot signed off.
+SCRIPT = [
+    *SETUP,
+    *pilot(1),
+    Reject(gate="go_live", by=PAT, reason="rework"),
+    *SETUP,
+    *pilot(2),
+    Approve(gate="go_live", by=PAT),
+    Approve(gate="go_live", by=SAM),
+]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def gather_limited(jobs: list[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(job: Callable[[], Awaitable[Any]]) -> Any:
+        async with gate:
+            return await job()
+
+    return await asyncio.gather(*(one(j) for j in jobs))

@@ -42,21 +42,12 @@ MAX_DELEGATIONS = 200
 def approve(m: Recorder, command: Approve, now: datetime, pin: EvidencePin | None = None) -> None:
     """Count an approval; the gate passes when its approvers' rule is met. ``pin`` is its
     evidence as fetched and kept when the approval came."""
-    _decide(m, command, now, pin=pin)
+    on_gate(m, command, now, pin=pin)
 
 
-def tick(m: Recorder, command: Tick, now: datetime) -> None:
-    """Tick an item; the gate passes when every item is ticked."""
-    _decide(m, command, now)
-
-
-def score(m: Recorder, command: Score, now: datetime) -> None:
-    """Keep an approver's scores; the gate passes when its quorum's scores reach the threshold and floors."""
-    _decide(m, command, now)
-
-
-def _decide(m: Recorder, command: Approve | Tick | Score, now: datetime, **extra: object) -> None:
-    """Let the gate's kind record a decision it takes; pass the gate once its condition holds."""
+def on_gate(m: Recorder, command: Approve | Tick | Score, now: datetime, **extra: object) -> None:
+    """Let the gate's kind record a decision it takes (a tick, a scoring, an approval with its
+    ``pin``); pass the gate once its condition holds."""
     spec, gate = gate_of(m, command.gate)
     kind = kind_of(spec)
     assert command.update in kind.takes

@@ -89,7 +89,7 @@ def _reject(m: Recorder, command: Reject, now: datetime) -> None:
 
 RULES: tuple[Rule[Any], ...] = (
     Rule(Approve, _check_approve_or_reject, _approve),
-    Rule(Tick, checks.check_gate_decision, _unpinned(decisions.tick)),
+    Rule(Tick, checks.check_gate_decision, _unpinned(decisions.on_gate)),
     Rule(Reject, _check_approve_or_reject, _unpinned(_reject)),
     Rule(Waive, checks.check_gate_decision, _unpinned(decisions.waive)),
     Rule(Pause, checks.check_pause, _unpinned(decisions.pause)),
@@ -106,7 +106,7 @@ RULES: tuple[Rule[Any], ...] = (
     Rule(Amend, checks.check_amend, _unpinned(amendments.propose)),
     Rule(PullFeed, checks.check_pull_feed, _unpinned(feeds.pull_now)),
     Rule(TrustKeys, checks.check_trust_keys, _unpinned(keys.rotate)),
-    Rule(Score, checks.check_gate_decision, _unpinned(decisions.score)),
+    Rule(Score, checks.check_gate_decision, _unpinned(decisions.on_gate)),
     Rule(Note, notes.check, _unpinned(notes.add)),
 )
 """Every command's rules, in the order of `models.commands.COMMANDS`."""

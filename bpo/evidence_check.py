@@ -9,6 +9,7 @@ app's pages only read the last verdict (`last_verdicts`): nothing is fetched whi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -21,6 +22,8 @@ from infra.evidence_store import EvidenceStore, key_for, open_store
 from infra.fetching import Refused, Unreachable, fetch, sha256_of
 from infra.guard import guarded_client
 from infra.settings import Settings
+from models.audit_events import Row, events_of
+from models.audit_events.decisions import Approved
 from models.evidence import UPLOAD
 from models.tables import evidence_check_key
 
@@ -62,20 +65,20 @@ class Pinned:
         return self.mark + (f"; checked {self.checked_at:%Y-%m-%d %H:%M} UTC" if self.checked_at else "")
 
 
-def pinned(rows: list[Any], gate: str | None = None) -> list[Pinned]:
+def pinned(rows: Iterable[Row], gate: str | None = None) -> list[Pinned]:
     """The approvals in an audit trail whose evidence was pinned, on ``gate`` if given."""
     return [
         Pinned(
-            at=r.at,
-            gate=r.gate,
-            by=r.actor,
-            evidence=str(r.detail.get("evidence")),
-            sha256=r.detail["pinned"]["sha256"],
-            size=int(r.detail["pinned"]["size"]),
-            transition_id=r.transition_id,
+            at=e.at,
+            gate=e.gate,
+            by=e.actor,
+            evidence=str(e.evidence),
+            sha256=e.pinned.sha256,
+            size=e.pinned.size,
+            transition_id=e.transition_id,
         )
-        for r in rows
-        if r.kind == "approved" and isinstance(r.detail.get("pinned"), dict) and (gate is None or r.gate == gate)
+        for e in events_of(rows)
+        if isinstance(e, Approved) and e.pinned is not None and (gate is None or e.gate == gate)
     ]
 
 

@@ -16,6 +16,9 @@ from bpo.calendar import milestones
 from bpo.documents import render
 from bpo.render import who
 from bpo.report import DECISION_KINDS, kpi_chart_svg
+from models.audit_events import events_of
+from models.audit_events.decisions import Decision, Delegated, Escalated, RaidAdded, RaidClosed
+from models.audit_events.happenings import Escalation, RaidEscalated, Readings, SlaBreach
 from models.plan import Plan
 from models.status import TransitionStatus
 from models.tables import AuditRecord
@@ -60,19 +63,24 @@ class Quarter:
         return self.start <= moment < self.next.start
 
 
+def _escalation(event: Escalation | Escalated | RaidEscalated) -> tuple[str, ...]:
+    about = event.item if isinstance(event, RaidEscalated) else event.level
+    return (f"{event.at:%Y-%m-%d}", event.phase, str(about or ""), event.health or "")
+
+
 def render_qbr(
     plan: Plan, status: TransitionStatus, trail: Sequence[AuditRecord], quarter: Quarter, now: datetime
 ) -> str:
     """The pack's HTML."""
-    rows = [r for r in trail if quarter.holds(r.at)]
+    events = [e for e in events_of(trail) if quarter.holds(e.at)]
     settled = [s for s in status.settlements if quarter.holds(s.to)]
     currency = settled[0].currency if settled else (plan.service_credits.currency if plan.service_credits else "USD")
     credit, bonus = sum(s.credit for s in settled), sum(s.bonus for s in settled)
     readings: dict[str, list[tuple[datetime, float, str]]] = {}
-    for row in rows:
-        if row.kind in ("kpi_reading", "kpi_corrected"):
-            for metric, value in row.detail.get("values", {}).items():
-                readings.setdefault(metric, []).append((row.at, float(value), str(row.detail.get("period", ""))))
+    for event in events:
+        if isinstance(event, Readings):
+            for metric, value in event.values.items():
+                readings.setdefault(metric, []).append((event.at, value, event.period))
     charts = [
         (kpi.name, kpi_chart_svg(plan, m, pts)) for m, pts in readings.items() if (kpi := plan.kpi(m)) is not None
     ]
@@ -90,25 +98,12 @@ def render_qbr(
         )
         for s in settled
     ]
-    breaches = [
-        (f"{r.at:%Y-%m-%d}", str(r.detail.get("kpi")), f"{r.detail.get('value')}", f"{r.detail.get('sla')}")
-        for r in rows
-        if r.kind == "sla_breach"
-    ]
-    escalations = [
-        (
-            f"{r.at:%Y-%m-%d}",
-            r.phase,
-            str(r.detail.get("level") or r.detail.get("item") or ""),
-            r.detail.get("health", ""),
-        )
-        for r in rows
-        if r.kind in ("escalation", "escalated", "raid_escalated")
-    ]
+    breaches = [(f"{e.at:%Y-%m-%d}", str(e.kpi), f"{e.value}", f"{e.sla}") for e in events if isinstance(e, SlaBreach)]
+    escalations = [_escalation(e) for e in events if isinstance(e, (Escalation, Escalated, RaidEscalated))]
     decisions = [
-        (f"{r.at:%Y-%m-%d}", r.kind, r.gate or "", who(r.actor, r.via), str(r.detail.get("note") or ""))
-        for r in rows
-        if r.kind in DECISION_KINDS or r.kind in ("raid_added", "raid_closed", "delegated")
+        (f"{e.at:%Y-%m-%d}", e.kind, e.gate or "", who(e.actor, e.via), str(e.note or ""))
+        for e in events
+        if isinstance(e, Decision) and (e.kind in DECISION_KINDS or isinstance(e, (RaidAdded, RaidClosed, Delegated)))
     ]
     raid = [(i.id, i.kind, i.severity, i.owner, str(i.due or ""), i.title) for i in status.raid if i.closed_at is None]
     ahead = [

@@ -9,13 +9,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
 
 from markupsafe import Markup, escape
 
 from bpo.documents import render
 from bpo.evidence_check import Pinned, pinned
 from bpo.render import who
+from models.audit_events import Event, events_of
+from models.audit_events.decisions import Cancelled, Decision, Paused, Resumed, Ticked
+from models.audit_events.happenings import (
+    Escalation,
+    FeedNoData,
+    Halted,
+    KpiCorrected,
+    KpiReading,
+    RaidEscalated,
+    Readings,
+)
 from models.commands import COMMANDS
 from models.durations import BusinessTime
 from models.messages import Amendment, RaidItem
@@ -60,11 +70,11 @@ def planned_phases(plan: Plan, fallback_start: datetime) -> list[Span]:
 def pauses(trail: Sequence[AuditRecord], now: datetime) -> list[Span]:
     """Paused stretches, from the audit trail (a halt after a rejection counts too)."""
     spans, since = [], None
-    for row in trail:
-        if row.kind in ("paused", "halted"):
-            since = since or row.at
-        elif row.kind in ("resumed", "cancelled") and since is not None:
-            spans.append(Span("paused", since, row.at))
+    for event in events_of(trail):
+        if isinstance(event, (Paused, Halted)):
+            since = since or event.at
+        elif isinstance(event, (Resumed, Cancelled)) and since is not None:
+            spans.append(Span("paused", since, event.at))
             since = None
     if since is not None:
         spans.append(Span("paused", since, now))
@@ -169,8 +179,9 @@ def kpi_chart_svg(plan: Plan, metric: str, points: Sequence[tuple[datetime, floa
     return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
 
 
-def _why(detail: dict[str, object]) -> str:
-    note, item = detail.get("note"), detail.get("item")
+def _why(event: Event) -> str:
+    note = event.note if isinstance(event, Decision) else None
+    item = event.item if isinstance(event, Ticked) else None
     return str(note) if note else (f"item {item}" if item else "")
 
 
@@ -188,16 +199,25 @@ def _closed(item: RaidItem) -> str:
     return f"closed {item.closed_at:%Y-%m-%d} by {item.closed_by}: {item.note}" if item.closed_at else "open"
 
 
-def _source(row: AuditRecord) -> str:
-    if row.kind == "feed_no_data":
-        return f"no data from feed {row.detail.get('feed')}: {row.detail.get('reason')}"
-    if row.via == "feed":
-        return f"from feed {row.detail.get('feed')} · sha256 {str(row.detail.get('sha256'))[:12]}…"
-    return f"by hand: {who(row.actor, row.via)}" + (" (correction)" if row.kind == "kpi_corrected" else "")
+def _source(event: Readings | FeedNoData) -> str:
+    if isinstance(event, FeedNoData):
+        return f"no data from feed {event.feed}: {event.reason}"
+    if event.via == "feed":
+        return f"from feed {event.feed} · sha256 {str(event.sha256)[:12]}…"
+    return f"by hand: {who(event.actor, event.via)}" + (" (correction)" if isinstance(event, KpiCorrected) else "")
 
 
-def _values(detail: dict[str, Any]) -> str:
-    return " · ".join(f"{k} {float(v):g}" for k, v in detail.get("values", {}).items()) or "-"
+def _values(event: Readings | FeedNoData) -> str:
+    values = event.values if isinstance(event, Readings) else {}
+    return " · ".join(f"{k} {v:g}" for k, v in values.items()) or "-"
+
+
+def _escalation(event: Escalation | RaidEscalated) -> tuple[str, ...]:
+    if isinstance(event, Escalation):
+        level, about = str(event.level), ", ".join(event.open_gates) or (event.gate or "")
+    else:  # a RAID item's escalation has no level of a ladder ("None", as the report always showed)
+        level, about = str(None), event.item or ""
+    return (f"{event.at:%Y-%m-%d %H:%M}", event.phase, level, event.health or "", about)
 
 
 def render_report(
@@ -222,35 +242,26 @@ def render_report(
         )
         for p in pins
     ]
+    events = events_of(trail)
     reading_rows = [
-        (str(r.detail.get("period", "")), f"{r.at:%Y-%m-%d %H:%M}", _values(r.detail), _source(r))
-        for r in trail
-        if r.kind in ("kpi_reading", "kpi_corrected", "feed_no_data")
+        (e.period, f"{e.at:%Y-%m-%d %H:%M}", _values(e), _source(e))
+        for e in events
+        if isinstance(e, (Readings, FeedNoData))
     ]
     readings: dict[str, list[tuple[datetime, float, str]]] = {}
-    for row in trail:
-        if row.kind == "kpi_reading":
-            for metric, value in row.detail.get("values", {}).items():
-                readings.setdefault(metric, []).append((row.at, float(value), str(row.detail.get("period", ""))))
+    for event in events:
+        if isinstance(event, KpiReading):
+            for metric, value in event.values.items():
+                readings.setdefault(metric, []).append((event.at, value, event.period))
     decisions = [
-        (f"{r.at:%Y-%m-%d %H:%M}", r.kind, r.phase, r.gate or "", who(r.actor, r.via), _why(r.detail))
-        for r in trail
-        if r.kind in DECISION_KINDS
+        (f"{e.at:%Y-%m-%d %H:%M}", e.kind, e.phase, e.gate or "", who(e.actor, e.via), _why(e))
+        for e in events
+        if e.kind in DECISION_KINDS
     ] or [
         (f"{d.at:%Y-%m-%d %H:%M}", d.kind, d.phase, d.gate or "", who(d.by, d.via), d.note or "")
         for d in status.decisions
     ]
-    escalations = [
-        (
-            f"{r.at:%Y-%m-%d %H:%M}",
-            r.phase,
-            str(r.detail.get("level")),
-            r.detail.get("health", ""),
-            ", ".join(r.detail.get("open_gates", [])) or str(r.detail.get("gate") or r.detail.get("item") or ""),
-        )
-        for r in trail
-        if r.kind in ("escalation", "raid_escalated")
-    ]
+    escalations = [_escalation(e) for e in events if isinstance(e, (Escalation, RaidEscalated))]
     raid = [
         (i.id, i.kind, i.severity, i.owner, str(i.due or ""), i.blocks or "", i.title, _closed(i)) for i in status.raid
     ]

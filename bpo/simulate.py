@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
+from models.audit_events import events_of
+from models.audit_events.happenings import Escalation, NotificationSent, Settled
 from models.commands import Command
 from models.durations import BusinessTime
 from models.plan import LogChannel, Phase, Plan
@@ -184,23 +186,18 @@ async def _tally(env: Any, settings: Any, forecast: Forecast) -> None:
     from infra.audit import trail_of
     from infra.db import make_engine
 
-    trail = trail_of(make_engine(settings.audit_url), ID)
+    trail = events_of(trail_of(make_engine(settings.audit_url), ID))
     forecast.escalations = [
-        f"{r.at:%Y-%m-%d} {r.phase} level {r.detail.get('level')}"
-        + (f" ({r.detail['gate']})" if r.detail.get("gate") else "")
-        for r in trail
-        if r.kind == "escalation"
+        f"{e.at:%Y-%m-%d} {e.phase} level {e.level}" + (f" ({e.gate})" if e.gate else "")
+        for e in trail
+        if isinstance(e, Escalation)
     ]
     forecast.notices = dict(
-        Counter(
-            str(r.detail.get("about"))
-            for r in trail
-            if r.kind == "notification_sent" and r.detail.get("channel") == "log"
-        )
+        Counter(str(e.about) for e in trail if isinstance(e, NotificationSent) and e.channel == "log")
     )
-    settled = [r for r in trail if r.kind == "settlement"]
+    settled = [e for e in trail if isinstance(e, Settled)]
     forecast.settlements = len(settled)
-    forecast.credits = round(sum(float(r.detail.get("credit", 0.0)) for r in settled), 2)
+    forecast.credits = round(sum(e.credit for e in settled), 2)
     described = await env.client.get_workflow_handle(ID).describe()
     run_id = described.raw_description.workflow_execution_info.first_run_id or described.run_id
     sizes = []

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from bpo.api import get_plan, get_status
 from bpo.commands.common import FAILED, UNCHECKED, Exit, client_for, plan_from, print_status, write_out
 from infra.settings import Settings, make_url_safe
+from models.audit_events import events_of
+from models.audit_events.happenings import NotificationFailed, NotificationSent
 from models.constants import WORKFLOW_NAME
 from models.plan import Plan
 from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE
@@ -225,21 +227,21 @@ async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
         status = await send_from_cli(settings, args.id, RetryNotices(by=args.by))
         print(f"sending again; {status.notices_pending} deliveries waiting, {status.notices_failed} failed")
         return
-    rows = [r for r in _trail(settings, args.id) if r.kind in ("notification_sent", "notification_failed")]
-    deliveries = [
+    rows = [e for e in events_of(_trail(settings, args.id)) if isinstance(e, (NotificationSent, NotificationFailed))]
+    deliveries: list[dict[str, Any]] = [
         {
-            "notice": r.detail.get("notice"),
-            "about": r.detail.get("about"),
-            "channel": r.detail.get("channel"),
-            "state": "sent" if r.kind == "notification_sent" else "failed",
-            "at": r.at.isoformat(),
-            "subject": r.detail.get("subject"),
-            "recipients": r.detail.get("recipients", []),
-            "refused": r.detail.get("refused", {}),
-            "error": r.detail.get("error"),
+            "notice": e.notice,
+            "about": e.about,
+            "channel": e.channel,
+            "state": "sent" if isinstance(e, NotificationSent) else "failed",
+            "at": e.at.isoformat(),
+            "subject": e.subject,
+            "recipients": e.recipients,
+            "refused": e.refused if isinstance(e, NotificationSent) else {},
+            "error": e.error if isinstance(e, NotificationFailed) else None,
             "attempts": None,
         }
-        for r in rows
+        for e in rows
     ]
     try:
         waiting = await get_deliveries(await client_for(settings), args.id)

@@ -13,11 +13,15 @@ from bpo.render import who
 from bpo.report import timeline_svg
 from bpo.web.deps import Web
 from infra.audit import trail_of
+from models.audit_events import events_of
+from models.audit_events.decisions import Approved, Rejected, Ticked, Waived
+from models.audit_events.happenings import KpiReading
 from models.plan import Person
 from models.tables import AuditRecord
 from workflows.rules.kinds import KINDS, kind_of
 
-SIGN_OFFS = ("approved", "ticked", "rejected", "waived")
+SIGN_OFFS = (Approved, Ticked, Rejected, Waived)
+"""The rows a gate's page lists as its sign-offs."""
 
 
 SETTLE_FOR = 2.0
@@ -37,11 +41,11 @@ async def transition_view(w: Web, transition_id: str, people: list[Person]) -> d
     rows = await trail(w, transition_id)
     names = {p.id: p.name for p in people}
     latest: dict[str, tuple[str, float, str | None]] = {}
-    for row in rows:
-        if row.kind == "kpi_reading":
-            feed = str(row.detail.get("feed")) if row.via == "feed" else None
-            for metric, value in row.detail.get("values", {}).items():
-                latest[metric] = (str(row.detail.get("period", "")), float(value), feed)
+    for event in events_of(rows):
+        if isinstance(event, KpiReading):
+            feed = str(event.feed) if event.via == "feed" else None
+            for metric, reading in event.values.items():
+                latest[metric] = (event.period, reading, feed)
     kpis = []
     for kpi in plan.kpis:
         period, value, feed = latest.get(kpi.key, ("", None, None))  # type: ignore[arg-type]
@@ -75,20 +79,20 @@ async def gate_view(w: Web, transition_id: str, key: str, people: list[Person]) 
     spec = phase.gate(key) if phase else None
     if found is None or spec is None:
         return None
-    rows = [r for r in t["trail"] if r.gate == key and r.phase == t["status"].phase]
+    events = [e for e in events_of(t["trail"]) if e.gate == key and e.phase == t["status"].phase]
     pins = {(p.at, p.by): p for p in t["evidence"] if p.gate == key}
     signoffs = [
         {
-            "at": r.at,
-            "kind": r.kind,
-            "who": who(t["names"].get(r.actor, r.actor), r.via),
-            "note": r.detail.get("note"),
-            "evidence": r.detail.get("evidence"),
-            "item": r.detail.get("item"),
-            "pin": pins.get((r.at, r.actor)) if r.kind == "approved" else None,
+            "at": e.at,
+            "kind": e.kind,
+            "who": who(t["names"].get(e.actor, e.actor), e.via),
+            "note": e.note,
+            "evidence": e.evidence if isinstance(e, Approved) else None,
+            "item": e.item if isinstance(e, Ticked) else None,
+            "pin": pins.get((e.at, e.actor)) if isinstance(e, Approved) else None,
         }
-        for r in rows
-        if r.kind in SIGN_OFFS
+        for e in events
+        if isinstance(e, SIGN_OFFS)
     ]
     kind = kind_of(spec)
     items = kind.parts(t["plan"], spec)

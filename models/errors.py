@@ -77,7 +77,8 @@ def _bound(kind: str, ctx: Mapping[str, Any], error: Mapping[str, Any]) -> str |
         least = ctx.get("min_length", 1)
         return "must not be empty" if least == 1 else f"must be at least {_plural(least, 'character')} long"
     if kind == "string_too_long" or (kind == "too_long" and text):
-        return f"is too long: at most {_plural(ctx.get('max_length'), 'character')}"
+        given = f" (it has {len(value)})" if isinstance(value, str) else ""
+        return f"is too long: at most {_plural(ctx.get('max_length'), 'character')}{given}"
     if kind == "too_short":
         least = ctx.get("min_length", 1)
         return "must not be empty" if least == 1 else f"needs at least {_plural(least, 'item')}"
@@ -128,7 +129,9 @@ def sentence(error: Mapping[str, Any], show_input: bool = True) -> str:
             # Anything else: pydantic's own words, turned to ours where they speak to "Input".
             message = f"must be {needed}" if needed else str(error["msg"]).replace("Input should be", "must be")
     value = error.get("input")
-    if show_input and not isinstance(value, (dict, list)) and repr(value) not in message:
+    # A length says enough about the value; anything else is easier to mend seeing it.
+    shown = show_input and not kind.startswith(("string_too", "too_"))
+    if shown and not isinstance(value, (dict, list)) and repr(value) not in message:
         message += f" (got {_shown(value)})"
     return message
 

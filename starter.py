@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from bpo.commands.common import FAILED, REFUSED, Exit, with_hint
 from bpo.errors import BpoError
 from infra.settings import get_settings, make_url_safe
+from models.errors import describe
 
 # --- the parser --------------------------------------------------------------------------------
 
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = get_settings()
     except ValidationError as exc:
-        wrong = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        wrong = describe(exc, show_input=False)  # a setting may be a secret: never repeated
         print(f"bpo {args.command}: a setting in the environment or .env is wrong: {wrong}", file=sys.stderr)
         return REFUSED
     from infra.logs import configure

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import asyncio
 
+from pydantic import ValidationError
+
 from bpo.running import run_worker
 from infra.logs import configure
 from infra.settings import get_settings
+from models.errors import describe
 
 
 def main() -> None:
     """The `bpo-worker` console script."""
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:  # a setting may be a secret: never repeated
+        wrong = describe(exc, show_input=False)
+        raise SystemExit(f"bpo-worker: a setting in the environment or .env is wrong: {wrong}") from None
     configure(settings.log_format, settings.log_level)
     asyncio.run(run_worker(settings))
 

@@ -16,11 +16,9 @@ import asyncio
 import csv
 import io
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -33,6 +31,7 @@ from models.boundary import connection_kind, feed_problem
 from models.connections import ConnectionRefused, Connections
 from models.feeds import FeedPull, FeedResult, HttpFeed, SqlFeed, bounds
 from models.jsonpath import pick
+from models.readings import BadReading, reading_value
 
 log = structlog.get_logger(__name__)
 MAX_FEED_BYTES = 1024 * 1024
@@ -55,21 +54,10 @@ def _fill(template: str, period: str, every: str, kpi: str = "") -> str:
 
 def _number(metric: str, value: Any) -> float:
     # What the source holds in place of a number may be anything (a name, a secret): not told.
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise NoData(f"{metric} is not a number (the source gave {_kind(value)})")
     try:
-        number = float(value)
-    except ValueError:
-        raise NoData(f"{metric} is not a number (the source gave text)") from None
-    if not math.isfinite(number):
-        raise NoData(f"{metric} is not a finite number")
-    if number < 0:
-        raise NoData(f"{metric} is negative")
-    return number
-
-
-def _kind(value: Any) -> str:
-    return {bool: "true or false", dict: "an object", list: "a list", type(None): "null"}.get(type(value), "a value")
+        return reading_value(metric, value, quote=False)
+    except BadReading as exc:
+        raise NoData(str(exc)) from None
 
 
 class Switched(Exception):

@@ -65,8 +65,10 @@ def build_worker(
     connections = deployment_connections(settings)
     secrets = connection_secrets(connections)
     transport = Transport(
-        settings={**secrets, "BPO_WEBHOOK_URL": settings.webhook_url or "", "BPO_SMTP_URL": settings.smtp_url or ""},
+        settings=secrets,
         connections=connections,
+        webhook=settings.webhook_url,
+        mailer=settings.smtp_url,
         webhook_secret=settings.webhook_secret,
         allowed_hosts=settings.allowed_hosts,
         web_url=settings.web_url,

@@ -14,15 +14,9 @@ def data_converter(settings: Settings) -> DataConverter:
     """The pydantic converter, with payload encryption when ``BPO_ENCRYPTION_KEY`` is set."""
     if not settings.encryption_key:  # no codec to load: a cold command starts faster
         return pydantic_data_converter
-    from infra.codec import codec_from_env, with_codec
+    from infra.codec import codec_for, with_codec
 
-    codec = codec_from_env(
-        {
-            "BPO_ENCRYPTION_KEY": settings.encryption_key or "",
-            "BPO_ENCRYPTION_OLD_KEYS": settings.encryption_old_keys,
-            "BPO_ENCRYPTION_REQUIRED": "true" if settings.encryption_required else "",
-        }
-    )
+    codec = codec_for(settings.encryption_key, settings.encryption_old_keys, settings.encryption_required)
     return with_codec(pydantic_data_converter, codec)
 
 

@@ -96,15 +96,13 @@ class EncryptionCodec(PayloadCodec):
         return opened
 
 
-def codec_from_env(env: dict[str, str] | None = None) -> EncryptionCodec | None:
-    """The codec for ``BPO_ENCRYPTION_KEY`` (and ``BPO_ENCRYPTION_OLD_KEYS``, and
-    ``BPO_ENCRYPTION_REQUIRED``), or None when unset."""
-    env = dict(os.environ) if env is None else env
-    current = env.get("BPO_ENCRYPTION_KEY", "").strip()
+def codec_for(key: str | None, old_keys: str = "", required: bool = False) -> EncryptionCodec | None:
+    """The codec for the settings ``BPO_ENCRYPTION_KEY`` (``key``), ``BPO_ENCRYPTION_OLD_KEYS``
+    (``old_keys``, comma-separated) and ``BPO_ENCRYPTION_REQUIRED``, or None without a key."""
+    current = (key or "").strip()
     if not current:
         return None
-    older = [parse_key(k) for k in env.get("BPO_ENCRYPTION_OLD_KEYS", "").split(",") if k.strip()]
-    required = env.get("BPO_ENCRYPTION_REQUIRED", "").strip().lower() in ("1", "true", "yes", "on")
+    older = [parse_key(k) for k in old_keys.split(",") if k.strip()]
     return EncryptionCodec(parse_key(current), older, required)
 
 

@@ -49,21 +49,27 @@ def is_loopback(host: str | None) -> bool:
 
 @dataclass
 class Transport:
-    """What the worker holds for delivery: the deployment's connections and the settings they (and
-    ``${BPO_WEBHOOK_URL}``, ``${BPO_SMTP_URL}``) name, the webhook secret and the hosts notices may
-    go to (none listed: any)."""
+    """What the worker holds for delivery: the deployment's connections and the values of the
+    settings they name, its own webhook and mailer (``${BPO_WEBHOOK_URL}``, ``BPO_SMTP_URL``), the
+    webhook secret and the hosts notices may go to (none listed: any)."""
 
     settings: dict[str, str] = field(default_factory=dict)
+    """The settings the connections name (`infra.settings.connection_secrets`), by name."""
     connections: Connections = field(default_factory=Connections)
+    webhook: str | None = None
+    """``BPO_WEBHOOK_URL``: where a plan's ``${BPO_WEBHOOK_URL}`` channel posts."""
+    mailer: str | None = None
+    """``BPO_SMTP_URL``: the deployment's mail server."""
     webhook_secret: str | None = None
     allowed_hosts: list[str] = field(default_factory=list)
     web_url: str | None = None
     """The web app's address: an approval request by mail carries a sign-in link to the gate."""
     link_ttl: timedelta = timedelta(hours=24)
 
-    def setting(self, name: str) -> str:
-        """This worker's value of the setting ``name``, or `Skipped` when it has none."""
-        value = self.settings.get(name)
+    def setting(self, name: str, value: str | None = None) -> str:
+        """This worker's value of the setting ``name`` (``value`` when given, one of its own, else
+        one a connection names), or `Skipped` when it has none."""
+        value = value or self.settings.get(name)
         if not value:
             raise Skipped(f"{name} is not set on this worker")
         return value
@@ -83,7 +89,7 @@ class Transport:
             return self._connected(channel, client)
         if problem := channel_problem(channel):
             raise switched_off(problem)
-        return self.setting("BPO_SMTP_URL")
+        return self.setting("BPO_SMTP_URL", self.mailer)
 
     def check_host(self, host: str | None, what: str) -> None:
         """Refuse a destination outside ``BPO_ALLOWED_HOSTS``."""
@@ -116,7 +122,7 @@ class Transport:
         elif problem := channel_problem(channel):
             raise switched_off(problem)
         elif channel.url == DEPLOYMENT_WEBHOOK:
-            resolved = self.setting("BPO_WEBHOOK_URL")
+            resolved = self.setting("BPO_WEBHOOK_URL", self.webhook)
         else:
             resolved = channel.url or ""
         parts = urlsplit(resolved)

@@ -12,13 +12,13 @@ module of their own; `tests/test_registry.py` names whichever is missing.
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.plan import Person, Plan
+from models.readings import reading_value
 
 PersonId = Annotated[str, Field(min_length=1, max_length=254, pattern=r"^[^\s\x00-\x1f]+$")]
 GateKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -265,10 +265,7 @@ class RecordReadings(Sent):
     @classmethod
     def _finite(cls, values: dict[str, float]) -> dict[str, float]:
         for metric, value in values.items():
-            if not math.isfinite(value):
-                raise ValueError(f"{metric}: {value} is not a finite number")
-            if value < 0:
-                raise ValueError(f"{metric}: {value:g} is negative; KPI readings are counts, rates or amounts")
+            reading_value(metric, value)
         return values
 
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.errors import describe
 from models.feeds import one_select
 
 ConnectionName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=64)]
@@ -158,8 +159,5 @@ def load_connections(path: str | Path | None) -> Connections:
     try:
         return Connections.model_validate(data or {})
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "(top)"
-            lines.append(f"BPO_CONNECTIONS: {path}: {where}: {str(error['msg']).removeprefix('Value error, ')}")
+        lines = [f"BPO_CONNECTIONS: {path}: {describe([error], show_input=False)}" for error in exc.errors()]
         raise ConnectionsError("\n".join(lines)) from None

@@ -14,13 +14,13 @@ from pydantic import ValidationError
 
 from models.boundary import boundary_check
 from models.connections import Connections
+from models.errors import Path_, render_path, sentence
 from models.gates import GATE_KINDS
 from models.plan import CHANNEL_SETTINGS, Plan
 from models.plan_checks import cross_check, reserved_names
 
 MAX_PLAN_BYTES = 512 * 1024
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-Path_ = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -54,14 +54,6 @@ class LoadedPlan:
 
     plan: Plan
     warnings: list[str] = field(default_factory=list)
-
-
-def render_path(path: Path_) -> str:
-    """``('phases', 3, 'gates', 0)`` as ``phases[3].gates[0]``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 class _Lines:
@@ -116,21 +108,6 @@ def _clean_loc(loc: tuple[Any, ...]) -> Path_:
     # a person wants the place in their file, so those parts go.
     tags = set(GATE_KINDS) | {"log", "webhook", "email"}
     return tuple(p for p in loc if isinstance(p, int) or (p not in tags and "[" not in p and "-" not in p))
-
-
-def _message(error: Any) -> str:
-    kind, loc, value = error["type"], error["loc"], error.get("input")
-    if kind == "extra_forbidden":
-        return f"unknown key '{loc[-1]}'"
-    if kind == "missing":
-        return f"'{loc[-1]}' is required"
-    if kind == "union_tag_invalid":
-        return f"unknown kind '{error['ctx']['tag']}'; known: {error['ctx']['expected_tags']}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if not isinstance(value, (dict, list)) and repr(value) not in message:
-        shown = repr(value)
-        message += f" (got {shown[:60] + '...' if len(shown) > 60 else shown})"
-    return message
 
 
 def parse_plan(
@@ -193,7 +170,7 @@ def parse_plan(
     except ValidationError as exc:
         for error in exc.errors():
             path = _clean_loc(error["loc"])
-            problems.append(Problem(render_path(path), _message(error), lines.line(path)))
+            problems.append(Problem(render_path(path), sentence(error), lines.line(path)))
         raise PlanError(problems, source) from None
 
     for path, message in [

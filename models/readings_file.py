@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from models.commands import ReadingsBatch, RecordReadings
+from models.errors import describe
+from models.readings import BadReading, reading_value
 
 MAX_CSV_BYTES = 2 * 1024 * 1024
 HEADER = ["period", "metric", "value"]
@@ -69,9 +71,9 @@ def parse_readings(raw: bytes, path: str, known: list[str], by: str | None = Non
             problems.append(f"{path}:{line}: unknown metric '{metric[:40]}'; the plan's KPIs: {', '.join(known)}")
             continue
         try:
-            batch = RecordReadings(period=period, values={metric: value})  # type: ignore[dict-item]
-        except ValidationError as exc:
-            reason = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            batch = RecordReadings(period=period, values={metric: reading_value(metric, value)})
+        except (BadReading, ValidationError) as exc:
+            reason = describe(exc) if isinstance(exc, ValidationError) else str(exc)
             problems.append(f"{path}:{line}: {period[:30]},{metric[:30]},{value[:30]}: {reason}")
             continue
         if (batch.period, metric) in first_seen:

@@ -111,7 +111,7 @@ async def test_webhook_that_refuses_fails_for_good_and_one_that_is_down_is_retri
 async def test_email_goes_to_every_recipient_with_a_stable_message_id(engine):
     with smtp_receiver() as (url, received):
         async with httpx.AsyncClient() as http:
-            notify = NotifyActivities(engine, http, Transport(settings={"BPO_SMTP_URL": url}))
+            notify = NotifyActivities(engine, http, Transport(mailer=url))
             channel = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
             await ActivityEnvironment().run(notify.deliver, Delivery(notice=notice(), channel=channel))
     assert len(received) == 1
@@ -132,7 +132,7 @@ async def test_log_channel_needs_no_receiver(engine):
 async def test_a_flush_writes_the_audit_then_delivers_once_even_when_tried_again(engine):
     with smtp_receiver() as (url, received):
         async with httpx.AsyncClient() as http:
-            mailer = Transport(settings={"BPO_SMTP_URL": url})
+            mailer = Transport(mailer=url)
             flush = OutboxActivities(NotifyActivities(engine, http, mailer), timedelta(hours=24))
             channel = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
             batch = Flush(audit=[entry(1)], deliveries=[Delivery(notice=notice(), channel=channel)])

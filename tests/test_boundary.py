@@ -130,8 +130,9 @@ async def test_mail_through_a_clients_own_relay_carries_no_sign_in_link(engine):
     with smtp_receiver() as (relay, received), smtp_receiver() as (mailer, ours):
         acme = Connection(name="acme-mail", kind="smtp", clients=["ACME Corp"], url_from="BPO_SMTP_ACME_URL")
         transport = Transport(
-            settings={"BPO_SMTP_ACME_URL": relay, "BPO_SMTP_URL": mailer},
+            settings={"BPO_SMTP_ACME_URL": relay},
             connections=Connections(connections=[acme]),
+            mailer=mailer,
             web_url="https://bpo.example",
         )
         async with httpx.AsyncClient() as http:

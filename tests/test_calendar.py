@@ -44,11 +44,11 @@ def test_a_plan_with_a_calendar_and_business_durations_loads_and_keeps_their_for
     ("calendar", "message"),
     [
         ("calendar: {timezone: Mars/Olympus}\n", "calendar.timezone: unknown time zone 'Mars/Olympus'"),
-        ("calendar: {holidays: [next tuesday]}\n", "calendar.holidays[0]: Input should be a valid date"),
+        ("calendar: {holidays: [next tuesday]}\n", "calendar.holidays[0]: must be a date (YYYY-MM-DD)"),
         ('calendar: {hours: "25:00-17:00"}\n', "calendar.hours: '25:00-17:00' is not a span of hours"),
         ('calendar: {hours: "17:00-09:00"}\n', "calendar.hours: '17:00-09:00' ends before it starts"),
         ("calendar: {workdays: []}\n", "calendar.workdays: a calendar needs at least one workday"),
-        ("calendar: {workdays: [mon, fri, funday]}\n", "calendar.workdays[2]: Input should be 'mon'"),
+        ("calendar: {workdays: [mon, fri, funday]}\n", "calendar.workdays[2]: must be one of 'mon'"),
     ],
 )
 def test_a_bad_calendar_is_refused_with_its_place(calendar, message):
@@ -59,7 +59,7 @@ def test_a_bad_calendar_is_refused_with_its_place(calendar, message):
     ("calendar", "old", "new", "message"),
     [
         ("", "due: 14d", "due: 3bd", "phases[0].due: 3bd counts business time; give the plan a calendar"),
-        (CALENDAR, "due: 14d", "due: 14d\n    warn_at: 150%", "phases[0].warn_at: Input should be less than 1"),
+        (CALENDAR, "due: 14d", "due: 14d\n    warn_at: 150%", "phases[0].warn_at: must be less than 1"),
         (CALENDAR, "due: 14d", "due: 14d\n    warn_at: soon%", "phases[0].warn_at: 'soon%' is not a share"),
         (CALENDAR, "due: 14d", "due: 5bd", "escalation[0].after: after: 2d counts wall-clock time but planning's due"),
         (CALENDAR, "due: 14d", "due: 14d\n    min_duration: 3bx", "phases[0].min_duration: '3bx' is not a duration"),

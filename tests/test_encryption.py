@@ -23,7 +23,7 @@ from bpo.api import BpoError, get_status, send, start_transition
 from bpo.running import build_worker
 from bpo.server import register_search_attributes
 from infra.binaries import find_binary
-from infra.codec import EncryptionCodec, codec_from_env, parse_key, with_codec
+from infra.codec import EncryptionCodec, codec_for, parse_key, with_codec
 from infra.settings import Settings
 from models.commands import Approve
 from models.plan_loader import load_plan
@@ -39,7 +39,7 @@ async def test_codec_round_trip_and_key_rotation():
     old = EncryptionCodec(parse_key(OLD_KEY))
     sealed_by_old = await old.encode([Payload(metadata={"encoding": b"json/plain"}, data=b'{"name":"Dana"}')])
     assert b"Dana" not in sealed_by_old[0].SerializeToString()
-    rotated = codec_from_env({"BPO_ENCRYPTION_KEY": KEY, "BPO_ENCRYPTION_OLD_KEYS": OLD_KEY})
+    rotated = codec_for(KEY, OLD_KEY)
     assert rotated is not None
     assert (await rotated.decode(sealed_by_old))[0].data == b'{"name":"Dana"}'
     sealed_by_new = await rotated.encode([Payload(data=b"x")])
@@ -171,7 +171,7 @@ def test_the_codec_server_answers_only_its_own_host_with_its_token_and_bounded_b
     from infra.codec import serve_codec
 
     port = free_port()
-    server = serve_codec(codec_from_env({"BPO_ENCRYPTION_KEY": KEY}), "127.0.0.1", port, [], token="t0ken")
+    server = serve_codec(codec_for(KEY), "127.0.0.1", port, [], token="t0ken")
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
     def post(path: str, body: bytes = b'{"payloads": []}', **headers: str) -> int:
@@ -197,4 +197,4 @@ def test_the_codec_server_answers_only_its_own_host_with_its_token_and_bounded_b
         server.shutdown()
         server.server_close()
     with pytest.raises(ValueError, match="needs a token"):
-        serve_codec(codec_from_env({"BPO_ENCRYPTION_KEY": KEY}), "0.0.0.0", free_port(), [])  # noqa: S104
+        serve_codec(codec_for(KEY), "0.0.0.0", free_port(), [])  # noqa: S104

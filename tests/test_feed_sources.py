@@ -101,9 +101,9 @@ async def test_a_connection_another_client_owns_is_never_used(served, client, co
     [
         ("text/html+acct-4111", b"<html><body>Sign in</body></html>", "the source answered HTML, not JSON"),
         ("application/json", b'{"scores": {}, "aht": 300}', "csat: no field 'csat' at $.scores"),
-        ("application/json", b'{"scores": {"csat": -4}, "aht": 300}', "csat is negative"),
-        ("application/json", b'{"scores": {"csat": "Jane Roe 4111"}, "aht": 300}', "csat is not a number (the source gave text)"),
-        ("application/json", b'{"scores": {"csat": true}, "aht": 300}', "csat is not a number"),
+        ("application/json", b'{"scores": {"csat": -4}, "aht": 300}', "csat: -4 is negative"),
+        ("application/json", b'{"scores": {"csat": "Jane Roe 4111"}, "aht": 300}', "csat: text is not a number"),
+        ("application/json", b'{"scores": {"csat": true}, "aht": 300}', "csat: true or false is not a number"),
         ("application/json", b"{not json", "not JSON"),
     ],
 )

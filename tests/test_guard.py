@@ -210,7 +210,7 @@ async def test_a_webhook_a_plan_wrote_is_guarded_and_the_deployments_own_is_not(
 
     engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
     with webhook_receiver() as (url, received):
-        transport = Transport(settings={"BPO_WEBHOOK_URL": url})
+        transport = Transport(webhook=url)
         async with httpx.AsyncClient() as http, guarded_client(Policy.parse("")) as guarded:
             notify = NotifyActivities(engine, http, transport, guarded)
             plain = Delivery(notice=notice(), channel=WebhookChannel(kind="webhook", url=url))

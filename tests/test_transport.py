@@ -34,7 +34,7 @@ async def deliver(engine, transport: Transport, channel) -> None:
 
 async def test_a_webhook_named_by_its_setting_is_resolved_at_the_worker_and_signed(engine):
     with webhook_receiver() as (url, received):
-        transport = Transport(settings={"BPO_WEBHOOK_URL": url + "?token=T0KEN"}, webhook_secret=SECRET)
+        transport = Transport(webhook=url + "?token=T0KEN", webhook_secret=SECRET)
         await deliver(engine, transport, WebhookChannel(kind="webhook", url="${BPO_WEBHOOK_URL}"))
     headers, body = received[0]["headers"], received[0]["raw"]
     key = base64.b64decode(SECRET.removeprefix("whsec_"))
@@ -65,7 +65,7 @@ async def test_a_webhook_outside_https_or_the_allowed_hosts_is_refused_for_good(
 async def test_an_smtp_password_never_goes_over_a_plain_connection(engine):
     with smtp_receiver() as (url, received):
         channel = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
-        transport = Transport(settings={"BPO_SMTP_URL": url.replace("smtp://", "smtp://bpo:S3CRET@")})
+        transport = Transport(mailer=url.replace("smtp://", "smtp://bpo:S3CRET@"))
         with pytest.raises(ApplicationError) as refused:
             await deliver(engine, transport, channel)
     assert "offers no STARTTLS" in str(refused.value) and "S3CRET" not in str(refused.value)
@@ -91,7 +91,7 @@ async def test_recipients_the_server_refuses_are_recorded_one_by_one(engine):
             update={"recipients": [*notice().recipients, notice().recipients[0].model_copy(update={"id": "raj", "email": "raj@northstar.example"})]}
         )
         async with httpx.AsyncClient() as http:
-            mailer = Transport(settings={"BPO_SMTP_URL": f"smtp://127.0.0.1:{port}"})
+            mailer = Transport(mailer=f"smtp://127.0.0.1:{port}")
             channel = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
             await ActivityEnvironment().run(NotifyActivities(engine, http, mailer).deliver, Delivery(notice=message, channel=channel))
     finally:
@@ -104,7 +104,7 @@ async def test_recipients_the_server_refuses_are_recorded_one_by_one(engine):
 async def test_only_the_deployments_own_webhooks_are_signed_never_a_url_a_plan_wrote(engine):
     # Signed bodies posted to a plan author's URL could be replayed to the deployment's receiver.
     with webhook_receiver() as (url, received):
-        transport = Transport(settings={"BPO_WEBHOOK_URL": url}, webhook_secret=SECRET)
+        transport = Transport(webhook=url, webhook_secret=SECRET)
         async with httpx.AsyncClient() as http:
             notify = NotifyActivities(engine, http, transport)
             for channel in (WebhookChannel(kind="webhook", url="${BPO_WEBHOOK_URL}"), WebhookChannel(kind="webhook", url=url)):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from infra.settings import Settings
 from models.connections import ConnectionsError
+from models.errors import Path_, describe, render_path
 
 if TYPE_CHECKING:
     from temporalio.client import Client
@@ -46,16 +47,17 @@ def with_hint(message: str, kind: str, transition_id: str = "ID") -> str:
     return f"{message}\nhint: {hint.format(id=transition_id)}" if hint else message
 
 
+def option(path: Path_) -> str:
+    """A field's place as the command line names it: ``request_id`` is ``--request-id``."""
+    return f"--{render_path(path).replace('_', '-')}"
+
+
 def model_input(cls: type[Model], **fields: Any) -> Model:
     """Build an input model, turning a validation error into a message naming the option."""
     try:
         return cls(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]) or "input"
-            problems.append(f"--{where.replace('_', '-')}: {error['msg'].removeprefix('Value error, ')}")
-        raise Exit("; ".join(problems)) from None
+        raise Exit(describe(exc, where=option)) from None
 
 
 def connections_of(settings: Settings) -> Connections:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import math
 import os
 import sys
 import uuid
@@ -14,10 +13,12 @@ from pydantic import ValidationError
 from temporalio.client import Client
 
 from bpo.api import get_status, send
-from bpo.commands.common import Exit, client_for, model_input, print_status
+from bpo.commands.common import Exit, client_for, model_input, option, print_status
 from infra.settings import Settings
 from models.commands import BY_UPDATE, ChangeRoster, Command, Delegate, ReadingsBatch, RecordReadings
+from models.errors import describe
 from models.plan import Person
+from models.readings import BadReading, reading_value
 from models.readings_file import MAX_CSV_BYTES, ReadingsFileError, parse_readings, read_limited
 from models.status import TransitionStatus
 
@@ -94,14 +95,10 @@ def readings(pairs: list[str]) -> dict[str, float]:
         if metric in values:
             raise Exit(f"metric '{metric}' is given twice")
         try:
-            number = float(value)
-        except ValueError:
-            raise Exit(f"{metric}: '{value[:40]}' is not a number; write it as {metric}=91.5") from None
-        if not math.isfinite(number):
-            raise Exit(f"{metric}: {value} is not a finite number")
-        if number < 0:
-            raise Exit(f"{metric}: {value} is negative; KPI readings are counts, rates or amounts")
-        values[metric] = number
+            values[metric] = reading_value(metric, value)
+        except BadReading as exc:
+            hint = f"; write it as {metric}=91.5" if exc.why == "not_a_number" else ""
+            raise Exit(f"{exc}{hint}") from None
     return values
 
 
@@ -165,7 +162,7 @@ async def cmd_delegate(args: argparse.Namespace, settings: Settings) -> None:
     try:
         command = Delegate(**{k: v for k, v in fields.items() if v is not None}, by=args.by, request_id=args.request_id)
     except ValidationError as exc:
-        raise Exit("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+        raise Exit(describe(exc, where=option)) from None
     await send_from_cli(settings, args.id, command)
     if command.end:
         print(f"{command.person} decides for themselves again")

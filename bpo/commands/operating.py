@@ -113,10 +113,9 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> None:
     """Decode encrypted payloads for the Web UI."""
-    from infra.codec import codec_from_env, serve_codec
+    from infra.codec import codec_for, serve_codec
 
-    env = {"BPO_ENCRYPTION_KEY": settings.encryption_key or "", "BPO_ENCRYPTION_OLD_KEYS": settings.encryption_old_keys}
-    codec = codec_from_env(env)
+    codec = codec_for(settings.encryption_key, settings.encryption_old_keys)
     if codec is None:
         raise Exit("set BPO_ENCRYPTION_KEY: the codec server decodes with the same key as the worker")
     origins = args.ui_origin or ["http://localhost:8233", "http://127.0.0.1:8233"]

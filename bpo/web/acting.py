@@ -12,6 +12,7 @@ from bpo.web.deps import Web
 from bpo.web.sessions import Visitor
 from bpo.web.views import member
 from models.commands import BY_UPDATE, Command, GateDecision
+from models.errors import describe
 from models.plan import Person
 from models.status import TransitionStatus
 
@@ -34,14 +35,6 @@ async def person_in(w: Web, me: Visitor, transition_id: str) -> tuple[Person, li
     return found, people
 
 
-def problems(error: ValidationError) -> str:
-    """A validation error as one line per field."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg'].removeprefix('Value error, ')}"
-        for e in error.errors()
-    )
-
-
 def build(kind: str, who: Person, me: Visitor, fields: dict[str, Any]) -> Command:
     """The command ``kind`` by ``who``, from the fields a person filled in, or `BpoError`."""
     command_type = BY_UPDATE.get(kind)
@@ -51,7 +44,7 @@ def build(kind: str, who: Person, me: Visitor, fields: dict[str, Any]) -> Comman
     try:
         return command_type(**given, by=who.id, via=me.via, operator=me.operator)  # type: ignore[call-arg]
     except ValidationError as error:
-        raise BpoError(problems(error), kind="BadInput") from None
+        raise BpoError(describe(error), kind="BadInput") from None
 
 
 async def decide(w: Web, transition_id: str, command: Command) -> TransitionStatus:

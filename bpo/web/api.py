@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.exceptions import HTTPException
 
 from bpo.api import BpoError, get_status
@@ -18,6 +18,7 @@ from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, per
 from bpo.web.deps import log, web
 from bpo.web.oidc import SignInFailed, groups_of, verified_email
 from bpo.web.sessions import TokenRefused, Visitor, api_visitor
+from models.readings import reading_value
 from models.status import TransitionStatus
 from workflows.rules.refusals import RefusalKind
 
@@ -94,6 +95,14 @@ class ReadingsInput(BaseModel):
     values: dict[str, float]
     correct: bool = False
     reason: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _readings(cls, values: Any) -> Any:
+        # Refused in the words every other way of recording a reading uses, before pydantic's own.
+        if isinstance(values, dict):
+            return {metric: reading_value(str(metric), value) for metric, value in values.items()}
+        return values
 
 
 def _refused(why: BpoError) -> HTTPException:

@@ -22,6 +22,7 @@ from bpo.web.deps import HERE, Web, log, message
 from bpo.web.devmode import own_hosts_only
 from bpo.web.oidc import Provider
 from infra.settings import Settings
+from models.errors import describe, render_path
 
 
 def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
@@ -88,7 +89,8 @@ def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_input(request: Request, error: RequestValidationError) -> Response:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'input'}: {e['msg']}" for e in error.errors())
+        # The first part of a place says where FastAPI looked (body, query, path): not the person's.
+        problems = describe(list(error.errors()), where=lambda path: render_path(path[1:]))
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": problems}, status_code=422)
         return message(request, "That did not look right", problems, 422)

@@ -26,8 +26,10 @@ from bpo.web.transition_view import gate_view, transition_view
 from bpo.web.uploads import ACCEPT, bounded_form, keep_upload
 from infra.settings import deployment_connections
 from models.commands import ReadingsBatch, RecordReadings
+from models.errors import describe
 from models.plan import KPI_REPORTERS
 from models.plan_loader import PlanError, parse_plan
+from models.readings import BadReading, reading_value
 from models.readings_file import MAX_CSV_BYTES, ReadingsFileError, parse_readings
 
 router = APIRouter()
@@ -141,7 +143,7 @@ async def decide_gate(request: Request, transition_id: str, gate: str) -> Respon
         try:
             sent = GateForm.model_validate({k: v for k, v in form.items() if isinstance(v, str) and v != ""})
         except ValidationError as bad:
-            raise HTTPException(422, "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in bad.errors())) from None
+            raise HTTPException(422, describe(bad)) from None
         me = checked(request, sent.csrf)
         person, people = await _member(request, me, transition_id)
         if sent.action not in GATE_ACTIONS:
@@ -209,9 +211,9 @@ async def kpi_record(request: Request, transition_id: str) -> Response:
             numbers = {}
             for metric, text in values.items():
                 try:
-                    numbers[metric] = float(text)
-                except ValueError:
-                    raise BpoError(f"{metric}: '{text}' is not a number", kind="BadInput") from None
+                    numbers[metric] = reading_value(metric, text)
+                except BadReading as why:
+                    raise BpoError(str(why), kind="BadInput") from None
             command = build("record_readings", person, me, {"period": period, "values": numbers})  # type: ignore[assignment]
         await decide(w, transition_id, command)
     except (BpoError, ReadingsFileError) as why:

@@ -45,14 +45,38 @@ def test_a_start_signed_earlier_cannot_start_an_ended_id_again_and_a_new_bpo_sta
         tid = s.ok("start", str(short_plan(tmp_path)), "--id", "ended").strip()
         s.ok("cancel", tid, "--by", DANA, "--reason", "over")
         s.wait_for(tid, lambda status: status["state"] == "cancelled")
+        # Cancelled, but the run ends only once its last deliveries are done; a start sent while it
+        # is still open would name that run rather than begin a new one.
+        assert wait_until(
+            lambda: s.history(tid)["events"][-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
+        )
         # The recorded start, as it would read had it been signed an hour before (no test waits an
         # hour): sent straight to Temporal's port under the ended id.
         earlier = sign_start(Signer(private), recorded_start(s, tid), datetime.now(UTC) - timedelta(hours=1))
         started = subprocess.run(
-            [find_binary("temporal"), "workflow", "start", "--type", WORKFLOW_NAME, "--task-queue", "e2e",
-             "--workflow-id", tid, "--id-reuse-policy", "AllowDuplicate", "--input", earlier.model_dump_json(),
-             "--address", f"{s.ip}:{s.port}", "--output", "json"],
-            capture_output=True, text=True, timeout=60, check=True,
+            [
+                find_binary("temporal"),
+                "workflow",
+                "start",
+                "--type",
+                WORKFLOW_NAME,
+                "--task-queue",
+                "e2e",
+                "--workflow-id",
+                tid,
+                "--id-reuse-policy",
+                "AllowDuplicate",
+                "--input",
+                earlier.model_dump_json(),
+                "--address",
+                f"{s.ip}:{s.port}",
+                "--output",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         )
         # That run's own history: right after a start, the newest run as `show` finds it may
         # still be the ended one.

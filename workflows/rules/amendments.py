@@ -97,7 +97,7 @@ def check_proposal(v: View, command: Amend) -> None:
             raise Refused(f"phase '{old.phases[i].key}' is under way; it must stay where it is", RefusalKind.BEHIND)
         phase = new.phases[i]
         for gate in v.state.gates:
-            touched = gate.status != "open" or gate.approvals or gate.ticks or gate.readings
+            touched = gate.status != "open" or gate.approvals or gate.ticks or gate.readings or gate.scores
             spec = phase.gate(gate.key)
             if touched and (spec is None or spec.kind != gate.kind):
                 raise Refused(

@@ -105,7 +105,8 @@ ALL = "{roles: [program_manager, transition_lead], rule: all}"
 def card(criteria: list[str], extra: str, approvers: str = ALL) -> Plan:
     body = "".join(f"\n          - {c}" for c in criteria)
     return plan_with(
-        OLD, f"key: {G}\n        kind: scorecard\n        approvers: {approvers}\n        {extra}\n        criteria:{body}"
+        OLD,
+        f"key: {G}\n        kind: scorecard\n        approvers: {approvers}\n        {extra}\n        criteria:{body}",
     )
 
 
@@ -172,9 +173,14 @@ def test_a_delegate_covering_two_people_scores_for_each_in_turn():
 
 def test_a_scorecards_scores_are_not_read_as_kpi_readings():
     # a person id and a period label may look alike ("li"); a criterion and a KPI may share a key
-    text = REFERENCE_PLAN.read_text().replace(LI, "li").replace(
-        OLD, f"key: {G}\n        kind: scorecard\n        approvers: {ALL}\n        threshold: 1\n"
-        "        criteria:\n          - {key: csat, weight: 1}",
+    text = (
+        REFERENCE_PLAN.read_text()
+        .replace(LI, "li")
+        .replace(
+            OLD,
+            f"key: {G}\n        kind: scorecard\n        approvers: {ALL}\n        threshold: 1\n"
+            "        criteria:\n          - {key: csat, weight: 1}",
+        )
     )
     run = Run(parse_plan(text, env={}).plan)
     run.do(Score(gate=G, by="li", scores={"csat": 2}))

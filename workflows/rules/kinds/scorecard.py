@@ -29,7 +29,6 @@ from workflows.rules.kinds.base import Kind
 from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import RefusalKind, Refused
 
-
 PLACES = 9
 """Decimals to which a mean is compared with a threshold or a floor: float sums of weights such as
 0.1 and 0.2 miss by far less."""

@@ -52,6 +52,10 @@ def bpo(monkeypatch, tmp_path: Path, capsys):
         (("kpi", "t1", "--by", DANA, "--period", "W1", "csat=ninety"), "csat: 'ninety' is not a number"),
         (("kpi", "t1", "--by", DANA, "--period", "W1", "csat=nan"), "csat: nan is not a finite number"),
         (("kpi", "t1", "--by", DANA, "--period", "W1", "csat=-3"), "csat: -3 is negative"),
+        (("score", "t1", "gate", "--by", DANA, "--scores", "quality=nan"), "quality: nan is not a finite number"),
+        (("score", "t1", "gate", "--by", DANA, "--scores", "quality=-inf"), "quality: -inf is not a finite number"),
+        (("score", "t1", "gate", "--by", DANA, "--scores", "quality=1e999"), "quality: inf is not a finite number"),
+        (("score", "t1", "gate", "--by", DANA, "--scores", "quality=five"), "quality: 'five' is not a number"),
         (("approve", "t1", "slas_signed", "--by", "dana\x07@acme.example"), "--by: "),
         (("approve", "t1", "slas_signed", "--by", DANA, "--note", "x" * 100_000), "--note: is too long"),
         (("reject", "t1", "slas_signed", "--by", DANA, "--reason", ""), "--reason: must not be empty"),
@@ -72,7 +76,9 @@ def test_a_bad_option_is_refused_naming_the_option_in_our_words(bpo, args, said)
 def test_a_plan_with_many_mistakes_names_each_with_its_line_in_our_words(bpo, tmp_path: Path):
     text = REFERENCE.read_text()
     broken = tmp_path / "broken.yaml"
-    broken.write_text(text.replace("name:", "nmae:", 1) + "colour: blue\ncalendar: {holidays: [someday], workdays: [funday]}\n")
+    broken.write_text(
+        text.replace("name:", "nmae:", 1) + "colour: blue\ncalendar: {holidays: [someday], workdays: [funday]}\n"
+    )
     code, err = bpo("validate", str(broken))
     assert code == 2, err
     assert "broken.yaml:" in err and "unknown key 'colour'" in err and "'name' is required" in err

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from pydantic import ValidationError
+
 from models.commands import Approve, Delegate, RecordReadings, Score
 from models.plan import Plan
 from models.plan_loader import parse_plan
@@ -188,3 +191,10 @@ def test_a_scorecards_scores_are_not_read_as_kpi_readings():
     corrected = [e for e in run.audit if e.kind in ("kpi_reading", "kpi_corrected")]
     assert [e.kind for e in corrected] == ["kpi_reading"]
     assert "was" not in corrected[0].detail
+
+
+def test_a_score_that_is_not_a_finite_number_is_refused_in_our_words_before_the_rules():
+    for value in ("nan", float("inf"), "1e999"):
+        with pytest.raises(ValidationError) as refused:
+            Score(gate=G, by=LI, scores={"a": value})  # type: ignore[dict-item]
+        assert "a: " in str(refused.value) and "is not a finite number" in str(refused.value)

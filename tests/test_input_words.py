@@ -76,9 +76,7 @@ def test_a_bad_option_is_refused_naming_the_option_in_our_words(bpo, args, said)
 def test_a_plan_with_many_mistakes_names_each_with_its_line_in_our_words(bpo, tmp_path: Path):
     text = REFERENCE.read_text()
     broken = tmp_path / "broken.yaml"
-    broken.write_text(
-        text.replace("name:", "nmae:", 1) + "colour: blue\ncalendar: {holidays: [someday], workdays: [funday]}\n"
-    )
+    broken.write_text(text.replace("name:", "nmae:", 1) + "colour: blue\ncalendar: {holidays: [someday], workdays: [funday]}\n")
     code, err = bpo("validate", str(broken))
     assert code == 2, err
     assert "broken.yaml:" in err and "unknown key 'colour'" in err and "'name' is required" in err

@@ -205,7 +205,7 @@ def test_bpo_amend_keeps_a_reserved_gate_key_the_running_plan_has_and_refuses_a_
     # as the old `bpo start` did.
     s = stack
     gate = "      - key: gap_analysis_approved\n        kind: approval\n        approvers: {roles: [program_manager]}\n"
-    review = gate + "      - key: amendment_review\n        kind: approval\n        approvers: {roles: [program_manager]}\n"
+    review = gate + gate.replace("gap_analysis_approved", "amendment_review")
     text = REFERENCE_PLAN.read_text().replace(gate, review, 1)
     plan = Plan.model_validate(yaml.safe_load(text)).model_dump(mode="json")
     start = {"id": "old-review", "plan": plan, "started_by": "e2e-operator"}

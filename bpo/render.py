@@ -35,10 +35,30 @@ def local_time(moment: datetime, zone: str | None) -> str:
     return moment.astimezone(time_zone(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
+CONTROLS = {i: f"\\x{i:02x}" for i in [*range(0x20), *range(0x7F, 0xA0)]} | {
+    0x0A: "\u23ce",
+    0x0D: "\\r",
+    0x09: "\\t",
+    0x1B: "\\e",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+"""How a control character a person or a plan wrote reads on a terminal: a newline as ``⏎``, an
+escape as ``\\e``, the rest as ``\\xNN``. Written raw, a newline in a note would print a line of its
+own in `trail_text` (one that reads as a decision nobody took) and an ANSI escape would rewrite
+what is already on the screen."""
+
+
+def plain(text: object) -> str:
+    """``text`` safe to print on a terminal: its control characters shown, never obeyed."""
+    return str(text).translate(CONTROLS)
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell."""
-    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in [headers, *rows]]
+    """Columns padded to their widest cell, every cell `plain`."""
+    cells = [[plain(c) for c in row] for row in [headers, *rows]]
+    widths = [max(len(c) for c in col) for col in zip(*cells)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines)
 
 
@@ -142,6 +162,14 @@ def raid_text(items: Sequence[RaidItem]) -> str:
 def who(actor: str | None, via: str | None) -> str:
     """Who acted and how they were known: ``li@acme.example (cli)``."""
     return f"{actor} ({via})" if actor and via else actor or ""
+
+
+def scored_text(scores: dict[str, float], evidence: dict[str, str], acting_for: str | None = None) -> str:
+    """A scoring as a person reads it: ``quality 4, tooling 3.5; evidence tooling: doc-1; for li``."""
+    text = ", ".join(f"{criterion} {value:g}" for criterion, value in scores.items())
+    if evidence:
+        text += "; evidence " + ", ".join(f"{criterion}: {ref}" for criterion, ref in evidence.items())
+    return text + (f"; for {acting_for}" if acting_for else "")
 
 
 def trail_text(rows: Sequence[AuditRecord]) -> str:

@@ -14,9 +14,9 @@ from markupsafe import Markup, escape
 
 from bpo.documents import render
 from bpo.evidence_check import Pinned, pinned
-from bpo.render import who
+from bpo.render import scored_text, who
 from models.audit_events import Event, events_of
-from models.audit_events.decisions import Cancelled, Decision, Paused, Resumed, Ticked
+from models.audit_events.decisions import Cancelled, Decision, Paused, Resumed, Scored, Ticked
 from models.audit_events.happenings import (
     Escalation,
     FeedNoData,
@@ -181,6 +181,8 @@ def kpi_chart_svg(plan: Plan, metric: str, points: Sequence[tuple[datetime, floa
 
 def _why(event: Event) -> str:
     note = event.note if isinstance(event, Decision) else None
+    if isinstance(event, Scored):  # the scores are the decision: who scored what, with its note
+        return scored_text(event.scores, event.evidence, event.acting_for) + (f"; {note}" if note else "")
     item = event.item if isinstance(event, Ticked) else None
     return str(note) if note else (f"item {item}" if item else "")
 

@@ -18,7 +18,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from models.plan import Person, Plan
-from models.readings import reading_value
+from models.readings import finite_value, reading_value
 
 PersonId = Annotated[str, Field(min_length=1, max_length=254, pattern=r"^[^\s\x00-\x1f]+$")]
 GateKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -116,6 +116,15 @@ class Score(Decided):
     evidence: dict[GateKey, Annotated[str, Field(min_length=1, max_length=500)]] = Field(default={}, max_length=30)
     """A link or a reference per criterion; required for those the plan says need it."""
     note: Text | None = None
+
+    @field_validator("scores", mode="before")
+    @classmethod
+    def _finite(cls, scores: object) -> object:
+        # In our words, before pydantic's: a NaN or an infinity would not even cross the
+        # converter (JSON has neither), and the worker would say only "Failed decoding arguments".
+        if isinstance(scores, dict):
+            return {criterion: finite_value(str(criterion), value) for criterion, value in scores.items()}
+        return scores
 
 
 class Reject(Decided):

@@ -80,6 +80,9 @@ class GateState(Message):
     """KPI gate: period labels in the order they first arrived."""
     readings: dict[str, dict[str, float]] = {}
     """KPI gate: period label -> metric -> value; a later reading replaces an earlier one."""
+    scores: dict[str, dict[str, float]] = {}
+    """Scorecard gate: approver -> criterion -> score; a later scoring replaces an earlier one.
+    Apart from ``readings`` so that a score is never read as a KPI reading."""
     decision: Signoff | None = None
     """Who waived or rejected it, when, and why (in ``note``)."""
     eligible: list[str] | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -40,10 +40,11 @@ def eligible(plan: Plan, approvers: Approvers) -> list[str]:
     return [p.id for p in plan.people if set(p.roles) & set(approvers.roles)]
 
 
-def reserved_names(plan: Plan) -> list[Found]:
-    """Every gate key the engine keeps for itself, as (path, message). Checked where a plan is
-    accepted (``bpo validate``, ``bpo start``, ``/start``, ``bpo amend``) but not by the workflow,
-    which runs plans accepted before the name was kept."""
+def reserved_names(plan: Plan, kept: Collection[str] = ()) -> list[Found]:
+    """Every gate key the engine keeps for itself, as (path, message), but those in ``kept``.
+    Checked where a plan is accepted (``bpo validate``, ``bpo start``, ``/start``, ``bpo amend``)
+    and by the workflow's check of an amendment; an amendment ``kept`` the keys its running plan
+    already has, since a transition begun before the name was kept must stay amendable."""
     return [
         (
             ("phases", pi, "gates", gi, "key"),
@@ -52,7 +53,7 @@ def reserved_names(plan: Plan) -> list[Found]:
         )
         for pi, phase in enumerate(plan.phases)
         for gi, gate in enumerate(phase.gates)
-        if gate.key.startswith(AMENDMENT_PREFIX)
+        if gate.key.startswith(AMENDMENT_PREFIX) and gate.key not in kept
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,11 @@ def _clean_loc(loc: tuple[Any, ...]) -> Path_:
 
 
 def parse_plan(
-    text: str, source: str = "plan", env: Mapping[str, str] | None = None, connections: Connections | None = None
+    text: str,
+    source: str = "plan",
+    env: Mapping[str, str] | None = None,
+    connections: Connections | None = None,
+    kept: Collection[str] = (),
 ) -> LoadedPlan:
     """Parse and check a plan's YAML text.
 
@@ -122,6 +126,8 @@ def parse_plan(
             worker resolves it at delivery); the process environment by default.
         connections: the deployment's connections (``BPO_CONNECTIONS``) a plan may name; none
             by default.
+        kept: gate keys a new version may keep though the engine reserves their names: those of
+            the plan a running transition has (`models.plan_checks.reserved_names`).
 
     Raises:
         PlanError: with every problem found, each with its place in the file.
@@ -175,7 +181,7 @@ def parse_plan(
 
     for path, message in [
         *cross_check(plan),
-        *reserved_names(plan),
+        *reserved_names(plan, kept),
         *boundary_check(plan, connections or Connections()),
     ]:
         problems.append(Problem(render_path(path), message, lines.line(path)))
@@ -210,7 +216,10 @@ def _survives_the_converter(plan: Plan) -> bool:
 
 
 def load_plan(
-    path: str | Path, env: Mapping[str, str] | None = None, connections: Connections | None = None
+    path: str | Path,
+    env: Mapping[str, str] | None = None,
+    connections: Connections | None = None,
+    kept: Collection[str] = (),
 ) -> LoadedPlan:
     """Read and check the plan file at ``path`` (see `parse_plan`)."""
     source = str(path)
@@ -225,4 +234,4 @@ def load_plan(
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise PlanError([Problem("", "the plan is not UTF-8 text")], source) from None
-    return parse_plan(text, source, env, connections)
+    return parse_plan(text, source, env, connections, kept)

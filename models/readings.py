@@ -34,6 +34,15 @@ def reading_value(metric: str, value: object, quote: bool = True) -> float:
         quote: whether text that is not a number is repeated in the refusal; False for a feed,
             whose source may hold anything in its place (a name, a secret).
     """
+    number = finite_value(metric, value, quote)
+    if number < 0:
+        raise BadReading(f"{metric}: {number:g} is negative; KPI readings are counts, rates or amounts", "negative")
+    return number
+
+
+def finite_value(metric: str, value: object, quote: bool = True) -> float:
+    """``value`` as a finite number named ``metric`` (a reading, a scorecard's score), or
+    `BadReading`; arguments as `reading_value`'s."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise BadReading(f"{metric}: {_kind(value)} is not a number", "not_a_number")
     try:
@@ -43,6 +52,4 @@ def reading_value(metric: str, value: object, quote: bool = True) -> float:
         raise BadReading(f"{metric}: {shown} is not a number", "not_a_number") from None
     if not math.isfinite(number):
         raise BadReading(f"{metric}: {number:g} is not a finite number", "not_finite")
-    if number < 0:
-        raise BadReading(f"{metric}: {number:g} is negative; KPI readings are counts, rates or amounts", "negative")
     return number

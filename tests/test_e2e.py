@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
+from infra.binaries import find_binary
+from models.plan import Plan
 from tests.conftest import REFERENCE_PLAN
 from tests.stack import DANA, EVE, LI, RAJ, Stack, drive_to_pilot, pass_hypercare, short_plan, wait_until
 
@@ -194,3 +198,30 @@ def test_no_server_is_exit_1_with_a_message(tmp_path: Path):
     s = Stack(tmp_path)
     done = s.bpo("status", "anything")
     assert done.returncode == 1 and "cannot reach Temporal" in done.stderr
+
+
+def test_bpo_amend_keeps_a_reserved_gate_key_the_running_plan_has_and_refuses_a_new_one(stack: Stack, tmp_path: Path):
+    # A plan accepted before the 'amendment_' prefix was kept, started straight through Temporal
+    # as the old `bpo start` did.
+    s = stack
+    gate = "      - key: gap_analysis_approved\n        kind: approval\n        approvers: {roles: [program_manager]}\n"
+    review = gate + gate.replace("gap_analysis_approved", "amendment_review")
+    text = REFERENCE_PLAN.read_text().replace(gate, review, 1)
+    plan = Plan.model_validate(yaml.safe_load(text)).model_dump(mode="json")
+    start = {"id": "old-review", "plan": plan, "started_by": "e2e-operator"}
+    subprocess.run(
+        [find_binary("temporal"), "workflow", "start", "--address", f"{s.ip}:{s.port}", "-t", "e2e",
+         "--type", "Transition", "-w", "old-review", "--input", json.dumps(start)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    s.wait_for("old-review", lambda st: any(g["key"] == "amendment_review" for g in st["gates"]))
+    s.ok("approve", "old-review", "amendment_review", "--by", LI)
+
+    longer = tmp_path / "longer.yaml"
+    longer.write_text(text.replace("    due: 14d\n", "    due: 21d\n", 1))
+    assert "amendment_1 proposed" in s.ok("amend", "old-review", str(longer), "--reason", "more time", "--by", LI)
+    another = tmp_path / "another.yaml"
+    another.write_text(text.replace(gate, gate + gate.replace("gap_analysis_approved", "amendment_extra"), 1))
+    refused = s.bpo("amend", "old-review", str(another), "--reason", "r", "--by", LI)
+    assert refused.returncode == 2 and "gate key 'amendment_extra' starts with 'amendment_'" in refused.stderr
+    assert "amendment_review" not in refused.stderr

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from bpo.api import BpoError, start_transition
 from infra.audit import read_trail
 from infra.db import make_engine
-from models.commands import Approve, Cancel, Pause
+from models.commands import Approve, Cancel, Note, Pause
 from tests.driver import DANA, LI, MO, Driver
 
 
@@ -82,3 +82,14 @@ async def test_a_command_sent_as_a_signal_is_applied_and_a_refused_one_is_audite
     assert refused == [(MO, "NotAllowed"), (None, "BadInput")]
     told = [r.detail for r in rows if r.kind == "notification_sent" and r.detail["about"] == "signal_refused"]
     assert [d["recipients"] for d in told] == [[MO]]
+
+
+async def test_a_command_taken_only_as_an_update_sent_as_a_signal_is_refused_saying_to_send_it_as_one(t, settings):
+    handle = t.client.get_workflow_handle(t.id)
+    await handle.signal("note", Note(by=LI, text="sent the wrong way"))
+    await handle.signal("frobnicate", {"by": LI})
+
+    rows = await trail(settings, t.id, lambda rows: sum(r.kind == "signal_refused" for r in rows) == 2)
+    reasons = [r.detail["reason"] for r in rows if r.kind == "signal_refused"]
+    assert reasons[0] == "'note' is not taken as a signal; send it as an update (bpo note)"
+    assert reasons[1].startswith("no command is called 'frobnicate'; commands: approve,")

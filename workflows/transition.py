@@ -17,7 +17,7 @@ from temporalio.common import RawValue, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.commands import BY_UPDATE, COMMANDS, Approve, Command
+    from models.commands import COMMANDS, Approve, Command
     from models.constants import EPOCH_MEMO, WORKFLOW_NAME
     from models.deliveries import Deliveries
     from models.evidence import EvidencePin, pinnable
@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.pump import Flusher, Sender
     from workflows.rechecker import Rechecker
     from workflows.rules import Machine, RefusalKind, Refused, awaiting
+    from workflows.rules.registry import signal_command
     from workflows.rules.replays import stale_start
     from workflows.rules.versions import (
         APPROVAL_REQUESTS,
@@ -290,14 +291,11 @@ class TransitionWorkflow:
         id apply when it is processed; a refused one changes nothing but is audited, and its
         sender told."""
         now = workflow.now()
-        signals = {update: command_type for update, command_type in BY_UPDATE.items() if command_type.signal}
-        command_type = signals.get(name)
         command: Command | None = None
         try:
-            if command_type is None:
-                raise Refused(
-                    f"no command is called '{name}'; commands: {', '.join(signals)}", RefusalKind.UNKNOWN_COMMAND
-                )
+            # The same refusal as before for a name no command has; one taken only as an update
+            # (new since every recorded history) says to send it as one.
+            command_type = signal_command(name)
             if len(args) != 1:
                 raise Refused(f"a {name} signal carries one {command_type.__name__}", RefusalKind.BAD_INPUT)
             command = workflow.payload_converter().from_payload(args[0].payload, command_type)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -70,13 +71,13 @@ def connections_of(settings: Settings) -> Connections:
         raise Exit(str(exc)) from None
 
 
-def plan_from(path: str, settings: Settings) -> Plan:
+def plan_from(path: str, settings: Settings, kept: Collection[str] = ()) -> Plan:
     """The plan in ``path``, checked against the deployment's connections, its warnings printed,
-    or every problem with its place."""
+    or every problem with its place; ``kept``: reserved gate keys it may keep (`load_plan`)."""
     from models.plan_loader import PlanError, load_plan
 
     try:
-        loaded = load_plan(path, connections=connections_of(settings))
+        loaded = load_plan(path, connections=connections_of(settings), kept=kept)
     except PlanError as exc:
         raise Exit(f"{len(exc.problems)} problem(s) in the plan:\n{exc}") from None
     for warning in loaded.warnings:

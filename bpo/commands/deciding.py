@@ -212,9 +212,12 @@ async def cmd_amend(args: argparse.Namespace, settings: Settings) -> None:
     from models.commands import Amend
     from workflows.rules.amendments import changes
 
-    new = plan_from(args.plan, settings)
     client = await client_for(settings)
-    found = changes(await get_plan(client, args.id), new)
+    running = await get_plan(client, args.id)
+    # A gate the running plan already has keeps its name, reserved or not: a transition begun on
+    # a plan with 'amendment_review' (accepted before the prefix was reserved) stays amendable.
+    new = plan_from(args.plan, settings, kept={g.key for p in running.phases for g in p.gates})
+    found = changes(running, new)
     if not found:
         raise Exit(f"{args.plan} changes nothing in the plan '{args.id}' runs")
     print("Changes:\n" + "\n".join(f"  {change}" for change in found))

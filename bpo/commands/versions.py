@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from bpo.commands.common import client_for
+from bpo.render import plain
 from infra.settings import Settings
 from models.constants import EPOCH_MEMO, WORKFLOW_NAME
 from workflows.rules import versions
@@ -254,12 +255,13 @@ def render(report: VersionsReport) -> str:
     if not report.epochs:
         lines.append("  none open")
     for epoch in report.epochs:
-        lines.append(f"  {epoch.label} ({len(epoch.transitions)}): {', '.join(epoch.transitions)}")
+        # Ids and labels come from whoever started a transition: shown, never obeyed, on a terminal.
+        lines.append(f"  {plain(epoch.label)} ({len(epoch.transitions)}): {plain(', '.join(epoch.transitions))}")
         lines.append(f"    {epoch.note}")
     lines += ["", "Change ids, oldest first; open transitions that may still need the old branch:"]
     width = max(len(c.change) for c in report.changes)
     for change in report.changes:
-        who = f": {', '.join(change.transitions)}" if change.transitions else " (no open transition)"
+        who = f": {plain(', '.join(change.transitions))}" if change.transitions else " (no open transition)"
         lines.append(f"  {change.change:<{width}}  {change.needed_by}{who}")
         lines.append(f"  {'':<{width}}  {change.about}")
     return "\n".join(lines)

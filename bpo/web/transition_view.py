@@ -9,18 +9,19 @@ from typing import Any
 
 from bpo.api import audit_settled, get_plan, get_status
 from bpo.evidence_check import last_verdicts, pinned
-from bpo.render import who
+from bpo.render import scored_text, who
 from bpo.report import timeline_svg
 from bpo.web.deps import Web
 from infra.audit import trail_of
 from models.audit_events import events_of
-from models.audit_events.decisions import Approved, Rejected, Ticked, Waived
+from models.audit_events.base import Event
+from models.audit_events.decisions import Approved, Rejected, Scored, Ticked, Waived
 from models.audit_events.happenings import KpiReading
 from models.plan import Person
 from models.tables import AuditRecord
 from workflows.rules.kinds import KINDS, kind_of
 
-SIGN_OFFS = (Approved, Ticked, Rejected, Waived)
+SIGN_OFFS = (Approved, Ticked, Scored, Rejected, Waived)
 """The rows a gate's page lists as its sign-offs."""
 
 
@@ -81,19 +82,7 @@ async def gate_view(w: Web, transition_id: str, key: str, people: list[Person]) 
         return None
     events = [e for e in events_of(t["trail"]) if e.gate == key and e.phase == t["status"].phase]
     pins = {(p.at, p.by): p for p in t["evidence"] if p.gate == key}
-    signoffs = [
-        {
-            "at": e.at,
-            "kind": e.kind,
-            "who": who(t["names"].get(e.actor, e.actor), e.via),
-            "note": e.note,
-            "evidence": e.evidence if isinstance(e, Approved) else None,
-            "item": e.item if isinstance(e, Ticked) else None,
-            "pin": pins.get((e.at, e.actor)) if isinstance(e, Approved) else None,
-        }
-        for e in events
-        if isinstance(e, SIGN_OFFS)
-    ]
+    signoffs = sign_offs(events, t["names"], pins)
     kind = kind_of(spec)
     items = kind.parts(t["plan"], spec)
     ticked = {s["item"] for s in signoffs if s["kind"] == "ticked"}
@@ -106,3 +95,26 @@ async def gate_view(w: Web, transition_id: str, key: str, people: list[Person]) 
         "items": [(i, i in ticked) for i in items],
         "roles": getattr(getattr(spec, "approvers", None), "roles", []),
     }
+
+
+def sign_offs(
+    events: list[Event], names: dict[Any, str], pins: dict[tuple[datetime, str | None], Any]
+) -> list[dict[str, Any]]:
+    """A gate's sign-offs, ticks and scorings as its page lists them, oldest first: who, when, and
+    what (an item ticked, the scores given, the evidence and its pin)."""
+    return [
+        {
+            "at": e.at,
+            "kind": e.kind,
+            "who": who(names.get(e.actor, e.actor), e.via),
+            "note": e.note,
+            "evidence": e.evidence if isinstance(e, Approved) else None,
+            "item": e.item if isinstance(e, Ticked) else None,
+            "pin": pins.get((e.at, e.actor)) if isinstance(e, Approved) else None,
+            "scores": scored_text(e.scores, e.evidence, names.get(e.acting_for, e.acting_for))
+            if isinstance(e, Scored)
+            else None,
+        }
+        for e in events
+        if isinstance(e, SIGN_OFFS)
+    ]

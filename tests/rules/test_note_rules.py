@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bpo.report import render_report
-from models.commands import Note, Pause
+from models.commands import Approve, Note, Pause
 from starter import build_parser
 from tests.rules.sim import DANA, LI, RAJ, Run
 from tests.test_report_templates import records
+from workflows.rules import Refused
+from workflows.rules.registry import signal_command
 
 
 def test_anyone_on_the_roster_notes_and_the_note_is_audited_with_its_author():
@@ -37,3 +41,14 @@ def test_a_note_reads_in_the_reports_trail():
 def test_bpo_note_takes_the_text_and_the_author():
     args = build_parser().parse_args(["note", "t-1", "steering committee agreed", "--by", DANA])
     assert (args.func, args.text, args.by) == ("deciding:cmd_decide", "steering committee agreed", DANA)
+
+
+def test_a_note_or_a_score_sent_as_a_signal_is_refused_saying_to_send_it_as_an_update():
+    for name in ("note", "score"):
+        with pytest.raises(Refused) as refused:
+            signal_command(name)
+        assert str(refused.value) == f"'{name}' is not taken as a signal; send it as an update (bpo {name})"
+        assert refused.value.kind == "UnknownCommand"
+    with pytest.raises(Refused, match="no command is called 'frobnicate'; commands: approve, tick"):
+        signal_command("frobnicate")
+    assert signal_command("approve") is Approve

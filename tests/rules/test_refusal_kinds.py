@@ -18,9 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 # What bpo/web/api.py and bpo/commands/common.py answered before the kinds were an enum.
 STATUS_BEFORE = {"BadInput": 422, "UnknownTransition": 404, "Unavailable": 503}
 HINTS_BEFORE = {
-    "EvidenceRequired": "add --evidence REF, a link or a reference to what backs the approval",
+    "EvidenceRequired": "add --evidence REF, a link or a reference to what backs the approval; "
+    "a scorecard takes one per criterion that needs it: --evidence CRITERION=REF",
     "WrongGateKind": "approve approval gates; tick a checklist's items with 'bpo tick {id} GATE ITEM'; "
-    "a KPI gate passes on readings ('bpo kpi {id} --period LABEL METRIC=VALUE')",
+    "a KPI gate passes on readings ('bpo kpi {id} --period LABEL METRIC=VALUE'); "
+    "score a scorecard's criteria with 'bpo score {id} GATE --scores CRITERION=SCORE...'",
     "Paused": "resume it first: 'bpo resume {id} --by PERSON'",
     "NotSigned": "this transition trusts signed commands only: set BPO_SIGNING_KEY to a key it trusts",
     "NotAllowed": "'bpo status {id}' shows whom each gate waits for",

@@ -3,9 +3,15 @@ weighted mean and every floor."""
 
 from __future__ import annotations
 
-from models.commands import Approve, Score
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from models.commands import Approve, Delegate, RecordReadings, Score
 from models.plan import Plan
-from tests.rules.sim import DANA, EVE, LI, RAJ, Run, plan_with
+from models.plan_loader import parse_plan
+from tests.rules.sim import DANA, EVE, LI, RAJ, REFERENCE_PLAN, Run, plan_with
 from workflows.rules import awaiting
 
 SCORECARD = """key: gap_analysis_approved
@@ -92,3 +98,103 @@ def test_the_people_a_scorecard_awaits_are_asked_to_score_it_and_may_score_on_it
     assert asked and "to score the criteria of the gate 'gap_analysis_approved'" in asked[0].text
     assert "score" in awaiting.options(run.machine, LI)["gap_analysis_approved"]
     assert "score" not in awaiting.options(run.machine, EVE)["gap_analysis_approved"]
+
+
+G = "gap_analysis_approved"
+OLD = "key: gap_analysis_approved\n        kind: approval\n        approvers: {roles: [program_manager]}"
+ALL = "{roles: [program_manager, transition_lead], rule: all}"
+
+
+def card(criteria: list[str], extra: str, approvers: str = ALL) -> Plan:
+    body = "".join(f"\n          - {c}" for c in criteria)
+    return plan_with(
+        OLD,
+        f"key: {G}\n        kind: scorecard\n        approvers: {approvers}\n        {extra}\n        criteria:{body}",
+    )
+
+
+def test_top_scores_pass_a_threshold_at_the_top_of_the_scale_whatever_the_weights():
+    # (0.1*5 + 0.2*5) / (0.1 + 0.2) is 4.999... in floats
+    run = Run(card(["{key: a, weight: 0.1}", "{key: b, weight: 0.2}"], "threshold: 5"))
+    for who in (LI, RAJ):
+        run.do(Score(gate=G, by=who, scores={"a": 5, "b": 5}))
+    gate = run.gate(G)
+    assert (gate.status, gate.progress) == ("passed", "2/2 scored, 5.0 of 5.0")
+
+
+def test_everyone_scoring_exactly_a_floor_is_at_the_floor_not_below_it():
+    approvers = "{roles: [program_manager, transition_lead, executive_sponsor], rule: all}"
+    run = Run(card(["{key: a, weight: 1, floor: 0.7}"], "threshold: 0.5\n        scale: [0, 1]", approvers))
+    for who in (DANA, LI, RAJ):
+        run.do(Score(gate=G, by=who, scores={"a": 0.7}))
+    gate = run.gate(G)
+    assert gate.status == "passed" and "below floor" not in gate.progress, gate.progress
+
+
+def test_a_mean_just_below_the_threshold_never_reads_as_reaching_it():
+    run = Run(card(["{key: a, weight: 1}"], "threshold: 4"))
+    run.do(Score(gate=G, by=LI, scores={"a": 4}))
+    run.do(Score(gate=G, by=RAJ, scores={"a": 3.92}))
+    gate = run.gate(G)
+    assert (gate.status, gate.progress) == ("open", "2/2 scored, 3.96 of 4.0")
+
+
+def test_a_mean_just_below_a_floor_never_reads_as_reaching_it():
+    run = Run(card(["{key: a, weight: 1, floor: 3}"], "threshold: 1"))
+    run.do(Score(gate=G, by=LI, scores={"a": 3}))
+    run.do(Score(gate=G, by=RAJ, scores={"a": 2.98}))
+    gate = run.gate(G)
+    assert gate.status == "open" and gate.progress.endswith("below floor: a 2.99 < 3"), gate.progress
+
+
+def delegated(run: Run, until_days: int = 30) -> None:
+    run.do(Delegate(by=LI, person=LI, to=RAJ, until=(run.now + timedelta(days=until_days)).date()))
+
+
+def test_a_delegate_who_is_an_approver_scores_first_for_themself_then_for_their_principal():
+    run = Run(card(["{key: a, weight: 1}"], "threshold: 3"))
+    delegated(run)
+    run.do(Score(gate=G, by=RAJ, scores={"a": 5}))
+    assert run.gate(G).waiting_for == [LI]
+    run.do(Score(gate=G, by=RAJ, scores={"a": 4}))
+    assert run.gate(G).status == "passed"
+    [mine, theirs] = [e for e in run.audit if e.kind == "scored"]
+    assert "for" not in mine.detail and theirs.detail["for"] == LI
+
+
+def test_a_delegate_covering_two_people_scores_for_each_in_turn():
+    approvers = "{roles: [program_manager, transition_lead, executive_sponsor], rule: all}"
+    run = Run(card(["{key: a, weight: 1}"], "threshold: 3", approvers))
+    until = (run.now + timedelta(days=30)).date()
+    run.do(Delegate(by=LI, person=LI, to=RAJ, until=until))
+    run.do(Delegate(by=DANA, person=DANA, to=RAJ, until=until))
+    for _ in range(3):
+        run.do(Score(gate=G, by=RAJ, scores={"a": 5}))
+    assert run.gate(G).status == "passed"
+    assert sorted(e.detail.get("for", RAJ) for e in run.audit if e.kind == "scored") == sorted([DANA, LI, RAJ])
+
+
+def test_a_scorecards_scores_are_not_read_as_kpi_readings():
+    # a person id and a period label may look alike ("li"); a criterion and a KPI may share a key
+    text = (
+        REFERENCE_PLAN.read_text()
+        .replace(LI, "li")
+        .replace(
+            OLD,
+            f"key: {G}\n        kind: scorecard\n        approvers: {ALL}\n        threshold: 1\n"
+            "        criteria:\n          - {key: csat, weight: 1}",
+        )
+    )
+    run = Run(parse_plan(text, env={}).plan)
+    run.do(Score(gate=G, by="li", scores={"csat": 2}))
+    run.do(RecordReadings(by="li", period="li", values={"csat": 91.0}))
+    corrected = [e for e in run.audit if e.kind in ("kpi_reading", "kpi_corrected")]
+    assert [e.kind for e in corrected] == ["kpi_reading"]
+    assert "was" not in corrected[0].detail
+
+
+def test_a_score_that_is_not_a_finite_number_is_refused_in_our_words_before_the_rules():
+    for value in ("nan", float("inf"), "1e999"):
+        with pytest.raises(ValidationError) as refused:
+            Score(gate=G, by=LI, scores={"a": value})  # type: ignore[dict-item]
+        assert "a: " in str(refused.value) and "is not a finite number" in str(refused.value)

@@ -17,14 +17,14 @@ from models.commands import Amend, Approve, Reject
 from models.durations import format_span
 from models.messages import Amendment
 from models.plan import CONTROL_ROLES, Plan
-from models.plan_checks import AMENDMENT_PREFIX, cross_check
+from models.plan_checks import AMENDMENT_PREFIX, cross_check, reserved_names
 from workflows.rules import texts
 from workflows.rules.clock import View
 from workflows.rules.gates import open_gate
 from workflows.rules.lookups import person, require_role
 from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import RefusalKind, Refused
-from workflows.rules.versions import AMENDMENT_KEEPS_CLIENT
+from workflows.rules.versions import AMENDMENT_KEEPS_CLIENT, AMENDMENT_NAMES_KEPT
 
 KEY = re.compile(rf"^{AMENDMENT_PREFIX}([1-9][0-9]*)$")
 NOTIFIED = ["executive_sponsor", "program_manager", "point_of_contact"]
@@ -83,6 +83,8 @@ def check_proposal(v: View, command: Amend) -> None:
     if not any("executive_sponsor" in p.roles for p in new.people):
         raise Refused("the new plan has no executive sponsor; someone must approve what comes", RefusalKind.NO_SPONSOR)
     found = cross_check(new) + (boundary_check(new, None) if keeps_client else [])
+    if v.changed(AMENDMENT_NAMES_KEPT):  # asked of every proposal, so every history records it
+        found += reserved_names(new, {g.key for p in old.phases for g in p.gates})
     problems = [f"{'.'.join(map(str, path))}: {message}" for path, message in found]
     if problems:
         raise Refused("the new plan does not hold together: " + "; ".join(problems[:5]), RefusalKind.BAD_PLAN)
@@ -97,7 +99,7 @@ def check_proposal(v: View, command: Amend) -> None:
             raise Refused(f"phase '{old.phases[i].key}' is under way; it must stay where it is", RefusalKind.BEHIND)
         phase = new.phases[i]
         for gate in v.state.gates:
-            touched = gate.status != "open" or gate.approvals or gate.ticks or gate.readings
+            touched = gate.status != "open" or gate.approvals or gate.ticks or gate.readings or gate.scores
             spec = phase.gate(gate.key)
             if touched and (spec is None or spec.kind != gate.kind):
                 raise Refused(

@@ -72,7 +72,8 @@ class RefusalKind(StrEnum):
         "WrongGateKind",
         409,
         "approve approval gates; tick a checklist's items with 'bpo tick {id} GATE ITEM'; "
-        "a KPI gate passes on readings ('bpo kpi {id} --period LABEL METRIC=VALUE')",
+        "a KPI gate passes on readings ('bpo kpi {id} --period LABEL METRIC=VALUE'); "
+        "score a scorecard's criteria with 'bpo score {id} GATE --scores CRITERION=SCORE...'",
     )
     NO_LADDER = "NoLadder"
     ALREADY_CLOSED = "AlreadyClosed"
@@ -85,7 +86,8 @@ class RefusalKind(StrEnum):
     EVIDENCE_REQUIRED = (
         "EvidenceRequired",
         409,
-        "add --evidence REF, a link or a reference to what backs the approval",
+        "add --evidence REF, a link or a reference to what backs the approval; "
+        "a scorecard takes one per criterion that needs it: --evidence CRITERION=REF",
     )
     EVIDENCE_REFUSED = (
         "EvidenceRefused",

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from models.commands import (
+    BY_UPDATE,
     Amend,
     Approve,
     Cancel,
@@ -40,6 +41,7 @@ from models.evidence import EvidencePin
 from workflows.rules import amendments, checks, decisions, deliveries, feeds, keys, notes, raid
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
+from workflows.rules.refusals import RefusalKind, Refused
 
 C = TypeVar("C", bound=Command)
 Check = Callable[[View, C, datetime | None], None]
@@ -126,3 +128,17 @@ def check(v: View, command: Command, now: datetime | None = None) -> None:
 def apply(m: Recorder, command: Command, now: datetime, pin: EvidencePin | None = None) -> None:
     """Carry out ``command``, already checked; ``pin`` is an approval's evidence as fetched."""
     BY_COMMAND[type(command)].apply(m, command, now, pin)
+
+
+def signal_command(name: str) -> type[Command]:
+    """The command a signal called ``name`` carries, or a `Refused` that says what to do instead:
+    a command taken only as an update (`bpo note`, `bpo score`) is sent as one."""
+    found = BY_UPDATE.get(name)
+    if found is not None and found.signal:
+        return found
+    if found is not None:
+        raise Refused(
+            f"'{name}' is not taken as a signal; send it as an update (bpo {name})", RefusalKind.UNKNOWN_COMMAND
+        )
+    signals = [update for update, command_type in BY_UPDATE.items() if command_type.signal]
+    raise Refused(f"no command is called '{name}'; commands: {', '.join(signals)}", RefusalKind.UNKNOWN_COMMAND)

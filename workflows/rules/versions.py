@@ -72,6 +72,10 @@ START_FRESH = "start-fresh-2026-12"
 """A fresh signed start (not a continue-as-new) must be signed within the window of the moment
 Temporal started the run: a start recorded in an ended transition's history cannot be started
 again under its id later. Not in the epoch below: asked on its own."""
+AMENDMENT_NAMES_KEPT = "amendment-names-kept-2026-12"
+"""An amendment may not add a gate whose key starts with ``amendment_`` (the names of proposed
+amendments): its approvals would go to an amendment's decision, never to the gate. A key the
+running plan already has stays allowed. Not in the epoch below: asked on its own."""
 
 EVIDENCE_PINNED = "evidence-pinned-2026-11"
 """An approval whose evidence is a URL (or an uploaded file) waits while an activity fetches it;
@@ -149,6 +153,7 @@ CHANGES = (
     RULES_EPOCH,
     REFUSALS_REMEMBERED,
     START_FRESH,
+    AMENDMENT_NAMES_KEPT,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""

@@ -15,7 +15,7 @@ from models.plan import Plan
 from workflows.rules import rechecks
 from workflows.rules.clock import View
 from workflows.rules.delegation import acting_for
-from workflows.rules.kinds.base import Kind
+from workflows.rules.kinds.base import Kind, with_article
 from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import RefusalKind, Refused
 from workflows.rules.versions import EVIDENCE_RECHECKED, FIXED_APPROVERS
@@ -59,7 +59,7 @@ class Approval(Kind[ApprovalGate]):
 
     def elsewhere(self, key: str, other: Kind[Any], update: str) -> str:
         """``gate 'x' is a kpi gate and is not approved: it passes on KPI readings``."""
-        return f"gate '{key}' is a {other.kind} gate and is not approved: {other.passes_on}"
+        return f"gate '{key}' is {with_article(other.kind)} gate and is not approved: {other.passes_on}"
 
     def open(self, m: Recorder, spec: ApprovalGate, gate: GateState) -> None:
         """For ``rule: all``, fix its approvers from the roster as it opens."""

@@ -22,6 +22,11 @@ from workflows.rules.outbox import Recorder
 S = TypeVar("S")
 
 
+def with_article(word: str) -> str:
+    """``word`` after its indefinite article: ``an approval``, ``a kpi``, ``a scorecard``."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
 class Kind(Generic[S]):
     """One kind of gate. Subclasses set the words and override what their kind does differently."""
 
@@ -42,7 +47,7 @@ class Kind(Generic[S]):
 
     def elsewhere(self, key: str, other: Kind[Any], update: str) -> str:
         """The refusal of a decision this kind takes (``update``) sent to gate ``key`` of another kind."""
-        return f"gate '{key}' is a {other.kind} gate, not a {self.kind}; nothing to {update}"
+        return f"gate '{key}' is {with_article(other.kind)} gate, not {with_article(self.kind)}; nothing to {update}"
 
     def parts(self, plan: Plan, spec: S) -> list[str]:
         """The named parts a decision on it picks one of (a checklist's items), for its page."""

@@ -5,12 +5,16 @@ criterion scores the mean of its approvers' scores. The gate passes once its quo
 (any one, all, or ``quorum`` approvers, as an approval gate counts them), when the criteria's mean
 weighted by their weights reaches ``threshold`` and every criterion reaches its floor.
 
-The scores are kept in `GateState.readings`, approver -> criterion -> score: the shape a KPI gate
-keeps period -> metric -> value in, so that the state running transitions decode is unchanged.
+The scores are kept in `GateState.scores`, approver -> criterion -> score, apart from a KPI gate's
+readings so that no score is ever read as a reading. Means are compared with the threshold and
+the floors to `PLACES` decimals: scores of 5 weighted 0.1 and 0.2 reach a threshold of 5 although
+their float mean is 4.999...; the status shows a mean with as many decimals as it takes to agree
+with that comparison, so ``4.99 of 5.0`` never reads as ``5.0 of 5.0``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -25,6 +29,31 @@ from workflows.rules.kinds.base import Kind
 from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import RefusalKind, Refused
 
+PLACES = 9
+"""Decimals to which a mean is compared with a threshold or a floor: float sums of weights such as
+0.1 and 0.2 miss by far less."""
+
+
+def reaches(value: float, bound: float) -> bool:
+    """Whether ``value`` reaches ``bound`` to `PLACES` decimals."""
+    return round(value, PLACES) >= round(bound, PLACES)
+
+
+def shown(value: float, bound: float) -> str:
+    """``value`` with one decimal, or as many more as it takes to read as reaching ``bound``
+    exactly when it does (``4.99`` below 5, never ``5.0``)."""
+    met = reaches(value, bound)
+    for places in range(1, PLACES + 1):
+        text = f"{value:.{places}f}"
+        if reaches(float(text), bound) == met:
+            return text
+    return f"{value:.{PLACES}f}"
+
+
+def number(value: float) -> str:
+    """A threshold or floor as the plan gives it, with at least one decimal (``4.0``, ``4.25``)."""
+    return f"{value:.1f}" if round(value, 1) == value else f"{value:g}"
+
 
 def scorers(v: View, spec: ScorecardGate, gate: GateState) -> list[str]:
     """Who may score: fixed when a ``rule: all`` gate opened, else the roster as it is."""
@@ -38,24 +67,24 @@ def needed(spec: ScorecardGate, eligible: list[str]) -> int:
 
 def means(v: View, spec: ScorecardGate, gate: GateState) -> dict[str, float]:
     """Each criterion's mean over the approvers who scored it (none before anyone has)."""
-    scored = [gate.readings[p] for p in scorers(v, spec, gate) if p in gate.readings]
+    scored = [gate.scores[p] for p in scorers(v, spec, gate) if p in gate.scores]
     found = {c.key: [s[c.key] for s in scored if c.key in s] for c in spec.criteria}
-    return {key: sum(values) / len(values) for key, values in found.items() if values}
+    return {key: math.fsum(values) / len(values) for key, values in found.items() if values}
 
 
 def weighted(spec: ScorecardGate, found: dict[str, float]) -> float | None:
     """The criteria's means weighted by their weights, None while a criterion has no score."""
     if any(c.key not in found for c in spec.criteria):
         return None
-    return sum(c.weight * found[c.key] for c in spec.criteria) / sum(c.weight for c in spec.criteria)
+    return math.fsum(c.weight * found[c.key] for c in spec.criteria) / math.fsum(c.weight for c in spec.criteria)
 
 
 def below_floor(spec: ScorecardGate, found: dict[str, float]) -> list[str]:
     """The criteria whose mean is below their floor, as ``key 2.5 < 3``."""
     return [
-        f"{c.key} {found[c.key]:.1f} < {c.floor:g}"
+        f"{c.key} {shown(found[c.key], c.floor)} < {c.floor:g}"
         for c in spec.criteria
-        if c.floor is not None and c.key in found and found[c.key] < c.floor
+        if c.floor is not None and c.key in found and not reaches(found[c.key], c.floor)
     ]
 
 
@@ -85,14 +114,14 @@ class Scorecard(Kind[ScorecardGate]):
     def progress(self, v: View, spec: ScorecardGate, gate: GateState) -> tuple[str, list[str]]:
         """``2/3 scored, 3.8 of 4.0`` (and what is below its floor), and who has not scored."""
         eligible = scorers(v, spec, gate)
-        done = [p for p in eligible if p in gate.readings]
+        done = [p for p in eligible if p in gate.scores]
         found = means(v, spec, gate)
         progress = f"{min(len(done), needed(spec, eligible))}/{needed(spec, eligible)} scored"
         if (mean := weighted(spec, found)) is not None:
-            progress += f", {mean:.1f} of {spec.threshold:.1f}"
+            progress += f", {shown(mean, spec.threshold)} of {number(spec.threshold)}"
         if low := below_floor(spec, found):
             progress += f", below floor: {', '.join(low)}"
-        return progress, [p for p in eligible if p not in gate.readings]
+        return progress, [p for p in eligible if p not in gate.scores]
 
     def awaited(self, v: View, spec: ScorecardGate, gate: GateState, waiting: list[str]) -> list[str]:
         """The approvers who have not scored."""
@@ -142,10 +171,15 @@ class Scorecard(Kind[ScorecardGate]):
         """Keep an approver's scores, replacing any they gave before."""
         assert isinstance(command, Score)
         eligible = scorers(m, spec, gate)
-        principal = acting_for(m, command.by, eligible.__contains__, now)
+        # As an approval counts: a delegate scores for the first principal who has not scored yet
+        # (their own scoring first, if they are an approver and have not scored); once all have,
+        # a delegate who is no approver rescores for their first principal, an approver for themself.
+        principal = acting_for(m, command.by, lambda p: p in eligible and p not in gate.scores, now)
+        if principal is None and command.by not in eligible:
+            principal = acting_for(m, command.by, eligible.__contains__, now)
         who = principal or command.by
-        first = who not in gate.readings
-        gate.readings[who] = dict(command.scores)
+        first = who not in gate.scores
+        gate.scores[who] = dict(command.scores)
         detail: dict[str, object] = {"scores": command.scores, "evidence": command.evidence, "repeat": not first}
         if principal:
             detail["for"] = principal
@@ -155,11 +189,11 @@ class Scorecard(Kind[ScorecardGate]):
     def met(self, v: View, spec: ScorecardGate, gate: GateState) -> bool:
         """Its quorum scored, the weighted mean reaches the threshold, and no criterion is below its floor."""
         eligible = scorers(v, spec, gate)
-        if sum(p in gate.readings for p in eligible) < needed(spec, eligible):
+        if sum(p in gate.scores for p in eligible) < needed(spec, eligible):
             return False
         found = means(v, spec, gate)
         mean = weighted(spec, found)
-        return mean is not None and mean >= spec.threshold and not below_floor(spec, found)
+        return mean is not None and reaches(mean, spec.threshold) and not below_floor(spec, found)
 
     def simulate(self, plan: Plan, spec: ScorecardGate, key: str, wave: int, reporter: str) -> list[Command]:
         """As many eligible people as it needs score every criterion at the top of the scale."""

@@ -200,6 +200,13 @@ def test_no_server_is_exit_1_with_a_message(tmp_path: Path):
     assert done.returncode == 1 and "cannot reach Temporal" in done.stderr
 
 
+def test_bpo_amend_finds_the_plan_files_problems_before_it_asks_a_server(tmp_path: Path):
+    broken = tmp_path / "v2.yaml"
+    broken.write_text(REFERENCE_PLAN.read_text().replace("rule: all", "rule: every", 1))
+    done = Stack(tmp_path).bpo("amend", "anything", str(broken), "--reason", "r", "--by", "li@acme.example")
+    assert done.returncode == 2 and "rule" in done.stderr and "cannot reach Temporal" not in done.stderr
+
+
 def test_bpo_amend_keeps_a_reserved_gate_key_the_running_plan_has_and_refuses_a_new_one(stack: Stack, tmp_path: Path):
     # A plan accepted before the 'amendment_' prefix was kept, started straight through Temporal
     # as the old `bpo start` did.

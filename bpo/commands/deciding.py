@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Collection, Iterator
 
 from pydantic import ValidationError
 from temporalio.client import Client
@@ -205,18 +206,35 @@ def _newest(status: TransitionStatus) -> str:
     return max(status.raid, key=lambda i: i.opened_at).id
 
 
+class _EveryKey(Collection[str]):
+    """Kept: every reserved gate key, until the running plan says which it already has."""
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
 async def cmd_amend(args: argparse.Namespace, settings: Settings) -> None:
     """Propose a new version of a running transition's plan; a sponsor approves it."""
     from bpo.api import get_plan
     from bpo.commands.common import plan_from
     from models.commands import Amend
+    from models.plan_checks import AMENDMENT_PREFIX
     from workflows.rules.amendments import changes
 
+    new = plan_from(args.plan, settings, kept=_EveryKey())  # the file's own problems, before any server
     client = await client_for(settings)
     running = await get_plan(client, args.id)
     # A gate the running plan already has keeps its name, reserved or not: a transition begun on
     # a plan with 'amendment_review' (accepted before the prefix was reserved) stays amendable.
-    new = plan_from(args.plan, settings, kept={g.key for p in running.phases for g in p.gates})
+    kept = {g.key for p in running.phases for g in p.gates}
+    if any(g.key.startswith(AMENDMENT_PREFIX) and g.key not in kept for p in new.phases for g in p.gates):
+        plan_from(args.plan, settings, kept=kept)  # says which, with their lines
     found = changes(running, new)
     if not found:
         raise Exit(f"{args.plan} changes nothing in the plan '{args.id}' runs")

@@ -110,7 +110,7 @@ class Score(Decided):
     audited: ClassVar[tuple[str, ...]] = ("scored",)
     reported: ClassVar[tuple[str, ...]] = ("scored",)
     signal: ClassVar[bool] = False  # added after running transitions recorded signals of this name
-    web: ClassVar[bool] = False  # `bpo score` only, until the gate page has a scoring form
+    form: ClassVar[tuple[str, ...]] = ("scores", "evidence", "note")
     gate: GateKey
     scores: dict[GateKey, float] = Field(min_length=1, max_length=30)
     evidence: dict[GateKey, Annotated[str, Field(min_length=1, max_length=500)]] = Field(default={}, max_length=30)

@@ -98,10 +98,11 @@ def test_a_reason_the_command_requires_is_required_at_the_command_line(capsys):
 
 
 def test_the_web_offers_the_gate_decisions_with_their_forms_and_never_a_key_rotation():
-    assert GATE_ACTIONS == ("approve", "tick", "reject", "waive")
+    assert GATE_ACTIONS == ("approve", "tick", "score", "reject", "waive")
     assert FIELDS == {
         "approve": ("note", "evidence"),
         "tick": ("item", "note"),
+        "score": ("scores", "evidence", "note"),
         "reject": ("reason",),
         "waive": ("reason",),
     }

@@ -185,3 +185,25 @@ def test_the_transition_page_shows_the_raid_log_and_objectives_and_opens_the_qua
     pack = li.http.get(f"/t/{TID}/qbr", params={"quarter": "2027-Q1"})
     assert pack.status_code == 200 and "Business review 2027-Q1" in pack.text and "Peak season staffing" in pack.text
     assert li.http.get(f"/t/{TID}/qbr", params={"quarter": "2027-Q9"}).status_code == 400
+
+
+def test_approvers_score_a_scorecard_on_its_page_and_a_score_off_the_scale_is_refused_in_words(web):
+    from tests.rules.test_scorecard_rules import SCORECARD
+    from tests.test_scorecard_plan import write
+
+    web.ok("start", str(write(web.data_dir, SCORECARD)), "--id", "scored-on-the-web")
+    page = "/t/scored-on-the-web/gates/gap_analysis_approved"
+    li = signed_in(web, LI)
+    form = li.get(page).text
+    assert 'name="score.readiness"' in form and 'name="evidence.readiness"' in form and 'id="score"' in form
+    off = li.submit(page, {"action": "score", "score.readiness": "9", "score.staffing": "4", "score.tooling": "4",
+                           "evidence.readiness": "minutes RD-7"})  # fmt: skip
+    assert off.status_code == 422 and "readiness scored 9; gate 'gap_analysis_approved' scores from 1 to 5" in text_of(off.text)
+    assert 'value="9"' in off.text, "what was typed is kept for the correction"
+    done = li.submit(page, {"action": "score", "score.readiness": "4", "score.staffing": "5", "score.tooling": "4",
+                            "evidence.readiness": "minutes RD-7", "note": "ready"})  # fmt: skip
+    assert done.status_code == 303
+    gate = next(g for g in web.status("scored-on-the-web")["gates"] if g["key"] == "gap_analysis_approved")
+    assert gate["progress"].startswith("1/2 scored")
+    scored = next(r for r in json.loads(web.ok("audit", "scored-on-the-web", "--json")) if r["kind"] == "scored")
+    assert scored["via"] == "web-link" and scored["signature"], "the app signs the scoring it sends"

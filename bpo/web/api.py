@@ -83,9 +83,12 @@ class GateInput(BaseModel):
     """What a decision on a gate may carry; which fields count depends on the decision."""
 
     note: str | None = Field(default=None, max_length=2000)
-    evidence: str | None = Field(default=None, max_length=500)
+    evidence: str | dict[str, str] | None = Field(default=None)
+    """A link or reference; for a scoring, one per criterion."""
     reason: str | None = Field(default=None, max_length=2000)
     item: str | None = Field(default=None, max_length=64)
+    scores: dict[str, float] | None = Field(default=None, max_length=30)
+    """A scoring's number per criterion."""
 
 
 class ReadingsInput(BaseModel):

@@ -148,7 +148,9 @@ async def decide_gate(request: Request, transition_id: str, gate: str) -> Respon
         person, people = await _member(request, me, transition_id)
         if sent.action not in GATE_ACTIONS:
             raise HTTPException(400, f"'{sent.action}' is not a decision on a gate")
-        given = {"note": sent.note, "evidence": sent.evidence, "reason": sent.reason, "item": sent.item}
+        given: dict[str, Any] = {"note": sent.note, "evidence": sent.evidence, "reason": sent.reason, "item": sent.item}
+        if sent.action == "score":  # a number per criterion (score.KEY), and evidence per criterion
+            given |= {"scores": _per_key(form, "score."), "evidence": _per_key(form, "evidence.")}
         fields = {k: given[k] for k in FIELDS[sent.action]}
         upload = form.get("evidence_file")
         try:
@@ -160,6 +162,12 @@ async def decide_gate(request: Request, transition_id: str, gate: str) -> Respon
             key = "problem" if why.kind == "BadInput" else "refusal"
             return await _gate_page(request, transition_id, gate, person, people, **{key: str(why)}, form=given)
     return RedirectResponse(f"/t/{quote(transition_id)}/gates/{quote(gate)}?done={sent.action}", status_code=303)
+
+
+def _per_key(form: Any, prefix: str) -> dict[str, str]:
+    """The form's ``PREFIX.KEY`` fields that were filled in, by KEY (at most 30, as a scorecard)."""
+    found = {k[len(prefix) :]: v.strip() for k, v in form.items() if k.startswith(prefix) and isinstance(v, str)}
+    return dict(list({k: v for k, v in found.items() if v}.items())[:30])
 
 
 async def _kept_if_may(request: Request, tid: str, gate: str, person: Any, upload: StarletteUpload) -> str:

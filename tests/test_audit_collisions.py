@@ -30,7 +30,9 @@ AT = datetime(2027, 1, 5, 9, 30, tzinfo=UTC)
 
 
 def entry(seq: int, kind: str = "paused", **detail: object) -> AuditEntry:
-    return AuditEntry(id=f"t1/run/{seq}", transition_id="t1", kind=kind, phase="planning", actor="li", at=AT, detail=detail)
+    return AuditEntry(
+        id=f"t1/run/{seq}", transition_id="t1", kind=kind, phase="planning", actor="li", at=AT, detail=detail
+    )
 
 
 def append_by_hand(engine, tid: str, event_id: str, kind: str, detail: dict) -> None:
@@ -96,7 +98,9 @@ def forge_next(url: str, tid: str) -> str:
     pattern = rf"{re.escape(tid)}/([^/]+)/(\d+)(?:/.*)?"
     seqs = [(m.group(1), int(m.group(2))) for r in rows if (m := re.fullmatch(pattern, r.event_id))]
     event_id = f"{tid}/{seqs[-1][0]}/{max(s for _, s in seqs) + 1}"
-    append_by_hand(engine, tid, event_id, "notification_sent", {"notice": event_id, "channel": "log", "about": "reminder"})
+    append_by_hand(
+        engine, tid, event_id, "notification_sent", {"notice": event_id, "channel": "log", "about": "reminder"}
+    )
     return event_id
 
 

@@ -8,6 +8,10 @@ and the newest run's input still holds the head its predecessors reached. Every 
 id the server lists is read too, so a run started by hand after the real ones cannot hide their
 heads; and a run's input counts only when the run is a continue-as-new (the workflow fails any
 other start that carries a state, but its input stays in the history).
+
+The same walk reads what else the histories say about the trail: the flushes that found another
+row under one of their ids (`infra.audit.COLLISION`), the runs made by `temporal workflow reset`,
+and how the newest run ended (a run that ended on its own wrote nothing after its last head).
 """
 
 from __future__ import annotations

@@ -62,3 +62,35 @@ def test_a_reset_that_undoes_a_signed_resume_fails_verify_naming_the_reset_run(t
         assert "was reset through Temporal" in verified.stderr and "insider" in verified.stderr
     finally:
         s.stop()
+
+
+@pytest.mark.e2e
+def test_a_reset_run_writing_over_its_old_ids_is_loud_and_fails_verify(tmp_path: Path):
+    """Reset to the first workflow task, then send the recorded signed pause again from its audit
+    row: the reset forgot its request id, so it applies (Temporal's authorizer must deny the
+    reset), but the reset run's rows meet the old run's under the same ids and are refused."""
+    private, _ = new_key_pair()
+    s = Stack(tmp_path, {"BPO_SIGNING_KEY": private})
+    s.start_server()
+    s.start_worker()
+    try:
+        tid = s.ok("start", str(short_plan(tmp_path)), "--id", "reset-me").strip()
+        s.ok("pause", tid, "--by", LI, "--reason", "client audit")
+        s.ok("resume", tid, "--by", LI)
+        rows: list[dict[str, Any]] = wait_until(
+            lambda: [r for r in json.loads(s.ok("audit", tid, "--json")) if r["kind"] == "paused"]
+        )
+        material = {**rows[0]["detail"]["signed"]["fields"], "signature": rows[0]["signature"]}
+        done = temporal(s, "workflow", "reset", "-w", tid, "--type", "FirstWorkflowTask",
+                        "--reapply-exclude", "All", "--reason", "insider")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        sent = temporal(
+            s, "workflow", "signal", "--workflow-id", tid, "--name", "pause", "--input", json.dumps(material)
+        )
+        assert sent.returncode == 0, sent.stderr
+        assert wait_until(lambda: "audit_collision" in (tmp_path / "worker.log").read_text())
+        verified = s.bpo("audit", tid, "--verify")
+        assert verified.returncode == 1, verified.stdout + verified.stderr
+        assert "was reset through Temporal" in verified.stderr
+    finally:
+        s.stop()

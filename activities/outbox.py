@@ -28,8 +28,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.audit import record_entries
 from activities.notify import NotifyActivities, sent_entry
-from infra.audit import AuditCollision, chain_before, chain_head, record_of
-from infra.chain import row_content
+from infra.audit import AuditCollision, chain_before, chain_head, record_of, says_the_same
 from infra.transport import Skipped
 from models.deliveries import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
 from models.tables import AuditRecord, audit_uuid
@@ -162,20 +161,12 @@ class OutboxActivities:
         for delivery, key in zip(deliveries, keys):
             if key not in found:
                 continue
-            if _as_sent(found[key]) == _as_sent(record_of(sent_entry(delivery, {}))):
+            if says_the_same(found[key], record_of(sent_entry(delivery, {}))):
                 sent.add(_id(delivery))
             else:
                 log.error("delivery_collision", transition_id=delivery.notice.transition_id, event_id=_id(delivery),
                           error=f"a row of other content stands under the delivery's id {_id(delivery)!r}: sending it")  # fmt: skip
         return sent
-
-
-def _as_sent(row: AuditRecord) -> dict[str, object]:
-    """What a delivery's sent row says, but when it was sent and whom the server refused."""
-    content = row_content(row)
-    detail = {k: v for k, v in (content.pop("detail") or {}).items() if k != "refused"}
-    content.pop("at")
-    return {**content, "detail": detail}
 
 
 def _id(delivery: Delivery) -> str:

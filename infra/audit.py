@@ -81,13 +81,32 @@ def record_of(entry: AuditEntry) -> AuditRecord:
     )
 
 
+SENT = "notification_sent"
+"""A delivery's row: made when the delivery is made, so a retried delivery's row differs from
+the first in its time and in the recipients the mail server refused, and is the same row."""
+
+
+def says_the_same(stored: AuditRecord, record: AuditRecord) -> bool:
+    """Whether a stored row is ``record`` written before: equal in every column the chain hashes
+    (a delivery's row: but its time and refused recipients)."""
+    return _what(stored) == _what(record)
+
+
+def _what(row: AuditRecord) -> dict[str, object]:
+    content = row_content(row)
+    if row.kind == SENT:
+        content.pop("at")
+        content["detail"] = {k: v for k, v in (content["detail"] or {}).items() if k != "refused"}
+    return content
+
+
 def _append(entries: list[AuditEntry], session: Session) -> int:
     ids = [audit_uuid(e.id) for e in entries]
     stored = {r.id: r for r in session.exec(select(AuditRecord).where(col(AuditRecord.id).in_(ids))).all()}
     for entry, key in zip(entries, ids):
         # An id already written is this entry again (a retried flush) only if it says the same:
         # an id is predictable, and a row put there first must not stand in for the real one.
-        if key in stored and row_content(stored[key]) != row_content(record_of(entry)):
+        if key in stored and not says_the_same(stored[key], record_of(entry)):
             raise AuditCollision(entry, stored[key])
     fresh = [e for e, key in zip(entries, ids) if key not in stored]
     for transition_id in dict.fromkeys(e.transition_id for e in fresh):

@@ -4,7 +4,7 @@ and the trail back. The audit activity, the web app and the command line all rea
 from __future__ import annotations
 
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import Engine, update
@@ -24,7 +24,7 @@ the workflow's history keeps, and `bpo audit --verify` reads back)."""
 
 class AuditCollision(Exception):
     """A row already stored under an entry's id says something else: it was not written by the
-    transition (a retried write finds its own row, equal in every column the chain hashes).
+    transition (a retried write finds its own row: `says_the_same`).
     Nothing of the write is kept, and the chain's head is not to be anchored."""
 
     def __init__(self, entry: AuditEntry, stored: AuditRecord) -> None:
@@ -82,22 +82,30 @@ def record_of(entry: AuditEntry) -> AuditRecord:
 
 
 SENT = "notification_sent"
-"""A delivery's row: made when the delivery is made, so a retried delivery's row differs from
-the first in its time and in the recipients the mail server refused, and is the same row."""
+"""A delivery's row; it also names the recipients the mail server refused, which a retried
+delivery may find otherwise."""
 
 
 def says_the_same(stored: AuditRecord, record: AuditRecord) -> bool:
-    """Whether a stored row is ``record`` written before: equal in every column the chain hashes
-    (a delivery's row: but its time and refused recipients)."""
-    return _what(stored) == _what(record)
+    """Whether a stored row is ``record`` written by an earlier try: equal in every column the
+    chain hashes but the time, which may be earlier (and a delivery's refused recipients).
+
+    A worker that dies after a flush wrote but before Temporal recorded its workflow task runs
+    the task again, and the entries made again carry that later task's time; a delivery's row
+    carries the moment it was sent. A row dated after the entry is no earlier try."""
+    return _aware(stored.at) <= _aware(record.at) and _what(stored) == _what(record)
 
 
 def _what(row: AuditRecord) -> dict[str, object]:
     content = row_content(row)
+    content.pop("at")
     if row.kind == SENT:
-        content.pop("at")
         content["detail"] = {k: v for k, v in (content["detail"] or {}).items() if k != "refused"}
     return content
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite keeps no zone; every time stored is UTC
 
 
 def _append(entries: list[AuditEntry], session: Session) -> int:

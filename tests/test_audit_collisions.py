@@ -72,6 +72,20 @@ def test_a_retried_write_of_the_same_entries_writes_nothing_twice(tmp_path: Path
         assert [r.position for r in read_chain("t1", session=session)] == [1, 2, 3]
 
 
+def test_a_workflow_task_run_again_writes_nothing_twice_but_a_row_dated_after_the_entry_collides(tmp_path: Path):
+    """A worker that dies between a flush and Temporal recording its task runs the task again:
+    its entries carry the later task's time. A row dated after the entry is no earlier try."""
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    with Session(engine) as session:
+        write_entries([entry(1, "transition_started"), entry(2, reason="vendor breach")], session=session)
+        again = entry(2, reason="vendor breach").model_copy(update={"at": AT + timedelta(seconds=30)})
+        assert write_entries([again, entry(3, "resumed")], session=session) == 1
+        earlier = entry(4, "resumed").model_copy(update={"at": AT - timedelta(seconds=1)})
+        write_entries([entry(4, "resumed")], session=session)
+        with pytest.raises(AuditCollision):
+            write_entries([earlier], session=session)
+
+
 def test_a_sent_row_of_other_content_under_a_deliverys_id_is_not_taken_as_sent(tmp_path: Path):
     engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
     notice = Notice(id="t1/run/2", transition_id="t1", kind="reminder", subject="Sign the SLAs", text="…", at=AT)

@@ -40,14 +40,15 @@ def append(url: str, tid: str, kind: str, at: datetime | None = None, **fields: 
         session.commit()
 
 
-def trail(tmp_path: Path, rows: int) -> tuple[str, list[AuditRecord], ChainHead]:
+def trail(tmp_path: Path, rows: int) -> tuple[str, ChainHead]:
+    """A transition's trail of ``rows`` rows, and its head as the transition recorded it."""
     url = f"sqlite:///{tmp_path}/audit.db"
     entries = [AuditEntry(id=f"t1/run/{n}", transition_id="t1", kind="transition_started" if n == 1 else "phase_started",
                           phase="planning", at=AT) for n in range(1, rows + 1)]  # fmt: skip
     with Session(make_engine(url)) as session:
         write_entries(entries, session=session)
         last = read_chain("t1", session=session)[-1]
-    return url, [], ChainHead(position=last.position or 0, hash=last.hash or "")
+    return url, ChainHead(position=last.position or 0, hash=last.hash or "")
 
 
 def rows_of(url: str) -> list[AuditRecord]:
@@ -56,7 +57,7 @@ def rows_of(url: str) -> list[AuditRecord]:
 
 
 def test_a_running_transitions_rows_after_its_last_head_are_unchecked_after_the_grace(tmp_path: Path):
-    url, _, head = trail(tmp_path, 3)
+    url, head = trail(tmp_path, 3)
     now = datetime.now(UTC)
     append(url, "t1", "gate_passed", at=now - GRACE - timedelta(seconds=1), gate="slas_signed")
     with pytest.raises(Exit) as unchecked:
@@ -67,7 +68,7 @@ def test_a_running_transitions_rows_after_its_last_head_are_unchecked_after_the_
 
 
 def test_a_running_transitions_rows_moments_after_its_last_head_are_a_flush_under_way(tmp_path: Path, capsys):
-    url, _, head = trail(tmp_path, 3)
+    url, head = trail(tmp_path, 3)
     now = datetime.now(UTC)
     append(url, "t1", "phase_started", at=now - timedelta(seconds=2))
     verify_trail("t1", rows_of(url), Recorded(heads=[head]), now=now)

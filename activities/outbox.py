@@ -5,7 +5,15 @@ One activity per turn keeps a transition's history short (one marker, however ma
 channels), and the workflow, not the delivery, decides what a failure means: another try later
 (the delivery waits in the workflow's carried state), or a failure kept for ``bpo notices``.
 A delivery already audited as sent (the same id, from an earlier try of this flush that a
-worker crash cut short) is not sent again.
+worker crash cut short) is not sent again, if that row says what this delivery's would.
+
+A row already in the table under one of the flush's ids with other content (`AuditCollision`:
+ids are predictable, and someone who can write the table could put one there first) fails the
+flush's audit write loudly: an error in the worker's log naming the id, the reason in the flush's
+answer (kept in the workflow's history, read by `bpo audit --verify`), and no chain head anchored.
+The workflow keeps its entries and tries them again later, so its trail stalls, saying why,
+while its decisions and deliveries go on; the flush is not failed, which would fail the
+transition itself.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.audit import record_entries
 from activities.notify import NotifyActivities, sent_entry
-from infra.audit import chain_before, chain_head
+from infra.audit import AuditCollision, chain_before, chain_head, record_of, says_the_same
 from infra.transport import Skipped
 from models.deliveries import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
 from models.tables import AuditRecord, audit_uuid
@@ -43,10 +51,14 @@ class OutboxActivities:
         fails the activity: a database that is away leaves the entries to the workflow, which
         keeps them and writes them with a later flush."""
         audit_error = None
+        collided: list[str] = []
         since = await self._since(batch)
         if batch.audit:
             try:
                 await asyncio.to_thread(record_entries, self.notify.engine, batch.audit)
+            except AuditCollision as collision:  # logged as an error where it was found
+                audit_error = str(collision)
+                collided.append(collision.event_id)
             except Exception as error:
                 audit_error = f"the audit database could not be written ({type(error).__name__})"
                 log.warning("audit_deferred", transition_id=batch.audit[0].transition_id, error=audit_error)
@@ -58,7 +70,7 @@ class OutboxActivities:
             if _id(delivery) in sent:
                 return DeliveryOutcome(status="sent")
             async with gate:
-                outcome = await self._deliver(delivery)
+                outcome = await self._deliver(delivery, collided)
             if outcome.entry is not None and delivery.channel.kind == "log":
                 logged.append(outcome)
             return outcome
@@ -70,13 +82,17 @@ class OutboxActivities:
                 await asyncio.to_thread(record_entries, self.notify.engine, rows)
                 for outcome in logged:
                     outcome.entry = None
+            except AuditCollision as collision:
+                collided.append(collision.event_id)
             except Exception:  # logged, but not audited: the workflow writes the rows with its next flush
                 log.warning("sent_not_audited", transition_id=rows[0].transition_id, rows=len(rows))
         return Flushed(
             outcomes=list(outcomes),
             audit_error=audit_error,
             give_up_seconds=self.give_up.total_seconds(),
-            audit_head=await self._head(batch, since),
+            # A collision means the table holds a row the transition did not write: its head is
+            # not the transition's to anchor.
+            audit_head=None if collided else await self._head(batch, since),
         )
 
     async def _since(self, batch: Flush) -> int | None:
@@ -105,9 +121,10 @@ class OutboxActivities:
             log.warning("chain_head_unread", transition_id=ids[0])
             return None
 
-    async def _deliver(self, delivery: Delivery) -> DeliveryOutcome:
+    async def _deliver(self, delivery: Delivery, collided: list[str]) -> DeliveryOutcome:
         """Make one delivery. Its sent row is written at once, before the next can be lost with
-        the worker, except a log line's, which comes back in the outcome for the batch."""
+        the worker, except a log line's, which comes back in the outcome for the batch. A sent
+        row refused for a collision is added to ``collided``."""
         try:
             refused = await self.notify.send(delivery, activity.info().attempt)
         except Skipped as off:
@@ -122,19 +139,34 @@ class OutboxActivities:
             return DeliveryOutcome(status="sent", entry=entry)
         try:
             await asyncio.to_thread(self.notify._audit, entry)
+        except AuditCollision as collision:  # the workflow's next flush meets it again, loudly
+            collided.append(collision.event_id)
+            return DeliveryOutcome(status="sent", entry=entry)
         except Exception:  # sent, but not audited: the workflow writes the row with its next flush
             log.warning("sent_not_audited", notice=delivery.notice.id, channel=delivery.channel.kind)
             return DeliveryOutcome(status="sent", entry=entry)
         return DeliveryOutcome(status="sent")
 
     def _already_sent(self, deliveries: list[Delivery]) -> set[str]:
+        """The deliveries an earlier try of this flush sent: those whose sent row is stored and
+        says what this delivery's would (its time and refused recipients aside). A row of other
+        content under the id was not written by this transition and proves nothing was sent."""
         try:
             with Session(self.notify.engine) as session:
                 keys = [audit_uuid(_id(d)) for d in deliveries]
-                found = session.exec(select(AuditRecord.event_id).where(col(AuditRecord.id).in_(keys))).all()
-                return set(found)
+                found = {r.id: r for r in session.exec(select(AuditRecord).where(col(AuditRecord.id).in_(keys))).all()}
         except Exception:  # the database is away: send, as the first try would
             return set()
+        sent = set()
+        for delivery, key in zip(deliveries, keys):
+            if key not in found:
+                continue
+            if says_the_same(found[key], record_of(sent_entry(delivery, {}))):
+                sent.add(_id(delivery))
+            else:
+                log.error("delivery_collision", transition_id=delivery.notice.transition_id, event_id=_id(delivery),
+                          error=f"a row of other content stands under the delivery's id {_id(delivery)!r}: sending it")  # fmt: skip
+        return sent
 
 
 def _id(delivery: Delivery) -> str:

@@ -8,19 +8,29 @@ and the newest run's input still holds the head its predecessors reached. Every 
 id the server lists is read too, so a run started by hand after the real ones cannot hide their
 heads; and a run's input counts only when the run is a continue-as-new (the workflow fails any
 other start that carries a state, but its input stays in the history).
+
+The same walk reads what else the histories say about the trail: the flushes that found another
+row under one of their ids (`infra.audit.COLLISION`), the runs made by `temporal workflow reset`,
+and how the newest run ended (a run that ended on its own wrote nothing after its last head).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
+from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.service import RPCError, RPCStatusCode
 
+from infra.audit import COLLISION
 from models.deliveries import ChainHead, Flushed
 from models.messages import StartTransition
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from temporalio.api.history.v1 import HistoryEvent
     from temporalio.client import Client
 
@@ -30,15 +40,49 @@ MAX_RUNS = 10_000
 """A bound on the walk back through continued runs, against a cycle no server should produce."""
 
 
+ENDED = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "failed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: "cancelled",
+}
+"""How a run ends on its own: its last flush was its last write, and its head is recorded."""
+CUT_SHORT = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "terminated",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: "timed out",
+}
+"""How a run is stopped from outside, perhaps in the middle of a flush."""
+
+
 class NoTransition(Exception):
     """The server knows no transition by this id."""
 
 
+@dataclass
+class Recorded:
+    """What the transition's histories say about its audit trail."""
+
+    heads: list[ChainHead] = field(default_factory=list)
+    collisions: list[str] = field(default_factory=list)
+    """Why a flush could not write: a row of other content stood under one of its ids."""
+    resets: list[str] = field(default_factory=list)
+    """The runs made by a reset (Temporal's ``workflow reset``), each said in words."""
+    ended: str | None = None
+    """How the newest run ended on its own (``completed``, ``failed``, ``cancelled``), or none."""
+    cut_short: str | None = None
+    """How the newest run was stopped from outside (``terminated``, ``timed out``), or none."""
+
+
 async def recorded_heads(client: Client, transition_id: str) -> list[ChainHead]:
-    """Every chain head the transition recorded, over every run still kept. Raises
+    """Every chain head the transition recorded, over every run still kept (`read_record`)."""
+    return (await read_record(client, transition_id)).heads
+
+
+async def read_record(client: Client, transition_id: str) -> Recorded:
+    """Every chain head the transition recorded, the flushes refused for a collision, the runs
+    made by a reset, and how the newest run ended, over every run still kept. Raises
     `NoTransition` for an id the server does not know; any other failure to read (a server that
     is away) propagates, so that the caller says the anchor could not be checked."""
-    heads: list[ChainHead] = []
+    record = Recorded()
     walked: set[str] = set()
     run_id: str | None = None
     for _ in range(MAX_RUNS):
@@ -51,23 +95,66 @@ async def recorded_heads(client: Client, transition_id: str) -> list[ChainHead]:
             if run_id is None:
                 raise NoTransition(transition_id) from None
             break  # an earlier run past retention: the later runs' input carries its head
-        walked.add(run_id or (await handle.describe()).run_id)
-        previous = None
-        for event in history.events:
-            head, continued = await _head_in(client, event)
-            previous = continued or previous
-            if head is not None:
-                heads.append(head)
+        this = run_id or (await handle.describe()).run_id
+        if run_id is None and history.events:  # the newest run: has it ended, and how
+            last = history.events[-1].event_type
+            record.ended, record.cut_short = ENDED.get(last), CUT_SHORT.get(last)
+        walked.add(this)
+        previous = await _read_run(client, this, history.events, record)
         if not previous:
             break
         run_id = previous
     for other in await _other_runs(client, transition_id, walked):
         history = await client.get_workflow_handle(transition_id, run_id=other).fetch_history()
-        for event in history.events:
-            head, _ = await _head_in(client, event)
-            if head is not None:
-                heads.append(head)
-    return heads
+        await _read_run(client, other, history.events, record)
+    return record
+
+
+async def _read_run(client: Client, run_id: str, events: Sequence[HistoryEvent], record: Recorded) -> str | None:
+    """Add one run's heads, collisions and reset to ``record``; the run it continued, if any."""
+    previous = None
+    resets: list[str] = []
+    for event in events:
+        head, continued, error = await _head_in(client, event)
+        previous = continued or previous
+        if head is not None:
+            record.heads.append(head)
+        if error and error.startswith(COLLISION) and error not in record.collisions:
+            record.collisions.append(error)
+        resets += filter(None, [_reset_task(run_id, event), _copied_start(run_id, event)])
+    if resets:  # the reset's own event says most: when, from which run, and why
+        record.resets.append(resets[-1])
+    return previous
+
+
+def _reset_task(run_id: str, event: HistoryEvent) -> str | None:
+    """Said of a run made by a reset, at the event that shows it: a reset starts a new run from
+    a copy of an old run's history up to a point, then fails the copied workflow task with the
+    reset's cause and reason."""
+    if not event.HasField("workflow_task_failed_event_attributes"):
+        return None
+    failed = event.workflow_task_failed_event_attributes
+    if failed.cause != WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW:
+        return None
+    return (
+        f"run {run_id} was reset through Temporal at {_when(event.event_time.ToDatetime())} from run "
+        f"{failed.base_run_id or '?'} (reason: {failed.failure.message or 'none given'})"
+    )
+
+
+def _copied_start(run_id: str, event: HistoryEvent) -> str | None:
+    """Said of a run whose start is a copy of another run's: the copied start still names the
+    old run as the original execution (a run's own start names itself)."""
+    if not event.HasField("workflow_execution_started_event_attributes"):
+        return None
+    original = event.workflow_execution_started_event_attributes.original_execution_run_id
+    if original and original != run_id:
+        return f"run {run_id} was reset through Temporal: its start is a copy of run {original}'s"
+    return None
+
+
+def _when(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 async def _other_runs(client: Client, transition_id: str, walked: set[str]) -> list[str]:
@@ -81,8 +168,9 @@ async def _other_runs(client: Client, transition_id: str, walked: set[str]) -> l
         raise
 
 
-async def _head_in(client: Client, event: HistoryEvent) -> tuple[ChainHead | None, str | None]:
-    """The chain head one event records, if any, and the run it continues (for a run's start)."""
+async def _head_in(client: Client, event: HistoryEvent) -> tuple[ChainHead | None, str | None, str | None]:
+    """The chain head one event records, if any, the run it continues (for a run's start), and
+    why a flush could not write the audit (for a flush)."""
     converter = client.data_converter
     if event.HasField("workflow_execution_started_event_attributes"):
         started = event.workflow_execution_started_event_attributes
@@ -91,18 +179,18 @@ async def _head_in(client: Client, event: HistoryEvent) -> tuple[ChainHead | Non
             [start] = await converter.decode(started.input.payloads, [StartTransition])
             state = start.state
         continued = started.continued_execution_run_id or None
-        return (state.audit_head if state and continued else None), continued
+        return (state.audit_head if state and continued else None), continued, None
     if not event.HasField("marker_recorded_event_attributes"):
-        return None, None
+        return None, None, None
     marker = event.marker_recorded_event_attributes
     if marker.marker_name != LOCAL_ACTIVITY_MARKER or "result" not in marker.details:
-        return None, None
+        return None, None, None
     data = marker.details["data"].payloads
     try:  # the SDK's own record of which local activity ran: plain JSON, never encrypted
         kind = json.loads(data[0].data).get("activity_type") if data else None
     except ValueError:
-        return None, None
+        return None, None, None
     if kind != FLUSH_ACTIVITY or not marker.details["result"].payloads:
-        return None, None
+        return None, None, None
     [flushed] = await converter.decode(marker.details["result"].payloads, [Flushed])
-    return flushed.audit_head, None
+    return flushed.audit_head, None, flushed.audit_error

@@ -4,17 +4,35 @@ and the trail back. The audit activity, the web app and the command line all rea
 from __future__ import annotations
 
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 
+import structlog
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from infra.chain import GENESIS, row_hash
+from infra.chain import GENESIS, row_content, row_hash
 from models.deliveries import AuditEntry, ChainHead
 from models.tables import AuditHead, AuditRecord, audit_uuid
 
+log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 20
+COLLISION = "the audit table already holds another row under the id "
+"""How a write refused for a collision begins, in the error and in the flush's answer (which
+the workflow's history keeps, and `bpo audit --verify` reads back)."""
+
+
+class AuditCollision(Exception):
+    """A row already stored under an entry's id says something else: it was not written by the
+    transition (a retried write finds its own row: `says_the_same`).
+    Nothing of the write is kept, and the chain's head is not to be anchored."""
+
+    def __init__(self, entry: AuditEntry, stored: AuditRecord) -> None:
+        self.event_id, self.position = entry.id, stored.position
+        super().__init__(
+            f"{COLLISION}{entry.id!r} (row {stored.position}, {stored.kind}), with other content than the "
+            f"transition's {entry.kind}: it was written by something other than the transition"
+        )
 
 
 class _ChainMoved(Exception):
@@ -23,12 +41,21 @@ class _ChainMoved(Exception):
 
 def write_entries(entries: list[AuditEntry], *, session: Session) -> int:
     """Insert the entries not yet stored (by stable id), each linked into its transition's hash
-    chain; returns how many were new. Writers race on a chain's head: the loser starts again."""
+    chain; returns how many were new. Writers race on a chain's head: the loser starts again.
+
+    Raises:
+        AuditCollision: a row stored under an entry's id has other content (nothing is written).
+    """
     for attempt in range(MAX_ATTEMPTS):
         try:
             fresh = _append(entries, session)
             session.commit()
             return fresh
+        except AuditCollision as collision:
+            session.rollback()
+            log.error("audit_collision", transition_id=entries[0].transition_id, event_id=collision.event_id,
+                      position=collision.position, error=str(collision))  # fmt: skip
+            raise
         except (_ChainMoved, IntegrityError, OperationalError):
             session.rollback()
             if attempt == MAX_ATTEMPTS - 1:
@@ -37,9 +64,58 @@ def write_entries(entries: list[AuditEntry], *, session: Session) -> int:
     raise AssertionError("unreachable")
 
 
+def record_of(entry: AuditEntry) -> AuditRecord:
+    """The row an entry is written as, before its place in the chain is known."""
+    return AuditRecord(
+        id=audit_uuid(entry.id),
+        event_id=entry.id,
+        transition_id=entry.transition_id,
+        kind=entry.kind,
+        phase=entry.phase,
+        gate=entry.gate,
+        actor=entry.actor,
+        at=entry.at,
+        detail=entry.model_dump(mode="json")["detail"],
+        via=entry.via,
+        signature=entry.signature,
+    )
+
+
+SENT = "notification_sent"
+"""A delivery's row; it also names the recipients the mail server refused, which a retried
+delivery may find otherwise."""
+
+
+def says_the_same(stored: AuditRecord, record: AuditRecord) -> bool:
+    """Whether a stored row is ``record`` written by an earlier try: equal in every column the
+    chain hashes but the time, which may be earlier (and a delivery's refused recipients).
+
+    A worker that dies after a flush wrote but before Temporal recorded its workflow task runs
+    the task again, and the entries made again carry that later task's time; a delivery's row
+    carries the moment it was sent. A row dated after the entry is no earlier try."""
+    return _aware(stored.at) <= _aware(record.at) and _what(stored) == _what(record)
+
+
+def _what(row: AuditRecord) -> dict[str, object]:
+    content = row_content(row)
+    content.pop("at")
+    if row.kind == SENT:
+        content["detail"] = {k: v for k, v in (content["detail"] or {}).items() if k != "refused"}
+    return content
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite keeps no zone; every time stored is UTC
+
+
 def _append(entries: list[AuditEntry], session: Session) -> int:
     ids = [audit_uuid(e.id) for e in entries]
-    stored = set(session.exec(select(AuditRecord.id).where(col(AuditRecord.id).in_(ids))).all())
+    stored = {r.id: r for r in session.exec(select(AuditRecord).where(col(AuditRecord.id).in_(ids))).all()}
+    for entry, key in zip(entries, ids):
+        # An id already written is this entry again (a retried flush) only if it says the same:
+        # an id is predictable, and a row put there first must not stand in for the real one.
+        if key in stored and not says_the_same(stored[key], record_of(entry)):
+            raise AuditCollision(entry, stored[key])
     fresh = [e for e, key in zip(entries, ids) if key not in stored]
     for transition_id in dict.fromkeys(e.transition_id for e in fresh):
         head = session.exec(
@@ -49,21 +125,8 @@ def _append(entries: list[AuditEntry], session: Session) -> int:
         start = position
         for entry in (e for e in fresh if e.transition_id == transition_id):
             position += 1
-            record = AuditRecord(
-                id=audit_uuid(entry.id),
-                event_id=entry.id,
-                transition_id=entry.transition_id,
-                kind=entry.kind,
-                phase=entry.phase,
-                gate=entry.gate,
-                actor=entry.actor,
-                at=entry.at,
-                detail=entry.model_dump(mode="json")["detail"],
-                via=entry.via,
-                signature=entry.signature,
-                position=position,
-                prev_hash=prev,
-            )
+            record = record_of(entry)
+            record.position, record.prev_hash = position, prev
             record.hash = prev = row_hash(record)
             session.add(record)
         if head is None:

@@ -20,6 +20,7 @@ from typing import Any
 from models.commands import BY_UPDATE
 from models.commands import COMMANDS as COMMAND_MODELS
 from models.deliveries import ChainHead
+from models.keys import same_key
 from models.signing import canonical_json, verify
 from models.tables import AuditRecord
 
@@ -38,8 +39,14 @@ REFUSALS = frozenset({"signal_refused"})
 
 def row_hash(row: AuditRecord) -> str:
     """The hash a row must carry, given its content, position and previous hash."""
+    content = {**row_content(row), "position": row.position, "prev_hash": row.prev_hash}
+    return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+def row_content(row: AuditRecord) -> dict[str, Any]:
+    """What a row says happened: the columns its hash covers, but its place in the chain."""
     at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
-    content: dict[str, Any] = {
+    return {
         "transition_id": row.transition_id,
         "event_id": row.event_id,
         "kind": row.kind,
@@ -50,10 +57,7 @@ def row_hash(row: AuditRecord) -> str:
         "detail": row.detail,
         "via": row.via,
         "signature": row.signature,
-        "position": row.position,
-        "prev_hash": row.prev_hash,
     }
-    return hashlib.sha256(canonical_json(content)).hexdigest()
 
 
 @dataclass
@@ -119,8 +123,9 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
             )
         if row.kind == "keys_rotated" and row.signature:  # what the signed command says, not the row
             fields = (row.detail.get("signed") or {}).get("fields", {})
-            trusted = [k for k in trusted if k not in fields.get("remove", [])]
-            trusted += [k for k in fields.get("add", []) if k not in trusted]
+            # By the keys' bytes: one key has several base64 spellings.
+            trusted = [k for k in trusted if not any(same_key(k, r) for r in fields.get("remove", []))]
+            trusted += [k for k in fields.get("add", []) if not any(same_key(k, t) for t in trusted)]
         prev = row.hash
     return Verdict(len(chained), signed, keyless=not trusted)
 

@@ -168,7 +168,7 @@ class Settings(BaseSettings):
         for key in filter(None, (k.strip() for k in text.split(","))):
             from models.signing import public_key  # loaded only when a key is set
 
-            public_key(key)
+            public_key(key, canonical=True)
         return text
 
     @property

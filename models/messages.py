@@ -50,7 +50,7 @@ class StartTransition(Message):
         from models.keys import public_key  # only where keys are given: `bpo status` loads no crypto
 
         for key in keys:
-            public_key(key)  # a ValueError that says what is wrong with it
+            public_key(key, canonical=True)  # a ValueError that says what is wrong with it
         return keys
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bpo.commands.seeing import KEYLESS
+from bpo.commands.verifying import KEYLESS
 from models.signing import new_key_pair
 from tests.stack import LI, Stack, short_plan
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bpo.api import get_plan, get_status
-from bpo.commands.common import FAILED, UNCHECKED, Exit, client_for, plan_from, print_status, write_out
+from bpo.commands.common import Exit, client_for, plan_from, print_status, write_out
 from infra.settings import Settings, make_url_safe
 from models.audit_events import events_of
 from models.audit_events.happenings import NotificationFailed, NotificationSent
@@ -129,86 +129,22 @@ async def cmd_calendar(args: argparse.Namespace, settings: Settings) -> None:
 async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
     """A transition's audit trail, from the audit database, once what the transition has accepted
     is written there; ``--verify`` checks its chain."""
+    from bpo.commands.verifying import read_recorded, verify_trail
     from bpo.render import trail_text
 
     _unwritten_note(await _written(settings, args.id), args.id)
     # The heads first, then the table: a flush between the two only adds rows after the last head.
-    heads = await _recorded_heads(settings, args.id) if args.verify else None
+    record = await read_recorded(settings, args.id) if args.verify else None
     rows = _trail(settings, args.id)
     if not rows:
         raise Exit(f"the audit trail has nothing for '{args.id}' in {make_url_safe(settings.audit_url)}")
     if args.verify:
-        await _verify(settings, args.id, rows, heads, args.json)
+        verify_trail(args.id, rows, record, args.json)
         return
     if args.json:
         print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
     else:
         print(trail_text(rows))
-
-
-async def _recorded_heads(settings: Settings, transition_id: str) -> list[Any] | str:
-    """The chain heads the transition recorded in Temporal's history, or why they could not be read."""
-    from bpo.anchors import NoTransition, recorded_heads
-    from infra.client import connect
-
-    try:
-        return await recorded_heads(await connect(settings), transition_id)
-    except NoTransition:
-        return f"Temporal at {settings.temporal_address} knows no transition '{transition_id}'"
-    except Exception as error:  # a server away, a payload this machine cannot decrypt: unchecked
-        return f"Temporal at {settings.temporal_address} could not be read ({type(error).__name__}: {str(error)[:200]})"
-
-
-KEYLESS = "this transition trusts no key: its commands are not signed, so rows are not proven to be their signers'"
-"""Said by `bpo audit --verify` of a chain that holds in a transition started without keys
-(``BPO_ALLOW_UNSIGNED``): the chain shows tampering, but not who sent each command. Exit 0 all
-the same: nothing changed, and the transition is as its operator chose to start it."""
-
-
-async def _verify(
-    settings: Settings, transition_id: str, rows: list[Any], heads: list[Any] | str | None, as_json: bool = False
-) -> None:
-    """Walk the chain and its signatures, then hold it against the heads the transition
-    recorded: exit 0 when both hold, 1 naming the first row that does not, `UNCHECKED` when the
-    chain holds but the recorded heads could not be read. A transition that trusts no key is
-    said so plainly (and, with ``as_json``, as ``trusts_keys``: false), exit 0."""
-    from infra.chain import hold_to_heads, verify_chain
-
-    verdict = verify_chain(rows)
-    problem = verdict.problem or (hold_to_heads(rows, heads) if isinstance(heads, list) else None)
-    last = max((h.position for h in heads), default=None) if isinstance(heads, list) else None
-    unchecked = None
-    if not problem and last is None:
-        unchecked = heads if isinstance(heads, str) else "the transition recorded no chain head (its trail predates them)"
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "id": transition_id,
-                    "verified": problem is None,
-                    "rows": verdict.rows,
-                    "signatures": verdict.signed,
-                    "trusts_keys": None if problem else not verdict.keyless,
-                    "anchor": last,
-                    "problem": problem,
-                    "unchecked": unchecked,
-                    "notes": [KEYLESS] if verdict.keyless and not problem else [],
-                },
-                indent=2,
-            )
-        )
-    if problem:
-        raise Exit(f"the audit trail of '{transition_id}' does not verify: {problem}", FAILED)
-    said = f"verified {verdict.rows} rows of '{transition_id}': the chain is unbroken, {verdict.signed} signatures hold"
-    if last is not None:
-        after = f"; rows {last + 1}-{verdict.rows} were written after it" if verdict.rows > last else ""
-        said = f"{said}, and it matches the chain head the transition recorded in Temporal (row {last}){after}"
-    if not as_json:
-        print(said)
-        if verdict.keyless:
-            print(f"note: {KEYLESS}")
-    if unchecked:
-        raise Exit(f"the chain head the transition recorded could not be checked: {unchecked}", UNCHECKED)
 
 
 async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:

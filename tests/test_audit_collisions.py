@@ -1,0 +1,142 @@
+"""An audit id is predictable (``<transition>/<first run>/<n>``), so someone who can write the
+audit table could put a row there first. A row already under an entry's id stands in for the
+entry only if it says the same (a retried flush); any other row fails the write loudly, and the
+flush anchors nothing (issue 25)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import Session
+
+from activities.notify import NotifyActivities, sent_entry
+from activities.outbox import OutboxActivities
+from infra.audit import AuditCollision, read_chain, write_entries
+from infra.chain import row_hash
+from infra.db import make_engine
+from models.deliveries import AuditEntry, Delivery, Notice
+from models.plan import LogChannel
+from models.signing import new_key_pair
+from models.tables import AuditHead, AuditRecord, audit_uuid
+from tests.stack import LI, Stack, short_plan
+
+AT = datetime(2027, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def entry(seq: int, kind: str = "paused", **detail: object) -> AuditEntry:
+    return AuditEntry(
+        id=f"t1/run/{seq}", transition_id="t1", kind=kind, phase="planning", actor="li", at=AT, detail=detail
+    )
+
+
+def append_by_hand(engine, tid: str, event_id: str, kind: str, detail: dict) -> None:
+    """What a database administrator can do: a row chained at the tail, the head moved to it."""
+    with Session(engine) as session:
+        last = read_chain(tid, session=session)[-1]
+        row = AuditRecord(id=audit_uuid(event_id), event_id=event_id, transition_id=tid, kind=kind,
+                          phase=last.phase, at=datetime.now(UTC), position=(last.position or 0) + 1,
+                          prev_hash=last.hash, detail=detail)  # fmt: skip
+        row.hash = row_hash(row)
+        head = session.get(AuditHead, tid)
+        assert head is not None
+        head.position, head.hash = row.position, row.hash
+        session.add_all([row, head])
+        session.commit()
+
+
+def test_a_row_of_other_content_under_an_entrys_id_fails_the_write_and_writes_nothing(tmp_path: Path):
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    with Session(engine) as session:
+        write_entries([entry(1, "transition_started")], session=session)
+    append_by_hand(engine, "t1", "t1/run/2", "notification_sent", {"notice": "t1/run/2", "channel": "log"})
+    with Session(engine) as session, pytest.raises(AuditCollision) as refused:
+        write_entries([entry(2, reason="vendor breach"), entry(3, "resumed")], session=session)
+    assert "'t1/run/2' (row 2, notification_sent)" in str(refused.value)
+    assert "written by something other than the transition" in str(refused.value)
+    with Session(engine) as session:
+        assert [r.kind for r in read_chain("t1", session=session)] == ["transition_started", "notification_sent"]
+
+
+def test_a_retried_write_of_the_same_entries_writes_nothing_twice(tmp_path: Path):
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    batch = [entry(1, "transition_started"), entry(2, reason="vendor breach")]
+    with Session(engine) as session:
+        assert write_entries(batch, session=session) == 2
+        assert write_entries([*batch, entry(3, "resumed")], session=session) == 1
+        assert [r.position for r in read_chain("t1", session=session)] == [1, 2, 3]
+
+
+def test_a_workflow_task_run_again_writes_nothing_twice_but_a_row_dated_after_the_entry_collides(tmp_path: Path):
+    """A worker that dies between a flush and Temporal recording its task runs the task again:
+    its entries carry the later task's time. A row dated after the entry is no earlier try."""
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    with Session(engine) as session:
+        write_entries([entry(1, "transition_started"), entry(2, reason="vendor breach")], session=session)
+        again = entry(2, reason="vendor breach").model_copy(update={"at": AT + timedelta(seconds=30)})
+        assert write_entries([again, entry(3, "resumed")], session=session) == 1
+        earlier = entry(4, "resumed").model_copy(update={"at": AT - timedelta(seconds=1)})
+        write_entries([entry(4, "resumed")], session=session)
+        with pytest.raises(AuditCollision):
+            write_entries([earlier], session=session)
+
+
+def test_a_sent_row_of_other_content_under_a_deliverys_id_is_not_taken_as_sent(tmp_path: Path):
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    notice = Notice(id="t1/run/2", transition_id="t1", kind="reminder", subject="Sign the SLAs", text="…", at=AT)
+    delivery = Delivery(notice=notice, channel=LogChannel(kind="log"))
+    outbox = OutboxActivities(NotifyActivities(engine, httpx.AsyncClient()), timedelta(hours=1))
+    with Session(engine) as session:
+        write_entries([entry(1, "transition_started")], session=session)
+    append_by_hand(engine, "t1", "t1/run/2/log", "notification_sent", {"notice": "t1/run/2", "channel": "log"})
+    assert outbox._already_sent([delivery]) == set()
+    # An earlier try's own row (sent at another moment) is taken as sent.
+    other = make_engine(f"sqlite:///{tmp_path}/other.db")
+    with Session(other) as session:
+        write_entries([entry(1, "transition_started"), sent_entry(delivery, {})], session=session)
+    assert OutboxActivities(NotifyActivities(other, httpx.AsyncClient()), timedelta(hours=1))._already_sent(
+        [delivery]
+    ) == {"t1/run/2/log"}
+
+
+def forge_next(url: str, tid: str) -> str:
+    """A harmless-looking row under the next event id the workflow will write."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        rows = read_chain(tid, session=session)
+    pattern = rf"{re.escape(tid)}/([^/]+)/(\d+)(?:/.*)?"
+    seqs = [(m.group(1), int(m.group(2))) for r in rows if (m := re.fullmatch(pattern, r.event_id))]
+    event_id = f"{tid}/{seqs[-1][0]}/{max(s for _, s in seqs) + 1}"
+    append_by_hand(
+        engine, tid, event_id, "notification_sent", {"notice": event_id, "channel": "log", "about": "reminder"}
+    )
+    return event_id
+
+
+@pytest.mark.e2e
+def test_a_row_forged_under_the_next_event_id_stalls_the_trail_loudly_and_fails_verify(tmp_path: Path):
+    private, _ = new_key_pair()
+    s = Stack(tmp_path, {"BPO_SIGNING_KEY": private})
+    s.start_server()
+    s.start_worker()
+    try:
+        tid = s.ok("start", str(short_plan(tmp_path)), "--id", "swallow").strip()
+        last = -1
+        while (n := len(json.loads(s.ok("audit", tid, "--json")))) != last:  # every notice sent
+            last = n
+            time.sleep(4)
+        forged = forge_next(f"sqlite:///{tmp_path / 'audit.db'}", tid)
+        s.ok("pause", tid, "--by", LI, "--reason", "vendor breach")
+        assert s.status(tid)["state"] == "paused"
+        time.sleep(3)
+        verified = s.bpo("audit", tid, "--verify")
+        assert verified.returncode == 1, (verified.stdout, verified.stderr)
+        assert forged in verified.stderr and "written by something other than the transition" in verified.stderr
+        assert "audit_collision" in (tmp_path / "worker.log").read_text()
+    finally:
+        s.stop()

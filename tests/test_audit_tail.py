@@ -1,0 +1,101 @@
+"""Rows after the last chain head a transition recorded in Temporal: after an ended transition's
+they are not its own (exit 1); after a running one's, they are a flush under way for a short
+grace, then could not be checked (exit 3), never a silent pass (issue 25)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from bpo.anchors import Recorded
+from bpo.commands.common import Exit
+from bpo.commands.verifying import GRACE, verify_trail
+from infra.audit import read_chain, write_entries
+from infra.chain import row_hash
+from infra.db import make_engine
+from models.deliveries import AuditEntry, ChainHead
+from models.signing import new_key_pair
+from models.tables import AuditHead, AuditRecord
+from tests.stack import DANA, LI, Stack, short_plan
+
+AT = datetime(2027, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def append(url: str, tid: str, kind: str, at: datetime | None = None, **fields: object) -> None:
+    """A row chained at the tail by hand, the head moved to it: what a database administrator can do."""
+    with Session(make_engine(url)) as session:
+        last = read_chain(tid, session=session)[-1]
+        row = AuditRecord(id=uuid.uuid4(), event_id=f"{tid}/forged/{uuid.uuid4().hex[:6]}", transition_id=tid,
+                          kind=kind, phase=last.phase, at=at or datetime.now(UTC), position=(last.position or 0) + 1,
+                          prev_hash=last.hash, **fields)  # fmt: skip
+        row.hash = row_hash(row)
+        head = session.get(AuditHead, tid)
+        assert head is not None
+        head.position, head.hash = row.position, row.hash
+        session.add_all([row, head])
+        session.commit()
+
+
+def trail(tmp_path: Path, rows: int) -> tuple[str, ChainHead]:
+    """A transition's trail of ``rows`` rows, and its head as the transition recorded it."""
+    url = f"sqlite:///{tmp_path}/audit.db"
+    entries = [AuditEntry(id=f"t1/run/{n}", transition_id="t1", kind="transition_started" if n == 1 else "phase_started",
+                          phase="planning", at=AT) for n in range(1, rows + 1)]  # fmt: skip
+    with Session(make_engine(url)) as session:
+        write_entries(entries, session=session)
+        last = read_chain("t1", session=session)[-1]
+    return url, ChainHead(position=last.position or 0, hash=last.hash or "")
+
+
+def rows_of(url: str) -> list[AuditRecord]:
+    with Session(make_engine(url)) as session:
+        return read_chain("t1", session=session)
+
+
+def test_a_running_transitions_rows_after_its_last_head_are_unchecked_after_the_grace(tmp_path: Path):
+    url, head = trail(tmp_path, 3)
+    now = datetime.now(UTC)
+    append(url, "t1", "gate_passed", at=now - GRACE - timedelta(seconds=1), gate="slas_signed")
+    with pytest.raises(Exit) as unchecked:
+        verify_trail("t1", rows_of(url), Recorded(heads=[head]), now=now)
+    assert unchecked.value.code == 3 and "rows 4-4 (gate_passed) were written after the last head" in str(
+        unchecked.value
+    )
+
+
+def test_a_running_transitions_rows_moments_after_its_last_head_are_a_flush_under_way(tmp_path: Path, capsys):
+    url, head = trail(tmp_path, 3)
+    now = datetime.now(UTC)
+    append(url, "t1", "phase_started", at=now - timedelta(seconds=2))
+    verify_trail("t1", rows_of(url), Recorded(heads=[head]), now=now)
+    assert "rows 4-4 were written after it, moments ago" in capsys.readouterr().out
+    append(url, "t1", "phase_started", at=now + timedelta(days=365))  # dated ahead: not recent
+    with pytest.raises(Exit) as unchecked:
+        verify_trail("t1", rows_of(url), Recorded(heads=[head]), now=now)
+    assert unchecked.value.code == 3
+
+
+@pytest.mark.e2e
+def test_rows_appended_after_an_ended_transitions_last_head_fail_verify(tmp_path: Path):
+    private, _ = new_key_pair()
+    s = Stack(tmp_path, {"BPO_SIGNING_KEY": private})
+    s.start_server()
+    s.start_worker()
+    try:
+        tid = s.ok("start", str(short_plan(tmp_path)), "--id", "tail").strip()
+        s.ok("cancel", tid, "--by", DANA, "--reason", "over")
+        s.wait_for(tid, lambda st: st["state"] == "cancelled")
+        before = s.bpo("audit", tid, "--verify")
+        assert before.returncode == 0, before.stdout + before.stderr  # its last flush's head is recorded
+        url = f"sqlite:///{tmp_path / 'audit.db'}"
+        append(url, tid, "gate_passed", gate="slas_signed", detail={"note": "forged"})
+        append(url, tid, "kpi_reading", actor=LI, via="feed", detail={"period": "2026-W49", "values": {"csat": 99}})
+        after = s.bpo("audit", tid, "--verify")
+        assert after.returncode == 1, after.stdout + after.stderr
+        assert "rows 10-11 (gate_passed, kpi_reading) were written after the transition completed" in after.stderr
+    finally:
+        s.stop()

@@ -50,8 +50,9 @@ def test_a_reset_that_undoes_a_signed_resume_fails_verify_naming_the_reset_run(t
             .get("name")
             == "resume"
         )
-        # the workflow task completed before the one that accepted the resume
-        point = [e for e in events[: accepted - 1] if "workflowTaskCompletedEventAttributes" in e][-1]
+        # The workflow task that accepted the resume: a reset to it runs that task again from the
+        # history before it (the pause in, the resume not), whatever tasks came in between.
+        point = [e for e in events[:accepted] if "workflowTaskCompletedEventAttributes" in e][-1]
         done = temporal(s, "workflow", "reset", "-w", tid, "--event-id", str(point["eventId"]),
                         "--reapply-exclude", "All", "--reason", "insider")  # fmt: skip
         assert done.returncode == 0, done.stderr

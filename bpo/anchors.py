@@ -66,6 +66,9 @@ class Recorded:
     """Why a flush could not write: a row of other content stood under one of its ids."""
     resets: list[str] = field(default_factory=list)
     """The runs made by a reset (Temporal's ``workflow reset``), each said in words."""
+    deferred: str | None = None
+    """Why the newest run's last flush could not write its rows (a database away, a row in the
+    way): entries it holds are not yet in the table, whatever the table's tail says."""
     ended: str | None = None
     """How the newest run ended on its own (``completed``, ``failed``, ``cancelled``), or none."""
     cut_short: str | None = None
@@ -100,7 +103,7 @@ async def read_record(client: Client, transition_id: str) -> Recorded:
             last = history.events[-1].event_type
             record.ended, record.cut_short = ENDED.get(last), CUT_SHORT.get(last)
         walked.add(this)
-        previous = await _read_run(client, this, history.events, record)
+        previous = await _read_run(client, this, history.events, record, newest=run_id is None)
         if not previous:
             break
         run_id = previous
@@ -110,13 +113,18 @@ async def read_record(client: Client, transition_id: str) -> Recorded:
     return record
 
 
-async def _read_run(client: Client, run_id: str, events: Sequence[HistoryEvent], record: Recorded) -> str | None:
-    """Add one run's heads, collisions and reset to ``record``; the run it continued, if any."""
+async def _read_run(
+    client: Client, run_id: str, events: Sequence[HistoryEvent], record: Recorded, newest: bool = False
+) -> str | None:
+    """Add one run's heads, collisions and reset to ``record`` (and, for the newest run, whether
+    its last flush wrote); the run it continued, if any."""
     previous = None
     resets: list[str] = []
     for event in events:
         head, continued, error = await _head_in(client, event)
         previous = continued or previous
+        if newest and (head is not None or error):
+            record.deferred = error
         if head is not None:
             record.heads.append(head)
         if error and error.startswith(COLLISION) and error not in record.collisions:

@@ -4,6 +4,7 @@ and the trail back. The audit activity, the web app and the command line all rea
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime
 
 import structlog
@@ -110,12 +111,22 @@ def _aware(at: datetime) -> datetime:
 
 def _append(entries: list[AuditEntry], session: Session) -> int:
     ids = [audit_uuid(e.id) for e in entries]
-    stored = {r.id: r for r in session.exec(select(AuditRecord).where(col(AuditRecord.id).in_(ids))).all()}
+    # Looked up by row id and by event id (the unique column): a row put under an entry's event
+    # id with another row id, or in another transition, collides as loudly as one under its id.
+    found = session.exec(
+        select(AuditRecord).where(col(AuditRecord.id).in_(ids) | col(AuditRecord.event_id).in_([e.id for e in entries]))
+    ).all()
+    by_id, by_event = {r.id: r for r in found}, {r.event_id: r for r in found}
+    stored: dict[uuid.UUID, AuditRecord] = {}
     for entry, key in zip(entries, ids):
+        row = by_id.get(key) or by_event.get(entry.id)
+        if row is None:
+            continue
         # An id already written is this entry again (a retried flush) only if it says the same:
         # an id is predictable, and a row put there first must not stand in for the real one.
-        if key in stored and not says_the_same(stored[key], record_of(entry)):
-            raise AuditCollision(entry, stored[key])
+        if row.id != key or not says_the_same(row, record_of(entry)):
+            raise AuditCollision(entry, row)
+        stored[key] = row
     fresh = [e for e, key in zip(entries, ids) if key not in stored]
     for transition_id in dict.fromkeys(e.transition_id for e in fresh):
         head = session.exec(

@@ -51,7 +51,7 @@ class StartTransition(Message):
 
         for key in keys:
             public_key(key, canonical=True)  # a ValueError that says what is wrong with it
-        return keys
+        return [k.strip() for k in keys]  # as a rotation names them, so `--remove` finds each
 
 
 # --- what the workflow keeps --------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -61,6 +62,20 @@ def test_a_row_of_other_content_under_an_entrys_id_fails_the_write_and_writes_no
     assert "written by something other than the transition" in str(refused.value)
     with Session(engine) as session:
         assert [r.kind for r in read_chain("t1", session=session)] == ["transition_started", "notification_sent"]
+
+
+def test_a_row_put_under_an_entrys_event_id_with_another_row_id_or_transition_collides(tmp_path: Path):
+    # The event id is the unique column: a row under it with a random row id, in a scratch
+    # transition, would otherwise make the write fail as "database away" and the trail stop quietly.
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    with Session(engine) as session:
+        write_entries([entry(1, "transition_started")], session=session)
+        session.add(AuditRecord(id=uuid.uuid4(), event_id="t1/run/2", transition_id="scratch", kind="noted",
+                                phase="planning", at=AT, position=1, prev_hash="0" * 64, hash="1" * 64))  # fmt: skip
+        session.commit()
+    with Session(engine) as session, pytest.raises(AuditCollision):
+        write_entries([entry(2, reason="vendor breach")], session=session)
+    assert [r.event_id for r in read_chain("t1", session=Session(engine))] == ["t1/run/1"]
 
 
 def test_a_retried_write_of_the_same_entries_writes_nothing_twice(tmp_path: Path):

@@ -79,6 +79,14 @@ def test_a_running_transitions_rows_moments_after_its_last_head_are_a_flush_unde
     assert unchecked.value.code == 3
 
 
+def test_a_last_flush_that_could_not_write_leaves_the_trail_unchecked_not_verified(tmp_path: Path):
+    url, head = trail(tmp_path, 3)
+    away = "the audit database could not be written (IntegrityError)"
+    with pytest.raises(Exit) as unchecked:
+        verify_trail("t1", rows_of(url), Recorded(heads=[head], deferred=away), now=datetime.now(UTC))
+    assert unchecked.value.code == 3 and "last flush could not write its rows" in str(unchecked.value)
+
+
 @pytest.mark.e2e
 def test_rows_appended_after_an_ended_transitions_last_head_fail_verify(tmp_path: Path):
     private, _ = new_key_pair()

@@ -73,6 +73,8 @@ def verify_trail(
         )
     elif not problem and recorded and last is not None and verdict.rows > last:
         problem, unchecked = _tail(rows, last, verdict.rows, recorded, now or datetime.now(UTC))
+    if not problem and not unchecked and recorded:
+        unchecked = _deferred(recorded)
     if as_json:
         print(
             json.dumps(
@@ -115,6 +117,16 @@ def _against(rows: list[Any], recorded: Recorded) -> str | None:
         )
     if recorded.collisions:
         return f"the transition could not write its own row: {recorded.collisions[0]}"
+    return None
+
+
+def _deferred(recorded: Recorded) -> str | None:
+    """Why the rows cannot be checked whole: the newest flush could not write what it carried."""
+    if recorded.deferred and not recorded.collisions:
+        return (
+            f"the transition's last flush could not write its rows ({recorded.deferred}): it holds entries "
+            "the table does not have yet"
+        )
     return None
 
 

@@ -14,18 +14,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from activities.notify import NotifyActivities, sent_entry
 from activities.outbox import OutboxActivities
 from infra.audit import AuditCollision, read_chain, write_entries
-from infra.chain import row_hash
 from infra.db import make_engine
 from models.deliveries import AuditEntry, Delivery, Notice
 from models.plan import LogChannel
 from models.signing import new_key_pair
-from models.tables import AuditHead, AuditRecord, audit_uuid
+from models.tables import AuditRecord
 from tests.stack import LI, Stack, short_plan
+from tests.test_audit_tail import append
 
 AT = datetime(2027, 1, 5, 9, 30, tzinfo=UTC)
 
@@ -36,19 +37,9 @@ def entry(seq: int, kind: str = "paused", **detail: object) -> AuditEntry:
     )
 
 
-def append_by_hand(engine, tid: str, event_id: str, kind: str, detail: dict) -> None:
-    """What a database administrator can do: a row chained at the tail, the head moved to it."""
-    with Session(engine) as session:
-        last = read_chain(tid, session=session)[-1]
-        row = AuditRecord(id=audit_uuid(event_id), event_id=event_id, transition_id=tid, kind=kind,
-                          phase=last.phase, at=datetime.now(UTC), position=(last.position or 0) + 1,
-                          prev_hash=last.hash, detail=detail)  # fmt: skip
-        row.hash = row_hash(row)
-        head = session.get(AuditHead, tid)
-        assert head is not None
-        head.position, head.hash = row.position, row.hash
-        session.add_all([row, head])
-        session.commit()
+def append_by_hand(engine: Engine, tid: str, event_id: str, kind: str, detail: dict) -> None:
+    """What a database administrator can do: a row chained at the tail under ``event_id``."""
+    append(str(engine.url), tid, kind, event_id=event_id, detail=detail)
 
 
 def test_a_row_of_other_content_under_an_entrys_id_fails_the_write_and_writes_nothing(tmp_path: Path):

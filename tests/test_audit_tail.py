@@ -19,17 +19,21 @@ from infra.chain import row_hash
 from infra.db import make_engine
 from models.deliveries import AuditEntry, ChainHead
 from models.signing import new_key_pair
-from models.tables import AuditHead, AuditRecord
+from models.tables import AuditHead, AuditRecord, audit_uuid
 from tests.stack import DANA, LI, Stack, short_plan
 
 AT = datetime(2027, 1, 5, 9, 30, tzinfo=UTC)
 
 
-def append(url: str, tid: str, kind: str, at: datetime | None = None, **fields: object) -> None:
-    """A row chained at the tail by hand, the head moved to it: what a database administrator can do."""
+def append(
+    url: str, tid: str, kind: str, at: datetime | None = None, event_id: str | None = None, **fields: object
+) -> None:
+    """A row chained at the tail by hand (under ``event_id`` if given), the head moved to it: what a
+    database administrator can do."""
+    event_id = event_id or f"{tid}/forged/{uuid.uuid4().hex[:6]}"
     with Session(make_engine(url)) as session:
         last = read_chain(tid, session=session)[-1]
-        row = AuditRecord(id=uuid.uuid4(), event_id=f"{tid}/forged/{uuid.uuid4().hex[:6]}", transition_id=tid,
+        row = AuditRecord(id=audit_uuid(event_id), event_id=event_id, transition_id=tid,
                           kind=kind, phase=last.phase, at=at or datetime.now(UTC), position=(last.position or 0) + 1,
                           prev_hash=last.hash, **fields)  # fmt: skip
         row.hash = row_hash(row)

@@ -21,6 +21,7 @@ from models.deliveries import Deliveries
 from models.messages import StartTransition
 from models.plan import Person, Plan
 from models.status import TransitionStatus
+from models.workstreams import MAX_PROGRAM_ID
 from workflows.rules.refusals import RefusalKind
 from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE
 
@@ -43,10 +44,11 @@ def transition_id_for(plan: Plan) -> str:
 
 
 def _check_id(transition_id: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}", transition_id):
+    """``transition_id`` if it names a transition or a program's workstream (``PROGRAM/KEY``)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}(/[a-z0-9_]{1,40})?", transition_id):
         raise BpoError(
             f"'{transition_id[:80]}' is not a transition id: use letters, digits, '.', '_', ':' or '-', "
-            "at most 200 characters"
+            "at most 200 characters (a workstream's: PROGRAM/KEY)"
         )
     return transition_id
 
@@ -79,6 +81,13 @@ async def start_transition(
     moved passes its own.
     """
     transition_id = _check_id(transition_id or transition_id_for(plan))
+    if "/" in transition_id:
+        raise BpoError(f"'{transition_id}' names a workstream, which its program starts; start the program instead")
+    if plan.workstreams and len(transition_id) > MAX_PROGRAM_ID:
+        raise BpoError(
+            f"a program with workstreams has an id of at most {MAX_PROGRAM_ID} characters; "
+            f"'{transition_id[:40]}...' has {len(transition_id)}: choose a shorter one with --id"
+        )
     if not trusted_keys and not (unsigned_allowed() if allow_unsigned is None else allow_unsigned):
         raise BpoError(NO_KEY, kind=RefusalKind.NO_KEY)
     start = StartTransition(

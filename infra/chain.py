@@ -23,6 +23,7 @@ from models.deliveries import ChainHead
 from models.keys import same_key
 from models.signing import canonical_json, verify
 from models.tables import AuditRecord
+from models.workstreams import split_id
 
 GENESIS = "0" * 64
 SENT_BY_PEOPLE = frozenset({"web-oidc", "web-link", "cli", "api"})
@@ -189,6 +190,8 @@ def _signature_holds(row: AuditRecord, trusted: list[str]) -> bool:
         command = command_type.model_validate({**signed.get("fields", {}), "signature": row.signature})
     except ValueError:
         return False
-    return getattr(command, "by", row.actor) == row.actor and verify(
-        trusted, row.transition_id, command, signed.get("run")
-    )
+    # A workstream's row may carry its program's command, relayed: signed for the program.
+    signed_for = signed.get("transition", row.transition_id)
+    if signed_for not in (row.transition_id, split_id(row.transition_id)[0]):
+        return False
+    return getattr(command, "by", row.actor) == row.actor and verify(trusted, signed_for, command, signed.get("run"))

@@ -115,7 +115,18 @@ class ScorecardGate(_Gate):
                 yield where, f"floor {c.floor:g} of '{c.key}' is outside the scale {low:g} to {high:g}"
 
 
-GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate | ScorecardGate
+class WorkstreamsGate(_Gate):
+    """A program's gate: passes by itself once the workstreams it names (default: all) have passed
+    the phase ``passed`` names, or ``all`` of theirs (`workflows.rules.kinds.workstreams`)."""
+
+    kind: Literal["workstreams"]
+    workstreams: Literal["all"] | list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$", max_length=40)]] = Field(
+        default="all", min_length=1
+    )
+    passed: Literal["all"] | Key = "all"
+
+
+GateSpec = ApprovalGate | ChecklistGate | KpiGate | RosterGate | ScorecardGate | WorkstreamsGate
 """Any gate of a plan; each kind's rules live in its module of `workflows.rules.kinds`."""
 Gate = Annotated[GateSpec, Field(discriminator="kind")]
 GATE_KINDS: tuple[str, ...] = tuple(get_args(g.model_fields["kind"].annotation)[0] for g in get_args(GateSpec))

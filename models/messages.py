@@ -18,6 +18,7 @@ from models.evidence import EvidencePin, EvidenceWatch
 from models.feeds import FeedState
 from models.plan import Person, Plan
 from models.plan_words import Health
+from models.program import ProgramLink, Relayed, Workstream
 
 State = Literal["running", "paused", "completed", "cancelled"]
 GateStatusName = Literal["open", "passed", "waived", "rejected"]
@@ -43,6 +44,8 @@ class StartTransition(Message):
     """How long a decision's audit entries and notices wait for others to join them, so that the
     decision is answered before they are written (`BPO_FLUSH_AFTER_MS`). None or zero: they are
     written in the decision's own workflow task, and its answer waits for them."""
+    program: ProgramLink | None = None
+    """A workstream's program, set by the program that starts it (`workflows.program`)."""
 
     @field_validator("trusted_keys")
     @classmethod
@@ -317,6 +320,14 @@ class TransitionState(Message):
     audit_head: ChainHead | None = None
     """The audit chain's head after the latest flush: carried across continue-as-new, so the
     newest run's input holds it even when earlier runs' histories are gone."""
+    program: ProgramLink | None = None
+    """A workstream's program: it reports there, and takes the program's relayed commands."""
+    reported: int = 0
+    """A workstream's reports sent to its program (the newest one's ``seq``)."""
+    workstreams: dict[str, Workstream] = {}
+    """A program's workstreams by key, once it entered the phase that starts them."""
+    relays: list[Relayed] = []
+    """A program's commands still to be sent on to its running workstreams."""
 
 
 # --- what it sends out ---------------------------------------------------------------------

@@ -227,6 +227,29 @@ class Phase(Strict):
         return next((g for g in self.gates if g.key == key), None)
 
 
+WorkstreamKey = Annotated[str, Field(pattern=r"^[a-z0-9_]+$", min_length=1, max_length=40)]
+"""A workstream's key: the last part of its id (``PROGRAM/email``)."""
+
+
+class Workstream(Strict):
+    """One process of a program moving on its own timeline: its scope, what it waits for, its phases.
+
+    It runs as a transition of its own (`models.workstreams`) with the program's roster, KPIs,
+    calendar, notifications and ladder unless it names its own.
+    """
+
+    key: WorkstreamKey
+    name: str = Field(min_length=1, max_length=200)
+    scope: list[Key] = Field(min_length=1, max_length=100)
+    """The scope items it carries: their volume and FTE are its own."""
+    after: dict[WorkstreamKey, Key] = Field(default={}, max_length=10)
+    """It starts once each workstream named here has passed the phase named with it."""
+    phases: list[Phase] | None = Field(default=None, min_length=1, max_length=50)
+    """Its own phases; without them, the plan's ``workstream_phases``."""
+    escalation: list[EscalationLevel] | None = None
+    notifications: list[Channel] | None = Field(default=None, max_length=20)
+
+
 class SteadyState(Strict):
     """The contract's steady state: review period, breach alerts, end date."""
 
@@ -238,7 +261,7 @@ class SteadyState(Strict):
 class Plan(Grown):
     """A whole transition plan, as `examples/reference-plan.yaml` shows it."""
 
-    _later = ("reporting_period", "feeds", "feed")
+    _later = ("reporting_period", "feeds", "feed", "workstream_phases", "workstreams")
 
     name: str = Field(min_length=1, max_length=200)
     client: str = Field(min_length=1, max_length=200)
@@ -269,6 +292,10 @@ class Plan(Grown):
     """Where KPI readings can be pulled from: JSON or CSV at a URL, or a SQL query."""
     feed: FeedUse | None = None
     """The source every KPI without a ``feed`` of its own is pulled from."""
+    workstream_phases: list[Phase] = Field(default=[], max_length=50)
+    """The phases each workstream runs unless it lists its own."""
+    workstreams: list[Workstream] = Field(default=[], max_length=50)
+    """The processes that move side by side, each a transition of its own (`models.workstreams`)."""
 
     @property
     def breach_alerted(self) -> list[str]:
@@ -297,6 +324,10 @@ class Plan(Grown):
     def checklist_items(self, gate: ChecklistGate) -> list[str]:
         """The items of a checklist gate, ``items: scope`` read as the scope's keys."""
         return [s.key for s in self.scope] if gate.items == "scope" else list(gate.items)
+
+    def workstream(self, key: str) -> Workstream | None:
+        """The workstream called ``key``, if the plan has one."""
+        return next((w for w in self.workstreams if w.key == key), None)
 
     def ladder(self, phase: Phase) -> list[EscalationLevel]:
         """The escalation ladder for ``phase``: its own, or the plan's."""

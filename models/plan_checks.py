@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from models import workstreams
 from models.durations import BusinessTime, format_span
 from models.gates import Approvers, ChecklistGate, KpiGate, RosterGate
 from models.jsonpath import parse_path
@@ -59,7 +60,24 @@ def reserved_names(plan: Plan, kept: Collection[str] = ()) -> list[Found]:
 
 def cross_check(plan: Plan) -> list[Found]:
     """Every problem in how the plan's parts refer to one another, as (path, message)."""
-    return list(_cross_check(plan))
+    found = list(_cross_check(plan))
+    if plan.workstreams or plan.workstream_phases or any(workstreams.program_gates(plan)):
+        found += workstreams.problems(plan)
+        found += [f for f in dict.fromkeys(_workstream_phases(plan)) if f not in found]
+    return found
+
+
+def _workstream_phases(plan: Plan) -> Iterator[Found]:
+    """What is wrong in the phases each workstream runs, at the line it is written on (its own
+    phases, or the plan's ``workstream_phases``)."""
+    keys = [w.key for w in plan.workstreams]
+    for wi, stream in enumerate(plan.workstreams):
+        if keys.index(stream.key) != wi or not (stream.phases or plan.workstream_phases):
+            continue  # said already
+        root: tuple[str | int, ...] = ("workstreams", wi, "phases") if stream.phases else ("workstream_phases",)
+        for path, message in _cross_check(workstreams.workstream_plan(plan, stream.key)):
+            if path[:1] == ("phases",):
+                yield (*root, *path[1:]), message
 
 
 def _cross_check(plan: Plan) -> Iterator[Found]:

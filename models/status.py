@@ -52,6 +52,24 @@ class GateStatus(Message):
     """Open RAID items that hold it (``A-2``), whatever its sign-offs."""
 
 
+class WorkstreamStatus(Message):
+    """One workstream of a program, as the program's status lists it."""
+
+    key: str
+    id: str
+    name: str
+    state: str
+    """``waiting``, ``starting``, ``running``, ``paused``, ``completed``, ``cancelled`` or ``blocked``."""
+    phase: str | None = None
+    passed: list[str] = []
+    health: Health = "on_track"
+    next_due: datetime | None = None
+    waiting: str | None = None
+    """What one not yet started waits for (``waiting for email to pass pilot``)."""
+    waiting_for: list[str] = []
+    """The gates a running one waits on."""
+
+
 class TransitionStatus(Message):
     """The answer to ``bpo status``; ``status --json`` prints it as it is."""
 
@@ -113,3 +131,7 @@ class TransitionStatus(Message):
     """Plan versions proposed: who, why, what changes, how decided (the plans themselves left out)."""
     audit_head: ChainHead | None = None
     """The audit chain's head the transition recorded after its latest flush (position, hash)."""
+    program: str | None = None
+    """A workstream's program (its id is ``PROGRAM/KEY``)."""
+    workstreams: list[WorkstreamStatus] = []
+    """A program's workstreams, in the plan's order."""

@@ -11,6 +11,7 @@ from models.constants import (
     HEALTH_ATTRIBUTE,
     PEOPLE_ATTRIBUTE,
     PHASE_ATTRIBUTE,
+    PROGRAM_ATTRIBUTE,
     PROVIDER_ATTRIBUTE,
     STATE_ATTRIBUTE,
 )
@@ -23,5 +24,6 @@ SA_PROVIDER = SearchAttributeKey.for_keyword(PROVIDER_ATTRIBUTE)
 SA_AWAITING = SearchAttributeKey.for_keyword_list(AWAITING_ATTRIBUTE)
 SA_PEOPLE = SearchAttributeKey.for_keyword_list(PEOPLE_ATTRIBUTE)
 SA_DUE = SearchAttributeKey.for_datetime(DUE_ATTRIBUTE)
-SEARCH_ATTRIBUTES = (SA_PHASE, SA_HEALTH, SA_STATE, SA_CLIENT, SA_PROVIDER, SA_AWAITING, SA_PEOPLE, SA_DUE)
+SA_PROGRAM = SearchAttributeKey.for_keyword(PROGRAM_ATTRIBUTE)
+SEARCH_ATTRIBUTES = (SA_PHASE, SA_HEALTH, SA_STATE, SA_CLIENT, SA_PROVIDER, SA_AWAITING, SA_PEOPLE, SA_DUE, SA_PROGRAM)
 """Every custom search attribute the workflow sets; `bpo server` registers them all."""

@@ -23,9 +23,11 @@ with workflow.unsafe.imports_passed_through():
     from models.evidence import EvidencePin, pinnable
     from models.messages import StartTransition
     from models.plan import Person, Plan
+    from models.program import RELAY_SIGNAL, REPORT_SIGNAL, Relayed, WorkstreamReport
     from models.signing import start_holds
     from models.status import TransitionStatus
     from workflows import feeder
+    from workflows.program import Streams
     from workflows.pump import Flusher, Sender
     from workflows.rechecker import Rechecker
     from workflows.rules import Machine, RefusalKind, Refused, awaiting
@@ -76,6 +78,16 @@ def _handles(command_type: type[Command]) -> Any:
     return update
 
 
+def _not_a_workstream(start: StartTransition) -> str | None:
+    """Why a start naming a program is refused: only that program starts its workstreams (Temporal
+    names the parent of a child workflow; nobody else can)."""
+    link, parent = start.program, workflow.info().parent
+    assert link is not None
+    if parent is None or parent.workflow_id != link.program or start.id != f"{link.program}/{link.key}":
+        return "a workstream is started by its program only"
+    return None
+
+
 def _with_handlers(cls: type[Any]) -> type[Any]:
     """One update handler per command of `models.commands.COMMANDS`, named by its update, except
     those the class writes out itself (approve, which first pins its evidence)."""
@@ -98,11 +110,21 @@ class TransitionWorkflow:
         self._start_refused: str | None = None
         if start.state is None:
             self.machine = Machine.start(
-                start.plan, start.id, now, self._changed, start.trusted_keys, first_run[:8], first_run, start.started_by
+                start.plan,
+                start.id,
+                now,
+                self._changed,
+                start.trusted_keys,
+                first_run[:8],
+                first_run,
+                start.started_by,
+                start.program,
             )
+            if start.program is not None:  # a workstream: started by its program, or not at all
+                self._start_refused = _not_a_workstream(start)
             # A start that names keys is signed by one of them: whoever reaches Temporal cannot
             # start a transition in another's name.
-            if start.trusted_keys and self._changed(SIGNATURES_BOUND) and not start_holds(start):
+            elif start.trusted_keys and self._changed(SIGNATURES_BOUND) and not start_holds(start):
                 self._start_refused = "the start is not signed by a key the transition trusts"
             elif start.trusted_keys and self._changed(START_FRESH):
                 # Against the moment Temporal wrote the start (in the history, so it replays), not
@@ -143,6 +165,9 @@ class TransitionWorkflow:
         asyncio.create_task(feeder.Feeder(self.machine, self._woke_by_feed).run())
         rechecker = Rechecker(self.machine, self._woke_by_feed)
         asyncio.create_task(rechecker.run())
+        streams = Streams(self.machine, start, self._woke_by_feed)
+        if self.machine.plan.workstreams or self.machine.state.program:
+            asyncio.create_task(streams.run())
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
         while self.machine.state.state not in ("cancelled", "completed"):
@@ -166,15 +191,22 @@ class TransitionWorkflow:
                     timer.cancel()  # a run that ends with a timer pending confuses the test server
                     timer, timer_at = None, None
                 await rechecker.settled()  # a check started in this turn is kept, not lost
+                await self._settle(streams)
                 await self._drain(carrier, pump, ending=False)
                 self._continue_as_new(start)
         await rechecker.settled()
+        await self._settle(streams)
         self._publish()
         if await self._drain(carrier, pump, ending=True):  # its last retries outlast the run's budget
             self._continue_as_new(start)
         if self._flusher and self._changed(FLUSH_BATCHED):  # what waited with the last flush
             self._publish()
         return self.machine.status(workflow.now())
+
+    async def _settle(self, streams: Streams) -> None:
+        """Let a program's starts and relays, or a workstream's report, go out before the run ends."""
+        if self.machine.plan.workstreams or self.machine.state.program:
+            await streams.settled()
 
     def _continue_as_new(self, start: StartTransition) -> None:
         state = self.machine.state.model_copy(update={"runs": self.machine.state.runs + 1})
@@ -309,6 +341,26 @@ class TransitionWorkflow:
             self.machine.refused_signal(
                 name, None, f"not a {name} command: {str(error)[:300]}", RefusalKind.BAD_INPUT, now
             )
+        self._changes += 1
+
+    @workflow.signal(name=REPORT_SIGNAL)
+    def workstream_report(self, report: WorkstreamReport) -> None:
+        """A workstream of this program says where it stands (`workflows.program`)."""
+        self.machine.workstream_reported(report, workflow.now())
+        self._changes += 1
+
+    @workflow.signal(name=RELAY_SIGNAL)
+    def program_relay(self, relay: Relayed) -> None:
+        """This workstream's program relays a command signed for the program: checked against
+        the program's id and keys; a refused one is audited, like a refused signal."""
+        now = workflow.now()
+        try:
+            self.machine.apply_relayed(relay, now)
+        except Refused as refusal:
+            self.machine.refused_signal(RELAY_SIGNAL, None, f"{relay.update}: {refusal}", refusal.kind, now)
+        except ValueError as error:  # not a command: the relay is refused, nothing changes
+            reason = f"{relay.update}: not a command ({str(error)[:300]})"
+            self.machine.refused_signal(RELAY_SIGNAL, None, reason, RefusalKind.BAD_INPUT, now)
         self._changes += 1
 
     @workflow.query

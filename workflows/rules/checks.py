@@ -50,15 +50,18 @@ from workflows.rules.versions import DELEGATION_DATES, KPI_PROVENANCE, READINGS_
 LEAD_ROLES = ("program_manager", "transition_lead")
 
 
-def check_signed(v: View, command: Command) -> None:
-    """Refuse a command not signed by a key the transition trusts, or signed without a request id."""
+def check_signed(v: View, command: Command, origin: tuple[str, str | None] | None = None) -> None:
+    """Refuse a command not signed by a key the transition trusts, or signed without a request id;
+    ``origin`` is the transition and run family it was signed for, when not this one (a
+    program's command relayed to its workstream)."""
+    transition, run = origin or (v.state.id, v.state.first_run_id)
     # The signature covers the transition, its run family, the time, the command and its request
     # id, so a signed command cannot be replayed elsewhere; without a request id it could be
     # replayed here.
     if replays.bound(v):
-        if command.signed_at is None or not verify(v.state.trusted_keys, v.state.id, command, v.state.first_run_id):
+        if command.signed_at is None or not verify(v.state.trusted_keys, transition, command, run):
             raise Refused(f"the {command.update} command is not signed by a trusted key", RefusalKind.NOT_SIGNED)
-    elif not verify(v.state.trusted_keys, v.state.id, command):
+    elif not verify(v.state.trusted_keys, transition, command):
         raise Refused(f"the {command.update} command is not signed by a trusted key", RefusalKind.NOT_SIGNED)
     if not command.request_id:
         raise Refused("a signed command needs a request id, so that it counts once", RefusalKind.NOT_SIGNED)

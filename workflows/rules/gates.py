@@ -77,11 +77,12 @@ def recheck(m: Recorder, now: datetime) -> None:
             gate_passed(m, gate, now)
 
 
-def check_roster_gates(m: Recorder, now: datetime) -> None:
-    """Pass every open gate a change of the roster moves (a roster gate) whose condition now holds."""
+def check_moving_gates(m: Recorder, now: datetime) -> None:
+    """Pass every open gate that moves without a decision on it (a roster gate, a workstreams
+    gate) whose condition now holds."""
     phase = m.phase
     assert phase is not None
     for gate in m.state.gates:
         spec = phase.gate(gate.key)
-        if spec is not None and kind_of(spec).moves_with_roster and gate.status == "open" and met(m, spec, gate):
+        if spec is not None and kind_of(spec).moves_alone and gate.status == "open" and met(m, spec, gate):
             gate_passed(m, gate, now)

@@ -14,9 +14,11 @@ from models.evidence import EvidencePin, RecheckRequest, RecheckResult
 from models.feeds import FeedPull, FeedResult
 from models.messages import GateState, TransitionState
 from models.plan import Plan
+from models.program import ProgramLink, Relayed, WorkstreamReport
 from models.status import GateStatus, TransitionStatus
 from workflows.rules import (
     awaiting,
+    checks,
     deadlines,
     delegation,
     deliveries,
@@ -25,6 +27,7 @@ from workflows.rules import (
     ledger,
     objectives,
     phases,
+    program,
     raid,
     rechecks,
     registry,
@@ -53,11 +56,12 @@ class Machine(Recorder):
         run_key: str | None = None,
         first_run_id: str | None = None,
         started_by: str | None = None,
+        link: ProgramLink | None = None,
     ) -> Machine:
         """A new transition at the start of its first phase; with ``trusted_keys``, every command
         must carry a signature by one of them; ``run_key`` goes into every audit and notice id;
         ``first_run_id`` names the run family every signature covers; ``started_by`` who started
-        it, kept in the first audit row and the status."""
+        it, kept in the first audit row and the status; ``link`` the program of a workstream."""
         state = TransitionState(
             id=transition_id,
             people=list(plan.people),
@@ -66,6 +70,7 @@ class Machine(Recorder):
             clock_at=now,
             trusted_keys=list(trusted_keys or []),
             started_by=started_by,
+            program=link,
         )
         machine = cls(plan, state, patched)
         state.first_run_id = first_run_id
@@ -74,6 +79,8 @@ class Machine(Recorder):
         detail = {"plan": plan.name, **({"trusted_keys": state.trusted_keys} if state.trusted_keys else {})}
         if started_by:
             detail["started_by"] = started_by
+        if link:
+            detail["program"] = link.program
         machine.audit("transition_started", now, detail=detail)
         phases.begin_phase(machine, 0, now)
         machine.advance(now)
@@ -88,6 +95,8 @@ class Machine(Recorder):
         self._run_rules(now)
         if self.plan.feeds:
             feeds.schedule(self, now)
+        if self.plan.workstreams:
+            program.watch(self, now)
         awaiting.request_approvals(self, now)
         objectives.watch(self, now)
         if self.state.raid and self.state.state == "running":  # in steady state too
@@ -114,7 +123,7 @@ class Machine(Recorder):
             awaiting.remind(self, now)
             phases.escalate(self, phase, now)
             deadlines.watch(self, phase, now)
-            gates.check_roster_gates(self, now)
+            gates.check_moving_gates(self, now)
             if not all(is_done(g) for g in self.state.gates):
                 return
             if not self.last_wave():
@@ -154,6 +163,50 @@ class Machine(Recorder):
         elif command.request_id:
             self.state.seen_requests = [*self.state.seen_requests, command.request_id][-MAX_SEEN_REQUESTS:]
         registry.apply(self, command, now, pin)
+        if self.state.workstreams:
+            program.relay(self, command, now)
+        self.advance(now)
+
+    # --- a program and its workstreams ----------------------------------------------------
+
+    def take_starts(self) -> list[str]:
+        """The keys of the workstreams to start now, each marked as starting (so taken once)."""
+        keys = program.due_to_start(self)
+        for key in keys:
+            program.starting(self, key)
+        return keys
+
+    def workstream_started(self, key: str, now: datetime) -> None:
+        """Workstream ``key`` was started."""
+        program.started(self, key, now)
+
+    def workstream_failed(self, key: str, reason: str, now: datetime) -> None:
+        """Workstream ``key`` could not be started: it never will, and the program escalates."""
+        program.block(self, key, reason, now)
+        self.advance(now)
+
+    def workstream_reported(self, report: WorkstreamReport, now: datetime) -> None:
+        """Keep a workstream's report and let the rules run on (its gate may pass)."""
+        program.reported(self, report, now)
+        self.advance(now)
+
+    def apply_relayed(self, relay: Relayed, now: datetime) -> None:
+        """Carry out a command of this workstream's program, signed for the program: checked
+        against the program's id and run family, then by the rules as if sent here."""
+        command = program.relayed_command(self, relay)
+        link = self.state.program
+        assert link is not None
+        if self.is_repeat(command):
+            return
+        if self.state.trusted_keys:
+            checks.check_signed(self, command, origin=(link.program, link.program_run))
+        registry.BY_COMMAND[type(command)].check(self, command, now)
+        replays.remember(self, command, now)
+        self.signed_for = (link.program, link.program_run)
+        try:
+            registry.apply(self, command, now)
+        finally:
+            self.signed_for = None
         self.advance(now)
 
     # --- feeds -----------------------------------------------------------------------------

@@ -28,6 +28,9 @@ class Recorder(View):
         self.outbox = Outbox()
         self.period_closed = False
         """Set when a steady-state period was settled: a good moment to continue as new."""
+        self.signed_for: tuple[str, str | None] | None = None
+        """While a workstream applies its program's command: the program's id and run family,
+        which the command's signature covers (kept in its audit rows for `bpo audit --verify`)."""
 
     def _next_id(self) -> str:
         self.state.seq += 1
@@ -55,6 +58,8 @@ class Recorder(View):
             detail["signed"] = {"command": command.update, "fields": signed_fields(command)}
             if command.signed_at is not None:  # the run family the signature covers
                 detail["signed"]["run"] = self.state.first_run_id or ""
+            if self.signed_for is not None:  # a program's command, relayed: signed for the program
+                detail["signed"]["transition"], detail["signed"]["run"] = self.signed_for[0], self.signed_for[1] or ""
         self.outbox.audit.append(
             AuditEntry(
                 id=self._next_id(),

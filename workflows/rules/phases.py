@@ -106,7 +106,20 @@ def pass_phase(m: Recorder, phase: Phase, now: datetime) -> None:
     if m.state.health_raised_by == phase.key:
         m.state.health = "on_track"
         m.state.health_raised_by = None
+    if m.state.program is not None and m.state.phase_index + 1 >= len(m.plan.phases):
+        end_workstream(m, now)  # its program governs the contract: no steady state of its own
+        return
     begin_phase(m, m.state.phase_index + 1, now)
+
+
+def end_workstream(m: Recorder, now: datetime) -> None:
+    """A workstream past its last phase is done."""
+    s = m.state
+    m.stop_clocks(now)
+    s.state, s.ended_at, s.end_reason = "completed", now, "its last phase passed"
+    m.audit("transition_completed", now)
+    message = (f"[{m.plan.client}] workstream completed", f"'{m.plan.name}' has passed its last phase.")
+    m.notify("completed", message, ["program_manager"], now)
 
 
 def begin_phase(m: Recorder, index: int, now: datetime) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from models.durations import BusinessTime
 from models.signing import fingerprint
 from models.status import TransitionStatus
-from workflows.rules import deadlines, delegation, objectives
+from workflows.rules import deadlines, delegation, objectives, program
 from workflows.rules.clock import View
 from workflows.rules.gates import gate_status
 
@@ -31,7 +31,7 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         phase_name=phase.name if phase else "Steady-state governance",
         phase_number=s.phase_index + 1,
         phases_total=len(v.plan.phases),
-        health=s.health,
+        health=program.health(v) if s.workstreams else s.health,
         wave=s.wave_index + 1 if waves else None,
         wave_size=waves[s.wave_index] if waves else None,
         waves=len(waves) if waves else None,
@@ -66,6 +66,8 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         amendments=[a.model_copy(update={"plan": None}) for a in s.amendments],
         feeds=s.feeds,
         audit_head=s.audit_head,
+        program=s.program.program if s.program else None,
+        workstreams=program.statuses(v) if v.plan.workstreams else [],
     )
 
 

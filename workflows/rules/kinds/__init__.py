@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from workflows.rules.kinds import approval, checklist, kpi, roster, scorecard
+from workflows.rules.kinds import approval, checklist, kpi, roster, scorecard, workstreams
 from workflows.rules.kinds.base import Kind
 
 KINDS: dict[str, Kind[Any]] = {
-    k.kind: k for k in (approval.KIND, checklist.KIND, kpi.KIND, roster.KIND, scorecard.KIND)
+    k.kind: k for k in (approval.KIND, checklist.KIND, kpi.KIND, roster.KIND, scorecard.KIND, workstreams.KIND)
 }
 """Every gate kind by the plan's ``kind:``."""
 

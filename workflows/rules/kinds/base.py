@@ -42,8 +42,9 @@ class Kind(Generic[S]):
     """What its page says it needs (``every item ticked``)."""
     waits_on_people: ClassVar[bool] = False
     """Whether `progress`'s waiting list names people (shown by name), not items or metrics."""
-    moves_with_roster: ClassVar[bool] = False
-    """Whether a change of the roster alone may pass it."""
+    moves_alone: ClassVar[bool] = False
+    """Whether it may pass with no decision on it (a change of the roster, a workstream's report):
+    the rules look at it each time they run."""
 
     def elsewhere(self, key: str, other: Kind[Any], update: str) -> str:
         """The refusal of a decision this kind takes (``update``) sent to gate ``key`` of another kind."""

@@ -20,7 +20,7 @@ class Roster(Kind[RosterGate]):
     kind = "roster"
     passes_on = "it passes when the roster holds every required role"
     needs = "roles on the roster"
-    moves_with_roster = True
+    moves_alone = True
 
     def progress(self, v: View, spec: RosterGate, gate: GateState) -> tuple[str, list[str]]:
         """``2/3 roles``, and the roles nobody holds."""

@@ -1,0 +1,79 @@
+"""What a program and its workstreams tell each other through Temporal, and what each keeps.
+
+A workstream is a transition of its own, started by its program as a child workflow that
+outlives it (`workflows.program`); it knows its program by a `ProgramLink`, reports where it
+stands by a `WorkstreamReport` signal, and takes the program's pause, resume, cancel, roster and
+key changes as a `Relayed` signal carrying the program's signed command.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from models.base import Message
+from models.plan_words import Health
+
+REPORT_SIGNAL = "workstream_report"
+"""The signal a workstream sends its program each time where it stands changes."""
+RELAY_SIGNAL = "program_relay"
+"""The signal a program sends each running workstream with a command meant for all of them."""
+RELAYED = ("pause", "resume", "cancel", "roster", "trust_keys")
+"""The updates of the commands a program relays to its running workstreams."""
+
+StreamState = Literal["waiting", "starting", "running", "paused", "completed", "cancelled", "blocked"]
+
+
+class ProgramLink(Message):
+    """In a workstream: whose it is. Relayed commands are signed for the program's id and run
+    family, so the workstream checks them against these."""
+
+    program: str
+    key: str
+    program_run: str | None = None
+    """The program's first run id, which its commands' signatures cover."""
+
+
+class WorkstreamReport(Message):
+    """Where a workstream stands, as it tells its program: the newest ``seq`` wins."""
+
+    key: str
+    seq: int = Field(ge=1)
+    state: Literal["running", "paused", "completed", "cancelled"]
+    phase: str
+    passed: list[str] = []
+    """Every phase it has passed (once passed, a phase stays passed for ``after`` and gates)."""
+    health: Health = "on_track"
+    next_due: datetime | None = None
+    waiting_for: list[str] = Field(default=[], max_length=50)
+
+
+class Workstream(Message):
+    """A program's record of one workstream: whether it started, and its latest report."""
+
+    key: str
+    state: StreamState = "waiting"
+    seq: int = 0
+    phase: str | None = None
+    passed: list[str] = []
+    health: Health = "on_track"
+    next_due: datetime | None = None
+    waiting_for: list[str] = []
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    blocked: str | None = None
+    """Why it can never start: a workstream it waits for was cancelled, or its start failed."""
+
+
+class Relayed(Message):
+    """A command of the program, sent on to a workstream as it was signed."""
+
+    update: str
+    command: dict[str, Any]
+
+
+def relayed(update: str, command: Any) -> Relayed:
+    """``command`` (a model of `models.commands`) as a relay carries it: every field as sent."""
+    return Relayed(update=update, command=command.model_dump(mode="json", exclude_unset=False))

@@ -1,0 +1,117 @@
+"""A program of three workstreams on the time-skipping server: each a transition of its own,
+started by the program when its dependency holds, reworked alone, paused with the program, and
+the program's gate passing once all are done (semantics: "Workstreams")."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from bpo.api import BpoError
+from bpo.running import SANDBOX
+from models.commands import Pause, Resume
+from models.plan import Plan
+from models.plan_loader import load_plan
+from models.status import TransitionStatus
+from tests.driver import Driver
+from tests.stack import DANA, EVE, LI
+from workflows.transition import TransitionWorkflow
+
+PROGRAM_PLAN = Path(__file__).resolve().parent.parent / "examples" / "program-plan.yaml"
+GOOD = {"csat": 91.0, "aht": 6.5}
+
+
+def program_plan() -> Plan:
+    return load_plan(PROGRAM_PLAN, env={}).plan
+
+
+async def until(driver: Driver, holds: Callable[[TransitionStatus], bool], what: str) -> TransitionStatus:
+    """The status once ``holds`` (workstreams start and report asynchronously)."""
+    status = None
+    for _ in range(200):
+        try:
+            status = await driver.status()
+        except BpoError:  # not started yet
+            status = None
+        if status is not None and holds(status):
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never: {what}; last status: {status}")
+
+
+def lane(status: TransitionStatus, key: str) -> tuple[str, str | None]:
+    stream = next(w for w in status.workstreams if w.key == key)
+    return stream.state, stream.phase
+
+
+async def test_a_program_runs_its_workstreams_side_by_side(launch, env, worker):
+    program = await launch(program_plan())
+    streams = {k: Driver(env, env.client, f"{program.id}/{k}") for k in ("email", "chat", "voice")}
+    status = await program.status()
+    assert [w.state for w in status.workstreams] == ["waiting"] * 3  # planning holds them all
+
+    await program.approve("contract_signed", DANA)
+    status = await until(program, lambda s: lane(s, "email")[0] == lane(s, "voice")[0] == "running", "email and voice run")
+    chat = next(w for w in status.workstreams if w.key == "chat")
+    assert (chat.state, chat.waiting) == ("waiting", "waiting for email to pass pilot")
+    email = await streams["email"].status()
+    assert (email.program, email.phase, email.name) == (program.id, "knowledge_transfer", f"{status.name}: Tier-1 email support")
+    assert [g.key for g in email.gates] == ["process_maps"]
+    assert email.gates[0].progress == "0/1 items"  # its own scope: email only
+
+    # email through knowledge transfer and pilot: chat starts once email has passed its pilot
+    await streams["email"].tick("process_maps", EVE, "email_support")
+    await streams["email"].read("W1", **GOOD)
+    status = await streams["email"].read("W2", **GOOD)
+    assert status.phase == "hypercare"
+    status = await until(program, lambda s: lane(s, "chat")[0] == "running", "chat starts after email's pilot")
+    assert "pilot" in next(w for w in status.workstreams if w.key == "email").passed
+
+    # a rejection reworks its own workstream only
+    status = await streams["email"].reject("hypercare_exit", DANA, "backlog too high")
+    assert (status.phase, status.reworks) == ("pilot", 1)
+    assert (await streams["voice"].status()).phase == "knowledge_transfer"
+    assert (await program.status()).phase == "transition"
+
+    # pausing the program pauses every running workstream; resuming resumes them
+    await program.do(Pause(by=LI, reason="client freeze over year end"))
+    for key in ("email", "chat", "voice"):
+        paused = await until(streams[key], lambda s: s.state == "paused", f"{key} paused with the program")
+        assert paused.pause_reason == "client freeze over year end"
+    await program.do(Resume(by=LI, reason="freeze lifted"))
+    for key in ("email", "chat", "voice"):
+        await until(streams[key], lambda s: s.state == "running", f"{key} resumed with the program")
+
+    # every workstream done: the program's gate passes by itself and the program goes on
+    for key, item in (("email", None), ("chat", "chat_support"), ("voice", "voice_support")):
+        if item:
+            await streams[key].tick("process_maps", EVE, item)
+        await streams[key].read("W3", **GOOD)
+        await streams[key].read("W4", **GOOD)
+        status = await streams[key].approve("hypercare_exit", DANA)
+        assert status.state == "completed", key
+    status = await until(program, lambda s: s.phase == "steady_state", "the program passes its workstreams gate")
+    assert [w.state for w in status.workstreams] == ["completed"] * 3
+
+    # the program's history and a workstream's replay on this code
+    for workflow_id in (program.id, streams["chat"].id):
+        history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+        replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
+        await replayer.replay_workflow(WorkflowHistory.from_json(workflow_id, history.to_json()))
+
+
+async def test_a_workstream_cannot_be_started_by_hand(launch, env, settings):
+    from bpo.api import start_transition
+
+    program = await launch(program_plan())
+    try:
+        await start_transition(env.client, program_plan(), task_queue=settings.task_queue, transition_id=f"{program.id}/email")
+    except BpoError as error:
+        assert "its program starts" in str(error)
+    else:
+        raise AssertionError("a workstream id was started by hand")

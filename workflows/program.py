@@ -1,0 +1,127 @@
+"""The workflow's side of programs: a program starts its workstreams and relays commands to them;
+a workstream reports to its program. The rules of both are `workflows.rules.program`'s.
+
+Each workstream is a child workflow with ``ParentClosePolicy.ABANDON``: Temporal applies a
+child's parent-close policy when the parent continues as new (temporalio/temporal#3666), so any
+other policy would end every workstream at the program's first continue-as-new. Once started,
+program and workstream know each other by id only and talk by signals, which reach the newest
+run of either whatever runs came between (docs/semantics.md, "Workstreams").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from models.constants import WORKFLOW_NAME
+    from models.messages import StartTransition
+    from models.program import RELAY_SIGNAL, REPORT_SIGNAL, ProgramLink, Relayed, WorkstreamReport
+    from models.workstreams import phases_of, workstream_id, workstream_plan
+    from workflows.rules import Machine
+    from workflows.rules.program import due_to_start, relay_targets, report
+    from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROGRAM, SA_PROVIDER, SA_STATE
+
+
+class Streams:
+    """A program's workstreams (started, relayed to) or a workstream's reports to its program."""
+
+    def __init__(self, machine: Machine, start: StartTransition, woke: Callable[[], None]) -> None:
+        self.machine = machine
+        self.start = start
+        self.woke = woke
+        self.busy = False
+        self.last: WorkstreamReport | None = None
+
+    def _work(self) -> bool:
+        m = self.machine
+        if m.state.program is not None:
+            return self._report() != self.last
+        return bool(m.state.relays) or bool(m.plan.workstreams and due_to_start(m))
+
+    def _report(self) -> WorkstreamReport:
+        return report(self.machine, workflow.now()).model_copy(update={"seq": 1})
+
+    async def run(self) -> None:
+        """Start, relay and report whatever the rules say, for as long as the transition runs."""
+        while True:
+            await workflow.wait_condition(self._work)
+            self.busy = True
+            try:
+                if self.machine.state.program is not None:
+                    await self._send_report()
+                else:
+                    for key in self.machine.take_starts():
+                        await self._start(key)
+                    while self.machine.state.relays:
+                        await self._relay(self.machine.state.relays[0])
+                        self.machine.state.relays = self.machine.state.relays[1:]
+            finally:
+                self.busy = False
+            self.woke()
+
+    async def settled(self) -> None:
+        """Wait until nothing is left to start, relay or report (before a run ends)."""
+        await workflow.wait_condition(lambda: not self.busy and not self._work())
+
+    async def _start(self, key: str) -> None:
+        m, now = self.machine, workflow.now()
+        stream_id = workstream_id(m.state.id, key)
+        plan = workstream_plan(m.plan, key).model_copy(update={"people": list(m.state.people)})
+        link = ProgramLink(program=m.state.id, key=key, program_run=m.state.first_run_id)
+        start = StartTransition(
+            id=stream_id,
+            plan=plan,
+            trusted_keys=list(m.state.trusted_keys),
+            started_by=f"program {m.state.id}",
+            flush_after=self.start.flush_after,
+            program=link,
+        )
+        known = workflow.info().typed_search_attributes
+        named = [SearchAttributePair(k, v) for k in (SA_CLIENT, SA_PROVIDER) if (v := known.get(k)) is not None]
+        try:
+            await workflow.start_child_workflow(
+                WORKFLOW_NAME,
+                start,
+                id=stream_id,
+                task_queue=workflow.info().task_queue,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                search_attributes=TypedSearchAttributes(
+                    [
+                        *named,
+                        SearchAttributePair(SA_PROGRAM, m.state.id),
+                        SearchAttributePair(SA_PHASE, phases_of(m.plan, key)[0].key),
+                        SearchAttributePair(SA_HEALTH, "on_track"),
+                        SearchAttributePair(SA_STATE, "running"),
+                    ]
+                ),
+                static_summary=f"Workstream {plan.name}"[:200],
+            )
+        except Exception as error:  # an id in use by a run still going, a refused start
+            workflow.logger.warning("workstream_not_started", extra={"workstream": key, "error": str(error)})
+            m.workstream_failed(key, f"it could not be started ({type(error).__name__})", now)
+            return
+        m.workstream_started(key, now)
+
+    async def _relay(self, relay: Relayed) -> None:
+        for target in relay_targets(self.machine):
+            try:
+                await workflow.get_external_workflow_handle(target).signal(RELAY_SIGNAL, relay)
+            except Exception as error:  # it ended meanwhile: nothing left to tell it
+                workflow.logger.info("relay_not_delivered", extra={"workstream": target, "error": str(error)})
+
+    async def _send_report(self) -> None:
+        m = self.machine
+        link = m.state.program
+        assert link is not None
+        current = self._report()
+        m.state.reported += 1
+        sent = current.model_copy(update={"seq": m.state.reported})
+        try:
+            await workflow.get_external_workflow_handle(link.program).signal(REPORT_SIGNAL, sent)
+        except Exception as error:  # the program ended: it reads no more reports
+            workflow.logger.info("report_not_delivered", extra={"program": link.program, "error": str(error)})
+        self.last = current

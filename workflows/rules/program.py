@@ -1,0 +1,196 @@
+"""Programs and their workstreams: which workstreams start when, what their reports change, what
+the program relays to them, and how a workstream ends (semantics: "Workstreams").
+
+Both halves are here, over plain state: the program's (``state.workstreams``, one record per
+workstream) and the workstream's (``state.program``, the link to its program). The workflow
+(`workflows.program`) starts the workstreams and carries the signals these rules ask for.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from models.commands import BY_UPDATE, Command
+from models.plan import NOTIFIED_OF_CONTROL, Plan
+from models.plan_words import Health
+from models.program import RELAY_SIGNAL, RELAYED, Relayed, Workstream, WorkstreamReport, relayed
+from models.status import WorkstreamStatus
+from models.workstreams import phases_of, start_phase, workstream_id
+from workflows.rules.clock import View, is_done
+from workflows.rules.outbox import Recorder
+from workflows.rules.phases import HEALTH_ORDER, raise_health
+from workflows.rules.refusals import RefusalKind, Refused
+
+LIVE = ("running", "paused")
+"""States of a workstream whose own rules run (or will, once resumed)."""
+
+
+# --- the program's half ---------------------------------------------------------------------
+
+
+def watch(m: Recorder, now: datetime) -> None:
+    """Once the program reaches the phase that starts its workstreams, keep a record of each; a
+    workstream that waits for one cancelled or blocked never starts, and the program escalates."""
+    first = start_phase(m.plan)
+    if first is None or m.state.phase_index < first:
+        return
+    for stream in m.plan.workstreams:
+        if stream.key not in m.state.workstreams:
+            m.state.workstreams[stream.key] = Workstream(key=stream.key)
+    for stream in m.plan.workstreams:
+        record = m.state.workstreams[stream.key]
+        if record.state != "waiting":
+            continue
+        failed = [k for k in stream.after if m.state.workstreams[k].state in ("cancelled", "blocked")]
+        if failed:
+            block(m, stream.key, f"it waits for {failed[0]}, which was {m.state.workstreams[failed[0]].state}", now)
+
+
+def due_to_start(v: View) -> list[str]:
+    """The workstreams to start now: waiting, with every ``after`` met, the program running."""
+    if v.state.state != "running":
+        return []
+    return [
+        w.key
+        for w in v.plan.workstreams
+        if (record := v.state.workstreams.get(w.key)) is not None
+        and record.state == "waiting"
+        and all(phase in v.state.workstreams[k].passed for k, phase in w.after.items())
+    ]
+
+
+def starting(m: Recorder, key: str) -> None:
+    """The workflow is starting workstream ``key``: it is not started twice."""
+    m.state.workstreams[key].state = "starting"
+
+
+def started(m: Recorder, key: str, now: datetime) -> None:
+    """Workstream ``key`` runs."""
+    record = m.state.workstreams[key]
+    record.state, record.started_at = "running", now
+    record.phase = phases_of(m.plan, key)[0].key
+    m.audit("workstream_started", now, detail={"workstream": key, "id": workstream_id(m.state.id, key)})
+    stream = m.plan.workstream(key)
+    name = stream.name if stream else key
+    message = (f"[{m.plan.client}] workstream started: {name}", f"'{m.plan.name}': workstream {name} has started.")
+    m.notify("workstream_started", message, ["point_of_contact"], now)
+
+
+def block(m: Recorder, key: str, reason: str, now: datetime) -> None:
+    """Workstream ``key`` can never start: say why, and escalate the program."""
+    record = m.state.workstreams[key]
+    record.state, record.blocked, record.ended_at = "blocked", reason, now
+    raise_health(m, m.phase_key, "escalated")
+    m.audit("workstream_blocked", now, detail={"workstream": key, "reason": reason})
+    stream = m.plan.workstream(key)
+    name = stream.name if stream else key
+    message = (
+        f"[{m.plan.client}] workstream blocked: {name}",
+        f"'{m.plan.name}': workstream {name} cannot start: {reason}. Amend the plan or waive the gate it holds.",
+    )
+    m.notify("escalation", message, ["executive_sponsor", *NOTIFIED_OF_CONTROL], now)
+
+
+def reported(m: Recorder, report: WorkstreamReport, now: datetime) -> None:
+    """Keep what a workstream says of itself (its newest report only), auditing what it passed."""
+    record = m.state.workstreams.get(report.key)
+    if record is None or record.state in ("waiting", "blocked") or report.seq <= record.seq:
+        return  # not one this program started, or an older report overtaken by a newer one
+    newly = [p for p in report.passed if p not in record.passed]
+    ended = report.state in ("completed", "cancelled") and record.state != report.state
+    record.seq, record.state, record.phase, record.health = report.seq, report.state, report.phase, report.health
+    record.passed = list(dict.fromkeys([*record.passed, *report.passed]))
+    record.next_due, record.waiting_for = report.next_due, report.waiting_for
+    for phase in newly:
+        m.audit("workstream_phase_passed", now, detail={"workstream": report.key, "passed": phase})
+    if ended:
+        record.ended_at = now
+        m.audit(f"workstream_{report.state}", now, detail={"workstream": report.key})
+
+
+def health(v: View) -> Health:
+    """The program's health: the worst of its own and its live workstreams'."""
+    worst = v.state.health
+    for record in v.state.workstreams.values():
+        if record.state in LIVE and HEALTH_ORDER.index(record.health) > HEALTH_ORDER.index(worst):
+            worst = record.health
+    return worst
+
+
+def waiting_text(plan: Plan, record: Workstream, records: dict[str, Workstream]) -> str:
+    """What a workstream not yet started waits for, as status says it (``waiting for email to
+    pass pilot``)."""
+    stream = plan.workstream(record.key)
+    if record.blocked:
+        return f"blocked: {record.blocked}"
+    pending = [f"{k} to pass {p}" for k, p in (stream.after.items() if stream else []) if p not in records[k].passed]
+    return "waiting for " + " and ".join(pending) if pending else "waiting for the program"
+
+
+def relay(m: Recorder, command: Command, now: datetime) -> None:
+    """Keep a command the program applied that its live workstreams take too, to send on; a
+    cancelled program's workstreams not yet started never will."""
+    if command.update in RELAYED and any(r.state in (*LIVE, "starting") for r in m.state.workstreams.values()):
+        m.state.relays = [*m.state.relays, relayed(command.update, command)]
+    if command.update == "cancel":
+        for record in m.state.workstreams.values():
+            if record.state == "waiting":
+                record.state, record.ended_at = "cancelled", now
+                m.audit("workstream_cancelled", now, detail={"workstream": record.key, "reason": "program cancelled"})
+
+
+def relay_targets(v: View) -> list[str]:
+    """The ids of the workstreams a relay goes to: those started and not ended."""
+    return [workstream_id(v.state.id, k) for k, r in v.state.workstreams.items() if r.state in LIVE]
+
+
+# --- the workstream's half ------------------------------------------------------------------
+
+
+def report(v: View, now: datetime) -> WorkstreamReport:
+    """Where this workstream stands at ``now``, for its program (``seq`` set by the sender)."""
+    link = v.state.program
+    assert link is not None
+    passed = list(dict.fromkeys(r.phase for r in v.state.phases if r.outcome == "passed"))
+    waiting = [g.key for g in v.state.gates if not is_done(g)]
+    state = v.state.state
+    return WorkstreamReport(
+        key=link.key,
+        seq=max(v.state.reported, 1),
+        state=state,
+        phase=v.phase_key,
+        passed=[p for p in passed if p in [ph.key for ph in v.plan.phases]],
+        health=v.state.health,
+        next_due=v.phase_due(now) if state == "running" else None,
+        waiting_for=waiting[:50],
+    )
+
+
+def relayed_command(v: View, relay: Relayed) -> Command:
+    """The program's command a relay carries, or a `Refused` saying why it is not one."""
+    command_type = BY_UPDATE.get(relay.update)
+    if v.state.program is None:
+        raise Refused(f"a {RELAY_SIGNAL} goes to a workstream; this is not one", RefusalKind.BAD_INPUT)
+    if command_type is None or relay.update not in RELAYED:
+        raise Refused(f"a program does not relay '{relay.update}'", RefusalKind.UNKNOWN_COMMAND)
+    return command_type.model_validate(relay.command)
+
+
+def statuses(v: View) -> list[WorkstreamStatus]:
+    """Each workstream of the program as its status lists it, in the plan's order."""
+    records = {w.key: v.state.workstreams.get(w.key) or Workstream(key=w.key) for w in v.plan.workstreams}
+    return [
+        WorkstreamStatus(
+            key=w.key,
+            id=workstream_id(v.state.id, w.key),
+            name=w.name,
+            state=(r := records[w.key]).state,
+            phase=r.phase,
+            passed=r.passed,
+            health=r.health,
+            next_due=r.next_due,
+            waiting=waiting_text(v.plan, r, records) if r.state in ("waiting", "blocked") else None,
+            waiting_for=r.waiting_for,
+        )
+        for w in v.plan.workstreams
+    ]

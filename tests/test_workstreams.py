@@ -56,11 +56,17 @@ async def test_a_program_runs_its_workstreams_side_by_side(launch, env, worker):
     assert [w.state for w in status.workstreams] == ["waiting"] * 3  # planning holds them all
 
     await program.approve("contract_signed", DANA)
-    status = await until(program, lambda s: lane(s, "email")[0] == lane(s, "voice")[0] == "running", "email and voice run")
+    status = await until(
+        program, lambda s: lane(s, "email")[0] == lane(s, "voice")[0] == "running", "email and voice run"
+    )
     chat = next(w for w in status.workstreams if w.key == "chat")
     assert (chat.state, chat.waiting) == ("waiting", "waiting for email to pass pilot")
     email = await streams["email"].status()
-    assert (email.program, email.phase, email.name) == (program.id, "knowledge_transfer", f"{status.name}: Tier-1 email support")
+    assert (email.program, email.phase, email.name) == (
+        program.id,
+        "knowledge_transfer",
+        f"{status.name}: Tier-1 email support",
+    )
     assert [g.key for g in email.gates] == ["process_maps"]
     assert email.gates[0].progress == "0/1 items"  # its own scope: email only
 
@@ -101,7 +107,9 @@ async def test_a_program_runs_its_workstreams_side_by_side(launch, env, worker):
     # the program's history and a workstream's replay on this code
     for workflow_id in (program.id, streams["chat"].id):
         history = await env.client.get_workflow_handle(workflow_id).fetch_history()
-        replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
+        replayer = Replayer(
+            workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX
+        )
         await replayer.replay_workflow(WorkflowHistory.from_json(workflow_id, history.to_json()))
 
 
@@ -110,7 +118,9 @@ async def test_a_workstream_cannot_be_started_by_hand(launch, env, settings):
 
     program = await launch(program_plan())
     try:
-        await start_transition(env.client, program_plan(), task_queue=settings.task_queue, transition_id=f"{program.id}/email")
+        await start_transition(
+            env.client, program_plan(), task_queue=settings.task_queue, transition_id=f"{program.id}/email"
+        )
     except BpoError as error:
         assert "its program starts" in str(error)
     else:

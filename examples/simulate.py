@@ -35,6 +35,7 @@ from simulate_feeds import (  # noqa: E402
     warehouse,
     weeks_from,
 )
+from simulate_program import WORKSTREAMS, drive_program  # noqa: E402
 from simulate_time import drive_calendar, drive_pending  # noqa: E402
 from temporalio.client import WorkflowHistory  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
@@ -255,7 +256,7 @@ async def main() -> None:
     parser.add_argument("--history", type=Path, help="save each run's history as JSON in this folder")
     parser.add_argument(
         "--scenario",
-        choices=["all", "reference", "controls", "calendar", "pending", "feeds"],
+        choices=["all", "reference", "controls", "calendar", "pending", "feeds", "program"],
         default="all",
         help="which transitions to run",
     )
@@ -286,6 +287,7 @@ async def main() -> None:
                     terms = plan.steady_state.model_copy(update={"until": args.until})
                     plan = plan.model_copy(update={"steady_state": terms})
                 scenarios = {
+                    "program": lambda: drive_program(env, settings.task_queue),
                     "feeds": lambda: drive_feeds(env, settings.task_queue, base, up, connections),
                     "pending": lambda: drive_pending(env, settings.task_queue),
                     "calendar": lambda: drive_calendar(env, settings.task_queue),
@@ -293,7 +295,11 @@ async def main() -> None:
                 }
                 for name, scenario in scenarios.items():
                     if args.scenario in ("all", name):
-                        events = await save_runs(env, await scenario(), args.history, name)
+                        tid = await scenario()
+                        events = await save_runs(env, tid, args.history, name)
+                        if name == "program":  # and each of its workstreams
+                            for key in WORKSTREAMS:
+                                events += await save_runs(env, f"{tid}/{key}", args.history, f"program-{key}")
                         if args.scenario == name:
                             print(json.dumps({f"{name}_events": events}))
                             return

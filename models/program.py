@@ -14,13 +14,14 @@ from typing import Any, Literal
 from pydantic import Field
 
 from models.base import Message
+from models.commands import Cancel, ChangeRoster, Pause, Resume, TrustKeys
 from models.plan_words import Health
 
 REPORT_SIGNAL = "workstream_report"
 """The signal a workstream sends its program each time where it stands changes."""
 RELAY_SIGNAL = "program_relay"
 """The signal a program sends each running workstream with a command meant for all of them."""
-RELAYED = ("pause", "resume", "cancel", "roster", "trust_keys")
+RELAYED = tuple(c.update for c in (Pause, Resume, Cancel, ChangeRoster, TrustKeys))
 """The updates of the commands a program relays to its running workstreams."""
 
 StreamState = Literal["waiting", "starting", "running", "paused", "completed", "cancelled", "blocked"]

@@ -14,12 +14,12 @@ from temporalio.worker import Replayer
 
 from bpo.api import BpoError
 from bpo.running import SANDBOX
-from models.commands import Pause, Resume
-from models.plan import Plan
+from models.commands import ChangeRoster, Pause, Resume
+from models.plan import Person, Plan
 from models.plan_loader import load_plan
 from models.status import TransitionStatus
 from tests.driver import Driver
-from tests.stack import DANA, EVE, LI
+from tests.stack import DANA, EVE, LI, RAJ
 from workflows.transition import TransitionWorkflow
 
 PROGRAM_PLAN = Path(__file__).resolve().parent.parent / "examples" / "program-plan.yaml"
@@ -78,6 +78,18 @@ async def test_a_program_runs_its_workstreams_side_by_side(launch, env, worker):
     status = await until(program, lambda s: lane(s, "chat")[0] == "running", "chat starts after email's pilot")
     assert "pilot" in next(w for w in status.workstreams if w.key == "email").passed
 
+    # a roster change of the program reaches every running workstream, as signed
+    ana = Person(id="ana@northstar.example", name="Ana Ruiz", org="provider", roles=["sme"])
+    await program.do(ChangeRoster(add=[ana], by=RAJ))
+    for key in ("email", "chat", "voice"):
+        handle = env.client.get_workflow_handle(streams[key].id)
+        for _ in range(100):
+            if ana in await handle.query("roster", result_type=list[Person]):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"the roster change never reached {key}")
+
     # a rejection reworks its own workstream only
     status = await streams["email"].reject("hypercare_exit", DANA, "backlog too high")
     assert (status.phase, status.reworks) == ("pilot", 1)
@@ -96,7 +108,7 @@ async def test_a_program_runs_its_workstreams_side_by_side(launch, env, worker):
     # every workstream done: the program's gate passes by itself and the program goes on
     for key, item in (("email", None), ("chat", "chat_support"), ("voice", "voice_support")):
         if item:
-            await streams[key].tick("process_maps", EVE, item)
+            await streams[key].tick("process_maps", ana.id, item)  # Ana came by the program's roster
         await streams[key].read("W3", **GOOD)
         await streams[key].read("W4", **GOOD)
         status = await streams[key].approve("hypercare_exit", DANA)

@@ -397,7 +397,7 @@ class TransitionWorkflow:
         workflow.set_current_details(self.machine.details(workflow.now()))
         if self._flusher and self._flusher.holding:  # upserted with the flush, once for them all
             return
-        current: tuple[Any, ...] = (self.machine.phase_key, s.health, s.state)
+        current: tuple[Any, ...] = (self.machine.phase_key, self.machine.health(), s.state)
         if self._changed(APPROVAL_REQUESTS):
             due = awaiting.next_due(self.machine, workflow.now())
             current += (

@@ -239,6 +239,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> None:
     print(
         f"{args.plan}: valid: {len(plan.phases)} phases, {gates} gates, {len(plan.people)} people, {len(plan.kpis)} KPIs"
         + (f", {len(plan.feeds)} KPI feeds ({plan.reporting_period})" if plan.feeds else "")
+        + (f", {len(plan.workstreams)} workstreams" if plan.workstreams else "")
     )
 
 

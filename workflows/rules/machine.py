@@ -14,6 +14,7 @@ from models.evidence import EvidencePin, RecheckRequest, RecheckResult
 from models.feeds import FeedPull, FeedResult
 from models.messages import GateState, TransitionState
 from models.plan import Plan
+from models.plan_words import Health
 from models.program import ProgramLink, Relayed, WorkstreamReport
 from models.status import GateStatus, TransitionStatus
 from workflows.rules import (
@@ -273,6 +274,10 @@ class Machine(Recorder):
     def status(self, now: datetime, brief: bool = False) -> TransitionStatus:
         """Where the transition stands at ``now``; see `workflows.rules.status.status`."""
         return report.status(self, now, brief)
+
+    def health(self) -> Health:
+        """The transition's health; a program's is the worst of its own and its running workstreams'."""
+        return program.health(self)
 
     def details(self, now: datetime) -> str:
         """A short Markdown summary for the Temporal Web UI."""

@@ -36,8 +36,9 @@ class Workstreams(Kind[WorkstreamsGate]):
     def progress(self, v: View, spec: WorkstreamsGate, gate: GateState) -> tuple[str, list[str]]:
         """``1/3 workstreams passed pilot``, and the workstreams still awaited."""
         waiting = gate_waits_for(v, spec)
+        counted = [k for k in named(v.plan, spec) if (r := v.state.workstreams.get(k)) is None or r.state != "cancelled"]
         what = "done" if spec.passed == "all" else f"past {spec.passed}"
-        return f"{len(named(v.plan, spec)) - len(waiting)}/{len(named(v.plan, spec))} workstreams {what}", waiting
+        return f"{len(counted) - len(waiting)}/{len(counted)} workstreams {what}", waiting
 
     def met(self, v: View, spec: WorkstreamsGate, gate: GateState) -> bool:
         """Every workstream it names (but those cancelled alone) has passed what it names."""

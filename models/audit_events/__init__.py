@@ -15,13 +15,13 @@ from collections.abc import Iterable
 
 from pydantic import ValidationError
 
-from models.audit_events import decisions, happenings
+from models.audit_events import decisions, happenings, programs
 from models.audit_events.base import Event, Row, Unknown
 
 
 def _kinds() -> dict[str, type[Event]]:
     found: dict[str, type[Event]] = {}
-    for module in (decisions, happenings):
+    for module in (decisions, happenings, programs):
         for model in vars(module).values():
             if isinstance(model, type) and issubclass(model, Event) and "kind" in model.model_fields:
                 default = model.model_fields["kind"].default

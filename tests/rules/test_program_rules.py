@@ -5,7 +5,9 @@ program (semantics: "Workstreams")."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+from models.audit_events import EVENTS, event_of
 from models.commands import Approve, Cancel, Pause
 from models.plan_loader import load_plan
 from models.program import ProgramLink, WorkstreamReport, relayed
@@ -67,6 +69,9 @@ def test_the_gate_passes_once_all_are_done_leaving_out_one_cancelled_alone():
     run.machine.workstream_reported(report("chat", 1, "completed", "hypercare", ("pilot", "hypercare")), run.now)
     run._collect()
     assert run.status().phase == "steady_state"
+    for entry in run.audit:  # every row a program writes reads as its typed event, every field named
+        event = event_of(SimpleNamespace(**entry.model_dump(exclude={"id", "signature"})))
+        assert type(event) is EVENTS[entry.kind] and not set(entry.detail) - set(type(event).model_fields), entry
     assert [e.kind for e in run.audit if e.kind.startswith("workstream_")][-2:] == [
         "workstream_phase_passed",
         "workstream_completed",

@@ -105,7 +105,8 @@ def reported(m: Recorder, report: WorkstreamReport, now: datetime) -> None:
         m.audit("workstream_phase_passed", now, detail={"workstream": report.key, "passed": phase})
     if ended:
         record.ended_at = now
-        m.audit(f"workstream_{report.state}", now, detail={"workstream": report.key})
+        kind = "workstream_completed" if report.state == "completed" else "workstream_cancelled"
+        m.audit(kind, now, detail={"workstream": report.key})
 
 
 def health(v: View) -> Health:

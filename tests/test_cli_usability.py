@@ -289,3 +289,13 @@ def test_zsh_script_parses_and_registers_itself(tmp_path: Path):
     done = subprocess.run(["zsh", "-f", "-c", probe], capture_output=True, text=True, timeout=30,
                           env={**os.environ, "HOME": str(tmp_path)})  # fmt: skip
     assert done.returncode == 0 and done.stdout.strip() == "_bpo", done.stderr
+
+
+def test_audit_verify_with_the_server_down_could_not_check_and_says_why_plainly(tmp_path: Path):
+    data = tmp_path / "data"
+    _pinned_trail(data, {})
+    port = free_port()
+    done = bpo("audit", "t1", "--verify", BPO_DATA_DIR=str(data), TEMPORAL_ADDRESS=f"127.0.0.1:{port}")
+    assert done.returncode == 3, done.stderr
+    assert f"could not be checked: cannot reach Temporal at 127.0.0.1:{port}" in done.stderr
+    assert "tonic" not in done.stderr and "Error(" not in done.stderr

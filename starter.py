@@ -216,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--by", required=True, metavar="PERSON", help="your id on the roster")
     p.add_argument("--request-id", help="makes a retried command count once")
 
-    p = add("completion", "print a completion script: source <(bpo completion bash)", "completion")
+    # Run by `main` itself, before the settings are read: see there.
+    p = add("completion", "print a completion script: source <(bpo completion bash)", "completion:completion_script")
     p.add_argument("shell", choices=["bash", "zsh", "fish"])
     return parser
 
@@ -235,7 +236,8 @@ def _pipe_closed() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns its exit code (0 done, 2 refused, 1 failed)."""
+    """Run one command; returns its exit code (0 done, 2 refused, 1 failed or changed, 3 could
+    not check, 141 standard output closed early)."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # argparse will not take positionals after an option (`kpi ID --period P csat=90`), so

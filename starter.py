@@ -4,13 +4,16 @@ This module holds the parser and `main`; the commands live in `bpo.commands`, by
 
 Exit codes: 0 done; 2 refused (bad input, unknown transition, gate, item or metric, a person not
 allowed to decide, a gate that is not open), with a message that says what would be right; 1
-anything else, such as no server reachable.
+anything else, such as no server reachable (for the ``--verify`` commands: something changed); 3
+(the ``--verify`` commands) could not check now; 141 standard output was closed early
+(``bpo list | head -1``), quietly, as other Unix tools end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import os
 import sys
@@ -18,7 +21,7 @@ from collections.abc import Coroutine
 
 from pydantic import ValidationError
 
-from bpo.commands.common import FAILED, REFUSED, Exit, with_hint
+from bpo.commands.common import FAILED, REFUSED, Exit, unreachable, with_hint
 from bpo.errors import BpoError
 from infra.settings import get_settings, make_url_safe
 from models.errors import describe
@@ -28,7 +31,10 @@ from models.errors import describe
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command, its arguments and its help."""
+    from bpo.version import VersionAction
+
     parser = argparse.ArgumentParser(prog="bpo", description="Run BPO transitions on Temporal.")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str, func: str) -> argparse.ArgumentParser:
@@ -54,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("validate", "check a plan file and print every problem with its place", "seeing:cmd_validate")
     p.add_argument("plan")
+    p.add_argument("--json", action="store_true", help="the verdict as JSON: ok, problems (path, line, message)")
     add("schema", "print the plan's JSON Schema, for editors", "seeing:cmd_schema")
 
     p = add("start", "start a transition from a plan; prints its id", "operating:cmd_start")
@@ -129,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("evidence", "the evidence a gate's approvals pinned; --verify checks it is unchanged", "sources:cmd_evidence")
     p.add_argument("id")
     p.add_argument("gate")
-    p.add_argument("--verify", action="store_true", help="fetch it again: exit 0 all unchanged, 1 not")
+    p.add_argument(
+        "--verify", action="store_true", help="fetch it again: exit 0 all unchanged, 1 changed, 3 could not check"
+    )
     p.add_argument("--json", action="store_true")
 
     p = add("config", "the settings in force (environment and .env), secrets masked", "seeing:cmd_config")
@@ -148,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p.add_argument(
-        "--verify", action="store_true", help="check the hash chain and every signature: exit 0 intact, 1 not"
+        "--verify", action="store_true", help="check the chain and every signature: exit 0 intact, 1 not, 3 could not check"
     )
 
     from bpo.commands.registry import add_commands  # approve, tick, reject, waive, pause, ...
@@ -169,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--from", dest="person", required=True, metavar="PERSON", help="whose decisions are delegated")
     p.add_argument("--to", metavar="PERSON", help="who decides in their stead (on the roster)")
-    p.add_argument("--until", metavar="DATE", help="the last day, for example 2027-02-01")
+    p.add_argument("--until", metavar="DATE", help="the last day: 2027-02-01, or a duration from now such as 30d")
     p.add_argument("--end", action="store_true", help="end the person's delegation now")
     p.add_argument("--by", required=True, metavar="PERSON", help="the person, or an executive sponsor of their side")
     p.add_argument("--request-id", help="makes a retried command count once")
@@ -188,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["risk", "action", "issue", "decision"], help="with add")
     p.add_argument("--title", help="with add: what it is")
     p.add_argument("--owner", metavar="PERSON", help="with add: who owns it (on the roster)")
-    p.add_argument("--due", metavar="DATE", help="with add: when it is due, for example 2027-02-01")
+    p.add_argument("--due", metavar="DATE", help="with add: when it is due: 2027-02-01, or a duration from now such as 30d")
     p.add_argument("--severity", choices=["low", "medium", "high", "critical"], help="with add (default medium)")
     p.add_argument("--blocks", metavar="GATE", help="with add: a gate it holds until it is closed")
     p.add_argument("--note", help="with close: how it was settled")
@@ -206,11 +215,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remove", action="append", default=[], metavar="PERSON", help="take a person off; repeatable")
     p.add_argument("--by", required=True, metavar="PERSON", help="your id on the roster")
     p.add_argument("--request-id", help="makes a retried command count once")
+
+    # Run by `main` itself, before the settings are read: see there.
+    p = add("completion", "print a completion script: source <(bpo completion bash)", "completion:completion_script")
+    p.add_argument("shell", choices=["bash", "zsh", "fish"])
     return parser
 
 
+PIPE_CLOSED = 141
+"""The exit code when standard output closed early (``bpo list | head -1``): 128 + SIGPIPE, what a
+shell reports for any Unix tool that stops there."""
+
+
+def _pipe_closed() -> int:
+    """Standard output's reader went away: stop quietly. What is still buffered goes nowhere, so
+    that flushing it at exit cannot raise again."""
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return PIPE_CLOSED
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns its exit code (0 done, 2 refused, 1 failed)."""
+    """Run one command; returns its exit code (0 done, 2 refused, 1 failed or changed, 3 could
+    not check, 141 standard output closed early)."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # argparse will not take positionals after an option (`kpi ID --period P csat=90`), so
@@ -219,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         args.readings += extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "completion":  # needs no settings: a broken .env must not break a shell's start
+        from bpo.commands.completion import completion_script
+
+        sys.stdout.write(completion_script(parser, args.shell))
+        return 0
     try:
         settings = get_settings()
     except ValidationError as exc:
@@ -242,18 +274,40 @@ def main(argv: list[str] | None = None) -> int:
         return REFUSED if exc.refused else FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `bpo config | head -1`: the reader has what it wanted
+        return _pipe_closed()
     except Exception as exc:  # a person gets a sentence, not a traceback
+        if _unavailable(exc):  # the server went away after connecting
+            print(f"bpo {args.command}: {unreachable(settings, exc)}", file=sys.stderr)
+            return FAILED
         # A library's message may quote a URL it was given (an HTTP error names its URL): masked.
         print(f"bpo {args.command}: failed: {type(exc).__name__}: {make_url_safe(str(exc))}", file=sys.stderr)
         return FAILED
     return 0
 
 
+def _unavailable(error: Exception) -> bool:
+    """Whether ``error`` is Temporal's "unavailable": a server that stopped answering mid-command."""
+    if "temporalio.service" not in sys.modules:  # nothing reached Temporal: it cannot be its error
+        return False
+    from temporalio.service import RPCError, RPCStatusCode
+
+    return isinstance(error, RPCError) and error.status == RPCStatusCode.UNAVAILABLE
+
+
 def entry() -> None:
     """The console script: run `main`, then leave without tearing down Temporal's native threads,
     which can abort the interpreter at exit (a known hazard of short-lived SDK clients)."""
-    code = main()
-    sys.stdout.flush()
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse's --help, --version and usage errors
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BrokenPipeError:  # --help into `head -1`
+        code = _pipe_closed()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # what was buffered found the reader gone
+        code = _pipe_closed()
     sys.stderr.flush()
     os._exit(code)
 

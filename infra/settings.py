@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.connections import ConnectionsError
 from models.constants import TASK_QUEUE
-from models.durations import Duration
+from models.durations import Duration, format_duration
 
 if TYPE_CHECKING:
     from infra.guard import Policy
@@ -253,6 +253,8 @@ def effective(settings: Settings) -> dict[str, str]:
             shown[alias] = "****"
         elif alias == "BPO_SMTP_URL" and value:
             shown[alias] = make_url_safe(value)
+        elif isinstance(value, timedelta):  # as a plan writes it (1d, 90s), not timedelta's 1 day, 0:00:00
+            shown[alias] = format_duration(value)
         else:  # any other URL may carry a password or a token too (an S3 endpoint, the web URL)
             shown[alias] = "" if value is None else make_url_safe(str(value))
     url = make_url_safe(settings.audit_url)

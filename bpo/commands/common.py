@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -16,6 +16,7 @@ from models.connections import ConnectionsError
 from models.errors import Path_, describe, render_path
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from temporalio.client import Client
 
     from models.connections import Connections
@@ -61,6 +62,30 @@ def model_input(cls: type[Model], **fields: Any) -> Model:
         raise Exit(describe(exc, where=option)) from None
 
 
+def date_option(text: str | None, name: str, now: datetime | None = None) -> date | None:
+    """The day a person typed for ``--NAME``: a date (2027-02-01), a date and time (its day), or a
+    duration from now (30d, 2w, P30D: the day it ends on, on this machine's calendar); exit 2 in
+    our words for anything else. None stays None (not given)."""
+    from models.durations import parse_duration
+
+    if text is None:
+        return None
+    value = text.strip()
+    for read in (date.fromisoformat, lambda v: datetime.fromisoformat(v).date()):
+        try:
+            return read(value)
+        except ValueError:
+            pass
+    try:
+        span = parse_duration(value)
+    except ValueError:
+        raise Exit(
+            f"--{name}: '{value[:40]}' is not a date; write a date (2027-02-01), a date and time "
+            "(2027-02-01T17:00) or a duration from now (30d, 2w)"
+        ) from None
+    return ((now or datetime.now().astimezone()) + span).date()
+
+
 def connections_of(settings: Settings) -> Connections:
     """The deployment's connections (``BPO_CONNECTIONS``), or exit 2 saying what is wrong with the file."""
     from infra.settings import deployment_connections
@@ -85,6 +110,34 @@ def plan_from(path: str, settings: Settings, kept: Collection[str] = ()) -> Plan
     return loaded.plan
 
 
+_WHY = (
+    (("connection refused",), "nothing answers there"),
+    (("dns error", "lookup address", "name or service not known"), "that host name does not resolve"),
+    (("timed out", "deadline", "timeout"), "no answer in time"),
+    (("invalid target", "invalid uri", "invalid port", "invalid authority"), "that is not an address (host:port)"),
+    (("certificate", "tls", "handshake", "ssl"), "the TLS handshake failed (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY)"),
+    (
+        ("unauthenticated", "permission denied", "api key"),
+        "it refused the credentials (TEMPORAL_API_KEY, the client certificate)",
+    ),
+    (("get_system_info", "grpc-status header missing"), "what answers there is not a Temporal server"),
+    (("namespace",), "the namespace TEMPORAL_NAMESPACE names is not there"),
+)
+"""What a connection error means, by words the SDK's (Rust) message holds, in ours."""
+
+
+def unreachable(settings: Settings, error: BaseException) -> str:
+    """One plain sentence for a Temporal server that could not be reached: where, why as far as
+    the error tells, and what to check; never the SDK's ``tonic::transport::Error(...)``."""
+    text = str(error).lower()
+    why = next((said for words, said in _WHY if any(w in text for w in words)), "the connection failed")
+    return (
+        f"cannot reach Temporal at {settings.temporal_address} (namespace {settings.temporal_namespace}): {why}; "
+        "is it running? Start it with 'make run' or 'bpo up' (or 'bpo server'), or set TEMPORAL_ADDRESS "
+        "to where it runs"
+    )
+
+
 async def client_for(settings: Settings) -> Client:
     """A connected client, or exit 1 with what to do about it."""
     from infra.client import connect
@@ -92,10 +145,28 @@ async def client_for(settings: Settings) -> Client:
     try:
         return await connect(settings)
     except Exception as exc:  # any failure to connect is the same to a person: no server
+        raise Exit(unreachable(settings, exc), FAILED) from None
+
+
+def audit_engine(settings: Settings, code: int = FAILED) -> Engine:
+    """The audit database to read, or exit ``code`` saying where it was looked for: a command that
+    reads the trail never creates one (a SQLite file in whatever folder it runs, say)."""
+    from infra.db import make_engine
+    from infra.settings import make_url_safe
+
+    url = settings.audit_url
+    setting = "DATABASE_URL" if settings.database_url else "BPO_DATA_DIR (or DATABASE_URL)"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise Exit(
-            f"cannot reach Temporal at {settings.temporal_address} ({exc}); start it with 'bpo server' or "
-            "'make run', or set TEMPORAL_ADDRESS",
-            FAILED,
+            f"there is no audit database at {url.removeprefix('sqlite:///')}; set {setting} to the one "
+            "the worker writes (run this where the worker runs, or see 'bpo config')",
+            code,
+        )
+    try:
+        return make_engine(url)
+    except Exception as exc:  # a server away, a wrong password: the same to the reader
+        raise Exit(
+            f"cannot open the audit database at {make_url_safe(url)} ({type(exc).__name__}); check {setting}", code
         ) from None
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from temporalio.client import Client
 
 from bpo.api import get_status, send
-from bpo.commands.common import Exit, client_for, model_input, option, print_status
+from bpo.commands.common import Exit, client_for, date_option, model_input, option, print_status
 from infra.settings import Settings
 from models.commands import BY_UPDATE, ChangeRoster, Command, Delegate, ReadingsBatch, RecordReadings
 from models.errors import describe
@@ -159,7 +159,8 @@ async def cmd_roster(args: argparse.Namespace, settings: Settings) -> None:
 
 async def cmd_delegate(args: argparse.Namespace, settings: Settings) -> None:
     """Let someone decide in another's stead until a date, or end that."""
-    fields = {"person": args.person, "to": args.to, "until": args.until, "end": args.end or None}
+    until = date_option(args.until, "until")
+    fields = {"person": args.person, "to": args.to, "until": until, "end": args.end or None}
     try:
         command = Delegate(**{k: v for k, v in fields.items() if v is not None}, by=args.by, request_id=args.request_id)
     except ValidationError as exc:
@@ -187,7 +188,8 @@ async def cmd_raid(args: argparse.Namespace, settings: Settings) -> None:
         raise Exit(f"raid {args.action} needs --by PERSON: your id on the roster")
     command: Command
     if args.action == "add":
-        fields = {"kind": args.kind, "title": args.title, "owner": args.owner, "due": args.due}
+        due = date_option(args.due, "due")
+        fields = {"kind": args.kind, "title": args.title, "owner": args.owner, "due": due}
         command = model_input(
             RaidAdd, **fields, severity=args.severity, blocks=args.blocks, by=args.by, request_id=args.request_id
         )

@@ -9,7 +9,18 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bpo.api import get_plan, get_status
-from bpo.commands.common import Exit, client_for, plan_from, print_status, write_out
+from bpo.commands.common import (
+    FAILED,
+    REFUSED,
+    UNCHECKED,
+    Exit,
+    audit_engine,
+    client_for,
+    connections_of,
+    plan_from,
+    print_status,
+    write_out,
+)
 from infra.settings import Settings, make_url_safe
 from models.audit_events import events_of
 from models.audit_events.happenings import NotificationFailed, NotificationSent
@@ -18,6 +29,7 @@ from models.plan import Plan
 from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from temporalio.client import Client
 
 
@@ -93,11 +105,11 @@ def _unwritten_note(left: int, transition_id: str) -> None:
         )
 
 
-def _trail(settings: Settings, transition_id: str) -> list[Any]:
+def _trail(settings: Settings, transition_id: str, engine: Engine | None = None) -> list[Any]:
+    """The rows of a transition's trail, from ``engine`` or the audit database (`audit_engine`)."""
     from infra.audit import trail_of
-    from infra.db import make_engine
 
-    return trail_of(make_engine(settings.audit_url), transition_id)
+    return trail_of(engine or audit_engine(settings), transition_id)
 
 
 async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
@@ -107,12 +119,12 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
     client = await client_for(settings)
     status, plan = await get_status(client, args.id), await get_plan(client, args.id)
     from bpo.evidence_check import last_verdicts, pinned
-    from infra.db import make_engine
 
+    engine = audit_engine(settings)
     _unwritten_note(await _written(settings, args.id, client), args.id)
-    trail = _trail(settings, args.id)
+    trail = _trail(settings, args.id, engine)
     # The last check's verdict and when: `bpo evidence --verify` checks again.
-    evidence = last_verdicts(pinned(trail), make_engine(settings.audit_url))
+    evidence = last_verdicts(pinned(trail), engine)
     html = render_report(plan, status, trail, datetime.now(UTC), evidence)
     write_out(html, args.out, "report")
 
@@ -132,10 +144,12 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
     from bpo.commands.verifying import read_recorded, verify_trail
     from bpo.render import trail_text
 
+    # Whether there is a database to read before anything else: none is "could not check".
+    engine = audit_engine(settings, UNCHECKED if args.verify else FAILED)
     _unwritten_note(await _written(settings, args.id), args.id)
     # The heads first, then the table: a flush between the two only adds rows after the last head.
     record = await read_recorded(settings, args.id) if args.verify else None
-    rows = _trail(settings, args.id)
+    rows = _trail(settings, args.id, engine)
     if not rows:
         raise Exit(f"the audit trail has nothing for '{args.id}' in {make_url_safe(settings.audit_url)}")
     if args.verify:
@@ -233,7 +247,10 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> None:
-    """Check a plan file."""
+    """Check a plan file; ``--json``: the verdict as one JSON object (`validate_json`)."""
+    if args.json:
+        validate_json(args.plan, settings)
+        return
     plan = plan_from(args.plan, settings)
     gates = sum(len(p.gates) for p in plan.phases)
     print(
@@ -241,6 +258,37 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> None:
         + (f", {len(plan.feeds)} KPI feeds ({plan.reporting_period})" if plan.feeds else "")
         + (f", {len(plan.workstreams)} workstreams" if plan.workstreams else "")
     )
+
+
+def validate_json(path: str, settings: Settings) -> None:
+    """The verdict on a plan for a script: ``{"plan", "ok", "problems": [{"path", "line",
+    "message"}], "warnings", "summary"}`` on standard output, and exit 2 (`REFUSED`) when it is
+    not ok, with nothing but JSON on standard output either way."""
+    from models.plan_loader import PlanError, load_plan
+
+    verdict: dict[str, Any] = {"plan": path, "ok": False, "problems": [], "warnings": [], "summary": None}
+    try:
+        loaded = load_plan(path, connections=connections_of(settings))
+    except PlanError as exc:
+        verdict["problems"] = [{"path": p.path, "line": p.line, "message": p.message} for p in exc.problems]
+    except Exit as exc:  # BPO_CONNECTIONS, which a plan's connections are checked against, is unreadable
+        verdict["problems"] = [{"path": "", "line": None, "message": f"BPO_CONNECTIONS: {exc}"}]
+    else:
+        plan = loaded.plan
+        verdict |= {
+            "ok": True,
+            "warnings": loaded.warnings,
+            "summary": {
+                "phases": len(plan.phases),
+                "gates": sum(len(p.gates) for p in plan.phases),
+                "people": len(plan.people),
+                "kpis": len(plan.kpis),
+                "feeds": len(plan.feeds),
+            },
+        }
+    print(json.dumps(verdict, indent=2))
+    if not verdict["ok"]:
+        raise Exit(f"{len(verdict['problems'])} problem(s) in {path}", REFUSED)
 
 
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> None:

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from bpo.api import get_status
-from bpo.commands.common import FAILED, Exit, client_for, model_input
+from bpo.commands.common import FAILED, UNCHECKED, Exit, audit_engine, client_for, model_input
 from bpo.render import table
 from infra.settings import Settings
 
@@ -56,16 +56,16 @@ def _iso(moment: datetime | None) -> str | None:
 async def cmd_evidence(args: argparse.Namespace, settings: Settings) -> None:
     """The evidence pinned by a gate's approvals with its last check's verdict; ``--verify``
     fetches it again (through the guard) and keeps the verdict for the pages: exit 0 when all of
-    it is unchanged, 1 when any changed or cannot be fetched."""
+    it is unchanged, 1 when any changed, `UNCHECKED` (3) when none changed but some could not be
+    fetched now (or there is no audit database to read)."""
     from bpo.commands.seeing import _trail, _unwritten_note, _written
     from bpo.evidence_check import last_verdicts, pinned, verify
-    from infra.db import make_engine
 
+    engine = audit_engine(settings, UNCHECKED if args.verify else FAILED)
     _unwritten_note(await _written(settings, args.id), args.id)
-    items = pinned(_trail(settings, args.id), args.gate)
+    items = pinned(_trail(settings, args.id, engine), args.gate)
     if not items:
         raise Exit(f"no approval of '{args.gate}' in '{args.id}' pinned its evidence")
-    engine = make_engine(settings.audit_url)
     if args.verify:
         await verify(items, settings, engine)
     else:
@@ -79,6 +79,16 @@ async def cmd_evidence(args: argparse.Namespace, settings: Settings) -> None:
             for i in items
         ]
         print(table(["approved", "by", "evidence", "sha256", "bytes", "now"], rows))
-    bad = [i for i in items if i.verdict in ("changed", "unreachable")]
-    if bad and args.verify:
-        raise Exit(f"{len(bad)} of {len(items)} pinned evidence of '{args.gate}' no longer match", FAILED)
+    if not args.verify:
+        return
+    changed = [i for i in items if i.verdict == "changed"]
+    unchecked = [i for i in items if i.verdict == "unreachable"]
+    if changed:  # a change found outweighs what could not be checked
+        more = f" ({len(unchecked)} more could not be checked now)" if unchecked else ""
+        raise Exit(f"{len(changed)} of {len(items)} pinned evidence of '{args.gate}' no longer match{more}", FAILED)
+    if unchecked:
+        raise Exit(
+            f"{len(unchecked)} of {len(items)} pinned evidence of '{args.gate}' could not be checked now "
+            f"(first: {unchecked[0].problem}); none found changed",
+            UNCHECKED,
+        )

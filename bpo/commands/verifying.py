@@ -15,7 +15,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bpo.commands.common import FAILED, UNCHECKED, Exit
+from bpo.commands.common import FAILED, UNCHECKED, Exit, unreachable
 
 if TYPE_CHECKING:
     from bpo.anchors import Recorded
@@ -35,7 +35,11 @@ async def read_recorded(settings: Settings, transition_id: str) -> Recorded | st
     from infra.client import connect
 
     try:
-        return await read_record(await connect(settings), transition_id)
+        client = await connect(settings)
+    except Exception as error:  # a server away: said plainly, never in the SDK's words
+        return unreachable(settings, error)
+    try:
+        return await read_record(client, transition_id)
     except NoTransition:
         return f"Temporal at {settings.temporal_address} knows no transition '{transition_id}'"
     except Exception as error:  # a server away, a payload this machine cannot decrypt: unchecked

@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--health", choices=["on_track", "at_risk", "escalated"])
     p.add_argument("--client")
     p.add_argument("--provider")
+    p.add_argument("--program", help="a program's id: its workstreams")
     p.add_argument("--json", action="store_true")
 
     p = add("versions", "open transitions by rules epoch: which old workflow branches they still need", "versions:cmd_versions")

@@ -68,6 +68,11 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
     out = [
         f"{st.id}: {st.name}",
         f"{st.client} -> {st.provider}",
+        *(
+            [f"Workstream {st.id.rpartition('/')[2]} of program {st.program} (bpo status {st.program})"]
+            if st.program
+            else []
+        ),
         "",
         f"State:   {st.state}" + (f" since {when(st.paused_since)}: {st.pause_reason}" if st.paused_since else ""),
         f"Phase:   {st.phase_number}/{st.phases_total} {st.phase_name} ({st.phase}){wave}",
@@ -95,6 +100,8 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
             for g in st.gates
         ]
         out += ["  " + line for line in table(("", "gate", "kind", "progress", "", ""), rows).splitlines()[1:]]
+    if st.workstreams:
+        out += ["", "Workstreams:", *["  " + line for line in workstreams_text(st, now).splitlines()]]
     if st.settlements:
         last = st.settlements[-1]
         ytd = st.year_to_date
@@ -139,6 +146,30 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
             notified = ", ".join(e.notified) or "no one"
             out.append(f"  level {e.level}{gate} at {when(e.at, zone=st.timezone)}{health}: notified {notified}")
     return "\n".join(out)
+
+
+def workstreams_text(st: TransitionStatus, now: datetime) -> str:
+    """A program's workstreams, one line each: key and name, state, phase, health, next due, and
+    what it waits for (the gates of one running; ``waiting for email to pass pilot`` before it starts)."""
+    rows = []
+    for w in st.workstreams:
+        if w.waiting:
+            waits = w.waiting
+        elif w.state in ("running", "paused") and w.waiting_for:
+            waits = "gates " + ", ".join(w.waiting_for)
+        else:
+            waits = ""
+        rows.append(
+            (
+                f"{w.key} ({w.name})",
+                w.state,
+                w.phase or "-",
+                w.health if w.state in ("running", "paused") else "-",
+                f"due {when(w.next_due, now, st.timezone)}" if w.next_due else "",
+                waits,
+            )
+        )
+    return table(("workstream", "state", "phase", "health", "", ""), rows).split("\n", 1)[1]
 
 
 def raid_text(items: Sequence[RaidItem]) -> str:

@@ -26,7 +26,7 @@ from models.audit_events import events_of
 from models.audit_events.happenings import NotificationFailed, NotificationSent
 from models.constants import WORKFLOW_NAME
 from models.plan import Plan
-from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROVIDER, SA_STATE
+from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROGRAM, SA_PROVIDER, SA_STATE
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -50,6 +50,7 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
         (SA_HEALTH, args.health),
         (SA_CLIENT, args.client),
         (SA_PROVIDER, args.provider),
+        (SA_PROGRAM, args.program),
     )
     for key, value in filters:
         if value is not None:
@@ -68,16 +69,36 @@ async def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
                 "health": attrs.get(SA_HEALTH),
                 "client": attrs.get(SA_CLIENT),
                 "provider": attrs.get(SA_PROVIDER),
+                "program": attrs.get(SA_PROGRAM),
                 "started_at": wf.start_time.isoformat() if wf.start_time else None,
             }
         )
     if args.json:
         print(json.dumps(found, indent=2))
     elif not found:
-        print("no transitions match")
+        print(f"program '{args.program}' has no workstreams started" if args.program else "no transitions match")
     else:
         keys = ("id", "state", "phase", "health", "client", "provider", "started_at")
-        print(table([k.upper() for k in keys], [[str(t[k] or "-") for k in keys] for t in found]))
+        rows = [[str(t[k] or "-") for k in keys] for t in under_programs(found)]
+        print(table([k.upper() for k in keys], rows))
+
+
+def under_programs(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The listed transitions with each workstream right under its program, indented (``  └ email``);
+    a workstream whose program is not listed keeps its whole id."""
+    listed = {t["id"] for t in found}
+    streams: dict[str, list[dict[str, Any]]] = {}
+    for t in found:
+        if t["program"] in listed:
+            streams.setdefault(t["program"], []).append(t)
+    shown = []
+    for t in found:
+        if t["program"] in listed:
+            continue
+        shown.append(t)
+        for stream in sorted(streams.get(t["id"], []), key=lambda s: s["id"]):
+            shown.append({**stream, "id": "  └ " + stream["id"].rpartition("/")[2]})
+    return shown
 
 
 SETTLE_FOR = 5.0

@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, field_validator
 from starlette.exceptions import HTTPException
 
+import bpo.web.ids  # noqa: F401 - registers the routes' {transition_id:tid}
 from bpo.api import BpoError, get_status
 from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
 from bpo.web.deps import log, web
@@ -133,14 +134,14 @@ async def inbox(request: Request, me: Caller) -> list[InboxItem]:
     ]
 
 
-@router.get("/transitions/{transition_id}", response_model=TransitionStatus)
+@router.get("/transitions/{transition_id:tid}", response_model=TransitionStatus)
 async def status(request: Request, transition_id: str, me: Caller) -> TransitionStatus:
     """Where a transition stands (as `bpo status --json`)."""
     await _person(request, me, transition_id)
     return await get_status(web(request).client, transition_id)
 
 
-@router.post("/transitions/{transition_id}/gates/{gate}/{action}", response_model=TransitionStatus)
+@router.post("/transitions/{transition_id:tid}/gates/{gate}/{action}", response_model=TransitionStatus)
 async def gate_decision(
     request: Request, transition_id: str, gate: str, action: str, body: GateInput, me: Decider
 ) -> TransitionStatus:
@@ -157,7 +158,7 @@ async def gate_decision(
         raise _refused(why) from None
 
 
-@router.post("/transitions/{transition_id}/readings", response_model=TransitionStatus)
+@router.post("/transitions/{transition_id:tid}/readings", response_model=TransitionStatus)
 async def readings(request: Request, transition_id: str, body: ReadingsInput, me: Decider) -> TransitionStatus:
     """Record one period's KPI readings as the caller."""
     person = await _person(request, me, transition_id)

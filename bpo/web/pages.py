@@ -16,11 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException
 
+import bpo.web.ids  # noqa: F401 - registers the routes' {transition_id:tid}
 from bpo.api import BpoError, get_options, get_plan, get_status, start_transition
 from bpo.web import views
 from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
 from bpo.web.deps import current, log, page, templates, web
 from bpo.web.office import may_start, refusal
+from bpo.web.program_view import program_lanes
 from bpo.web.sessions import Visitor, api_tokens, fingerprint, new_api_token, revoke_api_token, same_token
 from bpo.web.transition_view import gate_view, transition_view
 from bpo.web.uploads import ACCEPT, bounded_form, keep_upload
@@ -88,16 +90,18 @@ def _fragment(name: str, **context: Any) -> Markup:
     return Markup(templates.get_template(name).render(**context))  # noqa: S704 - autoescaped by Jinja
 
 
-@router.get("/t/{transition_id}", response_class=HTMLResponse)
+@router.get("/t/{transition_id:tid}", response_class=HTMLResponse)
 async def transition(request: Request, transition_id: str, done: str | None = None) -> Response:
     """One transition: timeline against plan, gates, KPIs, escalations, settlements."""
     me = signed_in(request)
     person, people = await _member(request, me, transition_id)
     view = await transition_view(web(request), transition_id, people)
-    return page(request, "transition.html", t=view, person=person, done=done if done in GATE_ACTIONS else None)
+    program = await program_lanes(web(request), view["status"], view["plan"])
+    shown = done if done in GATE_ACTIONS else None
+    return page(request, "transition.html", t=view, person=person, done=shown, program=program)
 
 
-@router.get("/t/{transition_id}/gates/{gate}", response_class=HTMLResponse)
+@router.get("/t/{transition_id:tid}/gates/{gate}", response_class=HTMLResponse)
 async def gate(request: Request, transition_id: str, gate: str, done: str | None = None) -> Response:
     """A gate: what it needs, what it has so far, and the buttons this person may use."""
     me = signed_in(request)
@@ -133,7 +137,7 @@ class GateForm(BaseModel):
     item: str | None = Field(default=None, max_length=64)
 
 
-@router.post("/t/{transition_id}/gates/{gate}", response_class=HTMLResponse)
+@router.post("/t/{transition_id:tid}/gates/{gate}", response_class=HTMLResponse)
 async def decide_gate(request: Request, transition_id: str, gate: str) -> Response:
     """Approve, tick, reject or waive, as the person signed in; a refusal changes nothing. A file
     given as evidence is checked and kept first; the worker pins it with the approval. Nobody's
@@ -183,7 +187,7 @@ async def _kept_if_may(request: Request, tid: str, gate: str, person: Any, uploa
     return await keep_upload(w.settings, upload)
 
 
-@router.get("/t/{transition_id}/kpi", response_class=HTMLResponse)
+@router.get("/t/{transition_id:tid}/kpi", response_class=HTMLResponse)
 async def kpi_form(request: Request, transition_id: str) -> Response:
     """Record a period's readings, by form or CSV."""
     me = signed_in(request)
@@ -198,7 +202,7 @@ async def _kpi_page(request: Request, tid: str, person: Any, status_code: int = 
     return page(request, "kpi.html", status_code, tid=tid, plan=plan, may=may, person=person, **extra)
 
 
-@router.post("/t/{transition_id}/kpi", response_class=HTMLResponse)
+@router.post("/t/{transition_id:tid}/kpi", response_class=HTMLResponse)
 async def kpi_record(request: Request, transition_id: str) -> Response:
     """Readings from the form, or a whole CSV (all or none); a refusal changes nothing."""
     async with request.form(max_files=1, max_fields=80, max_part_size=MAX_CSV_BYTES + 1) as form:
@@ -229,7 +233,7 @@ async def kpi_record(request: Request, transition_id: str) -> Response:
     return await _kpi_page(request, transition_id, person, done=True)
 
 
-@router.get("/t/{transition_id}/report", response_class=HTMLResponse)
+@router.get("/t/{transition_id:tid}/report", response_class=HTMLResponse)
 async def report(request: Request, transition_id: str) -> Response:
     """The HTML report, as `bpo report` writes it."""
     from bpo.report import render_report
@@ -243,7 +247,7 @@ async def report(request: Request, transition_id: str) -> Response:
     return HTMLResponse(render_report(plan, status, rows, datetime.now(UTC)))
 
 
-@router.get("/t/{transition_id}/qbr", response_class=HTMLResponse)
+@router.get("/t/{transition_id:tid}/qbr", response_class=HTMLResponse)
 async def qbr(request: Request, transition_id: str, quarter: str = "") -> Response:
     """The quarter's business-review pack, as `bpo qbr` writes it."""
     from bpo.qbr import Quarter, render_qbr

@@ -21,6 +21,7 @@ from models.constants import WORKFLOW_NAME, login_key
 from models.messages import STEADY_STATE
 from models.plan import Person
 from models.plan_words import Health
+from models.workstreams import split_id
 from workflows.search import SA_AWAITING, SA_CLIENT, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_PROVIDER, SA_STATE
 
 PORTFOLIO_ROLES = ("executive_sponsor", "program_manager")
@@ -42,6 +43,11 @@ class Row:
     due: datetime | None
     started: datetime | None
     gate: str | None = None
+
+    @property
+    def workstream(self) -> str | None:
+        """The key of the workstream this row is (``email`` of ``PROGRAM/email``), if it is one."""
+        return split_id(self.id)[1]
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,40 @@ app's program page and the reports can all draw it (semantics: "Workstreams").
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from markupsafe import Markup, escape
+from temporalio.client import Client
 
+from bpo.api import BpoError, get_status
 from bpo.report import COLOURS, Span, _x, planned_phases
 from models.plan import Plan
 from models.status import TransitionStatus, WorkstreamStatus
 from models.workstreams import start_phase, workstream_plan
 
 LABEL_W, WIDTH, LANE_H = 170, 740, 46
+STARTED = ("running", "paused", "completed", "cancelled")
+"""States of a workstream that has a transition of its own to read."""
+
+
+async def streams_of(client: Client, status: TransitionStatus) -> tuple[dict[str, TransitionStatus], list[str]]:
+    """Each started workstream's own status, read side by side (by key), and the keys of those
+    that could not be read now (drawn as planned only)."""
+    started = [s for s in status.workstreams if s.state in STARTED]
+    answers = await asyncio.gather(*(get_status(client, s.id) for s in started), return_exceptions=True)
+    streams: dict[str, TransitionStatus] = {}
+    unread = []
+    for stream, answer in zip(started, answers, strict=True):
+        if isinstance(answer, TransitionStatus):
+            streams[stream.key] = answer
+        elif isinstance(answer, BpoError):
+            unread.append(stream.key)
+        else:
+            raise answer  # a bug, not a workstream away
+    return streams, unread
 
 
 @dataclass

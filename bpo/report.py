@@ -228,9 +228,11 @@ def render_report(
     trail: Sequence[AuditRecord],
     now: datetime,
     evidence: Sequence[Pinned] | None = None,
+    lanes: Markup | None = None,
 ) -> str:
     """The whole report as one HTML document; ``evidence`` is the pinned evidence as checked
-    (`bpo.evidence_check.last_verdicts`), else read from the trail unchecked."""
+    (`bpo.evidence_check.last_verdicts`), else read from the trail unchecked; ``lanes`` a
+    program's workstreams drawn (`bpo.lanes.lanes_svg`)."""
     pins = list(evidence) if evidence is not None else pinned(list(trail))
     pinned_rows = [
         (
@@ -302,6 +304,7 @@ def render_report(
         position=position,
         wave=wave,
         timeline=timeline_svg(plan, status, trail, now),
+        lanes=lanes,
         charts=charts,
         readings=reading_rows,
         decisions=decisions,

@@ -42,6 +42,12 @@ def test_a_program_survives_a_killed_worker_and_completes_its_workstreams(tmp_pa
         s.kill("worker")  # chat is due to start, and email's report on its way
         s.start_worker()
         s.wait_for(pid, lambda st: lanes(st)["chat"] == "running")
+        shown = s.ok("status", pid)
+        for name in ("Tier-1 email support", "Live chat", "Inbound voice"):
+            assert name in shown, shown
+        listed = json.loads(s.ok("list", "--program", pid, "--json"))
+        assert sorted(row["id"] for row in listed) == [f"{pid}/{k}" for k in ("chat", "email", "voice")]
+        assert {row["program"] for row in listed} == {pid}
         s.ok("pause", pid, "--by", LI, "--reason", "year-end freeze")
         s.wait_for(f"{pid}/voice", lambda st: st["state"] == "paused")
         s.kill("worker")
@@ -65,6 +71,8 @@ def test_a_program_survives_a_killed_worker_and_completes_its_workstreams(tmp_pa
             assert kinds.count("paused") == kinds.count("resumed") == 1, (key, kinds)
             assert "transition_completed" in kinds
             s.ok("audit", tid, "--verify")
+        report = s.ok("report", pid)
+        assert "Tier-1 email support" in report and "Inbound voice" in report
         program_rows = [r["kind"] for r in json.loads(s.ok("audit", pid, "--json"))]
         assert program_rows.count("workstream_started") == 3 and program_rows.count("workstream_completed") == 3
     finally:

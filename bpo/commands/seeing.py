@@ -146,7 +146,13 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
     trail = _trail(settings, args.id, engine)
     # The last check's verdict and when: `bpo evidence --verify` checks again.
     evidence = last_verdicts(pinned(trail), engine)
-    html = render_report(plan, status, trail, datetime.now(UTC), evidence)
+    drawn = None
+    if status.workstreams:  # a program: its workstreams as lanes
+        from bpo.lanes import lanes, lanes_svg, streams_of
+
+        rows = lanes(plan, status, (await streams_of(client, status))[0], datetime.now(UTC))
+        drawn = lanes_svg(rows, datetime.now(UTC))
+    html = render_report(plan, status, trail, datetime.now(UTC), evidence, drawn)
     write_out(html, args.out, "report")
 
 

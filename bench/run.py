@@ -288,6 +288,7 @@ class Bench:
             ("simulation", "3 years on the time-skipping server", self.simulation),
             ("replay", "the committed corpus", self.replay),
             ("scale", f"{self.args.parked} open transitions", lambda: self.scale(c)),
+            ("program", f"a program of {self.args.workstreams} workstreams", lambda: self.program(c)),
         ]
         chosen = [s for s in steps if s[0] in self.args.only and (s[0] != "scale" or self.args.parked)]
         for n, (name, what, step) in enumerate(chosen, 1):
@@ -308,6 +309,12 @@ class Bench:
     async def cli(self) -> None:
         self.results["cli_cold"] = self.cli_cold()
 
+    async def program(self, c: Client) -> None:
+        from bench.program import measure
+
+        samples = min(self.args.samples, 200)
+        self.results["program"] = await measure(c, self.settings.task_queue, self.args.workstreams, samples)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -316,6 +323,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--parked", type=int, default=10000)
     parser.add_argument("--cli-runs", type=int, default=10)
+    parser.add_argument("--workstreams", type=int, default=12, help="the program measure's size")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a look in a minute")
     parser.add_argument("--json", type=Path, help="also write the results here (and compare with what it held)")
     parser.add_argument(

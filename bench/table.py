@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-MEASURES = ("throughput", "latency", "cli", "history", "simulation", "replay", "scale")
+MEASURES = ("throughput", "latency", "cli", "history", "simulation", "replay", "scale", "program")
 STARTED = time.monotonic()
 
 
@@ -68,6 +68,15 @@ def _scale(r: dict[str, Any]) -> str:
     )
 
 
+def _program(r: dict[str, Any]) -> str:
+    p = r["program"]
+    return (
+        f"{p['workstreams']} workstreams: program {p['program_events']} events, a workstream "
+        f"{p['workstream_events_mean']} on average; "
+        f"p50 {p['workstream_p50_ms']} ms on a workstream, {p['plain_p50_ms']} ms on a plain transition"
+    )
+
+
 ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("throughput, ours/bare (target >= 0.8x)", _throughput),
     ("  CPU per transition", _cpu),
@@ -78,6 +87,7 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("simulation, 3 years", _simulation),
     ("replay of the corpus", _replay),
     ("open transitions (target p99 < 250 ms, < 1 GB)", _scale),
+    ("a program to steady state", _program),
 ]
 
 

@@ -128,3 +128,49 @@ def test_a_relayed_command_must_be_signed_for_the_program_not_for_the_workstream
     assert email.state.state == "paused"
     row = [e for e in email.take_outbox().audit if e.kind == "paused"][0]
     assert (row.detail["signed"]["transition"], row.detail["signed"]["run"]) == ("acme", "run-of-acme")
+
+
+def amended(**changes: object) -> object:
+    return PROGRAM.model_copy(update=changes)
+
+
+def test_an_amendment_may_add_a_workstream_or_change_one_not_started_but_not_a_started_one():
+    from models.commands import Amend
+    from models.plan import ScopeItem, Workstream
+
+    run = Run(PROGRAM)
+    run.do(Approve(gate="contract_signed", by=DANA))
+    started(run)  # email and voice run; chat waits for email's pilot
+    fax = ScopeItem(key="fax_support", name="Fax", monthly_volume=100, fte=1)
+    added = amended(
+        scope=[*PROGRAM.scope, fax],
+        workstreams=[*PROGRAM.workstreams, Workstream(key="fax", name="Fax", scope=["fax_support"])],
+    )
+    status = run.do(Amend(plan=added, reason="fax moves too", by=LI))
+    assert "workstream fax added" in status.amendments[-1].changes
+    run.do(Approve(gate="amendment_1", by=DANA))
+    assert started(run) == ["fax"]
+
+    chat_later = [
+        w.model_copy(update={"after": {"voice": "pilot"}}) if w.key == "chat" else w
+        for w in run.machine.plan.workstreams
+    ]
+    run.do(
+        Amend(plan=run.machine.plan.model_copy(update={"workstreams": chat_later}), reason="chat after voice", by=LI)
+    )
+
+    email_shorter = [
+        w.model_copy(update={"phases": PROGRAM.workstream_phases[1:]}) if w.key == "email" else w
+        for w in run.machine.plan.workstreams
+    ]
+    said = run.refused(
+        Amend(plan=run.machine.plan.model_copy(update={"workstreams": email_shorter}), reason="skip", by=LI), "Behind"
+    )
+    assert "workstream 'email' has started" in said and "bpo amend" in said
+    dropped = [w for w in run.machine.plan.workstreams if w.key != "voice"]
+    scope = [s for s in run.machine.plan.scope if s.key != "voice_support"]
+    said = run.refused(
+        Amend(plan=run.machine.plan.model_copy(update={"workstreams": dropped, "scope": scope}), reason="drop", by=LI),
+        "Behind",
+    )
+    assert "may not remove it" in said

@@ -18,6 +18,7 @@ from models.durations import format_span
 from models.messages import Amendment
 from models.plan import CONTROL_ROLES, Plan
 from models.plan_checks import AMENDMENT_PREFIX, cross_check, reserved_names
+from models.workstreams import phases_of, workstream_plan
 from workflows.rules import texts
 from workflows.rules.clock import View
 from workflows.rules.gates import open_gate
@@ -48,6 +49,7 @@ def changes(old: Plan, new: Plan, every_key: bool = True) -> list[str]:
 
     keyed("person", old.people, new.people, "id")
     keyed("KPI", old.kpis, new.kpis, "key")
+    keyed("workstream", old.workstreams, new.workstreams, "key")
     found.extend(f"phase {p.key} added" for p in new.phases if old.phase_index(p.key) is None)
     found.extend(f"phase {p.key} removed" for p in old.phases if new.phase_index(p.key) is None)
     for phase in new.phases:
@@ -61,7 +63,8 @@ def changes(old: Plan, new: Plan, every_key: bool = True) -> list[str]:
             if len(found) == start:
                 found.append(f"phase {phase.key}: other settings changed")
     named = ("notifications", "escalation", "objectives", "service_credits", "steady_state", "calendar")
-    rest = [k for k in Plan.model_fields if k not in {"people", "kpis", "phases", *named}] if every_key else []
+    said = {"people", "kpis", "phases", "workstreams", *named}
+    rest = [k for k in Plan.model_fields if k not in said] if every_key else []
     for name in (*named, *rest):
         if getattr(old, name) != getattr(new, name):
             found.append(f"{name} changed")
@@ -105,8 +108,30 @@ def check_proposal(v: View, command: Amend) -> None:
                 raise Refused(
                     f"gate '{gate.key}' is already decided or signed; it must stay as it is", RefusalKind.BEHIND
                 )
+    check_workstreams(v, new)
     if not changes(old, new, keeps_client):
         raise Refused("the new plan changes nothing", RefusalKind.NO_CHANGE)
+
+
+def check_workstreams(v: View, new: Plan) -> None:
+    """A program's amendment may add a workstream or change one not yet started, but a started one
+    runs its own plan: it stays, with the same phases and scope. A workstream's own amendment
+    may not make it a program."""
+    if v.state.program is not None and (new.workstreams or new.workstream_phases):
+        raise Refused("a workstream cannot have workstreams of its own; amend its program", RefusalKind.BAD_PLAN)
+    for key, record in v.state.workstreams.items():
+        if record.state == "waiting":
+            continue
+        if new.workstream(key) is None:
+            raise Refused(f"workstream '{key}' has started; an amendment may not remove it", RefusalKind.BEHIND)
+        if (phases_of(new, key), workstream_plan(new, key).scope) != (
+            phases_of(v.plan, key),
+            workstream_plan(v.plan, key).scope,
+        ):
+            raise Refused(
+                f"workstream '{key}' has started and runs its own plan; amend it there (bpo amend {v.state.id}/{key})",
+                RefusalKind.BEHIND,
+            )
 
 
 def check_decision(v: View, command: Approve | Reject) -> None:

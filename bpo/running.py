@@ -22,6 +22,7 @@ from activities.evidence import EvidenceActivities
 from activities.feeds import FeedActivities
 from activities.notify import NotifyActivities
 from activities.outbox import OutboxActivities
+from activities.programs import ProgramActivities
 from infra.client import connect
 from infra.db import make_engine
 from infra.evidence_store import open_store
@@ -79,11 +80,20 @@ def build_worker(
     feeds = FeedActivities(guarded, secrets, connections, trusted=http)
     store = open_store(settings.evidence_location, settings.evidence_s3_endpoint)
     evidence = EvidenceActivities(guarded, store, settings.evidence_max_mb * 1024 * 1024, engine)
+    programs = ProgramActivities(client)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[TransitionWorkflow],
-        activities=[audit.record, notify.deliver, outbox.flush, feeds.pull, evidence.pin, evidence.recheck],
+        activities=[
+            audit.record,
+            notify.deliver,
+            outbox.flush,
+            feeds.pull,
+            evidence.pin,
+            evidence.recheck,
+            programs.read,
+        ],
         activity_executor=executor,
         graceful_shutdown_timeout=timedelta(seconds=10),
         workflow_runner=runner or SANDBOX,

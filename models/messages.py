@@ -328,6 +328,8 @@ class TransitionState(Message):
     """A program's workstreams by key, once it entered the phase that starts them."""
     relays: list[Relayed] = []
     """A program's commands still to be sent on to its running workstreams."""
+    reads: list[str] = []
+    """A program's workstreams that said they changed, to be read from Temporal."""
 
 
 # --- what it sends out ---------------------------------------------------------------------

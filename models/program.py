@@ -51,6 +51,14 @@ class WorkstreamReport(Message):
     waiting_for: list[str] = Field(default=[], max_length=50)
 
 
+class WorkstreamRead(Message):
+    """The program asks Temporal where one of its workstreams stands (`activities.programs`)."""
+
+    program: str
+    key: str
+    seq: int
+
+
 class Workstream(Message):
     """A program's record of one workstream: whether it started, and its latest report."""
 

@@ -137,3 +137,26 @@ async def test_a_workstream_cannot_be_started_by_hand(launch, env, settings):
         assert "its program starts" in str(error)
     else:
         raise AssertionError("a workstream id was started by hand")
+
+
+async def test_a_forged_report_is_read_back_from_temporal_not_believed(launch, env):
+    from models.program import REPORT_SIGNAL, WorkstreamReport
+
+    program = await launch(program_plan())
+    await program.approve("contract_signed", DANA)
+    await until(program, lambda s: lane(s, "email")[0] == "running", "email runs")
+    forged = WorkstreamReport(key="email", seq=99, state="completed", phase="hypercare", passed=["pilot", "hypercare"])
+    await env.client.get_workflow_handle(program.id).signal(REPORT_SIGNAL, forged)
+    await streams_tick(env, program.id)  # a real change after the forged one, so the program reads email again
+    status = await until(
+        program,
+        lambda s: "knowledge_transfer" in next(w for w in s.workstreams if w.key == "email").passed,
+        "email read",
+    )
+    email = next(w for w in status.workstreams if w.key == "email")
+    assert (email.state, email.passed) == ("running", ["knowledge_transfer"])
+    assert status.phase == "transition"  # the gate did not pass on the forged word
+
+
+async def streams_tick(env, pid: str) -> None:
+    await Driver(env, env.client, f"{pid}/email").tick("process_maps", EVE, "email_support")

@@ -11,6 +11,7 @@ run of either whatever runs came between (docs/semantics.md, "Workstreams").
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
@@ -18,11 +19,14 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 with workflow.unsafe.imports_passed_through():
     from models.constants import WORKFLOW_NAME
     from models.messages import StartTransition
-    from models.program import RELAY_SIGNAL, REPORT_SIGNAL, ProgramLink, Relayed, WorkstreamReport
+    from models.program import RELAY_SIGNAL, REPORT_SIGNAL, ProgramLink, Relayed, WorkstreamRead, WorkstreamReport
     from models.workstreams import phases_of, workstream_id, workstream_plan
     from workflows.rules import Machine
     from workflows.rules.program import due_to_start, relay_targets, report
     from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROGRAM, SA_PROVIDER, SA_STATE
+
+READ_TIMEOUT = timedelta(seconds=30)
+"""A read of a workstream (a describe and a query) is tried again until Temporal answers."""
 
 
 class Streams:
@@ -39,7 +43,7 @@ class Streams:
         m = self.machine
         if m.state.program is not None:
             return self._report() != self.last
-        return bool(m.state.relays) or bool(m.plan.workstreams and due_to_start(m))
+        return bool(m.state.relays) or bool(m.state.reads) or bool(m.plan.workstreams and due_to_start(m))
 
     def _report(self) -> WorkstreamReport:
         return report(self.machine, workflow.now()).model_copy(update={"seq": 1})
@@ -58,6 +62,8 @@ class Streams:
                     while self.machine.state.relays:
                         await self._relay(self.machine.state.relays[0])
                         self.machine.state.relays = self.machine.state.relays[1:]
+                    while (read := self.machine.take_read()) is not None:
+                        await self._read(read)
             finally:
                 self.busy = False
             self.woke()
@@ -105,6 +111,16 @@ class Streams:
             m.workstream_failed(key, f"it could not be started ({type(error).__name__})", now)
             return
         m.workstream_started(key, now)
+
+    async def _read(self, read: WorkstreamRead) -> None:
+        found = await workflow.execute_activity(
+            "read_workstream",
+            read,
+            result_type=WorkstreamReport | None,  # type: ignore[arg-type]
+            start_to_close_timeout=READ_TIMEOUT,
+        )
+        if found is not None:
+            self.machine.workstream_reported(found, workflow.now())
 
     async def _relay(self, relay: Relayed) -> None:
         for target in relay_targets(self.machine):

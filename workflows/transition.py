@@ -345,8 +345,9 @@ class TransitionWorkflow:
 
     @workflow.signal(name=REPORT_SIGNAL)
     def workstream_report(self, report: WorkstreamReport) -> None:
-        """A workstream of this program says where it stands (`workflows.program`)."""
-        self.machine.workstream_reported(report, workflow.now())
+        """A workstream of this program says it changed: the program reads it from Temporal
+        (`workflows.program`); what the signal says is not taken for true."""
+        self.machine.workstream_changed(report.key)
         self._changes += 1
 
     @workflow.signal(name=RELAY_SIGNAL)

@@ -15,7 +15,7 @@ from models.feeds import FeedPull, FeedResult
 from models.messages import GateState, TransitionState
 from models.plan import Plan
 from models.plan_words import Health
-from models.program import ProgramLink, Relayed, WorkstreamReport
+from models.program import ProgramLink, Relayed, WorkstreamRead, WorkstreamReport
 from models.status import GateStatus, TransitionStatus
 from workflows.rules import (
     awaiting,
@@ -186,8 +186,16 @@ class Machine(Recorder):
         program.block(self, key, reason, now)
         self.advance(now)
 
+    def workstream_changed(self, key: str) -> None:
+        """A workstream signalled a change: it is read from Temporal (`take_read`), not believed."""
+        program.changed(self, key)
+
+    def take_read(self) -> WorkstreamRead | None:
+        """The next workstream to read, taken off the list (a change signalled meanwhile puts it back)."""
+        return program.take_read(self)
+
     def workstream_reported(self, report: WorkstreamReport, now: datetime) -> None:
-        """Keep a workstream's report and let the rules run on (its gate may pass)."""
+        """Keep where a workstream stands, as read, and let the rules run on (its gate may pass)."""
         program.reported(self, report, now)
         self.advance(now)
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from models.commands import BY_UPDATE, Command
 from models.plan import NOTIFIED_OF_CONTROL, Plan
 from models.plan_words import Health
-from models.program import RELAY_SIGNAL, RELAYED, Relayed, Workstream, WorkstreamReport, relayed
+from models.program import RELAY_SIGNAL, RELAYED, Relayed, Workstream, WorkstreamRead, WorkstreamReport, relayed
 from models.status import WorkstreamStatus
 from models.workstreams import phases_of, start_phase, workstream_id
 from workflows.rules.clock import View, is_done
@@ -91,11 +91,26 @@ def block(m: Recorder, key: str, reason: str, now: datetime) -> None:
     m.notify("escalation", message, ["executive_sponsor", *NOTIFIED_OF_CONTROL], now)
 
 
+def changed(m: Recorder, key: str) -> None:
+    """Workstream ``key`` says it changed: read it (once, however many times it says so)."""
+    record = m.state.workstreams.get(key)
+    if record is not None and record.state not in ("waiting", "blocked") and key not in m.state.reads:
+        m.state.reads = [*m.state.reads, key]
+
+
+def take_read(m: Recorder) -> WorkstreamRead | None:
+    """The next workstream to read from Temporal, taken off the list."""
+    if not m.state.reads:
+        return None
+    key, m.state.reads = m.state.reads[0], m.state.reads[1:]
+    return WorkstreamRead(program=m.state.id, key=key, seq=m.state.workstreams[key].seq + 1)
+
+
 def reported(m: Recorder, report: WorkstreamReport, now: datetime) -> None:
-    """Keep what a workstream says of itself (its newest report only), auditing what it passed."""
+    """Keep where a workstream stands (read from Temporal, newest first), auditing what it passed."""
     record = m.state.workstreams.get(report.key)
     if record is None or record.state in ("waiting", "blocked") or report.seq <= record.seq:
-        return  # not one this program started, or an older report overtaken by a newer one
+        return  # not one this program started, or an older read overtaken by a newer one
     newly = [p for p in report.passed if p not in record.passed]
     ended = report.state in ("completed", "cancelled") and record.state != report.state
     record.seq, record.state, record.phase, record.health = report.seq, report.state, report.phase, report.health

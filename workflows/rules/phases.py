@@ -11,6 +11,7 @@ from workflows.rules import texts
 from workflows.rules.clock import is_done
 from workflows.rules.gates import gate_status, open_gate
 from workflows.rules.outbox import Recorder
+from workflows.rules.versions import NOTICE_NAMES
 
 HEALTH_ORDER = ("on_track", "at_risk", "escalated")
 
@@ -24,7 +25,12 @@ def check_in(m: Recorder, phase: Phase, now: datetime) -> None:
     if due <= m.state.check_ins_sent:
         return
     m.state.check_ins_sent = due
-    waiting = [f"{g.key} ({g.progress})" for g in (gate_status(m, g) for g in m.state.gates) if g.status == "open"]
+    names = m.changed(NOTICE_NAMES)
+    waiting = [
+        f"{texts.gate_words(m.plan, g.key, names)} ({g.progress})"
+        for g in (gate_status(m, g) for g in m.state.gates)
+        if g.status == "open"
+    ]
     m.notify("check_in", texts.check_in(m.plan, phase, due, m.state.health, waiting), ["point_of_contact"], now)
 
 
@@ -47,7 +53,9 @@ def escalate(m: Recorder, phase: Phase, now: datetime) -> None:
         open_gates = raise_level(m, phase, level_no, now)
         detail = {"level": level_no, "late_by": str(late), "open_gates": open_gates, "health": m.state.health}
         m.audit("escalation", now, detail=detail)
-        message = texts.escalation(m.plan, phase, level_no, late, open_gates, m.state.health)
+        message = texts.escalation(
+            m.plan, phase, level_no, late, open_gates, m.state.health, names=m.changed(NOTICE_NAMES)
+        )
         m.notify("escalation", message, level.notify, now, detail)
 
 

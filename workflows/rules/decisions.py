@@ -77,8 +77,9 @@ def reject(m: Recorder, command: Reject, now: datetime) -> None:
         target = m.plan.phase_index(rework.back_to)
         assert target is not None
         close_run(m, "reworked", now)
+        back_to, most, names = m.plan.phases[target], rework.max_reworks, m.changed(NOTICE_NAMES)
         message = texts.rework(
-            m.plan, phase, m.plan.phases[target], command.by, gate.key, command.reason, done + 1, rework.max_reworks, names=m.changed(NOTICE_NAMES)
+            m.plan, phase, back_to, command.by, gate.key, command.reason, done + 1, most, names=names
         )
         detail = {"gate": gate.key, "back_to": rework.back_to, "rework": done + 1}
         m.notify("rework", message, NOTIFIED_OF_CONTROL, now, detail)

@@ -84,7 +84,9 @@ def add(m: Recorder, command: RaidAdd, now: datetime) -> None:
     m.state.raid = [*m.state.raid, item]
     m.decided("raid_added", command.blocks, command, now, command.title, {"item": item.id, "kind": item.kind})
     owner = [p for p in m.state.people if p.id == item.owner]
-    m.tell("raid_assigned", texts.raid_assigned(m.plan, item, names=m.changed(NOTICE_NAMES)), owner, now, {"item": item.id})
+    m.tell(
+        "raid_assigned", texts.raid_assigned(m.plan, item, names=m.changed(NOTICE_NAMES)), owner, now, {"item": item.id}
+    )
     if item.kind == "issue" and item.severity == "critical":
         _escalate(m, item, "escalated", top=True, now=now)
 

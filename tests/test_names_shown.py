@@ -64,3 +64,26 @@ def test_the_timeline_draws_lanes_by_name_planned_and_actual_apart_with_a_legend
     for label in ("planned", "passed", "under way", "reworked", "paused", "today"):
         assert label in page.texts, f"the legend names {label}"
     assert 'class="today"' in svg and f'stroke="{TODAY}"' in svg
+
+
+async def test_the_inbox_reads_a_transitions_names_from_its_plan_once_and_its_keys_in_words_without_it(monkeypatch):
+    from bpo.errors import BpoError
+    from bpo.web import plan_names
+    from tests.rules.sim import PLAN
+
+    asked: list[str] = []
+
+    async def get_plan(client: object, transition_id: str):
+        asked.append(transition_id)
+        if transition_id == "gone":
+            raise BpoError("no transition with id 'gone'", kind="UnknownTransition")
+        return PLAN
+
+    monkeypatch.setattr(plan_names, "get_plan", get_plan)
+    kept = plan_names.PlanNames()
+    found = await kept.of(None, ["t-1", "gone"])  # type: ignore[arg-type]
+    assert found["t-1"].phase("planning") == "Strategic planning" and found["t-1"].gate("slas_signed") == "Slas signed"
+    assert found["gone"].phase("planning") == "Planning", "a plan that cannot be read: its keys in words"
+    assert found["t-1"].phase("steady_state") == found["gone"].phase("steady_state") == "Steady-state governance"
+    await kept.of(None, ["t-1"])  # type: ignore[arg-type]
+    assert sorted(asked) == ["gone", "t-1"], "a known plan is not asked again"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.messages import Escalation, GateState, Ledger, PhaseRun
+from models.names import STEADY_STATE_NAME
 from models.plan import Phase
 from models.plan_words import EscalationLevel, Health
 from workflows.rules import texts
@@ -131,7 +132,7 @@ def begin_phase(m: Recorder, index: int, now: datetime) -> None:
     if phase is None and m.plan.steady_state:
         s.ledger = Ledger(since=now, active_start=s.phase_active_start, period_started_at=now)
     s.phases.append(PhaseRun(phase=m.phase_key, attempt=s.attempt, started_at=now))
-    name = phase.name if phase else "Steady-state governance"
+    name = phase.name if phase else STEADY_STATE_NAME
     m.audit("phase_started", now, detail={"attempt": s.attempt, "name": name})
     message = texts.phase_started(m.plan, name, s.attempt, phase.due if phase else None)
     m.notify("phase_started", message, ["point_of_contact"], now)

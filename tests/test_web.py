@@ -66,6 +66,9 @@ def test_the_inbox_lists_what_waits_on_me_from_visibility_and_drops_it_once_deci
     assert "Gap analysis approved" in home and "Governance defined" in home and "Portfolio" in home
     assert "gap_analysis_approved" not in home, "the inbox names gates as people read them"
     assert "Strategic planning" in home, "and phases by the name their plan gives them"
+    for phase in ("planning", "strategic planning"):
+        assert "0 transitions" not in text_of(li.get(f"/?phase={phase}").text), "the portfolio filters by key or name"
+    assert "0 transitions you sponsor or manage" in text_of(li.get("/?phase=pilot").text)
     eve = signed_in(web, EVE)
     eve_home = text_of(eve.get("/").text)
     assert "Nothing waits on you" in eve_home and "Portfolio" not in eve_home

@@ -130,12 +130,18 @@ class Overview:
         return self.fragments[key]
 
     def filtered(self, health: str | None, phase: str | None) -> list[Row] | None:
-        """The portfolio with only the transitions of ``health`` and ``phase``."""
+        """The portfolio with only the transitions of ``health`` and ``phase`` (its key, or the
+        name the page shows, in any case)."""
         if health and health not in HEALTHS:
             raise BpoError(f"unknown health '{health}'; one of {', '.join(HEALTHS)}", kind="BadInput")
         if self.portfolio is None:
             return None
-        return [r for r in self.portfolio if (not health or r.health == health) and (not phase or r.phase == phase)]
+        wanted = (phase or "").strip().casefold()
+        return [
+            r
+            for r in self.portfolio
+            if (not health or r.health == health) and (not wanted or wanted in (r.phase, r.phase_name.casefold()))
+        ]
 
 
 async def overview(client: Client, email: str, plan_names: PlanNames | None = None) -> Overview:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bpo.render import local_time
 from bpo.report import planned_phases
+from models.names import gate_name
 from models.plan import Plan
 from models.status import TransitionStatus
 
@@ -50,9 +51,8 @@ def milestones(plan: Plan, status: TransitionStatus, now: datetime) -> list[tupl
     for gate in status.gates:
         if gate.due_at:
             local = f" ({local_time(gate.due_at, status.timezone)})" if status.timezone else ""
-            events.append(
-                (f"due-{status.phase}-{gate.key}", f"{gate.key} due", gate.due_at, f"Due date of the gate{local}.")
-            )
+            summary = f"{gate_name(plan, gate.key)} due"
+            events.append((f"due-{status.phase}-{gate.key}", summary, gate.due_at, f"Due date of the gate{local}."))
     current = next((i for i, p in enumerate(plan.phases) if p.key == status.phase), len(plan.phases))
     planned = planned_phases(plan, status.started_at)
     for index, span in enumerate(planned):

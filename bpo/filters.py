@@ -10,6 +10,8 @@ from typing import Any
 from jinja2 import Environment
 
 from bpo.render import local_time, when
+from models.names import gate_name, in_words, phase_name
+from models.plan import Plan
 
 DASH = "—"
 PERIOD_WORDS = {"daily": "day", "weekly": "week", "monthly": "month"}
@@ -40,11 +42,29 @@ def local_filter(moment: datetime | None, zone: str | None = None) -> str:
     return local_time(utc(moment), zone) if moment else DASH
 
 
+def phase_filter(key: str | None, plan: Plan | None = None) -> str:
+    """``phase_name``: a phase's key as people read it, the plan's name for it if ``plan`` is
+    given (else the key in words); ``—`` for none."""
+    if not key:
+        return DASH
+    return phase_name(plan, key) if plan is not None else in_words(key)
+
+
+def gate_filter(key: str | None, plan: Plan | None = None) -> str:
+    """``gate_name``: a gate's key as people read it, its name in ``plan`` if given (else the key
+    in words); ``—`` for none."""
+    if not key:
+        return DASH
+    return gate_name(plan, key) if plan is not None else in_words(key)
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "when": when_filter,
     "day": day_filter,
     "period_word": period_word,
     "local": local_filter,
+    "phase_name": phase_filter,
+    "gate_name": gate_filter,
 }
 
 

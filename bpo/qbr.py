@@ -19,6 +19,7 @@ from bpo.report import DECISION_KINDS, kpi_chart_svg
 from models.audit_events import events_of
 from models.audit_events.decisions import Decision, Delegated, Escalated, RaidAdded, RaidClosed
 from models.audit_events.happenings import Escalation, RaidEscalated, Readings, SlaBreach
+from models.names import gate_name, phase_name
 from models.plan import Plan
 from models.status import TransitionStatus
 from models.tables import AuditRecord
@@ -63,9 +64,10 @@ class Quarter:
         return self.start <= moment < self.next.start
 
 
-def _escalation(event: Escalation | Escalated | RaidEscalated) -> tuple[str, ...]:
+def _escalation(plan: Plan, event: Escalation | Escalated | RaidEscalated) -> tuple[str, ...]:
     about = event.item if isinstance(event, RaidEscalated) else event.level
-    return (f"{event.at:%Y-%m-%d}", event.phase, str(about or ""), event.health or "")
+    phase = phase_name(plan, event.phase) if event.phase else ""
+    return (f"{event.at:%Y-%m-%d}", phase, str(about or ""), event.health or "")
 
 
 def render_qbr(
@@ -99,9 +101,9 @@ def render_qbr(
         for s in settled
     ]
     breaches = [(f"{e.at:%Y-%m-%d}", str(e.kpi), f"{e.value}", f"{e.sla}") for e in events if isinstance(e, SlaBreach)]
-    escalations = [_escalation(e) for e in events if isinstance(e, (Escalation, Escalated, RaidEscalated))]
+    escalations = [_escalation(plan, e) for e in events if isinstance(e, (Escalation, Escalated, RaidEscalated))]
     decisions = [
-        (f"{e.at:%Y-%m-%d}", e.kind, e.gate or "", who(e.actor, e.via), str(e.note or ""))
+        (f"{e.at:%Y-%m-%d}", e.kind, gate_name(plan, e.gate) if e.gate else "", who(e.actor, e.via), str(e.note or ""))
         for e in events
         if isinstance(e, Decision) and (e.kind in DECISION_KINDS or isinstance(e, (RaidAdded, RaidClosed, Delegated)))
     ]

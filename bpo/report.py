@@ -29,6 +29,7 @@ from models.audit_events.happenings import (
 from models.commands import COMMANDS
 from models.durations import BusinessTime
 from models.messages import Amendment, RaidItem
+from models.names import gate_name, phase_name
 from models.plan import Plan
 from models.status import TransitionStatus
 from models.tables import AuditRecord
@@ -81,35 +82,66 @@ def pauses(trail: Sequence[AuditRecord], now: datetime) -> list[Span]:
     return spans
 
 
+PLANNED, PAUSED, TODAY = "#b0bec5", "#ffe082", "#c62828"
+"""The planned bars (light grey-blue, behind the actual ones), paused stretches and the "today"
+line: drawn as attributes, not classes, so the web page and the report colour them alike."""
+LEGEND = (
+    ("planned", PLANNED),
+    ("passed", COLOURS["passed"]),
+    ("under way", COLOURS[None]),
+    ("reworked", COLOURS["reworked"]),
+    ("paused", PAUSED),
+)
+
+
+def _legend(x: float) -> list[str]:
+    parts = []
+    for label, colour in LEGEND:
+        parts.append(f'<rect x="{x}" y="4" width="12" height="10" fill="{colour}"/>')
+        parts.append(f'<text x="{x + 16}" y="13" class="legend" font-size="11">{label}</text>')
+        x += 24 + 7 * len(label)
+    parts.append(f'<line x1="{x}" x2="{x + 12}" y1="9" y2="9" stroke="{TODAY}" stroke-width="2"/>')
+    parts.append(f'<text x="{x + 16}" y="13" class="legend" font-size="11">today</text>')
+    return parts
+
+
 def timeline_svg(plan: Plan, status: TransitionStatus, trail: Sequence[AuditRecord], now: datetime) -> Markup:
-    """Phases planned (grey) against actual (coloured by outcome), pauses shaded, reworks marked;
-    self-contained SVG, its text escaped here so a template takes it as it is."""
+    """Each phase's lane, by its name: the bar planned (grey) above the bar run (coloured by
+    outcome), pauses shaded, reworks marked, a red line at today and a legend; self-contained
+    SVG, its text escaped here so a template takes it as it is."""
     planned = planned_phases(plan, status.started_at)
     actual = [Span(r.phase, r.started_at, r.ended_at or now) for r in status.history]
     lo = min([s.start for s in planned + actual])
     hi = max([s.end for s in planned + actual] + [now])
     keys = [p.key for p in plan.phases] + ["steady_state"]
-    label_w, width, row_h = 150, 760, 34
-    height = row_h * len(keys) + 40
+    names = {key: phase_name(plan, key) for key in keys}
+    shown = {key: name if len(name) <= 40 else name[:39] + "…" for key, name in names.items()}
+    # Wide enough for the longest name at the label's 12px (about 7px a character).
+    label_w = max(150, 7 * max(len(name) for name in shown.values()) + 12)
+    width, row_h, top = 760, 34, 24
+    height = top + row_h * len(keys) + 40
     parts = [
         f'<svg class="timeline" viewBox="0 0 {label_w + width + 10} {height}" role="img" '
-        f'aria-label="Timeline of phases, planned against actual">'
+        f'aria-label="Timeline of phases, planned against actual">',
+        *_legend(label_w),
     ]
     for span in pauses(trail, now):
         x0, x1 = _x(span.start, lo, hi, width), _x(span.end, lo, hi, width)
         parts.append(
-            f'<rect class="pause" x="{label_w + x0}" y="0" width="{max(x1 - x0, 2)}" '
-            f'height="{height - 30}"><title>paused {span.start:%Y-%m-%d} to {span.end:%Y-%m-%d}</title></rect>'
+            f'<rect class="pause" x="{label_w + x0}" y="{top}" width="{max(x1 - x0, 2)}" height="{height - top - 30}" '
+            f'fill="{PAUSED}" opacity="0.45"><title>paused {span.start:%Y-%m-%d} to {span.end:%Y-%m-%d}</title></rect>'
         )
     for i, key in enumerate(keys):
-        y = i * row_h + 4
-        parts.append(f'<text x="0" y="{y + 20}" class="label">{escape(key)}</text>')
+        y, name = top + i * row_h + 4, escape(names[key])
+        parts.append(
+            f'<text x="0" y="{y + 20}" class="label" font-size="12"><title>{name}</title>{escape(shown[key])}</text>'
+        )
         for span in planned:
             if span.label == key:
                 x0, x1 = _x(span.start, lo, hi, width), _x(span.end, lo, hi, width)
                 parts.append(
-                    f'<rect class="planned" x="{label_w + x0}" y="{y}" width="{max(x1 - x0, 2)}" height="12">'
-                    f"<title>{escape(key)} planned {span.start:%Y-%m-%d} to {span.end:%Y-%m-%d}</title></rect>"
+                    f'<rect class="planned" x="{label_w + x0}" y="{y}" width="{max(x1 - x0, 2)}" height="12" '
+                    f'fill="{PLANNED}"><title>{name} planned {span.start:%Y-%m-%d} to {span.end:%Y-%m-%d}</title></rect>'
                 )
         for run in status.history:
             if run.phase != key:
@@ -118,17 +150,24 @@ def timeline_svg(plan: Plan, status: TransitionStatus, trail: Sequence[AuditReco
             x0, x1 = _x(run.started_at, lo, hi, width), _x(end, lo, hi, width)
             colour = COLOURS.get(run.outcome, COLOURS[None])
             parts.append(
-                f'<rect class="actual" x="{label_w + x0}" y="{y + 14}" width="{max(x1 - x0, 2)}" height="12" '
-                f'fill="{colour}"><title>{escape(key)} attempt {run.attempt}: {run.started_at:%Y-%m-%d} to '
+                f'<rect class="actual" x="{label_w + x0}" y="{y + 14}" width="{max(x1 - x0, 4)}" height="12" '
+                f'fill="{colour}"><title>{name} attempt {run.attempt}: {run.started_at:%Y-%m-%d} to '
                 f"{end:%Y-%m-%d} ({run.outcome or 'under way'})</title></rect>"
             )
             if run.outcome == "reworked":
-                parts.append(f'<text x="{label_w + x1 + 2}" y="{y + 25}" class="rework">&#8634; rework</text>')
+                parts.append(
+                    f'<text x="{label_w + x1 + 2}" y="{y + 25}" class="rework" font-size="10" fill="#ef6c00">&#8634; rework</text>'
+                )
+    today = label_w + _x(now, lo, hi, width)
+    parts.append(
+        f'<line class="today" x1="{today}" x2="{today}" y1="{top}" y2="{height - 26}" stroke="{TODAY}" '
+        f'stroke-width="1.5" stroke-dasharray="4 2"><title>today, {now:%Y-%m-%d}</title></line>'
+    )
     axis_y = height - 14
     for tick, anchor in enumerate(("start", "middle", "middle", "middle", "end")):
         moment = lo + (hi - lo) * tick / 4
         parts.append(
-            f'<text x="{label_w + _x(moment, lo, hi, width)}" y="{axis_y}" class="axis" '
+            f'<text x="{label_w + _x(moment, lo, hi, width)}" y="{axis_y}" class="axis" font-size="10" fill="#666" '
             f'text-anchor="{anchor}">{moment:%Y-%m-%d}</text>'
         )
     parts.append("</svg>")
@@ -214,12 +253,21 @@ def _values(event: Readings | FeedNoData) -> str:
     return " · ".join(f"{k} {v:g}" for k, v in values.items()) or "-"
 
 
-def _escalation(event: Escalation | RaidEscalated) -> tuple[str, ...]:
+def _escalation(plan: Plan, event: Escalation | RaidEscalated) -> tuple[str, ...]:
     if isinstance(event, Escalation):
-        level, about = str(event.level), ", ".join(event.open_gates) or (event.gate or "")
+        gates = event.open_gates or ([event.gate] if event.gate else [])
+        level, about = str(event.level), ", ".join(gate_name(plan, g) for g in gates)
     else:  # a RAID item's escalation has no level of a ladder ("None", as the report always showed)
         level, about = str(None), event.item or ""
-    return (f"{event.at:%Y-%m-%d %H:%M}", event.phase, level, event.health or "", about)
+    return (f"{event.at:%Y-%m-%d %H:%M}", _phase(plan, event.phase), level, event.health or "", about)
+
+
+def _phase(plan: Plan, key: str | None) -> str:
+    return phase_name(plan, key) if key else ""
+
+
+def _gate(plan: Plan, key: str | None) -> str:
+    return gate_name(plan, key) if key else ""
 
 
 def render_report(
@@ -237,7 +285,7 @@ def render_report(
     pinned_rows = [
         (
             f"{p.at:%Y-%m-%d %H:%M}",
-            p.gate or "",
+            _gate(plan, p.gate),
             p.by or "",
             p.evidence,
             f"{p.sha256[:16]}…",
@@ -258,16 +306,17 @@ def render_report(
             for metric, value in event.values.items():
                 readings.setdefault(metric, []).append((event.at, value, event.period))
     decisions = [
-        (f"{e.at:%Y-%m-%d %H:%M}", e.kind, e.phase, e.gate or "", who(e.actor, e.via), _why(e))
+        (f"{e.at:%Y-%m-%d %H:%M}", e.kind, _phase(plan, e.phase), _gate(plan, e.gate), who(e.actor, e.via), _why(e))
         for e in events
         if e.kind in DECISION_KINDS
     ] or [
-        (f"{d.at:%Y-%m-%d %H:%M}", d.kind, d.phase, d.gate or "", who(d.by, d.via), d.note or "")
+        (f"{d.at:%Y-%m-%d %H:%M}", d.kind, _phase(plan, d.phase), _gate(plan, d.gate), who(d.by, d.via), d.note or "")
         for d in status.decisions
     ]
-    escalations = [_escalation(e) for e in events if isinstance(e, (Escalation, RaidEscalated))]
+    escalations = [_escalation(plan, e) for e in events if isinstance(e, (Escalation, RaidEscalated))]
     raid = [
-        (i.id, i.kind, i.severity, i.owner, str(i.due or ""), i.blocks or "", i.title, _closed(i)) for i in status.raid
+        (i.id, i.kind, i.severity, i.owner, str(i.due or ""), _gate(plan, i.blocks), i.title, _closed(i))
+        for i in status.raid
     ]
     versions = [
         (f"amendment_{a.number}", f"{a.at:%Y-%m-%d}", a.by, a.reason, "; ".join(a.changes), _decided(a))

@@ -99,7 +99,7 @@ async def test_approved_evidence_that_changes_is_audited_and_told_a_day_later_an
     html = render_report(t_plan, await t.status(), trail(settings, t.id), await env.get_current_time(), [item])
     assert "pinned, CHANGED since it was approved; checked " in html, "the report reads the kept verdict"
     told = [n["body"] for n in hook[1] if n["body"].get("kind") == "evidence_changed"]
-    assert len(told) == 1 and "go_live_approved" in told[0]["subject"]
+    assert len(told) == 1 and "Go live approved" in told[0]["subject"]
     await t.sleep(days=2)
     assert len([r for r in trail(settings, t.id) if r.kind == "evidence_changed"]) == 1, "told once"
 

@@ -46,7 +46,7 @@ def test_bpo_up_serves_the_web_app_in_development_mode_with_the_demo_waiting_on_
         outbox = wait_until(lambda: re.search(r'href="(http[^"]+/login/link/[^"]+)"', dana.get("/dev/outbox").text), 30)
         assert outbox, "the link is listed on /dev/outbox"
         assert dana.sign_in(outbox.group(1).replace("localhost", "127.0.0.1")).status_code == 303
-        assert wait_until(lambda: "slas_signed" in text_of(dana.get("/").text), 30)
+        assert wait_until(lambda: "Slas signed" in text_of(dana.get("/").text), 30)
         # The demo's sponsor is its program office: she may start another transition.
         assert "Start a transition" in text_of(dana.get("/").text) and dana.get("/start").status_code == 200
     finally:

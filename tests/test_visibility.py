@@ -74,7 +74,7 @@ def test_list_ui_report_and_calendar_show_where_transitions_stand(stack: Stack, 
     assert len(chart.find_elements(By.CSS_SELECTOR, "circle.miss")) == 1  # 2.4 against an SLA of 2.0
     assert chart.find_elements(By.CSS_SELECTOR, "line.sla") and chart.find_elements(By.CSS_SELECTOR, "line.target")
     decisions = browser.find_element(By.CSS_SELECTOR, "table.decisions").text
-    assert LI in decisions and "kickoff_held" in decisions
+    assert LI in decisions and "Kickoff held" in decisions
     browser.save_screenshot(str(SHOTS / "report.png"))
 
     # The calendar parses with a standard iCalendar library and holds the milestones.

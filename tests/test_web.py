@@ -36,7 +36,7 @@ def signed_in(web: Stack, address: str) -> Person:
 
 
 def test_an_approval_request_mails_a_link_that_signs_in_once_and_the_approval_is_signed_and_audited(web):
-    mail = wait_until(lambda: [m for m in mails_to(web.received, DANA) if "slas_signed" in m["Subject"]], 60)
+    mail = wait_until(lambda: [m for m in mails_to(web.received, DANA) if "Slas signed" in m["Subject"]], 60)
     assert mail, "the sponsor is asked by mail when the gate opens"
     link = link_in(mail[0])
     dana = Person(web.web_url)
@@ -44,6 +44,7 @@ def test_an_approval_request_mails_a_link_that_signs_in_once_and_the_approval_is
     assert landed.status_code == 303 and landed.headers["location"] == GATE
     page = dana.get(GATE).text
     assert 'id="approve"' in page and "Waive" in page
+    assert "<h1>Slas signed</h1>" in page and "slas_signed" not in text_of(page), "the gate by its name, not its key"
     done = dana.submit(GATE, {"action": "approve", "note": "<script>alert(1)</script> terms agreed"})
     assert done.status_code == 303
     after = dana.get(GATE).text
@@ -62,7 +63,12 @@ def test_the_inbox_lists_what_waits_on_me_from_visibility_and_drops_it_once_deci
     assert wait_until(lambda: "slas_signed" in raj.get("/").text, 30)
     li = signed_in(web, LI)
     home = text_of(li.get("/").text)
-    assert "gap_analysis_approved" in home and "governance_defined" in home and "Portfolio" in home
+    assert "Gap analysis approved" in home and "Governance defined" in home and "Portfolio" in home
+    assert "gap_analysis_approved" not in home, "the inbox names gates as people read them"
+    assert "Strategic planning" in home, "and phases by the name their plan gives them"
+    for phase in ("planning", "strategic planning"):
+        assert "0 transitions" not in text_of(li.get(f"/?phase={phase}").text), "the portfolio filters by key or name"
+    assert "0 transitions you sponsor or manage" in text_of(li.get("/?phase=pilot").text)
     eve = signed_in(web, EVE)
     eve_home = text_of(eve.get("/").text)
     assert "Nothing waits on you" in eve_home and "Portfolio" not in eve_home
@@ -172,7 +178,7 @@ def test_the_decision_that_passes_the_phase_lands_on_the_transition_page(web):
     landed = raj.http.get(last.headers["location"], follow_redirects=True)
     assert landed.status_code == 200 and "the transition moved on" in text_of(landed.text)
     assert web.status(TID)["phase"] == "mobilization"
-    asked = wait_until(lambda: [m for m in mails_to(web.received, RAJ) if "kickoff_held" in m["Subject"]], 30)
+    asked = wait_until(lambda: [m for m in mails_to(web.received, RAJ) if "Kickoff held" in m["Subject"]], 30)
     assert asked and "/login/link/" in link_in(asked[0]), "the next phase's approvers are asked by mail"
 
 
@@ -182,6 +188,8 @@ def test_the_transition_page_shows_the_raid_log_and_objectives_and_opens_the_qua
     page = text_of(li.http.get(f"/t/{TID}").text)
     assert "RAID log" in page and "Peak season staffing" in page and "Objectives" in page
     assert "Hold customer satisfaction at or above 88%" in page
+    assert "Training and knowledge transfer" in page and "knowledge_transfer" not in page, "the timeline's lanes by name"
+    assert "Kickoff held" in page and "kickoff_held" not in page, "the gates by name"
     pack = li.http.get(f"/t/{TID}/qbr", params={"quarter": "2027-Q1"})
     assert pack.status_code == 200 and "Business review 2027-Q1" in pack.text and "Peak season staffing" in pack.text
     assert li.http.get(f"/t/{TID}/qbr", params={"quarter": "2027-Q9"}).status_code == 400

@@ -59,12 +59,12 @@ def test_a_sponsor_asks_for_a_link_opens_it_from_the_mail_and_approves_on_the_ga
     link = link_in(mails[-1])
     browser.get(link)
     browser.find_element(By.ID, "continue").click()
-    assert wait_until(lambda: "slas_signed" in text(browser), 20), text(browser)
+    assert wait_until(lambda: "Slas signed" in text(browser), 20), text(browser)
     assert "Portfolio" in text(browser)
     browser.save_screenshot(str(SHOTS / "web-inbox.png"))
     assert serious_violations(browser) == []
 
-    browser.find_element(By.LINK_TEXT, "slas_signed").click()
+    browser.find_element(By.LINK_TEXT, "Slas signed").click()
     assert wait_until(lambda: browser.find_elements(By.ID, "approve") and browser.find_elements(By.ID, "waive"), 20)
     browser.save_screenshot(str(SHOTS / "web-gate.png"))
     assert serious_violations(browser) == []
@@ -102,13 +102,13 @@ def test_a_provider_lead_signs_in_through_the_identity_provider_and_approves(web
     browser.find_element(By.NAME, "login").send_keys(RAJ)
     browser.find_element(By.NAME, "password").send_keys("anything")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    if wait_until(lambda: "slas_signed" in text(browser) or "Continue" in text(browser), 20) and "Continue" in text(
+    if wait_until(lambda: "Slas signed" in text(browser) or "Continue" in text(browser), 20) and "Continue" in text(
         browser
     ):
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()  # the provider's consent
-    assert wait_until(lambda: "slas_signed" in text(browser), 20), text(browser)
+    assert wait_until(lambda: "Slas signed" in text(browser), 20), text(browser)
     assert RAJ in text(browser)
-    browser.find_element(By.LINK_TEXT, "slas_signed").click()
+    browser.find_element(By.LINK_TEXT, "Slas signed").click()
     wait_until(lambda: browser.find_elements(By.ID, "approve"), 20)
     browser.find_element(By.ID, "approve").click()
     assert wait_until(lambda: "approved by Raj Menon (web-oidc)" in text(browser), 20), text(browser)

@@ -17,6 +17,7 @@ from models.audit_events import events_of
 from models.audit_events.base import Event
 from models.audit_events.decisions import Approved, Rejected, Scored, Ticked, Waived
 from models.audit_events.happenings import KpiReading
+from models.names import named
 from models.plan import Person
 from models.tables import AuditRecord
 from workflows.rules.kinds import KINDS, kind_of
@@ -58,7 +59,7 @@ async def transition_view(w: Web, transition_id: str, people: list[Person]) -> d
         spec = phase.gate(g.key) if phase else None
         people_awaited = KINDS[g.kind].waits_on_people
         awaited = [names.get(p, p) for p in g.waiting_for] if people_awaited else g.waiting_for
-        gates.append({"status": g, "name": (spec.name if spec else None) or g.key, "awaited": awaited})
+        gates.append({"status": g, "name": named(g.key, spec.name if spec else None), "awaited": awaited})
     return {
         "status": status,
         "plan": plan,

@@ -17,6 +17,7 @@ from temporalio.api.workflowservice.v1 import ListWorkflowExecutionsRequest
 from temporalio.client import Client
 
 from bpo.api import BpoError
+from bpo.web.plan_names import UNKNOWN, Names, PlanNames
 from models.constants import WORKFLOW_NAME, login_key
 from models.messages import STEADY_STATE
 from models.plan import Person
@@ -43,6 +44,18 @@ class Row:
     due: datetime | None
     started: datetime | None
     gate: str | None = None
+    names: Names = UNKNOWN
+    """The transition's phase and gate names, as its plan gives them."""
+
+    @property
+    def phase_name(self) -> str:
+        """The phase as people read it."""
+        return self.names.phase(self.phase)
+
+    @property
+    def gate_name(self) -> str:
+        """The gate (of an inbox row) as people read it."""
+        return self.names.gate(self.gate) if self.gate else ""
 
     @property
     def workstream(self) -> str | None:
@@ -61,7 +74,7 @@ class Found:
     started: datetime | None
     attributes: dict[str, Any]
 
-    def row(self, gate: str | None = None) -> Row:
+    def row(self, gate: str | None = None, names: Names = UNKNOWN) -> Row:
         """The execution as a row of the inbox or the portfolio."""
         sa = self.attributes
         live = sa.get(SA_STATE.name) in ("running", "paused") and sa.get(SA_PHASE.name) != STEADY_STATE
@@ -76,6 +89,7 @@ class Found:
             due=datetime.fromisoformat(due) if live and isinstance(due, str) else None,
             started=self.started,
             gate=gate,
+            names=names,
         )
 
 
@@ -122,16 +136,23 @@ class Overview:
         return self.fragments[key]
 
     def filtered(self, health: str | None, phase: str | None) -> list[Row] | None:
-        """The portfolio with only the transitions of ``health`` and ``phase``."""
+        """The portfolio with only the transitions of ``health`` and ``phase`` (its key, or the
+        name the page shows, in any case)."""
         if health and health not in HEALTHS:
             raise BpoError(f"unknown health '{health}'; one of {', '.join(HEALTHS)}", kind="BadInput")
         if self.portfolio is None:
             return None
-        return [r for r in self.portfolio if (not health or r.health == health) and (not phase or r.phase == phase)]
+        wanted = (phase or "").strip().casefold()
+        return [
+            r
+            for r in self.portfolio
+            if (not health or r.health == health) and (not wanted or wanted in (r.phase, r.phase_name.casefold()))
+        ]
 
 
-async def overview(client: Client, email: str) -> Overview:
-    """A person's inbox and portfolio from one visibility query."""
+async def overview(client: Client, email: str, plan_names: PlanNames | None = None) -> Overview:
+    """A person's inbox and portfolio from one visibility query; the running transitions' phase
+    and gate names from ``plan_names`` (else their keys in words)."""
     me = login_key(email)
     leads = [f"{me}#{role}" for role in PORTFOLIO_ROLES]
     query = (
@@ -139,13 +160,17 @@ async def overview(client: Client, email: str) -> Overview:
         f"(BpoAwaiting = {_literal(me)} OR BpoPeople IN ({', '.join(_literal(k) for k in leads)}))"
     )
     inbox, portfolio = [], []
-    for wf in await _list(client, query):
+    found = await _list(client, query)
+    running = [wf.id for wf in found if wf.running]
+    names = await plan_names.of(client, running) if plan_names else {}
+    for wf in found:
+        called = names.get(wf.id, UNKNOWN)
         if wf.running:
             for value in wf.attributes.get(SA_AWAITING.name) or []:
                 if value.startswith(f"{me}#"):
-                    inbox.append(wf.row(value.split("#", 1)[1]))
+                    inbox.append(wf.row(value.split("#", 1)[1], called))
         if set(leads) & set(wf.attributes.get(SA_PEOPLE.name) or []):
-            portfolio.append(wf.row())
+            portfolio.append(wf.row(names=called))
     far = datetime.max.replace(tzinfo=UTC)
     inbox.sort(key=lambda r: (r.due or far, r.started or far, r.id))
     portfolio.sort(key=lambda r: (r.state != "running", r.client, r.id))
@@ -158,8 +183,9 @@ class Recent:
     if that is older; one query in flight per person however many loads arrive. A person's own
     decision forgets their overview, so their next load waits for a fresh one."""
 
-    def __init__(self, seconds: float = 5.0) -> None:
+    def __init__(self, seconds: float = 5.0, plan_names: PlanNames | None = None) -> None:
         self.seconds = seconds
+        self.plan_names = plan_names or PlanNames()
         self._kept: dict[str, tuple[float, asyncio.Future[Overview]]] = {}
         self._fresh: dict[str, asyncio.Future[Overview]] = {}
         self._forgotten: dict[str, int] = {}
@@ -180,7 +206,7 @@ class Recent:
             self._kept.clear()
             self._forgotten.clear()
         asked, generation = time.monotonic(), self._forgotten.get(email, 0)
-        future = self._fresh[email] = asyncio.ensure_future(overview(client, email))
+        future = self._fresh[email] = asyncio.ensure_future(overview(client, email, self.plan_names))
 
         def done(f: asyncio.Future[Overview]) -> None:
             if self._fresh.get(email) is f:

@@ -19,7 +19,7 @@ def test_a_gate_opening_asks_each_person_it_waits_on_once_with_the_path_to_its_p
     }
     request = next(n for n in run.sent("approval_requested") if n.recipients[0].id == DANA)
     assert request.detail["path"] == "/t/t-1/gates/slas_signed"
-    assert "Dana Whitfield" in request.text and "slas_signed" in request.subject
+    assert "Dana Whitfield" in request.text and "Slas signed (Strategic planning)" in request.subject
     run.approve("slas_signed", DANA)
     run.later(hours=1)
     assert len(run.sent("approval_requested")) == 4, "nobody is asked twice while the gate stays open"

@@ -67,7 +67,7 @@ def test_warn_at_warns_the_awaited_people_and_the_points_of_contact_once_and_set
     assert local(warning.at) == "Wed 11:00" and status.health == "at_risk"
     assert sorted(r.id for r in warning.recipients) == sorted([LI, RAJ]), "Dana already signed"
     assert (
-        "gap_analysis_approved, governance_defined" in warning.subject and "Thu 2027-04-15 15:00 CEST" in warning.text
+        "Gap analysis approved, Governance defined" in warning.subject and "Thu 2027-04-15 15:00 CEST" in warning.text
     )
 
 

@@ -15,7 +15,7 @@ def test_a_rejected_pilot_goes_back_to_knowledge_transfer_as_a_second_attempt():
         ("pilot", 1, "reworked"),
         ("knowledge_transfer", 2, None),
     ]
-    assert run.sent("rework")[0].text.endswith("goes back to 'knowledge_transfer' (rework 1 of 2).")
+    assert run.sent("rework")[0].text.endswith("goes back to 'Training and knowledge transfer' (rework 1 of 2).")
 
 
 def test_past_its_rework_limit_a_rejection_halts_the_transition_until_resumed():

@@ -71,7 +71,7 @@ def test_a_change_is_audited_with_gate_and_approver_and_told_once_to_the_points_
     m2.evidence_rechecked(asked, RecheckResult(verdicts=["changed"]), at + DAY)
     [notice] = [n for n in m2.take_outbox().notices if n.kind == "evidence_changed"]
     assert [r.id for r in notice.recipients] == [PAT], "the plan's point of contact"
-    assert "go_live_approved" in notice.subject and "changed since it was approved" in notice.subject
+    assert "Go live approved" in notice.subject and "changed since it was approved" in notice.subject
     assert check(m, at + DAY + WEEK, "changed") == [], "told once, not at every check"
     assert m.state.evidence_watch and m.state.evidence_watch.items[0].verdict == "changed"
 

@@ -94,8 +94,8 @@ def test_a_scoring_is_refused_in_clear_words_for_what_it_gets_wrong():
 
 def test_the_people_a_scorecard_awaits_are_asked_to_score_it_and_may_score_on_its_page():
     run = Run(scorecard_plan())
-    asked = [n for n in run.sent("approval_requested") if "gap_analysis_approved" in n.subject]
-    assert asked and "to score the criteria of the gate 'gap_analysis_approved'" in asked[0].text
+    asked = [n for n in run.sent("approval_requested") if "Gap analysis approved" in n.subject]
+    assert asked and "to score the criteria of the gate 'Gap analysis approved'" in asked[0].text
     assert "score" in awaiting.options(run.machine, LI)["gap_analysis_approved"]
     assert "score" not in awaiting.options(run.machine, EVE)["gap_analysis_approved"]
 

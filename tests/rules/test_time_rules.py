@@ -77,7 +77,7 @@ def test_one_check_in_however_many_fell_due_while_paused():
     run.do(Resume(by=LI))
     run.later(days=7)
     assert len(run.sent("check_in")) == 2
-    assert "Open gates: gap_analysis_approved (0/1 approvals)" in run.sent("check_in")[-1].text
+    assert "Open gates: Gap analysis approved (0/1 approvals)" in run.sent("check_in")[-1].text
 
 
 def test_an_escalation_by_hand_raises_the_next_level_now_and_the_timer_does_not_fire_it_again():

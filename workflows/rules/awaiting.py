@@ -20,7 +20,7 @@ from workflows.rules.gates import gate_status, opened
 from workflows.rules.kinds import kind_of
 from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import Refused
-from workflows.rules.versions import APPROVAL_REQUESTS, REMINDERS
+from workflows.rules.versions import APPROVAL_REQUESTS, NOTICE_NAMES, REMINDERS
 
 ACTIONS = ("approve", "tick", "reject", "waive")
 
@@ -123,7 +123,9 @@ def request_approvals(m: Recorder, now: datetime) -> None:
             gate.asked = [*gate.asked, person_id]
             detail = {"gate": key, "path": f"/t/{m.state.id}/gates/{key}"}
             what = kind_of(spec).asks
-            message = texts.approval_requested(m.plan, phase, spec, what, people[person_id].name, next_due(m, now))
+            message = texts.approval_requested(
+                m.plan, phase, spec, what, people[person_id].name, next_due(m, now), names=m.changed(NOTICE_NAMES)
+            )
             m.tell("approval_requested", message, [people[person_id]], now, detail)
 
 
@@ -161,7 +163,9 @@ def remind(m: Recorder, now: datetime) -> None:
             continue
         gate.reminded = due
         for person_id in (p for p, keys in waiting.items() if gate.key in keys and p in people):
-            message = texts.reminder(m.plan, phase, gate.key, people[person_id].name, due, next_due(m, now))
+            message = texts.reminder(
+                m.plan, phase, gate.key, people[person_id].name, due, next_due(m, now), names=m.changed(NOTICE_NAMES)
+            )
             detail = {"gate": gate.key, "path": f"/t/{m.state.id}/gates/{gate.key}", "reminder": due}
             m.tell("reminder", message, [people[person_id]], now, detail)
 

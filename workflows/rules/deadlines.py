@@ -20,6 +20,7 @@ from workflows.rules.clock import Deadline, View, is_done
 from workflows.rules.gates import opened
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import keep_escalation, raise_health
+from workflows.rules.versions import NOTICE_NAMES
 
 
 def gate_due(v: View, phase: Phase, gate: GateState) -> Deadline | None:
@@ -61,7 +62,9 @@ def watch(m: Recorder, phase: Phase, now: datetime) -> None:
             late = timedelta(seconds=-m.left(due, now))
             detail = {"level": level_no, "gate": gate.key, "late_by": str(late), "health": m.state.health}
             m.audit("escalation", now, gate=gate.key, detail=detail)
-            message = texts.gate_escalation(m.plan, phase, gate.key, level_no, late, m.state.health)
+            message = texts.gate_escalation(
+                m.plan, phase, gate.key, level_no, late, m.state.health, names=m.changed(NOTICE_NAMES)
+            )
             m.notify("escalation", message, level.notify, now, detail)
     _warn_phase(m, phase, now)
 
@@ -86,7 +89,7 @@ def _warn(m: Recorder, phase: Phase, keys: list[str], due: Deadline, now: dateti
     left = m.left(due, now)
     detail = {"gates": keys, "due_at": when.isoformat() if when else None, "left": left_text(m, due, left)}
     m.audit("deadline_warning", now, gate=keys[0] if len(keys) == 1 else None, detail=detail)
-    message = texts.deadline_warning(m.plan, phase, keys, when, left_text(m, due, left))
+    message = texts.deadline_warning(m.plan, phase, keys, when, left_text(m, due, left), names=m.changed(NOTICE_NAMES))
     m.tell("deadline_warning", message, people, now, detail)
 
 

@@ -33,7 +33,7 @@ from workflows.rules.ledger import record_steady, unsettled
 from workflows.rules.lookups import escalation_level, gate_of, recorded_readings
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import begin_phase, close_run, raise_level
-from workflows.rules.versions import PHASE_BREACH_ALERTS, READINGS_STAND
+from workflows.rules.versions import NOTICE_NAMES, PHASE_BREACH_ALERTS, READINGS_STAND
 
 MAX_BREACHES = 500
 MAX_DELEGATIONS = 200
@@ -77,8 +77,9 @@ def reject(m: Recorder, command: Reject, now: datetime) -> None:
         target = m.plan.phase_index(rework.back_to)
         assert target is not None
         close_run(m, "reworked", now)
+        back_to, most, names = m.plan.phases[target], rework.max_reworks, m.changed(NOTICE_NAMES)
         message = texts.rework(
-            m.plan, phase, m.plan.phases[target], command.by, gate.key, command.reason, done + 1, rework.max_reworks
+            m.plan, phase, back_to, command.by, gate.key, command.reason, done + 1, most, names=names
         )
         detail = {"gate": gate.key, "back_to": rework.back_to, "rework": done + 1}
         m.notify("rework", message, NOTIFIED_OF_CONTROL, now, detail)
@@ -89,10 +90,11 @@ def reject(m: Recorder, command: Reject, now: datetime) -> None:
     m.state.health = "escalated"
     m.state.health_raised_by = phase.key
     why = "no rework is allowed" if not rework else f"the {rework.max_reworks} reworks allowed are used up"
-    message = texts.halted(m.plan, phase, command.by, gate.key, command.reason, why)
+    names = m.changed(NOTICE_NAMES)
+    message = texts.halted(m.plan, phase, command.by, gate.key, command.reason, why, names=names)
     m.notify("gate_rejected", message, ["executive_sponsor"], now, {"gate": gate.key})
     m.audit("halted", now, gate=gate.key, actor=command.by, detail={"reason": command.reason})
-    pause_clock(m, now, f"gate '{gate.key}' rejected: {command.reason}")
+    pause_clock(m, now, f"gate '{texts.gate_words(m.plan, gate.key, names)}' rejected: {command.reason}")
 
 
 def record_batch(m: Recorder, command: ReadingsBatch, now: datetime) -> None:
@@ -219,7 +221,7 @@ def resume(m: Recorder, command: Resume, now: datetime) -> None:
     s.gates = [open_gate(m, phase.gate(g.key)) if g.status == "rejected" else g for g in s.gates]  # type: ignore[arg-type,union-attr]
     detail = {"paused_seconds": paused_for, "reopened": reopened}
     m.decided("resumed", None, command, now, command.reason, detail)
-    message = texts.resumed(m.plan, command.by, timedelta(seconds=paused_for), reopened)
+    message = texts.resumed(m.plan, command.by, timedelta(seconds=paused_for), reopened, names=m.changed(NOTICE_NAMES))
     m.notify("resumed", message, NOTIFIED_OF_CONTROL, now)
 
 
@@ -245,7 +247,9 @@ def escalate(m: Recorder, command: Escalate, now: datetime) -> None:
     open_gates = raise_level(m, phase, level_no, now)
     detail = {"level": level_no, "open_gates": open_gates, "health": m.state.health}
     m.decided("escalated", None, command, now, command.reason, detail)
-    message = texts.escalated_by_hand(m.plan, phase, level_no, command.by, command.reason, open_gates, m.state.health)
+    message = texts.escalated_by_hand(
+        m.plan, phase, level_no, command.by, command.reason, open_gates, m.state.health, names=m.changed(NOTICE_NAMES)
+    )
     m.notify("escalation", message, m.plan.ladder(phase)[level_no - 1].notify, now, detail)
 
 

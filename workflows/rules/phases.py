@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from models.messages import Escalation, GateState, Ledger, PhaseRun
+from models.names import STEADY_STATE_NAME
 from models.plan import Phase
 from models.plan_words import EscalationLevel, Health
 from workflows.rules import texts
 from workflows.rules.clock import is_done
 from workflows.rules.gates import gate_status, open_gate
 from workflows.rules.outbox import Recorder
+from workflows.rules.versions import NOTICE_NAMES
 
 HEALTH_ORDER = ("on_track", "at_risk", "escalated")
 
@@ -24,7 +26,12 @@ def check_in(m: Recorder, phase: Phase, now: datetime) -> None:
     if due <= m.state.check_ins_sent:
         return
     m.state.check_ins_sent = due
-    waiting = [f"{g.key} ({g.progress})" for g in (gate_status(m, g) for g in m.state.gates) if g.status == "open"]
+    names = m.changed(NOTICE_NAMES)
+    waiting = [
+        f"{texts.gate_words(m.plan, g.key, names)} ({g.progress})"
+        for g in (gate_status(m, g) for g in m.state.gates)
+        if g.status == "open"
+    ]
     m.notify("check_in", texts.check_in(m.plan, phase, due, m.state.health, waiting), ["point_of_contact"], now)
 
 
@@ -47,7 +54,9 @@ def escalate(m: Recorder, phase: Phase, now: datetime) -> None:
         open_gates = raise_level(m, phase, level_no, now)
         detail = {"level": level_no, "late_by": str(late), "open_gates": open_gates, "health": m.state.health}
         m.audit("escalation", now, detail=detail)
-        message = texts.escalation(m.plan, phase, level_no, late, open_gates, m.state.health)
+        message = texts.escalation(
+            m.plan, phase, level_no, late, open_gates, m.state.health, names=m.changed(NOTICE_NAMES)
+        )
         m.notify("escalation", message, level.notify, now, detail)
 
 
@@ -136,7 +145,7 @@ def begin_phase(m: Recorder, index: int, now: datetime) -> None:
     if phase is None and m.plan.steady_state:
         s.ledger = Ledger(since=now, active_start=s.phase_active_start, period_started_at=now)
     s.phases.append(PhaseRun(phase=m.phase_key, attempt=s.attempt, started_at=now))
-    name = phase.name if phase else "Steady-state governance"
+    name = phase.name if phase else STEADY_STATE_NAME
     m.audit("phase_started", now, detail={"attempt": s.attempt, "name": name})
     message = texts.phase_started(m.plan, name, s.attempt, phase.due if phase else None)
     m.notify("phase_started", message, ["point_of_contact"], now)

@@ -22,6 +22,7 @@ from workflows.rules.lookups import person
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import raise_health
 from workflows.rules.refusals import RefusalKind, Refused
+from workflows.rules.versions import NOTICE_NAMES
 
 PREFIX = {"risk": "R", "action": "A", "issue": "I", "decision": "D"}
 
@@ -83,7 +84,9 @@ def add(m: Recorder, command: RaidAdd, now: datetime) -> None:
     m.state.raid = [*m.state.raid, item]
     m.decided("raid_added", command.blocks, command, now, command.title, {"item": item.id, "kind": item.kind})
     owner = [p for p in m.state.people if p.id == item.owner]
-    m.tell("raid_assigned", texts.raid_assigned(m.plan, item), owner, now, {"item": item.id})
+    m.tell(
+        "raid_assigned", texts.raid_assigned(m.plan, item, names=m.changed(NOTICE_NAMES)), owner, now, {"item": item.id}
+    )
     if item.kind == "issue" and item.severity == "critical":
         _escalate(m, item, "escalated", top=True, now=now)
 

@@ -19,6 +19,7 @@ from models.plan import NOTIFIED_OF_CONTROL
 from workflows.rules import texts
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
+from workflows.rules.versions import NOTICE_NAMES
 
 CHECK_EVERY = timedelta(days=1)
 CHECK_EVERY_IN_STEADY_STATE = timedelta(days=7)
@@ -83,7 +84,7 @@ def rechecked(m: Recorder, asked: RecheckRequest, result: RecheckResult, now: da
         if verdict == "changed" and not item.told:
             item.told = True
             m.audit("evidence_changed", now, gate=item.gate, detail=detail)
-            message = texts.evidence_changed(m.plan, item.gate, item.by, item.evidence)
+            message = texts.evidence_changed(m.plan, item.gate, item.by, item.evidence, names=m.changed(NOTICE_NAMES))
             m.notify("evidence_changed", message, NOTIFIED_OF_CONTROL, now, {**detail, "gate": item.gate})
         if verdict == "unreachable" and item.verdict != "unreachable":
             m.audit("evidence_unreachable", now, gate=item.gate, detail=detail)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from models.durations import BusinessTime
+from models.names import STEADY_STATE_NAME
 from models.signing import fingerprint
 from models.status import TransitionStatus
 from workflows.rules import deadlines, delegation, objectives, program
@@ -28,7 +29,7 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         provider=v.plan.provider,
         state=s.state,
         phase=v.phase_key,
-        phase_name=phase.name if phase else "Steady-state governance",
+        phase_name=phase.name if phase else STEADY_STATE_NAME,
         phase_number=s.phase_index + 1,
         phases_total=len(v.plan.phases),
         health=program.health(v),

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from models.durations import BusinessTime, spoken
 from models.gates import GateSpec
 from models.messages import Amendment, RaidItem, Settlement
+from models.names import gate_name, named
 from models.plan import Kpi, Phase, Plan
 from models.status import ObjectiveStatus
 from workflows.rules.settlement import settlement_text
@@ -18,9 +19,28 @@ from workflows.rules.settlement import settlement_text
 Message = tuple[str, str]
 
 
-def approval_requested(plan: Plan, phase: Phase, gate: GateSpec, what: str, name: str, due: datetime | None) -> Message:
+def gate_words(plan: Plan, key: str, names: bool) -> str:
+    """A gate as a notice calls it: by its name (``names``, since ``NOTICE_NAMES``), else by its
+    key, as the notices of a transition recorded before that change read."""
+    return gate_name(plan, key) if names else key
+
+
+def _gates(plan: Plan, keys: list[str], names: bool) -> list[str]:
+    return [gate_words(plan, key, names) for key in keys]
+
+
+def approval_requested(
+    plan: Plan, phase: Phase, gate: GateSpec, what: str, name: str, due: datetime | None, *, names: bool
+) -> Message:
     """A gate opened that waits on this person's decision; ``what`` they do with it is its kind's
     to say (``sign off``)."""
+    if names:
+        called = named(gate.key, gate.name)
+        return (
+            f"[{plan.client}] your decision: {called} ({phase.name})",
+            f"{name}, '{plan.name}' waits on you to {what} the gate '{called}' of {phase.name}"
+            + (f". The phase is due {local(plan, due)}." if due else "."),
+        )
     return (
         f"[{plan.client}] your decision: {gate.key} ({phase.name})",
         f"{name}, '{plan.name}' waits on you to {what} the gate '{gate.key}' of {phase.name}"
@@ -29,8 +49,11 @@ def approval_requested(plan: Plan, phase: Phase, gate: GateSpec, what: str, name
     )
 
 
-def reminder(plan: Plan, phase: Phase, gate: str, name: str, number: int, due: datetime | None) -> Message:
+def reminder(
+    plan: Plan, phase: Phase, gate: str, name: str, number: int, due: datetime | None, *, names: bool
+) -> Message:
     """A gate still waits on this person; ``number`` counts the reminders."""
+    gate = gate_words(plan, gate, names)
     return (
         f"[{plan.client}] reminder: {gate} ({phase.name}) waits on you",
         f"{name}, the gate '{gate}' of {phase.name} in '{plan.name}' still waits on your decision"
@@ -75,8 +98,11 @@ def wave_started(plan: Plan, phase: Phase, wave: int, size: float) -> Message:
     )
 
 
-def escalation(plan: Plan, phase: Phase, level: int, late: timedelta, open_gates: list[str], health: str) -> Message:
+def escalation(
+    plan: Plan, phase: Phase, level: int, late: timedelta, open_gates: list[str], health: str, *, names: bool
+) -> Message:
     """A phase ran past its due date and reached a step of its escalation ladder."""
+    open_gates = _gates(plan, open_gates, names)
     return (
         f"[{plan.client}] {phase.name} is overdue: escalation level {level}",
         f"Phase '{phase.name}' of '{plan.name}' was due {spoken(late)} ago and still waits on "
@@ -84,8 +110,11 @@ def escalation(plan: Plan, phase: Phase, level: int, late: timedelta, open_gates
     )
 
 
-def gate_escalation(plan: Plan, phase: Phase, gate: str, level: int, late: timedelta, health: str) -> Message:
+def gate_escalation(
+    plan: Plan, phase: Phase, gate: str, level: int, late: timedelta, health: str, *, names: bool
+) -> Message:
     """A gate ran past its own due date and reached a step of its escalation ladder."""
+    gate = gate_words(plan, gate, names)
     return (
         f"[{plan.client}] {gate} ({phase.name}) is overdue: escalation level {level}",
         f"The gate '{gate}' of {phase.name} in '{plan.name}' was due {spoken(late)} ago and is still open. "
@@ -93,8 +122,11 @@ def gate_escalation(plan: Plan, phase: Phase, gate: str, level: int, late: timed
     )
 
 
-def deadline_warning(plan: Plan, phase: Phase, gates: list[str], due: datetime | None, left: str) -> Message:
+def deadline_warning(
+    plan: Plan, phase: Phase, gates: list[str], due: datetime | None, left: str, *, names: bool
+) -> Message:
     """A phase or a gate reached its ``warn_at`` share of the time before its due date."""
+    gates = _gates(plan, gates, names)
     what = f"the gate '{gates[0]}'" if len(gates) == 1 else f"the gates {', '.join(gates)}"
     return (
         f"[{plan.client}] at risk: {', '.join(gates)} ({phase.name}) due in {left}",
@@ -105,10 +137,11 @@ def deadline_warning(plan: Plan, phase: Phase, gates: list[str], due: datetime |
     )
 
 
-def raid_assigned(plan: Plan, item: RaidItem) -> Message:
+def raid_assigned(plan: Plan, item: RaidItem, *, names: bool) -> Message:
     """A RAID item was opened with this person as its owner."""
     due = f", due {item.due:%a %d %b %Y}" if item.due else ""
-    holds = f" It holds the gate '{item.blocks}' until it is closed." if item.blocks else ""
+    blocks = gate_words(plan, item.blocks, names) if item.blocks else None
+    holds = f" It holds the gate '{blocks}' until it is closed." if blocks else ""
     return (
         f"[{plan.client}] {item.id}: {item.title}",
         f"{item.opened_by} opened {item.kind} {item.id} ({item.severity}) in '{plan.name}' and made you its owner"
@@ -171,9 +204,10 @@ def local(plan: Plan, moment: datetime) -> str:
 
 
 def escalated_by_hand(
-    plan: Plan, phase: Phase, level: int, by: str, reason: str, open_gates: list[str], health: str
+    plan: Plan, phase: Phase, level: int, by: str, reason: str, open_gates: list[str], health: str, *, names: bool
 ) -> Message:
     """Someone escalated a phase by hand."""
+    open_gates = _gates(plan, open_gates, names)
     return (
         f"[{plan.client}] {phase.name} escalated to level {level} by {by}",
         f"{by} escalated phase '{phase.name}' of '{plan.name}': {reason}. "
@@ -181,16 +215,21 @@ def escalated_by_hand(
     )
 
 
-def rework(plan: Plan, phase: Phase, back_to: Phase, by: str, gate: str, reason: str, n: int, most: int) -> Message:
+def rework(
+    plan: Plan, phase: Phase, back_to: Phase, by: str, gate: str, reason: str, n: int, most: int, *, names: bool
+) -> Message:
     """A rejected gate sends the transition back to an earlier phase."""
+    gate = gate_words(plan, gate, names)
     return (
         f"[{plan.client}] {phase.name} rejected: back to {back_to.name}",
-        f"{by} rejected '{gate}': {reason}. The transition goes back to '{back_to.key}' (rework {n} of {most}).",
+        f"{by} rejected '{gate}': {reason}. The transition goes back to '{back_to.name if names else back_to.key}' "
+        f"(rework {n} of {most}).",
     )
 
 
-def halted(plan: Plan, phase: Phase, by: str, gate: str, reason: str, why: str) -> Message:
+def halted(plan: Plan, phase: Phase, by: str, gate: str, reason: str, why: str, *, names: bool) -> Message:
     """A rejected gate with no rework left pauses the transition."""
+    gate = gate_words(plan, gate, names)
     return (
         f"[{plan.client}] {phase.name} halted: '{gate}' rejected",
         f"{by} rejected '{gate}': {reason}. As {why}, the transition is paused "
@@ -206,8 +245,9 @@ def paused(plan: Plan, by: str, reason: str) -> Message:
     )
 
 
-def resumed(plan: Plan, by: str, paused_for: timedelta, reopened: list[str]) -> Message:
+def resumed(plan: Plan, by: str, paused_for: timedelta, reopened: list[str], *, names: bool) -> Message:
     """Someone started the clocks again."""
+    reopened = _gates(plan, reopened, names)
     return (
         f"[{plan.client}] transition resumed",
         f"{by} resumed '{plan.name}' after {spoken(paused_for)}"
@@ -272,9 +312,10 @@ def feed_no_data(plan: Plan, source: str, period: str, metrics: list[str], reaso
     )
 
 
-def evidence_changed(plan: Plan, gate: str, by: str, evidence: str) -> Message:
+def evidence_changed(plan: Plan, gate: str, by: str, evidence: str, *, names: bool) -> Message:
     """The evidence an approval pinned is no longer what was approved (what it says now is not
     quoted: it came from a source, not from a person)."""
+    gate = gate_words(plan, gate, names)
     return (
         f"[{plan.client}] evidence changed since it was approved: {gate}",
         f"The evidence {by} approved '{gate}' with in '{plan.name}' ({evidence}) is no longer the document that "

@@ -94,6 +94,11 @@ and steady state, not while paused); a change is audited as ``evidence_changed``
 points of contact and program managers once per approval, an unreachable source audited once
 until it answers again. Not in the epoch below: asked on its own."""
 
+NOTICE_NAMES = "notice-names-2026-12"
+"""Notices call phases and gates by the plan's ``name:`` (a gate without one by its key in
+words, "Gap analysis approved"), as the web app and the documents do, where they named a gate by
+its key; the pause a rejection leaves says so too. Not in the epoch below: asked on its own."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one
@@ -154,6 +159,7 @@ CHANGES = (
     REFUSALS_REMEMBERED,
     START_FRESH,
     AMENDMENT_NAMES_KEPT,
+    NOTICE_NAMES,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""

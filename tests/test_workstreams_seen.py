@@ -30,7 +30,11 @@ async def running_program(launch) -> Driver:
     """The example program with its contract signed: email and voice run, chat waits for email."""
     program = await launch(program_plan())
     await program.approve("contract_signed", DANA)
-    await until(program, lambda s: lane(s, "email")[0] == lane(s, "voice")[0] == "running", "email and voice run")
+    await until(
+        program,
+        lambda s: all(w.state == "running" and w.next_due for w in s.workstreams if w.key in ("email", "voice")),
+        "email and voice run, and the program has read each once",
+    )
     return program
 
 

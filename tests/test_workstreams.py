@@ -160,3 +160,26 @@ async def test_a_forged_report_is_read_back_from_temporal_not_believed(launch, e
 
 async def streams_tick(env, pid: str) -> None:
     await Driver(env, env.client, f"{pid}/email").tick("process_maps", EVE, "email_support")
+
+
+async def test_workstreams_outlive_the_programs_continue_as_new(launch, env, monkeypatch):
+    import workflows.transition
+
+    monkeypatch.setattr(workflows.transition, "HISTORY_BUDGET", 40)  # the program continues as new often
+    program = await launch(program_plan())
+    streams = {k: Driver(env, env.client, f"{program.id}/{k}") for k in ("email", "chat", "voice")}
+    await program.approve("contract_signed", DANA)
+    await until(program, lambda s: lane(s, "email")[0] == lane(s, "voice")[0] == "running", "email and voice run")
+    for key, item in (("email", "email_support"), ("voice", "voice_support")):
+        await streams[key].tick("process_maps", EVE, item)
+        await streams[key].read("W1", **GOOD)
+        await streams[key].read("W2", **GOOD)
+    await until(program, lambda s: lane(s, "chat")[0] == "running", "chat starts after email's pilot")
+    await streams["chat"].tick("process_maps", EVE, "chat_support")
+    for key in ("email", "chat", "voice"):
+        await streams[key].read("W3", **GOOD)
+        await streams[key].read("W4", **GOOD)
+        await streams[key].approve("hypercare_exit", DANA)
+    status = await until(program, lambda s: s.phase == "steady_state", "the program passes its gate")
+    assert status.runs > 1, "the program never continued as new: the test proves nothing"
+    assert [w.state for w in status.workstreams] == ["completed"] * 3

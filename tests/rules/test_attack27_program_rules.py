@@ -1,0 +1,228 @@
+"""Attacks on programs and their workstreams through what a plan author, an approver or an
+operator can send (issue #27), without a server; each test fails while its finding stands
+(semantics: "Workstreams"; trust.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bpo.render import status_text
+from models.commands import Amend, Approve, ChangeRoster, Pause, Resume
+from models.plan import Person
+from models.plan_loader import PlanError, parse_plan
+from models.program import ProgramLink, relayed
+from models.signing import Signer, new_key_pair
+from models.workstreams import workstream_plan
+from tests.rules.sim import DANA, LI, START, Run
+from tests.rules.test_program_rules import PROGRAM, lanes, report, started
+from workflows.rules import Machine, Refused
+
+TEXT = (Path(__file__).resolve().parents[2] / "examples" / "program-plan.yaml").read_text()
+DONE = ("knowledge_transfer", "pilot", "hypercare")
+
+
+def program_text(old: str, new: str) -> str:
+    assert old in TEXT, old
+    return TEXT.replace(old, new, 1)
+
+
+def in_transition() -> Run:
+    """The example program past planning, email and voice started."""
+    run = Run(PROGRAM)
+    run.do(Approve(gate="contract_signed", by=DANA))
+    assert started(run) == ["email", "voice"]
+    return run
+
+
+# --- amendments of a program whose workstreams run ------------------------------------------
+
+
+def test_an_amendment_may_not_change_the_phases_of_a_started_workstream():
+    """A sponsor amends the running program: the workstreams' phases gain `golive`, and the
+    gate waits for it. The running workstreams never get the new phases (nothing sends them), so
+    all three complete and the program's gate waits for ever. semantics: an amendment may change
+    a workstream "that has not started" only."""
+    run = in_transition()
+    golive = (
+        "key: golive\n    name: Go live\n    due: 5d\n    gates:\n"
+        "      - {key: golive_ok, kind: approval, approvers: {roles: [executive_sponsor]}}\n"
+        "  - key: hypercare\n    name: Hypercare"
+    )
+    new = parse_plan(
+        program_text("key: hypercare\n    name: Hypercare", golive).replace("passed: all", "passed: golive"), env={}
+    ).plan
+    try:
+        run.do(Amend(plan=new, by=LI, reason="a go-live step for every workstream"))
+        run.do(Approve(gate="amendment_1", by=DANA))
+    except Refused as refusal:
+        assert "started" in str(refusal)  # refused, saying which workstream runs already: fine
+        return
+    for key in ("email", "voice"):
+        run.machine.workstream_reported(report(key, 5, "completed", "hypercare", DONE), run.now)
+    started(run)
+    run.machine.workstream_reported(report("chat", 5, "completed", "hypercare", DONE), run.now)
+    assert set(lanes(run).values()) == {"completed"}
+    assert run.status().phase == "steady_state", f"every workstream done, yet {run.gate('all_live').progress}"
+
+
+def test_an_amendment_may_not_remove_a_started_workstream():
+    """A sponsor amends the running program to drop voice, already running: accepted. Voice runs
+    on as a child no lane shows, yet its health still sets the program's, and relays still reach
+    it."""
+    run = in_transition()
+    new = parse_plan(
+        program_text("  - key: voice\n    name: Inbound voice\n    scope: [voice_support]\n", "").replace(
+            "  - key: voice_support\n    name: Inbound voice\n    monthly_volume: 30000\n    fte: 31\n", ""
+        ),
+        env={},
+    ).plan
+    try:
+        run.do(Amend(plan=new, by=LI, reason="voice stays in house"))
+        run.do(Approve(gate="amendment_1", by=DANA))
+    except Refused:
+        return  # refused: a started workstream is cancelled, not amended away
+    escalated = report("voice", 2, phase="pilot", passed=("knowledge_transfer",)).model_copy(
+        update={"health": "escalated"}
+    )
+    run.machine.workstream_reported(escalated, run.now)
+    status = run.status()
+    shown = {w.key for w in status.workstreams}
+    assert status.health == "on_track" or "voice" in shown, (
+        f"the program is {status.health} because of a workstream its status no longer lists ({sorted(shown)})"
+    )
+
+
+def test_a_workstream_may_not_be_amended_into_a_program():
+    """An operator amends a workstream (`bpo amend PROGRAM/email`) with a plan that has
+    workstreams of its own: accepted. A workstream never starts workstreams (its workflow only
+    reports), so the new `workstreams` gate can never pass."""
+    plan = workstream_plan(PROGRAM, "email")
+    email = Machine.start(plan, "acme/email", START, link=ProgramLink(program="acme", key="email", program_run="r"))
+    nested = parse_plan(
+        program_text("  - key: chat\n    name: Live chat\n    scope: [chat_support]\n    after: {email: pilot}\n", "")
+        .replace("  - key: voice\n    name: Inbound voice\n    scope: [voice_support]\n", "")
+        .replace("    scope: [email_support]\n", "    scope: [email_support, chat_support, voice_support]\n"),
+        env={},
+    ).plan
+    (stream,) = nested.workstreams
+    new = plan.model_copy(
+        update={
+            "workstreams": [stream.model_copy(update={"key": "email_tier1", "scope": ["email_support"]})],
+            "workstream_phases": nested.workstream_phases,
+            "phases": [*plan.phases, nested.phases[1]],
+        }
+    )
+    amend = Amend(plan=new, by=LI, reason="split email further")
+    with pytest.raises(Refused, match="workstream"):
+        email.check(amend, START)
+
+
+# --- what validation lets through -----------------------------------------------------------
+
+
+def test_a_gate_of_a_workstream_phase_may_not_be_named_like_an_amendment():
+    """A plan author names a workstream's gate `amendment_1`: the plan validates (a program phase's
+    gate so named is refused), and the workstream can never pass it, since an approval of
+    `amendment_1` is read as a decision on an amendment."""
+    with pytest.raises(PlanError, match="amendment_"):
+        parse_plan(program_text("key: hypercare_exit", "key: amendment_1"), env={})
+
+
+def test_while_it_validates_a_workstream_gate_named_like_an_amendment_cannot_be_approved():
+    """What the plan above does once it runs: the sponsor's approval of hypercare's gate is
+    refused ("no amendment_1 has been proposed"), so email never completes."""
+    try:
+        plan = parse_plan(program_text("key: hypercare_exit", "key: amendment_1"), env={}).plan
+    except PlanError:
+        return  # refused at validation: nothing to wedge
+    run = Run(workstream_plan(plan, "email"))
+    run.tick("process_maps", "eve@acme.example", "email_support")
+    run.read("W1", csat=91, aht=6)
+    assert run.read("W2", csat=91, aht=6).phase == "hypercare"
+    assert run.do(Approve(gate="amendment_1", by=DANA)).state == "completed"
+
+
+def test_a_workstreams_own_notifications_keep_to_the_boundary():
+    """A plan author gives a workstream notifications of its own naming a mail server of their
+    own: the plan validates, though the same channel on the program is refused (trust.md, "The
+    boundary"); the worker then switches the channel off at delivery, which nobody saw coming."""
+    own = "{kind: email, smtp: 'smtp://mail.attacker.example:25', sender: 'x@attacker.example'}"
+    with pytest.raises(PlanError, match="mail server of its own"):
+        parse_plan(program_text("notifications:\n  - kind: log\n", f"notifications:\n  - {own}\n"), env={})
+    with pytest.raises(PlanError, match="mail server of its own"):
+        parse_plan(
+            program_text("    scope: [email_support]\n", f"    scope: [email_support]\n    notifications:\n      - {own}\n"),
+            env={},
+        )
+
+
+def test_a_workstreams_own_escalation_names_roles_the_plan_knows():
+    """A workstream's own ladder naming a role nobody has validates (the program's is refused):
+    its escalations reach no one."""
+    with pytest.raises(PlanError, match="unknown role"):
+        parse_plan(
+            program_text(
+                "    scope: [email_support]\n",
+                "    scope: [email_support]\n    escalation:\n      - {after: 2d, notify: [sponsr]}\n",
+            ),
+            env={},
+        )
+
+
+# --- workstreams that wait --------------------------------------------------------------------
+
+
+def test_a_workstream_whose_after_held_is_not_blocked_when_its_dependency_ends_later():
+    """Email passes its pilot while the program is paused (chat may not start then), and is then
+    cancelled on its own. Chat's `after: {email: pilot}` held, yet chat is blocked for good ("it
+    waits for email, which was cancelled") and the program escalates."""
+    run = in_transition()
+    run.do(Pause(by=LI, reason="client freeze"))
+    run.machine.workstream_reported(report("email", 1, phase="hypercare", passed=DONE[:2]), run.now)
+    run.machine.workstream_reported(report("email", 2, state="cancelled", phase="hypercare", passed=DONE[:2]), run.now)
+    run.do(Resume(by=LI, reason="freeze over"))
+    assert started(run) == ["chat"], run.status().workstreams[1].waiting
+
+
+# --- seeing a program -----------------------------------------------------------------------
+
+
+def test_bpo_status_of_a_program_lists_its_workstreams_and_what_they_wait_for():
+    """docs/semantics.md: "`bpo status PROGRAM` says what it waits for ("waiting for email to pass
+    pilot")". The text `bpo status` prints lists no workstream at all."""
+    run = in_transition()
+    text = status_text(run.status(), run.now)
+    assert "waiting for email to pass pilot" in text, text
+    for key in ("email", "chat", "voice"):
+        assert f"t-1/{key}" in text or f"\n  {key}" in text, text
+
+
+# --- someone who can reach Temporal's port (lower priority) -----------------------------------
+
+
+def test_a_program_command_signed_before_a_workstream_started_is_not_replayed_into_it():
+    """The program added Mallory as a sponsor and took her off again, both signed and audited;
+    chat started later, without her. Whoever reaches Temporal's port and has read the program's
+    history sends the old roster change to chat as a `program_relay`: chat takes it (relays are
+    checked for a repeated request id only), and Mallory may sign chat's gates off. trust.md: "a
+    replay is refused however many commands came between"."""
+    signer = Signer(new_key_pair()[0])
+    mallory = Person(id="mallory@acme.example", name="Mallory", org="client", roles=["executive_sponsor"])
+    add = signer.sign("acme", ChangeRoster(add=[mallory], by=DANA, request_id="r-add"), "run-of-acme", START)
+    later = START + timedelta(days=20)
+    chat = Machine.start(
+        workstream_plan(PROGRAM, "chat"),
+        "acme/chat",
+        later,
+        trusted_keys=[signer.public_key],
+        first_run_id="run-of-chat",
+        link=ProgramLink(program="acme", key="chat", program_run="run-of-acme"),
+    )
+    try:
+        chat.apply_relayed(relayed("change_roster", add), later + timedelta(hours=1))
+    except Refused:
+        pass
+    assert mallory.id not in [p.id for p in chat.state.people], "a program's old command was replayed into chat"

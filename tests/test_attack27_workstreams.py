@@ -1,0 +1,90 @@
+"""Attacks on programs through the workflow on the time-skipping server (issue #27): what an
+operator does with `bpo` or the API, and what `bpo audit --verify` says of a workstream's
+relayed rows. Each test fails while its finding stands."""
+
+from __future__ import annotations
+
+import uuid
+
+from bpo.api import audit_settled, first_run, send, start_transition
+from bpo.anchors import read_record
+from bpo.commands.common import Exit
+from bpo.commands.verifying import verify_trail
+from infra.audit import trail_of
+from infra.db import make_engine
+from models.commands import Amend, Approve, Pause, Resume
+from models.plan import Plan
+from models.plan_loader import parse_plan
+from models.signing import Signer, new_key_pair
+from tests.driver import Driver
+from tests.stack import DANA, LI
+from tests.test_workstreams import PROGRAM_PLAN, lane, program_plan, until
+
+TEXT = PROGRAM_PLAN.read_text()
+
+
+def plain_plan() -> Plan:
+    """The example program as a plain transition: no workstreams, an approval gate in their place."""
+    start, end = TEXT.index("workstream_phases:"), TEXT.index("phases:\n  - key: planning")
+    gate = (
+        "      - key: all_live\n        name: Every workstream live\n        kind: workstreams\n        passed: all\n"
+    )
+    own = "      - {key: all_live, kind: approval, approvers: {roles: [executive_sponsor]}}\n"
+    assert gate in TEXT
+    return parse_plan((TEXT[:start] + TEXT[end:]).replace(gate, own), env={}).plan
+
+
+async def test_a_transition_amended_into_a_program_starts_its_workstreams(launch, env, worker):
+    """An operator amends a running plain transition (still in planning) to the program plan;
+    the sponsor approves it and signs the contract off. The program's rules now want email and
+    voice started, but the workflow started no task to start them (it looks for workstreams only
+    when a run begins), so they wait until the run happens to continue as new, and that
+    continue-as-new waits for the starts that nothing makes."""
+    t = await launch(plain_plan())
+    await t.do(Amend(plan=program_plan(), by=LI, reason="run the channels as workstreams"))
+    await t.approve("amendment_1", DANA)
+    await t.approve("contract_signed", DANA)
+    status = await t.status()
+    assert status.phase == "transition" and [w.key for w in status.workstreams] == ["email", "chat", "voice"]
+    await until(t, lambda s: lane(s, "email")[0] == lane(s, "voice")[0] == "running", "email and voice start")
+
+
+async def test_bpo_audit_verify_holds_for_a_workstreams_relayed_rows(env, worker, settings):
+    """A signed program: the sponsor signs the contract off, the program manager pauses and
+    resumes the program, the pause and resume relayed to email as signed. `bpo audit --verify`
+    (its chain, signatures and the head recorded in Temporal) on email and on the program."""
+    private, public = new_key_pair()
+    signer = Signer(private)
+    tid = await start_transition(
+        env.client,
+        program_plan(),
+        task_queue=settings.task_queue,
+        transition_id=f"p-{uuid.uuid4().hex[:8]}",
+        trusted_keys=[public],
+        signer=signer,
+    )
+    program = Driver(env, env.client, tid)
+
+    async def signed(command):
+        return await send(env.client, tid, command, signer, signed_at=await env.get_current_time())
+
+    await signed(Approve(gate="contract_signed", by=DANA))
+    await until(program, lambda s: lane(s, "email")[0] == "running", "email starts")
+    email = Driver(env, env.client, f"{tid}/email")
+    await signed(Pause(by=LI, reason="freeze"))
+    await until(email, lambda s: s.state == "paused", "email paused with the program")
+    await signed(Resume(by=LI, reason="freeze over"))
+    await until(email, lambda s: s.state == "running", "email resumed with the program")
+    assert await first_run(env.client, tid)
+
+    engine = make_engine(settings.audit_url)
+    for target in (tid, email.id):
+        assert await audit_settled(env.client, target, 20) == 0, target
+        rows = trail_of(engine, target)
+        record = await read_record(env.client, target)
+        if target == email.id:
+            assert {"paused", "resumed"} <= {r.kind for r in rows}, [r.kind for r in rows]
+        try:
+            verify_trail(target, rows, record, as_json=True)
+        except Exit as exit_:
+            raise AssertionError(f"bpo audit --verify {target}: {exit_}") from None

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import uuid
 
-from bpo.api import audit_settled, first_run, send, start_transition
 from bpo.anchors import read_record
+from bpo.api import audit_settled, first_run, send, start_transition
 from bpo.commands.common import Exit
 from bpo.commands.verifying import verify_trail
 from infra.audit import trail_of
 from infra.db import make_engine
 from models.commands import Amend, Approve, Pause, Resume
+from models.constants import WORKFLOW_NAME
+from models.messages import StartTransition
 from models.plan import Plan
 from models.plan_loader import parse_plan
 from models.signing import Signer, new_key_pair
@@ -88,3 +90,43 @@ async def test_bpo_audit_verify_holds_for_a_workstreams_relayed_rows(env, worker
             verify_trail(target, rows, record, as_json=True)
         except Exit as exit_:
             raise AssertionError(f"bpo audit --verify {target}: {exit_}") from None
+
+
+async def test_a_program_with_the_longest_ids_runs_its_workstreams(env, worker, settings):
+    """A program id of 120 characters and a workstream key of 40: the workstream starts, reports,
+    and its audit rows are written under its id of 161 characters."""
+    key = "e" * 40
+    plan = parse_plan(
+        TEXT.replace("  - key: email\n", f"  - key: {key}\n", 1).replace(
+            "after: {email: pilot}", f"after: {{{key}: pilot}}"
+        ),
+        env={},
+    ).plan
+    tid = await start_transition(
+        env.client, plan, task_queue=settings.task_queue, transition_id="p" * 111 + uuid.uuid4().hex[:9]
+    )
+    assert len(tid) == 120
+    program = Driver(env, env.client, tid)
+    await program.approve("contract_signed", DANA)
+    status = await until(program, lambda s: lane(s, key)[0] == "running", "the long workstream runs")
+    stream = Driver(env, env.client, f"{tid}/{key}")
+    assert (await stream.status()).program == tid
+    assert await audit_settled(env.client, stream.id, 20) == 0
+    rows = trail_of(make_engine(settings.audit_url), stream.id)
+    assert rows and rows[0].kind == "transition_started", status
+
+
+async def test_a_workstream_id_cannot_be_taken_before_its_program_starts_it(env, worker, settings):
+    """Through Temporal's port (lower priority): someone starts a plain transition under the id
+    `PROGRAM/email` before the program reaches its workstreams (bpo refuses the id; the workflow
+    does not). When the program starts email, the id is taken: email is blocked, the program
+    escalates, and `bpo status PROGRAM/email` shows the squatter's transition, with its own roster
+    and keys, as the program's workstream."""
+    program = await Driver.start(env, program_plan(), settings.task_queue)
+    squat = StartTransition(id=f"{program.id}/email", plan=plain_plan())
+    await env.client.start_workflow(WORKFLOW_NAME, squat, id=squat.id, task_queue=settings.task_queue)
+    await program.approve("contract_signed", DANA)
+    status = await until(program, lambda s: lane(s, "voice")[0] == "running", "voice starts")
+    status = await until(program, lambda s: lane(s, "email")[0] != "starting", "email settles")
+    email = next(w for w in status.workstreams if w.key == "email")
+    assert email.state == "running", email.waiting

@@ -227,3 +227,57 @@ def test_a_program_command_signed_before_a_workstream_started_is_not_replayed_in
     with contextlib.suppress(Refused):
         chat.apply_relayed(relayed("change_roster", add), later + timedelta(hours=1))
     assert mallory.id not in [p.id for p in chat.state.people], "a program's old command was replayed into chat"
+
+
+def test_a_refusal_inside_workstreams_names_its_place_and_line():
+    """A plan author writes a workstream key of 41 characters: the refusal reads "plan:10:
+    [2].key: is too long", naming neither `workstreams` nor the line (10 is the plan's name),
+    since the loader drops every part of a location spelled like a gate kind, and `workstreams`
+    is one."""
+    text = program_text("  - key: voice\n", "  - key: " + "v" * 41 + "\n")
+    line = text.splitlines().index("  - key: " + "v" * 41) + 1
+    with pytest.raises(PlanError) as caught:
+        parse_plan(text, env={})
+    assert f"plan:{line}: workstreams[2].key" in str(caught.value), str(caught.value)
+
+
+def test_a_workstreams_gate_naming_a_workstream_twice_is_refused():
+    """`workstreams: [email, email]` validates, and the gate counts email twice ("0/2
+    workstreams done" for one workstream)."""
+    with pytest.raises(PlanError, match="twice"):
+        parse_plan(program_text("passed: all", "workstreams: [email, email]\n        passed: all"), env={})
+
+
+def test_a_workstream_paused_on_its_own_stays_paused_when_the_program_resumes():
+    """The provider pauses email alone (a system outage). Later the program is paused for a
+    client freeze (the relay to email is refused: already paused, and the program manager told her
+    pause was refused) and resumed: the resume relayed to email resumes it, outage or not, and
+    its own pause reason is gone."""
+    email = Machine.start(
+        workstream_plan(PROGRAM, "email"), "acme/email", START, link=ProgramLink(program="acme", key="email")
+    )
+    own = Pause(by="raj@northstar.example", reason="provider system outage")
+    email.check(own, START)
+    email.apply(own, START)
+    with contextlib.suppress(Refused):
+        email.apply_relayed(relayed("pause", Pause(by=LI, reason="client freeze", request_id="p-1")), START)
+    email.apply_relayed(relayed("resume", Resume(by=LI, reason="freeze over", request_id="p-2")), START)
+    assert (email.state.state, email.state.pause_reason) == ("paused", "provider system outage")
+
+
+def test_a_workstreams_waves_count_its_own_volume_and_fte():
+    """semantics: "Ramp waves inside a workstream count its own scope: wave 2 of 3: 50% of 42,000
+    contacts a month, 12 of 24 FTE". Email's hypercare in waves says only "50% of the volume"."""
+    plan = parse_plan(
+        program_text(
+            "    on_reject: {back_to: pilot}\n", "    on_reject: {back_to: pilot}\n    waves: [25, 50, 100]\n"
+        ),
+        env={},
+    ).plan
+    run = Run(workstream_plan(plan, "email"))
+    run.tick("process_maps", "eve@acme.example", "email_support")
+    run.read("W1", csat=91, aht=6)
+    run.read("W2", csat=91, aht=6)
+    status = run.approve("hypercare_exit", DANA)
+    said = " ".join([n.text for n in run.sent("wave_started")] + [status_text(status, run.now)])
+    assert "42,000" in said and "12 of 24 FTE" in said, said

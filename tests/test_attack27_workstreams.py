@@ -4,6 +4,7 @@ relayed rows. Each test fails while its finding stands."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 from bpo.anchors import read_record
@@ -12,7 +13,7 @@ from bpo.commands.common import Exit
 from bpo.commands.verifying import verify_trail
 from infra.audit import trail_of
 from infra.db import make_engine
-from models.commands import Amend, Approve, Pause, Resume
+from models.commands import Amend, Approve, Cancel, Pause, Resume
 from models.constants import WORKFLOW_NAME
 from models.messages import StartTransition
 from models.plan import Plan
@@ -130,3 +131,36 @@ async def test_a_workstream_id_cannot_be_taken_before_its_program_starts_it(env,
     status = await until(program, lambda s: lane(s, "email")[0] != "starting", "email settles")
     email = next(w for w in status.workstreams if w.key == "email")
     assert email.state == "running", email.waiting
+
+
+async def test_a_program_cancelled_while_its_workstreams_start_leaves_none_running(launch, env, worker):
+    """The sponsor signs the contract off and, at once, cancels the program (the deal is off)
+    while email and voice are being started: every workstream that started is cancelled too."""
+    program = await launch(program_plan())
+    await program.approve("contract_signed", DANA)
+    await program.do(Cancel(by=DANA, reason="deal off"))
+    for key in ("email", "voice"):
+        stream = Driver(env, env.client, f"{program.id}/{key}")
+        try:
+            await until(stream, lambda s: s.state == "cancelled", f"{key} cancelled with its program")
+        except AssertionError:
+            described = None
+            with contextlib.suppress(Exception):
+                described = (await env.client.get_workflow_handle(stream.id).describe()).status
+            assert described is None, f"{key}: {described}"  # never started: fine
+
+
+async def test_a_cancelled_programs_status_shows_its_workstreams_cancelled(launch, env, worker):
+    """The sponsor cancels a program whose email and voice run: both are cancelled (the relay
+    works), but the program ends before their reports come back, so `bpo status PROGRAM` shows
+    email and voice running, for good, in a program that is over."""
+    program = await launch(program_plan())
+    await program.approve("contract_signed", DANA)
+    await until(program, lambda s: lane(s, "email")[0] == lane(s, "voice")[0] == "running", "email and voice run")
+    await program.do(Cancel(by=DANA, reason="deal off"))
+    for key in ("email", "voice"):
+        stream = Driver(env, env.client, f"{program.id}/{key}")
+        await until(stream, lambda s: s.state == "cancelled", f"{key} cancelled with its program")
+    status = await program.status()
+    assert status.state == "cancelled"
+    assert [(w.key, w.state) for w in status.workstreams] == [(k, "cancelled") for k in ("email", "chat", "voice")]

@@ -281,3 +281,16 @@ def test_a_workstreams_waves_count_its_own_volume_and_fte():
     status = run.approve("hypercare_exit", DANA)
     said = " ".join([n.text for n in run.sent("wave_started")] + [status_text(status, run.now)])
     assert "42,000" in said and "12 of 24 FTE" in said, said
+
+
+def test_a_program_whose_workstreams_were_all_cancelled_does_not_go_live_on_none():
+    """Each workstream is cancelled on its own (none waits for another). "Every workstream live"
+    then waits for nobody and passes: the program enters steady state, on track, governing a
+    contract where nothing went live, and nobody is told."""
+    run = Run(parse_plan(program_text("    after: {email: pilot}\n", ""), env={}).plan)
+    run.do(Approve(gate="contract_signed", by=DANA))
+    assert started(run) == ["email", "chat", "voice"]
+    for key in ("email", "chat", "voice"):
+        run.machine.workstream_reported(report(key, 1, state="cancelled", phase="knowledge_transfer"), run.now)
+    status = run.status()
+    assert status.phase == "transition", f"{run.audit[-3].kind}: the program went live on no workstream"

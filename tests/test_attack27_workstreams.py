@@ -13,7 +13,7 @@ from bpo.commands.common import Exit
 from bpo.commands.verifying import verify_trail
 from infra.audit import trail_of
 from infra.db import make_engine
-from models.commands import Amend, Approve, Cancel, Pause, Resume
+from models.commands import Amend, Approve, Cancel, Note, Pause, Resume
 from models.constants import WORKFLOW_NAME
 from models.messages import StartTransition
 from models.plan import Plan
@@ -50,6 +50,22 @@ async def test_a_transition_amended_into_a_program_starts_its_workstreams(launch
     status = await t.status()
     assert status.phase == "transition" and [w.key for w in status.workstreams] == ["email", "chat", "voice"]
     await until(t, lambda s: lane(s, "email")[0] == lane(s, "voice")[0] == "running", "email and voice start")
+
+
+async def test_a_transition_amended_into_a_program_still_continues_as_new(launch, env, worker):
+    """The same amended transition, then sixty notes on it (any decisions do): its history
+    passes the run's budget (340 events), and the run waits for ever to continue as new, since it
+    first waits for workstream starts that no task makes. The history grows without end, and the
+    main loop, stuck there, no longer wakes for due dates. The same program started as one
+    continues as new at once."""
+    t = await launch(plain_plan())
+    await t.do(Amend(plan=program_plan(), by=LI, reason="run the channels as workstreams"))
+    await t.approve("amendment_1", DANA)
+    await t.approve("contract_signed", DANA)
+    for i in range(60):
+        status = await t.do(Note(text=f"steering note {i}", by=LI))
+    length = (await env.client.get_workflow_handle(t.id).describe()).history_length
+    assert status.runs >= 2, f"still run {status.runs}, {length} events in its history"
 
 
 async def test_bpo_audit_verify_holds_for_a_workstreams_relayed_rows(env, worker, settings):

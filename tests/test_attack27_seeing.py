@@ -1,4 +1,4 @@
-"""Attack on programs (issue #27) through the web app and its JSON API: a workstream's id
+"""Attacks on seeing a program (issue #27): the web app, its JSON API and `bpo list`. A workstream's id
 (`PROGRAM/KEY`) reaches the same routes as any transition's ("every command, page and API route
 that takes a transition id takes a workstream's"). Fails while the routes stop at the `/`."""
 
@@ -39,3 +39,15 @@ def test_a_workstreams_id_reaches_every_route_a_transitions_does(router, method,
     assert found[0] == plain[0] and found[1]["transition_id"] == "acme-contact-centre/email", found
     if gate:
         assert found[1]["gate"] == gate, found
+
+
+def test_bpo_list_takes_a_program():
+    """The issue and semantics.md: "`bpo list --program ID` lists them". `bpo list` has no such
+    option: argparse stops with exit 2."""
+    from starter import build_parser
+
+    try:
+        args = build_parser().parse_args(["list", "--program", "acme-contact-centre"])
+    except SystemExit as exit_:
+        raise AssertionError(f"bpo list --program: exit {exit_.code}") from None
+    assert args.program == "acme-contact-centre"

@@ -294,3 +294,14 @@ def test_a_program_whose_workstreams_were_all_cancelled_does_not_go_live_on_none
         run.machine.workstream_reported(report(key, 1, state="cancelled", phase="knowledge_transfer"), run.now)
     status = run.status()
     assert status.phase == "transition", f"{run.audit[-3].kind}: the program went live on no workstream"
+
+
+def test_a_workstream_may_not_be_amended_out_of_a_phase_its_program_waits_for():
+    """An operator amends email alone (`bpo amend PROGRAM/email`) to skip its pilot; the sponsor
+    approves. Chat waits for email to pass pilot, and never will: chat never starts, is never
+    blocked, and the program's gate never passes; nothing tells anyone."""
+    plan = workstream_plan(PROGRAM, "email")
+    email = Machine.start(plan, "acme/email", START, link=ProgramLink(program="acme", key="email", program_run="r"))
+    skip = plan.model_copy(update={"phases": [plan.phases[0], plan.phases[2].model_copy(update={"on_reject": None})]})
+    with pytest.raises(Refused, match="pilot"):
+        email.check(Amend(plan=skip, by=LI, reason="skip the pilot"), START)

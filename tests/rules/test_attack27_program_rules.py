@@ -305,3 +305,17 @@ def test_a_workstream_may_not_be_amended_out_of_a_phase_its_program_waits_for():
     skip = plan.model_copy(update={"phases": [plan.phases[0], plan.phases[2].model_copy(update={"on_reject": None})]})
     with pytest.raises(Refused, match="pilot"):
         email.check(Amend(plan=skip, by=LI, reason="skip the pilot"), START)
+
+
+def test_an_amendment_that_drops_the_dependency_of_a_blocked_workstream_starts_it():
+    """Email is cancelled on its own; chat, waiting for email's pilot, is blocked and the program
+    escalates "so that someone amends the plan or waives the gate" (docs/semantics.md). The
+    sponsor amends the plan: chat waits for nobody now. Chat stays blocked for good: the only way
+    on is to waive the gate, and chat never runs."""
+    run = in_transition()
+    run.machine.workstream_reported(report("email", 1, state="cancelled", phase="knowledge_transfer"), run.now)
+    assert lanes(run)["chat"] == "blocked"
+    new = parse_plan(program_text("    after: {email: pilot}\n", ""), env={}).plan
+    run.do(Amend(plan=new, by=LI, reason="chat goes ahead without email"))
+    run.do(Approve(gate="amendment_1", by=DANA))
+    assert started(run) == ["chat"], run.status().workstreams[1].waiting

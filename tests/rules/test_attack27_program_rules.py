@@ -319,3 +319,19 @@ def test_an_amendment_that_drops_the_dependency_of_a_blocked_workstream_starts_i
     run.do(Amend(plan=new, by=LI, reason="chat goes ahead without email"))
     run.do(Approve(gate="amendment_1", by=DANA))
     assert started(run) == ["chat"], run.status().workstreams[1].waiting
+
+
+def test_the_programs_report_and_calendar_carry_its_workstreams():
+    """semantics: "the report draws the lanes; the calendar feed carries every workstream's
+    dues". `bpo report PROGRAM` and `bpo calendar PROGRAM` name no workstream."""
+    from bpo.calendar import render_calendar
+    from bpo.report import render_report
+
+    run = in_transition()
+    due = run.now + timedelta(days=21)
+    run.machine.workstream_reported(
+        report("email", 1, phase="knowledge_transfer").model_copy(update={"next_due": due}), run.now
+    )
+    status = run.status()
+    assert "Tier-1 email support" in render_report(run.machine.plan, status, [], run.now)
+    assert due.strftime("%Y%m%dT%H%M%SZ") in render_calendar(run.machine.plan, status, run.now)

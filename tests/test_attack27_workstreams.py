@@ -20,7 +20,7 @@ from models.plan import Plan
 from models.plan_loader import parse_plan
 from models.signing import Signer, new_key_pair
 from tests.driver import Driver
-from tests.stack import DANA, LI
+from tests.stack import DANA, EVE, LI
 from tests.test_workstreams import PROGRAM_PLAN, lane, program_plan, until
 
 TEXT = PROGRAM_PLAN.read_text()
@@ -180,3 +180,39 @@ async def test_a_cancelled_programs_status_shows_its_workstreams_cancelled(launc
     status = await program.status()
     assert status.state == "cancelled"
     assert [(w.key, w.state) for w in status.workstreams] == [(k, "cancelled") for k in ("email", "chat", "voice")]
+
+
+async def test_workstreams_and_program_keep_talking_across_the_programs_continue_as_new(launch, env, worker):
+    """Sixty notes on the program carry it past its history budget (it continues as new); its
+    pause still reaches email, and email's progress still reaches the program."""
+    program = await launch(program_plan())
+    await program.approve("contract_signed", DANA)
+    await until(program, lambda s: lane(s, "email")[0] == "running", "email runs")
+    for i in range(60):
+        status = await program.do(Note(text=f"steering note {i}", by=LI))
+    assert status.runs >= 2
+    email = Driver(env, env.client, f"{program.id}/email")
+    await email.tick("process_maps", EVE, "email_support")
+    await until(program, lambda s: "knowledge_transfer" in lane_of(s, "email").passed, "email's progress reported")
+    await program.do(Pause(by=LI, reason="freeze"))
+    await until(email, lambda s: s.state == "paused", "email paused with the program after its continue-as-new")
+
+
+def lane_of(status, key):
+    return next(w for w in status.workstreams if w.key == key)
+
+
+async def test_a_workstreams_continue_as_new_keeps_its_link_and_its_reports_counting(launch, env, worker):
+    """Sixty notes on email carry it past its budget; its next report still counts at the program
+    (its sequence carried), and the program's pause still reaches it."""
+    program = await launch(program_plan())
+    await program.approve("contract_signed", DANA)
+    await until(program, lambda s: lane(s, "email")[0] == "running", "email runs")
+    email = Driver(env, env.client, f"{program.id}/email")
+    for i in range(60):
+        status = await email.do(Note(text=f"email note {i}", by=LI))
+    assert status.runs >= 2 and status.program == program.id
+    await email.tick("process_maps", EVE, "email_support")
+    await until(program, lambda s: "knowledge_transfer" in lane_of(s, "email").passed, "email's progress reported")
+    await program.do(Pause(by=LI, reason="freeze"))
+    await until(email, lambda s: s.state == "paused", "email paused after its own continue-as-new")

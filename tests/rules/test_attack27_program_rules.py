@@ -250,9 +250,9 @@ def test_a_workstreams_gate_naming_a_workstream_twice_is_refused():
 
 def test_a_workstream_paused_on_its_own_stays_paused_when_the_program_resumes():
     """The provider pauses email alone (a system outage). Later the program is paused for a
-    client freeze (the relay to email is refused: already paused, and the program manager told her
-    pause was refused) and resumed: the resume relayed to email resumes it, outage or not, and
-    its own pause reason is gone."""
+    client freeze (the relay to email is refused, already paused: audited on email, told to
+    nobody) and resumed: the resume relayed to email resumes it, outage or not, and its own pause
+    reason is gone."""
     email = Machine.start(
         workstream_plan(PROGRAM, "email"), "acme/email", START, link=ProgramLink(program="acme", key="email")
     )

@@ -64,7 +64,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def status_text(st: TransitionStatus, now: datetime) -> str:
     """``bpo status`` for a person."""
-    wave = f"   Wave {st.wave}/{st.waves} ({st.wave_size:g}%)" if st.wave else ""
+    share = f": {st.wave_share}" if st.wave_share else ""
+    wave = f"   Wave {st.wave}/{st.waves} ({st.wave_size:g}%{share})" if st.wave else ""
     out = [
         f"{st.id}: {st.name}",
         f"{st.client} -> {st.provider}",

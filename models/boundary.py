@@ -10,6 +10,7 @@ off (``infra.transport``, ``activities.feeds``) with a reason that names the fix
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 from models.connections import DEPLOYMENT_SMTP, DEPLOYMENT_WEBHOOK, ConnectionRefused, Connections, Kind
@@ -83,10 +84,13 @@ def boundary_check(plan: Plan, connections: Connections | None) -> list[Found]:
 
 def _boundary(plan: Plan, connections: Connections | None) -> Iterator[Found]:
     targets: list[tuple[tuple[str | int, ...], EmailChannel | WebhookChannel | HttpFeed | SqlFeed, str | None]] = []
-    for i, channel in enumerate(plan.notifications):
-        if isinstance(channel, (EmailChannel, WebhookChannel)):
-            field = "smtp" if isinstance(channel, EmailChannel) else "url"
-            targets.append((("notifications", i, field), channel, channel_problem(channel)))
+    channels: list[tuple[tuple[str | int, ...], Any]] = [(("notifications",), plan.notifications)]
+    channels += [(("workstreams", wi, "notifications"), w.notifications or []) for wi, w in enumerate(plan.workstreams)]
+    for root, listed in channels:  # a workstream's own channels keep to the boundary too
+        for i, channel in enumerate(listed):
+            if isinstance(channel, (EmailChannel, WebhookChannel)):
+                field = "smtp" if isinstance(channel, EmailChannel) else "url"
+                targets.append(((*root, i, field), channel, channel_problem(channel)))
     for i, feed in enumerate(plan.feeds):
         targets.append((("feeds", i), feed, feed_problem(feed)))
     for path, target, problem in targets:
@@ -96,4 +100,5 @@ def _boundary(plan: Plan, connections: Connections | None) -> Iterator[Found]:
             try:
                 connections.allowed(target.connection, (connection_kind(target),), plan.client)
             except ConnectionRefused as refused:
-                yield (*path[:2], "connection"), str(refused)
+                item = path[:-1] if isinstance(path[-1], str) and path[-1] in ("smtp", "url") else path
+                yield (*item, "connection"), str(refused)

@@ -324,6 +324,9 @@ class TransitionState(Message):
     """A workstream's program: it reports there, and takes the program's relayed commands."""
     reported: int = 0
     """A workstream's reports sent to its program (the newest one's ``seq``)."""
+    program_paused: bool = False
+    """A workstream paused by its program's relayed pause: only a relayed resume ends it, and a
+    workstream paused on its own stays paused when the program resumes."""
     workstreams: dict[str, Workstream] = {}
     """A program's workstreams by key, once it entered the phase that starts them."""
     relays: list[Relayed] = []

@@ -325,6 +325,12 @@ class Plan(Grown):
         """The items of a checklist gate, ``items: scope`` read as the scope's keys."""
         return [s.key for s in self.scope] if gate.items == "scope" else list(gate.items)
 
+    def scope_totals(self) -> tuple[int | None, float | None]:
+        """The scope's monthly volume and FTE, summed over the items that give them (None: none do)."""
+        volumes = [s.monthly_volume for s in self.scope if s.monthly_volume is not None]
+        ftes = [s.fte for s in self.scope if s.fte is not None]
+        return (sum(volumes) if volumes else None), (sum(ftes) if ftes else None)
+
     def workstream(self, key: str) -> Workstream | None:
         """The workstream called ``key``, if the plan has one."""
         return next((w for w in self.workstreams if w.key == key), None)

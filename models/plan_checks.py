@@ -12,7 +12,7 @@ from models import workstreams
 from models.durations import BusinessTime, format_span
 from models.gates import Approvers, ChecklistGate, KpiGate, RosterGate
 from models.jsonpath import parse_path
-from models.plan import STANDARD_ROLES, Plan
+from models.plan import STANDARD_ROLES, Phase, Plan
 from models.plan_words import EscalationLevel
 
 Found = tuple[tuple[str | int, ...], str]
@@ -46,13 +46,17 @@ def reserved_names(plan: Plan, kept: Collection[str] = ()) -> list[Found]:
     Checked where a plan is accepted (``bpo validate``, ``bpo start``, ``/start``, ``bpo amend``)
     and by the workflow's check of an amendment; an amendment ``kept`` the keys its running plan
     already has, since a transition begun before the name was kept must stay amendable."""
+    lists: list[tuple[tuple[str | int, ...], list[Phase]]] = [(("phases",), plan.phases)]
+    lists.append((("workstream_phases",), plan.workstream_phases))  # a workstream's gates too
+    lists += [(("workstreams", wi, "phases"), w.phases or []) for wi, w in enumerate(plan.workstreams)]
     return [
         (
-            ("phases", pi, "gates", gi, "key"),
+            (*root, pi, "gates", gi, "key"),
             f"gate key '{gate.key}' starts with '{AMENDMENT_PREFIX}', "
             "which names the gates of proposed amendments; choose another key",
         )
-        for pi, phase in enumerate(plan.phases)
+        for root, phases in lists
+        for pi, phase in enumerate(phases)
         for gi, gate in enumerate(phase.gates)
         if gate.key.startswith(AMENDMENT_PREFIX) and gate.key not in kept
     ]
@@ -78,6 +82,8 @@ def _workstream_phases(plan: Plan) -> Iterator[Found]:
         for path, message in _cross_check(workstreams.workstream_plan(plan, stream.key)):
             if path[:1] == ("phases",):
                 yield (*root, *path[1:]), message
+            elif path[:1] == ("escalation",) and stream.escalation is not None:  # its own ladder
+                yield ("workstreams", wi, *path), message
 
 
 def _cross_check(plan: Plan) -> Iterator[Found]:

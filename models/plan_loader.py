@@ -106,8 +106,15 @@ def _references(data: Any, path: Path_, found: dict[Path_, list[str]]) -> None:
 def _clean_loc(loc: tuple[Any, ...]) -> Path_:
     # Pydantic puts the union member it tried into the location ('approval', 'list[...]');
     # a person wants the place in their file, so those parts go.
+    # A member's tag follows the list index of the item it tried (``gates.1.approval``); the same
+    # word elsewhere is a key of the plan (``workstreams``, a gate kind, is also a plan's key).
     tags = set(GATE_KINDS) | {"log", "webhook", "email"}
-    return tuple(p for p in loc if isinstance(p, int) or (p not in tags and "[" not in p and "-" not in p))
+    return tuple(
+        p
+        for i, p in enumerate(loc)
+        if isinstance(p, int)
+        or ("[" not in p and "-" not in p and not (p in tags and i > 0 and isinstance(loc[i - 1], int)))
+    )
 
 
 def parse_plan(

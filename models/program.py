@@ -8,7 +8,7 @@ key changes as a `Relayed` signal carrying the program's signed command.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field
@@ -22,6 +22,9 @@ REPORT_SIGNAL = "workstream_report"
 RELAY_SIGNAL = "program_relay"
 """The signal a program sends each running workstream with a command meant for all of them."""
 RELAYED = tuple(c.update for c in (Pause, Resume, Cancel, ChangeRoster, TrustKeys))
+RELAY_SLACK = timedelta(minutes=10)
+"""How long before a workstream's start a relayed command may have been signed: a command the
+program took while the start was under way (a signature is fresh for ten minutes)."""
 """The updates of the commands a program relays to its running workstreams."""
 
 StreamState = Literal["waiting", "starting", "running", "paused", "completed", "cancelled", "blocked"]
@@ -35,6 +38,9 @@ class ProgramLink(Message):
     key: str
     program_run: str | None = None
     """The program's first run id, which its commands' signatures cover."""
+    since: datetime | None = None
+    """When the program started it: a relayed command signed well before (`RELAY_SLACK`) was
+    already in the plan it started with, or was never meant for it."""
 
 
 class WorkstreamReport(Message):
@@ -74,6 +80,8 @@ class Workstream(Message):
     ended_at: datetime | None = None
     blocked: str | None = None
     """Why it can never start: a workstream it waits for was cancelled, or its start failed."""
+    held_by: str | None = None
+    """The workstream whose end blocked it: if an amendment drops that dependency, it may start."""
 
 
 class Relayed(Message):
@@ -81,8 +89,10 @@ class Relayed(Message):
 
     update: str
     command: dict[str, Any]
+    to: list[str] = []
+    """The workstreams it goes to, as they stood when the program applied it."""
 
 
-def relayed(update: str, command: Any) -> Relayed:
+def relayed(update: str, command: Any, to: list[str] | None = None) -> Relayed:
     """``command`` (a model of `models.commands`) as a relay carries it: every field as sent."""
-    return Relayed(update=update, command=command.model_dump(mode="json", exclude_unset=False))
+    return Relayed(update=update, command=command.model_dump(mode="json", exclude_unset=False), to=to or [])

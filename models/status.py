@@ -86,6 +86,8 @@ class TransitionStatus(Message):
     wave: int | None = None
     wave_size: float | None = None
     waves: int | None = None
+    wave_share: str | None = None
+    """What the wave under way takes of the scope (``21,000 of 42,000 contacts a month, 12 of 24 FTE``)."""
     reworks: int = 0
     gates: list[GateStatus] = []
     escalations: list[Escalation] = []

@@ -120,6 +120,8 @@ def problems(plan: Plan) -> Iterator[Found]:
         for i, key in enumerate(named(plan, gate) if gate.workstreams != "all" else []):
             if key not in keys:
                 yield (*at, "workstreams", i), f"unknown workstream '{key}'; known: {', '.join(keys)}"
+            elif key in named(plan, gate)[:i]:
+                yield (*at, "workstreams", i), f"workstream '{key}' appears twice"
         if gate.passed != "all":
             for key in named(plan, gate):
                 if key in keys and gate.passed not in [p.key for p in phases_of(plan, key)]:

@@ -22,7 +22,7 @@ from infra.db import make_engine, migrate
 from infra.links import mint_link
 from tests.driver import Driver
 from tests.stack import DANA, EVE
-from tests.test_workstreams import lane, program_plan, until
+from tests.test_workstreams import program_plan, until
 from tests.web_client import csrf_of, text_of
 
 

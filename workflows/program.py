@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from models.program import RELAY_SIGNAL, REPORT_SIGNAL, ProgramLink, Relayed, WorkstreamRead, WorkstreamReport
     from models.workstreams import phases_of, workstream_id, workstream_plan
     from workflows.rules import Machine
-    from workflows.rules.program import due_to_start, relay_targets, report
+    from workflows.rules.program import due_to_start, report
     from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROGRAM, SA_PROVIDER, SA_STATE
 
 READ_TIMEOUT = timedelta(seconds=30)
@@ -68,6 +68,10 @@ class Streams:
                 self.busy = False
             self.woke()
 
+    def pending(self) -> bool:
+        """Whether anything is under way or due: a start, a relay, a read or a report."""
+        return self.busy or self._work()
+
     async def settled(self) -> None:
         """Wait until nothing is left to start, relay or report (before a run ends)."""
         await workflow.wait_condition(lambda: not self.busy and not self._work())
@@ -76,7 +80,7 @@ class Streams:
         m, now = self.machine, workflow.now()
         stream_id = workstream_id(m.state.id, key)
         plan = workstream_plan(m.plan, key).model_copy(update={"people": list(m.state.people)})
-        link = ProgramLink(program=m.state.id, key=key, program_run=m.state.first_run_id)
+        link = ProgramLink(program=m.state.id, key=key, program_run=m.state.first_run_id, since=now)
         start = StartTransition(
             id=stream_id,
             plan=plan,
@@ -123,7 +127,7 @@ class Streams:
             self.machine.workstream_reported(found, workflow.now())
 
     async def _relay(self, relay: Relayed) -> None:
-        for target in relay_targets(self.machine):
+        for target in relay.to:
             try:
                 await workflow.get_external_workflow_handle(target).signal(RELAY_SIGNAL, relay)
             except Exception as error:  # it ended meanwhile: nothing left to tell it

@@ -82,7 +82,8 @@ def _not_a_workstream(start: StartTransition) -> str | None:
     """Why a start naming a program is refused: only that program starts its workstreams (Temporal
     names the parent of a child workflow; nobody else can)."""
     link, parent = start.program, workflow.info().parent
-    assert link is not None
+    if link is None:
+        return "an id with '/' names a workstream, which only its program starts"
     if parent is None or parent.workflow_id != link.program or start.id != f"{link.program}/{link.key}":
         return "a workstream is started by its program only"
     return None
@@ -120,7 +121,7 @@ class TransitionWorkflow:
                 start.started_by,
                 start.program,
             )
-            if start.program is not None:  # a workstream: started by its program, or not at all
+            if start.program is not None or "/" in start.id:  # a workstream: started by its program only
                 self._start_refused = _not_a_workstream(start)
             # A start that names keys is signed by one of them: whoever reaches Temporal cannot
             # start a transition in another's name.
@@ -166,8 +167,7 @@ class TransitionWorkflow:
         rechecker = Rechecker(self.machine, self._woke_by_feed)
         asyncio.create_task(rechecker.run())
         streams = Streams(self.machine, start, self._woke_by_feed)
-        if self.machine.plan.workstreams or self.machine.state.program:
-            asyncio.create_task(streams.run())
+        asyncio.create_task(streams.run())  # idle unless a plan has (or is amended to have) workstreams
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
         while self.machine.state.state not in ("cancelled", "completed"):
@@ -204,8 +204,9 @@ class TransitionWorkflow:
         return self.machine.status(workflow.now())
 
     async def _settle(self, streams: Streams) -> None:
-        """Let a program's starts and relays, or a workstream's report, go out before the run ends."""
-        if self.machine.plan.workstreams or self.machine.state.program:
+        """Let a program's starts, relays and reads, or a workstream's report, finish before the
+        run ends (a transition with none of these awaits nothing, as it never did)."""
+        if streams.pending():
             await streams.settled()
 
     def _continue_as_new(self, start: StartTransition) -> None:
@@ -357,7 +358,7 @@ class TransitionWorkflow:
         now = workflow.now()
         try:
             self.machine.apply_relayed(relay, now)
-        except Refused as refusal:
+        except Refused as refusal:  # not a relay this workstream takes at all
             self.machine.refused_signal(RELAY_SIGNAL, None, f"{relay.update}: {refusal}", refusal.kind, now)
         except ValueError as error:  # not a command: the relay is refused, nothing changes
             reason = f"{relay.update}: not a command ({str(error)[:300]})"

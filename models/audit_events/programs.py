@@ -45,3 +45,9 @@ class WorkstreamBlocked(OfWorkstream):
 
     kind: Literal["workstream_blocked"] = "workstream_blocked"
     reason: str | None = None
+
+
+class WorkstreamUnblocked(OfWorkstream):
+    """An amendment dropped what held a blocked workstream: it waits to start again."""
+
+    kind: Literal["workstream_unblocked"] = "workstream_unblocked"

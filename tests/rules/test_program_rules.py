@@ -115,14 +115,11 @@ def test_a_relayed_command_must_be_signed_for_the_program_not_for_the_workstream
     pause = Pause(by=LI, reason="freeze", request_id="r-1")
 
     for transition, run in (("acme/email", "run-of-email"), ("other", "run-of-acme"), ("acme", "another-run")):
-        forged = signer.sign(transition, pause, run, START)
-        try:
-            email.apply_relayed(relayed("pause", forged), START)
-        except Exception as error:
-            assert "not signed by a trusted key" in str(error)
-        else:
-            raise AssertionError(f"a pause signed for {transition}/{run} was taken")
-        assert email.state.state == "running"
+        forged = signer.sign(transition, pause.model_copy(update={"request_id": f"f-{transition}-{run}"}), run, START)
+        email.apply_relayed(relayed("pause", forged), START)  # refused: audited, nothing changes
+        assert email.state.state == "running", f"a pause signed for {transition}/{run} was taken"
+        refused = [e for e in email.take_outbox().audit if e.kind == "signal_refused"]
+        assert "not signed by a trusted key" in refused[-1].detail["reason"]
 
     email.apply_relayed(relayed("pause", signer.sign("acme", pause, "run-of-acme", START)), START)
     assert email.state.state == "paused"

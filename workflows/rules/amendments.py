@@ -18,7 +18,7 @@ from models.durations import format_span
 from models.messages import Amendment
 from models.plan import CONTROL_ROLES, Plan
 from models.plan_checks import AMENDMENT_PREFIX, cross_check, reserved_names
-from models.workstreams import phases_of, workstream_plan
+from models.workstreams import MAX_PROGRAM_ID, phases_of, workstream_plan
 from workflows.rules import texts
 from workflows.rules.clock import View
 from workflows.rules.gates import open_gate
@@ -119,6 +119,19 @@ def check_workstreams(v: View, new: Plan) -> None:
     may not make it a program."""
     if v.state.program is not None and (new.workstreams or new.workstream_phases):
         raise Refused("a workstream cannot have workstreams of its own; amend its program", RefusalKind.BAD_PLAN)
+    if v.state.program is not None:  # its program may wait for any of its phases (after:, passed:)
+        gone = [p.key for p in v.plan.phases if new.phase_index(p.key) is None]
+        if gone:
+            raise Refused(
+                f"phase '{gone[0]}' of a workstream may be changed but not removed: its program may wait for it",
+                RefusalKind.BEHIND,
+            )
+    if new.workstreams and len(v.state.id) > MAX_PROGRAM_ID:
+        raise Refused(
+            f"a program's id has at most {MAX_PROGRAM_ID} characters, and this transition's has {len(v.state.id)}: "
+            "start the program as a transition of its own",
+            RefusalKind.BAD_PLAN,
+        )
     for key, record in v.state.workstreams.items():
         if record.state == "waiting":
             continue

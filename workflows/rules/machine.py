@@ -15,7 +15,7 @@ from models.feeds import FeedPull, FeedResult
 from models.messages import GateState, TransitionState
 from models.plan import Plan
 from models.plan_words import Health
-from models.program import ProgramLink, Relayed, WorkstreamRead, WorkstreamReport
+from models.program import RELAY_SIGNAL, ProgramLink, Relayed, WorkstreamRead, WorkstreamReport
 from models.status import GateStatus, TransitionStatus
 from workflows.rules import (
     awaiting,
@@ -38,6 +38,7 @@ from workflows.rules import (
 from workflows.rules import status as report
 from workflows.rules.clock import is_done
 from workflows.rules.outbox import Recorder
+from workflows.rules.refusals import Refused
 from workflows.rules.versions import RUN_SCOPED_IDS, SIGNATURES_BOUND, Patched, every_change
 
 MAX_SEEN_REQUESTS = 500
@@ -166,6 +167,8 @@ class Machine(Recorder):
         registry.apply(self, command, now, pin)
         if self.state.workstreams:
             program.relay(self, command, now)
+        if self.state.program_paused and self.state.state != "paused":  # resumed on its own
+            self.state.program_paused = False
         self.advance(now)
 
     # --- a program and its workstreams ----------------------------------------------------
@@ -201,21 +204,32 @@ class Machine(Recorder):
 
     def apply_relayed(self, relay: Relayed, now: datetime) -> None:
         """Carry out a command of this workstream's program, signed for the program: checked
-        against the program's id and run family, then by the rules as if sent here."""
+        against the program's id and run family, and its time against the workstream's start,
+        then by the rules as if sent here. A refused one is audited and remembered, like a
+        refused signal; a pause of one paused already, or a resume of one the program did not
+        pause, leaves it as it is (noted on the trail)."""
         command = program.relayed_command(self, relay)
-        link = self.state.program
-        assert link is not None
         if self.is_repeat(command):
             return
-        if self.state.trusted_keys:
-            checks.check_signed(self, command, origin=(link.program, link.program_run))
-        registry.BY_COMMAND[type(command)].check(self, command, now)
+        if not program.takes_relay(self, command, now):
+            return
+        link = self.state.program
+        assert link is not None
+        try:
+            if self.state.trusted_keys:
+                checks.check_signed(self, command, origin=(link.program, link.program_run))
+            program.check_relay_time(self, command)
+            registry.BY_COMMAND[type(command)].check(self, command, now)
+        except Refused as refusal:
+            self.refused_signal(RELAY_SIGNAL, command, f"{relay.update}: {refusal}", refusal.kind, now)
+            return
         replays.remember(self, command, now)
         self.signed_for = (link.program, link.program_run)
         try:
             registry.apply(self, command, now)
         finally:
             self.signed_for = None
+        self.state.program_paused = self.state.state == "paused" and command.update in ("pause", "resume")
         self.advance(now)
 
     # --- feeds -----------------------------------------------------------------------------

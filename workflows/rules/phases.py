@@ -12,7 +12,7 @@ from workflows.rules import texts
 from workflows.rules.clock import is_done
 from workflows.rules.gates import gate_status, open_gate
 from workflows.rules.outbox import Recorder
-from workflows.rules.versions import NOTICE_NAMES
+from workflows.rules.versions import NOTICE_NAMES, WAVE_VOLUMES
 
 HEALTH_ORDER = ("on_track", "at_risk", "escalated")
 
@@ -105,7 +105,8 @@ def next_wave(m: Recorder, now: datetime) -> None:
     size = phase.waves[m.state.wave_index]
     m.state.gates = fresh_gates(m, phase)
     m.audit("wave_started", now, detail={"wave": m.state.wave_index + 1, "size": size})
-    m.notify("wave_started", texts.wave_started(m.plan, phase, m.state.wave_index + 1, size), ["point_of_contact"], now)
+    message = texts.wave_started(m.plan, phase, m.state.wave_index + 1, size, m.changed(WAVE_VOLUMES))
+    m.notify("wave_started", message, ["point_of_contact"], now)
 
 
 def pass_phase(m: Recorder, phase: Phase, now: datetime) -> None:

@@ -13,7 +13,16 @@ from datetime import datetime
 from models.commands import BY_UPDATE, Command
 from models.plan import NOTIFIED_OF_CONTROL, Plan
 from models.plan_words import Health
-from models.program import RELAY_SIGNAL, RELAYED, Relayed, Workstream, WorkstreamRead, WorkstreamReport, relayed
+from models.program import (
+    RELAY_SIGNAL,
+    RELAY_SLACK,
+    RELAYED,
+    Relayed,
+    Workstream,
+    WorkstreamRead,
+    WorkstreamReport,
+    relayed,
+)
 from models.status import WorkstreamStatus
 from models.workstreams import phases_of, start_phase, workstream_id
 from workflows.rules.clock import View, is_done
@@ -37,13 +46,20 @@ def watch(m: Recorder, now: datetime) -> None:
     for stream in m.plan.workstreams:
         if stream.key not in m.state.workstreams:
             m.state.workstreams[stream.key] = Workstream(key=stream.key)
+    records = m.state.workstreams
     for stream in m.plan.workstreams:
-        record = m.state.workstreams[stream.key]
-        if record.state != "waiting":
-            continue
-        failed = [k for k in stream.after if m.state.workstreams[k].state in ("cancelled", "blocked")]
-        if failed:
-            block(m, stream.key, f"it waits for {failed[0]}, which was {m.state.workstreams[failed[0]].state}", now)
+        record = records[stream.key]
+        # What it waits for and will never see: a phase not passed by a workstream that ended.
+        failed = [
+            k
+            for k, phase in stream.after.items()
+            if phase not in records[k].passed and records[k].state in ("cancelled", "blocked")
+        ]
+        if record.state == "waiting" and failed:
+            block(m, stream.key, f"it waits for {failed[0]}, which was {records[failed[0]].state}", now, failed[0])
+        elif record.state == "blocked" and record.held_by and not failed:  # an amendment dropped the dependency
+            record.state, record.blocked, record.held_by, record.ended_at = "waiting", None, None, None
+            m.audit("workstream_unblocked", now, detail={"workstream": stream.key})
 
 
 def due_to_start(v: View) -> list[str]:
@@ -67,7 +83,7 @@ def starting(m: Recorder, key: str) -> None:
 def started(m: Recorder, key: str, now: datetime) -> None:
     """Workstream ``key`` runs."""
     record = m.state.workstreams[key]
-    record.state, record.started_at = "running", now
+    record.state, record.started_at = ("cancelled" if m.state.state == "cancelled" else "running"), now
     record.phase = phases_of(m.plan, key)[0].key
     m.audit("workstream_started", now, detail={"workstream": key, "id": workstream_id(m.state.id, key)})
     stream = m.plan.workstream(key)
@@ -76,10 +92,11 @@ def started(m: Recorder, key: str, now: datetime) -> None:
     m.notify("workstream_started", message, ["point_of_contact"], now)
 
 
-def block(m: Recorder, key: str, reason: str, now: datetime) -> None:
-    """Workstream ``key`` can never start: say why, and escalate the program."""
+def block(m: Recorder, key: str, reason: str, now: datetime, held_by: str | None = None) -> None:
+    """Workstream ``key`` cannot start (``held_by`` the workstream whose end holds it): say why,
+    and escalate the program."""
     record = m.state.workstreams[key]
-    record.state, record.blocked, record.ended_at = "blocked", reason, now
+    record.state, record.blocked, record.ended_at, record.held_by = "blocked", reason, now, held_by
     raise_health(m, m.phase_key, "escalated")
     m.audit("workstream_blocked", now, detail={"workstream": key, "reason": reason})
     stream = m.plan.workstream(key)
@@ -111,6 +128,8 @@ def reported(m: Recorder, report: WorkstreamReport, now: datetime) -> None:
     record = m.state.workstreams.get(report.key)
     if record is None or record.state in ("waiting", "blocked") or report.seq <= record.seq:
         return  # not one this program started, or an older read overtaken by a newer one
+    if record.state in ("completed", "cancelled") and report.state in LIVE:
+        return  # read before it took the program's cancel: it ends, whatever the read said
     newly = [p for p in report.passed if p not in record.passed]
     ended = report.state in ("completed", "cancelled") and record.state != report.state
     record.seq, record.state, record.phase, record.health = report.seq, report.state, report.phase, report.health
@@ -146,18 +165,14 @@ def waiting_text(plan: Plan, record: Workstream, records: dict[str, Workstream])
 def relay(m: Recorder, command: Command, now: datetime) -> None:
     """Keep a command the program applied that its live workstreams take too, to send on; a
     cancelled program's workstreams not yet started never will."""
-    if command.update in RELAYED and any(r.state in (*LIVE, "starting") for r in m.state.workstreams.values()):
-        m.state.relays = [*m.state.relays, relayed(command.update, command)]
-    if command.update == "cancel":
+    to = [workstream_id(m.state.id, k) for k, r in m.state.workstreams.items() if r.state in (*LIVE, "starting")]
+    if command.update in RELAYED and to:
+        m.state.relays = [*m.state.relays, relayed(command.update, command, to)]
+    if command.update == "cancel":  # every one ends with it: those running by the relay
         for record in m.state.workstreams.values():
-            if record.state == "waiting":
+            if record.state in ("waiting", *LIVE, "starting"):
                 record.state, record.ended_at = "cancelled", now
                 m.audit("workstream_cancelled", now, detail={"workstream": record.key, "reason": "program cancelled"})
-
-
-def relay_targets(v: View) -> list[str]:
-    """The ids of the workstreams a relay goes to: those started and not ended."""
-    return [workstream_id(v.state.id, k) for k, r in v.state.workstreams.items() if r.state in LIVE]
 
 
 # --- the workstream's half ------------------------------------------------------------------
@@ -210,3 +225,33 @@ def statuses(v: View) -> list[WorkstreamStatus]:
         )
         for w in v.plan.workstreams
     ]
+
+
+def takes_relay(m: Recorder, command: Command, now: datetime) -> bool:
+    """Whether a relayed pause or resume applies here: a workstream paused on its own is neither
+    paused again nor resumed by its program (the relay is noted on its trail, nobody told)."""
+    paused = m.state.state == "paused"
+    if (command.update == "pause" and paused) or (command.update == "resume" and not m.state.program_paused):
+        why = "paused on its own" if paused else "not paused by its program"
+        m.audit(
+            "signal_refused",
+            now,
+            actor=getattr(command, "by", None),
+            detail={"command": RELAY_SIGNAL, "reason": f"{command.update}: {why}; left as it is", "refusal": "Noted"},
+        )
+        return False
+    return True
+
+
+def check_relay_time(v: View, command: Command) -> None:
+    """Refuse a relayed command signed well before this workstream started: the plan it started
+    with holds what the program decided before, and an older command was never meant for it."""
+    link = v.state.program
+    assert link is not None
+    since = link.since or v.state.started_at
+    if command.signed_at is not None and command.signed_at < since - RELAY_SLACK:
+        raise Refused(
+            f"signed {command.signed_at:%Y-%m-%d %H:%M} UTC, before this workstream started; its program's "
+            "commands before then are in the plan it started with",
+            RefusalKind.REFUSED_BEFORE,
+        )

@@ -8,7 +8,7 @@ from models.durations import BusinessTime
 from models.names import STEADY_STATE_NAME
 from models.signing import fingerprint
 from models.status import TransitionStatus
-from workflows.rules import deadlines, delegation, objectives, program
+from workflows.rules import deadlines, delegation, objectives, program, texts
 from workflows.rules.clock import View
 from workflows.rules.gates import gate_status
 
@@ -36,6 +36,7 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         wave=s.wave_index + 1 if waves else None,
         wave_size=waves[s.wave_index] if waves else None,
         waves=len(waves) if waves else None,
+        wave_share=texts.wave_share(v.plan, waves[s.wave_index]).removeprefix(": ") or None if waves else None,
         reworks=sum(s.reworks.values()),
         gates=[gate_status(v, g).model_copy(update={"due_at": deadlines.gate_due_at(v, g, now)}) for g in s.gates],
         escalations=[e for e in s.escalations if e.phase == v.phase_key and e.attempt == s.attempt],

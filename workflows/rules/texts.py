@@ -90,12 +90,23 @@ def phase_started(plan: Plan, name: str, attempt: int, due: timedelta | Business
     )
 
 
-def wave_started(plan: Plan, phase: Phase, wave: int, size: float) -> Message:
-    """The next wave of a phased ramp-up takes its share of the volume; ``wave`` counts from 1."""
+def wave_started(plan: Plan, phase: Phase, wave: int, size: float, volumes: bool = False) -> Message:
+    """The next wave of a phased ramp-up takes its share of the volume; ``wave`` counts from 1;
+    with ``volumes``, the share is counted on the scope (a workstream's: its own)."""
+    share = wave_share(plan, size) if volumes else ""
     return (
         f"[{plan.client}] {phase.name}: wave {wave} ({size:g}%) begins",
-        f"Wave {wave - 1} passed its gates; wave {wave} takes {size:g}% of the volume.",
+        f"Wave {wave - 1} passed its gates; wave {wave} takes {size:g}% of the volume{share}.",
     )
+
+
+def wave_share(plan: Plan, size: float) -> str:
+    """``: 21,000 of 42,000 contacts a month, 12 of 24 FTE`` for a wave of ``size`` percent, as far
+    as the scope gives volumes and FTE."""
+    volume, fte = plan.scope_totals()
+    parts = [f"{volume * size / 100:,.0f} of {volume:,} contacts a month"] if volume is not None else []
+    parts += [f"{fte * size / 100:g} of {fte:g} FTE"] if fte is not None else []
+    return ": " + ", ".join(parts) if parts else ""
 
 
 def escalation(

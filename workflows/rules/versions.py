@@ -99,6 +99,10 @@ NOTICE_NAMES = "notice-names-2026-12"
 words, "Gap analysis approved"), as the web app and the documents do, where they named a gate by
 its key; the pause a rejection leaves says so too. Not in the epoch below: asked on its own."""
 
+WAVE_VOLUMES = "wave-volumes-2026-12"
+"""A wave's notice counts the scope's volume and FTE ("50% of the volume: 21,000 of 42,000
+contacts a month, 12 of 24 FTE"); a workstream's wave counts its own scope. Asked on its own."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one
@@ -160,6 +164,7 @@ CHANGES = (
     START_FRESH,
     AMENDMENT_NAMES_KEPT,
     NOTICE_NAMES,
+    WAVE_VOLUMES,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""

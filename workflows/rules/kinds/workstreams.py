@@ -41,8 +41,10 @@ class Workstreams(Kind[WorkstreamsGate]):
         return f"{len(counted) - len(waiting)}/{len(counted)} workstreams {what}", waiting
 
     def met(self, v: View, spec: WorkstreamsGate, gate: GateState) -> bool:
-        """Every workstream it names (but those cancelled alone) has passed what it names."""
-        return not gate_waits_for(v, spec)
+        """Every workstream it names (but those cancelled alone) has passed what it names; with
+        every one cancelled it never passes on none (a sponsor waives it, or amends the plan)."""
+        counted = [k for k in named(v.plan, spec) if (r := v.state.workstreams.get(k)) is None or r.state != "cancelled"]
+        return bool(counted) and not gate_waits_for(v, spec)
 
 
 KIND = Workstreams()

@@ -25,10 +25,11 @@ class AuditActivities:
         return record_entries(self.engine, batch.entries)
 
 
-def record_entries(engine: Engine, entries: list[AuditEntry]) -> int:
-    """Write ``entries`` in one transaction and log it; returns how many were new."""
+def record_entries(engine: Engine, entries: list[AuditEntry], flush: str | None = None) -> int:
+    """Write ``entries`` in one transaction (marked by the ``flush`` that writes them, if given)
+    and log it; returns how many were new."""
     with Session(engine) as session:
-        new = write_entries(entries, session=session)
+        new = write_entries(entries, session=session, flush=flush)
     if entries:
         log.info(
             "audit_recorded",

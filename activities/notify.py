@@ -133,9 +133,9 @@ class NotifyActivities:
         token = await asyncio.to_thread(mint_link, self.engine, to[0], path, self.transport.link_ttl)
         return f"{web.rstrip('/')}/login/link/{token}"
 
-    def _audit(self, entry: AuditEntry) -> None:
+    def _audit(self, entry: AuditEntry, flush: str | None = None) -> None:
         with Session(self.engine) as session:
-            write_entries([entry], session=session)
+            write_entries([entry], session=session, flush=flush)
 
     async def _post(self, channel: WebhookChannel, notice: Notice, client: str | None) -> None:
         url = self.transport.webhook_url(channel, client)

@@ -5,7 +5,9 @@ One activity per turn keeps a transition's history short (one marker, however ma
 channels), and the workflow, not the delivery, decides what a failure means: another try later
 (the delivery waits in the workflow's carried state), or a failure kept for ``bpo notices``.
 A delivery already audited as sent (the same id, from an earlier try of this flush that a
-worker crash cut short) is not sent again, if that row says what this delivery's would.
+worker crash cut short) is not sent again, if that row says what this delivery's would, and
+carries this flush's mark (`infra.audit.flush_mark`, from the value the workflow made for it):
+a sent row is predictable from the plan, the mark is not.
 
 A row already in the table under one of the flush's ids with other content (`AuditCollision`:
 ids are predictable, and someone who can write the table could put one there first) fails the
@@ -55,14 +57,14 @@ class OutboxActivities:
         since = await self._since(batch)
         if batch.audit:
             try:
-                await asyncio.to_thread(record_entries, self.notify.engine, batch.audit)
+                await asyncio.to_thread(record_entries, self.notify.engine, batch.audit, batch.nonce)
             except AuditCollision as collision:  # logged as an error where it was found
                 audit_error = str(collision)
                 collided.append(collision.event_id)
             except Exception as error:
                 audit_error = f"the audit database could not be written ({type(error).__name__})"
                 log.warning("audit_deferred", transition_id=batch.audit[0].transition_id, error=audit_error)
-        sent = await asyncio.to_thread(self._already_sent, batch.deliveries) if batch.deliveries else set()
+        sent = await asyncio.to_thread(self._already_sent, batch.deliveries, batch.nonce) if batch.deliveries else set()
         gate = asyncio.Semaphore(PARALLEL)
         logged: list[DeliveryOutcome] = []
 
@@ -70,7 +72,7 @@ class OutboxActivities:
             if _id(delivery) in sent:
                 return DeliveryOutcome(status="sent")
             async with gate:
-                outcome = await self._deliver(delivery, collided)
+                outcome = await self._deliver(delivery, collided, batch.nonce)
             if outcome.entry is not None and delivery.channel.kind == "log":
                 logged.append(outcome)
             return outcome
@@ -79,7 +81,7 @@ class OutboxActivities:
         rows = [o.entry for o in logged if o.entry]
         if rows:  # a log line written twice harms no one: their rows go in one write at the end
             try:
-                await asyncio.to_thread(record_entries, self.notify.engine, rows)
+                await asyncio.to_thread(record_entries, self.notify.engine, rows, batch.nonce)
                 for outcome in logged:
                     outcome.entry = None
             except AuditCollision as collision:
@@ -104,7 +106,7 @@ class OutboxActivities:
         if tid is None:
             return None
         try:
-            return await asyncio.to_thread(chain_before, self.notify.engine, tid, ids)
+            return await asyncio.to_thread(chain_before, self.notify.engine, tid, ids, batch.nonce)
         except Exception:  # the database is away: this flush's head says nothing of before
             return None
 
@@ -121,7 +123,7 @@ class OutboxActivities:
             log.warning("chain_head_unread", transition_id=ids[0])
             return None
 
-    async def _deliver(self, delivery: Delivery, collided: list[str]) -> DeliveryOutcome:
+    async def _deliver(self, delivery: Delivery, collided: list[str], flush: str | None) -> DeliveryOutcome:
         """Make one delivery. Its sent row is written at once, before the next can be lost with
         the worker, except a log line's, which comes back in the outcome for the batch. A sent
         row refused for a collision is added to ``collided``."""
@@ -138,7 +140,7 @@ class OutboxActivities:
         if delivery.channel.kind == "log":
             return DeliveryOutcome(status="sent", entry=entry)
         try:
-            await asyncio.to_thread(self.notify._audit, entry)
+            await asyncio.to_thread(self.notify._audit, entry, flush)
         except AuditCollision as collision:  # the workflow's next flush meets it again, loudly
             collided.append(collision.event_id)
             return DeliveryOutcome(status="sent", entry=entry)
@@ -147,10 +149,11 @@ class OutboxActivities:
             return DeliveryOutcome(status="sent", entry=entry)
         return DeliveryOutcome(status="sent")
 
-    def _already_sent(self, deliveries: list[Delivery]) -> set[str]:
+    def _already_sent(self, deliveries: list[Delivery], flush: str | None = None) -> set[str]:
         """The deliveries an earlier try of this flush sent: those whose sent row is stored and
-        says what this delivery's would (its time and refused recipients aside). A row of other
-        content under the id was not written by this transition and proves nothing was sent."""
+        says what this delivery's would (its time and refused recipients aside), this flush's
+        mark included. A row of other content under the id was not written by this flush and
+        proves nothing was sent."""
         try:
             with Session(self.notify.engine) as session:
                 keys = [audit_uuid(_id(d)) for d in deliveries]
@@ -161,7 +164,7 @@ class OutboxActivities:
         for delivery, key in zip(deliveries, keys):
             if key not in found:
                 continue
-            if says_the_same(found[key], record_of(sent_entry(delivery, {}))):
+            if says_the_same(found[key], record_of(sent_entry(delivery, {}), flush)):
                 sent.add(_id(delivery))
             else:
                 log.error("delivery_collision", transition_id=delivery.notice.transition_id, event_id=_id(delivery),

@@ -12,19 +12,25 @@ other start that carries a state, but its input stays in the history).
 The same walk reads what else the histories say about the trail: the flushes that found another
 row under one of their ids (`infra.audit.COLLISION`), the runs made by `temporal workflow reset`,
 and how the newest run ended (a run that ended on its own wrote nothing after its last head).
+
+The transition's runs are those of its workflow type (`WORKFLOW_NAME`): a run of another type
+started under its id (Temporal allows it once the transition has ended) is named, never read for
+heads, and never makes the transition "running". Whether a flush is under way is asked of the
+server too (`under_way`), never of the rows' own times, which whoever writes the table sets.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.service import RPCError, RPCStatusCode
 
 from infra.audit import COLLISION
+from models.constants import WORKFLOW_NAME
 from models.deliveries import ChainHead, Flushed
 from models.messages import StartTransition
 
@@ -32,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from temporalio.api.history.v1 import HistoryEvent
-    from temporalio.client import Client
+    from temporalio.client import Client, WorkflowExecution
 
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
 FLUSH_ACTIVITY = "flush_outbox"
@@ -73,6 +79,15 @@ class Recorded:
     """How the newest run ended on its own (``completed``, ``failed``, ``cancelled``), or none."""
     cut_short: str | None = None
     """How the newest run was stopped from outside (``terminated``, ``timed out``), or none."""
+    run_id: str | None = None
+    """The transition's newest run (of its own workflow type)."""
+    events: int = 0
+    """How many events that run's history held when its heads were read."""
+    others: list[str] = field(default_factory=list)
+    """Runs of another workflow type under the transition's id, each said in words."""
+    under_way: bool = False
+    """Whether the newest run was writing when the table was read (`under_way`): rows after its
+    last head are then a flush whose head is being recorded."""
 
 
 async def recorded_heads(client: Client, transition_id: str) -> list[ChainHead]:
@@ -82,12 +97,16 @@ async def recorded_heads(client: Client, transition_id: str) -> list[ChainHead]:
 
 async def read_record(client: Client, transition_id: str) -> Recorded:
     """Every chain head the transition recorded, the flushes refused for a collision, the runs
-    made by a reset, and how the newest run ended, over every run still kept. Raises
-    `NoTransition` for an id the server does not know; any other failure to read (a server that
-    is away) propagates, so that the caller says the anchor could not be checked."""
+    made by a reset, how the newest run ended, and the runs of other workflow types under its id,
+    over every run still kept. Raises `NoTransition` for an id the server knows no transition by;
+    any other failure to read (a server that is away) propagates, so that the caller says the
+    anchor could not be checked."""
     record = Recorded()
+    listed = await _listed(client, transition_id)
+    newest = await _newest(client, transition_id, listed, record)
+    record.run_id = newest
     walked: set[str] = set()
-    run_id: str | None = None
+    run_id = newest
     for _ in range(MAX_RUNS):
         handle = client.get_workflow_handle(transition_id, run_id=run_id)
         try:
@@ -95,22 +114,70 @@ async def read_record(client: Client, transition_id: str) -> Recorded:
         except RPCError as error:
             if error.status != RPCStatusCode.NOT_FOUND:
                 raise
-            if run_id is None:
+            if run_id == newest:
                 raise NoTransition(transition_id) from None
             break  # an earlier run past retention: the later runs' input carries its head
-        this = run_id or (await handle.describe()).run_id
-        if run_id is None and history.events:  # the newest run: has it ended, and how
+        if run_id == newest and history.events:  # the newest run: has it ended, and how
             last = history.events[-1].event_type
             record.ended, record.cut_short = ENDED.get(last), CUT_SHORT.get(last)
-        walked.add(this)
-        previous = await _read_run(client, this, history.events, record, newest=run_id is None)
+            record.events = len(history.events)
+        walked.add(run_id)
+        previous = await _read_run(client, run_id, history.events, record, newest=run_id == newest)
         if not previous:
             break
         run_id = previous
-    for other in await _other_runs(client, transition_id, walked):
-        history = await client.get_workflow_handle(transition_id, run_id=other).fetch_history()
-        await _read_run(client, other, history.events, record)
+    for other in listed:
+        if other.run_id in walked or other.workflow_type != WORKFLOW_NAME:
+            continue
+        history = await client.get_workflow_handle(transition_id, run_id=other.run_id).fetch_history()
+        await _read_run(client, other.run_id, history.events, record)
     return record
+
+
+async def _newest(client: Client, transition_id: str, listed: list[WorkflowExecution], record: Recorded) -> str:
+    """The transition's newest run: the id's newest run if it is of the transition's type, else
+    the newest listed one that is. Runs of other types are named in ``record.others``."""
+    try:
+        latest = await client.get_workflow_handle(transition_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise NoTransition(transition_id) from None
+        raise
+    runs = {wf.run_id: wf for wf in listed}
+    runs.setdefault(latest.run_id, latest)
+    record.others = [_other(wf) for wf in runs.values() if wf.workflow_type != WORKFLOW_NAME]
+    if latest.workflow_type == WORKFLOW_NAME:
+        return latest.run_id
+    own = [wf for wf in runs.values() if wf.workflow_type == WORKFLOW_NAME]
+    if not own:
+        raise NoTransition(transition_id)
+    return max(own, key=lambda wf: wf.start_time).run_id
+
+
+def _other(wf: WorkflowExecution) -> str:
+    status = wf.status.name.lower().replace("_", " ") if wf.status else "unknown"
+    return (
+        f"run {wf.run_id} under this id is a {wf.workflow_type!r} workflow, not this transition "
+        f"({status}, started {_when(wf.start_time)}): it was started outside bpo and is not read"
+    )
+
+
+async def under_way(client: Client, transition_id: str, record: Recorded, grace: timedelta, now: datetime) -> bool:
+    """Whether the transition's newest run was writing its trail just now, by what the server
+    says (not the rows' times): a workflow task scheduled within ``grace`` of ``now`` and not
+    finished (a flush runs inside one), or a history that has grown since ``record`` was read (a
+    flush that finished meanwhile, its head recorded after the heads were read)."""
+    if record.run_id is None or record.ended or record.cut_short:
+        return False
+    described = await client.get_workflow_handle(transition_id, run_id=record.run_id).describe()
+    if (described.history_length or 0) > record.events:
+        return True
+    raw = described.raw_description
+    if not raw.HasField("pending_workflow_task"):
+        return False
+    task = raw.pending_workflow_task
+    since = task.original_scheduled_time if task.HasField("original_scheduled_time") else task.scheduled_time
+    return now - since.ToDatetime().replace(tzinfo=UTC) <= grace
 
 
 async def _read_run(
@@ -165,11 +232,11 @@ def _when(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-async def _other_runs(client: Client, transition_id: str, walked: set[str]) -> list[str]:
-    """The runs of ``transition_id`` the server lists besides those ``walked``."""
+async def _listed(client: Client, transition_id: str) -> list[WorkflowExecution]:
+    """Every run of ``transition_id`` the server lists, of any workflow type."""
     query = f"WorkflowId = '{transition_id.replace(chr(39), chr(39) * 2)}'"
     try:
-        return [wf.run_id async for wf in client.list_workflows(query) if wf.run_id not in walked]
+        return [wf async for wf in client.list_workflows(query)]
     except RPCError as error:
         if error.status in (RPCStatusCode.UNIMPLEMENTED, RPCStatusCode.INVALID_ARGUMENT):
             return []  # a server without this listing (the time-skipping test server)

@@ -3,6 +3,7 @@ and the trail back. The audit activity, the web app and the command line all rea
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from datetime import UTC, datetime
@@ -40,16 +41,18 @@ class _ChainMoved(Exception):
     """Another writer attached rows to the same chain since we read its head."""
 
 
-def write_entries(entries: list[AuditEntry], *, session: Session) -> int:
+def write_entries(entries: list[AuditEntry], *, session: Session, flush: str | None = None) -> int:
     """Insert the entries not yet stored (by stable id), each linked into its transition's hash
     chain; returns how many were new. Writers race on a chain's head: the loser starts again.
+    With ``flush`` (the flush's own value), each row carries its mark (`flush_mark`), and a row
+    stored under an entry's id is this write again only if it carries the same mark.
 
     Raises:
         AuditCollision: a row stored under an entry's id has other content (nothing is written).
     """
     for attempt in range(MAX_ATTEMPTS):
         try:
-            fresh = _append(entries, session)
+            fresh = _append(entries, session, flush)
             session.commit()
             return fresh
         except AuditCollision as collision:
@@ -65,8 +68,23 @@ def write_entries(entries: list[AuditEntry], *, session: Session) -> int:
     raise AssertionError("unreachable")
 
 
-def record_of(entry: AuditEntry) -> AuditRecord:
-    """The row an entry is written as, before its place in the chain is known."""
+FLUSH_MARK = "flush"
+"""The key of a row's ``detail`` that holds the mark of the flush that wrote it (`flush_mark`)."""
+
+
+def flush_mark(flush: str, event_id: str) -> str:
+    """The mark a flush puts on the row of ``event_id``: a hash of the value the flush made in the
+    workflow (never stored) and the row's id. Whoever reads one row's mark cannot make another's,
+    and whoever writes the table before the flush cannot know it."""
+    return hashlib.sha256(f"{flush}\n{event_id}".encode()).hexdigest()
+
+
+def record_of(entry: AuditEntry, flush: str | None = None) -> AuditRecord:
+    """The row an entry is written as, before its place in the chain is known; marked as the
+    row of the flush that made ``flush``, if given."""
+    detail = entry.model_dump(mode="json")["detail"]
+    if flush is not None:
+        detail = {**detail, FLUSH_MARK: flush_mark(flush, entry.id)}
     return AuditRecord(
         id=audit_uuid(entry.id),
         event_id=entry.id,
@@ -76,7 +94,7 @@ def record_of(entry: AuditEntry) -> AuditRecord:
         gate=entry.gate,
         actor=entry.actor,
         at=entry.at,
-        detail=entry.model_dump(mode="json")["detail"],
+        detail=detail,
         via=entry.via,
         signature=entry.signature,
     )
@@ -109,7 +127,7 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite keeps no zone; every time stored is UTC
 
 
-def _append(entries: list[AuditEntry], session: Session) -> int:
+def _append(entries: list[AuditEntry], session: Session, flush: str | None) -> int:
     ids = [audit_uuid(e.id) for e in entries]
     # Looked up by row id and by event id (the unique column): a row put under an entry's event
     # id with another row id, or in another transition, collides as loudly as one under its id.
@@ -124,7 +142,7 @@ def _append(entries: list[AuditEntry], session: Session) -> int:
             continue
         # An id already written is this entry again (a retried flush) only if it says the same:
         # an id is predictable, and a row put there first must not stand in for the real one.
-        if row.id != key or not says_the_same(row, record_of(entry)):
+        if row.id != key or not says_the_same(row, record_of(entry, flush)):
             raise AuditCollision(entry, row)
         stored[key] = row
     fresh = [e for e, key in zip(entries, ids) if key not in stored]
@@ -136,7 +154,7 @@ def _append(entries: list[AuditEntry], session: Session) -> int:
         start = position
         for entry in (e for e in fresh if e.transition_id == transition_id):
             position += 1
-            record = record_of(entry)
+            record = record_of(entry, flush)
             record.position, record.prev_hash = position, prev
             record.hash = prev = row_hash(record)
             session.add(record)
@@ -161,19 +179,33 @@ def chain_head(engine: Engine, transition_id: str) -> ChainHead | None:
     return ChainHead(position=head.position, hash=head.hash) if head else None
 
 
-def chain_before(engine: Engine, transition_id: str, event_ids: list[str]) -> int:
+def chain_before(engine: Engine, transition_id: str, event_ids: list[str], flush: str | None = None) -> int:
     """Where the chain stood before the first of ``event_ids`` (rows an earlier try of the same
-    flush may have written), or, with none of them written, where it stands now."""
+    flush may have written), or, with none of them written, where it stands now.
+
+    Stored rows count as an earlier try only if every row from the first of them to the head is
+    one of ``event_ids`` and (with ``flush``) carries this flush's mark: a row put there first by
+    hand, or chained after the earlier try's, is not the flush's, so where the chain stands now
+    is answered, and the rows before are left for the heads to show (`infra.chain.hold_to_heads`)."""
+    keys = {audit_uuid(e): e for e in event_ids}
     with Session(engine) as session:
+        head = session.exec(select(AuditHead).where(AuditHead.transition_id == transition_id)).first()
+        now = head.position if head else 0
         first = session.exec(
             select(AuditRecord.position)
-            .where(col(AuditRecord.id).in_([audit_uuid(e) for e in event_ids]), col(AuditRecord.position).is_not(None))
+            .where(col(AuditRecord.id).in_(list(keys)), col(AuditRecord.position).is_not(None))
             .order_by(col(AuditRecord.position))
         ).first()
-        if first is not None:
-            return first - 1
-        head = session.exec(select(AuditHead).where(AuditHead.transition_id == transition_id)).first()
-    return head.position if head else 0
+        if first is None:
+            return now
+        after = session.exec(
+            select(AuditRecord).where(AuditRecord.transition_id == transition_id, col(AuditRecord.position) >= first)
+        ).all()
+    ours = len(after) == now - first + 1 and all(
+        row.id in keys and (flush is None or (row.detail or {}).get(FLUSH_MARK) == flush_mark(flush, keys[row.id]))
+        for row in after
+    )
+    return first - 1 if ours else now
 
 
 def read_chain(transition_id: str, *, session: Session) -> list[AuditRecord]:

@@ -1,15 +1,20 @@
 """Rows after the last chain head a transition recorded in Temporal: after an ended transition's
-they are not its own (exit 1); after a running one's, they are a flush under way for a short
-grace, then could not be checked (exit 3), never a silent pass (issue 25)."""
+they are not its own (exit 1); after a running one's, they are a flush under way while its history
+shows one (a workflow task of the last minute, by the server's clock, never the rows' own times),
+else they could not be checked (exit 3), never a silent pass (issue 25). A run of another workflow
+type started under an ended transition's id does not make it running."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session
+from temporalio.client import Client
 
 from bpo.anchors import Recorded
 from bpo.commands.common import Exit
@@ -60,34 +65,40 @@ def rows_of(url: str) -> list[AuditRecord]:
         return read_chain("t1", session=session)
 
 
-def test_a_running_transitions_rows_after_its_last_head_are_unchecked_after_the_grace(tmp_path: Path):
+def test_a_running_transitions_rows_after_its_last_head_are_unchecked_when_no_flush_is_under_way(tmp_path: Path):
     url, head = trail(tmp_path, 3)
-    now = datetime.now(UTC)
-    append(url, "t1", "gate_passed", at=now - GRACE - timedelta(seconds=1), gate="slas_signed")
+    append(url, "t1", "gate_passed", at=datetime.now(UTC) - GRACE - timedelta(seconds=1), gate="slas_signed")
     with pytest.raises(Exit) as unchecked:
-        verify_trail("t1", rows_of(url), Recorded(heads=[head]), now=now)
+        verify_trail("t1", rows_of(url), Recorded(heads=[head]))
     assert unchecked.value.code == 3 and "rows 4-4 (gate_passed) were written after the last head" in str(
         unchecked.value
     )
 
 
-def test_a_running_transitions_rows_moments_after_its_last_head_are_a_flush_under_way(tmp_path: Path, capsys):
+def test_rows_dated_moments_ago_by_hand_are_unchecked_when_the_history_shows_no_flush_under_way(tmp_path: Path):
+    """The grace is the history's, not the rows': whoever writes the table re-dates forged tail
+    rows every minute to keep them "moments ago" (branch ``reattack25``)."""
     url, head = trail(tmp_path, 3)
-    now = datetime.now(UTC)
-    append(url, "t1", "phase_started", at=now - timedelta(seconds=2))
-    verify_trail("t1", rows_of(url), Recorded(heads=[head]), now=now)
-    assert "rows 4-4 were written after it, moments ago" in capsys.readouterr().out
-    append(url, "t1", "phase_started", at=now + timedelta(days=365))  # dated ahead: not recent
+    append(url, "t1", "gate_passed", at=datetime.now(UTC) - timedelta(seconds=2), gate="slas_signed")
     with pytest.raises(Exit) as unchecked:
-        verify_trail("t1", rows_of(url), Recorded(heads=[head]), now=now)
-    assert unchecked.value.code == 3
+        verify_trail("t1", rows_of(url), Recorded(heads=[head]))
+    assert unchecked.value.code == 3 and "its history shows no flush under way" in str(unchecked.value)
+
+
+def test_a_running_transitions_rows_after_its_last_head_are_a_flush_under_way_while_its_history_says_so(
+    tmp_path: Path, capsys
+):
+    url, head = trail(tmp_path, 3)
+    append(url, "t1", "phase_started", at=datetime.now(UTC) - timedelta(days=365))  # the row's time says nothing
+    verify_trail("t1", rows_of(url), Recorded(heads=[head], under_way=True))
+    assert "rows 4-4 were written after it, moments ago" in capsys.readouterr().out
 
 
 def test_a_last_flush_that_could_not_write_leaves_the_trail_unchecked_not_verified(tmp_path: Path):
     url, head = trail(tmp_path, 3)
     away = "the audit database could not be written (IntegrityError)"
     with pytest.raises(Exit) as unchecked:
-        verify_trail("t1", rows_of(url), Recorded(heads=[head], deferred=away), now=datetime.now(UTC))
+        verify_trail("t1", rows_of(url), Recorded(heads=[head], deferred=away))
     assert unchecked.value.code == 3 and "last flush could not write its rows" in str(unchecked.value)
 
 
@@ -109,5 +120,56 @@ def test_rows_appended_after_an_ended_transitions_last_head_fail_verify(tmp_path
         after = s.bpo("audit", tid, "--verify")
         assert after.returncode == 1, after.stdout + after.stderr
         assert "rows 10-11 (gate_passed, kpi_reading) were written after the transition completed" in after.stderr
+    finally:
+        s.stop()
+
+
+async def start_decoy(address: str, tid: str) -> str:
+    """What someone who reaches Temporal's port can do once a transition has ended: start a run of
+    another workflow type under its id (Temporal's default id-reuse policy allows it)."""
+    client = await Client.connect(address)
+    handle = await client.start_workflow("Decoy", id=tid, task_queue="nowhere")
+    return handle.result_run_id or ""
+
+
+@pytest.mark.e2e
+def test_a_run_of_another_type_under_an_ended_transitions_id_is_named_and_does_not_reopen_it(tmp_path: Path):
+    private, _ = new_key_pair()
+    s = Stack(tmp_path, {"BPO_SIGNING_KEY": private})
+    s.start_server()
+    s.start_worker()
+    try:
+        tid = s.ok("start", str(short_plan(tmp_path)), "--id", "decoyed").strip()
+        s.ok("cancel", tid, "--by", DANA, "--reason", "over")
+        s.wait_for(tid, lambda st: st["state"] == "cancelled")
+        assert s.bpo("audit", tid, "--verify").returncode == 0
+        decoy = asyncio.run(start_decoy(s.env["TEMPORAL_ADDRESS"], tid))
+        url = f"sqlite:///{tmp_path / 'audit.db'}"
+        append(url, tid, "gate_passed", gate="slas_signed", detail={"note": "forged"})
+        append(url, tid, "kpi_reading", actor=LI, via="feed", detail={"period": "2026-W49", "values": {"csat": 99}})
+        after = s.bpo("audit", tid, "--verify")
+        assert after.returncode == 1, after.stdout + after.stderr
+        assert "rows 10-11 (gate_passed, kpi_reading) were written after the transition completed" in after.stderr
+        assert f"run {decoy} under this id is a 'Decoy' workflow, not this transition" in after.stdout
+    finally:
+        s.stop()
+
+
+@pytest.mark.e2e
+def test_rows_dated_moments_ago_on_a_running_transition_with_no_flush_under_way_are_unchecked(tmp_path: Path):
+    private, _ = new_key_pair()
+    s = Stack(tmp_path, {"BPO_SIGNING_KEY": private})
+    s.start_server()
+    s.start_worker()
+    try:
+        tid = s.ok("start", str(short_plan(tmp_path)), "--id", "redated").strip()
+        deadline = time.monotonic() + 60
+        while (done := s.bpo("audit", tid, "--verify")).returncode != 0:  # its first flushes settle
+            assert time.monotonic() < deadline, done.stdout + done.stderr
+            time.sleep(1)
+        append(f"sqlite:///{tmp_path / 'audit.db'}", tid, "gate_passed", gate="slas_signed")  # dated now
+        after = s.bpo("audit", tid, "--verify")
+        assert after.returncode == 3, after.stdout + after.stderr
+        assert "its history shows no flush under way" in after.stderr
     finally:
         s.stop()

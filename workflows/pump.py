@@ -27,7 +27,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from models.deliveries import AuditBatch, Delivery, Flush, Flushed
     from workflows.rules import Machine, deliveries
-    from workflows.rules.versions import DRAIN_IN_FLIGHT, FAILED_DELIVERIES_AUDITED, FLUSH_BATCHED
+    from workflows.rules.versions import DRAIN_IN_FLIGHT, FAILED_DELIVERIES_AUDITED, FLUSH_BATCHED, FLUSH_MARKED
 
 AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # Before the flush: a notification that could not be delivered in eight attempts (about four
@@ -110,9 +110,13 @@ class Flusher(_Carrier):
             self.count(rows)
             out = [*fresh, *again]
             self.in_flight = len(rows)
+            # Made here, never stored: a row under one of the flush's ids is its own earlier try
+            # only if it carries this value's mark. uuid4 replays the same, so a workflow task
+            # run again marks its rows as its first try did.
+            nonce = str(workflow.uuid4()) if self.changed(FLUSH_MARKED) else None
             flushed = await workflow.execute_local_activity(
                 "flush_outbox",
-                Flush(audit=rows, deliveries=out),
+                Flush(audit=rows, deliveries=out, nonce=nonce),
                 result_type=Flushed,
                 start_to_close_timeout=FLUSH_TIMEOUT,
                 retry_policy=FLUSH_RETRY,

@@ -168,7 +168,7 @@ async def cmd_calendar(args: argparse.Namespace, settings: Settings) -> None:
 async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
     """A transition's audit trail, from the audit database, once what the transition has accepted
     is written there; ``--verify`` checks its chain."""
-    from bpo.commands.verifying import read_recorded, verify_trail
+    from bpo.commands.verifying import read_recorded, read_under_way, verify_trail
     from bpo.render import trail_text
 
     # Whether there is a database to read before anything else: none is "could not check".
@@ -180,6 +180,7 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
     if not rows:
         raise Exit(f"the audit trail has nothing for '{args.id}' in {make_url_safe(settings.audit_url)}")
     if args.verify:
+        await read_under_way(settings, args.id, record)  # after the table: was a flush writing it?
         verify_trail(args.id, rows, record, args.json)
         return
     if args.json:

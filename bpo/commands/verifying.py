@@ -6,7 +6,9 @@ inserted by hand, a signature no trusted key made, a row that does not match a r
 row the transition could not write because another stood under its id, rows after an ended
 transition's last head, or a run made by a reset; 3 (`UNCHECKED`) when the chain holds but a
 rewrite of the table cannot be ruled out: the heads could not be read, none was recorded, or a
-running transition's rows after its last head are older than `GRACE`.
+running transition has rows after its last head while its history shows no flush under way
+(`bpo.anchors.under_way`: never the rows' own times, which whoever writes the table sets). Runs
+of another workflow type under the transition's id are named, and change none of this.
 """
 
 from __future__ import annotations
@@ -22,11 +24,10 @@ if TYPE_CHECKING:
     from infra.settings import Settings
 
 GRACE = timedelta(seconds=60)
-"""How long rows may wait after a running transition's last recorded head before `--verify`
-says they could not be checked. A flush reads the head right after it writes, so only a flush
-under way (or a worker stopped in the middle of one) leaves rows after it."""
-SKEW = timedelta(seconds=5)
-"""A row's time may be this far ahead of this machine's clock and still count as recent."""
+"""How long a running transition's workflow task may have been waiting or running, by the
+server's clock, and still count as the flush that wrote the rows after its last recorded head. A
+flush reads the head right after it writes, inside a workflow task, so only a flush under way
+(or a worker stopped in the middle of one) leaves rows after it."""
 
 
 async def read_recorded(settings: Settings, transition_id: str) -> Recorded | str:
@@ -46,6 +47,20 @@ async def read_recorded(settings: Settings, transition_id: str) -> Recorded | st
         return f"Temporal at {settings.temporal_address} could not be read ({type(error).__name__}: {str(error)[:200]})"
 
 
+async def read_under_way(settings: Settings, transition_id: str, record: Recorded | str | None) -> None:
+    """Ask the server, once the table has been read, whether the transition was writing it
+    (`bpo.anchors.under_way`), and keep the answer in ``record``. Unanswered: not under way."""
+    from bpo.anchors import Recorded, under_way
+    from infra.client import connect
+
+    if not isinstance(record, Recorded):
+        return
+    try:
+        record.under_way = await under_way(await connect(settings), transition_id, record, GRACE, datetime.now(UTC))
+    except Exception:  # a server away since the heads were read: rows after them stay unchecked
+        record.under_way = False
+
+
 KEYLESS = "this transition trusts no key: its commands are not signed, so rows are not proven to be their signers'"
 """Said by `bpo audit --verify` of a chain that holds in a transition started without keys
 (``BPO_ALLOW_UNSIGNED``): the chain shows tampering, but not who sent each command. Exit 0 all
@@ -57,7 +72,6 @@ def verify_trail(
     rows: list[Any],
     record: Recorded | str | None,
     as_json: bool = False,
-    now: datetime | None = None,
 ) -> None:
     """Walk the chain and its signatures, then hold it against what the transition recorded:
     exit 0 when both hold, 1 naming the first thing that does not, `UNCHECKED` when the chain
@@ -76,9 +90,10 @@ def verify_trail(
             record if isinstance(record, str) else "the transition recorded no chain head (its trail predates them)"
         )
     elif not problem and recorded and last is not None and verdict.rows > last:
-        problem, unchecked = _tail(rows, last, verdict.rows, recorded, now or datetime.now(UTC))
+        problem, unchecked = _tail(rows, last, verdict.rows, recorded)
     if not problem and not unchecked and recorded:
         unchecked = _deferred(recorded)
+    others = recorded.others if recorded else []
     if as_json:
         print(
             json.dumps(
@@ -91,11 +106,14 @@ def verify_trail(
                     "anchor": last,
                     "problem": problem,
                     "unchecked": unchecked,
-                    "notes": [KEYLESS] if verdict.keyless and not problem else [],
+                    "notes": ([KEYLESS] if verdict.keyless and not problem else []) + others,
                 },
                 indent=2,
             )
         )
+    if not as_json:  # said whatever the verdict: someone reached Temporal and started it
+        for other in others:
+            print(f"note: {other}")
     if problem:
         raise Exit(f"the audit trail of '{transition_id}' does not verify: {problem}", FAILED)
     said = f"verified {verdict.rows} rows of '{transition_id}': the chain is unbroken, {verdict.signed} signatures hold"
@@ -134,7 +152,7 @@ def _deferred(recorded: Recorded) -> str | None:
     return None
 
 
-def _tail(rows: list[Any], last: int, count: int, recorded: Recorded, now: datetime) -> tuple[str | None, str | None]:
+def _tail(rows: list[Any], last: int, count: int, recorded: Recorded) -> tuple[str | None, str | None]:
     """Rows after the last recorded head: (the problem, or why they could not be checked)."""
     tail = [r for r in rows if (r.position or 0) > last]
     kinds = ", ".join(dict.fromkeys(r.kind for r in tail))
@@ -149,11 +167,10 @@ def _tail(rows: list[Any], last: int, count: int, recorded: Recorded, now: datet
             None,
             f"{which} were written after the last head the transition recorded (row {last}), and it was {recorded.cut_short} from outside, perhaps in the middle of a write",
         )
-    times = [r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC) for r in tail]
-    if all(now - GRACE <= at <= now + SKEW for at in times):
+    if recorded.under_way:
         return None, None  # a flush under way: its head is being recorded
     return None, (
-        f"{which} were written after the last head the transition recorded (row {last}), more than "
-        f"{int(GRACE.total_seconds())} seconds ago, and no flush has recorded them since (is the worker running? its "
-        "log says why a flush could not write)"
+        f"{which} were written after the last head the transition recorded (row {last}), and its history shows "
+        f"no flush under way (none in the last {int(GRACE.total_seconds())} seconds) to record them (is the worker "
+        "running? its log says why a flush could not write)"
     )

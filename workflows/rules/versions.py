@@ -99,6 +99,13 @@ NOTICE_NAMES = "notice-names-2026-12"
 words, "Gap analysis approved"), as the web app and the documents do, where they named a gate by
 its key; the pause a rejection leaves says so too. Not in the epoch below: asked on its own."""
 
+FLUSH_MARKED = "flush-marked-2026-12"
+"""Each flush makes a value of its own in the workflow (``workflow.uuid4()``: the same when a
+workflow task runs again, never in the audit database) and marks each row it writes with a hash of
+it and the row's id: a row found under one of its ids counts as an earlier try of this flush (a
+delivery already sent, the chain's place before it) only if it carries that mark, which no one
+who merely writes the table can predict. Not in the epoch below: asked on its own."""
+
 WAVE_VOLUMES = "wave-volumes-2026-12"
 """A wave's notice counts the scope's volume and FTE ("50% of the volume: 21,000 of 42,000
 contacts a month, 12 of 24 FTE"); a workstream's wave counts its own scope. Asked on its own."""
@@ -164,6 +171,7 @@ CHANGES = (
     START_FRESH,
     AMENDMENT_NAMES_KEPT,
     NOTICE_NAMES,
+    FLUSH_MARKED,
     WAVE_VOLUMES,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A

@@ -100,8 +100,10 @@ def lanes_svg(rows: list[Lane], now: datetime, link: Callable[[str], str] | None
     lo = min([s.start for s in spans] + [now])
     hi = max([s.end for s in spans] + [now])
     height = LANE_H * len(rows) + 30
+    # An image's children are hidden from assistive technology: with links in it, a group instead.
+    role = "img" if link is None else "group"
     parts = [
-        f'<svg class="lanes" viewBox="0 0 {LABEL_W + WIDTH + 10} {height}" role="img" '
+        f'<svg class="lanes" viewBox="0 0 {LABEL_W + WIDTH + 10} {height}" role="{role}" '
         f'aria-label="Workstreams as swimlanes, planned against actual">'
     ]
     where = {lane.stream.key: i for i, lane in enumerate(rows)}

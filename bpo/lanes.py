@@ -42,6 +42,17 @@ async def streams_of(client: Client, status: TransitionStatus) -> tuple[dict[str
     return streams, unread
 
 
+async def drawn(
+    client: Client, plan: Plan, status: TransitionStatus, now: datetime, link: Callable[[str], str] | None = None
+) -> Markup | None:
+    """A program's lanes drawn for a report or a pack (None for a transition without
+    workstreams); a workstream that cannot be read now is drawn as planned only."""
+    if not status.workstreams:
+        return None
+    streams, _ = await streams_of(client, status)
+    return lanes_svg(lanes(plan, status, streams, now), now, link)
+
+
 @dataclass
 class Lane:
     """One workstream's lane: its status line in the program, its plan and its runs."""

@@ -1,7 +1,8 @@
 """A program's page in Debian's Chromium, on the real dev server, worker and web app: the example
 program of three workstreams started with the real `bpo`, its contract signed, email through its
 pilot (so chat starts); someone on the roster signs in and sees a lane per workstream, each named
-and linking to its own page, and axe-core finds nothing serious. The lanes' screenshot is kept in
+and linking to its own page, and axe-core finds nothing serious; the sponsor's portfolio counts the
+program and its workstreams, each workstream under it. The lanes' screenshot is kept in
 test-output/program-lanes.png (the README shows a copy, docs/images/program-lanes.png)."""
 
 from __future__ import annotations
@@ -55,3 +56,16 @@ def test_the_program_page_in_chromium_draws_a_named_lane_per_workstream(tmp_path
         section.find_element(By.LINK_TEXT, STREAMS["email"]).click()
         assert f"Workstream email of program {PID}" in text(browser)
         assert browser.current_url == f"{s.web_url}/t/{PID}/email"
+
+        # The sponsor's portfolio: the reference transition and the program, its workstreams under it.
+        token = mint_link(make_engine(f"sqlite:///{s.data_dir / 'audit.db'}"), DANA, "/", timedelta(hours=1))
+        browser.delete_all_cookies()
+        browser.get(f"{s.web_url}/login/link/{token}")
+        browser.find_element(By.ID, "continue").click()
+        counted = "2 transitions you sponsor or manage, 1 program with 3 workstreams"
+        assert wait_until(lambda: counted in text(browser) or browser.refresh(), 30), text(browser)
+        table = browser.find_element(By.CSS_SELECTOR, "table.portfolio")
+        ids = [a.get_dom_attribute("href") for a in table.find_elements(By.CSS_SELECTOR, "tbody a")]
+        program = ids.index(f"/t/{PID}")
+        assert ids[program + 1 : program + 4] == [f"/t/{PID}/{key}" for key in sorted(STREAMS)]
+        browser.save_screenshot(str(SHOTS / "program-portfolio.png"))

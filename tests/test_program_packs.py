@@ -1,6 +1,6 @@
 """A program in its packs and feeds (semantics: "Workstreams"): the QBR pack and the report the
-web app serves draw the lanes with a line per workstream; the calendar feed carries each running
-workstream's dues under the workstream's own uids; the portfolio counts programs and their
+web app serves draw the lanes with a line per workstream; the calendar (`bpo calendar` and the web
+app's) carries each running workstream's dues under the workstream's own uids; the portfolio counts programs and their
 workstreams and shows each workstream under its program. Driven on the time-skipping server, the
 web app in process (tests/test_workstreams_seen.py)."""
 
@@ -19,7 +19,7 @@ from tests.test_workstreams_seen import browser, running_program, sign_in  # noq
 from tests.web_client import text_of
 
 
-async def test_the_qbr_pack_and_the_report_of_a_program_draw_its_lanes(launch, settings, browser):  # noqa: F811
+async def test_the_web_apps_qbr_report_and_calendar_of_a_program_show_its_workstreams(launch, settings, browser):  # noqa: F811
     program = await running_program(launch)
     await sign_in(browser, settings, EVE)
 
@@ -36,6 +36,11 @@ async def test_the_qbr_pack_and_the_report_of_a_program_draw_its_lanes(launch, s
 
     alone = await browser.get(f"/t/{program.id}/email/qbr", params={"quarter": "2027-Q1"})
     assert alone.status_code == 200 and 'id="workstreams"' not in alone.text  # a workstream has no lanes
+
+    feed = await browser.get(f"/t/{program.id}/calendar")
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+    uids = {str(e["UID"]) for e in icalendar.Calendar.from_ical(feed.content).walk("VEVENT")}
+    assert f"{program.id}/voice-due-knowledge_transfer@bpo-transition" in uids
 
 
 async def calendar_of(transition_id: str, settings, out: Path) -> list[icalendar.Event]:

@@ -250,6 +250,25 @@ async def report(request: Request, transition_id: str) -> Response:
     return HTMLResponse(render_report(plan, status, rows, now, lanes=await drawn(w.client, plan, status, now)))
 
 
+@router.get("/t/{transition_id:tid}/calendar")
+async def calendar(request: Request, transition_id: str) -> Response:
+    """The iCalendar file, as `bpo calendar` writes it; a program's carries its workstreams' dues."""
+    from bpo.calendar import render_calendar
+    from bpo.lanes import streams_of
+
+    me = signed_in(request)
+    await _member(request, me, transition_id)
+    w = web(request)
+    status, plan = await get_status(w.client, transition_id), await get_plan(w.client, transition_id)
+    streams = (await streams_of(w.client, status))[0] if status.workstreams else {}
+    name = transition_id.replace("/", "-")  # a workstream's id names a file too
+    return Response(
+        render_calendar(plan, status, datetime.now(UTC), streams),
+        media_type="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{name}.ics"'},
+    )
+
+
 @router.get("/t/{transition_id:tid}/qbr", response_class=HTMLResponse)
 async def qbr(request: Request, transition_id: str, quarter: str = "") -> Response:
     """The quarter's business-review pack, as `bpo qbr` writes it."""

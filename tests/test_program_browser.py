@@ -69,3 +69,4 @@ def test_the_program_page_in_chromium_draws_a_named_lane_per_workstream(tmp_path
         program = ids.index(f"/t/{PID}")
         assert ids[program + 1 : program + 4] == [f"/t/{PID}/{key}" for key in sorted(STREAMS)]
         browser.save_screenshot(str(SHOTS / "program-portfolio.png"))
+        assert serious_violations(browser) == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 from bpo.render import local_time
@@ -10,6 +10,7 @@ from bpo.report import planned_phases
 from models.names import gate_name
 from models.plan import Plan
 from models.status import TransitionStatus
+from models.workstreams import workstream_plan
 
 MAX_EVENTS = 500
 
@@ -34,8 +35,8 @@ def _fold(line: str) -> Iterator[str]:
     yield data.decode()
 
 
-def milestones(plan: Plan, status: TransitionStatus, now: datetime) -> list[tuple[str, str, datetime, str]]:
-    """(uid suffix, summary, when, description) for every milestone worth a calendar entry."""
+def dues(plan: Plan, status: TransitionStatus) -> list[tuple[str, str, datetime, str]]:
+    """(uid suffix, summary, when, description) of the current phase's due date and its gates'."""
     events: list[tuple[str, str, datetime, str]] = []
     if status.phase_due_at and status.phase != "steady_state":
         local = f" ({local_time(status.phase_due_at, status.timezone)})" if status.timezone else ""
@@ -53,6 +54,12 @@ def milestones(plan: Plan, status: TransitionStatus, now: datetime) -> list[tupl
             local = f" ({local_time(gate.due_at, status.timezone)})" if status.timezone else ""
             summary = f"{gate_name(plan, gate.key)} due"
             events.append((f"due-{status.phase}-{gate.key}", summary, gate.due_at, f"Due date of the gate{local}."))
+    return events
+
+
+def milestones(plan: Plan, status: TransitionStatus, now: datetime) -> list[tuple[str, str, datetime, str]]:
+    """(uid suffix, summary, when, description) for every milestone worth a calendar entry."""
+    events = dues(plan, status)
     current = next((i for i, p in enumerate(plan.phases) if p.key == status.phase), len(plan.phases))
     planned = planned_phases(plan, status.started_at)
     for index, span in enumerate(planned):
@@ -101,8 +108,29 @@ def milestones(plan: Plan, status: TransitionStatus, now: datetime) -> list[tupl
     return events[:MAX_EVENTS]
 
 
-def render_calendar(plan: Plan, status: TransitionStatus, now: datetime) -> str:
-    """The iCalendar text (RFC 5545), CRLF line endings."""
+def stream_dues(
+    plan: Plan, status: TransitionStatus, streams: Mapping[str, TransitionStatus]
+) -> list[tuple[str, str, datetime, str]]:
+    """(uid, summary, when, description) of each running workstream's dues, a program's
+    (``streams`` its workstreams' own statuses, by key). A uid begins with the workstream's id,
+    as in the workstream's own calendar, so an entry keeps its uid in either feed."""
+    events = []
+    for w in status.workstreams:
+        stream = streams.get(w.key)
+        if stream is None or stream.state not in ("running", "paused"):
+            continue  # not started, or done: nothing due
+        own = workstream_plan(plan, w.key) if plan.workstream(w.key) is not None else plan  # its gates' names
+        for suffix, summary, at, description in dues(own, stream):
+            about = f" Workstream {w.key} of program {status.id}."
+            events.append((f"{stream.id}-{suffix}", f"{w.name}: {summary}", at, description + about))
+    return events
+
+
+def render_calendar(
+    plan: Plan, status: TransitionStatus, now: datetime, streams: Mapping[str, TransitionStatus] | None = None
+) -> str:
+    """The iCalendar text (RFC 5545), CRLF line endings; a program's carries its workstreams'
+    dues too (``streams``, their statuses by key, `bpo.lanes.streams_of`)."""
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
@@ -111,10 +139,13 @@ def render_calendar(plan: Plan, status: TransitionStatus, now: datetime) -> str:
         f"X-WR-CALNAME:{_escape(plan.name)}",
         *([f"X-WR-TIMEZONE:{plan.calendar.timezone}"] if plan.calendar else []),
     ]
-    for suffix, summary, at, description in milestones(plan, status, now):
+    own = [
+        (f"{status.id}-{suffix}", summary, at, about) for suffix, summary, at, about in milestones(plan, status, now)
+    ]
+    for uid, summary, at, description in own + stream_dues(plan, status, streams or {}):
         lines += [
             "BEGIN:VEVENT",
-            f"UID:{status.id}-{suffix}@bpo-transition",
+            f"UID:{uid}@bpo-transition",
             f"DTSTAMP:{_stamp(now)}",
             f"DTSTART:{_stamp(at)}",
             f"DTEND:{_stamp(at + timedelta(hours=1))}",

@@ -42,6 +42,17 @@ async def streams_of(client: Client, status: TransitionStatus) -> tuple[dict[str
     return streams, unread
 
 
+async def drawn(
+    client: Client, plan: Plan, status: TransitionStatus, now: datetime, link: Callable[[str], str] | None = None
+) -> Markup | None:
+    """A program's lanes drawn for a report or a pack (None for a transition without
+    workstreams); a workstream that cannot be read now is drawn as planned only."""
+    if not status.workstreams:
+        return None
+    streams, _ = await streams_of(client, status)
+    return lanes_svg(lanes(plan, status, streams, now), now, link)
+
+
 @dataclass
 class Lane:
     """One workstream's lane: its status line in the program, its plan and its runs."""
@@ -100,8 +111,10 @@ def lanes_svg(rows: list[Lane], now: datetime, link: Callable[[str], str] | None
     lo = min([s.start for s in spans] + [now])
     hi = max([s.end for s in spans] + [now])
     height = LANE_H * len(rows) + 30
+    # An image's children are hidden from assistive technology: with links in it, a group instead.
+    role = "img" if link is None else "group"
     parts = [
-        f'<svg class="lanes" viewBox="0 0 {LABEL_W + WIDTH + 10} {height}" role="img" '
+        f'<svg class="lanes" viewBox="0 0 {LABEL_W + WIDTH + 10} {height}" role="{role}" '
         f'aria-label="Workstreams as swimlanes, planned against actual">'
     ]
     where = {lane.stream.key: i for i, lane in enumerate(rows)}

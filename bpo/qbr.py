@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
+from markupsafe import Markup
+
 from bpo.calendar import milestones
 from bpo.documents import render
 from bpo.render import who
@@ -71,9 +73,15 @@ def _escalation(plan: Plan, event: Escalation | Escalated | RaidEscalated) -> tu
 
 
 def render_qbr(
-    plan: Plan, status: TransitionStatus, trail: Sequence[AuditRecord], quarter: Quarter, now: datetime
+    plan: Plan,
+    status: TransitionStatus,
+    trail: Sequence[AuditRecord],
+    quarter: Quarter,
+    now: datetime,
+    lanes: Markup | None = None,
 ) -> str:
-    """The pack's HTML."""
+    """The pack's HTML; ``lanes`` a program's workstreams drawn (`bpo.lanes.drawn`), shown with a
+    line per workstream."""
     events = [e for e in events_of(trail) if quarter.holds(e.at)]
     settled = [s for s in status.settlements if quarter.holds(s.to)]
     currency = settled[0].currency if settled else (plan.service_credits.currency if plan.service_credits else "USD")
@@ -111,8 +119,20 @@ def render_qbr(
     ahead = [
         (f"{at:%Y-%m-%d}", summary) for _, summary, at, _ in milestones(plan, status, now) if quarter.next.holds(at)
     ]
+    workstreams = [
+        (
+            f"{w.name} ({w.key})",
+            w.state,
+            w.phase or "",
+            w.health.replace("_", " ") if w.state in ("running", "paused") else "",
+            w.waiting or ", ".join(w.waiting_for),
+        )
+        for w in status.workstreams
+    ]
     return render(
         "qbr.html.j2",
+        lanes=lanes,
+        workstreams=workstreams,
         plan=plan,
         status=status,
         quarter=quarter,

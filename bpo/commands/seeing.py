@@ -159,10 +159,12 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
 async def cmd_calendar(args: argparse.Namespace, settings: Settings) -> None:
     """An iCalendar file of a transition's due dates, check-ins and reviews."""
     from bpo.calendar import render_calendar
+    from bpo.lanes import streams_of
 
     client = await client_for(settings)
     status, plan = await get_status(client, args.id), await get_plan(client, args.id)
-    write_out(render_calendar(plan, status, datetime.now(UTC)), args.out, "calendar")
+    streams = (await streams_of(client, status))[0] if status.workstreams else {}  # a program: their dues too
+    write_out(render_calendar(plan, status, datetime.now(UTC), streams), args.out, "calendar")
 
 
 async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
@@ -333,8 +335,12 @@ async def cmd_qbr(args: argparse.Namespace, settings: Settings) -> None:
     except ValueError as exc:
         raise Exit(f"--quarter: {exc}") from None
     client = await client_for(settings)
+    from bpo.lanes import drawn
+
     status, plan = await get_status(client, args.id), await get_plan(client, args.id)
-    write_out(render_qbr(plan, status, _trail(settings, args.id), quarter, datetime.now(UTC)), args.out, "qbr")
+    now = datetime.now(UTC)
+    lanes = await drawn(client, plan, status, now)
+    write_out(render_qbr(plan, status, _trail(settings, args.id), quarter, now, lanes), args.out, "qbr")
 
 
 async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:

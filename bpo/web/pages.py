@@ -78,7 +78,9 @@ async def home(request: Request, health: str | None = None, phase: str | None = 
     inbox = seen.rendered(("inbox",), lambda: _fragment("_inbox.html", rows=seen.inbox))
     key = ("portfolio", health or "", phase or "")
     shown = (
-        seen.rendered(key, lambda: _fragment("_portfolio.html", portfolio=portfolio)) if portfolio is not None else ""
+        seen.rendered(key, lambda: _fragment("_portfolio.html", shown=views.by_program(portfolio)))
+        if portfolio is not None
+        else ""
     )
     context: dict[str, Any] = {"inbox_html": inbox, "portfolio_html": shown, "portfolio": portfolio}
     context |= {"health": health, "phase": phase, "healths": views.HEALTHS}
@@ -236,6 +238,7 @@ async def kpi_record(request: Request, transition_id: str) -> Response:
 @router.get("/t/{transition_id:tid}/report", response_class=HTMLResponse)
 async def report(request: Request, transition_id: str) -> Response:
     """The HTML report, as `bpo report` writes it."""
+    from bpo.lanes import drawn
     from bpo.report import render_report
     from bpo.web.transition_view import trail
 
@@ -243,13 +246,33 @@ async def report(request: Request, transition_id: str) -> Response:
     await _member(request, me, transition_id)
     w = web(request)
     status, plan = await get_status(w.client, transition_id), await get_plan(w.client, transition_id)
-    rows = await trail(w, transition_id)
-    return HTMLResponse(render_report(plan, status, rows, datetime.now(UTC)))
+    rows, now = await trail(w, transition_id), datetime.now(UTC)
+    return HTMLResponse(render_report(plan, status, rows, now, lanes=await drawn(w.client, plan, status, now)))
+
+
+@router.get("/t/{transition_id:tid}/calendar")
+async def calendar(request: Request, transition_id: str) -> Response:
+    """The iCalendar file, as `bpo calendar` writes it; a program's carries its workstreams' dues."""
+    from bpo.calendar import render_calendar
+    from bpo.lanes import streams_of
+
+    me = signed_in(request)
+    await _member(request, me, transition_id)
+    w = web(request)
+    status, plan = await get_status(w.client, transition_id), await get_plan(w.client, transition_id)
+    streams = (await streams_of(w.client, status))[0] if status.workstreams else {}
+    name = transition_id.replace("/", "-")  # a workstream's id names a file too
+    return Response(
+        render_calendar(plan, status, datetime.now(UTC), streams),
+        media_type="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{name}.ics"'},
+    )
 
 
 @router.get("/t/{transition_id:tid}/qbr", response_class=HTMLResponse)
 async def qbr(request: Request, transition_id: str, quarter: str = "") -> Response:
     """The quarter's business-review pack, as `bpo qbr` writes it."""
+    from bpo.lanes import drawn
     from bpo.qbr import Quarter, render_qbr
     from bpo.web.transition_view import trail
 
@@ -261,8 +284,8 @@ async def qbr(request: Request, transition_id: str, quarter: str = "") -> Respon
         return HTMLResponse(f"<p>{html.escape(str(why))}</p>", status_code=400)
     w = web(request)
     status, plan = await get_status(w.client, transition_id), await get_plan(w.client, transition_id)
-    rows = await trail(w, transition_id)
-    return HTMLResponse(render_qbr(plan, status, rows, chosen, datetime.now(UTC)))
+    rows, now = await trail(w, transition_id), datetime.now(UTC)
+    return HTMLResponse(render_qbr(plan, status, rows, chosen, now, await drawn(w.client, plan, status, now)))
 
 
 def program_office(request: Request, me: Visitor) -> None:

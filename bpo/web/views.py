@@ -93,6 +93,43 @@ class Found:
         )
 
 
+@dataclass(frozen=True)
+class Portfolio:
+    """The portfolio as shown: each workstream right under its program (semantics:
+    "Workstreams"), and what the rows count."""
+
+    rows: list[Row]
+    under: frozenset[str]
+    """The ids of the workstreams shown right under their program."""
+    transitions: int
+    """Rows that are transitions of their own, programs among them."""
+    programs: int
+    """Those shown with workstreams under them."""
+    workstreams: int
+    """Workstreams shown under their program."""
+    apart: int
+    """Workstreams shown without their program (a filter left it out): each keeps its whole id."""
+
+
+def by_program(rows: list[Row]) -> Portfolio:
+    """``rows`` in their order, each workstream moved right under its program where that is
+    listed (its workstreams by key); a workstream whose program is not listed keeps its place."""
+    listed = {r.id for r in rows if r.workstream is None}
+    streams: dict[str, list[Row]] = {}
+    for r in rows:
+        if r.workstream is not None and split_id(r.id)[0] in listed:
+            streams.setdefault(split_id(r.id)[0], []).append(r)
+    shown: list[Row] = []
+    for r in rows:
+        if r.workstream is None:
+            shown.append(r)
+            shown += sorted(streams.get(r.id, []), key=lambda s: s.id)
+        elif split_id(r.id)[0] not in listed:
+            shown.append(r)
+    under = frozenset(r.id for s in streams.values() for r in s)
+    return Portfolio(shown, under, len(listed), len(streams), len(under), len(rows) - len(listed) - len(under))
+
+
 def _literal(value: str) -> str:
     if not _SAFE.match(value):
         raise BpoError(f"'{value}' cannot be looked up", kind="BadInput")

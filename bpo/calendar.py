@@ -117,6 +117,11 @@ def stream_dues(
     events = []
     for w in status.workstreams:
         stream = streams.get(w.key)
+        if stream is None and w.state in ("running", "paused") and w.next_due and w.phase:
+            # not read now: its phase's due as the program last read it, under the same uid
+            about = f"Due date of the current phase. Workstream {w.key} of program {status.id}."
+            events.append((f"{w.id}-due-{w.phase}", f"{w.name}: {w.phase} due", w.next_due, about))
+            continue
         if stream is None or stream.state not in ("running", "paused"):
             continue  # not started, or done: nothing due
         own = workstream_plan(plan, w.key) if plan.workstream(w.key) is not None else plan  # its gates' names

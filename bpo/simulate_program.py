@@ -26,13 +26,16 @@ from models.audit_events.happenings import Escalation, Settled
 from models.deliveries import AuditEntry, Notice
 from models.gates import WorkstreamsGate
 from models.plan import Plan
-from models.program import ProgramLink
+from models.program import ProgramLink, WorkstreamReport
 from models.workstreams import named, program_gates, workstream_id, workstream_plan
 from workflows.rules import Machine
 from workflows.rules.program import report
 
 MAX_STEPS = 200_000
 """Moments the forecast looks at before it gives up: far beyond any plan's years of reminders."""
+
+_SLACK = timedelta(minutes=5)
+"""How close two moments are to count as the one that set the other (a start after a report)."""
 
 
 class WorkstreamForecast(BaseModel):
@@ -68,7 +71,7 @@ class _Lane:
     phases: list[PhaseForecast] = field(default_factory=list)
     seen: tuple[str, int, int] | None = None
     pending: datetime | None = None
-    reported: object = None
+    reported: WorkstreamReport | None = None
     stuck: str | None = None
 
 
@@ -92,8 +95,8 @@ def forecast_program(
             notices += out.notices
         status = program.machine.status(now)
         live = [lane for lane in (program, *lanes.values()) if lane.machine.state.state == "running"]
-        if status.phase == "steady_state" or status.state != "running" or any(lane.stuck for lane in live):
-            break
+        if status.phase == "steady_state" or status.state != "running" or all(_idle(lane, now) for lane in live):
+            break  # gone live, or nothing left that moves a phase (a stuck workstream holds the rest)
         moments = [m for lane in live for m in (lane.pending, lane.machine.next_wakeup(now)) if m is not None]
         if not moments:
             break
@@ -179,6 +182,13 @@ def _decide(lane: _Lane, now: datetime, share: float) -> bool:
     return False
 
 
+def _idle(lane: _Lane, now: datetime) -> bool:
+    """Whether nothing more moves the lane by itself: no decision to come, no ``min_duration``
+    to wait out (only the program's gate, or a stuck gate, left open)."""
+    earliest = lane.machine.status(now).earliest_pass_at
+    return lane.pending is None and (earliest is None or earliest <= now)
+
+
 def _passes(lane: _Lane, now: datetime) -> None:
     """Note when each phase the lane began passed, from its phase history."""
     history = lane.machine.status(now).history
@@ -212,10 +222,6 @@ def _fill(forecast: ProgramForecast, plan: Plan, program: _Lane, lanes: dict[str
             line.waits_for = f"{k}'s {p}"
 
 
-_SLACK = timedelta(minutes=5)
-"""How close two moments are to count as the one that set the other (a start after a report)."""
-
-
 def _passed(line: WorkstreamForecast, phase: str) -> datetime | None:
     return next((p.passed for p in line.phases if p.phase == phase), None)
 
@@ -237,13 +243,17 @@ def critical_path(plan: Plan, forecast: ProgramForecast) -> tuple[list[str], str
     for, back through each ``after`` that set a start."""
     gates = list(program_gates(plan))
     by_key = {w.key: w for w in forecast.workstreams}
-    if not gates or forecast.go_live is None:
+    stuck = next((w.key for w in forecast.workstreams if w.stuck), None)
+    if not gates or (forecast.go_live is None and stuck is None):
         return [], "critical path: none (the program does not go live)"
     _, _, gate = gates[-1]
     moments = [(m, k) for k in named(plan, gate) if k in by_key and (m := _done(by_key[k], gate.passed)) is not None]
-    if not moments:
+    if stuck is not None:  # one that never goes live holds the program's date for ever
+        last = stuck
+    elif moments:
+        _, last = max(moments, key=lambda m: m[0])  # ties: the first in the plan's order
+    else:
         return [], "critical path: the program's own phases"
-    _, last = max(moments, key=lambda m: m[0])  # ties: the first in the plan's order
     path, reasons = [last], list[str]()
     while (waits := by_key[path[0]].waits_for) is not None:
         before = waits.split("'s ", 1)[0]
@@ -251,7 +261,8 @@ def critical_path(plan: Plan, forecast: ProgramForecast) -> tuple[list[str], str
             break
         reasons.insert(0, f"{path[0]} waits for {waits}")
         path.insert(0, before)
-    return path, "critical path: " + " → ".join(path) + (f" ({'; '.join(reasons)})" if reasons else "")
+    never = f"; {last} never goes live" if stuck is not None else ""
+    return path, "critical path: " + " → ".join(path) + (f" ({'; '.join(reasons)})" if reasons else "") + never
 
 
 def _done(line: WorkstreamForecast, passed: str) -> datetime | None:

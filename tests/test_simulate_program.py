@@ -109,3 +109,18 @@ def test_a_plan_without_workstreams_still_runs_on_the_time_skipping_server():
     facts = json.loads(bpo_simulate(str(REFERENCE_PLAN), "--json", "--years", "0"))
     assert facts["history_events"] > 0 and facts["runs"] >= 1, "measured on a server, as before"
     assert "workstreams" not in facts and "critical_path" not in facts
+
+
+def test_a_workstream_that_can_never_pass_says_where_it_is_stuck_and_holds_the_program():
+    stuck = program_with(
+        "    after: {email: pilot}\n",
+        "    after: {email: pilot}\n    phases:\n"
+        "      - {key: setup, name: Setup, due: 21d, gates: [{key: team, kind: roster, requires: [training_lead]}]}\n",
+    )
+    f = forecast_program(stuck)
+    text = program_text(f)
+    assert f.go_live is None and f.stuck == "chat: setup: team (0/1 roles)"
+    assert "Go-live:  never: chat: setup: team (0/1 roles)" in text
+    assert row(text, "chat")[2:4] == ["never:", "setup:"]
+    assert [w.go_live is not None for w in f.workstreams] == [True, False, True], "the others still go live"
+    assert f.critical_path_text == "critical path: email → chat (chat waits for email's pilot); chat never goes live"

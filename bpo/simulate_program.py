@@ -175,7 +175,7 @@ def _decide(lane: _Lane, now: datetime, share: float) -> bool:
         for command in decisions(lane.plan, status, wave):
             lane.machine.apply(command, now)
         return True
-    if lane.pending is None and not status.earliest_pass_at:
+    if lane.pending is None and (status.earliest_pass_at is None or status.earliest_pass_at <= now):
         waiting = [g for g in status.gates if g.status == "open" and not isinstance(phase.gate(g.key), WorkstreamsGate)]
         if waiting:
             lane.stuck = f"{status.phase}: " + ", ".join(f"{g.key} ({g.progress})" for g in waiting)

@@ -138,19 +138,21 @@ def _settle(plan: Plan, program: _Lane, lanes: dict[str, _Lane], now: datetime, 
     moved = True
     while moved:
         moved = False
-        for key in program.machine.take_starts():
+        for key in program.machine.take_starts():  # as `workflows.program` starts one: the roster as it is now
             link = ProgramLink(program=ID, key=key)
-            stream = workstream_plan(plan, key)
+            stream = workstream_plan(plan, key).model_copy(update={"people": list(program.machine.state.people)})
             lanes[key] = _Lane(stream, Machine.start(stream, workstream_id(ID, key), now, link=link))
             program.machine.workstream_started(key, now)
             moved = True
-        for lane in lanes.values():
+        for key, lane in lanes.items():  # a workstream signals a change; its program reads it
             sent = report(lane.machine, now).model_copy(update={"seq": 1})  # as the workflow compares
             if sent != lane.reported:
                 lane.reported = sent
-                seq = lane.machine.state.reported = lane.machine.state.reported + 1
-                program.machine.workstream_reported(sent.model_copy(update={"seq": seq}), now)
+                program.machine.workstream_changed(key)
                 moved = True
+        while (read := program.machine.take_read()) is not None:
+            found = report(lanes[read.key].machine, now).model_copy(update={"seq": read.seq})
+            program.machine.workstream_reported(found, now)
         for lane in (program, *lanes.values()):
             moved |= _decide(lane, now, share)
 

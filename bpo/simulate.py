@@ -210,6 +210,14 @@ async def _tally(env: Any, settings: Any, forecast: Forecast) -> None:
 
 def forecast_text(f: Forecast) -> str:
     """The forecast as a person reads it."""
+    history = (
+        f"History: {f.history_events} events in {f.runs} runs (largest {f.largest_run}); simulated in {f.seconds:.1f} s"
+    )
+    return "\n".join([*phase_lines(f), "", *outcome_lines(f), history])
+
+
+def phase_lines(f: Forecast) -> list[str]:
+    """The forecast's heading, go-live and a line per phase against its due date."""
     from bpo.render import table
 
     out = [
@@ -231,8 +239,12 @@ def forecast_text(f: Forecast) -> str:
                 verdict,
             )
         )
-    out += table(("PHASE", "STARTS", "DUE", "PASSES", ""), rows).splitlines()
-    out += ["", f"Escalations that would fire: {len(f.escalations)}"] + [f"  {e}" for e in f.escalations]
+    return out + table(("PHASE", "STARTS", "DUE", "PASSES", ""), rows).splitlines()
+
+
+def outcome_lines(f: Forecast) -> list[str]:
+    """What the forecast's decisions would cause: escalations, people asked, settlements."""
+    out = [f"Escalations that would fire: {len(f.escalations)}"] + [f"  {e}" for e in f.escalations]
     asked = f.notices.get("approval_requested", 0)
     out += [
         f"People asked to decide: {asked}; reminders: {f.notices.get('reminder', 0)}; notices in all: {sum(f.notices.values())}"
@@ -240,7 +252,4 @@ def forecast_text(f: Forecast) -> str:
     out += [
         f"Steady state: {f.settlements} settlements, credits {f.credits:,.2f} (no readings sent: every KPI 'no data')"
     ]
-    out += [
-        f"History: {f.history_events} events in {f.runs} runs (largest {f.largest_run}); simulated in {f.seconds:.1f} s"
-    ]
-    return "\n".join(out)
+    return out

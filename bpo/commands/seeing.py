@@ -344,8 +344,10 @@ async def cmd_qbr(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
-    """Run a plan on the time-skipping test server and print the forecast."""
+    """Run a plan on the time-skipping test server and print the forecast; a program (a plan
+    with workstreams) is forecast by its rules alone, workstreams and critical path included."""
     from bpo.simulate import forecast_text, simulate
+    from bpo.simulate_program import forecast_program, program_json, program_text
 
     plan = plan_from(args.plan, settings)
     text = args.decide_at.strip()
@@ -357,5 +359,9 @@ async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:
         raise Exit(f"--decide-at: {text} is out of range; from 0% to 500% of each phase's due time")
     if not 0 <= args.years <= 10:
         raise Exit(f"--years: {args.years} is out of range; from 0 to 10 years of steady state")
+    if plan.workstreams:
+        program = forecast_program(plan, share, args.years)
+        print(program_json(program) if args.json else program_text(program))
+        return
     forecast = await simulate(plan, share, args.years)
     print(forecast.model_dump_json(indent=2) if args.json else forecast_text(forecast))

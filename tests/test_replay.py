@@ -124,3 +124,11 @@ def test_a_history_needing_a_removed_branch_is_kept_and_skipped(monkeypatch):
     monkeypatch.setattr(versions, "REMOVED", frozenset({versions.EVIDENCE_PINNED}))
     assert _needs_removed(oldest) == [versions.EVIDENCE_PINNED]
     assert _needs_removed(newest) == []  # begun under rules-epoch-2026-12: took every branch before it
+
+
+def test_the_corpus_covers_a_program_and_its_workstreams():
+    program = "".join(path.read_text() for path in CORPUS.rglob("program-run-*.json"))
+    streams = "".join(path.read_text() for path in CORPUS.rglob("program-*-run-*.json"))
+    assert "EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED" in program and "read_workstream" in program
+    assert '"signalName": "workstream_report"' in program
+    assert '"signalName": "program_relay"' in streams and "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED" in streams

@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 from temporalio.client import Client
 
 from bpo.api import BpoError, get_status
-from bpo.report import COLOURS, Span, _x, planned_phases
+from bpo.report import COLOURS, Span, _x, axis, planned_phases
 from models.plan import Plan
 from models.status import TransitionStatus, WorkstreamStatus
 from models.workstreams import start_phase, workstream_plan
@@ -127,12 +127,7 @@ def lanes_svg(rows: list[Lane], now: datetime, link: Callable[[str], str] | None
                 parts.append(_arrow(rows[where[other]], where[other], phase, lane, i, lo, hi))
     x_now = LABEL_W + _x(now, lo, hi, WIDTH)
     parts.append(f'<line x1="{x_now}" x2="{x_now}" y1="0" y2="{height - 24}" stroke="#9b1c1c" stroke-dasharray="3 3"/>')
-    for tick, anchor in enumerate(("start", "middle", "end")):
-        moment = lo + (hi - lo) * tick / 2
-        parts.append(
-            f'<text x="{LABEL_W + _x(moment, lo, hi, WIDTH)}" y="{height - 8}" font-size="10" fill="#666" '
-            f'text-anchor="{anchor}">{moment:%Y-%m-%d}</text>'
-        )
+    parts += axis(lo, hi, LABEL_W, WIDTH, height - 8, ticks=3)
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
 

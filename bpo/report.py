@@ -53,6 +53,17 @@ def _x(moment: datetime, lo: datetime, hi: datetime, width: float) -> float:
     return round((moment - lo).total_seconds() / total * width, 1)
 
 
+def axis(lo: datetime, hi: datetime, left: float, width: float, y: float, ticks: int) -> list[str]:
+    """The dates under a drawing from ``lo`` to ``hi``: ``ticks`` of them, evenly spaced."""
+    anchors = ["start", *["middle"] * (ticks - 2), "end"]
+    moments = [lo + (hi - lo) * tick / (ticks - 1) for tick in range(ticks)]
+    return [
+        f'<text x="{left + _x(moment, lo, hi, width)}" y="{y}" class="axis" font-size="10" fill="#666" '
+        f'text-anchor="{anchor}">{moment:%Y-%m-%d}</text>'
+        for moment, anchor in zip(moments, anchors, strict=True)
+    ]
+
+
 def planned_phases(plan: Plan, fallback_start: datetime) -> list[Span]:
     """The baseline: phases back to back from ``starts_on``, each as long as its ``due``."""
     start = datetime.combine(plan.starts_on, time(0), tzinfo=UTC) if plan.starts_on else fallback_start
@@ -163,13 +174,7 @@ def timeline_svg(plan: Plan, status: TransitionStatus, trail: Sequence[AuditReco
         f'<line class="today" x1="{today}" x2="{today}" y1="{top}" y2="{height - 26}" stroke="{TODAY}" '
         f'stroke-width="1.5" stroke-dasharray="4 2"><title>today, {now:%Y-%m-%d}</title></line>'
     )
-    axis_y = height - 14
-    for tick, anchor in enumerate(("start", "middle", "middle", "middle", "end")):
-        moment = lo + (hi - lo) * tick / 4
-        parts.append(
-            f'<text x="{label_w + _x(moment, lo, hi, width)}" y="{axis_y}" class="axis" font-size="10" fill="#666" '
-            f'text-anchor="{anchor}">{moment:%Y-%m-%d}</text>'
-        )
+    parts += axis(lo, hi, label_w, width, height - 14, ticks=5)
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text above went through escape()
 

@@ -7,8 +7,10 @@ type started under an ended transition's id does not make it running."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -102,26 +104,38 @@ def test_a_last_flush_that_could_not_write_leaves_the_trail_unchecked_not_verifi
     assert unchecked.value.code == 3 and "last flush could not write its rows" in str(unchecked.value)
 
 
-@pytest.mark.e2e
-def test_rows_appended_after_an_ended_transitions_last_head_fail_verify(tmp_path: Path):
+@contextlib.contextmanager
+def ended(tmp_path: Path, tid: str) -> Iterator[Stack]:
+    """A signed transition on the real dev server and worker, cancelled, its trail verified."""
     private, _ = new_key_pair()
     s = Stack(tmp_path, {"BPO_SIGNING_KEY": private})
     s.start_server()
     s.start_worker()
     try:
-        tid = s.ok("start", str(short_plan(tmp_path)), "--id", "tail").strip()
+        s.ok("start", str(short_plan(tmp_path)), "--id", tid)
         s.ok("cancel", tid, "--by", DANA, "--reason", "over")
         s.wait_for(tid, lambda st: st["state"] == "cancelled")
         before = s.bpo("audit", tid, "--verify")
         assert before.returncode == 0, before.stdout + before.stderr  # its last flush's head is recorded
-        url = f"sqlite:///{tmp_path / 'audit.db'}"
-        append(url, tid, "gate_passed", gate="slas_signed", detail={"note": "forged"})
-        append(url, tid, "kpi_reading", actor=LI, via="feed", detail={"period": "2026-W49", "values": {"csat": 99}})
-        after = s.bpo("audit", tid, "--verify")
-        assert after.returncode == 1, after.stdout + after.stderr
-        assert "rows 10-11 (gate_passed, kpi_reading) were written after the transition completed" in after.stderr
+        yield s
     finally:
         s.stop()
+
+
+def forge_two_rows(tmp_path: Path, tid: str) -> None:
+    """A gate passed and a feed's reading, chained by hand after the transition's last row."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    append(url, tid, "gate_passed", gate="slas_signed", detail={"note": "forged"})
+    append(url, tid, "kpi_reading", actor=LI, via="feed", detail={"period": "2026-W49", "values": {"csat": 99}})
+
+
+@pytest.mark.e2e
+def test_rows_appended_after_an_ended_transitions_last_head_fail_verify(tmp_path: Path):
+    with ended(tmp_path, "tail") as s:
+        forge_two_rows(tmp_path, "tail")
+        after = s.bpo("audit", "tail", "--verify")
+        assert after.returncode == 1, after.stdout + after.stderr
+        assert "rows 10-11 (gate_passed, kpi_reading) were written after the transition completed" in after.stderr
 
 
 async def start_decoy(address: str, tid: str) -> str:
@@ -134,25 +148,13 @@ async def start_decoy(address: str, tid: str) -> str:
 
 @pytest.mark.e2e
 def test_a_run_of_another_type_under_an_ended_transitions_id_is_named_and_does_not_reopen_it(tmp_path: Path):
-    private, _ = new_key_pair()
-    s = Stack(tmp_path, {"BPO_SIGNING_KEY": private})
-    s.start_server()
-    s.start_worker()
-    try:
-        tid = s.ok("start", str(short_plan(tmp_path)), "--id", "decoyed").strip()
-        s.ok("cancel", tid, "--by", DANA, "--reason", "over")
-        s.wait_for(tid, lambda st: st["state"] == "cancelled")
-        assert s.bpo("audit", tid, "--verify").returncode == 0
-        decoy = asyncio.run(start_decoy(s.env["TEMPORAL_ADDRESS"], tid))
-        url = f"sqlite:///{tmp_path / 'audit.db'}"
-        append(url, tid, "gate_passed", gate="slas_signed", detail={"note": "forged"})
-        append(url, tid, "kpi_reading", actor=LI, via="feed", detail={"period": "2026-W49", "values": {"csat": 99}})
-        after = s.bpo("audit", tid, "--verify")
+    with ended(tmp_path, "decoyed") as s:
+        decoy = asyncio.run(start_decoy(s.env["TEMPORAL_ADDRESS"], "decoyed"))
+        forge_two_rows(tmp_path, "decoyed")
+        after = s.bpo("audit", "decoyed", "--verify")
         assert after.returncode == 1, after.stdout + after.stderr
         assert "rows 10-11 (gate_passed, kpi_reading) were written after the transition completed" in after.stderr
         assert f"run {decoy} under this id is a 'Decoy' workflow, not this transition" in after.stdout
-    finally:
-        s.stop()
 
 
 @pytest.mark.e2e

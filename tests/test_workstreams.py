@@ -5,6 +5,7 @@ the program's gate passing once all are done (semantics: "Workstreams")."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,9 +32,11 @@ def program_plan() -> Plan:
 
 
 async def until(driver: Driver, holds: Callable[[TransitionStatus], bool], what: str) -> TransitionStatus:
-    """The status once ``holds`` (workstreams start and report asynchronously)."""
+    """The status once ``holds`` (workstreams start and report asynchronously); a minute at most,
+    since a loaded machine may take seconds over each read."""
     status = None
-    for _ in range(200):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         try:
             status = await driver.status()
         except BpoError:  # not started yet

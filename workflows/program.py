@@ -145,3 +145,14 @@ class Streams:
         except Exception as error:  # the program ended: it reads no more reports
             workflow.logger.info("report_not_delivered", extra={"program": link.program, "error": str(error)})
         self.last = current
+
+
+def not_a_workstream(start: StartTransition) -> str | None:
+    """Why a start naming a program is refused: only that program starts its workstreams (Temporal
+    names the parent of a child workflow; nobody else can)."""
+    link, parent = start.program, workflow.info().parent
+    if link is None:
+        return "an id with '/' names a workstream, which only its program starts"
+    if parent is None or parent.workflow_id != link.program or start.id != f"{link.program}/{link.key}":
+        return "a workstream is started by its program only"
+    return None

@@ -17,7 +17,7 @@ from temporalio.common import RawValue, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.commands import COMMANDS, Approve, Command
+    from models.commands import Approve, Command
     from models.constants import EPOCH_MEMO, WORKFLOW_NAME
     from models.deliveries import Deliveries
     from models.evidence import EvidencePin, pinnable
@@ -27,7 +27,8 @@ with workflow.unsafe.imports_passed_through():
     from models.signing import start_holds
     from models.status import TransitionStatus
     from workflows import feeder
-    from workflows.program import Streams
+    from workflows.handlers import with_handlers
+    from workflows.program import Streams, not_a_workstream
     from workflows.pump import Flusher, Sender
     from workflows.rechecker import Rechecker
     from workflows.rules import Machine, RefusalKind, Refused, awaiting
@@ -56,50 +57,8 @@ a few dozen at most, so every run's history stays under 400 events, quick to rep
 long the transition runs."""
 
 
-def _handles(command_type: type[Command]) -> Any:
-    """The update handler of one command, with its validator, named by the command's model.
-
-    The validator runs the rules' checks before the update is accepted, so a refused command
-    leaves nothing in the history; the handler applies it and answers with the brief status.
-    """
-
-    def handler(self: TransitionWorkflow, command: Command) -> TransitionStatus:
-        return self._apply(command)
-
-    def validator(self: TransitionWorkflow, command: Command) -> None:
-        self._check(command)
-
-    # The SDK reads the argument's type from the annotations to decode the payload.
-    handler.__annotations__ = {"command": command_type, "return": TransitionStatus}
-    validator.__annotations__ = {"command": command_type, "return": None}
-    handler.__name__ = handler.__qualname__ = command_type.update
-    update = workflow.update(name=command_type.update, description=command_type.__doc__)(handler)
-    update.validator(validator)
-    return update
-
-
-def _not_a_workstream(start: StartTransition) -> str | None:
-    """Why a start naming a program is refused: only that program starts its workstreams (Temporal
-    names the parent of a child workflow; nobody else can)."""
-    link, parent = start.program, workflow.info().parent
-    if link is None:
-        return "an id with '/' names a workstream, which only its program starts"
-    if parent is None or parent.workflow_id != link.program or start.id != f"{link.program}/{link.key}":
-        return "a workstream is started by its program only"
-    return None
-
-
-def _with_handlers(cls: type[Any]) -> type[Any]:
-    """One update handler per command of `models.commands.COMMANDS`, named by its update, except
-    those the class writes out itself (approve, which first pins its evidence)."""
-    for command_type in COMMANDS:
-        if command_type.update not in vars(cls):
-            setattr(cls, command_type.update, _handles(command_type))
-    return cls
-
-
 @workflow.defn(name=WORKFLOW_NAME)
-@_with_handlers
+@with_handlers
 class TransitionWorkflow:
     """Runs one transition plan from its first phase into steady state."""
 
@@ -122,7 +81,7 @@ class TransitionWorkflow:
                 start.program,
             )
             if start.program is not None or "/" in start.id:  # a workstream: started by its program only
-                self._start_refused = _not_a_workstream(start)
+                self._start_refused = not_a_workstream(start)
             # A start that names keys is signed by one of them: whoever reaches Temporal cannot
             # start a transition in another's name.
             elif start.trusted_keys and self._changed(SIGNATURES_BOUND) and not start_holds(start):

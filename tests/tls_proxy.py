@@ -8,8 +8,8 @@ no or a wrong API key (API-key port), and ``AddSearchAttributes`` everywhere (as
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -190,7 +190,6 @@ http {{
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    import socket
 
     for _ in range(200):  # until both ports accept, or nginx has stopped
         if process.poll() is not None:

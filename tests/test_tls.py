@@ -159,3 +159,20 @@ def test_setup_on_a_cluster_that_refuses_search_attributes_says_what_to_run_inst
     again = cluster.bpo("setup", **cluster.mtls(TEMPORAL_NAMESPACE=CLOUDLIKE))
     assert again.returncode == 0, again.stderr
     assert "added none" in again.stdout
+
+
+def test_tls_settings_that_cannot_work_stop_every_command_naming_them(tmp_path: Path):
+    cert = tmp_path / "client.crt"
+    cert.write_text("not used")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "BPO_"))}
+    for settings, words in (
+        ({"TEMPORAL_TLS_CERT": str(cert)}, "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together"),
+        ({"TEMPORAL_TLS_CA": str(tmp_path / "nowhere.pem")}, "TEMPORAL_TLS_CA"),
+        ({"TEMPORAL_TLS_SERVER_NAME": "has space"}, "TEMPORAL_TLS_SERVER_NAME"),
+    ):
+        done = subprocess.run(
+            [*BPO, "config"], env=base | settings, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2, (settings, done.stderr)
+        assert words in done.stderr
+        _no_traceback(done)

@@ -3,6 +3,10 @@
 # `bpo server`), so the image is the engine alone; it runs as an unprivileged user.
 FROM python:3.11.7-slim-bookworm
 WORKDIR /app
+# The pinned releases first (`make lock` writes requirements.lock), in a layer of their own: two
+# builds of one commit install the same, and a change of code rebuilds only the layers below.
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY starter.py worker.py ./
 COPY infra ./infra
@@ -11,7 +15,9 @@ COPY models ./models
 COPY workflows ./workflows
 COPY activities ./activities
 COPY examples ./examples
-RUN pip install --no-cache-dir . \
+# --no-deps: everything the package needs came from the lock above (tests/test_fresh_install.py
+# holds that a fresh `pip install -c requirements.lock .` brings exactly the lock, nothing more).
+RUN pip install --no-cache-dir --no-deps . \
     && useradd --system --uid 10001 --home-dir /data --create-home bpo \
     && install -d -o bpo /data/evidence
 ENV BPO_DATA_DIR=/data BPO_LOG_FORMAT=json

@@ -7,10 +7,11 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BROWSER := /usr/bin/chromedriver
 POSTGRES := $(VENV)/.postgresql
+NGINX := $(VENV)/.nginx
 NODE_PARTS := tests/browser/node_modules/.package-lock.json
 DAY ?= $(shell date +%Y-%m-%d)
 
-.PHONY: run test install lint rules e2e chaos bench histories clean
+.PHONY: run test install lint rules e2e chaos bench histories clean lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,12 @@ $(POSTGRES): $(STAMP)
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
 	touch $@
 
+# The TLS tests put Debian's nginx (TLS, HTTP/2, grpc_pass) in front of the dev server.
+$(NGINX): $(STAMP)
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light >/dev/null; }
+	touch $@
+
 # The web app's browser tests run a real OpenID Connect provider (oidc-provider) on the machine's
 # Node.js, and axe-core in Chromium; both from the npm registry, pinned by the lock file.
 $(NODE_PARTS): tests/browser/package.json tests/browser/package-lock.json
@@ -46,7 +53,7 @@ run: $(STAMP)
 ## Every test, after the guard rails: ruff (lint, docstrings, no clocks or randomness in workflows/)
 ## and mypy; then the pure rules, plan loading, activities, workflows on the time-skipping server,
 ## end to end.
-test: lint $(BROWSER) $(POSTGRES) $(NODE_PARTS)
+test: lint $(BROWSER) $(POSTGRES) $(NODE_PARTS) $(NGINX)
 	$(BIN)/pytest -q
 
 ## The guard rails alone, in seconds.
@@ -82,3 +89,14 @@ histories: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .data test-output tests/browser/node_modules
+
+## Pin the image's runtime dependencies (requirements.lock, which the Dockerfile installs with):
+## the package alone, no extras, in a fresh environment, then every release it brought, exactly.
+lock:
+	rm -rf build/lock && $(PYTHON) -m venv build/lock
+	build/lock/bin/python -m pip install --quiet --upgrade pip
+	build/lock/bin/python -m pip install --quiet .
+	{ echo "# The runtime's dependencies, pinned: 'make lock' writes it (pip freeze of a fresh 'pip install .')."; \
+	  echo "# The Dockerfile installs with it as constraints; tests/test_fresh_install.py holds the two together."; \
+	  build/lock/bin/python -m pip freeze --exclude bpo-transition; } > requirements.lock
+	rm -rf build/lock

@@ -20,16 +20,23 @@ def data_converter(settings: Settings) -> DataConverter:
     return with_codec(pydantic_data_converter, codec)
 
 
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS as the settings ask: a client certificate (mTLS), a private CA, a server name, or
+    plain TLS for an API key (Temporal Cloud); False when none of them is set."""
+    cert, key, ca = settings.temporal_tls_cert, settings.temporal_tls_key, settings.temporal_tls_ca
+    if not (cert or ca or settings.temporal_tls_server_name):
+        return bool(settings.temporal_api_key)
+    return TLSConfig(  # the settings checked that each file is there
+        server_root_ca_cert=ca.read_bytes() if ca else None,
+        domain=settings.temporal_tls_server_name,
+        client_cert=cert.read_bytes() if cert else None,
+        client_private_key=key.read_bytes() if key else None,
+    )
+
+
 async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
     """A client for the configured cluster, carrying payloads with the pydantic converter."""
-    tls: TLSConfig | bool = False
-    if settings.temporal_tls_cert and settings.temporal_tls_key:
-        tls = TLSConfig(
-            client_cert=settings.temporal_tls_cert.read_bytes(),
-            client_private_key=settings.temporal_tls_key.read_bytes(),
-        )
-    elif settings.temporal_api_key:
-        tls = True
+    tls = tls_config(settings)
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,

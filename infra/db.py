@@ -7,23 +7,33 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlmodel import create_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x62706F5F6D6967
+"""The PostgreSQL advisory lock key held while migrating ("bpo_mig"): the engine's own number."""
 
 
 def migrate(engine: Engine) -> None:
     """Upgrade the schema to the newest migration; several processes may start at once."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    if engine.dialect.name == "postgresql":
+        # Workers and web apps start together: one takes the lock and migrates, the others wait for
+        # its commit (the lock goes with the transaction), then find the schema at head.
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        return
     for attempt in range(10):
         try:
             with engine.begin() as connection:
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
             return
-        except Exception:  # another process is migrating the same database: wait, then look again
+        except Exception:  # SQLite: another process is migrating the same file: wait, then look again
             if attempt == 9:
                 raise
             time.sleep(0.3 * (attempt + 1))

@@ -32,6 +32,30 @@ class Settings(BaseSettings):
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     temporal_tls_cert: Path | None = Field(default=None, alias="TEMPORAL_TLS_CERT")
     temporal_tls_key: Path | None = Field(default=None, alias="TEMPORAL_TLS_KEY")
+    temporal_tls_ca: Path | None = Field(default=None, alias="TEMPORAL_TLS_CA")
+    """PEM file of the CA(s) that signed the server's certificate (a private CA); turns TLS on.
+    Unset: the system's trusted roots."""
+    temporal_tls_server_name: str | None = Field(
+        default=None, alias="TEMPORAL_TLS_SERVER_NAME", max_length=253, pattern=r"^[A-Za-z0-9.*-]+$"
+    )
+    """The name the server's certificate must carry when it differs from ``TEMPORAL_ADDRESS``'s
+    host (an address by IP, a proxy); turns TLS on."""
+
+    @field_validator("temporal_tls_cert", "temporal_tls_key", "temporal_tls_ca")
+    @classmethod
+    def _tls_file(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"there is no file at {path}")
+        return path
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if bool(self.temporal_tls_cert) != bool(self.temporal_tls_key):
+            raise ValueError(
+                "TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both (a client certificate and its key) or neither"
+            )
+        return self
+
     temporal_api_key: str | None = Field(default=None, alias="TEMPORAL_API_KEY", repr=False)
     task_queue: str = Field(default=TASK_QUEUE, alias="BPO_TASK_QUEUE")
     data_dir: Path = Field(default=Path(".data"), alias="BPO_DATA_DIR")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from infra.settings import Settings
 from starter import build_parser
+from tests.compose_interpolation import InterpolationError, interpolate, interpolate_file, read_env_file
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -68,7 +73,7 @@ def test_the_web_replicas_share_one_database_and_the_proxy_reaches_them():
     assert web["environment"]["DATABASE_URL"] == OURS["worker"]["environment"]["DATABASE_URL"]
     port = web["command"][web["command"].index("--port") + 1]
     assert f"127.0.0.1:{port}/healthz" in " ".join(web["healthcheck"]["test"])
-    assert f"http://web:{port}" in (ROOT / "deploy" / "nginx.conf").read_text()
+    assert f"http://web:{port}" in (ROOT / "deploy" / "nginx.conf.template").read_text()
 
 
 def test_temporal_is_the_release_the_tests_run_set_up_by_admin_tools_and_checked_by_its_cli():
@@ -106,8 +111,124 @@ def test_secrets_come_from_the_env_file_never_from_this_one_and_images_run_unpri
 
 
 def test_the_proxy_takes_an_evidence_upload_whole_and_keeps_sign_in_links_out_of_its_log():
-    conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    limit = int(conf.split("client_max_body_size ")[1].split("m;")[0])
-    assert limit > Settings().evidence_max_mb, "an upload the web app accepts must pass the proxy"
+    conf = (ROOT / "deploy" / "nginx.conf.template").read_text()
     link = conf.split("location /login/link/ {")[1].split("}")[0]
     assert "access_log off;" in link and "proxy_pass" in link
+
+
+REQUIRED = {"TEMPORAL_DB_PASSWORD", "BPO_DB_PASSWORD"}
+"""What docs/deploy.md says to set in .env beyond what .env.example fills in."""
+
+
+def _example_env() -> dict[str, str]:
+    return read_env_file((ROOT / ".env.example").read_text())
+
+
+def test_the_interpolation_follows_composes_rules():
+    env = {"SET": "x", "EMPTY": ""}
+    assert interpolate("${SET:-d} ${EMPTY:-d} ${UNSET:-d} ${EMPTY-d} ${UNSET-d}", env) == "x d d  d"
+    assert (
+        interpolate("$SET $$SET $${SET} ${UNSET:-${SET}} ${SET:+on} ${EMPTY:+on} ${EMPTY+on}", env)
+        == "x $SET ${SET} x on  on"
+    )
+    assert interpolate("${EMPTY?fine}", env) == ""
+    for text in ("${EMPTY:?needed}", "${UNSET?needed}", "${UNSET:?needed}"):
+        with pytest.raises(InterpolationError, match="needed"):
+            interpolate(text, env)
+    for bad in ("a $ b", "${}", "${SET", "${SET!x}"):
+        with pytest.raises(InterpolationError, match="invalid template"):
+            interpolate(bad, env)
+
+
+def test_the_whole_file_every_profile_included_resolves_with_env_example_and_the_documented_values():
+    env = _example_env() | {name: f"secret-{name.lower()}" for name in REQUIRED}
+    resolved = interpolate_file(COMPOSE, env)
+    services = resolved["services"]
+    assert "codec" in services and services["codec"]["profiles"] == ["codec"]
+    url = services["worker"]["environment"]["DATABASE_URL"]
+    assert url == "postgresql+psycopg://bpo:secret-bpo_db_password@postgresql:5432/bpo_audit"
+    assert services["web-proxy"]["environment"]["BPO_EVIDENCE_MAX_MB"] == "25"
+
+
+def test_what_compose_requires_is_what_the_docs_say_to_set_and_nothing_else():
+    env = _example_env()
+    missing = set()
+    for _ in REQUIRED | {"one more"}:  # each run names one; set it and look again
+        try:
+            interpolate_file(COMPOSE, env)
+            break
+        except InterpolationError as error:
+            name = str(error).split("required variable ")[1].split(" ")[0]
+            missing.add(name)
+            env[name] = "set"
+    assert missing == REQUIRED
+    steps = (ROOT / "docs" / "deploy.md").read_text()
+    for name in REQUIRED:
+        assert name in steps, f"docs/deploy.md never says to set {name}"
+
+
+def _rendered_proxy_config(max_mb: str) -> str:
+    """deploy/nginx.conf.template as the nginx image renders it: the .envsh sourced, then each
+    ${NAME} the environment defines filled in (nginx's own $variables left as they are)."""
+    shown = subprocess.run(
+        ["sh", "-c", ". deploy/nginx-body-limit.envsh; env"],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "BPO_EVIDENCE_MAX_MB": max_mb},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    defined = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+    rendered = (ROOT / "deploy" / "nginx.conf.template").read_text()
+    for name, value in defined.items():
+        rendered = rendered.replace("${" + name + "}", value)
+    return rendered
+
+
+def test_the_proxys_body_limit_follows_the_evidence_limit():
+    proxy = SERVICES["web-proxy"]
+    assert any(v.endswith(":/etc/nginx/templates/default.conf.template:ro") for v in proxy["volumes"])
+    assert any(".envsh:/docker-entrypoint.d/" in v for v in proxy["volumes"])
+    assert os.access(ROOT / "deploy" / "nginx-body-limit.envsh", os.X_OK), "the image sources only executable .envsh"
+    assert proxy["environment"]["BPO_EVIDENCE_MAX_MB"] == OURS["web"]["environment"]["BPO_EVIDENCE_MAX_MB"]
+    for max_mb in ("25", "80"):
+        conf = _rendered_proxy_config(max_mb)
+        assert "${" not in conf
+        limit = int(conf.split("client_max_body_size ")[1].split("m;")[0])
+        assert limit > int(max_mb), "an upload the web app accepts must pass the proxy"
+    assert Settings().evidence_max_mb == 25
+
+
+def test_the_rendered_proxy_config_is_one_nginx_accepts(tmp_path):
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).is_file():
+        pytest.skip("nginx is not installed (make test installs Debian's nginx-light)")
+    (tmp_path / "default.conf").write_text(_rendered_proxy_config("25"))
+    main = tmp_path / "nginx.conf"
+    main.write_text(f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{ include {tmp_path}/default.conf; }}\n")
+    checked = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(main)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_no_dev_only_dynamic_config_and_no_password_on_a_command_line():
+    dynamic = yaml.safe_load((ROOT / "deploy" / "dynamicconfig.yaml").read_text())
+    assert "system.forceSearchAttributesCacheRefreshOnRead" not in dynamic  # upstream: "dev setup only"
+    for script in (ROOT / "deploy").glob("*.sh"):
+        text = script.read_text()
+        assert "--pw" not in text and "--password" not in text, f"{script.name}: a password on a command line"
+    for name, service in SERVICES.items():
+        words = " ".join(str(w) for w in [*service.get("command", []), *service.get("entrypoint", [])])
+        assert "PASSWORD" not in words and "--pw" not in words, name
+    schema = SERVICES["temporal-schema"]["environment"]
+    assert schema["SQL_PASSWORD"].startswith("${TEMPORAL_DB_PASSWORD")  # temporal-sql-tool reads it
+
+
+def test_the_audit_schema_is_migrated_once_under_a_lock():
+    from infra import db
+
+    # Workers and web apps migrate at start; on PostgreSQL one at a time (tests/test_migration_lock.py).
+    assert "pg_advisory_xact_lock" in Path(db.__file__).read_text()

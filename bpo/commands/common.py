@@ -115,10 +115,14 @@ _WHY = (
     (("dns error", "lookup address", "name or service not known"), "that host name does not resolve"),
     (("timed out", "deadline", "timeout"), "no answer in time"),
     (("invalid target", "invalid uri", "invalid port", "invalid authority"), "that is not an address (host:port)"),
-    (("certificate", "tls", "handshake", "ssl"), "the TLS handshake failed (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY)"),
+    # Before TLS: a refusal of the credentials often names the certificate it wanted.
     (
         ("unauthenticated", "permission denied", "api key"),
         "it refused the credentials (TEMPORAL_API_KEY, the client certificate)",
+    ),
+    (
+        ("certificate", "tls", "handshake", "ssl"),
+        "the TLS handshake failed (TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY)",
     ),
     (("get_system_info", "grpc-status header missing"), "what answers there is not a Temporal server"),
     (("namespace",), "the namespace TEMPORAL_NAMESPACE names is not there"),

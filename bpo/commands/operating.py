@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from bpo.api import start_transition
-from bpo.commands.common import Exit, client_for, connections_of, plan_from
+from bpo.commands.common import FAILED, Exit, client_for, connections_of, plan_from
 from infra.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
@@ -41,13 +41,16 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def cmd_setup(args: argparse.Namespace, settings: Settings) -> None:
-    """Register the search attributes on a cluster."""
-    from bpo.server import register_search_attributes
+    """Register the search attributes on a cluster, or say what its operator must run instead."""
+    from bpo.server import SearchAttributesRefused, register_search_attributes
     from workflows.search import SEARCH_ATTRIBUTES
 
     client = await client_for(settings)
     namespace = settings.temporal_namespace
-    added = await register_search_attributes(client, namespace)
+    try:
+        added = await register_search_attributes(client, namespace)
+    except SearchAttributesRefused as refused:
+        raise Exit(refused.instructions(), FAILED) from None
     print(
         f"search attributes in namespace '{namespace}': added {', '.join(added) or 'none'}; "
         f"{len(SEARCH_ATTRIBUTES) - len(added)} were there already"

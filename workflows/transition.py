@@ -376,6 +376,17 @@ class TransitionWorkflow:
         return self.machine.options(person_id, workflow.now())
 
     @workflow.query
+    def offered(self, person_id: str) -> dict[str, list[str]]:
+        """Each command besides a gate's decisions ``person_id`` may send now, and at what: the
+        web app offers those forms only."""
+        # A query may not ask `workflow.patched`: the newest rules answer, as in a validator.
+        self._validating = True
+        try:
+            return self.machine.offered(person_id, workflow.now())
+        finally:
+            self._validating = False
+
+    @workflow.query
     def roster(self) -> list[Person]:
         """The people on the roster now, with any changes made since the start."""
         return self.machine.state.people

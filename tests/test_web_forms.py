@@ -17,7 +17,7 @@ from bpo.web.deps import Web
 from infra.audit import trail_of
 from infra.db import make_engine, migrate
 from infra.links import mint_link
-from models.commands import Pause
+from models.commands import Pause, RaidAdd
 from tests.stack import DANA, EVE, LI, REFERENCE_PLAN
 from tests.web_client import csrf_of, text_of
 
@@ -117,6 +117,16 @@ async def test_a_program_manager_runs_the_transition_from_its_page_and_each_step
     )
     assert (await send(li, t.id, "resume", reason="freeze over")).status_code == 303
     assert (await t.status()).state == "running"
+    # Refused by the rules in their words, in the form that sent it; a form filled in wrong says where.
+    too_high = await send(li, t.id, "escalate", reason="now", level="20")
+    assert too_high.status_code == 409
+    form = too_high.text.split('id="form-escalate"', 1)[1].split("</form>", 1)[0]
+    assert "Refused:" in text_of(form) and "level" in text_of(form), text_of(form)
+    past = await send(li, t.id, "raid_add", kind="action", title="Old", owner=LI, due="2020-01-01")
+    assert past.status_code == 422 and "due date 2020-01-01 has passed" in text_of(past.text)
+    not_a_day = await send(li, t.id, "raid_add", kind="action", title="Odd", owner=LI, due="someday")
+    assert not_a_day.status_code == 422 and "Check the form:" in text_of(not_a_day.text)
+    assert len((await t.status()).raid) == 1, "nothing refused was opened"
     assert (await send(li, t.id, "escalate", reason="the provider has not staffed the pilot")).status_code == 303
     assert (await t.status()).escalations
 
@@ -148,3 +158,27 @@ async def test_an_sme_is_offered_none_of_the_leads_forms_and_a_forged_post_is_re
     assert amend.status_code == 422 and not (await t.status()).amendments
     phase_gate = await send(eve, t.id, "approve", gate="gap_analysis_approved")
     assert phase_gate.status_code == 400, "a phase's gate is decided on its own page"
+
+
+def test_every_command_the_office_sends_from_the_page_gets_its_form_from_what_it_declares():
+    from bpo.web.forms import CUSTOM, inputs_of
+    from workflows.rules.offered import PROBES, office_commands
+
+    sent = {c.update for c in office_commands()}
+    assert {"raid_add", "raid_close", "change_roster", "amend", "delegate", "pause", "resume", "cancel"} <= sent
+    assert {"escalate", "retry_notices", "pull_feed"} <= sent and "trust_keys" not in sent and "approve" not in sent
+    for command_type in office_commands():
+        assert command_type in CUSTOM or set(command_type.form) <= set(command_type.model_fields), command_type
+        needs_more = [n for n, f in command_type.model_fields.items() if f.is_required() and n != "by"]
+        assert command_type in PROBES or all(command_type.model_fields[n].annotation is str for n in needs_more), (
+            f"{command_type.update} needs a probe of its own in workflows.rules.offered.PROBES"
+        )
+    kinds = {i.name: i.kind for i in inputs_of(RaidAdd, {"owner": [(LI, "Li")]})}
+    assert kinds == {
+        "kind": "select",
+        "title": "text",
+        "owner": "select",
+        "severity": "select",
+        "due": "date",
+        "blocks": "text",
+    }

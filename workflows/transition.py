@@ -377,10 +377,8 @@ class TransitionWorkflow:
 
     @workflow.query
     def offered(self, person_id: str) -> dict[str, list[str]]:
-        """Each command besides a gate's decisions ``person_id`` may send now, and at what: the
-        web app offers those forms only."""
-        # A query may not ask `workflow.patched`: the newest rules answer, as in a validator.
-        self._validating = True
+        """The commands besides a gate's decisions ``person_id`` may send now, and at what."""
+        self._validating = True  # a query may not ask `workflow.patched`: the newest rules answer
         try:
             return self.machine.offered(person_id, workflow.now())
         finally:

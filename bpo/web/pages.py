@@ -1,5 +1,6 @@
-"""The pages: the inbox and portfolio, a transition, a gate, KPI entry, the report, starting a
-plan, and personal API tokens. Every page needs a session; every form its CSRF token."""
+"""The pages: the inbox and portfolio, a gate, KPI entry, the report, starting a plan, and
+personal API tokens (the transition page and its forms: `bpo.web.control`). Every page needs a
+session; every form its CSRF token."""
 
 from __future__ import annotations
 

@@ -270,3 +270,13 @@ async def get_options(client: Client, transition_id: str, person_id: str) -> dic
     except RPCError as error:
         raise _translate(error, transition_id) from None
     return dict(answer)
+
+
+async def get_offered(client: Client, transition_id: str, person_id: str) -> dict[str, list[str]]:
+    """The commands besides a gate's decisions ``person_id`` may send now, each with what they
+    may aim it at ("" for the transition itself): `workflows.rules.offered`."""
+    try:
+        answer = await _handle(client, transition_id).query("offered", person_id, result_type=dict[str, list[str]])
+    except RPCError as error:
+        raise _translate(error, transition_id) from None
+    return dict(answer)

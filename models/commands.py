@@ -46,7 +46,8 @@ class Sent(Message):
     """The workflow update that carries this command, and the signal of the same name; names in
     running histories never change."""
     form: ClassVar[tuple[str, ...]] = ()
-    """The fields a person fills in on the web app's gate form (and its API's body), besides the gate."""
+    """The fields a person fills in on the web app's form for it (a gate's decision: besides the
+    gate, and its API's body too); the transition page builds each form from them."""
     audited: ClassVar[tuple[str, ...]] = ()
     """The kinds of audit row carrying it out writes: a row of such a kind is only ever a person's
     command, so it must be signed where the transition trusts keys (`infra.chain`)."""
@@ -153,6 +154,7 @@ class Pause(Decided):
     """Stop every clock."""
 
     update: ClassVar[str] = "pause"
+    form: ClassVar[tuple[str, ...]] = ("reason",)
     audited: ClassVar[tuple[str, ...]] = ("paused",)
     reported: ClassVar[tuple[str, ...]] = ("paused",)
     reason: Text
@@ -162,6 +164,7 @@ class Resume(Decided):
     """Start the clocks again, reopening a rejected gate."""
 
     update: ClassVar[str] = "resume"
+    form: ClassVar[tuple[str, ...]] = ("reason",)
     audited: ClassVar[tuple[str, ...]] = ("resumed",)
     reported: ClassVar[tuple[str, ...]] = ("resumed",)
     reason: Text | None = None
@@ -171,6 +174,7 @@ class Cancel(Decided):
     """End the transition."""
 
     update: ClassVar[str] = "cancel"
+    form: ClassVar[tuple[str, ...]] = ("reason",)
     audited: ClassVar[tuple[str, ...]] = ("cancelled",)
     reported: ClassVar[tuple[str, ...]] = ("cancelled",)
     reason: Text
@@ -180,6 +184,7 @@ class Escalate(Decided):
     """Raise an escalation by hand now: the next level of the phase's ladder, or ``level``."""
 
     update: ClassVar[str] = "escalate"
+    form: ClassVar[tuple[str, ...]] = ("reason", "level")
     audited: ClassVar[tuple[str, ...]] = ("escalated",)
     reason: Text
     level: int | None = Field(default=None, ge=1, le=20)
@@ -190,6 +195,7 @@ class Delegate(Decided):
     stop ``person``'s delegation now."""
 
     update: ClassVar[str] = "delegate"
+    form: ClassVar[tuple[str, ...]] = ("person", "to", "until", "end")
     audited: ClassVar[tuple[str, ...]] = ("delegated", "delegation_ended")
     person: PersonId
     to: PersonId | None = None
@@ -213,6 +219,7 @@ class RaidAdd(Decided):
     """Open an item in the RAID log: a risk, an action, an issue or a decision."""
 
     update: ClassVar[str] = "raid_add"
+    form: ClassVar[tuple[str, ...]] = ("kind", "title", "owner", "severity", "due", "blocks")
     audited: ClassVar[tuple[str, ...]] = ("raid_added",)
     kind: RaidKind
     title: Annotated[str, Field(min_length=1, max_length=300)]
@@ -227,6 +234,7 @@ class RaidClose(Decided):
     """Close an item of the RAID log, saying how it was settled."""
 
     update: ClassVar[str] = "raid_close"
+    form: ClassVar[tuple[str, ...]] = ("item", "note")
     audited: ClassVar[tuple[str, ...]] = ("raid_closed",)
     item: Annotated[str, Field(pattern=r"^[RAID]-[1-9][0-9]{0,4}$")]
     note: Text
@@ -290,6 +298,7 @@ class PullFeed(Decided):
     """Pull a KPI feed now: the periods due and missing, and any completed ``periods`` named."""
 
     update: ClassVar[str] = "pull_feed"
+    form: ClassVar[tuple[str, ...]] = ("feed", "periods")
     audited: ClassVar[tuple[str, ...]] = ("feed_pull_requested",)
     feed: GateKey | None = None
     """The source to pull; every source when left out."""
@@ -300,6 +309,7 @@ class Note(Decided):
     """A free-text note on the transition's audit trail, by anyone on the roster."""
 
     update: ClassVar[str] = "note"
+    form: ClassVar[tuple[str, ...]] = ("text",)
     audited: ClassVar[tuple[str, ...]] = ("noted",)
     reported: ClassVar[tuple[str, ...]] = ("noted",)
     signal: ClassVar[bool] = False  # added after running transitions recorded signals of this name

@@ -335,6 +335,15 @@ class TransitionWorkflow:
         return self.machine.options(person_id, workflow.now())
 
     @workflow.query
+    def offered(self, person_id: str) -> dict[str, list[str]]:
+        """The commands besides a gate's decisions ``person_id`` may send now, and at what."""
+        self._validating = True  # a query may not ask `workflow.patched`: the newest rules answer
+        try:
+            return self.machine.offered(person_id, workflow.now())
+        finally:
+            self._validating = False
+
+    @workflow.query
     def roster(self) -> list[Person]:
         """The people on the roster now, with any changes made since the start."""
         return self.machine.state.people

@@ -1,5 +1,6 @@
-"""The pages: the inbox and portfolio, a transition, a gate, KPI entry, the report, starting a
-plan, and personal API tokens. Every page needs a session; every form its CSRF token."""
+"""The pages: the inbox and portfolio, a gate, KPI entry, the report, starting a plan, and
+personal API tokens (the transition page and its forms: `bpo.web.control`). Every page needs a
+session; every form its CSRF token."""
 
 from __future__ import annotations
 
@@ -22,9 +23,8 @@ from bpo.web import views
 from bpo.web.acting import FIELDS, GATE_ACTIONS, NotOnRoster, build, decide, person_in
 from bpo.web.deps import current, log, page, templates, web
 from bpo.web.office import may_start, refusal
-from bpo.web.program_view import program_lanes
 from bpo.web.sessions import Visitor, api_tokens, fingerprint, new_api_token, revoke_api_token, same_token
-from bpo.web.transition_view import gate_view, transition_view
+from bpo.web.transition_view import gate_view
 from bpo.web.uploads import ACCEPT, bounded_form, keep_upload
 from infra.settings import deployment_connections
 from models.commands import ReadingsBatch, RecordReadings
@@ -90,17 +90,6 @@ async def home(request: Request, health: str | None = None, phase: str | None = 
 def _fragment(name: str, **context: Any) -> Markup:
     """A part of a page, rendered (and escaped) by its template alone."""
     return Markup(templates.get_template(name).render(**context))  # noqa: S704 - autoescaped by Jinja
-
-
-@router.get("/t/{transition_id:tid}", response_class=HTMLResponse)
-async def transition(request: Request, transition_id: str, done: str | None = None) -> Response:
-    """One transition: timeline against plan, gates, KPIs, escalations, settlements."""
-    me = signed_in(request)
-    person, people = await _member(request, me, transition_id)
-    view = await transition_view(web(request), transition_id, people)
-    program = await program_lanes(web(request), view["status"], view["plan"])
-    shown = done if done in GATE_ACTIONS else None
-    return page(request, "transition.html", t=view, person=person, done=shown, program=program)
 
 
 @router.get("/t/{transition_id:tid}/gates/{gate}", response_class=HTMLResponse)

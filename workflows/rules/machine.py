@@ -27,6 +27,7 @@ from workflows.rules import (
     gates,
     ledger,
     objectives,
+    offered,
     phases,
     program,
     raid,
@@ -288,6 +289,10 @@ class Machine(Recorder):
     def options(self, person_id: str, now: datetime | None = None) -> dict[str, list[str]]:
         """For each gate under way, the decisions ``person_id`` may take on it at ``now``."""
         return awaiting.options(self, person_id, now)
+
+    def offered(self, person_id: str, now: datetime | None = None) -> dict[str, list[str]]:
+        """Each command besides a gate's decisions ``person_id`` may send at ``now``, and at what."""
+        return offered.offered(self, person_id, now)
 
     def gate_status(self, gate: GateState) -> GateStatus:
         """A gate's progress as a person reads it (``1/2 periods``, ``3/4 items``)."""

@@ -1,0 +1,129 @@
+"""Slack, as the tests play it: a real HTTP server on 127.0.0.1 standing in for Slack's Web API
+(it checks the bot token, keeps every call and answers as Slack does) and for the ``response_url``
+of presses; and button presses signed as Slack signs them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import urlencode
+
+from infra.slack import signature_of
+from tests.receivers import serving
+
+TOKEN = "xoxb-test-bot-token"
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TEAM, CHANNEL = "T0ACME001", "C0ACME123"
+
+
+@dataclass
+class FakeSlack:
+    """What the stand-in took: API calls by method (with their JSON), presses answered."""
+
+    url: str = ""
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    """What the app posted to presses' ``response_url``."""
+    refused: list[str] = field(default_factory=list)
+    """Calls that came without the bot token."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def called(self, method: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [body for name, body in self.calls if name == method]
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api"
+
+    def response_url(self, n: int) -> str:
+        return f"{self.url}/actions/{n}"
+
+
+@contextmanager
+def fake_slack() -> Iterator[FakeSlack]:
+    """The stand-in for Slack, serving on loopback while the block runs."""
+    slack = FakeSlack()
+    posted = iter(range(1, 10_000))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            if self.path.startswith("/actions/"):
+                with slack.lock:
+                    slack.responses.append(body)
+                self._answer({"ok": True})
+                return
+            method = self.path.removeprefix("/api/")
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                with slack.lock:
+                    slack.refused.append(method)
+                self._answer({"ok": False, "error": "invalid_auth"})
+                return
+            with slack.lock:
+                slack.calls.append((method, body))
+            ts = f"1700000000.{next(posted):06d}" if method == "chat.postMessage" else body.get("ts")
+            self._answer({"ok": True, "channel": CHANNEL, "ts": ts})
+
+        def _answer(self, data: dict[str, Any]) -> None:
+            raw = json.dumps(data).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with serving(Handler) as base:
+        slack.url = base
+        yield slack
+
+
+def press(
+    message: dict[str, Any], action_id: str, user: str, response_url: str, action_ts: str = "1700000100.000001"
+) -> dict[str, Any]:
+    """A ``block_actions`` payload as Slack sends it when ``user`` presses the button
+    ``action_id`` of ``message`` (a ``chat.postMessage`` body the app sent)."""
+    button = next(
+        e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == action_id
+    )
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0BPO0001",
+        "token": "legacy-verification-token",
+        "container": {
+            "type": "message",
+            "message_ts": "1700000000.000001",
+            "channel_id": CHANNEL,
+            "is_ephemeral": False,
+        },
+        "trigger_id": "1234567890.987654321.abcdef",
+        "team": {"id": TEAM, "domain": "acme"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": CHANNEL, "name": "acme-transition"},
+        "message": {"type": "message", "ts": "1700000000.000001", "text": message["text"], "blocks": message["blocks"]},
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [{**button, "block_id": "bpo_gate", "type": "button", "action_ts": action_ts}],
+    }
+
+
+def signed(payload: dict[str, Any], secret: str = SECRET, at: float | None = None) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of Slack's POST of ``payload``, signed with ``secret`` at ``at``."""
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    timestamp = str(int(time.time() if at is None else at))
+    return body, {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature_of(secret, timestamp, body),
+    }

@@ -119,6 +119,14 @@ class SlackApi:
         """Replace the message ``ts`` of ``channel`` with ``blocks``."""
         await self.call("chat.update", {"channel": channel, "ts": ts, "text": text, "blocks": blocks})
 
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """Open a modal for the person whose press gave ``trigger_id`` (it works for 3 seconds)."""
+        await self.call("views.open", {"trigger_id": trigger_id, "view": view})
+
+    async def whisper(self, channel: str, user: str, text: str) -> None:
+        """Tell ``user`` alone, in ``channel`` (an ephemeral message)."""
+        await self.call("chat.postEphemeral", {"channel": channel, "user": user, "text": text})
+
 
 async def respond(http: httpx.AsyncClient, response_url: str, text: str, *, replace: bool = False) -> None:
     """Answer a press through its ``response_url``: to the person alone (ephemeral), or replacing

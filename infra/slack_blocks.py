@@ -11,7 +11,7 @@ from typing import Any
 
 from models.deliveries import Notice
 from models.names import named
-from models.slack import APPROVE, OPEN, REJECT, ButtonValue
+from models.slack import APPROVE, OPEN, REASON, REJECT, REJECT_VIEW, ButtonValue, RejectMetadata
 from models.status import GateStatus
 
 DECIDABLE = ("approval_requested", "reminder")
@@ -121,3 +121,34 @@ def decided_blocks(
         {"type": "context", "elements": [_mrkdwn(f"Transition {escaped(transition_id)}", 2000)]},
     ]
     return cut(f"{name}: {outcome}", FALLBACK_MAX), [b for b in blocks if b]
+
+
+def reject_modal(meta: RejectMetadata, name: str) -> dict[str, Any]:
+    """The modal a Reject press opens: the gate's name and a required reason; its submission
+    comes back as a ``view_submission`` carrying ``meta``."""
+    return {
+        "type": "modal",
+        "callback_id": REJECT_VIEW,
+        "private_metadata": meta.model_dump_json(exclude_none=True),
+        "title": _plain("Reject the gate", 24),
+        "submit": _plain("Reject", 24),
+        "close": _plain("Cancel", 24),
+        "blocks": [
+            {
+                "type": "section",
+                "text": _mrkdwn(f"Reject *{escaped(name)}*? Its phase goes back for rework, and everyone is told why."),
+            },
+            {
+                "type": "input",
+                "block_id": REASON,
+                "label": _plain("Why it is rejected", 2000),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REASON,
+                    "multiline": True,
+                    "min_length": 1,
+                    "max_length": 2000,
+                },
+            },
+        ],
+    }

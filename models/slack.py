@@ -15,6 +15,8 @@ SlackId = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,32}$")]
 
 APPROVE, REJECT, OPEN = "bpo_approve", "bpo_reject", "bpo_open"
 """Our buttons' ``action_id`` values."""
+REJECT_VIEW, REASON = "bpo_reject", "reason"
+"""The reject modal's ``callback_id``, and the block and action id of its reason."""
 
 
 class ButtonValue(Strict):
@@ -24,6 +26,18 @@ class ButtonValue(Strict):
     """The transition id."""
     g: str = Field(min_length=1, max_length=100)
     """The gate's key."""
+
+
+class RejectMetadata(Strict):
+    """What the reject modal carries (its ``private_metadata``): the gate, and the message to
+    redraw once decided."""
+
+    t: str = Field(min_length=1, max_length=300)
+    g: str = Field(min_length=1, max_length=100)
+    c: SlackId | None = None
+    """The channel of the pressed message."""
+    m: str | None = Field(default=None, max_length=40)
+    """The pressed message's timestamp."""
 
 
 class _Loose(BaseModel):
@@ -74,6 +88,41 @@ class BlockActions(_Loose):
     @property
     def team_id(self) -> str:
         """The press's workspace (``team.id``, else ``user.team_id``); empty when neither is given."""
+        return (self.team.id if self.team else None) or self.user.team_id or ""
+
+
+class InputValue(_Loose):
+    """What a person typed into a modal's input."""
+
+    value: str | None = Field(default=None, max_length=3000)
+
+
+class ViewState(_Loose):
+    """A modal's inputs by block id, then action id."""
+
+    values: dict[str, dict[str, InputValue]] = {}
+
+
+class SlackView(_Loose):
+    """The modal submitted."""
+
+    id: str = Field(default="", max_length=40)
+    callback_id: str = Field(default="", max_length=255)
+    private_metadata: str = Field(default="", max_length=3000)
+    state: ViewState = ViewState()
+
+
+class ViewSubmission(_Loose):
+    """A ``view_submission`` payload: a person submitted one of our modals (the reject reason)."""
+
+    type: Literal["view_submission"]
+    user: SlackUser
+    team: SlackTeam | None = None
+    view: SlackView
+
+    @property
+    def team_id(self) -> str:
+        """The submission's workspace."""
         return (self.team.id if self.team else None) or self.user.team_id or ""
 
 

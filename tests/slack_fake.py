@@ -127,3 +127,31 @@ def signed(payload: dict[str, Any], secret: str = SECRET, at: float | None = Non
         "X-Slack-Request-Timestamp": timestamp,
         "X-Slack-Signature": signature_of(secret, timestamp, body),
     }
+
+
+def submission(view: dict[str, Any], user: str, reason: str, view_id: str = "V0REJECT01") -> dict[str, Any]:
+    """A ``view_submission`` payload as Slack sends it when ``user`` submits ``view`` (a modal the
+    app opened with ``views.open``) with ``reason`` typed into its input."""
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        "api_app_id": "A0BPO0001",
+        "token": "legacy-verification-token",
+        "trigger_id": "1234567890.987654321.fedcba",
+        "view": {
+            "id": view_id,
+            "team_id": TEAM,
+            "type": "modal",
+            "blocks": view["blocks"],
+            "private_metadata": view["private_metadata"],
+            "callback_id": view["callback_id"],
+            "state": {"values": {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}},
+            "hash": "1700000400.abcdef",
+            "title": view["title"],
+            "submit": view["submit"],
+            "close": view["close"],
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+    }

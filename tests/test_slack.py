@@ -34,7 +34,7 @@ from models.deliveries import Notice, Recipient
 from models.plan import Plan, SlackChannel
 from models.signing import new_key_pair
 from tests.driver import Driver
-from tests.slack_fake import SECRET, TOKEN, FakeSlack, fake_slack, press, signed
+from tests.slack_fake import SECRET, TOKEN, FakeSlack, fake_slack, press, signed, submission
 from tests.stack import DANA, EVE, LI
 from tests.web_client import csrf_of, text_of
 
@@ -189,33 +189,73 @@ async def test_a_press_links_the_slack_user_then_approves_as_them_signed_and_aud
     assert "not linked" in slack.responses[1]["text"]
 
 
-async def test_a_refusal_and_a_reject_are_told_to_the_presser_alone_and_change_nothing(
+async def link(
+    app: httpx.AsyncClient, settings: Settings, slack: FakeSlack, message: dict, person: str, user: str
+) -> None:
+    """``person`` presses in Slack as ``user``, is offered a link, and binds it signed in."""
+    before = len(slack.responses)
+    body, headers = signed(press(message, "bpo_approve", user, slack.response_url(99), action_ts=f"1700000001.{user}"))
+    await app.post("/integrations/slack/actions", content=body, headers=headers)
+    offered = await soon(lambda: slack.responses[before:], "a link offered")
+    found = re.search(r"/integrations/slack/link\?token=([\w-]+)", offered[0]["text"])
+    assert found, offered[0]["text"]
+    await sign_in(app, settings, person)
+    page = await app.get(found.group(0))
+    assert (
+        await app.post("/integrations/slack/link", data={"csrf": csrf_of(page.text), "token": found.group(1)})
+    ).status_code == 303
+
+
+async def test_a_refusal_reaches_the_presser_alone_in_the_rules_words_and_changes_nothing(
     env, worker, settings, reference_plan, keys, slack, app
 ):
     t = await started(env, worker, settings, reference_plan, keys)
     message = await soon(lambda: request_for(slack, GATE), "the gate's approval request posted to Slack")
-    await sign_in(app, settings, EVE)
-    body, headers = signed(press(message, "bpo_approve", "U0EVE0001", slack.response_url(1)))
-    await app.post("/integrations/slack/actions", content=body, headers=headers)
-    link = re.search(
-        r"(/integrations/slack/link\?token=[\w-]+)", (await soon(lambda: slack.responses, "a link"))[0]["text"]
-    )
-    assert link
-    page = await app.get(link.group(1))
-    await app.post("/integrations/slack/link", data={"csrf": csrf_of(page.text), "token": link.group(1).split("=")[1]})
+    await link(app, settings, slack, message, EVE, "U0EVE0001")
 
     body, headers = signed(press(message, "bpo_approve", "U0EVE0001", slack.response_url(2), action_ts="1700000200.2"))
     await app.post("/integrations/slack/actions", content=body, headers=headers)
-    refused = await soon(lambda: slack.responses[1:], "the refusal")
-    assert refused[0]["response_type"] == "ephemeral"
-    assert "Not decided" in refused[0]["text"] and "program_manager" in refused[0]["text"], "in the rules' words"
+    refused = await soon(lambda: [r for r in slack.responses if "Not decided" in r["text"]], "the refusal")
+    assert refused[0]["response_type"] == "ephemeral" and not refused[0]["replace_original"]
+    assert "needs one of the roles program_manager" in refused[0]["text"], "in the rules' words"
 
     body, headers = signed(press(message, "bpo_reject", "U0EVE0001", slack.response_url(3), action_ts="1700000300.3"))
     await app.post("/integrations/slack/actions", content=body, headers=headers)
-    asked = await soon(lambda: slack.responses[2:], "the answer to Reject")
-    assert "reason" in asked[0]["text"] and f"{WEB_URL}/t/{t.id}/gates/{GATE}" in asked[0]["text"]
+    modal = (await soon(lambda: slack.called("views.open"), "the reject modal opened"))[0]
+    assert modal["trigger_id"] == "1234567890.987654321.abcdef"
+    body, headers = signed(submission(modal["view"], "U0EVE0001", "the gap analysis misses the voice queue"))
+    answer = await app.post("/integrations/slack/actions", content=body, headers=headers)
+    assert answer.status_code == 200 and answer.json()["response_action"] == "errors"
+    assert "program_manager" in answer.json()["errors"]["reason"], "the refusal shows on the modal"
     assert not slack.called("chat.update") and not approvals(settings, t.id)
     assert GATE in [g.key for g in (await t.status()).gates if g.status == "open"]
+
+
+async def test_reject_asks_the_reason_in_a_modal_and_its_submission_rejects_as_the_linked_person(
+    env, worker, settings, reference_plan, keys, slack, app
+):
+    t = await started(env, worker, settings, reference_plan, keys)
+    message = await soon(lambda: request_for(slack, GATE), "the gate's approval request posted to Slack")
+    await link(app, settings, slack, message, LI, "U0LI00001")
+    body, headers = signed(press(message, "bpo_reject", "U0LI00001", slack.response_url(2), action_ts="1700000200.2"))
+    await app.post("/integrations/slack/actions", content=body, headers=headers)
+    modal = (await soon(lambda: slack.called("views.open"), "the reject modal opened"))[0]["view"]
+    assert modal["type"] == "modal" and "Gap analysis approved" in json.dumps(modal["blocks"])
+
+    body, headers = signed(submission(modal, "U0LI00001", " "))
+    empty = await app.post("/integrations/slack/actions", content=body, headers=headers)
+    assert empty.json()["response_action"] == "errors", "a rejection needs its reason"
+    body, headers = signed(
+        submission(modal, "U0LI00001", "the gap analysis misses the voice queue", view_id="V0REJECT02")
+    )
+    answer = await app.post("/integrations/slack/actions", content=body, headers=headers)
+    assert answer.status_code == 200 and not answer.content, "the modal closes"
+    redrawn = await soon(lambda: slack.called("chat.update"), "the message redrawn with who rejected")
+    assert "Rejected by Li Chen" in json.dumps(redrawn[0]["blocks"])
+    with Session(make_engine(settings.audit_url)) as session:
+        rejected = [r for r in read_trail(t.id, session=session) if r.kind == "rejected"]
+    assert [(r.actor, r.via) for r in rejected] == [(LI, "slack")] and rejected[0].signature
+    assert "voice queue" in json.dumps(rejected[0].detail)
 
 
 @pytest.mark.parametrize(

@@ -3,15 +3,13 @@ only with Slack's signature, made within five minutes), the one-time link that b
 user to the person signed in (``/integrations/slack/link``), and the person's links on
 ``/me/slack``, where they are undone.
 
-A press is a decision like any other: by the person the Slack user is linked to, checked by the
-same rules, refused in the same words (told to the presser alone, through the press's
-``response_url``), signed by the app and audited ``via: slack``. Slack wants an answer within
-three seconds, so the press is answered at once and decided after."""
+A press is a decision like any other (`bpo.web.slack_acting`). Slack wants an answer within three
+seconds, so a press is answered at once and decided after; the reject modal's submission is
+decided while Slack waits, so a refusal shows in the modal."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from typing import Annotated
 from urllib.parse import parse_qs, quote
@@ -21,22 +19,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from bpo.api import BpoError, get_plan
-from bpo.web.acting import NotOnRoster, build, decide, person_in
-from bpo.web.deps import Web, current, log, message, page, web
+from bpo.web.deps import current, log, message, page, web
 from bpo.web.pages import Csrf, checked, signed_in
-from bpo.web.sessions import Visitor
-from bpo.web.slack_links import LinkRefused, bind, linked_person, links_of, look, offer_link, unlink
+from bpo.web.slack_acting import handle_press, submitted
+from bpo.web.slack_links import LinkRefused, bind, links_of, look, unlink
 from infra import slack
-from infra.slack_blocks import decided_blocks, gate_url
-from models.names import gate_name
-from models.slack import APPROVE, REJECT, BlockActions, ButtonValue, SlackPayload
-from models.status import GateStatus, TransitionStatus
+from models.slack import REJECT_VIEW, BlockActions, SlackPayload, ViewSubmission
 
 router = APIRouter()
 MAX_BODY = 256 * 1024
 """The most of a press the app reads: Slack's carry the whole message, a few kilobytes."""
-OUTCOMES = {"approve": "Approved"}
 
 
 @router.post("/integrations/slack/actions", include_in_schema=False)
@@ -57,12 +49,17 @@ async def actions(request: Request) -> Response:
         return Response("not signed by Slack", status_code=401, media_type="text/plain")
     try:
         raw = json.loads(parse_qs(body.decode()).get("payload", [""])[0])
-        if SlackPayload.model_validate(raw).type != "block_actions":
+        kind = SlackPayload.model_validate(raw).type
+        if kind == "view_submission":
+            sent = ViewSubmission.model_validate(raw)
+            if sent.view.callback_id == REJECT_VIEW:
+                return await submitted(w, sent)
+        if kind != "block_actions":
             return Response(status_code=200)  # other interactions are not ours to take
         press = BlockActions.model_validate(raw)
     except (ValueError, ValidationError):
         return Response("not a Slack interaction we understand", status_code=400, media_type="text/plain")
-    w.later(_handle(w, press))
+    w.later(handle_press(w, press))
     return Response(status_code=200)
 
 
@@ -76,82 +73,6 @@ async def _bounded_body(request: Request) -> bytes:
         if len(body) > MAX_BODY:
             raise HTTPException(413, "too large for a Slack interaction")
     return body
-
-
-async def _handle(w: Web, press: BlockActions) -> None:
-    """Decide a press, or tell the presser why not; never raises (it runs after the answer)."""
-    action = press.actions[0]
-    if action.action_id not in (APPROVE, REJECT):
-        return  # Open is a link; Slack tells us of the press, nothing to do
-    bound = log.bind(slack_team=press.team_id, slack_user=press.user.id, action=action.action_id)
-    try:
-        value = ButtonValue.model_validate_json(action.value or "")
-        bound = bound.bind(transition_id=value.t, gate=value.g)
-        said = await _decide(w, press, value, action.action_id)
-    except ValidationError:
-        said = "This button is not one of ours; nothing was decided."
-    except Exception:  # a bug or the unexpected: logged, and the presser told that nothing happened
-        bound.exception("slack_press_failed")
-        said = "Something went wrong, and nothing was decided. Try again, or decide on the web app."
-    if said and press.response_url:
-        try:
-            await slack.respond(w.http, press.response_url, said)
-        except slack.SlackFailed as failed:
-            bound.warning("slack_answer_failed", reason=str(failed))
-
-
-async def _decide(w: Web, press: BlockActions, value: ButtonValue, action_id: str) -> str | None:
-    """Decide as the linked person; what to tell the presser alone, or None when the message is
-    updated to show the decision."""
-    person_id = await asyncio.to_thread(linked_person, w.engine, press.team_id, press.user.id)
-    if person_id is None:
-        token = await asyncio.to_thread(offer_link, w.engine, press.team_id, press.user.id)
-        url = f"{(w.settings.web_url or '').rstrip('/')}/integrations/slack/link?token={token}"
-        return (
-            "Your Slack account is not linked to bpo-transition yet, so nothing was decided. "
-            f"Open <{url}|this one-time link> signed in to the web app to link it (it works for 30 minutes), "
-            "then press the button again."
-        )
-    gate_page = gate_url(w.settings.web_url, f"/t/{quote(value.t)}/gates/{quote(value.g)}") or "the gate's page"
-    if action_id == REJECT:
-        return f"A rejection needs its reason: reject it on the web app, at {gate_page}. Nothing was decided here."
-    me = Visitor(email=person_id, via="slack", operator=f"slack {press.team_id}/{press.user.id}")
-    # A press of the same button (the same action time) counts once, however often it arrives.
-    pressed = f"{press.team_id}/{press.user.id}/{action_id}/{value.t}/{value.g}/{press.actions[0].action_ts}"
-    request_id = "slack-" + hashlib.sha256(pressed.encode()).hexdigest()[:40]
-    try:
-        person, _ = await person_in(w, me, value.t)
-        command = build("approve", person, me, {"gate": value.g, "request_id": request_id})
-        status = await decide(w, value.t, command)
-    except NotOnRoster:
-        return f"You ({person_id}) are not on the roster of transition '{value.t}'; nothing was decided."
-    except BpoError as why:
-        return f"Not decided: {why}"
-    log.info("slack_decided", transition_id=value.t, gate=value.g, person=person.id, decision="approve")
-    await _redraw(w, press, value, status, f"{OUTCOMES['approve']} by {person.name}")
-    return None
-
-
-async def _redraw(w: Web, press: BlockActions, value: ButtonValue, status: TransitionStatus, outcome: str) -> None:
-    """Update the pressed message to show who decided and how the gate stands now."""
-    where = press.container
-    token = w.settings.slack_bot_token
-    if not token or where is None or not where.channel_id or not where.message_ts:
-        return
-    gate = next((g for g in status.gates if g.key == value.g), None)
-    if gate is None:  # the phase moved on: the gate passed with this decision
-        gate = GateStatus(key=value.g, kind="approval", status="passed", progress="passed")
-    try:
-        name = gate_name(await get_plan(w.client, value.t), value.g)
-    except BpoError:
-        name = value.g
-    text, blocks = decided_blocks(value.t, gate, name, outcome, w.settings.web_url)
-    try:
-        await slack.SlackApi(w.http, token, w.settings.slack_api_url).update(
-            where.channel_id, where.message_ts, text, blocks
-        )
-    except slack.SlackFailed as failed:
-        log.warning("slack_update_failed", transition_id=value.t, reason=str(failed))
 
 
 @router.get("/integrations/slack/link", response_class=HTMLResponse)

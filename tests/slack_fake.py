@@ -32,6 +32,8 @@ class FakeSlack:
     """What the app posted to presses' ``response_url``."""
     refused: list[str] = field(default_factory=list)
     """Calls that came without the bot token."""
+    error: str | None = None
+    """Slack's error code every API call is answered with, when set (``channel_not_found``)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def called(self, method: str) -> list[dict[str, Any]]:
@@ -68,6 +70,9 @@ def fake_slack() -> Iterator[FakeSlack]:
                 return
             with slack.lock:
                 slack.calls.append((method, body))
+            if slack.error:
+                self._answer({"ok": False, "error": slack.error})
+                return
             ts = f"1700000000.{next(posted):06d}" if method == "chat.postMessage" else body.get("ts")
             self._answer({"ok": True, "channel": CHANNEL, "ts": ts})
 

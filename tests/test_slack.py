@@ -20,7 +20,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 from sqlmodel import Session
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.notify import NotifyActivities
 from bpo.api import start_transition
 from bpo.web.app import create_app
 from bpo.web.deps import Web
@@ -30,7 +33,8 @@ from infra.links import mint_link
 from infra.settings import Settings
 from infra.slack import signed_by_slack
 from infra.slack_blocks import FIELD_MAX, HEADER_MAX, SECTION_MAX, notice_blocks
-from models.deliveries import Notice, Recipient
+from infra.transport import Transport
+from models.deliveries import Delivery, Notice, Recipient
 from models.plan import Plan, SlackChannel
 from models.signing import new_key_pair
 from tests.driver import Driver
@@ -263,8 +267,8 @@ async def test_reject_asks_the_reason_in_a_modal_and_its_submission_rejects_as_t
     [
         pytest.param(lambda body, headers: (body, {"Content-Type": headers["Content-Type"]}), id="unsigned"),
         pytest.param(
-            lambda body, headers: (body, headers | {"X-Slack-Request-Timestamp": str(int(time.time()) - 301)}),
-            id="stale",
+            lambda body, headers: signed(json.loads(httpx.QueryParams(body.decode())["payload"]), at=time.time() - 301),
+            id="stale",  # signed rightly, but too long ago: a press captured and replayed later
         ),
         pytest.param(lambda body, headers: (body.replace(b"bpo_approve", b"bpo_reject"), headers), id="altered"),
         pytest.param(
@@ -323,3 +327,25 @@ def test_notices_become_blocks_within_block_kits_limits():
     other = ask.model_copy(update={"kind": "paused", "subject": "paused", "text": "The transition is paused."})
     _, plain = notice_blocks(other, WEB_URL)
     assert [b["type"] for b in plain] == ["section", "context"] and "paused" in plain[0]["text"]["text"]
+
+
+async def test_the_worker_posts_with_the_deployments_token_skips_without_it_and_keeps_slacks_refusal_for_good(
+    tmp_path, slack
+):
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    channel = SlackChannel(kind="slack", channel="#acme-transition")
+    paused = Notice(
+        id="t1/3", transition_id="t1", kind="paused", subject="[ACME] paused", text="Paused.", at="2027-01-01T00:00:00Z"
+    )
+    delivery = Delivery(notice=paused, channel=channel)
+    async with httpx.AsyncClient() as http:
+        off = NotifyActivities(engine, http, Transport(slack_api_url=slack.api))
+        await ActivityEnvironment().run(off.deliver, delivery)
+        assert not slack.calls, "a worker without BPO_SLACK_BOT_TOKEN skips the channel"
+        on = NotifyActivities(engine, http, Transport(slack_token=TOKEN, slack_api_url=slack.api))
+        await ActivityEnvironment().run(on.deliver, delivery)
+        assert [(m, b["channel"]) for m, b in slack.calls] == [("chat.postMessage", "#acme-transition")]
+        slack.error = "channel_not_found"
+        with pytest.raises(ApplicationError) as refused:
+            await ActivityEnvironment().run(on.deliver, delivery)
+    assert refused.value.non_retryable and refused.value.message == "Slack refused chat.postMessage: channel_not_found"

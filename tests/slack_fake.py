@@ -160,3 +160,29 @@ def submission(view: dict[str, Any], user: str, reason: str, view_id: str = "V0R
         "response_urls": [],
         "is_enterprise_install": False,
     }
+
+
+def block_kit_problems(blocks: list[dict[str, Any]]) -> list[str]:
+    """What in a message's ``blocks`` breaks Block Kit's published limits (none: it would post)."""
+    problems = [] if 0 < len(blocks) <= 50 else [f"{len(blocks)} blocks"]
+    for i, block in enumerate(blocks):
+        kind, text = block["type"], block.get("text", {}).get("text", "")
+        if kind == "header" and (block["text"]["type"] != "plain_text" or len(text) > 150):
+            problems.append(f"block {i}: a header is plain text of at most 150 characters")
+        if kind == "section":
+            fields = block.get("fields", [])
+            if not text and not fields or len(text) > 3000 or len(fields) > 10:
+                problems.append(f"block {i}: a section has text (at most 3000) or up to 10 fields")
+            problems += [f"block {i}: a field over 2000" for f in fields if len(f["text"]) > 2000]
+        if kind == "actions":
+            elements = block["elements"]
+            if not 0 < len(elements) <= 25:
+                problems.append(f"block {i}: an actions block holds 1 to 25 elements")
+            for e in elements:
+                if len(e["text"]["text"]) > 75 or len(e.get("value", "")) > 2000 or len(e.get("url", "")) > 3000:
+                    problems.append(f"block {i}: button {e['action_id']} over its limits")
+                if len(e["action_id"]) > 255:
+                    problems.append(f"block {i}: an action_id over 255")
+        if kind == "context" and not 0 < len(block["elements"]) <= 10:
+            problems.append(f"block {i}: a context holds 1 to 10 elements")
+    return problems

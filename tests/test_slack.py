@@ -38,7 +38,7 @@ from models.deliveries import Delivery, Notice, Recipient
 from models.plan import Plan, SlackChannel
 from models.signing import new_key_pair
 from tests.driver import Driver
-from tests.slack_fake import SECRET, TOKEN, FakeSlack, fake_slack, press, signed, submission
+from tests.slack_fake import SECRET, TOKEN, FakeSlack, block_kit_problems, fake_slack, press, signed, submission
 from tests.stack import DANA, EVE, LI
 from tests.web_client import csrf_of, text_of
 
@@ -191,6 +191,8 @@ async def test_a_press_links_the_slack_user_then_approves_as_them_signed_and_aud
     await app.post("/integrations/slack/actions", content=body, headers=headers)
     await soon(lambda: len(slack.responses) == 2, "the press after unlinking answered")
     assert "not linked" in slack.responses[1]["text"]
+    for method, sent in slack.calls:
+        assert not block_kit_problems(sent["blocks"]), (method, block_kit_problems(sent["blocks"]))
 
 
 async def link(

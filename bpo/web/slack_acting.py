@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from bpo.api import BpoError, get_plan
 from bpo.web.acting import NotOnRoster, build, decide, person_in
 from bpo.web.deps import Web, log
-from bpo.web.sessions import Visitor
+from bpo.web.sessions import Visitor, fingerprint
 from bpo.web.slack_links import linked_person, offer_link
 from infra import slack
 from infra.slack_blocks import cut, decided_blocks, gate_url, reject_modal
@@ -160,7 +160,7 @@ async def act(
         raise Untold(f"You ({person_id}) are not on the roster of transition '{tid}'; nothing was decided.") from None
     except BpoError as why:
         raise Untold(f"Not decided: {why}") from None
-    log.info("slack_decided", transition_id=tid, gate=gate, person=person.id, decision=kind)
+    log.info("slack_decided", transition_id=tid, gate=gate, person=fingerprint(person.id), decision=kind)
     return person.name, status
 
 

@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
+from bpo.web.sessions import fingerprint
 from infra.links import digest
 from models.web_tables import SlackLink, SlackLinkToken
 
@@ -66,7 +67,7 @@ def bind(engine: Engine, token: str, person: str, via: str) -> SlackLink:
         session.commit()
         session.refresh(link)
         session.expunge(link)
-    log.info("slack_linked", slack_team=row.team, slack_user=row.user, person=person.lower(), via=via)
+    log.info("slack_linked", slack_team=row.team, slack_user=row.user, person=fingerprint(person.lower()), via=via)
     return link
 
 
@@ -95,7 +96,7 @@ def unlink(engine: Engine, person: str, link_id: str) -> bool:
         team, user = row.team, row.user
         _end(session, now, team=team, user=user)
         session.commit()
-    log.info("slack_unlinked", slack_team=team, slack_user=user, person=person.lower())
+    log.info("slack_unlinked", slack_team=team, slack_user=user, person=fingerprint(person.lower()))
     return True
 
 

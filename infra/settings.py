@@ -87,7 +87,9 @@ class Settings(BaseSettings):
     signature over it (``POST /integrations/slack/actions``)."""
     slack_bot_token: str | None = Field(default=None, alias="BPO_SLACK_BOT_TOKEN", repr=False)
     """The Slack app's bot token (``xoxb-…``): the worker posts a plan's ``kind: slack`` channels
-    with it and the web app updates the messages; unset, those channels are skipped."""
+    with it and the web app updates the messages and asks Slack a linking user's address
+    (``users.info``, scope ``users:read.email``); unset, those channels are skipped and no Slack
+    account can be linked."""
     slack_api_url: str = Field(default="https://slack.com/api", alias="BPO_SLACK_API_URL", pattern=r"^https?://\S+$")
     """Where Slack's Web API answers (tests point it at a receiver on this machine)."""
     connections_file: Path | None = Field(default=None, alias="BPO_CONNECTIONS")

@@ -1,7 +1,7 @@
 """Slack, both ways, on the ground floor: Slack's request signature checked (the web app takes a
 button press only with it), and Slack's Web API called with the deployment's bot token
-(``chat.postMessage`` by the worker, ``chat.update`` by the web app) and a press answered through
-its ``response_url``.
+(``chat.postMessage`` by the worker, ``chat.update`` and ``users.info`` by the web app) and a
+press answered through its ``response_url``.
 
 Failure texts say what went wrong in our words and Slack's error code, never the token nor a URL:
 the worker's are kept in Temporal's history."""
@@ -37,6 +37,8 @@ FOR_GOOD = frozenset(
         "msg_too_long",
         "message_not_found",
         "cant_update_message",
+        "user_not_found",
+        "user_not_visible",
     }
 )
 """Slack's error codes that no retry mends: the channel, the token or the message is wrong."""
@@ -83,15 +85,19 @@ class SlackApi:
     token: str
     base: str = "https://slack.com/api"
 
-    async def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Call ``method`` with a JSON body; Slack's answer, or `SlackFailed` saying why."""
+    async def call(self, method: str, payload: dict[str, Any], *, form: bool = False) -> dict[str, Any]:
+        """Call ``method`` with a JSON body (a form's, for the read methods Slack takes no JSON
+        for); Slack's answer, or `SlackFailed` saying why."""
         if not plain_or_loopback(self.base):
             raise SlackFailed("BPO_SLACK_API_URL is not HTTPS; plain HTTP only to this machine", for_good=True)
         url = f"{self.base.rstrip('/')}/{method}"
-        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json; charset=utf-8"}
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if not form:  # Slack warns of a JSON body without its charset
+            headers["Content-Type"] = "application/json; charset=utf-8"
+        body: dict[str, Any] = {"data": payload} if form else {"json": payload}
         try:
             async with asyncio.timeout(DEADLINE):
-                response = await self.http.post(url, json=payload, headers=headers, timeout=15)
+                response = await self.http.post(url, headers=headers, timeout=15, **body)
         except TimeoutError:
             raise SlackFailed(f"Slack gave no complete answer to {method} within {DEADLINE:g} s") from None
         except httpx.HTTPError as error:
@@ -122,6 +128,15 @@ class SlackApi:
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         """Open a modal for the person whose press gave ``trigger_id`` (it works for 3 seconds)."""
         await self.call("views.open", {"trigger_id": trigger_id, "view": view})
+
+    async def user_info(self, user: str) -> dict[str, Any]:
+        """Slack's record of ``user`` (``users.info``; its ``profile.email`` only with the scope
+        ``users:read.email``), as Slack gave it: the caller reads what it trusts."""
+        answer = await self.call("users.info", {"user": user}, form=True)
+        found = answer.get("user")
+        if not isinstance(found, dict):
+            raise SlackFailed("Slack's answer to users.info named no user", for_good=True)
+        return found
 
     async def whisper(self, channel: str, user: str, text: str) -> None:
         """Tell ``user`` alone, in ``channel`` (an ephemeral message)."""

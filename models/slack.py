@@ -130,3 +130,33 @@ class SlackPayload(_Loose):
     """Any interactivity payload, read for its ``type`` first."""
 
     type: str = Field(max_length=40)
+
+
+class SlackProfile(_Loose):
+    """The parts of a Slack user's profile read when linking: their address and names."""
+
+    email: str | None = Field(default=None, max_length=320)
+    real_name: str | None = Field(default=None, max_length=300)
+    display_name: str | None = Field(default=None, max_length=300)
+
+
+class SlackMember(_Loose):
+    """A Slack user as ``users.info`` tells of them: who they are, and whether they may be linked
+    at all (a bot, an app or a deactivated account never is)."""
+
+    id: SlackId
+    team_id: SlackId | None = None
+    name: str | None = Field(default=None, max_length=300)
+    deleted: bool = False
+    is_bot: bool = False
+    is_app_user: bool = False
+    is_email_confirmed: bool | None = None
+    """Whether the person proved the address to Slack; absent in some answers, and then not held
+    against them."""
+    profile: SlackProfile = SlackProfile()
+
+    @property
+    def shown(self) -> str:
+        """How to name them to a person: their Slack name and id (never their address)."""
+        name = self.profile.display_name or self.profile.real_name or self.name
+        return f"{self.id} ({name})" if name else self.id

@@ -1,6 +1,7 @@
 """Slack, as the tests play it: a real HTTP server on 127.0.0.1 standing in for Slack's Web API
-(it checks the bot token, keeps every call and answers as Slack does) and for the ``response_url``
-of presses; and button presses signed as Slack signs them."""
+(it checks the bot token, keeps every call and answers as Slack does, ``users.info`` from the
+workspace's `members`) and for the ``response_url`` of presses; and button presses signed as Slack
+signs them."""
 
 from __future__ import annotations
 
@@ -12,14 +13,33 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from infra.slack import signature_of
 from tests.receivers import serving
+from tests.stack import EVE, LI
 
 TOKEN = "xoxb-test-bot-token"
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAM, CHANNEL = "T0ACME001", "C0ACME123"
+
+
+def member(user: str, email: str | None, name: str, **more: Any) -> dict[str, Any]:
+    """A Slack user as ``users.info`` answers with them (its ``user``), the fields we read and a
+    few we do not; ``more`` overrides (``deleted``, ``is_bot``, ``is_email_confirmed``)."""
+    profile = {"real_name": name, "display_name": name.split()[0].lower(), "team": TEAM, "image_48": ""}
+    if email is not None:  # Slack leaves the address out without the scope users:read.email
+        profile["email"] = email
+    return {
+        "id": user, "team_id": TEAM, "name": name.split()[0].lower(), "real_name": name, "tz": "Europe/Berlin",
+        "deleted": False, "is_bot": False, "is_app_user": False, "is_admin": False, "is_restricted": False,
+        "is_email_confirmed": True, "updated": 1700000000, "profile": profile, **more,
+    }  # fmt: skip
+
+
+def workspace() -> dict[str, dict[str, Any]]:
+    """The Slack users of the tests' workspace, by id: Li and Eve with their roster addresses."""
+    return {"U0LI00001": member("U0LI00001", LI, "Li Chen"), "U0EVE0001": member("U0EVE0001", EVE, "Eve Novak")}
 
 
 @dataclass
@@ -34,6 +54,10 @@ class FakeSlack:
     """Calls that came without the bot token."""
     error: str | None = None
     """Slack's error code every API call is answered with, when set (``channel_not_found``)."""
+    down: bool = False
+    """When set, every API call is answered HTTP 503, as Slack answers in an outage."""
+    members: dict[str, dict[str, Any]] = field(default_factory=workspace)
+    """The workspace's users ``users.info`` tells of, by id; any other is ``user_not_found``."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def called(self, method: str) -> list[dict[str, Any]]:
@@ -56,13 +80,20 @@ def fake_slack() -> Iterator[FakeSlack]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server interface
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded"):
+                body: dict[str, Any] = dict(parse_qsl(raw.decode()))
+            else:
+                body = json.loads(raw or b"{}")
             if self.path.startswith("/actions/"):
                 with slack.lock:
                     slack.responses.append(body)
                 self._answer({"ok": True})
                 return
             method = self.path.removeprefix("/api/")
+            if slack.down:
+                self._answer({"ok": False, "error": "service_unavailable"}, status=503)
+                return
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 with slack.lock:
                     slack.refused.append(method)
@@ -73,12 +104,16 @@ def fake_slack() -> Iterator[FakeSlack]:
             if slack.error:
                 self._answer({"ok": False, "error": slack.error})
                 return
+            if method == "users.info":
+                found = slack.members.get(body.get("user", ""))
+                self._answer({"ok": True, "user": found} if found else {"ok": False, "error": "user_not_found"})
+                return
             ts = f"1700000000.{next(posted):06d}" if method == "chat.postMessage" else body.get("ts")
             self._answer({"ok": True, "channel": CHANNEL, "ts": ts})
 
-        def _answer(self, data: dict[str, Any]) -> None:
+        def _answer(self, data: dict[str, Any], status: int = 200) -> None:
             raw = json.dumps(data).encode()
-            self.send_response(200)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()

@@ -1,7 +1,7 @@
 """Slack's side of the web app: button presses at ``POST /integrations/slack/actions`` (taken
 only with Slack's signature, made within five minutes), the one-time link that binds a Slack
-user to the person signed in (``/integrations/slack/link``), and the person's links on
-``/me/slack``, where they are undone.
+user to the person signed in (``/integrations/slack/link``) once Slack says that user's address
+is theirs, and the person's links on ``/me/slack``, where they are undone.
 
 A press is a decision like any other (`bpo.web.slack_acting`). Slack wants an answer within three
 seconds, so a press is answered at once and decided after; the reject modal's submission is
@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from bpo.web.deps import current, log, message, page, web
 from bpo.web.pages import Csrf, checked, signed_in
 from bpo.web.slack_acting import handle_press, submitted
-from bpo.web.slack_links import LinkRefused, bind, links_of, look, unlink
+from bpo.web.slack_links import LinkRefused, ask_slack, bind, links_of, look, unlink
 from infra import slack
 from models.slack import REJECT_VIEW, BlockActions, SlackPayload, ViewSubmission
 
@@ -85,18 +85,23 @@ async def link_page(request: Request, token: Annotated[str, Query(max_length=100
     try:
         row = await asyncio.to_thread(look, web(request).engine, token)
     except LinkRefused as why:
-        return message(request, "This link no longer works", str(why), 410)
+        return message(request, why.title, str(why), why.status)
     return page(request, "slack_link.html", me=me, token=token, team=row.team, user=row.user)
 
 
 @router.post("/integrations/slack/link", response_class=HTMLResponse)
 async def link_bind(request: Request, csrf: Csrf, token: Annotated[str, Form(max_length=100)]) -> Response:
-    """Bind the link's Slack user to the person signed in; their presses then decide as them."""
-    me = checked(request, csrf)
+    """Bind the link's Slack user to the person signed in, only if Slack says that user's address
+    is theirs (a link sent on to someone else binds nothing); their presses then decide as them."""
+    me, w = checked(request, csrf), web(request)
+    bot = w.settings.slack_bot_token
+    api = slack.SlackApi(w.http, bot, w.settings.slack_api_url) if bot else None
     try:
-        await asyncio.to_thread(bind, web(request).engine, token, me.email, me.via)
+        row = await asyncio.to_thread(look, w.engine, token)
+        await ask_slack(api, row, me.email)
+        await asyncio.to_thread(bind, w.engine, token, me.email, me.via)
     except LinkRefused as why:
-        return message(request, "This link no longer works", str(why), 410)
+        return message(request, why.title, str(why), why.status)
     return RedirectResponse("/me/slack?linked=1", status_code=303)
 
 

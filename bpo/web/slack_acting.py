@@ -138,7 +138,8 @@ async def _linked(w: Web, team: str, user: str) -> str:
         url = f"{(w.settings.web_url or '').rstrip('/')}/integrations/slack/link?token={token}"
         raise Untold(
             "Your Slack account is not linked to bpo-transition yet, so nothing was decided. "
-            f"Open <{url}|this one-time link> signed in to the web app to link it (it works for 30 minutes), "
+            f"Open <{url}|this one-time link> signed in to the web app with your Slack account's address "
+            "to link it (it works for 30 minutes), "
             "then press the button again."
         )
     return person_id

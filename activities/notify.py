@@ -1,4 +1,5 @@
-"""Activities that reach people: a log line, a webhook (HTTP POST of JSON) or an email (SMTP)."""
+"""Activities that reach people: a log line, a webhook (HTTP POST of JSON), an email (SMTP) or a
+Slack message (Block Kit, through the deployment's Slack app)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from infra.audit import write_entries
 from infra.fetching import DEADLINE
 from infra.guard import Forbidden
 from infra.links import mint_link
+from infra.slack import SlackApi, SlackFailed
+from infra.slack_blocks import notice_blocks
 from infra.transport import Skipped, Transport, bad_channel, send_email
 from models.connections import DEPLOYMENT_WEBHOOK
 from models.deliveries import AuditEntry, Delivery, Notice
-from models.plan import EmailChannel, WebhookChannel
+from models.plan import EmailChannel, SlackChannel, WebhookChannel
 
 log = structlog.get_logger(__name__)
 LINKED = ("approval_requested", "reminder")
@@ -103,6 +106,8 @@ class NotifyActivities:
         try:
             if isinstance(channel, WebhookChannel):
                 await self._post(channel, notice, delivery.client)
+            elif isinstance(channel, SlackChannel):
+                await self._slack(channel, notice)
             elif isinstance(channel, EmailChannel):
                 smtp = self.transport.smtp_url(channel, delivery.client)
                 if not to:
@@ -132,6 +137,19 @@ class NotifyActivities:
             return None
         token = await asyncio.to_thread(mint_link, self.engine, to[0], path, self.transport.link_ttl)
         return f"{web.rstrip('/')}/login/link/{token}"
+
+    async def _slack(self, channel: SlackChannel, notice: Notice) -> None:
+        """Post ``notice`` to a Slack channel with the deployment's bot token, read here on the
+        worker, so it never enters the workflow's history."""
+        token = self.transport.setting("BPO_SLACK_BOT_TOKEN", self.transport.slack_token)
+        self.transport.slack_host()
+        text, blocks = notice_blocks(notice, self.transport.web_url)
+        try:
+            await SlackApi(self.http, token, self.transport.slack_api_url).post(channel.channel, text, blocks)
+        except SlackFailed as failed:
+            if failed.for_good:
+                raise bad_channel(str(failed)) from None
+            raise ApplicationError(str(failed)) from None
 
     def _audit(self, entry: AuditEntry, flush: str | None = None) -> None:
         with Session(self.engine) as session:

@@ -74,6 +74,8 @@ def build_worker(
         allowed_hosts=settings.allowed_hosts,
         web_url=settings.web_url,
         link_ttl=settings.link_ttl,
+        slack_token=settings.slack_bot_token,
+        slack_api_url=settings.slack_api_url,
     )
     notify = NotifyActivities(engine, http, transport, guarded)
     outbox = OutboxActivities(notify, settings.delivery_give_up)

@@ -26,7 +26,7 @@ from models.tables import AuditRecord
 from models.workstreams import split_id
 
 GENESIS = "0" * 64
-SENT_BY_PEOPLE = frozenset({"web-oidc", "web-link", "cli", "api"})
+SENT_BY_PEOPLE = frozenset({"web-oidc", "web-link", "cli", "api", "slack"})
 """How a command sent by a person arrives; its row must be signed where the transition trusts
 keys. Feed readings (``feed``) and the transition's own rows (no ``via``) are not commands."""
 READINGS = frozenset({"kpi_reading", "kpi_corrected"})

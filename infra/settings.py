@@ -106,6 +106,16 @@ class Settings(BaseSettings):
     """What a plan's ``${BPO_SMTP_URL}`` means on this worker: ``smtps://user:password@host``."""
     webhook_secret: str | None = Field(default=None, alias="BPO_WEBHOOK_SECRET", repr=False)
     """``whsec_…``: webhooks are signed with it (Standard Webhooks)."""
+    slack_signing_secret: str | None = Field(default=None, alias="BPO_SLACK_SIGNING_SECRET", repr=False)
+    """The Slack app's signing secret: the web app takes a button press only with Slack's
+    signature over it (``POST /integrations/slack/actions``)."""
+    slack_bot_token: str | None = Field(default=None, alias="BPO_SLACK_BOT_TOKEN", repr=False)
+    """The Slack app's bot token (``xoxb-…``): the worker posts a plan's ``kind: slack`` channels
+    with it and the web app updates the messages and asks Slack a linking user's address
+    (``users.info``, scope ``users:read.email``); unset, those channels are skipped and no Slack
+    account can be linked."""
+    slack_api_url: str = Field(default="https://slack.com/api", alias="BPO_SLACK_API_URL", pattern=r"^https?://\S+$")
+    """Where Slack's Web API answers (tests point it at a receiver on this machine)."""
     connections_file: Path | None = Field(default=None, alias="BPO_CONNECTIONS")
     """A YAML file of the deployment's connections that plans may name (mail servers, webhooks,
     feed endpoints and databases, each open to the clients it lists); see docs/security.md."""

@@ -65,6 +65,9 @@ class Transport:
     web_url: str | None = None
     """The web app's address: an approval request by mail carries a sign-in link to the gate."""
     link_ttl: timedelta = timedelta(hours=24)
+    slack_token: str | None = None
+    """``BPO_SLACK_BOT_TOKEN``: the Slack app's bot token a plan's ``kind: slack`` channels post with."""
+    slack_api_url: str = "https://slack.com/api"
 
     def setting(self, name: str, value: str | None = None) -> str:
         """This worker's value of the setting ``name`` (``value`` when given, one of its own, else
@@ -113,6 +116,10 @@ class Transport:
                 "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
             )
         return headers
+
+    def slack_host(self) -> None:
+        """Refuse a Slack API outside ``BPO_ALLOWED_HOSTS``."""
+        self.check_host(urlsplit(self.slack_api_url).hostname, "Slack API")
 
     def webhook_url(self, channel: WebhookChannel, client: str | None) -> str:
         """Where a webhook posts: ``BPO_WEBHOOK_URL``, the connection it names, or a plain URL the

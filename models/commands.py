@@ -25,10 +25,11 @@ GateKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 PeriodLabel = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")]
 RequestId = Annotated[str, Field(max_length=100)]
-Via = Literal["web-oidc", "web-link", "cli", "api", "feed"]
+Via = Literal["web-oidc", "web-link", "cli", "api", "feed", "slack"]
 """How the author of a command was known: signed in to the web app (single sign-on or an emailed
 link), an operator at the command line, or a caller of the web app's API; ``feed`` marks readings
-the transition pulled from a KPI feed itself."""
+the transition pulled from a KPI feed itself; ``slack``, a button pressed in Slack by a Slack user
+linked to the person (the web app signs it)."""
 Operator = Annotated[str, Field(min_length=1, max_length=254, pattern=r"^[^\x00-\x1f]+$")]
 Signature = Annotated[str, Field(min_length=1, max_length=200)]
 

@@ -190,7 +190,17 @@ class EmailChannel(_Connected):
         return self
 
 
-Channel = Annotated[LogChannel | WebhookChannel | EmailChannel, Field(discriminator="kind")]
+class SlackChannel(Strict):
+    """Notices posted to a Slack channel by the deployment's Slack app (``BPO_SLACK_BOT_TOKEN``);
+    an approval request carries Approve, Reject and Open buttons. The plan names the channel
+    only: the token is the deployment's (trust.md, "The boundary")."""
+
+    kind: Literal["slack"]
+    channel: str = Field(pattern=r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{8,20})$")
+    """``#acme-transition`` (the app must be a member), or a channel id (``C0123456789``)."""
+
+
+Channel = Annotated[LogChannel | WebhookChannel | EmailChannel | SlackChannel, Field(discriminator="kind")]
 
 
 class Cadence(Strict):

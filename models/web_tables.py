@@ -1,5 +1,6 @@
-"""What the web app keeps beside the audit trail: sign-in sessions, single-use links and API
-tokens. Every secret is stored as its SHA-256 only, so the database never holds one that works."""
+"""What the web app keeps beside the audit trail: sign-in sessions, single-use links, API tokens
+and Slack users linked to people. Every secret is stored as its SHA-256 only, so the database
+never holds one that works."""
 
 from __future__ import annotations
 
@@ -59,3 +60,35 @@ class ApiToken(SQLModel, table=True):
     """``read`` (status, inbox) or ``decide`` (also decisions and readings)."""
     expires_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     """When the token stops working (``BPO_API_TOKEN_TTL`` after it was made); none: expired."""
+
+
+class SlackLink(SQLModel, table=True):
+    """A Slack user bound to a person: their presses in Slack decide as that person. A row is
+    kept when the link is undone (``unlinked_at``), so who was linked when stays on record."""
+
+    __tablename__ = "slack_link"
+
+    id: str = Field(primary_key=True, max_length=36)
+    team: str = Field(max_length=32, index=True)
+    user: str = Field(max_length=32, index=True)
+    person: str = Field(max_length=254, index=True)
+    """The roster id (address) the Slack user acts as."""
+    linked_at: datetime = Field(sa_column=_when())
+    linked_via: str = Field(max_length=16)
+    """How the person was signed in when they linked (``web-oidc``, ``web-link``)."""
+    unlinked_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class SlackLinkToken(SQLModel, table=True):
+    """A one-time link offered in Slack to an unlinked user: whoever opens it signed in binds that
+    Slack user to themselves. Kept by its hash; ``used_at`` set once it was used."""
+
+    __tablename__ = "slack_link_token"
+
+    id: str = Field(primary_key=True, max_length=64)
+    """SHA-256 of the link's token."""
+    team: str = Field(max_length=32)
+    user: str = Field(max_length=32)
+    created_at: datetime = Field(sa_column=_when())
+    expires_at: datetime = Field(sa_column=_when())
+    used_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))

@@ -232,7 +232,9 @@ def verified_email(claims: dict[str, Any], email_claim: str | None = None) -> st
     if email_claim:
         value = claims.get(email_claim)
         if not isinstance(value, str) or "@" not in value:
-            raise SignInFailed(f"the identity provider gave no address in the claim '{email_claim}' (BPO_OIDC_EMAIL_CLAIM)")
+            raise SignInFailed(
+                f"the identity provider gave no address in the claim '{email_claim}' (BPO_OIDC_EMAIL_CLAIM)"
+            )
         return value.strip().lower()
     email = claims.get("email")
     if not isinstance(email, str) or "@" not in email:

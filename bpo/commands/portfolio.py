@@ -4,7 +4,9 @@ portfolio loses time) and `bpo export` (a trail's rows for a spreadsheet)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -56,3 +58,24 @@ async def cmd_analytics(args: argparse.Namespace, settings: Settings) -> None:
     if client is None:
         found.missing.insert(0, "Temporal could not be reached: every plan is unknown")
     print(found.model_dump_json(indent=2) if args.json else analytics_text(found))
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
+    """One transition's rows (or, with ``--all``, every transition's) of one kind, from the audit
+    database, as CSV or xlsx in ``--out``."""
+    from infra.exports import export_rows, to_csv, to_xlsx
+
+    if (args.id is None) == (not args.all):
+        raise Exit("name one transition's ID, or --all for every transition (not both)", REFUSED)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise Exit(f"--out: there is no folder {out.parent} to write {out.name} in", REFUSED)
+    engine = audit_engine(settings)
+    header, rows = export_rows(engine, args.what, None if args.all else args.id)
+    out.write_bytes(to_csv(header, rows) if args.format == "csv" else to_xlsx(header, rows, args.what))
+    print(f"wrote {out}: {len(rows)} rows of {args.what}")
+    if not rows:
+        print(
+            f"note: the audit trail has no {args.what} for {'any transition' if args.all else repr(args.id)}",
+            file=sys.stderr,
+        )

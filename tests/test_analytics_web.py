@@ -112,3 +112,9 @@ def test_a_transitions_download_is_for_its_roster(app):
     assert [r["kind"] for r in rows].count("approved") == 3 and {r["transition_id"] for r in rows} == {"t-1"}
     assert signed_in(app, OUTSIDER).get("/t/t-1/export/decisions.csv").status_code == 403
     assert signed_in(app, EVE).get("/t/t-1/export/passwords.csv").status_code == 422
+
+
+def test_a_workstreams_download_reaches_the_workstream(app):
+    got = signed_in(app, EVE).get("/t/prog/email/export/raid.csv")
+    assert got.status_code == 200 and got.headers["content-disposition"] == 'attachment; filename="prog-email-raid.csv"'
+    assert got.content.decode("utf-8-sig").splitlines() == ["transition_id,at,phase"]

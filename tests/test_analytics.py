@@ -222,3 +222,28 @@ def test_bpo_analytics_never_makes_an_audit_database(bpo, tmp_path):
     code, _, err = bpo("analytics")
     assert code == 1 and "there is no audit database" in err
     assert not (tmp_path / "audit.db").exists()
+
+
+def test_a_trail_the_rules_wrote_reads_against_its_plan(engine):
+    from bpo.analytics import facts_of
+    from tests.rules.sim import LI as LEAD
+    from tests.rules.sim import PLAN, START, Run
+
+    run = Run()
+    run.later(hours=24)
+    run.approve("gap_analysis_approved", LEAD)
+    run.later(hours=48)
+    run.approve("slas_signed", DANA, "raj@northstar.example")
+    run.tick("governance_defined", LEAD, "raci", "escalation_matrix", "communication_protocol", "knowledge_base")
+    with Session(engine) as session:
+        write_entries(run.audit, session=session)
+    facts = facts_of(PLAN, START)
+    # the plan's phases back to back from its starts_on (midnight UTC): 14 + 10 + 30 + 56 + 60 + 45 days
+    starts = datetime.combine(PLAN.starts_on, datetime.min.time(), tzinfo=UTC)
+    assert (facts.phases["planning"].planned_hours, facts.go_live) == (14 * 24, starts + timedelta(days=215))
+    found = analytics(engine, AnalyticsFilter(client=PLAN.client), {"t-1": facts}, run.now + timedelta(hours=5))
+    [planning] = [p for p in found.phases if p.key == "planning"]
+    assert (planning.name, planning.actual.median_hours, planning.on_time_share) == ("Strategic planning", 72, 1)
+    assert by(found, "gate", "gap_analysis_approved").median_hours == 24
+    assert by(found, "role", "program_manager").count == 2  # Li's approval and her ticks, each counted once
+    assert {w.gate for w in found.waiting} >= {"kickoff_held"} and found.waiting[0].waited_hours == 5

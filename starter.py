@@ -161,6 +161,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--verify", action="store_true", help="check the chain and every signature: exit 0 intact, 1 not, 3 could not check"
     )
 
+    p = add("analytics", "where the portfolio loses time: phases, gate turnaround, waits, reworks", "portfolio:cmd_analytics")
+    p.add_argument("--client", help="only this client's transitions (from their plans, which Temporal holds)")
+    p.add_argument("--provider", help="only this provider's transitions (from their plans)")
+    p.add_argument("--program", metavar="ID", help="a program's id: it and its workstreams")
+    p.add_argument("--since", metavar="DATE", help="only transitions started on or after this day (2027-01-31)")
+    p.add_argument("--until", metavar="DATE", help="only transitions started on or before this day")
+    p.add_argument("--json", action="store_true")
+
+    p = add("export", "a trail's decisions, readings, RAID log, settlements or escalations as CSV or xlsx", "portfolio:cmd_export")
+    p.add_argument("id", nargs="?", help="the transition (or --all)")
+    p.add_argument("--all", action="store_true", help="every transition in the audit database")
+    p.add_argument("--what", required=True, choices=["decisions", "readings", "raid", "settlements", "escalations"])
+    p.add_argument("--format", default="csv", choices=["csv", "xlsx"], help="default csv")
+    p.add_argument("--out", required=True, metavar="FILE", help="where to write it")
+
     from bpo.commands.registry import add_commands  # approve, tick, reject, waive, pause, ...
 
     add_commands(add)

@@ -23,6 +23,7 @@ RESERVED_KEYS = (
     "audit",
     "calendar",
     "evidence",
+    "export",
     "gates",
     "kpi",
     "program",

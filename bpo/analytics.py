@@ -1,0 +1,127 @@
+"""The portfolio's analytics as the command line and the web app give them: each transition's
+plan read from Temporal for what the audit trail does not keep (`facts_of`), and the figures
+as text (`analytics_text`). The figures themselves are `infra.analytics`'s."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime
+
+import structlog
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from bpo.errors import BpoError
+from bpo.render import table
+from bpo.report import planned_phases
+from infra.analytics import compute, read_events
+from models.analytics import Analytics, AnalyticsFilter, PersonFacts, PlanFacts, PlannedPhase, Spread
+from models.plan import Plan
+
+log = structlog.get_logger(__name__)
+HOUR = 3600.0
+AT_ONCE = 8
+"""How many plans are asked of Temporal at the same time."""
+
+
+def facts_of(plan: Plan, started_at: datetime) -> PlanFacts:
+    """What the analytics need of a plan: its client and provider, each phase's name, planned
+    length (as the report's timeline plans it, from ``starts_on`` else ``started_at``) and gates,
+    the planned go-live (the last phase's planned end), and each person's roles and side."""
+    spans = planned_phases(plan, started_at)
+    return PlanFacts(
+        client=plan.client,
+        provider=plan.provider,
+        phases={
+            phase.key: PlannedPhase(
+                name=phase.name,
+                planned_hours=round((span.end - span.start).total_seconds() / HOUR, 2),
+                gates=[g.key for g in phase.gates],
+            )
+            for phase, span in zip(plan.phases, spans, strict=True)
+        },
+        go_live=spans[-1].end if spans else None,
+        people={p.id: PersonFacts(roles=list(p.roles), org=p.org) for p in plan.people},
+    )
+
+
+async def plans_of(client: Client, started: dict[str, datetime]) -> dict[str, PlanFacts]:
+    """The facts of each transition's plan that Temporal still holds (one whose history is gone
+    has none), keyed by its id; ``started`` gives each id its start."""
+    from bpo.api import get_plan
+
+    gate = asyncio.Semaphore(AT_ONCE)
+
+    async def one(transition_id: str) -> tuple[str, PlanFacts | None]:
+        async with gate:
+            try:
+                return transition_id, facts_of(await get_plan(client, transition_id), started[transition_id])
+            except BpoError as error:  # an id Temporal no longer knows: its plan is gone
+                log.info("analytics_plan_unknown", transition_id=transition_id, error=str(error))
+                return transition_id, None
+
+    found = await asyncio.gather(*(one(t) for t in started))
+    return {t: facts for t, facts in found if facts is not None}
+
+
+async def portfolio(engine: Engine, client: Client | None, query: AnalyticsFilter, now: datetime) -> Analytics:
+    """The analytics of the transitions ``query`` chooses, with their plans from ``client`` (none:
+    the figures the trail alone gives)."""
+    trails = await asyncio.to_thread(read_events, engine, query)
+    facts = await plans_of(client, {t: events[0].at for t, events in trails.items()}) if client else {}
+    return compute(trails, query, facts, now)
+
+
+def _hours(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}h"
+
+
+def _spread(s: Spread) -> list[str]:
+    return [str(s.count), _hours(s.median_hours), _hours(s.p90_hours)]
+
+
+def _day(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d}" if moment else "-"
+
+
+def analytics_text(a: Analytics) -> str:
+    """The figures as a person reads them on a terminal: one table per question."""
+    parts: list[str] = []
+
+    def section(title: str, head: list[str], rows: Iterable[list[str]]) -> None:
+        rows = list(rows)
+        parts.append(title + "\n" + (table(head, rows) if rows else "  none"))
+
+    section(
+        "PHASES, planned against actual",
+        ["PHASE", "NAME", "PASSED", "MEDIAN", "P90", "PLANNED MEDIAN", "ON TIME"],
+        (
+            [p.key, p.name, *_spread(p.actual), _hours(p.planned.median_hours),
+             "-" if p.on_time_share is None else f"{p.on_time_share:.0%}"]
+            for p in a.phases
+        ),
+    )  # fmt: skip
+    section(
+        "GATE TURNAROUND, from the gate's opening to the decision",
+        ["BY", "WHO OR WHAT", "DECISIONS", "MEDIAN", "P90"],
+        ([t.by, t.key, *_spread(t.spread)] for t in a.turnaround),
+    )
+    section(
+        "WAITING NOW, longest first",
+        ["TRANSITION", "PHASE", "GATE", "OPEN SINCE", "WAITED"],
+        ([w.transition_id, w.phase, w.gate, _day(w.since), _hours(w.waited_hours)] for w in a.waiting),
+    )
+    section(
+        "TRANSITIONS",
+        ["TRANSITION", "STARTED", "REWORKS", "ESCALATIONS", "WAIVERS", "PAUSES", "PAUSED", "GO-LIVE PLANNED",
+         "GO-LIVE", "LATE (DAYS)"],
+        (
+            [t.transition_id, _day(t.started_at), str(t.reworks), str(t.escalations), str(t.waivers), str(t.pauses),
+             _hours(t.paused_hours), _day(t.planned_go_live), _day(t.go_live),
+             "-" if t.go_live_late_days is None else f"{t.go_live_late_days:g}"]
+            for t in a.transitions
+        ),
+    )  # fmt: skip
+    parts += [f"note: {m}" for m in a.missing]
+    return "\n\n".join(parts)

@@ -1,0 +1,81 @@
+"""Commands for the program office's view across transitions: `bpo analytics` (where the
+portfolio loses time) and `bpo export` (a trail's rows for a spreadsheet)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bpo.commands.common import REFUSED, Exit, audit_engine, client_for
+from infra.settings import Settings
+from models.analytics import AnalyticsFilter
+from models.errors import describe
+
+
+def filter_of(args: argparse.Namespace) -> AnalyticsFilter:
+    """The filter the options ask for, or exit 2 saying which option is wrong."""
+    try:
+        return AnalyticsFilter(
+            client=args.client,
+            provider=args.provider,
+            program=args.program,
+            since=_day(args.since, "--since"),
+            until=_day(args.until, "--until"),
+        )
+    except ValidationError as error:
+        raise Exit(f"the filter is wrong: {describe(error)}", REFUSED) from None
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Exit(f"{option}: '{text[:40]}' is not a day; write it as 2027-01-31", REFUSED) from None
+
+
+async def cmd_analytics(args: argparse.Namespace, settings: Settings) -> None:
+    """Where the portfolio loses time, from the audit database: phases planned against actual,
+    gate turnaround, what waits now, reworks, escalations, waivers, pauses and go-live.
+    Each transition's plan comes from Temporal; without it the trail's own figures are shown,
+    unless the client or provider is asked for, which only the plan says."""
+    from bpo.analytics import analytics_text, portfolio
+
+    query = filter_of(args)
+    engine = audit_engine(settings)
+    try:
+        client = await client_for(settings)
+    except Exit as away:
+        if query.client or query.provider:
+            raise Exit(f"--client and --provider are the plan's, which Temporal holds: {away}", away.code) from None
+        client = None
+    found = await portfolio(engine, client, query, datetime.now(UTC))
+    if client is None:
+        found.missing.insert(0, "Temporal could not be reached: every plan is unknown")
+    print(found.model_dump_json(indent=2) if args.json else analytics_text(found))
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
+    """One transition's rows (or, with ``--all``, every transition's) of one kind, from the audit
+    database, as CSV or xlsx in ``--out``."""
+    from infra.exports import export_rows, to_csv, to_xlsx
+
+    if (args.id is None) == (not args.all):
+        raise Exit("name one transition's ID, or --all for every transition (not both)", REFUSED)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise Exit(f"--out: there is no folder {out.parent} to write {out.name} in", REFUSED)
+    engine = audit_engine(settings)
+    header, rows = export_rows(engine, args.what, None if args.all else args.id)
+    out.write_bytes(to_csv(header, rows) if args.format == "csv" else to_xlsx(header, rows, args.what))
+    print(f"wrote {out}: {len(rows)} rows of {args.what}")
+    if not rows:
+        print(
+            f"note: the audit trail has no {args.what} for {'any transition' if args.all else repr(args.id)}",
+            file=sys.stderr,
+        )

@@ -1,0 +1,107 @@
+"""`bpo export`: a trail's rows for a spreadsheet, exactly the trail's, with every formula-looking
+text kept as text, times in ISO form with their zone; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlmodel import Session
+
+from infra.audit import write_entries
+from infra.db import make_engine
+from infra.exports import WHATS, export_rows, neutral
+from starter import build_parser
+from tests.test_analytics import DANA, RAJ, T1, bpo, portfolio, trail  # noqa: F401 (bpo: the fixture)
+
+FORMULA = '=HYPERLINK("http://evil.example","click")'
+
+
+def rows() -> list:
+    extra = trail("acme-1x", T1, [
+        (1, "noted", {"actor": DANA, "note": FORMULA}),
+        (2, "noted", {"actor": RAJ, "note": "+1 for the plan"}),
+        (3, "kpi_reading", {"actor": RAJ, "period": "2027-W01", "values": {"csat": 91.5, "aht": 300}}),
+        (4, "raid_added", {"actor": DANA, "item": "R-1", "kind": "risk", "note": "@ vendor late"}),
+        (5, "settlement", {"period": 1, "credit": 1200.0, "currency": "EUR", "breaches": ["csat"]}),
+    ])  # fmt: skip
+    return portfolio() + extra
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        (FORMULA, "'" + FORMULA),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain = fine", "plain = fine"),
+        (-3.5, -3.5),
+        (datetime(2027, 1, 4, 9, tzinfo=UTC), "2027-01-04T09:00:00+00:00"),
+        (datetime(2027, 1, 4, 9), "2027-01-04T09:00:00+00:00"),
+        (["a", "=b"], "a; =b"),
+    ],
+)
+def test_a_text_a_spreadsheet_would_run_is_kept_as_text(value, cell):
+    assert neutral(value) == cell
+
+
+def test_an_export_holds_exactly_the_trails_rows_of_its_kind(engine):
+    with Session(engine) as session:
+        write_entries(rows(), session=session)
+    header, decisions = export_rows(engine, "decisions", "acme-1")
+    kinds = [r[header.index("kind")] for r in decisions]
+    assert kinds == ["approved", "approved", "rejected", "approved", "paused", "resumed", "waived"]
+    assert decisions[2][header.index("note")] == "'=cmd"
+    assert decisions[0][header.index("at")] == "2027-01-04T19:00:00+00:00"
+    _, every = export_rows(engine, "decisions", None)
+    assert len(every) == 7 + 2 + 1 + 2  # acme-1, acme-2, globex-1, acme-1x's notes (its RAID item is in raid)
+    header, readings = export_rows(engine, "readings", None)
+    assert sorted((r[header.index("metric")], r[header.index("value")]) for r in readings) == [("aht", 300), ("csat", 91.5)]
+    header, raid = export_rows(engine, "raid", None)
+    assert [(r[header.index("item")], r[header.index("note")]) for r in raid] == [("R-1", "'@ vendor late")]
+    header, settled = export_rows(engine, "settlements", None)
+    assert [(r[header.index("credit")], r[header.index("currency")], r[header.index("breaches")]) for r in settled] == [
+        (1200.0, "EUR", "csat")
+    ]
+    header, escalations = export_rows(engine, "escalations", None)
+    assert [(r[header.index("transition_id")], r[header.index("level")]) for r in escalations] == [("acme-1", 1)]
+
+
+def test_the_cli_offers_every_export_there_is():
+    parser = build_parser()
+    export = next(a for a in parser._subparsers._group_actions[0].choices["export"]._actions if a.dest == "what")
+    assert tuple(export.choices) == WHATS
+
+
+def test_bpo_export_writes_csv_and_xlsx_that_open_with_the_formula_as_text(bpo, tmp_path: Path):  # noqa: F811
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    with Session(engine) as session:
+        write_entries(rows(), session=session)
+    code, out, _ = bpo("export", "acme-1x", "--what", "decisions", "--out", str(tmp_path / "d.csv"))
+    assert code == 0 and "2 rows of decisions" in out
+    read = list(csv.DictReader(io.StringIO((tmp_path / "d.csv").read_text(encoding="utf-8-sig"))))
+    assert [(r["by"], r["note"]) for r in read] == [(DANA, "'" + FORMULA), (RAJ, "'+1 for the plan")]
+    assert read[0]["at"] == (T1 + timedelta(hours=1)).isoformat()
+    code, _, _ = bpo("export", "--all", "--what", "decisions", "--format", "xlsx", "--out", str(tmp_path / "d.xlsx"))
+    assert code == 0
+    sheet = load_workbook(tmp_path / "d.xlsx").active
+    cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value and str(c.value).endswith("click\")")]
+    assert [(c.value, c.data_type) for c in cells] == [("'" + FORMULA, "s")]
+    assert sheet.max_row == 1 + 12
+
+
+def test_bpo_export_refuses_what_it_cannot_do_in_words(bpo, tmp_path: Path):  # noqa: F811
+    make_engine(f"sqlite:///{tmp_path}/audit.db")
+    code, _, err = bpo("export", "--what", "raid", "--out", str(tmp_path / "r.csv"))
+    assert code == 2 and "name one transition's ID, or --all" in err
+    code, _, err = bpo("export", "t1", "--what", "raid", "--out", str(tmp_path / "nowhere" / "r.csv"))
+    assert code == 2 and "there is no folder" in err
+    code, _, err = bpo("export", "t1", "--what", "raid", "--out", str(tmp_path / "r.csv"))
+    assert code == 0 and "has no raid for 't1'" in err

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from starlette.routing import Match
 
-from bpo.web import api, pages
+from bpo.web import api, control, pages
 
 
 def route_for(router, method: str, path: str) -> tuple[str, dict] | None:
@@ -25,7 +25,7 @@ def route_for(router, method: str, path: str) -> tuple[str, dict] | None:
         (api.router, "GET", "/api/transitions/{id}", None),
         (api.router, "POST", "/api/transitions/{id}/gates/process_maps/tick", "process_maps"),
         (api.router, "POST", "/api/transitions/{id}/readings", None),
-        (pages.router, "GET", "/t/{id}", None),
+        (control.router, "GET", "/t/{id}", None),  # the transition page, with its forms
         (pages.router, "GET", "/t/{id}/gates/hypercare_exit", "hypercare_exit"),
         (pages.router, "GET", "/t/{id}/kpi", None),
         (pages.router, "GET", "/t/{id}/report", None),

@@ -166,7 +166,8 @@ def entries(plan: Plan, status: TransitionStatus) -> list[Entry]:
                 until=until,
             )
         )
-    return events
+    # a series that ended before its first occurrence has none: left out rather than sent empty
+    return [e for e in events if e.every is None or e.until is None or e.until >= e.at]
 
 
 def occurrences(entry: Entry, zone: tzinfo, horizon: datetime) -> list[Entry]:

@@ -10,7 +10,7 @@ import icalendar
 
 from bpo.calendar import render_calendar
 from models.calendar import zone
-from models.commands import Approve, Pause, Resume
+from models.commands import Approve, Cancel, Pause, Resume
 from models.plan_loader import parse_plan
 from models.workstreams import workstream_plan
 from tests.rules.sim import DANA, LI, REFERENCE_PLAN, Run
@@ -83,6 +83,15 @@ def test_check_ins_and_business_reviews_are_recurring_events_anchored_at_the_sta
     review = feed["t-1-review@bpo-transition"]
     assert review["RRULE"]["FREQ"] == ["WEEKLY"] and review["RRULE"]["INTERVAL"] == [13]
     assert review["RRULE"]["UNTIL"] == [datetime(2029, 12, 31, tzinfo=UTC)]  # steady_state.until
+
+
+def test_a_cancelled_transitions_check_ins_end_there_under_the_same_uid_with_a_higher_sequence():
+    run = berlin_run(datetime(2027, 1, 4, 9, 0, tzinfo=BERLIN))
+    run.later(days=20)
+    status = run.do(Cancel(by=DANA, reason="contract withdrawn"))
+    check_in = events(render_calendar(run.machine.plan, status, run.now))["t-1-check-in@bpo-transition"]
+    assert check_in["RRULE"]["UNTIL"] == [run.now] and check_in["SEQUENCE"] == 1
+    assert check_in["DTSTART"].dt == datetime(2027, 1, 11, 9, 0, tzinfo=BERLIN)  # the past ones stay
 
 
 def test_pausing_moves_the_due_under_the_same_uid_with_a_higher_sequence():

@@ -21,6 +21,9 @@ transition itself.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import secrets
 from datetime import timedelta
 
 import structlog
@@ -35,6 +38,9 @@ from infra.transport import Skipped
 from models.deliveries import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
 from models.tables import AuditRecord, audit_uuid
 
+PROCESS_KEY = secrets.token_bytes(32)
+"""The marks' key of a worker built without one (tests): the same for every flush of the process."""
+
 log = structlog.get_logger(__name__)
 PARALLEL = 8
 """Deliveries of one flush made at once."""
@@ -43,9 +49,17 @@ PARALLEL = 8
 class OutboxActivities:
     """Holds the notifier and how long deliveries are tried; ``flush`` is the registered activity."""
 
-    def __init__(self, notify: NotifyActivities, give_up: timedelta) -> None:
+    def __init__(self, notify: NotifyActivities, give_up: timedelta, mark_key: bytes = PROCESS_KEY) -> None:
         self.notify = notify
         self.give_up = give_up
+        self.mark_key = mark_key
+        """The workers' secret the flushes' marks are keyed with (`Settings.audit_mark_key`)."""
+
+    def _mark(self, nonce: str | None) -> str | None:
+        """The value a flush marks its rows with: the flush's own value (made in the workflow, the
+        same when it runs again, but computable by whoever learns the run's id) keyed with the
+        workers' secret, which neither the audit database nor Temporal ever holds."""
+        return hmac.new(self.mark_key, nonce.encode(), hashlib.sha256).hexdigest() if nonce else None
 
     @activity.defn(name="flush_outbox")
     async def flush(self, batch: Flush) -> Flushed:
@@ -54,17 +68,18 @@ class OutboxActivities:
         keeps them and writes them with a later flush."""
         audit_error = None
         collided: list[str] = []
-        since = await self._since(batch)
+        mark = self._mark(batch.nonce)
+        since = await self._since(batch, mark)
         if batch.audit:
             try:
-                await asyncio.to_thread(record_entries, self.notify.engine, batch.audit, batch.nonce)
+                await asyncio.to_thread(record_entries, self.notify.engine, batch.audit, mark)
             except AuditCollision as collision:  # logged as an error where it was found
                 audit_error = str(collision)
                 collided.append(collision.event_id)
             except Exception as error:
                 audit_error = f"the audit database could not be written ({type(error).__name__})"
                 log.warning("audit_deferred", transition_id=batch.audit[0].transition_id, error=audit_error)
-        sent = await asyncio.to_thread(self._already_sent, batch.deliveries, batch.nonce) if batch.deliveries else set()
+        sent = await asyncio.to_thread(self._already_sent, batch.deliveries, mark) if batch.deliveries else set()
         gate = asyncio.Semaphore(PARALLEL)
         logged: list[DeliveryOutcome] = []
 
@@ -72,7 +87,7 @@ class OutboxActivities:
             if _id(delivery) in sent:
                 return DeliveryOutcome(status="sent")
             async with gate:
-                outcome = await self._deliver(delivery, collided, batch.nonce)
+                outcome = await self._deliver(delivery, collided, mark)
             if outcome.entry is not None and delivery.channel.kind == "log":
                 logged.append(outcome)
             return outcome
@@ -81,7 +96,7 @@ class OutboxActivities:
         rows = [o.entry for o in logged if o.entry]
         if rows:  # a log line written twice harms no one: their rows go in one write at the end
             try:
-                await asyncio.to_thread(record_entries, self.notify.engine, rows, batch.nonce)
+                await asyncio.to_thread(record_entries, self.notify.engine, rows, mark)
                 for outcome in logged:
                     outcome.entry = None
             except AuditCollision as collision:
@@ -97,7 +112,7 @@ class OutboxActivities:
             audit_head=None if collided else await self._head(batch, since),
         )
 
-    async def _since(self, batch: Flush) -> int | None:
+    async def _since(self, batch: Flush, mark: str | None) -> int | None:
         """Where the chain stands before this flush writes (its earlier try's rows aside)."""
         ids = [e.id for e in batch.audit] + [_id(d) for d in batch.deliveries]
         tid = next((e.transition_id for e in batch.audit), None) or next(
@@ -106,7 +121,7 @@ class OutboxActivities:
         if tid is None:
             return None
         try:
-            return await asyncio.to_thread(chain_before, self.notify.engine, tid, ids, batch.nonce)
+            return await asyncio.to_thread(chain_before, self.notify.engine, tid, ids, mark)
         except Exception:  # the database is away: this flush's head says nothing of before
             return None
 

@@ -78,7 +78,7 @@ def build_worker(
         slack_api_url=settings.slack_api_url,
     )
     notify = NotifyActivities(engine, http, transport, guarded)
-    outbox = OutboxActivities(notify, settings.delivery_give_up)
+    outbox = OutboxActivities(notify, settings.delivery_give_up, settings.audit_mark_key())
     feeds = FeedActivities(guarded, secrets, connections, trusted=http)
     store = open_store(settings.evidence_location, settings.evidence_s3_endpoint)
     evidence = EvidenceActivities(guarded, store, settings.evidence_max_mb * 1024 * 1024, engine)

@@ -21,6 +21,7 @@ from models.commands import BY_UPDATE
 from models.commands import COMMANDS as COMMAND_MODELS
 from models.deliveries import ChainHead
 from models.keys import same_key
+from models.program import RELAYED
 from models.signing import canonical_json, verify
 from models.tables import AuditRecord
 from models.workstreams import split_id
@@ -84,6 +85,7 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
     """
     chained = sorted(rows, key=lambda r: r.position or 0)
     trusted: list[str] = []
+    program: str | None = None  # a workstream's, named by its first row
     covered: set[tuple[str, bytes]] = set()
     applied: dict[str, str] = {}
     prev, signed = GENESIS, 0
@@ -102,8 +104,9 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
             if expected != 1:
                 return Verdict(expected - 1, signed, f"{_name(row)} starts the transition again in the middle")
             trusted = list(row.detail.get("trusted_keys", []))
+            program = row.detail.get("program")
         if row.signature:
-            if not _signature_holds(row, trusted):
+            if not _signature_holds(row, trusted, program):
                 return Verdict(expected - 1, signed, f"{_name(row)} carries a signature that no trusted key made")
             request = (row.detail.get("signed") or {}).get("fields", {}).get("request_id")
             if request and request in applied and row.kind in COMMANDS:  # one command, one decision
@@ -181,7 +184,7 @@ def hold_to_heads(rows: Sequence[AuditRecord], heads: Sequence[ChainHead]) -> st
     return None
 
 
-def _signature_holds(row: AuditRecord, trusted: list[str]) -> bool:
+def _signature_holds(row: AuditRecord, trusted: list[str], program: str | None = None) -> bool:
     signed = row.detail.get("signed") or {}
     command_type = BY_UPDATE.get(signed.get("command", ""))
     if command_type is None:
@@ -190,8 +193,11 @@ def _signature_holds(row: AuditRecord, trusted: list[str]) -> bool:
         command = command_type.model_validate({**signed.get("fields", {}), "signature": row.signature})
     except ValueError:
         return False
-    # A workstream's row may carry its program's command, relayed: signed for the program.
+    # A workstream's row may carry its program's command, relayed: signed for the program, which
+    # its first row names, and only a command a program relays (pause, resume, cancel, roster, keys).
     signed_for = signed.get("transition", row.transition_id)
-    if signed_for not in (row.transition_id, split_id(row.transition_id)[0]):
+    if signed_for != row.transition_id and (
+        signed_for != program or signed_for != split_id(row.transition_id)[0] or command_type.update not in RELAYED
+    ):
         return False
     return getattr(command, "by", row.actor) == row.actor and verify(trusted, signed_for, command, signed.get("run"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -105,6 +106,10 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(default=None, alias="BPO_SMTP_URL", repr=False)
     """What a plan's ``${BPO_SMTP_URL}`` means on this worker: ``smtps://user:password@host``."""
     webhook_secret: str | None = Field(default=None, alias="BPO_WEBHOOK_SECRET", repr=False)
+    audit_mark_secret: str | None = Field(default=None, alias="BPO_AUDIT_MARK_KEY", repr=False)
+    """The workers' shared secret that keys each flush's mark on its audit rows (docs/trust.md):
+    whoever writes the audit table cannot make a row pass for a flush's own. Every worker of a
+    deployment must have the same one; without it, one is kept in the data folder."""
     """``whsec_…``: webhooks are signed with it (Standard Webhooks)."""
     slack_signing_secret: str | None = Field(default=None, alias="BPO_SLACK_SIGNING_SECRET", repr=False)
     """The Slack app's signing secret: the web app takes a button press only with Slack's
@@ -258,6 +263,19 @@ class Settings(BaseSettings):
     def evidence_location(self) -> str:
         """``BPO_EVIDENCE_STORE``, else the data folder's ``evidence``."""
         return self.evidence_store or str((self.data_dir / "evidence").resolve())
+
+    def audit_mark_key(self) -> bytes:
+        """`audit_mark_secret`, or the key kept in ``BPO_DATA_DIR/audit-mark.key`` (made once,
+        readable by this user only), so a worker started again marks as it did."""
+        if self.audit_mark_secret:
+            return self.audit_mark_secret.encode()
+        path = self.data_dir / "audit-mark.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
 
     @property
     def audit_url(self) -> str:

@@ -52,6 +52,11 @@ async def verify_while_signalled(address: str, url: str, tid: str) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (docs/security.md, 'does not yet promise'): a history grown by any signal still counts as a flush "
+    "under way; --verify should wait for a head to cover the tail rows, and say 3 when none does",
+)
 def test_a_signal_that_writes_nothing_does_not_make_forged_tail_rows_a_flush_under_way(tmp_path: Path):
     private, _ = new_key_pair()
     s = Stack(tmp_path, {"BPO_SIGNING_KEY": private})

@@ -102,7 +102,7 @@ def test_secrets_come_from_the_env_file_never_from_this_one_and_images_run_unpri
                 value = line.split(":", 1)[1].strip()
                 assert value.startswith("${") or "${" in value, f"{line.strip()}: a secret belongs in .env"
     example = (ROOT / ".env.example").read_text()
-    for name in ("TEMPORAL_DB_PASSWORD", "BPO_DB_PASSWORD", "BPO_SIGNING_KEY", "BPO_CODEC_TOKEN"):
+    for name in ("TEMPORAL_DB_PASSWORD", "BPO_DB_PASSWORD", "BPO_SIGNING_KEY", "BPO_CODEC_TOKEN", "BPO_AUDIT_MARK_KEY"):
         assert f"{name}=" in example
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "\nUSER bpo\n" in dockerfile
@@ -116,7 +116,7 @@ def test_the_proxy_takes_an_evidence_upload_whole_and_keeps_sign_in_links_out_of
     assert "access_log off;" in link and "proxy_pass" in link
 
 
-REQUIRED = {"TEMPORAL_DB_PASSWORD", "BPO_DB_PASSWORD"}
+REQUIRED = {"TEMPORAL_DB_PASSWORD", "BPO_DB_PASSWORD", "BPO_AUDIT_MARK_KEY"}
 """What docs/deploy.md says to set in .env beyond what .env.example fills in."""
 
 

@@ -33,6 +33,8 @@ class Feeder:
         self.machine = machine
         self.woke = woke
         self.pulling: set[str] = set()
+        self.closing = False
+        """The run is about to continue as new: no pull starts, the new run starts it."""
 
     def _ready(self) -> list[FeedPull]:
         return self.machine.take_pulls(workflow.now(), self.pulling)
@@ -40,11 +42,16 @@ class Feeder:
     async def run(self) -> None:
         """Start every pull that is due, for as long as the transition runs."""
         while True:
-            await workflow.wait_condition(lambda: bool(self._ready()))
+            await workflow.wait_condition(lambda: not self.closing and bool(self._ready()))
             for asked in self._ready():
                 self.pulling.add(asked.source.name)
                 self.machine.pull_started(asked.source.name)
                 asyncio.create_task(self._pull(asked))
+
+    async def settled(self) -> None:
+        """Start no more pulls and wait for those under way to be kept, so none outlives the run."""
+        self.closing = True
+        await workflow.wait_condition(lambda: not self.pulling)
 
     async def _pull(self, asked: FeedPull) -> None:
         try:

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         HISTORY_BUDGETED,
         NEWEST,
         OUTBOX_FLUSH,
+        PULLS_SETTLED,
         RULES_EPOCH,
         RUNS_BY_BUDGET,
         SIGNATURES_BOUND,
@@ -122,7 +123,8 @@ class TransitionWorkflow:
         else:
             carrier = Sender(self.machine, self._changed)
         pump = asyncio.create_task(carrier.run())
-        asyncio.create_task(feeder.Feeder(self.machine, self._woke_by_feed).run())
+        pulls = feeder.Feeder(self.machine, self._woke_by_feed)
+        asyncio.create_task(pulls.run())
         rechecker = Rechecker(self.machine, self._woke_by_feed)
         asyncio.create_task(rechecker.run())
         streams = Streams(self.machine, start, self._woke_by_feed)
@@ -150,6 +152,8 @@ class TransitionWorkflow:
                     timer.cancel()  # a run that ends with a timer pending confuses the test server
                     timer, timer_at = None, None
                 await rechecker.settled()  # a check started in this turn is kept, not lost
+                if self._changed(PULLS_SETTLED):  # and a pull: its activity may not outlive the run
+                    await pulls.settled()
                 await self._settle(streams)
                 await self._drain(carrier, pump, ending=False)
                 self._continue_as_new(start)

@@ -110,6 +110,12 @@ WAVE_VOLUMES = "wave-volumes-2026-12"
 """A wave's notice counts the scope's volume and FTE ("50% of the volume: 21,000 of 42,000
 contacts a month, 12 of 24 FTE"); a workstream's wave counts its own scope. Asked on its own."""
 
+PULLS_SETTLED = "pulls-settled-2026-12"
+"""A run that continues as new first lets the feed pulls under way finish (and starts no other):
+their readings or misses are kept in the carried state instead of lost with the run, and no
+activity outlives its run (one that does holds the test server's clock forever). Asked on its
+own, at the continue-as-new."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one
@@ -173,6 +179,7 @@ CHANGES = (
     NOTICE_NAMES,
     FLUSH_MARKED,
     WAVE_VOLUMES,
+    PULLS_SETTLED,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""

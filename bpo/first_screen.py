@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from sqlalchemy import create_engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from models.tables import AuditRecord
@@ -149,7 +149,7 @@ def watch_trail(audit_url: str, say: Callable[[str], None], stop: threading.Even
             with Session(engine) as session:
                 query = select(AuditRecord).where(col(AuditRecord.recorded_at) >= since)
                 rows = session.exec(query.order_by(col(AuditRecord.recorded_at), col(AuditRecord.position))).all()
-        except OperationalError:  # the worker has not made the tables yet, or is writing: look again soon
+        except DBAPIError:  # the worker has not made the tables yet, or is writing: look again soon
             continue
         for row in rows:
             if row.event_id in told:

@@ -228,7 +228,12 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     stop = threading.Event()
     children = [spawn("server", "server", "--port", str(args.port), "--ui-port", str(args.ui_port))]
     try:
-        asyncio.run(wait_for_server(env["TEMPORAL_ADDRESS"]))
+        try:
+            asyncio.run(wait_for_server(env["TEMPORAL_ADDRESS"]))
+        except TimeoutError as late:
+            # Its own words are in its log now, not on the terminal: say where to read them.
+            where = settings.data_dir.resolve() / "logs" / "server.log"
+            raise Exit(f"{late}; the server's own account is in {where}", FAILED) from None
         children.append(spawn("worker", "worker"))
         children.append(spawn("web", "web", "--port", str(args.web_port)))
         print(

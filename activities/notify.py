@@ -81,6 +81,7 @@ class NotifyActivities:
         # A webhook URL written in the plan goes through ``guarded`` (`infra.guard`); ``http``
         # serves the deployment's own ``${BPO_WEBHOOK_URL}``.
         self.guarded = guarded or http
+        self._said: set[tuple[str, str]] = set()
 
     @activity.defn(name="deliver_notification")
     async def deliver(self, delivery: Delivery) -> None:
@@ -118,7 +119,11 @@ class NotifyActivities:
                 message = _email(channel, notice, to, await self._link(notice, to) if own else None)
                 refused = await asyncio.to_thread(send_email, self.transport, smtp, message, to)
         except Skipped as off:
-            bound.warning("notification_skipped", reason=str(off))
+            # A channel switched off here stays off for every notice: said once per worker, as a
+            # warning, then only at debug level, so a plan's channel cannot flood the log.
+            said = (channel.kind, str(off))
+            (bound.debug if said in self._said else bound.warning)("notification_skipped", reason=str(off))
+            self._said.add(said)
             raise
         bound.info(
             "notification_sent",

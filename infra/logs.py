@@ -40,3 +40,6 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic announces each plugin and migration at info on every start: set-up chatter, not
+    # events. An upgrade that fails still raises; a warning from it still shows.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

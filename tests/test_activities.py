@@ -170,3 +170,19 @@ async def test_a_flush_with_the_audit_database_away_still_delivers_and_hands_the
     (outcome,) = flushed.outcomes
     assert outcome.status == "sent" and len(received) == 1
     assert outcome.entry is not None and outcome.entry.id == "t1/7/webhook", "the workflow writes it later"
+
+
+async def test_a_channel_switched_off_on_the_worker_is_warned_about_once_not_per_notice(engine):
+    from structlog.testing import capture_logs
+
+    hook = WebhookChannel(kind="webhook", url="${BPO_WEBHOOK_URL}")
+    async with httpx.AsyncClient() as http:
+        flush = OutboxActivities(NotifyActivities(engine, http), timedelta(hours=1))
+        with capture_logs() as logs:
+            for n in range(3):
+                batch = Flush(deliveries=[Delivery(notice=notice().model_copy(update={"id": f"t1/{n}"}), channel=hook)])
+                flushed = await ActivityEnvironment().run(flush.flush, batch)
+                assert [o.status for o in flushed.outcomes] == ["skipped"]
+    skipped = [line for line in logs if line["event"] == "notification_skipped"]
+    assert [line["log_level"] for line in skipped] == ["warning", "debug", "debug"]
+    assert "BPO_WEBHOOK_URL is not set" in skipped[0]["reason"]

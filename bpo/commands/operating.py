@@ -185,12 +185,23 @@ def _dev_mode(settings: Settings) -> bool:
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
-    """Server, worker, web app and the demo transition, until Ctrl-C."""
+    """Server, worker, web app and the demo transition, until Ctrl-C: what runs where first, then
+    a line per event a person cares about; each process's structured log goes to ``.data/logs/``."""
+    import threading
+
+    from bpo.first_screen import local_mailer, local_receiver, log_files, opening, watch_trail
     from bpo.server import wait_for_server
     from infra.guard import LOOPBACK
 
     bpo = [sys.executable, "-m", "starter"]
     web = f"http://localhost:{args.web_port}"
+    # The demo plan's channels post to ${BPO_WEBHOOK_URL} and mail through BPO_SMTP_URL: unless
+    # the environment names them, sinks on this machine take its notices, so the demo delivers
+    # all it asks for and nothing warns that a channel is off.
+    receiver, webhook = (None, None) if settings.webhook_url else local_receiver()
+    # Mail is sunk only in development mode, where sign-in links are on /dev/outbox: elsewhere a
+    # sink would swallow them.
+    mail_sink, mailer = (None, None) if settings.smtp_url or not _dev_mode(settings) else local_mailer()
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": f"127.0.0.1:{args.port}",
@@ -204,30 +215,59 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
         "BPO_FETCH_ALLOW": settings.fetch_allow_text or LOOPBACK,
         # A trial on this machine: its transitions may trust no key (a deployment sets one).
         "BPO_ALLOW_UNSIGNED": os.environ.get("BPO_ALLOW_UNSIGNED", "1"),
+        # The logs are files for machines (and `jq`); the terminal has the lines for people.
+        "BPO_LOG_FORMAT": "json",
+        **({"BPO_WEBHOOK_URL": webhook} if webhook else {}),
+        **({"BPO_SMTP_URL": mailer} if mailer else {}),
     }
-    children = [subprocess.Popen([*bpo, "server", "--port", str(args.port), "--ui-port", str(args.ui_port)], env=env)]
+    logs = log_files(settings.data_dir)
+
+    def spawn(name: str, *command: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([*bpo, *command], env=env, stdout=logs[name], stderr=subprocess.STDOUT)
+
+    stop = threading.Event()
+    children = [spawn("server", "server", "--port", str(args.port), "--ui-port", str(args.ui_port))]
     try:
-        asyncio.run(wait_for_server(env["TEMPORAL_ADDRESS"]))
-        children.append(subprocess.Popen([*bpo, "worker"], env=env))
-        children.append(subprocess.Popen([*bpo, "web", "--port", str(args.web_port)], env=env))
+        try:
+            asyncio.run(wait_for_server(env["TEMPORAL_ADDRESS"]))
+        except TimeoutError as late:
+            # Its own words are in its log now, not on the terminal: say where to read them.
+            where = settings.data_dir.resolve() / "logs" / "server.log"
+            raise Exit(f"{late}; the server's own account is in {where}", FAILED) from None
+        children.append(spawn("worker", "worker"))
+        children.append(spawn("web", "web", "--port", str(args.web_port)))
+        print(
+            opening(
+                web=web,
+                ui=f"http://localhost:{args.ui_port}",
+                address=env["TEMPORAL_ADDRESS"],
+                data_dir=settings.data_dir.resolve(),
+                webhook=webhook,
+                mailer=mailer,
+            ),
+            flush=True,
+        )
+        watcher = threading.Thread(
+            target=watch_trail, args=(settings.audit_url, lambda line: print(line, flush=True), stop), daemon=True
+        )
+        watcher.start()
         plan = EXAMPLES / "reference-plan.yaml"
         demo = subprocess.run([*bpo, "start", str(plan)], env=env, capture_output=True, text=True)
         demo_id = demo.stdout.strip() or "acme-tier-1-support-to-northstar-bpo"
         asyncio.run(_until_on_a_roster(env["TEMPORAL_ADDRESS"], "li@acme.example"))
         print(
-            f"\nThe engine is running.\n  Web app:   {web}  (sign in as li@acme.example: the link is on {web}/dev/outbox)\n"
-            f"  Temporal:  http://localhost:{args.ui_port}\n"
-            f"Demo transition: {demo_id}" + (" (already there)" if demo.returncode else " (started)") + "\n\n"
-            "Try, in another terminal:\n"
+            f"\nThe engine is running. Demo transition: {demo_id}"
+            + (" (already there)" if demo.returncode else " (started)")
+            + f"\n  Sign in at {web} as li@acme.example or dana@acme.example; in another terminal:\n"
             f"  .venv/bin/bpo status {demo_id}\n"
-            f"  .venv/bin/bpo approve {demo_id} gap_analysis_approved --by li@acme.example\n\n"
-            "Ctrl-C stops everything.",
+            f"  .venv/bin/bpo approve {demo_id} gap_analysis_approved --by li@acme.example\n",
             flush=True,
         )
         children[0].wait()
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
         for child in reversed(children):
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
@@ -236,3 +276,9 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+        for sink in (receiver, mail_sink):
+            if sink:
+                sink.shutdown()
+        for file in logs.values():
+            file.close()
+        print("Stopped. Logs are in " + str(settings.data_dir.resolve() / "logs"), flush=True)

@@ -15,7 +15,7 @@ from bpo.commands import seeing
 from bpo.web.deps import templates
 from bpo.web.views import Row, by_program
 from tests.stack import EVE
-from tests.test_workstreams_seen import browser, running_program, sign_in  # noqa: F401 - the fixture
+from tests.test_workstreams_seen import browser, commands_here, running_program, sign_in  # noqa: F401 - fixtures
 from tests.web_client import text_of
 
 
@@ -49,14 +49,9 @@ async def calendar_of(transition_id: str, settings, out: Path) -> list[icalendar
 
 
 async def test_a_programs_calendar_carries_each_running_workstreams_dues_under_their_own_uids(
-    launch, env, settings, monkeypatch, tmp_path
+    launch, settings, commands_here, tmp_path  # noqa: F811 - the fixture
 ):
     program = await running_program(launch)
-
-    async def client_for(_settings):
-        return env.client
-
-    monkeypatch.setattr(seeing, "client_for", client_for)
     events = await calendar_of(program.id, settings, tmp_path / "program.ics")
     by_uid = {str(e["UID"]): e for e in events}
     for key, name in (("email", "Tier-1 email support"), ("voice", "Inbound voice")):

@@ -38,15 +38,20 @@ async def running_program(launch) -> Driver:
     return program
 
 
-async def test_bpo_status_of_a_program_lists_each_workstream_and_what_it_waits_for(
-    launch, env, settings, monkeypatch, capsys
-):
-    program = await running_program(launch)
+@pytest.fixture
+def commands_here(env, monkeypatch):
+    """The `bpo` commands run in this process, against this test's time-skipping server."""
 
     async def client_for(_settings):
         return env.client
 
     monkeypatch.setattr(seeing, "client_for", client_for)
+
+
+async def test_bpo_status_of_a_program_lists_each_workstream_and_what_it_waits_for(
+    launch, settings, commands_here, capsys
+):
+    program = await running_program(launch)
     await seeing.cmd_status(argparse.Namespace(id=program.id, json=False), settings)
     said = capsys.readouterr().out
     lines = said.split("Workstreams:", 1)[1].splitlines()

@@ -1,10 +1,11 @@
 """The product installed the way the image installs it, in a fresh environment, with no test extras.
 
 The test environment holds more than the product needs (the test extras pull in packages the
-product may import by mistake), so a missing dependency passes every other test. Here the files the Dockerfile copies go into a
-new virtual environment with `pip install -c requirements.lock .` (dependencies resolved from
-pyproject, releases from the lock; pip's cache keeps it quick), and the installed `bpo`, run from
-another folder, validates every example plan, one with a calendar too, and tells its version.
+product may import by mistake), so a missing dependency passes every other test. Here the files
+the Dockerfile copies go into a new virtual environment with `pip install -c requirements.lock .`
+(dependencies resolved from pyproject, releases from the lock; pip's cache keeps it quick), and
+the installed `bpo`, run from another folder, validates every example plan, one with a calendar
+too, and tells its version.
 """
 
 from __future__ import annotations

@@ -15,15 +15,14 @@ and how the newest run ended (a run that ended on its own wrote nothing after it
 
 The transition's runs are those of its workflow type (`WORKFLOW_NAME`): a run of another type
 started under its id (Temporal allows it once the transition has ended) is named, never read for
-heads, and never makes the transition "running". Whether a flush is under way is asked of the
-server too (`under_way`), never of the rows' own times, which whoever writes the table sets.
+heads, and never makes the transition "running".
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
@@ -81,13 +80,8 @@ class Recorded:
     """How the newest run was stopped from outside (``terminated``, ``timed out``), or none."""
     run_id: str | None = None
     """The transition's newest run (of its own workflow type)."""
-    events: int = 0
-    """How many events that run's history held when its heads were read."""
     others: list[str] = field(default_factory=list)
     """Runs of another workflow type under the transition's id, each said in words."""
-    under_way: bool = False
-    """Whether the newest run was writing when the table was read (`under_way`): rows after its
-    last head are then a flush whose head is being recorded."""
 
 
 async def recorded_heads(client: Client, transition_id: str) -> list[ChainHead]:
@@ -120,7 +114,6 @@ async def read_record(client: Client, transition_id: str) -> Recorded:
         if run_id == newest and history.events:  # the newest run: has it ended, and how
             last = history.events[-1].event_type
             record.ended, record.cut_short = ENDED.get(last), CUT_SHORT.get(last)
-            record.events = len(history.events)
         walked.add(run_id)
         previous = await _read_run(client, run_id, history.events, record, newest=run_id == newest)
         if not previous:
@@ -160,24 +153,6 @@ def _other(wf: WorkflowExecution) -> str:
         f"run {wf.run_id} under this id is a {wf.workflow_type!r} workflow, not this transition "
         f"({status}, started {_when(wf.start_time)}): it was started outside bpo and is not read"
     )
-
-
-async def under_way(client: Client, transition_id: str, record: Recorded, grace: timedelta, now: datetime) -> bool:
-    """Whether the transition's newest run was writing its trail just now, by what the server
-    says (not the rows' times): a workflow task scheduled within ``grace`` of ``now`` and not
-    finished (a flush runs inside one), or a history that has grown since ``record`` was read (a
-    flush that finished meanwhile, its head recorded after the heads were read)."""
-    if record.run_id is None or record.ended or record.cut_short:
-        return False
-    described = await client.get_workflow_handle(transition_id, run_id=record.run_id).describe()
-    if (described.history_length or 0) > record.events:
-        return True
-    raw = described.raw_description
-    if not raw.HasField("pending_workflow_task"):
-        return False
-    task = raw.pending_workflow_task
-    since = task.original_scheduled_time if task.HasField("original_scheduled_time") else task.scheduled_time
-    return now - since.ToDatetime().replace(tzinfo=UTC) <= grace
 
 
 async def _read_run(

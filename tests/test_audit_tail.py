@@ -1,7 +1,7 @@
 """Rows after the last chain head a transition recorded in Temporal: after an ended transition's
-they are not its own (exit 1); after a running one's, they are a flush under way while its history
-shows one (a workflow task of the last minute, by the server's clock, never the rows' own times),
-else they could not be checked (exit 3), never a silent pass (issue 25). A run of another workflow
+they are not its own (exit 1); after a running one's, `--verify` waits for a head the transition
+records to cover them (never the rows' own times, nor a history that grows), else they could not
+be checked (exit 3), never a silent pass (issue 25). A run of another workflow
 type started under an ended transition's id does not make it running."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from temporalio.client import Client
 
 from bpo.anchors import Recorded
 from bpo.commands.common import Exit
-from bpo.commands.verifying import GRACE, verify_trail
+from bpo.commands.verifying import read_covered, verify_trail
 from infra.audit import read_chain, write_entries
 from infra.chain import row_hash
 from infra.db import make_engine
@@ -69,7 +69,7 @@ def rows_of(url: str) -> list[AuditRecord]:
 
 def test_a_running_transitions_rows_after_its_last_head_are_unchecked_when_no_flush_is_under_way(tmp_path: Path):
     url, head = trail(tmp_path, 3)
-    append(url, "t1", "gate_passed", at=datetime.now(UTC) - GRACE - timedelta(seconds=1), gate="slas_signed")
+    append(url, "t1", "gate_passed", at=datetime.now(UTC) - timedelta(minutes=5), gate="slas_signed")
     with pytest.raises(Exit) as unchecked:
         verify_trail("t1", rows_of(url), Recorded(heads=[head]))
     assert unchecked.value.code == 3 and "rows 4-4 (gate_passed) were written after the last head" in str(
@@ -77,23 +77,49 @@ def test_a_running_transitions_rows_after_its_last_head_are_unchecked_when_no_fl
     )
 
 
-def test_rows_dated_moments_ago_by_hand_are_unchecked_when_the_history_shows_no_flush_under_way(tmp_path: Path):
+def test_rows_dated_moments_ago_by_hand_are_unchecked_when_no_head_covers_them(tmp_path: Path):
     """The grace is the history's, not the rows': whoever writes the table re-dates forged tail
     rows every minute to keep them "moments ago" (branch ``reattack25``)."""
     url, head = trail(tmp_path, 3)
     append(url, "t1", "gate_passed", at=datetime.now(UTC) - timedelta(seconds=2), gate="slas_signed")
     with pytest.raises(Exit) as unchecked:
         verify_trail("t1", rows_of(url), Recorded(heads=[head]))
-    assert unchecked.value.code == 3 and "its history shows no flush under way" in str(unchecked.value)
+    assert unchecked.value.code == 3 and "no head it recorded covered them" in str(unchecked.value)
 
 
-def test_a_running_transitions_rows_after_its_last_head_are_a_flush_under_way_while_its_history_says_so(
-    tmp_path: Path, capsys
-):
+def test_verify_waits_for_the_head_of_a_flush_under_way_and_holds_the_rows_to_it(tmp_path: Path, capsys):
+    """A flush has written row 4 but not yet recorded its head: `--verify` reads again until it
+    has, and then holds row 4 to that head (the row's own time says nothing)."""
     url, head = trail(tmp_path, 3)
-    append(url, "t1", "phase_started", at=datetime.now(UTC) - timedelta(days=365))  # the row's time says nothing
-    verify_trail("t1", rows_of(url), Recorded(heads=[head], under_way=True))
-    assert "rows 4-4 were written after it, moments ago" in capsys.readouterr().out
+    append(url, "t1", "phase_started", at=datetime.now(UTC) - timedelta(days=365))
+    flushed = ChainHead(position=4, hash=rows_of(url)[-1].hash or "")
+    answers = iter([Recorded(heads=[head]), Recorded(heads=[head]), Recorded(heads=[head, flushed])])
+
+    async def heads() -> Recorded:
+        return next(answers)
+
+    record, rows = asyncio.run(read_covered(heads, lambda: rows_of(url), timedelta(seconds=30)))
+    verify_trail("t1", rows, record)
+    assert "it matches the chain head the transition recorded in Temporal (row 4)" in capsys.readouterr().out
+
+
+def test_a_history_that_grows_without_a_head_over_the_tail_leaves_it_unchecked(tmp_path: Path):
+    """Whoever reaches Temporal's port can grow any history (a signal that writes nothing):
+    only a head the transition recorded vouches for a row."""
+    url, head = trail(tmp_path, 3)
+    append(url, "t1", "gate_passed", gate="slas_signed")
+    reads = 0
+
+    async def heads() -> Recorded:
+        nonlocal reads
+        reads += 1
+        return Recorded(heads=[head])
+
+    record, rows = asyncio.run(read_covered(heads, lambda: rows_of(url), timedelta(seconds=0.6)))
+    with pytest.raises(Exit) as unchecked:
+        verify_trail("t1", rows, record)
+    assert reads > 1 and unchecked.value.code == 3
+    assert "no head it recorded covered them in the 10 seconds --verify waited" in str(unchecked.value)
 
 
 def test_a_last_flush_that_could_not_write_leaves_the_trail_unchecked_not_verified(tmp_path: Path):
@@ -158,7 +184,7 @@ def test_a_run_of_another_type_under_an_ended_transitions_id_is_named_and_does_n
 
 
 @pytest.mark.e2e
-def test_rows_dated_moments_ago_on_a_running_transition_with_no_flush_under_way_are_unchecked(tmp_path: Path):
+def test_rows_dated_moments_ago_on_a_running_transition_no_head_covers_are_unchecked(tmp_path: Path):
     private, _ = new_key_pair()
     s = Stack(tmp_path, {"BPO_SIGNING_KEY": private})
     s.start_server()
@@ -172,6 +198,6 @@ def test_rows_dated_moments_ago_on_a_running_transition_with_no_flush_under_way_
         append(f"sqlite:///{tmp_path / 'audit.db'}", tid, "gate_passed", gate="slas_signed")  # dated now
         after = s.bpo("audit", tid, "--verify")
         assert after.returncode == 3, after.stdout + after.stderr
-        assert "its history shows no flush under way" in after.stderr
+        assert "no head it recorded covered them" in after.stderr
     finally:
         s.stop()

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from temporalio.client import Client
 
+    from bpo.anchors import Recorded
+
 
 async def cmd_status(args: argparse.Namespace, settings: Settings) -> None:
     """Where a transition stands."""
@@ -170,19 +172,22 @@ async def cmd_calendar(args: argparse.Namespace, settings: Settings) -> None:
 async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
     """A transition's audit trail, from the audit database, once what the transition has accepted
     is written there; ``--verify`` checks its chain."""
-    from bpo.commands.verifying import read_recorded, read_under_way, verify_trail
+    from bpo.commands.verifying import read_covered, read_recorded, verify_trail
     from bpo.render import trail_text
 
     # Whether there is a database to read before anything else: none is "could not check".
     engine = audit_engine(settings, UNCHECKED if args.verify else FAILED)
     _unwritten_note(await _written(settings, args.id), args.id)
-    # The heads first, then the table: a flush between the two only adds rows after the last head.
-    record = await read_recorded(settings, args.id) if args.verify else None
-    rows = _trail(settings, args.id, engine)
+    record: Recorded | str | None = None
+    if args.verify:  # read until a head the transition recorded covers the table's last row
+        record, rows = await read_covered(
+            lambda: read_recorded(settings, args.id), lambda: _trail(settings, args.id, engine)
+        )
+    else:
+        rows = _trail(settings, args.id, engine)
     if not rows:
         raise Exit(f"the audit trail has nothing for '{args.id}' in {make_url_safe(settings.audit_url)}")
     if args.verify:
-        await read_under_way(settings, args.id, record)  # after the table: was a flush writing it?
         verify_trail(args.id, rows, record, args.json)
         return
     if args.json:

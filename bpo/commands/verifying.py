@@ -6,28 +6,35 @@ inserted by hand, a signature no trusted key made, a row that does not match a r
 row the transition could not write because another stood under its id, rows after an ended
 transition's last head, or a run made by a reset; 3 (`UNCHECKED`) when the chain holds but a
 rewrite of the table cannot be ruled out: the heads could not be read, none was recorded, or a
-running transition has rows after its last head while its history shows no flush under way
-(`bpo.anchors.under_way`: never the rows' own times, which whoever writes the table sets). Runs
-of another workflow type under the transition's id are named, and change none of this.
+running transition has rows after its last head that no head it records covers while
+`--verify` waits (`read_covered`: never the rows' own times, which whoever writes the table sets,
+nor a history that grows, which whoever reaches Temporal's port makes it). Runs of another
+workflow type under the transition's id are named, and change none of this.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bpo.commands.common import FAILED, UNCHECKED, Exit, unreachable
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from bpo.anchors import Recorded
     from infra.settings import Settings
 
-GRACE = timedelta(seconds=60)
-"""How long a running transition's workflow task may have been waiting or running, by the
-server's clock, and still count as the flush that wrote the rows after its last recorded head. A
-flush reads the head right after it writes, inside a workflow task, so only a flush under way
-(or a worker stopped in the middle of one) leaves rows after it."""
+WAIT = timedelta(seconds=10)
+"""How long `--verify` waits for a running transition to record a head over rows after its
+last one. A flush writes its rows and records their head in the same workflow task, so rows no
+head covers are a flush under way for a moment at most: one the transition does not finish in
+this time (a worker stopped mid-flush, or rows it never wrote) leaves them unchecked, exit 3."""
+PAUSE = 0.25
+"""Seconds between two reads while `--verify` waits for a head (`read_covered`)."""
 
 
 async def read_recorded(settings: Settings, transition_id: str) -> Recorded | str:
@@ -47,18 +54,25 @@ async def read_recorded(settings: Settings, transition_id: str) -> Recorded | st
         return f"Temporal at {settings.temporal_address} could not be read ({type(error).__name__}: {str(error)[:200]})"
 
 
-async def read_under_way(settings: Settings, transition_id: str, record: Recorded | str | None) -> None:
-    """Ask the server, once the table has been read, whether the transition was writing it
-    (`bpo.anchors.under_way`), and keep the answer in ``record``. Unanswered: not under way."""
-    from bpo.anchors import Recorded, under_way
-    from infra.client import connect
+async def read_covered(
+    read_record: Callable[[], Awaitable[Recorded | str]],
+    read_rows: Callable[[], list[Any]],
+    wait: timedelta = WAIT,
+) -> tuple[Recorded | str, list[Any]]:
+    """The heads, then the table, read again until the last head covers the table's last row
+    (a flush under way has recorded its head), the transition has ended, or ``wait`` has passed:
+    whatever the history does meanwhile, only a head the transition recorded vouches for a row.
+    Heads first: a flush between the two reads only adds rows after the last head."""
+    from bpo.anchors import Recorded
 
-    if not isinstance(record, Recorded):
-        return
-    try:
-        record.under_way = await under_way(await connect(settings), transition_id, record, GRACE, datetime.now(UTC))
-    except Exception:  # a server away since the heads were read: rows after them stay unchecked
-        record.under_way = False
+    deadline = time.monotonic() + wait.total_seconds()
+    while True:
+        record, rows = await read_record(), read_rows()
+        last = max((h.position for h in record.heads), default=None) if isinstance(record, Recorded) else None
+        settled = not isinstance(record, Recorded) or record.ended or record.cut_short or last is None
+        if settled or (last or 0) >= max((r.position or 0 for r in rows), default=0) or time.monotonic() >= deadline:
+            return record, rows
+        await asyncio.sleep(PAUSE)
 
 
 KEYLESS = "this transition trusts no key: its commands are not signed, so rows are not proven to be their signers'"
@@ -118,8 +132,7 @@ def verify_trail(
         raise Exit(f"the audit trail of '{transition_id}' does not verify: {problem}", FAILED)
     said = f"verified {verdict.rows} rows of '{transition_id}': the chain is unbroken, {verdict.signed} signatures hold"
     if last is not None:
-        after = f"; rows {last + 1}-{verdict.rows} were written after it, moments ago" if verdict.rows > last else ""
-        said = f"{said}, and it matches the chain head the transition recorded in Temporal (row {last}){after}"
+        said = f"{said}, and it matches the chain head the transition recorded in Temporal (row {last})"
     if not as_json:
         print(said)
         if verdict.keyless:
@@ -167,10 +180,8 @@ def _tail(rows: list[Any], last: int, count: int, recorded: Recorded) -> tuple[s
             None,
             f"{which} were written after the last head the transition recorded (row {last}), and it was {recorded.cut_short} from outside, perhaps in the middle of a write",
         )
-    if recorded.under_way:
-        return None, None  # a flush under way: its head is being recorded
     return None, (
-        f"{which} were written after the last head the transition recorded (row {last}), and its history shows "
-        f"no flush under way (none in the last {int(GRACE.total_seconds())} seconds) to record them (is the worker "
-        "running? its log says why a flush could not write)"
+        f"{which} were written after the last head the transition recorded (row {last}), and no head it recorded "
+        f"covered them in the {int(WAIT.total_seconds())} seconds --verify waited (is the worker running? its log "
+        "says why a flush could not write)"
     )

@@ -104,6 +104,7 @@ def test_a_program_manager_runs_the_transition_from_its_page_and_the_sponsor_dec
     press(web, browser, "do-resume", "“Resume the transition” is recorded")
     fill(browser, escalate__reason="the provider has not staffed the pilot")
     press(web, browser, "do-escalate", "“Escalate now” is recorded")
+    browser.execute_script("document.getElementById('roster').scrollIntoView()")  # the roster's forms
     browser.save_screenshot(str(SHOTS / "web-office.png"))
     assert serious_violations(browser) == []
 

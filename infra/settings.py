@@ -151,6 +151,13 @@ class Settings(BaseSettings):
     is not verified). For a provider that sends no ``email_verified`` (Entra ID), name the claim
     your tenant fills from the directory's own record of the person, the user object found by
     ``oid`` (see docs/deploy.md); never a claim the person can edit."""
+    codec_ui_client: str | None = Field(default=None, alias="BPO_CODEC_UI_CLIENT", max_length=200)
+    """The Temporal Web UI's own client id at the identity provider: the web app's codec
+    (``/codec/decode``) takes access tokens issued to it, which the UI passes, from people of the
+    program office. Unset: the web app serves no codec."""
+    codec_ui_origins_text: str = Field(default="", alias="BPO_CODEC_UI_ORIGINS", max_length=2_000)
+    """Comma-separated origins of the Temporal Web UI (``https://temporal.example.com``) that
+    may call the codec from a browser (CORS)."""
     api_token_ttl: Duration = Field(default=timedelta(days=90), alias="BPO_API_TOKEN_TTL")
     """How long a personal API token made at /me/tokens works."""
     trusted_proxies_text: str = Field(default="", alias="BPO_TRUSTED_PROXIES", max_length=10_000)
@@ -246,6 +253,11 @@ class Settings(BaseSettings):
         from infra.guard import Policy
 
         return Policy.parse(self.fetch_allow_text, self.allowed_hosts)
+
+    @property
+    def codec_ui_origins(self) -> frozenset[str]:
+        """`codec_ui_origins_text`, as a set of origins."""
+        return frozenset(v.strip().rstrip("/") for v in self.codec_ui_origins_text.split(",") if v.strip())
 
     @property
     def program_office(self) -> frozenset[str]:

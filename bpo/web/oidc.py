@@ -51,7 +51,7 @@ class Provider:
     _config: dict[str, Any] = field(default_factory=dict)
     _config_until: float = 0.0
     _keys: KeySet | None = None
-    _seen_tokens: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    _seen_tokens: dict[tuple[str, str], tuple[float, dict[str, Any]]] = field(default_factory=dict)
 
     async def config(self) -> dict[str, Any]:
         """The provider's discovery document, fetched again every `DISCOVERY_TTL` seconds; every
@@ -148,41 +148,44 @@ class Provider:
         info: dict[str, Any] = response.json()
         return info
 
-    async def access_claims(self, access_token: str) -> dict[str, Any]:
+    async def access_claims(self, access_token: str, client_id: str | None = None) -> dict[str, Any]:
         """The claims of an access token sent to the API, once it is shown to be issued to this
-        app (``BPO_OIDC_CLIENT_ID``): a JWT checked against the provider's keys (signature,
-        issuer, expiry, and ``aud``, ``azp`` or ``client_id`` naming this app), any other token by
-        the provider's token introspection (RFC 7662, with this app's credentials). A token for
+        app (``BPO_OIDC_CLIENT_ID``), or to ``client_id`` when given (the Temporal Web UI's own
+        client, for the codec): a JWT checked against the provider's keys (signature, issuer,
+        expiry, and ``aud``, ``azp`` or ``client_id`` naming that client), any other token by the
+        provider's token introspection (RFC 7662, with this app's credentials). A token for
         another client, or an opaque one where the provider offers no introspection, is refused;
         the answer is remembered for a minute."""
+        client = client_id or self.client_id
         now = time.monotonic()
-        seen = self._seen_tokens.get(access_token)
+        seen = self._seen_tokens.get((client, access_token))
         if seen and seen[0] > now:
             return seen[1]
         if access_token.count(".") == 2:
-            claims = await self._jwt_access_claims(access_token)
+            claims = await self._jwt_access_claims(access_token, client)
             if (self.email_claim or "email") not in claims:  # many providers keep addresses out of access tokens
                 info = await self.userinfo(access_token)
                 if info.get("sub") != claims.get("sub"):
                     raise SignInFailed("the identity provider's answers disagree about whose token this is")
                 claims = {**info, **claims}
         else:
-            active = await self._introspect(access_token)
+            active = await self._introspect(access_token, client)
             info = await self.userinfo(access_token)
             if active.get("sub") is not None and info.get("sub") != active.get("sub"):
                 raise SignInFailed("the identity provider's answers disagree about whose token this is")
             claims = {**active, **info}
         if len(self._seen_tokens) > 10_000:
             self._seen_tokens.clear()
-        self._seen_tokens[access_token] = (now + 60, claims)
+        self._seen_tokens[(client, access_token)] = (now + 60, claims)
         return claims
 
-    def _for_this_app(self, claims: dict[str, Any]) -> bool:
+    @staticmethod
+    def _issued_to(claims: dict[str, Any], client: str) -> bool:
         aud = claims.get("aud")
         audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        return self.client_id in audiences or self.client_id in (claims.get("azp"), claims.get("client_id"))
+        return client in audiences or client in (claims.get("azp"), claims.get("client_id"))
 
-    async def _jwt_access_claims(self, access_token: str) -> dict[str, Any]:
+    async def _jwt_access_claims(self, access_token: str, client: str) -> dict[str, Any]:
         try:
             decoded = jwt.decode(access_token, await self._keyset(), algorithms=SIGNATURES)
             jwt.JWTClaimsRegistry(
@@ -190,11 +193,11 @@ class Provider:
             ).validate(decoded.claims)
         except Exception as error:
             raise SignInFailed(f"the access token did not verify ({type(error).__name__})") from None
-        if not self._for_this_app(decoded.claims):
+        if not self._issued_to(decoded.claims, client):
             raise SignInFailed("the access token was issued to another application")
         return decoded.claims
 
-    async def _introspect(self, access_token: str) -> dict[str, Any]:
+    async def _introspect(self, access_token: str, client: str) -> dict[str, Any]:
         endpoint = (await self.config()).get("introspection_endpoint")
         if not isinstance(endpoint, str) or not self.client_secret:
             # Userinfo answers for a token of any client: without introspection there is no telling.
@@ -210,7 +213,7 @@ class Provider:
         body = response.json()
         if not isinstance(body, dict) or body.get("active") is not True:
             raise SignInFailed("the identity provider says this token is not active")
-        if body.get("iss", self.issuer) != self.issuer or not self._for_this_app(body):
+        if body.get("iss", self.issuer) != self.issuer or not self._issued_to(body, client):
             raise SignInFailed("the access token was issued to another application")
         if isinstance(body.get("exp"), int | float) and body["exp"] <= time.time():
             raise SignInFailed("the access token has expired")

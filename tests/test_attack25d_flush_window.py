@@ -45,7 +45,8 @@ FORGED = {"period": "2026-W49", "values": {"csat": 99}, "feed": "warehouse", "fo
 def forging_hook(url: str, tid: str) -> Iterator[tuple[str, threading.Event, list[Any]]]:
     """A webhook receiver that, once armed, has the database administrator chain a forged feed
     reading at the tail of ``tid``'s trail while the flush waits for its answer, then answers."""
-    armed, forged = threading.Event(), []
+    armed = threading.Event()
+    forged: list[Any] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server interface

@@ -8,7 +8,7 @@ from sqlmodel import Session
 from temporalio import activity
 
 from infra.audit import write_entries
-from models.deliveries import AuditBatch, AuditEntry
+from models.deliveries import AuditBatch, AuditEntry, ChainHead
 
 log = structlog.get_logger(__name__)
 
@@ -25,11 +25,14 @@ class AuditActivities:
         return record_entries(self.engine, batch.entries)
 
 
-def record_entries(engine: Engine, entries: list[AuditEntry], flush: str | None = None) -> int:
+def record_entries(
+    engine: Engine, entries: list[AuditEntry], flush: str | None = None, written: list[ChainHead] | None = None
+) -> int:
     """Write ``entries`` in one transaction (marked by the ``flush`` that writes them, if given)
-    and log it; returns how many were new."""
+    and log it; returns how many were new. The write's place in the chain is added to
+    ``written``, if given (`infra.audit.write_entries`)."""
     with Session(engine) as session:
-        new = write_entries(entries, session=session, flush=flush)
+        new = write_entries(entries, session=session, flush=flush, written=written)
     if entries:
         log.info(
             "audit_recorded",

@@ -24,7 +24,7 @@ from infra.slack import SlackApi, SlackFailed
 from infra.slack_blocks import notice_blocks
 from infra.transport import Skipped, Transport, bad_channel, send_email
 from models.connections import DEPLOYMENT_WEBHOOK
-from models.deliveries import AuditEntry, Delivery, Notice
+from models.deliveries import AuditEntry, ChainHead, Delivery, Notice
 from models.plan import EmailChannel, SlackChannel, WebhookChannel
 
 log = structlog.get_logger(__name__)
@@ -156,9 +156,9 @@ class NotifyActivities:
                 raise bad_channel(str(failed)) from None
             raise ApplicationError(str(failed)) from None
 
-    def _audit(self, entry: AuditEntry, flush: str | None = None) -> None:
+    def _audit(self, entry: AuditEntry, flush: str | None = None, written: list[ChainHead] | None = None) -> None:
         with Session(self.engine) as session:
-            write_entries([entry], session=session, flush=flush)
+            write_entries([entry], session=session, flush=flush, written=written)
 
     async def _post(self, channel: WebhookChannel, notice: Notice, client: str | None) -> None:
         url = self.transport.webhook_url(channel, client)

@@ -68,11 +68,12 @@ class OutboxActivities:
         keeps them and writes them with a later flush."""
         audit_error = None
         collided: list[str] = []
+        written: list[ChainHead] = []  # each write's place in the chain, read in its own transaction
         mark = self._mark(batch.nonce)
         since = await self._since(batch, mark)
         if batch.audit:
             try:
-                await asyncio.to_thread(record_entries, self.notify.engine, batch.audit, mark)
+                await asyncio.to_thread(record_entries, self.notify.engine, batch.audit, mark, written)
             except AuditCollision as collision:  # logged as an error where it was found
                 audit_error = str(collision)
                 collided.append(collision.event_id)
@@ -87,7 +88,7 @@ class OutboxActivities:
             if _id(delivery) in sent:
                 return DeliveryOutcome(status="sent")
             async with gate:
-                outcome = await self._deliver(delivery, collided, mark)
+                outcome = await self._deliver(delivery, collided, mark, written)
             if outcome.entry is not None and delivery.channel.kind == "log":
                 logged.append(outcome)
             return outcome
@@ -96,7 +97,7 @@ class OutboxActivities:
         rows = [o.entry for o in logged if o.entry]
         if rows:  # a log line written twice harms no one: their rows go in one write at the end
             try:
-                await asyncio.to_thread(record_entries, self.notify.engine, rows, mark)
+                await asyncio.to_thread(record_entries, self.notify.engine, rows, mark, written)
                 for outcome in logged:
                     outcome.entry = None
             except AuditCollision as collision:
@@ -110,6 +111,7 @@ class OutboxActivities:
             # A collision means the table holds a row the transition did not write: its head is
             # not the transition's to anchor.
             audit_head=None if collided else await self._head(batch, since),
+            writes=[] if collided else written,
         )
 
     async def _since(self, batch: Flush, mark: str | None) -> int | None:
@@ -138,10 +140,12 @@ class OutboxActivities:
             log.warning("chain_head_unread", transition_id=ids[0])
             return None
 
-    async def _deliver(self, delivery: Delivery, collided: list[str], flush: str | None) -> DeliveryOutcome:
+    async def _deliver(
+        self, delivery: Delivery, collided: list[str], flush: str | None, written: list[ChainHead]
+    ) -> DeliveryOutcome:
         """Make one delivery. Its sent row is written at once, before the next can be lost with
         the worker, except a log line's, which comes back in the outcome for the batch. A sent
-        row refused for a collision is added to ``collided``."""
+        row refused for a collision is added to ``collided``; the write's place, to ``written``."""
         try:
             refused = await self.notify.send(delivery, activity.info().attempt)
         except Skipped as off:
@@ -155,7 +159,7 @@ class OutboxActivities:
         if delivery.channel.kind == "log":
             return DeliveryOutcome(status="sent", entry=entry)
         try:
-            await asyncio.to_thread(self.notify._audit, entry, flush)
+            await asyncio.to_thread(self.notify._audit, entry, flush, written)
         except AuditCollision as collision:  # the workflow's next flush meets it again, loudly
             collided.append(collision.event_id)
             return DeliveryOutcome(status="sent", entry=entry)

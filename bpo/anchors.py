@@ -163,12 +163,11 @@ async def _read_run(
     previous = None
     resets: list[str] = []
     for event in events:
-        head, continued, error = await _head_in(client, event)
+        heads, continued, error = await _head_in(client, event)
         previous = continued or previous
-        if newest and (head is not None or error):
+        if newest and (heads or error):
             record.deferred = error
-        if head is not None:
-            record.heads.append(head)
+        record.heads += heads
         if error and error.startswith(COLLISION) and error not in record.collisions:
             record.collisions.append(error)
         resets += filter(None, [_reset_task(run_id, event), _copied_start(run_id, event)])
@@ -218,9 +217,10 @@ async def _listed(client: Client, transition_id: str) -> list[WorkflowExecution]
         raise
 
 
-async def _head_in(client: Client, event: HistoryEvent) -> tuple[ChainHead | None, str | None, str | None]:
-    """The chain head one event records, if any, the run it continues (for a run's start), and
-    why a flush could not write the audit (for a flush)."""
+async def _head_in(client: Client, event: HistoryEvent) -> tuple[list[ChainHead], str | None, str | None]:
+    """The chain heads one event records (a flush's: each of its writes, then the head after
+    all), the run it continues (for a run's start), and why a flush could not write the audit
+    (for a flush)."""
     converter = client.data_converter
     if event.HasField("workflow_execution_started_event_attributes"):
         started = event.workflow_execution_started_event_attributes
@@ -229,18 +229,19 @@ async def _head_in(client: Client, event: HistoryEvent) -> tuple[ChainHead | Non
             [start] = await converter.decode(started.input.payloads, [StartTransition])
             state = start.state
         continued = started.continued_execution_run_id or None
-        return (state.audit_head if state and continued else None), continued, None
+        return ([state.audit_head] if state and continued and state.audit_head else []), continued, None
     if not event.HasField("marker_recorded_event_attributes"):
-        return None, None, None
+        return [], None, None
     marker = event.marker_recorded_event_attributes
     if marker.marker_name != LOCAL_ACTIVITY_MARKER or "result" not in marker.details:
-        return None, None, None
+        return [], None, None
     data = marker.details["data"].payloads
     try:  # the SDK's own record of which local activity ran: plain JSON, never encrypted
         kind = json.loads(data[0].data).get("activity_type") if data else None
     except ValueError:
-        return None, None, None
+        return [], None, None
     if kind != FLUSH_ACTIVITY or not marker.details["result"].payloads:
-        return None, None, None
+        return [], None, None
     [flushed] = await converter.decode(marker.details["result"].payloads, [Flushed])
-    return flushed.audit_head, None, flushed.audit_error
+    heads = [*flushed.writes, *([flushed.audit_head] if flushed.audit_head else [])]
+    return heads, None, flushed.audit_error

@@ -41,19 +41,30 @@ class _ChainMoved(Exception):
     """Another writer attached rows to the same chain since we read its head."""
 
 
-def write_entries(entries: list[AuditEntry], *, session: Session, flush: str | None = None) -> int:
+def write_entries(
+    entries: list[AuditEntry],
+    *,
+    session: Session,
+    flush: str | None = None,
+    written: list[ChainHead] | None = None,
+) -> int:
     """Insert the entries not yet stored (by stable id), each linked into its transition's hash
     chain; returns how many were new. Writers race on a chain's head: the loser starts again.
     With ``flush`` (the flush's own value), each row carries its mark (`flush_mark`), and a row
-    stored under an entry's id is this write again only if it carries the same mark.
+    stored under an entry's id is this write again only if it carries the same mark. With
+    ``written``, each chain this write extended is added to it, as the committed transaction
+    left it: its head, and where it stood before (``since``), both read in that transaction.
 
     Raises:
         AuditCollision: a row stored under an entry's id has other content (nothing is written).
     """
     for attempt in range(MAX_ATTEMPTS):
+        segments: list[ChainHead] = []
         try:
-            fresh = _append(entries, session, flush)
+            fresh = _append(entries, session, flush, segments)
             session.commit()
+            if written is not None:
+                written.extend(segments)
             return fresh
         except AuditCollision as collision:
             session.rollback()
@@ -127,7 +138,7 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite keeps no zone; every time stored is UTC
 
 
-def _append(entries: list[AuditEntry], session: Session, flush: str | None) -> int:
+def _append(entries: list[AuditEntry], session: Session, flush: str | None, segments: list[ChainHead]) -> int:
     ids = [audit_uuid(e.id) for e in entries]
     # Looked up by row id and by event id (the unique column): a row put under an entry's event
     # id with another row id, or in another transition, collides as loudly as one under its id.
@@ -168,6 +179,8 @@ def _append(entries: list[AuditEntry], session: Session, flush: str | None) -> i
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise _ChainMoved(transition_id)
+        # The head moved from ``start`` only if it still stood there: nothing came between.
+        segments.append(ChainHead(position=position, hash=prev, since=start))
         session.flush()
     return len(fresh)
 

@@ -122,6 +122,11 @@ class Flushed(Message):
     give_up_seconds: float = 86400.0
     audit_head: ChainHead | None = None
     """The transition's audit chain head after this flush's writes; none when it could not be read."""
+    writes: list[ChainHead] = []
+    """Each write of this flush, as its own transaction left the chain (``since``: where the chain
+    stood in that transaction, before it chained its rows): rows chained between two writes, or
+    between the last flush and this one's first, were not the transition's, even when the
+    flush's ``audit_head`` is read after them. Empty in flushes before this field existed."""
 
 
 class Deliveries(Message):

@@ -181,3 +181,42 @@ def test_a_baseline_that_is_not_a_finite_number_is_refused_with_where():
     assert [p.render("plan.yaml").split(": ", 1)[1] for p in caught.value.problems] == [
         "kpis[0].baseline: must be a finite number (got inf)"
     ]
+
+
+def test_status_report_and_qbr_show_baseline_target_actual_and_the_savings_against_the_case():
+    from bpo.qbr import Quarter, render_qbr
+    from bpo.render import status_text
+    from bpo.report import render_report
+    from tests.test_report_templates import records
+
+    run = Run(PLAN)
+    run.do(Approve(gate="plan_ok", by=LI))
+    run.do(cost("40000", "travel"))
+    run.read("M1", csat=80.0, error_rate=1.5)
+    st = run.later(days=31)
+    text = status_text(st, run.now)
+    assert "  csat: 82% → 90% → 80%  -2 (worse)" in text
+    assert "  error_rate: 3% → 2% → 1.5%  -1.5 (better)" in text
+    assert "  Costs recorded (travel 40,000.00 EUR): -40,000.00 EUR" in text
+    assert "  Service credits owed by the provider: 3,000.00 EUR" in text
+    # 31 days live of 1,200,000 a year: 101,917.81; less 40,000 costs, plus 3,000 credits
+    assert "  Net savings to date: 64,917.81 EUR" in text
+    assert "  Against the business case: +113,000.00 EUR" in text  # 150,000 - 40,000 + 3,000
+    for html in (
+        render_report(run.machine.plan, st, records(run), run.now),
+        render_qbr(run.machine.plan, st, records(run), Quarter.parse("2027-Q1"), run.now),
+    ):
+        assert '<h2 id="value">Value realized</h2>' in html
+        assert "<td>CSAT</td><td>82%</td><td>90%</td><td>80%</td><td>-2 (worse)</td>" in html
+        assert "<td>Fewer errors</td><td>3.5</td><td>2</td><td>1.5</td>" in html  # an objective's own baseline
+        assert "<td>Net savings to date</td><td>64,917.81 EUR</td>" in html
+
+
+def test_a_plan_without_baselines_or_a_case_shows_no_value_section():
+    from bpo.render import status_text
+    from bpo.report import render_report
+    from tests.test_report_templates import records
+
+    run = Run()
+    assert "Value" not in status_text(run.status(), run.now)
+    assert 'id="value"' not in render_report(run.machine.plan, run.status(), records(run), run.now)

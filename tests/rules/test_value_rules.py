@@ -220,3 +220,20 @@ def test_a_plan_without_baselines_or_a_case_shows_no_value_section():
     run = Run()
     assert "Value" not in status_text(run.status(), run.now)
     assert 'id="value"' not in render_report(run.machine.plan, run.status(), records(run), run.now)
+
+
+def test_the_cost_form_is_offered_to_the_program_office_only_and_sits_in_the_value_section():
+    from bpo.web.forms import forms_for
+
+    run = Run(PLAN)
+    assert run.machine.offered(LI, run.now)["cost"] == [""]
+    assert "cost" not in run.machine.offered(RAJ, run.now)
+    assert "cost" not in Run().machine.offered("li@acme.example", run.now), "no business case, no costs"
+    [form] = [f for f in forms_for({"cost": [""]}, run.status(), PLAN, list(PLAN.people)) if f.update == "cost"]
+    assert (form.place, form.title) == ("value", "Record a cost")
+    assert [(i.name, i.kind, i.required) for i in form.inputs] == [
+        ("amount", "text", True),
+        ("category", "text", True),
+        ("note", "textarea", True),
+    ]
+    assert form.inputs[0].label == "Amount, to the cent (in the business case's currency)"

@@ -26,7 +26,7 @@ from models.analytics import Analytics, AnalyticsFilter
 from models.errors import describe
 
 router = APIRouter()
-Export = Literal["decisions", "readings", "raid", "settlements", "escalations"]
+Export = Literal["decisions", "readings", "raid", "settlements", "escalations", "costs"]
 Fmt = Literal["csv", "xlsx"]
 TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 ONLY_THE_OFFICE = "The portfolio's analytics and exports are for the program office (BPO_PROGRAM_OFFICE)"

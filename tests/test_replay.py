@@ -45,7 +45,7 @@ def test_the_corpus_covers_the_controls_signals_and_a_refused_notification():
 
 def test_the_corpus_covers_a_cost_recorded_against_a_business_case():
     corpus = "".join(path.read_text() for path in CORPUS.rglob("controls-run-*.json"))
-    assert "\"name\": \"cost\"" in corpus
+    assert '"name": "cost"' in corpus
 
 
 def test_the_corpus_covers_who_is_awaited_in_the_visibility_store():

@@ -237,3 +237,19 @@ def test_the_cost_form_is_offered_to_the_program_office_only_and_sits_in_the_val
         ("note", "textarea", True),
     ]
     assert form.inputs[0].label == "Amount, to the cent (in the business case's currency)"
+
+
+def test_a_business_case_added_by_amendment_is_said_and_then_takes_costs():
+    from models.commands import Amend
+    from models.money import BusinessCase
+    from tests.rules.sim import DANA
+    from workflows.rules.amendments import changes
+
+    run = Run()  # the reference plan, without a case
+    case = BusinessCase(currency="USD", annual_savings=Decimal(1200000))
+    amended = run.machine.plan.model_copy(update={"business_case": case})
+    assert changes(run.machine.plan, amended) == ["business_case changed"]
+    run.do(Amend(plan=amended, reason="the business case, agreed at steering", by=LI))
+    run.do(Approve(gate="amendment_1", by=DANA))
+    run.do(cost("99.99", "tooling"))
+    assert run.status().value.savings.costs == Decimal("99.99")  # type: ignore[union-attr]

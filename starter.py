@@ -169,10 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="DATE", help="only transitions started on or before this day")
     p.add_argument("--json", action="store_true")
 
-    p = add("export", "a trail's decisions, readings, RAID log, settlements or escalations as CSV or xlsx", "portfolio:cmd_export")
+    p = add("export", "a trail's decisions, readings, RAID log, settlements, escalations or costs as CSV or xlsx", "portfolio:cmd_export")
     p.add_argument("id", nargs="?", help="the transition (or --all)")
     p.add_argument("--all", action="store_true", help="every transition in the audit database")
-    p.add_argument("--what", required=True, choices=["decisions", "readings", "raid", "settlements", "escalations"])
+    p.add_argument("--what", required=True, choices=["decisions", "readings", "raid", "settlements", "escalations", "costs"])
     p.add_argument("--format", default="csv", choices=["csv", "xlsx"], help="default csv")
     p.add_argument("--out", required=True, metavar="FILE", help="where to write it")
 

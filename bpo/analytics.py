@@ -15,8 +15,9 @@ from temporalio.client import Client
 from bpo.errors import BpoError
 from bpo.render import table
 from bpo.report import planned_phases
+from bpo.value_text import money
 from infra.analytics import compute, read_events
-from models.analytics import Analytics, AnalyticsFilter, PersonFacts, PlanFacts, PlannedPhase, Spread
+from models.analytics import Analytics, AnalyticsFilter, KpiFacts, PersonFacts, PlanFacts, PlannedPhase, Spread
 from models.plan import Plan
 
 log = structlog.get_logger(__name__)
@@ -43,6 +44,18 @@ def facts_of(plan: Plan, started_at: datetime) -> PlanFacts:
         },
         go_live=spans[-1].end if spans else None,
         people={p.id: PersonFacts(roles=list(p.roles), org=p.org) for p in plan.people},
+        baselines={
+            k.key: KpiFacts(
+                name=k.name,
+                unit=k.unit,
+                better=k.better,
+                baseline=k.baseline,
+                target=k.target if k.target is not None else k.sla,
+            )
+            for k in plan.kpis
+            if k.baseline is not None
+        },
+        business_case=plan.business_case,
     )
 
 
@@ -121,6 +134,25 @@ def analytics_text(a: Analytics) -> str:
              _hours(t.paused_hours), _day(t.planned_go_live), _day(t.go_live),
              "-" if t.go_live_late_days is None else f"{t.go_live_late_days:g}"]
             for t in a.transitions
+        ),
+    )  # fmt: skip
+    section(
+        "VALUE REALIZED, baseline → target → actual",
+        ["TRANSITION", "KPI", "BASELINE → TARGET → ACTUAL"],
+        (
+            [v.transition_id, k.key, f"{k.baseline:g} → {k.target:g} → " + ("-" if k.actual is None else f"{k.actual:g}")]
+            for v in a.value
+            for k in v.kpis
+        ),
+    )
+    section(
+        "SAVINGS against the business case, net of costs, credits and bonuses",
+        ["TRANSITION", "SAVED TO DATE", "COSTS", "CREDITS", "BONUSES", "NET", "CASE BY NOW", "AGAINST CASE"],
+        (
+            [v.transition_id, *(money(x, s.currency) for x in (s.savings_to_date, s.costs, s.credits, s.bonuses,
+             s.net_to_date, s.planned_to_date)), f"{s.variance:+,.2f} {s.currency}"]
+            for v in a.value
+            if (s := v.savings) is not None
         ),
     )  # fmt: skip
     parts += [f"note: {m}" for m in a.missing]

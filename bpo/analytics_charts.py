@@ -78,9 +78,21 @@ def charts(a: Analytics) -> dict[str, Markup]:
     ]
     waiting = [Bar(f"{w.gate} ({w.transition_id})", _days(w.waited_hours) or 0.0) for w in a.waiting[:15]]
     held = [Bar(t.transition_id, t.reworks + t.escalations + t.waivers) for t in a.transitions]
+    # A loss draws as the thinnest bar; its figure, beside it, says how much.
+    value = [
+        Bar(f"{v.transition_id} ({s.currency})", float(s.net_to_date), float(s.planned_to_date))
+        for v in a.value
+        if (s := v.savings) is not None
+    ]
     return {
         "phases": bars_svg("Phase durations in days: actual median against planned", phases, "days", ("actual median", "planned")),
         "gates": bars_svg("Gate turnaround in hours: median and 90th percentile", gates, "hours", ("median", "p90")),
         "waiting": bars_svg("Gates waiting now, longest first, in days", waiting, "days", ("waited", "")),
         "held": bars_svg("Reworks, escalations and waivers per transition", held, "count", ("together", "")),
+        "value": bars_svg(
+            "Net savings to date against what the business case expected by now",
+            value,
+            "in the case's currency",
+            ("net savings", "the case by now"),
+        ),
     }

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time
 
 from markupsafe import Markup
 
+from bpo import value_text
 from bpo.calendar import milestones
 from bpo.documents import render
 from bpo.render import who
@@ -148,4 +149,5 @@ def render_qbr(
         raid=raid,
         decisions=decisions,
         ahead=ahead,
+        **value_text.shown(status),
     )

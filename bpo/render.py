@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bpo.value_text import value_lines
 from models.calendar import zone as time_zone
 from models.durations import spoken
 from models.status import TransitionStatus
@@ -121,7 +122,10 @@ def status_text(st: TransitionStatus, now: datetime) -> str:
             value = "no reading" if o.value is None else f"{o.value:g}"
             target = "" if o.target is None else f" against {o.target:g}"
             due = f", due {o.due}" if o.due else ""
-            out.append(f"  [{o.state}] {o.key}: {value}{target}{due}")
+            baseline = "" if o.baseline is None else f" (baseline {o.baseline:g})"
+            out.append(f"  [{o.state}] {o.key}: {value}{target}{baseline}{due}")
+    if st.value:
+        out += value_lines(st.value)
     if open_items := [i for i in st.raid if i.closed_at is None]:
         out += ["", "RAID log (open):"] + ["  " + line for line in raid_text(open_items).splitlines()]
     if st.notices_pending or st.notices_failed:

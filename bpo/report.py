@@ -12,6 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from markupsafe import Markup, escape
 
+from bpo import value_text
 from bpo.documents import render
 from bpo.evidence_check import Pinned, pinned
 from bpo.render import scored_text, who
@@ -368,4 +369,5 @@ def render_report(
         objectives=objectives,
         raid=raid,
         settlements=settlements,
+        **value_text.shown(status),
     )

@@ -20,6 +20,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -58,6 +59,7 @@ from models.commands import (  # noqa: E402
     RaidAdd,
     RaidClose,
     ReadingsBatch,
+    RecordCost,
     RecordReadings,
     Reject,
     Resume,
@@ -69,6 +71,7 @@ from models.commands import (  # noqa: E402
 from models.feeds import period_of  # noqa: E402
 from models.gates import Reminders  # noqa: E402
 from models.messages import StartTransition  # noqa: E402
+from models.money import BusinessCase  # noqa: E402
 from models.plan import Person, WebhookChannel  # noqa: E402
 from models.plan_loader import load_plan  # noqa: E402
 from models.signing import Signer, new_key_pair  # noqa: E402
@@ -161,12 +164,15 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     change, a waiver, a batch of readings and a correction, commands as signals (one refused), a
     repeated request, a notification refused for good and sent again on request, an amendment
     proposed and approved, RAID items (one
-    holding a gate until it is closed), reminders, a breach during a phase, a
+    holding a gate until it is closed), a cost recorded against the business case, reminders, a breach during a phase, a
     delegation used and ended, an escalation by hand, and a cancellation."""
     signer = Signer(new_key_pair()[0])
     refused_hook = WebhookChannel(kind="webhook", url="http://hooks.example/bpo")  # plain HTTP off-machine
     reminders = Reminders(every=timedelta(days=1))
-    plan = plan.model_copy(update={"notifications": [*plan.notifications, refused_hook], "reminders": reminders})
+    case = BusinessCase(currency="USD", annual_savings=Decimal(1200000), one_off_costs=Decimal(150000))
+    plan = plan.model_copy(
+        update={"notifications": [*plan.notifications, refused_hook], "reminders": reminders, "business_case": case}
+    )
     tid = await start_transition(
         env.client,
         plan,
@@ -214,6 +220,7 @@ async def drive_controls(env: WorkflowEnvironment, plan, task_queue: str) -> str
     await do(RaidAdd(kind="action", title="Book the kickoff venue", owner=LI, blocks="kickoff_held", by=RAJ))
     await do(*[Approve(gate="kickoff_held", by=p, evidence="MIN-7") for p in (LI, RAJ)])  # held by A-2
     await do(RaidClose(item="A-2", note="venue booked", by=LI))
+    await do(RecordCost(amount=Decimal("1250.50"), category="travel", note="kickoff travel", by=DANA))
     await do(
         ReadingsBatch(
             batches=[RecordReadings(period=f"cert-{n}", values={"assessment_score": 70.0 + n}, by=LI) for n in (1, 2)]

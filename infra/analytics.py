@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from infra.analytics_value import VALUE_KINDS, transition_value
 from models.analytics import (
     Analytics,
     AnalyticsFilter,
@@ -61,9 +62,9 @@ from models.tables import AuditRecord
 KINDS = (
     "transition_started", "phase_started", "phase_passed", "wave_started", "gate_passed", "approved", "ticked",
     "scored", "rejected", "waived", "paused", "resumed", "halted", "cancelled", "escalation", "escalated",
-    "transition_completed",
+    "transition_completed", *VALUE_KINDS,
 )  # fmt: skip
-"""The kinds of row the analytics read; the rest of the trail (readings, notices) is not fetched."""
+"""The kinds of row the analytics read; the rest of the trail (notices, feeds) is not fetched."""
 
 HOUR = 3600.0
 
@@ -234,6 +235,15 @@ def compute(
             if f.go_live is not None:
                 f.go_live_late_days = round((f.go_live - plan.go_live).total_seconds() / 86400, 2)
         out.transitions.append(f)
+    out.value = [
+        found
+        for w, plan in walks
+        if (
+            found := transition_value(
+                w.figures.transition_id, trails[w.figures.transition_id], plan, w.figures.go_live, now
+            )
+        )
+    ]
     out.phases = _phases(walks)
     out.turnaround = _turnaround(walks)
     out.waiting = _waiting(walks, now)

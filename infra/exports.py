@@ -1,5 +1,5 @@
-"""A trail's rows for a spreadsheet: the decisions, KPI readings, RAID log, settlements or
-escalations of one transition or of all, read from the audit database as typed events
+"""A trail's rows for a spreadsheet: the decisions, KPI readings, RAID log, settlements,
+escalations or costs recorded of one transition or of all, read from the audit database as typed events
 (`models.audit_events`), one row each (a reading, one row per metric), as CSV or xlsx.
 
 Every text a person typed may reach a spreadsheet that reads ``=HYPERLINK(...)`` as a formula:
@@ -21,11 +21,11 @@ from sqlmodel import Session, col, select
 
 from models.audit_events import EVENTS, event_of
 from models.audit_events.base import Event
-from models.audit_events.decisions import Decision, RaidAdded, RaidClosed
+from models.audit_events.decisions import CostRecorded, Decision, RaidAdded, RaidClosed
 from models.audit_events.happenings import RaidEscalated, Readings, Settled
 from models.tables import AuditRecord
 
-What = Literal["decisions", "readings", "raid", "settlements", "escalations"]
+What = Literal["decisions", "readings", "raid", "settlements", "escalations", "costs"]
 Format = Literal["csv", "xlsx"]
 WHATS: tuple[str, ...] = get_args(What)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -84,6 +84,12 @@ def _escalation(e: Event) -> Iterator[dict[str, Any]]:
     }  # fmt: skip
 
 
+def _cost(e: Event) -> Iterator[dict[str, Any]]:
+    assert isinstance(e, CostRecorded)
+    amount = float(e.amount) if e.amount is not None else None  # a number in the sheet, to the cent
+    yield {"amount": amount, "currency": e.currency, "category": e.category, "by": e.actor, "via": e.via, "note": e.note}
+
+
 def _decision_kinds() -> tuple[str, ...]:
     return tuple(k for k, model in EVENTS.items() if issubclass(model, Decision) and not k.startswith("raid_"))
 
@@ -94,6 +100,7 @@ EXPORTS: dict[str, tuple[tuple[str, ...], Callable[[Event], Iterator[dict[str, A
     "raid": (("raid_added", "raid_closed", "raid_escalated"), _raid),
     "settlements": (("settlement",), _settlement),
     "escalations": (("escalation", "escalated"), _escalation),
+    "costs": (("cost_recorded",), _cost),
 }
 """Each export: the kinds of row it reads, and the spreadsheet rows each makes."""
 

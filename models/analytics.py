@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from models.money import BusinessCase
+from models.value import KpiValue, Savings
 
 FilterName = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f'\"\\]+$")]
 """A client, provider or program to filter on: printable, without quotes or backslashes."""
@@ -55,6 +58,16 @@ class PersonFacts(BaseModel):
     org: str | None = None
 
 
+class KpiFacts(BaseModel):
+    """A KPI with a baseline, as value realized reads it: the baseline, and its target (else SLA)."""
+
+    name: str
+    unit: str = ""
+    better: Literal["higher", "lower"]
+    baseline: float
+    target: float
+
+
 class PlanFacts(BaseModel):
     """What the analytics read from a transition's plan (`bpo.analytics.facts_of`)."""
 
@@ -64,6 +77,9 @@ class PlanFacts(BaseModel):
     go_live: datetime | None = None
     """When the last phase is planned to pass."""
     people: dict[str, PersonFacts] = {}
+    baselines: dict[str, KpiFacts] = {}
+    """The KPIs with a ``baseline``, by key."""
+    business_case: BusinessCase | None = None
 
 
 class Spread(BaseModel):
@@ -122,6 +138,15 @@ class TransitionFigures(BaseModel):
     """Days after the planned go-live it went live (negative: early); none until both are known."""
 
 
+class TransitionValue(BaseModel):
+    """One transition's value realized: baseline → target → actual per KPI, and its savings
+    against the business case (`models.value.savings_of`, as its status works them out)."""
+
+    transition_id: str
+    kpis: list[KpiValue] = []
+    savings: Savings | None = None
+
+
 class Analytics(BaseModel):
     """The portfolio's figures for the transitions a filter chose, as of ``at``."""
 
@@ -134,6 +159,8 @@ class Analytics(BaseModel):
     """Open gates, longest waiting first."""
     missing: list[str] = []
     """What could not be worked out, and why."""
+    value: list[TransitionValue] = []
+    """Value realized, for each transition whose plan gives baselines or a business case."""
 
 
 def median(values: list[float]) -> float | None:

@@ -17,6 +17,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from models.money import Spent
 from models.plan import Person, Plan
 from models.readings import finite_value, reading_value
 
@@ -317,6 +318,20 @@ class Note(Decided):
     text: Text
 
 
+class RecordCost(Decided):
+    """Record an actual cost of the transition, in the business case's currency."""
+
+    update: ClassVar[str] = "cost"
+    form: ClassVar[tuple[str, ...]] = ("amount", "category", "note")
+    audited: ClassVar[tuple[str, ...]] = ("cost_recorded",)
+    reported: ClassVar[tuple[str, ...]] = ("cost_recorded",)
+    signal: ClassVar[bool] = False  # added after running transitions recorded signals of this name
+    amount: Spent
+    category: Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+    """What it was spent on, as a key the program office chooses (``travel``, ``severance``)."""
+    note: Text
+
+
 PublicKey = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -349,7 +364,9 @@ class TrustKeys(Sent):
 GateDecision = Approve | Tick | Score | Reject | Waive
 Control = Pause | Resume | Cancel | ChangeRoster | Escalate | Delegate | RetryNotices
 Raid = RaidAdd | RaidClose
-Command = GateDecision | Control | Raid | Amend | PullFeed | RecordReadings | ReadingsBatch | TrustKeys | Note
+Command = (
+    GateDecision | Control | Raid | Amend | PullFeed | RecordReadings | ReadingsBatch | TrustKeys | Note | RecordCost
+)
 """Every command a transition takes."""
 
 COMMANDS: tuple[type[Command], ...] = (
@@ -373,6 +390,7 @@ COMMANDS: tuple[type[Command], ...] = (
     TrustKeys,
     Score,
     Note,
+    RecordCost,
 )
 """The command table, in the order the workflow registers its update handlers: each member of
 `Command` once (`tests/test_registry.py` holds it)."""

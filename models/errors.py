@@ -94,6 +94,10 @@ def _bound(kind: str, ctx: Mapping[str, Any], error: Mapping[str, Any]) -> str |
         return f"must be {ctx.get('le')} or less"
     if kind == "multiple_of":
         return f"must be a multiple of {ctx.get('multiple_of')}"
+    if kind == "decimal_max_places":  # money: amounts are to the cent
+        return f"takes at most {_plural(ctx.get('decimal_places'), 'decimal place')}"
+    if kind == "decimal_max_digits":
+        return f"takes at most {_plural(ctx.get('max_digits'), 'digit')}"
     return None
 
 

@@ -8,6 +8,7 @@ command table.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator
@@ -136,6 +137,16 @@ class RaidItem(Message):
     note: str | None = None
     reminded: bool = False
     escalated: bool = False
+
+
+class Cost(Message):
+    """An actual cost of the transition the program office recorded (`bpo cost`)."""
+
+    amount: Decimal
+    category: str
+    note: str
+    by: str
+    at: datetime
 
 
 class Delegation(Message):
@@ -329,6 +340,10 @@ class TransitionState(Message):
     workstream paused on its own stays paused when the program resumes."""
     workstreams: dict[str, Workstream] = {}
     """A program's workstreams by key, once it entered the phase that starts them."""
+    costs: list[Cost] = []
+    """The latest costs recorded, oldest first (``MAX_COSTS`` of them; every one is audited)."""
+    cost_totals: dict[str, Decimal] = {}
+    """Every cost ever recorded, summed by category: what the value realized is netted of."""
     relays: list[Relayed] = []
     """A program's commands still to be sent on to its running workstreams."""
     reads: list[str] = []

@@ -17,6 +17,7 @@ from models.calendar import Calendar
 from models.durations import Duration, Span
 from models.feeds import FeedUse, ReportingPeriod, Source
 from models.gates import ChecklistGate, Gate, GateSpec, Reminders
+from models.money import BusinessCase
 from models.plan_words import EscalationLevel, Key, Org, Role, Share
 
 STANDARD_ROLES = (
@@ -45,14 +46,25 @@ NOTIFIED_OF_CONTROL = ["point_of_contact", "program_manager"]
 """Who is told when a transition is paused, resumed or sent back for rework, or its evidence changes."""
 
 
-class Objective(Strict):
+class Objective(Grown):
     """A business objective of the transition, measured by a KPI against a target."""
+
+    _later = ("baseline",)
 
     key: Key
     statement: str = Field(min_length=1, max_length=2000)
     kpi: Key | None = None
     target: float | None = None
     due: date | None = None
+    baseline: float | None = None
+    """Where the in-house operation stood before the transition; else its KPI's ``baseline``."""
+
+    @field_validator("baseline")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
 
 
 class ScopeItem(Strict):
@@ -93,7 +105,7 @@ class Person(Strict):
 class Kpi(Grown):
     """A measure the contract watches, its SLA and which direction is better."""
 
-    _later = ("feed",)
+    _later = ("feed", "baseline")
 
     key: Key
     name: str = Field(min_length=1, max_length=200)
@@ -103,8 +115,10 @@ class Kpi(Grown):
     target: float | None = None
     feed: FeedUse | None = None
     """Where its readings are pulled from each reporting period; else the plan's ``feed``."""
+    baseline: float | None = None
+    """The in-house value before the transition, which the provider's readings are compared with."""
 
-    @field_validator("sla", "target")
+    @field_validator("sla", "target", "baseline")
     @classmethod
     def _finite(cls, value: float | None) -> float | None:
         if value is not None and not math.isfinite(value):
@@ -271,7 +285,7 @@ class SteadyState(Strict):
 class Plan(Grown):
     """A whole transition plan, as `examples/reference-plan.yaml` shows it."""
 
-    _later = ("reporting_period", "feeds", "feed", "workstream_phases", "workstreams")
+    _later = ("reporting_period", "feeds", "feed", "workstream_phases", "workstreams", "business_case")
 
     name: str = Field(min_length=1, max_length=200)
     client: str = Field(min_length=1, max_length=200)
@@ -283,6 +297,8 @@ class Plan(Grown):
     people: list[Person] = Field(min_length=1, max_length=500)
     kpis: list[Kpi] = []
     service_credits: ServiceCredits | None = None
+    business_case: BusinessCase | None = None
+    """The savings expected against the in-house operation, and the transition's one-off costs."""
     escalation: list[EscalationLevel] = []
     notifications: list[Channel] = []
     cadence: Cadence = Cadence()

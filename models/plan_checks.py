@@ -114,6 +114,12 @@ def _cross_check(plan: Plan) -> Iterator[Found]:
             yield from kpi_ref(c.kpi, ("service_credits", "credits", i, "kpi"))
         for i, b in enumerate(plan.service_credits.bonuses):
             yield from kpi_ref(b.kpi, ("service_credits", "bonuses", i, "kpi"))
+    case, credits = plan.business_case, plan.service_credits
+    if case and credits and case.currency != credits.currency:
+        yield ("business_case", "currency"), (
+            f"the business case is in {case.currency} but service credits are in {credits.currency}; "
+            "savings are netted of credits and bonuses in one currency"
+        )
     for i, level in enumerate(plan.escalation):
         yield from roles_in(level.notify, ("escalation", i, "notify"))
     yield from _clocks(plan)

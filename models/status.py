@@ -24,6 +24,7 @@ from models.messages import (
     State,
 )
 from models.plan_words import Health
+from models.value import ValueStatus
 
 
 class ObjectiveStatus(Message):
@@ -36,6 +37,8 @@ class ObjectiveStatus(Message):
     value: float | None = None
     due: date | None = None
     state: Literal["met", "on track", "missed", "no data"]
+    baseline: float | None = None
+    """Where the in-house operation stood: the objective's ``baseline``, else its KPI's."""
 
 
 class GateStatus(Message):
@@ -137,3 +140,7 @@ class TransitionStatus(Message):
     """A workstream's program (its id is ``PROGRAM/KEY``)."""
     workstreams: list[WorkstreamStatus] = []
     """A program's workstreams, in the plan's order."""
+    value: ValueStatus | None = None
+    """Value realized: baseline, target and actual per KPI that has a baseline, and the savings
+    against the business case (`models.value`); None when the plan gives neither. Left out of
+    an update's brief answer."""

@@ -105,3 +105,19 @@ def test_bpo_export_refuses_what_it_cannot_do_in_words(bpo, tmp_path: Path):  # 
     assert code == 2 and "there is no folder" in err
     code, _, err = bpo("export", "t1", "--what", "raid", "--out", str(tmp_path / "r.csv"))
     assert code == 0 and "has no raid for 't1'" in err
+
+
+def test_a_costs_export_holds_each_cost_recorded_its_amount_a_number_and_its_note_as_text(engine):
+    costs = trail("acme-9", T1, [
+        (1, "cost_recorded", {"actor": DANA, "note": "-flights to Manila", "amount": "1250.50", "category": "travel",
+                              "currency": "EUR"}),
+        (2, "noted", {"actor": DANA, "note": "not a cost"}),
+        (3, "cost_recorded", {"actor": DANA, "note": "exit packages", "amount": "40000.00", "category": "severance",
+                              "currency": "EUR"}),
+    ])  # fmt: skip
+    with Session(engine) as session:
+        write_entries(costs, session=session)
+    header, rows = export_rows(engine, "costs", "acme-9")
+    assert header[3:] == ["amount", "currency", "category", "by", "via", "note"]
+    got = [(r[header.index("amount")], r[header.index("category")], r[header.index("note")]) for r in rows]
+    assert got == [(1250.5, "travel", "'-flights to Manila"), (40000.0, "severance", "exit packages")]

@@ -43,6 +43,11 @@ def test_the_corpus_covers_the_controls_signals_and_a_refused_notification():
     assert "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED" in corpus and "core_patch" in corpus
 
 
+def test_the_corpus_covers_a_cost_recorded_against_a_business_case():
+    corpus = "".join(path.read_text() for path in CORPUS.rglob("controls-run-*.json"))
+    assert '"name": "cost"' in corpus
+
+
 def test_the_corpus_covers_who_is_awaited_in_the_visibility_store():
     corpus = "".join(path.read_text() for path in CORPUS.rglob("*.json"))
     assert "BpoAwaiting" in corpus and "BpoPeople" in corpus and "BpoDue" in corpus

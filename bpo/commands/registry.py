@@ -29,6 +29,7 @@ from models.commands import (
     RaidAdd,
     RaidClose,
     ReadingsBatch,
+    RecordCost,
     RecordReadings,
     Reject,
     Resume,
@@ -76,6 +77,14 @@ CLI: dict[type[Command], Cli] = {
         },
     ),
     Note: Cli("add a note to a transition's audit trail", ("text",)),
+    RecordCost: Cli(
+        "record an actual cost of the transition, in the business case's currency",
+        options={
+            "amount": {"metavar": "A", "help": "the sum, to the cent (1250.50)"},
+            "category": {"metavar": "C", "help": "what it was spent on: travel, severance, tooling, ..."},
+            "note": {"metavar": "T", "help": "what it was (an invoice, a purchase order)"},
+        },
+    ),
 }
 """The commands built from their models, in the order `bpo --help` lists them."""
 

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 import bpo.web.ids  # noqa: F401 - registers the routes' {transition_id:tid}
 from bpo.analytics import portfolio
 from bpo.analytics_charts import charts
+from bpo.value_text import money
 from bpo.web.api import Caller
 from bpo.web.deps import log, page, web
 from bpo.web.office import may_start
@@ -26,7 +27,7 @@ from models.analytics import Analytics, AnalyticsFilter
 from models.errors import describe
 
 router = APIRouter()
-Export = Literal["decisions", "readings", "raid", "settlements", "escalations"]
+Export = Literal["decisions", "readings", "raid", "settlements", "escalations", "costs"]
 Fmt = Literal["csv", "xlsx"]
 TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 ONLY_THE_OFFICE = "The portfolio's analytics and exports are for the program office (BPO_PROGRAM_OFFICE)"
@@ -80,7 +81,7 @@ async def analytics_page(request: Request, query: Filter) -> Response:
     waits now, reworks, escalations, waivers, pauses and go-live; the program office only."""
     office_only(request, signed_in(request))
     found = await _figures(request, query)
-    return page(request, "analytics.html", a=found, charts=charts(found), query=query)
+    return page(request, "analytics.html", a=found, charts=charts(found), query=query, money=money)
 
 
 @router.get("/api/analytics", response_model=Analytics, tags=["api"])

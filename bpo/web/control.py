@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from starlette.exceptions import HTTPException
 
 import bpo.web.ids  # noqa: F401 - registers the routes' {transition_id:tid}
+from bpo import value_text
 from bpo.api import BpoError, get_offered, get_options, get_plan
 from bpo.web.acting import GATE_ACTIONS, build, decide
 from bpo.web.deps import log, page, web
@@ -61,6 +62,7 @@ async def transition_page(
         refused["in_form"] = any(f.update == refused["update"] for f in forms)
     context = {
         "t": view,
+        "value": value_text.shown(view["status"]),
         "person": person,
         "roster_of": {p.id: p for p in people},
         "program": program,

@@ -34,6 +34,7 @@ PLACES = {
     "change_roster": "roster",
     "delegate": "roster",
     "amend": "amendments",
+    "cost": "value",
 }
 """The section of the transition page each command's form sits in; any other: ``running``."""
 
@@ -48,6 +49,7 @@ TITLES = {
     "retry_notices": "Send failed notifications again",
     "pull_feed": "Pull a KPI feed now",
     "note": "Add a note to the audit trail",
+    "cost": "Record a cost",
     "change_roster": "Change the roster",
     "amend": "Propose an amendment",
     "amendment": "Decide an amendment",
@@ -68,8 +70,11 @@ LABELS = {
     "feed": "Feed (every feed if left empty)",
     "periods": "Periods to pull again (e.g. 2027-01, space-separated; optional)",
     "text": "Note",
+    "cost.amount": "Amount, to the cent (in the business case's currency)",
+    "cost.category": "Category (travel, severance, tooling, ...)",
+    "cost.note": "What it was (an invoice, a purchase order)",
 }
-"""A field's label; else its name in words."""
+"""A field's label (``update.field`` for one command's own); else its name in words."""
 
 DANGER = ("cancel",)
 
@@ -112,7 +117,8 @@ def inputs_of(command_type: type[Command], choices: dict[str, list[tuple[str, st
     for name in command_type.form:
         info = command_type.model_fields[name]
         bare, _ = _bare(info.annotation)
-        label = LABELS.get(name, name.replace("_", " ").capitalize())
+        own = LABELS.get(f"{command_type.update}.{name}")
+        label = own or LABELS.get(name, name.replace("_", " ").capitalize())
         longest = next((m.max_length for m in info.metadata if isinstance(m, MaxLen)), None)
         required = info.is_required()
         if name in choices:

@@ -93,6 +93,16 @@ class Noted(Decision):
     kind: Literal["noted"] = "noted"
 
 
+class CostRecorded(Decision):
+    """An actual cost recorded by the program office (what it was, in the note)."""
+
+    kind: Literal["cost_recorded"] = "cost_recorded"
+    amount: str | None = None
+    """The sum as recorded, to the cent (a decimal written as text, never a float)."""
+    category: str | None = None
+    currency: str | None = None
+
+
 class Escalated(Decision):
     """An escalation raised by hand."""
 

@@ -37,6 +37,7 @@ from models.deliveries import AuditEntry
 from models.feeds import FeedResult
 from models.plan import Person
 from tests.rules import test_feed_rules as feeds
+from tests.rules import test_value_rules as value_rules
 from tests.rules.sim import DANA, EVE, GOOD, LI, RAJ, Run
 from tests.rules.test_amendment_rules import version
 from tests.rules.test_business_time_rules import business_run
@@ -132,6 +133,9 @@ def rows_of_a_busy_run() -> list[AuditEntry]:
     objectives.later(days=178)
     rows += objectives.audit
 
+    valued = Run(value_rules.PLAN)
+    valued.do(value_rules.cost("1250.50", "travel"))
+    rows += valued.audit
     scored = Run(scorecard_plan())
     scored.do(score(LI, 5, 4, 3))
     rows += scored.audit

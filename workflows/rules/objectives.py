@@ -41,6 +41,7 @@ def status(v: View, objective: Objective, now: datetime) -> ObjectiveStatus:
         value=value,
         due=objective.due,
         state=state,  # type: ignore[arg-type]
+        baseline=objective.baseline if objective.baseline is not None else kpi.baseline if kpi else None,
     )
 
 

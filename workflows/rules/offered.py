@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from decimal import Decimal
 from typing import get_args
 
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from models.commands import (
     GateDecision,
     RaidAdd,
     RaidClose,
+    RecordCost,
     Reject,
 )
 from workflows.rules.clock import View
@@ -105,6 +107,10 @@ def _delegate(v: View, person_id: str, command_type: type[Command]) -> Probes:
             yield person.id, Delegate(by=person_id, person=person.id, to=other, until=date.max)
 
 
+def _cost(v: View, person_id: str, command_type: type[Command]) -> Probes:
+    yield "", RecordCost(by=person_id, amount=Decimal(1), category="other", note="-")
+
+
 def _amend(v: View, person_id: str, command_type: type[Command]) -> Probes:
     yield "", Amend(by=person_id, plan=v.plan, reason="-")  # refused only as changing nothing
 
@@ -122,5 +128,6 @@ PROBES: dict[type[Command], Callable[[View, str, type[Command]], Probes]] = {
     ChangeRoster: _roster,
     Delegate: _delegate,
     Amend: _amend,
+    RecordCost: _cost,
 }
 """The commands whose probe needs more than placeholder words; any other gets `_plain`'s."""

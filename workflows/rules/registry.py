@@ -28,6 +28,7 @@ from models.commands import (
     RaidAdd,
     RaidClose,
     ReadingsBatch,
+    RecordCost,
     RecordReadings,
     Reject,
     Resume,
@@ -38,7 +39,7 @@ from models.commands import (
     Waive,
 )
 from models.evidence import EvidencePin
-from workflows.rules import amendments, checks, decisions, deliveries, feeds, keys, notes, raid
+from workflows.rules import amendments, checks, costs, decisions, deliveries, feeds, keys, notes, raid
 from workflows.rules.clock import View
 from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import RefusalKind, Refused
@@ -110,6 +111,7 @@ RULES: tuple[Rule[Any], ...] = (
     Rule(TrustKeys, checks.check_trust_keys, _unpinned(keys.rotate)),
     Rule(Score, checks.check_gate_decision, _unpinned(decisions.on_gate)),
     Rule(Note, notes.check, _unpinned(notes.add)),
+    Rule(RecordCost, costs.check, _unpinned(costs.add)),
 )
 """Every command's rules, in the order of `models.commands.COMMANDS`."""
 

@@ -8,7 +8,7 @@ from models.durations import BusinessTime
 from models.names import STEADY_STATE_NAME
 from models.signing import fingerprint
 from models.status import TransitionStatus
-from workflows.rules import deadlines, delegation, objectives, program, texts
+from workflows.rules import deadlines, delegation, objectives, program, texts, value
 from workflows.rules.clock import View
 from workflows.rules.gates import gate_status
 
@@ -70,6 +70,7 @@ def status(v: View, now: datetime, brief: bool = False) -> TransitionStatus:
         audit_head=s.audit_head,
         program=s.program.program if s.program else None,
         workstreams=program.statuses(v) if v.plan.workstreams else [],
+        value=None if brief else value.value(v, now),
     )
 
 

@@ -116,6 +116,12 @@ their readings or misses are kept in the carried state instead of lost with the 
 activity outlives its run (one that does holds the test server's clock forever). Asked on its
 own, at the continue-as-new."""
 
+COSTS_RECORDED = "costs-recorded-2026-12"
+"""The program office records actual costs (the ``cost`` update; not a signal, as a ``cost``
+signal was refused before): kept in the carried state, audited as ``cost_recorded``, netted from
+the savings the status shows. A run that takes a cost records the change, so ``bpo versions``
+tells the transitions that hold costs. Asked on its own."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one
@@ -180,6 +186,7 @@ CHANGES = (
     FLUSH_MARKED,
     WAVE_VOLUMES,
     PULLS_SETTLED,
+    COSTS_RECORDED,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""

@@ -1,0 +1,53 @@
+"""Value realized across the portfolio, from the audit trail and each transition's plan facts:
+the latest reading of each KPI with a baseline, and the business case's savings net of the costs
+recorded, the credits and the bonuses settled, from go-live (steady state's start) to now or the
+transition's end. The arithmetic is `models.value`'s, the same as each transition's status."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from models.analytics import PlanFacts, TransitionValue
+from models.audit_events.base import Event
+from models.audit_events.decisions import Cancelled, CostRecorded
+from models.audit_events.happenings import Readings, Settled, TransitionCompleted
+from models.value import kpi_value, savings_of
+
+VALUE_KINDS = ("kpi_reading", "kpi_corrected", "settlement", "cost_recorded")
+"""The kinds of row value realized reads besides those of the walk."""
+
+
+def transition_value(
+    transition_id: str, events: list[Event], plan: PlanFacts | None, go_live: datetime | None, now: datetime
+) -> TransitionValue | None:
+    """One transition's value realized from its events (oldest first); None without a plan that
+    gives a baseline or a business case."""
+    if plan is None or (not plan.baselines and plan.business_case is None):
+        return None
+    latest: dict[str, float] = {}
+    costs: dict[str, Decimal] = defaultdict(Decimal)
+    credits: list[float] = []
+    bonuses: list[float] = []
+    ended: datetime | None = None
+    for e in events:
+        if isinstance(e, Readings):
+            latest.update(e.values)
+        elif isinstance(e, Settled):
+            credits.append(e.credit)
+            bonuses.append(e.bonus)
+        elif isinstance(e, CostRecorded) and e.amount and e.category:
+            try:
+                costs[e.category] += Decimal(e.amount)
+            except InvalidOperation:  # not a row the rules wrote: left out rather than guessed
+                continue
+        elif isinstance(e, (Cancelled, TransitionCompleted)):
+            ended = e.at
+    kpis = [
+        kpi_value(key, k.name, k.unit, k.better, k.baseline, k.target, latest.get(key))
+        for key, k in plan.baselines.items()
+    ]
+    case = plan.business_case
+    savings = savings_of(case, costs, credits, bonuses, go_live, ended or now) if case else None
+    return TransitionValue(transition_id=transition_id, kpis=kpis, savings=savings)

@@ -31,6 +31,7 @@ from models.errors import describe
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command, its arguments and its help."""
+    from bpo.commands.arguments import address, port, url
     from bpo.version import VersionAction
 
     parser = argparse.ArgumentParser(prog="bpo", description="Run BPO transitions on Temporal.")
@@ -45,18 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("server", "run the embedded Temporal dev server (SQLite under BPO_DATA_DIR)", "operating:cmd_server")
-    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
-    p.add_argument("--codec-endpoint", metavar="URL", help="the Web UI decodes payloads here (bpo codec-server)")
-    p.add_argument("--port", type=int, default=7233)
-    p.add_argument("--ui-port", type=int, default=8233)
+    p.add_argument("--ip", type=address, default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    p.add_argument(
+        "--codec-endpoint", type=url, metavar="URL", help="the Web UI decodes payloads here (bpo codec-server)"
+    )
+    p.add_argument("--port", type=port, default=7233)
+    p.add_argument("--ui-port", type=port, default=8233)
     add("worker", "run a worker that executes transitions", "operating:cmd_worker")
     p = add("up", "server, worker, web app and the demo transition together, until Ctrl-C", "operating:cmd_up")
-    p.add_argument("--port", type=int, default=7233)
-    p.add_argument("--ui-port", type=int, default=8233)
-    p.add_argument("--web-port", type=int, default=8000)
+    p.add_argument("--port", type=port, default=7233)
+    p.add_argument("--ui-port", type=port, default=8233)
+    p.add_argument("--web-port", type=port, default=8000)
     p = add("web", "serve the web app: approvers sign off, the program office runs its portfolio", "operating:cmd_web")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", type=address, default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    p.add_argument("--port", type=port, default=8000)
 
     p = add("validate", "check a plan file and print every problem with its place", "seeing:cmd_validate")
     p.add_argument("plan")
@@ -118,12 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = add("codec-server", "decode encrypted payloads for the Web UI (needs BPO_ENCRYPTION_KEY)", "operating:cmd_codec_server")
-    p.add_argument("--ip", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8081)
+    p.add_argument("--ip", type=address, default="127.0.0.1")
+    p.add_argument("--port", type=port, default=8081)
     p.add_argument(
-        "--ui-origin", action="append", help="Web UI origin allowed to call it (default http://localhost:8233)"
+        "--ui-origin", type=url, action="append", help="Web UI origin allowed to call it (default http://localhost:8233)"
     )
-    p.add_argument("--host-name", action="append", help="a name it is called by besides its address; repeatable")
+    p.add_argument(
+        "--host-name", type=address, action="append", help="a name it is called by besides its address; repeatable"
+    )
     p.add_argument("--allow-encode", action="store_true", help="serve POST /encode too (off: it encrypts for anyone)")
 
     p = add("feed", "a transition's KPI feeds; --pull-now pulls at once", "sources:cmd_feed")
@@ -262,6 +267,13 @@ def main(argv: list[str] | None = None) -> int:
         args.readings += extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from bpo.commands.arguments import check_arguments
+
+    try:
+        check_arguments(parser, args)
+    except Exit as exc:
+        print(f"bpo {args.command}: {exc}", file=sys.stderr)
+        return exc.code
     if args.command == "completion":  # needs no settings: a broken .env must not break a shell's start
         from bpo.commands.completion import completion_script
 

@@ -112,10 +112,14 @@ async def cmd_kpi(args: argparse.Namespace, settings: Settings) -> None:
             raise Exit("give either --file READINGS.csv or --period LABEL METRIC=VALUE..., not both")
         if args.correct:
             raise Exit("--correct takes one period's readings (--period LABEL METRIC=VALUE...), not a file")
+        try:  # the file first: one that is not there needs no server to say so
+            raw = read_limited(args.file, MAX_CSV_BYTES)
+        except ReadingsFileError as exc:
+            raise Exit(f"--file: {exc}") from None
         client = await client_for(settings)
         known = (await get_status(client, args.id)).metrics
         try:
-            command = parse_readings(read_limited(args.file, MAX_CSV_BYTES), args.file, known, args.by)
+            command = parse_readings(raw, args.file, known, args.by)
         except ReadingsFileError as exc:
             raise Exit(str(exc)) from None
         command.request_id = args.request_id

@@ -103,6 +103,9 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
     if args.action == "rotate":
         asyncio.run(_rotate(args, settings))
         return
+    from bpo.commands.arguments import only_with
+
+    only_with(args, "'bpo keys rotate ID'", False, "id", "add", "remove", "by", "request_id")
     from models.signing import new_key_pair
 
     private, public = new_key_pair()

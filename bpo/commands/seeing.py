@@ -196,8 +196,10 @@ async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
     sent and failed from the audit trail, waiting for another try from the workflow; ``--retry``
     sends the failed ones again."""
     from bpo.api import get_deliveries
+    from bpo.commands.arguments import only_with
     from bpo.render import table
 
+    only_with(args, "--retry", args.retry, "by")
     if args.retry:
         from bpo.commands.deciding import send_from_cli
         from models.commands import RetryNotices

@@ -17,6 +17,8 @@ async def cmd_feed(args: argparse.Namespace, settings: Settings) -> None:
     """A transition's KPI feeds, or (``--pull-now``) a pull at once."""
     if (args.period or args.feed) and not args.pull_now:
         raise Exit("--feed and --period choose what --pull-now pulls; add --pull-now --by PERSON")
+    if args.by and not args.pull_now:
+        raise Exit("--by says who asks for --pull-now; add --pull-now, or leave --by out to see the feeds")
     if args.pull_now:
         from bpo.commands.deciding import send_from_cli
         from models.commands import PullFeed

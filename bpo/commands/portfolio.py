@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bpo.commands.common import REFUSED, Exit, audit_engine, client_for
+from bpo.commands.common import REFUSED, Exit, audit_engine, client_for, date_option
 from infra.settings import Settings
 from models.analytics import AnalyticsFilter
 from models.errors import describe
@@ -31,12 +31,8 @@ def filter_of(args: argparse.Namespace) -> AnalyticsFilter:
 
 
 def _day(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise Exit(f"{option}: '{text[:40]}' is not a day; write it as 2027-01-31", REFUSED) from None
+    """A day the analytics look back to: a date, or a duration ago (``--since 90d``)."""
+    return date_option(text, option.removeprefix("--"), ago=True)
 
 
 async def cmd_analytics(args: argparse.Namespace, settings: Settings) -> None:

@@ -4,6 +4,7 @@ portfolio loses time) and `bpo export` (a trail's rows for a spreadsheet)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -69,7 +70,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
     engine = audit_engine(settings)
     header, rows = export_rows(engine, args.what, None if args.all else args.id)
     out.write_bytes(to_csv(header, rows) if args.format == "csv" else to_xlsx(header, rows, args.what))
-    print(f"wrote {out}: {len(rows)} rows of {args.what}")
+    if args.json:
+        print(json.dumps({"out": str(out), "what": args.what, "format": args.format, "rows": len(rows)}, indent=2))
+    else:
+        print(f"wrote {out}: {len(rows)} rows of {args.what}")
     if not rows:
         print(
             f"note: the audit trail has no {args.what} for {'any transition' if args.all else repr(args.id)}",

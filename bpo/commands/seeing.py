@@ -207,6 +207,9 @@ async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
         if not args.by:
             raise Exit("--retry needs --by PERSON: someone who may pause the transition may send them again")
         status = await send_from_cli(settings, args.id, RetryNotices(by=args.by))
+        if args.json:
+            print_status(status, True)
+            return
         print(f"sending again; {status.notices_pending} deliveries waiting, {status.notices_failed} failed")
         return
     rows = [e for e in events_of(_trail(settings, args.id)) if isinstance(e, (NotificationSent, NotificationFailed))]

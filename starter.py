@@ -31,6 +31,7 @@ from models.errors import describe
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command, its arguments and its help."""
+    from bpo.commands.arguments import address, port, url
     from bpo.version import VersionAction
 
     parser = argparse.ArgumentParser(prog="bpo", description="Run BPO transitions on Temporal.")
@@ -45,18 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("server", "run the embedded Temporal dev server (SQLite under BPO_DATA_DIR)", "operating:cmd_server")
-    p.add_argument("--ip", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
-    p.add_argument("--codec-endpoint", metavar="URL", help="the Web UI decodes payloads here (bpo codec-server)")
-    p.add_argument("--port", type=int, default=7233)
-    p.add_argument("--ui-port", type=int, default=8233)
+    p.add_argument("--ip", type=address, default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    p.add_argument(
+        "--codec-endpoint", type=url, metavar="URL", help="the Web UI decodes payloads here (bpo codec-server)"
+    )
+    p.add_argument("--port", type=port, default=7233)
+    p.add_argument("--ui-port", type=port, default=8233)
     add("worker", "run a worker that executes transitions", "operating:cmd_worker")
     p = add("up", "server, worker, web app and the demo transition together, until Ctrl-C", "operating:cmd_up")
-    p.add_argument("--port", type=int, default=7233)
-    p.add_argument("--ui-port", type=int, default=8233)
-    p.add_argument("--web-port", type=int, default=8000)
+    p.add_argument("--port", type=port, default=7233)
+    p.add_argument("--ui-port", type=port, default=8233)
+    p.add_argument("--web-port", type=port, default=8000)
     p = add("web", "serve the web app: approvers sign off, the program office runs its portfolio", "operating:cmd_web")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", type=address, default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    p.add_argument("--port", type=port, default=8000)
 
     p = add("validate", "check a plan file and print every problem with its place", "seeing:cmd_validate")
     p.add_argument("plan")
@@ -67,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan")
     p.add_argument("--id", help="the transition id (default: derived from the plan's name)")
     p.add_argument("--replace-ended", action="store_true", help="reuse the id of an ended transition, on purpose")
+    p.add_argument("--json", action="store_true", help='the id as JSON: {"id": ...}')
 
     p = add("status", "where a transition stands", "seeing:cmd_status")
     p.add_argument("id")
@@ -118,12 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = add("codec-server", "decode encrypted payloads for the Web UI (needs BPO_ENCRYPTION_KEY)", "operating:cmd_codec_server")
-    p.add_argument("--ip", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8081)
+    p.add_argument("--ip", type=address, default="127.0.0.1")
+    p.add_argument("--port", type=port, default=8081)
     p.add_argument(
-        "--ui-origin", action="append", help="Web UI origin allowed to call it (default http://localhost:8233)"
+        "--ui-origin", type=url, action="append", help="Web UI origin allowed to call it (default http://localhost:8233)"
     )
-    p.add_argument("--host-name", action="append", help="a name it is called by besides its address; repeatable")
+    p.add_argument(
+        "--host-name", type=address, action="append", help="a name it is called by besides its address; repeatable"
+    )
     p.add_argument("--allow-encode", action="store_true", help="serve POST /encode too (off: it encrypts for anyone)")
 
     p = add("feed", "a transition's KPI feeds; --pull-now pulls at once", "sources:cmd_feed")
@@ -145,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("config", "the settings in force (environment and .env), secrets masked", "seeing:cmd_config")
     p.add_argument("--json", action="store_true")
 
-    add("setup", "register the search attributes on a cluster (bpo server does it by itself)", "operating:cmd_setup")
+    p = add("setup", "register the search attributes on a cluster (bpo server does it by itself)", "operating:cmd_setup")
+    p.add_argument("--json", action="store_true", help="what was added and what was there, as JSON")
 
     p = add("notices", "a transition's notifications and how each delivery went", "seeing:cmd_notices")
     p.add_argument("id")
@@ -175,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--what", required=True, choices=["decisions", "readings", "raid", "settlements", "escalations", "costs"])
     p.add_argument("--format", default="csv", choices=["csv", "xlsx"], help="default csv")
     p.add_argument("--out", required=True, metavar="FILE", help="where to write it")
+    p.add_argument("--json", action="store_true", help="what was written, as JSON: out, what, format, rows")
 
     from bpo.commands.registry import add_commands  # approve, tick, reject, waive, pause, ...
 
@@ -189,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--correct", action="store_true", help="replace readings already recorded for the period")
     p.add_argument("--reason", help="with --correct: why the recorded value was wrong")
     p.add_argument("--request-id")
+    p.add_argument("--json", action="store_true", help="print the status after it as JSON (as bpo status --json)")
 
     p = add("delegate", "let someone decide in another's stead until a date (or --end it)", "deciding:cmd_delegate")
     p.add_argument("id")
@@ -198,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", action="store_true", help="end the person's delegation now")
     p.add_argument("--by", required=True, metavar="PERSON", help="the person, or an executive sponsor of their side")
     p.add_argument("--request-id", help="makes a retried command count once")
+    p.add_argument("--json", action="store_true", help="print the status after it as JSON (as bpo status --json)")
 
     p = add("amend", "propose a new version of a running transition's plan (a sponsor approves it)", "deciding:cmd_amend")
     p.add_argument("id")
@@ -205,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", required=True, help="why the plan changes")
     p.add_argument("--by", required=True, metavar="PERSON", help="who proposes it: a lead on the roster")
     p.add_argument("--request-id", help="makes a retried command count once")
+    p.add_argument("--json", action="store_true", help="print the status after it as JSON (as bpo status --json)")
 
     p = add("raid", "the RAID log: add an item, close one, list them", "deciding:cmd_raid")
     p.add_argument("id")
@@ -219,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", help="with close: how it was settled")
     p.add_argument("--by", metavar="PERSON", help="your id on the roster (add, close)")
     p.add_argument("--request-id", help="makes a retried command count once")
-    p.add_argument("--json", action="store_true", help="with list")
+    p.add_argument("--json", action="store_true", help="list: the items as JSON; add, close: the status after it")
 
     p = add("roster", "add a person to the roster (or replace their entry), or take people off it", "deciding:cmd_roster")
     p.add_argument("id")
@@ -231,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remove", action="append", default=[], metavar="PERSON", help="take a person off; repeatable")
     p.add_argument("--by", required=True, metavar="PERSON", help="your id on the roster")
     p.add_argument("--request-id", help="makes a retried command count once")
+    p.add_argument("--json", action="store_true", help="print the status after it as JSON (as bpo status --json)")
 
     # Run by `main` itself, before the settings are read: see there.
     p = add("completion", "print a completion script: source <(bpo completion bash)", "completion:completion_script")
@@ -251,10 +263,8 @@ def _pipe_closed() -> int:
     return PIPE_CLOSED
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns its exit code (0 done, 2 refused, 1 failed or changed, 3 could
-    not check, 141 standard output closed early)."""
-    parser = build_parser()
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """``argv`` as `bpo` reads it; a usage error exits 2 (argparse's ``SystemExit``)."""
     args, extra = parser.parse_known_args(argv)
     # argparse will not take positionals after an option (`kpi ID --period P csat=90`), so
     # readings that follow --period arrive here.
@@ -262,6 +272,21 @@ def main(argv: list[str] | None = None) -> int:
         args.readings += extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit code (0 done, 2 refused, 1 failed or changed, 3 could
+    not check, 141 standard output closed early)."""
+    parser = build_parser()
+    args = parse_args(parser, argv)
+    from bpo.commands.arguments import check_arguments
+
+    try:
+        check_arguments(parser, args)
+    except Exit as exc:
+        print(f"bpo {args.command}: {exc}", file=sys.stderr)
+        return exc.code
     if args.command == "completion":  # needs no settings: a broken .env must not break a shell's start
         from bpo.commands.completion import completion_script
 

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bpo.errors import BpoError as BpoError  # where callers have always found it
-from models.constants import WORKFLOW_NAME
+from models.constants import TRANSITION_ID, WORKFLOW_NAME
 from models.deliveries import Deliveries
 from models.messages import StartTransition
 from models.plan import Person, Plan
@@ -45,7 +45,7 @@ def transition_id_for(plan: Plan) -> str:
 
 def _check_id(transition_id: str) -> str:
     """``transition_id`` if it names a transition or a program's workstream (``PROGRAM/KEY``)."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}(/[a-z0-9_]{1,40})?", transition_id):
+    if not re.fullmatch(TRANSITION_ID, transition_id):
         raise BpoError(
             f"'{transition_id[:80]}' is not a transition id: use letters, digits, '.', '_', ':' or '-', "
             "at most 200 characters (a workstream's: PROGRAM/KEY)"

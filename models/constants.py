@@ -8,6 +8,9 @@ import hashlib
 
 TASK_QUEUE = "bpo-transitions"
 WORKFLOW_NAME = "Transition"
+TRANSITION_ID = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}(/[a-z0-9_]{1,40})?"
+"""The form of a transition's id, or of a program's workstream's (``PROGRAM/KEY``): checked by
+`bpo.api` and, before anything is asked of a server, by the command line."""
 
 PHASE_ATTRIBUTE = "BpoPhase"
 HEALTH_ATTRIBUTE = "BpoHealth"

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from models.boundary import boundary_check
+from models.calendar_holidays import expand_holidays
 from models.connections import Connections
 from models.errors import Path_, render_path, sentence
 from models.gates import GATE_KINDS
@@ -178,6 +180,9 @@ def parse_plan(
                     f"{render_path(path)}: {name} is not set here; a worker without it skips the {kind} channel"
                 )
 
+    # Today's date is safe here: a plan is read where a person gives it, never inside a workflow.
+    for path, message in expand_holidays(data, date.today()):
+        problems.append(Problem(render_path(path), message, lines.line(path)))
     try:
         plan = Plan.model_validate(data)
     except ValidationError as exc:

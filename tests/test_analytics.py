@@ -215,7 +215,11 @@ def test_bpo_analytics_reads_the_trail_without_temporal_and_says_the_plans_are_u
     code, _, err = bpo("analytics", "--client", "Acme")
     assert code == 1 and "--client and --provider are the plan's" in err and "Traceback" not in err
     code, _, err = bpo("analytics", "--since", "last week")
-    assert code == 2 and "--since: 'last week' is not a day" in err
+    assert code == 2 and "--since: 'last week' is not a date" in err and "a duration ago (30d, 2w)" in err
+    code, out, _ = bpo("analytics", "--since", "3650d", "--json")  # a duration looks back from now
+    assert code == 0 and len(json.loads(out)["transitions"]) == 3
+    code, out, _ = bpo("analytics", "--until", "3650d", "--json")  # ...ten years ago: none yet
+    assert code == 0 and json.loads(out)["transitions"] == []
 
 
 def test_bpo_analytics_never_makes_an_audit_database(bpo, tmp_path):

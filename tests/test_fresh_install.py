@@ -117,7 +117,8 @@ def test_the_installed_bpo_validates_every_example_plan_and_one_with_a_calendar(
     assert len(plans) >= 3
     calendar = tmp_path / "calendar-plan.yaml"
     plan = yaml.safe_load((examples / "reference-plan.yaml").read_text())
-    plan["calendar"] = {"timezone": "Europe/Berlin"}  # zones come from the tzdata package
+    # zones come from the tzdata package, holidays by country from the holidays package
+    plan["calendar"] = {"timezone": "Europe/Berlin", "holidays": {"country": "DE", "subdivision": "BY"}}
     calendar.write_text(yaml.safe_dump(plan, sort_keys=False))
     for path in [*plans, calendar]:
         done = _run(installed, "validate", str(path), "--json", BPO_CONNECTIONS=str(examples / "connections.yaml"))

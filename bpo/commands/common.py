@@ -62,10 +62,11 @@ def model_input(cls: type[Model], **fields: Any) -> Model:
         raise Exit(describe(exc, where=option)) from None
 
 
-def date_option(text: str | None, name: str, now: datetime | None = None) -> date | None:
+def date_option(text: str | None, name: str, now: datetime | None = None, ago: bool = False) -> date | None:
     """The day a person typed for ``--NAME``: a date (2027-02-01), a date and time (its day), or a
-    duration from now (30d, 2w, P30D: the day it ends on, on this machine's calendar); exit 2 in
-    our words for anything else. None stays None (not given)."""
+    duration from now (30d, 2w, P30D: the day it ends on, on this machine's calendar; with ``ago``,
+    the day that long before now, for options that look back); exit 2 in our words for anything
+    else. None stays None (not given)."""
     from models.durations import parse_duration
 
     if text is None:
@@ -81,9 +82,10 @@ def date_option(text: str | None, name: str, now: datetime | None = None) -> dat
     except ValueError:
         raise Exit(
             f"--{name}: '{value[:40]}' is not a date; write a date (2027-02-01), a date and time "
-            "(2027-02-01T17:00) or a duration from now (30d, 2w)"
+            f"(2027-02-01T17:00) or a duration {'ago' if ago else 'from now'} (30d, 2w)"
         ) from None
-    return ((now or datetime.now().astimezone()) + span).date()
+    now = now or datetime.now().astimezone()
+    return (now - span if ago else now + span).date()
 
 
 def connections_of(settings: Settings) -> Connections:

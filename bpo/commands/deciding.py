@@ -112,10 +112,14 @@ async def cmd_kpi(args: argparse.Namespace, settings: Settings) -> None:
             raise Exit("give either --file READINGS.csv or --period LABEL METRIC=VALUE..., not both")
         if args.correct:
             raise Exit("--correct takes one period's readings (--period LABEL METRIC=VALUE...), not a file")
+        try:  # the file first: one that is not there needs no server to say so
+            raw = read_limited(args.file, MAX_CSV_BYTES)
+        except ReadingsFileError as exc:
+            raise Exit(f"--file: {exc}") from None
         client = await client_for(settings)
         known = (await get_status(client, args.id)).metrics
         try:
-            command = parse_readings(read_limited(args.file, MAX_CSV_BYTES), args.file, known, args.by)
+            command = parse_readings(raw, args.file, known, args.by)
         except ReadingsFileError as exc:
             raise Exit(str(exc)) from None
         command.request_id = args.request_id
@@ -137,6 +141,9 @@ async def cmd_kpi(args: argparse.Namespace, settings: Settings) -> None:
         )
         count, label = len(command.values), command.period
     status = await send_from_cli(settings, args.id, command, client)
+    if args.json:
+        print_status(status, True)
+        return
     kpi_gates = [f"{g.key}: {g.status}, {g.progress}" for g in status.gates if g.kind == "kpi"]
     print(f"recorded {count} reading(s) for {label}" + (f"; {'; '.join(kpi_gates)}" if kpi_gates else ""))
 
@@ -152,6 +159,9 @@ async def cmd_roster(args: argparse.Namespace, settings: Settings) -> None:
         add.append(model_input(Person, id=args.add, name=args.name, org=args.org, roles=args.role, email=args.email))
     command = model_input(ChangeRoster, add=add, remove=args.remove, by=args.by, request_id=args.request_id)
     status = await send_from_cli(settings, args.id, command)
+    if args.json:
+        print_status(status, True)
+        return
     done = [f"added {p.id} ({', '.join(p.roles)})" for p in command.add] + [f"removed {p}" for p in command.remove]
     roster_gates = [f"{g.key}: {g.status}, {g.progress}" for g in status.gates if g.kind == "roster"]
     print(f"roster of {status.id}: {'; '.join(done)}" + (f"; {'; '.join(roster_gates)}" if roster_gates else ""))
@@ -165,8 +175,10 @@ async def cmd_delegate(args: argparse.Namespace, settings: Settings) -> None:
         command = Delegate(**{k: v for k, v in fields.items() if v is not None}, by=args.by, request_id=args.request_id)
     except ValidationError as exc:
         raise Exit(describe(exc, where=option)) from None
-    await send_from_cli(settings, args.id, command)
-    if command.end:
+    status = await send_from_cli(settings, args.id, command)
+    if args.json:
+        print_status(status, True)
+    elif command.end:
         print(f"{command.person} decides for themselves again")
     else:
         print(f"{command.to} decides for {command.person} until the end of {command.until}")
@@ -198,7 +210,9 @@ async def cmd_raid(args: argparse.Namespace, settings: Settings) -> None:
             raise Exit("raid close needs the item, for example: bpo raid ID close A-2 --by P --note T")
         command = model_input(RaidClose, item=args.item, note=args.note, by=args.by, request_id=args.request_id)
     status = await send_from_cli(settings, args.id, command)
-    if isinstance(command, RaidAdd):
+    if args.json:
+        print_status(status, True)
+    elif isinstance(command, RaidAdd):
         print(f"{_newest(status)} opened")
     else:
         print(f"{command.item} closed")
@@ -240,8 +254,12 @@ async def cmd_amend(args: argparse.Namespace, settings: Settings) -> None:
     found = changes(running, new)
     if not found:
         raise Exit(f"{args.plan} changes nothing in the plan '{args.id}' runs")
-    print("Changes:\n" + "\n".join(f"  {change}" for change in found))
+    # With --json, standard output is the status alone (its amendment lists the changes too).
+    print("Changes:\n" + "\n".join(f"  {change}" for change in found), file=sys.stderr if args.json else sys.stdout)
     command = model_input(Amend, plan=new, reason=args.reason, by=args.by, request_id=args.request_id)
     status = await send_from_cli(settings, args.id, command, client)
+    if args.json:
+        print_status(status, True)
+        return
     n = status.amendments[-1].number
     print(f"amendment_{n} proposed; an executive sponsor decides it: bpo approve {args.id} amendment_{n} --by SPONSOR")

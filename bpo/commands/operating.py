@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -37,7 +38,7 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
         started_by=operator(settings),
         allow_unsigned=settings.allow_unsigned,
     )
-    print(transition_id)
+    print(json.dumps({"id": transition_id}) if args.json else transition_id)
 
 
 async def cmd_setup(args: argparse.Namespace, settings: Settings) -> None:
@@ -51,6 +52,10 @@ async def cmd_setup(args: argparse.Namespace, settings: Settings) -> None:
         added = await register_search_attributes(client, namespace)
     except SearchAttributesRefused as refused:
         raise Exit(refused.instructions(), FAILED) from None
+    if args.json:
+        there = [key.name for key in SEARCH_ATTRIBUTES if key.name not in added]
+        print(json.dumps({"namespace": namespace, "added": list(added), "already_there": there}, indent=2))
+        return
     print(
         f"search attributes in namespace '{namespace}': added {', '.join(added) or 'none'}; "
         f"{len(SEARCH_ATTRIBUTES) - len(added)} were there already"
@@ -103,10 +108,16 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> None:
     if args.action == "rotate":
         asyncio.run(_rotate(args, settings))
         return
+    from bpo.commands.arguments import only_with
+
+    only_with(args, "'bpo keys rotate ID'", False, "id", "add", "remove", "by", "request_id")
     from models.signing import new_key_pair
 
     private, public = new_key_pair()
-    print(f"BPO_SIGNING_KEY={private}\nBPO_TRUSTED_KEYS={public}")
+    if args.json:
+        print(json.dumps({"BPO_SIGNING_KEY": private, "BPO_TRUSTED_KEYS": public}, indent=2))
+    else:
+        print(f"BPO_SIGNING_KEY={private}\nBPO_TRUSTED_KEYS={public}")
     print(
         "# BPO_SIGNING_KEY is secret: give it only to the processes that send commands (the web app,\n"
         "# an operator's shell). Transitions started with BPO_TRUSTED_KEYS set refuse unsigned commands.",

@@ -4,13 +4,14 @@ portfolio loses time) and `bpo export` (a trail's rows for a spreadsheet)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from bpo.commands.common import REFUSED, Exit, audit_engine, client_for
+from bpo.commands.common import REFUSED, Exit, audit_engine, client_for, date_option
 from infra.settings import Settings
 from models.analytics import AnalyticsFilter
 from models.errors import describe
@@ -31,12 +32,8 @@ def filter_of(args: argparse.Namespace) -> AnalyticsFilter:
 
 
 def _day(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise Exit(f"{option}: '{text[:40]}' is not a day; write it as 2027-01-31", REFUSED) from None
+    """A day the analytics look back to: a date, or a duration ago (``--since 90d``)."""
+    return date_option(text, option.removeprefix("--"), ago=True)
 
 
 async def cmd_analytics(args: argparse.Namespace, settings: Settings) -> None:
@@ -73,7 +70,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
     engine = audit_engine(settings)
     header, rows = export_rows(engine, args.what, None if args.all else args.id)
     out.write_bytes(to_csv(header, rows) if args.format == "csv" else to_xlsx(header, rows, args.what))
-    print(f"wrote {out}: {len(rows)} rows of {args.what}")
+    if args.json:
+        print(json.dumps({"out": str(out), "what": args.what, "format": args.format, "rows": len(rows)}, indent=2))
+    else:
+        print(f"wrote {out}: {len(rows)} rows of {args.what}")
     if not rows:
         print(
             f"note: the audit trail has no {args.what} for {'any transition' if args.all else repr(args.id)}",

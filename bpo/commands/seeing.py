@@ -201,8 +201,10 @@ async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
     sent and failed from the audit trail, waiting for another try from the workflow; ``--retry``
     sends the failed ones again."""
     from bpo.api import get_deliveries
+    from bpo.commands.arguments import only_with
     from bpo.render import table
 
+    only_with(args, "--retry", args.retry, "by")
     if args.retry:
         from bpo.commands.deciding import send_from_cli
         from models.commands import RetryNotices
@@ -210,6 +212,9 @@ async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
         if not args.by:
             raise Exit("--retry needs --by PERSON: someone who may pause the transition may send them again")
         status = await send_from_cli(settings, args.id, RetryNotices(by=args.by))
+        if args.json:
+            print_status(status, True)
+            return
         print(f"sending again; {status.notices_pending} deliveries waiting, {status.notices_failed} failed")
         return
     rows = [e for e in events_of(_trail(settings, args.id)) if isinstance(e, (NotificationSent, NotificationFailed))]

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from bpo.api import get_status
-from bpo.commands.common import FAILED, UNCHECKED, Exit, audit_engine, client_for, model_input
+from bpo.commands.common import FAILED, UNCHECKED, Exit, audit_engine, client_for, model_input, print_status
 from bpo.render import table
 from infra.settings import Settings
 
@@ -17,6 +17,8 @@ async def cmd_feed(args: argparse.Namespace, settings: Settings) -> None:
     """A transition's KPI feeds, or (``--pull-now``) a pull at once."""
     if (args.period or args.feed) and not args.pull_now:
         raise Exit("--feed and --period choose what --pull-now pulls; add --pull-now --by PERSON")
+    if args.by and not args.pull_now:
+        raise Exit("--by says who asks for --pull-now; add --pull-now, or leave --by out to see the feeds")
     if args.pull_now:
         from bpo.commands.deciding import send_from_cli
         from models.commands import PullFeed
@@ -26,6 +28,9 @@ async def cmd_feed(args: argparse.Namespace, settings: Settings) -> None:
             raise Exit("--pull-now needs --by PERSON: someone who may record KPI readings")
         command = model_input(PullFeed, by=args.by, feed=args.feed, periods=args.period)
         status: TransitionStatus = await send_from_cli(settings, args.id, command)
+        if args.json:
+            print_status(status, True)
+            return
         asking = {name: fs.asking for name, fs in status.feeds.items() if fs.asking}
         print("pulling " + "; ".join(f"{name}: {', '.join(p)}" for name, p in asking.items()) if asking else "pulled")
         return

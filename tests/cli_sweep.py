@@ -42,6 +42,8 @@ GOOD: dict[str, str] = {
     "host_name": "codec.example",
     "ip": "127.0.0.1",
     "host": "127.0.0.1",
+    "amount": "1250.00",
+    "category": "travel",
 }
 """A right value for an argument, by its ``dest``; others take their first choice, a number, or
 a word."""

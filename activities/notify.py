@@ -4,7 +4,6 @@ Slack message (Block Kit, through the deployment's Slack app)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -20,29 +19,16 @@ from infra.audit import write_entries
 from infra.fetching import DEADLINE
 from infra.guard import Forbidden
 from infra.links import mint_link
+from infra.mail import notice_mail
 from infra.slack import SlackApi, SlackFailed
 from infra.slack_blocks import notice_blocks
-from infra.transport import Skipped, Transport, bad_channel, send_email
+from infra.transport import Skipped, Transport, bad_channel, send_mails
 from models.connections import DEPLOYMENT_WEBHOOK
-from models.deliveries import AuditEntry, Delivery, Notice
+from models.deliveries import AuditEntry, Delivery, Notice, Recipient
+from models.notice_facts import page_path
 from models.plan import EmailChannel, SlackChannel, WebhookChannel
 
 log = structlog.get_logger(__name__)
-LINKED = ("approval_requested", "reminder")
-"""Notices that carry a single-use sign-in link to their gate's page, by mail."""
-
-
-def _email(channel: EmailChannel, notice: Notice, to: list[str], link: str | None = None) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = channel.sender
-    message["To"] = ", ".join(to)
-    message["Subject"] = notice.subject
-    # A stable Message-ID lets a mail system recognise a retried delivery as the same message.
-    message["Message-ID"] = f"<{hashlib.sha256(notice.id.encode()).hexdigest()[:32]}@bpo-transition>"
-    message["X-Bpo-Notification-Id"] = notice.id
-    opening = f"{notice.text}\n\nDecide it here (the link signs you in once): {link}\n" if link else notice.text
-    message.set_content(f"{opening}\n\nTransition: {notice.transition_id}\nNotification: {notice.id}\n")
-    return message
 
 
 def sent_entry(delivery: Delivery, refused: dict[str, str]) -> AuditEntry:
@@ -113,11 +99,9 @@ class NotifyActivities:
                 smtp = self.transport.smtp_url(channel, delivery.client)
                 if not to:
                     raise Skipped("no recipient has an email address")
-                # A link is minted only for mail bound for the deployment's own mailer: a connection
-                # may be a client's relay, and a link signs its holder in on every transition.
-                own = channel.connection is None
-                message = _email(channel, notice, to, await self._link(notice, to) if own else None)
-                refused = await asyncio.to_thread(send_email, self.transport, smtp, message, to)
+                # Each person gets their own mail, with their own link: a link signs in its holder.
+                mails = [(await self._mail(channel, notice, p), [p.email]) for p in notice.recipients if p.email]
+                refused = await asyncio.to_thread(send_mails, self.transport, smtp, mails)
         except Skipped as off:
             # A channel switched off here stays off for every notice: said once per worker, as a
             # warning, then only at debug level, so a plan's channel cannot flood the log.
@@ -134,14 +118,18 @@ class NotifyActivities:
         )
         return refused
 
-    async def _link(self, notice: Notice, to: list[str]) -> str | None:
-        """A single-use sign-in link to the gate a request or reminder is about, when the web app's
-        address is known; made here, so the token never enters the workflow's history."""
-        path, web = notice.detail.get("path"), self.transport.web_url
-        if notice.kind not in LINKED or not web or not isinstance(path, str) or len(to) != 1:
-            return None
-        token = await asyncio.to_thread(mint_link, self.engine, to[0], path, self.transport.link_ttl)
-        return f"{web.rstrip('/')}/login/link/{token}"
+    async def _mail(self, channel: EmailChannel, notice: Notice, person: Recipient) -> EmailMessage:
+        """``person``'s own mail of ``notice``, with their own single-use sign-in link to the page
+        it is about (its gate's, else its transition's) when the web app's address is known. The
+        link is minted only for mail bound for the deployment's own mailer (a connection may be a
+        client's relay, and a link signs its holder in on every transition), and made here, so the
+        token never enters the workflow's history."""
+        web, link = self.transport.web_url, None
+        if web and channel.connection is None and person.email:
+            path = page_path(notice)
+            token = await asyncio.to_thread(mint_link, self.engine, person.email, path, self.transport.link_ttl)
+            link = f"{web.rstrip('/')}/login/link/{token}"
+        return notice_mail(channel.sender, notice, person, link, web)
 
     async def _slack(self, channel: SlackChannel, notice: Notice) -> None:
         """Post ``notice`` to a Slack channel with the deployment's bot token, read here on the

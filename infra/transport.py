@@ -140,13 +140,20 @@ class Transport:
 
 
 def send_email(transport: Transport, smtp_url: str, message: EmailMessage, to: list[str]) -> dict[str, str]:
-    """Send ``message`` through the mailer at ``smtp_url`` (see `Transport.smtp_url`) over verified
-    TLS (``smtps://``, or STARTTLS on ``smtp://``); returns the recipients the server refused, with
-    its code. Plain SMTP only to this machine, and never with a password."""
+    """Send ``message`` to ``to`` through the mailer at ``smtp_url``; see `send_mails`."""
+    return send_mails(transport, smtp_url, [(message, to)])
+
+
+def send_mails(transport: Transport, smtp_url: str, mails: list[tuple[EmailMessage, list[str]]]) -> dict[str, str]:
+    """Send each message to its recipients through the mailer at ``smtp_url`` (see
+    `Transport.smtp_url`), in one session, over verified TLS (``smtps://``, or STARTTLS on
+    ``smtp://``); returns the recipients the server refused, with its code. Plain SMTP only to
+    this machine, and never with a password."""
     url = urlsplit(smtp_url)
     host, implicit = url.hostname or "localhost", url.scheme == "smtps"
     transport.check_host(host, "SMTP")
     context = ssl.create_default_context()
+    refused: dict[str, str] = {}
     try:
         if implicit:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, url.port or 465, timeout=20, context=context)
@@ -162,13 +169,17 @@ def send_email(transport: Transport, smtp_url: str, message: EmailMessage, to: l
                     raise bad_channel("the SMTP server offers no STARTTLS; mail and passwords go only over TLS")
             if url.username:
                 smtp.login(unquote(url.username), unquote(url.password or ""))
-            refused = smtp.send_message(message, to_addrs=to)
-    except smtplib.SMTPRecipientsRefused as error:
-        raise bad_channel(f"the SMTP server refused every recipient ({len(error.recipients)})") from None
+            for message, to in mails:
+                try:
+                    refused |= {a: str(code) for a, (code, _) in smtp.send_message(message, to_addrs=to).items()}
+                except smtplib.SMTPRecipientsRefused as error:  # this message's only: the others still go
+                    refused |= {a: str(code) for a, (code, _) in error.recipients.items()}
     except smtplib.SMTPAuthenticationError:
         raise bad_channel("the SMTP server refused the login") from None
     except ssl.SSLCertVerificationError:
         raise bad_channel("the SMTP server's certificate did not verify") from None
     except (smtplib.SMTPException, OSError) as error:
         raise ApplicationError(f"SMTP delivery failed ({type(error).__name__}); it will be tried again") from None
-    return {address: str(code) for address, (code, _) in refused.items()}
+    if mails and len(refused) >= len({a for _, to in mails for a in to}):
+        raise bad_channel(f"the SMTP server refused every recipient ({len(refused)})")
+    return refused

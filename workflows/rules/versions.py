@@ -116,6 +116,11 @@ their readings or misses are kept in the carried state instead of lost with the 
 activity outlives its run (one that does holds the test server's clock forever). Asked on its
 own, at the continue-as-new."""
 
+NOTICE_FACTS = "notice-facts-2026-12"
+"""An approval request and a reminder carry their gate's facts beside their words: its name,
+what it needs, who has signed and when it is due (its own due, else its phase's), so a Slack
+message, a Teams card and a mail's calendar entry show them. Asked on its own."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one
@@ -180,6 +185,7 @@ CHANGES = (
     FLUSH_MARKED,
     WAVE_VOLUMES,
     PULLS_SETTLED,
+    NOTICE_FACTS,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""

@@ -110,7 +110,9 @@ async def test_an_approval_request_is_plain_text_and_accessible_html_with_the_sa
     assert "Gap analysis approved" in heading
     for fact in ("Gap analysis approved", "0/1 approvals", "nobody yet", "Fri 22 Jan 2027 17:00 UTC", "Li Chen"):
         assert fact in plain and fact in "".join(page.text), fact
-    assert page.all("th") and all(th.get("scope") == "row" for th in page.all("th")), "facts as a table with row headers"
+    assert page.all("th") and all(th.get("scope") == "row" for th in page.all("th")), (
+        "facts as a table with row headers"
+    )
 
     link = sign_in_link(plain)
     buttons = [a for a in page.all("a") if a.get("href") == link]
@@ -177,7 +179,13 @@ async def test_a_notice_to_several_people_sends_each_their_own_mail_with_their_o
 
 async def test_a_request_from_before_the_facts_still_reads_with_its_link_and_no_calendar_entry(engine):
     old = request().model_copy(
-        update={"detail": {"phase": "planning", "gate": "gap_analysis_approved", "path": "/t/t1/gates/gap_analysis_approved"}}
+        update={
+            "detail": {
+                "phase": "planning",
+                "gate": "gap_analysis_approved",
+                "path": "/t/t1/gates/gap_analysis_approved",
+            }
+        }
     )
     (mail,) = await mailed(engine, old)
     plain, html = parts(mail)

@@ -12,7 +12,9 @@ from typing import Any
 
 from models.commands import GateDecision, Reject, Waive
 from models.constants import login_key
+from models.gates import GateSpec
 from models.messages import GateState
+from models.names import named
 from workflows.rules import texts
 from workflows.rules.checks import check_gate_decision
 from workflows.rules.clock import Deadline, View
@@ -21,8 +23,6 @@ from workflows.rules.gates import gate_status, opened
 from workflows.rules.kinds import kind_of
 from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import Refused
-from models.gates import GateSpec
-from models.names import named
 from workflows.rules.versions import APPROVAL_REQUESTS, NOTICE_FACTS, NOTICE_NAMES, REMINDERS
 
 ACTIONS = ("approve", "tick", "reject", "waive")

@@ -1,9 +1,11 @@
-"""Activities that reach people: a log line, a webhook (HTTP POST of JSON), an email (SMTP) or a
-Slack message (Block Kit, through the deployment's Slack app)."""
+"""Activities that reach people: a log line, a webhook (HTTP POST of JSON), an email (SMTP), a
+Slack message (Block Kit, through the deployment's Slack app) or a Teams message (an Adaptive Card,
+through the deployment's Teams webhook)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -22,11 +24,12 @@ from infra.links import mint_link
 from infra.mail import notice_mail
 from infra.slack import SlackApi, SlackFailed
 from infra.slack_blocks import notice_blocks
+from infra.teams_cards import teams_message
 from infra.transport import Skipped, Transport, bad_channel, send_mails
 from models.connections import DEPLOYMENT_WEBHOOK
 from models.deliveries import AuditEntry, Delivery, Notice, Recipient
 from models.notice_facts import page_path
-from models.plan import EmailChannel, SlackChannel, WebhookChannel
+from models.plan import EmailChannel, SlackChannel, TeamsChannel, WebhookChannel
 
 log = structlog.get_logger(__name__)
 
@@ -95,6 +98,8 @@ class NotifyActivities:
                 await self._post(channel, notice, delivery.client)
             elif isinstance(channel, SlackChannel):
                 await self._slack(channel, notice)
+            elif isinstance(channel, TeamsChannel):
+                await self._teams(channel, notice, delivery.client)
             elif isinstance(channel, EmailChannel):
                 smtp = self.transport.smtp_url(channel, delivery.client)
                 if not to:
@@ -156,17 +161,33 @@ class NotifyActivities:
         # there could be replayed to the deployment's own receiver.
         own = bool(channel.connection) or channel.url == DEPLOYMENT_WEBHOOK
         headers = self.transport.webhook_headers(notice.id, body, int(time.time()), sign=own)
-        http = self.http if own else self.guarded
-        try:
-            async with asyncio.timeout(DEADLINE):  # in all, not per read: a dripping server is cut off
-                response = await http.post(url, content=body, headers=headers, timeout=15)
-        except TimeoutError:
-            raise ApplicationError(f"the webhook gave no complete answer within {DEADLINE:g} s") from None
-        except Forbidden as refused:
-            raise bad_channel(f"the webhook is refused: {refused}") from None
-        except httpx.HTTPError as error:
-            raise ApplicationError(f"the webhook could not be reached ({type(error).__name__})") from None
-        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-            raise bad_channel(f"the webhook refused the notification: HTTP {response.status_code}")
-        if response.status_code >= 300:
-            raise ApplicationError(f"the webhook answered HTTP {response.status_code}; it will be tried again")
+        await posted(self.http if own else self.guarded, url, body, headers, "the webhook")
+
+    async def _teams(self, channel: TeamsChannel, notice: Notice, client: str | None) -> None:
+        """Post ``notice`` as an Adaptive Card to the deployment's Teams webhook (its URL, which
+        holds the webhook's key, is read here on the worker, never in the plan nor the history)."""
+        url = self.transport.teams_url(channel, client)
+        body = json.dumps(teams_message(notice, self.transport.web_url)).encode()
+        # The deployment's own destination, as its own webhooks are: posted unguarded, unsigned
+        # (Teams checks no signature; the URL is the key).
+        headers = {"content-type": "application/json", "Idempotency-Key": notice.id}
+        await posted(self.http, url, body, headers, "the Teams webhook")
+
+
+async def posted(http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], what: str) -> None:
+    """POST ``body`` to ``url``; an answer or a failure no retry can mend is `bad_channel`, any
+    other failure an `ApplicationError` the outbox tries again. The words name ``what``, never
+    the URL (it may carry a key)."""
+    try:
+        async with asyncio.timeout(DEADLINE):  # in all, not per read: a dripping server is cut off
+            response = await http.post(url, content=body, headers=headers, timeout=15)
+    except TimeoutError:
+        raise ApplicationError(f"{what} gave no complete answer within {DEADLINE:g} s") from None
+    except Forbidden as refused:
+        raise bad_channel(f"{what} is refused: {refused}") from None
+    except httpx.HTTPError as error:
+        raise ApplicationError(f"{what} could not be reached ({type(error).__name__})") from None
+    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+        raise bad_channel(f"{what} refused the notification: HTTP {response.status_code}")
+    if response.status_code >= 300:
+        raise ApplicationError(f"{what} answered HTTP {response.status_code}; it will be tried again")

@@ -6,11 +6,13 @@ makes Slack refuse the whole message."""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
 from models.deliveries import Notice
 from models.names import named
+from models.notice_facts import when_text
 from models.slack import APPROVE, OPEN, REASON, REJECT, REJECT_VIEW, ButtonValue, RejectMetadata
 from models.status import GateStatus
 
@@ -68,9 +70,10 @@ def buttons(transition_id: str, gate: str, url: str | None, decide: bool = True)
 
 
 def _when(value: Any) -> str:
-    if isinstance(value, datetime):
-        return f"{value:%a %d %b %Y %H:%M} UTC" if value.utcoffset() is not None else f"{value:%a %d %b %Y %H:%M}"
-    return str(value)
+    if isinstance(value, str):  # a notice's due crosses the history as an ISO moment
+        with suppress(ValueError):
+            value = datetime.fromisoformat(value)
+    return when_text(value) if isinstance(value, datetime) else str(value)
 
 
 def notice_blocks(notice: Notice, web_url: str | None) -> tuple[str, list[dict[str, Any]]]:

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from models.boundary import channel_problem, connection_kind
 from models.connections import DEPLOYMENT_WEBHOOK, ConnectionRefused, Connections
-from models.plan import EmailChannel, WebhookChannel
+from models.plan import EmailChannel, TeamsChannel, WebhookChannel
 
 
 class Skipped(Exception):
@@ -68,6 +68,8 @@ class Transport:
     slack_token: str | None = None
     """``BPO_SLACK_BOT_TOKEN``: the Slack app's bot token a plan's ``kind: slack`` channels post with."""
     slack_api_url: str = "https://slack.com/api"
+    teams_webhook: str | None = None
+    """``BPO_TEAMS_WEBHOOK_URL``: where a plan's ``kind: teams`` channel without a connection posts."""
 
     def setting(self, name: str, value: str | None = None) -> str:
         """This worker's value of the setting ``name`` (``value`` when given, one of its own, else
@@ -77,7 +79,7 @@ class Transport:
             raise Skipped(f"{name} is not set on this worker")
         return value
 
-    def _connected(self, channel: EmailChannel | WebhookChannel, client: str | None) -> str:
+    def _connected(self, channel: EmailChannel | WebhookChannel | TeamsChannel, client: str | None) -> str:
         """The URL of the connection ``channel`` names, if it is open to ``client``."""
         try:
             connection = self.connections.allowed(channel.connection or "", (connection_kind(channel),), client)
@@ -132,10 +134,20 @@ class Transport:
             resolved = self.setting("BPO_WEBHOOK_URL", self.webhook)
         else:
             resolved = channel.url or ""
+        return self._checked(resolved, "webhook")
+
+    def teams_url(self, channel: TeamsChannel, client: str | None) -> str:
+        """Where a Teams channel posts: the webhook connection it names, else
+        ``BPO_TEAMS_WEBHOOK_URL``; refused unless HTTPS (plain HTTP only to this machine)."""
+        if channel.connection:
+            return self._checked(self._connected(channel, client), "Teams webhook")
+        return self._checked(self.setting("BPO_TEAMS_WEBHOOK_URL", self.teams_webhook), "Teams webhook")
+
+    def _checked(self, resolved: str, what: str) -> str:
         parts = urlsplit(resolved)
         if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname)):
-            raise bad_channel("webhooks go over HTTPS; plain HTTP only to this machine")
-        self.check_host(parts.hostname, "webhook")
+            raise bad_channel(f"{what}s go over HTTPS; plain HTTP only to this machine")
+        self.check_host(parts.hostname, what)
         return resolved
 
 

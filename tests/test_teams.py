@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from models.plan import Plan, TeamsChannel
 from models.plan_loader import PlanError, parse_plan
 from tests.conftest import REFERENCE_PLAN
 from tests.receivers import webhook_receiver
+from tests.stack import ROOT
 from tests.test_mail import request
 
 WEB = "https://bpo.acme.example"
@@ -92,6 +94,34 @@ def test_a_plans_words_never_become_a_link_or_emphasis_and_long_names_are_cut():
     assert r"\[Approve here\]" in heading and len(heading) <= 220
     assert words == r"\*\*urgent\*\* \_now\_"
     assert card["actions"][0]["url"] == f"{WEB}/t/t1/gates/{GATE}", "the button is ours, not the plan's"
+
+
+NODE = ROOT / "tests" / "browser"
+
+
+def validation_events(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """What Microsoft's ``adaptivecards`` library (npm, run on the machine's Node.js) finds wrong
+    with ``card`` as schema 1.5: unknown elements, bad values, missing properties."""
+    assert (NODE / "node_modules" / "adaptivecards").is_dir(), "npm ci in tests/browser (make test does it)"
+    done = subprocess.run(
+        ["node", str(NODE / "validate-card.mjs")], input=json.dumps(card), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_every_card_parses_as_schema_1_5_without_a_validation_event():
+    escalation = request().model_copy(update={"kind": "escalation", "detail": {"phase": "planning"}})
+    cards = [
+        notice_card(request(), WEB),
+        notice_card(request(gate_name="[x](https://a.example) " + "y" * 400, due=None, signed=None), WEB),
+        notice_card(escalation, WEB),
+        notice_card(escalation, None),
+    ]
+    for card in cards:
+        assert validation_events(card) == [], card
+    wrong = {**cards[0], "body": [*cards[0]["body"], {"type": "TextBlock", "text": "x", "style": "headline"}]}
+    assert validation_events(wrong), "the check finds what is wrong"
 
 
 async def test_a_teams_channel_may_name_a_webhook_connection_open_to_its_client_only(engine):

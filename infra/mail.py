@@ -72,7 +72,7 @@ def _html(notice: Notice, heading: str, rows: list[tuple[str, str]], link: str |
         '<main style="max-width:600px">\n'
         f'<h1 style="font-size:22px;margin:0 0 16px">{escape(heading)}</h1>\n'
         f"<p>{escape(notice.text)}</p>\n"
-        + (f'<table role="presentation" style="border-collapse:collapse">{table}</table>\n' if rows else "")
+        + (f'<table style="border-collapse:collapse">{table}</table>\n' if rows else "")
         + button
         + f'\n<footer><p style="color:{MUTED};font-size:14px">Transition {escape(notice.transition_id)}'
         f" · notification {escape(notice.id)}</p></footer>\n</main>\n</body>\n</html>\n"

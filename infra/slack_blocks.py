@@ -12,11 +12,11 @@ from typing import Any
 
 from models.deliveries import Notice
 from models.names import named
-from models.notice_facts import when_text
+from models.notice_facts import GATE_NOTICES, when_text
 from models.slack import APPROVE, OPEN, REASON, REJECT, REJECT_VIEW, ButtonValue, RejectMetadata
 from models.status import GateStatus
 
-DECIDABLE = ("approval_requested", "reminder")
+DECIDABLE = GATE_NOTICES
 """Notices about a gate that waits on people: their messages carry the buttons."""
 HEADER_MAX, SECTION_MAX, FIELD_MAX, FALLBACK_MAX = 150, 3000, 2000, 4000
 """Block Kit's limits: a header's text, a section's text, one of a section's fields, and (Slack's

@@ -1,10 +1,11 @@
-"""Activities that reach people: a log line, a webhook (HTTP POST of JSON), an email (SMTP) or a
-Slack message (Block Kit, through the deployment's Slack app)."""
+"""Activities that reach people: a log line, a webhook (HTTP POST of JSON), an email (SMTP), a
+Slack message (Block Kit, through the deployment's Slack app) or a Teams message (an Adaptive Card,
+through the deployment's Teams webhook)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import json
 import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -20,29 +21,17 @@ from infra.audit import write_entries
 from infra.fetching import DEADLINE
 from infra.guard import Forbidden
 from infra.links import mint_link
+from infra.mail import notice_mail
 from infra.slack import SlackApi, SlackFailed
 from infra.slack_blocks import notice_blocks
-from infra.transport import Skipped, Transport, bad_channel, send_email
+from infra.teams_cards import teams_message
+from infra.transport import Skipped, Transport, bad_channel, send_mails
 from models.connections import DEPLOYMENT_WEBHOOK
-from models.deliveries import AuditEntry, ChainHead, Delivery, Notice
-from models.plan import EmailChannel, SlackChannel, WebhookChannel
+from models.deliveries import AuditEntry, ChainHead, Delivery, Notice, Recipient
+from models.notice_facts import page_path
+from models.plan import EmailChannel, SlackChannel, TeamsChannel, WebhookChannel
 
 log = structlog.get_logger(__name__)
-LINKED = ("approval_requested", "reminder")
-"""Notices that carry a single-use sign-in link to their gate's page, by mail."""
-
-
-def _email(channel: EmailChannel, notice: Notice, to: list[str], link: str | None = None) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = channel.sender
-    message["To"] = ", ".join(to)
-    message["Subject"] = notice.subject
-    # A stable Message-ID lets a mail system recognise a retried delivery as the same message.
-    message["Message-ID"] = f"<{hashlib.sha256(notice.id.encode()).hexdigest()[:32]}@bpo-transition>"
-    message["X-Bpo-Notification-Id"] = notice.id
-    opening = f"{notice.text}\n\nDecide it here (the link signs you in once): {link}\n" if link else notice.text
-    message.set_content(f"{opening}\n\nTransition: {notice.transition_id}\nNotification: {notice.id}\n")
-    return message
 
 
 def sent_entry(delivery: Delivery, refused: dict[str, str]) -> AuditEntry:
@@ -109,15 +98,15 @@ class NotifyActivities:
                 await self._post(channel, notice, delivery.client)
             elif isinstance(channel, SlackChannel):
                 await self._slack(channel, notice)
+            elif isinstance(channel, TeamsChannel):
+                await self._teams(channel, notice, delivery.client)
             elif isinstance(channel, EmailChannel):
                 smtp = self.transport.smtp_url(channel, delivery.client)
                 if not to:
                     raise Skipped("no recipient has an email address")
-                # A link is minted only for mail bound for the deployment's own mailer: a connection
-                # may be a client's relay, and a link signs its holder in on every transition.
-                own = channel.connection is None
-                message = _email(channel, notice, to, await self._link(notice, to) if own else None)
-                refused = await asyncio.to_thread(send_email, self.transport, smtp, message, to)
+                # Each person gets their own mail, with their own link: a link signs in its holder.
+                mails = [(await self._mail(channel, notice, p), [p.email]) for p in notice.recipients if p.email]
+                refused = await asyncio.to_thread(send_mails, self.transport, smtp, mails)
         except Skipped as off:
             # A channel switched off here stays off for every notice: said once per worker, as a
             # warning, then only at debug level, so a plan's channel cannot flood the log.
@@ -134,14 +123,18 @@ class NotifyActivities:
         )
         return refused
 
-    async def _link(self, notice: Notice, to: list[str]) -> str | None:
-        """A single-use sign-in link to the gate a request or reminder is about, when the web app's
-        address is known; made here, so the token never enters the workflow's history."""
-        path, web = notice.detail.get("path"), self.transport.web_url
-        if notice.kind not in LINKED or not web or not isinstance(path, str) or len(to) != 1:
-            return None
-        token = await asyncio.to_thread(mint_link, self.engine, to[0], path, self.transport.link_ttl)
-        return f"{web.rstrip('/')}/login/link/{token}"
+    async def _mail(self, channel: EmailChannel, notice: Notice, person: Recipient) -> EmailMessage:
+        """``person``'s own mail of ``notice``, with their own single-use sign-in link to the page
+        it is about (its gate's, else its transition's) when the web app's address is known. The
+        link is minted only for mail bound for the deployment's own mailer (a connection may be a
+        client's relay, and a link signs its holder in on every transition), and made here, so the
+        token never enters the workflow's history."""
+        web, link = self.transport.web_url, None
+        if web and channel.connection is None and person.email:
+            path = page_path(notice)
+            token = await asyncio.to_thread(mint_link, self.engine, person.email, path, self.transport.link_ttl)
+            link = f"{web.rstrip('/')}/login/link/{token}"
+        return notice_mail(channel.sender, notice, person, link, web)
 
     async def _slack(self, channel: SlackChannel, notice: Notice) -> None:
         """Post ``notice`` to a Slack channel with the deployment's bot token, read here on the
@@ -168,17 +161,33 @@ class NotifyActivities:
         # there could be replayed to the deployment's own receiver.
         own = bool(channel.connection) or channel.url == DEPLOYMENT_WEBHOOK
         headers = self.transport.webhook_headers(notice.id, body, int(time.time()), sign=own)
-        http = self.http if own else self.guarded
-        try:
-            async with asyncio.timeout(DEADLINE):  # in all, not per read: a dripping server is cut off
-                response = await http.post(url, content=body, headers=headers, timeout=15)
-        except TimeoutError:
-            raise ApplicationError(f"the webhook gave no complete answer within {DEADLINE:g} s") from None
-        except Forbidden as refused:
-            raise bad_channel(f"the webhook is refused: {refused}") from None
-        except httpx.HTTPError as error:
-            raise ApplicationError(f"the webhook could not be reached ({type(error).__name__})") from None
-        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
-            raise bad_channel(f"the webhook refused the notification: HTTP {response.status_code}")
-        if response.status_code >= 300:
-            raise ApplicationError(f"the webhook answered HTTP {response.status_code}; it will be tried again")
+        await posted(self.http if own else self.guarded, url, body, headers, "the webhook")
+
+    async def _teams(self, channel: TeamsChannel, notice: Notice, client: str | None) -> None:
+        """Post ``notice`` as an Adaptive Card to the deployment's Teams webhook (its URL, which
+        holds the webhook's key, is read here on the worker, never in the plan nor the history)."""
+        url = self.transport.teams_url(channel, client)
+        body = json.dumps(teams_message(notice, self.transport.web_url)).encode()
+        # The deployment's own destination, as its own webhooks are: posted unguarded, unsigned
+        # (Teams checks no signature; the URL is the key).
+        headers = {"content-type": "application/json", "Idempotency-Key": notice.id}
+        await posted(self.http, url, body, headers, "the Teams webhook")
+
+
+async def posted(http: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], what: str) -> None:
+    """POST ``body`` to ``url``; an answer or a failure no retry can mend is `bad_channel`, any
+    other failure an `ApplicationError` the outbox tries again. The words name ``what``, never
+    the URL (it may carry a key)."""
+    try:
+        async with asyncio.timeout(DEADLINE):  # in all, not per read: a dripping server is cut off
+            response = await http.post(url, content=body, headers=headers, timeout=15)
+    except TimeoutError:
+        raise ApplicationError(f"{what} gave no complete answer within {DEADLINE:g} s") from None
+    except Forbidden as refused:
+        raise bad_channel(f"{what} is refused: {refused}") from None
+    except httpx.HTTPError as error:
+        raise ApplicationError(f"{what} could not be reached ({type(error).__name__})") from None
+    if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+        raise bad_channel(f"{what} refused the notification: HTTP {response.status_code}")
+    if response.status_code >= 300:
+        raise ApplicationError(f"{what} answered HTTP {response.status_code}; it will be tried again")

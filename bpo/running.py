@@ -76,6 +76,7 @@ def build_worker(
         link_ttl=settings.link_ttl,
         slack_token=settings.slack_bot_token,
         slack_api_url=settings.slack_api_url,
+        teams_webhook=settings.teams_webhook_url,
     )
     notify = NotifyActivities(engine, http, transport, guarded)
     outbox = OutboxActivities(notify, settings.delivery_give_up, settings.audit_mark_key())

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     account can be linked."""
     slack_api_url: str = Field(default="https://slack.com/api", alias="BPO_SLACK_API_URL", pattern=r"^https?://\S+$")
     """Where Slack's Web API answers (tests point it at a receiver on this machine)."""
+    teams_webhook_url: str | None = Field(default=None, alias="BPO_TEAMS_WEBHOOK_URL", repr=False)
+    """The Teams Workflows or incoming-webhook URL a plan's ``kind: teams`` channel posts to (it
+    carries the webhook's key); unset, those channels are skipped unless they name a connection."""
     connections_file: Path | None = Field(default=None, alias="BPO_CONNECTIONS")
     """A YAML file of the deployment's connections that plans may name (mail servers, webhooks,
     feed endpoints and databases, each open to the clients it lists); see docs/security.md."""

@@ -6,15 +6,17 @@ makes Slack refuse the whole message."""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
 from models.deliveries import Notice
 from models.names import named
+from models.notice_facts import GATE_NOTICES, when_text
 from models.slack import APPROVE, OPEN, REASON, REJECT, REJECT_VIEW, ButtonValue, RejectMetadata
 from models.status import GateStatus
 
-DECIDABLE = ("approval_requested", "reminder")
+DECIDABLE = GATE_NOTICES
 """Notices about a gate that waits on people: their messages carry the buttons."""
 HEADER_MAX, SECTION_MAX, FIELD_MAX, FALLBACK_MAX = 150, 3000, 2000, 4000
 """Block Kit's limits: a header's text, a section's text, one of a section's fields, and (Slack's
@@ -68,9 +70,10 @@ def buttons(transition_id: str, gate: str, url: str | None, decide: bool = True)
 
 
 def _when(value: Any) -> str:
-    if isinstance(value, datetime):
-        return f"{value:%a %d %b %Y %H:%M} UTC" if value.utcoffset() is not None else f"{value:%a %d %b %Y %H:%M}"
-    return str(value)
+    if isinstance(value, str):  # a notice's due crosses the history as an ISO moment
+        with suppress(ValueError):
+            value = datetime.fromisoformat(value)
+    return when_text(value) if isinstance(value, datetime) else str(value)
 
 
 def notice_blocks(notice: Notice, web_url: str | None) -> tuple[str, list[dict[str, Any]]]:

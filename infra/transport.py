@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from models.boundary import channel_problem, connection_kind
 from models.connections import DEPLOYMENT_WEBHOOK, ConnectionRefused, Connections
-from models.plan import EmailChannel, WebhookChannel
+from models.plan import EmailChannel, TeamsChannel, WebhookChannel
 
 
 class Skipped(Exception):
@@ -68,6 +68,8 @@ class Transport:
     slack_token: str | None = None
     """``BPO_SLACK_BOT_TOKEN``: the Slack app's bot token a plan's ``kind: slack`` channels post with."""
     slack_api_url: str = "https://slack.com/api"
+    teams_webhook: str | None = None
+    """``BPO_TEAMS_WEBHOOK_URL``: where a plan's ``kind: teams`` channel without a connection posts."""
 
     def setting(self, name: str, value: str | None = None) -> str:
         """This worker's value of the setting ``name`` (``value`` when given, one of its own, else
@@ -77,7 +79,7 @@ class Transport:
             raise Skipped(f"{name} is not set on this worker")
         return value
 
-    def _connected(self, channel: EmailChannel | WebhookChannel, client: str | None) -> str:
+    def _connected(self, channel: EmailChannel | WebhookChannel | TeamsChannel, client: str | None) -> str:
         """The URL of the connection ``channel`` names, if it is open to ``client``."""
         try:
             connection = self.connections.allowed(channel.connection or "", (connection_kind(channel),), client)
@@ -132,21 +134,38 @@ class Transport:
             resolved = self.setting("BPO_WEBHOOK_URL", self.webhook)
         else:
             resolved = channel.url or ""
+        return self._checked(resolved, "webhook")
+
+    def teams_url(self, channel: TeamsChannel, client: str | None) -> str:
+        """Where a Teams channel posts: the webhook connection it names, else
+        ``BPO_TEAMS_WEBHOOK_URL``; refused unless HTTPS (plain HTTP only to this machine)."""
+        if channel.connection:
+            return self._checked(self._connected(channel, client), "Teams webhook")
+        return self._checked(self.setting("BPO_TEAMS_WEBHOOK_URL", self.teams_webhook), "Teams webhook")
+
+    def _checked(self, resolved: str, what: str) -> str:
         parts = urlsplit(resolved)
         if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback(parts.hostname)):
-            raise bad_channel("webhooks go over HTTPS; plain HTTP only to this machine")
-        self.check_host(parts.hostname, "webhook")
+            raise bad_channel(f"{what}s go over HTTPS; plain HTTP only to this machine")
+        self.check_host(parts.hostname, what)
         return resolved
 
 
 def send_email(transport: Transport, smtp_url: str, message: EmailMessage, to: list[str]) -> dict[str, str]:
-    """Send ``message`` through the mailer at ``smtp_url`` (see `Transport.smtp_url`) over verified
-    TLS (``smtps://``, or STARTTLS on ``smtp://``); returns the recipients the server refused, with
-    its code. Plain SMTP only to this machine, and never with a password."""
+    """Send ``message`` to ``to`` through the mailer at ``smtp_url``; see `send_mails`."""
+    return send_mails(transport, smtp_url, [(message, to)])
+
+
+def send_mails(transport: Transport, smtp_url: str, mails: list[tuple[EmailMessage, list[str]]]) -> dict[str, str]:
+    """Send each message to its recipients through the mailer at ``smtp_url`` (see
+    `Transport.smtp_url`), in one session, over verified TLS (``smtps://``, or STARTTLS on
+    ``smtp://``); returns the recipients the server refused, with its code. Plain SMTP only to
+    this machine, and never with a password."""
     url = urlsplit(smtp_url)
     host, implicit = url.hostname or "localhost", url.scheme == "smtps"
     transport.check_host(host, "SMTP")
     context = ssl.create_default_context()
+    refused: dict[str, str] = {}
     try:
         if implicit:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, url.port or 465, timeout=20, context=context)
@@ -162,13 +181,17 @@ def send_email(transport: Transport, smtp_url: str, message: EmailMessage, to: l
                     raise bad_channel("the SMTP server offers no STARTTLS; mail and passwords go only over TLS")
             if url.username:
                 smtp.login(unquote(url.username), unquote(url.password or ""))
-            refused = smtp.send_message(message, to_addrs=to)
-    except smtplib.SMTPRecipientsRefused as error:
-        raise bad_channel(f"the SMTP server refused every recipient ({len(error.recipients)})") from None
+            for message, to in mails:
+                try:
+                    refused |= {a: str(code) for a, (code, _) in smtp.send_message(message, to_addrs=to).items()}
+                except smtplib.SMTPRecipientsRefused as error:  # this message's only: the others still go
+                    refused |= {a: str(code) for a, (code, _) in error.recipients.items()}
     except smtplib.SMTPAuthenticationError:
         raise bad_channel("the SMTP server refused the login") from None
     except ssl.SSLCertVerificationError:
         raise bad_channel("the SMTP server's certificate did not verify") from None
     except (smtplib.SMTPException, OSError) as error:
         raise ApplicationError(f"SMTP delivery failed ({type(error).__name__}); it will be tried again") from None
-    return {address: str(code) for address, (code, _) in refused.items()}
+    if mails and len(refused) >= len({a for _, to in mails for a in to}):
+        raise bad_channel(f"the SMTP server refused every recipient ({len(refused)})")
+    return refused

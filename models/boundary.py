@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from models.connections import DEPLOYMENT_SMTP, DEPLOYMENT_WEBHOOK, ConnectionRefused, Connections, Kind
 from models.feeds import HttpFeed, SqlFeed
-from models.plan import EmailChannel, Plan, WebhookChannel
+from models.plan import EmailChannel, Plan, TeamsChannel, WebhookChannel
 
 Found = tuple[tuple[str | int, ...], str]
 
@@ -66,11 +66,12 @@ def feed_problem(feed: HttpFeed | SqlFeed) -> str | None:
     return FEED_CREDENTIAL if feed.token else None
 
 
-def connection_kind(target: EmailChannel | WebhookChannel | HttpFeed | SqlFeed) -> Kind:
-    """The kind of connection ``target`` may name."""
+def connection_kind(target: EmailChannel | WebhookChannel | TeamsChannel | HttpFeed | SqlFeed) -> Kind:
+    """The kind of connection ``target`` may name (a Teams channel: a webhook connection, whose
+    URL is the Teams webhook's)."""
     if isinstance(target, EmailChannel):
         return "smtp"
-    if isinstance(target, WebhookChannel):
+    if isinstance(target, (WebhookChannel, TeamsChannel)):
         return "webhook"
     return "sql" if isinstance(target, SqlFeed) else "http"
 
@@ -83,7 +84,9 @@ def boundary_check(plan: Plan, connections: Connections | None) -> list[Found]:
 
 
 def _boundary(plan: Plan, connections: Connections | None) -> Iterator[Found]:
-    targets: list[tuple[tuple[str | int, ...], EmailChannel | WebhookChannel | HttpFeed | SqlFeed, str | None]] = []
+    targets: list[
+        tuple[tuple[str | int, ...], EmailChannel | WebhookChannel | TeamsChannel | HttpFeed | SqlFeed, str | None]
+    ] = []
     channels: list[tuple[tuple[str | int, ...], Any]] = [(("notifications",), plan.notifications)]
     channels += [(("workstreams", wi, "notifications"), w.notifications or []) for wi, w in enumerate(plan.workstreams)]
     for root, listed in channels:  # a workstream's own channels keep to the boundary too
@@ -91,6 +94,8 @@ def _boundary(plan: Plan, connections: Connections | None) -> Iterator[Found]:
             if isinstance(channel, (EmailChannel, WebhookChannel)):
                 field = "smtp" if isinstance(channel, EmailChannel) else "url"
                 targets.append(((*root, i, field), channel, channel_problem(channel)))
+            elif isinstance(channel, TeamsChannel):  # it carries no URL: only its connection to look up
+                targets.append(((*root, i, "connection"), channel, None))
     for i, feed in enumerate(plan.feeds):
         targets.append((("feeds", i), feed, feed_problem(feed)))
     for path, target, problem in targets:
@@ -100,5 +105,5 @@ def _boundary(plan: Plan, connections: Connections | None) -> Iterator[Found]:
             try:
                 connections.allowed(target.connection, (connection_kind(target),), plan.client)
             except ConnectionRefused as refused:
-                item = path[:-1] if isinstance(path[-1], str) and path[-1] in ("smtp", "url") else path
+                item = path[:-1] if isinstance(path[-1], str) and path[-1] in ("smtp", "url", "connection") else path
                 yield (*item, "connection"), str(refused)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -214,7 +214,28 @@ class SlackChannel(Strict):
     """``#acme-transition`` (the app must be a member), or a channel id (``C0123456789``)."""
 
 
-Channel = Annotated[LogChannel | WebhookChannel | EmailChannel | SlackChannel, Field(discriminator="kind")]
+class TeamsChannel(_Connected):
+    """Notices posted as Adaptive Cards to a Microsoft Teams channel, through a Teams Workflows or
+    incoming-webhook URL of the deployment: ``BPO_TEAMS_WEBHOOK_URL``, or one of its webhook
+    connections. The plan carries no URL (it holds the webhook's key, trust.md, "The boundary");
+    a request's card opens the gate's page, where the person signs in as usual."""
+
+    kind: Literal["teams"]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "url" in data:
+            raise ValueError(
+                "a teams channel carries no url (the webhook's URL holds its key): the deployment's "
+                "BPO_TEAMS_WEBHOOK_URL serves it, or write connection: NAME for one of its webhook connections"
+            )
+        return data
+
+
+Channel = Annotated[
+    LogChannel | WebhookChannel | EmailChannel | SlackChannel | TeamsChannel, Field(discriminator="kind")
+]
 
 
 class Cadence(Strict):

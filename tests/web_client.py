@@ -32,12 +32,20 @@ def mails_to(received: list[Any], address: str) -> list[Message]:
     return [message_from_bytes(e.content) for e in received if address in e.rcpt_tos]
 
 
+def plain_text(mail: Message) -> str:
+    """A mail's plain-text part (a notice's mail has an HTML part beside it)."""
+    part = next((p for p in mail.walk() if p.get_content_type() == "text/plain"), None)
+    assert part is not None, mail.as_string()[:2000]
+    body = part.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    return body.decode(part.get_content_charset() or "utf-8")
+
+
 def link_in(mail: Message) -> str:
     """The sign-in link in a mail."""
-    body = mail.get_payload(decode=True)
-    assert isinstance(body, bytes)
-    found = LINK.search(body.decode())
-    assert found, body.decode()
+    body = plain_text(mail)
+    found = LINK.search(body)
+    assert found, body
     return found.group(0)
 
 

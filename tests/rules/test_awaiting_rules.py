@@ -5,7 +5,7 @@ from __future__ import annotations
 from models.commands import Pause, Resume
 from models.constants import login_key
 from tests.rules.sim import DANA, EVE, LI, MO, RAJ, Run, plan_with
-from workflows.rules import awaiting
+from workflows.rules import awaiting, versions
 
 
 def test_a_gate_opening_asks_each_person_it_waits_on_once_with_the_path_to_its_page():
@@ -106,3 +106,15 @@ def test_a_gate_may_set_its_own_reminders():
     run = Run(plan)
     run.later(hours=13)
     assert {n.detail["gate"] for n in run.sent("reminder")} == {"slas_signed"}
+
+
+def test_a_request_carries_its_gates_name_needs_signers_and_due_date_and_not_before_the_change():
+    run = Run()
+    run.approve("slas_signed", DANA)
+    run.later(hours=1)
+    request = next(n for n in run.sent("approval_requested") if n.recipients[0].id == RAJ)
+    assert request.detail["gate_name"] == "Slas signed" and request.detail["needs"].startswith("0/")
+    assert request.detail["signed"] == [], "asked when the gate opened, before Dana signed"
+    assert request.detail["due"] == run.status().phase_due_at.isoformat(), "the phase's due, the gate having none"
+    old = Run(patched=lambda change: change != versions.NOTICE_FACTS)
+    assert not {"gate_name", "needs", "due"} & set(old.sent("approval_requested")[0].detail)

@@ -8,10 +8,13 @@ only the buttons `options` allows: the same checks a command meets, asked ahead 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from models.commands import GateDecision, Reject, Waive
 from models.constants import login_key
+from models.gates import GateSpec
 from models.messages import GateState
+from models.names import named
 from workflows.rules import texts
 from workflows.rules.checks import check_gate_decision
 from workflows.rules.clock import Deadline, View
@@ -20,7 +23,7 @@ from workflows.rules.gates import gate_status, opened
 from workflows.rules.kinds import kind_of
 from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import Refused
-from workflows.rules.versions import APPROVAL_REQUESTS, NOTICE_NAMES, REMINDERS
+from workflows.rules.versions import APPROVAL_REQUESTS, NOTICE_FACTS, NOTICE_NAMES, REMINDERS
 
 ACTIONS = ("approve", "tick", "reject", "waive")
 
@@ -107,6 +110,27 @@ def _allows(v: View, probe: GateDecision, now: datetime | None) -> bool:
     return True
 
 
+def facts(m: Recorder, spec: GateSpec, gate: GateState, now: datetime) -> dict[str, Any]:
+    """What a request or a reminder tells of its gate besides its words (since ``NOTICE_FACTS``):
+    its name, what it needs (``0/2 approvals``), who has signed, and when it is due (its own due
+    once it has opened, else its phase's), as an ISO moment in UTC; nothing before the change."""
+    if not m.changed(NOTICE_FACTS):
+        return {}
+    names = {p.id: p.name for p in m.state.people}
+    due = next_due(m, now)
+    if spec.due is not None and gate.opened_active is not None:
+        # The gate's own clock, as `deadlines.gate_due_at` reads it (that module imports this one).
+        due = m.when(m.deadline((gate.opened_active, gate.opened_business or 0.0), spec.due), now)
+    told: dict[str, Any] = {
+        "gate_name": named(gate.key, spec.name),
+        "needs": kind_of(spec).progress(m, spec, gate)[0],
+        "due": due.isoformat() if due else None,
+    }
+    if spec.kind == "approval":
+        told["signed"] = [names.get(p, p) for p in gate.approvals]
+    return told
+
+
 def request_approvals(m: Recorder, now: datetime) -> None:
     """Ask each person an open gate waits on, once per opening of the gate, to decide it; the
     notice carries the path to the gate's page in the web app. None go out while paused."""
@@ -121,7 +145,7 @@ def request_approvals(m: Recorder, now: datetime) -> None:
             if person_id in gate.asked or spec is None:
                 continue
             gate.asked = [*gate.asked, person_id]
-            detail = {"gate": key, "path": f"/t/{m.state.id}/gates/{key}"}
+            detail = {"gate": key, "path": f"/t/{m.state.id}/gates/{key}", **facts(m, spec, gate, now)}
             what = kind_of(spec).asks
             message = texts.approval_requested(
                 m.plan, phase, spec, what, people[person_id].name, next_due(m, now), names=m.changed(NOTICE_NAMES)
@@ -167,6 +191,8 @@ def remind(m: Recorder, now: datetime) -> None:
                 m.plan, phase, gate.key, people[person_id].name, due, next_due(m, now), names=m.changed(NOTICE_NAMES)
             )
             detail = {"gate": gate.key, "path": f"/t/{m.state.id}/gates/{gate.key}", "reminder": due}
+            if spec := phase.gate(gate.key):
+                detail |= facts(m, spec, gate, now)
             m.tell("reminder", message, [people[person_id]], now, detail)
 
 

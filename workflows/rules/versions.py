@@ -122,6 +122,11 @@ signal was refused before): kept in the carried state, audited as ``cost_recorde
 the savings the status shows. A run that takes a cost records the change, so ``bpo versions``
 tells the transitions that hold costs. Asked on its own."""
 
+NOTICE_FACTS = "notice-facts-2026-12"
+"""An approval request and a reminder carry their gate's facts beside their words: its name,
+what it needs, who has signed and when it is due (its own due, else its phase's), so a Slack
+message, a Teams card and a mail's calendar entry show them. Asked on its own."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one
@@ -187,6 +192,7 @@ CHANGES = (
     WAVE_VOLUMES,
     PULLS_SETTLED,
     COSTS_RECORDED,
+    NOTICE_FACTS,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""

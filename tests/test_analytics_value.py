@@ -78,7 +78,8 @@ def test_the_analytics_page_draws_the_value_realized_with_its_figures_beside_and
     with TestClient(create_app(settings, _Temporal(), engine)) as client:  # type: ignore[arg-type]
         client.cookies.set(COOKIE, start_session(engine, LI, "web-link", timedelta(hours=1)))
         text = client.get("/analytics").text
-        assert '<h2 id="value">Value realized</h2>' in text
+        assert text.count('<h2 id="value">Value realized</h2>') == 1  # in the page, once, never in its title
+        assert "<title>Analytics · bpo-transition</title>" in text
         assert 'aria-label="Net savings to date against what the business case expected by now"' in text
         assert "<td>40,000.00 EUR</td>" in text  # the costs recorded
         assert '<th scope="row">CSAT</th><td>82.0</td><td>90.0</td><td>—</td>' in text

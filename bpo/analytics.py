@@ -17,7 +17,17 @@ from bpo.render import table
 from bpo.report import planned_phases
 from bpo.value_text import money
 from infra.analytics import compute, read_events
-from models.analytics import Analytics, AnalyticsFilter, KpiFacts, PersonFacts, PlanFacts, PlannedPhase, Spread
+from models.analytics import (
+    Analytics,
+    AnalyticsFilter,
+    KpiFacts,
+    KpiTrend,
+    PersonFacts,
+    PlanFacts,
+    PlannedPhase,
+    SlaFacts,
+    Spread,
+)
 from models.plan import Plan
 
 log = structlog.get_logger(__name__)
@@ -56,6 +66,7 @@ def facts_of(plan: Plan, started_at: datetime) -> PlanFacts:
             if k.baseline is not None
         },
         business_case=plan.business_case,
+        slas={k.key: SlaFacts(name=k.name, unit=k.unit, better=k.better, sla=k.sla) for k in plan.kpis},
     )
 
 
@@ -96,6 +107,12 @@ def _spread(s: Spread) -> list[str]:
 
 def _day(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d}" if moment else "-"
+
+
+def sla_words(trend: KpiTrend) -> str:
+    """A trend's SLA as people write it: ``≥ 85%``, ``≤ 30 s``."""
+    unit = trend.unit if trend.unit in ("", "%") else f" {trend.unit}"
+    return f"{'≥' if trend.better == 'higher' else '≤'} {trend.sla:g}{unit}"
 
 
 def analytics_text(a: Analytics) -> str:
@@ -153,6 +170,17 @@ def analytics_text(a: Analytics) -> str:
              s.net_to_date, s.planned_to_date)), f"{s.variance:+,.2f} {s.currency}"]
             for v in a.value
             if (s := v.savings) is not None
+        ),
+    )  # fmt: skip
+    section(
+        "KPI TRENDS against SLA, by provider and month",
+        ["PROVIDER", "KPI", "SLA", "MONTH", "TRANSITIONS", "READINGS", "MEDIAN", "MET SLA"],
+        (
+            [t.provider, t.kpi, sla_words(t), p.month, str(p.transitions),
+             str(p.readings), "-" if p.median is None else f"{p.median:g}",
+             "-" if p.met_share is None else f"{p.met_share:.0%}"]
+            for t in a.kpi_trends
+            for p in t.points
         ),
     )  # fmt: skip
     parts += [f"note: {m}" for m in a.missing]

@@ -84,7 +84,20 @@ def charts(a: Analytics) -> dict[str, Markup]:
         for v in a.value
         if (s := v.savings) is not None
     ]
+    # Each provider's KPI: the share of readings that met the SLA in its latest month, and in the month before.
+    trends = [
+        Bar(f"{t.provider}: {t.name} ({t.points[-1].month})", round((t.points[-1].met_share or 0) * 100),
+            round((t.points[-2].met_share or 0) * 100) if len(t.points) > 1 else None)
+        for t in a.kpi_trends
+        if t.points
+    ]  # fmt: skip
     return {
+        "trends": bars_svg(
+            "Readings that met the SLA, by provider and KPI: the latest month against the one before",
+            trends,
+            "%",
+            ("latest month", "the month before"),
+        ),
         "phases": bars_svg("Phase durations in days: actual median against planned", phases, "days", ("actual median", "planned")),
         "gates": bars_svg("Gate turnaround in hours: median and 90th percentile", gates, "hours", ("median", "p90")),
         "waiting": bars_svg("Gates waiting now, longest first, in days", waiting, "days", ("waited", "")),

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from infra.analytics_trends import kpi_trends
 from infra.analytics_value import VALUE_KINDS, transition_value
 from models.analytics import (
     Analytics,
@@ -244,6 +245,7 @@ def compute(
             )
         )
     ]
+    out.kpi_trends = kpi_trends({w.figures.transition_id: trails[w.figures.transition_id] for w, _ in walks}, facts)
     out.phases = _phases(walks)
     out.turnaround = _turnaround(walks)
     out.waiting = _waiting(walks, now)

@@ -68,6 +68,19 @@ class KpiFacts(BaseModel):
     target: float
 
 
+class SlaFacts(BaseModel):
+    """A KPI of a plan as the trends read it: its name, unit, SLA and which way is better."""
+
+    name: str
+    unit: str = ""
+    better: Literal["higher", "lower"]
+    sla: float
+
+    def met(self, value: float) -> bool:
+        """Whether ``value`` meets the SLA (as `models.plan.Kpi.meets_sla` says)."""
+        return value >= self.sla if self.better == "higher" else value <= self.sla
+
+
 class PlanFacts(BaseModel):
     """What the analytics read from a transition's plan (`bpo.analytics.facts_of`)."""
 
@@ -80,6 +93,8 @@ class PlanFacts(BaseModel):
     baselines: dict[str, KpiFacts] = {}
     """The KPIs with a ``baseline``, by key."""
     business_case: BusinessCase | None = None
+    slas: dict[str, SlaFacts] = {}
+    """Every KPI of the plan, by key: what the trends hold readings against."""
 
 
 class Spread(BaseModel):
@@ -147,6 +162,31 @@ class TransitionValue(BaseModel):
     savings: Savings | None = None
 
 
+class TrendPoint(BaseModel):
+    """One month of a KPI's readings across a provider's transitions: how many periods were read,
+    their median, and the share that met the SLA."""
+
+    month: str
+    """``YYYY-MM``, of when each period was first read."""
+    readings: int
+    transitions: int
+    median: float | None = None
+    met_share: float | None = None
+
+
+class KpiTrend(BaseModel):
+    """One KPI key of one provider, month by month, against its SLA (the SLA of the newest plan
+    that names it, when plans differ)."""
+
+    provider: str
+    kpi: str
+    name: str
+    unit: str = ""
+    better: Literal["higher", "lower"]
+    sla: float
+    points: list[TrendPoint] = []
+
+
 class Analytics(BaseModel):
     """The portfolio's figures for the transitions a filter chose, as of ``at``."""
 
@@ -161,6 +201,8 @@ class Analytics(BaseModel):
     """What could not be worked out, and why."""
     value: list[TransitionValue] = []
     """Value realized, for each transition whose plan gives baselines or a business case."""
+    kpi_trends: list[KpiTrend] = []
+    """KPI readings against SLA across each provider's transitions, month by month."""
 
 
 def median(values: list[float]) -> float | None:

@@ -80,6 +80,8 @@ def test_the_analytics_page_draws_the_value_realized_with_its_figures_beside_and
         text = client.get("/analytics").text
         assert text.count('<h2 id="value">Value realized</h2>') == 1  # in the page, once, never in its title
         assert "<title>Analytics · bpo-transition</title>" in text
+        assert '<h2 id="trends">KPI trends against SLA, by provider</h2>' in text
+        assert "No readings yet, or no plan says whose they are." in text
         assert 'aria-label="Net savings to date against what the business case expected by now"' in text
         assert "<td>40,000.00 EUR</td>" in text  # the costs recorded
         assert '<th scope="row">CSAT</th><td>82.0</td><td>90.0</td><td>—</td>' in text

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 import bpo.web.ids  # noqa: F401 - registers the routes' {transition_id:tid}
-from bpo.analytics import portfolio
+from bpo.analytics import portfolio, sla_words
 from bpo.analytics_charts import charts
 from bpo.value_text import money
 from bpo.web.api import Caller
@@ -81,7 +81,7 @@ async def analytics_page(request: Request, query: Filter) -> Response:
     waits now, reworks, escalations, waivers, pauses and go-live; the program office only."""
     office_only(request, signed_in(request))
     found = await _figures(request, query)
-    return page(request, "analytics.html", a=found, charts=charts(found), query=query, money=money)
+    return page(request, "analytics.html", a=found, charts=charts(found), query=query, money=money, sla_words=sla_words)
 
 
 @router.get("/api/analytics", response_model=Analytics, tags=["api"])

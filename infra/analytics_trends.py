@@ -1,0 +1,61 @@
+"""KPI trends against SLA across the transitions of one provider: each period's standing values
+(a correction replaces what it corrects), put in the month the period was first read, then per
+provider, KPI and month the number of readings, their median and the share that met the SLA.
+Periods are labelled by each plan (``2027-W09``, ``Q1``), so months, not labels, line transitions
+up. Only transitions whose plan is known count: the plan names the provider and the SLA."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from models.analytics import KpiTrend, PlanFacts, SlaFacts, TrendPoint, median
+from models.audit_events.base import Event
+from models.audit_events.happenings import Readings
+
+TREND_KINDS = ("kpi_reading", "kpi_corrected")
+"""The kinds of row the trends read."""
+
+
+def standing(events: Iterable[Event]) -> dict[str, tuple[str, dict[str, float]]]:
+    """Each period's month (of its first reading) and its standing values, by period label."""
+    periods: dict[str, tuple[str, dict[str, float]]] = {}
+    for e in events:
+        if isinstance(e, Readings) and e.period:
+            month, values = periods.get(e.period, (f"{e.at:%Y-%m}", {}))
+            periods[e.period] = (month, {**values, **e.values})
+    return periods
+
+
+def kpi_trends(trails: Mapping[str, list[Event]], facts: Mapping[str, PlanFacts]) -> list[KpiTrend]:
+    """The trends of ``trails`` (each transition's events, oldest first) whose plan in ``facts``
+    names a provider, by provider and KPI key."""
+    read: dict[tuple[str, str], dict[str, list[tuple[str, float, bool]]]] = defaultdict(lambda: defaultdict(list))
+    slas: dict[tuple[str, str], SlaFacts] = {}
+    oldest_first = sorted(trails.items(), key=lambda t: (t[1][0].at.isoformat() if t[1] else "", t[0]))
+    for tid, events in oldest_first:  # so the newest plan's SLA is the one a trend shows
+        plan = facts.get(tid)
+        if plan is None or not plan.provider:
+            continue
+        for month, readings in standing(events).values():
+            for key, value in readings.items():
+                if (sla := plan.slas.get(key)) is not None:  # met against this transition's own SLA
+                    read[(plan.provider, key)][month].append((tid, value, sla.met(value)))
+        for key, sla in plan.slas.items():
+            slas[(plan.provider, key)] = sla
+    trends = []
+    for (provider, key), months in sorted(read.items()):
+        sla = slas[(provider, key)]
+        points = [
+            TrendPoint(
+                month=month,
+                readings=len(rows),
+                transitions=len({tid for tid, _, _ in rows}),
+                median=median([v for _, v, _ in rows]),
+                met_share=round(sum(met for _, _, met in rows) / len(rows), 3),
+            )
+            for month, rows in sorted(months.items())
+        ]
+        trends.append(KpiTrend(provider=provider, kpi=key, name=sla.name, unit=sla.unit, better=sla.better,
+                               sla=sla.sla, points=points))  # fmt: skip
+    return trends

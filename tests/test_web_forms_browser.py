@@ -127,3 +127,18 @@ def test_a_program_manager_runs_the_transition_from_its_page_and_the_sponsor_dec
         assert via.get(kind) == "web-link", (kind, via)
     for kind in ("paused", "resumed", "escalated"):
         assert via.get(kind) == "web-link", (kind, via)
+
+
+def test_the_program_office_reads_the_portfolio_analytics(web, browser):
+    """`/analytics` in Chromium for the program office, with readings to trend: no serious
+    accessibility problem, and a screenshot for docs/images."""
+    web.ok("kpi", TID, "--by", LI, "--period", "2027-W01", "csat=88", "error_rate=1.5")
+    web.ok("kpi", TID, "--by", LI, "--period", "2027-W02", "csat=91", "error_rate=2.5")
+    sign_in(web, browser, LI)
+    browser.get(f"{web.web_url}/analytics")
+    assert wait_until(lambda: "KPI trends against SLA, by provider" in text(browser), 30), text(browser)[:2000]
+    assert "NorthStar BPO" in text(browser) and "≥ 85 percent" in text(browser)
+    assert "Gap analysis approved" in text(browser)  # gates and roles in words, as everywhere
+    assert serious_violations(browser) == []
+    browser.execute_script("document.getElementById('trends').scrollIntoView()")
+    browser.save_screenshot(str(SHOTS / "analytics.png"))

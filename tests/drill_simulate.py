@@ -58,11 +58,11 @@ class Tally:
         }
 
 
-def command(example: bool, plan: Path, years: int) -> list[str]:
+def command(example: bool, plan: Path, years: int, decide_at: str = "50%") -> list[str]:
     """What each run runs: `bpo simulate`, or examples/simulate.py (what `make bench` runs)."""
     if example:
         return [str(ROOT / "examples" / "simulate.py"), "--years", str(years), "--until", "2031-12-31"]
-    return ["bpo", "simulate", str(plan), "--years", str(years)]
+    return ["bpo", "simulate", str(plan), "--years", str(years), "--decide-at", decide_at]
 
 
 def run(
@@ -73,6 +73,7 @@ def run(
     example: bool = False,
     plan: Path = PLAN,
     years: int = 1,
+    decide_at: str = "50%",
     starve: bool = False,
     seed: int = 1,
     argv: list[str] | None = None,
@@ -81,7 +82,7 @@ def run(
     (``argv``: another script to run so, as the drill's own test does)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng, tally = random.Random(seed), Tally()
-    argv = argv or command(example, plan, years)
+    argv = argv or command(example, plan, years, decide_at)
     for n in range(1, runs + 1):
         err = folder / f"run-{n:03d}.err"
         began = time.monotonic()
@@ -226,6 +227,7 @@ def main() -> None:
     parser.add_argument("--example", action="store_true", help="run examples/simulate.py (every scenario) instead")
     parser.add_argument("--plan", type=Path, default=PLAN, help="the plan `bpo simulate` runs")
     parser.add_argument("--years", type=int, default=1)
+    parser.add_argument("--decide-at", default="50%", help="`bpo simulate --decide-at`: late decisions escalate")
     parser.add_argument("--starve", action="store_true", help="pause each run at random, as a busy machine would")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -239,6 +241,7 @@ def main() -> None:
         example=args.example,
         plan=args.plan,
         years=args.years,
+        decide_at=args.decide_at,
         starve=args.starve,
         seed=args.seed,
     )

@@ -277,6 +277,7 @@ async def main() -> None:
             connections = local_connections(base, Path(data))
             settings = Settings(
                 BPO_DATA_DIR=Path(data),
+                DATABASE_URL=None,  # the throw-away folder's audit database, whatever the environment says
                 BPO_TASK_QUEUE="simulate",
                 BPO_DELIVERY_GIVE_UP="6h",
                 BPO_CONNECTIONS=connections,

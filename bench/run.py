@@ -220,12 +220,27 @@ class Bench:
         figures = tmp / "simulation.json"
         years = str(self.args.sim_years)
         # The figures come from their own file: stdout also carries the scenarios' log lines.
-        done = subprocess.run(
-            [sys.executable, "examples/simulate.py", "--years", years, "--until", "2031-12-31", "--json-out", figures],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
+        try:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "examples/simulate.py",
+                    "--years",
+                    years,
+                    "--until",
+                    "2031-12-31",
+                    "--json-out",
+                    figures,
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=600,  # it takes seconds; one that hangs is told, not waited for (make drill-simulate)
+            )
+        except subprocess.TimeoutExpired:
+            raise SystemExit(
+                "examples/simulate.py did not finish in 600 s; make drill-simulate dumps such a run"
+            ) from None
         if done.returncode != 0 or not figures.exists():
             raise SystemExit(f"examples/simulate.py failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
         stats = json.loads(figures.read_text())
@@ -329,13 +344,9 @@ def main() -> None:
     parser.add_argument("--cli-runs", type=int, default=10)
     parser.add_argument("--workstreams", type=int, default=12, help="the program measure's size")
     parser.add_argument("--sim-years", type=int, default=3, help="the simulation's years of steady state")
-    parser.add_argument(
-        "--replay-histories", type=int, default=0, help="replay only the newest N (0: the whole corpus)"
-    )
+    parser.add_argument("--replay-histories", type=int, default=0, help="replay the newest N only (0: all)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a look in a minute")
-    parser.add_argument(
-        "--smoke", action="store_true", help="every measure at its smallest size: does the bench still run?"
-    )
+    parser.add_argument("--smoke", action="store_true", help="every measure at its smallest size, for make test")
     parser.add_argument("--json", type=Path, help="also write the results here (and compare with what it held)")
     parser.add_argument(
         "--only", type=lambda t: t.split(","), default=list(MEASURES), help=f"some of {','.join(MEASURES)}"

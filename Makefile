@@ -11,7 +11,7 @@ NGINX := $(VENV)/.nginx
 NODE_PARTS := tests/browser/node_modules/.package-lock.json
 DAY ?= $(shell date +%Y-%m-%d)
 
-.PHONY: run test install lint rules e2e chaos bench histories clean lock
+.PHONY: run test install lint rules e2e chaos drill-simulate bench histories clean lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,13 @@ e2e: $(STAMP) $(BROWSER) $(POSTGRES) $(NODE_PARTS)
 ## A longer chaos drill than CI's: 50 transitions, worker and server each SIGKILLed 15+ times.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --transitions 50 --kills 15
+
+## The simulation drill, longer than CI's: `bpo simulate` of the reference plan 30 times, then
+## examples/simulate.py (every scenario) 10 times, each run with a deadline; a run that hangs
+## leaves a dump (threads, asyncio tasks, the workflows' pending work) in test-output/drill-simulate/.
+drill-simulate: $(STAMP)
+	$(BIN)/python -m tests.drill_simulate --runs 30 --deadline 60
+	$(BIN)/python -m tests.drill_simulate --example --runs 10 --deadline 120
 
 ## Benchmarks: throughput, overhead against a bare SDK workflow, latency, history, scale, replay;
 ## then the web app's inbox under 50 concurrent sessions over 5,000 open transitions.

@@ -215,21 +215,40 @@ class Bench:
 
     # --- 5: simulation; 7: replay ---------------------------------------------------------------
 
-    def simulation(self) -> None:
+    def simulation(self, tmp: Path) -> None:
         began = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, "examples/simulate.py", "--years", "3", "--until", "2031-12-31"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        stats = json.loads(out[out.index("{") :])
+        figures = tmp / "simulation.json"
+        years = str(self.args.sim_years)
+        # The figures come from their own file: stdout also carries the scenarios' log lines.
+        try:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "examples/simulate.py",
+                    "--years",
+                    years,
+                    "--until",
+                    "2031-12-31",
+                    "--json-out",
+                    figures,
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=600,  # it takes seconds; one that hangs is told, not waited for (make drill-simulate)
+            )
+        except subprocess.TimeoutExpired:
+            raise SystemExit(
+                "examples/simulate.py did not finish in 600 s; make drill-simulate dumps such a run"
+            ) from None
+        if done.returncode != 0 or not figures.exists():
+            raise SystemExit(f"examples/simulate.py failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+        stats = json.loads(figures.read_text())
         stats["process_wall_seconds"] = round(time.perf_counter() - began, 2)
         self.results["simulation"] = stats
 
     async def replay(self) -> None:
-        paths = sorted((ROOT / "tests" / "histories").rglob("*.json"))
+        paths = sorted((ROOT / "tests" / "histories").rglob("*.json"))[-self.args.replay_histories :]
         histories = [WorkflowHistory.from_json("acme-simulated", p.read_text()) for p in paths]
         replayer = Replayer(
             workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX
@@ -285,8 +304,8 @@ class Bench:
             ("latency", f"{self.args.samples} decisions, ours then bare", lambda: self.latencies(c)),
             ("cli", f"bpo status as a process, {self.args.cli_runs} times", self.cli),
             ("history", "the reference plan to steady state", lambda: self.history(c, tmp)),
-            ("simulation", "3 years on the time-skipping server", self.simulation),
-            ("replay", "the committed corpus", self.replay),
+            ("simulation", f"{self.args.sim_years} years on the time-skipping server", lambda: self.simulation(tmp)),
+            ("replay", f"the committed corpus ({self.args.replay_histories or 'all'} histories)", self.replay),
             ("scale", f"{self.args.parked} open transitions", lambda: self.scale(c)),
             ("program", f"a program of {self.args.workstreams} workstreams", lambda: self.program(c)),
         ]
@@ -324,7 +343,10 @@ def main() -> None:
     parser.add_argument("--parked", type=int, default=10000)
     parser.add_argument("--cli-runs", type=int, default=10)
     parser.add_argument("--workstreams", type=int, default=12, help="the program measure's size")
+    parser.add_argument("--sim-years", type=int, default=3, help="the simulation's years of steady state")
+    parser.add_argument("--replay-histories", type=int, default=0, help="replay the newest N only (0: all)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a look in a minute")
+    parser.add_argument("--smoke", action="store_true", help="every measure at its smallest size, for make test")
     parser.add_argument("--json", type=Path, help="also write the results here (and compare with what it held)")
     parser.add_argument(
         "--only", type=lambda t: t.split(","), default=list(MEASURES), help=f"some of {','.join(MEASURES)}"
@@ -337,6 +359,9 @@ def main() -> None:
         os.environ["BPO_SERVER_SYNC"] = args.server_sync
     if args.quick:
         args.transitions, args.samples, args.parked, args.cli_runs = 10, 60, 200, 3
+    if args.smoke:  # tests/test_bench_smoke.py: figures that mean nothing, from code that must run
+        args.transitions, args.concurrency, args.samples, args.parked, args.cli_runs = 2, 2, 4, 4, 1
+        args.workstreams, args.sim_years, args.replay_histories = 2, 1, 3
     with tempfile.TemporaryDirectory() as data:
         bench = Bench(Path(data), args)
         bench.stack.start_server()

@@ -113,10 +113,13 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a look in a minute")
+    parser.add_argument("--smoke", action="store_true", help="the smallest sizes: does the measure still run?")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if args.quick:
         args.transitions, args.people, args.sessions, args.rounds = 200, 10, 10, 5
+    if args.smoke:  # tests/test_bench_smoke.py
+        args.transitions, args.people, args.sessions, args.rounds = 4, 2, 2, 2
     with tempfile.TemporaryDirectory() as data:
         stack = Stack(Path(data))
         stack.start_server()

@@ -126,7 +126,10 @@ async def simulate(plan: Plan, decide_at: float = 0.5, years: int = 1, runtime: 
             if (ahead := opening - await env.get_current_time()) > timedelta(0):
                 await env.sleep(ahead)
         with tempfile.TemporaryDirectory() as data, ThreadPoolExecutor(4) as pool:
-            settings = Settings(BPO_DATA_DIR=Path(data), BPO_TASK_QUEUE="simulate")
+            # The throw-away folder's audit database, never the deployment's DATABASE_URL (from the
+            # environment or .env): a forecast neither writes a trail there, nor counts the rows of
+            # an earlier forecast, nor waits on a database server that is busy or out of reach.
+            settings = Settings(BPO_DATA_DIR=Path(data), BPO_TASK_QUEUE="simulate", DATABASE_URL=None)
             async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, pool):
                 await start_transition(  # a forecast on a throwaway server: no one else reaches it
                     env.client, quiet, task_queue=settings.task_queue, transition_id=ID, allow_unsigned=True

@@ -6,7 +6,9 @@ what a transition lives through in months and years, in seconds. It writes what 
     python examples/simulate.py --years 3 --report docs/report-example.html --history tests/histories/
 
 ``--report`` writes the HTML report of the run; ``--history`` saves every run's event history as
-JSON (the replay corpus of tests/test_replay.py); the timings print at the end.
+JSON (the replay corpus of tests/test_replay.py); the figures (timings, history sizes) print at the
+end, and ``--json-out FILE`` writes them to a file as well: that file is what `make bench` reads,
+since stdout also carries what the scenarios and the SDK log.
 """
 
 from __future__ import annotations
@@ -261,6 +263,7 @@ async def main() -> None:
     parser.add_argument("--until", type=date.fromisoformat, help="replace the plan's steady_state.until")
     parser.add_argument("--report", type=Path, help="write the HTML report here")
     parser.add_argument("--history", type=Path, help="save each run's history as JSON in this folder")
+    parser.add_argument("--json-out", type=Path, help="also write the figures printed at the end to this file")
     parser.add_argument(
         "--scenario",
         choices=["all", "reference", "controls", "calendar", "pending", "feeds", "program"],
@@ -281,6 +284,7 @@ async def main() -> None:
             connections = local_connections(base, Path(data))
             settings = Settings(
                 BPO_DATA_DIR=Path(data),
+                DATABASE_URL=None,  # the throw-away folder's audit database, whatever the environment says
                 BPO_TASK_QUEUE="simulate",
                 BPO_DELIVERY_GIVE_UP="6h",
                 BPO_CONNECTIONS=connections,
@@ -308,7 +312,7 @@ async def main() -> None:
                             for key in WORKSTREAMS:
                                 events += await save_runs(env, f"{tid}/{key}", args.history, f"program-{key}")
                         if args.scenario == name:
-                            print(json.dumps({f"{name}_events": events}))
+                            emit({f"{name}_events": events}, args.json_out)
                             return
                 # As `bpo start` starts it: each decision's flush held a moment. The other
                 # scenarios flush at once: the time-skipping server fails a workflow task when a
@@ -350,24 +354,31 @@ async def main() -> None:
     sizes = [len(h.events) for _, h in runs]
     steady = [h for _, h in runs if in_steady_state(h, len(plan.phases))]
     transition = [h for _, h in runs if not in_steady_state(h, len(plan.phases))]
-    print(
-        json.dumps(
-            {
-                "steady_events_per_year": round(sum(len(h.events) for h in steady) / args.years),
-                "steady_kb_per_year": round(sum(e.ByteSize() for h in steady for e in h.events) / 1024 / args.years, 1),
-                "phase": status.phase,
-                "settlements": len(status.settlements),
-                "runs": len(runs),
-                "events_to_steady_state": sum(len(h.events) for h in transition),
-                "runs_to_steady_state": len(transition),
-                "largest_run_events": max(sizes),
-                "simulated_seconds": round(simulated, 2),
-                "wall_seconds": round(time.perf_counter() - began, 2),
-                "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
-            indent=2,
-        )
+    emit(
+        {
+            "steady_events_per_year": round(sum(len(h.events) for h in steady) / args.years),
+            "steady_kb_per_year": round(sum(e.ByteSize() for h in steady for e in h.events) / 1024 / args.years, 1),
+            "phase": status.phase,
+            "settlements": len(status.settlements),
+            "runs": len(runs),
+            "events_to_steady_state": sum(len(h.events) for h in transition),
+            "runs_to_steady_state": len(transition),
+            "largest_run_events": max(sizes),
+            "simulated_seconds": round(simulated, 2),
+            "wall_seconds": round(time.perf_counter() - began, 2),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+        args.json_out,
     )
+
+
+def emit(figures: dict[str, object], json_out: Path | None) -> None:
+    """Print the run's figures, and write them to ``json_out`` when asked: a reader of the file
+    never has to pick them out of the log lines around them."""
+    text = json.dumps(figures, indent=2)
+    print(text)
+    if json_out:
+        json_out.write_text(text)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@ decisions taken at the same moments by the rules alone."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 from bpo.simulate import decision_time, decisions, simulate
 from models.plan_loader import load_plan
@@ -59,3 +61,14 @@ def test_bpo_simulate_prints_the_forecast_and_refuses_a_bad_share():
     assert "Go-live:" in done.stdout and "planning" in done.stdout and "settlements" in done.stdout
     bad = subprocess.run([*BPO, "simulate", str(REFERENCE_PLAN), "--decide-at", "half"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--decide-at: 'half' is not a share" in bad.stderr
+
+
+def test_bpo_simulate_leaves_the_deployments_audit_database_alone(tmp_path: Path):
+    audit = tmp_path / "deployment-audit.db"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{audit}"}
+    done = subprocess.run(
+        [*BPO, "simulate", str(REFERENCE_PLAN), "--years", "1"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "12 settlements" in done.stdout, done.stdout
+    assert not audit.exists(), "the forecast wrote its trail into the deployment's audit database"

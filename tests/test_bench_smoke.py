@@ -1,0 +1,62 @@
+"""`make bench` at its smallest sizes: every measure runs to the end and writes its figures.
+
+The full bench takes many minutes and nobody runs it on every change; this smoke run does, so a
+change that breaks a measure (a renamed helper, a figure read from the wrong place) fails here
+rather than on the day someone measures. The figures themselves mean nothing at these sizes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.table import MEASURES
+from tests.stack import ROOT
+
+pytestmark = pytest.mark.e2e
+
+# Where each measure of bench.run leaves its figures, and one figure that says it got to the end.
+FIGURES = {
+    "throughput": ("throughput", "ours_transitions_per_s"),
+    "latency": ("latency", "p50_ratio_ours_to_bare"),
+    "cli": ("cli_cold", "bpo_status_median_s"),
+    "history": ("history", "reference_to_steady_state_events"),
+    "simulation": ("simulation", "steady_events_per_year"),
+    "replay": ("replay", "events"),
+    "scale": ("scale", "worker_rss_mb"),
+    "program": ("program", "program_events"),
+}
+
+
+def bench(module: str, out: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", module, "--smoke", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+def test_every_bench_measure_runs_to_the_end_at_its_smallest_size(tmp_path: Path):
+    assert set(FIGURES) == set(MEASURES), "a new measure needs its line in FIGURES"
+    results = bench("bench.run", tmp_path / "run.json")
+    for measure, (key, figure) in FIGURES.items():
+        assert results.get(key, {}).get(figure) is not None, f"{measure}: no {figure} in {results.get(key)}"
+    assert results["simulation"]["phase"] == "steady_state" and results["simulation"]["settlements"] > 0
+    assert results["replay"]["histories"] == 3
+    assert results["program"]["reached_steady_state"], results["program"]
+
+
+def test_the_web_bench_runs_to_the_end_at_its_smallest_size(tmp_path: Path):
+    results = bench("bench.web", tmp_path / "web.json")
+    # Each of the two people's inbox shows their two transitions' gates: the wait for visibility
+    # ended because they arrived, not because it gave up.
+    assert results["inbox_rows_each"] == 2, results
+    assert results["requests"] == 4 and results["inbox_ms"]["p95"] > 0

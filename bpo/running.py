@@ -95,6 +95,7 @@ def build_worker(
             evidence.pin,
             evidence.recheck,
             programs.read,
+            programs.confirm_relay,
         ],
         activity_executor=executor,
         graceful_shutdown_timeout=timedelta(seconds=10),

@@ -6,17 +6,22 @@ reach Temporal's port could send one. The program then asks Temporal here, throu
 own client, for the workflow under the workstream's id; it takes the answer only from a run of
 the transition workflow whose parent is the program (Temporal records the parent of a child
 workflow, and keeps it across continue-as-new).
+
+A ``program_relay`` signal is not believed either: before a workstream takes a relayed command it
+asks here whether its program relayed that command to it. The question goes to the program the
+workstream was started by (its own link, which Temporal's parent record confirms), never to one
+a signal names, and the program answers from its own record of the relays it sent.
 """
 
 from __future__ import annotations
 
 import structlog
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.constants import WORKFLOW_NAME
-from models.program import WorkstreamRead, WorkstreamReport
+from models.program import RELAYS_QUERY, RelayAnswer, RelayAsk, WorkstreamRead, WorkstreamReport
 from models.status import TransitionStatus
 
 log = structlog.get_logger(__name__)
@@ -55,3 +60,30 @@ class ProgramActivities:
             next_due=status.phase_due_at,
             waiting_for=[g.key for g in status.gates if g.status in ("open", "rejected")][:50],
         )
+
+    @activity.defn(name="confirm_relay")
+    async def confirm_relay(self, ask: RelayAsk) -> RelayAnswer:
+        """Whether program ``ask.program`` relayed command ``ask.key`` to the workstream asking,
+        as the program's own workflow answers; a program that is not there, is not the
+        workstream's parent, or cannot answer confirms nothing."""
+        caller = activity.info().workflow_id
+        if caller != ask.workstream:  # the workstream asks for itself only
+            return RelayAnswer(confirmed=False, reason="a workstream asks its program about itself only")
+        try:
+            itself = await self.client.get_workflow_handle(caller).describe()
+            program = self.client.get_workflow_handle(ask.program)
+            described = await program.describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return RelayAnswer(confirmed=False, reason="its program is not found in Temporal")
+            raise  # Temporal away: tried again
+        if itself.parent_id != ask.program or described.workflow_type != WORKFLOW_NAME:
+            log.warning("relay_program_mismatch", transition_id=caller, program=ask.program)
+            return RelayAnswer(confirmed=False, reason="the program asked is not the one that started this workstream")
+        try:
+            answer = await program.query(RELAYS_QUERY, ask, result_type=RelayAnswer)
+        except (WorkflowQueryFailedError, WorkflowQueryRejectedError) as error:
+            log.warning("relay_not_confirmed", transition_id=caller, program=ask.program, error=str(error)[:300])
+            return RelayAnswer(confirmed=False, reason="its program could not say whether it relayed this command")
+        log.info("relay_confirmed" if answer.confirmed else "relay_refused", transition_id=caller, key=ask.key)
+        return answer

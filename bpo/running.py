@@ -96,6 +96,7 @@ def build_worker(
             evidence.pin,
             evidence.recheck,
             programs.read,
+            programs.confirm_relay,
         ],
         activity_executor=executor,
         graceful_shutdown_timeout=timedelta(seconds=10),

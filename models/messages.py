@@ -19,7 +19,7 @@ from models.evidence import EvidencePin, EvidenceWatch
 from models.feeds import FeedState
 from models.plan import Person, Plan
 from models.plan_words import Health
-from models.program import ProgramLink, Relayed, Workstream
+from models.program import ProgramLink, Relayed, SentRelay, Workstream
 
 State = Literal["running", "paused", "completed", "cancelled"]
 GateStatusName = Literal["open", "passed", "waived", "rejected"]
@@ -348,6 +348,11 @@ class TransitionState(Message):
     """A program's commands still to be sent on to its running workstreams."""
     reads: list[str] = []
     """A program's workstreams that said they changed, to be read from Temporal."""
+    relays_sent: list[SentRelay] = []
+    """A program's relays of the last `RELAYS_KEPT` (at most `MAX_RELAYS_KEPT`), by request id and
+    the workstreams they went to: what its workstreams confirm a relay against."""
+    relays_in: list[Relayed] = []
+    """A workstream's relays received, waiting for its program to confirm it sent them."""
 
 
 # --- what it sends out ---------------------------------------------------------------------

@@ -8,6 +8,8 @@ key changes as a `Relayed` signal carrying the program's signed command.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -22,10 +24,19 @@ REPORT_SIGNAL = "workstream_report"
 RELAY_SIGNAL = "program_relay"
 """The signal a program sends each running workstream with a command meant for all of them."""
 RELAYED = tuple(c.update for c in (Pause, Resume, Cancel, ChangeRoster, TrustKeys))
+"""The updates of the commands a program relays to its running workstreams."""
 RELAY_SLACK = timedelta(minutes=10)
 """How long before a workstream's start a relayed command may have been signed: a command the
 program took while the start was under way (a signature is fresh for ten minutes)."""
-"""The updates of the commands a program relays to its running workstreams."""
+RELAYS_QUERY = "relayed_to"
+"""The query a workstream's activity asks its program before taking a relay: whether the program
+relayed that command to that workstream (`RelayAsk`, `RelayAnswer`)."""
+RELAYS_KEPT = timedelta(days=30)
+"""How long a program keeps the record of a relay it sent: far longer than a workstream takes to
+confirm one, even across an outage of every worker."""
+MAX_RELAYS_KEPT = 500
+"""The most relays a program keeps the record of; a workstream asking about one forgotten early
+is refused (never wrongly taken): the program's sponsor sends the command again."""
 
 StreamState = Literal["waiting", "starting", "running", "paused", "completed", "cancelled", "blocked"]
 
@@ -91,6 +102,43 @@ class Relayed(Message):
     command: dict[str, Any]
     to: list[str] = []
     """The workstreams it goes to, as they stood when the program applied it."""
+
+
+class SentRelay(Message):
+    """In a program: a command it relayed (by `relay_key`) and the workstreams it went to, which is
+    what a workstream confirms a relay against before it takes it."""
+
+    key: str
+    to: list[str]
+    at: datetime
+
+
+class RelayAsk(Message):
+    """A workstream asks its program (the one it was started by, never one a signal names) whether
+    the program relayed command ``key`` to it (`activities.programs`)."""
+
+    program: str
+    program_run: str | None = None
+    """The program's run family as the workstream knows it: the program it asks must be that one."""
+    workstream: str
+    key: str
+
+
+class RelayAnswer(Message):
+    """Whether the program relayed the command asked about to the workstream, and if not, why."""
+
+    confirmed: bool
+    reason: str | None = None
+
+
+def relay_key(relay: Relayed) -> str:
+    """What names a relayed command for its confirmation: its update and request id (a signed
+    command always has one, covered by its signature), or a digest of every field if it has none."""
+    rid = relay.command.get("request_id")
+    if isinstance(rid, str) and rid:
+        return f"{relay.update}:{rid}"
+    canonical = json.dumps(relay.command, sort_keys=True, separators=(",", ":"), default=str)
+    return f"{relay.update}:sha256:{hashlib.sha256(canonical.encode()).hexdigest()}"
 
 
 def relayed(update: str, command: Any, to: list[str] | None = None) -> Relayed:

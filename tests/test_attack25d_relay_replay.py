@@ -5,14 +5,15 @@ program did after it. A grant the program's sponsor made and then took back, bot
 workstream started, is in neither that workstream's roster (it starts with the program's roster
 as it stands) nor its request ids: whoever reaches Temporal's port reads the signed grant from the
 program's trail or history and sends it to the new workstream as a ``program_relay`` signal, and
-the revoked grant is applied there again. The time-skipping server, the real worker."""
+the revoked grant was applied there again. Now the workstream asks its program first
+(``confirm_relay``); the program relayed that grant to email only, so chat refuses it and says so
+on its trail. The time-skipping server, the real worker."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-
-import pytest
 
 from bpo.api import send, start_transition
 from infra.audit import trail_of
@@ -33,12 +34,6 @@ async def roster(env, workflow_id: str) -> dict[str, list[str]]:
     return {p.id: list(p.roles) for p in people}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a program's signed grant, revoked before a workstream started, is taken by that workstream "
-    "when anyone who reaches Temporal's port relays it there: checked for its signature, request id "
-    "and time only",
-)
 async def test_a_revoked_program_grant_relayed_to_a_workstream_started_after_is_refused(env, worker, settings):
     private, public = new_key_pair()
     signer = Signer(private)
@@ -80,6 +75,11 @@ async def test_a_revoked_program_grant_relayed_to_a_workstream_started_after_is_
     await env.client.get_workflow_handle(chat).signal(
         RELAY_SIGNAL, Relayed(update="change_roster", command=material, to=[chat])
     )
-    for _ in range(40):
+    refused: list[str] = []
+    deadline = time.monotonic() + 60
+    while not refused and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+        trail = trail_of(make_engine(settings.audit_url), chat)
+        refused = [r.detail["reason"] for r in trail if r.kind == "signal_refused" and "change_roster" in r.detail["reason"]]
+    assert refused and "not to this one" in refused[0], refused
     assert "executive_sponsor" not in (await roster(env, chat))[LI], "the revoked grant was applied again"

@@ -6,6 +6,10 @@ child's parent-close policy when the parent continues as new (temporalio/tempora
 other policy would end every workstream at the program's first continue-as-new. Once started,
 program and workstream know each other by id only and talk by signals, which reach the newest
 run of either whatever runs came between (docs/semantics.md, "Workstreams").
+
+Neither believes the other's signal: a program reads a workstream that says it changed from
+Temporal (``read_workstream``), and a workstream takes a relayed command only once its own
+program confirms, by a query through ``confirm_relay``, that it relayed that command to it.
 """
 
 from __future__ import annotations
@@ -19,10 +23,22 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 with workflow.unsafe.imports_passed_through():
     from models.constants import WORKFLOW_NAME
     from models.messages import StartTransition
-    from models.program import RELAY_SIGNAL, REPORT_SIGNAL, ProgramLink, Relayed, WorkstreamRead, WorkstreamReport
+    from models.program import (
+        RELAY_SIGNAL,
+        RELAYS_QUERY,
+        REPORT_SIGNAL,
+        ProgramLink,
+        RelayAnswer,
+        RelayAsk,
+        Relayed,
+        WorkstreamRead,
+        WorkstreamReport,
+        relay_key,
+    )
     from models.workstreams import phases_of, workstream_id, workstream_plan
-    from workflows.rules import Machine
-    from workflows.rules.program import due_to_start, report
+    from workflows.rules import Machine, RefusalKind, Refused
+    from workflows.rules.program import confirms, due_to_start, relay_arrived, relayed_command, report
+    from workflows.rules.versions import RELAY_CONFIRMED
     from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROGRAM, SA_PROVIDER, SA_STATE
 
 READ_TIMEOUT = timedelta(seconds=30)
@@ -42,7 +58,7 @@ class Streams:
     def _work(self) -> bool:
         m = self.machine
         if m.state.program is not None:
-            return self._report() != self.last
+            return bool(m.state.relays_in) or self._report() != self.last
         return bool(m.state.relays) or bool(m.state.reads) or bool(m.plan.workstreams and due_to_start(m))
 
     def _report(self) -> WorkstreamReport:
@@ -55,7 +71,10 @@ class Streams:
             self.busy = True
             try:
                 if self.machine.state.program is not None:
-                    await self._send_report()
+                    while self.machine.state.relays_in:
+                        await self._confirm(self.machine.state.relays_in[0])
+                    if self._report() != self.last:
+                        await self._send_report()
                 else:
                     for key in self.machine.take_starts():
                         await self._start(key)
@@ -133,6 +152,25 @@ class Streams:
             except Exception as error:  # it ended meanwhile: nothing left to tell it
                 workflow.logger.info("relay_not_delivered", extra={"workstream": target, "error": str(error)})
 
+    async def _confirm(self, relay: Relayed) -> None:
+        """Take a relay held since it came once this workstream's own program (the one that
+        started it, never one the signal names) says it relayed it here; refuse it otherwise."""
+        m = self.machine
+        link = m.state.program
+        assert link is not None
+        ask = RelayAsk(program=link.program, program_run=link.program_run, workstream=m.state.id, key=relay_key(relay))
+        answer = await workflow.execute_activity(
+            "confirm_relay", ask, result_type=RelayAnswer, start_to_close_timeout=READ_TIMEOUT
+        )
+        m.state.relays_in = m.state.relays_in[1:]
+        now = workflow.now()
+        if answer.confirmed:
+            m.apply_relayed(relay, now)
+            return
+        command = relayed_command(m, relay)  # it was one when it came
+        reason = f"{relay.update}: {answer.reason or 'its program did not relay it here'}; not taken"
+        m.refused_signal(RELAY_SIGNAL, command, reason, RefusalKind.REPLAYED, now)
+
     async def _send_report(self) -> None:
         m = self.machine
         link = m.state.program
@@ -145,6 +183,46 @@ class Streams:
         except Exception as error:  # the program ended: it reads no more reports
             workflow.logger.info("report_not_delivered", extra={"program": link.program, "error": str(error)})
         self.last = current
+
+
+class ProgramHandlers:
+    """The transition workflow's signals and query between a program and its workstreams: a
+    workstream's report, a program's relay, and the program's answer to a workstream asking
+    whether it relayed a command there (`confirm_relay`)."""
+
+    machine: Machine
+    _changes: int
+    _changed: Callable[[str], bool]
+
+    @workflow.signal(name=REPORT_SIGNAL)
+    def workstream_report(self, report: WorkstreamReport) -> None:
+        """A workstream of this program says it changed: the program reads it from Temporal
+        (`workflows.program`); what the signal says is not taken for true."""
+        self.machine.workstream_changed(report.key)
+        self._changes += 1
+
+    @workflow.signal(name=RELAY_SIGNAL)
+    def program_relay(self, relay: Relayed) -> None:
+        """This workstream's program relays a command signed for the program: held until the
+        program confirms it sent it (`workflows.program`), then checked against the program's id
+        and keys; a refused one is audited, like a refused signal."""
+        now = workflow.now()
+        try:
+            if self._changed(RELAY_CONFIRMED):
+                relay_arrived(self.machine, relay)
+            else:
+                self.machine.apply_relayed(relay, now)
+        except Refused as refusal:  # not a relay this workstream takes at all
+            self.machine.refused_signal(RELAY_SIGNAL, None, f"{relay.update}: {refusal}", refusal.kind, now)
+        except ValueError as error:  # not a command: the relay is refused, nothing changes
+            reason = f"{relay.update}: not a command ({str(error)[:300]})"
+            self.machine.refused_signal(RELAY_SIGNAL, None, reason, RefusalKind.BAD_INPUT, now)
+        self._changes += 1
+
+    @workflow.query(name=RELAYS_QUERY)
+    def relayed_to(self, ask: RelayAsk) -> RelayAnswer:
+        """Whether this program relayed command ``ask.key`` to workstream ``ask.workstream``."""
+        return confirms(self.machine, ask)
 
 
 def not_a_workstream(start: StartTransition) -> str | None:

@@ -23,12 +23,11 @@ with workflow.unsafe.imports_passed_through():
     from models.evidence import EvidencePin, pinnable
     from models.messages import StartTransition
     from models.plan import Person, Plan
-    from models.program import RELAY_SIGNAL, REPORT_SIGNAL, Relayed, WorkstreamReport
     from models.signing import start_holds
     from models.status import TransitionStatus
     from workflows import feeder
     from workflows.handlers import with_handlers
-    from workflows.program import Streams, not_a_workstream
+    from workflows.program import ProgramHandlers, Streams, not_a_workstream
     from workflows.pump import Flusher, Sender
     from workflows.rechecker import Rechecker
     from workflows.rules import Machine, RefusalKind, Refused, awaiting
@@ -60,7 +59,7 @@ long the transition runs."""
 
 @workflow.defn(name=WORKFLOW_NAME)
 @with_handlers
-class TransitionWorkflow:
+class TransitionWorkflow(ProgramHandlers):
     """Runs one transition plan from its first phase into steady state."""
 
     @workflow.init
@@ -305,27 +304,6 @@ class TransitionWorkflow:
             self.machine.refused_signal(
                 name, None, f"not a {name} command: {str(error)[:300]}", RefusalKind.BAD_INPUT, now
             )
-        self._changes += 1
-
-    @workflow.signal(name=REPORT_SIGNAL)
-    def workstream_report(self, report: WorkstreamReport) -> None:
-        """A workstream of this program says it changed: the program reads it from Temporal
-        (`workflows.program`); what the signal says is not taken for true."""
-        self.machine.workstream_changed(report.key)
-        self._changes += 1
-
-    @workflow.signal(name=RELAY_SIGNAL)
-    def program_relay(self, relay: Relayed) -> None:
-        """This workstream's program relays a command signed for the program: checked against
-        the program's id and keys; a refused one is audited, like a refused signal."""
-        now = workflow.now()
-        try:
-            self.machine.apply_relayed(relay, now)
-        except Refused as refusal:  # not a relay this workstream takes at all
-            self.machine.refused_signal(RELAY_SIGNAL, None, f"{relay.update}: {refusal}", refusal.kind, now)
-        except ValueError as error:  # not a command: the relay is refused, nothing changes
-            reason = f"{relay.update}: not a command ({str(error)[:300]})"
-            self.machine.refused_signal(RELAY_SIGNAL, None, reason, RefusalKind.BAD_INPUT, now)
         self._changes += 1
 
     @workflow.query

@@ -14,13 +14,19 @@ from models.commands import BY_UPDATE, Command
 from models.plan import NOTIFIED_OF_CONTROL, Plan
 from models.plan_words import Health
 from models.program import (
+    MAX_RELAYS_KEPT,
     RELAY_SIGNAL,
     RELAY_SLACK,
     RELAYED,
+    RELAYS_KEPT,
+    RelayAnswer,
+    RelayAsk,
     Relayed,
+    SentRelay,
     Workstream,
     WorkstreamRead,
     WorkstreamReport,
+    relay_key,
     relayed,
 )
 from models.status import WorkstreamStatus
@@ -29,6 +35,8 @@ from workflows.rules.clock import View, is_done
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import HEALTH_ORDER, raise_health
 from workflows.rules.refusals import RefusalKind, Refused
+from workflows.rules.replays import is_repeat
+from workflows.rules.versions import RELAY_CONFIRMED
 
 LIVE = ("running", "paused")
 """States of a workstream whose own rules run (or will, once resumed)."""
@@ -167,12 +175,39 @@ def relay(m: Recorder, command: Command, now: datetime) -> None:
     cancelled program's workstreams not yet started never will."""
     to = [workstream_id(m.state.id, k) for k, r in m.state.workstreams.items() if r.state in (*LIVE, "starting")]
     if command.update in RELAYED and to:
-        m.state.relays = [*m.state.relays, relayed(command.update, command, to)]
+        sent = relayed(command.update, command, to)
+        m.state.relays = [*m.state.relays, sent]
+        if m.changed(RELAY_CONFIRMED):  # recorded before it is sent: a confirming query sees it
+            record_relay(m, sent, now)
     if command.update == "cancel":  # every one ends with it: those running by the relay
         for record in m.state.workstreams.values():
             if record.state in ("waiting", *LIVE, "starting"):
                 record.state, record.ended_at = "cancelled", now
                 m.audit("workstream_cancelled", now, detail={"workstream": record.key, "reason": "program cancelled"})
+
+
+def record_relay(m: Recorder, sent: Relayed, now: datetime) -> None:
+    """Keep the record of a relay the program sends, for its workstreams to confirm it against;
+    records older than `RELAYS_KEPT`, or past the newest `MAX_RELAYS_KEPT`, are forgotten (a
+    relay asked about after that is refused, never wrongly taken)."""
+    kept = [r for r in m.state.relays_sent if r.at >= now - RELAYS_KEPT]
+    record = SentRelay(key=relay_key(sent), to=list(sent.to), at=now)
+    m.state.relays_sent = [*kept, record][-MAX_RELAYS_KEPT:]
+
+
+def confirms(v: View, ask: RelayAsk) -> RelayAnswer:
+    """Whether this program relayed command ``ask.key`` to workstream ``ask.workstream``, from its
+    own record (the answer to a workstream's `RELAYS_QUERY`); reads only."""
+    if ask.program != v.state.id or (ask.program_run and ask.program_run != v.state.first_run_id):
+        return RelayAnswer(confirmed=False, reason="the program asked is not the one that started this workstream")
+    sent = next((r for r in reversed(v.state.relays_sent) if r.key == ask.key), None)
+    if sent is None:
+        return RelayAnswer(confirmed=False, reason="its program has no record of relaying this command")
+    if ask.workstream not in sent.to:
+        return RelayAnswer(
+            confirmed=False, reason="its program relayed this command to other workstreams, not to this one"
+        )
+    return RelayAnswer(confirmed=True)
 
 
 # --- the workstream's half ------------------------------------------------------------------
@@ -205,6 +240,27 @@ def relayed_command(v: View, relay: Relayed) -> Command:
     if command_type is None or relay.update not in RELAYED:
         raise Refused(f"a program does not relay '{relay.update}'", RefusalKind.UNKNOWN_COMMAND)
     return command_type.model_validate(relay.command)
+
+
+MAX_RELAYS_WAITING = 20
+"""The most relays a workstream holds while it asks its program about them: a program relays a
+person's commands one at a time, so more are a flood from elsewhere."""
+
+
+def relay_arrived(m: Recorder, relay: Relayed) -> None:
+    """Hold a relay until this workstream's program confirms it sent it (`workflows.program`): the
+    signal itself may come from anyone who reaches Temporal. A repeat, or one held already, is
+    dropped; a `Refused` says why one is not a relay this workstream takes at all."""
+    command = relayed_command(m, relay)
+    key = relay_key(relay)
+    if is_repeat(m, command) or any(relay_key(r) == key for r in m.state.relays_in):
+        return
+    if len(m.state.relays_in) >= MAX_RELAYS_WAITING:
+        raise Refused(
+            f"{MAX_RELAYS_WAITING} relays already wait for this workstream's program to confirm them",
+            RefusalKind.BAD_INPUT,
+        )
+    m.state.relays_in = [*m.state.relays_in, relay]
 
 
 def statuses(v: View) -> list[WorkstreamStatus]:

@@ -127,6 +127,12 @@ NOTICE_FACTS = "notice-facts-2026-12"
 what it needs, who has signed and when it is due (its own due, else its phase's), so a Slack
 message, a Teams card and a mail's calendar entry show them. Asked on its own."""
 
+RELAY_CONFIRMED = "relay-confirmed-2026-12"
+"""A workstream takes a relayed command only once its own program confirms (a query, through an
+activity) that it relayed that command, by request id, to that workstream; a program keeps the
+record of each relay it sends. A signed command copied from the program's history and sent to a
+workstream it was never relayed to is refused. Asked on its own."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one
@@ -193,6 +199,7 @@ CHANGES = (
     PULLS_SETTLED,
     COSTS_RECORDED,
     NOTICE_FACTS,
+    RELAY_CONFIRMED,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""

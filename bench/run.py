@@ -28,7 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from bench.bare import BareInput, BareStep, BareWorkflow
-from bench.script import COMPACT, PAT, SCRIPT, cpu_seconds, gather_limited, pct, rss_mb
+from bench.script import COMPACT, PAT, SCRIPT, cpu_seconds, gather_limited, percentiles, rss_mb
 from bench.table import MEASURES, print_table, progress
 from bpo.api import get_status, send, start_transition
 from bpo.running import SANDBOX
@@ -110,7 +110,7 @@ class Bench:
     async def latency(self, c: Client, samples: int, parked: list[str] | None = None) -> dict[str, float]:
         """Update round trip plus the status query that shows it, on transitions in steady state
         (readings: always a valid decision), or on parked transitions' first gate."""
-        times = []
+        times, updates = [], []
         for i in range(samples):
             began = time.perf_counter()
             if parked:
@@ -119,32 +119,24 @@ class Bench:
             else:
                 tid = f"bench-{i % self.args.transitions}"
                 await send(c, tid, RecordReadings(period=f"L{i}", values={"csat": 90}, by=PAT))
+            updates.append((time.perf_counter() - began) * 1000)
             await get_status(c, tid)
             times.append((time.perf_counter() - began) * 1000)
-        return {
-            "p50_ms": round(pct(times, 50), 2),
-            "p95_ms": round(pct(times, 95), 2),
-            "p99_ms": round(pct(times, 99), 2),
-            "samples": samples,
-        }
+        return percentiles(times, updates)
 
     async def bare_latency(self, c: Client, samples: int) -> dict[str, float]:
         handle = await c.start_workflow(
             BareWorkflow.run, BareInput(updates=10**9), id="bare-latency", task_queue="bare"
         )
-        times = []
+        times, updates = [], []
         for i in range(samples):
             began = time.perf_counter()
             await handle.execute_update(BareWorkflow.step, BareStep(by=PAT, value=i))
+            updates.append((time.perf_counter() - began) * 1000)
             await handle.query(BareWorkflow.status)
             times.append((time.perf_counter() - began) * 1000)
         await handle.terminate("bench over")
-        return {
-            "p50_ms": round(pct(times, 50), 2),
-            "p95_ms": round(pct(times, 95), 2),
-            "p99_ms": round(pct(times, 99), 2),
-            "samples": samples,
-        }
+        return percentiles(times, updates)
 
     def cli_cold(self) -> dict[str, float]:
         times = []

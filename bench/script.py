@@ -58,6 +58,19 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
+def percentiles(times: list[float], updates: list[float]) -> dict[str, float]:
+    """A decision's round trip in milliseconds (update, then the status query), and its update
+    alone: where the tail is, the update or the query."""
+    return {
+        "p50_ms": round(pct(times, 50), 2),
+        "p95_ms": round(pct(times, 95), 2),
+        "p99_ms": round(pct(times, 99), 2),
+        "update_p95_ms": round(pct(updates, 95), 2),
+        "update_p99_ms": round(pct(updates, 99), 2),
+        "samples": len(times),
+    }
+
+
 async def gather_limited(jobs: list[Callable[[], Awaitable[Any]]], limit: int) -> list[Any]:
     gate = asyncio.Semaphore(limit)
 

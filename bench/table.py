@@ -31,10 +31,13 @@ def _cpu(r: dict[str, Any]) -> str:
 
 def _latency(r: dict[str, Any]) -> str:
     ours, bare = r["latency"]["ours"], r["latency"]["bare"]
-    return (
-        f"p50 {ours['p50_ms']} / p99 {ours['p99_ms']} ms, bare {bare['p50_ms']} / {bare['p99_ms']}: "
-        f"{r['latency']['p50_ratio_ours_to_bare']}x"
+    said = (
+        f"p50 {ours['p50_ms']} / p95 {ours.get('p95_ms', '-')} / p99 {ours['p99_ms']} ms, bare {bare['p50_ms']} / "
+        f"{bare.get('p95_ms', '-')} / {bare['p99_ms']}: {r['latency']['p50_ratio_ours_to_bare']}x"
     )
+    if "update_p99_ms" in ours:  # the update alone (runs before 2026-12-05 did not part it from the query)
+        said += f"; update alone p99 {ours['update_p99_ms']}, bare {bare.get('update_p99_ms', '-')} ms"
+    return said
 
 
 def _cli(r: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ benchmark and the tests build the same worker from here, so nothing imports the 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -135,6 +136,16 @@ def runtime_for(settings: Settings) -> Runtime | None:
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind)))
 
 
+def quieter_collector(threshold: int) -> None:
+    """Fewer garbage collections on the worker (``BPO_WORKER_GC_THRESHOLD``; 0: Python's own):
+    what is loaded at start is frozen out of every collection, and the youngest generation is
+    collected every ``threshold`` allocations instead of every 700."""
+    if threshold:
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(threshold, 50, 100)
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish in-flight activities and stop polling."""
     client = await connect(settings, runtime_for(settings))
@@ -145,6 +156,7 @@ async def run_worker(settings: Settings) -> None:
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with httpx.AsyncClient() as http:
             worker = build_worker(client, settings, http, executor)
+            quieter_collector(settings.worker_gc_threshold)
             async with worker:
                 health = await serve_health(settings.health_port, worker, settings) if settings.health_port else None
                 log.info(

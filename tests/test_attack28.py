@@ -92,3 +92,40 @@ def test_bpo_cost_says_what_a_category_should_look_like(tmp_path):
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "lowercase" in done.stderr or "travel" in done.stderr, done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="infra/analytics_value.py takes every kpi_corrected row as the newest reading; the status "
+    "keeps the latest period's (workflows/rules/readings.newest), so /analytics and status disagree",
+)
+def test_a_correction_of_an_older_month_does_not_make_analytics_disagree_with_status(tmp_path):
+    """A program office corrects January's CSAT after February's is in: the status still shows
+    February's reading as the actual; the portfolio's value realized must show the same."""
+    from infra.analytics import analytics
+    from infra.audit import write_entries
+    from infra.db import make_engine, migrate
+    from models.analytics import AnalyticsFilter
+    from models.commands import Approve, RecordReadings
+    from sqlmodel import Session
+
+    from bpo.analytics import facts_of
+    from tests.rules.sim import START, Run
+    from tests.rules.test_value_rules import LI as MANAGER
+    from tests.rules.test_value_rules import PLAN
+
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    migrate(engine)
+    run = Run(PLAN)
+    run.do(Approve(gate="plan_ok", by=MANAGER))
+    run.read("M1", csat=80.0)
+    run.later(days=31)
+    run.read("M2", csat=96.0)
+    status = run.do(RecordReadings(period="M1", values={"csat": 70.0}, by=MANAGER, correct=True, reason="typo"))
+    with Session(engine) as session:
+        write_entries(run.audit, session=session)
+    [value] = analytics(engine, AnalyticsFilter(), {"t-1": facts_of(PLAN, START)}, run.now).value
+    assert status.value is not None
+    shown = {k.key: k.actual for k in status.value.kpis}
+    assert shown["csat"] == 96.0, "the status keeps February's reading"
+    assert {k.key: k.actual for k in value.kpis} == shown

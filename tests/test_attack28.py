@@ -155,3 +155,47 @@ def test_an_amendment_cannot_relabel_costs_already_recorded_in_another_currency(
     assert status.value is not None and status.value.savings is not None
     savings = status.value.savings
     assert not (savings.currency == "USD" and savings.costs == 40000), "40,000 EUR now reads as 40,000 USD"
+
+
+
+def _plan_with_impossible_day() -> str:
+    from tests.stack import REFERENCE_PLAN
+
+    return REFERENCE_PLAN.read_text().replace("starts_on: 2027-01-04", "starts_on: 2027-02-30", 1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a plan with an impossible date (starts_on: 2027-02-30) is not refused as a bad plan: "
+    "'bpo validate: failed: ValueError: day is out of range for month', exit 1, no place, nothing on --json",
+)
+def test_bpo_validate_refuses_an_impossible_date_as_a_problem_of_the_plan(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(_plan_with_impossible_day())
+    done = subprocess.run(
+        [*BPO, "validate", str(plan), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "BPO_DATA_DIR": str(tmp_path)},
+        timeout=60,
+    )
+    assert "ValueError" not in done.stderr, done.stderr
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "starts_on" in done.stdout and "2027-02-30" in done.stdout, done.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the amendment form passes the plan to parse_plan and catches PlanError only: the ValueError "
+    "of an impossible date escapes as a server error",
+)
+async def test_the_amendment_form_refuses_an_impossible_date_in_words(t, app):  # noqa: F811
+    li, _, _ = app
+    page = (await li.get(f"/t/{t.id}")).text
+    form = {"csrf": csrf_of(page), "plan_text": _plan_with_impossible_day(), "reason": "typo", "action": "preview"}
+    try:
+        shown = await li.post(f"/t/{t.id}/status/amend", data=form)
+    except ValueError as error:  # in process, what a server answers as a 500
+        pytest.fail(f"the form crashed: ValueError {error}")
+    assert shown.status_code == 422 and "starts_on" in text_of(shown.text)

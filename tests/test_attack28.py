@@ -199,3 +199,35 @@ async def test_the_amendment_form_refuses_an_impossible_date_in_words(t, app):  
     except ValueError as error:  # in process, what a server answers as a 500
         pytest.fail(f"the form crashed: ValueError {error}")
     assert shown.status_code == 422 and "starts_on" in text_of(shown.text)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bpo/calendar.py counts pauses, resumes, rejections and amendments from status.decisions, which "
+    "keeps the last 50: once a pause scrolls out, the moved due's SEQUENCE goes back down",
+)
+def test_a_moved_due_never_goes_back_to_a_lower_sequence_as_the_trail_grows():
+    """A subscribed calendar takes an event again only with a SEQUENCE not lower than the one it
+    holds (RFC 5545/5546): the planning phase is paused and resumed (its due moves), then the
+    program office records its costs; the due's SEQUENCE must not fall back to 0."""
+    from models.commands import Pause, Resume
+
+    from bpo.calendar import entries
+    from tests.rules.sim import Run
+    from tests.rules.test_value_rules import LI as MANAGER
+    from tests.rules.test_value_rules import PLAN, cost
+
+    run = Run(PLAN)
+    run.do(Pause(by=MANAGER, reason="client freeze"))
+    run.later(days=3)
+    run.do(Resume(by=MANAGER))
+
+    def due_sequence() -> int:
+        [due] = [e for e in entries(PLAN, run.status()) if e.uid.endswith("-due-planning")]
+        return due.sequence
+
+    moved = due_sequence()
+    assert moved >= 2
+    for n in range(50):
+        run.do(cost(f"{100 + n}", "travel"))
+    assert due_sequence() >= moved, "the same moved due, announced with a lower SEQUENCE"

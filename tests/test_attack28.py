@@ -254,3 +254,50 @@ def test_the_business_review_of_a_past_quarter_counts_that_quarters_costs_only()
     run.do(cost("60000", "severance"))
     q1 = render_qbr(run.machine.plan, run.status(), records(run), Quarter.parse("2027-Q1"), run.now)
     assert "60,000.00" not in q1 and "severance" not in q1, "a July cost in the pack of January to March"
+
+
+@pytest.mark.e2e
+def test_reading_commands_write_nothing_into_the_folder_and_costs_are_refused_in_one_sentence(tmp_path):
+    """What held: a real server, worker and web app; `bpo` run from an empty folder of the
+    person's own reads a transition every way it can (status, audit, verify, notices, calendar,
+    report, QBR, analytics) and leaves that folder as it was, but for the one export asked for; an
+    SME's cost and a cost against a plan without a business case are refused with exit 2 in one
+    sentence, nothing recorded."""
+    import os
+
+    from tests.stack import web_stack
+
+    tid = "acme-tier-1-support-to-northstar-bpo"
+    here = tmp_path / "mine"
+    here.mkdir()
+    bpo_command = str(Path(ROOT) / ".venv" / "bin" / "bpo")
+    (tmp_path / "stack").mkdir()
+    with web_stack(tmp_path / "stack") as stack:
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [bpo_command, *args], env=stack.env, cwd=here, capture_output=True, text=True, timeout=120
+            )
+
+        for args in (
+            ("status", tid, "--json"),
+            ("audit", tid, "--json"),
+            ("audit", tid, "--verify"),
+            ("notices", tid, "--json"),
+            ("calendar", tid),
+            ("report", tid),
+            ("qbr", tid, "--quarter", "2027-Q1"),
+            ("analytics", "--json"),
+            ("list", "--json"),
+        ):
+            done = run(*args)
+            assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.returncode, done.stderr[-500:])
+        assert sorted(os.listdir(here)) == [], "a reading command wrote into the folder it ran in"
+        assert run("export", tid, "--what", "costs", "--format", "csv", "--out", "costs.csv").returncode == 0
+        assert sorted(os.listdir(here)) == ["costs.csv"]
+
+        sme = run("cost", tid, "--amount", "100", "--category", "travel", "--note", "taxi", "--by", EVE)
+        assert sme.returncode == 2 and "Traceback" not in sme.stderr and "may not record costs" in sme.stderr, sme.stderr
+        office = run("cost", tid, "--amount", "100", "--category", "travel", "--note", "taxi", "--by", LI)
+        assert office.returncode == 2 and "business_case" in office.stderr, office.stderr
+        assert "cost_recorded" not in run("audit", tid, "--json").stdout

@@ -321,3 +321,40 @@ def test_a_cost_typed_in_exponent_form_is_recorded_as_an_amount_people_read():
     run.do(RecordCost(amount=Decimal("1e3"), category="travel", note="taxis", by=MANAGER, via="cli"))
     [row] = [e for e in run.audit if e.kind == "cost_recorded"]
     assert "E+" not in str(row.detail["amount"]), row.detail
+
+
+def _export(tmp_path: Path, out: str) -> subprocess.CompletedProcess[str]:
+    from infra.db import make_engine, migrate
+
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    migrate(make_engine(f"sqlite:///{data}/audit.db"))
+    return subprocess.run(
+        [str(Path(ROOT) / ".venv" / "bin" / "bpo"), "export", "--all", "--what", "costs", "--format", "csv", "--out", out],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "BPO_DATA_DIR": str(data), "TEMPORAL_ADDRESS": "127.0.0.1:1"},
+        timeout=60,
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bpo export --out writes over any file, the audit database it reads included: the trail is "
+    "replaced by a CSV of its costs",
+)
+def test_bpo_export_never_writes_over_the_audit_database_it_reads(tmp_path):
+    done = _export(tmp_path, str(tmp_path / "data" / "audit.db"))
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    assert (tmp_path / "data" / "audit.db").read_bytes().startswith(b"SQLite format 3")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bpo export --out FOLDER answers 'failed: IsADirectoryError: [Errno 21] ...' with exit 1, "
+    "where --out /nonexistent/x.csv gets a plain sentence and exit 2",
+)
+def test_bpo_export_to_a_folder_is_refused_in_a_plain_sentence(tmp_path):
+    done = _export(tmp_path, str(tmp_path))
+    assert done.returncode == 2 and "Error" not in done.stderr, (done.returncode, done.stderr)

@@ -85,6 +85,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.run --json bench/last-run.json
 	$(BIN)/python -m bench.web --json bench/last-web-run.json
+	$(BIN)/python -m bench.analytics --json bench/last-analytics-run.json
 
 ## Add to the replay corpus: a simulated run of the reference plan under today's code, in a folder
 ## of its own (tests/histories/YYYY-MM-DD). The corpus only grows: old histories stay, since

@@ -60,3 +60,10 @@ def test_the_web_bench_runs_to_the_end_at_its_smallest_size(tmp_path: Path):
     # ended because they arrived, not because it gave up.
     assert results["inbox_rows_each"] == 2, results
     assert results["requests"] == 4 and results["inbox_ms"]["p95"] > 0
+
+
+def test_the_portfolio_bench_runs_to_the_end_at_its_smallest_size(tmp_path: Path):
+    results = bench("bench.analytics", tmp_path / "analytics.json")
+    assert results["transitions"] == 20 and results["rows"] == 20 * results["rows_per_transition"] > 0
+    for measure in ("analytics_all", "analytics_provider", "export_decisions_csv"):
+        assert results[measure]["median_s"] > 0, results

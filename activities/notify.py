@@ -37,10 +37,6 @@ from models.plan import EmailChannel, SlackChannel, TeamsChannel, WebhookChannel
 log = structlog.get_logger(__name__)
 
 
-DEFERRED = "deferred_to_digest"
-"""A delivery's row when every person it was mailed to gets it in their daily digest instead."""
-
-
 @dataclass
 class Sent:
     """What a delivery came to: the recipients the mail server refused, with its code, and those
@@ -60,7 +56,7 @@ def sent_entry(delivery: Delivery, refused: dict[str, str], held: Sequence[str] 
     return AuditEntry(
         id=f"{notice.id}/{channel.kind}",
         transition_id=notice.transition_id,
-        kind=DEFERRED if deferred else "notification_sent",
+        kind="deferred_to_digest" if deferred else "notification_sent",
         phase=str(notice.detail.get("phase", "")),
         at=datetime.now(UTC),
         detail={

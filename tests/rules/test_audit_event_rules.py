@@ -66,7 +66,8 @@ def written_kinds() -> dict[str, str]:
                 first = node.args[0]
                 named = [first.body, first.orelse] if isinstance(first, ast.IfExp) else [first]
             elif name == "AuditEntry":
-                named = [k.value for k in node.keywords if k.arg == "kind"]
+                kinds = [k.value for k in node.keywords if k.arg == "kind"]
+                named = [s for k in kinds for s in ([k.body, k.orelse] if isinstance(k, ast.IfExp) else [k])]
             for expr in named:
                 if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
                     found.setdefault(expr.value, f"{path.relative_to(ROOT)}:{node.lineno}")

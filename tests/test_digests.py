@@ -6,6 +6,7 @@ item through a real SMTP receiver; and ``/me`` sets and shows the choice."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,7 @@ from models.digest_tables import HeldNotice
 from models.digests import DigestChoice, DigestsSent, last_slot
 from models.plan import EmailChannel, Plan
 from tests.receivers import smtp_receiver
+from tests.test_cli_json import bpo  # noqa: F401 - the fixture
 from tests.test_mail import LI, RAJ, WEB, parts, request
 from tests.web_client import csrf_of, text_of
 
@@ -184,7 +186,7 @@ def settings(tmp_path: Path, mailbox: tuple[str, list[Any]]) -> Settings:
 
 
 async def test_a_transitions_deferred_delivery_is_anchored_and_its_trail_verifies(
-    launch, settings: Settings, reference_plan: Plan, mailbox: tuple[str, list[Any]], capsys
+    launch, bpo, settings: Settings, reference_plan: Plan, mailbox: tuple[str, list[Any]], capsys  # noqa: F811
 ):
     engine = make_engine(settings.audit_url)
     for person in reference_plan.people:
@@ -213,6 +215,9 @@ async def test_a_transitions_deferred_delivery_is_anchored_and_its_trail_verifie
         chain = read_chain(t.id, session=session)
     verify_trail(t.id, chain, await read_record(t.client, t.id))
     assert "matches the chain head the transition recorded in Temporal" in capsys.readouterr().out
+    listed = json.loads(await bpo("notices", t.id, "--json"))
+    held = [d for d in listed if d["about"] == "approval_requested" and d["channel"] == "email"]
+    assert held and {d["state"] for d in held} == {"deferred_to_digest"}, "bpo notices says where they wait"
 
 
 @pytest.fixture

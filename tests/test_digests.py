@@ -108,6 +108,26 @@ def test_a_digest_falls_due_at_the_hour_chosen_in_the_persons_zone():
         DigestChoice(mode="daily", hour=8, zone="Mars/Base")
 
 
+def test_the_digest_tables_come_with_their_own_migration_and_go_with_it(tmp_path: Path):
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from infra.db import MIGRATIONS
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007_slack_links")
+        assert "digest_item" not in sa.inspect(connection).get_table_names()
+        command.upgrade(config, "0008_digests")
+        assert {"digest_item", "digest_preference"} <= set(sa.inspect(connection).get_table_names())
+        command.downgrade(config, "0007_slack_links")
+        assert not {"digest_item", "digest_preference"} & set(sa.inspect(connection).get_table_names())
+
+
 @pytest.fixture
 def mailbox() -> Iterator[tuple[str, list[Any]]]:
     with smtp_receiver() as receiver:

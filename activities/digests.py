@@ -37,7 +37,7 @@ class DigestActivities:
         return await asyncio.to_thread(self.send_due, run.at or datetime.now(UTC))
 
     def send_due(self, now: datetime) -> DigestsSent:
-        """Send every digest due at ``now``, one person at a time; `bpo digests send` runs this too."""
+        """Send every digest due at ``now``, one person at a time."""
         waiting = due(self.engine, now)
         if not waiting:
             return DigestsSent()

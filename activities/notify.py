@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
@@ -18,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from infra.audit import write_entries
+from infra.digests import hold
 from infra.fetching import DEADLINE
 from infra.guard import Forbidden
 from infra.links import mint_link
@@ -34,13 +37,26 @@ from models.plan import EmailChannel, SlackChannel, TeamsChannel, WebhookChannel
 log = structlog.get_logger(__name__)
 
 
-def sent_entry(delivery: Delivery, refused: dict[str, str]) -> AuditEntry:
-    """The audit row of a notice delivered through a channel; its id is the delivery's."""
+@dataclass
+class Sent:
+    """What a delivery came to: the recipients the mail server refused, with its code, and those
+    whose copy was held for their daily digest instead of mailed (`infra.digests.hold`)."""
+
+    refused: dict[str, str] = field(default_factory=dict)
+    held: list[str] = field(default_factory=list)
+
+
+def sent_entry(delivery: Delivery, refused: dict[str, str], held: Sequence[str] = ()) -> AuditEntry:
+    """The audit row of a notice delivered through a channel; its id is the delivery's. It is
+    ``deferred_to_digest`` when every recipient with an address had it held for their digest,
+    else ``notification_sent``, naming in ``held`` those whose copy waits for their digest."""
     notice, channel = delivery.notice, delivery.channel
+    mailed = {r.id for r in notice.recipients if r.email}
+    deferred = bool(held) and mailed <= set(held)
     return AuditEntry(
         id=f"{notice.id}/{channel.kind}",
         transition_id=notice.transition_id,
-        kind="notification_sent",
+        kind="deferred_to_digest" if deferred else "notification_sent",
         phase=str(notice.detail.get("phase", "")),
         at=datetime.now(UTC),
         detail={
@@ -50,6 +66,7 @@ def sent_entry(delivery: Delivery, refused: dict[str, str]) -> AuditEntry:
             "subject": notice.subject,
             "recipients": [r.id for r in notice.recipients],
             **({"refused": refused} if refused else {}),
+            **({"held": sorted(held)} if held else {}),
         },
     )
 
@@ -77,13 +94,14 @@ class NotifyActivities:
         """Deliver one notice through one channel, then note the delivery in the audit trail
         (transitions started before the outbox flush; see `activities.flush`)."""
         try:
-            refused = await self.send(delivery, activity.info().attempt)
+            sent = await self.send(delivery, activity.info().attempt)
         except Skipped:
             return
-        await asyncio.to_thread(self._audit, sent_entry(delivery, refused))
+        await asyncio.to_thread(self._audit, sent_entry(delivery, sent.refused, sent.held))
 
-    async def send(self, delivery: Delivery, attempt: int = 1) -> dict[str, str]:
-        """Deliver one notice through one channel; returns the recipients an SMTP server refused.
+    async def send(self, delivery: Delivery, attempt: int = 1) -> Sent:
+        """Deliver one notice through one channel; returns the recipients an SMTP server refused,
+        and those a mail was held for, for their daily digest.
 
         Raises:
             Skipped: the channel is off on this worker, or the notice has no one to mail.
@@ -92,7 +110,7 @@ class NotifyActivities:
         notice, channel = delivery.notice, delivery.channel
         bound = log.bind(transition_id=notice.transition_id, notice=notice.id, channel=channel.kind)
         to = [r.email for r in notice.recipients if r.email]
-        refused: dict[str, str] = {}
+        sent = Sent()
         try:
             if isinstance(channel, WebhookChannel):
                 await self._post(channel, notice, delivery.client)
@@ -104,9 +122,16 @@ class NotifyActivities:
                 smtp = self.transport.smtp_url(channel, delivery.client)
                 if not to:
                     raise Skipped("no recipient has an email address")
+                held = await self._held(channel, notice)
+                sent.held = [p.id for p in held]
                 # Each person gets their own mail, with their own link: a link signs in its holder.
-                mails = [(await self._mail(channel, notice, p), [p.email]) for p in notice.recipients if p.email]
-                refused = await asyncio.to_thread(send_mails, self.transport, smtp, mails)
+                mails = [
+                    (await self._mail(channel, notice, p), [p.email])
+                    for p in notice.recipients
+                    if p.email and p not in held
+                ]
+                if mails:
+                    sent.refused = await asyncio.to_thread(send_mails, self.transport, smtp, mails)
         except Skipped as off:
             # A channel switched off here stays off for every notice: said once per worker, as a
             # warning, then only at debug level, so a plan's channel cannot flood the log.
@@ -120,8 +145,20 @@ class NotifyActivities:
             subject=notice.subject,
             recipients=[r.id for r in notice.recipients],
             attempt=attempt,
+            **({"deferred_to_digest": sent.held} if sent.held else {}),
         )
-        return refused
+        return sent
+
+    async def _held(self, channel: EmailChannel, notice: Notice) -> list[Recipient]:
+        """The recipients whose copy of ``notice`` is held for their daily digest (kept in the audit
+        database before anything is mailed, so it is never lost): only for the deployment's own
+        mailer, which sends the digests (a connection may be a client's relay)."""
+        if channel.connection is not None:
+            return []
+        try:
+            return await asyncio.to_thread(hold, self.engine, notice, notice.recipients)
+        except Exception as error:  # the database is away: nothing is mailed now, all is tried again
+            raise ApplicationError(f"the digest table could not be read ({type(error).__name__})") from None
 
     async def _mail(self, channel: EmailChannel, notice: Notice, person: Recipient) -> EmailMessage:
         """``person``'s own mail of ``notice``, with their own single-use sign-in link to the page

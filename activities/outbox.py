@@ -147,7 +147,7 @@ class OutboxActivities:
         the worker, except a log line's, which comes back in the outcome for the batch. A sent
         row refused for a collision is added to ``collided``; the write's place, to ``written``."""
         try:
-            refused = await self.notify.send(delivery, activity.info().attempt)
+            sent = await self.notify.send(delivery, activity.info().attempt)
         except Skipped as off:
             return DeliveryOutcome(status="skipped", error=str(off))
         except ApplicationError as failure:
@@ -155,7 +155,7 @@ class OutboxActivities:
         except Exception as error:  # a bug or the unexpected: tried again, never dropped
             log.exception("delivery_crashed", notice=delivery.notice.id, channel=delivery.channel.kind)
             return DeliveryOutcome(status="retry", error=f"the delivery failed unexpectedly ({type(error).__name__})")
-        entry = sent_entry(delivery, refused)
+        entry = sent_entry(delivery, sent.refused, sent.held)
         if delivery.channel.kind == "log":
             return DeliveryOutcome(status="sent", entry=entry)
         try:
@@ -183,7 +183,9 @@ class OutboxActivities:
         for delivery, key in zip(deliveries, keys):
             if key not in found:
                 continue
-            if says_the_same(found[key], record_of(sent_entry(delivery, {}), flush)):
+            # A held delivery's row names those held: the same delivery, whatever it names.
+            held = [str(h) for h in (found[key].detail or {}).get("held", [])]
+            if says_the_same(found[key], record_of(sent_entry(delivery, {}, held), flush)):
                 sent.add(_id(delivery))
             else:
                 log.error("delivery_collision", transition_id=delivery.notice.transition_id, event_id=_id(delivery),

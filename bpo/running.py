@@ -19,6 +19,7 @@ from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import AuditActivities
+from activities.digests import DigestActivities
 from activities.evidence import EvidenceActivities
 from activities.feeds import FeedActivities
 from activities.notify import NotifyActivities
@@ -26,10 +27,12 @@ from activities.outbox import OutboxActivities
 from activities.programs import ProgramActivities
 from infra.client import connect
 from infra.db import make_engine
+from infra.digest_schedule import ensure_digest_schedule
 from infra.evidence_store import open_store
 from infra.guard import guarded_client
 from infra.settings import Settings, connection_secrets, deployment_connections
 from infra.transport import Transport
+from workflows.digests import DigestWorkflow
 from workflows.transition import TransitionWorkflow
 
 log = structlog.get_logger(__name__)
@@ -85,10 +88,11 @@ def build_worker(
     store = open_store(settings.evidence_location, settings.evidence_s3_endpoint)
     evidence = EvidenceActivities(guarded, store, settings.evidence_max_mb * 1024 * 1024, engine)
     programs = ProgramActivities(client)
+    digests = DigestActivities(engine, transport, settings.mail_from)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[TransitionWorkflow],
+        workflows=[TransitionWorkflow, DigestWorkflow],
         activities=[
             audit.record,
             notify.deliver,
@@ -98,6 +102,7 @@ def build_worker(
             evidence.recheck,
             programs.read,
             programs.confirm_relay,
+            digests.send,
         ],
         activity_executor=executor,
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -126,6 +131,15 @@ async def serve_health(port: int, worker: Worker, settings: Settings) -> asyncio
         writer.close()
 
     return await asyncio.start_server(answer, "0.0.0.0", port)  # noqa: S104 - probes come from outside
+
+
+async def _digest_schedule(client: Client, settings: Settings) -> None:
+    """Make the digest schedule if it is missing (`bpo setup` does too): a worker that cannot
+    (a namespace whose schedules it may not write) says so and runs on; digests then wait for it."""
+    try:
+        await ensure_digest_schedule(client, settings.task_queue)
+    except Exception as error:
+        log.warning("digest_schedule_unmade", error=str(error) or type(error).__name__, hint="run `bpo setup`")
 
 
 def runtime_for(settings: Settings) -> Runtime | None:
@@ -157,6 +171,7 @@ async def run_worker(settings: Settings) -> None:
         async with httpx.AsyncClient() as http:
             worker = build_worker(client, settings, http, executor)
             quieter_collector(settings.worker_gc_threshold)
+            await _digest_schedule(client, settings)
             async with worker:
                 health = await serve_health(settings.health_port, worker, settings) if settings.health_port else None
                 log.info(

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import ActivityEnvironment
 
-from activities.notify import NotifyActivities, sent_entry
+from activities.notify import NotifyActivities, Sent, sent_entry
 from activities.outbox import OutboxActivities
 from infra.audit import chain_head, read_chain, record_of, write_entries
 from infra.chain import hold_to_heads, row_hash, verify_chain
@@ -33,9 +33,9 @@ class Counting(NotifyActivities):
 
     sends = 0
 
-    async def send(self, delivery: Delivery, attempt: int = 1) -> dict[str, str]:
+    async def send(self, delivery: Delivery, attempt: int = 1) -> Sent:
         self.sends += 1
-        return {}
+        return Sent()
 
 
 def started(tmp_path: Path) -> tuple[Engine, ChainHead]:

@@ -42,8 +42,12 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
 
 
 async def cmd_setup(args: argparse.Namespace, settings: Settings) -> None:
-    """Register the search attributes on a cluster, or say what its operator must run instead."""
+    """Register the search attributes on a cluster, or say what its operator must run instead;
+    then make the digest schedule if it is missing."""
+    from temporalio.service import RPCError
+
     from bpo.server import SearchAttributesRefused, register_search_attributes
+    from infra.digest_schedule import ensure_digest_schedule, schedule_id
     from workflows.search import SEARCH_ATTRIBUTES
 
     client = await client_for(settings)
@@ -52,14 +56,22 @@ async def cmd_setup(args: argparse.Namespace, settings: Settings) -> None:
         added = await register_search_attributes(client, namespace)
     except SearchAttributesRefused as refused:
         raise Exit(refused.instructions(), FAILED) from None
+    schedule, unmade = schedule_id(settings.task_queue), None
+    try:
+        made = await ensure_digest_schedule(client, settings.task_queue)
+    except RPCError as refused:  # the search attributes stand; each worker tries again at its start
+        made, unmade = False, f"the cluster refused it ({refused.message})"
     if args.json:
         there = [key.name for key in SEARCH_ATTRIBUTES if key.name not in added]
-        print(json.dumps({"namespace": namespace, "added": list(added), "already_there": there}, indent=2))
+        print(json.dumps({"namespace": namespace, "added": list(added), "already_there": there,
+                          "digest_schedule": schedule, "digest_schedule_made": made,
+                          **({"digest_schedule_refused": unmade} if unmade else {})}, indent=2))  # fmt: skip
         return
     print(
         f"search attributes in namespace '{namespace}': added {', '.join(added) or 'none'}; "
         f"{len(SEARCH_ATTRIBUTES) - len(added)} were there already"
     )
+    print(f"digest schedule '{schedule}': {unmade or ('made' if made else 'there already')}")
 
 
 async def _rotate(args: argparse.Namespace, settings: Settings) -> None:

@@ -23,7 +23,7 @@ from bpo.commands.common import (
 )
 from infra.settings import Settings, make_url_safe
 from models.audit_events import events_of
-from models.audit_events.happenings import NotificationFailed, NotificationSent
+from models.audit_events.happenings import DeferredToDigest, NotificationFailed, NotificationSent
 from models.constants import WORKFLOW_NAME
 from models.plan import Plan
 from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROGRAM, SA_PROVIDER, SA_STATE
@@ -217,13 +217,14 @@ async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
             return
         print(f"sending again; {status.notices_pending} deliveries waiting, {status.notices_failed} failed")
         return
-    rows = [e for e in events_of(_trail(settings, args.id)) if isinstance(e, (NotificationSent, NotificationFailed))]
+    kinds = (NotificationSent, NotificationFailed, DeferredToDigest)
+    rows = [e for e in events_of(_trail(settings, args.id)) if isinstance(e, kinds)]
     deliveries: list[dict[str, Any]] = [
         {
             "notice": e.notice,
             "about": e.about,
             "channel": e.channel,
-            "state": "sent" if isinstance(e, NotificationSent) else "failed",
+            "state": "failed" if isinstance(e, NotificationFailed) else "sent" if isinstance(e, NotificationSent) else e.kind,
             "at": e.at.isoformat(),
             "subject": e.subject,
             "recipients": e.recipients,

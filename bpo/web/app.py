@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
-from bpo.web import analytics_page, api, codec, control, pages, signin, slack
+from bpo.web import analytics_page, api, codec, control, me, pages, signin, slack
 from bpo.web.deps import HERE, Web, log, message
 from bpo.web.devmode import own_hosts_only
 from bpo.web.oidc import Provider
@@ -59,6 +59,7 @@ def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
     app.include_router(control.router)
     app.include_router(api.router)
     app.include_router(slack.router)
+    app.include_router(me.router)
     app.include_router(analytics_page.router)
     app.include_router(codec.router)
 

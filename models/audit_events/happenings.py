@@ -240,6 +240,15 @@ class NotificationSent(Delivery):
 
     kind: Literal["notification_sent"] = "notification_sent"
     refused: dict[str, str] = {}
+    held: list[str] = []
+    """The recipients whose copy was held for their daily digest instead (`models.digests`)."""
+
+
+class DeferredToDigest(Delivery):
+    """A notice mailed to no one at once: every recipient chose a daily digest, which carries it."""
+
+    kind: Literal["deferred_to_digest"] = "deferred_to_digest"
+    held: list[str] = []
 
 
 class NotificationFailed(Delivery):

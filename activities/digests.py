@@ -1,0 +1,68 @@
+"""The digest activity: each person due a digest gets one mail listing every notice held for
+them, through the deployment's mailer (``BPO_SMTP_URL``), with their own sign-in link to ``/``;
+the items it carried are then marked sent. An item is marked only once its mail was taken, so a
+mailer that is away leaves everything for the next run: nothing held is ever dropped."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import Engine
+from temporalio import activity
+
+from infra.digest_mail import digest_mail
+from infra.digests import due, mark_sent
+from infra.links import mint_link
+from infra.transport import Skipped, Transport, send_mails
+from models.deliveries import Notice
+from models.digests import DigestRun, DigestsSent
+
+log = structlog.get_logger(__name__)
+
+
+class DigestActivities:
+    """Holds the audit engine, the transport and the sender; ``send`` is the registered activity."""
+
+    def __init__(self, engine: Engine, transport: Transport, sender: str) -> None:
+        self.engine = engine
+        self.transport = transport
+        self.sender = sender
+        """``BPO_MAIL_FROM``: the digest is the deployment's mail, as a sign-in link is."""
+
+    @activity.defn(name="send_digests")
+    async def send(self, run: DigestRun) -> DigestsSent:
+        """Send every digest due at ``run.at`` (now, when not given)."""
+        return await asyncio.to_thread(self.send_due, run.at or datetime.now(UTC))
+
+    def send_due(self, now: datetime) -> DigestsSent:
+        """Send every digest due at ``now``, one person at a time."""
+        waiting = due(self.engine, now)
+        if not waiting:
+            return DigestsSent()
+        try:
+            smtp = self.transport.setting("BPO_SMTP_URL", self.transport.mailer)
+        except Skipped as off:
+            log.warning("digests_skipped", reason=str(off), people=len(waiting))
+            return DigestsSent(left=len(waiting))
+        done = DigestsSent()
+        for person, items in waiting.items():
+            notices = [Notice.model_validate(i.notice) for i in items]
+            transitions = sorted({n.transition_id for n in notices})
+            try:
+                link = None
+                if self.transport.web_url:
+                    token = mint_link(self.engine, person, "/", self.transport.link_ttl)
+                    link = f"{self.transport.web_url.rstrip('/')}/login/link/{token}"
+                send_mails(self.transport, smtp, [(digest_mail(self.sender, person, notices, link), [person])])
+            except Exception as error:  # this person's digest waits for the next run; the others go
+                log.warning("digest_failed", to=person, items=len(items), transitions=transitions,
+                            error=str(error) or type(error).__name__)  # fmt: skip
+                done.left += 1
+                continue
+            mark_sent(self.engine, [i.id for i in items], now)
+            done.sent += 1
+            done.items += len(items)
+            log.info("digest_sent", to=person, notices=[n.id for n in notices], transitions=transitions, items=len(items))
+        return done

@@ -1,0 +1,134 @@
+"""The digests' repository: people's choices, the notices held for their digests, who is due
+one, and marking what a sent digest carried. The worker, the web app and `bpo` read and write here."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from models.deliveries import Notice, Recipient
+from models.digest_tables import DigestPreference, HeldNotice
+from models.digests import DIGESTIBLE, DigestChoice, last_slot
+
+
+def person_key(address: str) -> str:
+    """How a person's address is kept: trimmed, in lower case (mail addresses are read so)."""
+    return address.strip().lower()
+
+
+def choice_of(engine: Engine, address: str) -> DigestChoice:
+    """``address``'s choice; ``each`` when they never chose."""
+    with Session(engine) as session:
+        row = session.get(DigestPreference, person_key(address))
+    return DigestChoice(mode=row.mode, hour=row.hour, zone=row.zone) if row else DigestChoice()  # type: ignore[arg-type]
+
+
+def choose(engine: Engine, address: str, choice: DigestChoice, via: str) -> None:
+    """Keep ``address``'s choice (the one before it is replaced: only the latest counts)."""
+    with Session(engine) as session:
+        row = session.get(DigestPreference, person_key(address))
+        now = datetime.now(UTC)
+        if row is None:
+            row = DigestPreference(person=person_key(address), mode=choice.mode, hour=choice.hour, zone=choice.zone,
+                                   changed_at=now, changed_via=via)  # fmt: skip
+        row.mode, row.hour, row.zone, row.changed_at, row.changed_via = choice.mode, choice.hour, choice.zone, now, via
+        session.add(row)
+        session.commit()
+
+
+def item_id(notice_id: str, address: str) -> str:
+    """The held item's key: the same notice held again for the same person is the same row."""
+    return hashlib.sha256(f"{notice_id}\n{person_key(address)}".encode()).hexdigest()
+
+
+def hold(engine: Engine, notice: Notice, people: Iterable[Recipient]) -> list[Recipient]:
+    """Hold ``notice`` for the digest of each of ``people`` who chose one, if its kind may wait
+    (`models.digests.DIGESTIBLE`); returns those it was held for. Holding again (a retried
+    delivery) keeps the one row; an item already sent in a digest is not held anew."""
+    if notice.kind not in DIGESTIBLE:
+        return []
+    mailed = {person_key(p.email): p for p in people if p.email}
+    if not mailed:
+        return []
+    with Session(engine) as session:
+        daily = set(
+            session.exec(
+                select(DigestPreference.person).where(
+                    col(DigestPreference.person).in_(list(mailed)), DigestPreference.mode == "daily"
+                )
+            ).all()
+        )
+        if not daily:
+            return []
+        keys = {item_id(notice.id, k): k for k in daily}
+        there = set(session.exec(select(HeldNotice.id).where(col(HeldNotice.id).in_(list(keys)))).all())
+        now = datetime.now(UTC)
+        for key, person in keys.items():
+            if key not in there:
+                session.add(
+                    HeldNotice(
+                        id=key,
+                        person=person,
+                        transition_id=notice.transition_id,
+                        notice_id=notice.id,
+                        kind=notice.kind,
+                        notice=notice.model_dump(mode="json"),
+                        held_at=now,
+                    )
+                )
+        session.commit()
+    return [p for k, p in mailed.items() if k in daily]
+
+
+def due(engine: Engine, now: datetime) -> dict[str, list[HeldNotice]]:
+    """Each person due a digest at ``now``, with every item that waits on them, oldest first: due
+    when an item waits from before the latest digest hour they chose, or at once when they no
+    longer choose a digest (what was held for them is never dropped)."""
+    with Session(engine) as session:
+        waiting = session.exec(
+            select(HeldNotice).where(col(HeldNotice.sent_at).is_(None)).order_by(col(HeldNotice.held_at))
+        ).all()
+        people = {i.person for i in waiting}
+        choices = {
+            p.person: p
+            for p in session.exec(select(DigestPreference).where(col(DigestPreference.person).in_(list(people)))).all()
+        }
+    found: dict[str, list[HeldNotice]] = {}
+    for item in waiting:
+        found.setdefault(item.person, []).append(item)
+    due_now = {}
+    for person, items in found.items():
+        choice = choices.get(person)
+        if choice is None or choice.mode != "daily":
+            due_now[person] = items
+            continue
+        slot = last_slot(now, choice.hour, choice.zone)
+        if any(_aware(i.held_at) <= slot for i in items):
+            due_now[person] = items
+    return due_now
+
+
+def mark_sent(engine: Engine, ids: list[str], at: datetime) -> None:
+    """Mark the items a digest carried as sent: kept, never held again."""
+    with Session(engine) as session:
+        for row in session.exec(select(HeldNotice).where(col(HeldNotice.id).in_(ids))).all():
+            row.sent_at = at
+            session.add(row)
+        session.commit()
+
+
+def waiting_for(engine: Engine, address: str) -> int:
+    """How many items wait for ``address``'s next digest (the ``/me`` page says so)."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(HeldNotice.id).where(HeldNotice.person == person_key(address), col(HeldNotice.sent_at).is_(None))
+        ).all()
+    return len(rows)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite keeps no zone; every time stored is UTC

@@ -1,0 +1,47 @@
+"""What the audit database keeps for daily digests: each person's choice, and the notices held
+for their next digest (kept until a digest that carries them is sent, then marked, never deleted)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime
+from sqlmodel import Field, SQLModel
+
+
+def _when(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class DigestPreference(SQLModel, table=True):
+    """A person's choice of mail notices: ``each`` or ``daily`` at ``hour`` in ``zone``."""
+
+    __tablename__ = "digest_preference"
+
+    person: str = Field(primary_key=True, max_length=254)
+    """The person's address, in lower case."""
+    mode: str = Field(max_length=8)
+    hour: int
+    zone: str = Field(max_length=64)
+    changed_at: datetime = Field(sa_column=_when())
+    changed_via: str = Field(max_length=16)
+    """How the person was signed in when they chose (``web-oidc``, ``web-link``)."""
+
+
+class HeldNotice(SQLModel, table=True):
+    """A mail notice held for a person's digest instead of being mailed at once."""
+
+    __tablename__ = "digest_item"
+
+    id: str = Field(primary_key=True, max_length=64)
+    """SHA-256 of the notice's id and the person: holding the same notice again finds this row."""
+    person: str = Field(max_length=254, index=True)
+    transition_id: str = Field(max_length=200)
+    notice_id: str = Field(max_length=400)
+    kind: str = Field(max_length=64)
+    notice: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """The notice as the workflow made it (`models.deliveries.Notice`): its words and gate facts."""
+    held_at: datetime = Field(sa_column=_when())
+    sent_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    """When a digest carrying it was sent; none while it waits."""

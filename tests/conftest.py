@@ -108,6 +108,9 @@ def engine(request, tmp_path):
         connection.exec_driver_sql("DELETE FROM audit_record")
         connection.exec_driver_sql("DELETE FROM audit_head")
         connection.exec_driver_sql("DELETE FROM signin_link")  # mail mints links: count each test's own
+        # A digest chosen by one test must not hold another's mail.
+        connection.exec_driver_sql("DELETE FROM digest_preference")
+        connection.exec_driver_sql("DELETE FROM digest_item")
     return engine
 
 

@@ -150,6 +150,13 @@ class Stack:
                 raise AssertionError(f"timed out; last status: {json.dumps(status)[:1500]}")
             time.sleep(0.5)
 
+    def verified(self, transition_id: str, timeout: float = 60) -> None:
+        """Wait until `bpo audit --verify` passes: the transition's first flushes have settled."""
+        deadline = time.monotonic() + timeout
+        while (done := self.bpo("audit", transition_id, "--verify")).returncode != 0:
+            assert time.monotonic() < deadline, done.stdout + done.stderr
+            time.sleep(1)
+
 
 def short_plan(folder: Path) -> Path:
     """The reference plan with its minimum durations cut to seconds, so a test can wait them out."""

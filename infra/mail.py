@@ -17,7 +17,7 @@ from html import escape
 import icalendar
 
 from models.deliveries import Notice, Recipient
-from models.notice_facts import GateFacts, gate_facts, when_text
+from models.notice_facts import GateFacts, fact_rows, gate_facts
 
 DOMAIN = "bpo-transition"
 INK, ACCENT, MUTED = "#1a1a1a", "#1f4e8c", "#555555"
@@ -29,14 +29,7 @@ def facts_of(notice: Notice, facts: GateFacts | None) -> list[tuple[str, str]]:
     """The facts a mail lists under the notice's words, as (label, value)."""
     if facts is None:
         return []
-    rows = [("Gate", facts.name), ("Waits on", ", ".join(r.name for r in notice.recipients) or "—")]
-    if facts.needs:
-        rows.append(("Needs", facts.needs))
-    if facts.signed is not None:
-        rows.append(("Signed", ", ".join(facts.signed) or "nobody yet"))
-    if facts.due:
-        rows.append(("Due", when_text(facts.due)))
-    return rows
+    return [("Gate", facts.name), *fact_rows(notice, facts)]
 
 
 def _plain(notice: Notice, rows: list[tuple[str, str]], link: str | None, label: str) -> str:

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from models.deliveries import Notice
-from models.notice_facts import gate_facts, page_path, when_text
+from models.notice_facts import fact_rows, gate_facts, page_path
 
 CARD = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -45,13 +45,7 @@ def notice_card(notice: Notice, web_url: str | None) -> dict[str, Any]:
     facts = gate_facts(notice)
     rows: list[tuple[str, str]] = []
     if facts:
-        rows.append(("Waits on", ", ".join(r.name for r in notice.recipients) or "—"))
-        if facts.needs:
-            rows.append(("Needs", facts.needs))
-        if facts.signed is not None:
-            rows.append(("Signed", ", ".join(facts.signed) or "nobody yet"))
-        if facts.due:
-            rows.append(("Due", when_text(facts.due)))
+        rows += fact_rows(notice, facts)
     body: list[dict[str, Any]] = [
         _text(
             plain(facts.name if facts else notice.subject, TITLE_MAX), style="heading", size="Large", weight="Bolder"

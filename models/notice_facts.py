@@ -50,6 +50,19 @@ def when_text(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%a %d %b %Y %H:%M} UTC"
 
 
+def fact_rows(notice: Notice, facts: GateFacts) -> list[tuple[str, str]]:
+    """What a message lists about the gate ``facts`` tell of, as (label, value): whom it waits
+    on, what it needs, who has signed, when it is due."""
+    rows = [("Waits on", ", ".join(r.name for r in notice.recipients) or "—")]
+    if facts.needs:
+        rows.append(("Needs", facts.needs))
+    if facts.signed is not None:
+        rows.append(("Signed", ", ".join(facts.signed) or "nobody yet"))
+    if facts.due:
+        rows.append(("Due", when_text(facts.due)))
+    return rows
+
+
 class _Paged(Message):
     path: str
 

@@ -35,11 +35,6 @@ def test_compose_passes_every_documented_setting_the_web_app_and_workers_read():
     assert not any(missing.values()), f"settings the code reads but compose never passes: {missing}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo/web/forms.py posted() reads a 'gate' field for every command and looks it up in "
-    "model_fields of commands that have none: KeyError, a 500",
-)
 async def test_a_hand_posted_gate_field_on_a_command_without_one_is_refused_not_a_server_error(t, app):  # noqa: F811
     li, _, _ = app
     page = (await li.get(f"/t/{t.id}")).text
@@ -366,11 +361,6 @@ def test_bpo_export_to_a_folder_is_refused_in_a_plain_sentence(tmp_path):
     assert done.returncode == 2 and "Error" not in done.stderr, (done.returncode, done.stderr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows/rules/checks.py refuses a past delegation with '--until ... has passed' (and lookups.py "
-    "'name one with --level'): the web form, whose field reads 'Until the end of', shows a command-line flag",
-)
 async def test_the_delegation_form_refuses_a_past_day_in_the_forms_words(t, app):  # noqa: F811
     li, _, _ = app
     page = (await li.get(f"/t/{t.id}")).text
@@ -383,12 +373,6 @@ async def test_the_delegation_form_refuses_a_past_day_in_the_forms_words(t, app)
     assert "2020-01-01" in form and "--until" not in form, form
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo/web/forms.py takes a form's hint from the first line of the command's docstring: the "
-    "delegation form reads 'Let ``to`` decide whatever ``person`` may until the end of ``until``; or, with "
-    "``end``,' (field names in reST quotes, cut mid-sentence); escalate, amend and pull_feed likewise",
-)
 async def test_the_forms_hints_are_sentences_people_read(t, app):  # noqa: F811
     li, _, _ = app
     shown = text_of((await li.get(f"/t/{t.id}")).text)

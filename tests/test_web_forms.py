@@ -182,3 +182,21 @@ def test_every_command_the_office_sends_from_the_page_gets_its_form_from_what_it
         "due": "date",
         "blocks": "text",
     }
+
+
+def test_every_office_form_has_a_hint_in_plain_sentences_and_a_refusal_names_its_fields_by_their_labels():
+    from bpo.web.forms import HINTS, in_form_words
+    from workflows.rules.offered import office_commands
+
+    for command_type in office_commands():
+        hint = HINTS.get(command_type.update, "")
+        assert hint.endswith(".") and "``" not in hint and "--" not in hint, command_type.update
+    said = in_form_words("delegate", "a delegation needs --to PERSON and --until DATE (or --end to stop one)")
+    assert (
+        said
+        == "a delegation needs “Taken by” and “Until the end of” (or “End this person's delegation instead” to stop one)"
+    )
+    assert in_form_words("escalate", "every level has fired; name one with --level") == (
+        "every level has fired; name one with “Ladder level”"
+    )
+    assert in_form_words("pause", "resume it with --by PERSON") == "resume it with --by PERSON", "not a field of it"

@@ -20,7 +20,7 @@ from bpo import value_text
 from bpo.api import BpoError, get_offered, get_options, get_plan
 from bpo.web.acting import GATE_ACTIONS, build, decide
 from bpo.web.deps import log, page, web
-from bpo.web.forms import TITLES, forms_for, posted
+from bpo.web.forms import TITLES, forms_for, in_form_words, posted
 from bpo.web.pages import MAX_PLAN_BYTES, _member, checked, signed_in
 from bpo.web.program_view import program_lanes
 from bpo.web.sessions import fingerprint
@@ -146,7 +146,7 @@ async def send_command(request: Request, transition_id: str, update: str) -> Res
         await decide(w, transition_id, build(update, person, me, fields))
     except BpoError as why:
         log.info("command_refused", transition_id=transition_id, command=update, person=fingerprint(person.id))
-        refused = {"update": update, "words": str(why), "problem": why.kind == "BadInput"}
+        refused = {"update": update, "words": in_form_words(update, str(why)), "problem": why.kind == "BadInput"}
         return await transition_page(
             request, transition_id, person, people, 422 if refused["problem"] else 409, refused=refused, given=fields
         )

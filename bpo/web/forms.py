@@ -76,6 +76,27 @@ LABELS = {
 }
 """A field's label (``update.field`` for one command's own); else its name in words."""
 
+HINTS = {
+    "pause": "Stops every clock of the transition: no deadline runs and nothing escalates until it is resumed.",
+    "resume": "Starts the clocks again; a gate that was rejected opens again for its rework.",
+    "cancel": "Ends the transition for good. It cannot be resumed afterwards.",
+    "escalate": "Raises an escalation now, notified like a timed one: the next level of the phase's ladder, "
+    "or the level you name.",
+    "delegate": "Lets someone else take the decisions a person may take, until the end of the day you pick; "
+    "or ends that person's delegation now.",
+    "raid_add": "Records a risk, an action, an issue or a decision, with its owner; an item may hold a gate "
+    "until it is closed.",
+    "raid_close": "Closes an item of the RAID log, saying how it was settled.",
+    "retry_notices": "Sends again every notification that failed for good or ran out of tries.",
+    "pull_feed": "Asks a KPI feed now for the periods that are due or missing, and for any ended periods you name.",
+    "note": "Adds a note to the audit trail, where everyone on the roster reads it.",
+    "cost": "Records what the transition actually cost, in the business case's currency.",
+    "change_roster": "Adds someone to the roster (or replaces their entry), or takes someone off it.",
+    "amend": "Paste the new version of the plan, or upload it; its changes are shown before anything is "
+    "proposed. An executive sponsor then approves or rejects it.",
+}
+"""A form's hint, in a sentence or two a person reads; every command of `office_commands` has one."""
+
 DANGER = ("cancel",)
 
 
@@ -163,10 +184,11 @@ def forms_for(offered: dict[str, list[str]], status: TransitionStatus, plan: Pla
         if targets != [""] and command_type.form:  # aimed at something: only what the rules allow
             labels = dict(everyone) | {i.id: f"{i.id} {i.title}" for i in status.raid}
             choices[command_type.form[0]] = [(t, labels.get(t, t)) for t in targets]
-        doc = (command_type.__doc__ or "").strip().splitlines()[0]
         title = TITLES.get(update, update.replace("_", " ").capitalize())
         inputs = () if command_type in CUSTOM else inputs_of(command_type, choices)
-        forms.append(Form(update, title, doc, PLACES.get(update, "running"), inputs, update in DANGER))
+        forms.append(
+            Form(update, title, HINTS.get(update, ""), PLACES.get(update, "running"), inputs, update in DANGER)
+        )
     return forms
 
 
@@ -177,8 +199,12 @@ def posted(update: str, form: Any) -> dict[str, Any]:
     if command_type is ChangeRoster:
         return roster_change(form)
     fields: dict[str, Any] = {}
+    # Only the command's own fields are read: any other name posted (a hand-made ``gate`` on a
+    # pause, say) is ignored, never looked up among fields the command does not have.
     for name in ("gate", *command_type.form):
         raw = form.get(name)
+        if name not in command_type.model_fields:
+            continue
         if not isinstance(raw, str) or not raw.strip():
             continue
         bare, _ = _bare(command_type.model_fields[name].annotation)
@@ -189,6 +215,32 @@ def posted(update: str, form: Any) -> dict[str, Any]:
         else:
             fields[name] = raw.strip()
     return fields
+
+
+CLI_NAMES = {"delegate.from": "person", "pull_feed.period": "periods"}
+"""A command-line option named otherwise than its field (``bpo delegate --from`` sets ``person``)."""
+
+_FLAG = re.compile(r"--([a-z][a-z-]*)(?: [A-Z][A-Z_]*\b)?")
+
+
+def in_form_words(update: str, words: str) -> str:
+    """A refusal of command ``update`` as its form says it: where the rules' or the model's words
+    name a command-line option of a field the form asks for (``--until DATE``), the field's label
+    ("Until the end of") takes its place. What `bpo` prints stays as it is."""
+    command_type = BY_UPDATE.get(update)
+    if command_type is None:
+        return words
+    asked = set(command_type.form)
+
+    def label(match: re.Match[str]) -> str:
+        flag = match.group(1)
+        name = CLI_NAMES.get(f"{update}.{flag}", flag.replace("-", "_"))
+        if name not in asked:
+            return match.group(0)
+        said = LABELS.get(f"{update}.{name}") or LABELS.get(name, name.replace("_", " ").capitalize())
+        return f"“{said.split(' (', 1)[0]}”"  # the label's words, without its parenthetical help
+
+    return _FLAG.sub(label, words)
 
 
 def roster_change(form: Any) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.audit import record_entries
 from activities.notify import NotifyActivities, sent_entry
-from infra.audit import AuditCollision, chain_before, chain_head, record_of, says_the_same
+from infra.audit import AuditCollision, chain_before, record_of, says_the_same
 from infra.transport import Skipped
 from models.deliveries import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
 from models.tables import AuditRecord, audit_uuid
@@ -70,7 +70,9 @@ class OutboxActivities:
         collided: list[str] = []
         written: list[ChainHead] = []  # each write's place in the chain, read in its own transaction
         mark = self._mark(batch.nonce)
-        since = await self._since(batch, mark)
+        earlier = await self._earlier(batch, mark)
+        if earlier is not None:  # an earlier try of this flush wrote rows: its head is this flush's
+            written.append(earlier)
         if batch.audit:
             try:
                 await asyncio.to_thread(record_entries, self.notify.engine, batch.audit, mark, written)
@@ -110,12 +112,14 @@ class OutboxActivities:
             give_up_seconds=self.give_up.total_seconds(),
             # A collision means the table holds a row the transition did not write: its head is
             # not the transition's to anchor.
-            audit_head=None if collided else await self._head(batch, since),
+            # The head the flush's own last write left, never one read after it: a row chained by
+            # hand after that write must not be covered. No write, no head.
+            audit_head=None if collided or not written else max(written, key=lambda h: h.position),
             writes=[] if collided else written,
         )
 
-    async def _since(self, batch: Flush, mark: str | None) -> int | None:
-        """Where the chain stands before this flush writes (its earlier try's rows aside)."""
+    async def _earlier(self, batch: Flush, mark: str | None) -> ChainHead | None:
+        """The head an earlier try of this flush left, if one wrote its rows (`chain_before`)."""
         ids = [e.id for e in batch.audit] + [_id(d) for d in batch.deliveries]
         tid = next((e.transition_id for e in batch.audit), None) or next(
             (d.notice.transition_id for d in batch.deliveries), None
@@ -123,21 +127,8 @@ class OutboxActivities:
         if tid is None:
             return None
         try:
-            return await asyncio.to_thread(chain_before, self.notify.engine, tid, ids, mark)
-        except Exception:  # the database is away: this flush's head says nothing of before
-            return None
-
-    async def _head(self, batch: Flush, since: int | None = None) -> ChainHead | None:
-        """The chain head after this flush's writes: the answer goes into the workflow's history
-        (the local activity's marker), an anchor outside the audit database."""
-        ids = [e.transition_id for e in batch.audit] + [d.notice.transition_id for d in batch.deliveries]
-        if not ids:
-            return None
-        try:
-            head = await asyncio.to_thread(chain_head, self.notify.engine, ids[0])
-            return head.model_copy(update={"since": since}) if head else None
-        except Exception:  # the database is away: no anchor this time, the next flush records one
-            log.warning("chain_head_unread", transition_id=ids[0])
+            return (await asyncio.to_thread(chain_before, self.notify.engine, tid, ids, mark))[1]
+        except Exception:  # the database is away: nothing of an earlier try can be vouched for
             return None
 
     async def _deliver(

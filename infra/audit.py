@@ -192,9 +192,13 @@ def chain_head(engine: Engine, transition_id: str) -> ChainHead | None:
     return ChainHead(position=head.position, hash=head.hash) if head else None
 
 
-def chain_before(engine: Engine, transition_id: str, event_ids: list[str], flush: str | None = None) -> int:
+def chain_before(
+    engine: Engine, transition_id: str, event_ids: list[str], flush: str | None = None
+) -> tuple[int, ChainHead | None]:
     """Where the chain stood before the first of ``event_ids`` (rows an earlier try of the same
-    flush may have written), or, with none of them written, where it stands now.
+    flush may have written), or, with none of them written, where it stands now; and, when an
+    earlier try wrote them, the head it left (read with them, in one session), which the flush
+    records as a write of its own.
 
     Stored rows count as an earlier try only if every row from the first of them to the head is
     one of ``event_ids`` and (with ``flush``) carries this flush's mark: a row put there first by
@@ -209,8 +213,8 @@ def chain_before(engine: Engine, transition_id: str, event_ids: list[str], flush
             .where(col(AuditRecord.id).in_(list(keys)), col(AuditRecord.position).is_not(None))
             .order_by(col(AuditRecord.position))
         ).first()
-        if first is None:
-            return now
+        if first is None or head is None:
+            return now, None
         after = session.exec(
             select(AuditRecord).where(AuditRecord.transition_id == transition_id, col(AuditRecord.position) >= first)
         ).all()
@@ -218,7 +222,9 @@ def chain_before(engine: Engine, transition_id: str, event_ids: list[str], flush
         row.id in keys and (flush is None or (row.detail or {}).get(FLUSH_MARK) == flush_mark(flush, keys[row.id]))
         for row in after
     )
-    return first - 1 if ours else now
+    if not ours:
+        return now, None
+    return first - 1, ChainHead(position=head.position, hash=head.hash, since=first - 1)
 
 
 def read_chain(transition_id: str, *, session: Session) -> list[AuditRecord]:

@@ -45,9 +45,7 @@ async def _trail_says(settings, workflow_id: str, words: str) -> None:
     strict=True,
     reason="reattack25d: a relay a workstream noted and left is confirmed by its program later and taken then",
 )
-async def test_a_program_resume_the_workstream_left_resumes_it_later_while_its_program_is_paused(
-    env, worker, settings
-):
+async def test_a_program_resume_the_workstream_left_resumes_it_later_while_its_program_is_paused(env, worker, settings):
     private, public = new_key_pair()
     signer = Signer(private)
     tid = await start_transition(
@@ -101,3 +99,60 @@ async def test_a_program_resume_the_workstream_left_resumes_it_later_while_its_p
         await asyncio.sleep(0.05)
     assert (await program.status()).state == "paused"
     assert status.state == "paused", "a resume the workstream left earlier resumed it while its program is paused"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reattack25d: unsigned relays keep a workstream's 20 places full and its program's own relay is dropped",
+)
+async def test_a_flood_of_unsigned_relays_makes_a_workstream_drop_its_programs_pause(env, worker, settings):
+    private, public = new_key_pair()
+    signer = Signer(private)
+    tid = await start_transition(
+        env.client,
+        program_plan(),
+        task_queue=settings.task_queue,
+        transition_id=f"p-{uuid.uuid4().hex[:8]}",
+        trusted_keys=[public],
+        signer=signer,
+    )
+    program = Driver(env, env.client, tid)
+    email = f"{tid}/email"
+    stream = Driver(env, env.client, email)
+
+    async def signed(target: str, command):
+        return await send(env.client, target, command, signer, signed_at=await env.get_current_time())
+
+    await signed(tid, Approve(gate="contract_signed", by=DANA))
+    await until(program, lambda s: lane(s, "email")[0] == "running", "email starts")
+
+    # Whoever reaches Temporal's port, with no key, keeps email's relays waiting for confirmation
+    # full: each unsigned relay is held (up to 20) until email's program says it never sent it.
+    handle = env.client.get_workflow_handle(email)
+    flooding = True
+
+    async def flood() -> None:
+        while flooding:
+            junk = [
+                Relayed(update="pause", command={"by": LI, "reason": "x", "request_id": uuid.uuid4().hex}, to=[email])
+                for _ in range(25)
+            ]
+            await asyncio.gather(*(handle.signal(RELAY_SIGNAL, j) for j in junk))
+
+    flooder = asyncio.create_task(flood())
+    try:
+        await asyncio.sleep(1)
+        # The program's sponsor pauses the program, signed: the relay to email is its own.
+        await signed(tid, Pause(by=LI, reason="client freeze over year end"))
+        await _trail_says(settings, email, "relays already wait")
+    finally:
+        flooding = False
+        await flooder
+    assert (await program.status()).state == "paused"
+    # The flood is over; email should follow its program.
+    status = await stream.status()
+    deadline = time.monotonic() + 30
+    while status.state != "paused" and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        status = await stream.status()
+    assert status.state == "paused", "the program's own pause never reached email"

@@ -1,0 +1,158 @@
+"""Re-attack on issue 25's relay confirmation (branch ``reattack25d``): a workstream now asks its
+program whether it relayed a command there before taking it (``confirm_relay``), but the program
+answers from its record of relays *sent*, by request id, for thirty days, and the workstream
+remembers a relayed request id only once it applied it. A relay the workstream noted and left
+(a pause of one paused on its own, a resume of one its program did not pause) is remembered by
+neither side as spent: whoever reaches Temporal's port copies it from the program's trail and
+sends it again once it would apply, and the program confirms it. Here a program's resume, left
+as it was while the workstream was paused on its own, later resumes the workstream while the
+program is paused again. The time-skipping server, the real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from bpo.api import send, start_transition
+from infra.audit import trail_of
+from infra.db import make_engine
+from models.commands import Approve, Pause, Resume
+from models.program import RELAY_SIGNAL, Relayed
+from models.signing import Signer, new_key_pair
+from tests.driver import Driver
+from tests.stack import DANA, LI
+from tests.test_workstreams import lane, program_plan, until
+
+
+def _reasons(settings, workflow_id: str) -> list[str]:
+    trail = trail_of(make_engine(settings.audit_url), workflow_id)
+    return [str(r.detail.get("reason")) for r in trail if r.kind == "signal_refused"]
+
+
+async def _trail_says(settings, workflow_id: str, words: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(words in r for r in _reasons(settings, workflow_id)):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never on {workflow_id}'s trail: {words}; {_reasons(settings, workflow_id)}")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reattack25d: a relay a workstream noted and left is confirmed by its program later and taken then",
+)
+async def test_a_program_resume_the_workstream_left_resumes_it_later_while_its_program_is_paused(env, worker, settings):
+    private, public = new_key_pair()
+    signer = Signer(private)
+    tid = await start_transition(
+        env.client,
+        program_plan(),
+        task_queue=settings.task_queue,
+        transition_id=f"p-{uuid.uuid4().hex[:8]}",
+        trusted_keys=[public],
+        signer=signer,
+    )
+    program = Driver(env, env.client, tid)
+    email = f"{tid}/email"
+    stream = Driver(env, env.client, email)
+
+    async def signed(target: str, command):
+        return await send(env.client, target, command, signer, signed_at=await env.get_current_time())
+
+    await signed(tid, Approve(gate="contract_signed", by=DANA))
+    await until(program, lambda s: lane(s, "email")[0] == "running", "email starts")
+
+    # Email is paused on its own; the program pauses and resumes meanwhile: both relays are noted
+    # on email's trail and left as they are (email stays paused on its own).
+    await signed(email, Pause(by=LI, reason="email's own freeze"))
+    await signed(tid, Pause(by=LI, reason="first program freeze"))
+    await _trail_says(settings, email, "pause: paused on its own")
+    await signed(tid, Resume(by=LI, reason="first freeze lifted"))
+    await _trail_says(settings, email, "resume: paused on its own")
+    # Email's own pause ends; later the program pauses again, and email with it.
+    await signed(email, Resume(by=LI, reason="email's own freeze lifted"))
+    await until(stream, lambda s: s.state == "running", "email runs again")
+    await signed(tid, Pause(by=LI, reason="second program freeze"))
+    await until(stream, lambda s: s.state == "paused", "email paused with its program")
+    assert (await program.status()).state == "paused"
+
+    # Whoever reaches Temporal's port (or reads the audit table) copies the program's first,
+    # signed resume from its trail and sends it to email as a relay: no key needed.
+    rows = [r for r in trail_of(make_engine(settings.audit_url), tid) if r.kind == "resumed"]
+    first = min(rows, key=lambda r: r.position or 0)
+    material = {**first.detail["signed"]["fields"], "signature": first.signature}
+    before = len(_reasons(settings, email))
+    await env.client.get_workflow_handle(email).signal(
+        RELAY_SIGNAL, Relayed(update="resume", command=material, to=[email])
+    )
+    # Wait for email to settle the relay: refused on its trail, or taken (it runs).
+    deadline = time.monotonic() + 60
+    status = await stream.status()
+    while time.monotonic() < deadline:
+        status = await stream.status()
+        if status.state == "running" or len(_reasons(settings, email)) > before:
+            break
+        await asyncio.sleep(0.05)
+    assert (await program.status()).state == "paused"
+    assert status.state == "paused", "a resume the workstream left earlier resumed it while its program is paused"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reattack25d: unsigned relays keep a workstream's 20 places full and its program's own relay is dropped",
+)
+async def test_a_flood_of_unsigned_relays_makes_a_workstream_drop_its_programs_pause(env, worker, settings):
+    private, public = new_key_pair()
+    signer = Signer(private)
+    tid = await start_transition(
+        env.client,
+        program_plan(),
+        task_queue=settings.task_queue,
+        transition_id=f"p-{uuid.uuid4().hex[:8]}",
+        trusted_keys=[public],
+        signer=signer,
+    )
+    program = Driver(env, env.client, tid)
+    email = f"{tid}/email"
+    stream = Driver(env, env.client, email)
+
+    async def signed(target: str, command):
+        return await send(env.client, target, command, signer, signed_at=await env.get_current_time())
+
+    await signed(tid, Approve(gate="contract_signed", by=DANA))
+    await until(program, lambda s: lane(s, "email")[0] == "running", "email starts")
+
+    # Whoever reaches Temporal's port, with no key, keeps email's relays waiting for confirmation
+    # full: each unsigned relay is held (up to 20) until email's program says it never sent it.
+    handle = env.client.get_workflow_handle(email)
+    flooding = True
+
+    async def flood() -> None:
+        while flooding:
+            junk = [
+                Relayed(update="pause", command={"by": LI, "reason": "x", "request_id": uuid.uuid4().hex}, to=[email])
+                for _ in range(25)
+            ]
+            await asyncio.gather(*(handle.signal(RELAY_SIGNAL, j) for j in junk))
+
+    flooder = asyncio.create_task(flood())
+    try:
+        await asyncio.sleep(1)
+        # The program's sponsor pauses the program, signed: the relay to email is its own.
+        await signed(tid, Pause(by=LI, reason="client freeze over year end"))
+        await _trail_says(settings, email, "relays already wait")
+    finally:
+        flooding = False
+        await flooder
+    assert (await program.status()).state == "paused"
+    # The flood is over; email should follow its program.
+    status = await stream.status()
+    deadline = time.monotonic() + 30
+    while status.state != "paused" and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        status = await stream.status()
+    assert status.state == "paused", "the program's own pause never reached email"

@@ -57,10 +57,6 @@ def failing_hook(url: str, tid: str) -> Iterator[tuple[str, threading.Event, lis
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    strict=True,
-    reason="reattack25d: a flush's final head covers a row chained after its last write (a failed delivery)",
-)
 def test_a_row_chained_while_a_delivery_fails_is_covered_by_the_flushs_final_head(tmp_path: Path):
     private, _ = new_key_pair()
     tid = "failing"

@@ -93,11 +93,6 @@ def test_bpo_cost_says_what_a_category_should_look_like(tmp_path):
     assert "lowercase" in done.stderr or "travel" in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="infra/analytics_value.py takes every kpi_corrected row as the newest reading; the status "
-    "keeps the latest period's (workflows/rules/readings.newest), so /analytics and status disagree",
-)
 def test_a_correction_of_an_older_month_does_not_make_analytics_disagree_with_status(tmp_path):
     """A program office corrects January's CSAT after February's is in: the status still shows
     February's reading as the actual; the portfolio's value realized must show the same."""

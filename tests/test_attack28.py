@@ -224,11 +224,6 @@ def test_a_moved_due_never_goes_back_to_a_lower_sequence_as_the_trail_grows():
     assert due_sequence() >= moved, "the same moved due, announced with a lower SEQUENCE"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo/qbr.py draws the value section from the status as of now (value_text.shown(status)), "
-    "while the rest of the pack is the quarter's: a 2027-Q1 pack printed in Q3 counts Q3's costs",
-)
 def test_the_business_review_of_a_past_quarter_counts_that_quarters_costs_only():
     from bpo.qbr import Quarter, render_qbr
     from models.commands import Approve

@@ -290,11 +290,6 @@ def test_reading_commands_write_nothing_into_the_folder_and_costs_are_refused_in
         assert "cost_recorded" not in run("audit", tid, "--json").stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RecordCost keeps the Decimal as typed: '--amount 1e3' is recorded in the trail as '1E+3' "
-    "(workflows/rules/costs.py str(cost.amount)), which `bpo audit` and the web's trail show",
-)
 def test_a_cost_typed_in_exponent_form_is_recorded_as_an_amount_people_read():
     from decimal import Decimal
 

@@ -150,6 +150,16 @@ def test_a_cost_that_is_not_a_positive_sum_to_the_cent_is_refused_in_words(amoun
 
 
 @pytest.mark.parametrize(
+    ("typed", "kept"), [("1e3", "1000.00"), ("1.5E3", "1500.00"), ("١٠٠", "100"), ("99.5", "99.5")]
+)
+def test_a_cost_is_audited_in_plain_ascii_digits_however_it_was_typed(typed: str, kept: str):
+    run = Run(PLAN)
+    run.do(RecordCost(amount=typed, category="travel", note="taxis", by=LI, via="cli"))  # type: ignore[arg-type]
+    [row] = [e for e in run.audit if e.kind == "cost_recorded"]
+    assert row.detail["amount"] == kept
+
+
+@pytest.mark.parametrize(
     ("case", "where", "words"),
     [
         ({"currency": "eur", "annual_savings": 1}, "business_case.currency", "'eur' is not an ISO 4217 currency code"),

@@ -125,11 +125,6 @@ def test_a_correction_of_an_older_month_does_not_make_analytics_disagree_with_st
     assert {k.key: k.actual for k in value.kpis} == shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an amendment may change business_case.currency after costs were recorded: the EUR costs are "
-    "then counted as USD, silently (workflows/rules/costs.py keeps no currency per cost)",
-)
 def test_an_amendment_cannot_relabel_costs_already_recorded_in_another_currency():
     from models.commands import Amend, Approve
     from models.plan_loader import parse_plan

@@ -15,17 +15,21 @@ from datetime import UTC, date, datetime, time
 from markupsafe import Markup
 
 from bpo import value_text
+from bpo.analytics import facts_of
 from bpo.calendar import milestones
 from bpo.documents import render
 from bpo.render import who
 from bpo.report import DECISION_KINDS, kpi_chart_svg
+from infra.analytics_value import Latest, transition_value
 from models.audit_events import events_of
+from models.audit_events.base import Event
 from models.audit_events.decisions import Decision, Delegated, Escalated, RaidAdded, RaidClosed
 from models.audit_events.happenings import Escalation, RaidEscalated, Readings, SlaBreach
 from models.names import gate_name, phase_name
 from models.plan import Plan
 from models.status import TransitionStatus
 from models.tables import AuditRecord
+from models.value import ValueStatus
 
 QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 
@@ -73,6 +77,30 @@ def _escalation(plan: Plan, event: Escalation | Escalated | RaidEscalated) -> tu
     return (f"{event.at:%Y-%m-%d}", phase, str(about or ""), event.health or "")
 
 
+def value_at_end(
+    plan: Plan, status: TransitionStatus, events: Sequence[Event], quarter: Quarter, now: datetime
+) -> TransitionStatus:
+    """``status`` as the pack's value section draws it: for a quarter that ended before ``now``, its
+    KPIs, objectives and savings as they stood at the quarter's end (read from the trail's
+    ``events``, oldest first, with the status's own arithmetic), so a pack printed later counts
+    none of the costs, readings or settlements that came after; else as they stand now."""
+    end = quarter.next.start
+    if now < end or status.value is None:
+        return status
+    then = [e for e in events if e.at < end]
+    live = status.value.savings.live_since if status.value.savings else None
+    found = transition_value(
+        status.id, then, facts_of(plan, status.started_at), live if live and live < end else None, end
+    )
+    latest = Latest()
+    for event in then:
+        if isinstance(event, Readings):
+            latest.add(event)
+    objectives = [o.model_copy(update={"value": latest.values.get(o.kpi)}) if o.kpi else o for o in status.objectives]
+    value = ValueStatus(kpis=found.kpis, savings=found.savings) if found else None
+    return status.model_copy(update={"value": value, "objectives": objectives})
+
+
 def render_qbr(
     plan: Plan,
     status: TransitionStatus,
@@ -83,7 +111,8 @@ def render_qbr(
 ) -> str:
     """The pack's HTML; ``lanes`` a program's workstreams drawn (`bpo.lanes.drawn`), shown with a
     line per workstream."""
-    events = [e for e in events_of(trail) if quarter.holds(e.at)]
+    every = events_of(trail)
+    events = [e for e in every if quarter.holds(e.at)]
     settled = [s for s in status.settlements if quarter.holds(s.to)]
     currency = settled[0].currency if settled else (plan.service_credits.currency if plan.service_credits else "USD")
     credit, bonus = sum(s.credit for s in settled), sum(s.bonus for s in settled)
@@ -149,5 +178,5 @@ def render_qbr(
         raid=raid,
         decisions=decisions,
         ahead=ahead,
-        **value_text.shown(status),
+        **value_text.shown(value_at_end(plan, status, every, quarter, now)),
     )

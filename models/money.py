@@ -29,12 +29,21 @@ def _iso_4217(code: str) -> str:
     return code
 
 
+def _plain(amount: Decimal) -> Decimal:
+    # Decimal keeps the form it was typed in: ``1e3`` would be recorded, and shown in the trail,
+    # as ``1E+3``. An amount with a positive exponent is written out to the cent instead; any other
+    # prints as typed already (digits of other scripts are read as the ASCII digits they stand for).
+    exponent = amount.as_tuple().exponent
+    # (max_digits and decimal_places leave at most 13 whole digits, so the cents still fit)
+    return amount.quantize(Decimal("0.01")) if isinstance(exponent, int) and exponent > 0 else amount
+
+
 Currency = Annotated[str, AfterValidator(_iso_4217)]
 """A currency as its ISO 4217 code (``EUR``)."""
 Amount = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False)]
 """A sum of money: non-negative, to the cent, written as a number (``120000`` or ``1250.50``)."""
-Spent = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=2, allow_inf_nan=False)]
-"""A cost recorded: more than zero, to the cent."""
+Spent = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=2, allow_inf_nan=False), AfterValidator(_plain)]
+"""A cost recorded: more than zero, to the cent; ``1e3`` is kept as ``1000.00``."""
 
 
 class BusinessCase(Strict):

@@ -88,11 +88,6 @@ def test_bpo_cost_says_what_a_category_should_look_like(tmp_path):
     assert "lowercase" in done.stderr or "travel" in done.stderr, done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="infra/analytics_value.py takes every kpi_corrected row as the newest reading; the status "
-    "keeps the latest period's (workflows/rules/readings.newest), so /analytics and status disagree",
-)
 def test_a_correction_of_an_older_month_does_not_make_analytics_disagree_with_status(tmp_path):
     """A program office corrects January's CSAT after February's is in: the status still shows
     February's reading as the actual; the portfolio's value realized must show the same."""
@@ -125,11 +120,6 @@ def test_a_correction_of_an_older_month_does_not_make_analytics_disagree_with_st
     assert {k.key: k.actual for k in value.kpis} == shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an amendment may change business_case.currency after costs were recorded: the EUR costs are "
-    "then counted as USD, silently (workflows/rules/costs.py keeps no currency per cost)",
-)
 def test_an_amendment_cannot_relabel_costs_already_recorded_in_another_currency():
     from models.commands import Amend, Approve
     from models.plan_loader import parse_plan
@@ -224,11 +214,6 @@ def test_a_moved_due_never_goes_back_to_a_lower_sequence_as_the_trail_grows():
     assert due_sequence() >= moved, "the same moved due, announced with a lower SEQUENCE"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo/qbr.py draws the value section from the status as of now (value_text.shown(status)), "
-    "while the rest of the pack is the quarter's: a 2027-Q1 pack printed in Q3 counts Q3's costs",
-)
 def test_the_business_review_of_a_past_quarter_counts_that_quarters_costs_only():
     from bpo.qbr import Quarter, render_qbr
     from models.commands import Approve
@@ -295,11 +280,6 @@ def test_reading_commands_write_nothing_into_the_folder_and_costs_are_refused_in
         assert "cost_recorded" not in run("audit", tid, "--json").stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RecordCost keeps the Decimal as typed: '--amount 1e3' is recorded in the trail as '1E+3' "
-    "(workflows/rules/costs.py str(cost.amount)), which `bpo audit` and the web's trail show",
-)
 def test_a_cost_typed_in_exponent_form_is_recorded_as_an_amount_people_read():
     from decimal import Decimal
 

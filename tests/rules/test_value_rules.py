@@ -150,6 +150,16 @@ def test_a_cost_that_is_not_a_positive_sum_to_the_cent_is_refused_in_words(amoun
 
 
 @pytest.mark.parametrize(
+    ("typed", "kept"), [("1e3", "1000.00"), ("1.5E3", "1500.00"), ("١٠٠", "100"), ("99.5", "99.5")]
+)
+def test_a_cost_is_audited_in_plain_ascii_digits_however_it_was_typed(typed: str, kept: str):
+    run = Run(PLAN)
+    run.do(RecordCost(amount=typed, category="travel", note="taxis", by=LI, via="cli"))  # type: ignore[arg-type]
+    [row] = [e for e in run.audit if e.kind == "cost_recorded"]
+    assert row.detail["amount"] == kept
+
+
+@pytest.mark.parametrize(
     ("case", "where", "words"),
     [
         ({"currency": "eur", "annual_savings": 1}, "business_case.currency", "'eur' is not an ISO 4217 currency code"),
@@ -253,3 +263,28 @@ def test_a_business_case_added_by_amendment_is_said_and_then_takes_costs():
     run.do(Approve(gate="amendment_1", by=DANA))
     run.do(cost("99.99", "tooling"))
     assert run.status().value.savings.costs == Decimal("99.99")  # type: ignore[union-attr]
+
+
+def test_once_costs_are_recorded_an_amendment_keeps_the_business_case_and_its_currency():
+    from models.commands import Amend
+    from workflows.rules.versions import AMENDMENT_KEEPS_CURRENCY
+
+    dollars = parse_plan(VALUED.replace("currency: EUR", "currency: USD"), env={}).plan
+    no_case = PLAN.model_copy(update={"business_case": None})
+    run = Run(PLAN)
+    run.do(Amend(plan=dollars, reason="proposed before any cost", by=LI))
+    run.do(cost("40000", "travel"))
+    assert run.refused(Approve(gate="amendment_1", by=LI), "BadPlan") == (
+        "business_case.currency: 40,000.00 EUR of costs are recorded in it; an amendment may not change it to USD, "
+        "which would count them as USD"
+    )
+    assert "may not change it to USD" in run.refused(Amend(plan=dollars, reason="dollars", by=LI), "BadPlan")
+    assert run.refused(Amend(plan=no_case, reason="no case", by=LI), "BadPlan") == (
+        "business_case: 40,000.00 EUR of costs are recorded against it; an amendment may not remove it"
+    )
+    assert run.status().value.savings.currency == "EUR"  # type: ignore[union-attr]
+
+    before = Run(PLAN, patched=lambda change: change != AMENDMENT_KEEPS_CURRENCY)  # as it ran before the change
+    before.do(cost("40000", "travel"))
+    before.do(Amend(plan=dollars, reason="dollars", by=LI))
+    assert before.do(Approve(gate="amendment_1", by=LI)).value.savings.currency == "USD"  # type: ignore[union-attr]

@@ -25,7 +25,7 @@ from workflows.rules.gates import open_gate
 from workflows.rules.lookups import person, require_role
 from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import RefusalKind, Refused
-from workflows.rules.versions import AMENDMENT_KEEPS_CLIENT, AMENDMENT_NAMES_KEPT
+from workflows.rules.versions import AMENDMENT_KEEPS_CLIENT, AMENDMENT_KEEPS_CURRENCY, AMENDMENT_NAMES_KEPT
 
 KEY = re.compile(rf"^{AMENDMENT_PREFIX}([1-9][0-9]*)$")
 NOTIFIED = ["executive_sponsor", "program_manager", "point_of_contact"]
@@ -83,6 +83,8 @@ def check_proposal(v: View, command: Amend) -> None:
             "may use are open to its client; start a new transition for another client",
             RefusalKind.BAD_PLAN,
         )
+    if v.changed(AMENDMENT_KEEPS_CURRENCY):  # asked of every proposal, so every history records it
+        keeps_currency(v, new)
     if not any("executive_sponsor" in p.roles for p in new.people):
         raise Refused("the new plan has no executive sponsor; someone must approve what comes", RefusalKind.NO_SPONSOR)
     found = cross_check(new) + (boundary_check(new, None) if keeps_client else [])
@@ -111,6 +113,27 @@ def check_proposal(v: View, command: Amend) -> None:
     check_workstreams(v, new)
     if not changes(old, new, keeps_client):
         raise Refused("the new plan changes nothing", RefusalKind.NO_CHANGE)
+
+
+def keeps_currency(v: View, new: Plan) -> None:
+    """Once costs are recorded, the business case they are recorded in stays, in its currency:
+    the costs carry no currency of their own, so a new one would relabel them."""
+    old = v.plan.business_case
+    if not v.state.cost_totals or old is None:
+        return
+    spent = sum(v.state.cost_totals.values())
+    if new.business_case is None:
+        raise Refused(
+            f"business_case: {spent:,.2f} {old.currency} of costs are recorded against it; "
+            "an amendment may not remove it",
+            RefusalKind.BAD_PLAN,
+        )
+    if new.business_case.currency != old.currency:
+        raise Refused(
+            f"business_case.currency: {spent:,.2f} {old.currency} of costs are recorded in it; an amendment "
+            f"may not change it to {new.business_case.currency}, which would count them as {new.business_case.currency}",
+            RefusalKind.BAD_PLAN,
+        )
 
 
 def check_workstreams(v: View, new: Plan) -> None:
@@ -157,6 +180,9 @@ def check_decision(v: View, command: Approve | Reject) -> None:
         raise Refused(f"no {command.gate} has been proposed; amendments: {known}", RefusalKind.UNKNOWN_GATE)
     if found.status != "proposed":
         raise Refused(f"{command.gate} was {found.status} by {found.decided_by}", RefusalKind.GATE_NOT_OPEN)
+    # asked of every decision, so every history records it; a proposal may predate the first cost
+    if v.changed(AMENDMENT_KEEPS_CURRENCY) and isinstance(command, Approve) and found.plan is not None:
+        keeps_currency(v, found.plan)
     me = person(v, command.by)
     if "executive_sponsor" not in me.roles:
         raise Refused(

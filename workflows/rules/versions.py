@@ -133,6 +133,12 @@ activity) that it relayed that command, by request id, to that workstream; a pro
 record of each relay it sends. A signed command copied from the program's history and sent to a
 workstream it was never relayed to is refused. Asked on its own."""
 
+AMENDMENT_KEEPS_CURRENCY = "amendment-keeps-currency-2026-12"
+"""Once costs are recorded, an amendment may neither change ``business_case.currency`` nor drop the
+business case: the costs carry no currency of their own, so they would be counted in the new one
+(40,000 EUR read as 40,000 USD). Refused on the proposal, and on the approval of one proposed
+before the first cost. Asked of every proposal and amendment decision, so every history records it."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one
@@ -200,6 +206,7 @@ CHANGES = (
     COSTS_RECORDED,
     NOTICE_FACTS,
     RELAY_CONFIRMED,
+    AMENDMENT_KEEPS_CURRENCY,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""

@@ -74,7 +74,7 @@ def test_the_program_office_sees_each_chart_with_its_figures_beside_it(app):
     assert text.count("<svg") == 4 and 'role="img"' in text
     # planning: 72h against 14 planned days (336h), on time; the gap analysis decided after 24h
     assert "Strategic planning" in text and "72 h" in text and "336 h" in text and "100%" in text
-    assert "<th scope=\"row\">gap_analysis_approved</th><td>1</td><td>24 h</td>" in text
+    assert "<th scope=\"row\">Gap analysis approved</th><td>1</td><td>24 h</td>" in text  # the gate in words
     assert "kickoff_held" in text, "mobilization's gates wait now"
     assert 'href="/analytics/export/decisions.xlsx"' in text
 

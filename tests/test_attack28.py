@@ -16,11 +16,6 @@ from tests.web_client import csrf_of, text_of
 COMPOSE = yaml.safe_load((Path(ROOT) / "docker-compose.yml").read_text())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docker-compose.yml passes neither BPO_ENCRYPTION_OLD_KEYS (key rotation, docs/deploy.md) "
-    "nor BPO_SESSION_TTL / BPO_LINK_TTL / BPO_ALLOW_UNSIGNED (.env.example names it) to the services that read them",
-)
 def test_compose_passes_every_documented_setting_the_web_app_and_workers_read():
     """An operator rotating BPO_ENCRYPTION_KEY puts the old key in BPO_ENCRYPTION_OLD_KEYS (docs/deploy.md):
     a worker that never receives it cannot open the histories of running transitions, and the web
@@ -161,11 +156,6 @@ def _plan_with_impossible_day() -> str:
     return REFERENCE_PLAN.read_text().replace("starts_on: 2027-01-04", "starts_on: 2027-02-30", 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a plan with an impossible date (starts_on: 2027-02-30) is not refused as a bad plan: "
-    "'bpo validate: failed: ValueError: day is out of range for month', exit 1, no place, nothing on --json",
-)
 def test_bpo_validate_refuses_an_impossible_date_as_a_problem_of_the_plan(tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text(_plan_with_impossible_day())
@@ -182,11 +172,6 @@ def test_bpo_validate_refuses_an_impossible_date_as_a_problem_of_the_plan(tmp_pa
     assert "starts_on" in done.stdout and "2027-02-30" in done.stdout, done.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the amendment form passes the plan to parse_plan and catches PlanError only: the ValueError "
-    "of an impossible date escapes as a server error",
-)
 async def test_the_amendment_form_refuses_an_impossible_date_in_words(t, app):  # noqa: F811
     li, _, _ = app
     page = (await li.get(f"/t/{t.id}")).text

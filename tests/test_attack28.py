@@ -330,22 +330,12 @@ def _export(tmp_path: Path, out: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo export --out writes over any file, the audit database it reads included: the trail is "
-    "replaced by a CSV of its costs",
-)
 def test_bpo_export_never_writes_over_the_audit_database_it_reads(tmp_path):
     done = _export(tmp_path, str(tmp_path / "data" / "audit.db"))
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
     assert (tmp_path / "data" / "audit.db").read_bytes().startswith(b"SQLite format 3")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo export --out FOLDER answers 'failed: IsADirectoryError: [Errno 21] ...' with exit 1, "
-    "where --out /nonexistent/x.csv gets a plain sentence and exit 2",
-)
 def test_bpo_export_to_a_folder_is_refused_in_a_plain_sentence(tmp_path):
     done = _export(tmp_path, str(tmp_path))
     assert done.returncode == 2 and "Error" not in done.stderr, (done.returncode, done.stderr)

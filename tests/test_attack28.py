@@ -183,11 +183,6 @@ async def test_the_amendment_form_refuses_an_impossible_date_in_words(t, app):  
     assert shown.status_code == 422 and "starts_on" in text_of(shown.text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo/calendar.py counts pauses, resumes, rejections and amendments from status.decisions, which "
-    "keeps the last 50: once a pause scrolls out, the moved due's SEQUENCE goes back down",
-)
 def test_a_moved_due_never_goes_back_to_a_lower_sequence_as_the_trail_grows():
     """A subscribed calendar takes an event again only with a SEQUENCE not lower than the one it
     holds (RFC 5545/5546): the planning phase is paused and resumed (its due moves), then the

@@ -70,11 +70,6 @@ async def test_an_sme_or_a_forged_post_cannot_send_the_program_offices_forms(t, 
     assert (await t.status()).state == "running"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo cost --category Travel answers 'is not in the form this field takes': it does not say "
-    "what would be right (a lowercase key such as travel)",
-)
 def test_bpo_cost_says_what_a_category_should_look_like(tmp_path):
     done = subprocess.run(
         [*BPO, "cost", "x", "--amount", "5", "--category", "Office Travel", "--note", "taxi", "--by", LI],

@@ -4,12 +4,13 @@ Written with the ``icalendar`` package. A subscribed calendar reads the feed aga
 
 - every event's UID comes from the transition and what the event is (its phase, gate, workstream),
   never from the moment of export, so a new export updates the same events instead of adding more;
-- ``SEQUENCE`` grows whenever an event's time may have moved, counted from the status alone (so two
-  exports of the same status agree): a phase's due counts the phase's runs after the first (a
-  rework or a new wave), its pauses and resumes, and the amendments approved in it; a gate's due
-  adds the gate's rejections; the baseline and the recurring series count the approved amendments,
-  and a series one more once its real anchor or end is known (steady state reached, transition
-  ended);
+- ``SEQUENCE`` never goes down and grows whenever an event's time may have moved, read from the
+  status alone (so two exports of the same status agree) and from nothing the status keeps only
+  the newest of (its last decisions): a due's counts the approved amendments first (which may
+  move it either way), then the minutes from the transition's start to the due (which, between
+  amendments, only moves later: a pause, a rework, a gate reopened after a rejection); the
+  baseline and the recurring series count the approved amendments, and a series one more once
+  its real anchor or end is known (steady state reached, transition ended);
 - a due counted in whole wall-clock days (``14d``, ``2w``) is an all-day event on its day in the
   plan's zone (a due at midnight ends the day before); a due counted in business time or in hours
   keeps its time, in the plan's zone with its VTIMEZONE;
@@ -20,7 +21,7 @@ Written with the ``icalendar`` package. A subscribed calendar reads the feed aga
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -64,30 +65,34 @@ def _whole_days(span: object) -> bool:
     return isinstance(span, timedelta) and span > timedelta(0) and span % DAY == timedelta(0)
 
 
-def _count(status: TransitionStatus, kinds: Iterable[str], phase: str | None = None, gate: str | None = None) -> int:
-    wanted = set(kinds)
-    return sum(
-        1
-        for d in status.decisions
-        if d.kind in wanted and (phase is None or d.phase == phase) and (gate is None or d.gate == gate)
-    )
-
-
 def _amendments(status: TransitionStatus) -> int:
-    return _count(status, ["amendment_approved"])
+    """The amendments approved so far: ``status.amendments`` keeps every one (its decisions only the newest)."""
+    return sum(1 for a in status.amendments if a.status == "approved")
 
 
-def _phase_sequence(status: TransitionStatus) -> int:
-    """How often the current phase's due may have moved: runs after the first, pauses, resumes, amendments."""
-    runs = sum(1 for r in status.history if r.phase == status.phase)
-    return max(runs - 1, 0) + _count(status, ["paused", "resumed", "amendment_approved"], phase=status.phase)
+SPAN = 2**22
+"""The minutes (about eight years) a due's SEQUENCE gives to its place after the start: with at
+most `MAX_AMENDMENTS` above them, a SEQUENCE stays an iCalendar INTEGER (below 2**31)."""
+MAX_AMENDMENTS = 2**31 // SPAN - 1
+
+
+def _due_sequence(status: TransitionStatus, due: datetime) -> int:
+    """A due's SEQUENCE: approved amendments first, then minutes from the start to the due.
+
+    Between two amendments a due only moves later (a pause pushes it, a rework or a gate reopened
+    after a rejection starts its clock again later), so the minutes never go down; an amendment
+    may move it earlier, and takes one more `SPAN`. Nothing here is counted from the status's
+    last decisions, which would forget a pause once it scrolled out and lower the SEQUENCE a
+    subscribed calendar holds (RFC 5545 3.8.7.4: it then keeps the old time).
+    """
+    minutes = int((due - status.started_at).total_seconds() // 60)
+    return min(_amendments(status), MAX_AMENDMENTS) * SPAN + min(max(minutes, 0), SPAN - 1)
 
 
 def dues(plan: Plan, status: TransitionStatus) -> list[Entry]:
     """The current phase's due date and its gates', under uids that start with the transition's id."""
     events: list[Entry] = []
     phase = next((p for p in plan.phases if p.key == status.phase), None)
-    sequence = _phase_sequence(status)
     if status.phase_due_at and status.phase != "steady_state":
         local = f" ({local_time(status.phase_due_at, status.timezone)})" if status.timezone else ""
         left = f"; {status.business_left} of business time left" if status.business_left else ""
@@ -100,7 +105,7 @@ def dues(plan: Plan, status: TransitionStatus) -> list[Entry]:
                 status.phase_due_at,
                 about,
                 whole,
-                sequence,
+                _due_sequence(status, status.phase_due_at),
             )
         )
     for gate in status.gates:
@@ -108,7 +113,6 @@ def dues(plan: Plan, status: TransitionStatus) -> list[Entry]:
             local = f" ({local_time(gate.due_at, status.timezone)})" if status.timezone else ""
             spec = phase.gate(gate.key) if phase is not None else None
             whole = spec is not None and _whole_days(spec.due)
-            again = _count(status, ["rejected"], phase=status.phase, gate=gate.key)
             events.append(
                 Entry(
                     f"{status.id}-due-{status.phase}-{gate.key}",
@@ -116,7 +120,7 @@ def dues(plan: Plan, status: TransitionStatus) -> list[Entry]:
                     gate.due_at,
                     f"Due date of the gate{local}.",
                     whole,
-                    sequence + again,
+                    _due_sequence(status, gate.due_at),
                 )
             )
     return events

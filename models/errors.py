@@ -9,6 +9,7 @@ everywhere; each caller only says how a person names the place (``--period``, ``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -101,6 +102,23 @@ def _bound(kind: str, ctx: Mapping[str, Any], error: Mapping[str, Any]) -> str |
     return None
 
 
+_KEYS = {
+    r"^[a-z][a-z0-9_]*$": "must be a key: lowercase letters, digits and '_', starting with a letter",
+    r"^[a-z0-9_]+$": "must be a key: lowercase letters, digits and '_'",
+}
+"""The patterns of keys (a cost's category, a gate, a feed, a workstream), in words."""
+
+
+def _form(pattern: str, value: object) -> str:
+    """What a value refused by ``pattern`` should look like: a key's form and, made of what was
+    typed, one that would do (``Office Travel`` -> ``office_travel``)."""
+    words = _KEYS.get(pattern)
+    if words is None:
+        return "is not in the form this field takes"
+    mended = re.sub(r"[^a-z0-9]+", "_", str(value).lower()).strip("_") if isinstance(value, str) else ""
+    return f"{words}, such as '{mended}'" if re.fullmatch(pattern, mended) else words
+
+
 def sentence(error: Mapping[str, Any], show_input: bool = True) -> str:
     """One of pydantic's errors (an item of ``ValidationError.errors()``) as a sentence without
     its place; with ``show_input``, a value the sentence does not quote is shown after it
@@ -122,7 +140,7 @@ def sentence(error: Mapping[str, Any], show_input: bool = True) -> str:
         if kind in ("value_error", "assertion_error"):
             message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         elif kind == "string_pattern_mismatch":
-            message = "is not in the form this field takes"
+            message = _form(str(ctx.get("pattern", "")), error.get("input"))
         elif kind in ("literal_error", "enum"):
             message = f"must be one of {ctx.get('expected')}"
         elif kind in ("union_type", "model_type") or kind.startswith(("dict", "model")):

@@ -85,11 +85,42 @@ class _Lines:
             for i, item in enumerate(node.value):
                 self._walk(item, (*path, i))
 
+    def at(self, line: int) -> Path_:
+        """The deepest path written on ``line``: the key (or list item) a value there belongs to."""
+        return max((p for p, n in self.lines.items() if n == line), key=len, default=())
+
     def line(self, path: Path_) -> int | None:
         """The line of ``path``, or of its nearest ancestor in the file."""
         while path not in self.lines and path:
             path = path[:-1]
         return self.lines.get(path)
+
+
+class _ImpossibleDate(Exception):
+    """A value YAML reads as a date but no calendar has (2027-02-30), with its line."""
+
+    def __init__(self, value: str, line: int, why: str) -> None:
+        super().__init__(value)
+        self.line = line
+        self.message = f"{value} is not a day of the calendar ({why}): write a date that exists, as YYYY-MM-DD"
+
+
+class _PlanLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, but an impossible date is a problem of the plan at its line.
+
+    SafeLoader builds ``2027-02-30`` with ``datetime.date`` and lets its ValueError out, which a
+    person would meet as a crash with no place in the file.
+    """
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:  # type: ignore[override]
+        """The date or datetime ``node`` writes, or `_ImpossibleDate` if the calendar has none."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise _ImpossibleDate(str(node.value), node.start_mark.line + 1, str(exc)) from None
+
+
+_PlanLoader.add_constructor("tag:yaml.org,2002:timestamp", _PlanLoader.construct_yaml_timestamp)
 
 
 def _references(data: Any, path: Path_, found: dict[Path_, list[str]]) -> None:
@@ -148,7 +179,9 @@ def parse_plan(
         raise PlanError([alias], source)
     try:
         lines = _Lines(yaml.compose(text, Loader=yaml.SafeLoader))
-        data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader refuses tags
+        data = yaml.load(text, Loader=_PlanLoader)  # noqa: S506 - a SafeLoader: it refuses tags
+    except _ImpossibleDate as exc:
+        raise PlanError([Problem(render_path(lines.at(exc.line)), exc.message, exc.line)], source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses: no mark, a position

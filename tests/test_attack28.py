@@ -16,11 +16,6 @@ from tests.web_client import csrf_of, text_of
 COMPOSE = yaml.safe_load((Path(ROOT) / "docker-compose.yml").read_text())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docker-compose.yml passes neither BPO_ENCRYPTION_OLD_KEYS (key rotation, docs/deploy.md) "
-    "nor BPO_SESSION_TTL / BPO_LINK_TTL / BPO_ALLOW_UNSIGNED (.env.example names it) to the services that read them",
-)
 def test_compose_passes_every_documented_setting_the_web_app_and_workers_read():
     """An operator rotating BPO_ENCRYPTION_KEY puts the old key in BPO_ENCRYPTION_OLD_KEYS (docs/deploy.md):
     a worker that never receives it cannot open the histories of running transitions, and the web
@@ -70,11 +65,6 @@ async def test_an_sme_or_a_forged_post_cannot_send_the_program_offices_forms(t, 
     assert (await t.status()).state == "running"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo cost --category Travel answers 'is not in the form this field takes': it does not say "
-    "what would be right (a lowercase key such as travel)",
-)
 def test_bpo_cost_says_what_a_category_should_look_like(tmp_path):
     done = subprocess.run(
         [*BPO, "cost", "x", "--amount", "5", "--category", "Office Travel", "--note", "taxi", "--by", LI],
@@ -146,11 +136,6 @@ def _plan_with_impossible_day() -> str:
     return REFERENCE_PLAN.read_text().replace("starts_on: 2027-01-04", "starts_on: 2027-02-30", 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a plan with an impossible date (starts_on: 2027-02-30) is not refused as a bad plan: "
-    "'bpo validate: failed: ValueError: day is out of range for month', exit 1, no place, nothing on --json",
-)
 def test_bpo_validate_refuses_an_impossible_date_as_a_problem_of_the_plan(tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text(_plan_with_impossible_day())
@@ -167,11 +152,6 @@ def test_bpo_validate_refuses_an_impossible_date_as_a_problem_of_the_plan(tmp_pa
     assert "starts_on" in done.stdout and "2027-02-30" in done.stdout, done.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the amendment form passes the plan to parse_plan and catches PlanError only: the ValueError "
-    "of an impossible date escapes as a server error",
-)
 async def test_the_amendment_form_refuses_an_impossible_date_in_words(t, app):  # noqa: F811
     li, _, _ = app
     page = (await li.get(f"/t/{t.id}")).text
@@ -183,11 +163,6 @@ async def test_the_amendment_form_refuses_an_impossible_date_in_words(t, app):  
     assert shown.status_code == 422 and "starts_on" in text_of(shown.text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo/calendar.py counts pauses, resumes, rejections and amendments from status.decisions, which "
-    "keeps the last 50: once a pause scrolls out, the moved due's SEQUENCE goes back down",
-)
 def test_a_moved_due_never_goes_back_to_a_lower_sequence_as_the_trail_grows():
     """A subscribed calendar takes an event again only with a SEQUENCE not lower than the one it
     holds (RFC 5545/5546): the planning phase is paused and resumed (its due moves), then the
@@ -320,22 +295,12 @@ def _export(tmp_path: Path, out: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo export --out writes over any file, the audit database it reads included: the trail is "
-    "replaced by a CSV of its costs",
-)
 def test_bpo_export_never_writes_over_the_audit_database_it_reads(tmp_path):
     done = _export(tmp_path, str(tmp_path / "data" / "audit.db"))
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
     assert (tmp_path / "data" / "audit.db").read_bytes().startswith(b"SQLite format 3")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bpo export --out FOLDER answers 'failed: IsADirectoryError: [Errno 21] ...' with exit 1, "
-    "where --out /nonexistent/x.csv gets a plain sentence and exit 2",
-)
 def test_bpo_export_to_a_folder_is_refused_in_a_plain_sentence(tmp_path):
     done = _export(tmp_path, str(tmp_path))
     assert done.returncode == 2 and "Error" not in done.stderr, (done.returncode, done.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -121,3 +122,33 @@ def test_a_costs_export_holds_each_cost_recorded_its_amount_a_number_and_its_not
     assert header[3:] == ["amount", "currency", "category", "by", "via", "note"]
     got = [(r[header.index("amount")], r[header.index("category")], r[header.index("note")]) for r in rows]
     assert got == [(1250.5, "travel", "'-flights to Manila"), (40000.0, "severance", "exit packages")]
+
+
+def test_no_out_writes_over_the_engines_own_data_or_a_database(bpo, monkeypatch, tmp_path: Path):  # noqa: F811
+    """`--out` is the one path a person types that the command writes over: the audit database
+    (wherever DATABASE_URL puts it), the engine's keys and logs, or any other database are refused
+    before a byte is written, for `bpo export` and for report, calendar and qbr alike."""
+    from bpo.commands.common import Exit, write_out
+    from infra.settings import Settings
+
+    elsewhere = tmp_path / "trail"
+    elsewhere.mkdir()
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{elsewhere}/audit.db")
+    make_engine(f"sqlite:///{elsewhere}/audit.db")
+    other = tmp_path / "crm.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (x)")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "worker.log").write_text("{}")
+    (tmp_path / "audit-mark.key").write_text("k")
+    for target in (elsewhere / "audit.db", other, tmp_path / "logs" / "worker.log", tmp_path / "audit-mark.key"):
+        before = target.read_bytes()
+        code, _, err = bpo("export", "t1", "--what", "costs", "--out", str(target))
+        assert code == 2 and "write over" in err and "Error" not in err, (target, err)
+        with pytest.raises(Exit, match="write over"):
+            write_out("BEGIN:VCALENDAR", str(target), "calendar", Settings(BPO_DATA_DIR=tmp_path))
+        assert target.read_bytes() == before
+    code, _, err = bpo("report", "t1", "--out", str(tmp_path))
+    assert code == 2 and f"{tmp_path} is a folder" in err, err
+    code, _, _ = bpo("export", "t1", "--what", "costs", "--out", str(tmp_path / "costs.csv"))
+    assert code == 0 and (tmp_path / "costs.csv").read_bytes().startswith(b"\xef\xbb\xbf")

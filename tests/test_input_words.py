@@ -61,6 +61,10 @@ def bpo(monkeypatch, tmp_path: Path, capsys):
         (("reject", "t1", "slas_signed", "--by", DANA, "--reason", ""), "--reason: must not be empty"),
         (("delegate", "t1", "--from", DANA, "--to", "li@acme.example", "--until", "soon", "--by", DANA), "--until"),
         (
+            ("cost", "t1", "--amount", "5", "--category", "Office Travel", "--note", "taxi", "--by", DANA),
+            "--category: must be a key: lowercase letters, digits and '_', starting with a letter, such as 'office_travel'",
+        ),
+        (
             ("roster", "t1", "--add", "sam\tode", "--name", "Sam", "--role", "sme", "--by", DANA),
             "--id: is not in the form this field takes",
         ),

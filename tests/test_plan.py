@@ -153,6 +153,18 @@ def test_hostile_or_broken_yaml_is_a_problem_not_a_crash(text):
     assert problems(text).startswith("plan.yaml")
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ("starts_on: 2027-01-04", "starts_on: 2027-02-30", "plan.yaml:12: starts_on: 2027-02-30 "),
+        ("starts_on: 2027-01-04", "starts_on: 2027-01-04\ncalendar: {holidays: [2027-04-31]}", "calendar.holidays[0]"),
+    ],
+)
+def test_an_impossible_date_is_a_problem_at_its_place_not_a_crash(old, new, where):
+    found = problems(TEXT.replace(old, new, 1))
+    assert where in found and "is not a day of the calendar" in found, found
+
+
 def test_json_schema_names_every_top_level_key():
     from models.plan import Plan
 

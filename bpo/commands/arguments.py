@@ -70,7 +70,7 @@ def flags_of(parser: argparse.ArgumentParser, command: str) -> dict[str, str]:
 
 def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse (exit 2) a typed value that no command takes: an empty one, one with a control
-    character, a transition id not in the form ids take, an ``--out`` whose folder is not there."""
+    character, a transition id not in the form ids take, an ``--out`` that is a folder or whose folder is not there."""
     named = flags_of(parser, args.command)
     for dest, name in named.items():
         given = getattr(args, dest, None)
@@ -86,6 +86,8 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
                     f"{name}: '{value[:80]}' is not a transition id: use letters, digits, '.', '_', ':' or '-', "
                     "at most 200 characters (a workstream's: PROGRAM/KEY)"
                 )
+            if dest == "out" and Path(value).is_dir():
+                raise Exit(f"{name}: {value} is a folder; name a file to write in it, such as {Path(value) / 'out.csv'}")
             if dest == "out" and not Path(value).parent.is_dir():
                 raise Exit(f"{name}: there is no folder {Path(value).parent} to write {Path(value).name} in")
 

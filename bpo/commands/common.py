@@ -186,13 +186,53 @@ def print_status(status: TransitionStatus, as_json: bool) -> None:
         print(status_text(status, datetime.now(UTC)))
 
 
-def write_out(text: str, out: str | None, what: str) -> None:
-    """Write ``text`` to the file ``out``, or to standard output when there is none."""
+def out_file(out: str, settings: Settings) -> Path:
+    """The file ``--out`` names, or exit 2 if it is the engine's own data, which the command
+    would write over: the audit database wherever it is, the dev server's, the audit mark key,
+    logs and evidence, or any other SQLite database. (`check_arguments` has refused a folder.)"""
+    path = Path(out)
+    target = path.resolve()
+    if target in _own_files(settings) or any(target.is_relative_to(f) for f in _own_folders(settings)):
+        raise Exit(f"--out: {out} is the engine's own data, which this would write over; name another file", REFUSED)
+    try:
+        with target.open("rb") as existing:
+            database = existing.read(16) == b"SQLite format 3\0"
+    except OSError:  # nothing there yet, or nothing this process may read: writing will say
+        database = False
+    if database:
+        raise Exit(f"--out: {out} is a database, which this would write over; name another file", REFUSED)
+    return path
+
+
+def _own_files(settings: Settings) -> set[Path]:
+    """The files the engine keeps: the audit database when it is SQLite (wherever its URL puts it),
+    the dev server's database, each with its journals, and the audit mark key."""
+    from sqlalchemy.engine import make_url
+
+    data = settings.data_dir.resolve()
+    databases = [data / "temporal.db"]
+    url = make_url(settings.audit_url)
+    if url.drivername.startswith("sqlite") and url.database and url.database != ":memory:":
+        databases.append(Path(url.database).resolve())
+    journals = {db.with_name(db.name + tail) for db in databases for tail in ("", "-wal", "-shm", "-journal")}
+    return journals | {data / "audit-mark.key"}
+
+
+def _own_folders(settings: Settings) -> list[Path]:
+    """The folders the engine fills: its logs, and the evidence it keeps on disk."""
+    folders = [settings.data_dir.resolve() / "logs"]
+    if "://" not in settings.evidence_location:  # an S3 bucket holds no file of this machine
+        folders.append(Path(settings.evidence_location).resolve())
+    return folders
+
+
+def write_out(text: str, out: str | None, what: str, settings: Settings) -> None:
+    """Write ``text`` to the file ``out`` (as `out_file` allows), or to standard output when there is none."""
     if out is None:
         sys.stdout.write(text)
         return
     try:
-        Path(out).write_text(text, encoding="utf-8")
+        out_file(out, settings).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise Exit(f"cannot write {out}: {exc.strerror}") from None
     print(f"{what} written to {out}")

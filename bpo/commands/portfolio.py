@@ -7,11 +7,10 @@ import argparse
 import json
 import sys
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 from pydantic import ValidationError
 
-from bpo.commands.common import REFUSED, Exit, audit_engine, client_for, date_option
+from bpo.commands.common import REFUSED, Exit, audit_engine, client_for, date_option, out_file
 from infra.settings import Settings
 from models.analytics import AnalyticsFilter
 from models.errors import describe
@@ -64,9 +63,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
 
     if (args.id is None) == (not args.all):
         raise Exit("name one transition's ID, or --all for every transition (not both)", REFUSED)
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise Exit(f"--out: there is no folder {out.parent} to write {out.name} in", REFUSED)
+    out = out_file(args.out, settings)
     engine = audit_engine(settings)
     header, rows = export_rows(engine, args.what, None if args.all else args.id)
     out.write_bytes(to_csv(header, rows) if args.format == "csv" else to_xlsx(header, rows, args.what))

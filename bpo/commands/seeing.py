@@ -155,7 +155,7 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
         rows = lanes(plan, status, (await streams_of(client, status))[0], datetime.now(UTC))
         drawn = lanes_svg(rows, datetime.now(UTC))
     html = render_report(plan, status, trail, datetime.now(UTC), evidence, drawn)
-    write_out(html, args.out, "report")
+    write_out(html, args.out, "report", settings)
 
 
 async def cmd_calendar(args: argparse.Namespace, settings: Settings) -> None:
@@ -166,7 +166,7 @@ async def cmd_calendar(args: argparse.Namespace, settings: Settings) -> None:
     client = await client_for(settings)
     status, plan = await get_status(client, args.id), await get_plan(client, args.id)
     streams = (await streams_of(client, status))[0] if status.workstreams else {}  # a program: their dues too
-    write_out(render_calendar(plan, status, datetime.now(UTC), streams), args.out, "calendar")
+    write_out(render_calendar(plan, status, datetime.now(UTC), streams), args.out, "calendar", settings)
 
 
 async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
@@ -351,7 +351,7 @@ async def cmd_qbr(args: argparse.Namespace, settings: Settings) -> None:
     status, plan = await get_status(client, args.id), await get_plan(client, args.id)
     now = datetime.now(UTC)
     lanes = await drawn(client, plan, status, now)
-    write_out(render_qbr(plan, status, _trail(settings, args.id), quarter, now, lanes), args.out, "qbr")
+    write_out(render_qbr(plan, status, _trail(settings, args.id), quarter, now, lanes), args.out, "qbr", settings)
 
 
 async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> None:

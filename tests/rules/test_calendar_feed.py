@@ -50,7 +50,8 @@ def test_two_exports_at_different_moments_give_the_same_events_under_the_same_ui
     # days pass and the transition moves on: the series and the dues keep their uids and times
     later = events(render_calendar(plan, run.later(days=3), run.now))
     for uid in ("t-1-check-in@bpo-transition", "t-1-review@bpo-transition", "t-1-due-planning@bpo-transition"):
-        assert later[uid]["DTSTART"].dt == first[uid]["DTSTART"].dt and later[uid]["SEQUENCE"] == 0
+        assert later[uid]["DTSTART"].dt == first[uid]["DTSTART"].dt
+        assert later[uid]["SEQUENCE"] == first[uid]["SEQUENCE"], "nothing moved: a calendar has nothing to take again"
 
 
 def test_a_due_in_whole_days_is_an_all_day_event_on_its_day_in_the_plans_zone():
@@ -104,7 +105,7 @@ def test_pausing_moves_the_due_under_the_same_uid_with_a_higher_sequence():
     status = run.do(Resume(by=LI))
     after = events(render_calendar(run.machine.plan, status, run.now))[uid]
     assert after["DTSTART"].dt == datetime(2027, 4, 16, 15, 0, tzinfo=BERLIN)  # a business day later
-    assert before["SEQUENCE"] == 0 and after["SEQUENCE"] == 2  # paused, resumed
+    assert after["SEQUENCE"] > before["SEQUENCE"]  # moved: a subscribed calendar takes the new time
 
 
 def test_a_programs_feed_carries_its_workstreams_dues_under_their_own_uids():
@@ -127,3 +128,20 @@ def test_a_programs_feed_carries_its_workstreams_dues_under_their_own_uids():
     voice = feed[f"{status.id}/voice-due-knowledge_transfer@bpo-transition"]
     assert str(voice["SUMMARY"]) == "Inbound voice: knowledge_transfer due"
     assert not [uid for uid in feed if uid.startswith(f"{status.id}/chat")]  # chat waits: nothing due
+
+
+def test_an_amendment_that_brings_a_due_forward_still_raises_its_sequence():
+    """An approved amendment may move a due earlier: the SEQUENCE still grows, or a subscribed
+    calendar would keep the later day it holds."""
+    from models.commands import Amend
+    from tests.rules.test_amendment_rules import version
+
+    run = Run()
+    run.pass_planning()
+    uid = "t-1-due-mobilization@bpo-transition"
+    before = events(render_calendar(run.machine.plan, run.status(), run.now))[uid]
+    run.do(Amend(plan=version(("    due: 10d\n", "    due: 5d\n")), reason="the client is ready", by=LI))
+    status = run.do(Approve(gate="amendment_1", by=DANA))
+    after = events(render_calendar(run.machine.plan, status, run.now))[uid]
+    assert after["DTSTART"].dt < before["DTSTART"].dt
+    assert after["SEQUENCE"] > before["SEQUENCE"]

@@ -1,0 +1,127 @@
+"""attack29: issue 29's mail, Teams cards and digests, attacked as a plan author, an approver and
+someone who receives the mail. Each test is a finding, kept as a strict xfail until it is mended."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import Session, select
+from temporalio.testing import ActivityEnvironment
+
+from activities.digests import DigestActivities
+from activities.notify import NotifyActivities
+from infra.digests import choose, hold
+from infra.transport import Transport
+from models.deliveries import Delivery
+from models.digest_tables import HeldNotice
+from models.digests import DigestChoice
+from models.plan import EmailChannel
+from tests.receivers import smtp_receiver
+from tests.test_mail import LI, WEB, request
+
+CHANNEL = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack29 A: a plan's client or phase name with a line break (YAML's `client: >` adds one) "
+    "goes into the Subject header; EmailMessage refuses it with ValueError, so every mail of the "
+    "transition, escalations included, crashes and is retried until given up",
+)
+async def test_an_escalation_whose_subject_carries_a_line_break_from_the_plan_still_reaches_the_person(engine):
+    escalation = request().model_copy(
+        update={
+            "id": "t1/1/7",
+            "kind": "escalation",
+            "subject": "[ACME Corp\n] escalation: Strategic planning is 2 days late",
+            "text": "Strategic planning is 2 days late.",
+            "detail": {"phase": "planning"},
+        }
+    )
+    with smtp_receiver() as (url, received):
+        async with httpx.AsyncClient() as http:
+            notify = NotifyActivities(engine, http, Transport(mailer=url, web_url=WEB))
+            await ActivityEnvironment().run(notify.deliver, Delivery(notice=escalation, channel=CHANNEL))
+    assert len(received) == 1, "the escalation is mailed"
+    mail = message_from_bytes(received[0].content, policy=policy.default)
+    assert "escalation" in str(mail["Subject"])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack29 B: an approval request whose gate falls due before the person's next digest is "
+    "held for the digest (models.digests.DIGESTIBLE holds every approval_requested, whatever its "
+    "due), so it reaches the approver only after the gate is late",
+)
+async def test_an_approval_request_due_before_the_next_digest_is_mailed_at_once(engine):
+    now = datetime.now(UTC)
+    # The digest hour is this hour: the next digest is about a day away; the gate is due in two hours.
+    choose(engine, LI.email or "", DigestChoice(mode="daily", hour=now.hour, zone="UTC"), "web-link")
+    urgent = request(due=(now + timedelta(hours=2)).isoformat()).model_copy(update={"at": now})
+    with smtp_receiver() as (url, received):
+        async with httpx.AsyncClient() as http:
+            notify = NotifyActivities(engine, http, Transport(mailer=url, web_url=WEB))
+            await ActivityEnvironment().run(notify.deliver, Delivery(notice=urgent, channel=CHANNEL))
+    assert [e.rcpt_tos for e in received] == [[LI.email]], "mailed now, not a day after its due"
+
+
+class SlowMailer:
+    """A real SMTP server on loopback that holds its answer to the first digest until a second
+    arrives (or a few seconds pass): a mailer as slow as a busy relay at eight in the morning."""
+
+    def __init__(self) -> None:
+        self.received: list[Any] = []
+        self.first = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.received.append(envelope)
+        self.first.set()
+        for _ in range(60):  # up to three seconds for a second run's copy to arrive
+            if len(self.received) > 1:
+                break
+            await asyncio.sleep(0.05)
+        return "250 OK"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack29 C: a digest run reads who is due, mails, and only then marks the items sent, with "
+    "no claim in between; a second run while the first still mails (the send_digests activity retried "
+    "after its 10-minute start_to_close while its thread still runs, no heartbeat) mails the same "
+    "digest again",
+)
+def test_two_digest_runs_at_once_send_a_persons_digest_once(engine):
+    choose(engine, LI.email or "", DigestChoice(mode="daily", hour=8, zone="UTC"), "web-link")
+    assert hold(engine, request(), [LI]) == [LI]
+    with Session(engine) as session:  # held yesterday: due at this morning's digest
+        for item in session.exec(select(HeldNotice)).all():
+            item.held_at -= timedelta(days=1)
+            session.add(item)
+        session.commit()
+    mailer = SlowMailer()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(mailer, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        digests = DigestActivities(
+            engine, Transport(mailer=f"smtp://127.0.0.1:{port}", web_url=WEB), "bpo@acme.example"
+        )
+        now = datetime.now(UTC)
+        first = threading.Thread(target=digests.send_due, args=(now,))
+        first.start()
+        assert mailer.first.wait(10), "the first run mails the digest"
+        digests.send_due(now)  # the retried run, while the first still waits on the mailer
+        first.join(20)
+    finally:
+        controller.stop()
+    assert [e.rcpt_tos for e in mailer.received] == [[LI.email]], "one digest, not two"

@@ -4,6 +4,7 @@ someone who receives the mail. Each test is a finding, kept as a strict xfail un
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
@@ -23,8 +24,8 @@ from infra.transport import Transport
 from models.deliveries import Delivery
 from models.digest_tables import HeldNotice
 from models.digests import DigestChoice
-from models.plan import EmailChannel
-from tests.receivers import smtp_receiver
+from models.plan import EmailChannel, TeamsChannel
+from tests.receivers import smtp_receiver, webhook_receiver
 from tests.test_mail import LI, WEB, request
 
 CHANNEL = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
@@ -125,3 +126,22 @@ def test_two_digest_runs_at_once_send_a_persons_digest_once(engine):
     finally:
         controller.stop()
     assert [e.rcpt_tos for e in mailer.received] == [[LI.email]], "one digest, not two"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack29 D: the Teams webhook's URL holds its key ('the URL is the key'), yet httpx logs "
+    "every request line at INFO ('HTTP Request: POST <url>') and infra.logs.configure writes stdlib "
+    "records at the worker's default level, info: the key lands in the worker's logs on every card",
+)
+async def test_the_teams_webhooks_key_never_reaches_the_workers_log(engine, caplog):
+    caplog.set_level(logging.INFO)  # the worker's default level (infra.logs.configure, level="info")
+    with webhook_receiver() as (url, received):
+        async with httpx.AsyncClient() as http:
+            notify = NotifyActivities(engine, http, Transport(teams_webhook=url + "?sig=S3CRET-K3Y", web_url=WEB))
+            await ActivityEnvironment().run(
+                notify.deliver, Delivery(notice=request(), channel=TeamsChannel(kind="teams"))
+            )
+    assert len(received) == 1, "the card was posted"
+    leaked = [r.getMessage() for r in caplog.records if "S3CRET-K3Y" in r.getMessage()]
+    assert leaked == [], "the webhook's key is in the log"

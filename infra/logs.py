@@ -43,3 +43,5 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
     # Alembic announces each plugin and migration at info on every start: set-up chatter, not
     # events. An upgrade that fails still raises; a warning from it still shows.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # httpx logs each request's whole URL at info; a webhook's URL may carry its key.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

@@ -25,6 +25,12 @@ INK, ACCENT, MUTED = "#1a1a1a", "#1f4e8c", "#555555"
 button too."""
 
 
+def one_line(text: str) -> str:
+    """A header's value on one line: a plan's name may hold a line break (YAML's ``>`` adds one),
+    which a mail header may not, and one would stop every mail of the transition."""
+    return " ".join(text.split())
+
+
 def facts_of(notice: Notice, facts: GateFacts | None) -> list[tuple[str, str]]:
     """The facts a mail lists under the notice's words, as (label, value)."""
     if facts is None:
@@ -114,7 +120,7 @@ def notice_mail(sender: str, notice: Notice, person: Recipient, link: str | None
     message = EmailMessage()
     message["From"] = sender
     message["To"] = person.email
-    message["Subject"] = notice.subject
+    message["Subject"] = one_line(notice.subject)
     message["Message-ID"] = message_id(notice, person.email)
     message["X-Bpo-Notification-Id"] = notice.id
     message.set_content(_plain(notice, rows, link, label))

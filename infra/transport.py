@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import logging
 import smtplib
 import ssl
 from dataclasses import dataclass, field
@@ -46,6 +47,10 @@ def is_loopback(host: str | None) -> bool:
     except ValueError:
         return False
 
+
+# httpx logs each request's whole URL at info, and a webhook's URL may be its key (a Teams
+# workflow's signature, a token in a connection's URL): never at a level a worker writes.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 @dataclass
 class Transport:

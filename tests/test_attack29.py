@@ -32,12 +32,6 @@ from tests.test_mail import LI, WEB, request
 CHANNEL = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack29 A: a plan's client or phase name with a line break (YAML's `client: >` adds one) "
-    "goes into the Subject header; EmailMessage refuses it with ValueError, so every mail of the "
-    "transition, escalations included, crashes and is retried until given up",
-)
 async def test_an_escalation_whose_subject_carries_a_line_break_from_the_plan_still_reaches_the_person(engine):
     escalation = request().model_copy(
         update={
@@ -129,12 +123,6 @@ def test_two_digest_runs_at_once_send_a_persons_digest_once(engine):
     assert [e.rcpt_tos for e in mailer.received] == [[LI.email]], "one digest, not two"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack29 D: the Teams webhook's URL holds its key ('the URL is the key'), yet httpx logs "
-    "every request line at INFO ('HTTP Request: POST <url>') and infra.logs.configure writes stdlib "
-    "records at the worker's default level, info: the key lands in the worker's logs on every card",
-)
 async def test_the_teams_webhooks_key_never_reaches_the_workers_log(engine, caplog):
     caplog.set_level(logging.INFO)  # the worker's default level (infra.logs.configure, level="info")
     with webhook_receiver() as (url, received):

@@ -1,11 +1,14 @@
 """The digest activity: each person due a digest gets one mail listing every notice held for
 them, through the deployment's mailer (``BPO_SMTP_URL``), with their own sign-in link to ``/``;
-the items it carried are then marked sent. An item is marked only once its mail was taken, so a
-mailer that is away leaves everything for the next run: nothing held is ever dropped."""
+the items it carried are then marked sent. Each person's items are claimed for the run before
+their mail goes (`infra.digests.claim`), so two runs at once mail them once. An item is marked only
+once its mail was taken, so a mailer that is away leaves everything for the next run: nothing held
+is ever dropped."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 
 import structlog
@@ -13,7 +16,7 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from infra.digest_mail import digest_mail
-from infra.digests import due, mark_sent
+from infra.digests import claim, due, mark_sent, release
 from infra.links import mint_link
 from infra.transport import Skipped, Transport, send_mails
 from models.deliveries import Notice
@@ -47,7 +50,14 @@ class DigestActivities:
             log.warning("digests_skipped", reason=str(off), people=len(waiting))
             return DigestsSent(left=len(waiting))
         done = DigestsSent()
-        for person, items in waiting.items():
+        run = uuid.uuid4().hex  # this run's name on the items it claims
+        for person, waiting_items in waiting.items():
+            # Claimed before mailing, by the clock (a retried run shares this run's moment): a
+            # second run at once finds them taken and mails nothing twice.
+            items = claim(self.engine, [i.id for i in waiting_items], run, datetime.now(UTC))
+            if not items:
+                log.info("digest_claimed_elsewhere", to=person, items=len(waiting_items))
+                continue
             notices = [Notice.model_validate(i.notice) for i in items]
             transitions = sorted({n.transition_id for n in notices})
             try:
@@ -59,9 +69,10 @@ class DigestActivities:
             except Exception as error:  # this person's digest waits for the next run; the others go
                 log.warning("digest_failed", to=person, items=len(items), transitions=transitions,
                             error=str(error) or type(error).__name__)  # fmt: skip
+                release(self.engine, [i.id for i in items], run)
                 done.left += 1
                 continue
-            mark_sent(self.engine, [i.id for i in items], now)
+            mark_sent(self.engine, [i.id for i in items], now, run)
             done.sent += 1
             done.items += len(items)
             log.info("digest_sent", to=person, notices=[n.id for n in notices], transitions=transitions, items=len(items))

@@ -7,12 +7,13 @@ import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
 from models.deliveries import Notice, Recipient
 from models.digest_tables import DigestPreference, HeldNotice
-from models.digests import DIGESTIBLE, DigestChoice, last_slot
+from models.digests import CLAIM_LEASE, DIGESTIBLE, DigestChoice, last_slot, next_slot
+from models.notice_facts import gate_facts
 
 
 def person_key(address: str) -> str:
@@ -47,26 +48,33 @@ def item_id(notice_id: str, address: str) -> str:
 
 def hold(engine: Engine, notice: Notice, people: Iterable[Recipient]) -> list[Recipient]:
     """Hold ``notice`` for the digest of each of ``people`` who chose one, if its kind may wait
-    (`models.digests.DIGESTIBLE`); returns those it was held for. Holding again (a retried
-    delivery) keeps the one row; an item already sent in a digest is not held anew."""
+    (`models.digests.DIGESTIBLE`) and, for a gate, it is not due before their next digest;
+    returns those it was held for. Holding again (a retried delivery) keeps the one row; an item
+    already sent in a digest is not held anew."""
     if notice.kind not in DIGESTIBLE:
         return []
     mailed = {person_key(p.email): p for p in people if p.email}
     if not mailed:
         return []
+    facts = gate_facts(notice)
+    due_at = _aware(facts.due) if facts is not None and facts.due is not None else None
+    now = datetime.now(UTC)
     with Session(engine) as session:
-        daily = set(
-            session.exec(
-                select(DigestPreference.person).where(
+        daily = {
+            p.person
+            for p in session.exec(
+                select(DigestPreference).where(
                     col(DigestPreference.person).in_(list(mailed)), DigestPreference.mode == "daily"
                 )
             ).all()
-        )
+            # A gate due before this person's next digest goes at once: held, it would reach
+            # them only once it is late.
+            if due_at is None or due_at >= next_slot(now, p.hour, p.zone)
+        }
         if not daily:
             return []
         keys = {item_id(notice.id, k): k for k in daily}
         there = set(session.exec(select(HeldNotice.id).where(col(HeldNotice.id).in_(list(keys)))).all())
-        now = datetime.now(UTC)
         for key, person in keys.items():
             if key not in there:
                 session.add(
@@ -112,10 +120,50 @@ def due(engine: Engine, now: datetime) -> dict[str, list[HeldNotice]]:
     return due_now
 
 
-def mark_sent(engine: Engine, ids: list[str], at: datetime) -> None:
-    """Mark the items a digest carried as sent: kept, never held again."""
+def claim(engine: Engine, ids: list[str], run: str, at: datetime) -> list[HeldNotice]:
+    """Claim for the digest run ``run``, at ``at`` (the clock's time, not the run's moment: a
+    retried run shares its moment), those of ``ids`` that wait and no other run holds (or whose
+    claim is older than `models.digests.CLAIM_LEASE`); returns the items claimed, oldest first.
+    One UPDATE decides: of two runs at once, each item goes to one."""
+    if not ids:
+        return []
     with Session(engine) as session:
-        for row in session.exec(select(HeldNotice).where(col(HeldNotice.id).in_(ids))).all():
+        session.execute(
+            update(HeldNotice)
+            .where(
+                col(HeldNotice.id).in_(ids),
+                col(HeldNotice.sent_at).is_(None),
+                or_(col(HeldNotice.claimed_by).is_(None), col(HeldNotice.claimed_at) < at - CLAIM_LEASE),
+            )
+            .values(claimed_by=run, claimed_at=at)
+        )
+        session.commit()
+        return list(
+            session.exec(
+                select(HeldNotice)
+                .where(col(HeldNotice.id).in_(ids), col(HeldNotice.claimed_by) == run, col(HeldNotice.sent_at).is_(None))
+                .order_by(col(HeldNotice.held_at))
+            ).all()
+        )
+
+
+def release(engine: Engine, ids: list[str], run: str) -> None:
+    """Give up ``run``'s claim on ``ids`` (its mail failed): the next run takes them at once."""
+    with Session(engine) as session:
+        session.execute(
+            update(HeldNotice)
+            .where(col(HeldNotice.id).in_(ids), col(HeldNotice.claimed_by) == run, col(HeldNotice.sent_at).is_(None))
+            .values(claimed_by=None, claimed_at=None)
+        )
+        session.commit()
+
+
+def mark_sent(engine: Engine, ids: list[str], at: datetime, run: str) -> None:
+    """Mark the items a digest carried as sent: kept, never held again. Only those ``run`` still
+    claims: a run whose claim was taken over leaves its items to the run that took it."""
+    with Session(engine) as session:
+        chosen = select(HeldNotice).where(col(HeldNotice.id).in_(ids), col(HeldNotice.claimed_by) == run)
+        for row in session.exec(chosen).all():
             row.sent_at = at
             session.add(row)
         session.commit()

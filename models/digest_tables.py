@@ -45,3 +45,7 @@ class HeldNotice(SQLModel, table=True):
     held_at: datetime = Field(sa_column=_when())
     sent_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     """When a digest carrying it was sent; none while it waits."""
+    claimed_by: str | None = Field(default=None, max_length=32)
+    """The digest run mailing it now (`infra.digests.claim`): no other run mails it meanwhile."""
+    claimed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    """When that run claimed it: a claim older than `models.digests.CLAIM_LEASE` is taken again."""

@@ -38,6 +38,11 @@ DIGEST_SCHEDULE = "bpo-digests"
 """The id of the Temporal Schedule that sends the digests, every hour on the hour."""
 DEFAULT_HOUR = 8
 DEFAULT_ZONE = "UTC"
+CLAIM_LEASE = timedelta(minutes=30)
+"""How long a digest run's claim on the items it mails holds off every other run. Longer than
+the activity's ``start_to_close_timeout`` (`workflows.digests.SEND_TIMEOUT`): a retried run finds
+the first run's claim still standing while the first may still be mailing; a claim whose run died
+is taken again once it is this old."""
 
 
 class DigestChoice(Message):
@@ -69,6 +74,15 @@ def last_slot(now: datetime, hour: int, zone: str) -> datetime:
     if slot > local:
         slot = datetime.combine(local.date() - timedelta(days=1), time(hour), tzinfo=tz)
     return slot
+
+
+def next_slot(now: datetime, hour: int, zone: str) -> datetime:
+    """The first moment after ``now`` that is ``hour`` o'clock in ``zone``: when the person's next
+    digest goes (a gate due before then cannot wait for it)."""
+    slot = last_slot(now, hour, zone)
+    # A day on from the latest slot, read again on the local clock: a change to or from summer
+    # time between them moves the slot by the hour, not the digest's hour.
+    return datetime.combine(slot.date() + timedelta(days=1), time(hour), tzinfo=slot.tzinfo)
 
 
 class DigestRun(Message):

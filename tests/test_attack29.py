@@ -51,12 +51,6 @@ async def test_an_escalation_whose_subject_carries_a_line_break_from_the_plan_st
     assert "escalation" in str(mail["Subject"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack29 B: an approval request whose gate falls due before the person's next digest is "
-    "held for the digest (models.digests.DIGESTIBLE holds every approval_requested, whatever its "
-    "due), so it reaches the approver only after the gate is late",
-)
 async def test_an_approval_request_due_before_the_next_digest_is_mailed_at_once(engine):
     now = datetime.now(UTC)
     # The digest hour is this hour: the next digest is about a day away; the gate is due in two hours.
@@ -87,13 +81,6 @@ class SlowMailer:
         return "250 OK"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack29 C: a digest run reads who is due, mails, and only then marks the items sent, with "
-    "no claim in between; a second run while the first still mails (the send_digests activity retried "
-    "after its 10-minute start_to_close while its thread still runs, no heartbeat) mails the same "
-    "digest again",
-)
 def test_two_digest_runs_at_once_send_a_persons_digest_once(engine):
     choose(engine, LI.email or "", DigestChoice(mode="daily", hour=8, zone="UTC"), "web-link")
     assert hold(engine, request(), [LI]) == [LI]

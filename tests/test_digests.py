@@ -33,18 +33,19 @@ from infra.audit import read_chain, read_trail
 from infra.binaries import find_binary
 from infra.db import make_engine
 from infra.digest_schedule import ensure_digest_schedule, schedule_id
-from infra.digests import choice_of, choose, hold
+from infra.digests import choice_of, choose, claim, hold
 from infra.links import mint_link
 from infra.settings import Settings
 from infra.transport import Transport
 from models.deliveries import Delivery, Flush, Notice
 from models.digest_tables import HeldNotice
-from models.digests import DigestChoice, DigestsSent, last_slot
+from models.digests import CLAIM_LEASE, DigestChoice, DigestsSent, last_slot, next_slot
 from models.plan import EmailChannel, Plan
 from tests.receivers import smtp_receiver
 from tests.test_cli_json import bpo  # noqa: F401 - the fixture
 from tests.test_mail import LI, RAJ, WEB, parts, request
 from tests.web_client import csrf_of, text_of
+from workflows.digests import SEND_TIMEOUT
 
 CHANNEL = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
 DAILY = DigestChoice(mode="daily", hour=8, zone="UTC")
@@ -126,6 +127,50 @@ def test_the_digest_tables_come_with_their_own_migration_and_go_with_it(tmp_path
         assert {"digest_item", "digest_preference"} <= set(sa.inspect(connection).get_table_names())
         command.downgrade(config, "0007_slack_links")
         assert not {"digest_item", "digest_preference"} & set(sa.inspect(connection).get_table_names())
+
+
+def test_the_next_digest_is_a_day_after_the_latest_on_the_persons_own_clock():
+    # 08:30 in Berlin on the Saturday before summer time: the next 08:00 comes 22.5 hours later.
+    now = datetime(2027, 3, 27, 7, 30, tzinfo=UTC)
+    assert next_slot(now, 8, "Europe/Berlin") == datetime(2027, 3, 28, 6, 0, tzinfo=UTC)
+    assert next_slot(now, 8, "UTC") == datetime(2027, 3, 27, 8, 0, tzinfo=UTC)
+
+
+def test_a_claim_holds_off_another_run_until_its_lease_runs_out(engine):
+    assert CLAIM_LEASE > SEND_TIMEOUT, "a retried run must find the first run's claim still standing"
+    choose(engine, LI.email or "", DAILY, "web-link")
+    assert hold(engine, request(), [LI]) == [LI]
+    with Session(engine) as session:
+        ids = [i.id for i in session.exec(select(HeldNotice)).all()]
+    now = datetime.now(UTC)
+    assert [i.id for i in claim(engine, ids, "first", now)] == ids
+    assert claim(engine, ids, "second", now + timedelta(minutes=1)) == [], "claimed by a run still mailing"
+    later = now + CLAIM_LEASE + timedelta(minutes=1)  # the first run died without a word
+    assert [i.id for i in claim(engine, ids, "second", later)] == ids
+
+
+def test_the_digest_claims_come_with_their_own_migration_and_go_with_it(tmp_path: Path):
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from infra.db import MIGRATIONS
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+
+    def columns(connection: Any) -> set[str]:
+        return {c["name"] for c in sa.inspect(connection).get_columns("digest_item")}
+
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008_digests")
+        assert "claimed_by" not in columns(connection)
+        command.upgrade(config, "0009_digest_claims")
+        assert {"claimed_by", "claimed_at"} <= columns(connection)
+        command.downgrade(config, "0008_digests")
+        assert not {"claimed_by", "claimed_at"} & columns(connection)
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 
-from bench.run import COMPACT, gather_limited, pct, rss_mb
+from bench.run import COMPACT, gather_limited, rss_mb
+from bench.script import pct
 from bpo.api import start_transition
 from infra.db import make_engine
 from infra.links import mint_link

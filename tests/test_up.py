@@ -72,7 +72,7 @@ def test_bpo_up_serves_the_web_app_in_development_mode_with_the_demo_waiting_on_
     finally:
         up.send_signal(signal.SIGINT)
         try:
-            up.wait(timeout=40)
+            up.wait(timeout=90)  # bpo up gives each of its processes up to 15 s to stop
         except subprocess.TimeoutExpired:
             up.kill()
         log.close()

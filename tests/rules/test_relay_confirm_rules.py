@@ -8,8 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from models.commands import Approve, Pause, Resume
+from models.messages import StartTransition
 from models.plan_loader import load_plan
 from models.program import MAX_RELAYS_KEPT, RELAYS_KEPT, ProgramLink, RelayAsk, relay_key, relayed
 from models.signing import Signer, new_key_pair
@@ -17,7 +19,7 @@ from models.workstreams import workstream_plan
 from tests.rules.sim import DANA, LI, START, Run
 from workflows.rules import Machine, RefusalKind, Refused
 from workflows.rules.program import MAX_RELAYS_WAITING, confirms, record_relay, relay_arrived, relay_decided
-from workflows.rules.versions import RELAY_CONFIRMED, RELAY_REMEMBERED
+from workflows.rules.versions import RELAY_CONFIRMED, RELAY_REMEMBERED, every_change
 
 PROGRAM = load_plan(Path(__file__).resolve().parents[2] / "examples" / "program-plan.yaml", env={}).plan
 
@@ -113,6 +115,13 @@ def test_a_workstream_never_takes_again_a_relay_it_left_or_refused():
     email.apply_relayed(forged, START)  # refused (not signed), as the workflow does once confirmed
     email.apply_relayed(signed(Pause(by=LI, reason="freeze", request_id="pause-1")), START)
     assert email.state.state == "paused" and email.state.program_paused
+
+    # The next run, as continue-as-new carries the state: the relays decided on come with it.
+    carried = StartTransition(id="acme/email", plan=email.plan, state=email.state)
+    payload = pydantic_data_converter.payload_converter.to_payloads([carried])[0]
+    start = pydantic_data_converter.payload_converter.from_payload(payload, StartTransition)
+    assert start.state is not None
+    email = Machine(start.plan, start.state, every_change)
 
     for copy in (left, forged):  # sent again while it would now apply: refused as a repeat
         with pytest.raises(Refused) as repeat:

@@ -170,6 +170,11 @@ def test_a_workstream_refuses_an_unsigned_relay_as_it_comes_and_a_relay_it_never
     untrusted = other.sign("acme", Pause(by=LI, reason="x", request_id="p-2"), "run-of-acme", START)
     with pytest.raises(Refused):
         relay_arrived(email, relayed("pause", untrusted))
+    # The program's own command, signed before this workstream started: in the plan it started with.
+    older = signer.sign("acme", Pause(by=LI, reason="x", request_id="p-0"), "run-of-acme", START - timedelta(hours=1))
+    with pytest.raises(Refused) as before:
+        relay_arrived(email, relayed("pause", older))
+    assert before.value.kind == RefusalKind.REFUSED_BEFORE
     assert email.state.relays_in == [genuine]
     with pytest.raises(Refused) as approve:
         relay_arrived(email, relayed("approve", Approve(gate="contract_signed", by=DANA)))

@@ -248,8 +248,9 @@ MAX_UNSIGNED_RELAYS_WAITING = 20
 MAX_RELAYS_WAITING = MAX_RELAYS_KEPT
 """The most relays a workstream holds while it asks its program about them. Only a relay signed by
 a key the workstream trusts, for its program, is held, and never one it decided on already: so
-whoever floods the signal can hold no more than the program's own signed commands not yet decided
-here, which the program's record (`MAX_RELAYS_KEPT`) bounds as well. Each is asked about in turn."""
+whoever floods the signal can hold no more than the program's own signed commands since this
+workstream started that it has not decided on yet: the program's own rate, one person's command at
+a time, far below this. Each is asked about in turn, and then remembered (`relay_decided`)."""
 
 
 def relay_arrived(m: Recorder, relay: Relayed) -> None:
@@ -271,8 +272,10 @@ def relay_arrived(m: Recorder, relay: Relayed) -> None:
         return
     link = m.state.program
     assert link is not None
-    if remembered and m.state.trusted_keys:  # as `apply_relayed` checks it: the program's id and run family
-        check_signed(m, command, origin=(link.program, link.program_run))
+    if remembered:  # as `apply_relayed` checks them: signed for the program, since this one started
+        if m.state.trusted_keys:
+            check_signed(m, command, origin=(link.program, link.program_run))
+        check_relay_time(m, command)
     if len(m.state.relays_in) >= (MAX_RELAYS_WAITING if remembered else MAX_UNSIGNED_RELAYS_WAITING):
         raise Refused(
             f"{len(m.state.relays_in)} relays already wait for this workstream's program to confirm them",

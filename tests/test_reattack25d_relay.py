@@ -6,7 +6,10 @@ remembers a relayed request id only once it applied it. A relay the workstream n
 neither side as spent: whoever reaches Temporal's port copies it from the program's trail and
 sends it again once it would apply, and the program confirms it. Here a program's resume, left
 as it was while the workstream was paused on its own, later resumes the workstream while the
-program is paused again. The time-skipping server, the real worker."""
+program is paused again. The time-skipping server, the real worker.
+
+Since ``relay-remembered-2026-12`` a workstream remembers every relay it decided on (a copy sent
+later is refused as a repeat) and holds only relays signed for its program by a key it trusts."""
 
 from __future__ import annotations
 

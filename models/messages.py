@@ -353,6 +353,10 @@ class TransitionState(Message):
     the workstreams they went to: what its workstreams confirm a relay against."""
     relays_in: list[Relayed] = []
     """A workstream's relays received, waiting for its program to confirm it sent them."""
+    relays_decided: dict[str, datetime] = {}
+    """A workstream's relays it took a decision on (applied, left as they were, or refused), by
+    their key as its program records it (`models.program.relay_key`) -> when: a copy sent later
+    is refused as a repeat (`workflows.rules.program`)."""
 
 
 # --- what it sends out ---------------------------------------------------------------------

@@ -6,15 +6,16 @@ remembers a relayed request id only once it applied it. A relay the workstream n
 neither side as spent: whoever reaches Temporal's port copies it from the program's trail and
 sends it again once it would apply, and the program confirms it. Here a program's resume, left
 as it was while the workstream was paused on its own, later resumes the workstream while the
-program is paused again. The time-skipping server, the real worker."""
+program is paused again. The time-skipping server, the real worker.
+
+Since ``relay-remembered-2026-12`` a workstream remembers every relay it decided on (a copy sent
+later is refused as a repeat) and holds only relays signed for its program by a key it trusts."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 import uuid
-
-import pytest
 
 from bpo.api import send, start_transition
 from infra.audit import trail_of
@@ -41,10 +42,6 @@ async def _trail_says(settings, workflow_id: str, words: str) -> None:
     raise AssertionError(f"never on {workflow_id}'s trail: {words}; {_reasons(settings, workflow_id)}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reattack25d: a relay a workstream noted and left is confirmed by its program later and taken then",
-)
 async def test_a_program_resume_the_workstream_left_resumes_it_later_while_its_program_is_paused(env, worker, settings):
     private, public = new_key_pair()
     signer = Signer(private)
@@ -101,10 +98,6 @@ async def test_a_program_resume_the_workstream_left_resumes_it_later_while_its_p
     assert status.state == "paused", "a resume the workstream left earlier resumed it while its program is paused"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reattack25d: unsigned relays keep a workstream's 20 places full and its program's own relay is dropped",
-)
 async def test_a_flood_of_unsigned_relays_makes_a_workstream_drop_its_programs_pause(env, worker, settings):
     private, public = new_key_pair()
     signer = Signer(private)
@@ -144,15 +137,18 @@ async def test_a_flood_of_unsigned_relays_makes_a_workstream_drop_its_programs_p
         await asyncio.sleep(1)
         # The program's sponsor pauses the program, signed: the relay to email is its own.
         await signed(tid, Pause(by=LI, reason="client freeze over year end"))
-        await _trail_says(settings, email, "relays already wait")
+        assert (await program.status()).state == "paused"
+        # Email follows its program while the flood goes on, and its program hears of it.
+        status = await stream.status()
+        deadline = time.monotonic() + 30
+        while status.state != "paused" and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            status = await stream.status()
+        assert status.state == "paused", "the program's own pause never reached email"
+        await until(program, lambda s: lane(s, "email")[0] == "paused", "email reports its pause to its program")
     finally:
         flooding = False
         await flooder
-    assert (await program.status()).state == "paused"
-    # The flood is over; email should follow its program.
-    status = await stream.status()
-    deadline = time.monotonic() + 30
-    while status.state != "paused" and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-        status = await stream.status()
-    assert status.state == "paused", "the program's own pause never reached email"
+    # The unsigned relays were refused as they came, never held.
+    assert any("not signed by a trusted key" in r for r in _reasons(settings, email))
+    assert not any("already wait" in r for r in _reasons(settings, email))

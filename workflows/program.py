@@ -37,8 +37,15 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.workstreams import phases_of, workstream_id, workstream_plan
     from workflows.rules import Machine, RefusalKind, Refused
-    from workflows.rules.program import confirms, due_to_start, relay_arrived, relayed_command, report
-    from workflows.rules.versions import RELAY_CONFIRMED
+    from workflows.rules.program import (
+        confirms,
+        due_to_start,
+        relay_arrived,
+        relay_decided,
+        relayed_command,
+        report,
+    )
+    from workflows.rules.versions import RELAY_CONFIRMED, RELAY_REMEMBERED
     from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROGRAM, SA_PROVIDER, SA_STATE
 
 READ_TIMEOUT = timedelta(seconds=30)
@@ -71,8 +78,7 @@ class Streams:
             self.busy = True
             try:
                 if self.machine.state.program is not None:
-                    while self.machine.state.relays_in:
-                        await self._confirm(self.machine.state.relays_in[0])
+                    await self._confirm_held()
                     if self._report() != self.last:
                         await self._send_report()
                 else:
@@ -152,6 +158,19 @@ class Streams:
             except Exception as error:  # it ended meanwhile: nothing left to tell it
                 workflow.logger.info("relay_not_delivered", extra={"workstream": target, "error": str(error)})
 
+    async def _confirm_held(self) -> None:
+        """Ask about the relays held when this round began; those coming meanwhile wait for the
+        next round, after the report, so a flooded queue never holds the report back."""
+        m = self.machine
+        if not m.state.relays_in:
+            return
+        if not m.changed(RELAY_REMEMBERED):  # as before: every relay, however many keep coming
+            while m.state.relays_in:
+                await self._confirm(m.state.relays_in[0])
+            return
+        for _ in range(len(m.state.relays_in)):
+            await self._confirm(m.state.relays_in[0])
+
     async def _confirm(self, relay: Relayed) -> None:
         """Take a relay held since it came once this workstream's own program (the one that
         started it, never one the signal names) says it relayed it here; refuse it otherwise."""
@@ -167,6 +186,7 @@ class Streams:
         if answer.confirmed:
             m.apply_relayed(relay, now)
             return
+        relay_decided(m, relay, now)  # refused: a copy sent later is refused as a repeat
         command = relayed_command(m, relay)  # it was one when it came
         reason = f"{relay.update}: {answer.reason or 'its program did not relay it here'}; not taken"
         m.refused_signal(RELAY_SIGNAL, command, reason, RefusalKind.REPLAYED, now)

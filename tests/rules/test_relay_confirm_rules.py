@@ -8,16 +8,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
 
-from models.commands import Approve, Pause
+from models.commands import Approve, Pause, Resume
+from models.messages import StartTransition
 from models.plan_loader import load_plan
 from models.program import MAX_RELAYS_KEPT, RELAYS_KEPT, ProgramLink, RelayAsk, relay_key, relayed
 from models.signing import Signer, new_key_pair
 from models.workstreams import workstream_plan
 from tests.rules.sim import DANA, LI, START, Run
 from workflows.rules import Machine, RefusalKind, Refused
-from workflows.rules.program import MAX_RELAYS_WAITING, confirms, record_relay, relay_arrived
-from workflows.rules.versions import RELAY_CONFIRMED
+from workflows.rules.program import MAX_RELAYS_WAITING, confirms, record_relay, relay_arrived, relay_decided
+from workflows.rules.versions import RELAY_CONFIRMED, RELAY_REMEMBERED, every_change
 
 PROGRAM = load_plan(Path(__file__).resolve().parents[2] / "examples" / "program-plan.yaml", env={}).plan
 
@@ -68,7 +70,9 @@ def test_a_program_forgets_its_relays_after_thirty_days_or_past_the_newest_five_
 
     for i in range(MAX_RELAYS_KEPT + 5):
         record_relay(m, relayed("pause", Pause(by=LI, reason="x", request_id=f"r-{i}"), ["t-1/email"]), later)
-    assert len(m.state.relays_sent) == MAX_RELAYS_KEPT and m.state.relays_sent[-1].key == f"pause:r-{MAX_RELAYS_KEPT + 4}"
+    assert (
+        len(m.state.relays_sent) == MAX_RELAYS_KEPT and m.state.relays_sent[-1].key == f"pause:r-{MAX_RELAYS_KEPT + 4}"
+    )
 
 
 def workstream(signer: Signer) -> Machine:
@@ -91,18 +95,87 @@ def test_a_workstream_holds_a_relay_once_until_its_program_confirms_it_and_drops
     email.state.relays_in = []  # confirmed: the workflow takes it
     email.apply_relayed(relay, START)
     assert email.state.state == "paused"
-    relay_arrived(email, relay)  # a repeat of one taken: nothing to ask
+    with pytest.raises(Refused) as repeat:  # a repeat of one taken: refused, nothing to ask
+        relay_arrived(email, relay)
+    assert repeat.value.kind == RefusalKind.REPLAYED and "repeat" in str(repeat.value)
     assert email.state.relays_in == []
 
 
-def test_a_workstream_refuses_a_flood_of_relays_and_a_relay_it_never_takes():
+def test_a_workstream_never_takes_again_a_relay_it_left_or_refused():
     signer = Signer(new_key_pair()[0])
     email = workstream(signer)
-    for i in range(MAX_RELAYS_WAITING):
-        relay_arrived(email, relayed("pause", Pause(by=LI, reason="x", request_id=f"r-{i}")))
-    with pytest.raises(Refused) as flood:
-        relay_arrived(email, relayed("pause", Pause(by=LI, reason="x", request_id="one-more")))
-    assert "already wait" in str(flood.value)
+
+    def signed(command, at=START):
+        return relayed(command.update, signer.sign("acme", command, "run-of-acme", at))
+
+    left = signed(Resume(by=LI, reason="lifted", request_id="resume-1"))  # not paused by its program
+    email.apply_relayed(left, START)
+    assert email.state.state == "running"
+    forged = relayed("pause", Pause(by=LI, reason="freeze", request_id="pause-9"))
+    email.apply_relayed(forged, START)  # refused (not signed), as the workflow does once confirmed
+    email.apply_relayed(signed(Pause(by=LI, reason="freeze", request_id="pause-1")), START)
+    assert email.state.state == "paused" and email.state.program_paused
+
+    # The next run, as continue-as-new carries the state: the relays decided on come with it.
+    carried = StartTransition(id="acme/email", plan=email.plan, state=email.state)
+    payload = pydantic_data_converter.payload_converter.to_payloads([carried])[0]
+    start = pydantic_data_converter.payload_converter.from_payload(payload, StartTransition)
+    assert start.state is not None
+    email = Machine(start.plan, start.state, every_change)
+
+    for copy in (left, forged):  # sent again while it would now apply: refused as a repeat
+        with pytest.raises(Refused) as repeat:
+            relay_arrived(email, copy)
+        assert repeat.value.kind == RefusalKind.REPLAYED
+    assert email.state.relays_in == [] and email.state.state == "paused"
+
+
+def test_a_workstream_remembers_the_relays_it_decided_on_as_long_as_its_program_keeps_them():
+    signer = Signer(new_key_pair()[0])
+    email = workstream(signer)
+    old = relayed("resume", signer.sign("acme", Resume(by=LI, reason="x", request_id="old"), "run-of-acme", START))
+    relay_decided(email, old, START)
+    for i in range(MAX_RELAYS_KEPT):
+        relay_decided(email, relayed("resume", Resume(by=LI, reason="x", request_id=f"r-{i}")), START)
+    assert relay_key(old) in email.state.relays_decided  # more than its program keeps, within 30 days
+    later = START + RELAYS_KEPT + timedelta(minutes=1)
+    relay_decided(email, relayed("resume", Resume(by=LI, reason="x", request_id="new")), later)
+    assert list(email.state.relays_decided) == ["resume:new"]  # its program forgot the others first
+
+    unchanged = Machine.start(
+        workstream_plan(PROGRAM, "email"),
+        "acme/email",
+        START,
+        trusted_keys=[signer.public_key],
+        first_run_id="run-of-email",
+        link=ProgramLink(program="acme", key="email", program_run="run-of-acme"),
+        patched=lambda change: change != RELAY_REMEMBERED,
+    )
+    unchanged.apply_relayed(old, START)  # left as it is, and not remembered: as before the change
+    assert unchanged.state.relays_decided == {}
+
+
+def test_a_workstream_refuses_an_unsigned_relay_as_it_comes_and_a_relay_it_never_takes():
+    signer = Signer(new_key_pair()[0])
+    email = workstream(signer)
+    for i in range(MAX_RELAYS_WAITING + 5):  # unsigned: refused, never held
+        with pytest.raises(Refused) as unsigned:
+            relay_arrived(email, relayed("pause", Pause(by=LI, reason="x", request_id=f"r-{i}")))
+        assert unsigned.value.kind == RefusalKind.NOT_SIGNED
+    assert email.state.relays_in == []
+    genuine = relayed("pause", signer.sign("acme", Pause(by=LI, reason="x", request_id="p-1"), "run-of-acme", START))
+    relay_arrived(email, genuine)
+    assert email.state.relays_in == [genuine]
+    other = Signer(new_key_pair()[0])  # a key this workstream does not trust
+    untrusted = other.sign("acme", Pause(by=LI, reason="x", request_id="p-2"), "run-of-acme", START)
+    with pytest.raises(Refused):
+        relay_arrived(email, relayed("pause", untrusted))
+    # The program's own command, signed before this workstream started: in the plan it started with.
+    older = signer.sign("acme", Pause(by=LI, reason="x", request_id="p-0"), "run-of-acme", START - timedelta(hours=1))
+    with pytest.raises(Refused) as before:
+        relay_arrived(email, relayed("pause", older))
+    assert before.value.kind == RefusalKind.REFUSED_BEFORE
+    assert email.state.relays_in == [genuine]
     with pytest.raises(Refused) as approve:
         relay_arrived(email, relayed("approve", Approve(gate="contract_signed", by=DANA)))
     assert approve.value.kind == RefusalKind.UNKNOWN_COMMAND

@@ -212,6 +212,7 @@ class Machine(Recorder):
         command = program.relayed_command(self, relay)
         if self.is_repeat(command):
             return
+        program.relay_decided(self, relay, now)  # taken, left or refused: never taken again
         if not program.takes_relay(self, command, now):
             return
         link = self.state.program

@@ -31,12 +31,13 @@ from models.program import (
 )
 from models.status import WorkstreamStatus
 from models.workstreams import phases_of, start_phase, workstream_id
+from workflows.rules.checks import check_signed
 from workflows.rules.clock import View, is_done
 from workflows.rules.outbox import Recorder
 from workflows.rules.phases import HEALTH_ORDER, raise_health
 from workflows.rules.refusals import RefusalKind, Refused
 from workflows.rules.replays import is_repeat
-from workflows.rules.versions import RELAY_CONFIRMED
+from workflows.rules.versions import RELAY_CONFIRMED, RELAY_REMEMBERED
 
 LIVE = ("running", "paused")
 """States of a workstream whose own rules run (or will, once resumed)."""
@@ -242,25 +243,63 @@ def relayed_command(v: View, relay: Relayed) -> Command:
     return command_type.model_validate(relay.command)
 
 
-MAX_RELAYS_WAITING = 20
-"""The most relays a workstream holds while it asks its program about them: a program relays a
-person's commands one at a time, so more are a flood from elsewhere."""
+MAX_UNSIGNED_RELAYS_WAITING = 20
+"""Before `RELAY_REMEMBERED`: the most relays held, signed or not."""
+MAX_RELAYS_WAITING = MAX_RELAYS_KEPT
+"""The most relays a workstream holds while it asks its program about them. Only a relay signed by
+a key the workstream trusts, for its program, is held, and never one it decided on already: so
+whoever floods the signal can hold no more than the program's own signed commands since this
+workstream started that it has not decided on yet: the program's own rate, one person's command at
+a time, far below this. Each is asked about in turn, and then remembered (`relay_decided`)."""
 
 
 def relay_arrived(m: Recorder, relay: Relayed) -> None:
     """Hold a relay until this workstream's program confirms it sent it (`workflows.program`): the
-    signal itself may come from anyone who reaches Temporal. A repeat, or one held already, is
-    dropped; a `Refused` says why one is not a relay this workstream takes at all."""
+    signal itself may come from anyone who reaches Temporal, so only one signed for the program by
+    a key this workstream trusts waits. One held already is dropped; a `Refused` says why one is
+    not taken at all: not a relay, not signed, or one decided on here already (a repeat)."""
     command = relayed_command(m, relay)
     key = relay_key(relay)
+    remembered = m.changed(RELAY_REMEMBERED)
+    decided = m.state.relays_decided.get(key) if remembered else None
+    if decided is not None:
+        raise Refused(
+            f"a repeat of a relay this workstream decided on at {decided:%Y-%m-%d %H:%M:%S} UTC; "
+            "a relay is taken once: its program's sponsor sends the command anew",
+            RefusalKind.REPLAYED,
+        )
     if is_repeat(m, command) or any(relay_key(r) == key for r in m.state.relays_in):
         return
-    if len(m.state.relays_in) >= MAX_RELAYS_WAITING:
+    link = m.state.program
+    assert link is not None
+    if remembered:  # as `apply_relayed` checks them: signed for the program, since this one started
+        if m.state.trusted_keys:
+            check_signed(m, command, origin=(link.program, link.program_run))
+        check_relay_time(m, command)
+    if len(m.state.relays_in) >= (MAX_RELAYS_WAITING if remembered else MAX_UNSIGNED_RELAYS_WAITING):
         raise Refused(
-            f"{MAX_RELAYS_WAITING} relays already wait for this workstream's program to confirm them",
+            f"{len(m.state.relays_in)} relays already wait for this workstream's program to confirm them",
             RefusalKind.BAD_INPUT,
         )
     m.state.relays_in = [*m.state.relays_in, relay]
+
+
+def relay_decided(m: Recorder, relay: Relayed, now: datetime) -> None:
+    """Remember that this workstream decided on ``relay`` (applied it, left it as it was, or
+    refused it), by its key as the program records it: a copy sent later is refused as a repeat
+    (`relay_arrived`). Kept for `RELAYS_KEPT` after the decision (the program keeps its record as
+    long from the relay's sending, which came first), the newest `MAX_RELAYS_DECIDED` at most,
+    carried across continue-as-new with the state."""
+    if not m.changed(RELAY_REMEMBERED):
+        return
+    kept = {k: at for k, at in m.state.relays_decided.items() if at >= now - RELAYS_KEPT}
+    kept[relay_key(relay)] = now
+    m.state.relays_decided = dict(sorted(kept.items(), key=lambda item: item[1])[-MAX_RELAYS_DECIDED:])
+
+
+MAX_RELAYS_DECIDED = 4 * MAX_RELAYS_KEPT
+"""The most relays a workstream remembers deciding on: more than its program keeps records of
+(`MAX_RELAYS_KEPT`), so every relay the program would still confirm is remembered here."""
 
 
 def statuses(v: View) -> list[WorkstreamStatus]:

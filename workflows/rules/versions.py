@@ -139,6 +139,14 @@ business case: the costs carry no currency of their own, so they would be counte
 (40,000 EUR read as 40,000 USD). Refused on the proposal, and on the approval of one proposed
 before the first cost. Asked of every proposal and amendment decision, so every history records it."""
 
+RELAY_REMEMBERED = "relay-remembered-2026-12"
+"""A workstream holds a relay for its program's confirmation only if it is signed for its program
+by a key it trusts (a flood of unsigned ones is refused as it comes, and never crowds out the
+program's own), and remembers every relay it decided on (applied, left as it was, or refused)
+for as long as its program keeps the record, so a copy sent later is refused as a repeat; its
+report to its program goes out between relays held, never after a queue that keeps filling.
+Asked on its own."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one
@@ -207,6 +215,7 @@ CHANGES = (
     NOTICE_FACTS,
     RELAY_CONFIRMED,
     AMENDMENT_KEEPS_CURRENCY,
+    RELAY_REMEMBERED,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""

@@ -44,19 +44,22 @@ FORGED = {"period": "2026-W49", "values": {"csat": 99}, "feed": "warehouse", "fo
 
 
 @contextmanager
-def forging_hook(url: str, tid: str) -> Iterator[tuple[str, threading.Event, list[Any]]]:
+def forging_hook(url: str, tid: str, fails: bool = False) -> Iterator[tuple[str, threading.Event, list[Any]]]:
     """A webhook receiver that, once armed, has the database administrator chain a forged feed
-    reading at the tail of ``tid``'s trail while the flush waits for its answer, then answers."""
+    reading at the tail of ``tid``'s trail while the flush waits for its answer, then answers
+    (500 when it ``fails``: the flush writes no sent row; later tries, 204)."""
     armed = threading.Event()
     forged: list[Any] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server interface
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            failing = False
             if armed.is_set() and not forged:
                 append(url, tid, "kpi_reading", actor=LI, via="feed", detail=FORGED)
                 forged.append(body.get("kind"))
-            self.send_response(204)
+                failing = fails
+            self.send_response(500 if failing else 204)
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:
@@ -66,32 +69,51 @@ def forging_hook(url: str, tid: str) -> Iterator[tuple[str, threading.Event, lis
         yield f"{base}/hooks/bpo", armed, forged
 
 
-@pytest.mark.e2e
-def test_a_row_chained_while_a_flush_delivers_is_not_taken_for_the_transitions_own(tmp_path: Path):
+def forged_during_a_delivery(
+    tmp_path: Path, tid: str, fails: bool, log_channel: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """A signed pause whose notice reaches the forging webhook; `bpo audit --verify` once no
+    flush is under way any more."""
     private, _ = new_key_pair()
-    tid = "window"
     url = f"sqlite:///{tmp_path / 'audit.db'}"
-    with forging_hook(url, tid) as (hook, armed, forged):
+    with forging_hook(url, tid, fails) as (hook, armed, forged):
         s = Stack(tmp_path, {"BPO_SIGNING_KEY": private, "BPO_WEBHOOK_URL": hook})
         s.start_server()
         s.start_worker()
         try:
-            s.ok("start", str(short_plan(tmp_path)), "--id", tid)
+            plan = short_plan(tmp_path)
+            if not log_channel:  # the plan author's channels: a webhook, no log line
+                plan.write_text(plan.read_text().replace("  - kind: log\n", ""))
+            s.ok("start", str(plan), "--id", tid)
             s.verified(tid)  # its first flushes settle
             armed.set()
             # A legitimate, signed decision whose turn notifies the plan's channels.
             s.ok("pause", tid, "--by", DANA, "--reason", "client holiday")
-            deadline = time.monotonic() + 60
-            while not forged:
-                assert time.monotonic() < deadline, "no notice reached the webhook"
-                time.sleep(0.5)
+            assert wait_until(lambda: forged, 60), "no notice reached the webhook"
             with Session(make_engine(url)) as session:
                 kinds = [r.kind for r in read_chain(tid, session=session) if (r.detail or {}).get("forged")]
             assert kinds == ["kpi_reading"]  # the forged reading is in the trail
-            after = s.bpo("audit", tid, "--verify")
-            assert after.returncode == 1, after.stdout + after.stderr
+            deadline = time.monotonic() + 90  # exit 3 while a flush is under way; then its verdict
+            while (after := s.bpo("audit", tid, "--verify")).returncode == 3 and time.monotonic() < deadline:
+                time.sleep(1)
+            return after
         finally:
             s.stop()
+
+
+@pytest.mark.e2e
+def test_a_row_chained_while_a_flush_delivers_is_not_taken_for_the_transitions_own(tmp_path: Path):
+    after = forged_during_a_delivery(tmp_path, "window", fails=False)
+    assert after.returncode == 1, after.stdout + after.stderr
+
+
+@pytest.mark.e2e
+def test_a_row_chained_while_a_delivery_fails_is_not_covered_by_the_flushs_head(tmp_path: Path):
+    """Found on branch ``reattack25d``: a delivery that fails writes no sent row, and a plan with
+    no log channel writes no log rows at the end, so no later write of the flush shows the gap;
+    the flush's head read after its writes covered the row. Its head is its own last write's."""
+    after = forged_during_a_delivery(tmp_path, "failing", fails=True, log_channel=False)
+    assert after.returncode == 1, after.stdout + after.stderr
 
 
 @pytest.mark.e2e

@@ -131,6 +131,7 @@ async def test_a_flood_of_unsigned_relays_makes_a_workstream_drop_its_programs_p
                 for _ in range(25)
             ]
             await asyncio.gather(*(handle.signal(RELAY_SIGNAL, j) for j in junk))
+            await asyncio.sleep(0.2)  # more than the old 20 places a batch, without starving a loaded machine
 
     flooder = asyncio.create_task(flood())
     try:

@@ -28,6 +28,9 @@ def test_bpo_up_serves_the_web_app_in_development_mode_with_the_demo_waiting_on_
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        # As a shell starts a background job (`make run &`, nohup): SIGINT ignored. Ctrl-C, sent
+        # below, must stop it all the same.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     base = f"http://127.0.0.1:{web_port}"
     try:

@@ -207,6 +207,17 @@ def _dev_mode(settings: Settings) -> bool:
     return not (settings.web_url or "").lower().startswith("https://")
 
 
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop `bpo up` and what it runs, even when it was started with SIGINT
+    ignored (a shell's background job, nohup): Python then leaves SIGINT alone."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     """Server, worker, web app and the demo transition, until Ctrl-C: what runs where first, then
     a line per event a person cares about; each process's structured log goes to ``.data/logs/``."""
@@ -216,6 +227,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
     from bpo.server import wait_for_server
     from infra.guard import LOOPBACK
 
+    stop_on_signals()
     bpo = [sys.executable, "-m", "starter"]
     web = f"http://localhost:{args.web_port}"
     # The demo plan's channels post to ${BPO_WEBHOOK_URL} and mail through BPO_SMTP_URL: unless

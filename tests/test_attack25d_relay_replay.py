@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
-from bpo.api import send, start_transition
 from infra.audit import trail_of
 from infra.db import make_engine
-from models.commands import Approve, ChangeRoster, RecordReadings, Tick
+from models.commands import ChangeRoster, RecordReadings, Tick
 from models.plan import Person
 from models.program import RELAY_SIGNAL, Relayed
-from models.signing import Signer, new_key_pair
-from tests.driver import Driver
 from tests.stack import DANA, EVE, LI
-from tests.test_workstreams import GOOD, lane, program_plan, until
+from tests.test_workstreams import GOOD, lane, signed_program, until
 
 LI_ENTRY = Person(id=LI, name="Li Chen", org="client", roles=["program_manager", "point_of_contact"])
 
@@ -35,23 +31,7 @@ async def roster(env, workflow_id: str) -> dict[str, list[str]]:
 
 
 async def test_a_revoked_program_grant_relayed_to_a_workstream_started_after_is_refused(env, worker, settings):
-    private, public = new_key_pair()
-    signer = Signer(private)
-    tid = await start_transition(
-        env.client,
-        program_plan(),
-        task_queue=settings.task_queue,
-        transition_id=f"p-{uuid.uuid4().hex[:8]}",
-        trusted_keys=[public],
-        signer=signer,
-    )
-    program = Driver(env, env.client, tid)
-
-    async def signed(target: str, command):
-        return await send(env.client, target, command, signer, signed_at=await env.get_current_time())
-
-    await signed(tid, Approve(gate="contract_signed", by=DANA))
-    await until(program, lambda s: lane(s, "email")[0] == "running", "email starts")
+    tid, program, signed = await signed_program(env, settings)
     # The sponsor makes Li an executive sponsor, then takes it back: both signed, both relayed.
     grant = LI_ENTRY.model_copy(update={"roles": [*LI_ENTRY.roles, "executive_sponsor"]})
     await signed(tid, ChangeRoster(add=[grant], by=DANA))
@@ -80,6 +60,8 @@ async def test_a_revoked_program_grant_relayed_to_a_workstream_started_after_is_
     while not refused and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
         trail = trail_of(make_engine(settings.audit_url), chat)
-        refused = [r.detail["reason"] for r in trail if r.kind == "signal_refused" and "change_roster" in r.detail["reason"]]
+        refused = [
+            r.detail["reason"] for r in trail if r.kind == "signal_refused" and "change_roster" in r.detail["reason"]
+        ]
     assert refused and "not to this one" in refused[0], refused
     assert "executive_sponsor" not in (await roster(env, chat))[LI], "the revoked grant was applied again"

@@ -17,15 +17,13 @@ import asyncio
 import time
 import uuid
 
-from bpo.api import send, start_transition
 from infra.audit import trail_of
 from infra.db import make_engine
-from models.commands import Approve, Pause, Resume
+from models.commands import Pause, Resume
 from models.program import RELAY_SIGNAL, Relayed
-from models.signing import Signer, new_key_pair
 from tests.driver import Driver
-from tests.stack import DANA, LI
-from tests.test_workstreams import lane, program_plan, until
+from tests.stack import LI
+from tests.test_workstreams import lane, signed_program, until
 
 
 def _reasons(settings, workflow_id: str) -> list[str]:
@@ -43,25 +41,9 @@ async def _trail_says(settings, workflow_id: str, words: str) -> None:
 
 
 async def test_a_program_resume_the_workstream_left_resumes_it_later_while_its_program_is_paused(env, worker, settings):
-    private, public = new_key_pair()
-    signer = Signer(private)
-    tid = await start_transition(
-        env.client,
-        program_plan(),
-        task_queue=settings.task_queue,
-        transition_id=f"p-{uuid.uuid4().hex[:8]}",
-        trusted_keys=[public],
-        signer=signer,
-    )
-    program = Driver(env, env.client, tid)
+    tid, program, signed = await signed_program(env, settings)
     email = f"{tid}/email"
     stream = Driver(env, env.client, email)
-
-    async def signed(target: str, command):
-        return await send(env.client, target, command, signer, signed_at=await env.get_current_time())
-
-    await signed(tid, Approve(gate="contract_signed", by=DANA))
-    await until(program, lambda s: lane(s, "email")[0] == "running", "email starts")
 
     # Email is paused on its own; the program pauses and resumes meanwhile: both relays are noted
     # on email's trail and left as they are (email stays paused on its own).
@@ -99,25 +81,9 @@ async def test_a_program_resume_the_workstream_left_resumes_it_later_while_its_p
 
 
 async def test_a_flood_of_unsigned_relays_makes_a_workstream_drop_its_programs_pause(env, worker, settings):
-    private, public = new_key_pair()
-    signer = Signer(private)
-    tid = await start_transition(
-        env.client,
-        program_plan(),
-        task_queue=settings.task_queue,
-        transition_id=f"p-{uuid.uuid4().hex[:8]}",
-        trusted_keys=[public],
-        signer=signer,
-    )
-    program = Driver(env, env.client, tid)
+    tid, program, signed = await signed_program(env, settings)
     email = f"{tid}/email"
     stream = Driver(env, env.client, email)
-
-    async def signed(target: str, command):
-        return await send(env.client, target, command, signer, signed_at=await env.get_current_time())
-
-    await signed(tid, Approve(gate="contract_signed", by=DANA))
-    await until(program, lambda s: lane(s, "email")[0] == "running", "email starts")
 
     # Whoever reaches Temporal's port, with no key, keeps email's relays waiting for confirmation
     # full: each unsigned relay is held (up to 20) until email's program says it never sent it.

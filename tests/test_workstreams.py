@@ -6,18 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from bpo.api import BpoError
+from bpo.api import BpoError, send, start_transition
 from bpo.running import SANDBOX
-from models.commands import ChangeRoster, Pause, Resume
+from models.commands import Approve, ChangeRoster, Command, Pause, Resume
 from models.plan import Person, Plan
 from models.plan_loader import load_plan
+from models.signing import Signer, new_key_pair
 from models.status import TransitionStatus
 from tests.driver import Driver
 from tests.stack import DANA, EVE, LI, RAJ
@@ -45,6 +47,30 @@ async def until(driver: Driver, holds: Callable[[TransitionStatus], bool], what:
             return status
         await asyncio.sleep(0.05)
     raise AssertionError(f"never: {what}; last status: {status}")
+
+
+async def signed_program(env, settings) -> tuple[str, Driver, Callable[[str, Command], Awaitable[object]]]:
+    """A program of `program_plan` that trusts a key of its own, with email running (its contract
+    signed off): its id, its driver, and a way to send a command signed by that key to it or to
+    one of its workstreams."""
+    private, public = new_key_pair()
+    signer = Signer(private)
+    tid = await start_transition(
+        env.client,
+        program_plan(),
+        task_queue=settings.task_queue,
+        transition_id=f"p-{uuid.uuid4().hex[:8]}",
+        trusted_keys=[public],
+        signer=signer,
+    )
+    program = Driver(env, env.client, tid)
+
+    async def signed(target: str, command: Command) -> object:
+        return await send(env.client, target, command, signer, signed_at=await env.get_current_time())
+
+    await signed(tid, Approve(gate="contract_signed", by=DANA))
+    await until(program, lambda s: lane(s, "email")[0] == "running", "email starts")
+    return tid, program, signed
 
 
 def lane(status: TransitionStatus, key: str) -> tuple[str, str | None]:

@@ -20,7 +20,7 @@ from bpo.calendar import milestones
 from bpo.documents import render
 from bpo.render import who
 from bpo.report import DECISION_KINDS, kpi_chart_svg
-from infra.analytics_value import Latest, transition_value
+from infra.analytics_value import latest_readings, transition_value
 from models.audit_events import events_of
 from models.audit_events.base import Event
 from models.audit_events.decisions import Decision, Delegated, Escalated, RaidAdded, RaidClosed
@@ -92,11 +92,8 @@ def value_at_end(
     found = transition_value(
         status.id, then, facts_of(plan, status.started_at), live if live and live < end else None, end
     )
-    latest = Latest()
-    for event in then:
-        if isinstance(event, Readings):
-            latest.add(event)
-    objectives = [o.model_copy(update={"value": latest.values.get(o.kpi)}) if o.kpi else o for o in status.objectives]
+    latest = latest_readings(then)
+    objectives = [o.model_copy(update={"value": latest.get(o.kpi)}) if o.kpi else o for o in status.objectives]
     value = ValueStatus(kpis=found.kpis, savings=found.savings) if found else None
     return status.model_copy(update={"value": value, "objectives": objectives})
 

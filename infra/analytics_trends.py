@@ -7,24 +7,14 @@ up. Only transitions whose plan is known count: the plan names the provider and 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
+from infra.analytics_value import standing
 from models.analytics import KpiTrend, PlanFacts, SlaFacts, TrendPoint, median
 from models.audit_events.base import Event
-from models.audit_events.happenings import Readings
 
 TREND_KINDS = ("kpi_reading", "kpi_corrected")
 """The kinds of row the trends read."""
-
-
-def standing(events: Iterable[Event]) -> dict[str, tuple[str, dict[str, float]]]:
-    """Each period's month (of its first reading) and its standing values, by period label."""
-    periods: dict[str, tuple[str, dict[str, float]]] = {}
-    for e in events:
-        if isinstance(e, Readings) and e.period:
-            month, values = periods.get(e.period, (f"{e.at:%Y-%m}", {}))
-            periods[e.period] = (month, {**values, **e.values})
-    return periods
 
 
 def kpi_trends(trails: Mapping[str, list[Event]], facts: Mapping[str, PlanFacts]) -> list[KpiTrend]:

@@ -6,38 +6,38 @@ transition's end. The arithmetic is `models.value`'s, the same as each transitio
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from models.analytics import PlanFacts, TransitionValue
 from models.audit_events.base import Event
 from models.audit_events.decisions import Cancelled, CostRecorded
-from models.audit_events.happenings import KpiCorrected, Readings, Settled, TransitionCompleted
+from models.audit_events.happenings import Readings, Settled, TransitionCompleted
 from models.value import kpi_value, savings_of
 
 VALUE_KINDS = ("kpi_reading", "kpi_corrected", "settlement", "cost_recorded")
 """The kinds of row value realized reads besides those of the walk."""
 
 
-class Latest:
-    """Each metric's latest reading, kept as the status keeps it (`workflows.rules.readings.newest`):
-    a reading is the latest of its metric; a correction replaces its own period's value, which is
-    the latest only if no later period holds a reading of that metric."""
+def standing(events: Iterable[Event]) -> dict[str, tuple[str, dict[str, float]]]:
+    """Each period's month (of its first reading) and its standing values, by period label, in
+    the order the labels first came: a correction replaces its own period's values."""
+    periods: dict[str, tuple[str, dict[str, float]]] = {}
+    for e in events:
+        if isinstance(e, Readings):
+            month, values = periods.get(e.period, (f"{e.at:%Y-%m}", {}))
+            periods[e.period] = (month, {**values, **e.values})
+    return periods
 
-    def __init__(self) -> None:
-        self.values: dict[str, float] = {}
-        self._periods: dict[str, set[str]] = {}
-        """The metrics read for each period label, in the order the labels first came."""
 
-    def add(self, event: Readings) -> None:
-        """Take one row of readings or corrections (oldest first)."""
-        values = event.values
-        if isinstance(event, KpiCorrected) and event.period in self._periods:
-            labels = list(self._periods)
-            later = set().union(*(self._periods[p] for p in labels[labels.index(event.period) + 1 :]))
-            values = {k: v for k, v in values.items() if k not in later}
-        self._periods.setdefault(event.period, set()).update(event.values)
-        self.values.update(values)
+def latest_readings(events: Iterable[Event]) -> dict[str, float]:
+    """Each metric's latest reading as the status keeps it (`workflows.rules.readings.newest`):
+    its value in the last period that holds it, a correction standing in its own period."""
+    latest: dict[str, float] = {}
+    for _, values in standing(events).values():
+        latest.update(values)
+    return latest
 
 
 def transition_value(
@@ -47,15 +47,13 @@ def transition_value(
     gives a baseline or a business case."""
     if plan is None or (not plan.baselines and plan.business_case is None):
         return None
-    latest = Latest()
+    latest = latest_readings(events)
     costs: dict[str, Decimal] = defaultdict(Decimal)
     credits: list[float] = []
     bonuses: list[float] = []
     ended: datetime | None = None
     for e in events:
-        if isinstance(e, Readings):
-            latest.add(e)
-        elif isinstance(e, Settled):
+        if isinstance(e, Settled):
             credits.append(e.credit)
             bonuses.append(e.bonus)
         elif isinstance(e, CostRecorded) and e.amount and e.category:
@@ -66,7 +64,7 @@ def transition_value(
         elif isinstance(e, (Cancelled, TransitionCompleted)):
             ended = e.at
     kpis = [
-        kpi_value(key, k.name, k.unit, k.better, k.baseline, k.target, latest.values.get(key))
+        kpi_value(key, k.name, k.unit, k.better, k.baseline, k.target, latest.get(key))
         for key, k in plan.baselines.items()
     ]
     case = plan.business_case

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -12,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.stack import free_port
 
 
 @contextmanager
@@ -95,9 +96,7 @@ def smtp_receiver() -> Iterator[tuple[str, list[Any]]]:
             received.append(envelope)
             return "250 OK"
 
-    with socket.socket() as probe:  # aiosmtpd checks readiness on its port, so it needs a real one
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -22,9 +22,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port nothing listens on, kept from the kernel's next picks: a connection to it
+    closed from the listening side stays in TIME_WAIT for a minute, during which ``bind(0)``
+    (another test's probe, the dev server's own internal ports) never hands it out again, while
+    a process that binds it by number still can (the way the Temporal CLI picks its ports)."""
+    with socket.socket() as listener:
+        # The connection left in TIME_WAIT inherits this, without which nobody could bind the port.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = listener.accept()
+            accepted.close()
+            client.recv(1)
+    return port
 
 
 class Stack:
@@ -55,22 +67,36 @@ class Stack:
         return subprocess.Popen([*BPO, *args], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
     def start_server(self, *options: str) -> None:
-        ports = ("--port", str(self.port), "--ui-port", str(self.ui_port), "--ip", self.ip)
-        self.server = self._spawn("server", "server", *ports, *options)
-        deadline = time.monotonic() + 60
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex((self.ip, self.port)) == 0:
-                    break
-            if time.monotonic() > deadline or self.server.poll() is not None:
+        """`bpo server` on this stack's ports, once it answers. A first start whose server dies
+        before it listens (a port of its own taken between its pick and its bind, which the dev
+        server answers with a panic) starts again once on new ports; a restart keeps its ports,
+        which the worker and the commands already name."""
+        first = self.server is None
+        for attempt in (1, 2):
+            ports = ("--port", str(self.port), "--ui-port", str(self.ui_port), "--ip", self.ip)
+            self.server = self._spawn("server", "server", *ports, *options)
+            if self._listening(self.server):
+                break
+            if not first or attempt == 2 or self.server.poll() is None:
                 raise RuntimeError((self.data_dir / "server.log").read_text()[-2000:])
-            time.sleep(0.2)
+            self.port, self.ui_port = free_port(), free_port()
+            self.env["TEMPORAL_ADDRESS"] = f"{self.ip}:{self.port}"
         # The frontend port opens before the namespace is served; a query for nothing settles it.
         for _ in range(100):
             if self.bpo("list").returncode == 0:
                 return
             time.sleep(0.3)
         raise RuntimeError("the dev server never answered 'bpo list'")
+
+    def _listening(self, server: subprocess.Popen[bytes]) -> bool:
+        """Whether ``server`` opens its frontend port within a minute (False if it exits first)."""
+        deadline = time.monotonic() + 60
+        while server.poll() is None and time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex((self.ip, self.port)) == 0:
+                    return True
+            time.sleep(0.2)
+        return False
 
     def start_worker(self) -> None:
         self.worker = self._spawn("worker", "worker")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -27,6 +26,7 @@ from models.digest_tables import HeldNotice
 from models.digests import DigestChoice
 from models.plan import EmailChannel, TeamsChannel
 from tests.receivers import smtp_receiver, webhook_receiver
+from tests.stack import free_port
 from tests.test_mail import LI, WEB, request
 
 CHANNEL = EmailChannel(kind="email", smtp="${BPO_SMTP_URL}", sender="transitions@acme.example")
@@ -90,9 +90,7 @@ def test_two_digest_runs_at_once_send_a_persons_digest_once(engine):
             session.add(item)
         session.commit()
     mailer = SlowMailer()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     controller = Controller(mailer, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -155,9 +153,7 @@ def test_a_digest_refused_for_good_is_recorded_in_the_transitions_trail(engine):
             session.add(item)
         session.commit()
     mailer = RefusingMailer(LI.email or "")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     controller = Controller(mailer, hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections import Counter
@@ -19,7 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import REFERENCE_PLAN
-from tests.stack import LI, Stack
+from tests.stack import LI, Stack, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -47,9 +46,7 @@ class Stalling:
 
 def test_a_worker_killed_mid_email_leaves_no_email_lost_or_doubled(tmp_path: Path):
     smtp = Stalling()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     controller = Controller(smtp, hostname="127.0.0.1", port=port)
     controller.start()
     s = Stack(tmp_path, {"BPO_SMTP_URL": f"smtp://127.0.0.1:{port}"})

@@ -3,7 +3,9 @@ them, through the deployment's mailer (``BPO_SMTP_URL``), with their own sign-in
 the items it carried are then marked sent. Each person's items are claimed for the run before
 their mail goes (`infra.digests.claim`), so two runs at once mail them once. An item is marked only
 once its mail was taken, so a mailer that is away leaves everything for the next run: nothing held
-is ever dropped."""
+is ever dropped. A digest the mail server refuses for good (a 5xx to its recipient) marks its
+items refused, with the server's answer, and they are not tried again: `bpo notices` and the
+person's ``/me`` page say so. A temporary refusal (a 4xx) or a mailer away leaves them for the next run."""
 
 from __future__ import annotations
 
@@ -16,9 +18,9 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from infra.digest_mail import digest_mail
-from infra.digests import claim, due, mark_sent, release
+from infra.digests import claim, due, mark_refused, mark_sent, refusal_words, release
 from infra.links import mint_link
-from infra.transport import Skipped, Transport, send_mails
+from infra.transport import Skipped, Transport, mail_answers
 from models.deliveries import Notice
 from models.digests import DigestRun, DigestsSent
 
@@ -65,13 +67,24 @@ class DigestActivities:
                 if self.transport.web_url:
                     token = mint_link(self.engine, person, "/", self.transport.link_ttl)
                     link = f"{self.transport.web_url.rstrip('/')}/login/link/{token}"
-                send_mails(self.transport, smtp, [(digest_mail(self.sender, person, notices, link), [person])])
+                refused = mail_answers(self.transport, smtp, [(digest_mail(self.sender, person, notices, link), [person])])
+                code, words = refused.get(person, (0, ""))
+                if 400 <= code < 500:  # the server may take it later: as a mailer away
+                    raise RuntimeError(f"the SMTP server refused the digest for now: {code}")
             except Exception as error:  # this person's digest waits for the next run; the others go
                 log.warning("digest_failed", to=person, items=len(items), transitions=transitions,
                             error=str(error) or type(error).__name__)  # fmt: skip
                 release(self.engine, [i.id for i in items], run)
                 done.left += 1
                 continue
+            if code >= 500:  # refused for good: trying every hour would be refused every hour
+                why = refusal_words(f"{code} {words}")
+                mark_refused(self.engine, [i.id for i in items], datetime.now(UTC), run, why)
+                for transition_id in transitions:
+                    log.bind(transition_id=transition_id).warning(
+                        "digest_refused", to=person, why=why,
+                        notices=[n.id for n in notices if n.transition_id == transition_id])  # fmt: skip
+                continue  # neither sent nor left: `DigestsSent` keeps its shape (histories decode it)
             mark_sent(self.engine, [i.id for i in items], now, run)
             done.sent += 1
             done.items += len(items)

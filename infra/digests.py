@@ -1,5 +1,6 @@
 """The digests' repository: people's choices, the notices held for their digests, who is due
-one, and marking what a sent digest carried. The worker, the web app and `bpo` read and write here."""
+one, and marking what a sent digest carried, or what a digest refused for good by the mail server
+carried. The worker, the web app and `bpo` read and write here."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
 from models.deliveries import Notice, Recipient
-from models.digest_tables import DigestPreference, HeldNotice
+from models.digest_tables import REFUSAL_WORDS, DigestPreference, HeldNotice
 from models.digests import CLAIM_LEASE, DIGESTIBLE, DigestChoice, last_slot, next_slot
 from models.notice_facts import gate_facts
 
@@ -98,7 +99,9 @@ def due(engine: Engine, now: datetime) -> dict[str, list[HeldNotice]]:
     longer choose a digest (what was held for them is never dropped)."""
     with Session(engine) as session:
         waiting = session.exec(
-            select(HeldNotice).where(col(HeldNotice.sent_at).is_(None)).order_by(col(HeldNotice.held_at))
+            select(HeldNotice)
+            .where(col(HeldNotice.sent_at).is_(None), col(HeldNotice.refused_at).is_(None))
+            .order_by(col(HeldNotice.held_at))
         ).all()
         people = {i.person for i in waiting}
         choices = {
@@ -133,6 +136,7 @@ def claim(engine: Engine, ids: list[str], run: str, at: datetime) -> list[HeldNo
             .where(
                 col(HeldNotice.id).in_(ids),
                 col(HeldNotice.sent_at).is_(None),
+                col(HeldNotice.refused_at).is_(None),
                 or_(col(HeldNotice.claimed_by).is_(None), col(HeldNotice.claimed_at) < at - CLAIM_LEASE),
             )
             .values(claimed_by=run, claimed_at=at)
@@ -173,9 +177,69 @@ def waiting_for(engine: Engine, address: str) -> int:
     """How many items wait for ``address``'s next digest (the ``/me`` page says so)."""
     with Session(engine) as session:
         rows = session.exec(
-            select(HeldNotice.id).where(HeldNotice.person == person_key(address), col(HeldNotice.sent_at).is_(None))
+            select(HeldNotice.id).where(
+                HeldNotice.person == person_key(address),
+                col(HeldNotice.sent_at).is_(None),
+                col(HeldNotice.refused_at).is_(None),
+            )
         ).all()
     return len(rows)
+
+
+def mark_refused(engine: Engine, ids: list[str], at: datetime, run: str, why: str) -> None:
+    """Mark the items of a digest the mail server refused for good (a 5xx) as refused at ``at``,
+    with ``why`` (the server's answer, cut short): kept, never tried again. Only those ``run``
+    still claims, as `mark_sent`."""
+    why = refusal_words(why)
+    with Session(engine) as session:
+        chosen = select(HeldNotice).where(col(HeldNotice.id).in_(ids), col(HeldNotice.claimed_by) == run)
+        for row in session.exec(chosen).all():
+            row.refused_at, row.refused_why = at, why
+            session.add(row)
+        session.commit()
+
+
+def refusal_words(answer: str) -> str:
+    """A mail server's answer as kept: on one line, printable, at most `REFUSAL_WORDS` characters
+    (a server may answer with pages; what is kept is shown to people as it is)."""
+    line = " ".join("".join(c if c.isprintable() else " " for c in answer).split())
+    return line if len(line) <= REFUSAL_WORDS else line[: REFUSAL_WORDS - 1] + "…"
+
+
+def refused_in(engine: Engine, transition_id: str) -> list[HeldNotice]:
+    """The items held for a digest of ``transition_id`` whose digest was refused for good, oldest
+    first, their times in UTC."""
+    with Session(engine) as session:
+        found = list(
+            session.exec(
+                select(HeldNotice)
+                .where(HeldNotice.transition_id == transition_id, col(HeldNotice.refused_at).isnot(None))
+                .order_by(col(HeldNotice.refused_at))
+            ).all()
+        )
+        session.expunge_all()  # read, not to be written back
+    for row in found:
+        row.held_at, row.refused_at = _aware(row.held_at), _aware(row.refused_at or row.held_at)
+    return found
+
+
+def refused_since_chosen(engine: Engine, address: str) -> HeldNotice | None:
+    """The latest of ``address``'s items refused for good since they last chose how mail reaches
+    them (choosing again is how they act on it; a digest refused after that is shown again)."""
+    key = person_key(address)
+    with Session(engine) as session:
+        latest = session.exec(
+            select(HeldNotice)
+            .where(HeldNotice.person == key, col(HeldNotice.refused_at).isnot(None))
+            .order_by(col(HeldNotice.refused_at).desc())
+            .limit(1)
+        ).first()
+        choice = session.get(DigestPreference, key)
+    if latest is None or latest.refused_at is None:
+        return None
+    if choice is not None and _aware(choice.changed_at) > _aware(latest.refused_at):
+        return None
+    return latest
 
 
 def _aware(at: datetime) -> datetime:

@@ -166,11 +166,24 @@ def send_mails(transport: Transport, smtp_url: str, mails: list[tuple[EmailMessa
     `Transport.smtp_url`), in one session, over verified TLS (``smtps://``, or STARTTLS on
     ``smtp://``); returns the recipients the server refused, with its code. Plain SMTP only to
     this machine, and never with a password."""
+    refused = mail_answers(transport, smtp_url, mails)
+    if mails and len(refused) >= len({a for _, to in mails for a in to}):
+        raise bad_channel(f"the SMTP server refused every recipient ({len(refused)})")
+    return {a: str(code) for a, (code, _) in refused.items()}
+
+
+def mail_answers(
+    transport: Transport, smtp_url: str, mails: list[tuple[EmailMessage, list[str]]]
+) -> dict[str, tuple[int, str]]:
+    """Send as `send_mails` does, but return each recipient the server refused with its code and
+    its own words, even when it refused them all: the caller decides what a refusal means (a
+    digest refused for good is kept refused). The words are the remote server's: never put them
+    in a failure text (kept in Temporal's history)."""
     url = urlsplit(smtp_url)
     host, implicit = url.hostname or "localhost", url.scheme == "smtps"
     transport.check_host(host, "SMTP")
     context = ssl.create_default_context()
-    refused: dict[str, str] = {}
+    refused: dict[str, tuple[int, str]] = {}
     try:
         if implicit:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, url.port or 465, timeout=20, context=context)
@@ -188,15 +201,17 @@ def send_mails(transport: Transport, smtp_url: str, mails: list[tuple[EmailMessa
                 smtp.login(unquote(url.username), unquote(url.password or ""))
             for message, to in mails:
                 try:
-                    refused |= {a: str(code) for a, (code, _) in smtp.send_message(message, to_addrs=to).items()}
+                    refused |= _answers(smtp.send_message(message, to_addrs=to))
                 except smtplib.SMTPRecipientsRefused as error:  # this message's only: the others still go
-                    refused |= {a: str(code) for a, (code, _) in error.recipients.items()}
+                    refused |= _answers(error.recipients)
     except smtplib.SMTPAuthenticationError:
         raise bad_channel("the SMTP server refused the login") from None
     except ssl.SSLCertVerificationError:
         raise bad_channel("the SMTP server's certificate did not verify") from None
     except (smtplib.SMTPException, OSError) as error:
         raise ApplicationError(f"SMTP delivery failed ({type(error).__name__}); it will be tried again") from None
-    if mails and len(refused) >= len({a for _, to in mails for a in to}):
-        raise bad_channel(f"the SMTP server refused every recipient ({len(refused)})")
     return refused
+
+
+def _answers(refused: dict[str, tuple[int, bytes]]) -> dict[str, tuple[int, str]]:
+    return {a: (code, words.decode("utf-8", "replace")) for a, (code, words) in refused.items()}

@@ -1,5 +1,6 @@
 """What the audit database keeps for daily digests: each person's choice, and the notices held
-for their next digest (kept until a digest that carries them is sent, then marked, never deleted)."""
+for their next digest (kept until a digest that carries them is sent, or refused for good by the
+mail server, then marked, never deleted)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime
 from sqlmodel import Field, SQLModel
+
+REFUSAL_WORDS = 200
+"""How much of a mail server's refusal is kept: enough to say why, not a page of its text."""
 
 
 def _when(nullable: bool = False) -> Column:  # type: ignore[type-arg]
@@ -49,3 +53,7 @@ class HeldNotice(SQLModel, table=True):
     """The digest run mailing it now (`infra.digests.claim`): no other run mails it meanwhile."""
     claimed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     """When that run claimed it: a claim older than `models.digests.CLAIM_LEASE` is taken again."""
+    refused_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    """When the mail server refused the digest carrying it for good (a 5xx): never tried again."""
+    refused_why: str | None = Field(default=None, max_length=REFUSAL_WORDS)
+    """The server's answer, its code and its words, cut to `REFUSAL_WORDS` characters."""

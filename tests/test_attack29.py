@@ -4,6 +4,7 @@ someone who receives the mail. Each test is a finding, kept as a strict xfail un
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
@@ -18,13 +19,16 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.digests import DigestActivities
 from activities.notify import NotifyActivities
+from bpo.commands.arguments import check_arguments
 from infra.audit import read_trail
 from infra.digests import choose, hold
+from infra.settings import Settings
 from infra.transport import Transport
 from models.deliveries import Delivery
 from models.digest_tables import HeldNotice
 from models.digests import DigestChoice
 from models.plan import EmailChannel, TeamsChannel
+from starter import build_parser, parse_args
 from tests.receivers import smtp_receiver, webhook_receiver
 from tests.stack import free_port
 from tests.test_mail import LI, WEB, request
@@ -122,29 +126,24 @@ async def test_the_teams_webhooks_key_never_reaches_the_workers_log(engine, capl
 
 
 class RefusingMailer:
-    """A real SMTP server on loopback that refuses one address for good (550), as a mailbox that
-    was closed is refused."""
+    """A real SMTP server on loopback that refuses one address with ``answer``: for good (550), as
+    a mailbox that was closed is refused, or for now (450), as a full one."""
 
-    def __init__(self, refused: str) -> None:
+    def __init__(self, refused: str, answer: str = "550 5.1.1 mailbox unavailable") -> None:
         self.refused = refused
+        self.answer = answer
         self.tries = 0
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
         if address == self.refused:
             self.tries += 1
-            return "550 5.1.1 mailbox unavailable"
+            return self.answer
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack29 E: a digest refused for good (550) is only logged and counted 'left': its items "
-    "wait and are tried again every hour forever, and the transition's trail, which says "
-    "deferred_to_digest, never says the notice did not reach the person (a mail sent at once "
-    "records the refusal in its notification_sent row)",
-)
-def test_a_digest_refused_for_good_is_recorded_in_the_transitions_trail(engine):
+def three_hourly_digest_runs(engine: Any, mailer: RefusingMailer) -> None:
+    """Li chose a daily digest, a request was held for it yesterday, and three hourly runs go."""
     choose(engine, LI.email or "", DigestChoice(mode="daily", hour=8, zone="UTC"), "web-link")
     assert hold(engine, request(), [LI]) == [LI]
     with Session(engine) as session:  # held yesterday: due at this morning's digest
@@ -152,7 +151,6 @@ def test_a_digest_refused_for_good_is_recorded_in_the_transitions_trail(engine):
             item.held_at -= timedelta(days=1)
             session.add(item)
         session.commit()
-    mailer = RefusingMailer(LI.email or "")
     port = free_port()
     controller = Controller(mailer, hostname="127.0.0.1", port=port)
     controller.start()
@@ -161,11 +159,54 @@ def test_a_digest_refused_for_good_is_recorded_in_the_transitions_trail(engine):
             engine, Transport(mailer=f"smtp://127.0.0.1:{port}", web_url=WEB), "bpo@acme.example"
         )
         now = datetime.now(UTC)
-        for hour in range(3):  # three hourly runs
+        for hour in range(3):
             digests.send_due(now + timedelta(hours=hour))
     finally:
         controller.stop()
-    assert mailer.tries >= 1, "the digest was tried"
+
+
+async def notices_listed(engine: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any, *argv: str) -> str:
+    """What `bpo notices` prints (its parser, its checks, its function), reading ``engine``'s
+    database with no Temporal server to reach."""
+    import bpo.commands.seeing as seeing
+
+    async def away(_settings: Settings) -> Any:
+        raise ConnectionError("no Temporal server in this test")
+
+    monkeypatch.setattr(seeing, "client_for", away)
+    parser = build_parser()
+    args = parse_args(parser, ["notices", *argv])
+    check_arguments(parser, args)
+    capsys.readouterr()
+    await seeing.cmd_notices(args, Settings(DATABASE_URL=engine.url.render_as_string(hide_password=False)))
+    return str(capsys.readouterr().out)
+
+
+async def test_a_digest_refused_for_good_is_tried_once_and_bpo_notices_says_it_never_arrived(
+    engine, monkeypatch, capsys
+):
+    mailer = RefusingMailer(LI.email or "")
+    await asyncio.to_thread(three_hourly_digest_runs, engine, mailer)
+    assert mailer.tries == 1, "refused for good: not tried again every hour"
     with Session(engine) as session:
-        rows = [r for r in read_trail("t1", session=session) if (r.detail or {}).get("notice") == "t1/1/3"]
-    assert rows, "the trail says the held notice never reached Li"
+        (item,) = session.exec(select(HeldNotice)).all()
+    assert item.sent_at is None and item.refused_at is not None
+    assert item.refused_why == "550 5.1.1 mailbox unavailable"
+    with Session(engine) as session:  # the transition's own chain is the transition's to write
+        assert read_trail("t1", session=session) == []
+
+    (listed,) = json.loads(await notices_listed(engine, monkeypatch, capsys, "t1", "--json"))
+    assert listed["notice"] == "t1/1/3" and listed["channel"] == "digest" and listed["state"] == "refused"
+    assert listed["recipients"] == [LI.id] and listed["refused"] == {LI.id: "550 5.1.1 mailbox unavailable"}
+    shown = await notices_listed(engine, monkeypatch, capsys, "t1", "--failed")
+    assert f"t1/1/3 ({request().subject}) never reached {LI.id}: their mail server refused the digest" in shown
+    assert "(550 5.1.1 mailbox unavailable); it is not tried again" in shown
+
+
+async def test_a_digest_refused_for_now_is_tried_again_the_next_hour(engine):
+    mailer = RefusingMailer(LI.email or "", "450 4.2.2 mailbox full")
+    await asyncio.to_thread(three_hourly_digest_runs, engine, mailer)
+    assert mailer.tries == 3, "a temporary refusal is tried again each hour"
+    with Session(engine) as session:
+        (item,) = session.exec(select(HeldNotice)).all()
+    assert item.sent_at is None and item.refused_at is None, "it still waits for a digest"

@@ -33,7 +33,7 @@ from infra.audit import read_chain, read_trail
 from infra.binaries import find_binary
 from infra.db import make_engine
 from infra.digest_schedule import ensure_digest_schedule, schedule_id
-from infra.digests import choice_of, choose, claim, hold
+from infra.digests import choice_of, choose, claim, hold, mark_refused
 from infra.links import mint_link
 from infra.settings import Settings
 from infra.transport import Transport
@@ -171,6 +171,31 @@ def test_the_digest_claims_come_with_their_own_migration_and_go_with_it(tmp_path
         assert {"claimed_by", "claimed_at"} <= columns(connection)
         command.downgrade(config, "0008_digests")
         assert not {"claimed_by", "claimed_at"} & columns(connection)
+
+
+def test_the_digest_refusals_come_with_their_own_migration_and_go_with_it(tmp_path: Path):
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from infra.db import MIGRATIONS
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+
+    def columns(connection: Any) -> set[str]:
+        return {c["name"] for c in sa.inspect(connection).get_columns("digest_item")}
+
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0009_digest_claims")
+        assert "refused_at" not in columns(connection)
+        command.upgrade(config, "0010_digest_refusals")
+        assert {"refused_at", "refused_why"} <= columns(connection)
+        command.downgrade(config, "0009_digest_claims")
+        assert not {"refused_at", "refused_why"} & columns(connection)
+        assert {"claimed_by", "claimed_at"} <= columns(connection), "the claims stay"
 
 
 @pytest.fixture
@@ -320,6 +345,29 @@ async def test_the_me_page_sets_and_shows_the_digest_choice(app: httpx.AsyncClie
     assert choice_of(engine, "LI@acme.example") == DigestChoice(mode="daily", hour=7, zone="Europe/London")
     hold(engine, request(), [LI])
     assert "1 notice waits for your next digest" in text_of((await app.get("/me")).text)
+
+
+async def test_the_me_page_says_a_digest_was_refused_by_the_persons_mail_server(app: httpx.AsyncClient, settings: Settings):
+    engine = make_engine(settings.audit_url)
+    choose(engine, "li@acme.example", DAILY, "web-link")
+    hold(engine, request(), [LI])
+    ids = [i.id for i in held_waiting(engine)]
+    claim(engine, ids, "run-1", datetime.now(UTC))
+    mark_refused(engine, ids, datetime.now(UTC), "run-1", "550 5.1.1 <li@acme.example>: mailbox\r\nunavailable " + "x" * 300)
+    token = mint_link(engine, "li@acme.example", "/", timedelta(hours=1))
+    opened = await app.get(f"/login/link/{token}")
+    assert (await app.post(f"/login/link/{token}", data={"csrf": csrf_of(opened.text)})).status_code == 303
+
+    page = await app.get("/me")
+    shown = text_of(page.text)
+    assert "Your digest did not reach you. Your mail server refused it on" in shown
+    assert "550 5.1.1 <li@acme.example>: mailbox unavailable xxx" in shown, "its words, on one line"
+    assert "x" * 200 not in shown, "cut short"
+    assert "Nothing waits for a digest" in shown, "refused, not waiting"
+    # Choosing again (a mail a notice, or the digest once the address is mended) is acting on it.
+    saved = await app.post("/me/digest", data={"csrf": csrf_of(page.text), "mode": "each", "hour": "8", "zone": "UTC"})
+    assert saved.status_code == 303
+    assert "did not reach you" not in text_of((await app.get("/me")).text)
 
 
 async def soon(check: Any, what: str) -> Any:

@@ -234,6 +234,7 @@ async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
         }
         for e in rows
     ]
+    deliveries += _digests_refused(settings, args.id)
     try:
         waiting = await get_deliveries(await client_for(settings), args.id)
     except Exception:  # a server away, a transition from before the outbox: the trail alone
@@ -270,8 +271,29 @@ async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
     else:
         keys = ("at", "about", "channel", "state", "subject", "error")
         print(table([k.upper() for k in keys], [[str(d[k] or "")[:70] for k in keys] for d in deliveries]))
+        for d in (d for d in deliveries if d["channel"] == "digest"):  # in full: the table cuts the words
+            (person, why), = d["refused"].items()
+            print(f"\n{d['notice']} ({d['subject']}) never reached {person}: their mail server refused the digest "
+                  f"for good at {d['at']} ({why}); it is not tried again")  # fmt: skip
         if waiting and waiting.failed:
             print(f"\n{len(waiting.failed)} failed; send them again with: bpo notices {args.id} --retry --by PERSON")
+
+
+def _digests_refused(settings: Settings, transition_id: str) -> list[dict[str, Any]]:
+    """The transition's notices held for digests that the mail server refused for good, as deliveries."""
+    from infra.digests import refused_in
+    from models.deliveries import Notice
+
+    found = []
+    for item in refused_in(audit_engine(settings), transition_id):
+        notice = Notice.model_validate(item.notice)
+        person = next((r.id for r in notice.recipients if (r.email or "").lower() == item.person), item.person)
+        found.append({"notice": item.notice_id, "about": item.kind, "channel": "digest", "state": "refused",
+                      "at": (item.refused_at or item.held_at).isoformat(), "subject": notice.subject,
+                      "recipients": [person], "refused": {person: item.refused_why},
+                      "error": f"{item.person}'s mail server refused the digest for good: {item.refused_why}",
+                      "attempts": None})  # fmt: skip
+    return found
 
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> None:

@@ -1,6 +1,6 @@
 """The person's own page, ``/me``: how they want their mail notices (one mail a notice, or a
-daily digest at an hour of their zone; `models.digests`), what waits for their next digest, and
-the ways to their API tokens and Slack links."""
+daily digest at an hour of their zone; `models.digests`), what waits for their next digest, a
+digest their mail server refused for good, and the ways to their API tokens and Slack links."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from bpo.web.deps import log, page, web
 from bpo.web.pages import Csrf, checked, signed_in
 from bpo.web.sessions import Visitor, fingerprint
-from infra.digests import choice_of, choose, waiting_for
+from infra.digests import choice_of, choose, refused_since_chosen, waiting_for
 from models.digests import DigestChoice
 from models.errors import describe
 
@@ -25,7 +25,9 @@ async def _shown(request: Request, me: Visitor, status_code: int = 200, **contex
     engine = web(request).engine
     choice = context.pop("choice", None) or await asyncio.to_thread(choice_of, engine, me.email)
     waiting = await asyncio.to_thread(waiting_for, engine, me.email)
-    return page(request, "me.html", status_code, me=me, choice=choice, waiting=waiting, hours=range(24), **context)
+    refused = await asyncio.to_thread(refused_since_chosen, engine, me.email)
+    return page(request, "me.html", status_code, me=me, choice=choice, waiting=waiting, refused=refused,
+                hours=range(24), **context)  # fmt: skip
 
 
 @router.get("/me", response_class=HTMLResponse)

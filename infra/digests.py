@@ -219,7 +219,8 @@ def refused_in(engine: Engine, transition_id: str) -> list[HeldNotice]:
         )
         session.expunge_all()  # read, not to be written back
     for row in found:
-        row.held_at, row.refused_at = _aware(row.held_at), _aware(row.refused_at or row.held_at)
+        row.held_at = _aware(row.held_at).astimezone(UTC)  # PostgreSQL answers in its session's zone
+        row.refused_at = _aware(row.refused_at or row.held_at).astimezone(UTC)
     return found
 
 
@@ -239,6 +240,7 @@ def refused_since_chosen(engine: Engine, address: str) -> HeldNotice | None:
         return None
     if choice is not None and _aware(choice.changed_at) > _aware(latest.refused_at):
         return None
+    latest.refused_at = _aware(latest.refused_at).astimezone(UTC)  # the page says UTC
     return latest
 
 

@@ -16,7 +16,9 @@ from bpo.errors import BpoError
 from bpo.render import table
 from bpo.report import planned_phases
 from bpo.value_text import money
-from infra.analytics import compute, read_events
+from infra.analytics import compute_folds
+from infra.analytics_fold import Fold
+from infra.analytics_projection import read_projection, refresh, store_facts
 from models.analytics import (
     Analytics,
     AnalyticsFilter,
@@ -70,9 +72,9 @@ def facts_of(plan: Plan, started_at: datetime) -> PlanFacts:
     )
 
 
-async def plans_of(client: Client, started: dict[str, datetime]) -> dict[str, PlanFacts]:
-    """The facts of each transition's plan that Temporal still holds (one whose history is gone
-    has none), keyed by its id; ``started`` gives each id its start."""
+async def plans_of(client: Client, started: dict[str, datetime]) -> dict[str, PlanFacts | None]:
+    """The facts of each transition's plan that Temporal still holds, keyed by its id (none for
+    one whose history is gone); ``started`` gives each id its start."""
     from bpo.api import get_plan
 
     gate = asyncio.Semaphore(AT_ONCE)
@@ -85,16 +87,24 @@ async def plans_of(client: Client, started: dict[str, datetime]) -> dict[str, Pl
                 log.info("analytics_plan_unknown", transition_id=transition_id, error=str(error))
                 return transition_id, None
 
-    found = await asyncio.gather(*(one(t) for t in started))
-    return {t: facts for t, facts in found if facts is not None}
+    return dict(await asyncio.gather(*(one(t) for t in started)))
 
 
 async def portfolio(engine: Engine, client: Client | None, query: AnalyticsFilter, now: datetime) -> Analytics:
-    """The analytics of the transitions ``query`` chooses, with their plans from ``client`` (none:
-    the figures the trail alone gives)."""
-    trails = await asyncio.to_thread(read_events, engine, query)
-    facts = await plans_of(client, {t: events[0].at for t, events in trails.items()}) if client else {}
-    return compute(trails, query, facts, now)
+    """The analytics of the transitions ``query`` chooses: the projection brought up to the
+    trail's heads, the plans read from ``client`` for the transitions whose plan is new to the
+    projection or changed since (none: the figures the trail and the plans kept give), kept, and
+    the figures worked out."""
+    await asyncio.to_thread(refresh, engine)
+    rows = await asyncio.to_thread(read_projection, engine, query)
+    due = {r.transition_id: r for r in rows if r.facts_due}
+    if client and due:
+        found = await plans_of(client, {tid: Fold.loaded(r.fold).first_at for tid, r in due.items()})
+        await asyncio.to_thread(store_facts, engine, {tid: (due[tid].position, f) for tid, f in found.items()})
+        rows = await asyncio.to_thread(read_projection, engine, query)
+    facts = {r.transition_id: PlanFacts.model_validate(r.facts) for r in rows if r.facts is not None}
+    folds = {r.transition_id: Fold.loaded(r.fold) for r in rows}
+    return compute_folds(folds, query, facts, now)
 
 
 def _hours(value: float | None) -> str:

@@ -8,26 +8,27 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import datetime
 
-from infra.analytics_value import standing
+from infra.analytics_value import Periods
 from models.analytics import KpiTrend, PlanFacts, SlaFacts, TrendPoint, median
-from models.audit_events.base import Event
 
 TREND_KINDS = ("kpi_reading", "kpi_corrected")
 """The kinds of row the trends read."""
 
 
-def kpi_trends(trails: Mapping[str, list[Event]], facts: Mapping[str, PlanFacts]) -> list[KpiTrend]:
-    """The trends of ``trails`` (each transition's events, oldest first) whose plan in ``facts``
-    names a provider, by provider and KPI key."""
+def kpi_trends(periods: Mapping[str, tuple[datetime, Periods]], facts: Mapping[str, PlanFacts]) -> list[KpiTrend]:
+    """The trends of the transitions in ``periods`` (each one's first moment and its periods'
+    standing values, `infra.analytics_value.Gathered`) whose plan in ``facts`` names a provider,
+    by provider and KPI key."""
     read: dict[tuple[str, str], dict[str, list[tuple[str, float, bool]]]] = defaultdict(lambda: defaultdict(list))
     slas: dict[tuple[str, str], SlaFacts] = {}
-    oldest_first = sorted(trails.items(), key=lambda t: (t[1][0].at.isoformat() if t[1] else "", t[0]))
-    for tid, events in oldest_first:  # so the newest plan's SLA is the one a trend shows
+    oldest_first = sorted(periods.items(), key=lambda t: (t[1][0], t[0]))
+    for tid, (_, standing) in oldest_first:  # so the newest plan's SLA is the one a trend shows
         plan = facts.get(tid)
         if plan is None or not plan.provider:
             continue
-        for month, readings in standing(events).values():
+        for month, readings in standing.values():
             for key, value in readings.items():
                 if (sla := plan.slas.get(key)) is not None:  # met against this transition's own SLA
                     read[(plan.provider, key)][month].append((tid, value, sla.met(value)))

@@ -1,14 +1,20 @@
 """Value realized across the portfolio, from the audit trail and each transition's plan facts:
 the latest reading of each KPI with a baseline, and the business case's savings net of the costs
 recorded, the credits and the bonuses settled, from go-live (steady state's start) to now or the
-transition's end. The arithmetic is `models.value`'s, the same as each transition's status."""
+transition's end. The arithmetic is `models.value`'s, the same as each transition's status.
+
+What the trail gives is gathered as a fold (`Gathered`), one event at a time, so the projector
+keeps it in a row beside the walk and carries it on with later rows."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from models.analytics import PlanFacts, TransitionValue
 from models.audit_events.base import Event
@@ -19,54 +25,97 @@ from models.value import kpi_value, savings_of
 VALUE_KINDS = ("kpi_reading", "kpi_corrected", "settlement", "cost_recorded")
 """The kinds of row value realized reads besides those of the walk."""
 
+Periods = dict[str, tuple[str, dict[str, float]]]
+"""Each period's month (of its first reading) and its standing values, by period label."""
 
-def standing(events: Iterable[Event]) -> dict[str, tuple[str, dict[str, float]]]:
-    """Each period's month (of its first reading) and its standing values, by period label, in
-    the order the labels first came: a correction replaces its own period's values."""
-    periods: dict[str, tuple[str, dict[str, float]]] = {}
+
+@dataclass
+class Gathered:
+    """What value realized and the trends read of one trail: each period's standing values, the
+    costs by category, the credits and bonuses settled, and when the transition ended."""
+
+    periods: Periods = field(default_factory=dict)
+    costs: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    credits: list[float] = field(default_factory=list)
+    bonuses: list[float] = field(default_factory=list)
+    ended: datetime | None = None
+
+    def add(self, e: Event) -> None:
+        """Gather one more event, later than those before."""
+        if isinstance(e, Readings):  # a correction replaces its own period's values
+            month, values = self.periods.get(e.period, (f"{e.at:%Y-%m}", {}))
+            self.periods[e.period] = (month, {**values, **e.values})
+        elif isinstance(e, Settled):
+            self.credits.append(e.credit)
+            self.bonuses.append(e.bonus)
+        elif isinstance(e, CostRecorded) and e.amount and e.category:
+            with suppress(InvalidOperation):  # not a row the rules wrote: left out rather than guessed
+                self.costs[e.category] += Decimal(e.amount)
+        elif isinstance(e, (Cancelled, TransitionCompleted)):
+            self.ended = e.at
+
+    def latest(self) -> dict[str, float]:
+        """Each metric's latest reading as the status keeps it (`workflows.rules.readings.newest`):
+        its value in the last period that holds it, a correction standing in its own period."""
+        latest: dict[str, float] = {}
+        for _, values in self.periods.values():
+            latest.update(values)
+        return latest
+
+    def dumped(self) -> dict[str, Any]:
+        """What was gathered, as JSON holds it."""
+        return {
+            "periods": self.periods,
+            "costs": {category: str(amount) for category, amount in self.costs.items()},
+            "credits": self.credits,
+            "bonuses": self.bonuses,
+            "ended": self.ended.isoformat() if self.ended else None,
+        }
+
+    @classmethod
+    def loaded(cls, d: dict[str, Any]) -> Gathered:
+        """What `dumped` gave."""
+        return cls(
+            periods={label: (month, values) for label, (month, values) in d["periods"].items()},
+            costs=defaultdict(Decimal, {category: Decimal(amount) for category, amount in d["costs"].items()}),
+            credits=d["credits"],
+            bonuses=d["bonuses"],
+            ended=datetime.fromisoformat(d["ended"]) if d["ended"] else None,
+        )
+
+
+def gathered(events: Iterable[Event]) -> Gathered:
+    """What ``events`` (oldest first) give value realized and the trends."""
+    found = Gathered()
     for e in events:
-        if isinstance(e, Readings):
-            month, values = periods.get(e.period, (f"{e.at:%Y-%m}", {}))
-            periods[e.period] = (month, {**values, **e.values})
-    return periods
+        found.add(e)
+    return found
 
 
 def latest_readings(events: Iterable[Event]) -> dict[str, float]:
-    """Each metric's latest reading as the status keeps it (`workflows.rules.readings.newest`):
-    its value in the last period that holds it, a correction standing in its own period."""
-    latest: dict[str, float] = {}
-    for _, values in standing(events).values():
-        latest.update(values)
-    return latest
+    """Each metric's latest reading in ``events`` (oldest first), as `Gathered.latest` reads it."""
+    return gathered(events).latest()
 
 
-def transition_value(
-    transition_id: str, events: list[Event], plan: PlanFacts | None, go_live: datetime | None, now: datetime
+def value_of(
+    transition_id: str, found: Gathered, plan: PlanFacts | None, go_live: datetime | None, now: datetime
 ) -> TransitionValue | None:
-    """One transition's value realized from its events (oldest first); None without a plan that
-    gives a baseline or a business case."""
+    """One transition's value realized from what its trail gave; None without a plan that gives
+    a baseline or a business case."""
     if plan is None or (not plan.baselines and plan.business_case is None):
         return None
-    latest = latest_readings(events)
-    costs: dict[str, Decimal] = defaultdict(Decimal)
-    credits: list[float] = []
-    bonuses: list[float] = []
-    ended: datetime | None = None
-    for e in events:
-        if isinstance(e, Settled):
-            credits.append(e.credit)
-            bonuses.append(e.bonus)
-        elif isinstance(e, CostRecorded) and e.amount and e.category:
-            try:
-                costs[e.category] += Decimal(e.amount)
-            except InvalidOperation:  # not a row the rules wrote: left out rather than guessed
-                continue
-        elif isinstance(e, (Cancelled, TransitionCompleted)):
-            ended = e.at
+    latest = found.latest()
     kpis = [
         kpi_value(key, k.name, k.unit, k.better, k.baseline, k.target, latest.get(key))
         for key, k in plan.baselines.items()
     ]
     case = plan.business_case
-    savings = savings_of(case, costs, credits, bonuses, go_live, ended or now) if case else None
+    savings = savings_of(case, found.costs, found.credits, found.bonuses, go_live, found.ended or now) if case else None
     return TransitionValue(transition_id=transition_id, kpis=kpis, savings=savings)
+
+
+def transition_value(
+    transition_id: str, events: list[Event], plan: PlanFacts | None, go_live: datetime | None, now: datetime
+) -> TransitionValue | None:
+    """One transition's value realized from its events (oldest first), as `value_of` works it out."""
+    return value_of(transition_id, gathered(events), plan, go_live, now)

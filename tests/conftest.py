@@ -107,6 +107,7 @@ def engine(request, tmp_path):
     with engine.begin() as connection:  # one database for the session: start each test empty
         connection.exec_driver_sql("DELETE FROM audit_record")
         connection.exec_driver_sql("DELETE FROM audit_head")
+        connection.exec_driver_sql("DELETE FROM analytics_projection")  # folded from the rows just gone
         connection.exec_driver_sql("DELETE FROM signin_link")  # mail mints links: count each test's own
         # A digest chosen by one test must not hold another's mail.
         connection.exec_driver_sql("DELETE FROM digest_preference")

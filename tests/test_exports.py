@@ -134,7 +134,8 @@ def test_no_out_writes_over_the_engines_own_data_or_a_database(bpo, monkeypatch,
     elsewhere = tmp_path / "trail"
     elsewhere.mkdir()
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{elsewhere}/audit.db")
-    make_engine(f"sqlite:///{elsewhere}/audit.db")
+    # Closed now: a connection left to the collector would checkpoint its WAL into the file later.
+    make_engine(f"sqlite:///{elsewhere}/audit.db").dispose()
     other = tmp_path / "crm.sqlite"
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE t (x)")

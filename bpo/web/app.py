@@ -21,6 +21,7 @@ from bpo.web import analytics_page, api, codec, control, me, pages, signin, slac
 from bpo.web.deps import HERE, Web, log, message
 from bpo.web.devmode import own_hosts_only
 from bpo.web.oidc import Provider
+from infra.analytics_projection import keep_projected
 from infra.settings import Settings
 from models.errors import describe, render_path
 
@@ -42,7 +43,11 @@ def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
                     email_claim=settings.oidc_email_claim,
                 )
             app.state.web = Web(settings, engine, client, http, provider)
-            yield
+            projector = asyncio.create_task(keep_projected(engine))
+            try:
+                yield
+            finally:
+                projector.cancel()
 
     app = FastAPI(
         title="bpo-transition",

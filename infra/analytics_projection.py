@@ -1,0 +1,192 @@
+"""The projector of the portfolio's analytics: each transition's trail folded into its row of
+``analytics_projection`` (`models.analytics_tables`), carried on from where the row left off.
+
+It runs off the decision's path: the web app runs it in the background and before a page, the
+command line before it answers (`refresh`); a decision's flush never waits on it. A transition
+is behind when its chain's head (``audit_head``) has passed the row's place; only its rows after
+that place are read, and only those of the kinds the analytics take in. A row dated before what
+the fold already holds (a trail written out of order) folds that transition again from its first
+row. Two projectors at once write the same figures, and a row never goes back to an older place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from infra.analytics_fold import KINDS, Fold, fold_of
+from models.analytics import AnalyticsFilter, PlanFacts
+from models.analytics_tables import AnalyticsProjection
+from models.audit_events import event_of
+from models.audit_events.base import Event
+from models.tables import AuditHead, AuditRecord
+
+log = structlog.get_logger(__name__)
+FACT_KINDS = ("roster_changed", "amendment_approved")
+"""The kinds of row after which a transition's plan facts are read again."""
+BATCH = 500
+"""How many transitions one pass reads the rows of, and writes, at a time."""
+
+
+def refresh(engine: Engine) -> int:
+    """Bring every transition's row up to its chain's head; how many rows it wrote."""
+    with Session(engine) as session:
+        behind = session.exec(
+            select(AuditHead.transition_id, AuditHead.position)
+            .outerjoin(AnalyticsProjection, col(AnalyticsProjection.transition_id) == col(AuditHead.transition_id))
+            .where(or_(col(AnalyticsProjection.position).is_(None), col(AuditHead.position) > col(AnalyticsProjection.position)))
+        ).all()  # fmt: skip
+    heads = dict(behind)
+    ids = sorted(heads)
+    for start in range(0, len(ids), BATCH):
+        _carry_on(engine, {tid: heads[tid] for tid in ids[start : start + BATCH]})
+    if ids:
+        log.info("analytics_projected", transitions=len(ids))
+    return len(ids)
+
+
+async def keep_projected(engine: Engine, every: float = 30.0) -> None:
+    """Run the projector every ``every`` seconds until cancelled: the web app's background, so a
+    page finds little to carry on."""
+    while True:
+        try:
+            await asyncio.to_thread(refresh, engine)
+        except Exception:  # a database away for now: the next round, or the page itself, tries again
+            log.warning("analytics_projector_failed", exc_info=True)
+        await asyncio.sleep(every)
+
+
+def _rows(
+    session: Session, ids: Iterable[str], after: Mapping[str, int], heads: Mapping[str, int]
+) -> dict[str, list[tuple[Event, str]]]:
+    """The rows of ``ids`` past ``after`` (each one's place; 0 for all) up to ``heads``, of the
+    kinds the analytics take in, as events in the order they happened, each with its kind."""
+    statement = (
+        select(AuditRecord)
+        .where(col(AuditRecord.transition_id).in_(list(ids)), col(AuditRecord.kind).in_((*KINDS, *FACT_KINDS)))
+        .order_by(col(AuditRecord.transition_id), col(AuditRecord.at), col(AuditRecord.position))
+    )
+    found: dict[str, list[tuple[Event, str]]] = defaultdict(list)
+    for row in session.exec(statement.where(col(AuditRecord.position) > func.coalesce(_floor(after), 0))):
+        place = row.position or 0
+        if not after.get(row.transition_id, 0) < place <= heads[row.transition_id]:
+            continue
+        if row.at.tzinfo is None:  # SQLite keeps no zone; every time stored is UTC
+            row.at = row.at.replace(tzinfo=UTC)
+        found[row.transition_id].append((event_of(row), row.kind))
+    return found
+
+
+def _floor(after: Mapping[str, int]) -> int:
+    """The lowest place any of the transitions is read from (the rest is sorted out in Python)."""
+    return min(after.values(), default=0)
+
+
+def _carry_on(engine: Engine, heads: dict[str, int]) -> None:
+    with Session(engine) as session:
+        have = {
+            p.transition_id: p
+            for p in session.exec(select(AnalyticsProjection).where(col(AnalyticsProjection.transition_id).in_(list(heads))))
+        }  # fmt: skip
+        after = {tid: p.position for tid, p in have.items()}
+        new = _rows(session, heads, after, heads)
+        again = [tid for tid, rows in new.items() if tid in have and not _in_order(have[tid], rows)]
+        if again:  # folded again from the first row: a row came dated before what the fold holds
+            new.update(_rows(session, again, {}, heads))
+            log.info("analytics_refolded", transitions=len(again))
+        values = []
+        for tid, head in heads.items():
+            rows = new.get(tid, [])
+            kept = have.get(tid) if tid not in again else None
+            fold = Fold.loaded(kept.fold) if kept else (fold_of(tid, [e for e, _ in rows]) if rows else None)
+            if fold is None:
+                continue  # no row the analytics take in yet
+            if kept:
+                for e, _ in rows:
+                    fold.add(e)
+            started = next((e.at for e, kind in rows if kind == "transition_started"), None)
+            values.append({
+                "transition_id": tid,
+                "position": head,
+                "started_at": started or (kept.started_at if kept else None),
+                "fold": fold.dumped(),
+                "facts_due": kept is None or any(kind in FACT_KINDS for _, kind in rows),
+            })  # fmt: skip
+        if values:
+            _upsert(session, values)
+            session.commit()
+
+
+def _in_order(row: AnalyticsProjection, rows: list[tuple[Event, str]]) -> bool:
+    return not rows or rows[0][0].at >= datetime.fromisoformat(row.fold["last_at"])
+
+
+def _upsert(session: Session, values: list[dict[str, Any]]) -> None:
+    """Write the rows, each only over an older one (a projector that read less never undoes a
+    later one's work); a plan read again stays wanted until it is."""
+    table = AnalyticsProjection.__table__  # type: ignore[attr-defined]
+    insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).values(values)
+    fresh = statement.excluded
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["transition_id"],
+            set_={
+                "position": fresh.position,
+                "started_at": func.coalesce(fresh.started_at, table.c.started_at),
+                "fold": fresh.fold,
+                "facts_due": or_(table.c.facts_due, fresh.facts_due),
+            },
+            where=table.c.position < fresh.position,
+        )
+    )
+
+
+def read_projection(engine: Engine, query: AnalyticsFilter) -> list[AnalyticsProjection]:
+    """The rows of the transitions ``query`` chooses by program and start date, and by client and
+    provider where their plan is known (one whose plan is unknown stays: the figures say so)."""
+    statement = select(AnalyticsProjection).where(col(AnalyticsProjection.started_at).is_not(None))
+    tid = col(AnalyticsProjection.transition_id)
+    if query.program:
+        statement = statement.where((tid == query.program) | tid.startswith(f"{query.program}/", autoescape=True))
+    if query.since:
+        statement = statement.where(
+            col(AnalyticsProjection.started_at) >= datetime.combine(query.since, time(0), tzinfo=UTC)
+        )
+    if query.until:
+        end = datetime.combine(query.until, time(0), tzinfo=UTC) + timedelta(days=1)
+        statement = statement.where(col(AnalyticsProjection.started_at) < end)
+    for name in ("client", "provider"):
+        if wanted := getattr(query, name):
+            column = col(getattr(AnalyticsProjection, name))
+            statement = statement.where((column == wanted) | col(AnalyticsProjection.facts).is_(None))
+    with Session(engine) as session:
+        return list(session.exec(statement))
+
+
+def read_folds(engine: Engine, query: AnalyticsFilter) -> dict[str, Fold]:
+    """The folds of the transitions ``query`` chooses (`read_projection`), by id."""
+    return {row.transition_id: Fold.loaded(row.fold) for row in read_projection(engine, query)}
+
+
+def store_facts(engine: Engine, found: Mapping[str, tuple[int, PlanFacts | None]]) -> None:
+    """Keep each transition's plan facts as read when its row stood at the place given; one read
+    while a roster change or an amendment came in stays wanted."""
+    with Session(engine) as session:
+        for tid, (place, facts) in found.items():
+            row = session.get(AnalyticsProjection, tid)
+            if row is None:
+                continue
+            row.facts = facts.model_dump(mode="json") if facts else None
+            row.client, row.provider = (facts.client, facts.provider) if facts else (None, None)
+            row.facts_due = row.facts_due and row.position != place
+            session.add(row)
+        session.commit()

@@ -1,0 +1,154 @@
+"""The analytics' projection: the figures read from the rows the projector keeps are the figures
+of the whole trail, however the trail came in (in pieces, out of order), on SQLite and
+PostgreSQL; the plans are asked of Temporal once, and again only after a roster change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from bpo.analytics import facts_of, portfolio
+from infra.analytics import analytics
+from infra.analytics_projection import refresh
+from infra.audit import write_entries
+from models.analytics import AnalyticsFilter
+from models.commands import ChangeRoster, Resume
+from models.deliveries import AuditEntry
+from models.plan import Person
+from tests.rules.sim import EVE, LI, MO, PLAN, RAJ, START, Run
+
+FACTS = {"t-1": facts_of(PLAN, START)}
+
+
+def story() -> Run:
+    """A transition that reworks a gate, pauses and reads KPIs: every figure has something to count."""
+    run = Run()
+    run.pass_planning()
+    run.reject("kickoff_held", RAJ)  # rework: the transition waits, paused, for the fix
+    run.later(days=3)
+    run.do(Resume(by=LI, reason="agenda fixed"))
+    run.approve("kickoff_held", LI, RAJ, evidence="MIN-7")
+    run.tick("process_maps", EVE, "email_support", "chat_support")
+    run.approve("training_signed_off", MO, EVE)
+    assert run.read("cert-1", assessment_score=86).phase == "pilot"
+    for week in range(1, 5):
+        run.read(f"W{week}", csat=80.0 + week, error_rate=2.0, first_response_hours=3.0)
+        run.later(days=7)
+    return run
+
+
+def rebuilt(engine: Any, now: datetime) -> Any:
+    """The figures from a projection folded afresh from every row."""
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM analytics_projection"))
+    return analytics(engine, AnalyticsFilter(), FACTS, now)
+
+
+def test_a_trail_that_comes_in_pieces_gives_the_figures_of_the_whole(engine):
+    run = story()
+    rows = list(run.audit)
+    now = run.now + timedelta(days=1)
+    for cut in (5, 17, 40, len(rows)):  # the projector carries on from where each piece left it
+        with Session(engine) as session:
+            write_entries(rows[:cut], session=session)
+        found = analytics(engine, AnalyticsFilter(), FACTS, now)
+    assert found.transitions[0].paused_hours == 72.0, "the rework's three days"
+    assert [p.month for t in found.kpi_trends for p in t.points]
+    assert found == rebuilt(engine, now)
+
+
+def test_a_row_dated_before_what_the_projection_holds_is_folded_in_its_place(engine):
+    run = story()
+    with Session(engine) as session:
+        write_entries(run.audit, session=session)
+    now = run.now + timedelta(days=1)
+    before = analytics(engine, AnalyticsFilter(), FACTS, now)
+    # A reading of week 4 dated before week 4's own: in its place, the later one stands.
+    early = AuditEntry(id="t-1/late/reading", transition_id="t-1", kind="kpi_reading", phase="pilot", actor=LI,
+                       at=START + timedelta(days=1), detail={"period": "W4", "values": {"csat": 10.0}})  # fmt: skip
+    with Session(engine) as session:
+        write_entries([early], session=session)
+    after = analytics(engine, AnalyticsFilter(), FACTS, now)
+    assert after.kpi_trends == before.kpi_trends, "taken in last, it would have replaced week 4's csat"
+    assert after == rebuilt(engine, now)
+
+
+class Temporal:
+    """Temporal as the portfolio asks it: each transition's plan, counted."""
+
+    def __init__(self, run: Run) -> None:
+        self.run, self.asked = run, []
+
+    def get_workflow_handle(self, workflow_id: str) -> Any:
+        temporal = self
+
+        class Handle:
+            async def query(self, name: str, result_type: object = None) -> object:
+                temporal.asked.append((workflow_id, name))
+                plan = temporal.run.machine.plan
+                return {"plan": plan, "roster": list(plan.people)}[name]
+
+        return Handle()
+
+
+async def test_the_plans_are_asked_of_temporal_once_and_again_after_a_roster_change(engine):
+    run = story()
+    with Session(engine) as session:
+        write_entries(run.audit, session=session)
+    temporal = Temporal(run)
+    now = datetime.now(UTC)
+    first = await portfolio(engine, temporal, AnalyticsFilter(provider=PLAN.provider), now)  # type: ignore[arg-type]
+    assert [t.transition_id for t in first.transitions] == ["t-1"] and temporal.asked
+    temporal.asked.clear()
+    again = await portfolio(engine, temporal, AnalyticsFilter(provider=PLAN.provider), now)  # type: ignore[arg-type]
+    assert temporal.asked == [] and again == first
+    assert (await portfolio(engine, temporal, AnalyticsFilter(provider="Elsewhere"), now)).transitions == []  # type: ignore[arg-type]
+    mark = len(run.audit)
+    run.do(
+        ChangeRoster(by=LI, add=[Person(id="zoe", name="Zoe", email="zoe@acme.example", org="client", roles=["sme"])])
+    )
+    with Session(engine) as session:
+        write_entries(run.audit[mark:], session=session)
+    await portfolio(engine, temporal, AnalyticsFilter(), now)  # type: ignore[arg-type]
+    assert {tid for tid, _ in temporal.asked} == {"t-1"}
+
+
+def test_the_projector_writes_only_transitions_behind_their_head(engine):
+    run = story()
+    with Session(engine) as session:
+        write_entries(run.audit, session=session)
+    assert refresh(engine) == 1
+    assert refresh(engine) == 0, "nothing new: nothing read again"
+
+
+def test_an_audit_database_of_before_gets_its_projection_filled_on_the_first_read(tmp_path):
+    """A database migrated before the projection existed: the migration adds the empty table, the
+    first read folds every transition already in the trail, and the downgrade takes the table
+    away and leaves the trail."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from infra.db import MIGRATIONS, make_engine
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    old = sa.create_engine(url)
+    with old.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0010_digest_refusals")
+    run = story()
+    with Session(old) as session:
+        write_entries(run.audit, session=session)
+    engine = make_engine(url)
+    found = analytics(engine, AnalyticsFilter(), FACTS, run.now)
+    assert [t.transition_id for t in found.transitions] == ["t-1"]
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0010_digest_refusals")
+        assert "analytics_projection" not in sa.inspect(connection).get_table_names()
+        assert connection.execute(sa.text("SELECT count(*) FROM audit_record")).scalar() == len(run.audit)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, func, or_
+from sqlalchemy import Engine, bindparam, func, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -64,30 +64,33 @@ async def keep_projected(engine: Engine, every: float = 30.0) -> None:
         await asyncio.sleep(every)
 
 
-def _rows(
-    session: Session, ids: Iterable[str], after: Mapping[str, int], heads: Mapping[str, int]
-) -> dict[str, list[tuple[Event, str]]]:
-    """The rows of ``ids`` past ``after`` (each one's place; 0 for all) up to ``heads``, of the
-    kinds the analytics take in, as events in the order they happened, each with its kind."""
-    statement = (
-        select(AuditRecord)
-        .where(col(AuditRecord.transition_id).in_(list(ids)), col(AuditRecord.kind).in_((*KINDS, *FACT_KINDS)))
-        .order_by(col(AuditRecord.transition_id), col(AuditRecord.at), col(AuditRecord.position))
+def rows_after(ids: Iterable[str], from_start: bool = False) -> Any:
+    """The statement of the rows of ``ids`` past the place each one's projection holds (or all,
+    ``from_start``), of the kinds the analytics take in, in the order they happened. The place is
+    joined in, so the chain's index reads each transition from there."""
+    statement = select(AuditRecord).where(
+        col(AuditRecord.transition_id).in_(list(ids)), col(AuditRecord.kind).in_((*KINDS, *FACT_KINDS))
     )
+    if not from_start:
+        projected = col(AnalyticsProjection.transition_id) == col(AuditRecord.transition_id)
+        statement = statement.outerjoin(AnalyticsProjection, projected).where(
+            col(AuditRecord.position) > func.coalesce(col(AnalyticsProjection.position), 0)
+        )
+    return statement.order_by(col(AuditRecord.transition_id), col(AuditRecord.at), col(AuditRecord.position))
+
+
+def _rows(
+    session: Session, ids: Iterable[str], heads: Mapping[str, int], from_start: bool = False
+) -> dict[str, list[tuple[Event, str]]]:
+    """The rows `rows_after` chooses up to ``heads``, as events, each with its kind."""
     found: dict[str, list[tuple[Event, str]]] = defaultdict(list)
-    for row in session.exec(statement.where(col(AuditRecord.position) > func.coalesce(_floor(after), 0))):
-        place = row.position or 0
-        if not after.get(row.transition_id, 0) < place <= heads[row.transition_id]:
-            continue
+    for row in session.exec(rows_after(ids, from_start)):
+        if (row.position or 0) > heads[row.transition_id]:
+            continue  # written after the head was read: the next round takes it in
         if row.at.tzinfo is None:  # SQLite keeps no zone; every time stored is UTC
             row.at = row.at.replace(tzinfo=UTC)
         found[row.transition_id].append((event_of(row), row.kind))
     return found
-
-
-def _floor(after: Mapping[str, int]) -> int:
-    """The lowest place any of the transitions is read from (the rest is sorted out in Python)."""
-    return min(after.values(), default=0)
 
 
 def _carry_on(engine: Engine, heads: dict[str, int]) -> None:
@@ -96,58 +99,62 @@ def _carry_on(engine: Engine, heads: dict[str, int]) -> None:
             p.transition_id: p
             for p in session.exec(select(AnalyticsProjection).where(col(AnalyticsProjection.transition_id).in_(list(heads))))
         }  # fmt: skip
-        after = {tid: p.position for tid, p in have.items()}
-        new = _rows(session, heads, after, heads)
+        new = _rows(session, heads, heads)
         again = [tid for tid, rows in new.items() if tid in have and not _in_order(have[tid], rows)]
         if again:  # folded again from the first row: a row came dated before what the fold holds
-            new.update(_rows(session, again, {}, heads))
+            new.update(_rows(session, again, heads, from_start=True))
             log.info("analytics_refolded", transitions=len(again))
         values = []
         for tid, head in heads.items():
             rows = new.get(tid, [])
-            kept = have.get(tid) if tid not in again else None
-            fold = Fold.loaded(kept.fold) if kept else (fold_of(tid, [e for e, _ in rows]) if rows else None)
-            if fold is None:
-                continue  # no row the analytics take in yet
-            if kept:
+            kept = have.get(tid)
+            fold = Fold.loaded(kept.fold) if kept and tid not in again else None
+            if fold is None and rows:
+                fold = fold_of(tid, [e for e, _ in rows])
+            elif fold is not None:
                 for e, _ in rows:
                     fold.add(e)
+            if fold is None:
+                continue  # no row the analytics take in yet
             started = next((e.at for e, kind in rows if kind == "transition_started"), None)
             values.append({
                 "transition_id": tid,
                 "position": head,
                 "started_at": started or (kept.started_at if kept else None),
                 "fold": fold.dumped(),
-                "facts_due": kept is None or any(kind in FACT_KINDS for _, kind in rows),
+                "facts_due": kept is None or kept.facts_due or any(kind in FACT_KINDS for _, kind in rows),
+                "was": kept.position if kept else None,
             })  # fmt: skip
-        if values:
-            _upsert(session, values)
-            session.commit()
+        _write(session, values)
+        session.commit()
 
 
 def _in_order(row: AnalyticsProjection, rows: list[tuple[Event, str]]) -> bool:
     return not rows or rows[0][0].at >= datetime.fromisoformat(row.fold["last_at"])
 
 
-def _upsert(session: Session, values: list[dict[str, Any]]) -> None:
-    """Write the rows, each only over an older one (a projector that read less never undoes a
-    later one's work); a plan read again stays wanted until it is."""
+def _write(session: Session, values: list[dict[str, Any]]) -> None:
+    """Write each row only where it still stands where this projector found it (``was``; a new
+    one only if none is there): another projector that carried it on meanwhile keeps its work,
+    and this one's, read from an older place, is dropped rather than written over it."""
     table = AnalyticsProjection.__table__  # type: ignore[attr-defined]
-    insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values(values)
-    fresh = statement.excluded
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["transition_id"],
-            set_={
-                "position": fresh.position,
-                "started_at": func.coalesce(fresh.started_at, table.c.started_at),
-                "fold": fresh.fold,
-                "facts_due": or_(table.c.facts_due, fresh.facts_due),
-            },
-            where=table.c.position < fresh.position,
+    fresh = [{k: v for k, v in row.items() if k != "was"} for row in values if row["was"] is None]
+    if fresh:
+        insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        session.execute(insert(table).values(fresh).on_conflict_do_nothing(index_elements=["transition_id"]))
+    moved = [{**row, "tid": row["transition_id"]} for row in values if row["was"] is not None]
+    if moved:
+        session.execute(
+            update(table)
+            .where(table.c.transition_id == bindparam("tid"), table.c.position == bindparam("was"))
+            .values(
+                position=bindparam("position"),
+                started_at=bindparam("started_at"),
+                fold=bindparam("fold"),
+                facts_due=bindparam("facts_due"),
+            ),
+            moved,
         )
-    )
 
 
 def read_projection(engine: Engine, query: AnalyticsFilter) -> list[AnalyticsProjection]:

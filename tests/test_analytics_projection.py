@@ -40,11 +40,11 @@ def story() -> Run:
     return run
 
 
-def rebuilt(engine: Any, now: datetime) -> Any:
+def rebuilt(engine: Any, now: datetime, facts: dict[str, Any] = FACTS) -> Any:
     """The figures from a projection folded afresh from every row."""
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM analytics_projection"))
-    return analytics(engine, AnalyticsFilter(), FACTS, now)
+    return analytics(engine, AnalyticsFilter(), facts, now)
 
 
 def test_a_trail_that_comes_in_pieces_gives_the_figures_of_the_whole(engine):
@@ -152,3 +152,20 @@ def test_an_audit_database_of_before_gets_its_projection_filled_on_the_first_rea
         command.downgrade(config, "0010_digest_refusals")
         assert "analytics_projection" not in sa.inspect(connection).get_table_names()
         assert connection.execute(sa.text("SELECT count(*) FROM audit_record")).scalar() == len(run.audit)
+
+
+def test_a_new_transition_and_one_carried_on_in_the_same_round_are_both_whole(engine):
+    run = story()
+    rows = list(run.audit)
+    now = run.now + timedelta(days=1)
+    with Session(engine) as session:
+        write_entries(rows[:-3], session=session)
+    analytics(engine, AnalyticsFilter(), FACTS, now)
+    second = [e.model_copy(update={"transition_id": "t-2", "id": e.id.replace("t-1", "t-2", 1)}) for e in rows]
+    with Session(engine) as session:  # t-1 carried on from its place, t-2 read from its first row
+        write_entries(rows[-3:] + second, session=session)
+    both = FACTS | {"t-2": FACTS["t-1"]}
+    found = analytics(engine, AnalyticsFilter(), both, now)
+    one, two = found.transitions
+    assert one.model_copy(update={"transition_id": "t-2"}) == two
+    assert found == rebuilt(engine, now, both)

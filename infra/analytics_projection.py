@@ -6,12 +6,15 @@ command line before it answers (`refresh`); a decision's flush never waits on it
 is behind when its chain's head (``audit_head``) has passed the row's place; only its rows after
 that place are read, and only those of the kinds the analytics take in. A row dated before what
 the fold already holds (a trail written out of order) folds that transition again from its first
-row. Two projectors at once write the same figures, and a row never goes back to an older place.
+row. A row is written only where it still stands where the projector found it, so of two
+projectors at once the one that read less never undoes the other's work. A transition whose
+trail cannot be folded is logged and left behind, and every other goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time, timedelta
@@ -37,7 +40,7 @@ BATCH = 500
 
 
 def refresh(engine: Engine) -> int:
-    """Bring every transition's row up to its chain's head; how many rows it wrote."""
+    """Bring every transition's row up to its chain's head; how many were behind."""
     with Session(engine) as session:
         behind = session.exec(
             select(AuditHead.transition_id, AuditHead.position)
@@ -106,27 +109,37 @@ def _carry_on(engine: Engine, heads: dict[str, int]) -> None:
             log.info("analytics_refolded", transitions=len(again))
         values = []
         for tid, head in heads.items():
-            rows = new.get(tid, [])
-            kept = have.get(tid)
-            fold = Fold.loaded(kept.fold) if kept and tid not in again else None
-            if fold is None and rows:
-                fold = fold_of(tid, [e for e, _ in rows])
-            elif fold is not None:
-                for e, _ in rows:
-                    fold.add(e)
-            if fold is None:
-                continue  # no row the analytics take in yet
+            kept, rows = have.get(tid), new.get(tid, [])
+            try:
+                fold = _carried(tid, None if tid in again else kept, rows)
+                if fold is None:
+                    continue  # no row the analytics take in yet
+                dumped = fold.dumped()
+                json.dumps(dumped, allow_nan=False)  # what the database's JSON refuses fails here, alone
+            except Exception:
+                log.error("analytics_fold_failed", transition_id=tid, exc_info=True)
+                continue
             started = next((e.at for e, kind in rows if kind == "transition_started"), None)
             values.append({
                 "transition_id": tid,
                 "position": head,
                 "started_at": started or (kept.started_at if kept else None),
-                "fold": fold.dumped(),
+                "fold": dumped,
                 "facts_due": kept is None or kept.facts_due or any(kind in FACT_KINDS for _, kind in rows),
                 "was": kept.position if kept else None,
             })  # fmt: skip
         _write(session, values)
         session.commit()
+
+
+def _carried(tid: str, kept: AnalyticsProjection | None, rows: list[tuple[Event, str]]) -> Fold | None:
+    """``kept``'s fold carried on with ``rows`` (none kept: the fold of ``rows`` alone, if any)."""
+    if kept is None:
+        return fold_of(tid, [e for e, _ in rows]) if rows else None
+    fold = Fold.loaded(kept.fold)
+    for e, _ in rows:
+        fold.add(e)
+    return fold
 
 
 def _in_order(row: AnalyticsProjection, rows: list[tuple[Event, str]]) -> bool:

@@ -145,8 +145,10 @@ def test_an_audit_database_of_before_gets_its_projection_filled_on_the_first_rea
     with Session(old) as session:
         write_entries(run.audit, session=session)
     engine = make_engine(url)
-    found = analytics(engine, AnalyticsFilter(), FACTS, run.now)
-    assert [t.transition_id for t in found.transitions] == ["t-1"]
+    found = analytics(engine, AnalyticsFilter(), FACTS | {"t-2": FACTS["t-1"]}, run.now)
+    assert [t.transition_id for t in found.transitions] == ["t-1", "t-2"]
+    medians = [p.median for t in found.kpi_trends for p in t.points]
+    assert medians and all(m == m for m in medians), "no NaN among the medians"
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0010_digest_refusals")
@@ -169,3 +171,21 @@ def test_a_new_transition_and_one_carried_on_in_the_same_round_are_both_whole(en
     one, two = found.transitions
     assert one.model_copy(update={"transition_id": "t-2"}) == two
     assert found == rebuilt(engine, now, both)
+
+
+def test_a_reading_no_rule_writes_is_left_out_and_the_projection_goes_on(tmp_path):
+    """A row no rule writes (a reading of NaN, which SQLite's JSON keeps and PostgreSQL's
+    refuses) in one transition: the value is left out, and both transitions are projected."""
+    from infra.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    run = story()
+    poisoned = [e.model_copy(update={"transition_id": "t-2", "id": e.id.replace("t-1", "t-2", 1)}) for e in run.audit]
+    poisoned.append(AuditEntry(id="t-2/odd", transition_id="t-2", kind="kpi_reading", phase="pilot", actor=LI,
+                               at=run.now, detail={"period": "W9", "values": {"csat": float("nan")}}))  # fmt: skip
+    with Session(engine) as session:
+        write_entries(run.audit + poisoned, session=session)
+    found = analytics(engine, AnalyticsFilter(), FACTS | {"t-2": FACTS["t-1"]}, run.now)
+    assert [t.transition_id for t in found.transitions] == ["t-1", "t-2"]
+    medians = [p.median for t in found.kpi_trends for p in t.points]
+    assert medians and all(m == m for m in medians), "no NaN among the medians"

@@ -94,3 +94,147 @@ def test_transitions_projected_one_pass_at_a_time_match_a_rebuild(engine):
         refresh(engine)
     now = old.now + timedelta(days=1)
     assert analytics(engine, AnalyticsFilter(), facts, now) == rebuilt(engine, facts, now)
+
+
+# --- plan facts as Temporal gives them -------------------------------------------------------
+
+
+class Temporal:
+    """Temporal as the portfolio asks it: each transition's plan (the workflow's ``plan`` query
+    answers ``machine.plan``, its ``roster`` query the people on the roster now), counted; down
+    while ``down`` is set, as a worker away or a query timing out answers."""
+
+    def __init__(self, *runs: Run) -> None:
+        self.by_id = {run_id(r): r for r in runs}
+        self.asked: list[str] = []
+        self.down = False
+
+    def get_workflow_handle(self, workflow_id: str) -> Any:
+        temporal = self
+
+        class Handle:
+            async def query(self, name: str, result_type: object = None) -> object:
+                from temporalio.service import RPCError, RPCStatusCode
+
+                temporal.asked.append(workflow_id)
+                if temporal.down:
+                    raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+                machine = temporal.by_id[workflow_id].machine
+                return {"plan": machine.plan, "roster": list(machine.state.people)}[name]
+
+        return Handle()
+
+
+def run_id(run: Run) -> str:
+    return run.audit[0].transition_id
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack30 V: a plan Temporal could not give for a moment (UNAVAILABLE) is stored as no plan "
+    "and never asked again: the transition stays 'without its plan' (left out of every client or "
+    "provider filter) until a roster change or an amendment",
+)
+async def test_a_moment_temporal_is_away_does_not_forget_a_plan_for_good(engine):
+    run = story(run_of("t-1"))
+    write(engine, run.audit)
+    temporal = Temporal(run)
+    now = run.now + timedelta(days=1)
+    temporal.down = True
+    away = await portfolio(engine, temporal, AnalyticsFilter(), now)  # type: ignore[arg-type]
+    assert away.missing, "said: without their plan"
+    temporal.down = False
+    back = await portfolio(engine, temporal, AnalyticsFilter(provider=PLAN.provider), now)  # type: ignore[arg-type]
+    assert [t.transition_id for t in back.transitions] == ["t-1"], back.missing
+
+
+async def test_a_transition_temporal_no_longer_knows_is_said_to_lack_its_plan(engine):
+    """Held: an id Temporal does not know is shown without its plan, in words, not an error."""
+    run = story(run_of("t-1"))
+    write(engine, run.audit)
+    class Gone(Temporal):
+        def get_workflow_handle(self, workflow_id: str) -> Any:
+            class Handle:
+                async def query(self, name: str, result_type: object = None) -> object:
+                    from temporalio.service import RPCError, RPCStatusCode
+
+                    raise RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b"")
+
+            return Handle()
+
+    temporal = Gone()
+    found = await portfolio(engine, temporal, AnalyticsFilter(), run.now)  # type: ignore[arg-type]
+    assert [t.transition_id for t in found.transitions] == ["t-1"]
+    assert any("t-1" in m and "without their plan" in m for m in found.missing)
+
+
+def provider_amended(run: Run, provider: str) -> None:
+    """An amendment naming another provider, proposed and approved by the sponsor."""
+    from models.commands import Amend, Approve
+
+    plan = run.machine.plan.model_copy(update={"provider": provider})
+    run.do(Amend(plan=plan, reason="the contract moved to another provider", by=LI))
+    run.do(Approve(gate="amendment_1", by="dana@acme.example"))
+    assert run.machine.plan.provider == provider
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack30 B: after an amendment changes the provider, a filter on the NEW provider reads "
+    "the projection by the OLD provider kept there, so the transition is left out and its plan never "
+    "asked again through that filter (it shows only once someone asks without a filter)",
+)
+async def test_a_filter_on_the_provider_an_amendment_named_shows_the_transition(engine):
+    run = story(run_of("t-1"))
+    write(engine, run.audit)
+    temporal = Temporal(run)
+    now = run.now + timedelta(days=1)
+    first = await portfolio(engine, temporal, AnalyticsFilter(provider=PLAN.provider), now)  # type: ignore[arg-type]
+    assert [t.transition_id for t in first.transitions] == ["t-1"]
+    mark = len(run.audit)
+    provider_amended(run, "SouthWind BPO")
+    write(engine, run.audit[mark:])
+    found = await portfolio(engine, temporal, AnalyticsFilter(provider="SouthWind BPO"), now)  # type: ignore[arg-type]
+    assert [t.transition_id for t in found.transitions] == ["t-1"]
+
+
+async def test_after_an_amendment_the_old_provider_no_longer_shows_the_transition(engine):
+    """Held: the plan is asked again after an amendment, so the old provider's filter drops it and
+    an unfiltered read shows the new provider's trends."""
+    run = story(run_of("t-1"))
+    run.read("W1", csat=88.0, error_rate=2.0, first_response_hours=3.0)
+    write(engine, run.audit)
+    temporal = Temporal(run)
+    now = run.now + timedelta(days=1)
+    await portfolio(engine, temporal, AnalyticsFilter(), now)  # type: ignore[arg-type]
+    mark = len(run.audit)
+    provider_amended(run, "SouthWind BPO")
+    write(engine, run.audit[mark:])
+    old = await portfolio(engine, temporal, AnalyticsFilter(provider=PLAN.provider), now)  # type: ignore[arg-type]
+    assert old.transitions == []
+    every = await portfolio(engine, temporal, AnalyticsFilter(), now)  # type: ignore[arg-type]
+    assert {t.provider for t in every.kpi_trends} == {"SouthWind BPO"}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack30 C: the plan facts take each person's roles and org from the plan's people, not "
+    "the roster: someone added by `bpo roster` who decides a gate counts under no role and no org "
+    "(and the re-read after a roster change asks the plan, which a roster change does not touch)",
+)
+async def test_a_person_added_to_the_roster_counts_under_their_role_and_org(engine):
+    from models.commands import ChangeRoster
+    from models.plan import Person
+
+    run = run_of("t-1")
+    run.pass_planning()
+    zoe = Person(id="zoe@acme.example", name="Zoe", email="zoe@acme.example", org="client", roles=["sme"])
+    run.do(ChangeRoster(by=LI, add=[zoe]))
+    run.approve("kickoff_held", LI, RAJ, evidence="MIN-7")
+    run.later(hours=5)
+    run.tick("process_maps", zoe.id, "email_support", "chat_support")
+    write(engine, run.audit)
+    found = await portfolio(engine, Temporal(run), AnalyticsFilter(), run.now)  # type: ignore[arg-type]
+    by = {(t.by, t.key): t.spread.count for t in found.turnaround}
+    assert by[("person", zoe.id)] == 1
+    assert by.get(("role", "sme"), 0) == 1, "zoe is the only sme who decided"

@@ -238,3 +238,41 @@ async def test_a_person_added_to_the_roster_counts_under_their_role_and_org(engi
     by = {(t.by, t.key): t.spread.count for t in found.turnaround}
     assert by[("person", zoe.id)] == 1
     assert by.get(("role", "sme"), 0) == 1, "zoe is the only sme who decided"
+
+
+# --- PostgreSQL answering in its session's zone ----------------------------------------------
+
+
+def zoned_engine(postgres_url: str, zone: str) -> Any:
+    """The session's database, every connection in ``zone`` (a server set up in that zone, or a
+    role's ``SET timezone``), emptied."""
+    from infra.db import make_engine
+
+    sep = "&" if "?" in postgres_url else "?"
+    engine = make_engine(f"{postgres_url}{sep}options=-c%20timezone%3D{zone.replace('/', '%2F')}")
+    with engine.begin() as connection:
+        for table in ("audit_record", "audit_head", "analytics_projection"):
+            connection.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+    return engine
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack30 E: the projection folds the rows as PostgreSQL hands them back, in the "
+    "session's zone, so a KPI reading taken on 31 January 23:30 UTC trends in February (and every "
+    "time shown carries the server's zone) on a server not set to UTC; SQLite says January",
+)
+def test_a_reading_late_on_the_last_day_of_a_month_trends_in_that_month_whatever_the_servers_zone(postgres_url):
+    engine = zoned_engine(postgres_url, "Asia/Tokyo")
+    try:
+        run = run_of("t-1", start=datetime(2027, 1, 30, 9, tzinfo=UTC))
+        run.later(hours=38, minutes=30)  # 31 January, 23:30 UTC
+        run.read("2027-01", csat=90.0, error_rate=1.0, first_response_hours=3.0)
+        write(engine, run.audit)
+        facts = {"t-1": facts_of(PLAN, run.audit[0].at)}
+        found = analytics(engine, AnalyticsFilter(), facts, run.now)
+        months = {p.month for t in found.kpi_trends for p in t.points}
+        assert months == {"2027-01"}, months
+        assert found.transitions[0].started_at.utcoffset() == timedelta(0)
+    finally:
+        engine.dispose()

@@ -383,3 +383,35 @@ def test_a_formula_typed_by_a_person_is_text_in_both_downloads(tmp_path):
             for row in sheet.iter_rows():
                 for cell in row:
                     assert cell.data_type != "f", (what, cell.value)
+
+
+# --- amendments -------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack30 F: a gate an amendment adds to the phase under way opens when the amendment is "
+    "approved, but the walk dates every gate of a phase from the phase's start: 'waiting now' says "
+    "the new gate has waited ten days the day after it was added",
+)
+async def test_a_gate_an_amendment_adds_waits_from_when_it_was_added(engine):
+    from models.commands import Amend, Approve
+    from tests.rules.sim import DANA, plan_with
+
+    run = run_of("t-1")
+    run.pass_planning()
+    assert run.status().phase == "mobilization"
+    run.later(days=10)
+    ahead = plan_with(
+        "        evidence: required\n",
+        "        evidence: required\n      - key: site_visit\n        kind: approval\n"
+        "        approvers: {roles: [program_manager]}\n",
+    )
+    run.do(Amend(plan=ahead, reason="the client asked for a site visit", by=LI))
+    run.do(Approve(gate="amendment_1", by=DANA))
+    added = run.now
+    run.later(days=1)
+    write(engine, run.audit)
+    found = await portfolio(engine, Temporal(run), AnalyticsFilter(), run.now)  # type: ignore[arg-type]
+    [visit] = [w for w in found.waiting if w.gate == "site_visit"]
+    assert visit.since == added and visit.waited_hours == 24.0, visit

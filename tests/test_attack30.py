@@ -415,3 +415,55 @@ async def test_a_gate_an_amendment_adds_waits_from_when_it_was_added(engine):
     found = await portfolio(engine, Temporal(run), AnalyticsFilter(), run.now)  # type: ignore[arg-type]
     [visit] = [w for w in found.waiting if w.gate == "site_visit"]
     assert visit.since == added and visit.waited_hours == 24.0, visit
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="attack30 G: bpo analytics without Temporal says 'every plan is unknown' while it shows "
+    "the plans' figures the projection kept (planned go-live, planned durations): the note contradicts "
+    "the table",
+)
+async def test_bpo_analytics_without_temporal_says_what_it_knows_of_the_plans(tmp_path):
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from infra.db import make_engine
+
+    root = Path(__file__).resolve().parents[1]
+    data = tmp_path / "data"
+    engine = make_engine(f"sqlite:///{data}/audit.db")
+    run = story(run_of("t-1"))
+    write(engine, run.audit)
+    await portfolio(engine, Temporal(run), AnalyticsFilter(), run.now)  # type: ignore[arg-type]  # the web app read the plans
+    done = subprocess.run(
+        [str(root / ".venv" / "bin" / "bpo"), "analytics", "--json"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "BPO_DATA_DIR": str(data), "TEMPORAL_ADDRESS": "127.0.0.1:1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["transitions"][0]["planned_go_live"] is not None, "the kept plan's go-live"
+    assert not any("every plan is unknown" in m for m in found["missing"]), found["missing"]
+
+
+def test_two_projectors_at_once_write_the_figures_of_one(engine):
+    """Held: the web app's projector and `bpo analytics` carrying the projection on together (many
+    transitions, threads) end with the figures of a projection folded afresh."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runs = [story(run_of(f"t-{n}")) for n in range(12)]
+    for run in runs:
+        write(engine, run.audit[:9])
+    refresh(engine)
+    for run in runs:
+        write(engine, run.audit[9:])
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(lambda _: refresh(engine), range(4)))
+    assert sum(done) >= 12
+    facts = {f"t-{n}": facts_of(PLAN, START) for n in range(12)}
+    now = runs[0].now + timedelta(days=1)
+    assert analytics(engine, AnalyticsFilter(), facts, now) == rebuilt(engine, facts, now)

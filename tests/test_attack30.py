@@ -152,6 +152,7 @@ async def test_a_transition_temporal_no_longer_knows_is_said_to_lack_its_plan(en
     """Held: an id Temporal does not know is shown without its plan, in words, not an error."""
     run = story(run_of("t-1"))
     write(engine, run.audit)
+
     class Gone(Temporal):
         def get_workflow_handle(self, workflow_id: str) -> Any:
             class Handle:
@@ -346,7 +347,10 @@ def test_the_analytics_page_and_api_refuse_someone_outside_the_program_office(tm
         as_person(client, "dana@acme.example")
         assert client.get("/analytics").status_code == 403
         assert client.get("/analytics/export/decisions.csv").status_code == 403
-        assert client.get("/api/analytics").status_code in (401, 403)
+        from bpo.web.sessions import new_api_token
+
+        token = new_api_token(client.engine, "dana@acme.example", "t", "read", timedelta(hours=1))
+        assert client.get("/api/analytics", headers={"Authorization": f"Bearer {token}"}).status_code == 403
         assert client.get("/t/t-1/export/decisions.csv").status_code == 200, "on its roster"
         as_person(client, "someone@elsewhere.example")
         assert client.get("/t/t-1/export/decisions.csv").status_code in (403, 404)
@@ -467,3 +471,51 @@ def test_two_projectors_at_once_write_the_figures_of_one(engine):
     facts = {f"t-{n}": facts_of(PLAN, START) for n in range(12)}
     now = runs[0].now + timedelta(days=1)
     assert analytics(engine, AnalyticsFilter(), facts, now) == rebuilt(engine, facts, now)
+
+
+def test_readings_as_large_as_a_float_holds_leave_the_page_and_the_api_answering(tmp_path):
+    """Held: two transitions of one provider reading the largest finite CSAT a float holds (their
+    median overflows) still get a page and a JSON answer, not an error."""
+    runs = []
+    for n in (1, 2):
+        run = run_of(f"t-{n}")
+        run.read("W1", csat=1.7e308, error_rate=1.7e308, first_response_hours=1.7e308)
+        runs.append(run)
+    with web_app(tmp_path, *runs) as client:
+        as_person(client, LI)
+        assert client.get("/analytics").status_code == 200
+        from bpo.web.sessions import new_api_token
+
+        token = new_api_token(client.engine, LI, "t", "read", timedelta(hours=1))
+        api = client.get("/api/analytics", headers={"Authorization": f"Bearer {token}"})
+        assert api.status_code == 200, api.text
+        assert [t["kpi"] for t in api.json()["kpi_trends"]]
+
+
+def test_someone_taken_off_the_roster_downloads_that_transition_no_more(tmp_path):
+    """Held: a person `bpo roster --remove` took off is refused its downloads the next moment."""
+    from models.commands import ChangeRoster
+
+    run = story(run_of("t-1"))
+    with web_app(tmp_path, run) as client:
+        as_person(client, EVE)
+        assert client.get("/t/t-1/export/readings.csv").status_code == 200
+        run.do(ChangeRoster(by=LI, remove=[EVE]))
+        assert client.get("/t/t-1/export/readings.csv").status_code == 403
+        assert client.get("/t/t-1/export/decisions.xlsx").status_code == 403
+
+
+def test_a_cancelled_transition_waits_on_nothing_and_stops_its_pause(engine):
+    """Held: a transition cancelled while paused shows no gate waiting and its pause ends there."""
+    from models.commands import Cancel, Pause
+
+    run = run_of("t-1")
+    run.pass_planning()
+    run.do(Pause(by=LI, reason="budget review"))
+    run.later(hours=10)
+    run.do(Cancel(by="dana@acme.example", reason="the business was sold"))
+    write(engine, run.audit)
+    facts = {"t-1": facts_of(PLAN, START)}
+    found = analytics(engine, AnalyticsFilter(), facts, run.now + timedelta(days=30))
+    assert found.waiting == []
+    assert found.transitions[0].paused_hours == 10.0

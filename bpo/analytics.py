@@ -30,7 +30,8 @@ from models.analytics import (
     SlaFacts,
     Spread,
 )
-from models.plan import Plan
+from models.plan import Person, Plan
+from workflows.rules.refusals import RefusalKind
 
 log = structlog.get_logger(__name__)
 HOUR = 3600.0
@@ -38,10 +39,11 @@ AT_ONCE = 8
 """How many plans are asked of Temporal at the same time."""
 
 
-def facts_of(plan: Plan, started_at: datetime) -> PlanFacts:
+def facts_of(plan: Plan, started_at: datetime, roster: list[Person] | None = None) -> PlanFacts:
     """What the analytics need of a plan: its client and provider, each phase's name, planned
     length (as the report's timeline plans it, from ``starts_on`` else ``started_at``) and gates,
-    the planned go-live (the last phase's planned end), and each person's roles and side."""
+    the planned go-live (the last phase's planned end), and each person's roles and side (on the
+    ``roster`` as it stands, else the plan's people)."""
     spans = planned_phases(plan, started_at)
     return PlanFacts(
         client=plan.client,
@@ -55,7 +57,7 @@ def facts_of(plan: Plan, started_at: datetime) -> PlanFacts:
             for phase, span in zip(plan.phases, spans, strict=True)
         },
         go_live=spans[-1].end if spans else None,
-        people={p.id: PersonFacts(roles=list(p.roles), org=p.org) for p in plan.people},
+        people={p.id: PersonFacts(roles=list(p.roles), org=p.org) for p in (plan.people if roster is None else roster)},
         baselines={
             k.key: KpiFacts(
                 name=k.name,
@@ -73,21 +75,26 @@ def facts_of(plan: Plan, started_at: datetime) -> PlanFacts:
 
 
 async def plans_of(client: Client, started: dict[str, datetime]) -> dict[str, PlanFacts | None]:
-    """The facts of each transition's plan that Temporal still holds, keyed by its id (none for
-    one whose history is gone); ``started`` gives each id its start."""
-    from bpo.api import get_plan
+    """The facts of each transition's plan and roster, keyed by its id: none for one Temporal no
+    longer knows (its history is gone), left out for one it could not answer now (asked again
+    next time); ``started`` gives each id its start."""
+    from bpo.api import get_plan, get_roster
 
     gate = asyncio.Semaphore(AT_ONCE)
 
-    async def one(transition_id: str) -> tuple[str, PlanFacts | None]:
+    async def one(transition_id: str) -> tuple[str, PlanFacts | None] | None:
         async with gate:
             try:
-                return transition_id, facts_of(await get_plan(client, transition_id), started[transition_id])
-            except BpoError as error:  # an id Temporal no longer knows: its plan is gone
+                plan, roster = await get_plan(client, transition_id), await get_roster(client, transition_id)
+            except BpoError as error:
+                if error.kind != RefusalKind.UNKNOWN_TRANSITION:
+                    log.warning("analytics_plan_unread", transition_id=transition_id, error=str(error))
+                    return None
                 log.info("analytics_plan_unknown", transition_id=transition_id, error=str(error))
                 return transition_id, None
+            return transition_id, facts_of(plan, started[transition_id], roster)
 
-    return dict(await asyncio.gather(*(one(t) for t in started)))
+    return dict(found for found in await asyncio.gather(*(one(t) for t in started)) if found is not None)
 
 
 async def portfolio(engine: Engine, client: Client | None, query: AnalyticsFilter, now: datetime) -> Analytics:
@@ -167,7 +174,11 @@ def analytics_text(a: Analytics) -> str:
         "VALUE REALIZED, baseline → target → actual",
         ["TRANSITION", "KPI", "BASELINE → TARGET → ACTUAL"],
         (
-            [v.transition_id, k.key, f"{k.baseline:g} → {k.target:g} → " + ("-" if k.actual is None else f"{k.actual:g}")]
+            [
+                v.transition_id,
+                k.key,
+                f"{k.baseline:g} → {k.target:g} → " + ("-" if k.actual is None else f"{k.actual:g}"),
+            ]
             for v in a.value
             for k in v.kpis
         ),

@@ -11,7 +11,8 @@ from markupsafe import Markup, escape
 
 from models.analytics import Analytics
 
-ACTUAL, OTHER = "#1565c0", "#b0bec5"
+ACTUAL, OTHER, BELOW = "#1565c0", "#b0bec5", "#c62828"
+"""A bar's colour, its comparison's, and a bar below zero's (a loss: its length is its size)."""
 LABEL_W, BAR_W, ROW_H = 190, 300, 26
 
 
@@ -28,7 +29,7 @@ def bars_svg(title: str, bars: list[Bar], unit: str, legend: tuple[str, str] = (
     """A bar chart of ``bars`` in ``unit``; ``legend`` names the bar and the comparison."""
     if not bars:
         return Markup("")
-    top = max([b.value for b in bars] + [b.other or 0 for b in bars]) or 1.0
+    top = max([abs(b.value) for b in bars] + [abs(b.other or 0) for b in bars]) or 1.0
     height = ROW_H * len(bars) + 28
     out = [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{LABEL_W + BAR_W + 70}" height="{height}" '
@@ -36,16 +37,16 @@ def bars_svg(title: str, bars: list[Bar], unit: str, legend: tuple[str, str] = (
     ]
     for i, bar in enumerate(bars):
         y = 4 + i * ROW_H
-        width = max(bar.value / top * BAR_W, 1)
+        width = max(abs(bar.value) / top * BAR_W, 1)
         label = escape(bar.label if len(bar.label) <= 28 else bar.label[:27] + "…")
         out.append(f'<text x="{LABEL_W - 6}" y="{y + 13}" text-anchor="end" font-size="11">{label}</text>')
         out.append(
-            f'<rect x="{LABEL_W}" y="{y}" width="{width:.1f}" height="12" fill="{ACTUAL}">'
+            f'<rect x="{LABEL_W}" y="{y}" width="{width:.1f}" height="12" fill="{BELOW if bar.value < 0 else ACTUAL}">'
             f"<title>{escape(bar.label)}: {bar.value:g} {unit}</title></rect>"
         )
         out.append(f'<text x="{LABEL_W + width + 4:.1f}" y="{y + 11}" font-size="10">{bar.value:g}</text>')
         if bar.other is not None:
-            other = max(bar.other / top * BAR_W, 1)
+            other = max(abs(bar.other) / top * BAR_W, 1)
             out.append(
                 f'<rect x="{LABEL_W}" y="{y + 14}" width="{other:.1f}" height="5" fill="{OTHER}">'
                 f"<title>{escape(bar.label)}: {escape(legend[1])} {bar.other:g} {unit}</title></rect>"
@@ -56,6 +57,9 @@ def bars_svg(title: str, bars: list[Bar], unit: str, legend: tuple[str, str] = (
     if legend[1]:
         out.append(f'<rect x="{LABEL_W + 130}" y="{y - 6}" width="10" height="5" fill="{OTHER}"/>')
         out.append(f'<text x="{LABEL_W + 144}" y="{y}" font-size="10">{escape(legend[1])}</text>')
+    if any(b.value < 0 for b in bars):
+        out.append(f'<rect x="{LABEL_W + 250}" y="{y - 8}" width="10" height="8" fill="{BELOW}"/>')
+        out.append(f'<text x="{LABEL_W + 264}" y="{y}" font-size="10">below zero</text>')
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 - every text above went through escape()
 

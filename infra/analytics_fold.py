@@ -16,7 +16,7 @@ from models.audit_events.base import Event
 KINDS = (
     "transition_started", "phase_started", "phase_passed", "wave_started", "gate_passed", "approved", "ticked",
     "scored", "rejected", "waived", "paused", "resumed", "halted", "cancelled", "escalation", "escalated",
-    "transition_completed", *VALUE_KINDS,
+    "transition_completed", "amendment_proposed", "amendment_approved", *VALUE_KINDS,
 )  # fmt: skip
 """The kinds of row the analytics read; the rest of the trail (notices, feeds) is not fetched."""
 

@@ -90,8 +90,9 @@ def _rows(
     for row in session.exec(rows_after(ids, from_start)):
         if (row.position or 0) > heads[row.transition_id]:
             continue  # written after the head was read: the next round takes it in
-        if row.at.tzinfo is None:  # SQLite keeps no zone; every time stored is UTC
-            row.at = row.at.replace(tzinfo=UTC)
+        # SQLite keeps no zone, PostgreSQL answers in its session's: every time is UTC here, so a
+        # month or a day is the same whatever the server's zone.
+        row.at = row.at.replace(tzinfo=UTC) if row.at.tzinfo is None else row.at.astimezone(UTC)
         found[row.transition_id].append((event_of(row), row.kind))
     return found
 
@@ -172,7 +173,8 @@ def _write(session: Session, values: list[dict[str, Any]]) -> None:
 
 def read_projection(engine: Engine, query: AnalyticsFilter) -> list[AnalyticsProjection]:
     """The rows of the transitions ``query`` chooses by program and start date, and by client and
-    provider where their plan is known (one whose plan is unknown stays: the figures say so)."""
+    provider where their plan is known and current (one whose plan is unknown or due to be read
+    again stays: the plan, read, says)."""
     statement = select(AnalyticsProjection).where(col(AnalyticsProjection.started_at).is_not(None))
     tid = col(AnalyticsProjection.transition_id)
     if query.program:
@@ -187,7 +189,8 @@ def read_projection(engine: Engine, query: AnalyticsFilter) -> list[AnalyticsPro
     for name in ("client", "provider"):
         if wanted := getattr(query, name):
             column = col(getattr(AnalyticsProjection, name))
-            statement = statement.where((column == wanted) | col(AnalyticsProjection.facts).is_(None))
+            known = col(AnalyticsProjection.facts).is_not(None) & ~col(AnalyticsProjection.facts_due)
+            statement = statement.where((column == wanted) | ~known)
     with Session(engine) as session:
         return list(session.exec(statement))
 

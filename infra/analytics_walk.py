@@ -13,6 +13,7 @@ only the moment the mail went.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,8 @@ from typing import Any
 from models.analytics import TransitionFigures
 from models.audit_events.base import Event
 from models.audit_events.decisions import (
+    AmendmentApproved,
+    AmendmentProposed,
     Approved,
     Cancelled,
     Escalated,
@@ -45,6 +48,8 @@ from models.messages import STEADY_STATE
 from models.names import in_words
 
 HOUR = 3600.0
+GATE_ADDED = re.compile(r"^phase (\S+): gate (\S+) added$")
+"""How an amendment's changes name a gate it adds (`workflows.rules.amendments.changes`)."""
 
 
 @dataclass
@@ -65,6 +70,8 @@ class Walk:
     settled: set[str] = field(default_factory=set)
     pause_since: datetime | None = None
     ended: bool = False
+    adding: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    """The (phase, gate) pairs each amendment still proposed adds, by its gate (``amendment_N``)."""
 
     def opening(self, gate: str) -> datetime | None:
         """When ``gate`` last opened."""
@@ -111,6 +118,7 @@ class Walk:
             "settled": sorted(self.settled),
             "pause_since": _iso(self.pause_since),
             "ended": self.ended,
+            "adding": self.adding,
         }
 
     @classmethod
@@ -130,6 +138,7 @@ class Walk:
             settled=set(d["settled"]),
             pause_since=_at(d["pause_since"]),
             ended=d["ended"],
+            adding={gate: [(phase, added) for phase, added in pairs] for gate, pairs in d.get("adding", {}).items()},
         )
 
 
@@ -186,6 +195,12 @@ def step(w: Walk, e: Event) -> None:
         w.reopen(e.at, e.reopened)
     elif isinstance(e, (Escalation, Escalated)):
         f.escalations += 1
+    elif isinstance(e, AmendmentProposed) and e.gate:
+        w.adding[e.gate] = [(m.group(1), m.group(2)) for c in e.changes if (m := GATE_ADDED.match(c))]
+    elif isinstance(e, AmendmentApproved) and e.gate:
+        for phase, gate in w.adding.pop(e.gate, []):  # a gate added to the phase under way opens now
+            if w.run is not None and w.run[0] == phase:
+                w.opened[gate] = e.at
     elif isinstance(e, (Cancelled, TransitionCompleted)):
         w.end_pause(e.at)
         if isinstance(e, TransitionCompleted) and w.run is None:

@@ -1,15 +1,16 @@
 """attack30: the portfolio's analytics projection attacked from outside, as a program office, a
 plan author or an approver could: trails written through the writer as the rules write them (the
 Run simulator), figures read through `infra.analytics`, `bpo.analytics.portfolio`, the web app
-and the exports. A finding is an xfail (strict) test that fails while the fault stands; what held
-passes."""
+and the exports. Each finding (a new transition lost beside one carried on, a plan forgotten while
+Temporal was away, a stale provider filter, months in the server's zone, a gate an amendment
+added dated from its phase's start, roster people without roles, loss bars wider than the
+chart, a note that contradicted the table) is mended and its test passes, beside what held."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -62,12 +63,6 @@ def rebuilt(engine: Any, facts: dict[str, Any], now: datetime) -> Any:
 # --- A: a new transition projected in the same pass as one already projected ------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack30 A: _rows reads every transition of a batch from the lowest place any KEPT one "
-    "stands at (_floor ignores new ones), so a transition new to the projection loses its first rows "
-    "when projected beside an older one that moved on: it vanishes from the analytics for good",
-)
 def test_a_transition_started_while_another_moves_on_is_in_the_analytics(engine):
     old = story(run_of("old-1"))
     write(engine, old.audit)
@@ -129,12 +124,6 @@ def run_id(run: Run) -> str:
     return run.audit[0].transition_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack30 V: a plan Temporal could not give for a moment (UNAVAILABLE) is stored as no plan "
-    "and never asked again: the transition stays 'without its plan' (left out of every client or "
-    "provider filter) until a roster change or an amendment",
-)
 async def test_a_moment_temporal_is_away_does_not_forget_a_plan_for_good(engine):
     run = story(run_of("t-1"))
     write(engine, run.audit)
@@ -179,12 +168,6 @@ def provider_amended(run: Run, provider: str) -> None:
     assert run.machine.plan.provider == provider
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack30 B: after an amendment changes the provider, a filter on the NEW provider reads "
-    "the projection by the OLD provider kept there, so the transition is left out and its plan never "
-    "asked again through that filter (it shows only once someone asks without a filter)",
-)
 async def test_a_filter_on_the_provider_an_amendment_named_shows_the_transition(engine):
     run = story(run_of("t-1"))
     write(engine, run.audit)
@@ -217,12 +200,6 @@ async def test_after_an_amendment_the_old_provider_no_longer_shows_the_transitio
     assert {t.provider for t in every.kpi_trends} == {"SouthWind BPO"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack30 C: the plan facts take each person's roles and org from the plan's people, not "
-    "the roster: someone added by `bpo roster` who decides a gate counts under no role and no org "
-    "(and the re-read after a roster change asks the plan, which a roster change does not touch)",
-)
 async def test_a_person_added_to_the_roster_counts_under_their_role_and_org(engine):
     from models.commands import ChangeRoster
     from models.plan import Person
@@ -257,12 +234,6 @@ def zoned_engine(postgres_url: str, zone: str) -> Any:
     return engine
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack30 E: the projection folds the rows as PostgreSQL hands them back, in the "
-    "session's zone, so a KPI reading taken on 31 January 23:30 UTC trends in February (and every "
-    "time shown carries the server's zone) on a server not set to UTC; SQLite says January",
-)
 def test_a_reading_late_on_the_last_day_of_a_month_trends_in_that_month_whatever_the_servers_zone(postgres_url):
     engine = zoned_engine(postgres_url, "Asia/Tokyo")
     try:
@@ -314,12 +285,6 @@ def widths(svg: str) -> list[float]:
     return [float(w) for w in re.findall(r'<rect x="190" y="\d+" width="([0-9.\-]+)" height="(?:12|5)"', svg)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack30 D: the value chart scales its bars by the largest figure, which is negative "
-    "before go-live (net = -costs, the case by now = -one-off costs): a loss draws as a full bar and "
-    "the case's planned loss as a bar three times wider than the chart",
-)
 def test_the_value_chart_before_go_live_draws_no_bar_wider_than_the_chart(tmp_path):
     from decimal import Decimal
 
@@ -392,12 +357,6 @@ def test_a_formula_typed_by_a_person_is_text_in_both_downloads(tmp_path):
 # --- amendments -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack30 F: a gate an amendment adds to the phase under way opens when the amendment is "
-    "approved, but the walk dates every gate of a phase from the phase's start: 'waiting now' says "
-    "the new gate has waited ten days the day after it was added",
-)
 async def test_a_gate_an_amendment_adds_waits_from_when_it_was_added(engine):
     from models.commands import Amend, Approve
     from tests.rules.sim import DANA, plan_with
@@ -424,12 +383,6 @@ async def test_a_gate_an_amendment_adds_waits_from_when_it_was_added(engine):
 # --- the command line -------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack30 G: bpo analytics without Temporal says 'every plan is unknown' while it shows "
-    "the plans' figures the projection kept (planned go-live, planned durations): the note contradicts "
-    "the table",
-)
 async def test_bpo_analytics_without_temporal_says_what_it_knows_of_the_plans(tmp_path):
     import json
     import subprocess

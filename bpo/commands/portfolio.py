@@ -38,8 +38,9 @@ def _day(text: str | None, option: str) -> date | None:
 async def cmd_analytics(args: argparse.Namespace, settings: Settings) -> None:
     """Where the portfolio loses time, from the audit database: phases planned against actual,
     gate turnaround, what waits now, reworks, escalations, waivers, pauses and go-live.
-    Each transition's plan comes from Temporal; without it the trail's own figures are shown,
-    unless the client or provider is asked for, which only the plan says."""
+    Each transition's plan comes from Temporal (as last read when it is away: the trail's own
+    figures where it was never read), unless the client or provider is asked for, which only
+    Temporal says for sure."""
     from bpo.analytics import analytics_text, portfolio
 
     query = filter_of(args)
@@ -52,7 +53,10 @@ async def cmd_analytics(args: argparse.Namespace, settings: Settings) -> None:
         client = None
     found = await portfolio(engine, client, query, datetime.now(UTC))
     if client is None:
-        found.missing.insert(0, "Temporal could not be reached: every plan is unknown")
+        found.missing.insert(
+            0,
+            "Temporal could not be reached: each plan as last read (a change since is not seen), none where never read",
+        )
     print(found.model_dump_json(indent=2) if args.json else analytics_text(found))
 
 

@@ -149,7 +149,16 @@ def test_a_claim_holds_off_another_run_until_its_lease_runs_out(engine):
     assert [i.id for i in claim(engine, ids, "second", later)] == ids
 
 
-def test_the_digest_claims_come_with_their_own_migration_and_go_with_it(tmp_path: Path):
+@pytest.mark.parametrize(
+    ("before", "after", "added"),
+    [
+        ("0008_digests", "0009_digest_claims", {"claimed_by", "claimed_at"}),
+        ("0009_digest_claims", "0010_digest_refusals", {"refused_at", "refused_why"}),
+    ],
+)
+def test_each_digest_migration_adds_its_columns_and_takes_them_away_again(
+    tmp_path: Path, before: str, after: str, added: set[str]
+):
     import sqlalchemy as sa
     from alembic import command
     from alembic.config import Config
@@ -165,37 +174,13 @@ def test_the_digest_claims_come_with_their_own_migration_and_go_with_it(tmp_path
 
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0008_digests")
-        assert "claimed_by" not in columns(connection)
-        command.upgrade(config, "0009_digest_claims")
-        assert {"claimed_by", "claimed_at"} <= columns(connection)
-        command.downgrade(config, "0008_digests")
-        assert not {"claimed_by", "claimed_at"} & columns(connection)
-
-
-def test_the_digest_refusals_come_with_their_own_migration_and_go_with_it(tmp_path: Path):
-    import sqlalchemy as sa
-    from alembic import command
-    from alembic.config import Config
-
-    from infra.db import MIGRATIONS
-
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'audit.db'}")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-
-    def columns(connection: Any) -> set[str]:
-        return {c["name"] for c in sa.inspect(connection).get_columns("digest_item")}
-
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0009_digest_claims")
-        assert "refused_at" not in columns(connection)
-        command.upgrade(config, "0010_digest_refusals")
-        assert {"refused_at", "refused_why"} <= columns(connection)
-        command.downgrade(config, "0009_digest_claims")
-        assert not {"refused_at", "refused_why"} & columns(connection)
-        assert {"claimed_by", "claimed_at"} <= columns(connection), "the claims stay"
+        command.upgrade(config, before)
+        kept = columns(connection)
+        assert not added & kept
+        command.upgrade(config, after)
+        assert added <= columns(connection)
+        command.downgrade(config, before)
+        assert columns(connection) == kept, "only its own columns go"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from bpo.errors import BpoError
 from bpo.render import table
 from bpo.report import planned_phases
 from bpo.value_text import money
-from infra.analytics import compute_folds
+from infra.analytics import compute_folds, uncollected
 from infra.analytics_fold import Fold
 from infra.analytics_projection import read_projection, refresh, store_facts
 from models.analytics import (
@@ -109,9 +109,10 @@ async def portfolio(engine: Engine, client: Client | None, query: AnalyticsFilte
         found = await plans_of(client, {tid: Fold.loaded(r.fold).first_at for tid, r in due.items()})
         await asyncio.to_thread(store_facts, engine, {tid: (due[tid].position, f) for tid, f in found.items()})
         rows = await asyncio.to_thread(read_projection, engine, query)
-    facts = {r.transition_id: PlanFacts.model_validate(r.facts) for r in rows if r.facts is not None}
-    folds = {r.transition_id: Fold.loaded(r.fold) for r in rows}
-    return compute_folds(folds, query, facts, now)
+    with uncollected():
+        facts = {r.transition_id: PlanFacts.model_validate(r.facts) for r in rows if r.facts is not None}
+        folds = {r.transition_id: Fold.loaded(r.fold) for r in rows}
+        return compute_folds(folds, query, facts, now)
 
 
 def _hours(value: float | None) -> str:

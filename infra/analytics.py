@@ -7,8 +7,10 @@ What the trail does not hold comes from each transition's plan, as `PlanFacts` (
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -35,7 +37,22 @@ def analytics(engine: Engine, query: AnalyticsFilter, facts: Mapping[str, PlanFa
     """The figures of the transitions ``query`` chooses, their plans' facts given by id: the
     projection brought up to the trail's heads first, then read."""
     refresh(engine)
-    return compute_folds(read_folds(engine, query), query, facts, now)
+    with uncollected():
+        return compute_folds(read_folds(engine, query), query, facts, now)
+
+
+@contextmanager
+def uncollected() -> Iterator[None]:
+    """Python's cycle collector held while ten thousand folds are read and summed: they make
+    objects by the hundred thousand, none in a cycle, and the collections they set off took half
+    the time (the bench's 1,000 transitions: 0.30 s with, 0.17 s without)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def compute(
@@ -80,7 +97,7 @@ def compute_folds(
         if (found := value_of(w.figures.transition_id, chosen[w.figures.transition_id].gathered, plan,
                               w.figures.go_live, now))
     ]  # fmt: skip
-    out.kpi_trends = kpi_trends({tid: (f.first_at, f.gathered.periods) for tid, f in chosen.items()}, facts)
+    out.kpi_trends = kpi_trends({tid: (f.first_at, f.gathered.monthly) for tid, f in chosen.items()}, facts)
     out.phases = _phases(walks)
     out.turnaround = _turnaround(walks)
     out.waiting = _waiting(walks, now)

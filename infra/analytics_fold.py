@@ -19,6 +19,9 @@ KINDS = (
     "transition_completed", "amendment_proposed", "amendment_approved", *VALUE_KINDS,
 )  # fmt: skip
 """The kinds of row the analytics read; the rest of the trail (notices, feeds) is not fetched."""
+SHAPE = 1
+"""The form `Fold.dumped` writes; a change of it (or of `KINDS`) takes a new number, and the
+projector folds every row of another number again."""
 
 
 @dataclass

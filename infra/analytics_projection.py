@@ -18,14 +18,15 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy import Engine, bindparam, func, or_, update
+from sqlalchemy import select as columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from infra.analytics_fold import KINDS, Fold, fold_of
+from infra.analytics_fold import KINDS, SHAPE, Fold, fold_of
 from models.analytics import AnalyticsFilter, PlanFacts
 from models.analytics_tables import AnalyticsProjection
 from models.audit_events import event_of
@@ -45,7 +46,11 @@ def refresh(engine: Engine) -> int:
         behind = session.exec(
             select(AuditHead.transition_id, AuditHead.position)
             .outerjoin(AnalyticsProjection, col(AnalyticsProjection.transition_id) == col(AuditHead.transition_id))
-            .where(or_(col(AnalyticsProjection.position).is_(None), col(AuditHead.position) > col(AnalyticsProjection.position)))
+            .where(or_(
+                col(AnalyticsProjection.position).is_(None),
+                col(AuditHead.position) > col(AnalyticsProjection.position),
+                col(AnalyticsProjection.shape) != SHAPE,
+            ))
         ).all()  # fmt: skip
     heads = dict(behind)
     ids = sorted(heads)
@@ -104,8 +109,8 @@ def _carry_on(engine: Engine, heads: dict[str, int]) -> None:
             for p in session.exec(select(AnalyticsProjection).where(col(AnalyticsProjection.transition_id).in_(list(heads))))
         }  # fmt: skip
         new = _rows(session, heads, heads)
-        again = [tid for tid, rows in new.items() if tid in have and not _in_order(have[tid], rows)]
-        if again:  # folded again from the first row: a row came dated before what the fold holds
+        again = [tid for tid, p in have.items() if p.shape != SHAPE or not _in_order(p, new.get(tid, []))]
+        if again:  # folded again from the first row: a row dated before what the fold holds, or a fold of old
             new.update(_rows(session, again, heads, from_start=True))
             log.info("analytics_refolded", transitions=len(again))
         values = []
@@ -124,6 +129,7 @@ def _carry_on(engine: Engine, heads: dict[str, int]) -> None:
             values.append({
                 "transition_id": tid,
                 "position": head,
+                "shape": SHAPE,
                 "started_at": started or (kept.started_at if kept else None),
                 "fold": dumped,
                 "facts_due": kept is None or kept.facts_due or any(kind in FACT_KINDS for _, kind in rows),
@@ -163,6 +169,7 @@ def _write(session: Session, values: list[dict[str, Any]]) -> None:
             .where(table.c.transition_id == bindparam("tid"), table.c.position == bindparam("was"))
             .values(
                 position=bindparam("position"),
+                shape=bindparam("shape"),
                 started_at=bindparam("started_at"),
                 fold=bindparam("fold"),
                 facts_due=bindparam("facts_due"),
@@ -171,11 +178,22 @@ def _write(session: Session, values: list[dict[str, Any]]) -> None:
         )
 
 
-def read_projection(engine: Engine, query: AnalyticsFilter) -> list[AnalyticsProjection]:
+class Projected(NamedTuple):
+    """What a page reads of a transition's row (the columns alone: no object per row)."""
+
+    transition_id: str
+    position: int
+    fold: dict[str, Any]
+    facts: dict[str, Any] | None
+    facts_due: bool
+
+
+def read_projection(engine: Engine, query: AnalyticsFilter) -> list[Projected]:
     """The rows of the transitions ``query`` chooses by program and start date, and by client and
     provider where their plan is known and current (one whose plan is unknown or due to be read
     again stays: the plan, read, says)."""
-    statement = select(AnalyticsProjection).where(col(AnalyticsProjection.started_at).is_not(None))
+    table = AnalyticsProjection.__table__  # type: ignore[attr-defined]
+    statement = columns(*(table.c[name] for name in Projected._fields)).where(table.c.started_at.is_not(None))
     tid = col(AnalyticsProjection.transition_id)
     if query.program:
         statement = statement.where((tid == query.program) | tid.startswith(f"{query.program}/", autoescape=True))
@@ -191,8 +209,8 @@ def read_projection(engine: Engine, query: AnalyticsFilter) -> list[AnalyticsPro
             column = col(getattr(AnalyticsProjection, name))
             known = col(AnalyticsProjection.facts).is_not(None) & ~col(AnalyticsProjection.facts_due)
             statement = statement.where((column == wanted) | ~known)
-    with Session(engine) as session:
-        return list(session.exec(statement))
+    with engine.connect() as connection:
+        return [Projected(*row) for row in connection.execute(statement)]
 
 
 def read_folds(engine: Engine, query: AnalyticsFilter) -> dict[str, Fold]:

@@ -10,28 +10,45 @@ from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
 
-from infra.analytics_value import Periods
+from infra.analytics_value import Monthly
 from models.analytics import KpiTrend, PlanFacts, SlaFacts, TrendPoint, median
 
 TREND_KINDS = ("kpi_reading", "kpi_corrected")
 """The kinds of row the trends read."""
 
 
-def kpi_trends(periods: Mapping[str, tuple[datetime, Periods]], facts: Mapping[str, PlanFacts]) -> list[KpiTrend]:
-    """The trends of the transitions in ``periods`` (each one's first moment and its periods'
-    standing values, `infra.analytics_value.Gathered`) whose plan in ``facts`` names a provider,
+class _Month:
+    """One provider's KPI in one month: every value read, how many met their own SLA, and from how
+    many transitions."""
+
+    __slots__ = ("values", "met", "transitions")
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.met = 0
+        self.transitions = 0
+
+
+def kpi_trends(monthly: Mapping[str, tuple[datetime, Monthly]], facts: Mapping[str, PlanFacts]) -> list[KpiTrend]:
+    """The trends of the transitions in ``monthly`` (each one's first moment and its KPIs' standing
+    values by month, `infra.analytics_value.Gathered`) whose plan in ``facts`` names a provider,
     by provider and KPI key."""
-    read: dict[tuple[str, str], dict[str, list[tuple[str, float, bool]]]] = defaultdict(lambda: defaultdict(list))
+    read: dict[tuple[str, str], dict[str, _Month]] = defaultdict(lambda: defaultdict(_Month))
     slas: dict[tuple[str, str], SlaFacts] = {}
-    oldest_first = sorted(periods.items(), key=lambda t: (t[1][0], t[0]))
-    for tid, (_, standing) in oldest_first:  # so the newest plan's SLA is the one a trend shows
+    oldest_first = sorted(monthly.items(), key=lambda t: (t[1][0], t[0]))
+    for tid, (_, kpis) in oldest_first:  # so the newest plan's SLA is the one a trend shows
         plan = facts.get(tid)
         if plan is None or not plan.provider:
             continue
-        for month, readings in standing.values():
-            for key, value in readings.items():
-                if (sla := plan.slas.get(key)) is not None:  # met against this transition's own SLA
-                    read[(plan.provider, key)][month].append((tid, value, sla.met(value)))
+        for key, by_month in kpis.items():
+            if (sla := plan.slas.get(key)) is None:
+                continue
+            line, bar, higher = read[(plan.provider, key)], sla.sla, sla.better == "higher"
+            for month, labelled in by_month.items():  # met against this transition's own SLA
+                values, found = labelled.values(), line[month]
+                found.values.extend(values)
+                found.met += sum(v >= bar for v in values) if higher else sum(v <= bar for v in values)
+                found.transitions += 1
         for key, sla in plan.slas.items():
             slas[(plan.provider, key)] = sla
     trends = []
@@ -40,12 +57,13 @@ def kpi_trends(periods: Mapping[str, tuple[datetime, Periods]], facts: Mapping[s
         points = [
             TrendPoint(
                 month=month,
-                readings=len(rows),
-                transitions=len({tid for tid, _, _ in rows}),
-                median=median([v for _, v, _ in rows]),
-                met_share=round(sum(met for _, _, met in rows) / len(rows), 3),
+                readings=len(m.values),
+                transitions=m.transitions,
+                median=median(m.values),
+                met_share=round(m.met / len(m.values), 3),
             )
-            for month, rows in sorted(months.items())
+            for month, m in sorted(months.items())
+            if m.values
         ]
         trends.append(KpiTrend(provider=provider, kpi=key, name=sla.name, unit=sla.unit, better=sla.better,
                                sla=sla.sla, points=points))  # fmt: skip

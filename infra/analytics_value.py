@@ -25,16 +25,19 @@ from models.value import kpi_value, savings_of
 VALUE_KINDS = ("kpi_reading", "kpi_corrected", "settlement", "cost_recorded")
 """The kinds of row value realized reads besides those of the walk."""
 
-Periods = dict[str, tuple[str, dict[str, float]]]
-"""Each period's month (of its first reading) and its standing values, by period label."""
+Monthly = dict[str, dict[str, dict[str, float]]]
+"""Each KPI's standing values by month, then by period label (a period belongs to the month of its
+first reading): what the trends read, gathered as the readings come."""
 
 
 @dataclass
 class Gathered:
-    """What value realized and the trends read of one trail: each period's standing values, the
-    costs by category, the credits and bonuses settled, and when the transition ended."""
+    """What value realized and the trends read of one trail: each period's month (by label, in
+    the order first read) and the values standing (`Monthly`), the costs by category, the credits
+    and bonuses settled, and when the transition ended."""
 
-    periods: Periods = field(default_factory=dict)
+    periods: dict[str, str] = field(default_factory=dict)
+    monthly: Monthly = field(default_factory=dict)
     costs: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     credits: list[float] = field(default_factory=list)
     bonuses: list[float] = field(default_factory=list)
@@ -43,8 +46,9 @@ class Gathered:
     def add(self, e: Event) -> None:
         """Gather one more event, later than those before."""
         if isinstance(e, Readings):  # a correction replaces its own period's values
-            month, values = self.periods.get(e.period, (f"{e.at:%Y-%m}", {}))
-            self.periods[e.period] = (month, {**values, **e.values})
+            month = self.periods.setdefault(e.period, f"{e.at:%Y-%m}")
+            for key, value in e.values.items():
+                self.monthly.setdefault(key, {}).setdefault(month, {})[e.period] = value
         elif isinstance(e, Settled):
             self.credits.append(e.credit)
             self.bonuses.append(e.bonus)
@@ -58,14 +62,17 @@ class Gathered:
         """Each metric's latest reading as the status keeps it (`workflows.rules.readings.newest`):
         its value in the last period that holds it, a correction standing in its own period."""
         latest: dict[str, float] = {}
-        for _, values in self.periods.values():
-            latest.update(values)
+        for label, month in self.periods.items():
+            for key, months in self.monthly.items():
+                if (value := months.get(month, {}).get(label)) is not None:
+                    latest[key] = value
         return latest
 
     def dumped(self) -> dict[str, Any]:
         """What was gathered, as JSON holds it."""
         return {
             "periods": self.periods,
+            "monthly": self.monthly,
             "costs": {category: str(amount) for category, amount in self.costs.items()},
             "credits": self.credits,
             "bonuses": self.bonuses,
@@ -76,7 +83,8 @@ class Gathered:
     def loaded(cls, d: dict[str, Any]) -> Gathered:
         """What `dumped` gave."""
         return cls(
-            periods={label: (month, values) for label, (month, values) in d["periods"].items()},
+            periods=d["periods"],
+            monthly=d["monthly"],
             costs=defaultdict(Decimal, {category: Decimal(amount) for category, amount in d["costs"].items()}),
             credits=d["credits"],
             bonuses=d["bonuses"],

@@ -21,6 +21,8 @@ class AnalyticsProjection(SQLModel, table=True):
     transition_id: str = Field(primary_key=True, max_length=200)
     position: int
     """The place in the transition's chain the fold has taken in every row up to."""
+    shape: int = 1
+    """The form of the fold (`infra.analytics_fold.SHAPE`): a row of another is folded again."""
     started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), index=True))
     """When its ``transition_started`` row says it started (none yet: no date filter chooses it)."""
     fold: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

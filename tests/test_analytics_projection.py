@@ -187,3 +187,16 @@ def test_a_reading_no_rule_writes_is_left_out_and_the_projection_goes_on(tmp_pat
     assert [t.transition_id for t in found.transitions] == ["t-1", "t-2"]
     medians = [p.median for t in found.kpi_trends for p in t.points]
     assert medians and all(m == m for m in medians), "no NaN among the medians"
+
+
+def test_a_fold_of_an_older_form_is_folded_again_before_it_is_read(engine):
+    """A release that changes what a fold keeps gives it a new shape: rows of the old one, up to
+    their head and unreadable as they are, are folded again from the trail."""
+    run = story()
+    with Session(engine) as session:
+        write_entries(run.audit, session=session)
+    now = run.now + timedelta(days=1)
+    first = analytics(engine, AnalyticsFilter(), FACTS, now)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE analytics_projection SET shape = 0, fold = :old"), {"old": '{"periods": {}}'})
+    assert analytics(engine, AnalyticsFilter(), FACTS, now) == first

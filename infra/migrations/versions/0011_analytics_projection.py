@@ -26,6 +26,7 @@ def upgrade() -> None:
         "analytics_projection",
         sa.Column("transition_id", sa.String(200), primary_key=True),
         sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("shape", sa.Integer, nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True, index=True),
         sa.Column("fold", sa.JSON, nullable=False),
         sa.Column("facts", sa.JSON, nullable=True),

@@ -20,8 +20,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple
 
+import orjson
 import structlog
-from sqlalchemy import Engine, bindparam, func, or_, update
+from sqlalchemy import Engine, Text, bindparam, cast, func, or_, update
 from sqlalchemy import select as columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -193,7 +194,10 @@ def read_projection(engine: Engine, query: AnalyticsFilter) -> list[Projected]:
     provider where their plan is known and current (one whose plan is unknown or due to be read
     again stays: the plan, read, says)."""
     table = AnalyticsProjection.__table__  # type: ignore[attr-defined]
-    statement = columns(*(table.c[name] for name in Projected._fields)).where(table.c.started_at.is_not(None))
+    # The folds and facts come as text, for orjson to read: only the projector writes them, so
+    # nothing in them is beyond what it reads exactly (an integer past 64 bits it would not).
+    chosen = [cast(table.c[name], Text) if name in ("fold", "facts") else table.c[name] for name in Projected._fields]
+    statement = columns(*chosen).where(table.c.started_at.is_not(None))
     tid = col(AnalyticsProjection.transition_id)
     if query.program:
         statement = statement.where((tid == query.program) | tid.startswith(f"{query.program}/", autoescape=True))
@@ -210,7 +214,10 @@ def read_projection(engine: Engine, query: AnalyticsFilter) -> list[Projected]:
             known = col(AnalyticsProjection.facts).is_not(None) & ~col(AnalyticsProjection.facts_due)
             statement = statement.where((column == wanted) | ~known)
     with engine.connect() as connection:
-        return [Projected(*row) for row in connection.execute(statement)]
+        return [
+            Projected(tid, place, orjson.loads(fold), orjson.loads(facts) if facts else None, due)
+            for tid, place, fold, facts, due in connection.execute(statement)
+        ]
 
 
 def read_folds(engine: Engine, query: AnalyticsFilter) -> dict[str, Fold]:

@@ -26,7 +26,7 @@ class AnalyticsProjection(SQLModel, table=True):
     started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), index=True))
     """When its ``transition_started`` row says it started (none yet: no date filter chooses it)."""
     fold: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    facts: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    facts: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     """Its plan's `models.analytics.PlanFacts`, as last read; none when unknown."""
     facts_due: bool = True
     """Whether the plan must be read (again): a new transition, or a roster change or an amendment since."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time, timedelta
@@ -41,8 +42,18 @@ BATCH = 500
 """How many transitions one pass reads the rows of, and writes, at a time."""
 
 
+_projecting = threading.Lock()
+"""One projector at a time in a process: a page that comes while the background round folds
+waits for it, then finds little left, instead of folding the same rows beside it."""
+
+
 def refresh(engine: Engine) -> int:
     """Bring every transition's row up to its chain's head; how many were behind."""
+    with _projecting:
+        return _refresh(engine)
+
+
+def _refresh(engine: Engine) -> int:
     with Session(engine) as session:
         behind = session.exec(
             select(AuditHead.transition_id, AuditHead.position)

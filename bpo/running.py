@@ -10,6 +10,7 @@ import json
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import structlog
@@ -162,7 +163,21 @@ def quieter_collector(threshold: int) -> None:
 
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish in-flight activities and stop polling."""
-    client = await connect(settings, runtime_for(settings))
+    traced: Any = None
+    interceptors: list[Any] = []
+    if settings.trace_file:  # the bench's traces; imported only then, so a worker without pays nothing
+        from infra.tracing import start_tracing
+
+        interceptors, traced = start_tracing(settings.trace_file, "worker", worker=True)
+    client = await connect(settings, runtime_for(settings), interceptors)
+    try:
+        await _serve(client, settings)
+    finally:
+        if traced:
+            traced.shutdown()  # writes the spans still pending
+
+
+async def _serve(client: Client, settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     pause the event loop that answers decisions: fewer of them cut the slowest answers
     (docs/benchmarks.md). 0 leaves Python's own settings."""
     metrics_port: int | None = Field(default=None, alias="BPO_METRICS_PORT")
+    trace_file: Path | None = Field(default=None, alias="BPO_TRACE_FILE")
+    """The bench's tracing (`infra/tracing.py`, needs the test extra's ``opentelemetry-sdk``): the
+    worker's spans, one JSON object a line, appended here. Unset (always, in production): no
+    interceptor, nothing paid."""
     health_port: int | None = Field(default=None, alias="BPO_HEALTH_PORT")
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="BPO_LOG_FORMAT")
     log_level: str = Field(default="info", alias="BPO_LOG_LEVEL")

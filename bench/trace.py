@@ -12,6 +12,7 @@ A decision is the bench's ``decision`` span (the update, then the status query);
 - ``answered``: the handler's end until the client had its answer: the task completed, the
   update recorded in the history, the answer sent;
 - ``query``: the status query, and of it ``query handler`` on the worker;
+- ``loop stalled``: how much of it the worker's loop was late by more than 2 ms (infra/tracing.py);
 - ``flush overlap`` and ``gc overlap``: how much of the decision any outbox flush (of any
   transition on the worker), or a garbage collection of the worker, was running; ``own flush``:
   how much of it this transition's own flush held (its local activity holds its workflow task,
@@ -41,8 +42,9 @@ PARTS = [
     "flush overlap",
     "own flush",
     "gc overlap",
+    "loop stalled",
 ]
-FLUSH, GC = "RunActivity:flush_outbox", "gc"
+FLUSH, GC, STALL = "RunActivity:flush_outbox", "gc", "loop stall"
 
 
 def decision(traced: bool, kind: str, workflow_id: str) -> Any:
@@ -68,6 +70,7 @@ class Spans:
         self.by_workflow: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         self.flushes: list[dict[str, Any]] = []
         self.collections: list[dict[str, Any]] = []
+        self.stalls: list[dict[str, Any]] = []
         self.decisions: list[dict[str, Any]] = []
         for s in sorted(spans, key=lambda s: s["start_ns"]):
             if s["parent"]:
@@ -79,10 +82,13 @@ class Spans:
                 self.flushes.append(s)
             elif s["name"] == GC:
                 self.collections.append(s)
+            elif s["name"] == STALL:
+                self.stalls.append(s)
             elif s["name"] == "decision":
                 self.decisions.append(s)
         self.flush_starts = [s["start_ns"] for s in self.flushes]
         self.gc_starts = [s["start_ns"] for s in self.collections]
+        self.stall_starts = [s["start_ns"] for s in self.stalls]
 
     def child(self, span: dict[str, Any], prefix: str) -> dict[str, Any] | None:
         return next((c for c in self.children[span["span"]] if c["name"].startswith(prefix)), None)
@@ -116,6 +122,8 @@ class Spans:
             out["flush overlap"] = _covered(flushes, start, end) * ms
             own = [f for f in flushes if f["attributes"].get("temporalWorkflowID") == wid]
             out["own flush"] = _covered(own, start, end) * ms
+            stalls = list(_overlapping(self.stalls, self.stall_starts, start, end))
+            out["loop stalled"] = _covered(stalls, start, end) * ms
             out["gc overlap"] = (
                 _covered(list(_overlapping(self.collections, self.gc_starts, start, end)), start, end) * ms
             )

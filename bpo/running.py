@@ -8,6 +8,7 @@ import asyncio
 import gc
 import json
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -161,6 +162,13 @@ def quieter_collector(threshold: int) -> None:
         gc.set_threshold(threshold, 50, 100)
 
 
+def quicker_handovers(microseconds: int) -> None:
+    """How long a thread keeps the GIL while another waits (``BPO_WORKER_SWITCH_INTERVAL_US``):
+    shorter than Python's 5 ms, a decision's activation and answer wait less behind a flush's
+    audit write in its thread (docs/benchmarks.md, "The decision tail traced")."""
+    sys.setswitchinterval(microseconds / 1_000_000)
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish in-flight activities and stop polling."""
     traced: Any = None
@@ -186,6 +194,7 @@ async def _serve(client: Client, settings: Settings) -> None:
         async with httpx.AsyncClient() as http:
             worker = build_worker(client, settings, http, executor)
             quieter_collector(settings.worker_gc_threshold)
+            quicker_handovers(settings.worker_switch_interval_us)
             await _digest_schedule(client, settings)
             async with worker:
                 health = await serve_health(settings.health_port, worker, settings) if settings.health_port else None

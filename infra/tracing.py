@@ -11,7 +11,8 @@ What is traced, in the client and in the worker alike:
   and the workflow's handlers as spans without duration, stamped with the workflow task's time;
 - spans of our own, since the SDK's workflow spans have no duration: how long each update and
   query handler ran on the worker (``handler:NAME``), and each garbage collection of the worker
-  (``gc``), which pauses the loop that answers decisions.
+  (``gc``), which pauses the loop that answers decisions, and each time that loop was late by
+  more than 2 ms for a 1 ms sleep (``loop stall``: something held it, or held the GIL).
 
 Spans are matched to decisions by workflow id and time (`bench/trace.py`), not by parentage: the
 flush of one transition that slows another's decision is the point of the exercise.
@@ -19,6 +20,7 @@ flush of one transition that slows another's decision is the point of the exerci
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import time
@@ -130,9 +132,25 @@ def _collections() -> None:
     gc.callbacks.append(on_gc)
 
 
+STALL_NS = 2_000_000
+_watch: set[asyncio.Task[None]] = set()
+
+
+async def _stalls() -> None:
+    """A span each time the loop came back from a 1 ms sleep more than ``STALL_NS`` late."""
+    tracer = opentelemetry.trace.get_tracer(TRACER)
+    while True:
+        began = time.time_ns()
+        await asyncio.sleep(0.001)
+        late = time.time_ns() - began - 1_000_000
+        if late > STALL_NS:
+            tracer.start_span("loop stall", start_time=began + 1_000_000).end(end_time=time.time_ns())
+
+
 def start_tracing(path: Path, process: str, *, worker: bool = False) -> tuple[list[Any], TracerProvider]:
     """Spans of this process to ``path``: the interceptors to give the client (a worker built on
     it takes them too), and the provider to shut down at the end, which writes what is pending.
+    A worker's (``worker``) is called on its running loop, which it watches.
     The batches go out from the processor's own thread, off the loop that answers decisions."""
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(JsonLinesExporter(path, process), schedule_delay_millis=1000))
@@ -141,4 +159,5 @@ def start_tracing(path: Path, process: str, *, worker: bool = False) -> tuple[li
     if worker:
         interceptors.append(HandlerSpans())
         _collections()
+        _watch.add(asyncio.get_running_loop().create_task(_stalls()))
     return interceptors, provider

@@ -174,8 +174,12 @@ async def run_worker(settings: Settings) -> None:
     traced: Any = None
     interceptors: list[Any] = []
     if settings.trace_file:  # the bench's traces; imported only then, so a worker without pays nothing
-        from infra.tracing import start_tracing
-
+        try:
+            from infra.tracing import start_tracing
+        except ImportError:
+            raise SystemExit(
+                "BPO_TRACE_FILE is set, but opentelemetry-sdk is not installed: pip install '.[bench]'"
+            ) from None
         interceptors, traced = start_tracing(settings.trace_file, "worker", worker=True)
     client = await connect(settings, runtime_for(settings), interceptors)
     try:

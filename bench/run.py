@@ -30,6 +30,7 @@ from temporalio.worker import Replayer
 from bench.bare import BareInput, BareStep, BareWorkflow
 from bench.script import COMPACT, PAT, SCRIPT, cpu_seconds, gather_limited, percentiles, rss_mb
 from bench.table import MEASURES, print_table, progress
+from bench.trace import decision
 from bpo.api import get_status, send, start_transition
 from bpo.running import SANDBOX
 from infra.settings import Settings
@@ -54,11 +55,17 @@ class Bench:
         """As `bpo start` starts a transition."""
         self.results: dict[str, Any] = {}
         self.bare_worker: subprocess.Popen[bytes] | None = None
+        self.traced: Any = None
 
     async def client(self) -> Client:
         from infra.client import connect
 
-        return await connect(self.settings)
+        interceptors: list[Any] = []
+        if self.args.trace:  # the worker traces too: main gave it BPO_TRACE_FILE
+            from infra.tracing import start_tracing
+
+            interceptors, self.traced = start_tracing(self.args.trace, "client")
+        return await connect(self.settings, None, interceptors)
 
     # --- 1 and 2: throughput, ours against bare ---------------------------------------------
 
@@ -112,16 +119,16 @@ class Bench:
         (readings: always a valid decision), or on parked transitions' first gate."""
         times, updates = [], []
         for i in range(samples):
-            began = time.perf_counter()
-            if parked:
-                tid = parked[i % len(parked)]
-                await send(c, tid, Approve(gate="plan_approved", by=PAT, request_id=f"lat-{tid}"))
-            else:
-                tid = f"bench-{i % self.args.transitions}"
-                await send(c, tid, RecordReadings(period=f"L{i}", values={"csat": 90}, by=PAT))
-            updates.append((time.perf_counter() - began) * 1000)
-            await get_status(c, tid)
-            times.append((time.perf_counter() - began) * 1000)
+            tid = parked[i % len(parked)] if parked else f"bench-{i % self.args.transitions}"
+            with decision(bool(self.args.trace), "ours", tid):
+                began = time.perf_counter()
+                if parked:
+                    await send(c, tid, Approve(gate="plan_approved", by=PAT, request_id=f"lat-{tid}"))
+                else:
+                    await send(c, tid, RecordReadings(period=f"L{i}", values={"csat": 90}, by=PAT))
+                updates.append((time.perf_counter() - began) * 1000)
+                await get_status(c, tid)
+                times.append((time.perf_counter() - began) * 1000)
         return percentiles(times, updates)
 
     async def bare_latency(self, c: Client, samples: int) -> dict[str, float]:
@@ -130,11 +137,12 @@ class Bench:
         )
         times, updates = [], []
         for i in range(samples):
-            began = time.perf_counter()
-            await handle.execute_update(BareWorkflow.step, BareStep(by=PAT, value=i))
-            updates.append((time.perf_counter() - began) * 1000)
-            await handle.query(BareWorkflow.status)
-            times.append((time.perf_counter() - began) * 1000)
+            with decision(bool(self.args.trace), "bare", "bare-latency"):
+                began = time.perf_counter()
+                await handle.execute_update(BareWorkflow.step, BareStep(by=PAT, value=i))
+                updates.append((time.perf_counter() - began) * 1000)
+                await handle.query(BareWorkflow.status)
+                times.append((time.perf_counter() - began) * 1000)
         await handle.terminate("bench over")
         return percentiles(times, updates)
 
@@ -308,9 +316,16 @@ class Bench:
             if (pending := step()) is not None:
                 await pending
             progress(f"[{n}/{len(chosen)}] {name}: done in {time.perf_counter() - began:.0f} s")
+        if self.traced:
+            self.traced.shutdown()  # writes the client's spans still pending
         return self.results
 
     async def latencies(self, c: Client) -> None:
+        if "throughput" not in self.results:  # `--only latency`: its transitions in steady state first
+            await gather_limited(
+                [lambda i=i: self.drive_ours(c, f"bench-{i}") for i in range(self.args.transitions)],
+                self.args.concurrency,
+            )
         lat = self.results["latency"] = {
             "ours": await self.latency(c, self.args.samples),
             "bare": await self.bare_latency(c, self.args.samples),
@@ -346,7 +361,14 @@ def main() -> None:
     parser.add_argument(
         "--server-sync", choices=["normal", "full", "sqlite-default"], help="BPO_SERVER_SYNC for the dev server"
     )
+    parser.add_argument(
+        "--trace", type=Path, help="spans of the client and the worker to this file (python -m bench.trace FILE)"
+    )
     args = parser.parse_args()
+    if args.trace:  # the worker reads it from its environment, which the stack copies from ours
+        args.trace = args.trace.resolve()
+        args.trace.write_text("")
+        os.environ["BPO_TRACE_FILE"] = str(args.trace)
     if args.server_sync:
         os.environ["BPO_SERVER_SYNC"] = args.server_sync
     if args.quick:

@@ -8,8 +8,10 @@ import asyncio
 import gc
 import json
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import structlog
@@ -160,9 +162,34 @@ def quieter_collector(threshold: int) -> None:
         gc.set_threshold(threshold, 50, 100)
 
 
+def quicker_handovers(microseconds: int) -> None:
+    """How long a thread keeps the GIL while another waits (``BPO_WORKER_SWITCH_INTERVAL_US``):
+    shorter than Python's 5 ms, a decision's activation and answer wait less behind a flush's
+    audit write in its thread (docs/benchmarks.md, "The decision tail traced")."""
+    sys.setswitchinterval(microseconds / 1_000_000)
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then finish in-flight activities and stop polling."""
-    client = await connect(settings, runtime_for(settings))
+    traced: Any = None
+    interceptors: list[Any] = []
+    if settings.trace_file:  # the bench's traces; imported only then, so a worker without pays nothing
+        try:
+            from infra.tracing import start_tracing
+        except ImportError:
+            raise SystemExit(
+                "BPO_TRACE_FILE is set, but opentelemetry-sdk is not installed: pip install '.[bench]'"
+            ) from None
+        interceptors, traced = start_tracing(settings.trace_file, "worker", worker=True)
+    client = await connect(settings, runtime_for(settings), interceptors)
+    try:
+        await _serve(client, settings)
+    finally:
+        if traced:
+            traced.shutdown()  # writes the spans still pending
+
+
+async def _serve(client: Client, settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -171,6 +198,7 @@ async def run_worker(settings: Settings) -> None:
         async with httpx.AsyncClient() as http:
             worker = build_worker(client, settings, http, executor)
             quieter_collector(settings.worker_gc_threshold)
+            quicker_handovers(settings.worker_switch_interval_us)
             await _digest_schedule(client, settings)
             async with worker:
                 health = await serve_health(settings.health_port, worker, settings) if settings.health_port else None

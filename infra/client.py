@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client, TLSConfig
+from collections.abc import Sequence
+
+from temporalio.client import Client, Interceptor, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
@@ -34,8 +36,11 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
-    """A client for the configured cluster, carrying payloads with the pydantic converter."""
+async def connect(
+    settings: Settings, runtime: Runtime | None = None, interceptors: Sequence[Interceptor] = ()
+) -> Client:
+    """A client for the configured cluster, carrying payloads with the pydantic converter (and
+    ``interceptors``, which a worker built on it takes too: the bench's tracing)."""
     tls = tls_config(settings)
     return await Client.connect(
         settings.temporal_address,
@@ -44,4 +49,5 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         tls=tls,
         api_key=settings.temporal_api_key,
         runtime=runtime,
+        interceptors=interceptors,
     )

@@ -92,7 +92,17 @@ class Settings(BaseSettings):
     worker also moves what it has loaded out of the collector's sight (``gc.freeze``). Collections
     pause the event loop that answers decisions: fewer of them cut the slowest answers
     (docs/benchmarks.md). 0 leaves Python's own settings."""
+    worker_switch_interval_us: int = Field(default=1000, ge=100, le=100_000, alias="BPO_WORKER_SWITCH_INTERVAL_US")
+    """How long, in microseconds, a thread of the worker keeps the GIL while another waits for it
+    (``sys.setswitchinterval``; Python's own is 5,000). A flush's audit write runs in a thread;
+    the decisions' activations and the loop that answers them wait up to this long at each
+    hand-over while it runs, and a decision makes several (docs/benchmarks.md, "The decision
+    tail traced")."""
     metrics_port: int | None = Field(default=None, alias="BPO_METRICS_PORT")
+    trace_file: Path | None = Field(default=None, alias="BPO_TRACE_FILE")
+    """The bench's tracing (`infra/tracing.py`, needs the test extra's ``opentelemetry-sdk``): the
+    worker's spans, one JSON object a line, appended here. Unset (always, in production): no
+    interceptor, nothing paid."""
     health_port: int | None = Field(default=None, alias="BPO_HEALTH_PORT")
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="BPO_LOG_FORMAT")
     log_level: str = Field(default="info", alias="BPO_LOG_LEVEL")

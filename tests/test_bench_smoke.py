@@ -67,3 +67,33 @@ def test_the_portfolio_bench_runs_to_the_end_at_its_smallest_size(tmp_path: Path
     assert results["transitions"] == 20 and results["rows"] == 20 * results["rows_per_transition"] > 0
     for measure in ("analytics_all", "analytics_provider", "export_decisions_csv"):
         assert results[measure]["median_s"] > 0, results
+
+
+def test_a_traced_latency_run_writes_the_spans_the_trace_analysis_reads(tmp_path: Path):
+    spans = tmp_path / "spans.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--only", "latency", "--trace", str(spans)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    names = {(s["process"], s["name"]) for s in map(json.loads, spans.read_text().splitlines())}
+    # The client's decisions and the SDK's calls, and the worker's handlers (its flushes come
+    # 500 ms after a decision: a run this short may end first; tests/test_bench_trace.py reads them).
+    for expected in [
+        ("client", "decision"),
+        ("client", "QueryWorkflow:status"),
+        ("worker", "handler:record_readings"),
+        ("worker", "handler:status"),
+    ]:
+        assert expected in names, f"no {expected} span in {sorted(names)}"
+    analysed = subprocess.run(
+        [sys.executable, "-m", "bench.trace", str(spans), "--json"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert analysed.returncode == 0, analysed.stderr[-4000:]
+    results = json.loads(analysed.stdout)
+    # Each of the 4 decisions of each kind found, and ours split into the worker's parts.
+    assert results["ours"]["decisions"] == results["bare"]["decisions"] == 4, results
+    assert results["ours"]["median"]["handler"] > 0 and results["ours"]["median"]["query handler"] > 0, results

@@ -107,4 +107,4 @@ lock:
 	{ echo "# The runtime's dependencies, pinned: 'make lock' writes it (pip freeze of a fresh 'pip install .')."; \
 	  echo "# The Dockerfile installs with it as constraints; tests/test_fresh_install.py holds the two together."; \
 	  build/lock/bin/python -m pip freeze --exclude bpo-transition; } > requirements.lock
-	rm -rf build/lock
+	rm -rf build  # the lock's environment, and the copy of the package setuptools built in build/lib

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
 from temporalio.client import Client
 
 from bench.script import cpu_seconds, gather_limited, pct, percentiles, rss_mb, settle
@@ -116,7 +116,6 @@ async def measure(c: Client, task_queue: str, size: int, samples: int) -> dict[s
 
 GATE = "kt_signed_off"
 """The approval each workstream's knowledge transfer waits on beside its checklist."""
-FAILED_TASKS = (EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
 
 
 def open_program(size: int) -> Plan:
@@ -162,10 +161,19 @@ async def open_programs(c: Client, plan: Plan, ids: list[str], limit: int, stall
     return pending
 
 
-async def failed_tasks(c: Client, tid: str) -> int:
-    """Workflow tasks of ``tid``'s current run that timed out or failed (a worker that fell behind)."""
+async def failed_tasks(c: Client, tid: str) -> list[str]:
+    """The workflow tasks of ``tid``'s current run that timed out or failed, each with its cause
+    (``scale-3/w2: WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND``): a timeout means the worker fell
+    behind; an unhandled command, a signal that arrived while the task completed, is Temporal's own
+    retry and harmless."""
     history = await c.get_workflow_handle(tid).fetch_history()
-    return sum(e.event_type in FAILED_TASKS for e in history.events)
+    causes = []
+    for e in history.events:
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+            causes.append(TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type))
+        elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            causes.append(WorkflowTaskFailedCause.Name(e.workflow_task_failed_event_attributes.cause))
+    return [f"{tid}: {cause}" for cause in causes]
 
 
 async def at_scale(
@@ -209,7 +217,9 @@ async def at_scale(
     # The histories the decisions touched, and their programs': a workflow task that timed out
     # means the worker fell behind its open workflows.
     looked = sample + sorted({tid.rpartition("/")[0] for tid in sample})
-    failed = sum(await gather_limited([lambda tid=tid: failed_tasks(c, tid) for tid in looked], 10))
+    failed = [
+        f for found in await gather_limited([lambda t=tid: failed_tasks(c, t) for tid in looked], 10) for f in found
+    ]
     return {
         "programs": programs,
         "workstreams_each": size,
@@ -226,6 +236,7 @@ async def at_scale(
         "worker_kb_per_open_workflow": round((rss_open - rss_before) * 1024 / workflows, 1),
         "server_rss_mb": round(rss_mb(server), 1),
         "decision_latency": percentiles(times, updates),
-        "failed_workflow_tasks": failed,
+        "failed_workflow_tasks": len(failed),
+        "failed_workflow_task_causes": failed[:20],
         "histories_looked_at": len(looked),
     }

@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from bench.bare import BareInput, BareStep, BareWorkflow
-from bench.script import COMPACT, PAT, SCRIPT, cpu_seconds, gather_limited, percentiles, rss_mb
+from bench.script import COMPACT, PAT, SCRIPT, cpu_seconds, gather_limited, percentiles, rss_mb, settle
 from bench.table import MEASURES, print_table, progress
 from bench.trace import decision
 from bpo.api import get_status, send, start_transition
@@ -277,13 +278,7 @@ class Bench:
         started = time.perf_counter() - began
         assert self.stack.worker and self.stack.server
         # Let the worker work off every first workflow task and audit write before measuring.
-        idle_since, last = time.monotonic(), cpu_seconds(self.stack.worker.pid)
-        while time.monotonic() - idle_since < 3:
-            await asyncio.sleep(1)
-            now_cpu = cpu_seconds(self.stack.worker.pid)
-            if now_cpu - last > 0.1:
-                idle_since = time.monotonic()
-            last = now_cpu
+        await settle(self.stack.worker.pid)
         settled = time.perf_counter() - began
         sample = random.Random(7).sample([f"parked-{i}" for i in range(n)], min(self.args.samples // 2, n))
         self.results["scale"] = {
@@ -308,6 +303,11 @@ class Bench:
             ("replay", f"the committed corpus ({self.args.replay_histories or 'all'} histories)", self.replay),
             ("scale", f"{self.args.parked} open transitions", lambda: self.scale(c)),
             ("program", f"a program of {self.args.workstreams} workstreams", lambda: self.program(c)),
+            (
+                "programs",
+                f"{self.args.programs} programs of {self.args.program_workstreams} workstreams open at once",
+                lambda: self.programs(c),
+            ),
         ]
         chosen = [s for s in steps if s[0] in self.args.only and (s[0] != "scale" or self.args.parked)]
         for n, (name, what, step) in enumerate(chosen, 1):
@@ -341,6 +341,27 @@ class Bench:
         samples = min(self.args.samples, 200)
         self.results["program"] = await measure(c, self.settings.task_queue, self.args.workstreams, samples)
 
+    async def programs(self, c: Client) -> None:
+        from bench.program import at_scale
+
+        # A worker of its own: the measures before leave up to ten thousand transitions in the old
+        # one's cache, which would hide what the programs add to its memory.
+        assert self.stack.worker and self.stack.server
+        self.stack.worker.send_signal(signal.SIGTERM)
+        self.stack.worker.wait(timeout=60)
+        self.stack.start_worker()
+        assert self.stack.worker
+        self.results["programs"] = await at_scale(
+            c,
+            worker=self.stack.worker.pid,
+            server=self.stack.server.pid,
+            programs=self.args.programs,
+            size=self.args.program_workstreams,
+            samples=self.args.samples,
+            limit=self.args.concurrency,
+            **self.start,
+        )
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -350,6 +371,8 @@ def main() -> None:
     parser.add_argument("--parked", type=int, default=10000)
     parser.add_argument("--cli-runs", type=int, default=10)
     parser.add_argument("--workstreams", type=int, default=12, help="the program measure's size")
+    parser.add_argument("--programs", type=int, default=1000, help="the programs measure's open programs")
+    parser.add_argument("--program-workstreams", type=int, default=5, help="the programs measure's workstreams each")
     parser.add_argument("--sim-years", type=int, default=3, help="the simulation's years of steady state")
     parser.add_argument("--replay-histories", type=int, default=0, help="replay the newest N only (0: all)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a look in a minute")
@@ -372,10 +395,11 @@ def main() -> None:
     if args.server_sync:
         os.environ["BPO_SERVER_SYNC"] = args.server_sync
     if args.quick:
-        args.transitions, args.samples, args.parked, args.cli_runs = 10, 60, 200, 3
+        args.transitions, args.samples, args.parked, args.cli_runs, args.programs = 10, 60, 200, 3, 50
     if args.smoke:  # tests/test_bench_smoke.py: figures that mean nothing, from code that must run
         args.transitions, args.concurrency, args.samples, args.parked, args.cli_runs = 2, 2, 4, 4, 1
         args.workstreams, args.sim_years, args.replay_histories = 2, 1, 3
+        args.programs, args.program_workstreams = 2, 2
     with tempfile.TemporaryDirectory() as data:
         bench = Bench(Path(data), args)
         bench.stack.start_server()

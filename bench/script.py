@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -79,3 +80,15 @@ async def gather_limited(jobs: list[Callable[[], Awaitable[Any]]], limit: int) -
             return await job()
 
     return await asyncio.gather(*(one(j) for j in jobs))
+
+
+async def settle(pid: int, quiet: float = 3, busy: float = 0.1) -> None:
+    """Until process ``pid`` has spent under ``busy`` CPU seconds a second for ``quiet`` seconds:
+    the worker has worked off every workflow task and audit write, so what follows measures it idle."""
+    idle_since, last = time.monotonic(), cpu_seconds(pid)
+    while time.monotonic() - idle_since < quiet:
+        await asyncio.sleep(1)
+        now_cpu = cpu_seconds(pid)
+        if now_cpu - last > busy:
+            idle_since = time.monotonic()
+        last = now_cpu

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-MEASURES = ("throughput", "latency", "cli", "history", "simulation", "replay", "scale", "program")
+MEASURES = ("throughput", "latency", "cli", "history", "simulation", "replay", "scale", "program", "programs")
 STARTED = time.monotonic()
 
 
@@ -80,6 +80,16 @@ def _program(r: dict[str, Any]) -> str:
     )
 
 
+def _programs(r: dict[str, Any]) -> str:
+    p = r["programs"]
+    opened = "" if p["all_open"] else f" ({p['programs_not_open']} never opened)"
+    return (
+        f"{p['programs']} x {p['workstreams_each']}{opened} in {p['open_seconds']} s: worker "
+        f"{p['worker_rss_mb_before']} -> {p['worker_rss_mb_open']} MB, server {p['server_rss_mb']} MB, "
+        f"p50 {p['decision_latency']['p50_ms']} / p99 {p['decision_latency']['p99_ms']} ms"
+    )
+
+
 ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("throughput, ours/bare (target >= 0.8x)", _throughput),
     ("  CPU per transition", _cpu),
@@ -91,6 +101,7 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("replay of the corpus", _replay),
     ("open transitions (target p99 < 250 ms, < 1 GB)", _scale),
     ("a program to steady state", _program),
+    ("programs open at once", _programs),
 ]
 
 

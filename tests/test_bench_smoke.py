@@ -29,6 +29,7 @@ FIGURES = {
     "replay": ("replay", "events"),
     "scale": ("scale", "worker_rss_mb"),
     "program": ("program", "program_events"),
+    "programs": ("programs", "worker_rss_mb_open"),
 }
 
 
@@ -52,6 +53,8 @@ def test_every_bench_measure_runs_to_the_end_at_its_smallest_size(tmp_path: Path
     assert results["simulation"]["phase"] == "steady_state" and results["simulation"]["settlements"] > 0
     assert results["replay"]["histories"] == 3
     assert results["program"]["reached_steady_state"], results["program"]
+    # Both programs opened, each with its two workstreams waiting on a gate, and the decisions ran.
+    assert results["programs"]["all_open"] and results["programs"]["decision_latency"]["samples"] == 4
 
 
 def test_the_web_bench_runs_to_the_end_at_its_smallest_size(tmp_path: Path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import Engine
@@ -18,7 +18,7 @@ from bpo.report import planned_phases
 from bpo.value_text import money
 from infra.analytics import compute_folds, uncollected
 from infra.analytics_fold import Fold
-from infra.analytics_projection import read_projection, refresh, store_facts
+from infra.analytics_projection import Projected, read_projection, refresh, stamp, store_facts
 from models.analytics import (
     Analytics,
     AnalyticsFilter,
@@ -97,22 +97,74 @@ async def plans_of(client: Client, started: dict[str, datetime]) -> dict[str, Pl
     return dict(found for found in await asyncio.gather(*(one(t) for t in started)) if found is not None)
 
 
-async def portfolio(engine: Engine, client: Client | None, query: AnalyticsFilter, now: datetime) -> Analytics:
+KEPT_FOR = 60.0
+"""How long figures worked out are answered again while the projection has not moved: the hours
+a gate has waited, or a pause has lasted, grow with the clock alone."""
+WARM_EVERY = 30.0
+"""How often the web app brings the projection up and works out the whole portfolio's figures."""
+
+
+class Kept:
+    """Figures worked out, by filter, with the projection's `stamp` and the moment they were
+    worked out for: one web app's (a command works them out each time)."""
+
+    def __init__(self) -> None:
+        self.by_filter: dict[str, tuple[tuple[int, int, int], float, Analytics]] = {}
+
+    def get(self, query: AnalyticsFilter, at: tuple[int, int, int], now: datetime) -> Analytics | None:
+        """The figures of ``query`` worked out at the stamp ``at`` less than `KEPT_FOR` before
+        ``now``, if kept (never while a plan is due: it is read first)."""
+        kept = self.by_filter.get(query.model_dump_json())
+        fresh = kept is not None and kept[0] == at and 0 <= now.timestamp() - kept[1] < KEPT_FOR
+        return kept[2] if kept and fresh and not at[2] else None
+
+    def keep(self, query: AnalyticsFilter, at: tuple[int, int, int], now: datetime, found: Analytics) -> None:
+        """Keep ``found``, the figures of ``query`` at the stamp ``at`` for ``now``."""
+        self.by_filter[query.model_dump_json()] = (at, now.timestamp(), found)
+
+
+async def portfolio(
+    engine: Engine, client: Client | None, query: AnalyticsFilter, now: datetime, kept: Kept | None = None
+) -> Analytics:
     """The analytics of the transitions ``query`` chooses: the projection brought up to the
     trail's heads, the plans read from ``client`` for the transitions whose plan is new to the
     projection or changed since (none: the figures the trail and the plans kept give), kept, and
-    the figures worked out."""
+    the figures worked out; with ``kept``, the same figures again while the projection stands
+    where it stood (`Kept.get`)."""
     await asyncio.to_thread(refresh, engine)
+    at = await asyncio.to_thread(stamp, engine) if kept else (0, 0, 0)
+    if kept and (again := kept.get(query, at, now)):
+        return again
     rows = await asyncio.to_thread(read_projection, engine, query)
     due = {r.transition_id: r for r in rows if r.facts_due}
     if client and due:
         found = await plans_of(client, {tid: Fold.loaded(r.fold).first_at for tid, r in due.items()})
         await asyncio.to_thread(store_facts, engine, {tid: (due[tid].position, f) for tid, f in found.items()})
         rows = await asyncio.to_thread(read_projection, engine, query)
+        at = await asyncio.to_thread(stamp, engine) if kept else at
+    found_now = await asyncio.to_thread(_figures, rows, query, now)
+    if kept:
+        kept.keep(query, at, now, found_now)
+    return found_now
+
+
+def _figures(rows: list[Projected], query: AnalyticsFilter, now: datetime) -> Analytics:
+    """The figures of the projection's ``rows``, worked out off the event loop."""
     with uncollected():
         facts = {r.transition_id: PlanFacts.model_validate(r.facts) for r in rows if r.facts is not None}
         folds = {r.transition_id: Fold.loaded(r.fold) for r in rows}
         return compute_folds(folds, query, facts, now)
+
+
+async def keep_warm(engine: Engine, client: Client | None, kept: Kept) -> None:
+    """Every `WARM_EVERY` seconds until cancelled, the whole portfolio's figures worked out into
+    ``kept``, so the projection is carried on in the background and the page finds them ready."""
+    while True:
+        try:
+            await portfolio(engine, client, AnalyticsFilter(), datetime.now(UTC), kept)
+        except Exception:  # a database or Temporal away for now: the next round, or the page, tries again
+            log.warning("analytics_warming_failed", exc_info=True)
+        await asyncio.sleep(WARM_EVERY)
 
 
 def _hours(value: float | None) -> str:

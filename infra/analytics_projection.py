@@ -2,7 +2,8 @@
 ``analytics_projection`` (`models.analytics_tables`), carried on from where the row left off.
 
 It runs off the decision's path: the web app runs it in the background and before a page, the
-command line before it answers (`refresh`); a decision's flush never waits on it. A transition
+command line before it answers (`refresh`, `bpo.analytics.portfolio`); a decision's flush never
+waits on it. A transition
 is behind when its chain's head (``audit_head``) has passed the row's place; only its rows after
 that place are read, and only those of the kinds the analytics take in. A row dated before what
 the fold already holds (a trail written out of order) folds that transition again from its first
@@ -13,7 +14,6 @@ trail cannot be folded is logged and left behind, and every other goes on.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from collections import defaultdict
@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import orjson
 import structlog
-from sqlalchemy import Engine, Text, bindparam, cast, func, or_, update
+from sqlalchemy import Engine, Text, bindparam, case, cast, func, or_, update
 from sqlalchemy import select as columns
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -73,15 +73,17 @@ def _refresh(engine: Engine) -> int:
     return len(ids)
 
 
-async def keep_projected(engine: Engine, every: float = 30.0) -> None:
-    """Run the projector every ``every`` seconds until cancelled: the web app's background, so a
-    page finds little to carry on."""
-    while True:
-        try:
-            await asyncio.to_thread(refresh, engine)
-        except Exception:  # a database away for now: the next round, or the page itself, tries again
-            log.warning("analytics_projector_failed", exc_info=True)
-        await asyncio.sleep(every)
+def stamp(engine: Engine) -> tuple[int, int, int]:
+    """Where the projection stands, in one read: its rows, the sum of their places, and how many
+    wait for their plan to be read. A fold changes only as its place moves, a plan's facts only
+    while they are due, so figures worked out at the same stamp, with none due, are the same."""
+    table = AnalyticsProjection.__table__  # type: ignore[attr-defined]
+    due = func.sum(case((table.c.facts_due, 1), else_=0))
+    with engine.connect() as connection:
+        rows, places, waiting = connection.execute(
+            columns(func.count(), func.coalesce(func.sum(table.c.position), 0), func.coalesce(due, 0))
+        ).one()
+    return int(rows), int(places), int(waiting)
 
 
 def rows_after(ids: Iterable[str], from_start: bool = False) -> Any:

@@ -200,3 +200,24 @@ def test_a_fold_of_an_older_form_is_folded_again_before_it_is_read(engine):
     with engine.begin() as connection:
         connection.execute(text("UPDATE analytics_projection SET shape = 0, fold = :old"), {"old": '{"periods": {}}'})
     assert analytics(engine, AnalyticsFilter(), FACTS, now) == first
+
+
+async def test_figures_kept_by_the_web_app_are_worked_out_again_once_the_trail_moves(engine):
+    """The web app keeps the figures it worked out (`bpo.analytics.Kept`): asked again they come
+    back as they were, and a decision written since makes them be worked out again."""
+    from bpo.analytics import Kept
+
+    run = story()
+    mark = len(run.audit) - 2
+    with Session(engine) as session:
+        write_entries(run.audit[:mark], session=session)
+    temporal, kept, now = Temporal(run), Kept(), run.now + timedelta(days=1)
+    first = await portfolio(engine, temporal, AnalyticsFilter(), now, kept)  # type: ignore[arg-type]
+    temporal.asked.clear()
+    assert await portfolio(engine, temporal, AnalyticsFilter(), now, kept) is first  # type: ignore[arg-type]
+    with Session(engine) as session:
+        write_entries(run.audit[mark:], session=session)
+    moved = await portfolio(engine, temporal, AnalyticsFilter(), now, kept)  # type: ignore[arg-type]
+    assert moved is not first and moved == rebuilt(engine, now)
+    later = now + timedelta(minutes=5)  # the hours waited grow with the clock alone
+    assert (await portfolio(engine, temporal, AnalyticsFilter(), later, kept)).at == later  # type: ignore[arg-type]

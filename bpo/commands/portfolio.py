@@ -53,10 +53,10 @@ async def cmd_analytics(args: argparse.Namespace, settings: Settings) -> None:
         client = None
     found = await portfolio(engine, client, query, datetime.now(UTC))
     if client is None:
-        found.missing.insert(
-            0,
-            "Temporal could not be reached: each plan as last read (a change since is not seen), none where never read",
+        unreached = (
+            "Temporal could not be reached: each plan as last read (a change since is not seen), none where never read"
         )
+        found = found.model_copy(update={"missing": [unreached, *found.missing]})
     print(found.model_dump_json(indent=2) if args.json else analytics_text(found))
 
 

@@ -72,7 +72,7 @@ Filter = Annotated[AnalyticsFilter, Depends(filter_of)]
 
 async def _figures(request: Request, query: AnalyticsFilter) -> Analytics:
     w = web(request)
-    return await portfolio(w.engine, w.client, query, datetime.now(UTC))
+    return await portfolio(w.engine, w.client, query, datetime.now(UTC), w.figures)
 
 
 @router.get("/analytics", response_class=HTMLResponse)

@@ -17,11 +17,11 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 from temporalio.client import Client
 
+from bpo.analytics import keep_warm
 from bpo.web import analytics_page, api, codec, control, me, pages, signin, slack
 from bpo.web.deps import HERE, Web, log, message
 from bpo.web.devmode import own_hosts_only
 from bpo.web.oidc import Provider
-from infra.analytics_projection import keep_projected
 from infra.settings import Settings
 from models.errors import describe, render_path
 
@@ -43,11 +43,11 @@ def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
                     email_claim=settings.oidc_email_claim,
                 )
             app.state.web = Web(settings, engine, client, http, provider)
-            projector = asyncio.create_task(keep_projected(engine))
+            warming = asyncio.create_task(keep_warm(engine, client, app.state.web.figures))
             try:
                 yield
             finally:
-                projector.cancel()
+                warming.cancel()
 
     app = FastAPI(
         title="bpo-transition",

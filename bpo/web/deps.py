@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from bpo.analytics import Kept
 from bpo.filters import register as register_filters
 from bpo.web.office import may_start
 from bpo.web.oidc import Provider
@@ -44,6 +45,8 @@ class Web:
     """The embedded default's mail: (when, address, link), newest last."""
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     recent: Recent = field(default_factory=Recent)
+    figures: Kept = field(default_factory=Kept)
+    """The portfolio's analytics worked out, kept while the projection stands (`bpo.analytics`)."""
     _hits: dict[str, deque[float]] = field(default_factory=dict)
 
     def too_many(self, key: str, limit: int, per_seconds: float) -> bool:

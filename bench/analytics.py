@@ -8,7 +8,8 @@ whole trail from nothing (once, as after the migration that brings the projectio
 every transition's plan facts given (as the page has them once read from Temporal): the
 analytics of the whole portfolio and of one provider (`infra.analytics.analytics`, which first
 brings the projection up to the heads: nothing to do), the same after a hundred transitions
-each took one more decision (the projector carries those hundred on), and the CSV export of every
+each took one more decision (the projector carries those hundred on), the page again while the
+projection stands (the web app keeps what it worked out, `bpo.analytics.Kept`), and the CSV export of every
 decision (`infra.exports.export`); with PostgreSQL's plan of the projector's two queries.
 Prints one JSON document (``--json FILE`` writes it too).
 """
@@ -16,6 +17,7 @@ Prints one JSON document (``--json FILE`` writes it too).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import time
@@ -27,7 +29,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from bench.table import progress
-from bpo.analytics import facts_of
+from bpo.analytics import Kept, facts_of, portfolio
 from infra.analytics import analytics
 from infra.analytics_projection import refresh, rows_after
 from infra.audit import write_entries
@@ -126,6 +128,9 @@ def measure(url: str, transitions: int, weeks: int, runs: int) -> dict[str, Any]
         analytics(engine, everyone, facts, now)
 
     found[f"analytics_all_after_{moved}_decisions"] = timed(after_a_hundred_decisions, runs)
+    kept = Kept()  # the web app's: the page again while the projection stands
+    asyncio.run(portfolio(engine, None, everyone, now, kept))
+    found["analytics_page_kept"] = timed(lambda: asyncio.run(portfolio(engine, None, everyone, now, kept)), runs)
     found["export_decisions_csv"] = timed(lambda: export(engine, "decisions", None, "csv"), runs)
     found["query_plans"] = plans(engine, [f"t{k:05d}" for k in range(moved)])
     return found

@@ -100,6 +100,8 @@ async def plans_of(client: Client, started: dict[str, datetime]) -> dict[str, Pl
 KEPT_FOR = 60.0
 """How long figures worked out are answered again while the projection has not moved: the hours
 a gate has waited, or a pause has lasted, grow with the clock alone."""
+KEPT_FILTERS = 16
+"""How many filters' figures one web app keeps."""
 WARM_EVERY = 30.0
 """How often the web app brings the projection up and works out the whole portfolio's figures."""
 
@@ -119,8 +121,14 @@ class Kept:
         return kept[2] if kept and fresh and not at[2] else None
 
     def keep(self, query: AnalyticsFilter, at: tuple[int, int, int], now: datetime, found: Analytics) -> None:
-        """Keep ``found``, the figures of ``query`` at the stamp ``at`` for ``now``."""
-        self.by_filter[query.model_dump_json()] = (at, now.timestamp(), found)
+        """Keep ``found``, the figures of ``query`` at the stamp ``at`` for ``now``: at most
+        `KEPT_FILTERS` filters, the one kept longest ago making room (a year of dates, tried one
+        by one, never fills the web app's memory)."""
+        key = query.model_dump_json()
+        self.by_filter.pop(key, None)
+        while len(self.by_filter) >= KEPT_FILTERS:
+            del self.by_filter[next(iter(self.by_filter))]
+        self.by_filter[key] = (at, now.timestamp(), found)
 
 
 async def portfolio(

@@ -221,3 +221,16 @@ async def test_figures_kept_by_the_web_app_are_worked_out_again_once_the_trail_m
     assert moved is not first and moved == rebuilt(engine, now)
     later = now + timedelta(minutes=5)  # the hours waited grow with the clock alone
     assert (await portfolio(engine, temporal, AnalyticsFilter(), later, kept)).at == later  # type: ignore[arg-type]
+
+
+def test_the_web_app_keeps_the_figures_of_a_few_filters_only():
+    from bpo.analytics import KEPT_FILTERS, Kept
+    from models.analytics import Analytics
+
+    kept, now = Kept(), datetime.now(UTC)
+    for day in range(KEPT_FILTERS * 3):  # someone trying every day of a month and more
+        query = AnalyticsFilter(since=(START + timedelta(days=day)).date())
+        kept.keep(query, (1, 1, 0), now, Analytics(filter=query, at=now))
+    assert len(kept.by_filter) == KEPT_FILTERS
+    newest = AnalyticsFilter(since=(START + timedelta(days=KEPT_FILTERS * 3 - 1)).date())
+    assert kept.get(newest, (1, 1, 0), now) is not None and kept.get(AnalyticsFilter(), (1, 1, 0), now) is None

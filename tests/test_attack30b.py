@@ -14,7 +14,7 @@ import pytest
 
 from bpo.analytics import Kept, facts_of, portfolio
 from models.analytics import AnalyticsFilter
-from tests.rules.sim import EVE, LI, MO, PLAN, RAJ, START
+from tests.rules.sim import LI, PLAN, RAJ, START
 from tests.test_attack30 import Temporal, as_person, provider_amended, run_of, story, web_app, write
 
 
@@ -237,9 +237,7 @@ def test_every_reading_is_a_row_of_the_export_with_its_zone(tmp_path):
         body = client.get("/analytics/export/readings.csv")
         assert body.status_code == 200, body.text
         rows = list(csv.DictReader(io.StringIO(body.content.decode("utf-8-sig"))))
-        want = sum(
-            len(e.detail.get("values", {})) for r in (run, other) for e in r.audit if e.kind in ("kpi_reading",)
-        )
+        want = sum(len(e.detail.get("values", {})) for r in (run, other) for e in r.audit if e.kind in ("kpi_reading",))
         assert len(rows) == want, (len(rows), want)
         assert all(r["at"].endswith("+00:00") for r in rows), {r["at"] for r in rows}
         assert {r["transition_id"] for r in rows} == {"t-1", "t-2"}
@@ -264,7 +262,7 @@ def test_a_formula_behind_a_newline_is_no_formula(tmp_path):
     from models.commands import Note
 
     run = run_of("t-1")
-    run.do(Note(text="\n=HYPERLINK(\"http://x.example\",\"y\")", by=LI))
+    run.do(Note(text='\n=HYPERLINK("http://x.example","y")', by=LI))
     with web_app(tmp_path, run) as client:
         as_person(client, LI)
         body = client.get("/t/t-1/export/decisions.csv")

@@ -148,8 +148,10 @@ async def portfolio(
     if client and due:
         found = await plans_of(client, {tid: Fold.loaded(r.fold).first_at for tid, r in due.items()})
         await asyncio.to_thread(store_facts, engine, {tid: (due[tid].position, f) for tid, f in found.items()})
-        rows = await asyncio.to_thread(read_projection, engine, query)
+        # The stamp before the read: a projector that moves between them leaves figures newer
+        # than their stamp, worked out again next time, never older ones kept as new.
         at = await asyncio.to_thread(stamp, engine) if kept else at
+        rows = await asyncio.to_thread(read_projection, engine, query)
     found_now = await asyncio.to_thread(_figures, rows, query, now)
     if kept:
         kept.keep(query, at, now, found_now)

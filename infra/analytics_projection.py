@@ -18,7 +18,7 @@ import json
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
 import orjson
@@ -218,8 +218,8 @@ def read_projection(engine: Engine, query: AnalyticsFilter) -> list[Projected]:
         statement = statement.where(
             col(AnalyticsProjection.started_at) >= datetime.combine(query.since, time(0), tzinfo=UTC)
         )
-    if query.until:
-        end = datetime.combine(query.until, time(0), tzinfo=UTC) + timedelta(days=1)
+    if query.until and query.until < date.max:  # the last day a date holds has no day after it
+        end = datetime.combine(query.until + timedelta(days=1), time(0), tzinfo=UTC)
         statement = statement.where(col(AnalyticsProjection.started_at) < end)
     for name in ("client", "provider"):
         if wanted := getattr(query, name):

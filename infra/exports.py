@@ -28,7 +28,7 @@ from models.tables import AuditRecord
 What = Literal["decisions", "readings", "raid", "settlements", "escalations", "costs"]
 Format = Literal["csv", "xlsx"]
 WHATS: tuple[str, ...] = get_args(What)
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 Cell = str | int | float | bool | None
 
 
@@ -37,8 +37,8 @@ def neutral(value: object) -> Cell:
     spreadsheet could read as a formula behind a leading apostrophe, a list joined by ``; ``."""
     if value is None or isinstance(value, (bool, int, float)):
         return value
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, datetime):  # UTC whatever the zone PostgreSQL answers in
+        return (value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, (list, tuple)):
         value = "; ".join(str(v) for v in value)
     text = str(value)
@@ -149,12 +149,13 @@ def to_csv(header: list[str], rows: list[list[Cell]]) -> bytes:
 def to_xlsx(header: list[str], rows: list[list[Cell]], title: str) -> bytes:
     """The rows as one sheet of an xlsx workbook; every text a string cell, never a formula."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title[:31])
     sheet.append(header)
-    for row in rows:
-        sheet.append(row)
+    for row in rows:  # a control character (a pasted bell) no xlsx may hold stands as U+FFFD
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("\ufffd", c) if isinstance(c, str) else c for c in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

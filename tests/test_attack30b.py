@@ -1,7 +1,9 @@
 """attack30b: the portfolio analytics of issue 30 attacked from outside, after the web app began to
 keep its figures while the projection stands: trails written as the rules write them (the Run
 simulator), stored through the writer, read through `bpo.analytics.portfolio`, the web app and the
-exports. Findings are xfail(strict); what held passes."""
+exports. Its four findings (a control character that broke the xlsx downloads, the last day a
+date holds as `until`, a formula behind a line feed, export times in the server's zone) are
+mended and their tests pass, beside what held."""
 
 from __future__ import annotations
 
@@ -9,8 +11,6 @@ import csv
 import io
 from datetime import timedelta
 from typing import Any
-
-import pytest
 
 from bpo.analytics import Kept, facts_of, portfolio
 from models.analytics import AnalyticsFilter
@@ -210,11 +210,6 @@ def test_a_provider_whose_transitions_disagree_on_the_direction_counts_each_its_
 # --- exports ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack30b X: a note with a control character (a pasted \\x07 or \\x0b) makes every xlsx "
-    "download of decisions answer 500: openpyxl refuses the character (IllegalCharacterError)",
-)
 def test_a_note_with_a_control_character_still_downloads_as_xlsx(tmp_path):
     from models.commands import Note
 
@@ -252,11 +247,6 @@ def test_the_export_of_every_kind_answers(tmp_path):
                 assert client.get(f"/analytics/export/{what}.{fmt}").status_code == 200, (what, fmt)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack30b X: a note starting with a line feed then a formula ('\\n=HYPERLINK(...)') reaches the "
-    "CSV unneutralised: FORMULA_START lists \\r and \\t but not \\n",
-)
 def test_a_formula_behind_a_newline_is_no_formula(tmp_path):
     """What a spreadsheet reads as a formula behind a leading newline in CSV ("\\n=1+1")."""
     from models.commands import Note
@@ -284,12 +274,6 @@ def test_odd_filters_answer_in_words_not_500(tmp_path):
             assert client.get(f"/api/analytics?{q}", headers=headers).status_code in (200, 422), q
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="attack30b X: until=9999-12-31 (the last day a date holds) makes /analytics and /api/analytics "
-    "answer 500: read_projection adds a day past it (OverflowError) instead of answering 200 or 422",
-)
 def test_the_last_day_a_date_holds_as_until_answers_not_500(tmp_path):
     run = story(run_of("t-1"))
     with web_app(tmp_path, run) as client:
@@ -308,11 +292,6 @@ def test_a_reading_as_small_as_a_float_holds_leaves_the_api_answering(tmp_path):
         assert client.get("/api/analytics", headers=token(client)).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack30b X: on a PostgreSQL server (or role) in Asia/Tokyo the exports write times as "
-    "+09:00, not UTC as infra/exports.py says; the instant is right (likely as before the column read)",
-)
 def test_the_export_from_a_server_in_another_zone_writes_times_in_utc(postgres_url):
     """The exports' docstring: times are ISO 8601 with their zone (UTC), whatever the server's zone."""
     from infra.exports import export_rows

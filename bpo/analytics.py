@@ -113,12 +113,15 @@ class Kept:
     def __init__(self) -> None:
         self.by_filter: dict[str, tuple[tuple[int, int, int], float, Analytics]] = {}
 
-    def get(self, query: AnalyticsFilter, at: tuple[int, int, int], now: datetime) -> Analytics | None:
+    def get(
+        self, query: AnalyticsFilter, at: tuple[int, int, int], now: datetime, reading: bool = True
+    ) -> Analytics | None:
         """The figures of ``query`` worked out at the stamp ``at`` less than `KEPT_FOR` before
-        ``now``, if kept (never while a plan is due: it is read first)."""
+        ``now``, if kept; never while a plan is due and there is Temporal to read it from
+        (``reading``): it is read first."""
         kept = self.by_filter.get(query.model_dump_json())
         fresh = kept is not None and kept[0] == at and 0 <= now.timestamp() - kept[1] < KEPT_FOR
-        return kept[2] if kept and fresh and not at[2] else None
+        return kept[2] if kept and fresh and not (reading and at[2]) else None
 
     def keep(self, query: AnalyticsFilter, at: tuple[int, int, int], now: datetime, found: Analytics) -> None:
         """Keep ``found``, the figures of ``query`` at the stamp ``at`` for ``now``: at most
@@ -141,7 +144,7 @@ async def portfolio(
     where it stood (`Kept.get`)."""
     await asyncio.to_thread(refresh, engine)
     at = await asyncio.to_thread(stamp, engine) if kept else (0, 0, 0)
-    if kept and (again := kept.get(query, at, now)):
+    if kept and (again := kept.get(query, at, now, reading=client is not None)):
         return again
     rows = await asyncio.to_thread(read_projection, engine, query)
     due = {r.transition_id: r for r in rows if r.facts_due}

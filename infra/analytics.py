@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from infra.analytics_fold import Fold, fold_of
+from infra.analytics_fold import Fold
 from infra.analytics_projection import read_folds, refresh
 from infra.analytics_trends import kpi_trends
 from infra.analytics_value import value_of
@@ -29,7 +29,6 @@ from models.analytics import (
     Waiting,
     spread,
 )
-from models.audit_events.base import Event
 from models.names import in_words
 
 
@@ -53,13 +52,6 @@ def uncollected() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-def compute(
-    trails: Mapping[str, list[Event]], query: AnalyticsFilter, facts: Mapping[str, PlanFacts], now: datetime
-) -> Analytics:
-    """The figures of ``trails`` (each transition's events, oldest first), as `compute_folds`."""
-    return compute_folds({tid: fold_of(tid, events) for tid, events in trails.items() if events}, query, facts, now)
 
 
 def compute_folds(

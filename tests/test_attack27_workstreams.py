@@ -8,20 +8,19 @@ import contextlib
 import uuid
 
 from bpo.anchors import read_record
-from bpo.api import audit_settled, first_run, send, start_transition
+from bpo.api import audit_settled, first_run, start_transition
 from bpo.commands.common import Exit
 from bpo.commands.verifying import verify_trail
 from infra.audit import trail_of
 from infra.db import make_engine
-from models.commands import Amend, Approve, Cancel, Note, Pause, Resume
+from models.commands import Amend, Cancel, Note, Pause, Resume
 from models.constants import WORKFLOW_NAME
 from models.messages import StartTransition
 from models.plan import Plan
 from models.plan_loader import parse_plan
-from models.signing import Signer, new_key_pair
 from tests.driver import Driver
 from tests.stack import DANA, EVE, LI
-from tests.test_workstreams import PROGRAM_PLAN, lane, program_plan, until
+from tests.test_workstreams import PROGRAM_PLAN, lane, program_plan, signed_program, until
 
 TEXT = PROGRAM_PLAN.read_text()
 
@@ -72,27 +71,11 @@ async def test_bpo_audit_verify_holds_for_a_workstreams_relayed_rows(env, worker
     """A signed program: the sponsor signs the contract off, the program manager pauses and
     resumes the program, the pause and resume relayed to email as signed. `bpo audit --verify`
     (its chain, signatures and the head recorded in Temporal) on email and on the program."""
-    private, public = new_key_pair()
-    signer = Signer(private)
-    tid = await start_transition(
-        env.client,
-        program_plan(),
-        task_queue=settings.task_queue,
-        transition_id=f"p-{uuid.uuid4().hex[:8]}",
-        trusted_keys=[public],
-        signer=signer,
-    )
-    program = Driver(env, env.client, tid)
-
-    async def signed(command):
-        return await send(env.client, tid, command, signer, signed_at=await env.get_current_time())
-
-    await signed(Approve(gate="contract_signed", by=DANA))
-    await until(program, lambda s: lane(s, "email")[0] == "running", "email starts")
+    tid, _, signed = await signed_program(env, settings)
     email = Driver(env, env.client, f"{tid}/email")
-    await signed(Pause(by=LI, reason="freeze"))
+    await signed(tid, Pause(by=LI, reason="freeze"))
     await until(email, lambda s: s.state == "paused", "email paused with the program")
-    await signed(Resume(by=LI, reason="freeze over"))
+    await signed(tid, Resume(by=LI, reason="freeze over"))
     await until(email, lambda s: s.state == "running", "email resumed with the program")
     assert await first_run(env.client, tid)
 

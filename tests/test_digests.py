@@ -9,7 +9,6 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -19,18 +18,15 @@ from typing import Any
 import httpx
 import pytest
 from sqlmodel import Session, select
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.notify import NotifyActivities
 from activities.outbox import OutboxActivities
 from bpo.anchors import read_record
 from bpo.commands.verifying import verify_trail
-from bpo.running import build_worker
 from bpo.web.app import create_app
 from bpo.web.deps import Web
 from infra.audit import read_chain, read_trail
-from infra.binaries import find_binary
 from infra.db import make_engine
 from infra.digest_schedule import ensure_digest_schedule, schedule_id
 from infra.digests import choice_of, choose, claim, hold, mark_refused
@@ -41,6 +37,7 @@ from models.deliveries import Delivery, Flush, Notice
 from models.digest_tables import HeldNotice
 from models.digests import CLAIM_LEASE, DigestChoice, DigestsSent, last_slot, next_slot
 from models.plan import EmailChannel, Plan
+from tests.conftest import running_worker
 from tests.receivers import smtp_receiver
 from tests.test_cli_json import bpo  # noqa: F401 - the fixture
 from tests.test_mail import LI, RAJ, WEB, parts, request
@@ -189,16 +186,6 @@ def mailbox() -> Iterator[tuple[str, list[Any]]]:
         yield receiver
 
 
-@pytest.fixture
-async def dev() -> AsyncIterator[WorkflowEnvironment]:
-    """Temporal's dev server (the time-skipping server keeps no schedules)."""
-    environment = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter, dev_server_existing_path=find_binary("temporal")
-    )
-    async with environment:
-        yield environment
-
-
 async def test_the_scheduled_digest_mails_each_held_item_once_with_the_persons_own_link(
     dev: WorkflowEnvironment, tmp_path: Path, mailbox: tuple[str, list[Any]]
 ):
@@ -219,13 +206,12 @@ async def test_the_scheduled_digest_mails_each_held_item_once_with_the_persons_o
     assert await ensure_digest_schedule(dev.client, settings.task_queue)
     assert not await ensure_digest_schedule(dev.client, settings.task_queue), "made once"
     schedule = dev.client.get_schedule_handle(schedule_id(settings.task_queue))
-    with ThreadPoolExecutor(max_workers=4) as executor:
-        async with httpx.AsyncClient() as http, build_worker(dev.client, settings, http, executor):
-            await schedule.trigger()
-            assert await run_of(dev, schedule, 1) == DigestsSent(sent=1, items=2)
-            assert not held_waiting(engine), "the items are marked sent"
-            await schedule.trigger()  # nothing waits now: no second digest
-            assert await run_of(dev, schedule, 2) == DigestsSent()
+    async with running_worker(dev, settings):
+        await schedule.trigger()
+        assert await run_of(dev, schedule, 1) == DigestsSent(sent=1, items=2)
+        assert not held_waiting(engine), "the items are marked sent"
+        await schedule.trigger()  # nothing waits now: no second digest
+        assert await run_of(dev, schedule, 2) == DigestsSent()
 
     (mail,) = received_mails(received)
     assert mail["To"] == LI.email and "2 notices" in mail["Subject"]

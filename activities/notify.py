@@ -30,7 +30,7 @@ from infra.slack_blocks import notice_blocks
 from infra.teams_cards import teams_message
 from infra.transport import Skipped, Transport, bad_channel, send_mails
 from models.connections import DEPLOYMENT_WEBHOOK
-from models.deliveries import AuditEntry, ChainHead, Delivery, Notice, Recipient
+from models.deliveries import AuditEntry, Delivery, Notice, Recipient
 from models.notice_facts import page_path
 from models.plan import EmailChannel, SlackChannel, TeamsChannel, WebhookChannel
 
@@ -186,9 +186,9 @@ class NotifyActivities:
                 raise bad_channel(str(failed)) from None
             raise ApplicationError(str(failed)) from None
 
-    def _audit(self, entry: AuditEntry, flush: str | None = None, written: list[ChainHead] | None = None) -> None:
+    def _audit(self, entry: AuditEntry) -> None:
         with Session(self.engine) as session:
-            write_entries([entry], session=session, flush=flush, written=written)
+            write_entries([entry], session=session)
 
     async def _post(self, channel: WebhookChannel, notice: Notice, client: str | None) -> None:
         url = self.transport.webhook_url(channel, client)

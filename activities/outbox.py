@@ -31,9 +31,9 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.audit import record_entries
+from activities.audit_writer import AuditWriter
 from activities.notify import NotifyActivities, sent_entry
-from infra.audit import AuditCollision, chain_before, record_of, says_the_same
+from infra.audit import AuditCollision, record_of, says_the_same
 from infra.transport import Skipped
 from models.deliveries import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
 from models.tables import AuditRecord, audit_uuid
@@ -49,8 +49,16 @@ PARALLEL = 8
 class OutboxActivities:
     """Holds the notifier and how long deliveries are tried; ``flush`` is the registered activity."""
 
-    def __init__(self, notify: NotifyActivities, give_up: timedelta, mark_key: bytes = PROCESS_KEY) -> None:
+    def __init__(
+        self,
+        notify: NotifyActivities,
+        give_up: timedelta,
+        mark_key: bytes = PROCESS_KEY,
+        writer: AuditWriter | None = None,
+    ) -> None:
         self.notify = notify
+        self.writer = writer or AuditWriter(notify.engine)
+        """Where the flush's audit rows are written: the worker's threads, or a process of their own."""
         self.give_up = give_up
         self.mark_key = mark_key
         """The workers' secret the flushes' marks are keyed with (`Settings.audit_mark_key`)."""
@@ -75,7 +83,7 @@ class OutboxActivities:
             written.append(earlier)
         if batch.audit:
             try:
-                await asyncio.to_thread(record_entries, self.notify.engine, batch.audit, mark, written)
+                written.extend((await self.writer.write(batch.audit, mark))[1])
             except AuditCollision as collision:  # logged as an error where it was found
                 audit_error = str(collision)
                 collided.append(collision.event_id)
@@ -99,7 +107,7 @@ class OutboxActivities:
         rows = [o.entry for o in logged if o.entry]
         if rows:  # a log line written twice harms no one: their rows go in one write at the end
             try:
-                await asyncio.to_thread(record_entries, self.notify.engine, rows, mark, written)
+                written.extend((await self.writer.write(rows, mark))[1])
                 for outcome in logged:
                     outcome.entry = None
             except AuditCollision as collision:
@@ -127,7 +135,7 @@ class OutboxActivities:
         if tid is None:
             return None
         try:
-            return (await asyncio.to_thread(chain_before, self.notify.engine, tid, ids, mark))[1]
+            return await self.writer.earlier_head(tid, ids, mark)
         except Exception:  # the database is away: nothing of an earlier try can be vouched for
             return None
 
@@ -150,7 +158,7 @@ class OutboxActivities:
         if delivery.channel.kind == "log":
             return DeliveryOutcome(status="sent", entry=entry)
         try:
-            await asyncio.to_thread(self.notify._audit, entry, flush, written)
+            written.extend((await self.writer.write([entry], flush))[1])
         except AuditCollision as collision:  # the workflow's next flush meets it again, loudly
             collided.append(collision.event_id)
             return DeliveryOutcome(status="sent", entry=entry)

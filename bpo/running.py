@@ -21,6 +21,7 @@ from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import AuditActivities
+from activities.audit_writer import AuditWriter
 from activities.digests import DigestActivities
 from activities.evidence import EvidenceActivities
 from activities.feeds import FeedActivities
@@ -85,7 +86,8 @@ def build_worker(
         teams_webhook=settings.teams_webhook_url,
     )
     notify = NotifyActivities(engine, http, transport, guarded)
-    outbox = OutboxActivities(notify, settings.delivery_give_up, settings.audit_mark_key())
+    writer = AuditWriter(engine, settings.audit_writer_processes, settings.log_format, settings.log_level)
+    outbox = OutboxActivities(notify, settings.delivery_give_up, settings.audit_mark_key(), writer)
     feeds = FeedActivities(guarded, secrets, connections, trusted=http)
     store = open_store(settings.evidence_location, settings.evidence_s3_endpoint)
     evidence = EvidenceActivities(guarded, store, settings.evidence_max_mb * 1024 * 1024, engine)

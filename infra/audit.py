@@ -36,6 +36,17 @@ class AuditCollision(Exception):
             f"transition's {entry.kind}: it was written by something other than the transition"
         )
 
+    def __reduce__(self) -> tuple[object, tuple[str, str, int | None]]:
+        """As it crosses from the audit writer's process (`activities.audit_writer`)."""
+        return _collision, (str(self), self.event_id, self.position)
+
+
+def _collision(message: str, event_id: str, position: int | None) -> AuditCollision:
+    collision = Exception.__new__(AuditCollision)
+    Exception.__init__(collision, message)
+    collision.event_id, collision.position = event_id, position
+    return collision
+
 
 class _ChainMoved(Exception):
     """Another writer attached rows to the same chain since we read its head."""

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     the decisions' activations and the loop that answers them wait up to this long at each
     hand-over while it runs, and a decision makes several (docs/benchmarks.md, "The decision
     tail traced")."""
+    audit_writer_processes: int = Field(default=1, ge=0, le=16, alias="BPO_AUDIT_WRITER_PROCESSES")
+    """Processes of its own the outbox flush writes the audit trail in, beside the worker
+    (`activities.audit_writer`), so that its CPU never holds the GIL the decisions wait for;
+    0 writes in the worker's threads, as before."""
     metrics_port: int | None = Field(default=None, alias="BPO_METRICS_PORT")
     trace_file: Path | None = Field(default=None, alias="BPO_TRACE_FILE")
     """The bench's tracing (`infra/tracing.py`, needs the test extra's ``opentelemetry-sdk``): the

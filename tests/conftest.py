@@ -74,7 +74,8 @@ async def running_worker(env: WorkflowEnvironment, settings: Settings) -> AsyncI
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(BPO_DATA_DIR=tmp_path, BPO_TASK_QUEUE=f"tq-{uuid.uuid4()}")
+    # The audit written in the worker's threads: a writing process per test's worker costs a start.
+    return Settings(BPO_DATA_DIR=tmp_path, BPO_TASK_QUEUE=f"tq-{uuid.uuid4()}", BPO_AUDIT_WRITER_PROCESSES=0)
 
 
 @pytest.fixture

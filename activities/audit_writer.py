@@ -1,0 +1,124 @@
+"""Where the outbox flush writes the audit trail: in a process of its own beside the worker (by
+default), or in the worker's threads (``BPO_AUDIT_WRITER_PROCESSES=0``, as the workflow tests run).
+
+A flush's audit writes are the worker's heaviest CPU: SQLAlchemy building, hashing and storing
+rows. In the worker's threads they hold Python's GIL while the decisions of other transitions
+wait for it to run their workflow tasks and answer (docs/benchmarks.md, "The decision tail
+traced"); in a process of their own they hold only that process's. The flush still awaits each
+write, so what the activity answers is as durable as before: a row is in the table, or the flush
+says it is not (`audit_error`) and the workflow keeps the entries for its next flush.
+
+The writing processes are shared by every worker of the process and hold one engine per
+database they were asked to write; they are started at the first write, and a pool that broke
+(a writing process killed) is replaced at the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import multiprocessing
+import threading
+from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from sqlalchemy import Engine
+
+from activities.audit import record_entries
+from infra.audit import chain_before
+from infra.db import make_engine
+from infra.logs import configure
+from models.deliveries import AuditEntry, ChainHead
+
+ENGINES_KEPT = 8
+"""Databases a writing process keeps an engine for (a worker writes one; a test run, many)."""
+
+
+class AuditWriter:
+    """The outbox's audit writes for the database of ``engine``: in ``processes`` processes of
+    their own, or in the worker's threads when ``processes`` is 0."""
+
+    def __init__(self, engine: Engine, processes: int = 0, log_format: str = "auto", log_level: str = "info") -> None:
+        self.engine = engine
+        self.url = engine.url.render_as_string(hide_password=False)
+        self.processes = processes
+        self.logs = (log_format, log_level)
+
+    async def write(self, entries: list[AuditEntry], flush: str | None = None) -> tuple[int, list[ChainHead]]:
+        """Write ``entries`` in one transaction, marked by ``flush``: how many were new, and the
+        places in the chain the write left (`activities.audit.record_entries`)."""
+        if not self.processes:
+            written: list[ChainHead] = []
+            new = await asyncio.to_thread(record_entries, self.engine, entries, flush, written)
+            return new, written
+        return await self._in_process(_write, self.url, entries, flush)
+
+    async def earlier_head(self, transition_id: str, event_ids: list[str], flush: str | None) -> ChainHead | None:
+        """The head an earlier try of this flush left, if one wrote its rows (`chain_before`)."""
+        if not self.processes:
+            return (await asyncio.to_thread(chain_before, self.engine, transition_id, event_ids, flush))[1]
+        return await self._in_process(_earlier_head, self.url, transition_id, event_ids, flush)
+
+    async def _in_process(self, call: Any, *args: Any) -> Any:
+        pool = _pool(self.processes, self.logs)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, call, *args)
+        except BrokenProcessPool:
+            _forget(pool)  # the next write starts a new one; this one fails as a database away would
+            raise
+
+
+_pools: dict[tuple[int, tuple[str, str]], ProcessPoolExecutor] = {}
+_lock = threading.Lock()
+
+
+def _pool(processes: int, logs: tuple[str, str]) -> ProcessPoolExecutor:
+    with _lock:
+        pool = _pools.get((processes, logs))
+        if pool is None:
+            # Spawned, not forked: the worker runs threads (the SDK's, the executor's) a fork
+            # would copy mid-step.
+            context = multiprocessing.get_context("spawn")
+            pool = ProcessPoolExecutor(processes, mp_context=context, initializer=configure, initargs=logs)
+            _pools[(processes, logs)] = pool
+        return pool
+
+
+def _forget(pool: ProcessPoolExecutor) -> None:
+    with _lock:
+        for key, kept in list(_pools.items()):
+            if kept is pool:
+                del _pools[key]
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+@atexit.register
+def _close() -> None:
+    with _lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=True)
+
+
+# In the writing process.
+_engines: OrderedDict[str, Engine] = OrderedDict()
+
+
+def _engine(url: str) -> Engine:
+    engine = _engines.pop(url, None) or make_engine(url)
+    _engines[url] = engine
+    while len(_engines) > ENGINES_KEPT:
+        _engines.popitem(last=False)[1].dispose()
+    return engine
+
+
+def _write(url: str, entries: list[AuditEntry], flush: str | None) -> tuple[int, list[ChainHead]]:
+    written: list[ChainHead] = []
+    return record_entries(_engine(url), entries, flush, written), written
+
+
+def _earlier_head(url: str, transition_id: str, event_ids: list[str], flush: str | None) -> ChainHead | None:
+    return chain_before(_engine(url), transition_id, event_ids, flush)[1]

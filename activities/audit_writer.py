@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import multiprocessing
+import os
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -81,7 +83,7 @@ def _pool(processes: int, logs: tuple[str, str]) -> ProcessPoolExecutor:
             # Spawned, not forked: the worker runs threads (the SDK's, the executor's) a fork
             # would copy mid-step.
             context = multiprocessing.get_context("spawn")
-            pool = ProcessPoolExecutor(processes, mp_context=context, initializer=configure, initargs=logs)
+            pool = ProcessPoolExecutor(processes, mp_context=context, initializer=_start, initargs=(*logs, os.getpid()))
             _pools[(processes, logs)] = pool
         return pool
 
@@ -105,6 +107,18 @@ def _close() -> None:
 
 # In the writing process.
 _engines: OrderedDict[str, Engine] = OrderedDict()
+
+
+def _start(log_format: str, log_level: str, worker: int) -> None:
+    """Log as the worker does, and end with it: a worker killed outright leaves no writer behind."""
+    configure(log_format, log_level)
+
+    def watch() -> None:
+        while os.getppid() == worker:
+            time.sleep(1)
+        os._exit(0)  # a write cut short rolls back, as it would have with the worker
+
+    threading.Thread(target=watch, name="worker-watch", daemon=True).start()
 
 
 def _engine(url: str) -> Engine:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +28,8 @@ from models.deliveries import AuditEntry, Flush, Flushed
 from models.tables import AuditRecord
 from tests.test_audit_collisions import append_by_hand, entry
 from tests.test_flush_marks import NONCE, Counting, escalation
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def outbox(engine: Engine) -> OutboxActivities:
@@ -81,3 +86,25 @@ async def test_a_writing_process_that_dies_leaves_the_entries_to_the_next_flush(
     # The workflow keeps the entries and flushes them again: a new writing process takes them.
     kept = await flush(box, entry(2), nonce="third")
     assert kept.audit_error is None and kept.audit_head is not None and kept.audit_head.position == 2
+
+
+def test_a_worker_killed_outright_leaves_no_writing_process_behind(tmp_path: Path):
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from activities.audit_writer import _pool\n"
+        "if __name__ == '__main__':\n"
+        "    print(_pool(1, ('json', 'info')).submit(os.getpid).result(), flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    worker = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
+    assert worker.stdout is not None
+    writer = int(worker.stdout.readline())
+    worker.kill()
+    worker.wait()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{writer}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{writer}").exists(), "the writing process outlived its worker"

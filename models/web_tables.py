@@ -1,12 +1,12 @@
-"""What the web app keeps beside the audit trail: sign-in sessions, single-use links, API tokens
-and Slack users linked to people. Every secret is stored as its SHA-256 only, so the database
-never holds one that works."""
+"""What the web app keeps beside the audit trail: sign-in sessions, single-use links, API tokens,
+Slack users linked to people, and the names of the plans it lists. Every secret is stored as its
+SHA-256 only, so the database never holds one that works."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Text
+from sqlalchemy import JSON, Column, DateTime, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -92,3 +92,15 @@ class SlackLinkToken(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_when())
     expires_at: datetime = Field(sa_column=_when())
     used_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class KeptPlanNames(SQLModel, table=True):
+    """A transition's phase and gate names as last read from its plan (`bpo.web.plan_names`):
+    the inbox's names after a restart of the web app, without asking Temporal for every plan."""
+
+    __tablename__ = "plan_names"
+
+    transition_id: str = Field(primary_key=True, max_length=200)
+    phases: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    gates: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    read_at: datetime = Field(sa_column=_when())

@@ -87,3 +87,39 @@ async def test_the_inbox_reads_a_transitions_names_from_its_plan_once_and_its_ke
     assert found["t-1"].phase("steady_state") == found["gone"].phase("steady_state") == "Steady-state governance"
     await kept.of(None, ["t-1"])  # type: ignore[arg-type]
     assert sorted(asked) == ["gone", "t-1"], "a known plan is not asked again"
+
+
+async def test_names_read_once_are_kept_in_the_database_for_a_web_app_started_again(monkeypatch, tmp_path):
+    import asyncio
+    import time
+
+    from bpo.web import plan_names
+    from infra.db import make_engine
+    from tests.rules.sim import PLAN
+
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    asked: list[str] = []
+    plan = PLAN
+
+    async def get_plan(client: object, transition_id: str):
+        asked.append(transition_id)
+        return plan
+
+    monkeypatch.setattr(plan_names, "get_plan", get_plan)
+    await plan_names.PlanNames(engine).of(None, ["t-1"])  # type: ignore[arg-type]
+    assert asked == ["t-1"]
+    # The web app starts again: its first page names the transition without asking Temporal.
+    again = plan_names.PlanNames(engine, seconds=60)
+    found = await again.of(None, ["t-1"])  # type: ignore[arg-type]
+    assert asked == ["t-1"] and found["t-1"].phase("planning") == "Strategic planning"
+    # Read long ago (an amendment may have renamed a phase since): answered as kept at once,
+    # and read again behind the page, for the pages after it and the next start.
+    plan = PLAN.model_copy(
+        update={"phases": [PLAN.phases[0].model_copy(update={"name": "Planning, renamed"}), *PLAN.phases[1:]]}
+    )
+    monkeypatch.setattr(time, "time", lambda real=time.time: real() + 120)
+    found = await again.of(None, ["t-1"])  # type: ignore[arg-type]
+    assert found["t-1"].phase("planning") == "Strategic planning"
+    await asyncio.gather(*again._tasks)
+    assert asked == ["t-1", "t-1"] and (await again.of(None, ["t-1"]))["t-1"].phase("planning") == "Planning, renamed"  # type: ignore[arg-type]
+    assert (await plan_names.PlanNames(engine).of(None, ["t-1"]))["t-1"].phase("planning") == "Planning, renamed"  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from bpo.analytics import Kept
 from bpo.filters import register as register_filters
 from bpo.web.office import may_start
 from bpo.web.oidc import Provider
+from bpo.web.plan_names import PlanNames
 from bpo.web.sessions import COOKIE, Visitor, visitor
 from bpo.web.views import Recent
 from infra.settings import Settings
@@ -44,10 +45,14 @@ class Web:
     dev_outbox: deque[tuple[datetime, str, str]] = field(default_factory=lambda: deque(maxlen=200))
     """The embedded default's mail: (when, address, link), newest last."""
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    recent: Recent = field(default_factory=Recent)
+    recent: Recent = field(init=False)
+    """Each person's overview, with the plans' names kept in ``engine`` across restarts."""
     figures: Kept = field(default_factory=Kept)
     """The portfolio's analytics worked out, kept while the projection stands (`bpo.analytics`)."""
     _hits: dict[str, deque[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.recent = Recent(plan_names=PlanNames(self.engine))
 
     def too_many(self, key: str, limit: int, per_seconds: float) -> bool:
         """Count a request under ``key``; whether more than ``limit`` came in ``per_seconds``."""

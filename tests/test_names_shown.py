@@ -106,7 +106,9 @@ async def test_names_read_once_are_kept_in_the_database_for_a_web_app_started_ag
         return plan
 
     monkeypatch.setattr(plan_names, "get_plan", get_plan)
-    await plan_names.PlanNames(engine).of(None, ["t-1"])  # type: ignore[arg-type]
+    first = plan_names.PlanNames(engine)
+    await first.of(None, ["t-1"])  # type: ignore[arg-type]
+    await first._storing  # type: ignore[misc]
     assert asked == ["t-1"]
     # The web app starts again: its first page names the transition without asking Temporal.
     again = plan_names.PlanNames(engine, seconds=60)
@@ -120,6 +122,30 @@ async def test_names_read_once_are_kept_in_the_database_for_a_web_app_started_ag
     monkeypatch.setattr(time, "time", lambda real=time.time: real() + 120)
     found = await again.of(None, ["t-1"])  # type: ignore[arg-type]
     assert found["t-1"].phase("planning") == "Strategic planning"
-    await asyncio.gather(*again._tasks)
+    await asyncio.gather(*again._reading.values())
+    await again._storing  # type: ignore[misc]
     assert asked == ["t-1", "t-1"] and (await again.of(None, ["t-1"]))["t-1"].phase("planning") == "Planning, renamed"  # type: ignore[arg-type]
     assert (await plan_names.PlanNames(engine).of(None, ["t-1"]))["t-1"].phase("planning") == "Planning, renamed"  # type: ignore[arg-type]
+
+
+async def test_a_page_waits_for_names_a_moment_at_most_and_they_arrive_behind_it(monkeypatch):
+    import asyncio
+
+    from bpo.web import plan_names
+    from tests.rules.sim import PLAN
+
+    slow = asyncio.Event()
+
+    async def get_plan(client: object, transition_id: str):
+        await slow.wait()  # a worker replaying thousands of transitions
+        return PLAN
+
+    monkeypatch.setattr(plan_names, "get_plan", get_plan)
+    kept = plan_names.PlanNames(wait=0.05)
+    found = await kept.of(None, ["t-1"])  # type: ignore[arg-type]
+    assert found["t-1"].phase("planning") == "Planning", "its keys in words this once"
+    slow.set()
+    await asyncio.gather(*kept._reading.values())
+    found = await kept.of(None, ["t-1"])  # type: ignore[arg-type]
+    assert found["t-1"].phase("planning") == "Strategic planning", "read behind the first page"
+    assert not found["t-1"].lacks("planning", "slas_signed") and found["t-1"].lacks(None, "added_by_an_amendment")

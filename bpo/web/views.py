@@ -200,14 +200,21 @@ async def overview(client: Client, email: str, plan_names: PlanNames | None = No
     found = await _list(client, query)
     running = [wf.id for wf in found if wf.running]
     names = await plan_names.of(client, running) if plan_names else {}
+    lacking = []
     for wf in found:
         called = names.get(wf.id, UNKNOWN)
         if wf.running:
+            if called is not UNKNOWN and called.lacks(wf.attributes.get(SA_PHASE.name)):
+                lacking.append(wf.id)
             for value in wf.attributes.get(SA_AWAITING.name) or []:
                 if value.startswith(f"{me}#"):
                     inbox.append(wf.row(value.split("#", 1)[1], called))
+                    if called is not UNKNOWN and called.lacks(None, value.split("#", 1)[1]):
+                        lacking.append(wf.id)
         if set(leads) & set(wf.attributes.get(SA_PEOPLE.name) or []):
             portfolio.append(wf.row(names=called))
+    if plan_names and lacking:
+        plan_names.read_behind(client, lacking)
     far = datetime.max.replace(tzinfo=UTC)
     inbox.sort(key=lambda r: (r.due or far, r.started or far, r.id))
     portfolio.sort(key=lambda r: (r.state != "running", r.client, r.id))

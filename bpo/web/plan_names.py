@@ -88,7 +88,10 @@ class PlanNames:
         if len(self._kept) > self.most:
             self._kept.clear()
         if self.engine is not None and (missing := [i for i in wanted if i not in self._kept]):
-            self._kept.update(await asyncio.to_thread(_load, self.engine, missing))
+            try:
+                self._kept.update(await asyncio.to_thread(_load, self.engine, missing))
+            except Exception as error:  # the database away: the plans are asked, as before it kept them
+                log.warning("plan_names_not_loaded", transition_ids=len(missing), error=type(error).__name__)
         if unknown := [i for i in wanted if i not in self._kept]:
             await asyncio.wait(self.read_behind(client, unknown), timeout=self.wait)
         now = time.time()

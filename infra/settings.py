@@ -95,10 +95,10 @@ class Settings(BaseSettings):
     (docs/benchmarks.md). 0 leaves Python's own settings."""
     worker_switch_interval_us: int = Field(default=1000, ge=100, le=100_000, alias="BPO_WORKER_SWITCH_INTERVAL_US")
     """How long, in microseconds, a thread of the worker keeps the GIL while another waits for it
-    (``sys.setswitchinterval``; Python's own is 5,000). A flush's audit write runs in a thread;
-    the decisions' activations and the loop that answers them wait up to this long at each
-    hand-over while it runs, and a decision makes several (docs/benchmarks.md, "The decision
-    tail traced")."""
+    (``sys.setswitchinterval``; Python's own is 5,000). Threads run the SDK's activations and,
+    with ``BPO_AUDIT_WRITER_PROCESSES=0``, the flushes' audit writes; the loop that answers the
+    decisions waits up to this long at each hand-over while another thread runs, and a decision
+    makes several (docs/benchmarks.md, "The decision tail traced")."""
     audit_writer_processes: int = Field(default=1, ge=0, le=16, alias="BPO_AUDIT_WRITER_PROCESSES")
     """Processes of its own the outbox flush writes the audit trail in, beside the worker
     (`activities.audit_writer`), so that its CPU never holds the GIL the decisions wait for;

@@ -208,8 +208,9 @@ async def overview(client: Client, email: str, plan_names: PlanNames | None = No
                 lacking.append(wf.id)
             for value in wf.attributes.get(SA_AWAITING.name) or []:
                 if value.startswith(f"{me}#"):
-                    inbox.append(wf.row(value.split("#", 1)[1], called))
-                    if called is not UNKNOWN and called.lacks(None, value.split("#", 1)[1]):
+                    gate = value.split("#", 1)[1]
+                    inbox.append(wf.row(gate, called))
+                    if called is not UNKNOWN and called.lacks(None, gate):
                         lacking.append(wf.id)
         if set(leads) & set(wf.attributes.get(SA_PEOPLE.name) or []):
             portfolio.append(wf.row(names=called))

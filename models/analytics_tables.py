@@ -18,7 +18,7 @@ class AnalyticsProjection(SQLModel, table=True):
 
     __tablename__ = "analytics_projection"
 
-    transition_id: str = Field(primary_key=True, max_length=200)
+    transition_id: str = Field(primary_key=True, max_length=250)
     position: int
     """The place in the transition's chain the fold has taken in every row up to."""
     shape: int = 1

@@ -41,7 +41,7 @@ class HeldNotice(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     """SHA-256 of the notice's id and the person: holding the same notice again finds this row."""
     person: str = Field(max_length=254, index=True)
-    transition_id: str = Field(max_length=200)
+    transition_id: str = Field(max_length=250)
     notice_id: str = Field(max_length=400)
     kind: str = Field(max_length=64)
     notice: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

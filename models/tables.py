@@ -25,7 +25,7 @@ class AuditRecord(SQLModel, table=True):
 
     id: uuid.UUID = Field(primary_key=True)
     event_id: str = Field(index=True, unique=True, max_length=400)
-    transition_id: str = Field(index=True, max_length=200)
+    transition_id: str = Field(index=True, max_length=250)
     kind: str = Field(index=True, max_length=64)
     phase: str = Field(max_length=64)
     gate: str | None = Field(default=None, max_length=64)
@@ -52,7 +52,7 @@ class AuditHead(SQLModel, table=True):
 
     __tablename__ = "audit_head"
 
-    transition_id: str = Field(primary_key=True, max_length=200)
+    transition_id: str = Field(primary_key=True, max_length=250)
     position: int
     hash: str = Field(max_length=64)
 
@@ -66,7 +66,7 @@ class EvidenceCheck(SQLModel, table=True):
 
     id: uuid.UUID = Field(primary_key=True)
     """From the transition, the evidence as named and its pinned hash (`evidence_check_key`)."""
-    transition_id: str = Field(index=True, max_length=200)
+    transition_id: str = Field(index=True, max_length=250)
     sha256: str = Field(max_length=64)
     """The hash that was approved."""
     verdict: str = Field(max_length=16)

@@ -100,7 +100,11 @@ class KeptPlanNames(SQLModel, table=True):
 
     __tablename__ = "plan_names"
 
-    transition_id: str = Field(primary_key=True, max_length=200)
+    transition_id: str = Field(primary_key=True, max_length=250)
+    """A transition's id, a workstream's (``PROGRAM/KEY``, up to 241 characters) among them."""
+    first_run: str = Field(default="", max_length=64)
+    """The first run of the transition the names were read from: another one started later
+    under the same id (an ended one's) has names of its own."""
     phases: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
     gates: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
     read_at: datetime = Field(sa_column=_when())

@@ -135,6 +135,7 @@ def engine(request, tmp_path):
         # A digest chosen by one test must not hold another's mail.
         connection.exec_driver_sql("DELETE FROM digest_preference")
         connection.exec_driver_sql("DELETE FROM digest_item")
+        connection.exec_driver_sql("DELETE FROM plan_names")
     return engine
 
 

@@ -81,11 +81,11 @@ async def test_the_inbox_reads_a_transitions_names_from_its_plan_once_and_its_ke
 
     monkeypatch.setattr(plan_names, "get_plan", get_plan)
     kept = plan_names.PlanNames()
-    found = await kept.of(None, ["t-1", "gone"])  # type: ignore[arg-type]
+    found = await kept.of(None, {"t-1": "", "gone": ""})  # type: ignore[arg-type]
     assert found["t-1"].phase("planning") == "Strategic planning" and found["t-1"].gate("slas_signed") == "Slas signed"
     assert found["gone"].phase("planning") == "Planning", "a plan that cannot be read: its keys in words"
     assert found["t-1"].phase("steady_state") == found["gone"].phase("steady_state") == "Steady-state governance"
-    await kept.of(None, ["t-1"])  # type: ignore[arg-type]
+    await kept.of(None, {"t-1": ""})  # type: ignore[arg-type]
     assert sorted(asked) == ["gone", "t-1"], "a known plan is not asked again"
 
 
@@ -107,12 +107,12 @@ async def test_names_read_once_are_kept_in_the_database_for_a_web_app_started_ag
 
     monkeypatch.setattr(plan_names, "get_plan", get_plan)
     first = plan_names.PlanNames(engine)
-    await first.of(None, ["t-1"])  # type: ignore[arg-type]
+    await first.of(None, {"t-1": ""})  # type: ignore[arg-type]
     await first._storing  # type: ignore[misc]
     assert asked == ["t-1"]
     # The web app starts again: its first page names the transition without asking Temporal.
     again = plan_names.PlanNames(engine, seconds=60)
-    found = await again.of(None, ["t-1"])  # type: ignore[arg-type]
+    found = await again.of(None, {"t-1": ""})  # type: ignore[arg-type]
     assert asked == ["t-1"] and found["t-1"].phase("planning") == "Strategic planning"
     # Read long ago (an amendment may have renamed a phase since): answered as kept at once,
     # and read again behind the page, for the pages after it and the next start.
@@ -120,12 +120,14 @@ async def test_names_read_once_are_kept_in_the_database_for_a_web_app_started_ag
         update={"phases": [PLAN.phases[0].model_copy(update={"name": "Planning, renamed"}), *PLAN.phases[1:]]}
     )
     monkeypatch.setattr(time, "time", lambda real=time.time: real() + 120)
-    found = await again.of(None, ["t-1"])  # type: ignore[arg-type]
+    found = await again.of(None, {"t-1": ""})  # type: ignore[arg-type]
     assert found["t-1"].phase("planning") == "Strategic planning"
     await asyncio.gather(*again._reading.values())
     await again._storing  # type: ignore[misc]
-    assert asked == ["t-1", "t-1"] and (await again.of(None, ["t-1"]))["t-1"].phase("planning") == "Planning, renamed"  # type: ignore[arg-type]
-    assert (await plan_names.PlanNames(engine).of(None, ["t-1"]))["t-1"].phase("planning") == "Planning, renamed"  # type: ignore[arg-type]
+    assert (
+        asked == ["t-1", "t-1"] and (await again.of(None, {"t-1": ""}))["t-1"].phase("planning") == "Planning, renamed"
+    )  # type: ignore[arg-type]
+    assert (await plan_names.PlanNames(engine).of(None, {"t-1": ""}))["t-1"].phase("planning") == "Planning, renamed"  # type: ignore[arg-type]
 
 
 async def test_a_page_waits_for_names_a_moment_at_most_and_they_arrive_behind_it(monkeypatch):
@@ -142,10 +144,10 @@ async def test_a_page_waits_for_names_a_moment_at_most_and_they_arrive_behind_it
 
     monkeypatch.setattr(plan_names, "get_plan", get_plan)
     kept = plan_names.PlanNames(wait=0.05)
-    found = await kept.of(None, ["t-1"])  # type: ignore[arg-type]
+    found = await kept.of(None, {"t-1": ""})  # type: ignore[arg-type]
     assert found["t-1"].phase("planning") == "Planning", "its keys in words this once"
     slow.set()
     await asyncio.gather(*kept._reading.values())
-    found = await kept.of(None, ["t-1"])  # type: ignore[arg-type]
+    found = await kept.of(None, {"t-1": ""})  # type: ignore[arg-type]
     assert found["t-1"].phase("planning") == "Strategic planning", "read behind the first page"
     assert not found["t-1"].lacks("planning", "slas_signed") and found["t-1"].lacks(None, "added_by_an_amendment")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -73,44 +73,53 @@ class PlanNames:
     ) -> None:
         self.engine = engine
         self.seconds, self.wait, self.most = seconds, wait, most
-        self._kept: dict[str, tuple[float, Names]] = {}
-        """By transition id: when its names were read (``time.time()``), and the names."""
+        self._kept: dict[str, tuple[float, str, Names]] = {}
+        """By transition id: when its names were read (``time.time()``), the first run of the
+        transition they were read from, and the names."""
         self._at_once = asyncio.Semaphore(at_once)
         self._reading: dict[str, asyncio.Task[None]] = {}
-        self._unstored: dict[str, tuple[float, Names]] = {}
+        self._unstored: dict[str, tuple[float, str, Names]] = {}
         self._storing: asyncio.Task[None] | None = None
 
-    async def of(self, client: Client, ids: Iterable[str]) -> dict[str, Names]:
-        """The names of each of ``ids``: those never read are read now, together, for at most
-        ``wait``; those read more than ``seconds`` ago are answered as read and read again behind
-        the page."""
-        wanted = set(ids)
+    async def of(self, client: Client, listed: Mapping[str, str]) -> dict[str, Names]:
+        """The names of each transition ``listed`` (its id, and the id of its first run: names
+        kept for another run family under the same id, an ended transition's, are not its own):
+        those never read are read now, together, for at most ``wait`` (the database's kept names
+        included); those read more than ``seconds`` ago are answered as read and read again
+        behind the page."""
         if len(self._kept) > self.most:
             self._kept.clear()
-        if self.engine is not None and (missing := [i for i in wanted if i not in self._kept]):
+        if self.engine is not None and (missing := [i for i in listed if i not in self._kept]):
             try:
-                self._kept.update(await asyncio.to_thread(_load, self.engine, missing))
-            except Exception as error:  # the database away: the plans are asked, as before it kept them
+                self._kept.update(await asyncio.wait_for(asyncio.to_thread(_load, self.engine, missing), self.wait))
+            except Exception as error:  # the database slow or away: the plans are asked, as before it kept them
                 log.warning("plan_names_not_loaded", transition_ids=len(missing), error=type(error).__name__)
-        if unknown := [i for i in wanted if i not in self._kept]:
+        if unknown := {i: run for i, run in listed.items() if not self._known(i, run)}:
             await asyncio.wait(self.read_behind(client, unknown), timeout=self.wait)
         now = time.time()
-        self.read_behind(client, [i for i in wanted if i in self._kept and now - self._kept[i][0] > self.seconds])
-        return {i: self._kept[i][1] if i in self._kept else UNKNOWN for i in wanted}
+        self.read_behind(
+            client, {i: r for i, r in listed.items() if i in self._kept and now - self._kept[i][0] > self.seconds}
+        )
+        return {i: self._kept[i][2] if self._known(i, run) else UNKNOWN for i, run in listed.items()}
 
-    def read_behind(self, client: Client, ids: Iterable[str]) -> list[asyncio.Task[None]]:
-        """Read the names of ``ids`` from their plans, behind the page: a page that lists a
-        phase or gate its kept names lack (an amendment added it) asks for this too. Each plan is
-        read once at a time, however many pages ask."""
+    def _known(self, transition_id: str, first_run: str) -> bool:
+        kept = self._kept.get(transition_id)
+        return kept is not None and (kept[1] == first_run or not first_run)
+
+    def read_behind(self, client: Client, listed: Mapping[str, str]) -> list[asyncio.Task[None]]:
+        """Read the names of the transitions ``listed`` (id and first run) from their plans,
+        behind the page: a page that lists a phase or gate its kept names lack (an amendment
+        added it) asks for this too. Each plan is read once at a time, however many pages ask."""
         reads = []
-        for transition_id in ids:
+        for transition_id, first_run in listed.items():
             read = self._reading.get(transition_id)
             if read is None:
-                read = self._reading[transition_id] = asyncio.create_task(self._refresh(client, transition_id))
+                read = asyncio.create_task(self._refresh(client, transition_id, first_run))
+                self._reading[transition_id] = read
             reads.append(read)
         return reads
 
-    async def _refresh(self, client: Client, transition_id: str) -> None:
+    async def _refresh(self, client: Client, transition_id: str, first_run: str) -> None:
         read_at = time.time()
         try:
             names = await self._read(client, transition_id)
@@ -118,9 +127,9 @@ class PlanNames:
             self._reading.pop(transition_id, None)
         if names is None:
             return
-        self._kept[transition_id] = (read_at, names)
+        self._kept[transition_id] = (read_at, first_run, names)
         if self.engine is not None:
-            self._unstored[transition_id] = (read_at, names)
+            self._unstored[transition_id] = (read_at, first_run, names)
             if self._storing is None or self._storing.done():
                 self._storing = asyncio.create_task(self._store(self.engine))
 
@@ -146,25 +155,28 @@ class PlanNames:
         )
 
 
-def _load(engine: Engine, ids: list[str]) -> dict[str, tuple[float, Names]]:
-    """The names the database keeps for ``ids``, with when each was read."""
-    found: dict[str, tuple[float, Names]] = {}
+def _load(engine: Engine, ids: list[str]) -> dict[str, tuple[float, str, Names]]:
+    """The names the database keeps for ``ids``, with when each was read, and from which run family."""
+    found: dict[str, tuple[float, str, Names]] = {}
     with Session(engine) as session:
         for chunk in range(0, len(ids), 500):
             rows = session.exec(
                 select(KeptPlanNames).where(col(KeptPlanNames.transition_id).in_(ids[chunk : chunk + 500]))
             )
             for row in rows:
-                found[row.transition_id] = (row.read_at.timestamp(), Names(dict(row.phases), dict(row.gates)))
+                names = Names(dict(row.phases), dict(row.gates))
+                found[row.transition_id] = (row.read_at.timestamp(), row.first_run, names)
     return found
 
 
-def _store(engine: Engine, read: dict[str, tuple[float, Names]]) -> None:
-    """Keep ``read`` in the database: each transition's names, and when they were read."""
+def _store(engine: Engine, read: dict[str, tuple[float, str, Names]]) -> None:
+    """Keep ``read`` in the database: each transition's names, when they were read and from
+    which run family."""
     with Session(engine) as session:
-        for transition_id, (read_at, names) in read.items():
+        for transition_id, (read_at, first_run, names) in read.items():
             at = datetime.fromtimestamp(read_at, UTC)
-            session.merge(
-                KeptPlanNames(transition_id=transition_id, phases=names.phases, gates=names.gates, read_at=at)
+            row = KeptPlanNames(
+                transition_id=transition_id, first_run=first_run, phases=names.phases, gates=names.gates, read_at=at
             )
+            session.merge(row)
         session.commit()

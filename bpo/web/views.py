@@ -73,6 +73,9 @@ class Found:
     running: bool
     started: datetime | None
     attributes: dict[str, Any]
+    first_run: str = ""
+    """The id of its first run: the same across continue-as-new, another for a transition
+    started again under an ended one's id."""
 
     def row(self, gate: str | None = None, names: Names = UNKNOWN) -> Row:
         """The execution as a row of the inbox or the portfolio."""
@@ -149,7 +152,7 @@ async def _list(client: Client, query: str) -> list[Found]:
             fields = {k: json.loads(v.data) for k, v in e.search_attributes.indexed_fields.items() if v.data}
             started = e.start_time.ToDatetime(tzinfo=UTC) if e.HasField("start_time") else None
             running = e.status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
-            found.append(Found(e.execution.workflow_id, running, started, fields))
+            found.append(Found(e.execution.workflow_id, running, started, fields, e.first_run_id))
         token = page.next_page_token
         if not token:
             break
@@ -198,20 +201,20 @@ async def overview(client: Client, email: str, plan_names: PlanNames | None = No
     )
     inbox, portfolio = [], []
     found = await _list(client, query)
-    running = [wf.id for wf in found if wf.running]
+    running = {wf.id: wf.first_run for wf in found if wf.running}
     names = await plan_names.of(client, running) if plan_names else {}
-    lacking = []
+    lacking: dict[str, str] = {}
     for wf in found:
         called = names.get(wf.id, UNKNOWN)
         if wf.running:
             if called is not UNKNOWN and called.lacks(wf.attributes.get(SA_PHASE.name)):
-                lacking.append(wf.id)
+                lacking[wf.id] = wf.first_run
             for value in wf.attributes.get(SA_AWAITING.name) or []:
                 if value.startswith(f"{me}#"):
                     gate = value.split("#", 1)[1]
                     inbox.append(wf.row(gate, called))
                     if called is not UNKNOWN and called.lacks(None, gate):
-                        lacking.append(wf.id)
+                        lacking[wf.id] = wf.first_run
         if set(leads) & set(wf.attributes.get(SA_PEOPLE.name) or []):
             portfolio.append(wf.row(names=called))
     if plan_names and lacking:

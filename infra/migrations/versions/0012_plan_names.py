@@ -24,7 +24,8 @@ def upgrade() -> None:
         return
     op.create_table(
         "plan_names",
-        sa.Column("transition_id", sa.String(200), primary_key=True),
+        sa.Column("transition_id", sa.String(250), primary_key=True),
+        sa.Column("first_run", sa.String(64), nullable=False, server_default=""),
         sa.Column("phases", sa.JSON, nullable=False),
         sa.Column("gates", sa.JSON, nullable=False),
         sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),

@@ -48,6 +48,12 @@ class AuditWriter:
         self.processes = processes
         self.logs = (log_format, log_level)
 
+    def warm(self) -> None:
+        """Start the writing process now, with its engine, so that the worker's first flush (and
+        with it, the first search attributes a transition shows) does not wait for it to start."""
+        if self.processes:
+            _pool(self.processes, self.logs).submit(_warm, self.url)
+
     async def write(self, entries: list[AuditEntry], flush: str | None = None) -> tuple[int, list[ChainHead]]:
         """Write ``entries`` in one transaction, marked by ``flush``: how many were new, and the
         places in the chain the write left (`activities.audit.record_entries`)."""
@@ -127,6 +133,10 @@ def _engine(url: str) -> Engine:
     while len(_engines) > ENGINES_KEPT:
         _engines.popitem(last=False)[1].dispose()
     return engine
+
+
+def _warm(url: str) -> None:
+    _engine(url)
 
 
 def _write(url: str, entries: list[AuditEntry], flush: str | None) -> tuple[int, list[ChainHead]]:

@@ -87,6 +87,7 @@ def build_worker(
     )
     notify = NotifyActivities(engine, http, transport, guarded)
     writer = AuditWriter(engine, settings.audit_writer_processes, settings.log_format, settings.log_level)
+    writer.warm()
     outbox = OutboxActivities(notify, settings.delivery_give_up, settings.audit_mark_key(), writer)
     feeds = FeedActivities(guarded, secrets, connections, trusted=http)
     store = open_store(settings.evidence_location, settings.evidence_s3_endpoint)

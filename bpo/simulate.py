@@ -129,7 +129,10 @@ async def simulate(plan: Plan, decide_at: float = 0.5, years: int = 1, runtime: 
             # The throw-away folder's audit database, never the deployment's DATABASE_URL (from the
             # environment or .env): a forecast neither writes a trail there, nor counts the rows of
             # an earlier forecast, nor waits on a database server that is busy or out of reach.
-            settings = Settings(BPO_DATA_DIR=Path(data), BPO_TASK_QUEUE="simulate", DATABASE_URL=None)
+            # Its trail written in its own threads: a forecast has no decisions to keep quick.
+            settings = Settings(
+                BPO_DATA_DIR=Path(data), BPO_TASK_QUEUE="simulate", DATABASE_URL=None, BPO_AUDIT_WRITER_PROCESSES=0
+            )
             async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, pool):
                 await start_transition(  # a forecast on a throwaway server: no one else reaches it
                     env.client, quiet, task_queue=settings.task_queue, transition_id=ID, allow_unsigned=True

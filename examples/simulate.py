@@ -286,6 +286,7 @@ async def main() -> None:
                 BPO_DATA_DIR=Path(data),
                 DATABASE_URL=None,  # the throw-away folder's audit database, whatever the environment says
                 BPO_TASK_QUEUE="simulate",
+                BPO_AUDIT_WRITER_PROCESSES=0,  # its trail in its own threads: no decisions to keep quick
                 BPO_DELIVERY_GIVE_UP="6h",
                 BPO_CONNECTIONS=connections,
                 BPO_FETCH_ALLOW="127.0.0.0/8",  # the simulated platform and its evidence are on loopback

@@ -259,6 +259,9 @@ def web_stack(folder: Path, web_port: int | None = None, **env: str) -> Iterator
             stack.start_worker()
             stack.start_web()
             stack.ok("start", str(REFERENCE_PLAN))
+            # Listed with its people before anyone asks for a link: the web app mails one only to
+            # an address on a running transition's roster, as the visibility store shows it.
+            assert wait_until(lambda: '"phase": "' in stack.ok("list", "--json"), 60), stack.ok("list", "--json")
             yield stack
         finally:
             stack.stop()

@@ -58,15 +58,13 @@ class AuditWriter:
         """Write ``entries`` in one transaction, marked by ``flush``: how many were new, and the
         places in the chain the write left (`activities.audit.record_entries`)."""
         if not self.processes:
-            written: list[ChainHead] = []
-            new = await asyncio.to_thread(record_entries, self.engine, entries, flush, written)
-            return new, written
+            return await asyncio.to_thread(_written, self.engine, entries, flush)
         return await self._in_process(_write, self.url, entries, flush)
 
     async def earlier_head(self, transition_id: str, event_ids: list[str], flush: str | None) -> ChainHead | None:
         """The head an earlier try of this flush left, if one wrote its rows (`chain_before`)."""
         if not self.processes:
-            return (await asyncio.to_thread(chain_before, self.engine, transition_id, event_ids, flush))[1]
+            return await asyncio.to_thread(_head_before, self.engine, transition_id, event_ids, flush)
         return await self._in_process(_earlier_head, self.url, transition_id, event_ids, flush)
 
     async def _in_process(self, call: Any, *args: Any) -> Any:
@@ -140,9 +138,18 @@ def _warm(url: str) -> None:
 
 
 def _write(url: str, entries: list[AuditEntry], flush: str | None) -> tuple[int, list[ChainHead]]:
-    written: list[ChainHead] = []
-    return record_entries(_engine(url), entries, flush, written), written
+    return _written(_engine(url), entries, flush)
 
 
 def _earlier_head(url: str, transition_id: str, event_ids: list[str], flush: str | None) -> ChainHead | None:
-    return chain_before(_engine(url), transition_id, event_ids, flush)[1]
+    return _head_before(_engine(url), transition_id, event_ids, flush)
+
+
+# In either.
+def _written(engine: Engine, entries: list[AuditEntry], flush: str | None) -> tuple[int, list[ChainHead]]:
+    written: list[ChainHead] = []
+    return record_entries(engine, entries, flush, written), written
+
+
+def _head_before(engine: Engine, transition_id: str, event_ids: list[str], flush: str | None) -> ChainHead | None:
+    return chain_before(engine, transition_id, event_ids, flush)[1]

@@ -48,10 +48,10 @@ def family(pid: int) -> list[int]:
     parents: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parent = int(_fields(stat.read_text())[1])
         except OSError:  # ended while we looked
             continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        parents.setdefault(parent, []).append(int(stat.parent.name))
     found, todo = [], [pid]
     while todo:
         found.append(todo.pop())
@@ -59,26 +59,28 @@ def family(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    total = 0
+def _each(pid: int, name: str) -> list[str]:
+    """``/proc/PID/name`` of ``pid`` and of each process it started (one that ended is left out)."""
+    texts = []
     for one in family(pid):
         try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            texts.append(Path(f"/proc/{one}/{name}").read_text())
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / TICK
+    return texts
+
+
+def _fields(stat: str) -> list[str]:
+    return stat.rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(int(_fields(stat)[11]) + int(_fields(stat)[12]) for stat in _each(pid, "stat")) / TICK
 
 
 def rss_mb(pid: int) -> float:
-    total = 0
-    for one in family(pid):
-        try:
-            status = Path(f"/proc/{one}/status").read_text()
-        except OSError:
-            continue
-        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return total / 1024
+    found = (line for status in _each(pid, "status") for line in status.splitlines() if line.startswith("VmRSS:"))
+    return sum(int(line.split()[1]) for line in found) / 1024
 
 
 def pct(values: list[float], q: float) -> float:

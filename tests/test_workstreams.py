@@ -28,6 +28,7 @@ from workflows.transition import TransitionWorkflow
 
 PROGRAM_PLAN = Path(__file__).resolve().parent.parent / "examples" / "program-plan.yaml"
 GOOD = {"csat": 91.0, "aht": 6.5}
+STREAMS = ("email", "chat", "voice")
 
 
 def program_plan() -> Plan:
@@ -202,9 +203,6 @@ async def test_workstreams_outlive_the_programs_continue_as_new(dev, settings, m
     async with running_worker(dev, settings):
         program = await Driver.start(dev, program_plan(), settings.task_queue)
         await run_a_program_through(program, {k: Driver(dev, dev.client, f"{program.id}/{k}") for k in STREAMS})
-
-
-STREAMS = ("email", "chat", "voice")
 
 
 async def run_a_program_through(program: Driver, streams: dict[str, Driver]) -> None:

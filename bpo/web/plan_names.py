@@ -46,9 +46,9 @@ class Names:
         """The gate ``key`` as people read it."""
         return self.gates.get(key) or in_words(key)
 
-    def lacks(self, phase: str | None, gate: str | None = None) -> bool:
+    def lacks(self, phase: str | None, *gates: str) -> bool:
         """Whether a listed phase or gate is not among these names (an amendment added it)."""
-        return bool(phase and phase not in self.phases) or bool(gate and gate not in self.gates)
+        return bool(phase and phase not in self.phases) or any(g and g not in self.gates for g in gates)
 
 
 UNKNOWN = Names({STEADY_STATE: STEADY_STATE_NAME}, {})

@@ -199,7 +199,8 @@ async def overview(client: Client, email: str, plan_names: PlanNames | None = No
         f"WorkflowType = '{WORKFLOW_NAME}' AND "
         f"(BpoAwaiting = {_literal(me)} OR BpoPeople IN ({', '.join(_literal(k) for k in leads)}))"
     )
-    inbox, portfolio = [], []
+    inbox: list[Row] = []
+    portfolio: list[Row] = []
     found = await _list(client, query)
     running = {wf.id: wf.first_run for wf in found if wf.running}
     names = await plan_names.of(client, running) if plan_names else {}
@@ -207,14 +208,10 @@ async def overview(client: Client, email: str, plan_names: PlanNames | None = No
     for wf in found:
         called = names.get(wf.id, UNKNOWN)
         if wf.running:
-            if called is not UNKNOWN and called.lacks(wf.attributes.get(SA_PHASE.name)):
+            gates = [v.split("#", 1)[1] for v in wf.attributes.get(SA_AWAITING.name) or [] if v.startswith(f"{me}#")]
+            inbox.extend(wf.row(gate, called) for gate in gates)
+            if called is not UNKNOWN and called.lacks(wf.attributes.get(SA_PHASE.name), *gates):
                 lacking[wf.id] = wf.first_run
-            for value in wf.attributes.get(SA_AWAITING.name) or []:
-                if value.startswith(f"{me}#"):
-                    gate = value.split("#", 1)[1]
-                    inbox.append(wf.row(gate, called))
-                    if called is not UNKNOWN and called.lacks(None, gate):
-                        lacking[wf.id] = wf.first_run
         if set(leads) & set(wf.attributes.get(SA_PEOPLE.name) or []):
             portfolio.append(wf.row(names=called))
     if plan_names and lacking:

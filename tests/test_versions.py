@@ -8,6 +8,7 @@ and replays without a trace of non-determinism, which is what keeps running tran
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from workflows.rules import decisions
+from workflows.rules import decisions, versions
 from workflows.transition import TransitionWorkflow
 
 CORPUS = Path(__file__).parent / "histories" / "reference-run-01.json"
@@ -64,3 +65,12 @@ async def test_a_new_transition_takes_the_new_path_and_records_it(answers, env, 
     markers = [e.marker_recorded_event_attributes for e in history.events]
     patches = [str(m.details) for m in markers if m.marker_name == "core_patch"]
     assert any(CHANGE in details for details in patches), patches
+    # A run begun today records one marker, the newest epoch's, for every change released so far
+    # (each marker is an event and an upsert of Temporal's change-version search attribute; a
+    # change released after the epoch adds its own until the next epoch gathers it).
+    ids = [
+        json.loads(next(iter(m.details.values())).payloads[0].data)["id"]
+        for m in markers
+        if m.marker_name == "core_patch"
+    ]
+    assert sorted(ids) == sorted([versions.NEWEST, CHANGE]), ids

@@ -213,12 +213,11 @@ class TransitionWorkflow(ProgramHandlers):
         history recorded before a change replays on the old path."""
         if self._validating:
             return True
-        # An epoch's marker answers for the changes it covers; a history from before it has
-        # none, and asks each change on its own as it always did.
-        epoch = next((e for e, changes in COVERED.items() if change in changes), None)
-        if epoch is not None and workflow.patched(epoch):
-            return True
-        return workflow.patched(change)
+        # An epoch's marker answers for the changes it covers, the newest epoch asked first (a run
+        # begun today records only it); a history from before an epoch has none of its marker,
+        # and asks the older epoch or the change on its own, as it did when it was recorded.
+        epochs = [e for e, changes in reversed(COVERED.items()) if change in changes]
+        return any(workflow.patched(e) for e in epochs) or workflow.patched(change)
 
     def _check(self, command: Command) -> None:
         self._validating = True

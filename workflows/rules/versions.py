@@ -173,7 +173,14 @@ COVERED = {
         }
     )
 }
-"""The changes each epoch stands for; a change made after it is asked on its own."""
+"""The changes each epoch stands for, oldest epoch first; a change made after the newest is asked
+on its own."""
+
+RULES_2026_12 = "rules-2026-12"
+"""Every change before it at once, the first epoch and the rules epoch's memo among them: a run
+begun on this code records one marker (and one upsert of Temporal's change-version search
+attribute) where it recorded one for each change its paths asked (seven in a compact
+transition's first run), each an event, and each upsert a write to the server's visibility store."""
 
 RULES_EPOCH = "rules-epoch-2026-12"
 """Each run records, at its start, the rules epoch it was begun under (the newest change id its
@@ -216,9 +223,11 @@ CHANGES = (
     RELAY_CONFIRMED,
     AMENDMENT_KEEPS_CURRENCY,
     RELAY_REMEMBERED,
+    RULES_2026_12,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""
+COVERED[RULES_2026_12] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12)])
 NEWEST = CHANGES[-1]
 """The rules epoch of this code: what a run begun by it records."""
 REMOVED: frozenset[str] = frozenset()

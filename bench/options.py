@@ -18,6 +18,9 @@ def options(description: str) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--parked", type=int, default=10000)
     parser.add_argument("--cli-runs", type=int, default=10)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="throughput and latency, ours then bare, this many times: their median"
+    )
     parser.add_argument("--workstreams", type=int, default=12, help="the program measure's size")
     parser.add_argument("--programs", type=int, default=1000, help="the programs measure's open programs")
     parser.add_argument("--program-workstreams", type=int, default=5, help="the programs measure's workstreams each")
@@ -44,8 +47,9 @@ def options(description: str) -> argparse.Namespace:
         os.environ["BPO_SERVER_SYNC"] = args.server_sync
     if args.quick:
         args.transitions, args.samples, args.parked, args.cli_runs, args.programs = 10, 60, 200, 3, 50
+        args.rounds = 1
     if args.smoke:  # tests/test_bench_smoke.py: figures that mean nothing, from code that must run
         args.transitions, args.concurrency, args.samples, args.parked, args.cli_runs = 2, 2, 4, 4, 1
         args.workstreams, args.sim_years, args.replay_histories = 2, 1, 3
-        args.programs, args.program_workstreams = 2, 2
+        args.programs, args.program_workstreams, args.rounds = 2, 2, 2  # two: the median's path runs
     return args

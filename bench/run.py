@@ -30,15 +30,15 @@ from temporalio.worker import Replayer
 
 from bench.bare import BareInput, BareStep, BareWorkflow
 from bench.options import options
-from bench.script import COMPACT, PAT, SCRIPT, cpu_seconds, gather_limited, percentiles, rss_mb, settle
+from bench.script import COMPACT, PAT, SCRIPT, cpu_seconds, gather_limited, median_of, percentiles, rss_mb, settle
 from bench.table import print_table, progress
 from bench.trace import decision
 from bpo.api import get_status, send, start_transition
 from bpo.running import SANDBOX
 from infra.settings import Settings
-from models.commands import Approve, RecordReadings, Tick
+from models.commands import Approve, RecordReadings
 from models.plan_loader import load_plan
-from tests.stack import BPO, ROOT, Stack, short_plan
+from tests.stack import BPO, ROOT, Stack
 from workflows.transition import TransitionWorkflow
 
 # A benchmark on its own throwaway server: its unsigned transitions are a trial (bpo.api.NO_KEY).
@@ -83,18 +83,27 @@ class Bench:
             await handle.execute_update(BareWorkflow.step, BareStep(by=PAT, value=n))
         await handle.result()
 
-    async def throughput(self, c: Client) -> None:
+    async def rounds(self, name: str, measure: Callable[[int], Awaitable[None]]) -> None:
+        """``measure`` (ours, then bare) ``--rounds`` times; its figures the median of the rounds'."""
+        each = []
+        for k in range(self.args.rounds):
+            await measure(k)
+            each.append(self.results.pop(name))
+        self.results[name] = {**median_of(each), "rounds": each}
+
+    async def throughput(self, c: Client, k: int = 0) -> None:
         n, limit = self.args.transitions, self.args.concurrency
+        ours_id, bare_id = ("bench-{}", "bare-{}") if k == 0 else (f"bench-{k}-{{}}", f"bare-{k}-{{}}")
         worker, server = self.stack.worker, self.stack.server
         assert worker and server and self.bare_worker
         cpu0 = (cpu_seconds(worker.pid), cpu_seconds(server.pid))
         began = time.perf_counter()
-        await gather_limited([lambda i=i: self.drive_ours(c, f"bench-{i}") for i in range(n)], limit)
+        await gather_limited([lambda i=i: self.drive_ours(c, ours_id.format(i)) for i in range(n)], limit)
         ours = time.perf_counter() - began
         cpu1 = (cpu_seconds(worker.pid), cpu_seconds(server.pid))
         bare_cpu0 = (cpu_seconds(self.bare_worker.pid), cpu_seconds(server.pid))
         began = time.perf_counter()
-        await gather_limited([lambda i=i: self.drive_bare(c, f"bare-{i}") for i in range(n)], limit)
+        await gather_limited([lambda i=i: self.drive_bare(c, bare_id.format(i)) for i in range(n)], limit)
         bare = time.perf_counter() - began
         bare_cpu1 = (cpu_seconds(self.bare_worker.pid), cpu_seconds(server.pid))
         decisions = n * len(SCRIPT)
@@ -116,9 +125,9 @@ class Bench:
 
     # --- 3: decision latency --------------------------------------------------------------------
 
-    async def latency(self, c: Client, samples: int, parked: list[str] | None = None) -> dict[str, float]:
+    async def latency(self, c: Client, samples: int, parked: list[str] | None = None, k: int = 0) -> dict[str, float]:
         """Update round trip plus the status query that shows it, on transitions in steady state
-        (readings: always a valid decision), or on parked transitions' first gate."""
+        (readings, each of a period of its own: always a valid decision), or on parked transitions' first gate."""
         times, updates = [], []
         for i in range(samples):
             tid = parked[i % len(parked)] if parked else f"bench-{i % self.args.transitions}"
@@ -127,19 +136,19 @@ class Bench:
                 if parked:
                     await send(c, tid, Approve(gate="plan_approved", by=PAT, request_id=f"lat-{tid}"))
                 else:
-                    await send(c, tid, RecordReadings(period=f"L{i}", values={"csat": 90}, by=PAT))
+                    await send(c, tid, RecordReadings(period=f"L{k}-{i}", values={"csat": 90}, by=PAT))
                 updates.append((time.perf_counter() - began) * 1000)
                 await get_status(c, tid)
                 times.append((time.perf_counter() - began) * 1000)
         return percentiles(times, updates)
 
-    async def bare_latency(self, c: Client, samples: int) -> dict[str, float]:
+    async def bare_latency(self, c: Client, samples: int, k: int = 0) -> dict[str, float]:
         handle = await c.start_workflow(
-            BareWorkflow.run, BareInput(updates=10**9), id="bare-latency", task_queue="bare"
+            BareWorkflow.run, BareInput(updates=10**9), id=f"bare-latency-{k}", task_queue="bare"
         )
         times, updates = [], []
         for i in range(samples):
-            with decision(bool(self.args.trace), "bare", "bare-latency"):
+            with decision(bool(self.args.trace), "bare", handle.id):
                 began = time.perf_counter()
                 await handle.execute_update(BareWorkflow.step, BareStep(by=PAT, value=i))
                 updates.append((time.perf_counter() - began) * 1000)
@@ -161,59 +170,9 @@ class Bench:
     # --- 4: history size ----------------------------------------------------------------------
 
     async def history(self, c: Client, tmp: Path) -> None:
-        """The reference plan to steady state through its happy path (minimum durations cut)."""
-        plan = load_plan(short_plan(tmp), env={}).plan
-        tid = await start_transition(c, plan, **self.start, transition_id="bench-reference")
-        li, dana, eve, raj, mo = (
-            "li@acme.example",
-            "dana@acme.example",
-            "eve@acme.example",
-            "raj@northstar.example",
-            "mo@northstar.example",
-        )
-        good = {"csat": 90.0, "error_rate": 1.5, "first_response_hours": 3.0}
-        steps: list[Any] = [
-            Approve(gate="gap_analysis_approved", by=li),
-            Approve(gate="slas_signed", by=dana),
-            Approve(gate="slas_signed", by=raj),
-            *[
-                Tick(gate="governance_defined", item=i, by=li)
-                for i in ("raci", "escalation_matrix", "communication_protocol", "knowledge_base")
-            ],
-            Approve(gate="kickoff_held", by=li, evidence="MIN-1"),
-            Approve(gate="kickoff_held", by=raj, evidence="MIN-1"),
-            Tick(gate="process_maps", item="email_support", by=eve),
-            Tick(gate="process_maps", item="chat_support", by=eve),
-            Approve(gate="training_signed_off", by=mo),
-            Approve(gate="training_signed_off", by=eve),
-            RecordReadings(period="C1", values={"assessment_score": 88}, by=li),
-            RecordReadings(period="W1", values=good, by=li),
-            RecordReadings(period="W2", values=good, by=li),
-            Approve(gate="pilot_go", by=dana),
-        ]
-        for command in steps:
-            await send(c, tid, command)
-        while (await get_status(c, tid)).phase != "ramp":
-            await asyncio.sleep(0.5)
-        for wave in range(3):
-            await send(c, tid, RecordReadings(period=f"R{wave}", values={**good, "fcr": 75}, by=li))
-            await send(c, tid, Approve(gate="wave_approved", by=li))
-            await send(c, tid, Approve(gate="wave_approved", by=raj))
-        for item in ("shared_calendar", "collaboration_tools", "cultural_orientation", "feedback_channel"):
-            await send(c, tid, Tick(gate="integration_done", item=item, by=raj))
-        for period in ("H1", "H2"):
-            await send(c, tid, RecordReadings(period=period, values={**good, "fcr": 75}, by=li))
-        await send(c, tid, Approve(gate="hypercare_exit", by=dana))
-        await send(c, tid, Approve(gate="hypercare_exit", by=raj))
-        while (await get_status(c, tid)).phase != "steady_state":
-            await asyncio.sleep(0.5)
-        await asyncio.sleep(1)
-        history = await c.get_workflow_handle(tid).fetch_history()
-        self.results["history"] = {
-            "reference_to_steady_state_events": len(history.events),
-            "reference_to_steady_state_kb": round(sum(e.ByteSize() for e in history.events) / 1024, 1),
-            "decisions": len(steps) + 13,
-        }
+        from bench.reference import reference_history
+
+        self.results["history"] = await reference_history(c, tmp, self.start)
 
     # --- 5: simulation; 7: replay ---------------------------------------------------------------
 
@@ -296,8 +255,16 @@ class Bench:
     async def run(self, tmp: Path) -> dict[str, Any]:
         c = await self.client()
         steps: list[tuple[str, str, Callable[[], Awaitable[None] | None]]] = [
-            ("throughput", f"{self.args.transitions} transitions, ours then bare", lambda: self.throughput(c)),
-            ("latency", f"{self.args.samples} decisions, ours then bare", lambda: self.latencies(c)),
+            (
+                "throughput",
+                f"{self.args.transitions} transitions, ours then bare, {self.args.rounds} rounds",
+                lambda: self.rounds("throughput", lambda k: self.throughput(c, k)),
+            ),
+            (
+                "latency",
+                f"{self.args.samples} decisions, ours then bare, {self.args.rounds} rounds",
+                lambda: self.rounds("latency", lambda k: self.latencies(c, k)),
+            ),
             ("cli", f"bpo status as a process, {self.args.cli_runs} times", self.cli),
             ("history", "the reference plan to steady state", lambda: self.history(c, tmp)),
             ("simulation", f"{self.args.sim_years} years on the time-skipping server", lambda: self.simulation(tmp)),
@@ -321,17 +288,18 @@ class Bench:
             self.traced.shutdown()  # writes the client's spans still pending
         return self.results
 
-    async def latencies(self, c: Client) -> None:
-        if "throughput" not in self.results:  # `--only latency`: its transitions in steady state first
+    async def latencies(self, c: Client, k: int = 0) -> None:
+        if k == 0 and "throughput" not in self.results:  # `--only latency`: its transitions in steady state first
             await gather_limited(
                 [lambda i=i: self.drive_ours(c, f"bench-{i}") for i in range(self.args.transitions)],
                 self.args.concurrency,
             )
         lat = self.results["latency"] = {
-            "ours": await self.latency(c, self.args.samples),
-            "bare": await self.bare_latency(c, self.args.samples),
+            "ours": await self.latency(c, self.args.samples, k=k),
+            "bare": await self.bare_latency(c, self.args.samples, k),
         }
-        lat["p50_ratio_ours_to_bare"] = round(lat["ours"]["p50_ms"] / lat["bare"]["p50_ms"], 2)
+        for p in ("p50", "p95", "p99"):
+            lat[f"{p}_ratio_ours_to_bare"] = round(lat["ours"][f"{p}_ms"] / lat["bare"][f"{p}_ms"], 2)
 
     async def cli(self) -> None:
         self.results["cli_cold"] = self.cli_cold()

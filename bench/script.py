@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -121,3 +122,15 @@ async def settle(pid: int, quiet: float = 3, busy: float = 0.1) -> None:
         if now_cpu - last > busy:
             idle_since = time.monotonic()
         last = now_cpu
+
+
+def median_of(rounds: list[Any]) -> Any:
+    """The median of each figure over rounds of one measure (dicts of the same shape): the
+    figure `make bench` reports, so that one round disturbed by the machine does not speak for all."""
+    first = rounds[0]
+    if isinstance(first, dict):
+        return {key: median_of([r[key] for r in rounds]) for key in first}
+    if isinstance(first, int | float) and not isinstance(first, bool):
+        middle = statistics.median(rounds)
+        return round(middle, 4) if isinstance(middle, float) else middle
+    return first

@@ -50,6 +50,11 @@ def test_every_bench_measure_runs_to_the_end_at_its_smallest_size(tmp_path: Path
     results = bench("bench.run", tmp_path / "run.json")
     for measure, (key, figure) in FIGURES.items():
         assert results.get(key, {}).get(figure) is not None, f"{measure}: no {figure} in {results.get(key)}"
+    # Throughput and latency report the median of their rounds (two at this size), each round
+    # ours then bare, with the ratios the goals are set in.
+    for measure in ("throughput", "latency"):
+        assert len(results[measure]["rounds"]) == 2, results[measure]
+    assert all(results["latency"][f"{p}_ratio_ours_to_bare"] > 0 for p in ("p50", "p95", "p99"))
     assert results["simulation"]["phase"] == "steady_state" and results["simulation"]["settlements"] > 0
     assert results["replay"]["histories"] == 3
     assert results["program"]["reached_steady_state"], results["program"]
@@ -98,6 +103,7 @@ def test_a_traced_latency_run_writes_the_spans_the_trace_analysis_reads(tmp_path
     )
     assert analysed.returncode == 0, analysed.stderr[-4000:]
     results = json.loads(analysed.stdout)
-    # Each of the 4 decisions of each kind found, and ours split into the worker's parts.
-    assert results["ours"]["decisions"] == results["bare"]["decisions"] == 4, results
+    # Each of the 4 decisions of each kind in each of the 2 rounds found, ours split into the
+    # worker's parts.
+    assert results["ours"]["decisions"] == results["bare"]["decisions"] == 8, results
     assert results["ours"]["median"]["handler"] > 0 and results["ours"]["median"]["query handler"] > 0, results

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import structlog
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from temporalio import activity
 
-from infra.audit import write_entries
-from models.deliveries import AuditBatch, AuditEntry, ChainHead
+from activities.notify import sent_entry
+from infra.audit import record_of, says_the_same, write_entries
+from models.deliveries import AuditBatch, AuditEntry, ChainHead, Delivery
+from models.tables import AuditRecord, audit_uuid
 
 log = structlog.get_logger(__name__)
 
@@ -42,3 +44,35 @@ def record_entries(
             kinds=sorted({e.kind for e in entries}),
         )
     return new
+
+
+def delivery_id(delivery: Delivery) -> str:
+    """The id of a delivery's sent row: its notice's and its channel's."""
+    return f"{delivery.notice.id}/{delivery.channel.kind}"
+
+
+def sent_before(engine: Engine, deliveries: list[Delivery], flush: str | None = None) -> set[str]:
+    """The deliveries an earlier try of this flush sent: those whose sent row is stored and
+    says what this delivery's would (its time and refused recipients aside), this flush's
+    mark included. A row of other content under the id was not written by this flush and
+    proves nothing was sent."""
+    if not deliveries:
+        return set()
+    try:
+        with Session(engine) as session:
+            keys = [audit_uuid(delivery_id(d)) for d in deliveries]
+            found = {r.id: r for r in session.exec(select(AuditRecord).where(col(AuditRecord.id).in_(keys))).all()}
+    except Exception:  # the database is away: send, as the first try would
+        return set()
+    sent = set()
+    for delivery, key in zip(deliveries, keys):
+        if key not in found:
+            continue
+        # A held delivery's row names those held: the same delivery, whatever it names.
+        held = [str(h) for h in (found[key].detail or {}).get("held", [])]
+        if says_the_same(found[key], record_of(sent_entry(delivery, {}, held), flush)):
+            sent.add(delivery_id(delivery))
+        else:
+            log.error("delivery_collision", transition_id=delivery.notice.transition_id, event_id=delivery_id(delivery),
+                      error=f"a row of other content stands under the delivery's id {delivery_id(delivery)!r}: sending it")  # fmt: skip
+    return sent

@@ -28,11 +28,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from activities.audit import record_entries
+from activities.audit import record_entries, sent_before
 from infra.audit import chain_before
 from infra.db import make_engine
 from infra.logs import configure
-from models.deliveries import AuditEntry, ChainHead
+from models.deliveries import AuditEntry, ChainHead, Delivery
 
 ENGINES_KEPT = 8
 """Databases a writing process keeps an engine for (a worker writes one; a test run, many)."""
@@ -61,11 +61,14 @@ class AuditWriter:
             return await asyncio.to_thread(_written, self.engine, entries, flush)
         return await self._in_process(_write, self.url, entries, flush)
 
-    async def earlier_head(self, transition_id: str, event_ids: list[str], flush: str | None) -> ChainHead | None:
-        """The head an earlier try of this flush left, if one wrote its rows (`chain_before`)."""
+    async def before(
+        self, transition_id: str, event_ids: list[str], deliveries: list[Delivery], flush: str | None
+    ) -> tuple[ChainHead | None, set[str]]:
+        """What an earlier try of this flush left: the head its rows left (`chain_before`), and
+        which of ``deliveries`` it sent (`activities.audit.sent_before`)."""
         if not self.processes:
-            return await asyncio.to_thread(_head_before, self.engine, transition_id, event_ids, flush)
-        return await self._in_process(_earlier_head, self.url, transition_id, event_ids, flush)
+            return await asyncio.to_thread(_found_before, self.engine, transition_id, event_ids, deliveries, flush)
+        return await self._in_process(_before, self.url, transition_id, event_ids, deliveries, flush)
 
     async def _in_process(self, call: Any, *args: Any) -> Any:
         pool = _pool(self.processes, self.logs)
@@ -141,8 +144,10 @@ def _write(url: str, entries: list[AuditEntry], flush: str | None) -> tuple[int,
     return _written(_engine(url), entries, flush)
 
 
-def _earlier_head(url: str, transition_id: str, event_ids: list[str], flush: str | None) -> ChainHead | None:
-    return _head_before(_engine(url), transition_id, event_ids, flush)
+def _before(
+    url: str, transition_id: str, event_ids: list[str], deliveries: list[Delivery], flush: str | None
+) -> tuple[ChainHead | None, set[str]]:
+    return _found_before(_engine(url), transition_id, event_ids, deliveries, flush)
 
 
 # In either.
@@ -151,5 +156,7 @@ def _written(engine: Engine, entries: list[AuditEntry], flush: str | None) -> tu
     return record_entries(engine, entries, flush, written), written
 
 
-def _head_before(engine: Engine, transition_id: str, event_ids: list[str], flush: str | None) -> ChainHead | None:
-    return chain_before(engine, transition_id, event_ids, flush)[1]
+def _found_before(
+    engine: Engine, transition_id: str, event_ids: list[str], deliveries: list[Delivery], flush: str | None
+) -> tuple[ChainHead | None, set[str]]:
+    return chain_before(engine, transition_id, event_ids, flush)[1], sent_before(engine, deliveries, flush)

@@ -27,16 +27,15 @@ import secrets
 from datetime import timedelta
 
 import structlog
-from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.audit import delivery_id
 from activities.audit_writer import AuditWriter
 from activities.notify import NotifyActivities, sent_entry
-from infra.audit import AuditCollision, record_of, says_the_same
+from infra.audit import AuditCollision
 from infra.transport import Skipped
 from models.deliveries import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
-from models.tables import AuditRecord, audit_uuid
 
 PROCESS_KEY = secrets.token_bytes(32)
 """The marks' key of a worker built without one (tests): the same for every flush of the process."""
@@ -78,7 +77,7 @@ class OutboxActivities:
         collided: list[str] = []
         written: list[ChainHead] = []  # each write's place in the chain, read in its own transaction
         mark = self._mark(batch.nonce)
-        earlier = await self._earlier(batch, mark)
+        earlier, sent = await self._before(batch, mark)
         if earlier is not None:  # an earlier try of this flush wrote rows: its head is this flush's
             written.append(earlier)
         if batch.audit:
@@ -90,12 +89,11 @@ class OutboxActivities:
             except Exception as error:
                 audit_error = f"the audit database could not be written ({type(error).__name__})"
                 log.warning("audit_deferred", transition_id=batch.audit[0].transition_id, error=audit_error)
-        sent = await asyncio.to_thread(self._already_sent, batch.deliveries, mark) if batch.deliveries else set()
         gate = asyncio.Semaphore(PARALLEL)
         logged: list[DeliveryOutcome] = []
 
         async def one(delivery: Delivery) -> DeliveryOutcome:
-            if _id(delivery) in sent:
+            if delivery_id(delivery) in sent:
                 return DeliveryOutcome(status="sent")
             async with gate:
                 outcome = await self._deliver(delivery, collided, mark, written)
@@ -126,18 +124,19 @@ class OutboxActivities:
             writes=[] if collided else written,
         )
 
-    async def _earlier(self, batch: Flush, mark: str | None) -> ChainHead | None:
-        """The head an earlier try of this flush left, if one wrote its rows (`chain_before`)."""
-        ids = [e.id for e in batch.audit] + [_id(d) for d in batch.deliveries]
+    async def _before(self, batch: Flush, mark: str | None) -> tuple[ChainHead | None, set[str]]:
+        """What an earlier try of this flush left, read in one call to the writer: the head its
+        rows left, if it wrote them (`chain_before`), and the deliveries it sent (`sent_before`)."""
+        ids = [e.id for e in batch.audit] + [delivery_id(d) for d in batch.deliveries]
         tid = next((e.transition_id for e in batch.audit), None) or next(
             (d.notice.transition_id for d in batch.deliveries), None
         )
         if tid is None:
-            return None
+            return None, set()
         try:
-            return await self.writer.earlier_head(tid, ids, mark)
+            return await self.writer.before(tid, ids, batch.deliveries, mark)
         except Exception:  # the database is away: nothing of an earlier try can be vouched for
-            return None
+            return None, set()
 
     async def _deliver(
         self, delivery: Delivery, collided: list[str], flush: str | None, written: list[ChainHead]
@@ -166,31 +165,3 @@ class OutboxActivities:
             log.warning("sent_not_audited", notice=delivery.notice.id, channel=delivery.channel.kind)
             return DeliveryOutcome(status="sent", entry=entry)
         return DeliveryOutcome(status="sent")
-
-    def _already_sent(self, deliveries: list[Delivery], flush: str | None = None) -> set[str]:
-        """The deliveries an earlier try of this flush sent: those whose sent row is stored and
-        says what this delivery's would (its time and refused recipients aside), this flush's
-        mark included. A row of other content under the id was not written by this flush and
-        proves nothing was sent."""
-        try:
-            with Session(self.notify.engine) as session:
-                keys = [audit_uuid(_id(d)) for d in deliveries]
-                found = {r.id: r for r in session.exec(select(AuditRecord).where(col(AuditRecord.id).in_(keys))).all()}
-        except Exception:  # the database is away: send, as the first try would
-            return set()
-        sent = set()
-        for delivery, key in zip(deliveries, keys):
-            if key not in found:
-                continue
-            # A held delivery's row names those held: the same delivery, whatever it names.
-            held = [str(h) for h in (found[key].detail or {}).get("held", [])]
-            if says_the_same(found[key], record_of(sent_entry(delivery, {}, held), flush)):
-                sent.add(_id(delivery))
-            else:
-                log.error("delivery_collision", transition_id=delivery.notice.transition_id, event_id=_id(delivery),
-                          error=f"a row of other content stands under the delivery's id {_id(delivery)!r}: sending it")  # fmt: skip
-        return sent
-
-
-def _id(delivery: Delivery) -> str:
-    return f"{delivery.notice.id}/{delivery.channel.kind}"

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import structlog
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker, WorkflowRunner
@@ -67,6 +68,9 @@ def build_worker(
     ``http`` serves the deployment's own webhook (``BPO_WEBHOOK_URL``); every request a plan asks
     for (feeds, evidence, a webhook URL in the plan) goes through a guarded client made here from
     ``BPO_FETCH_ALLOW`` and ``BPO_ALLOWED_HOSTS``."""
+    # A workflow's log line names its workflow in ``temporal_workflow``; Temporal's default also
+    # appends all of it to the message, which buries the event ("decision ({'attempt': 1, ...})").
+    workflow.logger.workflow_info_on_message = False
     engine = make_engine(settings.audit_url)
     guarded = plan_client(settings)
     audit = AuditActivities(engine)

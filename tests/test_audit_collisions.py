@@ -12,13 +12,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from activities.notify import NotifyActivities, sent_entry
-from activities.outbox import OutboxActivities
+from activities.audit import sent_before
+from activities.notify import sent_entry
 from infra.audit import AuditCollision, read_chain, write_entries
 from infra.db import make_engine
 from models.deliveries import AuditEntry, Delivery, Notice
@@ -96,18 +95,15 @@ def test_a_sent_row_of_other_content_under_a_deliverys_id_is_not_taken_as_sent(t
     engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
     notice = Notice(id="t1/run/2", transition_id="t1", kind="reminder", subject="Sign the SLAs", text="…", at=AT)
     delivery = Delivery(notice=notice, channel=LogChannel(kind="log"))
-    outbox = OutboxActivities(NotifyActivities(engine, httpx.AsyncClient()), timedelta(hours=1))
     with Session(engine) as session:
         write_entries([entry(1, "transition_started")], session=session)
     append_by_hand(engine, "t1", "t1/run/2/log", "notification_sent", {"notice": "t1/run/2", "channel": "log"})
-    assert outbox._already_sent([delivery]) == set()
+    assert sent_before(engine, [delivery]) == set()
     # An earlier try's own row (sent at another moment) is taken as sent.
     other = make_engine(f"sqlite:///{tmp_path}/other.db")
     with Session(other) as session:
         write_entries([entry(1, "transition_started"), sent_entry(delivery, {})], session=session)
-    assert OutboxActivities(NotifyActivities(other, httpx.AsyncClient()), timedelta(hours=1))._already_sent(
-        [delivery]
-    ) == {"t1/run/2/log"}
+    assert sent_before(other, [delivery]) == {"t1/run/2/log"}
 
 
 def forge_next(url: str, tid: str) -> str:

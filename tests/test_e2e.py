@@ -118,6 +118,11 @@ def test_reference_plan_runs_to_steady_state_through_the_bpo_command(audit_url, 
     ids = [r["body"]["id"] for r in received]
     assert len(ids) == len(set(ids))
     assert all(r["headers"]["Idempotency-Key"] == r["body"]["id"] for r in received)
+    # The worker logs each decision as an event a log search finds by name, the workflow beside it.
+    logged = [json.loads(line) for line in (s.data_dir / "worker.log").read_text().splitlines() if "decision" in line]
+    decided = [line for line in logged if line.get("temporal_workflow", {}).get("workflow_id") == tid]
+    assert len(decided) >= 20 and {line["event"] for line in decided} == {"decision"}, decided[:1]
+    assert {line["command"] for line in decided} >= {"Approve", "Tick", "RecordReadings"}
 
 
 def test_bad_input_at_the_command_line_exits_2_and_changes_nothing(stack: Stack, tmp_path: Path):

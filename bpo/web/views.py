@@ -139,10 +139,10 @@ def _literal(value: str) -> str:
     return f"'{value}'"
 
 
-async def _list(client: Client, query: str) -> list[Found]:
+async def _list(client: Client, query: str, most: int = MAX_ROWS) -> list[Found]:
     found: list[Found] = []
     token = b""
-    while len(found) < MAX_ROWS:
+    while len(found) < most:
         page = await client.workflow_service.list_workflow_executions(
             ListWorkflowExecutionsRequest(
                 namespace=client.namespace, query=query, page_size=MAX_ROWS, next_page_token=token
@@ -156,7 +156,7 @@ async def _list(client: Client, query: str) -> list[Found]:
         token = page.next_page_token
         if not token:
             break
-    return found[:MAX_ROWS]
+    return found[:most]
 
 
 @dataclass(frozen=True)
@@ -193,29 +193,49 @@ class Overview:
 async def overview(client: Client, email: str, plan_names: PlanNames | None = None) -> Overview:
     """A person's inbox and portfolio from one visibility query; the running transitions' phase
     and gate names from ``plan_names`` (else their keys in words)."""
-    me = login_key(email)
-    leads = [f"{me}#{role}" for role in PORTFOLIO_ROLES]
-    query = (
-        f"WorkflowType = '{WORKFLOW_NAME}' AND "
-        f"(BpoAwaiting = {_literal(me)} OR BpoPeople IN ({', '.join(_literal(k) for k in leads)}))"
-    )
-    inbox: list[Row] = []
-    portfolio: list[Row] = []
-    found = await _list(client, query)
+    return (await overviews(client, [email], plan_names))[email]
+
+
+async def overviews(client: Client, emails: list[str], plan_names: PlanNames | None = None) -> dict[str, Overview]:
+    """Several people's overviews from one visibility query, each what `overview` shows that
+    person alone: people who load the page at once share one scan of the store, not one each."""
+    keys = {email: login_key(email) for email in emails}
+    mine = sorted({_literal(me) for me in keys.values()})
+    leads = sorted({_literal(f"{me}#{role}") for me in keys.values() for role in PORTFOLIO_ROLES})
+    query = f"WorkflowType = '{WORKFLOW_NAME}' AND (BpoAwaiting IN ({', '.join(mine)}) OR BpoPeople IN ({', '.join(leads)}))"
+    most = MAX_ROWS * len(keys)
+    found = await _list(client, query, most)
+    if len(keys) > 1 and len(found) >= most:  # one person's rows may have crowded out another's
+        return {email: await overview(client, email, plan_names) for email in keys}
     running = {wf.id: wf.first_run for wf in found if wf.running}
     names = await plan_names.of(client, running) if plan_names else {}
     lacking: dict[str, str] = {}
-    for wf in found:
+    shown = {email: _overview(me, found, names, lacking) for email, me in keys.items()}
+    if plan_names and lacking:
+        plan_names.read_behind(client, lacking)
+    return shown
+
+
+def _overview(me: str, found: list[Found], names: dict[str, Names], lacking: dict[str, str]) -> Overview:
+    """The person ``me``'s overview from the rows found: the first `MAX_ROWS` that concern them.
+    A running transition whose kept names lack its phase or an awaited gate goes into ``lacking``."""
+    leads = {f"{me}#{role}" for role in PORTFOLIO_ROLES}
+    inbox: list[Row] = []
+    portfolio: list[Row] = []
+    theirs = [
+        wf
+        for wf in found
+        if me in (wf.attributes.get(SA_AWAITING.name) or []) or leads & set(wf.attributes.get(SA_PEOPLE.name) or [])
+    ]
+    for wf in theirs[:MAX_ROWS]:
         called = names.get(wf.id, UNKNOWN)
         if wf.running:
             gates = [v.split("#", 1)[1] for v in wf.attributes.get(SA_AWAITING.name) or [] if v.startswith(f"{me}#")]
             inbox.extend(wf.row(gate, called) for gate in gates)
             if called is not UNKNOWN and called.lacks(wf.attributes.get(SA_PHASE.name), *gates):
                 lacking[wf.id] = wf.first_run
-        if set(leads) & set(wf.attributes.get(SA_PEOPLE.name) or []):
+        if leads & set(wf.attributes.get(SA_PEOPLE.name) or []):
             portfolio.append(wf.row(names=called))
-    if plan_names and lacking:
-        plan_names.read_behind(client, lacking)
     far = datetime.max.replace(tzinfo=UTC)
     inbox.sort(key=lambda r: (r.due or far, r.started or far, r.id))
     portfolio.sort(key=lambda r: (r.state != "running", r.client, r.id))
@@ -226,7 +246,14 @@ class Recent:
     """Each person's overview, kept and refreshed behind their back: a load answers at once with
     what was fetched at most ``seconds`` (plus one query's time) ago, and starts a fresh query
     if that is older; one query in flight per person however many loads arrive. A person's own
-    decision forgets their overview, so their next load waits for a fresh one."""
+    decision forgets their overview, so their next load waits for a fresh one.
+
+    At most `AT_ONCE` visibility queries run at a time: the people who ask while they run share
+    the next one (`overviews`), so fifty people arriving together cost a few scans, not fifty."""
+
+    AT_ONCE = 2
+    SHARED = 100
+    """The most people one query asks for."""
 
     def __init__(self, seconds: float = 5.0, plan_names: PlanNames | None = None) -> None:
         self.seconds = seconds
@@ -234,6 +261,10 @@ class Recent:
         self._kept: dict[str, tuple[float, asyncio.Future[Overview]]] = {}
         self._fresh: dict[str, asyncio.Future[Overview]] = {}
         self._forgotten: dict[str, int] = {}
+        self._asking: dict[str, asyncio.Future[Overview]] = {}
+        """Those waiting for the next query, and their answers to be."""
+        self._queries: set[asyncio.Future[None]] = set()
+        """The queries running, kept so that none is collected mid-flight."""
 
     async def overview(self, client: Client, email: str) -> Overview:
         """``overview`` of ``email``, recent."""
@@ -251,7 +282,10 @@ class Recent:
             self._kept.clear()
             self._forgotten.clear()
         asked, generation = time.monotonic(), self._forgotten.get(email, 0)
-        future = self._fresh[email] = asyncio.ensure_future(overview(client, email, self.plan_names))
+        future = self._asking.get(email) or asyncio.get_running_loop().create_future()
+        self._fresh[email] = self._asking[email] = future
+        if len(self._queries) < self.AT_ONCE:
+            self._queries.add(asyncio.ensure_future(self._query(client)))
 
         def done(f: asyncio.Future[Overview]) -> None:
             if self._fresh.get(email) is f:
@@ -262,6 +296,31 @@ class Recent:
 
         future.add_done_callback(done)
         return future
+
+    async def _query(self, client: Client) -> None:
+        """Answer everyone waiting, `SHARED` people a query, until no one waits (then it leaves
+        `_queries` at once, before anyone else can ask: a load never waits on a query that ended)."""
+        try:
+            await self._answer(client)
+        finally:
+            self._queries.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    async def _answer(self, client: Client) -> None:
+        while self._asking:
+            emails = list(self._asking)[: self.SHARED]
+            waiting = {email: self._asking.pop(email) for email in emails}
+            shown: dict[str, Overview | BaseException]
+            try:
+                shown = dict(await overviews(client, emails, self.plan_names))
+            except Exception as error:  # the server is away: everyone in the query is told
+                shown = dict.fromkeys(waiting, error)
+            for email, answer in shown.items():
+                if waiting[email].done():
+                    continue
+                if isinstance(answer, BaseException):
+                    waiting[email].set_exception(answer)
+                else:
+                    waiting[email].set_result(answer)
 
     def forget(self, email: str) -> None:
         """Drop what is kept for ``email``."""

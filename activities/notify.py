@@ -19,10 +19,10 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from infra.addresses import Forbidden
 from infra.audit import write_entries
 from infra.digests import hold
 from infra.fetching import DEADLINE
-from infra.guard import Forbidden
 from infra.links import mint_link
 from infra.mail import notice_mail
 from infra.slack import SlackApi, SlackFailed

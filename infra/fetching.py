@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from infra.guard import Forbidden
+from infra.addresses import Forbidden
 
 MAX_REDIRECTS = 5
 DEADLINE = 30.0

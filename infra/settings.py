@@ -19,7 +19,7 @@ from models.constants import TASK_QUEUE
 from models.durations import Duration, format_duration
 
 if TYPE_CHECKING:
-    from infra.guard import Policy
+    from infra.addresses import Policy
     from models.connections import Connections
     from models.signing import Signer
 
@@ -262,7 +262,7 @@ class Settings(BaseSettings):
     @field_validator("fetch_allow_text")
     @classmethod
     def _fetch_allow(cls, text: str) -> str:
-        from infra.guard import Policy  # the rules of the list live beside the guard
+        from infra.addresses import Policy
 
         try:
             Policy.parse(text)
@@ -273,7 +273,7 @@ class Settings(BaseSettings):
     @property
     def fetch_policy(self) -> Policy:
         """Where requests made for a plan may go: ``BPO_FETCH_ALLOW`` and ``BPO_ALLOWED_HOSTS``."""
-        from infra.guard import Policy
+        from infra.addresses import Policy
 
         return Policy.parse(self.fetch_allow_text, self.allowed_hosts)
 

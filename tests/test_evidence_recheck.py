@@ -14,10 +14,11 @@ from temporalio.testing import ActivityEnvironment
 from activities.evidence import EvidenceActivities
 from bpo.evidence_check import last_verdicts, pinned
 from bpo.report import render_report
+from infra.addresses import Policy
 from infra.db import make_engine
 from infra.evidence_checks import last_checks
 from infra.evidence_store import open_store
-from infra.guard import Policy, guarded_client
+from infra.guard import guarded_client
 from infra.settings import Settings
 from models.commands import Approve, Waive
 from models.evidence import PinRequest, RecheckItem, RecheckRequest

@@ -23,9 +23,10 @@ import infra.guard
 from activities.evidence import EvidenceActivities
 from activities.feeds import FeedActivities
 from activities.notify import NotifyActivities
+from infra.addresses import Policy
 from infra.evidence_store import open_store
 from infra.fetching import Refused, Unreachable, fetch
-from infra.guard import Policy, guarded_client
+from infra.guard import guarded_client
 from infra.settings import Settings
 from infra.transport import Transport
 from models.deliveries import Delivery

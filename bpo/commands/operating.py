@@ -225,7 +225,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> None:
 
     from bpo.first_screen import local_mailer, local_receiver, log_files, opening, watch_trail
     from bpo.server import wait_for_server
-    from infra.guard import LOOPBACK
+    from infra.addresses import LOOPBACK
 
     stop_on_signals()
     bpo = [sys.executable, "-m", "starter"]

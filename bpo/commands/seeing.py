@@ -22,8 +22,6 @@ from bpo.commands.common import (
     write_out,
 )
 from infra.settings import Settings, make_url_safe
-from models.audit_events import events_of
-from models.audit_events.happenings import DeferredToDigest, NotificationFailed, NotificationSent
 from models.constants import WORKFLOW_NAME
 from models.plan import Plan
 from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROGRAM, SA_PROVIDER, SA_STATE
@@ -217,6 +215,9 @@ async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:
             return
         print(f"sending again; {status.notices_pending} deliveries waiting, {status.notices_failed} failed")
         return
+    from models.audit_events import events_of  # the trail's event models, only when read (`bpo status` is quicker)
+    from models.audit_events.happenings import DeferredToDigest, NotificationFailed, NotificationSent
+
     kinds = (NotificationSent, NotificationFailed, DeferredToDigest)
     rows = [e for e in events_of(_trail(settings, args.id)) if isinstance(e, kinds)]
     deliveries: list[dict[str, Any]] = [

@@ -1,0 +1,64 @@
+"""Attacks on the four changes after ec6aa05 (issue 33's outsider): the rules epoch
+``rules-2026-12`` as ``bpo versions`` reads it, the outbox flush's one read of what an earlier try
+left, and ``make bench``'s rounds. Each test is what an operator would notice."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+
+from bpo.commands.versions import BEFORE, group, render, run_from_history
+from models.constants import EPOCH_MEMO
+from tests.stack import Stack, short_plan, wait_until
+from workflows.rules import versions
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+# --- 1. `bpo versions` and the epoch rules-2026-12 ---------------------------------------------
+
+
+def test_a_run_begun_today_whose_memo_cannot_be_read_is_not_listed_as_begun_before_the_epochs():
+    """`bpo versions` reads a run's history when the visibility store does not show its memo (not
+    yet, or encrypted with a key this machine lacks). A run begun on this code marks only
+    rules-2026-12 (no longer rules-epoch-2026-12, which it covers): it must not be listed as
+    "begun before rules-epoch-2026-12, may need every older branch"."""
+    path = HISTORIES / "2026-12-05-rules-2026-12" / "reference-run-01.json"
+    history = WorkflowHistory.from_json("acme-encrypted", path.read_text())
+    for event in history.events:  # as an encrypted memo reads: nothing this code can decode
+        if event.HasField("workflow_properties_modified_event_attributes"):
+            event.workflow_properties_modified_event_attributes.upserted_memo.fields[EPOCH_MEMO].data = b"\x00"
+    run = run_from_history("acme-encrypted", history)
+    report = group([run])
+    assert [e.label for e in report.epochs] == [versions.RULES_2026_12], render(report)
+    assert BEFORE not in render(report)
+    assert report.transitions[0].may_need == []
+
+
+@pytest.mark.e2e
+def test_bpo_versions_without_the_key_lists_a_transition_started_today_under_todays_epoch(tmp_path: Path):
+    """An operator runs `bpo versions` where the deployment's encryption key is not (it reads
+    no payload it needs to show): the memo is encrypted, so it reads the run's history, whose first
+    task marked rules-2026-12 only. The transition was begun today: it needs no old branch, and
+    must not be listed as begun before the epochs, needing every older one."""
+    key = base64.b64encode(bytes(range(32))).decode()
+    s = Stack(tmp_path, {"BPO_ENCRYPTION_KEY": key})
+    s.start_server()
+    s.start_worker()
+    try:
+        tid = s.ok("start", str(short_plan(tmp_path))).strip()
+        assert wait_until(lambda: s.bpo("status", tid, "--json").returncode == 0, timeout=30)
+        del s.env["BPO_ENCRYPTION_KEY"]
+        report = wait_until(lambda: (r := json.loads(s.ok("versions", "--json")))["transitions"] and r, timeout=30)
+        text = s.ok("versions")
+    finally:
+        s.stop()
+    assert report, "bpo versions without the key never listed the transition"
+    assert [t["id"] for t in report["transitions"]] == [tid]
+    assert report["transitions"][0]["epoch"] == versions.RULES_2026_12
+    assert report["transitions"][0]["may_need"] == []
+    assert BEFORE not in text, text

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
 
+from activities.audit_writer import _pools
 from bpo.commands.versions import BEFORE, group, render, run_from_history
+from infra.db import make_engine
 from models.constants import EPOCH_MEMO
 from tests.stack import Stack, short_plan, wait_until
+from tests.test_audit_collisions import entry
+from tests.test_audit_writer import flush, outbox
+from tests.test_flush_marks import escalation
 from workflows.rules import versions
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -62,3 +69,23 @@ def test_bpo_versions_without_the_key_lists_a_transition_started_today_under_tod
     assert report["transitions"][0]["epoch"] == versions.RULES_2026_12
     assert report["transitions"][0]["may_need"] == []
     assert BEFORE not in text, text
+
+
+# --- 2. the outbox flush's one read of an earlier try ------------------------------------------
+
+
+async def test_a_flush_tried_again_after_its_writing_process_died_does_not_send_the_notice_twice(tmp_path: Path):
+    """A writing process that dies (killed, or by the kernel for memory) leaves a broken pool
+    that the next call meets. When that call is a flush tried again (same value, same notice),
+    the notice its earlier try sent and audited must not go out a second time: before the read
+    moved into the writing process, the sent rows were read in the worker and it did not."""
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    box = outbox(engine)
+    first = await flush(box, entry(1, "transition_started"), deliveries=[escalation()])
+    assert first.outcomes[0].status == "sent" and box.notify.sends == 1
+    for pool in list(_pools.values()):
+        for process in list(pool._processes.values()):  # type: ignore[attr-defined]
+            os.kill(process.pid, signal.SIGKILL)
+    again = await flush(box, entry(1, "transition_started"), deliveries=[escalation()])
+    assert again.outcomes[0].status == "sent"
+    assert box.notify.sends == 1, "the notice an earlier try of this flush sent went out again"

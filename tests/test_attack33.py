@@ -8,12 +8,14 @@ import base64
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
 
 from activities.audit_writer import _pools
+from bench.options import options
 from bpo.commands.versions import BEFORE, group, render, run_from_history
 from infra.db import make_engine
 from models.constants import EPOCH_MEMO
@@ -89,3 +91,18 @@ async def test_a_flush_tried_again_after_its_writing_process_died_does_not_send_
     again = await flush(box, entry(1, "transition_started"), deliveries=[escalation()])
     assert again.outcomes[0].status == "sent"
     assert box.notify.sends == 1, "the notice an earlier try of this flush sent went out again"
+
+
+# --- 4. make bench's rounds ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rounds", ["0", "-2"])
+def test_bench_refuses_rounds_below_one_before_it_starts_anything(rounds, monkeypatch, capsys):
+    """`python -m bench.run --rounds 0` started a server and two workers, measured nothing, and
+    died with a traceback (`median_of([])`: IndexError) after the setup; it must be refused at once
+    in words that name the option."""
+    monkeypatch.setattr(sys, "argv", ["bench.run", "--rounds", rounds, "--only", "throughput"])
+    with pytest.raises(SystemExit) as ended:
+        options("bench")
+    assert ended.value.code == 2
+    assert "--rounds" in capsys.readouterr().err

@@ -4,12 +4,14 @@ left, and ``make bench``'s rounds. Each test is what an operator would notice.""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -18,7 +20,7 @@ from activities.audit_writer import _pools
 from bench.options import options
 from bpo.commands.versions import BEFORE, group, render, run_from_history
 from infra.db import make_engine
-from models.constants import EPOCH_MEMO
+from models.constants import EPOCH_MEMO, login_key
 from tests.stack import Stack, short_plan, wait_until
 from tests.test_audit_collisions import entry
 from tests.test_audit_writer import flush, outbox
@@ -106,3 +108,47 @@ def test_bench_refuses_rounds_below_one_before_it_starts_anything(rounds, monkey
         options("bench")
     assert ended.value.code == 2
     assert "--rounds" in capsys.readouterr().err
+
+
+# --- 3. the home page's shared query (held) ----------------------------------------------------
+
+
+async def test_a_person_with_more_rows_than_the_cap_crowds_no_one_out_of_a_shared_query(
+    dev, settings, reference_plan, monkeypatch
+):
+    """Li leads every transition (more than the cap, made small here), Raj signs each one's SLAs,
+    Eve waits on nothing: loaded together, each sees what a load of their own shows."""
+    from bpo.web import views
+    from bpo.web.plan_names import PlanNames
+    from tests.conftest import running_worker
+    from tests.driver import Driver
+
+    people = ["li@acme.example", "raj@northstar.example", "eve@acme.example"]
+    async with running_worker(dev, settings):
+        for _ in range(4):
+            await Driver.start(dev, reference_plan, settings.task_queue)
+        for _ in range(100):  # until the store lists every one with the people it waits on
+            seen = await views.overviews(dev.client, people[:2])
+            if len(seen[people[1]].inbox) >= 4 and len(seen[people[0]].portfolio or []) == 4:
+                break
+            await asyncio.sleep(0.2)
+        monkeypatch.setattr(views, "MAX_ROWS", 2)
+        alone = {p: await views.overview(dev.client, p) for p in people}
+        asked: list[str] = []
+        listing = dev.client.workflow_service.list_workflow_executions
+
+        async def counted(request: Any, *args: Any, **kwargs: Any) -> Any:
+            asked.append(request.query)
+            return await listing(request, *args, **kwargs)
+
+        monkeypatch.setattr(dev.client.workflow_service, "list_workflow_executions", counted)
+        recent = views.Recent(plan_names=PlanNames())
+        together = await asyncio.gather(*(recent.overview(dev.client, p) for p in people))
+
+    def rows(o: views.Overview) -> tuple[list[tuple[str, str | None]], list[str]]:
+        return [(r.id, r.gate) for r in o.inbox], [r.id for r in o.portfolio or []]
+
+    assert {p: rows(o) for p, o in zip(people, together)} == {p: rows(o) for p, o in alone.items()}
+    assert len(rows(alone[people[0]])[1]) == 2 and rows(alone[people[1]])[0], alone
+    # One query (in pages of the cap), for the three: four rows, under its cap of six.
+    assert len(set(asked)) == 1 and all(login_key(p) in asked[0] for p in people), asked

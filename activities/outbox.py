@@ -30,7 +30,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.audit import delivery_id
+from activities.audit import delivery_id, sent_before
 from activities.audit_writer import AuditWriter
 from activities.notify import NotifyActivities, sent_entry
 from infra.audit import AuditCollision
@@ -135,8 +135,11 @@ class OutboxActivities:
             return None, set()
         try:
             return await self.writer.before(tid, ids, batch.deliveries, mark)
-        except Exception:  # the database is away: nothing of an earlier try can be vouched for
-            return None, set()
+        except Exception:  # the database is away, or the writing process died since its last call
+            # (the call that meets its broken pool fails): the sent rows are read here then, as
+            # they were before the writer read them, so a notice an earlier try sent is not sent
+            # twice; with the database away too, they are sent, as the first try would.
+            return None, await asyncio.to_thread(sent_before, self.notify.engine, batch.deliveries, mark)
 
     async def _deliver(
         self, delivery: Delivery, collided: list[str], flush: str | None, written: list[ChainHead]

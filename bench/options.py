@@ -19,7 +19,10 @@ def options(description: str) -> argparse.Namespace:
     parser.add_argument("--parked", type=int, default=10000)
     parser.add_argument("--cli-runs", type=int, default=10)
     parser.add_argument(
-        "--rounds", type=int, default=3, help="throughput and latency, ours then bare, this many times: their median"
+        "--rounds",
+        type=_rounds,
+        default=3,
+        help="throughput and latency, ours then bare, this many times (at least 1): their median",
     )
     parser.add_argument("--workstreams", type=int, default=12, help="the program measure's size")
     parser.add_argument("--programs", type=int, default=1000, help="the programs measure's open programs")
@@ -53,3 +56,15 @@ def options(description: str) -> argparse.Namespace:
         args.workstreams, args.sim_years, args.replay_histories = 2, 1, 3
         args.programs, args.program_workstreams, args.rounds = 2, 2, 2  # two: the median's path runs
     return args
+
+
+def _rounds(text: str) -> int:
+    """``--rounds``: a whole number of at least one (no round has no median, and would fail only
+    after the server and the workers started)."""
+    try:
+        rounds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of rounds") from None
+    if rounds < 1:
+        raise argparse.ArgumentTypeError(f"{rounds} rounds measure nothing: give at least 1")
+    return rounds

@@ -211,10 +211,17 @@ def recorded_epoch(history: WorkflowHistory) -> str | None:
 def run_from_history(transition_id: str, history: WorkflowHistory, run_id: str = "") -> RunSeen:
     """A run as `bpo versions` sees it from its history alone (the replay corpus, or a run whose
     memo the visibility store does not show yet). A memo the history cannot show (encrypted)
-    still leaves the marker of `RULES_EPOCH`: the run knew at least every change up to it."""
+    still leaves the marker of `RULES_EPOCH`, or of an epoch that covers it (a run begun since
+    ``rules-2026-12`` marks that alone): the run knew at least every change up to it."""
     marked = patches_of_first_task(history)
-    epoch = recorded_epoch(history) or (versions.RULES_EPOCH if versions.RULES_EPOCH in marked else None)
+    epoch = recorded_epoch(history) or _epoch_marked(marked)
     return RunSeen(id=transition_id, run_id=run_id, epoch=epoch, from_start=frozenset() if epoch else marked)
+
+
+def _epoch_marked(marked: frozenset[str]) -> str | None:
+    """The newest of ``marked`` that stands for `RULES_EPOCH` (itself, or an epoch covering it)."""
+    epochs = [c for c in versions.CHANGES if c in marked and versions.RULES_EPOCH in {c, *versions.COVERED.get(c, ())}]
+    return epochs[-1] if epochs else None
 
 
 def _patch_ids(payloads: Iterable[Payload]) -> Iterator[str]:

@@ -27,8 +27,9 @@ async def test_people_loading_at_once_share_a_query_and_each_sees_their_own(dev,
         second = await Driver.start(dev, reference_plan, settings.task_queue)
         await second.approve("gap_analysis_approved", "li@acme.example")
         client = dev.client
-        for _ in range(100):  # until the store lists both, as the worker upserts them
-            if len((await overview(client, PEOPLE[0])).portfolio or []) == 2:
+        for _ in range(100):  # until the store shows both, and the second's approval, as the worker upserts
+            li = seen(await overview(client, PEOPLE[0]))
+            if len(li[1] or []) == 2 and (second.id, "gap_analysis_approved") not in li[0]:
                 break
             await asyncio.sleep(0.2)
         alone = {person: seen(await overview(client, person)) for person in PEOPLE}

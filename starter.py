@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("setup", "register the search attributes on a cluster (bpo server does it by itself)", "operating:cmd_setup")
     p.add_argument("--json", action="store_true", help="what was added and what was there, as JSON")
 
-    p = add("notices", "a transition's notifications and how each delivery went", "seeing:cmd_notices")
+    p = add("notices", "a transition's notifications and how each delivery went", "notices:cmd_notices")
     p.add_argument("id")
     p.add_argument("--failed", action="store_true", help="only deliveries that failed or had recipients refused")
     p.add_argument("--retry", action="store_true", help="send the failed ones again (with --by)")

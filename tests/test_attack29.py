@@ -168,17 +168,17 @@ def three_hourly_digest_runs(engine: Any, mailer: RefusingMailer) -> None:
 async def notices_listed(engine: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any, *argv: str) -> str:
     """What `bpo notices` prints (its parser, its checks, its function), reading ``engine``'s
     database with no Temporal server to reach."""
-    import bpo.commands.seeing as seeing
+    import bpo.commands.notices as notices
 
     async def away(_settings: Settings) -> Any:
         raise ConnectionError("no Temporal server in this test")
 
-    monkeypatch.setattr(seeing, "client_for", away)
+    monkeypatch.setattr(notices, "client_for", away)
     parser = build_parser()
     args = parse_args(parser, ["notices", *argv])
     check_arguments(parser, args)
     capsys.readouterr()
-    await seeing.cmd_notices(args, Settings(DATABASE_URL=engine.url.render_as_string(hide_password=False)))
+    await notices.cmd_notices(args, Settings(DATABASE_URL=engine.url.render_as_string(hide_password=False)))
     return str(capsys.readouterr().out)
 
 

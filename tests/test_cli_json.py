@@ -52,6 +52,7 @@ def bpo(env, monkeypatch, capsys, settings: Settings):
     run against this test's time-skipping server."""
     import bpo.commands.common as common
     import bpo.commands.deciding as deciding
+    import bpo.commands.notices as notices
     import bpo.commands.operating as operating
     import bpo.commands.seeing as seeing
     import bpo.commands.sources as sources
@@ -59,7 +60,7 @@ def bpo(env, monkeypatch, capsys, settings: Settings):
     async def client_for(_settings: Settings) -> Any:
         return env.client
 
-    for module in (common, deciding, operating, seeing, sources):
+    for module in (common, deciding, notices, operating, seeing, sources):
         monkeypatch.setattr(module, "client_for", client_for)
 
     async def run(*argv: str) -> str:

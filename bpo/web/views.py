@@ -210,23 +210,34 @@ async def overviews(client: Client, emails: list[str], plan_names: PlanNames | N
     running = {wf.id: wf.first_run for wf in found if wf.running}
     names = await plan_names.of(client, running) if plan_names else {}
     lacking: dict[str, str] = {}
-    shown = {email: _overview(me, found, names, lacking) for email, me in keys.items()}
+    shown = {email: _overview(me, theirs, names, lacking) for email, (me, theirs) in _by_person(keys, found).items()}
     if plan_names and lacking:
         plan_names.read_behind(client, lacking)
     return shown
 
 
-def _overview(me: str, found: list[Found], names: dict[str, Names], lacking: dict[str, str]) -> Overview:
-    """The person ``me``'s overview from the rows found: the first `MAX_ROWS` that concern them.
-    A running transition whose kept names lack its phase or an awaited gate goes into ``lacking``."""
+def _by_person(keys: dict[str, str], found: list[Found]) -> dict[str, tuple[str, list[Found]]]:
+    """Each person's key and the rows found that concern them (awaiting them, or listing them in a
+    portfolio role), in the order found: one pass over the rows, however many people share them."""
+    theirs: dict[str, list[Found]] = {me: [] for me in keys.values()}
+    for wf in found:
+        awaited = {v for v in wf.attributes.get(SA_AWAITING.name) or [] if v in theirs}
+        leading = {
+            v.partition("#")[0]
+            for v in wf.attributes.get(SA_PEOPLE.name) or []
+            if v.partition("#")[2] in PORTFOLIO_ROLES
+        }
+        for me in awaited | (leading & theirs.keys()):
+            theirs[me].append(wf)
+    return {email: (me, theirs[me]) for email, me in keys.items()}
+
+
+def _overview(me: str, theirs: list[Found], names: dict[str, Names], lacking: dict[str, str]) -> Overview:
+    """The person ``me``'s overview from the rows that concern them: the first `MAX_ROWS`. A
+    running transition whose kept names lack its phase or an awaited gate goes into ``lacking``."""
     leads = {f"{me}#{role}" for role in PORTFOLIO_ROLES}
     inbox: list[Row] = []
     portfolio: list[Row] = []
-    theirs = [
-        wf
-        for wf in found
-        if me in (wf.attributes.get(SA_AWAITING.name) or []) or leads & set(wf.attributes.get(SA_PEOPLE.name) or [])
-    ]
     for wf in theirs[:MAX_ROWS]:
         called = names.get(wf.id, UNKNOWN)
         if wf.running:

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rules.replays import stale_start
     from workflows.rules.versions import (
         APPROVAL_REQUESTS,
-        COVERED,
+        EPOCHS_OF,
         EVIDENCE_PINNED,
         FLUSH_BATCHED,
         HISTORY_BUDGETED,
@@ -216,8 +216,7 @@ class TransitionWorkflow(ProgramHandlers):
         # An epoch's marker answers for the changes it covers, the newest epoch asked first (a run
         # begun today records only it); a history from before an epoch has none of its marker,
         # and asks the older epoch or the change on its own, as it did when it was recorded.
-        epochs = [e for e, changes in reversed(COVERED.items()) if change in changes]
-        return any(workflow.patched(e) for e in epochs) or workflow.patched(change)
+        return any(workflow.patched(e) for e in EPOCHS_OF.get(change, ())) or workflow.patched(change)
 
     def _check(self, command: Command) -> None:
         self._validating = True

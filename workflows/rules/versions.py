@@ -228,6 +228,9 @@ CHANGES = (
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""
 COVERED[RULES_2026_12] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12)])
+EPOCHS_OF = {change: tuple(e for e, covered in reversed(COVERED.items()) if change in covered) for change in CHANGES}
+"""The epochs that stand for each change, the newest first: what the workflow's seam asks before
+the change itself."""
 NEWEST = CHANGES[-1]
 """The rules epoch of this code: what a run begun by it records."""
 REMOVED: frozenset[str] = frozenset()

@@ -28,9 +28,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from activities.audit import record_entries, sent_before
-from infra.audit import chain_before
-from infra.db import make_engine
+from infra.audit import chain_before, record_entries, sent_before
+from infra.db import open_engine
 from infra.logs import configure
 from models.deliveries import AuditEntry, ChainHead, Delivery
 
@@ -56,7 +55,7 @@ class AuditWriter:
 
     async def write(self, entries: list[AuditEntry], flush: str | None = None) -> tuple[int, list[ChainHead]]:
         """Write ``entries`` in one transaction, marked by ``flush``: how many were new, and the
-        places in the chain the write left (`activities.audit.record_entries`)."""
+        places in the chain the write left (`infra.audit.record_entries`)."""
         if not self.processes:
             return await asyncio.to_thread(_written, self.engine, entries, flush)
         return await self._in_process(_write, self.url, entries, flush)
@@ -65,7 +64,7 @@ class AuditWriter:
         self, transition_id: str, event_ids: list[str], deliveries: list[Delivery], flush: str | None
     ) -> tuple[ChainHead | None, set[str]]:
         """What an earlier try of this flush left: the head its rows left (`chain_before`), and
-        which of ``deliveries`` it sent (`activities.audit.sent_before`)."""
+        which of ``deliveries`` it sent (`infra.audit.sent_before`)."""
         if not self.processes:
             return await asyncio.to_thread(_found_before, self.engine, transition_id, event_ids, deliveries, flush)
         return await self._in_process(_before, self.url, transition_id, event_ids, deliveries, flush)
@@ -129,7 +128,7 @@ def _start(log_format: str, log_level: str, worker: int) -> None:
 
 
 def _engine(url: str) -> Engine:
-    engine = _engines.pop(url, None) or make_engine(url)
+    engine = _engines.pop(url, None) or open_engine(url)
     _engines[url] = engine
     while len(_engines) > ENGINES_KEPT:
         _engines.popitem(last=False)[1].dispose()

@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import httpx
@@ -30,7 +28,7 @@ from infra.slack_blocks import notice_blocks
 from infra.teams_cards import teams_message
 from infra.transport import Skipped, Transport, bad_channel, send_mails
 from models.connections import DEPLOYMENT_WEBHOOK
-from models.deliveries import AuditEntry, Delivery, Notice, Recipient
+from models.deliveries import AuditEntry, Delivery, Notice, Recipient, sent_entry
 from models.notice_facts import page_path
 from models.plan import EmailChannel, SlackChannel, TeamsChannel, WebhookChannel
 
@@ -44,31 +42,6 @@ class Sent:
 
     refused: dict[str, str] = field(default_factory=dict)
     held: list[str] = field(default_factory=list)
-
-
-def sent_entry(delivery: Delivery, refused: dict[str, str], held: Sequence[str] = ()) -> AuditEntry:
-    """The audit row of a notice delivered through a channel; its id is the delivery's. It is
-    ``deferred_to_digest`` when every recipient with an address had it held for their digest,
-    else ``notification_sent``, naming in ``held`` those whose copy waits for their digest."""
-    notice, channel = delivery.notice, delivery.channel
-    mailed = {r.id for r in notice.recipients if r.email}
-    deferred = bool(held) and mailed <= set(held)
-    return AuditEntry(
-        id=f"{notice.id}/{channel.kind}",
-        transition_id=notice.transition_id,
-        kind="deferred_to_digest" if deferred else "notification_sent",
-        phase=str(notice.detail.get("phase", "")),
-        at=datetime.now(UTC),
-        detail={
-            "notice": notice.id,
-            "channel": channel.kind,
-            "about": notice.kind,
-            "subject": notice.subject,
-            "recipients": [r.id for r in notice.recipients],
-            **({"refused": refused} if refused else {}),
-            **({"held": sorted(held)} if held else {}),
-        },
-    )
 
 
 class NotifyActivities:

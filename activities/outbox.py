@@ -30,12 +30,11 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.audit import delivery_id, sent_before
 from activities.audit_writer import AuditWriter
-from activities.notify import NotifyActivities, sent_entry
-from infra.audit import AuditCollision
+from activities.notify import NotifyActivities
+from infra.audit import AuditCollision, sent_before
 from infra.transport import Skipped
-from models.deliveries import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed
+from models.deliveries import ChainHead, Delivery, DeliveryOutcome, Flush, Flushed, delivery_id, sent_entry
 
 PROCESS_KEY = secrets.token_bytes(32)
 """The marks' key of a worker built without one (tests): the same for every flush of the process."""

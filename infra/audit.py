@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from infra.chain import GENESIS, row_content, row_hash
-from models.deliveries import AuditEntry, ChainHead
+from models.deliveries import AuditEntry, ChainHead, Delivery, delivery_id, sent_entry
 from models.tables import AuditHead, AuditRecord, audit_uuid
 
 log = structlog.get_logger(__name__)
@@ -268,3 +268,49 @@ def trail_of(engine: Engine, transition_id: str) -> list[AuditRecord]:
     """The transition's audit trail, oldest first, read in a session of its own."""
     with Session(engine) as session:
         return read_trail(transition_id, session=session)
+
+
+def record_entries(
+    engine: Engine, entries: list[AuditEntry], flush: str | None = None, written: list[ChainHead] | None = None
+) -> int:
+    """Write ``entries`` in one transaction (marked by the ``flush`` that writes them, if given)
+    and log it; returns how many were new. The write's place in the chain is added to
+    ``written``, if given (`infra.audit.write_entries`)."""
+    with Session(engine) as session:
+        new = write_entries(entries, session=session, flush=flush, written=written)
+    if entries:
+        log.info(
+            "audit_recorded",
+            transition_id=entries[0].transition_id,
+            entries=len(entries),
+            new=new,
+            kinds=sorted({e.kind for e in entries}),
+        )
+    return new
+
+
+def sent_before(engine: Engine, deliveries: list[Delivery], flush: str | None = None) -> set[str]:
+    """The deliveries an earlier try of this flush sent: those whose sent row is stored and
+    says what this delivery's would (its time and refused recipients aside), this flush's
+    mark included. A row of other content under the id was not written by this flush and
+    proves nothing was sent."""
+    if not deliveries:
+        return set()
+    try:
+        with Session(engine) as session:
+            keys = [audit_uuid(delivery_id(d)) for d in deliveries]
+            found = {r.id: r for r in session.exec(select(AuditRecord).where(col(AuditRecord.id).in_(keys))).all()}
+    except Exception:  # the database is away: send, as the first try would
+        return set()
+    sent = set()
+    for delivery, key in zip(deliveries, keys):
+        if key not in found:
+            continue
+        # A held delivery's row names those held: the same delivery, whatever it names.
+        held = [str(h) for h in (found[key].detail or {}).get("held", [])]
+        if says_the_same(found[key], record_of(sent_entry(delivery, {}, held), flush)):
+            sent.add(delivery_id(delivery))
+        else:
+            log.error("delivery_collision", transition_id=delivery.notice.transition_id, event_id=delivery_id(delivery),
+                      error=f"a row of other content stands under the delivery's id {delivery_id(delivery)!r}: sending it")  # fmt: skip
+    return sent

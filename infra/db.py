@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, event, text
 from sqlmodel import create_engine
 
@@ -17,6 +15,9 @@ MIGRATION_LOCK = 0x62706F5F6D6967
 
 def migrate(engine: Engine) -> None:
     """Upgrade the schema to the newest migration; several processes may start at once."""
+    from alembic import command  # here, not above: only what migrates pays for Alembic
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if engine.dialect.name == "postgresql":
@@ -41,6 +42,13 @@ def migrate(engine: Engine) -> None:
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` (SQLite or PostgreSQL), with the schema migrated to the newest."""
+    engine = open_engine(url)
+    migrate(engine)
+    return engine
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for ``url`` whose schema another has migrated (the audit writer's process)."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -52,7 +60,5 @@ def make_engine(url: str) -> Engine:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
 
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    migrate(engine)
-    return engine
+        return engine
+    return create_engine(url, pool_pre_ping=True)

@@ -3,7 +3,8 @@ what a flush hands the activity and what it answers (the audit chain's head amon
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -78,6 +79,36 @@ class Delivery(Message):
     """The plan's client: whether the connection a channel names is open to it."""
 
 
+def delivery_id(delivery: Delivery) -> str:
+    """The id of a delivery's sent row: its notice's and its channel's."""
+    return f"{delivery.notice.id}/{delivery.channel.kind}"
+
+
+def sent_entry(delivery: Delivery, refused: dict[str, str], held: Sequence[str] = ()) -> AuditEntry:
+    """The audit row of a notice delivered through a channel; its id is the delivery's. It is
+    ``deferred_to_digest`` when every recipient with an address had it held for their digest,
+    else ``notification_sent``, naming in ``held`` those whose copy waits for their digest."""
+    notice, channel = delivery.notice, delivery.channel
+    mailed = {r.id for r in notice.recipients if r.email}
+    deferred = bool(held) and mailed <= set(held)
+    return AuditEntry(
+        id=delivery_id(delivery),
+        transition_id=notice.transition_id,
+        kind="deferred_to_digest" if deferred else "notification_sent",
+        phase=str(notice.detail.get("phase", "")),
+        at=datetime.now(UTC),
+        detail={
+            "notice": notice.id,
+            "channel": channel.kind,
+            "about": notice.kind,
+            "subject": notice.subject,
+            "recipients": [r.id for r in notice.recipients],
+            **({"refused": refused} if refused else {}),
+            **({"held": sorted(held)} if held else {}),
+        },
+    )
+
+
 class Pending(Message):
     """A delivery waiting for its next try (or, in ``failed``, one given up)."""
 
@@ -143,5 +174,3 @@ class Outbox(Message):
 
     audit: list[AuditEntry] = []
     notices: list[Notice] = []
-
-

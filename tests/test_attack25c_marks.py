@@ -21,9 +21,9 @@ import httpx
 import pytest
 from sqlmodel import Session
 
-from activities.notify import sent_entry
 from infra.audit import FLUSH_MARK, read_chain, record_of
 from infra.db import make_engine
+from models.deliveries import sent_entry
 from models.signing import new_key_pair
 from models.tables import AuditRecord
 from tests.stack import LI, Stack, short_plan

@@ -16,11 +16,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from activities.audit import sent_before
-from activities.notify import sent_entry
-from infra.audit import AuditCollision, read_chain, write_entries
+from infra.audit import AuditCollision, read_chain, sent_before, write_entries
 from infra.db import make_engine
-from models.deliveries import AuditEntry, Delivery, Notice
+from models.deliveries import AuditEntry, Delivery, Notice, sent_entry
 from models.plan import LogChannel
 from models.signing import new_key_pair
 from models.tables import AuditRecord

@@ -108,3 +108,26 @@ def test_a_worker_killed_outright_leaves_no_writing_process_behind(tmp_path: Pat
     while Path(f"/proc/{writer}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Path(f"/proc/{writer}").exists(), "the writing process outlived its worker"
+
+
+def test_the_writing_process_loads_only_what_writing_needs(tmp_path: Path):
+    # The writer runs beside every worker: Temporal, Alembic (the worker migrated the schema) and
+    # the notification channels' clients would be some 40 MB of its memory and do nothing there.
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import sys\n"
+        "from activities.audit_writer import AuditWriter, _pool\n"
+        "from infra.db import make_engine\n"
+        "if __name__ == '__main__':\n"
+        f"    writer = AuditWriter(make_engine('sqlite:///{tmp_path}/audit.db'), 1)\n"
+        "    writer.warm()\n"
+        "    loaded = \"sorted({m.split('.')[0] for m in __import__('sys').modules})\"\n"
+        "    print(' '.join(_pool(1, writer.logs).submit(eval, loaded).result()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    loaded = set(done.stdout.split())
+    assert {"sqlalchemy", "infra", "models"} <= loaded
+    assert not loaded & {"temporalio", "alembic", "httpx", "icalendar"}

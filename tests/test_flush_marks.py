@@ -15,12 +15,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from temporalio.testing import ActivityEnvironment
 
-from activities.notify import NotifyActivities, Sent, sent_entry
+from activities.notify import NotifyActivities, Sent
 from activities.outbox import OutboxActivities
 from infra.audit import chain_head, read_chain, record_of, write_entries
 from infra.chain import hold_to_heads, row_hash, verify_chain
 from infra.db import make_engine
-from models.deliveries import AuditEntry, ChainHead, Delivery, Flush, Flushed, Notice, Recipient
+from models.deliveries import AuditEntry, ChainHead, Delivery, Flush, Flushed, Notice, Recipient, sent_entry
 from models.plan import WebhookChannel
 from models.signing import new_key_pair
 from models.tables import AuditHead, AuditRecord

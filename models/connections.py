@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from models.errors import describe
@@ -148,6 +147,8 @@ def load_connections(path: str | Path | None) -> Connections:
     """The connections in the file at ``path`` (none when no path is given)."""
     if not path:
         return Connections()
+    import yaml  # here, not above: a command whose deployment names no connections never reads YAML
+
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:

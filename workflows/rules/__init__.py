@@ -20,9 +20,34 @@ of `docs/semantics.md`, in rooms named for what they are about:
 - `versions`: the seam through which a change of behaviour asks whether it applies.
 """
 
-from workflows.rules.machine import Machine
-from workflows.rules.phases import HEALTH_ORDER
-from workflows.rules.refusals import RefusalKind, Refused
-from workflows.rules.versions import Patched, every_change
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workflows.rules.machine import Machine
+    from workflows.rules.phases import HEALTH_ORDER
+    from workflows.rules.refusals import RefusalKind, Refused
+    from workflows.rules.versions import Patched, every_change
 
 __all__ = ["HEALTH_ORDER", "Machine", "Patched", "RefusalKind", "Refused", "every_change"]
+
+_ROOMS = {
+    "HEALTH_ORDER": "phases",
+    "Machine": "machine",
+    "Patched": "versions",
+    "RefusalKind": "refusals",
+    "Refused": "refusals",
+    "every_change": "versions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Each name from its room when first asked: `bpo status` reads a refusal's kind without
+    loading the whole machine (a submodule not named here is imported as any other)."""
+    if name not in _ROOMS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_ROOMS[name]}"), name)
+    globals()[name] = value
+    return value

@@ -88,11 +88,12 @@ class Settings(BaseSettings):
     """Transitions a worker keeps in memory; one not kept is replayed from its (short) history when
     it next has work. About 0.15 MB each for a transition of the compact plan (2,000: some 300 MB),
     about 0.5 MB for a program or a workstream (2,000: about 1 GB; docs/benchmarks.md)."""
-    worker_gc_threshold: int = Field(default=50_000, ge=0, le=10_000_000, alias="BPO_WORKER_GC_THRESHOLD")
-    """The worker's first garbage-collection threshold (Python's default is 700); at start the
-    worker also moves what it has loaded out of the collector's sight (``gc.freeze``). Collections
-    pause the event loop that answers decisions: fewer of them cut the slowest answers
-    (docs/benchmarks.md). 0 leaves Python's own settings."""
+    worker_gc_threshold: int = Field(default=0, ge=0, le=10_000_000, alias="BPO_WORKER_GC_THRESHOLD")
+    """The worker's first garbage-collection threshold (Python's default is 700); when set, at start
+    the worker also moves what it has loaded out of the collector's sight (``gc.freeze``). 0, the
+    default, leaves Python's own settings: since the audit is written in a process of its own,
+    fewer collections no longer shorten the slowest answers, and a worker holding thousands of
+    transitions kept some 35 KB more of each (docs/benchmarks.md)."""
     worker_switch_interval_us: int = Field(default=1000, ge=100, le=100_000, alias="BPO_WORKER_SWITCH_INTERVAL_US")
     """How long, in microseconds, a thread of the worker keeps the GIL while another waits for it
     (``sys.setswitchinterval``; Python's own is 5,000). Threads run the SDK's activations and,

@@ -86,7 +86,7 @@ class Settings(BaseSettings):
 
     workflow_cache: int = Field(default=2000, ge=1, le=100_000, alias="BPO_WORKFLOW_CACHE")
     """Transitions a worker keeps in memory; one not kept is replayed from its (short) history when
-    it next has work. About 0.15 MB each for a transition of the compact plan (2,000: some 300 MB),
+    it next has work. About 0.2 MB each for a transition of the compact plan (2,000: some 400 MB),
     about 0.5 MB for a program or a workstream (2,000: about 1 GB; docs/benchmarks.md)."""
     worker_gc_threshold: int = Field(default=0, ge=0, le=10_000_000, alias="BPO_WORKER_GC_THRESHOLD")
     """The worker's first garbage-collection threshold (Python's default is 700); when set, at start

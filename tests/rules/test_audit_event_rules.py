@@ -1,5 +1,5 @@
 """The typed audit events held against what writes the rows: every kind the rules (and the
-notification activity) write has a model, the rows a run of the rules writes read back typed with
+notification activity, and a delivery's row) write has a model, the rows a run of the rules writes read back typed with
 every detail key a field of their model, and a row of an unknown kind or an old shape still reads."""
 
 from __future__ import annotations
@@ -48,7 +48,11 @@ from tests.rules.test_recheck_rules import PAT, approved, check
 from tests.rules.test_scorecard_rules import score, scorecard_plan
 
 ROOT = Path(__file__).resolve().parents[2]
-WRITERS = [*sorted((ROOT / "workflows" / "rules").rglob("*.py")), ROOT / "activities" / "notify.py"]
+WRITERS = [
+    *sorted((ROOT / "workflows" / "rules").rglob("*.py")),
+    ROOT / "activities" / "notify.py",
+    ROOT / "models" / "deliveries.py",  # a delivery's row (`sent_entry`)
+]
 
 
 def written_kinds() -> dict[str, str]:

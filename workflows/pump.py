@@ -27,7 +27,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from models.deliveries import AuditBatch, Delivery, Flush, Flushed
     from workflows.rules import Machine, deliveries
-    from workflows.rules.versions import DRAIN_IN_FLIGHT, FAILED_DELIVERIES_AUDITED, FLUSH_BATCHED, FLUSH_MARKED
+    from workflows.rules.versions import (
+        DRAIN_IN_FLIGHT,
+        FAILED_DELIVERIES_AUDITED,
+        FLUSH_BATCHED,
+        FLUSH_MARKED,
+        FLUSH_YIELDS,
+    )
 
 AUDIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 # Before the flush: a notification that could not be delivered in eight attempts (about four
@@ -68,11 +74,18 @@ class Flusher(_Carrier):
     """One flush per turn; retries and failures kept in the machine's state."""
 
     def __init__(
-        self, machine: Machine, changed: Callable[[str], bool], answers: Callable[[], int], hold: timedelta | None
+        self,
+        machine: Machine,
+        changed: Callable[[str], bool],
+        answers: Callable[[], int],
+        hold: timedelta | None,
+        answering: Callable[[], bool],
     ) -> None:
         super().__init__(machine, changed)
         self.answers = answers
         """How many updates the workflow has answered: one since the last flush holds the next."""
+        self.answering = answering
+        """Whether an update was answered in the workflow task under way."""
         self.hold = hold
         """How long a held flush waits (the start's ``flush_after``); none: never held."""
         self.answered = 0
@@ -89,6 +102,10 @@ class Flusher(_Carrier):
                 # Let the answered update's workflow task complete, and others join the flush.
                 self.holding = True
                 await workflow.sleep(self.hold)
+                # A decision that came as the wait ended shares its workflow task, whose answer
+                # would wait for the flush's local activity: once more, so it is answered now.
+                if self.answering() and self.changed(FLUSH_YIELDS):
+                    await workflow.sleep(self.hold)
                 self.holding = False
             self.answered = self.answers()
             await self.flush()

@@ -104,6 +104,8 @@ class TransitionWorkflow(ProgramHandlers):
         )
         self._changes = 0
         self._answers = 0
+        self._answered_at = 0
+        """The history's length when the last update was answered: its workflow task's."""
         self._flusher: Flusher | None = None
         self._published: tuple[Any, ...] | None = None
 
@@ -118,7 +120,9 @@ class TransitionWorkflow(ProgramHandlers):
             workflow.upsert_memo({EPOCH_MEMO: NEWEST})
         carrier: Flusher | Sender
         if self._changed(OUTBOX_FLUSH):
-            carrier = self._flusher = Flusher(self.machine, self._changed, lambda: self._answers, start.flush_after)
+            carrier = self._flusher = Flusher(
+                self.machine, self._changed, lambda: self._answers, start.flush_after, self._answering
+            )
         else:
             carrier = Sender(self.machine, self._changed)
         pump = asyncio.create_task(carrier.run())
@@ -176,6 +180,10 @@ class TransitionWorkflow(ProgramHandlers):
         workflow.continue_as_new(
             StartTransition(id=start.id, plan=self.machine.plan, state=state, flush_after=start.flush_after)
         )
+
+    def _answering(self) -> bool:
+        """Whether an update was answered in the workflow task under way."""
+        return self._answered_at == workflow.info().get_current_history_length()
 
     def _over_budget(self) -> bool:
         return workflow.info().get_current_history_length() >= HISTORY_BUDGET and self._changed(HISTORY_BUDGETED)
@@ -246,6 +254,7 @@ class TransitionWorkflow(ProgramHandlers):
             raise ApplicationError(str(refusal), type=refusal.kind, non_retryable=True) from None
         self._changes += 1
         self._answers += 1
+        self._answered_at = workflow.info().get_current_history_length()
         self._decisions.add(1, {"kind": type(command).__name__.lower(), "phase": self.machine.phase_key})
         workflow.logger.info("decision", extra={"command": type(command).__name__, "phase": self.machine.phase_key})
         return self.machine.status(now, brief=True)

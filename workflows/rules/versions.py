@@ -147,6 +147,11 @@ for as long as its program keeps the record, so a copy sent later is refused as 
 report to its program goes out between relays held, never after a queue that keeps filling.
 Asked on its own."""
 
+FLUSH_YIELDS = "flush-yields-2026-12"
+"""A decision answered in the very workflow task in which a held flush's wait ends is answered
+at once: the flush waits once more, where it would have held the answer until its local activity
+returned."""
+
 RULES_2026_11 = "rules-2026-11"
 """Every change above at once. Each ``workflow.patched`` records a marker and upserts Temporal's
 change-version search attribute, in every run; a run started on this code records this one
@@ -181,6 +186,12 @@ RULES_2026_12 = "rules-2026-12"
 begun on this code records one marker (and one upsert of Temporal's change-version search
 attribute) where it recorded one for each change its paths asked (seven in a compact
 transition's first run), each an event, and each upsert a write to the server's visibility store."""
+
+RULES_2026_12B = "rules-2026-12b"
+"""Every change before it at once: `rules-2026-12` and the one change after it. That change is
+asked only when a decision meets a flush, so a run begun today would record no marker of it, and
+look to `bpo versions`, reading its history without its memo, as if begun before it: this epoch's
+marker, recorded at every run's start, says it was not."""
 
 RULES_EPOCH = "rules-epoch-2026-12"
 """Each run records, at its start, the rules epoch it was begun under (the newest change id its
@@ -224,10 +235,13 @@ CHANGES = (
     AMENDMENT_KEEPS_CURRENCY,
     RELAY_REMEMBERED,
     RULES_2026_12,
+    FLUSH_YIELDS,
+    RULES_2026_12B,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""
 COVERED[RULES_2026_12] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12)])
+COVERED[RULES_2026_12B] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12B)])
 EPOCHS_OF = {change: tuple(e for e, covered in reversed(COVERED.items()) if change in covered) for change in CHANGES}
 """The epochs that stand for each change, the newest first: what the workflow's seam asks before
 the change itself."""

@@ -5,7 +5,7 @@ docstring says it "should not be used for security purposes"). The first run's i
 table itself (``detail.signed.run`` of every signed row), so whoever writes the table computes
 every flush's value of the first run, the next one included, and can put a delivery's sent row,
 marked as the next flush's own, under its id before it runs: the notice is then never sent
-(`activities.audit.sent_before`), and a row chained after it is covered by the flush's head.
+(`infra.audit.sent_before`), and a row chained after it is covered by the flush's head.
 """
 
 from __future__ import annotations

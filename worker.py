@@ -10,7 +10,6 @@ import asyncio
 
 from pydantic import ValidationError
 
-from bpo.running import run_worker
 from infra.logs import configure
 from infra.settings import get_settings
 from models.errors import describe
@@ -24,6 +23,10 @@ def main() -> None:
         wrong = describe(exc, show_input=False)
         raise SystemExit(f"bpo-worker: a setting in the environment or .env is wrong: {wrong}") from None
     configure(settings.log_format, settings.log_level)
+    # Here, not above: the audit writer's processes are spawned and import this module first
+    # (`bpo-worker`, `python worker.py`); they need none of the worker's Temporal or HTTP.
+    from bpo.running import run_worker
+
     asyncio.run(run_worker(settings))
 
 

@@ -153,6 +153,9 @@ def load_connections(path: str | Path | None) -> Connections:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConnectionsError(f"BPO_CONNECTIONS: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:  # saved in a legacy encoding: say where, as for bad YAML
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConnectionsError(f"BPO_CONNECTIONS: {path} line {line} is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

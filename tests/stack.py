@@ -99,7 +99,16 @@ class Stack:
         return False
 
     def start_worker(self) -> None:
+        """`bpo worker`, once it says it started (its audit database migrated, polling), or has
+        exited, or a minute has passed: a command run at once would otherwise race its start."""
+        log = self.data_dir / "worker.log"
+        started = log.read_text(errors="replace").count("worker_started") if log.exists() else 0
         self.worker = self._spawn("worker", "worker")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.worker.poll() is None:
+            if log.read_text(errors="replace").count("worker_started") > started:
+                return
+            time.sleep(0.1)
 
     def start_web(self) -> None:
         """`bpo web` on its own port, once it answers."""

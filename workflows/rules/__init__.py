@@ -51,3 +51,8 @@ def __getattr__(name: str) -> Any:
     value = getattr(import_module(f"{__name__}.{_ROOMS[name]}"), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    """The names handed out as well, so a mistyped one still gets Python's "did you mean"."""
+    return sorted({*globals(), *_ROOMS})

@@ -4,6 +4,9 @@ What an operator gives: a connections file (``BPO_CONNECTIONS``) now read by a l
 YAML. One saved in a legacy encoding (Windows-1252, as a text editor on Windows may) is not YAML
 the loader can read; `bpo` and the worker must say so in words, naming the setting and the file,
 as they do for a file that is not valid YAML, not "failed: UnicodeDecodeError".
+
+The writer started from `worker.py` (``bpo-worker``, ``python worker.py``) loading only what
+writing needs is a case of `tests/test_audit_writer.py`'s test of the writing process.
 """
 
 from __future__ import annotations
@@ -40,28 +43,3 @@ def test_a_connections_file_not_in_utf8_is_refused_in_words_naming_it(tmp_path: 
     assert done.returncode == 2, said
     assert f"BPO_CONNECTIONS: {connections}" in said and "line 2 is not UTF-8 text" in said, said
     assert "UnicodeDecodeError" not in said and "Traceback" not in said, said
-
-
-def test_the_writing_process_of_a_worker_started_as_bpo_worker_loads_only_what_writing_needs(tmp_path: Path):
-    # The writing process is spawned: it imports the worker's main module first. `bpo worker`'s is
-    # the light `starter`; `bpo-worker` (the console script) and `python worker.py`, which the
-    # README names too, start from `worker.py`, and what that imports at its top the writer
-    # loads as well (Temporal, httpx: some 40 MB beside every worker, the change's saving gone).
-    script = tmp_path / "bpo-worker"
-    script.write_text(
-        "from worker import main  # the first line of the bpo-worker console script\n"
-        "from activities.audit_writer import AuditWriter, _pool\n"
-        "from infra.db import make_engine\n"
-        "if __name__ == '__main__':\n"
-        f"    writer = AuditWriter(make_engine('sqlite:///{tmp_path}/audit.db'), 1)\n"
-        "    writer.warm()\n"
-        "    loaded = \"sorted({m.split('.')[0] for m in __import__('sys').modules})\"\n"
-        "    print(' '.join(_pool(1, writer.logs).submit(eval, loaded).result()))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
-    )  # fmt: skip
-    loaded = set(done.stdout.split())
-    assert {"sqlalchemy", "infra", "models"} <= loaded
-    assert not loaded & {"temporalio", "alembic", "httpx", "icalendar"}, sorted(loaded & {"temporalio", "httpx"})

@@ -110,12 +110,22 @@ def test_a_worker_killed_outright_leaves_no_writing_process_behind(tmp_path: Pat
     assert not Path(f"/proc/{writer}").exists(), "the writing process outlived its worker"
 
 
-def test_the_writing_process_loads_only_what_writing_needs(tmp_path: Path):
+@pytest.mark.parametrize(
+    "first",
+    [
+        "",
+        # `bpo-worker` (the console script) and `python worker.py` start from `worker.py`: the
+        # spawned writer imports the main module first, and what it imports at its top (attack 34)
+        "from worker import main",
+    ],
+    ids=["bpo-worker-as-starter", "bpo-worker-as-console-script"],
+)
+def test_the_writing_process_loads_only_what_writing_needs(tmp_path: Path, first: str):
     # The writer runs beside every worker: Temporal, Alembic (the worker migrated the schema) and
     # the notification channels' clients would be some 40 MB of its memory and do nothing there.
-    script = tmp_path / "worker.py"
+    script = tmp_path / "start.py"  # not worker.py: that would be the module the case imports
     script.write_text(
-        "import sys\n"
+        f"{first}\n"
         "from activities.audit_writer import AuditWriter, _pool\n"
         "from infra.db import make_engine\n"
         "if __name__ == '__main__':\n"
@@ -126,8 +136,8 @@ def test_the_writing_process_loads_only_what_writing_needs(tmp_path: Path):
     )
     done = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
     )  # fmt: skip
     loaded = set(done.stdout.split())
     assert {"sqlalchemy", "infra", "models"} <= loaded
-    assert not loaded & {"temporalio", "alembic", "httpx", "icalendar"}
+    assert not loaded & {"temporalio", "alembic", "httpx", "icalendar"}, sorted(loaded)

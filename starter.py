@@ -23,7 +23,8 @@ from pydantic import ValidationError
 
 from bpo.commands.common import FAILED, REFUSED, Exit, unreachable, with_hint
 from bpo.errors import BpoError
-from infra.settings import get_settings, make_url_safe
+from infra.masking import make_url_safe
+from infra.settings import get_settings
 from models.errors import describe
 
 # --- the parser --------------------------------------------------------------------------------

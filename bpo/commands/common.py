@@ -158,7 +158,7 @@ def audit_engine(settings: Settings, code: int = FAILED) -> Engine:
     """The audit database to read, or exit ``code`` saying where it was looked for: a command that
     reads the trail never creates one (a SQLite file in whatever folder it runs, say)."""
     from infra.db import make_engine
-    from infra.settings import make_url_safe
+    from infra.masking import make_url_safe
 
     url = settings.audit_url
     setting = "DATABASE_URL" if settings.database_url else "BPO_DATA_DIR (or DATABASE_URL)"

@@ -9,7 +9,8 @@ from typing import Any
 
 from bpo.commands.common import Exit, audit_engine, client_for, print_status
 from bpo.commands.seeing import _trail
-from infra.settings import Settings, make_url_safe
+from infra.masking import make_url_safe
+from infra.settings import Settings
 
 
 async def cmd_notices(args: argparse.Namespace, settings: Settings) -> None:

@@ -21,7 +21,8 @@ from bpo.commands.common import (
     print_status,
     write_out,
 )
-from infra.settings import Settings, make_url_safe
+from infra.masking import make_url_safe
+from infra.settings import Settings
 from models.constants import WORKFLOW_NAME
 from models.plan import Plan
 from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROGRAM, SA_PROVIDER, SA_STATE
@@ -196,7 +197,7 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_config(args: argparse.Namespace, settings: Settings) -> None:
     """The settings in force, secrets masked."""
-    from infra.settings import effective
+    from infra.masking import effective
 
     shown = effective(settings)
     if args.json:

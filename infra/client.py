@@ -36,18 +36,27 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
+class Unreachable(Exception):
+    """The cluster could not be reached; the message is the SDK's, for `bpo.commands.common.unreachable`
+    to say why in words."""
+
+
 async def connect(
     settings: Settings, runtime: Runtime | None = None, interceptors: Sequence[Interceptor] = ()
 ) -> Client:
     """A client for the configured cluster, carrying payloads with the pydantic converter (and
     ``interceptors``, which a worker built on it takes too: the bench's tracing)."""
     tls = tls_config(settings)
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter(settings),
-        tls=tls,
-        api_key=settings.temporal_api_key,
-        runtime=runtime,
-        interceptors=interceptors,
-    )
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter(settings),
+            tls=tls,
+            api_key=settings.temporal_api_key,
+            runtime=runtime,
+            interceptors=interceptors,
+        )
+    except Exception as exc:  # the SDK says so with a RuntimeError and its transport's words
+        raise Unreachable(str(exc)) from exc
+

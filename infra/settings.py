@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     interceptor, nothing paid."""
     health_port: int | None = Field(default=None, alias="BPO_HEALTH_PORT")
     log_format: Literal["auto", "json", "console"] = Field(default="auto", alias="BPO_LOG_FORMAT")
-    log_level: str = Field(default="info", alias="BPO_LOG_LEVEL")
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(default="info", alias="BPO_LOG_LEVEL")
     signing_key: str | None = Field(default=None, alias="BPO_SIGNING_KEY", repr=False)
     """Private Ed25519 key (base64) that signs the commands this process sends."""
     trusted_keys_text: str = Field(default="", alias="BPO_TRUSTED_KEYS")
@@ -186,6 +186,11 @@ class Settings(BaseSettings):
     """Comma-separated addresses or CIDRs of the reverse proxies in front of the web app (the
     compose nginx): only a request from one of them has its ``X-Forwarded-For`` believed, for the
     sign-in rate limit and the logs. Empty: none, the connecting address is the client."""
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, level: object) -> object:
+        return level.strip().lower() if isinstance(level, str) else level  # INFO, as logging writes it
 
     @field_validator("trusted_proxies_text")
     @classmethod

@@ -149,8 +149,13 @@ def load_connections(path: str | Path | None) -> Connections:
         return Connections()
     import yaml  # here, not above: a command whose deployment names no connections never reads YAML
 
+    from models.yaml_nesting import too_deep, too_deep_message
+
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+        if (deep := too_deep(text)) is not None:
+            raise ConnectionsError(f"BPO_CONNECTIONS: {path} line {deep} is {too_deep_message()}")
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise ConnectionsError(f"BPO_CONNECTIONS: cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:  # saved in a legacy encoding: say where, as for bad YAML

@@ -20,6 +20,7 @@ from models.errors import Path_, render_path, sentence
 from models.gates import GATE_KINDS
 from models.plan import CHANNEL_SETTINGS, Plan
 from models.plan_checks import cross_check, reserved_names
+from models.yaml_nesting import too_deep, too_deep_message
 
 MAX_PLAN_BYTES = 512 * 1024
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -177,6 +178,8 @@ def parse_plan(
         raise PlanError([Problem("", f"the plan is larger than {MAX_PLAN_BYTES // 1024} KiB")], source)
     if alias := _first_alias(text):
         raise PlanError([alias], source)
+    if (deep := too_deep(text)) is not None:
+        raise PlanError([Problem("", f"the plan is {too_deep_message()}", deep)], source)
     try:
         lines = _Lines(yaml.compose(text, Loader=yaml.SafeLoader))
         data = yaml.load(text, Loader=_PlanLoader)  # noqa: S506 - a SafeLoader: it refuses tags

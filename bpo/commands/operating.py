@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bpo.api import start_transition
-from bpo.commands.common import FAILED, Exit, client_for, connections_of, plan_from
+from bpo.commands.common import FAILED, Exit, client_for, connections_of, plan_from, unreachable
 from infra.settings import Settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
@@ -165,9 +165,13 @@ def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     """Run a worker until stopped."""
     from bpo.running import run_worker
+    from infra.client import Unreachable
 
     connections_of(settings)  # a file that says something wrong stops the worker before it starts
-    asyncio.run(run_worker(settings))
+    try:
+        asyncio.run(run_worker(settings))
+    except Unreachable as exc:
+        raise Exit(unreachable(settings, exc), FAILED) from None
 
 
 def cmd_web(args: argparse.Namespace, settings: Settings) -> None:

@@ -19,7 +19,6 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.audit import AuditActivities
 from activities.audit_writer import AuditWriter
@@ -29,6 +28,7 @@ from activities.feeds import FeedActivities
 from activities.notify import NotifyActivities
 from activities.outbox import OutboxActivities
 from activities.programs import ProgramActivities
+from bpo.sandbox import SANDBOX
 from infra.client import connect
 from infra.db import make_engine
 from infra.digest_schedule import ensure_digest_schedule
@@ -40,13 +40,6 @@ from workflows.digests import DigestWorkflow
 from workflows.transition import TransitionWorkflow
 
 log = structlog.get_logger(__name__)
-
-# The sandbox still refuses the clock, randomness and I/O reached while a workflow runs (see
-# tests/test_sandbox.py), but imports every module once for all transitions instead of afresh
-# for each: our modules keep no state between calls, and a fresh import per transition was a
-# third of the worker's CPU (docs/benchmarks.md). It also spares cryptography's Rust core, which
-# panics when imported inside a sandbox.
-SANDBOX = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
 
 
 def plan_client(settings: Settings) -> httpx.AsyncClient:

@@ -9,7 +9,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from bpo.api import get_plan
-from bpo.running import SANDBOX
+from bpo.sandbox import SANDBOX
 from models.commands import Amend, Approve
 from tests.driver import DANA, LI
 from tests.rules.test_amendment_rules import EXTRA_GATE, version

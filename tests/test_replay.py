@@ -21,7 +21,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from bpo.running import SANDBOX
+from bpo.sandbox import SANDBOX
 from workflows.transition import TransitionWorkflow
 
 CORPUS = Path(__file__).parent / "histories"

@@ -15,7 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from bpo.api import BpoError, send, start_transition
-from bpo.running import SANDBOX
+from bpo.sandbox import SANDBOX
 from models.commands import Approve, ChangeRoster, Command, Pause, Resume
 from models.plan import Person, Plan
 from models.plan_loader import load_plan

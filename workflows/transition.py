@@ -66,6 +66,7 @@ class TransitionWorkflow(ProgramHandlers):
     def __init__(self, start: StartTransition) -> None:
         now = workflow.now()
         self._validating = False
+        self._asked: dict[str, bool] = {}
         first_run = workflow.info().first_execution_run_id
         self._start_refused: str | None = None
         if start.state is None:
@@ -224,7 +225,13 @@ class TransitionWorkflow(ProgramHandlers):
         # An epoch's marker answers for the changes it covers, the newest epoch asked first (a run
         # begun today records only it); a history from before an epoch has none of its marker,
         # and asks the older epoch or the change on its own, as it did when it was recorded.
-        return any(workflow.patched(e) for e in EPOCHS_OF.get(change, ())) or workflow.patched(change)
+        # The SDK answers each id the same for the rest of the run once asked: remembered here, a
+        # decision's many asks of one change no longer each reach into the SDK.
+        if (known := self._asked.get(change)) is not None:
+            return known
+        applied = any(workflow.patched(e) for e in EPOCHS_OF.get(change, ())) or workflow.patched(change)
+        self._asked[change] = applied
+        return applied
 
     def _check(self, command: Command) -> None:
         self._validating = True

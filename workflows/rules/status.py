@@ -90,7 +90,7 @@ def year_to_date(v: View) -> dict[str, float]:
 
 def details(v: View, now: datetime) -> str:
     """A short Markdown summary for the Temporal Web UI: phase, health, what each gate waits on."""
-    st = status(v, now)
+    st = status(v, now, brief=True)  # it shows no decisions, settlements or value
     wave = f" · wave {st.wave}/{st.waves} ({st.wave_size:g}%)" if st.wave else ""
     lines = [
         f"**{st.phase_name}** (phase {st.phase_number}/{st.phases_total}){wave} · "

@@ -5,6 +5,9 @@ refused as nested too deep, but only after the alias check has scanned every one
 some two minutes of CPU: `bpo validate` hangs, and the web app's upload or amend form, which reads
 the plan in its event loop, stops answering everybody meanwhile. The depth is checked first now:
 it stops at the 65th level.
+
+A KPI feed's source answering JSON nested deeper than Python's decoder recurses: the pull failed
+with RecursionError, told as "unreachable" and tried again for ever; it is no data, with why.
 """
 
 from __future__ import annotations
@@ -56,3 +59,30 @@ def test_the_web_forms_reader_refuses_the_deepest_plan_in_a_moment():
     else:
         raise AssertionError("a plan nested that deep was taken")
     assert time.monotonic() - began < 10, f"the web app stood still for {time.monotonic() - began:.0f} s"
+
+
+async def test_a_feed_answering_json_nested_too_deep_is_no_data_not_a_failed_pull():
+    """A KPI feed's source (a plan's URL, a deployment's platform) answering ``[[[[…]]]]``, well
+    under a feed's megabyte: the pull failed with Python's RecursionError, shown as "unreachable:
+    the pull failed on the worker" and tried again forever. It answered, with no figures: no data."""
+    import httpx
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.feeds import FeedActivities
+    from models.connections import Connections
+    from models.feeds import FeedPull, HttpFeed
+    from tests.receivers import document_server
+
+    with document_server() as (base, files):
+        files.put("/weeks/2027-W05.json", b"[" * 100_000 + b"]" * 100_000, "application/json")
+        files.json("/weeks/2027-W06.json", {"csat": 88})
+        source = HttpFeed(name="cc", kind="json", url=f"{base}/weeks/{{period}}.json")
+        weeks = ["2027-W05", "2027-W06"]
+        asked = FeedPull(
+            transition_id="t", source=source, client="ACME Corp", metrics={"csat": "$.csat"}, periods=weeks
+        )
+        async with httpx.AsyncClient() as http:
+            result = await ActivityEnvironment().run(FeedActivities(http, {}, Connections()).pull, asked)
+    assert result.unreachable is None, result
+    assert "nested too deep" in result.no_data["2027-W05"], result
+    assert result.readings["2027-W06"] == {"csat": 88.0}, "the period after it is read as ever"

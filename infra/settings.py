@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.constants import TASK_QUEUE
@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     encryption_required: bool = Field(default=False, alias="BPO_ENCRYPTION_REQUIRED")
     """Refuse any payload that arrives unencrypted (a command, a query, a start) from a client
     without the key; needs ``BPO_ENCRYPTION_KEY``."""
+
+    @field_validator("encryption_key", "encryption_old_keys")
+    @classmethod
+    def _encryption_keys(cls, text: str | None, info: ValidationInfo) -> str | None:
+        # Checked with the other settings: a wrong key found only when connecting was told as a
+        # server that could not be reached ("the TLS handshake failed": its hint names openssl).
+        current = info.field_name == "encryption_key"
+        for key in filter(str.strip, [text or ""] if current else (text or "").split(",")):
+            from infra.codec import parse_key  # loaded only when a key is set
+
+            parse_key(key, "BPO_ENCRYPTION_KEY" if current else "a key of BPO_ENCRYPTION_OLD_KEYS")
+        return text
 
     @model_validator(mode="after")
     def _required_key(self) -> Settings:

@@ -8,15 +8,22 @@ it stops at the 65th level.
 
 A KPI feed's source answering JSON nested deeper than Python's decoder recurses: the pull failed
 with RecursionError, told as "unreachable" and tried again for ever; it is no data, with why.
+
+A BPO_ENCRYPTION_KEY that is not a key: now that connecting tells every failure as a server not
+reached, `bpo worker` (and `bpo-worker`, `python worker.py`) said "cannot reach Temporal …: the TLS
+handshake failed" of a key that is not base64; the key is checked with the other settings now.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from models.plan_loader import MAX_PLAN_BYTES, PlanError, parse_plan
 
@@ -86,3 +93,42 @@ async def test_a_feed_answering_json_nested_too_deep_is_no_data_not_a_failed_pul
     assert result.unreachable is None, result
     assert "nested too deep" in result.no_data["2027-W05"], result
     assert result.readings["2027-W06"] == {"csat": 88.0}, "the period after it is read as ever"
+
+
+@pytest.mark.parametrize(
+    ("script", "key", "old"),
+    [
+        (["bpo", "worker"], "notakey", ""),
+        (["bpo-worker"], base64.b64encode(b"short").decode(), ""),
+        (["python", "worker.py"], "notakey", ""),
+        (["bpo", "list"], "notakey", ""),
+        (["bpo", "worker"], base64.b64encode(b"k" * 32).decode(), "notakey"),
+    ],
+)
+def test_a_wrong_encryption_key_is_told_as_the_setting_not_as_a_server_unreached(
+    tmp_path: Path, script: list[str], key: str, old: str
+):
+    """``connect`` tells every failure as `Unreachable` now, the converter's key included: a key
+    that is not base64 made `bpo worker` say "cannot reach Temporal …: the TLS handshake failed
+    (TEMPORAL_TLS_CA, …)" ("openssl" in the key's hint reads as TLS), where it said what was wrong
+    with the key; every other command said so already. The key is a setting: checked with them."""
+    # The console scripts, as this checkout's code (the shared environment's scripts may import another's)
+    command = [
+        sys.executable,
+        *{"bpo": ["-m", "starter"], "bpo-worker": ["-c", "import worker; worker.main()"]}.get(script[0], []),
+        *script[1:],
+    ]
+    env = {
+        **os.environ,
+        "BPO_DATA_DIR": str(tmp_path / "data"),
+        "TEMPORAL_ADDRESS": "127.0.0.1:9",
+        "BPO_ENCRYPTION_KEY": key,
+        "BPO_ENCRYPTION_OLD_KEYS": old,
+    }
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert "a setting in the environment or .env is wrong" in said, said
+    assert ("BPO_ENCRYPTION_OLD_KEYS" if old else "BPO_ENCRYPTION_KEY") in said, said
+    assert "cannot reach Temporal" not in said and "TLS" not in said and "Traceback" not in said, said
+    assert key not in said and (not old or old not in said), "a key is a secret: never repeated"

@@ -12,6 +12,8 @@ with RecursionError, told as "unreachable" and tried again for ever; it is no da
 A BPO_ENCRYPTION_KEY that is not a key: now that connecting tells every failure as a server not
 reached, `bpo worker` (and `bpo-worker`, `python worker.py`) said "cannot reach Temporal …: the TLS
 handshake failed" of a key that is not base64; the key is checked with the other settings now.
+And `bpo web` with no server printed the SDK's "tonic::transport::Error(…)" where `bpo worker`
+says in words that nothing answers.
 """
 
 from __future__ import annotations
@@ -132,3 +134,23 @@ def test_a_wrong_encryption_key_is_told_as_the_setting_not_as_a_server_unreached
     assert ("BPO_ENCRYPTION_OLD_KEYS" if old else "BPO_ENCRYPTION_KEY") in said, said
     assert "cannot reach Temporal" not in said and "TLS" not in said and "Traceback" not in said, said
     assert key not in said and (not old or old not in said), "a key is a secret: never repeated"
+
+
+def test_the_web_app_says_in_words_that_no_server_answers(tmp_path: Path):
+    """`connect` raises `Unreachable` now, and `bpo worker` says it in words; `bpo web` printed
+    "failed: Unreachable: Failed client connect: … tonic::transport::Error(…)"."""
+    env = {**os.environ, "BPO_DATA_DIR": str(tmp_path / "data"), "TEMPORAL_ADDRESS": "127.0.0.1:9"}
+    done = subprocess.run(
+        [sys.executable, "-m", "starter", "web", "--port", "9"],  # never reached: the server is asked first
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    said = done.stdout + done.stderr
+    assert done.returncode == 1, said
+    assert said.startswith(
+        "bpo web: cannot reach Temporal at 127.0.0.1:9 (namespace default): nothing answers there"
+    ), said
+    assert "tonic" not in said and "Unreachable" not in said and "Traceback" not in said, said

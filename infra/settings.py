@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from models.signing import Signer
 
 
+_LEVEL_ALIASES = {"warn": "warning", "fatal": "critical"}
+"""Python's logging's other names for two levels: ``BPO_LOG_LEVEL`` took them before it was checked."""
+
+
 class Settings(BaseSettings):
     """Where the engine connects and keeps its data; names match the environment variables."""
 
@@ -202,7 +206,10 @@ class Settings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _log_level(cls, level: object) -> object:
-        return level.strip().lower() if isinstance(level, str) else level  # INFO, as logging writes it
+        if not isinstance(level, str):
+            return level
+        level = level.strip().lower()  # INFO, as logging writes it
+        return _LEVEL_ALIASES.get(level, level)  # warn and fatal, which logging took (and Temporal's server)
 
     @field_validator("trusted_proxies_text")
     @classmethod

@@ -13,7 +13,8 @@ A BPO_ENCRYPTION_KEY that is not a key: now that connecting tells every failure 
 reached, `bpo worker` (and `bpo-worker`, `python worker.py`) said "cannot reach Temporal …: the TLS
 handshake failed" of a key that is not base64; the key is checked with the other settings now.
 And `bpo web` with no server printed the SDK's "tonic::transport::Error(…)" where `bpo worker`
-says in words that nothing answers.
+says in words that nothing answers. ``BPO_LOG_LEVEL=warn`` (or ``fatal``), which Python's logging
+took, stopped every command once the level was checked; they are its other names again.
 """
 
 from __future__ import annotations
@@ -154,3 +155,23 @@ def test_the_web_app_says_in_words_that_no_server_answers(tmp_path: Path):
         "bpo web: cannot reach Temporal at 127.0.0.1:9 (namespace default): nothing answers there"
     ), said
     assert "tonic" not in said and "Unreachable" not in said and "Traceback" not in said, said
+
+
+@pytest.mark.parametrize(("given", "level"), [("warn", "warning"), ("WARN", "warning"), ("fatal", "critical")])
+def test_the_log_levels_pythons_logging_takes_still_start_every_command(tmp_path: Path, given: str, level: str):
+    """``BPO_LOG_LEVEL=warn`` (the word Temporal's own server takes) or ``fatal``: Python's logging
+    takes both, and a worker ran with them; checked as a Literal now, they stopped every command
+    with exit 2, `bpo validate` and `bpo status` too, which do not even log at that level."""
+    env = {**os.environ, "BPO_DATA_DIR": str(tmp_path / "data"), "BPO_LOG_LEVEL": given, "BPO_CONNECTIONS": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "starter", "validate", str(ROOT / "examples" / "reference-plan.yaml")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    from infra.settings import Settings
+
+    assert Settings(BPO_LOG_LEVEL=given).log_level == level  # what the worker and its writer log at

@@ -14,7 +14,9 @@ reached, `bpo worker` (and `bpo-worker`, `python worker.py`) said "cannot reach 
 handshake failed" of a key that is not base64; the key is checked with the other settings now.
 And `bpo web` with no server printed the SDK's "tonic::transport::Error(…)" where `bpo worker`
 says in words that nothing answers. ``BPO_LOG_LEVEL=warn`` (or ``fatal``), which Python's logging
-took, stopped every command once the level was checked; they are its other names again.
+took, stopped every command once the level was checked; they are its other names again. A
+worker stopped by SIGTERM or Ctrl-C (`python worker.py` too, now that it is `bpo worker`) left
+its writer's pool to the resource tracker, which warned of leaked semaphores.
 """
 
 from __future__ import annotations
@@ -175,3 +177,43 @@ def test_the_log_levels_pythons_logging_takes_still_start_every_command(tmp_path
     from infra.settings import Settings
 
     assert Settings(BPO_LOG_LEVEL=given).log_level == level  # what the worker and its writer log at
+
+
+@pytest.mark.e2e
+def test_a_worker_stopped_by_a_signal_leaves_its_writer_without_a_leak_warning(tmp_path: Path):
+    """`python worker.py` and `bpo-worker` are `bpo worker` now, which ends with ``os._exit``:
+    the writer's process pool was never shut down, and every stop (SIGTERM from an orchestrator,
+    Ctrl-C) ended with Python's "resource_tracker: There appear to be 5 leaked semaphore objects
+    to clean up at shutdown" on stderr, a line that is no JSON among a log shipper's JSON, where
+    ``python worker.py`` stopped cleanly before."""
+    import signal
+    import threading
+
+    from tests.stack import Stack, short_plan
+
+    s = Stack(tmp_path, {"BPO_AUDIT_WRITER_PROCESSES": "1"})
+    s.start_server()
+    try:
+        for name, command, sig in (
+            ("worker.py", [sys.executable, "worker.py"], signal.SIGTERM),
+            ("bpo worker", [sys.executable, "-m", "starter", "worker"], signal.SIGINT),
+        ):
+            worker = subprocess.Popen(command, env=s.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            lines: list[str] = []
+            # Read to the end: the pipe closes when the last process that writes it (the worker, its
+            # writer, multiprocessing's resource tracker, which warns last) has ended.
+            reader = threading.Thread(target=lambda w=worker: lines.extend(map(bytes.decode, w.stdout)))
+            reader.start()
+            deadline = time.monotonic() + 60
+            while not any("worker_started" in line for line in lines) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            tid = s.ok("start", str(short_plan(tmp_path)), "--id", f"stop-{int(sig)}").strip()  # the writer writes
+            s.wait_for(tid, lambda st: st["audit_head"] is not None)
+            worker.send_signal(sig)
+            assert worker.wait(timeout=60) == 0, "".join(lines)[-2000:]
+            reader.join(timeout=30)
+            said = "".join(lines)
+            assert "worker_stopping" in said, said[-2000:]
+            assert "leaked" not in said and "Traceback" not in said, f"{name}: {said[-1500:]}"
+    finally:
+        s.stop()

@@ -16,7 +16,8 @@ And `bpo web` with no server printed the SDK's "tonic::transport::Error(…)" wh
 says in words that nothing answers. ``BPO_LOG_LEVEL=warn`` (or ``fatal``), which Python's logging
 took, stopped every command once the level was checked; they are its other names again. A
 worker stopped by SIGTERM or Ctrl-C (`python worker.py` too, now that it is `bpo worker`) left
-its writer's pool to the resource tracker, which warned of leaked semaphores.
+its writer's pool to the resource tracker, which warned of leaked semaphores. A worker on a
+namespace the server lacks printed the SDK core's Status dump; it says so in words.
 """
 
 from __future__ import annotations
@@ -217,3 +218,27 @@ def test_a_worker_stopped_by_a_signal_leaves_its_writer_without_a_leak_warning(t
             assert "leaked" not in said and "Traceback" not in said, f"{name}: {said[-1500:]}"
     finally:
         s.stop()
+
+
+@pytest.mark.e2e
+def test_a_worker_on_a_namespace_the_server_lacks_says_so_in_words(tmp_path: Path):
+    """``TEMPORAL_NAMESPACE`` mistyped: the server answers, but the SDK's worker validation fails,
+    and `bpo worker` printed "failed: RuntimeError: Worker validation failed: … Status { code:
+    NotFound, …, details: b"\\x08\\x05…", metadata: MetadataMap { … } }". It says, as it says for
+    a server that does not answer, what is wrong and which setting to look at."""
+    from tests.stack import Stack
+
+    s = Stack(tmp_path)
+    s.start_server()
+    try:
+        env = {**s.env, "TEMPORAL_NAMESPACE": "nope"}
+        done = subprocess.run(
+            [sys.executable, "-m", "starter", "worker"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        s.stop()
+    said = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.stdout
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert said.startswith(f"bpo worker: cannot reach Temporal at {s.env['TEMPORAL_ADDRESS']} (namespace nope): "), said
+    assert "the namespace TEMPORAL_NAMESPACE names is not there" in said, said
+    assert "Status {" not in said and "RuntimeError" not in said and "MetadataMap" not in said, said

@@ -17,7 +17,8 @@ says in words that nothing answers. ``BPO_LOG_LEVEL=warn`` (or ``fatal``), which
 took, stopped every command once the level was checked; they are its other names again. A
 worker stopped by SIGTERM or Ctrl-C (`python worker.py` too, now that it is `bpo worker`) left
 its writer's pool to the resource tracker, which warned of leaked semaphores. A worker on a
-namespace the server lacks printed the SDK core's Status dump; it says so in words.
+namespace the server lacks printed the SDK core's Status dump; it says so in words. TLS asked of
+a server that speaks none (an API key turns it on) was "the connection failed; is it running?".
 """
 
 from __future__ import annotations
@@ -242,3 +243,32 @@ def test_a_worker_on_a_namespace_the_server_lacks_says_so_in_words(tmp_path: Pat
     assert said.startswith(f"bpo worker: cannot reach Temporal at {s.env['TEMPORAL_ADDRESS']} (namespace nope): "), said
     assert "the namespace TEMPORAL_NAMESPACE names is not there" in said, said
     assert "Status {" not in said and "RuntimeError" not in said and "MetadataMap" not in said, said
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("tls", [{"TEMPORAL_API_KEY": "a-key"}, {"TEMPORAL_TLS_SERVER_NAME": "temporal.example"}])
+def test_tls_asked_of_a_server_that_speaks_none_is_told_as_tls(tmp_path: Path, tls: dict[str, str]):
+    """TLS turned on (an API key turns it on, as a TLS setting does) toward a server that speaks
+    plain gRPC: `bpo worker` said "the connection failed; is it running?" of a server that runs
+    (it printed the SDK's ``InvalidContentType`` before it said things in words), as `bpo list` did."""
+    from tests.stack import Stack
+
+    s = Stack(tmp_path)
+    s.start_server()
+    try:
+        said = {}
+        for command in ("worker", "list"):
+            done = subprocess.run(
+                [sys.executable, "-m", "starter", command],
+                env={**s.env, **tls},
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            said[command] = f"{done.returncode}:{done.stdout}{done.stderr}"
+    finally:
+        s.stop()
+    for command, text in said.items():
+        assert text.startswith(f"1:bpo {command}: cannot reach Temporal at {s.env['TEMPORAL_ADDRESS']}"), text
+        assert "it does not speak TLS" in text and "the connection failed" not in text, text

@@ -329,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _unavailable(error: Exception) -> bool:
-    """Whether ``error`` is Temporal's "unavailable": a server that stopped answering mid-command."""
+    """Whether ``error`` is Temporal's "unavailable": a server that stopped answering mid-command,
+    or none that answered at all (`infra.client.Unreachable`: `bpo web`)."""
+    if (client := sys.modules.get("infra.client")) and isinstance(error, client.Unreachable):
+        return True
     if "temporalio.service" not in sys.modules:  # nothing reached Temporal: it cannot be its error
         return False
     from temporalio.service import RPCError, RPCStatusCode

@@ -103,7 +103,10 @@ def _forget(pool: ProcessPoolExecutor) -> None:
 
 
 @atexit.register
-def _close() -> None:
+def close() -> None:
+    """Shut the writing processes down, waiting for the writes under way. At exit, and by `bpo
+    worker` before it leaves with ``os._exit`` (which runs no exit handler): a pool never shut
+    down leaves its semaphores to multiprocessing's resource tracker, which warns of them."""
     with _lock:
         pools = list(_pools.values())
         _pools.clear()

@@ -81,6 +81,8 @@ def _read_json(doc: Fetched, asked: FeedPull, period: str) -> dict[str, float]:
         data = json.loads(doc.body)
     except ValueError:
         raise NoData("the source's answer is not JSON") from None
+    except RecursionError:  # ``[[[[…]]]]``: Python's decoder recurses, and a megabyte is deep enough
+        raise NoData("the source's answer is JSON nested too deep") from None
     values = {}
     for metric, select in asked.metrics.items():
         try:

@@ -46,12 +46,12 @@ async def connect(
 ) -> Client:
     """A client for the configured cluster, carrying payloads with the pydantic converter (and
     ``interceptors``, which a worker built on it takes too: the bench's tracing)."""
-    tls = tls_config(settings)
+    tls, converter = tls_config(settings), data_converter(settings)  # ours to fail, not the server's
     try:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=data_converter(settings),
+            data_converter=converter,
             tls=tls,
             api_key=settings.temporal_api_key,
             runtime=runtime,

@@ -33,14 +33,14 @@ PLAINTEXT_REFUSED = (
 )
 
 
-def parse_key(text: str) -> bytes:
-    """A key from its base64 text; raises ValueError unless it is 32 bytes."""
+def parse_key(text: str, what: str = "BPO_ENCRYPTION_KEY") -> bytes:
+    """A key from its base64 text; raises ValueError, naming ``what``, unless it is 32 bytes."""
     try:
         key = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("BPO_ENCRYPTION_KEY is not base64; make one with: openssl rand -base64 32") from None
+        raise ValueError(f"{what} is not base64; make one with: openssl rand -base64 32") from None
     if len(key) != 32:
-        raise ValueError(f"BPO_ENCRYPTION_KEY must be 32 bytes once decoded, not {len(key)}")
+        raise ValueError(f"{what} must be 32 bytes once decoded, not {len(key)}")
     return key
 
 
@@ -102,7 +102,7 @@ def codec_for(key: str | None, old_keys: str = "", required: bool = False) -> En
     current = (key or "").strip()
     if not current:
         return None
-    older = [parse_key(k) for k in old_keys.split(",") if k.strip()]
+    older = [parse_key(k, "a key of BPO_ENCRYPTION_OLD_KEYS") for k in old_keys.split(",") if k.strip()]
     return EncryptionCodec(parse_key(current), older, required)
 
 

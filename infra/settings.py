@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.constants import TASK_QUEUE
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from infra.addresses import Policy
     from models.connections import Connections
     from models.signing import Signer
+
+
+_LEVEL_ALIASES = {"warn": "warning", "fatal": "critical"}
+"""Python's logging's other names for two levels: ``BPO_LOG_LEVEL`` took them before it was checked."""
 
 
 class Settings(BaseSettings):
@@ -64,6 +68,18 @@ class Settings(BaseSettings):
     encryption_required: bool = Field(default=False, alias="BPO_ENCRYPTION_REQUIRED")
     """Refuse any payload that arrives unencrypted (a command, a query, a start) from a client
     without the key; needs ``BPO_ENCRYPTION_KEY``."""
+
+    @field_validator("encryption_key", "encryption_old_keys")
+    @classmethod
+    def _encryption_keys(cls, text: str | None, info: ValidationInfo) -> str | None:
+        # Checked with the other settings: a wrong key found only when connecting was told as a
+        # server that could not be reached ("the TLS handshake failed": its hint names openssl).
+        current = info.field_name == "encryption_key"
+        for key in filter(str.strip, [text or ""] if current else (text or "").split(",")):
+            from infra.codec import parse_key  # loaded only when a key is set
+
+            parse_key(key, "BPO_ENCRYPTION_KEY" if current else "a key of BPO_ENCRYPTION_OLD_KEYS")
+        return text
 
     @model_validator(mode="after")
     def _required_key(self) -> Settings:
@@ -190,7 +206,10 @@ class Settings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _log_level(cls, level: object) -> object:
-        return level.strip().lower() if isinstance(level, str) else level  # INFO, as logging writes it
+        if not isinstance(level, str):
+            return level
+        level = level.strip().lower()  # INFO, as logging writes it
+        return _LEVEL_ALIASES.get(level, level)  # warn and fatal, which logging took (and Temporal's server)
 
     @field_validator("trusted_proxies_text")
     @classmethod

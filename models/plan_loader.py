@@ -176,10 +176,13 @@ def parse_plan(
     env = os.environ if env is None else env
     if len(text.encode("utf-8", "replace")) > MAX_PLAN_BYTES:
         raise PlanError([Problem("", f"the plan is larger than {MAX_PLAN_BYTES // 1024} KiB")], source)
-    if alias := _first_alias(text):
-        raise PlanError([alias], source)
+    # The depth first: it stops at the level too deep, where the alias check scans every token,
+    # and a half-megabyte ``[[[[…]]]]`` costs PyYAML's scanner minutes (it rechecks each open
+    # bracket's possible key at every token).
     if (deep := too_deep(text)) is not None:
         raise PlanError([Problem("", f"the plan is {too_deep_message()}", deep)], source)
+    if alias := _first_alias(text):
+        raise PlanError([alias], source)
     try:
         lines = _Lines(yaml.compose(text, Loader=yaml.SafeLoader))
         data = yaml.load(text, Loader=_PlanLoader)  # noqa: S506 - a SafeLoader: it refuses tags

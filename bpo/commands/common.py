@@ -122,6 +122,10 @@ _WHY = (
         ("unauthenticated", "permission denied", "api key"),
         "it refused the credentials (TEMPORAL_API_KEY, the client certificate)",
     ),
+    (  # rustls reading a plain server's answer as a TLS record
+        ("invalidcontenttype", "invalidmessage", "corrupt message"),
+        "it does not speak TLS, which TEMPORAL_API_KEY or a TEMPORAL_TLS_* setting turns on",
+    ),
     (
         ("certificate", "tls", "handshake", "ssl"),
         "the TLS handshake failed (TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY)",

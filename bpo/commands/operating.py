@@ -164,6 +164,7 @@ def cmd_codec_server(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     """Run a worker until stopped."""
+    from activities import audit_writer
     from bpo.running import run_worker
     from infra.client import Unreachable
 
@@ -172,6 +173,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
         asyncio.run(run_worker(settings))
     except Unreachable as exc:
         raise Exit(unreachable(settings, exc), FAILED) from None
+    except RuntimeError as exc:  # the SDK's worker validation, in its core's words (a Status dump)
+        said = str(exc).lower()
+        if "validation failed" in said and "namespace" in said:
+            raise Exit(unreachable(settings, exc), FAILED) from None
+        raise
+    finally:
+        audit_writer.close()  # the process ends with os._exit, which runs no exit handler
 
 
 def cmd_web(args: argparse.Namespace, settings: Settings) -> None:

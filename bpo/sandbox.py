@@ -4,13 +4,13 @@ The SDK's sandboxed instance reaches into the sandbox by ``exec`` of a source st
 (``_Instance._run_code``): once to run an activation, and once more for each payload it encodes
 or decodes, to ask the serialization context of the command the payload belongs to. ``exec`` of a
 string compiles it first, some 20 µs each time, for the same half-dozen snippets, and a
-transition's tasks run it hundreds of times: a tenth of the worker's CPU (docs/benchmarks.md,
+transition's tasks run it hundreds of times: a tenth of the worker's Python time (docs/benchmarks.md,
 "The sandbox's snippets compiled once"). Here they are compiled on first use and kept, and
 ``exec`` runs the code object; what runs, and what the sandbox refuses, is unchanged. And the
 command a payload belongs to is asked of the workflow without entering the sandbox (below).
 
 `_Instance` is the SDK's private class. If a release changes its shape (no ``_run_code``, or a
-different ``create_instance``), the worker keeps the SDK's own runner rather than guess
+constructor that takes other arguments), the worker keeps the SDK's own runner rather than guess
 (`tests/test_sandbox.py` holds both ways).
 """
 

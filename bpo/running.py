@@ -153,13 +153,12 @@ def runtime_for(settings: Settings) -> Runtime | None:
 
 
 def quieter_collector(threshold: int) -> None:
-    """What the worker loaded at start (modules, classes, the models' validators) is frozen out
-    of every collection: it lives as long as the worker, and each full collection walked all of
-    it (a third of their time, docs/benchmarks.md). ``BPO_WORKER_GC_THRESHOLD`` (0: Python's own)
-    also collects the youngest generation every ``threshold`` allocations instead of every 700."""
-    gc.collect()
-    gc.freeze()
+    """Fewer garbage collections on the worker (``BPO_WORKER_GC_THRESHOLD``; 0: Python's own):
+    what is loaded at start is frozen out of every collection, and the youngest generation is
+    collected every ``threshold`` allocations instead of every 700."""
     if threshold:
+        gc.collect()
+        gc.freeze()
         gc.set_threshold(threshold, 50, 100)
 
 

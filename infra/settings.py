@@ -103,9 +103,9 @@ class Settings(BaseSettings):
     it next has work. About 0.2 MB each for a transition of the compact plan (2,000: some 400 MB),
     about 0.5 MB for a program or a workstream (2,000: about 1 GB; docs/benchmarks.md)."""
     worker_gc_threshold: int = Field(default=0, ge=0, le=10_000_000, alias="BPO_WORKER_GC_THRESHOLD")
-    """The worker's first garbage-collection threshold (Python's default is 700; what the worker
-    loaded at start is out of the collector's sight either way, ``gc.freeze``). 0, the
-    default, leaves Python's own thresholds: since the audit is written in a process of its own,
+    """The worker's first garbage-collection threshold (Python's default is 700); when set, at start
+    the worker also moves what it has loaded out of the collector's sight (``gc.freeze``). 0, the
+    default, leaves Python's own settings: since the audit is written in a process of its own,
     fewer collections no longer shorten the slowest answers, and a worker holding thousands of
     transitions kept some 35 KB more of each (docs/benchmarks.md)."""
     worker_switch_interval_us: int = Field(default=1000, ge=100, le=100_000, alias="BPO_WORKER_SWITCH_INTERVAL_US")

@@ -166,13 +166,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> None:
     """Run a worker until stopped."""
     from activities import audit_writer
     from bpo.running import run_worker
-    from infra.client import Unreachable
 
     connections_of(settings)  # a file that says something wrong stops the worker before it starts
     try:
-        asyncio.run(run_worker(settings))
-    except Unreachable as exc:
-        raise Exit(unreachable(settings, exc), FAILED) from None
+        asyncio.run(run_worker(settings))  # no server: `infra.client.Unreachable`, told by `bpo`'s main
     except RuntimeError as exc:  # the SDK's worker validation, in its core's words (a Status dump)
         said = str(exc).lower()
         if "validation failed" in said and "namespace" in said:

@@ -53,17 +53,19 @@ class _CompiledInstance(_runner._Instance):
 
     def get_serialization_context(self, command_info: Any) -> Any:
         """Implements `WorkflowInstance.get_serialization_context`."""
-        inside: Any = self.globals_and_locals.get("__temporal_in_sandbox")
-        if inside is None:
+        if (inside := self._inside()) is None:
             return super().get_serialization_context(command_info)
         return inside.get_serialization_context(command_info)
 
     def get_external_store_context(self, command_info: Any) -> Any:
         """Implements `WorkflowInstance.get_external_store_context`."""
-        inside: Any = self.globals_and_locals.get("__temporal_in_sandbox")
-        if inside is None:
+        if (inside := self._inside()) is None:
             return super().get_external_store_context(command_info)
         return inside.get_external_store_context(command_info)
+
+    def _inside(self) -> Any:
+        """The SDK's `InSandbox` forwarder, once the instance has made it."""
+        return self.globals_and_locals.get("__temporal_in_sandbox")
 
 
 class CompiledSandboxRunner(SandboxedWorkflowRunner):

@@ -149,12 +149,12 @@ def load_connections(path: str | Path | None) -> Connections:
         return Connections()
     import yaml  # here, not above: a command whose deployment names no connections never reads YAML
 
-    from models.yaml_nesting import too_deep, too_deep_message
+    from models.yaml_nesting import TOO_DEEP, too_deep
 
     try:
         text = Path(path).read_text(encoding="utf-8")
         if (deep := too_deep(text)) is not None:
-            raise ConnectionsError(f"BPO_CONNECTIONS: {path} line {deep} is {too_deep_message()}")
+            raise ConnectionsError(f"BPO_CONNECTIONS: {path} line {deep} is {TOO_DEEP}")
         data = yaml.safe_load(text)
     except OSError as exc:
         raise ConnectionsError(f"BPO_CONNECTIONS: cannot read {path}: {exc.strerror}") from None

@@ -20,7 +20,7 @@ from models.errors import Path_, render_path, sentence
 from models.gates import GATE_KINDS
 from models.plan import CHANNEL_SETTINGS, Plan
 from models.plan_checks import cross_check, reserved_names
-from models.yaml_nesting import too_deep, too_deep_message
+from models.yaml_nesting import TOO_DEEP, too_deep
 
 MAX_PLAN_BYTES = 512 * 1024
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -180,7 +180,7 @@ def parse_plan(
     # and a half-megabyte ``[[[[…]]]]`` costs PyYAML's scanner minutes (it rechecks each open
     # bracket's possible key at every token).
     if (deep := too_deep(text)) is not None:
-        raise PlanError([Problem("", f"the plan is {too_deep_message()}", deep)], source)
+        raise PlanError([Problem("", f"the plan is {TOO_DEEP}", deep)], source)
     if alias := _first_alias(text):
         raise PlanError([alias], source)
     try:

@@ -12,10 +12,12 @@ import yaml
 
 MAX_DEPTH = 64
 """Levels of mappings and lists a file may nest; a plan uses about eight."""
+TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels of mappings and lists"
+"""What to tell the author of a file `too_deep` refused."""
 
 
-def too_deep(text: str, limit: int = MAX_DEPTH) -> int | None:
-    """The line (from 1) where ``text`` nests deeper than ``limit`` levels, or None.
+def too_deep(text: str) -> int | None:
+    """The line (from 1) where ``text`` nests deeper than `MAX_DEPTH` levels, or None.
 
     Text that is not valid YAML is None too: the reader that parses it next says what is wrong.
     """
@@ -24,15 +26,10 @@ def too_deep(text: str, limit: int = MAX_DEPTH) -> int | None:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
-                if depth > limit:
+                if depth > MAX_DEPTH:
                     return event.start_mark.line + 1 if event.start_mark else 1
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:
         return None
     return None
-
-
-def too_deep_message(limit: int = MAX_DEPTH) -> str:
-    """What to tell the author of a file `too_deep` refused."""
-    return f"nested deeper than {limit} levels of mappings and lists"

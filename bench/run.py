@@ -33,7 +33,7 @@ from bench.options import options
 from bench.script import COMPACT, PAT, SCRIPT, cpu_seconds, gather_limited, median_of, percentiles, rss_mb, settle
 from bench.table import print_table, progress
 from bench.trace import decision
-from bpo.api import get_status, send, start_transition
+from bpo.api import audit_settled, get_status, send, start_transition
 from bpo.running import SANDBOX
 from infra.settings import Settings
 from models.commands import Approve, RecordReadings
@@ -53,7 +53,7 @@ class Bench:
             TEMPORAL_ADDRESS=f"127.0.0.1:{self.stack.port}", BPO_DATA_DIR=data, BPO_TASK_QUEUE="e2e"
         )
         self.plan = load_plan(COMPACT, env={}).plan
-        self.start: dict[str, Any] = {"task_queue": self.settings.task_queue, "flush_after": self.settings.flush_after}
+        self.start: dict[str, Any] = {"task_queue": self.settings.task_queue, **self.settings.flush_timing}
         """As `bpo start` starts a transition."""
         self.results: dict[str, Any] = {}
         self.bare_worker: subprocess.Popen[bytes] | None = None
@@ -76,6 +76,12 @@ class Bench:
         for n, command in enumerate(SCRIPT):
             status = await send(c, tid, command.model_copy(update={"request_id": f"{tid}-{n}"}))
         assert status.phase == "steady_state", status.phase
+        await self.written(c, [tid])
+
+    async def written(self, c: Client, ids: list[str]) -> None:
+        """Until the audit trails of ``ids`` are written, entries that linger asked to go now (as
+        `bpo audit` asks): ours is done when its trail is, and bare meets no flush of ours."""
+        await gather_limited([lambda t=t: audit_settled(c, t, 60) for t in ids], self.args.concurrency)
 
     async def drive_bare(self, c: Client, wid: str) -> None:
         handle = await c.start_workflow(BareWorkflow.run, BareInput(updates=len(SCRIPT)), id=wid, task_queue="bare")
@@ -294,10 +300,9 @@ class Bench:
                 [lambda i=i: self.drive_ours(c, f"bench-{i}") for i in range(self.args.transitions)],
                 self.args.concurrency,
             )
-        lat = self.results["latency"] = {
-            "ours": await self.latency(c, self.args.samples, k=k),
-            "bare": await self.bare_latency(c, self.args.samples, k),
-        }
+        ours = await self.latency(c, self.args.samples, k=k)
+        await self.written(c, [f"bench-{i}" for i in range(min(self.args.samples, self.args.transitions))])
+        lat = self.results["latency"] = {"ours": ours, "bare": await self.bare_latency(c, self.args.samples, k)}
         for p in ("p50", "p95", "p99"):
             lat[f"{p}_ratio_ours_to_bare"] = round(lat["ours"][f"{p}_ms"] / lat["bare"][f"{p}_ms"], 2)
 

@@ -63,6 +63,7 @@ async def start_transition(
     trusted_keys: list[str] | None = None,
     replace_ended: bool = False,
     flush_after: timedelta | None = None,
+    audit_linger: timedelta | None = None,
     signer: Signer | None = None,
     started_by: str | None = None,
     allow_unsigned: bool | None = None,
@@ -76,9 +77,9 @@ async def start_transition(
     transition must be signed by one of them, and so must the start: by ``signer``, whose key
     must be one of them. Without keys the start is refused unless ``allow_unsigned`` (default:
     ``BPO_ALLOW_UNSIGNED`` in the environment). ``started_by`` is kept in the audit trail and
-    the status. ``flush_after`` is `Settings.flush_after`. The start is signed at ``signed_at``
-    (default now): it must reach Temporal within minutes of it, so a test server whose clock was
-    moved passes its own.
+    the status. ``flush_after`` and ``audit_linger`` are `Settings.flush_timing`. The start is
+    signed at ``signed_at`` (default now): it must reach Temporal within minutes of it, so a test
+    server whose clock was moved passes its own.
     """
     transition_id = _check_id(transition_id or transition_id_for(plan))
     if "/" in transition_id:
@@ -91,7 +92,12 @@ async def start_transition(
     if not trusted_keys and not (unsigned_allowed() if allow_unsigned is None else allow_unsigned):
         raise BpoError(NO_KEY, kind=RefusalKind.NO_KEY)
     start = StartTransition(
-        id=transition_id, plan=plan, trusted_keys=trusted_keys or [], flush_after=flush_after, started_by=started_by
+        id=transition_id,
+        plan=plan,
+        trusted_keys=trusted_keys or [],
+        flush_after=flush_after,
+        audit_linger=audit_linger,
+        started_by=started_by,
     )
     if trusted_keys:
         if signer is None or signer.public_key not in trusted_keys:
@@ -251,12 +257,18 @@ async def get_deliveries(client: Client, transition_id: str) -> Deliveries:
 
 async def audit_settled(client: Client, transition_id: str, wait: float) -> int:
     """Wait, at most ``wait`` seconds, until the audit entries the transition has accepted are in
-    the audit table (the worker writes them within a second of a decision); returns how many
-    still wait. A transition the server does not know holds none."""
+    the audit table (the worker writes them within a second of a decision, once asked: entries
+    alone may linger a few seconds for others); returns how many still wait. A transition the
+    server does not know holds none."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
+    asked = False
     try:
         while (left := (await get_deliveries(client, transition_id)).unwritten) and loop.time() < deadline:
+            if not asked:  # a flush lingering for more entries goes now
+                asked = True
+                with contextlib.suppress(RPCError):  # ended since: it writes nothing more
+                    await _handle(client, transition_id).signal("settle_audit")
             await asyncio.sleep(0.1)
     except BpoError:
         return 0

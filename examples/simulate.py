@@ -323,7 +323,7 @@ async def main() -> None:
                     plan,
                     task_queue=settings.task_queue,
                     transition_id="acme-simulated",
-                    flush_after=settings.flush_after,
+                    **settings.flush_timing,
                 )
                 first_run = (await env.client.get_workflow_handle(tid).describe()).run_id
                 started = time.perf_counter()

@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 
 _LEVEL_ALIASES = {"warn": "warning", "fatal": "critical"}
 """Python's logging's other names for two levels: ``BPO_LOG_LEVEL`` took them before it was checked."""
+
+
+class FlushTiming(TypedDict):
+    """How a transition started from here holds its flushes (`Settings.flush_timing`)."""
+
+    flush_after: timedelta
+    audit_linger: timedelta
 
 
 class Settings(BaseSettings):
@@ -97,6 +104,11 @@ class Settings(BaseSettings):
     notices wait for others to join them, so that the decision is answered first (one workflow
     task per decision) and is in the audit table within a second. 0: answered only once
     written, a workflow task more per decision."""
+    audit_linger_ms: int = Field(default=5000, ge=0, le=60_000, alias="BPO_AUDIT_LINGER_MS")
+    """Given to each transition started from here: how long audit entries with no notice among
+    them (a reading, a tick) may wait for others before they are written, so that a transition's
+    burst of decisions makes one flush, not one each. A notice, a reader of the trail (`bpo
+    audit`, the web app's pages) and the run's end send them at once."""
 
     workflow_cache: int = Field(default=2000, ge=1, le=100_000, alias="BPO_WORKFLOW_CACHE")
     """Transitions a worker keeps in memory; one not kept is replayed from its (short) history when
@@ -273,9 +285,13 @@ class Settings(BaseSettings):
         return [self.signer.public_key] if self.signer else []
 
     @property
-    def flush_after(self) -> timedelta:
-        """``BPO_FLUSH_AFTER_MS`` as a duration."""
-        return timedelta(milliseconds=self.flush_after_ms)
+    def flush_timing(self) -> FlushTiming:
+        """``BPO_FLUSH_AFTER_MS`` and ``BPO_AUDIT_LINGER_MS``, as `bpo.api.start_transition` takes
+        them: a transition keeps what it was started with."""
+        return FlushTiming(
+            flush_after=timedelta(milliseconds=self.flush_after_ms),
+            audit_linger=timedelta(milliseconds=self.audit_linger_ms),
+        )
 
     @property
     def allowed_hosts(self) -> list[str]:

@@ -45,6 +45,11 @@ class StartTransition(Message):
     """How long a decision's audit entries and notices wait for others to join them, so that the
     decision is answered before they are written (`BPO_FLUSH_AFTER_MS`). None or zero: they are
     written in the decision's own workflow task, and its answer waits for them."""
+    audit_linger: timedelta | None = Field(default=None, ge=timedelta(0), le=timedelta(seconds=60))
+    """How long audit entries with no notice among them may wait for others before they are
+    written (`BPO_AUDIT_LINGER_MS`), counted from the decision that made the first: a notice, a
+    reader of the trail (`bpo audit`, the web app) or the run's end sends them at once. None or
+    no longer than ``flush_after``: they go with the held flush, as notices do."""
     program: ProgramLink | None = None
     """A workstream's program, set by the program that starts it (`workflows.program`)."""
 

@@ -112,6 +112,7 @@ class Streams:
             trusted_keys=list(m.state.trusted_keys),
             started_by=f"program {m.state.id}",
             flush_after=self.start.flush_after,
+            audit_linger=self.start.audit_linger,
             program=link,
         )
         known = workflow.info().typed_search_attributes

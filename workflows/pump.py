@@ -5,7 +5,9 @@ delivery; what fails waits in the carried state for another try, so a continue-a
 of the transition drops nothing. After a decision it may hold the flush a moment (the start's
 ``flush_after``): a local activity holds its workflow task open until it returns, so a flush at
 once would hold the decision's answer too; held, the answer goes at once, and decisions that
-arrive meanwhile go out in the same flush.
+arrive meanwhile go out in the same flush. Audit entries with no notice among them may wait
+longer (the start's ``audit_linger``), so that a burst of readings or ticks makes one flush: a
+notice, a reader of the trail (`settle`) or the run's end cuts the wait short.
 
 `Sender` is the way transitions started before it ran (an audit activity per turn, a delivery
 activity per notice and channel), kept so that they replay.
@@ -14,6 +16,7 @@ activity per notice and channel), kept so that they replay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -28,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from models.deliveries import AuditBatch, Delivery, Flush, Flushed
     from workflows.rules import Machine, deliveries
     from workflows.rules.versions import (
+        AUDIT_LINGERS,
         DRAIN_IN_FLIGHT,
         FAILED_DELIVERIES_AUDITED,
         FLUSH_BATCHED,
@@ -88,6 +92,12 @@ class Flusher(_Carrier):
         """Whether an update was answered in the workflow task under way."""
         self.hold = hold
         """How long a held flush waits (the start's ``flush_after``); none: never held."""
+        self.linger: timedelta | None = None
+        """How long audit entries alone wait, from the decision that made the first (`linger_for`)."""
+        self.stale: Callable[[], bool] = lambda: False
+        """Whether the search attributes would change: they wait with the flush, so it may not linger."""
+        self.hurried = self.draining = False
+        """Someone reads the trail (until the next flush), or the run ends: what waits goes now."""
         self.answered = 0
         self.flushing = False
         self.holding = False
@@ -101,14 +111,36 @@ class Flusher(_Carrier):
             if self.hold and self.answers() != self.answered and self.changed(FLUSH_BATCHED):
                 # Let the answered update's workflow task complete, and others join the flush.
                 self.holding = True
-                await workflow.sleep(self.hold)
+                if self.linger and not self._urgent() and self.changed(AUDIT_LINGERS):
+                    # Entries alone: one timer for the whole wait, unless something hurries it.
+                    with contextlib.suppress(TimeoutError):
+                        await workflow.wait_condition(self._urgent, timeout=self.linger)
+                else:
+                    await workflow.sleep(self.hold)
                 # A decision that came as the wait ended shares its workflow task, whose answer
                 # would wait for the flush's local activity: once more, so it is answered now.
                 if self.answering() and self.changed(FLUSH_YIELDS):
                     await workflow.sleep(self.hold)
                 self.holding = False
-            self.answered = self.answers()
+            self.answered, self.hurried = self.answers(), False
             await self.flush()
+
+    def linger_for(self, linger: timedelta | None, stale: Callable[[], bool]) -> None:
+        """Let audit entries alone wait up to ``linger`` (the start's ``audit_linger``) unless
+        ``stale``: the search attributes would change. What hurries them ends the wait; a
+        decision that does is answered first (the flush then waits the hold)."""
+        if linger and self.hold and linger > self.hold:
+            self.linger, self.stale = linger, stale
+
+    def _urgent(self) -> bool:
+        """A notice waits to be sent or a delivery to be tried again, the search attributes are
+        behind, or someone waits for the trail."""
+        m = self.machine
+        return self.hurried or self.draining or bool(m.outbox.notices or deliveries.due(m, workflow.now())) or self.stale()
+
+    def settle(self) -> None:
+        """Write what waits now: someone reads the trail (a lingering flush goes at once)."""
+        self.hurried = True
 
     def unwritten(self) -> int:
         """Audit entries accepted but not yet in the audit table."""
@@ -157,6 +189,7 @@ class Flusher(_Carrier):
         carries what waits for a retry; the end of the transition waits for it to go out or be
         given up, unless the run's history reaches its budget first (then True: continue as new
         and wait there)."""
+        self.draining = True
         while True:
             await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.quiet())
             retry = deliveries.next_retry(self.machine)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue, SearchAttributeUpdate
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -28,9 +28,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows import feeder
     from workflows.handlers import with_handlers
     from workflows.program import ProgramHandlers, Streams, not_a_workstream
+    from workflows.published import search_values, upserts
     from workflows.pump import Flusher, Sender
     from workflows.rechecker import Rechecker
-    from workflows.rules import Machine, RefusalKind, Refused, awaiting
+    from workflows.rules import Machine, RefusalKind, Refused
     from workflows.rules.registry import signal_command
     from workflows.rules.replays import stale_start
     from workflows.rules.versions import (
@@ -48,7 +49,6 @@ with workflow.unsafe.imports_passed_through():
         START_FRESH,
         UPDATE_ID_REQUESTS,
     )
-    from workflows.search import SA_AWAITING, SA_DUE, SA_HEALTH, SA_PEOPLE, SA_PHASE, SA_STATE
 
 MIN_TIMER = timedelta(seconds=1)
 HISTORY_BUDGET = 340
@@ -124,6 +124,8 @@ class TransitionWorkflow(ProgramHandlers):
             carrier = self._flusher = Flusher(
                 self.machine, self._changed, lambda: self._answers, start.flush_after, self._answering
             )
+            # Audit entries alone may linger; what the search attributes would change may not.
+            carrier.linger_for(start.audit_linger, lambda: self._search_values() != self._published)
         else:
             carrier = Sender(self.machine, self._changed)
         pump = asyncio.create_task(carrier.run())
@@ -179,7 +181,13 @@ class TransitionWorkflow(ProgramHandlers):
     def _continue_as_new(self, start: StartTransition) -> None:
         state = self.machine.state.model_copy(update={"runs": self.machine.state.runs + 1})
         workflow.continue_as_new(
-            StartTransition(id=start.id, plan=self.machine.plan, state=state, flush_after=start.flush_after)
+            StartTransition(
+                id=start.id,
+                plan=self.machine.plan,
+                state=state,
+                flush_after=start.flush_after,
+                audit_linger=start.audit_linger,
+            )
         )
 
     def _answering(self) -> bool:
@@ -320,6 +328,12 @@ class TransitionWorkflow(ProgramHandlers):
             )
         self._changes += 1
 
+    @workflow.signal
+    def settle_audit(self) -> None:
+        """Someone reads the trail (`bpo audit`, a page): what waits to be written goes now."""
+        if self._flusher:
+            self._flusher.settle()
+
     @workflow.query
     def status(self) -> TransitionStatus:
         """Where the transition stands now."""
@@ -357,29 +371,14 @@ class TransitionWorkflow(ProgramHandlers):
         """The plan the transition runs, for reports and calendars."""
         return self.machine.plan
 
+    def _search_values(self) -> tuple[Any, ...]:
+        return search_values(self.machine, workflow.now(), self._changed(APPROVAL_REQUESTS))
+
     def _publish(self) -> None:
         """Keep the search attributes and the Web UI's details in step with the state."""
-        s = self.machine.state
         workflow.set_current_details(self.machine.details(workflow.now()))
         if self._flusher and self._flusher.holding:  # upserted with the flush, once for them all
             return
-        current: tuple[Any, ...] = (self.machine.phase_key, self.machine.health(), s.state)
-        if self._changed(APPROVAL_REQUESTS):
-            due = awaiting.next_due(self.machine, workflow.now())
-            current += (
-                awaiting.search_values(self.machine, workflow.now()),
-                due.replace(second=0, microsecond=0) if due else None,
-                awaiting.people_values(self.machine),
-            )
-        if current != self._published:
+        if (current := self._search_values()) != self._published:
             self._published = current
-            updates: list[SearchAttributeUpdate[Any]] = [
-                SA_PHASE.value_set(current[0]),
-                SA_HEALTH.value_set(current[1]),
-                SA_STATE.value_set(current[2]),
-            ]
-            if len(current) > 3:
-                updates += [SA_AWAITING.value_set(current[3]), SA_PEOPLE.value_set(current[5])]
-                if current[4]:  # kept once set: the time-skipping server cannot read an unset Datetime
-                    updates.append(SA_DUE.value_set(current[4]))
-            workflow.upsert_search_attributes(updates)
+            workflow.upsert_search_attributes(upserts(current))

@@ -33,7 +33,7 @@ async def cmd_start(args: argparse.Namespace, settings: Settings) -> None:
         private=bool(settings.encryption_key),
         trusted_keys=settings.trusted_keys,
         replace_ended=args.replace_ended,
-        flush_after=settings.flush_after,
+        **settings.flush_timing,
         signer=settings.signer,
         started_by=operator(settings),
         allow_unsigned=settings.allow_unsigned,

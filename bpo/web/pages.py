@@ -323,7 +323,7 @@ async def start(request: Request) -> Response:
             task_queue=w.settings.task_queue,
             private=bool(w.settings.encryption_key),
             trusted_keys=w.settings.trusted_keys,
-            flush_after=w.settings.flush_after,
+            **w.settings.flush_timing,
             signer=w.settings.signer,
             started_by=me.email,
             allow_unsigned=w.settings.allow_unsigned,

@@ -193,6 +193,16 @@ asked only when a decision meets a flush, so a run begun today would record no m
 look to `bpo versions`, reading its history without its memo, as if begun before it: this epoch's
 marker, recorded at every run's start, says it was not."""
 
+AUDIT_LINGERS = "audit-lingers-2026-12"
+"""Audit entries with no notice among them wait up to the start's ``audit_linger`` (counted from
+the decision that made the first) for others to join their flush, unless a notice comes, someone
+asks for the trail (the ``settle_audit`` signal) or the run ends. Asked only by a run started with
+a linger, at a held flush."""
+
+RULES_2026_12C = "rules-2026-12c"
+"""Every change before it at once: `rules-2026-12b` and `audit-lingers-2026-12`, which a run asks
+only at a lingering flush: this epoch's marker, recorded at every run's start, says it knows it."""
+
 RULES_EPOCH = "rules-epoch-2026-12"
 """Each run records, at its start, the rules epoch it was begun under (the newest change id its
 code knew, a memo read by ``bpo versions``), so an old branch can be retired once no open
@@ -237,11 +247,14 @@ CHANGES = (
     RULES_2026_12,
     FLUSH_YIELDS,
     RULES_2026_12B,
+    AUDIT_LINGERS,
+    RULES_2026_12C,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""
 COVERED[RULES_2026_12] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12)])
 COVERED[RULES_2026_12B] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12B)])
+COVERED[RULES_2026_12C] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12C)])
 EPOCHS_OF = {change: tuple(e for e, covered in reversed(COVERED.items()) if change in covered) for change in CHANGES}
 """The epochs that stand for each change, the newest first: what the workflow's seam asks before
 the change itself."""

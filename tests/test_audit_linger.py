@@ -1,0 +1,106 @@
+"""Audit entries with no notice among them linger for others (the start's ``audit_linger``,
+``BPO_AUDIT_LINGER_MS``): a transition's burst of readings makes one flush, not one each, while a
+reader of the trail (`bpo audit`, the web app's pages) has what waits written at once
+(`workflows.pump.Flusher`, the change ``audit-lingers-2026-12``)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from sqlmodel import Session
+from temporalio.api.enums.v1 import EventType
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from bpo.api import audit_settled, get_deliveries, send, start_transition
+from bpo.sandbox import SANDBOX
+from infra.audit import read_trail
+from infra.db import make_engine
+from models.commands import Approve, Note
+from tests.conftest import running_worker
+from tests.stack import DANA, LI
+from tests.test_flush_yields import _flushes
+from workflows.search import SA_AWAITING
+from workflows.transition import TransitionWorkflow
+
+HOLD = timedelta(milliseconds=500)
+
+
+async def _written(dev, tid: str) -> None:
+    """Wait, without asking the transition to hurry, until nothing it accepted waits."""
+    for _ in range(300):
+        if not (await get_deliveries(dev.client, tid)).unwritten:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the audit entries were never written")
+
+
+def _notes(settings, tid: str) -> list[str]:
+    with Session(make_engine(settings.audit_url)) as session:
+        return [r.detail["note"] for r in read_trail(tid, session=session) if r.kind == "noted"]
+
+
+async def _started(dev, settings, plan, linger: timedelta) -> str:
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    await start_transition(
+        dev.client, plan, task_queue=settings.task_queue, transition_id=tid, flush_after=HOLD, audit_linger=linger
+    )
+    await _written(dev, tid)  # the start's entries go with its notices (the plan's approvers asked)
+    return tid
+
+
+async def test_notes_in_a_burst_share_one_flush_and_are_written_when_the_linger_ends(dev, settings, reference_plan):
+    async with running_worker(dev, settings):
+        tid = await _started(dev, settings, reference_plan, timedelta(seconds=6))
+        before = len(_flushes((await dev.client.get_workflow_handle(tid).fetch_history()).events))
+        await send(dev.client, tid, Note(text="first", by=LI, request_id="first"))
+        await asyncio.sleep(3 * HOLD.total_seconds())  # past the hold, well inside the linger
+        assert (await get_deliveries(dev.client, tid)).unwritten == 1
+        assert _notes(settings, tid) == []
+        await send(dev.client, tid, Note(text="second", by=LI, request_id="second"))
+        await _written(dev, tid)
+        history = await dev.client.get_workflow_handle(tid).fetch_history()
+    assert _notes(settings, tid) == ["first", "second"]
+    assert len(_flushes(history.events)) == before + 1, "both notes went in one flush"
+    replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
+    await replayer.replay_workflow(history)
+
+
+async def test_a_reader_of_the_trail_has_lingering_entries_written_at_once(dev, settings, reference_plan):
+    async with running_worker(dev, settings):
+        tid = await _started(dev, settings, reference_plan, timedelta(seconds=60))
+        await send(dev.client, tid, Note(text="read me", by=LI, request_id="read-me"))
+        await asyncio.sleep(3 * HOLD.total_seconds())
+        assert (await get_deliveries(dev.client, tid)).unwritten == 1
+        # What `bpo audit` and the web app's pages ask first: well before the minute is up.
+        assert await audit_settled(dev.client, tid, 30) == 0
+        history = await dev.client.get_workflow_handle(tid).fetch_history()
+    assert _notes(settings, tid) == ["read me"]
+    signalled = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]
+    assert [e.workflow_execution_signaled_event_attributes.signal_name for e in signalled] == ["settle_audit"]
+    replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
+    await replayer.replay_workflow(history)
+
+
+
+async def test_an_approval_that_changes_who_is_awaited_does_not_linger(dev, settings, reference_plan):
+    # The inbox reads who is awaited from the search attributes, which wait with the flush: an
+    # approver who signed is off it at once, however long entries alone may linger.
+    async with running_worker(dev, settings):
+        tid = await _started(dev, settings, reference_plan, timedelta(seconds=60))
+        handle = dev.client.get_workflow_handle(tid)
+
+        async def awaited() -> list[str]:
+            return list((await handle.describe()).typed_search_attributes.get(SA_AWAITING) or [])
+
+        before = await awaited()
+        await send(dev.client, tid, Approve(gate="slas_signed", by=DANA, request_id="dana-slas"))
+        for _ in range(300):
+            if await awaited() != before:
+                break
+            await asyncio.sleep(0.1)
+        after = await awaited()
+        assert after and set(after) < set(before), "Dana, who signed, is no longer awaited"
+        assert (await get_deliveries(dev.client, tid)).unwritten == 0

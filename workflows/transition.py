@@ -333,6 +333,11 @@ class TransitionWorkflow(ProgramHandlers):
         """Someone reads the trail (`bpo audit`, a page): what waits to be written goes now."""
         if self._flusher:
             self._flusher.settle()
+        # Each signal is history that no decision follows: past the budget, the loop wakes to
+        # continue as new, or spammed signals (a page refreshed while the audit database is away)
+        # would grow one run without end.
+        if workflow.info().get_current_history_length() >= HISTORY_BUDGET:
+            self._changes += 1
 
     @workflow.query
     def status(self) -> TransitionStatus:

@@ -1,0 +1,94 @@
+"""Attack on the audit linger (branch ``attack36``, commit 714d307): what an outsider can do to a
+lingering flush with the new ``settle_audit`` signal, the Temporal Web UI's "Send Signal" and the
+settings."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from sqlmodel import Session
+from temporalio.api.enums.v1 import EventType
+
+from bpo.api import get_deliveries, send, start_transition
+from infra.audit import read_trail
+from infra.db import make_engine
+from models.commands import Note
+from tests.conftest import running_worker
+from tests.stack import LI
+
+
+HOLD = timedelta(milliseconds=500)
+
+
+async def _written(dev, tid: str, tries: int = 300) -> bool:
+    for _ in range(tries):
+        if not (await get_deliveries(dev.client, tid)).unwritten:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+def _notes(settings, tid: str) -> list[str]:
+    with Session(make_engine(settings.audit_url)) as session:
+        return [r.detail["note"] for r in read_trail(tid, session=session) if r.kind == "noted"]
+
+
+async def _started(dev, settings, plan, linger: timedelta) -> str:
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    await start_transition(
+        dev.client, plan, task_queue=settings.task_queue, transition_id=tid, flush_after=HOLD, audit_linger=linger
+    )
+    assert await _written(dev, tid)
+    return tid
+
+
+def _task_failures(events) -> list[str]:
+    return [
+        e.workflow_task_failed_event_attributes.failure.message
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+    ]
+
+
+async def test_spammed_settle_audit_signals_keep_the_run_under_its_history_budget(dev, settings, reference_plan):
+    # Anyone who reaches Temporal (or a page refreshed while entries linger) sends settle_audit;
+    # every signal is history. semantics.md: "A run's history stays under 400 events: past 340 it
+    # continues as new at its next quiet moment". An idle transition is quiet all the while.
+    async with running_worker(dev, settings):
+        tid = await _started(dev, settings, reference_plan, timedelta(seconds=60))
+        handle = dev.client.get_workflow_handle(tid)
+        first = (await handle.describe()).run_id
+        for _ in range(130):
+            await handle.signal("settle_audit")
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(2)
+        run = await handle.describe()
+        history = await dev.client.get_workflow_handle(tid, run_id=run.run_id).fetch_history()
+    assert run.run_id != first or len(history.events) < 400, f"one run of {len(history.events)} events"
+
+
+async def test_bpo_export_of_a_transition_shows_what_it_accepted(dev, settings, reference_plan, monkeypatch, tmp_path):
+    # `bpo audit` and `bpo report` ask the transition to write what lingers before they read the
+    # table; `bpo export ID` reads the same table without asking: a note added a moment ago
+    # is missing from the export for up to BPO_AUDIT_LINGER_MS (here a minute).
+    import starter
+    from infra.settings import get_settings
+
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev.client.service_client.config.target_host)
+    monkeypatch.setenv("BPO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    async with running_worker(dev, settings):
+        tid = await _started(dev, settings, reference_plan, timedelta(seconds=60))
+        await send(dev.client, tid, Note(text="vendor call moved to Friday", by=LI, request_id="n1"))
+        await asyncio.sleep(3 * HOLD.total_seconds())
+        assert (await get_deliveries(dev.client, tid)).unwritten == 1  # lingering
+        out = tmp_path / "decisions.csv"
+        get_settings.cache_clear()
+        try:
+            code = await asyncio.to_thread(starter.main, ["export", tid, "--what", "decisions", "--out", str(out)])
+        finally:
+            get_settings.cache_clear()
+    assert code == 0
+    assert "vendor call moved to Friday" in out.read_text(encoding="utf-8-sig")

@@ -92,3 +92,35 @@ async def test_bpo_export_of_a_transition_shows_what_it_accepted(dev, settings, 
             get_settings.cache_clear()
     assert code == 0
     assert "vendor call moved to Friday" in out.read_text(encoding="utf-8-sig")
+
+
+async def test_the_web_apps_export_of_a_transition_shows_what_it_accepted(dev, settings, reference_plan):
+    # README: "a page of the web app ... [has] them written at once". The transition's own
+    # download (/t/{id}/export/...) read the table without asking: a note added a moment ago was
+    # missing from the spreadsheet for up to BPO_AUDIT_LINGER_MS.
+    import httpx
+
+    from bpo.web.app import create_app
+    from bpo.web.deps import Web
+    from infra.db import migrate
+    from infra.links import mint_link
+    from tests.web_client import csrf_of
+
+    engine = make_engine(settings.audit_url)
+    migrate(engine)
+    async with running_worker(dev, settings):
+        tid = await _started(dev, settings, reference_plan, timedelta(seconds=60))
+        await send(dev.client, tid, Note(text="cut-over moved to May", by=LI, request_id="n1"))
+        await asyncio.sleep(3 * HOLD.total_seconds())
+        assert (await get_deliveries(dev.client, tid)).unwritten == 1  # lingering
+        application = create_app(settings, dev.client, engine)
+        async with httpx.AsyncClient() as http:
+            application.state.web = Web(settings, engine, dev.client, http)
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as li:
+                token = mint_link(engine, LI, "/", timedelta(hours=1))
+                opened = await li.get(f"/login/link/{token}")
+                await li.post(f"/login/link/{token}", data={"csrf": csrf_of(opened.text)})
+                got = await li.get(f"/t/{tid}/export/decisions.csv")
+    assert got.status_code == 200, got.text[:500]
+    assert "cut-over moved to May" in got.content.decode("utf-8-sig")

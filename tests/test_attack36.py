@@ -124,3 +124,27 @@ async def test_the_web_apps_export_of_a_transition_shows_what_it_accepted(dev, s
                 got = await li.get(f"/t/{tid}/export/decisions.csv")
     assert got.status_code == 200, got.text[:500]
     assert "cut-over moved to May" in got.content.decode("utf-8-sig")
+
+
+async def test_a_reader_waiting_for_the_trail_is_not_left_with_an_entry_accepted_while_it_waits(
+    dev, settings, reference_plan
+):
+    # `bpo audit` (and each transition page) sends settle_audit once, then waits up to 5 s (2 s)
+    # for nothing to be unwritten. A note accepted just after that one flush lingers its full
+    # linger: the reader waits out its whole time, reads a table without the note, and says the
+    # entry is "not yet in the audit database (is it reachable from the worker?)".
+    from bpo.api import audit_settled
+
+    async with running_worker(dev, settings):
+        tid = await _started(dev, settings, reference_plan, timedelta(seconds=60))
+        await send(dev.client, tid, Note(text="first", by=LI, request_id="n1"))
+        await asyncio.sleep(3 * HOLD.total_seconds())
+        reader = asyncio.create_task(audit_settled(dev.client, tid, 5))
+        for _ in range(50):  # the reader's settle_audit had the first note written
+            if _notes(settings, tid):
+                break
+            await asyncio.sleep(0.05)
+        await send(dev.client, tid, Note(text="second", by=LI, request_id="n2"))
+        left = await reader
+    assert left == 0, "the reader gave up with the second note lingering"
+    assert _notes(settings, tid) == ["first", "second"]

@@ -10,13 +10,18 @@ from datetime import timedelta
 
 from sqlmodel import Session
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from bpo.api import get_deliveries, send, start_transition
+from bpo.sandbox import SANDBOX
 from infra.audit import read_trail
 from infra.db import make_engine
 from models.commands import Note
 from tests.conftest import running_worker
 from tests.stack import LI
+from workflows.transition import TransitionWorkflow
 
 
 HOLD = timedelta(milliseconds=500)
@@ -148,3 +153,26 @@ async def test_a_reader_waiting_for_the_trail_is_not_left_with_an_entry_accepted
         left = await reader
     assert left == 0, "the reader gave up with the second note lingering"
     assert _notes(settings, tid) == ["first", "second"]
+
+
+async def test_a_note_accepted_before_a_temporal_cancel_request_is_in_the_trail(dev, settings, reference_plan):
+    # Whoever may signal through Temporal's Web UI may also press "Request Cancellation" (deploy.md
+    # asks the authorizer to deny reset, terminate and delete only). The run ends at once: what
+    # the outbox holds is never written. Before the linger that was what the 0.5 s hold held; now
+    # a note accepted seconds before (up to BPO_AUDIT_LINGER_MS, 60 s at most) is lost for good.
+    # semantics.md: "No audit row ... is ever dropped: ... not when the transition ends."
+    async with running_worker(dev, settings):
+        tid = await _started(dev, settings, reference_plan, timedelta(seconds=60))
+        handle = dev.client.get_workflow_handle(tid)
+        await send(dev.client, tid, Note(text="accepted before the cancel", by=LI, request_id="n1"))
+        await asyncio.sleep(3 * HOLD.total_seconds())  # answered, and past the hold
+        await handle.cancel()
+        for _ in range(100):
+            if (described := await handle.describe()).close_time is not None:
+                break
+            await asyncio.sleep(0.1)
+        history = await handle.fetch_history()
+    assert _notes(settings, tid) == ["accepted before the cancel"]
+    assert described.status == WorkflowExecutionStatus.CANCELED
+    replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
+    await replayer.replay_workflow(history)

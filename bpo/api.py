@@ -255,6 +255,10 @@ async def get_deliveries(client: Client, transition_id: str) -> Deliveries:
         raise _translate(error, transition_id) from None
 
 
+SETTLE_AGAIN = 1.0
+"""Seconds after which `audit_settled`, still waiting, asks the transition again to write what waits."""
+
+
 async def audit_settled(client: Client, transition_id: str, wait: float) -> int:
     """Wait, at most ``wait`` seconds, until the audit entries the transition has accepted are in
     the audit table (the worker writes them within a second of a decision, once asked: entries
@@ -262,11 +266,13 @@ async def audit_settled(client: Client, transition_id: str, wait: float) -> int:
     server does not know holds none."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    asked = False
+    asked: float | None = None
     try:
         while (left := (await get_deliveries(client, transition_id)).unwritten) and loop.time() < deadline:
-            if not asked:  # a flush lingering for more entries goes now
-                asked = True
+            # A flush lingering for more entries goes now; asked again each second, as an entry
+            # accepted after the flush asked for would linger its whole time.
+            if asked is None or loop.time() - asked >= SETTLE_AGAIN:
+                asked = loop.time()
                 with contextlib.suppress(RPCError):  # ended since: it writes nothing more
                     await _handle(client, transition_id).signal("settle_audit")
             await asyncio.sleep(0.1)

@@ -20,6 +20,7 @@ from bpo.web.sessions import COOKIE, new_api_token, start_session
 from infra.audit import write_entries
 from infra.db import make_engine, migrate
 from infra.settings import Settings
+from models.deliveries import Deliveries
 from tests.rules.sim import DANA, LI, PLAN, RAJ, Run
 
 EVE = "eve@acme.example"
@@ -30,7 +31,7 @@ class Handle:
     """A workflow handle whose queries answer as the transition would."""
 
     async def query(self, name: str, result_type: Any = None) -> Any:
-        return {"plan": PLAN, "roster": list(PLAN.people)}[name]
+        return {"plan": PLAN, "roster": list(PLAN.people), "deliveries": Deliveries(pending=[], failed=[])}[name]
 
 
 class Temporal:

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rules.replays import stale_start
     from workflows.rules.versions import (
         APPROVAL_REQUESTS,
+        AUDIT_LINGERS,
         EPOCHS_OF,
         EVIDENCE_PINNED,
         FLUSH_BATCHED,
@@ -113,6 +114,18 @@ class TransitionWorkflow(ProgramHandlers):
     @workflow.run
     async def run(self, start: StartTransition) -> TransitionStatus:
         """Wait for decisions and deadlines until the transition ends or continues as new."""
+        try:
+            return await self._run(start)
+        except asyncio.CancelledError:
+            # Temporal's cancel request (the Web UI's "Request Cancellation") ends the run where it
+            # waits: what the outbox holds, lingering perhaps for seconds, is written first.
+            flusher = self._flusher
+            if flusher is not None and flusher.linger and self._changed(AUDIT_LINGERS):
+                flusher.draining = True
+                await workflow.wait_condition(lambda: flusher.quiet() and not flusher.holding)
+            raise
+
+    async def _run(self, start: StartTransition) -> TransitionStatus:
         if self._start_refused:  # nothing written: the run fails with the reason
             raise ApplicationError(self._start_refused, type="NotSigned")
         if self._changed(RULES_EPOCH):
@@ -333,6 +346,11 @@ class TransitionWorkflow(ProgramHandlers):
         """Someone reads the trail (`bpo audit`, a page): what waits to be written goes now."""
         if self._flusher:
             self._flusher.settle()
+        # Each signal is history that no decision follows: past the budget, the loop wakes to
+        # continue as new, or spammed signals (a page refreshed while the audit database is away)
+        # would grow one run without end.
+        if workflow.info().get_current_history_length() >= HISTORY_BUDGET:
+            self._changes += 1
 
     @workflow.query
     def status(self) -> TransitionStatus:

@@ -60,7 +60,7 @@ async def cmd_analytics(args: argparse.Namespace, settings: Settings) -> None:
     print(found.model_dump_json(indent=2) if args.json else analytics_text(found))
 
 
-def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
+async def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
     """One transition's rows (or, with ``--all``, every transition's) of one kind, from the audit
     database, as CSV or xlsx in ``--out``."""
     from infra.exports import export_rows, to_csv, to_xlsx
@@ -69,6 +69,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
         raise Exit("name one transition's ID, or --all for every transition (not both)", REFUSED)
     out = out_file(args.out, settings)
     engine = audit_engine(settings)
+    if not args.all:  # what the transition accepted and lets linger is written first, as for bpo audit
+        from bpo.commands.seeing import _unwritten_note, _written
+
+        _unwritten_note(await _written(settings, args.id), args.id)
     header, rows = export_rows(engine, args.what, None if args.all else args.id)
     out.write_bytes(to_csv(header, rows) if args.format == "csv" else to_xlsx(header, rows, args.what))
     if args.json:

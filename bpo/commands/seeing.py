@@ -272,6 +272,7 @@ async def cmd_qbr(args: argparse.Namespace, settings: Settings) -> None:
     status, plan = await get_status(client, args.id), await get_plan(client, args.id)
     now = datetime.now(UTC)
     lanes = await drawn(client, plan, status, now)
+    _unwritten_note(await _written(settings, args.id, client), args.id)
     write_out(render_qbr(plan, status, _trail(settings, args.id), quarter, now, lanes), args.out, "qbr", settings)
 
 

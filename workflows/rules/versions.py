@@ -196,8 +196,9 @@ marker, recorded at every run's start, says it was not."""
 AUDIT_LINGERS = "audit-lingers-2026-12"
 """Audit entries with no notice among them wait up to the start's ``audit_linger`` (counted from
 the decision that made the first) for others to join their flush, unless a notice comes, someone
-asks for the trail (the ``settle_audit`` signal) or the run ends. Asked only by a run started with
-a linger, at a held flush."""
+asks for the trail (the ``settle_audit`` signal) or the run ends; a Temporal cancel request (which
+ends the run where it waits) has them written first. Asked only by a run started with a linger, at
+a held flush or a cancel request."""
 
 RULES_2026_12C = "rules-2026-12c"
 """Every change before it at once: `rules-2026-12b` and `audit-lingers-2026-12`, which a run asks

@@ -5,48 +5,21 @@ settings."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import timedelta
 
-from sqlmodel import Session
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from bpo.api import get_deliveries, send, start_transition
+from bpo.api import get_deliveries, send
 from bpo.sandbox import SANDBOX
-from infra.audit import read_trail
 from infra.db import make_engine
 from models.commands import Note
 from tests.conftest import running_worker
 from tests.stack import LI
+from tests.test_audit_linger import HOLD, _notes, _started
 from workflows.transition import TransitionWorkflow
-
-
-HOLD = timedelta(milliseconds=500)
-
-
-async def _written(dev, tid: str, tries: int = 300) -> bool:
-    for _ in range(tries):
-        if not (await get_deliveries(dev.client, tid)).unwritten:
-            return True
-        await asyncio.sleep(0.1)
-    return False
-
-
-def _notes(settings, tid: str) -> list[str]:
-    with Session(make_engine(settings.audit_url)) as session:
-        return [r.detail["note"] for r in read_trail(tid, session=session) if r.kind == "noted"]
-
-
-async def _started(dev, settings, plan, linger: timedelta) -> str:
-    tid = f"t-{uuid.uuid4().hex[:12]}"
-    await start_transition(
-        dev.client, plan, task_queue=settings.task_queue, transition_id=tid, flush_after=HOLD, audit_linger=linger
-    )
-    assert await _written(dev, tid)
-    return tid
 
 
 def _task_failures(events) -> list[str]:

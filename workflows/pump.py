@@ -138,6 +138,13 @@ class Flusher(_Carrier):
         m = self.machine
         return self.hurried or self.draining or bool(m.outbox.notices or deliveries.due(m, workflow.now())) or self.stale()
 
+    async def before_cancel(self) -> None:
+        """A cancel request ends the run where it waits: what lingers, perhaps for seconds, is
+        written first (a run without a linger ends as it always did)."""
+        if self.linger and self.changed(AUDIT_LINGERS):
+            self.draining = True
+            await workflow.wait_condition(lambda: self.quiet() and not self.holding)
+
     def settle(self) -> None:
         """Write what waits now: someone reads the trail (a lingering flush goes at once)."""
         self.hurried = True

@@ -36,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rules.replays import stale_start
     from workflows.rules.versions import (
         APPROVAL_REQUESTS,
-        AUDIT_LINGERS,
         EPOCHS_OF,
         EVIDENCE_PINNED,
         FLUSH_BATCHED,
@@ -116,13 +115,9 @@ class TransitionWorkflow(ProgramHandlers):
         """Wait for decisions and deadlines until the transition ends or continues as new."""
         try:
             return await self._run(start)
-        except asyncio.CancelledError:
-            # Temporal's cancel request (the Web UI's "Request Cancellation") ends the run where it
-            # waits: what the outbox holds, lingering perhaps for seconds, is written first.
-            flusher = self._flusher
-            if flusher is not None and flusher.linger and self._changed(AUDIT_LINGERS):
-                flusher.draining = True
-                await workflow.wait_condition(lambda: flusher.quiet() and not flusher.holding)
+        except asyncio.CancelledError:  # Temporal's cancel request (the Web UI's "Request Cancellation")
+            if self._flusher is not None:
+                await self._flusher.before_cancel()
             raise
 
     async def _run(self, start: StartTransition) -> TransitionStatus:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import DANA, EVE, LI, Stack
+from tests.stack import DANA, EVE, LI, Stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -18,6 +18,10 @@ PROGRAM_PLAN = Path(__file__).resolve().parent.parent / "examples" / "program-pl
 
 def lanes(status: dict) -> dict[str, str]:
     return {w["key"]: w["state"] for w in status["workstreams"]}
+
+
+def trail_kinds(s: Stack, tid: str) -> list[str]:
+    return [row["kind"] for row in json.loads(s.ok("audit", tid, "--json"))]
 
 
 def through_pilot(s: Stack, tid: str, item: str, periods: tuple[str, str]) -> None:
@@ -53,8 +57,9 @@ def test_a_program_survives_a_killed_worker_and_completes_its_workstreams(tmp_pa
         s.kill("worker")
         s.start_worker()
         s.ok("resume", pid, "--by", LI, "--reason", "freeze lifted")
-        for key in ("email", "chat", "voice"):
-            s.wait_for(f"{pid}/{key}", lambda st: st["state"] == "running")
+        for tid in (f"{pid}/email", f"{pid}/chat", f"{pid}/voice"):  # each took the pause, then the resume
+            assert wait_until(lambda tid=tid: "resumed" in trail_kinds(s, tid), 60), trail_kinds(s, tid)
+            assert s.status(tid)["state"] == "running"
 
         through_pilot(s, f"{pid}/chat", "chat_support", ("W1", "W2"))
         through_pilot(s, f"{pid}/voice", "voice_support", ("W1", "W2"))
@@ -66,8 +71,7 @@ def test_a_program_survives_a_killed_worker_and_completes_its_workstreams(tmp_pa
         # nothing lost: each workstream's trail holds its decisions, the relayed pause among them
         for key in ("email", "chat", "voice"):
             tid = f"{pid}/{key}"
-            rows = json.loads(s.ok("audit", tid, "--json"))
-            kinds = [r["kind"] for r in rows]
+            kinds = trail_kinds(s, tid)
             assert kinds.count("paused") == kinds.count("resumed") == 1, (key, kinds)
             assert "transition_completed" in kinds
             s.ok("audit", tid, "--verify")

@@ -48,8 +48,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rules.versions import RELAY_CONFIRMED, RELAY_REMEMBERED
     from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROGRAM, SA_PROVIDER, SA_STATE
 
-READ_TIMEOUT = timedelta(seconds=30)
-"""A read of a workstream (a describe and a query) is tried again until Temporal answers."""
+READ_TIMEOUT = timedelta(seconds=10)
+"""A read of a workstream, or a workstream's question to its program (a describe and a query), is
+tried again until Temporal answers; a try lost with a killed worker is given up after this long,
+so a relayed pause waits no longer than that to take hold (it waited 30 s before)."""
 
 
 class Streams:

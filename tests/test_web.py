@@ -215,3 +215,20 @@ def test_approvers_score_a_scorecard_on_its_page_and_a_score_off_the_scale_is_re
     assert gate["progress"].startswith("1/2 scored")
     scored = next(r for r in json.loads(web.ok("audit", "scored-on-the-web", "--json")) if r["kind"] == "scored")
     assert scored["via"] == "web-link" and scored["signature"], "the app signs the scoring it sends"
+
+
+def test_every_answer_carries_the_security_headers_a_page_an_error_a_stylesheet_and_the_api(web):
+    li = signed_in(web, LI)
+    answers = {
+        "inbox": li.get("/"),
+        "an unknown gate": li.get(f"/t/{TID}/gates/no_such_gate"),
+        "the stylesheet": li.get("/static/app.css"),
+        "the API unauthenticated": Person(web.web_url).get("/api/inbox"),
+    }
+    assert [a.status_code for a in answers.values()] == [200, 404, 200, 401]
+    for what, answer in answers.items():
+        csp = answer.headers.get("content-security-policy", "")
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, what
+        assert answer.headers.get("x-content-type-options") == "nosniff", what
+        assert answer.headers.get("referrer-policy") == "same-origin", what
+        assert answer.headers.get("cache-control") == "no-store", what

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
@@ -21,6 +20,7 @@ from bpo.analytics import keep_warm
 from bpo.web import analytics_page, api, codec, control, me, pages, signin, slack
 from bpo.web.deps import HERE, Web, log, message
 from bpo.web.devmode import own_hosts_only
+from bpo.web.headers import SecurityHeaders
 from bpo.web.oidc import Provider
 from infra.settings import Settings
 from models.errors import describe, render_path
@@ -72,17 +72,11 @@ def create_app(settings: Settings, client: Client, engine: Engine) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-            "frame-ancestors 'none'; form-action 'self' " + _sso_origin(settings)
-        ).strip()
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    csp = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self' " + _sso_origin(settings)
+    ).strip()
+    app.add_middleware(SecurityHeaders, csp=csp)
 
     if settings.web_dev:  # DNS rebinding: a name of someone else's pointed at 127.0.0.1 gets nothing
         app.middleware("http")(own_hosts_only(settings))

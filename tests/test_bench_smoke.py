@@ -68,6 +68,8 @@ def test_the_web_bench_runs_to_the_end_at_its_smallest_size(tmp_path: Path):
     # ended because they arrived, not because it gave up.
     assert results["inbox_rows_each"] == 2, results
     assert results["requests"] == 4 and results["inbox_ms"]["p95"] > 0
+    assert results["settled"]["inbox_ms"]["p95"] > 0, "the loads once the processes were quiet were timed"
+    assert set(results["cpu_ms_per_page"]) == {"web", "server", "worker", "client"}
     assert results["after_restart_ms"]["one"] > 0, "the web app restarted and its first load was timed"
 
 

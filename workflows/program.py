@@ -48,10 +48,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.rules.versions import RELAY_CONFIRMED, RELAY_REMEMBERED
     from workflows.search import SA_CLIENT, SA_HEALTH, SA_PHASE, SA_PROGRAM, SA_PROVIDER, SA_STATE
 
-READ_TIMEOUT = timedelta(seconds=10)
+READ_TIMEOUT = timedelta(seconds=15)
 """A read of a workstream, or a workstream's question to its program (a describe and a query), is
 tried again until Temporal answers; a try lost with a killed worker is given up after this long,
-so a relayed pause waits no longer than that to take hold (it waited 30 s before)."""
+so a relayed pause waits no longer than that to take hold (it waited 30 s before). Longer than
+the 10 s a query may wait for a killed worker's sticky queue before the server asks another."""
 
 
 class Streams:

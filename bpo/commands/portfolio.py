@@ -70,9 +70,9 @@ async def cmd_export(args: argparse.Namespace, settings: Settings) -> None:
     out = out_file(args.out, settings)
     engine = audit_engine(settings)
     if not args.all:  # what the transition accepted and lets linger is written first, as for bpo audit
-        from bpo.commands.seeing import _unwritten_note, _written
+        from bpo.commands.seeing import written_first
 
-        _unwritten_note(await _written(settings, args.id), args.id)
+        await written_first(settings, args.id)
     header, rows = export_rows(engine, args.what, None if args.all else args.id)
     out.write_bytes(to_csv(header, rows) if args.format == "csv" else to_xlsx(header, rows, args.what))
     if args.json:

@@ -106,19 +106,17 @@ SETTLE_FOR = 5.0
 """How long a reader of the trail waits for entries a transition has accepted but not written."""
 
 
-async def _written(settings: Settings, transition_id: str, client: Client | None = None) -> int:
-    """`audit_settled` for at most `SETTLE_FOR`. With no server to ask, the table is all there
-    is to read: 0."""
+async def written_first(settings: Settings, transition_id: str, client: Client | None = None) -> None:
+    """Before a trail is read: what the transition accepted is written (`audit_settled`, for at
+    most `SETTLE_FOR`), and what still waits is said on stderr. With no server to ask, the table
+    is all there is to read."""
     from bpo.api import audit_settled
     from infra.client import connect
 
     try:
-        return await audit_settled(client or await connect(settings), transition_id, SETTLE_FOR)
+        left = await audit_settled(client or await connect(settings), transition_id, SETTLE_FOR)
     except Exception:  # no server: the trail reads as the table holds it
-        return 0
-
-
-def _unwritten_note(left: int, transition_id: str) -> None:
+        return
     if left:
         print(
             f"note: {left} more entries of '{transition_id}' are accepted and kept by the transition, but not "
@@ -143,7 +141,7 @@ async def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
     from bpo.evidence_check import last_verdicts, pinned
 
     engine = audit_engine(settings)
-    _unwritten_note(await _written(settings, args.id, client), args.id)
+    await written_first(settings, args.id, client)
     trail = _trail(settings, args.id, engine)
     # The last check's verdict and when: `bpo evidence --verify` checks again.
     evidence = last_verdicts(pinned(trail), engine)
@@ -176,7 +174,7 @@ async def cmd_audit(args: argparse.Namespace, settings: Settings) -> None:
 
     # Whether there is a database to read before anything else: none is "could not check".
     engine = audit_engine(settings, UNCHECKED if args.verify else FAILED)
-    _unwritten_note(await _written(settings, args.id), args.id)
+    await written_first(settings, args.id)
     record: Recorded | str | None = None
     if args.verify:  # read until a head the transition recorded covers the table's last row
         record, rows = await read_covered(
@@ -272,7 +270,7 @@ async def cmd_qbr(args: argparse.Namespace, settings: Settings) -> None:
     status, plan = await get_status(client, args.id), await get_plan(client, args.id)
     now = datetime.now(UTC)
     lanes = await drawn(client, plan, status, now)
-    _unwritten_note(await _written(settings, args.id, client), args.id)
+    await written_first(settings, args.id, client)
     write_out(render_qbr(plan, status, _trail(settings, args.id), quarter, now, lanes), args.out, "qbr", settings)
 
 

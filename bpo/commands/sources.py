@@ -63,11 +63,11 @@ async def cmd_evidence(args: argparse.Namespace, settings: Settings) -> None:
     fetches it again (through the guard) and keeps the verdict for the pages: exit 0 when all of
     it is unchanged, 1 when any changed, `UNCHECKED` (3) when none changed but some could not be
     fetched now (or there is no audit database to read)."""
-    from bpo.commands.seeing import _trail, _unwritten_note, _written
+    from bpo.commands.seeing import _trail, written_first
     from bpo.evidence_check import last_verdicts, pinned, verify
 
     engine = audit_engine(settings, UNCHECKED if args.verify else FAILED)
-    _unwritten_note(await _written(settings, args.id), args.id)
+    await written_first(settings, args.id)
     items = pinned(_trail(settings, args.id, engine), args.gate)
     if not items:
         raise Exit(f"no approval of '{args.gate}' in '{args.id}' pinned its evidence")

@@ -109,9 +109,8 @@ async def export_all(request: Request, what: Export, fmt: Fmt) -> Response:
 async def export_one(request: Request, transition_id: str, what: Export, fmt: Fmt) -> Response:
     """One transition's rows of one kind, as a file, for the people on its roster."""
     await _member(request, signed_in(request), transition_id)
-    from bpo.api import audit_settled
-    from bpo.web.transition_view import SETTLE_FOR
+    from bpo.web.transition_view import written_first
 
     # Entries alone may linger (BPO_AUDIT_LINGER_MS): written first, as for the transition's pages.
-    await audit_settled(web(request).client, transition_id, SETTLE_FOR)
+    await written_first(web(request), transition_id)
     return await _download(request, what, fmt, transition_id)

@@ -31,9 +31,14 @@ SETTLE_FOR = 2.0
 page after a decision shows it."""
 
 
+async def written_first(w: Web, transition_id: str) -> None:
+    """Before the transition's rows are read: what it accepted is written (`SETTLE_FOR` at most)."""
+    await audit_settled(w.client, transition_id, SETTLE_FOR)
+
+
 async def trail(w: Web, transition_id: str) -> list[AuditRecord]:
     """The transition's audit trail, oldest first, with what it has accepted written."""
-    await audit_settled(w.client, transition_id, SETTLE_FOR)
+    await written_first(w, transition_id)
     return await asyncio.to_thread(trail_of, w.engine, transition_id)
 
 

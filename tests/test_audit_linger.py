@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlmodel import Session
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
@@ -104,3 +105,29 @@ async def test_an_approval_that_changes_who_is_awaited_does_not_linger(dev, sett
         after = await awaited()
         assert after and set(after) < set(before), "Dana, who signed, is no longer awaited"
         assert (await get_deliveries(dev.client, tid)).unwritten == 0
+
+
+async def test_a_reader_of_the_trail_cuts_a_held_flush_short(dev, settings, reference_plan):
+    # A decision's flush is held a moment (the start's flush_after) for the decisions after it; a
+    # reader asking meanwhile had it wait out the hold's timer, and a workflow task of its own.
+    # Now the flush goes in the task that takes the reader's signal (`flush-hurried-2026-12`).
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    hold = timedelta(seconds=5)
+    async with running_worker(dev, settings):
+        await start_transition(dev.client, reference_plan, task_queue=settings.task_queue, transition_id=tid,
+                               flush_after=hold)  # fmt: skip
+        await _written(dev, tid)
+        await send(dev.client, tid, Note(text="read me", by=LI, request_id="read-me"))
+        began = asyncio.get_running_loop().time()
+        assert await audit_settled(dev.client, tid, 30) == 0
+        waited = asyncio.get_running_loop().time() - began
+        events = list((await dev.client.get_workflow_handle(tid).fetch_history()).events)
+    assert _notes(settings, tid) == ["read me"]
+    assert waited < hold.total_seconds(), f"the reader waited {waited:.1f} s, the hold's whole time"
+    signal = next(i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+    task = next(i for i in range(signal, len(events)) if events[i].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    after = [i for i in range(task, len(events)) if events[i].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED]
+    assert task < _flushes(events)[-1] < min(after, default=len(events)), "the flush went with the signal's task"
+    assert not [e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED], "no hold timer fired"
+    replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
+    await replayer.replay_workflow(WorkflowHistory(tid, events))

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         DRAIN_IN_FLIGHT,
         FAILED_DELIVERIES_AUDITED,
         FLUSH_BATCHED,
+        FLUSH_HURRIED,
         FLUSH_MARKED,
         FLUSH_YIELDS,
     )
@@ -115,6 +116,9 @@ class Flusher(_Carrier):
                     # Entries alone: one timer for the whole wait, unless something hurries it.
                     with contextlib.suppress(TimeoutError):
                         await workflow.wait_condition(self._urgent, timeout=self.linger)
+                elif self.changed(FLUSH_HURRIED):  # a reader of the trail need not wait for it
+                    with contextlib.suppress(TimeoutError):
+                        await workflow.wait_condition(lambda: self.hurried, timeout=self.hold)
                 else:
                     await workflow.sleep(self.hold)
                 # A decision that came as the wait ended shares its workflow task, whose answer

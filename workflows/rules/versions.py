@@ -204,6 +204,15 @@ RULES_2026_12C = "rules-2026-12c"
 """Every change before it at once: `rules-2026-12b` and `audit-lingers-2026-12`, which a run asks
 only at a lingering flush: this epoch's marker, recorded at every run's start, says it knows it."""
 
+FLUSH_HURRIED = "flush-hurried-2026-12"
+"""A reader of the trail (the ``settle_audit`` signal) cuts a held flush's wait short, as it cuts a
+lingering one's: the flush goes in the signal's own workflow task, where it waited for the hold's
+timer, and its own workflow task, to fire."""
+
+RULES_2026_12D = "rules-2026-12d"
+"""Every change before it at once: `rules-2026-12c` and `flush-hurried-2026-12`, which a run asks
+only at a held flush: this epoch's marker, recorded at every run's start, says it knows it."""
+
 RULES_EPOCH = "rules-epoch-2026-12"
 """Each run records, at its start, the rules epoch it was begun under (the newest change id its
 code knew, a memo read by ``bpo versions``), so an old branch can be retired once no open
@@ -250,12 +259,15 @@ CHANGES = (
     RULES_2026_12B,
     AUDIT_LINGERS,
     RULES_2026_12C,
+    FLUSH_HURRIED,
+    RULES_2026_12D,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""
 COVERED[RULES_2026_12] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12)])
 COVERED[RULES_2026_12B] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12B)])
 COVERED[RULES_2026_12C] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12C)])
+COVERED[RULES_2026_12D] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12D)])
 EPOCHS_OF = {change: tuple(e for e, covered in reversed(COVERED.items()) if change in covered) for change in CHANGES}
 """The epochs that stand for each change, the newest first: what the workflow's seam asks before
 the change itself."""

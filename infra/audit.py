@@ -7,17 +7,20 @@ import hashlib
 import time
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
 import structlog
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, insert, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from infra.chain import GENESIS, row_content, row_hash
+from infra.chain import GENESIS, ChainRow, row_content, row_hash
 from models.deliveries import AuditEntry, ChainHead, Delivery, delivery_id, sent_entry
 from models.tables import AuditHead, AuditRecord, audit_uuid
 
 log = structlog.get_logger(__name__)
+RECORDS, HEADS = AuditRecord.__table__, AuditHead.__table__  # type: ignore[attr-defined]
 MAX_ATTEMPTS = 20
 COLLISION = "the audit table already holds another row under the id "
 """How a write refused for a collision begins, in the error and in the flush's answer (which
@@ -29,7 +32,7 @@ class AuditCollision(Exception):
     transition (a retried write finds its own row: `says_the_same`).
     Nothing of the write is kept, and the chain's head is not to be anchored."""
 
-    def __init__(self, entry: AuditEntry, stored: AuditRecord) -> None:
+    def __init__(self, entry: AuditEntry, stored: ChainRow) -> None:
         self.event_id, self.position = entry.id, stored.position
         super().__init__(
             f"{COLLISION}{entry.id!r} (row {stored.position}, {stored.kind}), with other content than the "
@@ -104,22 +107,27 @@ def flush_mark(flush: str, event_id: str) -> str:
 def record_of(entry: AuditEntry, flush: str | None = None) -> AuditRecord:
     """The row an entry is written as, before its place in the chain is known; marked as the
     row of the flush that made ``flush``, if given."""
-    detail = entry.model_dump(mode="json")["detail"]
+    return AuditRecord(**row_values(entry, flush))
+
+
+def row_values(entry: AuditEntry, flush: str | None = None) -> dict[str, Any]:
+    """`record_of`'s columns as plain values: what a write inserts, without building the row."""
+    detail = entry.model_dump(mode="json", include={"detail"})["detail"]
     if flush is not None:
         detail = {**detail, FLUSH_MARK: flush_mark(flush, entry.id)}
-    return AuditRecord(
-        id=audit_uuid(entry.id),
-        event_id=entry.id,
-        transition_id=entry.transition_id,
-        kind=entry.kind,
-        phase=entry.phase,
-        gate=entry.gate,
-        actor=entry.actor,
-        at=entry.at,
-        detail=detail,
-        via=entry.via,
-        signature=entry.signature,
-    )
+    return {
+        "id": audit_uuid(entry.id),
+        "event_id": entry.id,
+        "transition_id": entry.transition_id,
+        "kind": entry.kind,
+        "phase": entry.phase,
+        "gate": entry.gate,
+        "actor": entry.actor,
+        "at": entry.at,
+        "detail": detail,
+        "via": entry.via,
+        "signature": entry.signature,
+    }
 
 
 SENT = "notification_sent"
@@ -127,7 +135,7 @@ SENT = "notification_sent"
 delivery may find otherwise."""
 
 
-def says_the_same(stored: AuditRecord, record: AuditRecord) -> bool:
+def says_the_same(stored: ChainRow, record: ChainRow) -> bool:
     """Whether a stored row is ``record`` written by an earlier try: equal in every column the
     chain hashes but the time, which may be earlier (and a delivery's refused recipients).
 
@@ -137,7 +145,7 @@ def says_the_same(stored: AuditRecord, record: AuditRecord) -> bool:
     return _aware(stored.at) <= _aware(record.at) and _what(stored) == _what(record)
 
 
-def _what(row: AuditRecord) -> dict[str, object]:
+def _what(row: ChainRow) -> dict[str, object]:
     content = row_content(row)
     content.pop("at")
     if row.kind == SENT:
@@ -150,14 +158,16 @@ def _aware(at: datetime) -> datetime:
 
 
 def _append(entries: list[AuditEntry], session: Session, flush: str | None, segments: list[ChainHead]) -> int:
+    """The write itself, in SQLAlchemy Core: rows built as plain values and inserted in one
+    statement per chain (the ORM's objects cost the writer more than the database did)."""
     ids = [audit_uuid(e.id) for e in entries]
     # Looked up by row id and by event id (the unique column): a row put under an entry's event
     # id with another row id, or in another transition, collides as loudly as one under its id.
-    found = session.exec(
-        select(AuditRecord).where(col(AuditRecord.id).in_(ids) | col(AuditRecord.event_id).in_([e.id for e in entries]))
+    found = session.execute(
+        select(RECORDS).where(RECORDS.c.id.in_(ids) | RECORDS.c.event_id.in_([e.id for e in entries]))
     ).all()
     by_id, by_event = {r.id: r for r in found}, {r.event_id: r for r in found}
-    stored: dict[uuid.UUID, AuditRecord] = {}
+    stored: set[uuid.UUID] = set()
     for entry, key in zip(entries, ids):
         row = by_id.get(key) or by_event.get(entry.id)
         if row is None:
@@ -166,33 +176,31 @@ def _append(entries: list[AuditEntry], session: Session, flush: str | None, segm
         # an id is predictable, and a row put there first must not stand in for the real one.
         if row.id != key or not says_the_same(row, record_of(entry, flush)):
             raise AuditCollision(entry, row)
-        stored[key] = row
+        stored.add(key)
     fresh = [e for e, key in zip(entries, ids) if key not in stored]
+    recorded_at = datetime.now(UTC)
     for transition_id in dict.fromkeys(e.transition_id for e in fresh):
-        head = session.exec(
-            select(AuditHead).where(AuditHead.transition_id == transition_id).execution_options(populate_existing=True)
-        ).first()
+        head = session.execute(select(HEADS.c.position, HEADS.c.hash).where(HEADS.c.transition_id == transition_id)).first()
         position, prev = (head.position, head.hash) if head else (0, GENESIS)
-        start = position
+        start, rows = position, []
         for entry in (e for e in fresh if e.transition_id == transition_id):
             position += 1
-            record = record_of(entry, flush)
-            record.position, record.prev_hash = position, prev
-            record.hash = prev = row_hash(record)
-            session.add(record)
+            values = {**row_values(entry, flush), "recorded_at": recorded_at, "position": position, "prev_hash": prev}
+            values["hash"] = prev = row_hash(SimpleNamespace(**values))  # type: ignore[arg-type]
+            rows.append(values)
+        session.execute(insert(RECORDS), rows)
         if head is None:
-            session.add(AuditHead(transition_id=transition_id, position=position, hash=prev))
+            session.execute(insert(HEADS).values(transition_id=transition_id, position=position, hash=prev))
         else:
             moved = session.execute(
-                update(AuditHead)
-                .where(col(AuditHead.transition_id) == transition_id, col(AuditHead.position) == start)
+                update(HEADS)
+                .where(HEADS.c.transition_id == transition_id, HEADS.c.position == start)
                 .values(position=position, hash=prev)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise _ChainMoved(transition_id)
         # The head moved from ``start`` only if it still stood there: nothing came between.
         segments.append(ChainHead(position=position, hash=prev, since=start))
-        session.flush()
     return len(fresh)
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from models.commands import BY_UPDATE
 from models.commands import COMMANDS as COMMAND_MODELS
@@ -39,13 +39,31 @@ REFUSALS = frozenset({"signal_refused"})
 """Rows that record a command the rules refused (an unsigned one among them): nothing changed."""
 
 
-def row_hash(row: AuditRecord) -> str:
+class ChainRow(Protocol):
+    """What the chain reads of a row: a stored `AuditRecord`, a row read in SQLAlchemy Core, or
+    the values a write is about to insert."""
+
+    transition_id: str
+    event_id: str
+    kind: str
+    phase: str
+    gate: str | None
+    actor: str | None
+    at: datetime
+    detail: dict[str, Any]
+    via: str | None
+    signature: str | None
+    position: int | None
+    prev_hash: str | None
+
+
+def row_hash(row: ChainRow) -> str:
     """The hash a row must carry, given its content, position and previous hash."""
     content = {**row_content(row), "position": row.position, "prev_hash": row.prev_hash}
     return hashlib.sha256(canonical_json(content)).hexdigest()
 
 
-def row_content(row: AuditRecord) -> dict[str, Any]:
+def row_content(row: ChainRow) -> dict[str, Any]:
     """What a row says happened: the columns its hash covers, but its place in the chain."""
     at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
     return {

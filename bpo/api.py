@@ -10,13 +10,19 @@ import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bpo.errors import BpoError as BpoError  # where callers have always found it
-from models.constants import TRANSITION_ID, WORKFLOW_NAME
+from models.constants import AUDIT_WRITTEN_UPDATE, NOTHING_WAITS, TRANSITION_ID, WORKFLOW_NAME
 from models.deliveries import Deliveries
 from models.messages import StartTransition
 from models.plan import Person, Plan
@@ -261,11 +267,35 @@ SETTLE_AGAIN = 1.0
 
 async def audit_settled(client: Client, transition_id: str, wait: float) -> int:
     """Wait, at most ``wait`` seconds, until the audit entries the transition has accepted are in
-    the audit table (the worker writes them within a second of a decision, once asked: entries
-    alone may linger a few seconds for others); returns how many still wait. A transition the
-    server does not know holds none."""
+    the audit table (entries alone may linger a few seconds for others, unless a reader asks);
+    returns how many still wait. A transition the server does not know holds none."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
+    handle = _handle(client, transition_id)
+    asked: float | None = None
+    while (remaining := deadline - loop.time()) > 0:
+        if asked is not None:  # it wrote what it could and some still waits: the database may be away
+            await asyncio.sleep(max(0.0, min(SETTLE_AGAIN - (loop.time() - asked), remaining)))
+        asked = loop.time()
+        try:
+            # Answered once a flush begun after it has ended; refused at once when nothing waits.
+            update = handle.execute_update(AUDIT_WRITTEN_UPDATE, result_type=int)
+            if not await asyncio.wait_for(update, max(deadline - loop.time(), 0.1)):
+                return 0
+        except WorkflowUpdateFailedError as failed:
+            if isinstance(failed.cause, ApplicationError) and failed.cause.type == NOTHING_WAITS:
+                return 0
+            return await _settled_by_signal(client, transition_id, deadline)  # a worker from before the update
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            break
+        except RPCError:  # it ended (a closed run still answers the query), or is unknown
+            return await _settled_by_signal(client, transition_id, deadline)
+    return await _settled_by_signal(client, transition_id, loop.time())
+
+
+async def _settled_by_signal(client: Client, transition_id: str, deadline: float) -> int:
+    """`audit_settled` by the ``settle_audit`` signal, asking until nothing waits or ``deadline``."""
+    loop = asyncio.get_running_loop()
     asked: float | None = None
     try:
         while (left := (await get_deliveries(client, transition_id)).unwritten) and loop.time() < deadline:

@@ -28,10 +28,13 @@ OUTSIDER = "someone@elsewhere.example"
 
 
 class Handle:
-    """A workflow handle whose queries answer as the transition would."""
+    """A workflow handle whose queries and reader's update answer as the transition would."""
 
     async def query(self, name: str, result_type: Any = None) -> Any:
         return {"plan": PLAN, "roster": list(PLAN.people), "deliveries": Deliveries(pending=[], failed=[])}[name]
+
+    async def execute_update(self, name: str, result_type: Any = None) -> int:
+        return 0  # the reader's audit_written: nothing waits
 
 
 class Temporal:

@@ -118,6 +118,10 @@ class Temporal:
                 answers = {"plan": machine.plan, "roster": list(machine.state.people)}
                 return answers[name] if name != "deliveries" else Deliveries(pending=[], failed=[])
 
+            async def execute_update(self, name: str, result_type: object = None) -> int:
+                await self.query("deliveries")  # down as the queries are
+                return 0  # the reader's audit_written: nothing waits
+
         return Handle()
 
 

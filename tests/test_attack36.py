@@ -16,6 +16,7 @@ from bpo.api import get_deliveries, send
 from bpo.sandbox import SANDBOX
 from infra.db import make_engine
 from models.commands import Note
+from models.constants import AUDIT_WRITTEN_UPDATE
 from tests.conftest import running_worker
 from tests.stack import LI
 from tests.test_audit_linger import HOLD, _notes, _started
@@ -107,10 +108,11 @@ async def test_the_web_apps_export_of_a_transition_shows_what_it_accepted(dev, s
 async def test_a_reader_waiting_for_the_trail_is_not_left_with_an_entry_accepted_while_it_waits(
     dev, settings, reference_plan
 ):
-    # `bpo audit` (and each transition page) sends settle_audit once, then waits up to 5 s (2 s)
-    # for nothing to be unwritten. A note accepted just after that one flush lingers its full
-    # linger: the reader waits out its whole time, reads a table without the note, and says the
-    # entry is "not yet in the audit database (is it reachable from the worker?)".
+    # `bpo audit` (and each transition page) once sent settle_audit once, then waited up to 5 s
+    # (2 s) for nothing to be unwritten: a note accepted just after that one flush lingered its
+    # full linger, and the reader waited out its whole time and said the entry was "not yet in
+    # the audit database (is it reachable from the worker?)". Now the reader waits on the
+    # audit_written update: whatever was accepted before its answer is written when it is answered.
     from bpo.api import audit_settled
 
     async with running_worker(dev, settings):
@@ -118,14 +120,39 @@ async def test_a_reader_waiting_for_the_trail_is_not_left_with_an_entry_accepted
         await send(dev.client, tid, Note(text="first", by=LI, request_id="n1"))
         await asyncio.sleep(3 * HOLD.total_seconds())
         reader = asyncio.create_task(audit_settled(dev.client, tid, 5))
-        for _ in range(50):  # the reader's settle_audit had the first note written
+        for _ in range(50):  # the reader had the first note written
             if _notes(settings, tid):
                 break
             await asyncio.sleep(0.05)
         await send(dev.client, tid, Note(text="second", by=LI, request_id="n2"))
         left = await reader
-    assert left == 0, "the reader gave up with the second note lingering"
-    assert _notes(settings, tid) == ["first", "second"]
+        written = _notes(settings, tid)
+        history = await dev.client.get_workflow_handle(tid).fetch_history()
+    assert left == 0, "the reader gave up with a note lingering"
+    accepted = {
+        e.workflow_execution_update_accepted_event_attributes.protocol_instance_id: e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    }
+    answered = [
+        e.event_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+        and accepted[
+            e.workflow_execution_update_completed_event_attributes.meta.update_id
+        ].workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        == AUDIT_WRITTEN_UPDATE
+    ]
+    notes_before = [
+        e
+        for e in accepted.values()
+        if e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name == Note.update
+        and e.event_id < answered[-1]
+    ]
+    assert written[: len(notes_before)] == ["first", "second"][: len(notes_before)] and len(written) >= len(
+        notes_before
+    )
+    assert len(notes_before) >= 1
 
 
 async def test_a_note_accepted_before_a_temporal_cancel_request_is_in_the_trail(dev, settings, reference_plan):

@@ -20,6 +20,7 @@ from bpo.sandbox import SANDBOX
 from infra.audit import read_trail
 from infra.db import make_engine
 from models.commands import Approve, Note
+from models.constants import AUDIT_WRITTEN_UPDATE
 from tests.conftest import running_worker
 from tests.stack import DANA, LI
 from tests.test_flush_yields import _flushes
@@ -36,6 +37,12 @@ async def _written(dev, tid: str) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError("the audit entries were never written")
+
+
+def _update_name(event) -> str | None:
+    if event.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        return None
+    return event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
 
 
 def _notes(settings, tid: str) -> list[str]:
@@ -79,11 +86,12 @@ async def test_a_reader_of_the_trail_has_lingering_entries_written_at_once(dev, 
         assert await audit_settled(dev.client, tid, 30) == 0
         history = await dev.client.get_workflow_handle(tid).fetch_history()
     assert _notes(settings, tid) == ["read me"]
+    asked = [_update_name(e) for e in history.events]
+    assert asked.count(AUDIT_WRITTEN_UPDATE) == 1, "the reader waited on one update, and polled nothing"
     signalled = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]
-    assert [e.workflow_execution_signaled_event_attributes.signal_name for e in signalled] == ["settle_audit"]
+    assert signalled == []
     replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
     await replayer.replay_workflow(history)
-
 
 
 async def test_an_approval_that_changes_who_is_awaited_does_not_linger(dev, settings, reference_plan):
@@ -110,7 +118,7 @@ async def test_an_approval_that_changes_who_is_awaited_does_not_linger(dev, sett
 async def test_a_reader_of_the_trail_cuts_a_held_flush_short(dev, settings, reference_plan):
     # A decision's flush is held a moment (the start's flush_after) for the decisions after it; a
     # reader asking meanwhile had it wait out the hold's timer, and a workflow task of its own.
-    # Now the flush goes in the task that takes the reader's signal (`flush-hurried-2026-12`).
+    # Now the flush goes in the task that takes the reader's update (`flush-hurried-2026-12`).
     tid = f"t-{uuid.uuid4().hex[:12]}"
     hold = timedelta(seconds=5)
     async with running_worker(dev, settings):
@@ -124,10 +132,24 @@ async def test_a_reader_of_the_trail_cuts_a_held_flush_short(dev, settings, refe
         events = list((await dev.client.get_workflow_handle(tid).fetch_history()).events)
     assert _notes(settings, tid) == ["read me"]
     assert waited < hold.total_seconds(), f"the reader waited {waited:.1f} s, the hold's whole time"
-    signal = next(i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
-    task = next(i for i in range(signal, len(events)) if events[i].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
-    after = [i for i in range(task, len(events)) if events[i].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED]
-    assert task < _flushes(events)[-1] < min(after, default=len(events)), "the flush went with the signal's task"
+    asked = next(i for i, e in enumerate(events) if _update_name(e) == AUDIT_WRITTEN_UPDATE)
+    task = max(i for i in range(asked) if events[i].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    after = [
+        i for i in range(task, len(events)) if events[i].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+    ]
+    assert task < _flushes(events)[-1] < min(after, default=len(events)), "the flush went with the reader's task"
     assert not [e for e in events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED], "no hold timer fired"
     replayer = Replayer(workflows=[TransitionWorkflow], data_converter=pydantic_data_converter, workflow_runner=SANDBOX)
     await replayer.replay_workflow(WorkflowHistory(tid, events))
+
+
+async def test_a_reader_with_nothing_waiting_adds_nothing_to_the_history(dev, settings, reference_plan):
+    # Every transition page asks; a page read over and over must not grow the run's history.
+    async with running_worker(dev, settings):
+        tid = await _started(dev, settings, reference_plan, timedelta(seconds=60))
+        handle = dev.client.get_workflow_handle(tid)
+        before = len((await handle.fetch_history()).events)
+        for _ in range(3):
+            assert await audit_settled(dev.client, tid, 10) == 0
+        after = (await handle.fetch_history()).events
+    assert len(after) == before

@@ -49,8 +49,18 @@ async def test_a_decision_that_comes_as_the_held_flush_falls_due_is_answered_bef
         assert await audit_settled(dev.client, tid, 30) == 0
         events = list((await dev.client.get_workflow_handle(tid).fetch_history()).events)
 
-    answered = max(
-        i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+    names = {
+        e.workflow_execution_update_accepted_event_attributes.protocol_instance_id: (
+            e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        )
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    }
+    answered = max(  # the second note's answer (the reader's own update comes after the flush)
+        i
+        for i, e in enumerate(events)
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+        and names[e.workflow_execution_update_completed_event_attributes.meta.update_id] == Note.update
     )
     task = max(i for i in range(answered) if events[i].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
     fired = [i for i in range(task) if events[i].event_type == EventType.EVENT_TYPE_TIMER_FIRED]

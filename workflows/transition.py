@@ -19,7 +19,6 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from models.commands import Approve, Command
     from models.constants import EPOCH_MEMO, WORKFLOW_NAME
-    from models.deliveries import Deliveries
     from models.evidence import EvidencePin, pinnable
     from models.messages import StartTransition
     from models.plan import Person, Plan
@@ -49,17 +48,14 @@ with workflow.unsafe.imports_passed_through():
         START_FRESH,
         UPDATE_ID_REQUESTS,
     )
+    from workflows.trail import HISTORY_BUDGET, TrailHandlers
 
 MIN_TIMER = timedelta(seconds=1)
-HISTORY_BUDGET = 340
-"""Events after which a run continues as new at its next quiet moment: a turn and the drain add
-a few dozen at most, so every run's history stays under 400 events, quick to replay however
-long the transition runs."""
 
 
 @workflow.defn(name=WORKFLOW_NAME)
 @with_handlers
-class TransitionWorkflow(ProgramHandlers):
+class TransitionWorkflow(ProgramHandlers, TrailHandlers):
     """Runs one transition plan from its first phase into steady state."""
 
     @workflow.init
@@ -336,17 +332,6 @@ class TransitionWorkflow(ProgramHandlers):
             )
         self._changes += 1
 
-    @workflow.signal
-    def settle_audit(self) -> None:
-        """Someone reads the trail (`bpo audit`, a page): what waits to be written goes now."""
-        if self._flusher:
-            self._flusher.settle()
-        # Each signal is history that no decision follows: past the budget, the loop wakes to
-        # continue as new, or spammed signals (a page refreshed while the audit database is away)
-        # would grow one run without end.
-        if workflow.info().get_current_history_length() >= HISTORY_BUDGET:
-            self._changes += 1
-
     @workflow.query
     def status(self) -> TransitionStatus:
         """Where the transition stands now."""
@@ -370,14 +355,6 @@ class TransitionWorkflow(ProgramHandlers):
     def roster(self) -> list[Person]:
         """The people on the roster now, with any changes made since the start."""
         return self.machine.state.people
-
-    @workflow.query
-    def deliveries(self) -> Deliveries:
-        """The notifications waiting for another try, those given up, and how many audit entries
-        are not yet in the audit table."""
-        s = self.machine.state
-        unwritten = self._flusher.unwritten() if self._flusher else len(self.machine.outbox.audit)
-        return Deliveries(pending=[*s.trying, *s.pending], failed=s.failed, unwritten=unwritten)
 
     @workflow.query
     def plan(self) -> Plan:

@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bpo.errors import BpoError as BpoError  # where callers have always found it
-from models.constants import AUDIT_WRITTEN_UPDATE, NOTHING_WAITS, TRANSITION_ID, WORKFLOW_NAME
+from models.constants import AUDIT_WRITTEN_UPDATE, NOTHING_WAITS, TRANSITION_ID, WORKFLOW_NAME, WRITTEN_LATER
 from models.deliveries import Deliveries
 from models.messages import StartTransition
 from models.plan import Person, Plan
@@ -283,9 +283,11 @@ async def audit_settled(client: Client, transition_id: str, wait: float) -> int:
             if not await asyncio.wait_for(update, max(deadline - loop.time(), 0.1)):
                 return 0
         except WorkflowUpdateFailedError as failed:
-            if isinstance(failed.cause, ApplicationError) and failed.cause.type == NOTHING_WAITS:
+            refused = failed.cause.type if isinstance(failed.cause, ApplicationError) else None
+            if refused == NOTHING_WAITS:
                 return 0
-            return await _settled_by_signal(client, transition_id, deadline)  # a worker from before the update
+            if refused != WRITTEN_LATER:  # a worker from before the update
+                return await _settled_by_signal(client, transition_id, deadline)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             break
         except RPCError:  # it ended (a closed run still answers the query), or is unknown

@@ -29,6 +29,8 @@ AUDIT_WRITTEN_UPDATE = "audit_written"
 """The update a reader of a trail sends to have what waits written, answered once it is."""
 NOTHING_WAITS = "NothingWaits"
 """The type of the error that refuses `AUDIT_WRITTEN_UPDATE` when every entry is written."""
+WRITTEN_LATER = "WrittenLater"
+"""The type of the error that refuses it while what waits goes only at the audit database's next try."""
 EPOCH_MEMO = "bpo_rules_epoch"
 """The memo in which each run records the rules epoch it was begun under (`bpo versions`)."""
 

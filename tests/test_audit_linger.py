@@ -153,3 +153,24 @@ async def test_a_reader_with_nothing_waiting_adds_nothing_to_the_history(dev, se
             assert await audit_settled(dev.client, tid, 10) == 0
         after = (await handle.fetch_history()).events
     assert len(after) == before
+
+
+async def test_a_reader_adds_nothing_to_the_history_while_what_waits_can_only_go_at_the_next_try(
+    dev, settings, reference_plan
+):
+    # A row put by hand under the next entry's id makes each flush's write fail (an audit database
+    # away does the same): what waits goes only at the next try, seconds later. A reader asking
+    # meanwhile is refused, leaving nothing in the history; it once added an update each second.
+    from tests.test_audit_collisions import forge_next
+
+    async with running_worker(dev, settings):
+        tid = await _started(dev, settings, reference_plan, timedelta(seconds=60))
+        forge_next(settings.audit_url, tid)
+        await send(dev.client, tid, Note(text="stalled", by=LI, request_id="stalled"))
+        assert await audit_settled(dev.client, tid, 10) == 1, "the flush the reader hurried failed"
+        before = list((await dev.client.get_workflow_handle(tid).fetch_history()).events)
+        assert await audit_settled(dev.client, tid, 3) == 1
+        after = list((await dev.client.get_workflow_handle(tid).fetch_history()).events)
+    new = after[len(before) :]
+    asked = [e for e in new if _update_name(e) == AUDIT_WRITTEN_UPDATE]
+    assert len(asked) <= len(_flushes(new)), "each reader's update that stayed in the history ran a flush"

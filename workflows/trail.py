@@ -18,7 +18,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from models.constants import AUDIT_WRITTEN_UPDATE, NOTHING_WAITS
+    from models.constants import AUDIT_WRITTEN_UPDATE, NOTHING_WAITS, WRITTEN_LATER
     from models.deliveries import Deliveries
     from workflows.rules import Machine
     from workflows.rules.deliveries import waiting
@@ -77,10 +77,16 @@ class TrailHandlers:
 
     @audit_written.validator
     def _something_waits(self) -> None:
-        """Nothing waits: refused, and a refused update leaves nothing in the history (a page
-        read over and over adds no event)."""
-        if not self._unwritten():
+        """Refused when nothing waits, or when what waits can only go at the audit database's next
+        try (it was away): a refused update leaves nothing in the history, so a page read over
+        and over adds no event."""
+        if not (left := self._unwritten()):
             raise ApplicationError("nothing waits to be written", type=NOTHING_WAITS, non_retryable=True)
+        flusher = self._flusher
+        if flusher and not (flusher.flushing or flusher.holding or waiting(self.machine, workflow.now())):
+            raise ApplicationError(
+                f"{left} audit entries wait for the audit database's next try", type=WRITTEN_LATER, non_retryable=True
+            )
 
     def _unwritten(self) -> int:
         return self._flusher.unwritten() if self._flusher else len(self.machine.outbox.audit)

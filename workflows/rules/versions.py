@@ -205,9 +205,9 @@ RULES_2026_12C = "rules-2026-12c"
 only at a lingering flush: this epoch's marker, recorded at every run's start, says it knows it."""
 
 FLUSH_HURRIED = "flush-hurried-2026-12"
-"""A reader of the trail (the ``settle_audit`` signal) cuts a held flush's wait short, as it cuts a
-lingering one's: the flush goes in the signal's own workflow task, where it waited for the hold's
-timer, and its own workflow task, to fire."""
+"""A reader of the trail (the ``audit_written`` update, or the ``settle_audit`` signal) cuts a held
+flush's wait short, as it cuts a lingering one's: the flush goes in the reader's own workflow
+task, where it waited for the hold's timer, and a workflow task of its own, to fire."""
 
 RULES_2026_12D = "rules-2026-12d"
 """Every change before it at once: `rules-2026-12c` and `flush-hurried-2026-12`, which a run asks

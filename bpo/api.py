@@ -272,42 +272,43 @@ async def audit_settled(client: Client, transition_id: str, wait: float) -> int:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     handle = _handle(client, transition_id)
-    asked: float | None = None
     while (remaining := deadline - loop.time()) > 0:
-        if asked is not None:  # it wrote what it could and some still waits: the database may be away
-            await asyncio.sleep(max(0.0, min(SETTLE_AGAIN - (loop.time() - asked), remaining)))
-        asked = loop.time()
         try:
             # Answered once a flush begun after it has ended; refused at once when nothing waits.
             update = handle.execute_update(AUDIT_WRITTEN_UPDATE, result_type=int)
-            if not await asyncio.wait_for(update, max(deadline - loop.time(), 0.1)):
+            if not await asyncio.wait_for(update, max(remaining, 0.1)):
                 return 0
         except WorkflowUpdateFailedError as failed:
             refused = failed.cause.type if isinstance(failed.cause, ApplicationError) else None
             if refused == NOTHING_WAITS:
                 return 0
             if refused != WRITTEN_LATER:  # a worker from before the update
-                return await _settled_by_signal(client, transition_id, deadline)
+                return await _watched(client, transition_id, deadline, hurry=True)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             break
         except RPCError:  # it ended (a closed run still answers the query), or is unknown
-            return await _settled_by_signal(client, transition_id, deadline)
-    return await _settled_by_signal(client, transition_id, loop.time())
+            return await _watched(client, transition_id, deadline, hurry=True)
+        # Some still waits (another reader's flush under way, or the database away): watched,
+        # and asked again after a second.
+        if not await _watched(client, transition_id, min(loop.time() + SETTLE_AGAIN, deadline)):
+            return 0
+    return await _watched(client, transition_id, loop.time())
 
 
-async def _settled_by_signal(client: Client, transition_id: str, deadline: float) -> int:
-    """`audit_settled` by the ``settle_audit`` signal, asking until nothing waits or ``deadline``."""
+async def _watched(client: Client, transition_id: str, until: float, hurry: bool = False) -> int:
+    """How many audit entries still wait, asked each tenth of a second until none or ``until``;
+    with ``hurry``, the ``settle_audit`` signal asks the transition each second to write them."""
     loop = asyncio.get_running_loop()
     asked: float | None = None
     try:
-        while (left := (await get_deliveries(client, transition_id)).unwritten) and loop.time() < deadline:
+        while (left := (await get_deliveries(client, transition_id)).unwritten) and loop.time() < until:
             # A flush lingering for more entries goes now; asked again each second, as an entry
             # accepted after the flush asked for would linger its whole time.
-            if asked is None or loop.time() - asked >= SETTLE_AGAIN:
+            if hurry and (asked is None or loop.time() - asked >= SETTLE_AGAIN):
                 asked = loop.time()
                 with contextlib.suppress(RPCError):  # ended since: it writes nothing more
                     await _handle(client, transition_id).signal("settle_audit")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(min(0.1, max(until - loop.time(), 0)))
     except BpoError:
         return 0
     return left

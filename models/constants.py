@@ -30,7 +30,9 @@ AUDIT_WRITTEN_UPDATE = "audit_written"
 NOTHING_WAITS = "NothingWaits"
 """The type of the error that refuses `AUDIT_WRITTEN_UPDATE` when every entry is written."""
 WRITTEN_LATER = "WrittenLater"
-"""The type of the error that refuses it while what waits goes only at the audit database's next try."""
+"""The type of the error that refuses it while asking would hurry nothing: what waits goes only at
+the audit database's next try, or another reader already waits for the flush (watch the
+``deliveries`` query, and ask again later)."""
 EPOCH_MEMO = "bpo_rules_epoch"
 """The memo in which each run records the rules epoch it was begun under (`bpo versions`)."""
 

@@ -16,6 +16,7 @@ from bpo.commands.registry import CLI, ELSEWHERE
 from bpo.web.acting import FIELDS, GATE_ACTIONS, build
 from bpo.web.sessions import Visitor
 from models.commands import BY_UPDATE, COMMANDS, Approve, Command, Escalate, Pause, Resume
+from models.constants import AUDIT_WRITTEN_UPDATE
 from models.plan import Person
 from starter import build_parser
 from workflows.rules.registry import RULES
@@ -63,7 +64,8 @@ def test_every_command_is_on_the_command_line_once_built_from_the_registry_or_on
 
 def test_the_workflow_takes_each_command_as_an_update_of_its_name_and_approve_pins_evidence_first():
     definition = _Definition.must_from_class(TransitionWorkflow)
-    assert set(definition.updates) == set(BY_UPDATE)
+    # and one more, no command: a reader of the trail waits on it (`workflows.trail`)
+    assert set(definition.updates) == {*BY_UPDATE, AUDIT_WRITTEN_UPDATE}
     # the approve handler is the class's own, which awaits the evidence's pin before applying
     assert inspect.iscoroutinefunction(definition.updates["approve"].fn)
     assert not any(inspect.iscoroutinefunction(definition.updates[n].fn) for n in BY_UPDATE if n != "approve")

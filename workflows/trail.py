@@ -38,6 +38,8 @@ class TrailHandlers:
     machine: Machine
     _changes: int
     _flusher: Flusher | None
+    _reader_waits = False
+    """A reader's update waits for a flush: the others watch the query meanwhile."""
 
     @workflow.query
     def deliveries(self) -> Deliveries:
@@ -61,25 +63,33 @@ class TrailHandlers:
         retry falls due: the audit database was away), with how many entries still wait."""
         self._budget_kept()
         flusher = self._flusher
-        if flusher is None or not flusher.unwritten():  # the validator let it in; the state moved since
+        # The validator let it in, but the state may have moved since; and readers let in by the
+        # same workflow task pass it together: only one of them waits.
+        if flusher is None or not flusher.unwritten() or self._reader_waits:
             return self._unwritten()
         done = flusher.turns + (2 if flusher.flushing else 1)  # a flush under way may not hold them all
         flusher.settle()
         m = self.machine
-        await workflow.wait_condition(
-            lambda: (
-                not flusher.unwritten()
-                or flusher.turns >= done
-                or not (flusher.flushing or flusher.holding or waiting(m, workflow.now()))
+        self._reader_waits = True
+        try:
+            await workflow.wait_condition(
+                lambda: (
+                    not flusher.unwritten()
+                    or flusher.turns >= done
+                    or not (flusher.flushing or flusher.holding or waiting(m, workflow.now()))
+                )
             )
-        )
+        finally:
+            self._reader_waits = False
         return flusher.unwritten()
 
     @audit_written.validator
     def _something_waits(self) -> None:
-        """Refused when nothing waits, or when what waits can only go at the audit database's next
-        try (it was away): a refused update leaves nothing in the history, so a page read over
-        and over adds no event."""
+        """Refused when nothing waits, when what waits can only go at the audit database's next
+        try (it was away), or when another reader already waits for the flush: a refused update
+        leaves nothing in the history, so a page read over and over adds no event, and holds
+        none of the few updates Temporal lets a run have in flight, which decisions need (a flush
+        stuck on a locked database once let readers take them all)."""
         if not (left := self._unwritten()):
             raise ApplicationError("nothing waits to be written", type=NOTHING_WAITS, non_retryable=True)
         flusher = self._flusher
@@ -87,6 +97,8 @@ class TrailHandlers:
             raise ApplicationError(
                 f"{left} audit entries wait for the audit database's next try", type=WRITTEN_LATER, non_retryable=True
             )
+        if self._reader_waits:
+            raise ApplicationError("another reader waits for this flush", type=WRITTEN_LATER, non_retryable=True)
 
     def _unwritten(self) -> int:
         return self._flusher.unwritten() if self._flusher else len(self.machine.outbox.audit)

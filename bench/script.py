@@ -112,16 +112,19 @@ async def gather_limited(jobs: list[Callable[[], Awaitable[Any]]], limit: int) -
     return await asyncio.gather(*(one(j) for j in jobs))
 
 
-async def settle(pid: int, quiet: float = 3, busy: float = 0.1) -> None:
-    """Until process ``pid`` has spent under ``busy`` CPU seconds a second for ``quiet`` seconds:
-    the worker has worked off every workflow task and audit write, so what follows measures it idle."""
-    idle_since, last = time.monotonic(), cpu_seconds(pid)
-    while time.monotonic() - idle_since < quiet:
+async def settle(*pids: int, quiet: float = 3, busy: float = 0.1, most: float = float("inf")) -> float:
+    """Until processes ``pids`` together have spent under ``busy`` CPU seconds a second for
+    ``quiet`` seconds (``most`` seconds at most), and how long that took: the worker has worked
+    off every workflow task and audit write, so what follows measures it idle."""
+    began = time.monotonic()
+    idle_since, last = began, sum(cpu_seconds(pid) for pid in pids)
+    while time.monotonic() - idle_since < quiet and time.monotonic() - began < most:
         await asyncio.sleep(1)
-        now_cpu = cpu_seconds(pid)
+        now_cpu = sum(cpu_seconds(pid) for pid in pids)
         if now_cpu - last > busy:
             idle_since = time.monotonic()
         last = now_cpu
+    return time.monotonic() - began
 
 
 def median_of(rounds: list[Any]) -> Any:

@@ -27,7 +27,7 @@ from sqlalchemy import delete
 from sqlmodel import Session
 
 from bench.run import COMPACT, gather_limited, rss_mb
-from bench.script import cpu_seconds, pct
+from bench.script import cpu_seconds, pct, settle
 from bpo.api import start_transition
 from infra.db import make_engine
 from infra.links import mint_link
@@ -115,7 +115,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     # read behind them (the worker replays what its cache lost), as just after a start.
     latencies, took, cpu = await loads()
     # Then once the web app, the worker and the server are quiet: the inbox as people use it.
-    waited = await until_quiet(list(pids.values()))
+    waited = await settle(*pids.values(), quiet=1, most=120)
     settled, settled_took, settled_cpu = await loads()
     rows = (await sessions[0].get("/")).text.count("/gates/")
     unkept = await after_a_restart(stack, sessions, engine, forget_names=True)
@@ -144,17 +144,6 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "after_restart_ms": restarted,
         "after_restart_names_forgotten_ms": unkept,
     }
-
-
-async def until_quiet(pids: list[int], most: float = 120.0) -> float:
-    """Seconds until ``pids`` together spend under a tenth of a core for a second (``most`` at most)."""
-    began = time.monotonic()
-    while time.monotonic() - began < most:
-        before = sum(cpu_seconds(pid) for pid in pids)
-        await asyncio.sleep(1)
-        if sum(cpu_seconds(pid) for pid in pids) - before < 0.1:
-            break
-    return time.monotonic() - began
 
 
 async def after_a_restart(

@@ -21,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
     from models.constants import AUDIT_WRITTEN_UPDATE, NOTHING_WAITS, WRITTEN_LATER
     from models.deliveries import Deliveries
     from workflows.rules import Machine
-    from workflows.rules.deliveries import waiting
 
 if TYPE_CHECKING:
     from workflows.pump import Flusher
@@ -69,16 +68,10 @@ class TrailHandlers:
             return self._unwritten()
         done = flusher.turns + (2 if flusher.flushing else 1)  # a flush under way may not hold them all
         flusher.settle()
-        m = self.machine
         self._reader_waits = True
         try:
-            await workflow.wait_condition(
-                lambda: (
-                    not flusher.unwritten()
-                    or flusher.turns >= done
-                    or not (flusher.flushing or flusher.holding or waiting(m, workflow.now()))
-                )
-            )
+            # Nothing flushing nor due (a held flush waits on what is due): a retry is all that is left.
+            await workflow.wait_condition(lambda: not flusher.unwritten() or flusher.turns >= done or flusher.quiet())
         finally:
             self._reader_waits = False
         return flusher.unwritten()
@@ -93,7 +86,7 @@ class TrailHandlers:
         if not (left := self._unwritten()):
             raise ApplicationError("nothing waits to be written", type=NOTHING_WAITS, non_retryable=True)
         flusher = self._flusher
-        if flusher and not (flusher.flushing or flusher.holding or waiting(self.machine, workflow.now())):
+        if flusher and flusher.quiet():
             raise ApplicationError(
                 f"{left} audit entries wait for the audit database's next try", type=WRITTEN_LATER, non_retryable=True
             )

@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from bpo.api import BpoError, get_status, send, start_transition
+from bpo.api import BpoError, audit_settled, get_status, send, start_transition
 from models.commands import Approve, RecordReadings, Reject, Tick, Waive
 from models.plan import Plan
 from models.status import TransitionStatus
@@ -44,6 +44,12 @@ class Driver:
 
     async def status(self) -> TransitionStatus:
         return await get_status(self.client, self.id)
+
+    async def settled(self) -> TransitionStatus:
+        """Where the transition stands once what it accepted is in the audit table (its
+        ``audit_head`` moves with each flush, which may land after a status read)."""
+        assert await audit_settled(self.client, self.id, 30) == 0, "the trail did not settle"
+        return await self.status()
 
     async def sleep(self, **kwargs: float) -> None:
         await self.env.sleep(timedelta(**kwargs))

@@ -68,12 +68,14 @@ async def until_written(t, settings, kind: str, count: int = 1):
     raise AssertionError(f"fewer than {count} {kind} rows written")
 
 
-async def past_first_week(t, first: str) -> None:
-    """Sleep until a day after the first week ends: its pull (two hours after the end, then its
-    retries for six) is done and the next week's is days away, whatever weekday the test starts
-    on (a start late on a Sunday, and a flat eight days, saw two weeks pulled)."""
+async def past_weeks(t, first: str, count: int = 1) -> None:
+    """Sleep until a day after the ``count``th week from ``first`` ends: its pull (two hours after
+    the end, then its retries for six) is done and the next week's is days away, whatever weekday
+    the test starts on (a start late on a Sunday, and a flat eight days, saw two weeks pulled; a
+    start on a Sunday, and a flat 29 days, five)."""
     started = (await t.status()).started_at
-    await t.sleep(seconds=(bounds(first, "weekly")[1] + timedelta(days=1) - started).total_seconds())
+    end = bounds(first, "weekly")[1] + timedelta(days=7 * (count - 1) + 1)
+    await t.sleep(seconds=(end - started).total_seconds())
 
 
 async def test_the_pilot_gate_passes_on_feed_readings_alone_and_a_quarter_is_pulled_weekly(
@@ -86,7 +88,7 @@ async def test_the_pilot_gate_passes_on_feed_readings_alone_and_a_quarter_is_pul
     weeks = serve_weeks(served, first, 14, changing=True)
     assert first == period_of(status.started_at, "weekly")
     # The first week ends, then two hours for the source to settle; one week is not two in a row.
-    await past_first_week(t, first)
+    await past_weeks(t, first)
     status = await t.status()
     assert status.phase == "pilot" and t.gate(status, "pilot_kpis_met").progress == "1/2 periods"
     await t.sleep(days=7)
@@ -113,7 +115,7 @@ async def test_an_outage_is_reported_as_no_data_and_the_recovery_fills_the_perio
     first = (await t.status()).feeds["contact_centre"].next_period
     weeks = serve_weeks(served, first, 4)
     served.down = True
-    await past_first_week(t, first)  # the first week's pull fails, and is tried again for six hours
+    await past_weeks(t, first)  # the first week's pull fails, and is tried again for six hours
     status = await t.status()
     fs = status.feeds["contact_centre"]
     assert fs.missing == [weeks[0]] and "HTTP 503" in (fs.last_problem or "")
@@ -137,7 +139,7 @@ async def test_an_outage_of_weeks_crosses_continue_as_new_and_every_week_is_fill
     first = (await t.status()).feeds["contact_centre"].next_period
     weeks = serve_weeks(served, first, 5, {"csat": 70.0, "handle_time": {"average": 380}})  # misses: the gate stays
     served.down = True
-    await t.sleep(days=29)
+    await past_weeks(t, first, 4)
     status = await t.status()
     assert status.runs > 1, "the retries' history ran past the budget: the run continued as new"
     assert status.feeds["contact_centre"].missing == weeks[:4]
@@ -157,7 +159,7 @@ async def test_a_reading_recorded_by_hand_in_an_outage_stands(launch, feed, hook
     first = (await t.status()).feeds["contact_centre"].next_period
     weeks = serve_weeks(served, first, 3, {"csat": 70.0, "handle_time": {"average": 380}})
     served.down = True
-    await past_first_week(t, first)
+    await past_weeks(t, first)
     await t.do(RecordReadings(period=weeks[0], values={"csat": 90, "aht": 400}, by=QUINN))
     served.down = False
     await t.sleep(days=7)
@@ -211,7 +213,7 @@ async def test_the_token_comes_from_the_deployments_connection_and_never_enters_
             t = await Driver.start(env, plan, settings.task_queue)
             first = (await t.status()).feeds["contact_centre"].next_period
             serve_weeks(served, first, 2)
-            await past_first_week(t, first)
+            await past_weeks(t, first)
             assert t.gate(await t.status(), "pilot_kpis_met").progress == "1/2 periods"
             history = await env.client.get_workflow_handle(t.id).fetch_history()
     assert served.headers[f"/weeks/{first}.json"]["Authorization"] == "Bearer s3cret-t0ken"

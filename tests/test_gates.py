@@ -136,7 +136,7 @@ async def test_evidence_required_refuses_an_approval_without_it(t):
 
 
 async def test_refusals_name_what_is_wrong_and_change_nothing(t):
-    before = await t.status()
+    before = await t.settled()
     message = await t.refused(Approve(gate="no_such_gate", by=LI), "UnknownGate")
     assert "gap_analysis_approved, slas_signed, governance_defined" in message
     message = await t.refused(Approve(gate="gap_analysis_approved", by="mallory@evil.example"), "NotAllowed")

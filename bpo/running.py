@@ -28,6 +28,7 @@ from activities.feeds import FeedActivities
 from activities.notify import NotifyActivities
 from activities.outbox import OutboxActivities
 from activities.programs import ProgramActivities
+from bpo import visiting
 from bpo.sandbox import SANDBOX
 from infra.client import connect
 from infra.db import make_engine
@@ -64,6 +65,7 @@ def build_worker(
     # A workflow's log line names its workflow in ``temporal_workflow``; Temporal's default also
     # appends all of it to the message, which buries the event ("decision ({'attempt': 1, ...})").
     workflow.logger.workflow_info_on_message = False
+    visiting.install()  # no walks over payloads that no codec changes
     engine = make_engine(settings.audit_url)
     guarded = plan_client(settings)
     audit = AuditActivities(engine)

@@ -1,6 +1,7 @@
-"""The worker skips the SDK's walks over an activation's payloads when no codec would change them,
-and keeps them where one does (an encrypting deployment: tests/test_encryption.py runs it whole);
-an SDK whose functions changed shape keeps its own."""
+"""The worker walks an activation's payloads only where a walk changes them: not at all without a
+codec, the codec's walk alone with one (an encrypting deployment: tests/test_encryption.py runs it
+whole); a payload shaped like an external-storage reference jams nothing; an SDK whose functions
+changed shape keeps its own."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from temporalio.converter import DataConverter, PayloadCodec
 
 from bpo import visiting
 from infra.codec import with_codec
+
+REFERENCE = {"encoding": b"json/plain", "__temporal_external_storage_reference": b"true"}
+"""What an external-storage reference carries: the SDK's walks fail a task on it without storage."""
 
 
 class Shouting(PayloadCodec):
@@ -37,25 +41,35 @@ class Watched(DataConverter):
         return await super()._decode_payload_sequence(payloads)
 
 
-def an_update(data: bytes) -> WorkflowActivation:
+def an_update(data: bytes, metadata: dict[str, bytes] | None = None) -> WorkflowActivation:
     activation = WorkflowActivation(run_id="r")
     update = activation.jobs.add().do_update
     update.name, update.id = "approve", "u1"
-    update.input.add(metadata={"encoding": b"json/plain"}, data=data)
+    update.input.add(metadata=metadata or {"encoding": b"json/plain"}, data=data)
     return activation
 
 
 async def test_payloads_no_codec_changes_are_not_walked_and_a_codec_still_sees_every_one():
     assert visiting.install() and visiting.install(), "installed, and once only"
-    assert bridge.decode_activation.sdk is not bridge.decode_activation  # type: ignore[attr-defined]
+    assert bridge.decode_activation is visiting.decode_activation
     plain = an_update(b'{"BY":"LI"}')
     await bridge.decode_activation(plain, Watched(), False, 1)
     assert Watched.walked == [] and plain.jobs[0].do_update.input[0].data == b'{"BY":"LI"}'
-    await bridge.decode_activation.sdk(plain, Watched(), False, 1)  # type: ignore[attr-defined]
+    await visiting.SDK["decode_activation"](plain, Watched(), False, 1)
     assert Watched.walked == [1], "the SDK's own walk hands the converter the update's input"
     sealed = an_update(b'{"BY":"LI"}')
     await bridge.decode_activation(sealed, with_codec(pydantic_data_converter, Shouting()), False, 1)
     assert sealed.jobs[0].do_update.input[0].data == b'{"by":"li"}', "the codec decoded the update's input"
+
+
+async def test_a_payload_shaped_like_a_storage_reference_goes_to_the_codec_not_to_a_failed_task():
+    visiting.install()
+    for converter in (pydantic_data_converter, with_codec(pydantic_data_converter, Shouting())):
+        stray = an_update(b'{"BY":"LI"}', REFERENCE)
+        with pytest.raises(RuntimeError, match="TMPRL1105"):  # what failed every task after it
+            await visiting.SDK["decode_activation"](stray, converter, False, 1)
+        await bridge.decode_activation(stray, converter, False, 1)  # the workflow refuses it
+    assert stray.jobs[0].do_update.input[0].data == b'{"by":"li"}'
 
 
 def test_an_sdk_whose_functions_changed_shape_keeps_its_own(monkeypatch: pytest.MonkeyPatch):

@@ -6,8 +6,8 @@ channels), and the workflow, not the delivery, decides what a failure means: ano
 (the delivery waits in the workflow's carried state), or a failure kept for ``bpo notices``.
 A delivery already audited as sent (the same id, from an earlier try of this flush that a
 worker crash cut short) is not sent again, if that row says what this delivery's would, and
-carries this flush's mark (`infra.audit.flush_mark`, from the value the workflow made for it):
-a sent row is predictable from the plan, the mark is not.
+carries its mark (`infra.audit.flush_mark`, keyed with the workers' secret): a sent row is
+predictable from the plan, the mark is not.
 
 A row already in the table under one of the flush's ids with other content (`AuditCollision`:
 ids are predictable, and someone who can write the table could put one there first) fails the
@@ -61,11 +61,18 @@ class OutboxActivities:
         self.mark_key = mark_key
         """The workers' secret the flushes' marks are keyed with (`Settings.audit_mark_key`)."""
 
-    def _mark(self, nonce: str | None) -> str | None:
-        """The value a flush marks its rows with: the flush's own value (made in the workflow, the
-        same when it runs again, but computable by whoever learns the run's id) keyed with the
-        workers' secret, which neither the audit database nor Temporal ever holds."""
-        return hmac.new(self.mark_key, nonce.encode(), hashlib.sha256).hexdigest() if nonce else None
+    def _mark(self, batch: Flush) -> str | None:
+        """The value a flush marks its rows with (each row's mark is a hash of it and the row's
+        id, `infra.audit.flush_mark`): the transition's id keyed with the workers' secret, which
+        neither the audit database nor Temporal ever holds. Not the flush's own value: a workflow
+        task run again after a kill lost its completion may flush the same entries in another
+        order, with another value (a retry that fell due first drew one), and must still find the
+        rows its first try wrote as its own; a row of other content still collides. None for a
+        flush from before marks (the workflow made it no value)."""
+        tid = _transition_of(batch)
+        if not batch.nonce or tid is None:
+            return None
+        return hmac.new(self.mark_key, f"bpo-row-mark\n{tid}".encode(), hashlib.sha256).hexdigest()
 
     @activity.defn(name="flush_outbox")
     async def flush(self, batch: Flush) -> Flushed:
@@ -75,7 +82,7 @@ class OutboxActivities:
         audit_error = None
         collided: list[str] = []
         written: list[ChainHead] = []  # each write's place in the chain, read in its own transaction
-        mark = self._mark(batch.nonce)
+        mark = self._mark(batch)
         earlier, sent = await self._before(batch, mark)
         if earlier is not None:  # an earlier try of this flush wrote rows: its head is this flush's
             written.append(earlier)
@@ -127,9 +134,7 @@ class OutboxActivities:
         """What an earlier try of this flush left, read in one call to the writer: the head its
         rows left, if it wrote them (`chain_before`), and the deliveries it sent (`sent_before`)."""
         ids = [e.id for e in batch.audit] + [delivery_id(d) for d in batch.deliveries]
-        tid = next((e.transition_id for e in batch.audit), None) or next(
-            (d.notice.transition_id for d in batch.deliveries), None
-        )
+        tid = _transition_of(batch)
         if tid is None:
             return None, set()
         try:
@@ -167,3 +172,10 @@ class OutboxActivities:
             log.warning("sent_not_audited", notice=delivery.notice.id, channel=delivery.channel.kind)
             return DeliveryOutcome(status="sent", entry=entry)
         return DeliveryOutcome(status="sent")
+
+
+def _transition_of(batch: Flush) -> str | None:
+    """The transition a flush writes and delivers for (a workflow flushes its own outbox)."""
+    return next((e.transition_id for e in batch.audit), None) or next(
+        (d.notice.transition_id for d in batch.deliveries), None
+    )

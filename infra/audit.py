@@ -64,7 +64,7 @@ def write_entries(
 ) -> int:
     """Insert the entries not yet stored (by stable id), each linked into its transition's hash
     chain; returns how many were new. Writers race on a chain's head: the loser starts again.
-    With ``flush`` (the flush's own value), each row carries its mark (`flush_mark`), and a row
+    With ``flush`` (the flush's value), each row carries its mark (`flush_mark`), and a row
     stored under an entry's id is this write again only if it carries the same mark. With
     ``written``, each chain this write extended is added to it, as the committed transaction
     left it: its head, and where it stood before (``since``), both read in that transaction.
@@ -98,9 +98,10 @@ FLUSH_MARK = "flush"
 
 
 def flush_mark(flush: str, event_id: str) -> str:
-    """The mark a flush puts on the row of ``event_id``: a hash of the value the flush made in the
-    workflow (never stored) and the row's id. Whoever reads one row's mark cannot make another's,
-    and whoever writes the table before the flush cannot know it."""
+    """The mark a flush puts on the row of ``event_id``: a hash of the flush's value (never stored:
+    the transition's id keyed with the workers' secret, `activities.outbox`) and the row's id.
+    Whoever reads one row's mark cannot make another's, and whoever writes the table without the
+    workers' secret cannot know it; every try of the transition's workers marks a row alike."""
     return hashlib.sha256(f"{flush}\n{event_id}".encode()).hexdigest()
 
 

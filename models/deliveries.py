@@ -137,10 +137,11 @@ class Flush(Message):
     audit: list[AuditEntry] = []
     deliveries: list[Delivery] = []
     nonce: str | None = None
-    """A value the workflow made for this flush (the same when its workflow task runs again) and
-    the audit database never sees: the flush marks its rows with a hash of it
-    (`infra.audit.flush_mark`), so a row it finds under one of its ids is its own earlier try
-    only if it carries that mark. None in runs from before the change ``flush-marked``."""
+    """A value the workflow made for this flush (the same when its workflow task runs again).
+    Its presence says the flush marks its rows (`infra.audit.flush_mark`), so that a row it finds
+    under one of its ids is an earlier try only if it carries the mark; the mark itself is keyed
+    with the workers' secret, not with this value (`activities.outbox`), so a task run again in
+    another order marks alike. None in runs from before the change ``flush-marked``."""
 
 
 class Flushed(Message):

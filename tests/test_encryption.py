@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import subprocess
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from bpo.api import BpoError, get_status, send, start_transition
@@ -48,28 +51,37 @@ async def test_codec_round_trip_and_key_rotation():
         await old.decode(sealed_by_new)
 
 
-async def test_with_encryption_required_a_command_in_clear_is_refused_and_the_transition_runs_on(tmp_path: Path):
-    sealed = with_codec(pydantic_data_converter, EncryptionCodec(parse_key(KEY), required=True))
+@contextlib.asynccontextmanager
+async def transition_with(converter: DataConverter, tmp_path: Path, queue: str) -> AsyncIterator[tuple[Client, Client]]:
+    """A reference-plan transition ``queue`` started, on a time-skipping server and a worker
+    whose data converter is ``converter``: a client with it, and one that sends in clear."""
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=find_binary("temporal-test-server"), data_converter=sealed
+        test_server_existing_path=find_binary("temporal-test-server"), data_converter=converter
     )
     async with env:
         await register_search_attributes(env.client)
         clear = Client(
             env.client.service_client, namespace=env.client.namespace, data_converter=pydantic_data_converter
         )
-        settings = Settings(BPO_DATA_DIR=tmp_path, BPO_TASK_QUEUE="sealed")
+        settings = Settings(BPO_DATA_DIR=tmp_path, BPO_TASK_QUEUE=queue)
         with ThreadPoolExecutor(4) as executor:
             async with httpx.AsyncClient() as http, build_worker(env.client, settings, http, executor):
                 plan = load_plan(REFERENCE_PLAN, env={}).plan
-                tid = await start_transition(env.client, plan, task_queue="sealed", transition_id="sealed-1")
-                with pytest.raises(BpoError):
-                    await send(clear, tid, Approve(gate="gap_analysis_approved", by=LI))
-                await clear.get_workflow_handle(tid).signal("pause", {"by": LI, "reason": "in clear"})
-                status = await send(env.client, tid, Approve(gate="gap_analysis_approved", by=LI))
-                assert status.state == "running", "the signal in clear was refused, not applied"
-                assert status.gates[0].status == "passed", "one command in clear jams nothing"
-                assert any(d.kind == "approved" for d in (await get_status(env.client, tid)).decisions)
+                await start_transition(env.client, plan, task_queue=queue, transition_id=queue)
+                yield env.client, clear
+
+
+async def test_with_encryption_required_a_command_in_clear_is_refused_and_the_transition_runs_on(tmp_path: Path):
+    sealed = with_codec(pydantic_data_converter, EncryptionCodec(parse_key(KEY), required=True))
+    async with transition_with(sealed, tmp_path, "sealed-1") as (client, clear):
+        tid = "sealed-1"
+        with pytest.raises(BpoError):
+            await send(clear, tid, Approve(gate="gap_analysis_approved", by=LI))
+        await clear.get_workflow_handle(tid).signal("pause", {"by": LI, "reason": "in clear"})
+        status = await send(client, tid, Approve(gate="gap_analysis_approved", by=LI))
+        assert status.state == "running", "the signal in clear was refused, not applied"
+        assert status.gates[0].status == "passed", "one command in clear jams nothing"
+        assert any(d.kind == "approved" for d in (await get_status(client, tid)).decisions)
 
 
 def test_requiring_encryption_without_a_key_is_refused_at_once(tmp_path: Path):

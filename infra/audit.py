@@ -220,8 +220,10 @@ def chain_before(
     earlier try wrote them, the head it left (read with them, in one session), which the flush
     records as a write of its own.
 
-    Stored rows count as an earlier try only if every row from the first of them to the head is
-    one of ``event_ids`` and (with ``flush``) carries this flush's mark: a row put there first by
+    Stored rows count as an earlier try only if every row from the first of them to the head was
+    written by the transition's workers: with ``flush``, each carries its mark (the mark is the
+    same for every flush of the transition, so the rows a retry wrote when the task ran again in
+    another order count too); without, each is one of ``event_ids``. A row put there first by
     hand, or chained after the earlier try's, is not the flush's, so where the chain stands now
     is answered, and the rows before are left for the heads to show (`infra.chain.hold_to_heads`)."""
     keys = {audit_uuid(e): e for e in event_ids}
@@ -239,7 +241,8 @@ def chain_before(
             select(AuditRecord).where(AuditRecord.transition_id == transition_id, col(AuditRecord.position) >= first)
         ).all()
     ours = len(after) == now - first + 1 and all(
-        row.id in keys and (flush is None or (row.detail or {}).get(FLUSH_MARK) == flush_mark(flush, keys[row.id]))
+        (row.id in keys and flush is None)
+        or (flush is not None and (row.detail or {}).get(FLUSH_MARK) == flush_mark(flush, row.event_id))
         for row in after
     )
     if not ours:

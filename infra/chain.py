@@ -179,7 +179,9 @@ def hold_to_heads(rows: Sequence[AuditRecord], heads: Sequence[ChainHead]) -> st
     row at each recorded position must carry the recorded hash, so a chain rewritten by hand
     (every later hash recomputed) is caught. The first mismatch, in chain order, or none."""
     by_position = {row.position: row for row in rows}
-    ordered = sorted(heads, key=lambda h: h.position)
+    # Of two heads at one place, the one covering more first: a flush run again in another order
+    # records as its own the head a retry's write left, over its earlier try's rows as well.
+    ordered = sorted(heads, key=lambda h: (h.position, -1 if h.since is None else h.since))
     for before, after in zip(ordered, ordered[1:]):  # between two flushes nothing else writes
         if after.since is not None and after.since > before.position:
             first, last = by_position.get(before.position + 1), after.since

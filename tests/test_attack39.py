@@ -264,8 +264,8 @@ async def test_an_earlier_trys_sent_row_edited_between_tries_is_not_anchored(tmp
 # --- 5. ids reused under one transition id (the mark no longer names the run) --------------------
 
 
-@pytest.mark.xfail(strict=True, reason="weakness: needs two runs of one transition id whose first run ids share "
-                   "8 hex digits (run_key); the mark no longer tells the runs apart")  # fmt: skip
+@pytest.mark.xfail(strict=True, reason="weakness: needs two runs of one transition id whose run keys agree, "
+                   "1 in 4 billion since run-key-hashed-2026-12; the mark does not tell the runs apart")  # fmt: skip
 async def test_a_transition_started_again_under_an_ended_ones_id_does_not_adopt_its_rows(tmp_path: Path):
     """`replace_ended` starts a transition again under an ended one's id; only the run key
     (first_run_id[:8], 32 bits) keeps their ids apart. Before df581af the marks differed too (the

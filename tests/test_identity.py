@@ -13,6 +13,7 @@ from infra.audit import read_trail
 from infra.db import make_engine
 from models.commands import Approve, Cancel, Note, Pause
 from tests.driver import DANA, LI, MO, Driver
+from workflows.rules.machine import run_key_of
 
 
 async def test_a_retried_update_without_a_request_id_counts_once(t):
@@ -49,7 +50,7 @@ async def test_an_ended_transition_id_is_reused_only_on_purpose_and_the_new_rows
     assert first != second and (await t.status()).state == "running"
     rows = await trail(settings, tid, lambda rows: sum(r.kind == "transition_started" for r in rows) == 2)
     starts = [r.event_id for r in rows if r.kind == "transition_started"]
-    assert starts == [f"{tid}/{first[:8]}/1", f"{tid}/{second[:8]}/1"]
+    assert starts == [f"{tid}/{run_key_of(first)}/1", f"{tid}/{run_key_of(second)}/1"]
 
 
 async def trail(settings, tid: str, done, seconds: float = 10.0):

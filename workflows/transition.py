@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.pump import Flusher, Sender
     from workflows.rechecker import Rechecker
     from workflows.rules import Machine, RefusalKind, Refused
+    from workflows.rules.machine import run_key_of
     from workflows.rules.registry import signal_command
     from workflows.rules.replays import stale_start
     from workflows.rules.versions import (
@@ -72,7 +73,7 @@ class TransitionWorkflow(ProgramHandlers, TrailHandlers):
                 now,
                 self._changed,
                 start.trusted_keys,
-                first_run[:8],
+                run_key_of(first_run, self._changed),
                 first_run,
                 start.started_by,
                 start.program,

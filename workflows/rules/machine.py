@@ -7,6 +7,7 @@ the modules beside it; this one starts a transition, dispatches commands and let
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from models.commands import Command
@@ -40,9 +41,18 @@ from workflows.rules import status as report
 from workflows.rules.clock import is_done
 from workflows.rules.outbox import Recorder
 from workflows.rules.refusals import Refused
-from workflows.rules.versions import RUN_SCOPED_IDS, SIGNATURES_BOUND, Patched, every_change
+from workflows.rules.versions import RUN_KEY_HASHED, RUN_SCOPED_IDS, SIGNATURES_BOUND, Patched, every_change
 
 MAX_SEEN_REQUESTS = 500
+
+
+def run_key_of(first_run_id: str, patched: Patched = every_change) -> str:
+    """The key of a run family in its audit and notice ids: 8 hex digits of a hash of its first
+    run's id. Before `run-key-hashed-2026-12` it was that id's first 8 digits, which Temporal's
+    time-ordered run ids share for about a minute."""
+    if patched(RUN_KEY_HASHED):
+        return hashlib.sha256(first_run_id.encode()).hexdigest()[:8]
+    return first_run_id[:8]
 
 
 class Machine(Recorder):

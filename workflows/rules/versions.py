@@ -213,6 +213,17 @@ RULES_2026_12D = "rules-2026-12d"
 """Every change before it at once: `rules-2026-12c` and `flush-hurried-2026-12`, which a run asks
 only at a held flush: this epoch's marker, recorded at every run's start, says it knows it."""
 
+RUN_KEY_HASHED = "run-key-hashed-2026-12"
+"""A run family's key in its audit and notice ids is 8 hex digits of a hash of its first run's id,
+no longer that id's first 8 digits, which Temporal's time-ordered (version 7) run ids share for
+about a minute: a transition started again under an ended one's id within that minute made the
+same ids again. Asked once, at a transition's start."""
+
+RULES_2026_12E = "rules-2026-12e"
+"""Every change before it at once: `rules-2026-12d` and `run-key-hashed-2026-12`, so that a run
+begun today records one marker at its start, not two (each marker brings an upsert of Temporal's
+``TemporalChangeVersion`` with it)."""
+
 RULES_EPOCH = "rules-epoch-2026-12"
 """Each run records, at its start, the rules epoch it was begun under (the newest change id its
 code knew, a memo read by ``bpo versions``), so an old branch can be retired once no open
@@ -261,6 +272,8 @@ CHANGES = (
     RULES_2026_12C,
     FLUSH_HURRIED,
     RULES_2026_12D,
+    RUN_KEY_HASHED,
+    RULES_2026_12E,
 )
 """Every change id in the order it was released: code that knew one knew every one before it. A
 new change is appended here (docs/upgrading.md); the last is the epoch a run records."""
@@ -268,6 +281,7 @@ COVERED[RULES_2026_12] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12)])
 COVERED[RULES_2026_12B] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12B)])
 COVERED[RULES_2026_12C] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12C)])
 COVERED[RULES_2026_12D] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12D)])
+COVERED[RULES_2026_12E] = frozenset(CHANGES[: CHANGES.index(RULES_2026_12E)])
 EPOCHS_OF = {change: tuple(e for e, covered in reversed(COVERED.items()) if change in covered) for change in CHANGES}
 """The epochs that stand for each change, the newest first: what the workflow's seam asks before
 the change itself."""

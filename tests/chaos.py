@@ -19,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,11 @@ async def drive(
             while (await _until_answered(lambda: get_status(client, tid), tally)).phase != "steady_state":
                 await asyncio.sleep(0.5)
         # No request id in the command: the update id, the same on every retry, stands in for one,
-        # and the signature covers it.
-        await _until_answered(lambda: send(client, tid, command, signer, update_id=f"{tid}-{n}"), tally)
+        # and the signature covers it. Signed once: a retry sends the same signed command (signed
+        # again, it would be another statement, which a task redone after its completion was lost
+        # cannot take for the rows its first try wrote).
+        at = datetime.now(UTC)
+        await _until_answered(lambda: send(client, tid, command, signer, update_id=f"{tid}-{n}", signed_at=at), tally)
 
 
 async def verify(

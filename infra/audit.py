@@ -272,7 +272,9 @@ def read_trail(transition_id: str, *, session: Session) -> list[AuditRecord]:
 def _seq(event_id: str, transition_id: str) -> int:
     # Event ids are "<transition>/[<run>/]<seq>" or, for a delivery, the same and "/<channel>".
     parts = event_id[len(transition_id) + 1 :].split("/")
-    head = parts[0] if parts[0].isdigit() or len(parts) == 1 else parts[1]
+    # "<seq>", "<seq>/<channel>", "<run>/<seq>", "<run>/<seq>/<channel>": a channel is never a number,
+    # a run key may be (8 hex digits of a hash are all decimal for 1 run in 43)
+    head = parts[1] if len(parts) > 1 and parts[1].isdigit() else parts[0]
     return int(head) if head.isdigit() else 0
 
 

@@ -4,12 +4,16 @@ its own rows, and a run key of decimal digits is not read as the sequence."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import Session
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import (
@@ -22,7 +26,17 @@ from temporalio.worker import (
     WorkflowOutboundInterceptor,
 )
 
+from bpo.api import start_transition
+from infra.audit import _seq, read_trail, record_entries
+from infra.db import make_engine
+from models.commands import Cancel
+from models.deliveries import AuditEntry
+from tests.conftest import running_worker
+from tests.driver import DANA, Driver
+from tests.receivers import webhook_receiver
+from tests.test_identity import trail
 from workflows.rules import versions
+from workflows.rules.machine import run_key_of
 from workflows.transition import TransitionWorkflow
 
 CORPUS = Path(__file__).parent / "histories"
@@ -99,41 +113,15 @@ async def test_replay_makes_the_run_key_the_recorded_run_made(path: Path):
 
 
 async def test_a_transition_started_again_within_seconds_writes_and_sends_its_own_rows(dev, settings, reference_plan):
-    import asyncio
-    import uuid
-
-    from sqlmodel import Session
-
-    from bpo.api import start_transition
-    from infra.audit import read_trail
-    from infra.db import make_engine
-    from models.commands import Cancel
-    from tests.conftest import running_worker
-    from tests.driver import DANA, Driver
-    from tests.receivers import webhook_receiver
-    from workflows.rules.machine import run_key_of
-
-    async def rows_when(engine, tid, done, seconds=20.0):
-        for _ in range(int(seconds / 0.2)):
-            with Session(engine) as session:
-                rows = read_trail(tid, session=session)
-            if done(rows):
-                return rows
-            await asyncio.sleep(0.2)
-        raise AssertionError([(r.event_id, r.kind) for r in rows])
-
     with webhook_receiver() as (url, received):
         ours = settings.model_copy(update={"webhook_url": url})
-        engine = make_engine(ours.audit_url)
         async with running_worker(dev, ours):
             tid = f"t-{uuid.uuid4().hex[:8]}"
             await start_transition(dev.client, reference_plan, task_queue=ours.task_queue, transition_id=tid)
             first = (await dev.client.get_workflow_handle(tid).describe()).run_id
             await Driver(dev, dev.client, tid).do(Cancel(by=DANA, reason="wrong plan"))
             await dev.client.get_workflow_handle(tid).result()
-            sent_first = await rows_when(
-                engine, tid, lambda rows: any(r.kind == "transition_cancelled" or "cancel" in r.kind for r in rows)
-            )
+            sent_first = await trail(ours, tid, lambda rows: any("cancel" in r.kind for r in rows), 20)
             hooks_before = len(received)
             await start_transition(
                 dev.client, reference_plan, task_queue=ours.task_queue, transition_id=tid, replace_ended=True
@@ -142,12 +130,12 @@ async def test_a_transition_started_again_within_seconds_writes_and_sends_its_ow
             assert first[:8] == second[:8], "the dev server's run ids are time-ordered: the old key would collide"
             k1, k2 = run_key_of(first), run_key_of(second)
             assert k1 != k2
-            rows = await rows_when(engine, tid, lambda rows: sum(r.kind == "transition_started" for r in rows) == 2)
+            rows = await trail(ours, tid, lambda rows: sum(r.kind == "transition_started" for r in rows) == 2, 20)
             starts = [r.event_id for r in rows if r.kind == "transition_started"]
             assert starts == [f"{tid}/{k1}/1", f"{tid}/{k2}/1"], starts
             # the second run's notices are sent, under its own ids
-            await rows_when(
-                engine, tid, lambda rows: any(r.kind == "notification_sent" and f"/{k2}/" in r.event_id for r in rows)
+            await trail(
+                ours, tid, lambda rows: any(r.kind == "notification_sent" and f"/{k2}/" in r.event_id for r in rows), 20
             )
             for _ in range(100):
                 if any(f"/{k2}/" in str(h["body"].get("id", "")) for h in received[hooks_before:]):
@@ -168,9 +156,6 @@ DIGITS_RUN = "01a24ac5-a04e-7abc-8def-0000000007c7"
 
 
 def test_a_run_key_of_decimal_digits_is_not_read_as_the_sequence():
-    from infra.audit import _seq
-    from workflows.rules.machine import run_key_of
-
     key = run_key_of(DIGITS_RUN)
     assert key.isdigit()
     assert _seq(f"t1/{key}/3", "t1") == 3, "the run key was taken for the entry's sequence"
@@ -179,14 +164,6 @@ def test_a_run_key_of_decimal_digits_is_not_read_as_the_sequence():
 
 @pytest.mark.parametrize("key", ["0a1b2c3d", "49996753"])
 def test_rows_of_one_moment_read_back_in_sequence_whatever_the_run_key(tmp_path: Path, key: str):
-    from datetime import UTC, datetime
-
-    from sqlmodel import Session
-
-    from infra.audit import read_trail, record_entries
-    from infra.db import make_engine
-    from models.deliveries import AuditEntry
-
     engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
     at = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 

@@ -62,8 +62,8 @@ class OutboxActivities:
         """The workers' secret the flushes' marks are keyed with (`Settings.audit_mark_key`)."""
 
     def _mark(self, batch: Flush) -> str | None:
-        """The value a flush marks its rows with (each row's mark is a hash of it and the row's
-        id, `infra.audit.flush_mark`): the transition's id keyed with the workers' secret, which
+        """The value a flush marks its rows with (each row's mark is a hash of it and of what the
+        row says, `infra.audit.flush_mark`): the transition's id keyed with the workers' secret, which
         neither the audit database nor Temporal ever holds. Not the flush's own value: a workflow
         task run again after a kill lost its completion may flush the same entries in another
         order, with another value (a retry that fell due first drew one), and must still find the

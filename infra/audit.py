@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from infra.chain import GENESIS, ChainRow, row_content, row_hash
 from models.deliveries import AuditEntry, ChainHead, Delivery, delivery_id, sent_entry
+from models.signing import canonical_json
 from models.tables import AuditHead, AuditRecord, audit_uuid
 
 log = structlog.get_logger(__name__)
@@ -65,7 +66,8 @@ def write_entries(
     """Insert the entries not yet stored (by stable id), each linked into its transition's hash
     chain; returns how many were new. Writers race on a chain's head: the loser starts again.
     With ``flush`` (the flush's value), each row carries its mark (`flush_mark`), and a row
-    stored under an entry's id is this write again only if it carries the same mark. With
+    stored under an entry's id is this write again only if it carries its mark for what it says
+    (`says_the_same`). With
     ``written``, each chain this write extended is added to it, as the committed transaction
     left it: its head, and where it stood before (``since``), both read in that transaction.
 
@@ -97,12 +99,23 @@ FLUSH_MARK = "flush"
 """The key of a row's ``detail`` that holds the mark of the flush that wrote it (`flush_mark`)."""
 
 
-def flush_mark(flush: str, event_id: str) -> str:
-    """The mark a flush puts on the row of ``event_id``: a hash of the flush's value (never stored:
-    the transition's id keyed with the workers' secret, `activities.outbox`) and the row's id.
-    Whoever reads one row's mark cannot make another's, and whoever writes the table without the
-    workers' secret cannot know it; every try of the transition's workers marks a row alike."""
-    return hashlib.sha256(f"{flush}\n{event_id}".encode()).hexdigest()
+def flush_mark(flush: str, row: ChainRow) -> str:
+    """The mark a flush puts on ``row``: a hash of the flush's value (never stored: the
+    transition's id keyed with the workers' secret, `activities.outbox`) and of everything the
+    row says (`infra.chain.row_content`, its mark aside). Whoever reads one row's mark cannot
+    make another's, whoever writes the table without the workers' secret cannot know it, and a
+    row edited after it was written no longer carries its mark; every try of the transition's
+    workers marks a row of the same content alike."""
+    content = row_content(row)
+    content["detail"] = {k: v for k, v in (content["detail"] or {}).items() if k != FLUSH_MARK}
+    return hashlib.sha256(f"{flush}\n".encode() + canonical_json(content)).hexdigest()
+
+
+def marked(row: ChainRow, flush: str | None) -> bool:
+    """Whether ``row`` carries the mark ``flush`` puts on a row saying what it says (with no
+    ``flush``: whether it carries no mark, as the rows of a flush that marks none)."""
+    mark = (row.detail or {}).get(FLUSH_MARK)
+    return mark is None if flush is None else mark == flush_mark(flush, row)
 
 
 def record_of(entry: AuditEntry, flush: str | None = None) -> AuditRecord:
@@ -113,10 +126,7 @@ def record_of(entry: AuditEntry, flush: str | None = None) -> AuditRecord:
 
 def row_values(entry: AuditEntry, flush: str | None = None) -> dict[str, Any]:
     """`record_of`'s columns as plain values: what a write inserts, without building the row."""
-    detail = entry.model_dump(mode="json", include={"detail"})["detail"]
-    if flush is not None:
-        detail = {**detail, FLUSH_MARK: flush_mark(flush, entry.id)}
-    return {
+    values = {
         "id": audit_uuid(entry.id),
         "event_id": entry.id,
         "transition_id": entry.transition_id,
@@ -125,10 +135,13 @@ def row_values(entry: AuditEntry, flush: str | None = None) -> dict[str, Any]:
         "gate": entry.gate,
         "actor": entry.actor,
         "at": entry.at,
-        "detail": detail,
+        "detail": entry.model_dump(mode="json", include={"detail"})["detail"],
         "via": entry.via,
         "signature": entry.signature,
     }
+    if flush is not None:
+        values["detail"] = {**values["detail"], FLUSH_MARK: flush_mark(flush, SimpleNamespace(**values))}  # type: ignore[arg-type]
+    return values
 
 
 SENT = "notification_sent"
@@ -136,21 +149,23 @@ SENT = "notification_sent"
 delivery may find otherwise."""
 
 
-def says_the_same(stored: ChainRow, record: ChainRow) -> bool:
-    """Whether a stored row is ``record`` written by an earlier try: equal in every column the
-    chain hashes but the time, which may be earlier (and a delivery's refused recipients).
+def says_the_same(stored: ChainRow, record: ChainRow, flush: str | None = None) -> bool:
+    """Whether a stored row is ``record`` written by an earlier try of the flush that made
+    ``flush``: carrying that flush's mark for what it says (`marked`: unedited since), and equal in
+    every column the chain hashes but the time, which may be earlier (and a delivery's refused
+    recipients).
 
     A worker that dies after a flush wrote but before Temporal recorded its workflow task runs
     the task again, and the entries made again carry that later task's time; a delivery's row
     carries the moment it was sent. A row dated after the entry is no earlier try."""
-    return _aware(stored.at) <= _aware(record.at) and _what(stored) == _what(record)
+    return marked(stored, flush) and _aware(stored.at) <= _aware(record.at) and _what(stored) == _what(record)
 
 
 def _what(row: ChainRow) -> dict[str, object]:
     content = row_content(row)
     content.pop("at")
-    if row.kind == SENT:
-        content["detail"] = {k: v for k, v in (content["detail"] or {}).items() if k != "refused"}
+    leave = {FLUSH_MARK, "refused"} if row.kind == SENT else {FLUSH_MARK}
+    content["detail"] = {k: v for k, v in (content["detail"] or {}).items() if k not in leave}
     return content
 
 
@@ -175,7 +190,7 @@ def _append(entries: list[AuditEntry], session: Session, flush: str | None, segm
             continue
         # An id already written is this entry again (a retried flush) only if it says the same:
         # an id is predictable, and a row put there first must not stand in for the real one.
-        if row.id != key or not says_the_same(row, record_of(entry, flush)):
+        if row.id != key or not says_the_same(row, record_of(entry, flush), flush):
             raise AuditCollision(entry, row)
         stored.add(key)
     fresh = [e for e, key in zip(entries, ids) if key not in stored]
@@ -221,9 +236,9 @@ def chain_before(
     records as a write of its own.
 
     Stored rows count as an earlier try only if every row from the first of them to the head was
-    written by the transition's workers: with ``flush``, each carries its mark (the mark is the
-    same for every flush of the transition, so the rows a retry wrote when the task ran again in
-    another order count too); without, each is one of ``event_ids``. A row put there first by
+    written by the transition's workers: with ``flush``, each carries its mark for what it says
+    (`marked`; every flush of the transition marks alike, so the rows a retry wrote when the task
+    ran again in another order count too); without, each is one of ``event_ids``. A row put there first by
     hand, or chained after the earlier try's, is not the flush's, so where the chain stands now
     is answered, and the rows before are left for the heads to show (`infra.chain.hold_to_heads`)."""
     keys = {audit_uuid(e): e for e in event_ids}
@@ -241,9 +256,7 @@ def chain_before(
             select(AuditRecord).where(AuditRecord.transition_id == transition_id, col(AuditRecord.position) >= first)
         ).all()
     ours = len(after) == now - first + 1 and all(
-        (row.id in keys and flush is None)
-        or (flush is not None and (row.detail or {}).get(FLUSH_MARK) == flush_mark(flush, row.event_id))
-        for row in after
+        (row.id in keys and flush is None) or (flush is not None and marked(row, flush)) for row in after
     )
     if not ours:
         return now, None
@@ -322,7 +335,7 @@ def sent_before(engine: Engine, deliveries: list[Delivery], flush: str | None = 
             continue
         # A held delivery's row names those held: the same delivery, whatever it names.
         held = [str(h) for h in (found[key].detail or {}).get("held", [])]
-        if says_the_same(found[key], record_of(sent_entry(delivery, {}, held), flush)):
+        if says_the_same(found[key], record_of(sent_entry(delivery, {}, held), flush), flush):
             sent.add(delivery_id(delivery))
         else:
             log.error("delivery_collision", transition_id=delivery.notice.transition_id, event_id=delivery_id(delivery),

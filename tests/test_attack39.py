@@ -234,15 +234,14 @@ async def test_a_task_run_again_in_another_order_leaves_its_rows_covered_by_a_he
 # --- 4. rows of an earlier try edited between tries (same id, changed content that is let pass) --
 
 
-@pytest.mark.xfail(strict=True, reason="weakness, older than the transition-wide mark: a row's mark covers its id, "
-                   "not its content, which an earlier try may differ in (its time, a sent row's refused)")  # fmt: skip
 async def test_an_earlier_trys_sent_row_edited_between_tries_is_not_anchored(tmp_path: Path):
     """`says_the_same` lets an earlier try's row differ in its time (earlier), and a sent row in its
     refused recipients and its held ones; `chain_before` checks marks only. An insider edits the
-    first try's rows (the mark is over the id alone, so it stays valid) before the try runs again
-    (a worker lost, or a local activity timed out while the insider held the table's lock): here
-    the sponsor's escalation is made to read as refused by her mail server, and the reminder is
-    dated a day earlier. The flush run again takes them for its own and anchors its head over them."""
+    first try's rows before the try runs again (a worker lost, or a local activity timed out while
+    the insider held the table's lock): here the sponsor's escalation is made to read as refused by
+    her mail server, and the reminder is dated a day earlier. While the mark covered a row's id
+    alone, the flush run again took them for its own and anchored its head over them; now their
+    marks no longer fit them, and its write collides."""
     engine, before = started(tmp_path)
     notify = Counting(engine, httpx.AsyncClient())
     d = notice_delivery("t1/run/3")
@@ -259,6 +258,7 @@ async def test_an_earlier_trys_sent_row_edited_between_tries_is_not_anchored(tmp
     assert verify_chain(rows).problem is None
     anchored = again.audit_head is not None and hold_to_heads(rows, [before, *heads_of(again)]) is None
     assert not anchored, "the rows edited between the tries verify against the head the retry recorded"
+    assert again.audit_error and "t1/run/2" in again.audit_error
 
 
 # --- 5. ids reused under one transition id (the mark no longer names the run) --------------------

@@ -80,7 +80,7 @@ class OutboxActivities:
         fails the activity: a database that is away leaves the entries to the workflow, which
         keeps them and writes them with a later flush."""
         audit_error = None
-        collided: list[str] = []
+        collided: list[str] = []  # why each write refused for a collision was refused
         written: list[ChainHead] = []  # each write's place in the chain, read in its own transaction
         mark = self._mark(batch)
         earlier, sent = await self._before(batch, mark)
@@ -91,7 +91,7 @@ class OutboxActivities:
                 written.extend((await self.writer.write(batch.audit, mark))[1])
             except AuditCollision as collision:  # logged as an error where it was found
                 audit_error = str(collision)
-                collided.append(collision.event_id)
+                collided.append(audit_error)
             except Exception as error:
                 audit_error = f"the audit database could not be written ({type(error).__name__})"
                 log.warning("audit_deferred", transition_id=batch.audit[0].transition_id, error=audit_error)
@@ -115,19 +115,22 @@ class OutboxActivities:
                 for outcome in logged:
                     outcome.entry = None
             except AuditCollision as collision:
-                collided.append(collision.event_id)
+                collided.append(str(collision))
             except Exception:  # logged, but not audited: the workflow writes the rows with its next flush
                 log.warning("sent_not_audited", transition_id=rows[0].transition_id, rows=len(rows))
         return Flushed(
             outcomes=list(outcomes),
-            audit_error=audit_error,
+            # A sent row's collision is said too, though the flush's entries were written: the
+            # history then names it, even once the row that stood in the way is gone.
+            audit_error=audit_error or (collided[0] if collided else None),
             give_up_seconds=self.give_up.total_seconds(),
-            # A collision means the table holds a row the transition did not write: its head is
-            # not the transition's to anchor.
-            # The head the flush's own last write left, never one read after it: a row chained by
-            # hand after that write must not be covered. No write, no head.
+            # A collision means the table holds a row the transition did not write: the head is
+            # not the transition's to anchor as its own. The head the flush's own last write left,
+            # never one read after it: a row chained by hand after that write must not be
+            # covered. No write, no head. Each write's own place is kept (each covers only the rows
+            # its transaction wrote), so rows the flush did write cannot be taken away unseen.
             audit_head=None if collided or not written else max(written, key=lambda h: h.position),
-            writes=[] if collided else written,
+            writes=written,
         )
 
     async def _before(self, batch: Flush, mark: str | None) -> tuple[ChainHead | None, set[str]]:
@@ -166,7 +169,7 @@ class OutboxActivities:
         try:
             written.extend((await self.writer.write([entry], flush))[1])
         except AuditCollision as collision:  # the workflow's next flush meets it again, loudly
-            collided.append(collision.event_id)
+            collided.append(str(collision))
             return DeliveryOutcome(status="sent", entry=entry)
         except Exception:  # sent, but not audited: the workflow writes the row with its next flush
             log.warning("sent_not_audited", notice=delivery.notice.id, channel=delivery.channel.kind)

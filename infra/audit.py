@@ -111,11 +111,9 @@ def flush_mark(flush: str, row: ChainRow) -> str:
     return hashlib.sha256(f"{flush}\n".encode() + canonical_json(content)).hexdigest()
 
 
-def marked(row: ChainRow, flush: str | None) -> bool:
-    """Whether ``row`` carries the mark ``flush`` puts on a row saying what it says (with no
-    ``flush``: whether it carries no mark, as the rows of a flush that marks none)."""
-    mark = (row.detail or {}).get(FLUSH_MARK)
-    return mark is None if flush is None else mark == flush_mark(flush, row)
+def marked(row: ChainRow, flush: str) -> bool:
+    """Whether ``row`` carries the mark ``flush`` puts on a row saying what it says."""
+    return bool((row.detail or {}).get(FLUSH_MARK) == flush_mark(flush, row))
 
 
 def record_of(entry: AuditEntry, flush: str | None = None) -> AuditRecord:
@@ -151,20 +149,25 @@ delivery may find otherwise."""
 
 def says_the_same(stored: ChainRow, record: ChainRow, flush: str | None = None) -> bool:
     """Whether a stored row is ``record`` written by an earlier try of the flush that made
-    ``flush``: carrying that flush's mark for what it says (`marked`: unedited since), and equal in
-    every column the chain hashes but the time, which may be earlier (and a delivery's refused
-    recipients).
+    ``flush``: carrying that flush's mark for what it says, when it marks (`marked`: unedited
+    since), and equal in every column the chain hashes but the time, which may be earlier (and a
+    delivery's refused recipients).
 
     A worker that dies after a flush wrote but before Temporal recorded its workflow task runs
     the task again, and the entries made again carry that later task's time; a delivery's row
     carries the moment it was sent. A row dated after the entry is no earlier try."""
-    return marked(stored, flush) and _aware(stored.at) <= _aware(record.at) and _what(stored) == _what(record)
+    if flush is not None and not marked(stored, flush):
+        return False
+    return _aware(stored.at) <= _aware(record.at) and _what(stored, flush) == _what(record, flush)
 
 
-def _what(row: ChainRow) -> dict[str, object]:
+def _what(row: ChainRow, flush: str | None) -> dict[str, object]:
+    """What a row says, but what a retry may say otherwise: its time, a sent row's refused
+    recipients, and its mark, when the flush marks (`marked` checks it apart); a flush that marks
+    none compares every key of the detail."""
     content = row_content(row)
     content.pop("at")
-    leave = {FLUSH_MARK, "refused"} if row.kind == SENT else {FLUSH_MARK}
+    leave = ({"refused"} if row.kind == SENT else set()) | ({FLUSH_MARK} if flush is not None else set())
     content["detail"] = {k: v for k, v in (content["detail"] or {}).items() if k not in leave}
     return content
 
@@ -247,7 +250,11 @@ def chain_before(
         now = head.position if head else 0
         first = session.exec(
             select(AuditRecord.position)
-            .where(col(AuditRecord.id).in_(list(keys)), col(AuditRecord.position).is_not(None))
+            .where(
+                AuditRecord.transition_id == transition_id,
+                col(AuditRecord.id).in_(list(keys)),
+                col(AuditRecord.position).is_not(None),
+            )
             .order_by(col(AuditRecord.position))
         ).first()
         if first is None or head is None:

@@ -36,6 +36,22 @@ def _duplicates(items: list[Any], attr: str, path: tuple[str | int, ...], what: 
         seen.add(value)
 
 
+def channels_once(plan: Plan) -> Iterator[Found]:
+    """A kind of channel listed twice in the plan's notifications, or in a workstream's: a
+    notice's deliveries are told apart by their channel's kind (the id of its sent row,
+    `models.deliveries.delivery_id`), so the second's would be taken for the first's, and after a
+    worker lost between the two, its notice never sent. Checked where a plan is read, not among
+    the rules (`cross_check`): a running transition keeps the plan it was started with."""
+    lists: list[tuple[tuple[str | int, ...], list[Any]]] = [(("notifications",), plan.notifications)]
+    lists += [(("workstreams", i, "notifications"), w.notifications or []) for i, w in enumerate(plan.workstreams)]
+    for path, channels in lists:
+        kinds = [c.kind for c in channels]
+        for i, kind in enumerate(kinds):
+            if kind in kinds[:i]:
+                told = "a notice's deliveries are told apart by their channel's kind"
+                yield (*path, i, "kind"), f"a second '{kind}' channel: list each kind once ({told})"
+
+
 def eligible(plan: Plan, approvers: Approvers) -> list[str]:
     """Ids of the people on the roster who hold one of ``approvers.roles``."""
     return [p.id for p in plan.people if set(p.roles) & set(approvers.roles)]

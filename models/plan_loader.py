@@ -19,7 +19,7 @@ from models.connections import Connections
 from models.errors import Path_, render_path, sentence
 from models.gates import GATE_KINDS
 from models.plan import CHANNEL_SETTINGS, Plan
-from models.plan_checks import cross_check, reserved_names
+from models.plan_checks import channels_once, cross_check, reserved_names
 from models.yaml_nesting import TOO_DEEP, too_deep
 
 MAX_PLAN_BYTES = 512 * 1024
@@ -232,6 +232,7 @@ def parse_plan(
 
     for path, message in [
         *cross_check(plan),
+        *channels_once(plan),
         *reserved_names(plan, kept),
         *boundary_check(plan, connections or Connections()),
     ]:

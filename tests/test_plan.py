@@ -127,6 +127,16 @@ def test_duplicate_keys_in_lists_are_refused():
     assert "scope[1].key: scope process 'email_support' appears twice" in problems(text)
 
 
+def test_a_kind_of_channel_listed_twice_is_refused_with_its_line():
+    """Two webhooks would share each notice's sent row: the second taken for sent with the first."""
+    second = "  - kind: webhook\n    url: https://hooks.example/other\n"
+    text = TEXT.replace("  - kind: email\n", second + "  - kind: email\n", 1)
+    line = text[: text.index(second)].count("\n") + 1
+    said = problems(text)
+    assert f"plan.yaml:{line}: notifications[2].kind: a second 'webhook' channel: list each kind once" in said
+    assert "notifications[1]" not in said, "the first of the kind is the one kept"
+
+
 def test_approval_quorum_no_roster_can_reach_is_refused():
     text = TEXT.replace("approvers: {roles: [executive_sponsor]}", "approvers: {roles: [executive_sponsor], quorum: 2}")
     assert "quorum 2 needs that many people holding executive_sponsor; the roster has 1" in problems(text)

@@ -80,7 +80,8 @@ class OutboxActivities:
         fails the activity: a database that is away leaves the entries to the workflow, which
         keeps them and writes them with a later flush."""
         audit_error = None
-        collided: list[str] = []  # why each write refused for a collision was refused
+        collided = False  # the entries' write refused for a collision
+        collisions: list[str] = []  # why each sent row refused for a collision was refused
         written: list[ChainHead] = []  # each write's place in the chain, read in its own transaction
         mark = self._mark(batch)
         earlier, sent = await self._before(batch, mark)
@@ -90,8 +91,7 @@ class OutboxActivities:
             try:
                 written.extend((await self.writer.write(batch.audit, mark))[1])
             except AuditCollision as collision:  # logged as an error where it was found
-                audit_error = str(collision)
-                collided.append(audit_error)
+                audit_error, collided = str(collision), True
             except Exception as error:
                 audit_error = f"the audit database could not be written ({type(error).__name__})"
                 log.warning("audit_deferred", transition_id=batch.audit[0].transition_id, error=audit_error)
@@ -102,7 +102,7 @@ class OutboxActivities:
             if delivery_id(delivery) in sent:
                 return DeliveryOutcome(status="sent")
             async with gate:
-                outcome = await self._deliver(delivery, collided, mark, written)
+                outcome = await self._deliver(delivery, collisions, mark, written)
             if outcome.entry is not None and delivery.channel.kind == "log":
                 logged.append(outcome)
             return outcome
@@ -115,22 +115,23 @@ class OutboxActivities:
                 for outcome in logged:
                     outcome.entry = None
             except AuditCollision as collision:
-                collided.append(str(collision))
+                collisions.append(str(collision))
             except Exception:  # logged, but not audited: the workflow writes the rows with its next flush
                 log.warning("sent_not_audited", transition_id=rows[0].transition_id, rows=len(rows))
         return Flushed(
             outcomes=list(outcomes),
-            # A sent row's collision is said too, though the flush's entries were written: the
-            # history then names it, even once the row that stood in the way is gone.
-            audit_error=audit_error or (collided[0] if collided else None),
+            audit_error=audit_error,  # the entries' write alone: the workflow keeps them for another
             give_up_seconds=self.give_up.total_seconds(),
             # A collision means the table holds a row the transition did not write: the head is
             # not the transition's to anchor as its own. The head the flush's own last write left,
             # never one read after it: a row chained by hand after that write must not be
             # covered. No write, no head. Each write's own place is kept (each covers only the rows
             # its transaction wrote), so rows the flush did write cannot be taken away unseen.
-            audit_head=None if collided or not written else max(written, key=lambda h: h.position),
+            audit_head=None if collided or collisions or not written else max(written, key=lambda h: h.position),
             writes=written,
+            # A sent row's collision is said apart, the history naming it even once the row that
+            # stood in the way is gone (the entries were written: nothing for the workflow to keep).
+            collisions=collisions,
         )
 
     async def _before(self, batch: Flush, mark: str | None) -> tuple[ChainHead | None, set[str]]:
@@ -149,11 +150,11 @@ class OutboxActivities:
             return None, await asyncio.to_thread(sent_before, self.notify.engine, batch.deliveries, mark)
 
     async def _deliver(
-        self, delivery: Delivery, collided: list[str], flush: str | None, written: list[ChainHead]
+        self, delivery: Delivery, collisions: list[str], flush: str | None, written: list[ChainHead]
     ) -> DeliveryOutcome:
         """Make one delivery. Its sent row is written at once, before the next can be lost with
         the worker, except a log line's, which comes back in the outcome for the batch. A sent
-        row refused for a collision is added to ``collided``; the write's place, to ``written``."""
+        row refused for a collision adds why to ``collisions``; the write's place, to ``written``."""
         try:
             sent = await self.notify.send(delivery, activity.info().attempt)
         except Skipped as off:
@@ -169,7 +170,7 @@ class OutboxActivities:
         try:
             written.extend((await self.writer.write([entry], flush))[1])
         except AuditCollision as collision:  # the workflow's next flush meets it again, loudly
-            collided.append(str(collision))
+            collisions.append(str(collision))
             return DeliveryOutcome(status="sent", entry=entry)
         except Exception:  # sent, but not audited: the workflow writes the row with its next flush
             log.warning("sent_not_audited", notice=delivery.notice.id, channel=delivery.channel.kind)

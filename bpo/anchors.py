@@ -163,13 +163,14 @@ async def _read_run(
     previous = None
     resets: list[str] = []
     for event in events:
-        heads, continued, error = await _head_in(client, event)
+        heads, continued, error, refused = await _head_in(client, event)
         previous = continued or previous
         if newest and (heads or error):
             record.deferred = error
         record.heads += heads
-        if error and error.startswith(COLLISION) and error not in record.collisions:
-            record.collisions.append(error)
+        for said in [error, *refused]:
+            if said and said.startswith(COLLISION) and said not in record.collisions:
+                record.collisions.append(said)
         resets += filter(None, [_reset_task(run_id, event), _copied_start(run_id, event)])
     if resets:  # the reset's own event says most: when, from which run, and why
         record.resets.append(resets[-1])
@@ -217,10 +218,12 @@ async def _listed(client: Client, transition_id: str) -> list[WorkflowExecution]
         raise
 
 
-async def _head_in(client: Client, event: HistoryEvent) -> tuple[list[ChainHead], str | None, str | None]:
+async def _head_in(
+    client: Client, event: HistoryEvent
+) -> tuple[list[ChainHead], str | None, str | None, list[str]]:
     """The chain heads one event records (a flush's: each of its writes, then the head after
-    all), the run it continues (for a run's start), and why a flush could not write the audit
-    (for a flush)."""
+    all), the run it continues (for a run's start), and, for a flush, why it could not write the
+    audit and why each of its sent rows refused for a collision was refused."""
     converter = client.data_converter
     if event.HasField("workflow_execution_started_event_attributes"):
         started = event.workflow_execution_started_event_attributes
@@ -229,19 +232,19 @@ async def _head_in(client: Client, event: HistoryEvent) -> tuple[list[ChainHead]
             [start] = await converter.decode(started.input.payloads, [StartTransition])
             state = start.state
         continued = started.continued_execution_run_id or None
-        return ([state.audit_head] if state and continued and state.audit_head else []), continued, None
+        return ([state.audit_head] if state and continued and state.audit_head else []), continued, None, []
     if not event.HasField("marker_recorded_event_attributes"):
-        return [], None, None
+        return [], None, None, []
     marker = event.marker_recorded_event_attributes
     if marker.marker_name != LOCAL_ACTIVITY_MARKER or "result" not in marker.details:
-        return [], None, None
+        return [], None, None, []
     data = marker.details["data"].payloads
     try:  # the SDK's own record of which local activity ran: plain JSON, never encrypted
         kind = json.loads(data[0].data).get("activity_type") if data else None
     except ValueError:
-        return [], None, None
+        return [], None, None, []
     if kind != FLUSH_ACTIVITY or not marker.details["result"].payloads:
-        return [], None, None
+        return [], None, None, []
     [flushed] = await converter.decode(marker.details["result"].payloads, [Flushed])
     heads = [*flushed.writes, *([flushed.audit_head] if flushed.audit_head else [])]
-    return heads, None, flushed.audit_error
+    return heads, None, flushed.audit_error, flushed.collisions

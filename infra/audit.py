@@ -67,9 +67,9 @@ def write_entries(
     chain; returns how many were new. Writers race on a chain's head: the loser starts again.
     With ``flush`` (the flush's value), each row carries its mark (`flush_mark`), and a row
     stored under an entry's id is this write again only if it carries its mark for what it says
-    (`says_the_same`). With
-    ``written``, each chain this write extended is added to it, as the committed transaction
-    left it: its head, and where it stood before (``since``), both read in that transaction.
+    (`says_the_same`). With ``written``, each chain this write extended is added to it, as the
+    committed transaction left it: its head, and where it stood before (``since``), both read in
+    that transaction.
 
     Raises:
         AuditCollision: a row stored under an entry's id has other content (nothing is written).
@@ -176,9 +176,26 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite keeps no zone; every time stored is UTC
 
 
+def _once(entries: list[AuditEntry], flush: str | None) -> list[AuditEntry]:
+    """Each id once. A batch may carry one entry twice: two channels of one kind (in a plan kept
+    from before such plans were refused) share a delivery's id, so their sent rows do. The first
+    stands; a later one that says otherwise collides with it."""
+    first: dict[str, AuditEntry] = {}
+    for entry in entries:
+        kept = first.setdefault(entry.id, entry)
+        if kept is not entry and _what(_row(kept, flush), flush) != _what(_row(entry, flush), flush):
+            raise AuditCollision(entry, _row(kept, flush))
+    return list(first.values()) if len(first) < len(entries) else entries
+
+
+def _row(entry: AuditEntry, flush: str | None) -> ChainRow:
+    return SimpleNamespace(**row_values(entry, flush), position=None)  # type: ignore[return-value]
+
+
 def _append(entries: list[AuditEntry], session: Session, flush: str | None, segments: list[ChainHead]) -> int:
     """The write itself, in SQLAlchemy Core: rows built as plain values and inserted in one
     statement per chain (the ORM's objects cost the writer more than the database did)."""
+    entries = _once(entries, flush)
     ids = [audit_uuid(e.id) for e in entries]
     # Looked up by row id and by event id (the unique column): a row put under an entry's event
     # id with another row id, or in another transition, collides as loudly as one under its id.

@@ -159,6 +159,10 @@ class Flushed(Message):
     stood in that transaction, before it chained its rows): rows chained between two writes, or
     between the last flush and this one's first, were not the transition's, even when the
     flush's ``audit_head`` is read after them. Empty in flushes before this field existed."""
+    collisions: list[str] = []
+    """Why each delivery's sent row (or a log line's) this flush wrote was refused for a collision:
+    the flush's entries were written, and the refused rows come back in their outcomes for a
+    later flush; `bpo audit --verify` names each, even once the row in the way is gone."""
 
 
 class Deliveries(Message):

@@ -19,30 +19,33 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from temporalio.testing import ActivityEnvironment
 
 from activities.notify import Sent
 from activities.outbox import OutboxActivities
-from infra.audit import COLLISION, chain_head, read_chain, write_entries
+from infra.audit import COLLISION, chain_head, write_entries
 from infra.chain import hold_to_heads, row_hash, verify_chain
 from infra.db import make_engine
 from models.commands import Amend
-from models.deliveries import AuditEntry, ChainHead, Delivery, Flushed, delivery_id
+from models.deliveries import AuditEntry, ChainHead, Delivery, Flush, Flushed, delivery_id
 from models.plan import LogChannel, WebhookChannel
 from models.plan_loader import PlanError, load_plan, parse_plan
 from models.signing import new_key_pair
-from models.tables import AuditHead, AuditRecord, audit_uuid
+from models.tables import AuditRecord, audit_uuid
 from tests.rules.sim import LI, Run
 from tests.test_attack39 import N1, N2, chain, entry, heads_of, notice_delivery, run
 from tests.test_attack41 import delete
-from tests.test_flush_marks import Counting, started
+from tests.test_flush_marks import Counting, chain_by_hand, started
 from workflows.rules import deliveries as rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,20 +68,14 @@ def plant(engine: Engine, event_id: str, tid: str = "zz") -> None:
         session.commit()
 
 
-def chain_row_by_hand(engine: Engine, event_id: str, tid: str = "t1") -> int:
-    """The insider chains a row at the tail of ``tid`` and moves the head to it; its position."""
-    with Session(engine) as session:
-        last = read_chain(tid, session=session)[-1]
-        row = AuditRecord(id=audit_uuid(event_id), event_id=event_id, transition_id=tid, kind="notification_sent",
-                          phase="planning", at=datetime.now(UTC), detail={"forged": True})  # fmt: skip
-        row.position, row.prev_hash = (last.position or 0) + 1, last.hash
-        row.hash = row_hash(row)
-        head = session.get(AuditHead, tid)
-        assert head is not None
-        head.position, head.hash = row.position, row.hash
-        session.add_all([row, head])
-        session.commit()
-        return row.position
+def chain_row_by_hand(engine: Engine, event_id: str) -> int:
+    """The insider chains a row at the tail of t1 and moves the head to it; its position."""
+    row = AuditRecord(id=audit_uuid(event_id), event_id=event_id, transition_id="t1", kind="notification_sent",
+                      phase="planning", at=datetime.now(UTC), detail={"forged": True})  # fmt: skip
+    chain_by_hand(engine, row)
+    head = chain_head(engine, "t1")
+    assert head is not None
+    return head.position
 
 
 def covered(position: int, heads: list[ChainHead]) -> bool:
@@ -196,22 +193,24 @@ async def test_a_running_plan_with_two_log_channels_does_not_stall_its_trail(tmp
     assert again.audit_error is None, "and every later flush the same"
 
 
-async def test_a_running_plan_with_two_webhooks_survives_a_blip_of_the_database(tmp_path: Path):
-    engine, _ = started(tmp_path)
+def failing_writes(engine: Engine, fails: Callable[[list[AuditEntry]], bool]) -> tuple[Counting, OutboxActivities]:
+    """The flush activity, whose audit writes ``fails`` picks fail as a database away a moment would."""
     notify = Counting(engine, httpx.AsyncClient())
     outbox = OutboxActivities(notify, timedelta(hours=1))
     real = outbox.writer.write
 
-    async def away(entries, flush=None):
-        if len(entries) == 1 and entries[0].kind == "notification_sent":
-            raise ConnectionError("database away")
+    async def write(entries: list[AuditEntry], flush: str | None = None) -> tuple[int, list[ChainHead]]:
+        if fails(entries):
+            raise ConnectionError("database away a moment")
         return await real(entries, flush)
 
-    outbox.writer.write = away  # type: ignore[method-assign]
-    from temporalio.testing import ActivityEnvironment
+    outbox.writer.write = write  # type: ignore[method-assign]
+    return notify, outbox
 
-    from models.deliveries import Flush
 
+async def test_a_running_plan_with_two_webhooks_survives_a_blip_of_the_database(tmp_path: Path):
+    engine, _ = started(tmp_path)
+    notify, outbox = failing_writes(engine, lambda rows: len(rows) == 1 and rows[0].kind == "notification_sent")
     a = notice_delivery("t1/run/3")
     b = a.model_copy(update={"channel": WebhookChannel(kind="webhook", url="https://hooks.example/b")})
     first = await ActivityEnvironment().run(outbox.flush, Flush(audit=[entry("t1/run/2")], deliveries=[a, b], nonce=N1))
@@ -225,31 +224,39 @@ async def test_a_running_plan_with_two_webhooks_survives_a_blip_of_the_database(
 # --- 3. a sent row's collision: the workflow's re-queue, its pace, what verify sees -------------
 
 
+async def a_collided_flush(tmp_path: Path, nonce: str | None) -> tuple[Engine, ChainHead, Counting, Any, Flushed]:
+    """A flush of two entries and two notices whose second sent row collides with a row planted
+    first (with no ``nonce``, as a run from before flush-marked flushes), its answer taken by the
+    rules (`rows_kept`, `settle`): the table, the head before, the sends, the machine, the answer."""
+    engine, before = started(tmp_path)
+    notify = Counting(engine, httpx.AsyncClient())
+    m = Run().machine
+    deliveries = [notice_delivery("t1/run/3"), notice_delivery("t1/run/5")]
+    plant(engine, delivery_id(deliveries[1]))
+    now, rows = datetime.now(UTC), [entry("t1/run/2"), entry("t1/run/4")]
+    flushed = await run(notify, rows, deliveries, nonce)
+    assert flushed.audit_error is None and any(COLLISION in c for c in flushed.collisions)
+    rules.rows_kept(m, rows, flushed.audit_error, now)
+    rules.settle(m, deliveries, flushed.outcomes, now, timedelta(hours=1))
+    return engine, before, notify, m, flushed
+
+
 async def test_a_collided_flush_requeued_by_the_rules_writes_nothing_twice_and_verifies(tmp_path: Path):
     """The rules' own re-queue (`rows_kept`, `settle`, `take_rows`): the collided sent row goes
     into the outbox, the written rows nowhere; once the planted row is gone, everything is in the
     table once, no notice is sent twice, and every recorded head holds."""
-    engine, before = started(tmp_path)
-    notify = Counting(engine, httpx.AsyncClient())
-    m = Run().machine
-    d1, d2 = notice_delivery("t1/run/3"), notice_delivery("t1/run/5")
-    plant(engine, delivery_id(d2))
-    now = datetime.now(UTC)
-    rows = [entry("t1/run/2"), entry("t1/run/4")]
-    flushes: list[Flushed] = []
-    f1 = await run(notify, rows, [d1, d2], N1)
-    flushes.append(f1)
-    assert f1.audit_error is None and any(COLLISION in c for c in f1.collisions) and f1.audit_head is None and f1.writes
-    rules.rows_kept(m, rows, f1.audit_error, now)
-    rules.settle(m, [d1, d2], f1.outcomes, now, timedelta(hours=1))
+    engine, before, notify, m, f1 = await a_collided_flush(tmp_path, N1)
+    assert f1.audit_head is None and f1.writes
+    now, d2 = datetime.now(UTC), delivery_id(notice_delivery("t1/run/5"))
+    flushes: list[Flushed] = [f1]
     assert rules.waiting(m, now)
     again = rules.take_rows(m)
-    assert [e.id for e in again] == [delivery_id(d2)], "the written rows are not kept again"
+    assert [e.id for e in again] == [d2], "the written rows are not kept again"
     f2 = await run(notify, again, [], N2)
     flushes.append(f2)
     assert f2.audit_error and COLLISION in f2.audit_error
     rules.rows_kept(m, again, f2.audit_error, now)
-    delete(engine, delivery_id(d2))  # the planted row is gone
+    delete(engine, d2)  # the planted row is gone
     later = now + timedelta(minutes=1)
     m.outbox.audit.append(entry("t1/run/6"))  # the transition goes on (the sim machine's ids are another's)
     assert rules.waiting(m, later)
@@ -269,21 +276,12 @@ async def test_a_collided_flush_requeued_by_the_rules_writes_nothing_twice_and_v
 async def test_an_unmarked_runs_collided_flush_carried_into_a_marked_run_does_not_stall_for_good(tmp_path: Path):
     """A run from before marks whose sent row collided: nothing it wrote is kept for a later flush,
     so a marked run after continue-as-new never meets its unmarked rows as another's."""
-    engine, before = started(tmp_path)
-    notify = Counting(engine, httpx.AsyncClient())
-    m = Run().machine
-    d1, d2 = notice_delivery("t1/run/3"), notice_delivery("t1/run/5")
-    plant(engine, delivery_id(d2))
-    now = datetime.now(UTC)
-    rows = [entry("t1/run/2"), entry("t1/run/4")]
-    old = await run(notify, rows, [d1, d2], None)  # a run from before flush-marked: no value, no mark
-    assert old.audit_error is None and any(COLLISION in c for c in old.collisions)
-    rules.rows_kept(m, rows, old.audit_error, now)
-    rules.settle(m, [d1, d2], old.outcomes, now, timedelta(hours=1))
-    delete(engine, delivery_id(d2))  # the planted row is gone
+    engine, _, notify, m, _ = await a_collided_flush(tmp_path, None)  # a run from before flush-marked
+    d2 = delivery_id(notice_delivery("t1/run/5"))
+    delete(engine, d2)  # the planted row is gone
     # continue-as-new: `unwritten` carried; the new run's flushes mark
     carried = rules.take_rows(m)
-    assert [e.id for e in carried] == [delivery_id(d2)], "the unmarked rows written are not kept again"
+    assert [e.id for e in carried] == [d2], "the unmarked rows written are not kept again"
     new = await run(notify, [*carried, entry("t1/run/6")], [], N2)
     assert new.audit_error is None, f"the transition's own rows collide with themselves: {new.audit_error}"
     assert count_rows(engine, "t1/run/2") == 1 and count_rows(engine, "t1/run/6") == 1
@@ -374,20 +372,7 @@ async def test_a_row_planted_at_the_position_the_write_will_take_is_never_anchor
 
 async def test_a_collision_is_named_in_the_history_even_when_the_batch_write_also_failed(tmp_path: Path):
     engine, _ = started(tmp_path)
-    notify = Counting(engine, httpx.AsyncClient())
-    outbox = OutboxActivities(notify, timedelta(hours=1))
-    real = outbox.writer.write
-
-    async def blip(entries, flush=None):
-        if entries and entries[0].kind == "reminded":
-            raise ConnectionError("database away a moment")
-        return await real(entries, flush)
-
-    outbox.writer.write = blip  # type: ignore[method-assign]
-    from temporalio.testing import ActivityEnvironment
-
-    from models.deliveries import Flush
-
+    _, outbox = failing_writes(engine, lambda rows: bool(rows) and rows[0].kind == "reminded")
     d = notice_delivery("t1/run/3")
     plant(engine, delivery_id(d))
     f = await ActivityEnvironment().run(outbox.flush, Flush(audit=[entry("t1/run/2")], deliveries=[d], nonce=N1))

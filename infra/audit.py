@@ -107,13 +107,21 @@ def flush_mark(flush: str, row: ChainRow) -> str:
     row edited after it was written no longer carries its mark; every try of the transition's
     workers marks a row of the same content alike."""
     content = row_content(row)
-    content["detail"] = {k: v for k, v in (content["detail"] or {}).items() if k != FLUSH_MARK}
+    content["detail"] = _without(content["detail"], {FLUSH_MARK})
     return hashlib.sha256(f"{flush}\n".encode() + canonical_json(content)).hexdigest()
 
 
 def marked(row: ChainRow, flush: str) -> bool:
     """Whether ``row`` carries the mark ``flush`` puts on a row saying what it says."""
-    return bool((row.detail or {}).get(FLUSH_MARK) == flush_mark(flush, row))
+    return isinstance(row.detail, dict) and row.detail.get(FLUSH_MARK) == flush_mark(flush, row)
+
+
+def _without(detail: object, keys: set[str]) -> object:
+    """A row's detail but ``keys``; a detail that is no mapping (put there by hand: the engine
+    writes none) as it is, so it matches nothing the engine writes."""
+    if isinstance(detail, dict):
+        return {k: v for k, v in detail.items() if k not in keys}
+    return {} if detail is None else detail
 
 
 def record_of(entry: AuditEntry, flush: str | None = None) -> AuditRecord:
@@ -155,9 +163,12 @@ def says_the_same(stored: ChainRow, record: ChainRow, flush: str | None = None) 
 
     A worker that dies after a flush wrote but before Temporal recorded its workflow task runs
     the task again, and the entries made again carry that later task's time; a delivery's row
-    carries the moment it was sent. A row dated after the entry is no earlier try."""
-    if flush is not None and not marked(stored, flush):
-        return False
+    carries the moment it was sent. An unmarked row dated after the entry is no earlier try; a
+    row the flush's mark vouches for counts whatever its time (the mark covers its time, and the
+    sent rows of two channels of one kind, in a plan kept from before such plans were refused,
+    may be stored in either order)."""
+    if flush is not None:
+        return marked(stored, flush) and _what(stored, flush) == _what(record, flush)
     return _aware(stored.at) <= _aware(record.at) and _what(stored, flush) == _what(record, flush)
 
 
@@ -168,7 +179,7 @@ def _what(row: ChainRow, flush: str | None) -> dict[str, object]:
     content = row_content(row)
     content.pop("at")
     leave = ({"refused"} if row.kind == SENT else set()) | ({FLUSH_MARK} if flush is not None else set())
-    content["detail"] = {k: v for k, v in (content["detail"] or {}).items() if k not in leave}
+    content["detail"] = _without(content["detail"], leave)
     return content
 
 
@@ -184,7 +195,8 @@ def _once(entries: list[AuditEntry], flush: str | None) -> list[AuditEntry]:
     for entry in entries:
         kept = first.setdefault(entry.id, entry)
         if kept is not entry and _what(_row(kept, flush), flush) != _what(_row(entry, flush), flush):
-            raise AuditCollision(entry, _row(kept, flush))
+            twice = "twice in one write, saying different things (no row is stored there yet)"
+            raise _collision(f"{COLLISION}{entry.id!r}: the transition's own entry, {twice}", entry.id, None)
     return list(first.values()) if len(first) < len(entries) else entries
 
 
@@ -358,7 +370,8 @@ def sent_before(engine: Engine, deliveries: list[Delivery], flush: str | None = 
         if key not in found:
             continue
         # A held delivery's row names those held: the same delivery, whatever it names.
-        held = [str(h) for h in (found[key].detail or {}).get("held", [])]
+        held_there = found[key].detail.get("held") if isinstance(found[key].detail, dict) else None
+        held = [str(h) for h in held_there] if isinstance(held_there, list) else []
         if says_the_same(found[key], record_of(sent_entry(delivery, {}, held), flush), flush):
             sent.add(delivery_id(delivery))
         else:

@@ -118,6 +118,8 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
             )
         if row_hash(row) != row.hash:
             return Verdict(expected - 1, signed, f"{_name(row)} was altered")
+        if not isinstance(row.detail, dict):  # a row put there by hand, and hashed to fit
+            return Verdict(expected - 1, signed, f"{_name(row)} carries a detail the engine never writes")
         if row.kind == "transition_started":  # the keys come from the first row only
             if expected != 1:
                 return Verdict(expected - 1, signed, f"{_name(row)} starts the transition again in the middle")
@@ -126,7 +128,7 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
         if row.signature:
             if not _signature_holds(row, trusted, program):
                 return Verdict(expected - 1, signed, f"{_name(row)} carries a signature that no trusted key made")
-            request = (row.detail.get("signed") or {}).get("fields", {}).get("request_id")
+            request = _fields(row).get("request_id")
             if request and request in applied and row.kind in COMMANDS:  # one command, one decision
                 return Verdict(
                     expected - 1, signed, f"{_name(row)} repeats the signed request {request!r} of {applied[request]}"
@@ -144,7 +146,7 @@ def verify_chain(rows: Sequence[AuditRecord]) -> Verdict:
                 + ", and this transition accepts only commands signed by a key it trusts",
             )
         if row.kind == "keys_rotated" and row.signature:  # what the signed command says, not the row
-            fields = (row.detail.get("signed") or {}).get("fields", {})
+            fields = _fields(row)
             # By the keys' bytes: one key has several base64 spellings.
             trusted = [k for k in trusted if not any(same_key(k, r) for r in fields.get("remove", []))]
             trusted += [k for k in fields.get("add", []) if not any(same_key(k, t) for t in trusted)]
@@ -167,11 +169,22 @@ def _needs_signature(row: AuditRecord, covered: set[tuple[str, bytes]]) -> bool:
 
 def _batch_periods(row: AuditRecord) -> set[tuple[str, bytes]]:
     """The periods and values a signed readings batch covers (nothing for any other command)."""
-    signed = row.detail.get("signed") or {}
-    if signed.get("command") != "record_batch":
+    if _signed(row).get("command") != "record_batch":
         return set()
-    batches = signed.get("fields", {}).get("batches", [])
+    batches = _fields(row).get("batches", [])
     return {(b["period"], canonical_json(b["values"])) for b in batches if isinstance(b, dict) and "period" in b}
+
+
+def _signed(row: AuditRecord) -> dict[str, Any]:
+    """The signed command a row carries (``detail.signed``), or nothing: a row put there by hand
+    may carry anything, and is then refused, never a crash of the check."""
+    signed = row.detail.get("signed") if isinstance(row.detail, dict) else None
+    return signed if isinstance(signed, dict) else {}
+
+
+def _fields(row: AuditRecord) -> dict[str, Any]:
+    fields = _signed(row).get("fields")
+    return fields if isinstance(fields, dict) else {}
 
 
 def hold_to_heads(rows: Sequence[AuditRecord], heads: Sequence[ChainHead]) -> str | None:
@@ -205,12 +218,12 @@ def hold_to_heads(rows: Sequence[AuditRecord], heads: Sequence[ChainHead]) -> st
 
 
 def _signature_holds(row: AuditRecord, trusted: list[str], program: str | None = None) -> bool:
-    signed = row.detail.get("signed") or {}
-    command_type = BY_UPDATE.get(signed.get("command", ""))
+    signed = _signed(row)
+    command_type = BY_UPDATE.get(str(signed.get("command", "")))
     if command_type is None:
         return False
     try:
-        command = command_type.model_validate({**signed.get("fields", {}), "signature": row.signature})
+        command = command_type.model_validate({**_fields(row), "signature": row.signature})
     except ValueError:
         return False
     # A workstream's row may carry its program's command, relayed: signed for the program, which

@@ -55,6 +55,19 @@ async def run(notify: Counting, audit: list[AuditEntry], deliveries: list[Delive
     return await ActivityEnvironment().run(outbox.flush, Flush(audit=audit, deliveries=deliveries, nonce=nonce))
 
 
+Batch = tuple[list[AuditEntry], list[Delivery]]
+
+
+async def tried_once(tmp_path: Path) -> tuple[Engine, ChainHead, Counting, Batch]:
+    """A flush's first try, a reminder and the sponsor's webhook notice: the table, the head
+    before it, the sends, and the batch to run again."""
+    engine, before = started(tmp_path)
+    notify = Counting(engine, httpx.AsyncClient())
+    batch = ([entry("t1/run/2")], [notice_delivery("t1/run/3")])
+    await run(notify, *batch, N1)
+    return engine, before, notify, batch
+
+
 def chain(engine: Engine, tid: str = "t1") -> list[AuditRecord]:
     with Session(engine) as session:
         return read_chain(tid, session=session)
@@ -242,11 +255,7 @@ async def test_an_earlier_trys_sent_row_edited_between_tries_is_not_anchored(tmp
     her mail server, and the reminder is dated a day earlier. While the mark covered a row's id
     alone, the flush run again took them for its own and anchored its head over them; now their
     marks no longer fit them, and its write collides."""
-    engine, before = started(tmp_path)
-    notify = Counting(engine, httpx.AsyncClient())
-    d = notice_delivery("t1/run/3")
-    batch = ([entry("t1/run/2")], [d])
-    await run(notify, *batch, N1)
+    engine, before, notify, batch = await tried_once(tmp_path)
     with Session(engine) as session:
         sent = session.exec(select(AuditRecord).where(AuditRecord.event_id == "t1/run/3/webhook")).one()
         reminded = session.exec(select(AuditRecord).where(AuditRecord.event_id == "t1/run/2")).one()

@@ -24,7 +24,7 @@ from infra.chain import hold_to_heads, row_hash, verify_chain
 from models.deliveries import AuditEntry, Delivery, delivery_id, sent_entry
 from models.signing import new_key_pair
 from models.tables import AuditHead, AuditRecord, audit_uuid
-from tests.test_attack39 import N1, N2, chain, entry, heads_of, notice_delivery, run, tamper
+from tests.test_attack39 import N1, N2, chain, entry, heads_of, notice_delivery, run, tamper, tried_once
 from tests.test_flush_marks import Counting, started
 
 
@@ -88,10 +88,7 @@ EDITS = {
 
 @pytest.mark.parametrize("edit", list(EDITS))
 async def test_each_covered_column_edited_between_tries_collides(tmp_path: Path, edit: str):
-    engine, before = started(tmp_path)
-    notify = Counting(engine, httpx.AsyncClient())
-    batch = ([entry("t1/run/2")], [notice_delivery("t1/run/3")])
-    await run(notify, *batch, N1)
+    engine, before, notify, batch = await tried_once(tmp_path)
     tamper(engine, "t1/run/2", **EDITS[edit])
     again = await run(notify, *batch, N2)
     rows = chain(engine)
@@ -113,11 +110,8 @@ SENT_EDITS = {
 async def test_an_earlier_trys_sent_row_edited_in_its_detail_is_not_taken_for_sent(tmp_path: Path, edit: str):
     """Any edit of a sent row's detail (its mark kept) stops it counting as the earlier try's: the
     notice goes out again (never suppressed), and no head covers the edited row."""
-    engine, before = started(tmp_path)
-    notify = Counting(engine, httpx.AsyncClient())
-    d = notice_delivery("t1/run/3")
-    batch = ([entry("t1/run/2")], [d])
-    await run(notify, *batch, N1)
+    engine, before, notify, batch = await tried_once(tmp_path)
+    d = batch[1][0]
     with Session(engine) as session:
         row = session.exec(select(AuditRecord).where(AuditRecord.event_id == delivery_id(d))).one()
         detail = SENT_EDITS[edit](dict(row.detail))
